@@ -1,0 +1,100 @@
+// buildApp(config, deps): the whole HTTP service without listen(), so tests drive it through
+// inject() or a real port. Order matters: cross-cutting hooks first, then routes, so every route
+// passes the default-deny and schema checks at registration.
+
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import cors from '@fastify/cors'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config/index.ts'
+import { apiIndexRoutes } from './modules/api-index/routes.ts'
+import { docsRoutes } from './modules/docs/routes.ts'
+import { createReadinessCheck, type RedisPing } from './modules/health/check-readiness.ts'
+import { metricsRoutes } from './modules/health/metrics.routes.ts'
+import { healthRoutes } from './modules/health/routes.ts'
+import type { Database } from './platform/db/index.ts'
+import { registerErrorHandling } from './platform/http/error-handler.ts'
+import { registerOpenApi } from './platform/http/openapi.ts'
+import { ProblemSchema } from './platform/http/problem.ts'
+import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
+import { completeRouteSchema } from './platform/http/route-schema.ts'
+import { registerValidation } from './platform/http/validation.ts'
+import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
+import { registerMetrics } from './platform/observability/metrics.ts'
+import type { Tracing } from './platform/observability/tracing.ts'
+import { rejectAllTokens, type Authenticate } from './security/authn/index.ts'
+import { denyAll, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import { VERSION } from './version.ts'
+
+export interface AppDeps {
+  readonly db: Database
+  readonly logger: Logger
+  readonly redis?: RedisPing | undefined
+  readonly tracing?: Tracing | undefined
+  readonly authenticate?: Authenticate
+  readonly pdp?: PolicyDecisionPoint
+  /** Extra route modules per API version (tests, and modules as they land). */
+  readonly apiModules?: Partial<Record<ApiVersion, readonly FastifyPluginAsync[]>>
+  /** Native TLS options (platform/http/tls.ts) when TLS_CERT_FILE and TLS_KEY_FILE are set. */
+  readonly https?: HttpsServerOptions | undefined
+  /** Collect process-level metrics (off in tests that build many apps). */
+  readonly processMetrics?: boolean
+}
+
+export type App = FastifyInstance
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    genReqId: generateRequestId,
+    requestIdHeader: false,
+    logController: { requestIdLogLabel: 'requestId' },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance
+
+  if (deps.tracing) await app.register(deps.tracing.fastifyPlugin)
+
+  registerValidation(app)
+  registerErrorHandling(app)
+  registerRequestContext(app, { tls: config.tls !== undefined })
+  app.addSchema(ProblemSchema)
+
+  registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })
+  registerRouteAccess(app, { authenticate: deps.authenticate ?? rejectAllTokens, pdp: deps.pdp ?? denyAll })
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'OPTIONS' && route.url.endsWith('*')) return // CORS preflight, undocumented
+    completeRouteSchema(route, { protected: route.config?.policy !== undefined })
+  })
+
+  const metrics = registerMetrics(app, { poolStats: () => deps.db.poolStats(), defaultMetrics: deps.processMetrics ?? false })
+
+  await app.register(cors, {
+    // An allow-list from CORS_ORIGINS; none configured → no cross-origin access at all.
+    origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Exist', 'Prefer', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id', 'Deprecation', 'Sunset', 'Link', 'ETag', 'Location', 'Retry-After', 'WWW-Authenticate'],
+    credentials: false,
+    maxAge: 600,
+    strictPreflight: true,
+  })
+
+  await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
+
+  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
+  await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
+  await app.register(docsRoutes())
+
+  await registerApiVersions(app, {
+    v1: [apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }), ...(deps.apiModules?.v1 ?? [])],
+    v2: [apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }), ...(deps.apiModules?.v2 ?? [])],
+  })
+
+  return app
+}

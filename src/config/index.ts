@@ -1,0 +1,217 @@
+// The one place that reads the environment (STYLE §5). Every variable is parsed once into a
+// typed, frozen object; every bad value is reported at once, each naming its variable and what
+// was expected, so an operator fixes a deployment in one round rather than one error at a time.
+// Each variable is documented in .env.example; config.test.ts keeps the two in step.
+
+import path from 'node:path'
+
+export type NodeEnv = 'development' | 'test' | 'production'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface TlsConfig {
+  readonly certFile: string
+  readonly keyFile: string
+}
+
+export interface Config {
+  readonly nodeEnv: NodeEnv
+  readonly host: string
+  readonly port: number
+  /** The public base URL (scheme, host, port, no trailing slash): the OAuth issuer and link base. */
+  readonly publicUrl: string
+  readonly dataDir: string
+  readonly databaseUrl: string | undefined
+  readonly databasePoolMax: number
+  readonly redisUrl: string | undefined
+  readonly migrateOnStart: boolean
+  readonly logLevel: LogLevel
+  readonly bodyLimitBytes: number
+  readonly corsOrigins: readonly string[]
+  /** Proxy addresses/CIDRs whose X-Forwarded-* headers are believed; empty = none. */
+  readonly trustProxy: readonly string[]
+  readonly tls: TlsConfig | undefined
+  readonly shutdownTimeoutMs: number
+  readonly metricsToken: string | undefined
+  readonly otel: {
+    readonly endpoint: string | undefined
+    readonly serviceName: string
+  }
+  readonly secrets: {
+    /** Comma-separated `kid:base64(32 bytes)` key-encryption keys, newest last. */
+    readonly keyring: string | undefined
+    readonly cookieSecret: string | undefined
+  }
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string }
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
+const bad = (expected: string): Parsed<never> => ({ ok: false, expected })
+
+function integer(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    if (!/^\d+$/.test(raw)) return bad(`an integer from ${min} to ${max}`)
+    const n = Number(raw)
+    return n >= min && n <= max ? ok(n) : bad(`an integer from ${min} to ${max}`)
+  }
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): Parsed<T> =>
+    (values as readonly string[]).includes(raw) ? ok(raw as T) : bad(`one of ${values.join(', ')}`)
+}
+
+function boolean(raw: string): Parsed<boolean> {
+  if (raw === 'true' || raw === '1') return ok(true)
+  if (raw === 'false' || raw === '0') return ok(false)
+  return bad('true or false')
+}
+
+function url(protocols: readonly string[]) {
+  return (raw: string): Parsed<string> => {
+    try {
+      const u = new URL(raw)
+      if (!protocols.includes(u.protocol)) return bad(`a URL with scheme ${protocols.join(' or ')}`)
+      return ok(raw)
+    } catch {
+      return bad(`a URL with scheme ${protocols.join(' or ')}`)
+    }
+  }
+}
+
+function publicUrl(raw: string): Parsed<string> {
+  const parsed = url(['http:', 'https:'])(raw)
+  if (!parsed.ok) return parsed
+  const u = new URL(raw)
+  if (u.search || u.hash) return bad('an http(s) base URL without query or fragment')
+  return ok(raw.replace(/\/+$/, ''))
+}
+
+function list(raw: string): Parsed<string[]> {
+  return ok(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  )
+}
+
+function origins(raw: string): Parsed<string[]> {
+  const items = list(raw)
+  if (!items.ok) return items
+  for (const item of items.value) {
+    let u: URL
+    try {
+      u = new URL(item)
+    } catch {
+      return bad(`a comma-separated list of origins such as https://app.example.com (got "${item}")`)
+    }
+    if (u.origin !== item) return bad(`a comma-separated list of origins without path or trailing slash (got "${item}")`)
+  }
+  return ok(items.value)
+}
+
+function text(minLength: number, what: string) {
+  return (raw: string): Parsed<string> => (raw.length >= minLength ? ok(raw) : bad(what))
+}
+
+function host(raw: string): Parsed<string> {
+  return /^[A-Za-z0-9.:\-[\]]+$/.test(raw) ? ok(raw) : bad('a host name or IP address to listen on')
+}
+
+/** Development-generated secrets carry this prefix so production can recognise and refuse them. */
+export const DEV_SECRET_PREFIX = 'dev.'
+export const DEV_KEY_ID_PREFIX = 'dev-'
+
+export function loadConfig(env: Env, cwd = process.cwd()): Config {
+  const problems: string[] = []
+
+  function read<T>(name: string, parse: (raw: string) => Parsed<T>, fallback: T): T
+  function read<T>(name: string, parse: (raw: string) => Parsed<T>): T | undefined
+  function read<T>(name: string, parse: (raw: string) => Parsed<T>, fallback?: T): T | undefined {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return fallback
+    const parsed = parse(raw)
+    if (parsed.ok) return parsed.value
+    // The value itself is never echoed: it may be a secret.
+    problems.push(`${name}: expected ${parsed.expected}`)
+    return fallback
+  }
+
+  const nodeEnv = read('NODE_ENV', oneOf(['development', 'test', 'production'] as const), 'development')
+  const host_ = read('HOST', host, '127.0.0.1')
+  const port = read('PORT', integer(0, 65535), 8080)
+  const tlsCert = read('TLS_CERT_FILE', text(1, 'a path to a PEM certificate file'))
+  const tlsKey = read('TLS_KEY_FILE', text(1, 'a path to a PEM private key file'))
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    problems.push(`${tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'}: expected to be set together with ${tlsCert === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`)
+  }
+  const tls = tlsCert !== undefined && tlsKey !== undefined ? { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) } : undefined
+  const defaultPublicUrl = `${tls ? 'https' : 'http'}://${host_.includes(':') ? `[${host_}]` : host_ === '0.0.0.0' ? '127.0.0.1' : host_}:${port}`
+
+  const keyring = read('ENCRYPTION_KEYRING', keyringFormat)
+  const cookieSecret = read('COOKIE_SECRET', text(32, 'a random string of at least 32 characters'))
+  const metricsToken = read('METRICS_TOKEN', text(32, 'a random string of at least 32 characters'))
+
+  const config: Config = {
+    nodeEnv,
+    host: host_,
+    port,
+    publicUrl: read('PUBLIC_URL', publicUrl, defaultPublicUrl),
+    dataDir: path.resolve(cwd, read('DATA_DIR', text(1, 'a directory path'), './var')),
+    databaseUrl: read('DATABASE_URL', url(['postgres:', 'postgresql:'])),
+    databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
+    redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
+    migrateOnStart: read('MIGRATE_ON_START', boolean, true),
+    logLevel: read('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
+    bodyLimitBytes: read('BODY_LIMIT_BYTES', integer(1024, 64 * 1024 * 1024), 1024 * 1024),
+    corsOrigins: read('CORS_ORIGINS', origins, []),
+    trustProxy: read('TRUST_PROXY', list, []),
+    tls,
+    shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT_MS', integer(0, 600_000), 10_000),
+    metricsToken,
+    otel: {
+      endpoint: read('OTEL_EXPORTER_OTLP_ENDPOINT', url(['http:', 'https:'])),
+      serviceName: read('OTEL_SERVICE_NAME', text(1, 'a service name'), 'vigil'),
+    },
+    secrets: { keyring, cookieSecret },
+  }
+
+  if (nodeEnv === 'production') {
+    // Production never runs on generated or missing secrets (SPEC: set-up contract).
+    if (keyring === undefined) problems.push('ENCRYPTION_KEYRING: expected in production (comma-separated kid:base64 32-byte keys)')
+    else if (keyring.split(',').some((k) => k.startsWith(DEV_KEY_ID_PREFIX)))
+      problems.push('ENCRYPTION_KEYRING: expected production keys; development keys (kid "dev-…") are refused')
+    if (cookieSecret === undefined) problems.push('COOKIE_SECRET: expected in production (at least 32 random characters)')
+    else if (cookieSecret.startsWith(DEV_SECRET_PREFIX)) problems.push('COOKIE_SECRET: expected a production secret; a development secret is refused')
+    if (metricsToken === undefined) problems.push('METRICS_TOKEN: expected in production so /metrics is not public')
+    if (env.PUBLIC_URL === undefined || env.PUBLIC_URL === '') problems.push('PUBLIC_URL: expected in production (the https base URL clients reach)')
+    else if (!config.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL: expected an https:// URL in production')
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze(config)
+}
+
+function keyringFormat(raw: string): Parsed<string> {
+  const entries = raw.split(',').map((s) => s.trim())
+  const ids = new Set<string>()
+  for (const entry of entries) {
+    const m = /^([A-Za-z0-9_.-]{1,64}):([A-Za-z0-9+/]+={0,2})$/.exec(entry)
+    if (!m || Buffer.from(m[2] ?? '', 'base64').length !== 32 || ids.has(m[1] ?? '')) {
+      return bad('comma-separated unique kid:base64 entries, each key exactly 32 bytes')
+    }
+    ids.add(m[1] ?? '')
+  }
+  return ok(raw)
+}

@@ -1,0 +1,40 @@
+// One database interface over two engines: PGlite (embedded, the default) and PostgreSQL through
+// `pg` (when DATABASE_URL is set). Repositories see only `Queryable`, so the same SQL runs on
+// both; keep it within PostgreSQL 15.
+
+export interface QueryResult<R> {
+  readonly rows: R[]
+  readonly rowCount: number
+}
+
+export interface Queryable {
+  /** One statement, parameters always bound ($1, $2, …). */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>
+  /** Several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>
+}
+
+export interface PoolStats {
+  readonly total: number
+  readonly idle: number
+  readonly waiting: number
+  readonly max: number
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'pglite' | 'postgres'
+  /** Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  poolStats(): PoolStats
+  close(): Promise<void>
+}
+
+export class DatabaseLockedError extends Error {
+  constructor(readonly dataDir: string, readonly holderPid: number) {
+    super(
+      `The embedded database in ${dataDir} is in use by another Vigil process (pid ${holderPid}). ` +
+        'PGlite allows one process per data directory: stop that process, use another DATA_DIR, or set DATABASE_URL.',
+    )
+    this.name = 'DatabaseLockedError'
+  }
+}

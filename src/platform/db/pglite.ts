@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { PGlite, types, type Transaction } from '@electric-sql/pglite'
+import type { Database, Queryable, QueryResult } from './database.ts'
+import { acquireDataDirLock } from './data-dir-lock.ts'
+
+// 64-bit integers: PGlite and pg disagree by default (number vs string); both return numbers
+// here (ARCHITECTURE: normalise). Values beyond 2^53 are refused rather than rounded.
+function parseInt8(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new RangeError('int8 value exceeds the safe integer range')
+  return n
+}
+
+function wrap(q: PGlite | Transaction): Queryable {
+  return {
+    async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+      const res = await q.query<R>(sql, params as unknown[])
+      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length }
+    },
+    async exec(sql: string): Promise<void> {
+      await q.exec(sql)
+    },
+  }
+}
+
+/** dataDir undefined → an in-memory database (tests). */
+export async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let release = (): void => {}
+  let pg: PGlite
+  if (dataDir === undefined) {
+    pg = await PGlite.create({ parsers: { [types.INT8]: parseInt8 } })
+  } else {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    release = acquireDataDirLock(path.join(dataDir, 'pglite.lock'), dataDir)
+    try {
+      pg = await PGlite.create({ dataDir: path.join(dataDir, 'pglite'), parsers: { [types.INT8]: parseInt8 } })
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+  const base = wrap(pg)
+  return {
+    kind: 'pglite',
+    ...base,
+    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    poolStats: () => ({ total: 1, idle: 1, waiting: 0, max: 1 }),
+    async close() {
+      try {
+        if (!pg.closed) await pg.close()
+      } finally {
+        release()
+      }
+    },
+  }
+}

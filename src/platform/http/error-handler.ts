@@ -1,0 +1,80 @@
+// Every error becomes problem+json from the catalogue. A 5xx tells the client nothing of its
+// cause — no message, no stack — only the request id to quote; the cause goes to the log.
+
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, type ErrorCode, type ProblemFieldError } from './errors.ts'
+import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts'
+
+const MAX_FIELD_ERRORS = 20
+
+interface AjvError {
+  instancePath?: string
+  keyword?: string
+  message?: string
+  params?: Record<string, unknown>
+}
+
+function fieldErrors(err: FastifyError): ProblemFieldError[] {
+  const part = err.validationContext ?? 'body'
+  return ((err.validation ?? []) as AjvError[]).slice(0, MAX_FIELD_ERRORS).map((v) => {
+    const base = `/${part}${v.instancePath ?? ''}`
+    // Name the unknown field in the pointer; never echo a submitted value.
+    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+      return { pointer: `${base}/${escapePointer(v.params.additionalProperty)}`, detail: 'unknown field' }
+    }
+    return { pointer: base, detail: v.message ?? 'invalid' }
+  })
+}
+
+function escapePointer(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
+}
+
+function classify(err: FastifyError | AppError): { code: ErrorCode; detail?: string; errors?: readonly ProblemFieldError[]; headers?: Record<string, string> } {
+  if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers } }
+  if (err.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(err) }
+  const mapped = err.code ? FASTIFY_CODES[err.code] : undefined
+  if (mapped) return { code: mapped }
+  if (err instanceof SyntaxError && err.statusCode === 400) return { code: 'MALFORMED_BODY' }
+  if (err.statusCode === 429) return { code: 'RATE_LIMITED' }
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    if (err.statusCode === 404) return { code: 'NOT_FOUND' }
+    if (err.statusCode === 413) return { code: 'BODY_TOO_LARGE' }
+    if (err.statusCode === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE' }
+    return { code: 'VALIDATION_FAILED' }
+  }
+  return { code: 'INTERNAL' }
+}
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail?: string,
+  errors?: readonly ProblemFieldError[],
+): FastifyReply {
+  const problem = buildProblem(code, request.id, detail, errors)
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    const { code, detail, errors, headers } = classify(err)
+    if (code === 'INTERNAL') {
+      request.log.error({ err }, 'unhandled error')
+      return sendProblem(request, reply, 'INTERNAL')
+    }
+    if (headers) reply.headers(headers)
+    return sendProblem(request, reply, code, detail, errors)
+  })
+
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`))
+}

@@ -1,0 +1,94 @@
+// Default deny (SPEC: non-negotiables; ADR-0002). Every route declares either the policy action
+// that guards it (`config: { policy: 'device-data.write' }`) or an explicit public exception with
+// its reason (`config: { public: 'liveness probe for orchestrators' }`). A route with neither —
+// or with both — cannot be registered, so the service fails at start-up rather than serving it.
+
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import { AppError } from '../../platform/http/errors.ts'
+import type { Authenticate, Principal } from '../authn/index.ts'
+import type { Decision, PolicyDecisionPoint } from './decision.ts'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The policy action this route is guarded by. */
+    policy?: string
+    /** Why this route is open to anonymous callers; reviewed like code. */
+    public?: string
+  }
+  interface FastifyRequest {
+    principal: Principal | null
+    decision: Decision | null
+  }
+}
+
+export class RouteAccessError extends Error {
+  override name = 'RouteAccessError'
+}
+
+const POLICY_ACTION = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/
+const MIN_REASON_LENGTH = 10
+
+export function assertRouteAccess(route: Pick<RouteOptions, 'method' | 'url' | 'config'>): 'policy' | 'public' {
+  const where = `${String(route.method)} ${route.url}`
+  const config = (route.config ?? {}) as { policy?: unknown; public?: unknown }
+  const hasPolicy = config.policy !== undefined
+  const hasPublic = config.public !== undefined
+  if (hasPolicy && hasPublic) throw new RouteAccessError(`Route ${where} declares both a policy and a public exception; choose one`)
+  if (hasPolicy) {
+    if (typeof config.policy !== 'string' || !POLICY_ACTION.test(config.policy)) {
+      throw new RouteAccessError(`Route ${where} has an invalid policy action; expected a dotted name such as "device-data.write"`)
+    }
+    return 'policy'
+  }
+  if (hasPublic) {
+    if (typeof config.public !== 'string' || config.public.trim().length < MIN_REASON_LENGTH) {
+      throw new RouteAccessError(`Route ${where} is public without a reason; write why anonymous access is acceptable`)
+    }
+    return 'public'
+  }
+  throw new RouteAccessError(
+    `Route ${where} declares no access policy: set config.policy, or config.public with the reason it is open (default deny, ADR-0002)`,
+  )
+}
+
+/** The CORS preflight route that @fastify/cors registers: answers OPTIONS only, returns no data. */
+function isCorsPreflight(route: RouteOptions): boolean {
+  return route.method === 'OPTIONS' && route.url.endsWith('*')
+}
+
+export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: Authenticate; pdp: PolicyDecisionPoint }): void {
+  app.decorateRequest('principal', null)
+  app.decorateRequest('decision', null)
+
+  app.addHook('onRoute', (route) => {
+    if (isCorsPreflight(route)) return
+    assertRouteAccess(route)
+  })
+
+  // Authentication runs before validation, so an anonymous caller gets 401, not a schema error.
+  app.addHook('onRequest', async (request) => {
+    const policy = request.routeOptions.config.policy
+    if (policy === undefined) return
+    const principal = await deps.authenticate(request)
+    if (principal === null) {
+      throw new AppError('UNAUTHENTICATED', 'This operation needs a bearer access token', {
+        headers: { 'www-authenticate': 'Bearer realm="vigil"' },
+      })
+    }
+    request.principal = principal
+  })
+
+  // The route's declared policy, after validation, before the handler.
+  app.addHook('preHandler', async (request) => {
+    const policy = request.routeOptions.config.policy
+    if (policy === undefined || request.principal === null) return
+    const decision = await deps.pdp.decide(
+      request.principal,
+      policy,
+      { type: policy.split('.')[0] ?? policy },
+      { requestId: request.id, ip: request.ip, now: new Date() },
+    )
+    request.decision = decision
+    if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+  })
+}
