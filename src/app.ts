@@ -4,7 +4,7 @@
 
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import cors from '@fastify/cors'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
 import { apiIndexRoutes } from './modules/api-index/routes.ts'
@@ -48,7 +48,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     genReqId: generateRequestId,
     requestIdHeader: false,
-    logController: { requestIdLogLabel: 'requestId' },
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     return503OnClosing: true,

@@ -1,0 +1,67 @@
+// Builds the real app for a test: real Fastify, real database (in-memory PGlite, or the
+// PostgreSQL in DATABASE_URL), real migrations, and a log sink the test can read.
+import { Writable } from 'node:stream'
+import type { FastifyPluginAsync } from 'fastify'
+import { Redis } from 'ioredis'
+import { buildApp, type App, type AppDeps } from '../../src/app.ts'
+import type { Config } from '../../src/config/index.ts'
+import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
+import { createLogger } from '../../src/platform/observability/logger.ts'
+import { testConfig } from './config.ts'
+
+export class LogSink extends Writable {
+  readonly lines: string[] = []
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+    done()
+  }
+  get text(): string {
+    return this.lines.join('\n')
+  }
+  entries(): Record<string, unknown>[] {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  }
+}
+
+export interface TestApp {
+  readonly app: App
+  readonly db: Database
+  readonly config: Config
+  readonly logs: LogSink
+  close(): Promise<void>
+}
+
+export interface TestAppOptions {
+  readonly env?: Record<string, string | undefined>
+  readonly deps?: Partial<AppDeps>
+  /** Route plugins registered at the root before ready() (test-only routes). */
+  readonly routes?: readonly FastifyPluginAsync[]
+}
+
+export async function openTestDatabase(config: Config): Promise<Database> {
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, poolMax: 4 })
+  await migrate(db)
+  return db
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = testConfig(options.env)
+  const logs = new LogSink()
+  const db = options.deps?.db ?? (await openTestDatabase(config))
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1000 }) : undefined
+  redis?.on('error', () => {})
+  const app = await buildApp(config, { db, logger: createLogger({ level: config.logLevel, destination: logs }), redis, ...options.deps })
+  for (const routes of options.routes ?? []) await app.register(routes)
+  await app.ready()
+  return {
+    app,
+    db,
+    config,
+    logs,
+    async close() {
+      await app.close()
+      redis?.disconnect()
+      if (!options.deps?.db) await db.close()
+    },
+  }
+}

@@ -1,0 +1,24 @@
+// Test configuration: the same loader as production, fed a controlled environment. DATABASE_URL
+// and REDIS_URL pass through, so the whole suite runs against real servers when they are set.
+import { loadConfig, type Config } from '../../src/config/index.ts'
+
+export const TEST_KEYRING = `test-1:${Buffer.alloc(32, 7).toString('base64')}`
+export const TEST_COOKIE_SECRET = 'test-cookie-secret-0123456789abcdef0123'
+
+export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    ENCRYPTION_KEYRING: TEST_KEYRING,
+    COOKIE_SECRET: TEST_COOKIE_SECRET,
+    ...overrides,
+  }
+}
+
+export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig(testEnv(overrides))
+}
+
+export const usingPostgres = (): boolean => Boolean(process.env.DATABASE_URL)
