@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
-import { DatabaseLockedError, migrate, openDatabase } from './platform/db/index.ts'
+import { DatabaseLockedError, migrate, openDatabase, type Database } from './platform/db/index.ts'
 import { tlsServerOptions } from './platform/http/tls.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
@@ -53,12 +53,12 @@ async function main(): Promise<void> {
     logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'migrations checked')
   }
 
-  const { rows } = await db.query<{ id: string }>('INSERT INTO service_instances (hostname, pid, version) VALUES ($1, $2, $3) RETURNING id', [
-    os.hostname(),
-    process.pid,
-    VERSION,
-  ])
-  const instanceId = rows[0]?.id
+  // Each start records itself once the schema exists. With MIGRATE_ON_START=false on a database
+  // not migrated yet, the server still serves (health, docs) and says what to run.
+  const instanceId = await recordInstanceStart(db)
+  if (instanceId === undefined) {
+    logger.warn('the database schema is not migrated (MIGRATE_ON_START=false): run `vigil migrate`; this start is not recorded in service_instances')
+  }
 
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 })
@@ -75,6 +75,13 @@ async function main(): Promise<void> {
   })
 
   let stopping = false
+  // Keep-alive connections busy when the signal came turn idle once their response is sent, and
+  // server.close() would then wait the whole keep-alive timeout for them (past SHUTDOWN_TIMEOUT_MS):
+  // responses sent while stopping tell the client to close, and connections that go idle are reaped.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (stopping) reply.header('connection', 'close')
+    return payload
+  })
   const shutdown = async (signal: string) => {
     if (stopping) return
     stopping = true
@@ -85,8 +92,13 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs)
     force.unref()
     try {
-      await app.close()
-      await db.query('UPDATE service_instances SET stopped_at = now() WHERE id = $1', [instanceId])
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
+      try {
+        await app.close()
+      } finally {
+        clearInterval(reaper)
+      }
+      if (instanceId !== undefined) await db.query('UPDATE service_instances SET stopped_at = now() WHERE id = $1', [instanceId])
       await db.close()
       redis?.disconnect()
       await tracing.shutdown()
@@ -102,6 +114,17 @@ async function main(): Promise<void> {
 
   const address = await app.listen({ port: config.port, host: config.host })
   logger.info({ address, publicUrl: config.publicUrl, instanceId, version: VERSION }, 'vigil is serving')
+}
+
+async function recordInstanceStart(db: Database): Promise<string | undefined> {
+  const { rows: tables } = await db.query<{ present: boolean }>("SELECT to_regclass('service_instances') IS NOT NULL AS present")
+  if (tables[0]?.present !== true) return undefined
+  const { rows } = await db.query<{ id: string }>('INSERT INTO service_instances (hostname, pid, version) VALUES ($1, $2, $3) RETURNING id', [
+    os.hostname(),
+    process.pid,
+    VERSION,
+  ])
+  return rows[0]?.id
 }
 
 main().catch((err: unknown) => {

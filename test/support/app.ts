@@ -50,9 +50,17 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const db = options.deps?.db ?? (await openTestDatabase(config))
   const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1000 }) : undefined
   redis?.on('error', () => {})
-  const app = await buildApp(config, { db, logger: createLogger({ level: config.logLevel, destination: logs }), redis, ...options.deps })
-  for (const routes of options.routes ?? []) await app.register(routes)
-  await app.ready()
+  let app: App
+  try {
+    app = await buildApp(config, { db, logger: createLogger({ level: config.logLevel, destination: logs }), redis, ...options.deps })
+    for (const routes of options.routes ?? []) await app.register(routes)
+    await app.ready()
+  } catch (err) {
+    // A start-up failure (the point of some tests) must not leave connections holding the process open.
+    redis?.disconnect()
+    if (!options.deps?.db) await db.close()
+    throw err
+  }
   return {
     app,
     db,

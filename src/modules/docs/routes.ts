@@ -21,15 +21,26 @@ export const DOCS_CSP = [
   "form-action 'none'",
 ].join('; ')
 
+// Scalar 1.46.4 reaches scalar.com unless told not to; each key below closes one such path
+// (test/e2e/docs-page.test.ts opens the page in Chromium and fails on any non-loopback request):
+// - withDefaultFonts: true — no @font-face from fonts.scalar.com (system fonts instead);
+// - agent.disabled: true — the "Ask AI" agent, on by default when the page is on localhost, loads
+//   a curated API registry through proxy.scalar.com from api.scalar.com at start-up;
+// - showDeveloperTools: 'never' — the developer toolbar, on by default on localhost, offers to
+//   upload the document to api.scalar.com / registry.scalar.com for sharing;
+// - proxyUrl: '' — "Test Request" calls our API directly (same origin, CSP connect-src 'self'),
+//   never through proxy.scalar.com, which would see tokens and health data;
+// - hideClientButton: true — no link out to the hosted API client (client.scalar.com);
+// - telemetry: false — declared by the configuration schema (nothing in this release sends any).
 const SCALAR_CONFIGURATION = {
   url: '/openapi.json',
-  withDefaultFonts: false,
+  withDefaultFonts: true,
+  agent: { disabled: true },
+  showDeveloperTools: 'never',
+  proxyUrl: '',
   hideClientButton: true,
   hideTestRequestButton: false,
   telemetry: false,
-  showDeveloperTools: 'never',
-  agent: { disabled: true },
-  mcp: { disabled: true },
   layout: 'modern',
   theme: 'default',
 }
@@ -44,6 +55,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>Vigil API reference</title>
 </head>
 <body>

@@ -64,7 +64,12 @@ export function completeRouteSchema(route: RouteOptions, options: RouteSchemaOpt
   }
 
   const responses = (schema.response ??= {}) as JsonSchema
-  if (!Object.keys(responses).some((status) => /^2\d\d$/.test(status))) throw new RouteSchemaError(`Route ${where} documents no 2xx response`)
+  const successes = Object.keys(responses).filter((status) => /^2\d\d$/.test(status))
+  if (successes.length === 0) throw new RouteSchemaError(`Route ${where} documents no 2xx response`)
+  for (const status of successes) {
+    const response = responses[status] as JsonSchema
+    if (typeof response.description !== 'string') responses[status] = { ...response, description: status === '204' ? 'No content' : 'Success' }
+  }
   const add = (status: number, code: ErrorCode, description?: string) => {
     if (responses[status] === undefined) responses[status] = problemResponse(code, description)
   }
