@@ -3,7 +3,7 @@
 import os from 'node:os'
 import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig } from './config/index.ts'
+import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
 import { DatabaseLockedError, migrate, openDatabase, type Database } from './platform/db/index.ts'
 import { tlsServerOptions } from './platform/http/tls.ts'
@@ -14,8 +14,7 @@ import { VERSION } from './version.ts'
 async function main(): Promise<void> {
   let config
   try {
-    // eslint-disable-next-line no-restricted-properties -- the one place that reads the environment
-    config = loadConfig(process.env)
+    config = loadConfigFromProcess()
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`vigil: ${err.message}\n`)

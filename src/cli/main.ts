@@ -2,7 +2,7 @@
 // configuration as the server and fails with the same messages on a bad one.
 
 import { Command } from 'commander'
-import { ConfigError, loadConfig, type Config } from '../config/index.ts'
+import { ConfigError, loadConfigFromProcess, type Config } from '../config/index.ts'
 import { resolveSecrets } from '../platform/crypto/dev-secrets.ts'
 import { migrate, openDatabase, type Database } from '../platform/db/index.ts'
 import { VERSION } from '../version.ts'
@@ -10,8 +10,7 @@ import { buildOpenApiDocument } from './openapi-document.ts'
 
 function config(): Config {
   try {
-    // eslint-disable-next-line no-restricted-properties -- the CLI is an entry point, like main.ts
-    return loadConfig(process.env)
+    return loadConfigFromProcess()
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`vigil: ${err.message}\n`)

@@ -114,9 +114,9 @@ function origins(raw: string): Parsed<string[]> {
     try {
       u = new URL(item)
     } catch {
-      return bad(`a comma-separated list of origins such as https://app.example.com (got "${item}")`)
+      return bad('a comma-separated list of origins such as https://app.example.com')
     }
-    if (u.origin !== item) return bad(`a comma-separated list of origins without path or trailing slash (got "${item}")`)
+    if (u.origin !== item) return bad('a comma-separated list of origins (scheme, host and port) without path or trailing slash')
   }
   return ok(items.value)
 }
@@ -135,6 +135,7 @@ export const DEV_KEY_ID_PREFIX = 'dev-'
 
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const problems: string[] = []
+  const invalid = new Set<string>()
 
   function read<T>(name: string, parse: (raw: string) => Parsed<T>, fallback: T): T
   function read<T>(name: string, parse: (raw: string) => Parsed<T>): T | undefined
@@ -145,6 +146,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     if (parsed.ok) return parsed.value
     // The value itself is never echoed: it may be a secret.
     problems.push(`${name}: expected ${parsed.expected}`)
+    invalid.add(name)
     return fallback
   }
 
@@ -157,7 +159,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     problems.push(`${tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'}: expected to be set together with ${tlsCert === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`)
   }
   const tls = tlsCert !== undefined && tlsKey !== undefined ? { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) } : undefined
-  const defaultPublicUrl = `${tls ? 'https' : 'http'}://${host_.includes(':') ? `[${host_}]` : host_ === '0.0.0.0' ? '127.0.0.1' : host_}:${port}`
+  // Listening on every interface: the default public URL names the loopback one clients can reach.
+  const reachableHost = host_ === '0.0.0.0' ? '127.0.0.1' : host_ === '::' ? '::1' : host_
+  const defaultPublicUrl = `${tls ? 'https' : 'http'}://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${port}`
 
   const keyring = read('ENCRYPTION_KEYRING', keyringFormat)
   const cookieSecret = read('COOKIE_SECRET', text(32, 'a random string of at least 32 characters'))
@@ -188,19 +192,30 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   }
 
   if (nodeEnv === 'production') {
-    // Production never runs on generated or missing secrets (SPEC: set-up contract).
-    if (keyring === undefined) problems.push('ENCRYPTION_KEYRING: expected in production (comma-separated kid:base64 32-byte keys)')
-    else if (keyring.split(',').some((k) => k.startsWith(DEV_KEY_ID_PREFIX)))
-      problems.push('ENCRYPTION_KEYRING: expected production keys; development keys (kid "dev-…") are refused')
-    if (cookieSecret === undefined) problems.push('COOKIE_SECRET: expected in production (at least 32 random characters)')
-    else if (cookieSecret.startsWith(DEV_SECRET_PREFIX)) problems.push('COOKIE_SECRET: expected a production secret; a development secret is refused')
-    if (metricsToken === undefined) problems.push('METRICS_TOKEN: expected in production so /metrics is not public')
-    if (env.PUBLIC_URL === undefined || env.PUBLIC_URL === '') problems.push('PUBLIC_URL: expected in production (the https base URL clients reach)')
-    else if (!config.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL: expected an https:// URL in production')
+    // Production never runs on generated or missing secrets (SPEC: set-up contract). A variable
+    // that already failed its format check gets no second message.
+    const missing = (name: string) => !invalid.has(name) && (env[name] === undefined || env[name] === '')
+    const refuse = (name: string, expected: string) => {
+      if (!invalid.has(name)) problems.push(`${name}: expected ${expected}`)
+    }
+    if (missing('ENCRYPTION_KEYRING')) refuse('ENCRYPTION_KEYRING', 'in production (comma-separated kid:base64 32-byte keys)')
+    else if (keyring?.split(',').some((k) => k.trim().startsWith(DEV_KEY_ID_PREFIX)))
+      refuse('ENCRYPTION_KEYRING', 'production keys; development keys (kid "dev-…") are refused')
+    if (missing('COOKIE_SECRET')) refuse('COOKIE_SECRET', 'in production (at least 32 random characters)')
+    else if (cookieSecret?.startsWith(DEV_SECRET_PREFIX)) refuse('COOKIE_SECRET', 'a production secret; a development secret is refused')
+    if (missing('METRICS_TOKEN')) refuse('METRICS_TOKEN', 'in production so /metrics is not public')
+    else if (metricsToken?.startsWith(DEV_SECRET_PREFIX)) refuse('METRICS_TOKEN', 'a production secret; a development secret is refused')
+    if (missing('PUBLIC_URL')) refuse('PUBLIC_URL', 'in production (the https base URL clients reach)')
+    else if (!config.publicUrl.startsWith('https://')) refuse('PUBLIC_URL', 'an https:// URL in production')
   }
 
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)
+}
+
+/** The entry points' one read of the environment (main.ts, cli/main.ts). */
+export function loadConfigFromProcess(): Config {
+  return loadConfig(process.env)
 }
 
 function keyringFormat(raw: string): Parsed<string> {

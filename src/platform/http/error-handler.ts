@@ -76,5 +76,5 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return sendProblem(request, reply, code, detail, errors)
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', 'No route matches this method and path'))
 }
