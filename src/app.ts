@@ -21,6 +21,7 @@ import { completeRouteSchema } from './platform/http/route-schema.ts'
 import { registerValidation } from './platform/http/validation.ts'
 import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
 import { registerMetrics } from './platform/observability/metrics.ts'
+import { registerRequestLog } from './platform/observability/request-log.ts'
 import type { Tracing } from './platform/observability/tracing.ts'
 import { rejectAllTokens, type Authenticate } from './security/authn/index.ts'
 import { denyAll, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
@@ -48,7 +49,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     genReqId: generateRequestId,
     requestIdHeader: false,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // One line per request, written on completion inside the request's trace context, so it carries
+    // the trace id with the request id (platform/observability/request-log.ts).
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     return503OnClosing: true,
@@ -72,6 +75,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     completeRouteSchema(route, { protected: route.config?.policy !== undefined })
   })
 
+  registerRequestLog(app)
   const metrics = registerMetrics(app, { poolStats: () => deps.db.poolStats(), defaultMetrics: deps.processMetrics ?? false })
 
   await app.register(cors, {

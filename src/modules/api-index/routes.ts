@@ -13,7 +13,7 @@ const ApiIndex = Type.Object({
 })
 
 export function apiIndexRoutes(version: ApiVersion, options: { current: boolean; publicUrl: string }): FastifyPluginAsync {
-  return async (app) => {
+  return async function apiIndexRoutesPlugin(app) {
     app.get(
       '/',
       {

@@ -10,7 +10,7 @@ function digest(value: string): Buffer {
 
 export function metricsRoutes(deps: { registry: Registry; token: string | undefined }): FastifyPluginAsync {
   const expected = deps.token === undefined ? undefined : digest(`Bearer ${deps.token}`)
-  return async (app) => {
+  return async function metricsRoutesPlugin(app) {
     app.get(
       '/metrics',
       {

@@ -6,7 +6,7 @@ import type { Readiness } from './check-readiness.ts'
 const Check = Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal('down')]), latencyMs: Type.Number() })
 
 export function healthRoutes(deps: { checkReadiness: () => Promise<Readiness> }): FastifyPluginAsync {
-  return async (app) => {
+  return async function healthRoutesPlugin(app) {
     app.get(
       '/health/live',
       {

@@ -31,7 +31,10 @@ export function startTracing(options: { endpoint: string | undefined; serviceNam
     spanProcessors,
   })
   provider.register()
-  const instrumentation = new FastifyOtelInstrumentation()
+  const instrumentation = new FastifyOtelInstrumentation({
+    // The span records the path only: a query string can carry tokens or identifiers.
+    requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? '/'),
+  })
   instrumentation.setTracerProvider(provider)
   active = {
     fastifyPlugin: instrumentation.plugin() as unknown as FastifyPluginCallback,
