@@ -37,6 +37,7 @@ const PRODUCTION: Readonly<Record<string, string>> = {
   ENCRYPTION_KEYRING: `2025-01:${key(1)}`,
   COOKIE_SECRET: 'c'.repeat(48),
   METRICS_TOKEN: 'm'.repeat(48),
+  SMTP_URL: 'smtp://mail.example.com:587',
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +63,8 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     tls: undefined,
     shutdownTimeoutMs: 10_000,
     metricsToken: undefined,
+    mail: { smtpUrl: undefined, from: 'Vigil <no-reply@vigil.localhost>' },
+    oauth: { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2592000, authorizationCodeTtlSeconds: 60 },
     otel: { endpoint: undefined, serviceName: 'vigil' },
     secrets: { keyring: undefined, cookieSecret: undefined },
   }
@@ -264,14 +267,15 @@ test('[SRS-SETUP-004] a complete production environment is accepted', () => {
   assert.equal(config.publicUrl, 'https://vigil.example.com')
 })
 
-test('[SRS-SETUP-004] production without ENCRYPTION_KEYRING, COOKIE_SECRET, METRICS_TOKEN and PUBLIC_URL is refused naming each', () => {
+test('[SRS-SETUP-004] production without ENCRYPTION_KEYRING, COOKIE_SECRET, METRICS_TOKEN, SMTP_URL and PUBLIC_URL is refused naming each', () => {
   assert.deepEqual(refusal({ NODE_ENV: 'production' }).problems.map((p) => p.split(':')[0]).sort(), [
     'COOKIE_SECRET',
     'ENCRYPTION_KEYRING',
     'METRICS_TOKEN',
     'PUBLIC_URL',
+    'SMTP_URL',
   ])
-  for (const name of ['ENCRYPTION_KEYRING', 'COOKIE_SECRET', 'METRICS_TOKEN', 'PUBLIC_URL']) {
+  for (const name of ['ENCRYPTION_KEYRING', 'COOKIE_SECRET', 'METRICS_TOKEN', 'SMTP_URL', 'PUBLIC_URL']) {
     const err = refusal({ ...PRODUCTION, [name]: undefined })
     assert.equal(err.problems.length, 1, `${name}: ${JSON.stringify(err.problems)}`)
     assert.match(err.problems[0] ?? '', new RegExp(`^${name}: expected .*production`))

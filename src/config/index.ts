@@ -32,6 +32,16 @@ export interface Config {
   readonly tls: TlsConfig | undefined
   readonly shutdownTimeoutMs: number
   readonly metricsToken: string | undefined
+  readonly mail: {
+    /** smtp:// or smtps:// URL of the mail relay; unset → mail is written under DATA_DIR/mail (development only). */
+    readonly smtpUrl: string | undefined
+    readonly from: string
+  }
+  readonly oauth: {
+    readonly accessTokenTtlSeconds: number
+    readonly refreshTokenTtlSeconds: number
+    readonly authorizationCodeTtlSeconds: number
+  }
   readonly otel: {
     readonly endpoint: string | undefined
     readonly serviceName: string
@@ -184,6 +194,16 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     tls,
     shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT_MS', integer(0, 600_000), 10_000),
     metricsToken,
+    mail: {
+      smtpUrl: read('SMTP_URL', url(['smtp:', 'smtps:'])),
+      from: read('MAIL_FROM', text(3, 'a sender address such as "Vigil <no-reply@example.com>"'), 'Vigil <no-reply@vigil.localhost>'),
+    },
+    oauth: {
+      // Access tokens ≤ 15 min by default (issue 3); codes single-use and ≤ 60 s.
+      accessTokenTtlSeconds: read('ACCESS_TOKEN_TTL_SECONDS', integer(60, 3600), 900),
+      refreshTokenTtlSeconds: read('REFRESH_TOKEN_TTL_SECONDS', integer(300, 90 * 24 * 3600), 30 * 24 * 3600),
+      authorizationCodeTtlSeconds: read('AUTHORIZATION_CODE_TTL_SECONDS', integer(10, 60), 60),
+    },
     otel: {
       endpoint: read('OTEL_EXPORTER_OTLP_ENDPOINT', url(['http:', 'https:'])),
       serviceName: read('OTEL_SERVICE_NAME', text(1, 'a service name'), 'vigil'),
@@ -205,6 +225,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     else if (cookieSecret?.startsWith(DEV_SECRET_PREFIX)) refuse('COOKIE_SECRET', 'a production secret; a development secret is refused')
     if (missing('METRICS_TOKEN')) refuse('METRICS_TOKEN', 'in production so /metrics is not public')
     else if (metricsToken?.startsWith(DEV_SECRET_PREFIX)) refuse('METRICS_TOKEN', 'a production secret; a development secret is refused')
+    if (missing('SMTP_URL')) refuse('SMTP_URL', 'in production (password reset and verification mail must be delivered)')
     if (missing('PUBLIC_URL')) refuse('PUBLIC_URL', 'in production (the https base URL clients reach)')
     else if (!config.publicUrl.startsWith('https://')) refuse('PUBLIC_URL', 'an https:// URL in production')
   }

@@ -365,6 +365,7 @@ describe('production refuses missing and development secrets', () => {
       NODE_ENV: 'production',
       PUBLIC_URL: 'https://vigil.example.com',
       METRICS_TOKEN: randomBytes(32).toString('base64url'),
+      SMTP_URL: 'smtp://mail.example.com:587',
       ...overrides,
     })
 
