@@ -4,6 +4,7 @@
 
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import cors from '@fastify/cors'
+import formbody from '@fastify/formbody'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
@@ -23,8 +24,23 @@ import { registerApiVersions, registerDeprecation, type ApiVersion } from './pla
 import { registerMetrics } from './platform/observability/metrics.ts'
 import { registerRequestLog } from './platform/observability/request-log.ts'
 import type { Tracing } from './platform/observability/tracing.ts'
-import { rejectAllTokens, type Authenticate } from './security/authn/index.ts'
-import { denyAll, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import { accountRoutesV2 } from './modules/account/routes.v2.ts'
+import { createAccountDirectory } from './modules/identity/account-directory.ts'
+import { createKeyring } from './platform/crypto/keyring.ts'
+import { createAccessTokenAuthenticator } from './security/authn/access-token.ts'
+import type { Authenticate } from './security/authn/index.ts'
+import {
+  apiResource,
+  createClientStore,
+  createProvider,
+  interactionRoutes,
+  loadSigningKeys,
+  oauthProtocolRoutes,
+  type AccountDirectory,
+  type Sealer,
+} from './security/oauth-server/index.ts'
+import { registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import { createRulesPdp } from './security/policy/rules.ts'
 import { VERSION } from './version.ts'
 
 export interface AppDeps {
@@ -34,6 +50,8 @@ export interface AppDeps {
   readonly tracing?: Tracing | undefined
   readonly authenticate?: Authenticate
   readonly pdp?: PolicyDecisionPoint
+  /** The accounts behind the authorization server (default: the users module on deps.db). */
+  readonly accounts?: AccountDirectory
   /** Extra route modules per API version (tests, and modules as they land). */
   readonly apiModules?: Partial<Record<ApiVersion, readonly FastifyPluginAsync[]>>
   /** Native TLS options (platform/http/tls.ts) when TLS_CERT_FILE and TLS_KEY_FILE are set. */
@@ -63,13 +81,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   if (deps.tracing) await app.register(deps.tracing.fastifyPlugin)
 
+  // Identity: the keyring seals secrets at rest; oidc-provider issues every token (ADR-0005).
+  if (!config.secrets.keyring || !config.secrets.cookieSecret) throw new Error('ENCRYPTION_KEYRING and COOKIE_SECRET must be resolved before buildApp (resolveSecrets)')
+  const keyring = createKeyring(config.secrets.keyring)
+  const sealer: Sealer = { seal: (plaintext, aad) => keyring.encrypt(plaintext, aad), unseal: (sealed, aad) => keyring.decryptString(sealed, aad) }
+  const accounts = deps.accounts ?? createAccountDirectory({ db: deps.db, keyring })
+  const clients = createClientStore({ db: deps.db, sealer })
+  const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  const authenticate = deps.authenticate ?? createAccessTokenAuthenticator({ provider, audience: apiResource(config.publicUrl), accounts })
+
   registerValidation(app)
   registerErrorHandling(app)
   registerRequestContext(app, { tls: config.tls !== undefined })
   app.addSchema(ProblemSchema)
 
   registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })
-  registerRouteAccess(app, { authenticate: deps.authenticate ?? rejectAllTokens, pdp: deps.pdp ?? denyAll })
+  registerRouteAccess(app, { authenticate, pdp: deps.pdp ?? createRulesPdp() })
   app.addHook('onRoute', (route) => {
     if (route.method === 'OPTIONS' && route.url.endsWith('*')) return // CORS preflight, undocumented
     completeRouteSchema(route, { protected: route.config?.policy !== undefined })
@@ -90,6 +117,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   })
 
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
+  // HTML forms of the sign-in pages; JSON stays the API's only body format.
+  await app.register(formbody, { bodyLimit: 16 * 1024 })
+  await app.register(oauthProtocolRoutes({ provider }))
+  await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret }))
 
   await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
@@ -97,7 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   await registerApiVersions(app, {
     v1: [apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }), ...(deps.apiModules?.v1 ?? [])],
-    v2: [apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }), ...(deps.apiModules?.v2 ?? [])],
+    v2: [apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }), accountRoutesV2, ...(deps.apiModules?.v2 ?? [])],
   })
 
   return app

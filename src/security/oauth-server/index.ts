@@ -1,0 +1,8 @@
+export type { AccountDirectory, DirectoryAccount, PasswordCheck, Role } from './account-directory.ts'
+export { createClientStore, generateClientSecret, type ClientStore } from './client-store.ts'
+export { interactionRoutes } from './interactions.ts'
+export { oauthProtocolRoutes } from './mount.ts'
+export { apiResource, createProvider, fhirResource, OAUTH_ROUTES } from './provider.ts'
+export type { Sealer } from './sealer.ts'
+export { API_SCOPES, FHIR_SCOPES, OIDC_SCOPES } from './scopes.ts'
+export { loadSigningKeys, rotateSigningKey } from './signing-keys.ts'

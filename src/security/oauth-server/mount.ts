@@ -1,0 +1,44 @@
+// oidc-provider is a Koa application; Fastify hands it the raw request in onRequest, before any
+// body parsing, and steps aside (reply.hijack). Every protocol path is registered explicitly as
+// a reviewed public exception (default deny, ADR-0002): the protocol authenticates its callers.
+
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type Provider from 'oidc-provider'
+import { OAUTH_ROUTES } from './provider.ts'
+
+const PUBLIC_REASON = 'OAuth 2.0 / OpenID Connect protocol endpoint: oidc-provider authenticates clients and users itself'
+
+export function oauthProtocolRoutes(deps: { provider: Provider }): FastifyPluginAsync {
+  const callback = deps.provider.callback()
+
+  const handOff = async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack()
+    const res = reply.raw
+    res.setHeader('x-request-id', request.id)
+    res.setHeader('x-content-type-options', 'nosniff')
+    res.setHeader('x-frame-options', 'DENY')
+    res.setHeader('referrer-policy', 'no-referrer')
+    res.setHeader('cache-control', 'no-store')
+    // RFC 8414 metadata is the same document as OpenID discovery; serve one source of truth.
+    if (request.raw.url?.startsWith('/.well-known/oauth-authorization-server')) {
+      request.raw.url = request.raw.url.replace('/.well-known/oauth-authorization-server', '/.well-known/openid-configuration')
+    }
+    await callback(request.raw, res)
+  }
+
+  return async function oauthProtocolPlugin(app) {
+    const paths = new Set<string>(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', ...Object.values(OAUTH_ROUTES)])
+    for (const url of paths) {
+      for (const path of [url, `${url}/*`]) {
+        app.route({
+          method: ['GET', 'POST'],
+          url: path,
+          config: { public: PUBLIC_REASON, otel: { instrumentHooks: false } },
+          schema: { hide: true },
+          onRequest: handOff,
+          handler: async () => undefined,
+        })
+      }
+    }
+  }
+}

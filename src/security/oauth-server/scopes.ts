@@ -1,0 +1,11 @@
+// The scopes Vigil's authorization server knows. OpenID scopes identify the user; API scopes
+// name what a token may do at the Vigil API and never widen what the policy decision point allows.
+
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const
+
+export const API_SCOPES = ['account:read', 'device-data:read', 'device-data:write'] as const
+
+export type ApiScope = (typeof API_SCOPES)[number]
+
+/** SMART App Launch v2 scopes for the FHIR resource server (enforced when the FHIR API lands). */
+export const FHIR_SCOPES = ['patient/*.rs', 'user/*.rs', 'system/*.rs', 'launch/patient', 'fhirUser'] as const

@@ -1,0 +1,124 @@
+// Client credentials (RFC 6749 §4.4) for devices and services, with private_key_jwt (RFC 7523)
+// and client_secret_basic, driven by openid-client; the token then works on the API, and
+// introspection (RFC 7662) and revocation (RFC 7009) behave for authenticated clients only.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import { exportJWK, generateKeyPair } from 'jose'
+import * as client from 'openid-client'
+import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+
+describe('client credentials for devices and services', () => {
+  let s: OAuthTestServer
+  const secretClientId = `svc-${randomUUID()}`
+  const secret = 'a-long-random-client-secret-0123456789abcdef'
+  const jwtClientId = `dev-${randomUUID()}`
+  let privateKey: CryptoKey
+
+  before(async () => {
+    s = await startOAuthTestServer()
+    await s.clients.upsert({
+      clientId: secretClientId,
+      secret,
+      metadata: { client_id: secretClientId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'account:read device-data:write' },
+    })
+    const pair = await generateKeyPair('ES256', { extractable: true })
+    privateKey = pair.privateKey
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'device-key-1', alg: 'ES256', use: 'sig' }
+    await s.clients.upsert({
+      clientId: jwtClientId,
+      metadata: {
+        client_id: jwtClientId,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [publicJwk] },
+        scope: 'account:read device-data:write',
+      },
+    })
+  })
+  after(() => s.close())
+
+  test('[SRS-OAUTH-001] discovery: openid-client reads the metadata at the root, and RFC 8414 metadata matches it', async () => {
+    const config = await s.discover(secretClientId, client.ClientSecretBasic(secret))
+    const meta = config.serverMetadata()
+    assert.equal(meta.issuer, s.issuer)
+    assert.equal(meta.token_endpoint, `${s.issuer}/oauth/token`)
+    assert.deepEqual(meta.code_challenge_methods_supported, ['S256'])
+    assert.deepEqual(meta.response_types_supported, ['code'])
+    assert.ok(!meta.grant_types_supported?.includes('implicit') && !meta.grant_types_supported?.includes('password'))
+    assert.equal(meta.authorization_response_iss_parameter_supported, true, 'RFC 9207')
+    const rfc8414 = await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()
+    assert.equal(rfc8414.issuer, s.issuer)
+    assert.equal(rfc8414.token_endpoint, meta.token_endpoint)
+    const jwks = await (await fetch(String(meta.jwks_uri))).json()
+    assert.ok(jwks.keys.length >= 1 && jwks.keys.every((k: { d?: string }) => k.d === undefined), 'public keys only')
+  })
+
+  test('[SRS-OAUTH-004] private_key_jwt client credentials yield an opaque token that works on the API', async () => {
+    const config = await s.discover(jwtClientId, client.PrivateKeyJwt({ key: privateKey, kid: 'device-key-1' }))
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'account:read' })
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer')
+    assert.ok(tokens.expires_in !== undefined && tokens.expires_in <= 900, 'access tokens live at most 15 minutes')
+    assert.equal(tokens.access_token.split('.').length, 1, 'opaque, not a JWT')
+    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(me.status, 200)
+    assert.deepEqual(await me.json(), { kind: 'client', id: jwtClientId, clientId: jwtClientId, scopes: ['account:read'], roles: [] })
+  })
+
+  test('[SRS-OAUTH-004] a client assertion signed by another key is refused', async () => {
+    const other = await generateKeyPair('ES256')
+    const config = await s.discover(jwtClientId, client.PrivateKeyJwt({ key: other.privateKey, kid: 'device-key-1' }))
+    await assert.rejects(client.clientCredentialsGrant(config, { scope: 'account:read' }), (err) => oauthError(err) === 'invalid_client')
+  })
+
+  test('[SRS-OAUTH-004] client_secret_basic works; a wrong secret is invalid_client; a scope outside the client is refused', async () => {
+    const ok = await client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), { scope: 'device-data:write' })
+    assert.ok(ok.access_token)
+    await assert.rejects(
+      client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(`${secret}x`)), { scope: 'account:read' }),
+      (err) => oauthError(err) === 'invalid_client',
+    )
+    await assert.rejects(
+      client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), { scope: 'device-data:read' }),
+      (err) => oauthError(err) === 'invalid_scope',
+    )
+  })
+
+  test('[SRS-OAUTH-003] a token without the scope a route needs is refused by the policy (403); no token → 401', async () => {
+    const tokens = await client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), { scope: 'device-data:write' })
+    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(me.status, 403)
+    const anon = await fetch(`${s.issuer}/api/v2/me`)
+    assert.equal(anon.status, 401)
+    assert.match(String(anon.headers.get('www-authenticate')), /^Bearer/)
+  })
+
+  test('[SRS-OAUTH-003] introspection shows an active token; after revocation it is inactive and the API answers 401', async () => {
+    const config = await s.discover(secretClientId, client.ClientSecretBasic(secret))
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'account:read' })
+    const before_ = await client.tokenIntrospection(config, tokens.access_token)
+    assert.equal(before_.active, true)
+    assert.equal(before_.client_id, secretClientId)
+    await client.tokenRevocation(config, tokens.access_token)
+    const after_ = await client.tokenIntrospection(config, tokens.access_token)
+    assert.equal(after_.active, false)
+    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(me.status, 401)
+    assert.match(String(me.headers.get('www-authenticate')), /error="invalid_token"/)
+  })
+
+  test('[SRS-OAUTH-003] a token issued for another resource (the FHIR server) is refused by the API with 401', async () => {
+    await s.clients.upsert({
+      clientId: `${secretClientId}-fhir`,
+      secret,
+      metadata: { client_id: `${secretClientId}-fhir`, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'system/*.rs account:read' },
+    })
+    const config = await s.discover(`${secretClientId}-fhir`, client.ClientSecretBasic(secret))
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'system/*.rs', resource: `${s.issuer}/fhir/R4` })
+    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(me.status, 401)
+  })
+})

@@ -1,0 +1,49 @@
+// An app listening on a real loopback port whose PUBLIC_URL (the OAuth issuer) is that port, for
+// driving the authorization server with a real client library (openid-client).
+import { createServer } from 'node:net'
+import * as client from 'openid-client'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { createClientStore } from '../../src/security/oauth-server/index.ts'
+import { createTestApp, type TestApp, type TestAppOptions } from './app.ts'
+import { TEST_KEYRING } from './config.ts'
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address()
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+export interface OAuthTestServer extends TestApp {
+  readonly issuer: string
+  readonly clients: ReturnType<typeof createClientStore>
+  discover(clientId: string, auth?: client.ClientAuth, metadata?: Partial<client.ClientMetadata>): Promise<client.Configuration>
+}
+
+export async function startOAuthTestServer(options: TestAppOptions = {}): Promise<OAuthTestServer> {
+  const port = await freePort()
+  const issuer = `http://127.0.0.1:${port}`
+  const t = await createTestApp({ ...options, env: { PUBLIC_URL: issuer, ...options.env } })
+  await t.app.listen({ port, host: '127.0.0.1' })
+  const keyring = createKeyring(TEST_KEYRING)
+  const clients = createClientStore({ db: t.db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } })
+  return {
+    ...t,
+    issuer,
+    clients,
+    discover: (clientId, auth, metadata) =>
+      client.discovery(new URL(issuer), clientId, metadata, auth, { execute: [client.allowInsecureRequests] }),
+  }
+}
+
+/** The OAuth error code of a failed openid-client call, from the body or the WWW-Authenticate challenge. */
+export function oauthError(err: unknown): string | undefined {
+  const e = err as { error?: string; cause?: unknown }
+  if (typeof e.error === 'string') return e.error
+  if (Array.isArray(e.cause)) return (e.cause[0] as { parameters?: { error?: string } } | undefined)?.parameters?.error
+  return undefined
+}
