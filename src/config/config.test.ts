@@ -390,3 +390,11 @@ test('[SRS-CONF-001] HOST=:: (every interface) gives a default PUBLIC_URL on the
   assert.equal(loadConfig({ HOST: '::', PORT: '9000' }).publicUrl, 'http://[::1]:9000')
   assert.equal(loadConfig({ HOST: '0.0.0.0', PORT: '9000' }).publicUrl, 'http://127.0.0.1:9000')
 })
+
+test('[SRS-MAIL-001] production refuses SMTP credentials over a connection that may stay unencrypted', () => {
+  assert.deepEqual(refusal({ ...PRODUCTION, SMTP_URL: 'smtp://user:secret-pass@mail.example.com:587' }).problems, [
+    'SMTP_URL: expected smtps:// or ?requireTLS=true in production when the URL carries credentials',
+  ])
+  assert.equal(loadConfig({ ...PRODUCTION, SMTP_URL: 'smtp://user:secret-pass@mail.example.com:587?requireTLS=true' }).mail.smtpUrl?.startsWith('smtp://'), true)
+  assert.equal(loadConfig({ ...PRODUCTION, SMTP_URL: 'smtps://user:secret-pass@mail.example.com:465' }).nodeEnv, 'production')
+})

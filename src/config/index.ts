@@ -226,6 +226,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     if (missing('METRICS_TOKEN')) refuse('METRICS_TOKEN', 'in production so /metrics is not public')
     else if (metricsToken?.startsWith(DEV_SECRET_PREFIX)) refuse('METRICS_TOKEN', 'a production secret; a development secret is refused')
     if (missing('SMTP_URL')) refuse('SMTP_URL', 'in production (password reset and verification mail must be delivered)')
+    else if (config.mail.smtpUrl) {
+      // Credentials must never cross the network in clear: smtps://, or STARTTLS made mandatory.
+      const u = new URL(config.mail.smtpUrl)
+      if (u.protocol === 'smtp:' && (u.username || u.password) && u.searchParams.get('requireTLS') !== 'true')
+        refuse('SMTP_URL', 'smtps:// or ?requireTLS=true in production when the URL carries credentials')
+    }
     if (missing('PUBLIC_URL')) refuse('PUBLIC_URL', 'in production (the https base URL clients reach)')
     else if (!config.publicUrl.startsWith('https://')) refuse('PUBLIC_URL', 'an https:// URL in production')
   }
