@@ -46,7 +46,6 @@ CREATE TABLE pending_logins (
   interaction_uid text PRIMARY KEY,
   account_id text NOT NULL,
   next_step text NOT NULL CHECK (next_step IN ('verify-totp', 'enrol-totp', 'enrolled')),
-  enrol_secret_sealed text,
   created_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL
 );

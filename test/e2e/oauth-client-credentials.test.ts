@@ -13,7 +13,7 @@ describe('client credentials for devices and services', () => {
   const secretClientId = `svc-${randomUUID()}`
   const secret = 'a-long-random-client-secret-0123456789abcdef'
   const jwtClientId = `dev-${randomUUID()}`
-  let privateKey: CryptoKey
+  let privateKey: client.CryptoKey
 
   before(async () => {
     s = await startOAuthTestServer()
@@ -50,10 +50,10 @@ describe('client credentials for devices and services', () => {
     assert.deepEqual(meta.response_types_supported, ['code'])
     assert.ok(!meta.grant_types_supported?.includes('implicit') && !meta.grant_types_supported?.includes('password'))
     assert.equal(meta.authorization_response_iss_parameter_supported, true, 'RFC 9207')
-    const rfc8414 = await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()
+    const rfc8414 = (await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>
     assert.equal(rfc8414.issuer, s.issuer)
     assert.equal(rfc8414.token_endpoint, meta.token_endpoint)
-    const jwks = await (await fetch(String(meta.jwks_uri))).json()
+    const jwks = (await (await fetch(String(meta.jwks_uri))).json()) as { keys: { d?: string }[] }
     assert.ok(jwks.keys.length >= 1 && jwks.keys.every((k: { d?: string }) => k.d === undefined), 'public keys only')
   })
 

@@ -1,6 +1,7 @@
 // /docs: the rendered API reference (Scalar, served from our own origin). The page loads its
-// script from /docs/scalar.js and its document from /openapi.json; fonts, telemetry and the
-// hosted API client are off, and the CSP forbids any other origin — no request leaves the host.
+// script from /docs/scalar.js and its document from /openapi.json; fonts, the AI agent, the
+// developer toolbar, the request proxy and the hosted API client are off, and the CSP forbids any
+// other origin — no request leaves the host (test/e2e/docs-page.test.ts checks it in Chromium).
 
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -23,7 +24,7 @@ export const DOCS_CSP = [
 
 // Scalar 1.46.4 reaches scalar.com unless told not to; each key below closes one such path
 // (test/e2e/docs-page.test.ts opens the page in Chromium and fails on any non-loopback request):
-// - withDefaultFonts: true — no @font-face from fonts.scalar.com (system fonts instead);
+// - withDefaultFonts: false — no @font-face from fonts.scalar.com (system fonts instead);
 // - agent.disabled: true — the "Ask AI" agent, on by default when the page is on localhost, loads
 //   a curated API registry through proxy.scalar.com from api.scalar.com at start-up;
 // - showDeveloperTools: 'never' — the developer toolbar, on by default on localhost, offers to
@@ -34,7 +35,7 @@ export const DOCS_CSP = [
 // - telemetry: false — declared by the configuration schema (nothing in this release sends any).
 const SCALAR_CONFIGURATION = {
   url: '/openapi.json',
-  withDefaultFonts: true,
+  withDefaultFonts: false,
   agent: { disabled: true },
   showDeveloperTools: 'never',
   proxyUrl: '',
@@ -67,7 +68,7 @@ const PAGE = `<!doctype html>
 `
 
 export function docsRoutes(): FastifyPluginAsync {
-  return async (app) => {
+  return async function docsRoutesPlugin(app) {
     const bundlePath = require.resolve('@scalar/api-reference/browser/standalone.js')
     const bundle = await readFile(bundlePath)
 

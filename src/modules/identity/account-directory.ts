@@ -1,10 +1,13 @@
-// The users module seen through the authorization server's port (AccountDirectory).
+// The users module seen through the authorization server's port (AccountDirectory): password
+// checks with throttling, the second factor, and enrolment. The events the users module reports
+// (failures, locks) are handed to onEvent — the audit trail's entry point when it lands.
 
-import type { Database } from '../../platform/db/index.ts'
 import type { Keyring } from '../../platform/crypto/keyring.ts'
+import type { Database } from '../../platform/db/index.ts'
 import type { AccountDirectory, DirectoryAccount, Role } from '../../security/oauth-server/index.ts'
-import { createUserRepository } from '../users/repository.ts'
-import type { User } from '../users/user.ts'
+import { createPasswordHasher, createSecondFactorService, createUserService, type PasswordHasher, type User } from '../users/index.ts'
+
+export type AccountEvent = { readonly type: string } & Record<string, unknown>
 
 function toDirectoryAccount(user: User): DirectoryAccount {
   return {
@@ -17,19 +20,61 @@ function toDirectoryAccount(user: User): DirectoryAccount {
   }
 }
 
-export function createAccountDirectory(deps: { db: Database; keyring: Keyring }): AccountDirectory {
-  const users = createUserRepository(deps.db)
-  const pending = (): never => {
-    throw new Error('password and second-factor checks are wired when the users service lands')
+/** Recovery codes are 10 characters of an unambiguous alphabet; TOTP codes are 6 digits. */
+const looksLikeRecoveryCode = (code: string) => /^[A-Za-z0-9-]{10,12}$/.test(code) && !/^\d+$/.test(code)
+
+export interface AccountDirectoryDeps {
+  readonly db: Database
+  readonly keyring: Keyring
+  readonly clock?: () => Date
+  readonly hasher?: PasswordHasher
+  readonly onEvent?: (event: AccountEvent) => void
+}
+
+export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirectory & { users: ReturnType<typeof createUserService> } {
+  const clock = deps.clock ?? (() => new Date())
+  const users = createUserService({ db: deps.db, hasher: deps.hasher ?? createPasswordHasher(), clock })
+  const secondFactor = createSecondFactorService({
+    db: deps.db,
+    clock,
+    sealer: { seal: (p, aad) => deps.keyring.encrypt(p, aad), unseal: (s, aad) => deps.keyring.decryptString(s, aad) },
+  })
+  const emit = (events: readonly object[]) => {
+    for (const e of events) deps.onEvent?.(e as AccountEvent)
   }
+
   return {
+    users,
     async findAccount(id) {
       const user = await users.findById(id)
       return user && toDirectoryAccount(user)
     },
-    checkPassword: async () => pending(),
-    verifyTotp: async () => pending(),
-    startTotpEnrolment: async () => pending(),
-    confirmTotpEnrolment: async () => pending(),
+
+    async checkPassword({ email, password, ip }) {
+      const result = await users.authenticate({ email, password, ip })
+      emit(result.events)
+      if (!result.ok) return { ok: false, reason: result.reason }
+      const secondFactorStep = result.needsSecondFactor ? 'verify' : result.mustEnrolSecondFactor ? 'enrol' : 'none'
+      return { ok: true, account: toDirectoryAccount(result.user), secondFactor: secondFactorStep }
+    },
+
+    async verifyTotp({ accountId, code }) {
+      const result = looksLikeRecoveryCode(code) ? await secondFactor.useRecoveryCode(accountId, code) : await secondFactor.verify(accountId, code)
+      emit(result.events)
+      return { ok: result.ok, locked: !result.ok && result.reason === 'locked' }
+    },
+
+    async startTotpEnrolment(accountId) {
+      const user = await users.findById(accountId)
+      if (!user) throw new Error('enrolment for an unknown account')
+      const enrolment = await secondFactor.startTotpEnrolment({ userId: accountId, email: user.email })
+      return { otpauthUri: enrolment.provisioningUri, qrSvgDataUrl: enrolment.qrCodeDataUrl, secretBase32: enrolment.secret }
+    },
+
+    async confirmTotpEnrolment({ accountId, code }) {
+      const result = await secondFactor.confirmTotpEnrolment(accountId, code)
+      emit(result.events)
+      return result.ok ? { ok: true, recoveryCodes: result.recoveryCodes } : { ok: false }
+    },
   }
 }

@@ -20,9 +20,10 @@ export interface AccountDirectory {
   findAccount(id: string): Promise<DirectoryAccount | undefined>
   /** Same result shape and similar timing whether or not the email exists. */
   checkPassword(input: { email: string; password: string; ip: string }): Promise<PasswordCheck>
+  /** TOTP code or one-time recovery code. */
   verifyTotp(input: { accountId: string; code: string; ip: string }): Promise<{ ok: boolean; locked: boolean }>
-  /** A new, unconfirmed TOTP secret for enrolment: the sealed secret to keep, and what to show. */
-  startTotpEnrolment(accountId: string): Promise<{ sealedSecret: string; otpauthUri: string; qrSvgDataUrl: string; secretBase32: string }>
+  /** A new, unconfirmed TOTP secret for enrolment (kept, sealed, by the accounts module): what to show. */
+  startTotpEnrolment(accountId: string): Promise<{ otpauthUri: string; qrSvgDataUrl: string; secretBase32: string }>
   /** Confirms enrolment with a first code; returns one-time recovery codes to show once. */
-  confirmTotpEnrolment(input: { accountId: string; sealedSecret: string; code: string }): Promise<{ ok: true; recoveryCodes: readonly string[] } | { ok: false }>
+  confirmTotpEnrolment(input: { accountId: string; code: string }): Promise<{ ok: true; recoveryCodes: readonly string[] } | { ok: false }>
 }

@@ -116,8 +116,8 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   }
 
   async function pendingLogin(uid: string) {
-    const { rows } = await db.query<{ account_id: string; next_step: 'verify-totp' | 'enrol-totp' | 'enrolled'; enrol_secret_sealed: string | null }>(
-      'SELECT account_id, next_step, enrol_secret_sealed FROM pending_logins WHERE interaction_uid = $1 AND expires_at > now()',
+    const { rows } = await db.query<{ account_id: string; next_step: 'verify-totp' | 'enrol-totp' | 'enrolled' }>(
+      'SELECT account_id, next_step FROM pending_logins WHERE interaction_uid = $1 AND expires_at > now()',
       [uid],
     )
     return rows[0]
@@ -184,15 +184,14 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         if (result.secondFactor === 'none') return finish(request, reply, { login: { accountId: result.account.id, amr: ['pwd'] } })
 
         await db.query(
-          `INSERT INTO pending_logins (interaction_uid, account_id, next_step, enrol_secret_sealed, expires_at)
-           VALUES ($1, $2, $3, $4, now() + ($5 || ' seconds')::interval)
+          `INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at)
+           VALUES ($1, $2, $3, now() + ($4 || ' seconds')::interval)
            ON CONFLICT (interaction_uid) DO UPDATE SET account_id = EXCLUDED.account_id, next_step = EXCLUDED.next_step,
-             enrol_secret_sealed = EXCLUDED.enrol_secret_sealed, expires_at = EXCLUDED.expires_at`,
-          [d.uid, result.account.id, result.secondFactor === 'enrol' ? 'enrol-totp' : 'verify-totp', null, String(PENDING_LOGIN_TTL_SECONDS)],
+             expires_at = EXCLUDED.expires_at`,
+          [d.uid, result.account.id, result.secondFactor === 'enrol' ? 'enrol-totp' : 'verify-totp', String(PENDING_LOGIN_TTL_SECONDS)],
         )
         if (result.secondFactor === 'verify') return render(reply, d, 'Two-step verification', codePage(d.uid))
         const enrolment = await accounts.startTotpEnrolment(result.account.id)
-        await db.query('UPDATE pending_logins SET enrol_secret_sealed = $2 WHERE interaction_uid = $1', [d.uid, enrolment.sealedSecret])
         return render(reply, d, 'Set up two-step verification', enrolPage(d.uid, enrolment))
       },
     )
@@ -221,13 +220,13 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         const d = await details(request, reply)
         const body = request.body as { code: string; csrf: string }
         const pending = await pendingLogin(d.uid)
-        if (d.prompt.name !== 'login' || !pending || pending.next_step !== 'enrol-totp' || !pending.enrol_secret_sealed || !csrfValid(d.uid, body.csrf)) {
+        if (d.prompt.name !== 'login' || !pending || pending.next_step !== 'enrol-totp' || !csrfValid(d.uid, body.csrf)) {
           return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         }
-        const confirmed = await accounts.confirmTotpEnrolment({ accountId: pending.account_id, sealedSecret: pending.enrol_secret_sealed, code: body.code.replaceAll(' ', '') })
+        const confirmed = await accounts.confirmTotpEnrolment({ accountId: pending.account_id, code: body.code.replaceAll(' ', '') })
         if (!confirmed.ok) return render(reply, d, 'Sign in', loginPage(d.uid, CODE_FAILED), 401)
         // The factor is enrolled; the recovery codes are shown once, then "Continue" finishes the login.
-        await db.query("UPDATE pending_logins SET next_step = 'enrolled', enrol_secret_sealed = NULL WHERE interaction_uid = $1", [d.uid])
+        await db.query("UPDATE pending_logins SET next_step = 'enrolled' WHERE interaction_uid = $1", [d.uid])
         return render(
           reply,
           d,

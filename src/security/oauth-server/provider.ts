@@ -1,13 +1,16 @@
 // The authorization server: oidc-provider (OpenID Certified), configured, never re-implemented
 // (see ADR-0005). Each setting below is a security decision; the RFC it implements is cited.
 
+import type { JWK } from 'jose'
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/index.ts'
 import type { Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import type { ClientStore } from './client-store.ts'
+import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
 import { createPostgresAdapterFactory } from './postgres-adapter.ts'
 import { API_SCOPES, FHIR_SCOPES, OIDC_SCOPES } from './scopes.ts'
+import { registerTokenExchange } from './token-exchange.ts'
 
 export const OAUTH_ROUTES = {
   authorization: '/oauth/authorize',
@@ -41,7 +44,8 @@ export interface ProviderDeps {
   readonly db: Queryable
   readonly clients: ClientStore
   readonly accounts: AccountDirectory
-  readonly signingKeys: readonly object[]
+  /** Private signing JWKs, the current key first (loadSigningKeys). */
+  readonly signingKeys: readonly JWK[]
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -71,7 +75,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       }
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    // acr, amr and auth_time let a relying party see how the user authenticated (both factors or one).
+    claims: { acr: null, amr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
     scopes: [...OIDC_SCOPES, ...API_SCOPES, ...FHIR_SCOPES],
 
     // Authorization code only: no implicit, no hybrid (OAuth 2.0 Security BCP, RFC 9700 §2.1.2).
@@ -158,5 +163,10 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.publicUrl, configuration)
   provider.proxy = config.trustProxy.length > 0
+  // RFC 8693 token exchange for internal services, on oidc-provider's grant-type extension point;
+  // signed with the key oidc-provider signs with (the current one, first in the list).
+  const [currentKey] = deps.signingKeys
+  if (!currentKey) throw new Error('no signing key')
+  registerTokenExchange(provider, { signingKey: currentKey, audiences: INTERNAL_AUDIENCES, accounts: deps.accounts })
   return provider
 }

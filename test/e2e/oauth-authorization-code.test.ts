@@ -1,0 +1,159 @@
+// Authorization code + PKCE (RFC 6749 §4.1, RFC 7636, RFC 9700) through Vigil's own sign-in pages,
+// driven by openid-client; the refusals each with the right OAuth error.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import * as client from 'openid-client'
+import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { TEST_KEYRING } from '../support/config.ts'
+import { CookieJar, createTestUser, followUntilOutside, nativeAppMetadata, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
+import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+
+describe('authorization code with PKCE through the sign-in pages', () => {
+  let s: OAuthTestServer
+  let config: client.Configuration
+  const appId = `app-${randomUUID()}`
+  const redirectUri = 'http://127.0.0.1:49152/callback' // any loopback port (RFC 8252 §7.3)
+  let patient: Awaited<ReturnType<typeof createTestUser>>
+  let clinician: Awaited<ReturnType<typeof createTestUser>>
+
+  before(async () => {
+    s = await startOAuthTestServer()
+    await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
+    const users = createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users
+    const org = await users.createOrganisation(`Clinic ${randomUUID()}`)
+    patient = await createTestUser(s.db, { email: `patient-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
+    clinician = await createTestUser(s.db, { email: `clinician-${randomUUID()}@demo.test`, roles: [{ role: 'clinician', organisationId: org.id }], totp: true })
+    config = await s.discover(appId, client.None())
+  })
+  after(() => s.close())
+
+  async function authorize(extra: Record<string, string> = {}) {
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid offline_access account:read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
+      prompt: 'consent',
+      ...extra,
+    })
+    return { url, verifier, state }
+  }
+
+  async function signIn(who: { email: string; totpSecret?: string | undefined }, extra: Record<string, string> = {}) {
+    const req = await authorize(extra)
+    const landed = await signInThroughForms(s.issuer, req.url.href, { email: who.email, password: TEST_PASSWORD, totpSecret: who.totpSecret })
+    assert.ok(landed.url.startsWith(redirectUri), `landed on ${landed.url} (${landed.status}) ${landed.page?.slice(0, 300) ?? ''}`)
+    return { ...req, callback: new URL(landed.url) }
+  }
+
+  const me = (token: string) => fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
+
+  test('[SRS-OAUTH-002] a patient signs in; the code and verifier yield tokens; the access token works on the API', async () => {
+    const { callback, verifier, state } = await signIn(patient)
+    assert.equal(callback.searchParams.get('iss'), s.issuer, 'RFC 9207: iss in the authorization response')
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    assert.ok(tokens.refresh_token, 'offline_access gives a refresh token')
+    assert.equal(tokens.claims()?.sub, patient.id)
+    const res = await me(tokens.access_token)
+    assert.equal(res.status, 200)
+    const body = (await res.json()) as { kind: string; id: string; roles: string[] }
+    assert.equal(body.kind, 'user')
+    assert.equal(body.id, patient.id)
+    assert.deepEqual(body.roles, ['patient'])
+  })
+
+  test('[SRS-OAUTH-002][SRS-AUTH-004] a clinician must give a TOTP code; the id token records both factors', async () => {
+    const { callback, verifier, state } = await signIn(clinician)
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp'])
+  })
+
+  test('[SRS-OAUTH-008] an unknown email and a wrong password get the identical page', async () => {
+    const pageFor = async (email: string, password: string) => {
+      const jar = new CookieJar()
+      const first = await followUntilOutside(s.issuer, (await authorize()).url.href, jar)
+      const csrf = /name="csrf" value="([^"]+)"/.exec(first.page ?? '')?.[1] ?? ''
+      const action = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
+      const res = await fetch(action, { method: 'POST', redirect: 'manual', headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email, password, csrf }) })
+      const html = await res.text()
+      return { status: res.status, error: /<p class="error"[^>]*>([^<]*)</.exec(html)?.[1] }
+    }
+    const unknown = await pageFor(`nobody-${randomUUID()}@demo.test`, TEST_PASSWORD)
+    const wrong = await pageFor(patient.email, 'not the password at all')
+    assert.equal(unknown.status, 401)
+    assert.deepEqual(unknown, wrong)
+  })
+
+  test('[SRS-OAUTH-002] without PKCE, or with plain PKCE, the request is refused with invalid_request', async () => {
+    for (const params of [{ code_challenge: '', code_challenge_method: '' }, { code_challenge_method: 'plain' }]) {
+      const base: Record<string, string> = { redirect_uri: redirectUri, scope: 'openid', state: 'x', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }
+      const url = client.buildAuthorizationUrl(config, { ...base, ...params })
+      if (params.code_challenge === '') {
+        url.searchParams.delete('code_challenge')
+        url.searchParams.delete('code_challenge_method')
+      }
+      const landed = await followUntilOutside(s.issuer, url.href, new CookieJar())
+      assert.ok(landed.url.startsWith(redirectUri), landed.url)
+      assert.equal(new URL(landed.url).searchParams.get('error'), 'invalid_request')
+    }
+  })
+
+  test('[SRS-OAUTH-002] a wrong code verifier is refused with invalid_grant', async () => {
+    const { callback, state } = await signIn(patient)
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state }),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
+  })
+
+  test('[SRS-OAUTH-002] a replayed code is refused, and the tokens it issued stop working', async () => {
+    const { callback, verifier, state } = await signIn(patient)
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    assert.equal((await me(tokens.access_token)).status, 200)
+    await assert.rejects(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }), (err) => oauthError(err) === 'invalid_grant')
+    assert.equal((await me(tokens.access_token)).status, 401, 'the access token from the first exchange is revoked')
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token ?? ''), (err) => oauthError(err) === 'invalid_grant')
+  })
+
+  test('[SRS-OAUTH-002] an unregistered or near-miss redirect URI is refused without any redirect', async () => {
+    for (const bad of ['http://127.0.0.1:49152/callback/', 'http://127.0.0.1:49152/callbackx', 'http://localhost:49152/callback', 'https://evil.example/callback', 'com.example.vigil:/callback2']) {
+      const url = client.buildAuthorizationUrl(config, { redirect_uri: bad, scope: 'openid', state: 'x', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })
+      const res = await fetch(url, { redirect: 'manual' })
+      assert.equal(res.status, 400, bad)
+      assert.equal(res.headers.get('location'), null, `no redirect to ${bad}`)
+      assert.match(await res.text(), /invalid_redirect_uri/)
+    }
+  })
+
+  test('[SRS-OAUTH-005] refresh tokens rotate; reusing a rotated one kills the whole grant', async () => {
+    const { callback, verifier, state } = await signIn(patient)
+    const first = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    const second = await client.refreshTokenGrant(config, first.refresh_token ?? '')
+    assert.ok(second.refresh_token && second.refresh_token !== first.refresh_token, 'rotated')
+    assert.equal((await me(second.access_token)).status, 200)
+    await assert.rejects(client.refreshTokenGrant(config, first.refresh_token ?? ''), (err) => oauthError(err) === 'invalid_grant')
+    assert.equal((await me(second.access_token)).status, 401, 'the grant is revoked: its newest access token dies too')
+    await assert.rejects(client.refreshTokenGrant(config, second.refresh_token), (err) => oauthError(err) === 'invalid_grant')
+  })
+
+  test('[SRS-OAUTH-003] an expired access token answers 401 with WWW-Authenticate', async () => {
+    const { callback, verifier, state } = await signIn(patient)
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    assert.equal((await me(tokens.access_token)).status, 200)
+    // Age the stored token past its expiry, as the clock would.
+    await s.db.query(
+      `UPDATE oidc_payloads SET expires_at = now() - interval '1 second',
+         payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch FROM now())::int - 1)) WHERE model = 'AccessToken' AND id = $1`,
+      [tokens.access_token],
+    )
+    const res = await me(tokens.access_token)
+    assert.equal(res.status, 401)
+    assert.match(String(res.headers.get('www-authenticate')), /invalid_token/)
+  })
+})
