@@ -91,7 +91,7 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   })
 
   test('[SRS-OAUTH-002] without PKCE, or with plain PKCE, the request is refused with invalid_request', async () => {
-    for (const params of [{ code_challenge: '', code_challenge_method: '' }, { code_challenge_method: 'plain' }]) {
+    for (const params of [{ code_challenge: '', code_challenge_method: '' }, { code_challenge_method: 'plain' }] as Record<string, string>[]) {
       const base: Record<string, string> = { redirect_uri: redirectUri, scope: 'openid', state: 'x', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }
       const url = client.buildAuthorizationUrl(config, { ...base, ...params })
       if (params.code_challenge === '') {
