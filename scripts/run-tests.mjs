@@ -4,7 +4,7 @@
 // Arguments narrow the run to the given files or directories.
 //   VIGIL_TEST_TAP=path  also writes a TAP report there (CI counts passes and failures from it).
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 
 function collect(target, out) {
@@ -25,6 +25,22 @@ const files = (targets.length > 0 ? targets : ['src', 'test']).flatMap((t) => co
 if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
+}
+
+// The browser tests drive Debian's Chromium. On a fresh Debian machine where we may install
+// packages (root, apt-get present), install it once so `npm test` needs nothing done by hand;
+// elsewhere the browser tests fail with a message saying what to install.
+const CHROMIUM = '/usr/bin/chromium'
+if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.startsWith(`test${path.sep}e2e`)) && !existsSync(CHROMIUM)) {
+  const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
+  if (canInstall) {
+    console.log('installing Debian chromium for the browser tests (apt-get install -y chromium)…')
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
+    spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env })
+  } else {
+    console.warn(`${CHROMIUM} is missing: the browser tests will fail. Install it with: sudo apt-get install -y chromium`)
+  }
 }
 
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout']
