@@ -6,6 +6,10 @@ import { ConfigError, loadConfigFromProcess, type Config } from '../config/index
 import { resolveSecrets } from '../platform/crypto/dev-secrets.ts'
 import { migrate, openDatabase, type Database } from '../platform/db/index.ts'
 import { VERSION } from '../version.ts'
+import { readFile } from 'node:fs/promises'
+import { seedDemo } from '../modules/demo/seed-demo.ts'
+import { createKeyring } from '../platform/crypto/keyring.ts'
+import { createClientStore, generateClientSecret, rotateSigningKey } from '../security/oauth-server/index.ts'
 import { buildOpenApiDocument } from './openapi-document.ts'
 
 function config(): Config {
@@ -56,6 +60,112 @@ program
     const doc = await buildOpenApiDocument(cfg)
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
   })
+
+program
+  .command('seed-demo')
+  .description('create the demo world idempotently and print its ids and secrets as JSON (refused in production)')
+  .requiredOption('--password <password>', 'the password of every demo user')
+  .action(async (options: { password: string }) => {
+    const cfg = (await resolveSecrets(config())).config
+    if (cfg.nodeEnv === 'production') {
+      process.stderr.write('vigil: seed-demo is refused when NODE_ENV=production\n')
+      process.exit(1)
+    }
+    const world = await withDatabase(cfg, async (db) => {
+      await migrate(db)
+      return seedDemo({ db, keyring: createKeyring(requireKeyring(cfg)), password: options.password })
+    })
+    process.stdout.write(JSON.stringify(world, null, 2) + '\n')
+  })
+
+const client = program.command('client').description('manage OAuth clients')
+
+client
+  .command('create')
+  .description('register a client; a confidential client\'s secret is printed once')
+  .requiredOption('--id <clientId>', 'client id')
+  .requiredOption('--type <type>', 'public (authorization code + PKCE), confidential (secret) or private-key-jwt (a JWKS file)')
+  .option('--grant <grant...>', 'grant types', ['authorization_code'])
+  .option('--redirect-uri <uri...>', 'exact redirect URIs (native apps: http://127.0.0.1/callback matches any port)', [])
+  .option('--scope <scope>', 'space-separated scopes the client may ask for', 'openid')
+  .option('--jwks-file <file>', 'public JWKS for private_key_jwt clients')
+  .option('--name <name>', 'display name on the consent page')
+  .option('--first-party', 'a Vigil app: users are not asked to consent', false)
+  .action(async (options: { id: string; type: string; grant: string[]; redirectUri: string[]; scope: string; jwksFile?: string; name?: string; firstParty: boolean }) => {
+    const cfg = (await resolveSecrets(config())).config
+    if (!['public', 'confidential', 'private-key-jwt'].includes(options.type)) throw new Error('--type must be public, confidential or private-key-jwt')
+    if (options.type === 'private-key-jwt' && !options.jwksFile) throw new Error('--jwks-file is required for a private-key-jwt client')
+    const secret = options.type === 'confidential' ? generateClientSecret() : undefined
+    const jwks = options.jwksFile ? (JSON.parse(await readFile(options.jwksFile, 'utf8')) as { keys: unknown[] }) : undefined
+    await withDatabase(cfg, async (db) => {
+      const keyring = createKeyring(requireKeyring(cfg))
+      const store = createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } })
+      await store.upsert({
+        clientId: options.id,
+        secret,
+        metadata: {
+          client_id: options.id,
+          ...(options.name ? { client_name: options.name } : {}),
+          ...(options.type === 'public' ? { application_type: 'native', token_endpoint_auth_method: 'none' } : {}),
+          ...(options.type === 'confidential' ? { token_endpoint_auth_method: 'client_secret_basic' } : {}),
+          ...(options.type === 'private-key-jwt' ? { token_endpoint_auth_method: 'private_key_jwt', jwks } : {}),
+          grant_types: options.grant,
+          response_types: options.grant.includes('authorization_code') ? ['code'] : [],
+          redirect_uris: options.redirectUri,
+          scope: options.scope,
+          ...(options.firstParty ? { first_party: true } : {}),
+        } as never,
+      })
+    })
+    process.stdout.write(JSON.stringify({ clientId: options.id, ...(secret ? { clientSecret: secret } : {}) }, null, 2) + '\n')
+  })
+
+client
+  .command('list')
+  .description('list registered clients (secrets are never shown)')
+  .action(async () => {
+    const cfg = (await resolveSecrets(config())).config
+    const list = await withDatabase(cfg, async (db) => {
+      const keyring = createKeyring(requireKeyring(cfg))
+      return createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } }).list()
+    })
+    process.stdout.write(JSON.stringify(list, null, 2) + '\n')
+  })
+
+client
+  .command('delete <clientId>')
+  .description('remove a client; its tokens stop working at their next use')
+  .action(async (clientId: string) => {
+    const cfg = (await resolveSecrets(config())).config
+    const removed = await withDatabase(cfg, async (db) => {
+      const keyring = createKeyring(requireKeyring(cfg))
+      return createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } }).remove(clientId)
+    })
+    if (!removed) {
+      process.stderr.write(`vigil: no client ${clientId}\n`)
+      process.exit(1)
+    }
+    process.stdout.write(`deleted ${clientId}\n`)
+  })
+
+program
+  .command('keys')
+  .description('key management')
+  .command('rotate-signing')
+  .description('add a new token signing key and retire the current one (still published until it expires); restart instances to sign with it')
+  .action(async () => {
+    const cfg = (await resolveSecrets(config())).config
+    const kid = await withDatabase(cfg, async (db) => {
+      const keyring = createKeyring(requireKeyring(cfg))
+      return rotateSigningKey(db, { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) })
+    })
+    process.stdout.write(`new signing key ${kid}\n`)
+  })
+
+function requireKeyring(cfg: Config): string {
+  if (!cfg.secrets.keyring) throw new Error('ENCRYPTION_KEYRING is not set')
+  return cfg.secrets.keyring
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`vigil: ${err instanceof Error ? err.message : String(err)}\n`)

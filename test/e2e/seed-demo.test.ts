@@ -1,0 +1,99 @@
+// `vigil seed-demo` builds SPEC.md's demo world idempotently; after a restart the demo users
+// still sign in (the clinician with TOTP) and the demo device gets a token with its secret.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import * as client from 'openid-client'
+import { childEnv, CLI_ARGS, removeDir, run, startServer, stopServer, tempDir, type Serving } from '../integration/server-process.ts'
+import { signInThroughForms } from '../support/identity.ts'
+import { freePort } from '../support/oauth.ts'
+
+interface World {
+  organisation: { id: string; name: string }
+  users: Record<'admin' | 'clinician' | 'patient' | 'otherPatient', { id: string; email: string; role: string; totpSecret?: string }>
+  clients: { demoApp: { clientId: string }; device: { clientId: string; clientSecret: string; boundTo: string; scope: string } }
+}
+
+const PASSWORD = 'demo password for the seed test 42'
+
+describe('vigil seed-demo', () => {
+  let dataDir: string
+  let port: number
+  let env: Record<string, string>
+  let server: Serving | undefined
+
+  before(async () => {
+    dataDir = tempDir('seed-demo')
+    port = await freePort()
+    env = childEnv(dataDir, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }, { externalServices: true })
+  })
+  after(async () => {
+    if (server) await stopServer(server.proc)
+    removeDir(dataDir)
+  })
+
+  const seed = async () => {
+    const res = await run(process.execPath, [...CLI_ARGS, 'seed-demo', '--password', PASSWORD], { env, timeoutMs: 120_000 })
+    assert.equal(res.code, 0, res.stderr)
+    return JSON.parse(res.stdout) as World
+  }
+
+  let world: World
+
+  test('[SRS-OAUTH-009] seed-demo twice prints the same ids and secrets', async () => {
+    world = await seed()
+    const again = await seed()
+    assert.deepEqual(again, world)
+    assert.equal(world.organisation.name, 'Demo Clinic')
+    assert.deepEqual(
+      Object.values(world.users).map((u) => u.email).sort(),
+      ['admin@demo.test', 'clinician@demo.test', 'other.patient@demo.test', 'patient@demo.test'],
+    )
+    assert.ok(world.users.admin.totpSecret && world.users.clinician.totpSecret, 'admin and clinician have TOTP')
+    assert.equal(world.users.patient.totpSecret, undefined)
+    assert.equal(world.clients.demoApp.clientId, 'demo-app')
+    assert.equal(world.clients.device.clientId, 'demo-glucometer-1')
+    assert.equal(world.clients.device.boundTo, world.users.patient.id)
+    assert.ok(!JSON.stringify(world).includes(PASSWORD), 'the password is not echoed')
+  })
+
+  test('[SRS-OAUTH-009] after a restart the demo clinician signs in with TOTP and the device client gets a token', async () => {
+    server = await startServer(env)
+    const issuer = `http://127.0.0.1:${port}`
+    const app = await client.discovery(new URL(issuer), 'demo-app', undefined, client.None(), { execute: [client.allowInsecureRequests] })
+    const verifier = client.randomPKCECodeVerifier()
+    const redirect = 'http://127.0.0.1:51234/callback'
+    const url = client.buildAuthorizationUrl(app, {
+      redirect_uri: redirect,
+      scope: 'openid account:read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's1',
+    })
+    const landed = await signInThroughForms(issuer, url.href, { email: 'clinician@demo.test', password: PASSWORD, totpSecret: world.users.clinician.totpSecret })
+    assert.ok(landed.url.startsWith(redirect), landed.page?.slice(0, 300))
+    const tokens = await client.authorizationCodeGrant(app, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: 's1' })
+    assert.equal(tokens.claims()?.sub, world.users.clinician.id)
+
+    const device = await client.discovery(new URL(issuer), world.clients.device.clientId, undefined, client.ClientSecretBasic(world.clients.device.clientSecret), {
+      execute: [client.allowInsecureRequests],
+    })
+    const deviceTokens = await client.clientCredentialsGrant(device, { scope: 'device-data:write' })
+    assert.ok(deviceTokens.access_token)
+  })
+
+  test('[SRS-OAUTH-009] seed-demo is refused in production', async () => {
+    const res = await run(process.execPath, [...CLI_ARGS, 'seed-demo', '--password', PASSWORD], {
+      env: {
+        ...env,
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://vigil.example.com',
+        ENCRYPTION_KEYRING: `prod-1:${Buffer.alloc(32, 3).toString('base64')}`,
+        COOKIE_SECRET: 'p'.repeat(40),
+        METRICS_TOKEN: 'm'.repeat(40),
+        SMTP_URL: 'smtp://mail.example.com:25',
+      },
+    })
+    assert.notEqual(res.code, 0)
+    assert.match(res.stderr, /refused when NODE_ENV=production/)
+  })
+})
