@@ -24,7 +24,8 @@ interface RoleRow {
   organisation_id: string | null
 }
 
-const USER_COLUMNS = 'u.id, u.email, u.display_name, u.status, u.email_verified_at, u.password_changed_at, u.created_at, u.updated_at'
+const COLUMNS = ['id', 'email', 'display_name', 'status', 'email_verified_at', 'password_changed_at', 'created_at', 'updated_at']
+const USER_COLUMNS = COLUMNS.map((c) => `u.${c}`).join(', ')
 
 function toGrant(row: RoleRow): RoleGrant {
   if (!isRole(row.role)) throw new Error(`unknown role in user_roles: ${row.role}`)
@@ -157,7 +158,7 @@ export function createUserRepository(db: Database): UserRepository {
           `INSERT INTO users (email, email_normalized, password_hash, display_name, email_verified_at, password_changed_at, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5::timestamptz, CASE WHEN $3::text IS NULL THEN NULL ELSE $6::timestamptz END, $6::timestamptz, $6::timestamptz)
            ON CONFLICT (email_normalized) DO NOTHING
-           RETURNING ${USER_COLUMNS.replaceAll('u.', '')}`,
+           RETURNING ${COLUMNS.join(', ')}`,
           [input.email, normalizeEmail(input.email), input.passwordHash, input.displayName, input.emailVerifiedAt?.toISOString() ?? null, now],
         )
         const row = rows[0]
