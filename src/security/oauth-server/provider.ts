@@ -6,6 +6,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../../config/index.ts'
 import type { Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
+import { successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
 import { createPostgresAdapterFactory } from './postgres-adapter.ts'
@@ -106,7 +107,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      deviceFlow: { enabled: true },
+      // RFC 8628: a device without a keyboard is paired by the patient on a phone.
+      deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', userCodeInputSource, userCodeConfirmSource, successSource },
       // RFC 7662 / RFC 7009: only authenticated (confidential) clients may introspect or revoke.
       introspection: {
         enabled: true,

@@ -1,0 +1,90 @@
+// The device authorization grant (RFC 8628): a device with no keyboard is paired by the patient
+// on a phone; the device gets tokens only after the patient approves, none when they refuse.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import * as client from 'openid-client'
+import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { TEST_KEYRING } from '../support/config.ts'
+import { CookieJar, createTestUser, csrfOf, followUntilOutside, postForm, TEST_PASSWORD } from '../support/identity.ts'
+import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+
+describe('device authorization grant', () => {
+  let s: OAuthTestServer
+  let config: client.Configuration
+  const deviceId = `glucometer-${randomUUID()}`
+  const secret = 'device-secret-0123456789abcdef0123456789'
+  let patient: Awaited<ReturnType<typeof createTestUser>>
+
+  before(async () => {
+    s = await startOAuthTestServer()
+    await s.clients.upsert({
+      clientId: deviceId,
+      secret,
+      metadata: { client_id: deviceId, client_name: 'Glucometer', grant_types: [DEVICE_GRANT, 'refresh_token'], response_types: [], redirect_uris: [], scope: 'device-data:write account:read offline_access' },
+    })
+    const org = await createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users.createOrganisation(`Clinic ${randomUUID()}`)
+    patient = await createTestUser(s.db, { email: `patient-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
+    config = await s.discover(deviceId, client.ClientSecretBasic(secret))
+  })
+  after(() => s.close())
+
+  /** The patient's side on the phone: enter the code, confirm (or abort), sign in, approve (or deny). */
+  async function patientVisits(userCode: string, choice: { confirm: boolean; consent: 'allow' | 'deny' }) {
+    const jar = new CookieJar()
+    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
+    assert.match(input.page ?? '', /autocomplete="one-time-code"/)
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    const confirmPage = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf, user_code: userCode }))
+    assert.match(confirmPage.page ?? '', /Is this your device\?/)
+    const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirmPage.page ?? '')?.[1] ?? ''
+    const after = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm(choice.confirm ? { xsrf: xsrf2, user_code: userCode, confirm: 'yes' } : { xsrf: xsrf2, user_code: userCode, abort: 'yes' }))
+    if (!choice.confirm) return after
+    const loginAction = new URL(/action="([^"]*\/login)"/.exec(after.page ?? '')?.[1] ?? '', s.issuer).toString()
+    const consent = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: patient.email, password: TEST_PASSWORD, csrf: csrfOf(after.page ?? '') }))
+    assert.match(consent.page ?? '', /Allow access\?/, consent.page?.slice(0, 400))
+    const consentAction = new URL(/action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '', s.issuer).toString()
+    return followUntilOutside(s.issuer, consentAction, jar, postForm({ decision: choice.consent, csrf: csrfOf(consent.page ?? '') }))
+  }
+
+  test('[SRS-OAUTH-006] the device gets tokens after the patient approves the user code', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
+    assert.match(auth.user_code, /^[A-Z]{4}-[A-Z]{4}$/)
+    assert.equal(auth.verification_uri, `${s.issuer}/oauth/device`)
+    // Before approval, polling says to wait.
+    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'authorization_pending')
+    const done = await patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
+    assert.match(done.page ?? '', /Device connected/)
+    const tokens = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })
+    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(me.status, 200)
+    const body = (await me.json()) as { kind: string; id: string; clientId: string }
+    assert.equal(body.id, patient.id, 'the token acts for the patient who approved')
+    assert.equal(body.clientId, deviceId)
+    // The device code is single-use.
+    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'invalid_grant')
+  })
+
+  test('[SRS-OAUTH-006] denied at consent → the device gets access_denied and no tokens', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
+    await patientVisits(auth.user_code, { confirm: true, consent: 'deny' })
+    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'access_denied')
+  })
+
+  test('[SRS-OAUTH-006] aborted at the code confirmation → access_denied', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
+    await patientVisits(auth.user_code, { confirm: false, consent: 'deny' })
+    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'access_denied')
+  })
+
+  test('[SRS-OAUTH-006] a wrong user code is refused on the page', async () => {
+    const jar = new CookieJar()
+    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    const res = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf, user_code: 'BCDF-GHJK' }))
+    assert.match(res.page ?? '', /That code is not right/)
+  })
+})
