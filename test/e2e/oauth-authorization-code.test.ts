@@ -7,7 +7,8 @@ import * as client from 'openid-client'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
-import { CookieJar, createTestUser, followUntilOutside, nativeAppMetadata, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
+import { totpCode } from '../../src/modules/users/index.ts'
+import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 describe('authorization code with PKCE through the sign-in pages', () => {
@@ -72,6 +73,36 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     const { callback, verifier, state } = await signIn(clinician)
     const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp'])
+  })
+
+  /** Signs in with the password and posts `code` to the second-factor form; returns that answer. */
+  async function submitTotp(email: string, code: string) {
+    const jar = new CookieJar()
+    const first = await followUntilOutside(s.issuer, (await authorize()).url.href, jar)
+    const loginAction = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
+    const second = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }))
+    const totpAction = new URL(/action="([^"]*\/totp)"/.exec(second.page ?? '')?.[1] ?? '', s.issuer).toString()
+    return followUntilOutside(s.issuer, totpAction, jar, postForm({ code, csrf: csrfOf(second.page ?? '') }))
+  }
+
+  test('[SRS-AUTH-004] TOTP through the sign-in pages: a code accepted once is refused when reused', async () => {
+    const user = await createTestUser(s.db, { email: `reuse-${randomUUID()}@demo.test`, roles: [{ role: 'admin', organisationId: null }], totp: true })
+    const code = totpCode(user.totpSecret ?? '', new Date())
+    const first = await submitTotp(user.email, code)
+    assert.ok(first.url.startsWith(redirectUri), 'the first use signs in')
+    const again = await submitTotp(user.email, code)
+    assert.equal(again.status, 401)
+    assert.match(again.page ?? '', /already used/)
+  })
+
+  test('[SRS-AUTH-004] TOTP through the sign-in pages: after five wrong codes the sixth is refused even when right', async () => {
+    const user = await createTestUser(s.db, { email: `lock-${randomUUID()}@demo.test`, roles: [{ role: 'admin', organisationId: null }], totp: true })
+    const right = totpCode(user.totpSecret ?? '', new Date())
+    const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0')
+    for (let i = 0; i < 5; i++) assert.equal((await submitTotp(user.email, wrong)).status, 401)
+    const sixth = await submitTotp(user.email, right)
+    assert.equal(sixth.status, 401, 'locked for 15 minutes: the right code is refused')
+    assert.ok(!sixth.url.startsWith(redirectUri))
   })
 
   test('[SRS-OAUTH-008] an unknown email and a wrong password get the identical page', async () => {

@@ -1,5 +1,6 @@
 // Builds the real app for a test: real Fastify, real database (in-memory PGlite, or the
 // PostgreSQL in DATABASE_URL), real migrations, and a log sink the test can read.
+import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import type { FastifyPluginAsync } from 'fastify'
 import { Redis } from 'ioredis'
@@ -70,6 +71,32 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await app.close()
       redis?.disconnect()
       if (!options.deps?.db) await db.close()
+    },
+  }
+}
+
+/** A database of its own for a test that changes shared state (signing keys, global settings):
+ * in-memory PGlite, or on PostgreSQL a fresh schema (search_path) dropped afterwards. Migrated. */
+export async function openIsolatedDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
+  const url = process.env.DATABASE_URL
+  if (!url) {
+    const db = await openDatabase({})
+    await migrate(db)
+    return { db, drop: () => db.close() }
+  }
+  const schema = `test_${randomBytes(6).toString('hex')}`
+  const admin = await openDatabase({ databaseUrl: url, poolMax: 1 })
+  await admin.exec(`CREATE SCHEMA ${schema}`)
+  const scoped = new URL(url)
+  scoped.searchParams.set('options', `-c search_path=${schema}`)
+  const db = await openDatabase({ databaseUrl: scoped.toString(), poolMax: 4 })
+  await migrate(db)
+  return {
+    db,
+    drop: async () => {
+      await db.close()
+      await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
+      await admin.close()
     },
   }
 }

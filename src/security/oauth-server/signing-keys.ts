@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
-import type { Queryable } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import type { Sealer } from './sealer.ts'
 
 export const SIGNING_ALG = 'ES256'
@@ -34,28 +34,39 @@ async function createKey(db: Queryable, sealer: Sealer): Promise<string> {
   return kid
 }
 
-/** The private JWKs oidc-provider signs with: the current key first, then retired ones still valid. */
-export async function loadSigningKeys(db: Queryable, sealer: Sealer): Promise<JWK[]> {
-  const read = () =>
-    db.query<KeyRow>(
+const KEY_CREATION_LOCK = 727_000_002 // pg_advisory_xact_lock key: first-key creation
+
+/** The private JWKs oidc-provider signs with: the current key first, then retired ones still valid.
+ * The first start creates a key; instances starting together agree on one (advisory lock). */
+export async function loadSigningKeys(db: Database, sealer: Sealer): Promise<JWK[]> {
+  const read = (q: Queryable) =>
+    q.query<KeyRow>(
       `SELECT kid, private_jwk_sealed, retired_at FROM signing_keys
        WHERE use_for = 'oauth' AND (expires_at IS NULL OR expires_at > now())
        ORDER BY retired_at IS NOT NULL, created_at DESC`,
     )
-  let { rows } = await read()
+  let { rows } = await read(db)
   if (!rows.some((r) => r.retired_at === null)) {
-    await createKey(db, sealer)
-    ;({ rows } = await read())
+    rows = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
+      const again = await read(tx)
+      if (again.rows.some((r) => r.retired_at === null)) return again.rows
+      await createKey(tx, sealer)
+      return (await read(tx)).rows
+    })
   }
   return rows.map((r) => JSON.parse(sealer.unseal(r.private_jwk_sealed, `signing_keys:${r.kid}`)) as JWK)
 }
 
 /** Adds a new signing key and retires the current one (kept for verification until it expires). */
-export async function rotateSigningKey(db: Queryable, sealer: Sealer): Promise<string> {
-  await db.query(
+export async function rotateSigningKey(db: Database, sealer: Sealer): Promise<string> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
+    await tx.query(
     `UPDATE signing_keys SET retired_at = now(), expires_at = now() + ($1 || ' days')::interval
      WHERE use_for = 'oauth' AND retired_at IS NULL`,
-    [String(RETIRED_KEY_LIFETIME_DAYS)],
-  )
-  return createKey(db, sealer)
+      [String(RETIRED_KEY_LIFETIME_DAYS)],
+    )
+    return createKey(tx, sealer)
+  })
 }
