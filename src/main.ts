@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
-import { DatabaseLockedError, migrate, openDatabase, type Database } from './platform/db/index.ts'
+import { DatabaseLockedError, migrate, openDatabase, pendingMigrations, type Database } from './platform/db/index.ts'
 import { tlsServerOptions } from './platform/http/tls.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
@@ -50,14 +50,20 @@ async function main(): Promise<void> {
   if (config.migrateOnStart) {
     const report = await migrate(db)
     logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'migrations checked')
+  } else {
+    // Migrations run elsewhere (a release job): refuse to serve a schema older than this code,
+    // rather than fail request by request. Nothing is created here.
+    const pending = await pendingMigrations(db)
+    if (pending.length > 0) {
+      const message = `the database schema is not up to date (pending: ${pending.join(', ')}) and MIGRATE_ON_START=false: run \`vigil migrate\` first`
+      logger.fatal({ pending }, message)
+      process.stderr.write(`vigil: ${message}\n`)
+      await db.close()
+      process.exit(78)
+    }
   }
 
-  // Each start records itself once the schema exists. With MIGRATE_ON_START=false on a database
-  // not migrated yet, the server still serves (health, docs) and says what to run.
   const instanceId = await recordInstanceStart(db)
-  if (instanceId === undefined) {
-    logger.warn('the database schema is not migrated (MIGRATE_ON_START=false): run `vigil migrate`; this start is not recorded in service_instances')
-  }
 
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 })

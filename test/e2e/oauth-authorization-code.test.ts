@@ -105,6 +105,29 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     assert.ok(!sixth.url.startsWith(redirectUri))
   })
 
+  test('[SRS-AUTH-004] a clinician without a second factor must enrol at the next login: QR code, first code, recovery codes once, then tokens', async () => {
+    const users = createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users
+    const org = await users.createOrganisation(`Enrol ${randomUUID()}`)
+    const fresh = await createTestUser(s.db, { email: `new-clinician-${randomUUID()}@demo.test`, roles: [{ role: 'clinician', organisationId: org.id }] })
+    const req = await authorize()
+    const jar = new CookieJar()
+    const first = await followUntilOutside(s.issuer, req.url.href, jar)
+    const loginAction = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
+    const enrol = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: fresh.email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }))
+    assert.match(enrol.page ?? '', /<img src="data:image\/svg\+xml/, 'a QR code')
+    const secret = /enter this key by hand: <code>([A-Z2-7]+)<\/code>/.exec(enrol.page ?? '')?.[1]
+    assert.ok(secret, 'the key for manual entry')
+    const enrolAction = new URL(/action="([^"]*\/enrol)"/.exec(enrol.page ?? '')?.[1] ?? '', s.issuer).toString()
+    const codes = await followUntilOutside(s.issuer, enrolAction, jar, postForm({ code: totpCode(secret, new Date()), csrf: csrfOf(enrol.page ?? '') }))
+    const recovery = [...(codes.page ?? '').matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1])
+    assert.equal(recovery.length, 10, 'ten recovery codes shown once')
+    const continueAction = new URL(/action="([^"]*\/continue)"/.exec(codes.page ?? '')?.[1] ?? '', s.issuer).toString()
+    const landed = await followUntilOutside(s.issuer, continueAction, jar, postForm({ csrf: csrfOf(codes.page ?? '') }))
+    assert.ok(landed.url.startsWith(redirectUri), landed.page?.slice(0, 300))
+    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: req.verifier, expectedState: req.state })
+    assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp'])
+  })
+
   test('[SRS-OAUTH-008] an unknown email and a wrong password get the identical page', async () => {
     const pageFor = async (email: string, password: string) => {
       const jar = new CookieJar()

@@ -108,25 +108,29 @@ describe('MIGRATE_ON_START=false', () => {
     removeDir(dataDir)
   })
 
-  test('[SRS-DB-001] with MIGRATE_ON_START=false the server starts and answers /health/ready without creating any table', async () => {
+  test('[SRS-DB-001] with MIGRATE_ON_START=false an unmigrated database is refused with a message naming `vigil migrate`, and nothing is created; after `vigil migrate` it serves', async () => {
     dataDir = tempDir('no-migrate')
     // PGlite-specific (a fresh, empty database): DATABASE_URL is not passed to the child.
-    const serving = await startServer(childEnv(dataDir, { MIGRATE_ON_START: 'false' }))
-    proc = serving.proc
-    assert.ok(!proc.entries().some((e) => e.msg === 'migrations checked'), 'no migration ran')
-    const res = await get(`${serving.address}/health/ready`)
-    assert.equal(res.status, 200)
-    assert.equal(((await res.json()) as { checks: Record<string, { status: string }> }).checks.database?.status, 'ok')
-    assert.deepEqual(await stopServer(proc), { code: 0, signal: null }, proc.stdout + proc.stderr)
+    const env = childEnv(dataDir, { MIGRATE_ON_START: 'false' })
+    const refused = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, timeoutMs: 60_000 })
+    assert.equal(refused.code, 78, refused.stdout + refused.stderr)
+    assert.match(refused.stderr, /not up to date \(pending: 0001_service_instances, .*\).*run `vigil migrate` first/)
 
     const db = await openDatabase({ pgliteDir: dataDir })
     try {
-      assert.equal(await tableExists(db, 'vigil_migrations'), false)
-      assert.equal(await tableExists(db, 'service_instances'), false)
       const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")
       assert.equal(rows[0]?.n, 0, 'no table at all in the public schema')
     } finally {
       await db.close()
     }
+
+    const migrated = await run(process.execPath, [...CLI_ARGS, 'migrate'], { env })
+    assert.equal(migrated.code, 0, migrated.stderr)
+    const serving = await startServer(env)
+    proc = serving.proc
+    assert.ok(!proc.entries().some((e) => e.msg === 'migrations checked'), 'no migration ran at start')
+    const res = await get(`${serving.address}/health/ready`)
+    assert.equal(res.status, 200)
+    assert.deepEqual(await stopServer(proc), { code: 0, signal: null }, proc.stdout + proc.stderr)
   })
 })

@@ -35,9 +35,11 @@ export function walkOpenApi(doc: Json): { operations: number; problems: string[]
       if (isProtected) needs.push('401', '403')
       for (const s of needs) if (!statuses.includes(s)) problems.push(`${where}: status ${s} not documented`)
       for (const [s, r] of Object.entries(op.responses ?? {})) if (typeof (r as Json).description !== 'string') problems.push(`${where}: response ${s} has no description`)
+      // Errors are problem+json (OperationOutcome on FHIR); an HTML page answers its form errors as HTML.
+      const isPage = statuses.some((x) => /^2\d\d$/.test(x) && (op.responses[x] as Json).content?.['text/html'])
       for (const s of statuses.filter((x) => /^[45]\d\d$/.test(x))) {
         const content = (op.responses[s] as Json).content ?? {}
-        if (!content['application/problem+json'] && !content['application/fhir+json']) problems.push(`${where}: error ${s} is not problem+json`)
+        if (!content['application/problem+json'] && !content['application/fhir+json'] && !(isPage && content['text/html'])) problems.push(`${where}: error ${s} is not problem+json`)
       }
       for (const [mediaType, media] of Object.entries((op.requestBody?.content ?? {}) as Json)) {
         const examples = [

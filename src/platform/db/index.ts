@@ -1,6 +1,6 @@
 export type { Database, Queryable, QueryResult, PoolStats } from './database.ts'
 export { DatabaseLockedError } from './database.ts'
-export { migrate, type MigrationReport } from './migrate.ts'
+export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
 import type { Database } from './database.ts'
 import { openPglite } from './pglite.ts'
 import { openPostgres } from './postgres.ts'

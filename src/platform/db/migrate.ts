@@ -66,3 +66,13 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
     return { applied: pending.map((f) => f.id), alreadyApplied: applied.size }
   })
 }
+
+/** Migration files not yet applied (without applying anything or creating any table). */
+export async function pendingMigrations(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const files = await readMigrations(dir)
+  const { rows: present } = await db.query<{ present: boolean }>("SELECT to_regclass('vigil_migrations') IS NOT NULL AS present")
+  if (present[0]?.present !== true) return files.map((f) => f.id)
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM vigil_migrations')
+  const applied = new Set(rows.map((r) => r.id))
+  return files.filter((f) => !applied.has(f.id)).map((f) => f.id)
+}
