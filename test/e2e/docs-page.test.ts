@@ -8,18 +8,8 @@ import { createServer, type AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { chromium, type Browser, type ConsoleMessage, type Request } from 'playwright-core'
 import { createTestApp, type TestApp } from '../support/app.ts'
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const SCREENSHOT = '/tmp/docs.png'
 const SCREENSHOT_CLIENT = '/tmp/docs-test-request.png'
 const WAIT_MS = 30_000

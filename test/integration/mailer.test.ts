@@ -5,27 +5,13 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import { after, test } from 'node:test'
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server'
 import { createMailer, MailError, mailerOptionsFromConfig } from '../../src/platform/mail/index.ts'
 import { createLogger } from '../../src/platform/observability/logger.ts'
 import { testConfig } from '../support/config.ts'
+import { LogSink } from '../support/log-sink.ts'
 
-// A log sink of its own rather than test/support/app.ts's, so this file does not load the app.
-class LogSink extends Writable {
-  readonly lines: string[] = []
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
-    done()
-  }
-  get text(): string {
-    return this.lines.join('\n')
-  }
-  entries(): Record<string, unknown>[] {
-    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
-  }
-}
 
 interface Received {
   readonly from: string | undefined

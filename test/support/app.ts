@@ -1,7 +1,6 @@
 // Builds the real app for a test: real Fastify, real database (in-memory PGlite, or the
 // PostgreSQL in DATABASE_URL), real migrations, and a log sink the test can read.
 import { randomBytes } from 'node:crypto'
-import { Writable } from 'node:stream'
 import type { FastifyPluginAsync } from 'fastify'
 import { Redis } from 'ioredis'
 import { buildApp, type App, type AppDeps } from '../../src/app.ts'
@@ -9,20 +8,10 @@ import type { Config } from '../../src/config/index.ts'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createLogger } from '../../src/platform/observability/logger.ts'
 import { testConfig } from './config.ts'
+import { LogSink } from './log-sink.ts'
 
-export class LogSink extends Writable {
-  readonly lines: string[] = []
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
-    done()
-  }
-  get text(): string {
-    return this.lines.join('\n')
-  }
-  entries(): Record<string, unknown>[] {
-    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
-  }
-}
+export { LogSink }
+
 
 export interface TestApp {
   readonly app: App
@@ -75,13 +64,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }
 }
 
-/** A database of its own for a test that changes shared state (signing keys, global settings):
- * in-memory PGlite, or on PostgreSQL a fresh schema (search_path) dropped afterwards. Migrated. */
-export async function openIsolatedDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
+/** A database of its own for a test that changes shared state (signing keys, migrations):
+ * in-memory PGlite, or on PostgreSQL a fresh schema (search_path) dropped afterwards.
+ * Migrated unless `migrated: false`. */
+export async function openIsolatedDatabase(options: { migrated?: boolean } = {}): Promise<{ db: Database; drop: () => Promise<void> }> {
   const url = process.env.DATABASE_URL
   if (!url) {
     const db = await openDatabase({})
-    await migrate(db)
+    if (options.migrated !== false) await migrate(db)
     return { db, drop: () => db.close() }
   }
   const schema = `test_${randomBytes(6).toString('hex')}`
@@ -90,7 +80,7 @@ export async function openIsolatedDatabase(): Promise<{ db: Database; drop: () =
   const scoped = new URL(url)
   scoped.searchParams.set('options', `-c search_path=${schema}`)
   const db = await openDatabase({ databaseUrl: scoped.toString(), poolMax: 4 })
-  await migrate(db)
+  if (options.migrated !== false) await migrate(db)
   return {
     db,
     drop: async () => {

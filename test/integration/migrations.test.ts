@@ -1,37 +1,13 @@
 // Migrations on the engine under test: in-memory PGlite, or PostgreSQL in an isolated schema
 // when DATABASE_URL is set.
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { migrate, MigrationError } from './migrate.ts'
-import { openDatabase, type Database } from './index.ts'
-
-// eslint-disable-next-line no-restricted-properties -- tests choose their database like the suite does
-const DATABASE_URL = process.env.DATABASE_URL
-
-async function isolatedDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
-  if (!DATABASE_URL) {
-    const db = await openDatabase({})
-    return { db, drop: () => db.close() }
-  }
-  const schema = `mig_test_${randomBytes(6).toString('hex')}`
-  const admin = await openDatabase({ databaseUrl: DATABASE_URL, poolMax: 1 })
-  await admin.exec(`CREATE SCHEMA ${schema}`)
-  const url = new URL(DATABASE_URL)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  const db = await openDatabase({ databaseUrl: url.toString(), poolMax: 4 })
-  return {
-    db,
-    drop: async () => {
-      await db.close()
-      await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
-      await admin.close()
-    },
-  }
-}
+import { migrate, MigrationError } from '../../src/platform/db/migrate.ts'
+import type { Database } from '../../src/platform/db/index.ts'
+import { openIsolatedDatabase } from '../support/app.ts'
 
 describe('migrations', () => {
   let dir: string
@@ -39,7 +15,7 @@ describe('migrations', () => {
   let drop: () => Promise<void>
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'vigil-mig-'))
-    ;({ db, drop } = await isolatedDatabase())
+    ;({ db, drop } = await openIsolatedDatabase({ migrated: false }))
   })
   after(async () => {
     await drop()
