@@ -7,10 +7,12 @@ import { resolveSecrets } from '../platform/crypto/dev-secrets.ts'
 import { migrate, openDatabase, type Database } from '../platform/db/index.ts'
 import { VERSION } from '../version.ts'
 import { readFile } from 'node:fs/promises'
+import { checkClientRegistration, clientMetadata, type ClientRegistration } from '../modules/clients/index.ts'
 import { seedDemo } from '../modules/demo/seed-demo.ts'
 import { createKeyring } from '../platform/crypto/keyring.ts'
 import { createClientStore, generateClientSecret, rotateSigningKey } from '../security/oauth-server/index.ts'
 import { buildOpenApiDocument } from './openapi-document.ts'
+import { createAuditTrail, formatVerifyResult, loadCheckpointSigner, readLastCheckpointLine } from '../audit/index.ts'
 
 function config(): Config {
   try {
@@ -95,27 +97,26 @@ client
     const cfg = (await resolveSecrets(config())).config
     if (!['public', 'confidential', 'private-key-jwt'].includes(options.type)) throw new Error('--type must be public, confidential or private-key-jwt')
     if (options.type === 'private-key-jwt' && !options.jwksFile) throw new Error('--jwks-file is required for a private-key-jwt client')
+    const registration: ClientRegistration = {
+      clientId: options.id,
+      type: options.type as ClientRegistration['type'],
+      grantTypes: options.grant,
+      redirectUris: options.redirectUri,
+      scope: options.scope,
+      jwks: options.jwksFile ? (JSON.parse(await readFile(options.jwksFile, 'utf8')) as ClientRegistration['jwks']) : undefined,
+      name: options.name,
+      firstParty: options.firstParty,
+    }
+    // The admin API's rules (modules/clients): nothing the authorization server would refuse, or
+    // serve insecurely, is stored.
+    const problems = checkClientRegistration(registration)
+    if (problems.length > 0) throw new Error(`the client is not valid:\n${problems.map((p) => `  ${p.pointer.slice(1)}: ${p.detail}`).join('\n')}`)
     const secret = options.type === 'confidential' ? generateClientSecret() : undefined
-    const jwks = options.jwksFile ? (JSON.parse(await readFile(options.jwksFile, 'utf8')) as { keys: unknown[] }) : undefined
     await withDatabase(cfg, async (db) => {
       const keyring = createKeyring(requireKeyring(cfg))
       const store = createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } })
-      await store.upsert({
-        clientId: options.id,
-        secret,
-        metadata: {
-          client_id: options.id,
-          ...(options.name ? { client_name: options.name } : {}),
-          ...(options.type === 'public' ? { application_type: 'native', token_endpoint_auth_method: 'none' } : {}),
-          ...(options.type === 'confidential' ? { token_endpoint_auth_method: 'client_secret_basic' } : {}),
-          ...(options.type === 'private-key-jwt' ? { token_endpoint_auth_method: 'private_key_jwt', jwks } : {}),
-          grant_types: options.grant,
-          response_types: options.grant.includes('authorization_code') ? ['code'] : [],
-          redirect_uris: options.redirectUri,
-          scope: options.scope,
-          ...(options.firstParty ? { first_party: true } : {}),
-        } as never,
-      })
+      // Creates or replaces: re-running the command rotates a confidential client's secret.
+      await store.upsert({ clientId: options.id, secret, metadata: clientMetadata(registration) })
     })
     process.stdout.write(JSON.stringify({ clientId: options.id, ...(secret ? { clientSecret: secret } : {}) }, null, 2) + '\n')
   })
@@ -160,6 +161,37 @@ program
       return rotateSigningKey(db, { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) })
     })
     process.stdout.write(`new signing key ${kid}\n`)
+  })
+
+const audit = program.command('audit').description('the tamper-evident audit trail (ADR-0006)')
+
+audit
+  .command('verify')
+  .description('recompute every chain and check it against the latest signed checkpoint (database and AUDIT_CHECKPOINT_FILE); exit 0 if intact, 2 naming the first bad entry')
+  .action(async () => {
+    const cfg = config()
+    const result = await withDatabase(cfg, async (db) => {
+      const exported = await readLastCheckpointLine(cfg.audit.checkpointFile)
+      return createAuditTrail({ db }).verify({ external: exported ? [exported] : [] })
+    })
+    if (result.ok) {
+      process.stdout.write(formatVerifyResult(result) + '\n')
+    } else {
+      process.stderr.write(`vigil: ${formatVerifyResult(result)}\n`)
+      process.exit(2)
+    }
+  })
+
+audit
+  .command('checkpoint')
+  .description('sign every chain head now, store the checkpoint and append it to AUDIT_CHECKPOINT_FILE')
+  .action(async () => {
+    const cfg = (await resolveSecrets(config())).config
+    const exported = await withDatabase(cfg, async (db) => {
+      const signer = await loadCheckpointSigner(db, createKeyring(requireKeyring(cfg)))
+      return createAuditTrail({ db, checkpointFile: cfg.audit.checkpointFile }).checkpoint(signer)
+    })
+    process.stdout.write(`checkpoint ${exported.id} of ${Object.keys(exported.heads).length} chains written to ${cfg.audit.checkpointFile}\n`)
   })
 
 function requireKeyring(cfg: Config): string {

@@ -8,6 +8,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
+
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** PGlite's first start in a fresh directory takes ~5 s on a 2-core machine; be generous. */
@@ -41,6 +43,12 @@ export function childEnv(dataDir: string, overrides: Record<string, string | und
   if (options.externalServices) {
     env.DATABASE_URL = process.env.DATABASE_URL
     env.REDIS_URL = process.env.REDIS_URL
+    // A shared database holds secrets sealed by the suite's keyring (signing keys, clients):
+    // every process on it must hold that keyring, as every instance of a deployment does.
+    if (process.env.DATABASE_URL) {
+      env.ENCRYPTION_KEYRING = TEST_KEYRING
+      env.COOKIE_SECRET = TEST_COOKIE_SECRET
+    }
   }
   Object.assign(env, overrides)
   const out: Env = {}

@@ -1,11 +1,21 @@
 // The users module seen through the authorization server's port (AccountDirectory): password
-// checks with throttling, the second factor, and enrolment. The events the users module reports
-// (failures, locks) are handed to onEvent — the audit trail's entry point when it lands.
+// checks with throttling, the second factor, enrolment, and password reset and change. The events
+// the users module reports (failures, locks) are handed to onEvent — the audit trail's entry point
+// when it lands.
 
 import type { Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
-import type { AccountDirectory, DirectoryAccount, Role } from '../../security/oauth-server/index.ts'
-import { createPasswordHasher, createSecondFactorService, createUserService, type PasswordHasher, type User } from '../users/index.ts'
+import { AppError } from '../../platform/http/errors.ts'
+import type { AccountDirectory, DirectoryAccount, PasswordUpdate, Role } from '../../security/oauth-server/index.ts'
+import {
+  createPasswordHasher,
+  createPasswordResetThrottle,
+  createSecondFactorService,
+  createUserService,
+  type PasswordHasher,
+  type PasswordResetThrottlePolicy,
+  type User,
+} from '../users/index.ts'
 
 export type AccountEvent = { readonly type: string } & Record<string, unknown>
 
@@ -20,6 +30,23 @@ function toDirectoryAccount(user: User): DirectoryAccount {
   }
 }
 
+/** The users module's refusals as the port's outcomes; anything else is a fault and propagates. */
+function refusal(err: unknown): PasswordUpdate {
+  if (!(err instanceof AppError)) throw err
+  switch (err.code) {
+    case 'VALIDATION_FAILED':
+      return { ok: false, reason: 'policy', problems: (err.errors ?? []).map((e) => e.detail) }
+    case 'UNPROCESSABLE':
+      return { ok: false, reason: 'invalid-link' }
+    case 'FORBIDDEN':
+      return { ok: false, reason: 'wrong-password' }
+    case 'RATE_LIMITED':
+      return { ok: false, reason: 'locked' }
+    default:
+      throw err
+  }
+}
+
 /** Recovery codes are 10 characters of an unambiguous alphabet; TOTP codes are 6 digits. */
 const looksLikeRecoveryCode = (code: string) => /^[A-Za-z0-9-]{10,12}$/.test(code) && !/^\d+$/.test(code)
 
@@ -29,6 +56,7 @@ export interface AccountDirectoryDeps {
   readonly clock?: () => Date
   readonly hasher?: PasswordHasher
   readonly onEvent?: (event: AccountEvent) => void
+  readonly passwordResetThrottle?: PasswordResetThrottlePolicy
 }
 
 export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirectory & { users: ReturnType<typeof createUserService> } {
@@ -39,6 +67,7 @@ export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirec
     clock,
     sealer: { seal: (p, aad) => deps.keyring.encrypt(p, aad), unseal: (s, aad) => deps.keyring.decryptString(s, aad) },
   })
+  const resetThrottle = createPasswordResetThrottle({ db: deps.db, clock, ...(deps.passwordResetThrottle ? { policy: deps.passwordResetThrottle } : {}) })
   const emit = (events: readonly object[]) => {
     for (const e of events) deps.onEvent?.(e as AccountEvent)
   }
@@ -75,6 +104,43 @@ export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirec
       const result = await secondFactor.confirmTotpEnrolment(accountId, code)
       emit(result.events)
       return result.ok ? { ok: true, recoveryCodes: result.recoveryCodes } : { ok: false }
+    },
+
+    async requestPasswordReset({ email, ip }) {
+      if (!(await resetThrottle.admit({ email, ip }))) {
+        emit([{ type: 'password.reset-throttled', at: clock() }])
+        return undefined
+      }
+      const issued = await users.createPasswordResetToken(email)
+      const user = issued && (await users.findById(issued.userId))
+      if (!issued || !user) return undefined
+      emit([{ type: 'password.reset-requested', userId: user.id, at: clock() }])
+      return { token: issued.token, email: user.email, expiresAt: issued.expiresAt }
+    },
+
+    async findPasswordResetAccount(token) {
+      const user = await users.peekPasswordResetToken(token)
+      return user && user.status === 'active' ? toDirectoryAccount(user) : undefined
+    },
+
+    async completePasswordReset({ token, newPassword }) {
+      try {
+        const user = await users.consumePasswordResetToken(token, newPassword)
+        emit([{ type: 'password.reset', userId: user.id, at: clock() }])
+        return { ok: true, accountId: user.id }
+      } catch (err) {
+        return refusal(err)
+      }
+    },
+
+    async changePassword({ accountId, currentPassword, newPassword, ip }) {
+      try {
+        await users.changePassword({ userId: accountId, currentPassword, newPassword, ip })
+        emit([{ type: 'password.changed', userId: accountId, at: clock() }])
+        return { ok: true, accountId }
+      } catch (err) {
+        return refusal(err)
+      }
     },
   }
 }

@@ -51,3 +51,10 @@ export {
   type LoginAttempt,
   type ThrottleCheck,
 } from './login-throttle.ts'
+
+export {
+  createPasswordResetThrottle,
+  DEFAULT_PASSWORD_RESET_THROTTLE_POLICY,
+  type PasswordResetThrottle,
+  type PasswordResetThrottlePolicy,
+} from './password-reset-throttle.ts'

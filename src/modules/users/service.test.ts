@@ -220,6 +220,22 @@ describe('user service', () => {
     await assert.rejects(users.consumePasswordResetToken('made-up-token', 'whatever passphrase'), isAppError('UNPROCESSABLE'))
   })
 
+  test('[SRS-AUTH-006] peeking at a reset token names its account without using it; a used, expired or unknown token names none', async () => {
+    const user = await users.createUser({ email: uniqueEmail('peek'), password: PASSWORD })
+    const issued = await users.createPasswordResetToken(user.email)
+    assert.ok(issued)
+    assert.equal((await users.peekPasswordResetToken(issued.token))?.id, user.id)
+    assert.equal((await users.peekPasswordResetToken(issued.token))?.id, user.id, 'a peek does not use the token')
+    await users.consumePasswordResetToken(issued.token, 'a peeked reset passphrase')
+    assert.equal(await users.peekPasswordResetToken(issued.token), undefined, 'used')
+    const late = await users.createPasswordResetToken(user.email)
+    assert.ok(late)
+    now = new Date(T0.getTime() + 30 * MIN)
+    assert.equal(await users.peekPasswordResetToken(late.token), undefined, 'expired')
+    now = T0
+    assert.equal(await users.peekPasswordResetToken('made-up-token'), undefined, 'unknown')
+  })
+
   test('[SRS-AUTH-006] using one reset token voids the others; concurrent uses of one token: exactly one succeeds', async () => {
     const user = await users.createUser({ email: uniqueEmail('reset2'), password: PASSWORD })
     const a = await users.createPasswordResetToken(user.email)

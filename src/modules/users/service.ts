@@ -62,6 +62,9 @@ export interface UserService {
   changePassword(input: { userId: string; currentPassword: string; newPassword: string; ip?: string | undefined }): Promise<void>
   /** undefined for an unknown or disabled email: the caller answers the same either way. */
   createPasswordResetToken(email: string): Promise<IssuedToken | undefined>
+  /** The account of an unused, unexpired reset token, without using it (the link's page shows
+   *  its form only for a live link); undefined otherwise. */
+  peekPasswordResetToken(token: string): Promise<User | undefined>
   /** Single use; UNPROCESSABLE for an unknown, used or expired token, VALIDATION_FAILED for the policy
    *  (the token then stays usable). Also verifies the email and clears the login counter. */
   consumePasswordResetToken(token: string, newPassword: string): Promise<User>
@@ -206,6 +209,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const user = await repo.findByEmail(email)
       if (!user || user.status !== 'active') return undefined
       return issueToken('password_reset', user.id, resetTtl)
+    },
+
+    async peekPasswordResetToken(token) {
+      const userId = await repo.peekToken('password_reset', hashAccountToken(token), clock())
+      return userId === undefined ? undefined : repo.findById(userId)
     },
 
     async consumePasswordResetToken(token, newPassword) {

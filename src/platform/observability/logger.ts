@@ -1,5 +1,6 @@
 // pino JSON logs. Secrets, tokens, cookies and PHI never reach a log line: requests are logged by
-// method, path (never the query string: it can carry identifiers and tokens) and route; headers
+// method, path (never the query string: it can carry identifiers and tokens; only the route
+// pattern when the path itself carries a token, see loggablePath) and route; headers
 // and bodies are not logged at all; and known secret-bearing keys are redacted wherever a log
 // object carries them. Every line inside a request carries its request id and trace id.
 
@@ -9,6 +10,21 @@ import pino, { type DestinationStream, type Logger } from 'pino'
 import type { LogLevel } from '../../config/index.ts'
 
 export const REDACTED = '[REDACTED]'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The URL path itself carries a secret (a mailed link's token): logs and traces record the
+     *  route pattern (`/account/password-reset/:token`) instead of the path. */
+    secretInPath?: boolean
+  }
+}
+
+/** The path to record for a request: never the query string, and only the route pattern when the
+ *  route says its path carries a secret. Shared by the request log and the trace spans. */
+export function loggablePath(request: Pick<FastifyRequest, 'url' | 'routeOptions'>): string | undefined {
+  if (request.routeOptions?.config?.secretInPath === true) return request.routeOptions.url
+  return typeof request.url === 'string' ? request.url.split('?')[0] : undefined
+}
 
 const SECRET_KEYS = [
   'authorization',
@@ -64,7 +80,7 @@ export function createLogger(options: { level: LogLevel; destination?: Destinati
         error: serializeError,
         req: (req: FastifyRequest) => ({
           method: req.method,
-          path: typeof req.url === 'string' ? req.url.split('?')[0] : undefined,
+          path: loggablePath(req),
           route: req.routeOptions?.url,
           remoteAddress: req.ip,
         }),

@@ -8,6 +8,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node'
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
 import type { FastifyPluginCallback } from 'fastify'
+import { loggablePath } from './logger.ts'
 
 export interface Tracing {
   readonly fastifyPlugin: FastifyPluginCallback
@@ -32,8 +33,9 @@ export function startTracing(options: { endpoint: string | undefined; serviceNam
   })
   provider.register()
   const instrumentation = new FastifyOtelInstrumentation({
-    // The span records the path only: a query string can carry tokens or identifiers.
-    requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? '/'),
+    // The span records the path only: a query string can carry tokens or identifiers, and a route
+    // whose path carries a token (a mailed link) is recorded by its pattern (logger.ts).
+    requestHook: (span, request) => span.setAttribute('url.path', loggablePath(request) ?? '/'),
   })
   instrumentation.setTracerProvider(provider)
   active = {

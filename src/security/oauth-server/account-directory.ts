@@ -16,6 +16,21 @@ export type PasswordCheck =
   | { readonly ok: true; readonly account: DirectoryAccount; readonly secondFactor: 'none' | 'verify' | 'enrol' }
   | { readonly ok: false; readonly reason: 'invalid' | 'locked' }
 
+/** The outcome of setting a password (reset link or change). `problems` are the password policy's
+ *  reason codes (too_short, common, …), never the password. */
+export type PasswordUpdate =
+  | { readonly ok: true; readonly accountId: string }
+  | { readonly ok: false; readonly reason: 'invalid-link' | 'wrong-password' | 'locked' }
+  | { readonly ok: false; readonly reason: 'policy'; readonly problems: readonly string[] }
+
+export interface PasswordResetLink {
+  /** Goes into the mailed link only; never logged or stored. */
+  readonly token: string
+  /** The account's address as stored, where the link is sent. */
+  readonly email: string
+  readonly expiresAt: Date
+}
+
 export interface AccountDirectory {
   findAccount(id: string): Promise<DirectoryAccount | undefined>
   /** Same result shape and similar timing whether or not the email exists. */
@@ -26,4 +41,13 @@ export interface AccountDirectory {
   startTotpEnrolment(accountId: string): Promise<{ otpauthUri: string; qrSvgDataUrl: string; secretBase32: string }>
   /** Confirms enrolment with a first code; returns one-time recovery codes to show once. */
   confirmTotpEnrolment(input: { accountId: string; code: string }): Promise<{ ok: true; recoveryCodes: readonly string[] } | { ok: false }>
+  /** A reset link for an active account, within the per-address and per-IP request limits;
+   *  undefined otherwise (unknown, disabled, throttled) — the caller answers the same either way. */
+  requestPasswordReset(input: { email: string; ip: string }): Promise<PasswordResetLink | undefined>
+  /** The account a live (unused, unexpired) reset link belongs to, without using the link. */
+  findPasswordResetAccount(token: string): Promise<DirectoryAccount | undefined>
+  /** Uses the link once and sets the password; a policy refusal leaves the link usable. */
+  completePasswordReset(input: { token: string; newPassword: string }): Promise<PasswordUpdate>
+  /** Checks the current password (throttled like a login) and sets the new one. */
+  changePassword(input: { accountId: string; currentPassword: string; newPassword: string; ip: string }): Promise<PasswordUpdate>
 }

@@ -49,6 +49,17 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
       )
     },
 
+    /** Registers a new client; false (and nothing changed) when the id is taken. */
+    async insert(input: { clientId: string; metadata: ClientMetadata; secret?: string | undefined; description?: string }): Promise<boolean> {
+      const { client_secret: _ignored, ...metadata } = input.metadata
+      const { rowCount } = await db.query(
+        `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (client_id) DO NOTHING`,
+        [input.clientId, JSON.stringify(metadata), input.secret ? sealer.seal(input.secret, aad(input.clientId)) : null, input.description ?? ''],
+      )
+      return rowCount > 0
+    },
+
     async list(): Promise<StoredClient[]> {
       const { rows } = await db.query<{ client_id: string; metadata: ClientMetadata | string; secret_sealed: string | null; description: string }>(
         'SELECT client_id, metadata, secret_sealed, description FROM oauth_clients ORDER BY client_id',

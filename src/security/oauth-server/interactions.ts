@@ -83,7 +83,8 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>`
+</form>
+<p><a href="/account/password-reset">Forgot your password?</a></p>`
 
   const codePage = (uid: string, error?: string) => html`
 ${error ? html`<p class="error" role="alert">${error}</p>` : ''}

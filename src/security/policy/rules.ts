@@ -14,6 +14,15 @@ interface Rule {
 
 export const RULES: readonly Rule[] = [
   { id: 'self.read-own-identity', action: 'account.read', requiredScope: 'account:read', permits: () => true },
+  // OAuth clients are the authorization server's trust roots: only a platform administrator
+  // signed in as themselves, never a device or service token. `admin` exists only as a global
+  // role (user_roles_scope check, migrations/0002), so holding it means holding it platform-wide.
+  {
+    id: 'admin.manage-clients',
+    action: 'clients.manage',
+    requiredScope: 'admin:clients',
+    permits: (principal) => principal.kind === 'user' && principal.roles.includes('admin'),
+  },
 ]
 
 export function createRulesPdp(rules: readonly Rule[] = RULES): PolicyDecisionPoint {

@@ -1,0 +1,71 @@
+// POST /api/v2/me/email-verification (a signed-in user asks for the link) and the link's page,
+// GET /account/verify-email/:token (public: whoever opens the mailed link holds the proof).
+
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import { Type } from 'typebox'
+import { AppError } from '../../platform/http/errors.ts'
+import { html, page, pageCsp, type SafeHtml } from '../../security/oauth-server/pages/html.ts'
+import { EMAIL_VERIFICATION_PATH, type EmailVerification } from './email-verification.ts'
+
+const Token = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) }, { additionalProperties: false })
+const htmlResponse = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } })
+
+function sendPage(reply: FastifyReply, title: string, body: SafeHtml, status: number): FastifyReply {
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('content-security-policy', pageCsp())
+    .header('cache-control', 'no-store')
+    .serializer(String)
+    .send(page(title, body))
+}
+
+export function emailVerificationRoutesV2(deps: { emailVerification: EmailVerification }): FastifyPluginAsync {
+  return async function emailVerificationApi(app) {
+    app.post(
+      '/me/email-verification',
+      {
+        config: { policy: 'account.read' },
+        schema: {
+          tags: ['Account'],
+          summary: "Mail a single-use link that verifies the caller's email address (users only; nothing is sent when it is verified already)",
+          response: { 204: Type.Null({ description: 'The link is on its way, or the address is verified already' }) },
+        },
+      },
+      async (request, reply) => {
+        const p = request.principal
+        if (!p) throw new Error('policy hook guarantees a principal')
+        // A device or a service has no email address: only a user's own token asks for the link.
+        if (p.kind !== 'user') throw new AppError('FORBIDDEN', 'Only a signed-in user can verify an email address')
+        await deps.emailVerification.send(p.id)
+        return reply.code(204).send()
+      },
+    )
+  }
+}
+
+export function emailVerificationPageRoutes(deps: { emailVerification: EmailVerification }): FastifyPluginAsync {
+  return async function emailVerificationPage(app) {
+    app.get(
+      `${EMAIL_VERIFICATION_PATH}/:token`,
+      {
+        // The token is the credential: it is in the path, so logs and traces keep the route pattern.
+        config: { public: 'Mailed email verification link: the token in the path is the proof of the mailbox', secretInPath: true },
+        schema: {
+          summary: 'The page of a mailed email verification link: uses the link once (HTML)',
+          tags: ['Sign-in'],
+          params: Token,
+          response: { 200: htmlResponse('The email address is verified'), 410: htmlResponse('The link was used, has expired or never existed') },
+        },
+      },
+      async (request, reply) => {
+        const { token } = request.params as { token: string }
+        if (await deps.emailVerification.confirm(token)) {
+          return sendPage(reply, 'Email verified', html`<p>Thank you: the email address of your Vigil account is verified. You can close this page.</p>`, 200)
+        }
+        // The same answer for an unknown, used or expired link: it says nothing about any account.
+        return sendPage(reply, 'Link not valid', html`<p>This link is not valid or has expired. Ask for a new one from your account.</p>`, 410)
+      },
+    )
+  }
+}

@@ -1,0 +1,37 @@
+// Ends everything the authorization server holds for one account: browser sessions, grants and
+// every code and token issued under them. Called when the password changes hands — a completed
+// reset (whoever held the old password loses all access) or a change (every other session ends).
+// Tokens are opaque and looked up on every use (ADR-0005), so a deleted row fails at once:
+// a refresh gets invalid_grant, an API call 401.
+
+import type { Database } from '../../platform/db/index.ts'
+
+/** The models that carry the account (payload.accountId, see postgres-adapter.ts). Client
+ *  credentials tokens have no account; an interaction holds it in its session or its result. */
+const ACCOUNT_MODELS = ['Session', 'Grant', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']
+
+export interface RevokeOptions {
+  /** A browser session to keep (the one that changed the password); its grants still end. */
+  readonly keepSessionId?: string | undefined
+}
+
+/** Deletes the account's sessions, grants, codes and tokens, its interactions in flight and its
+ *  pending logins between password and second factor, in one transaction. Returns the number of
+ *  oidc_payloads rows removed. */
+export async function revokeAllForAccount(db: Database, accountId: string, options: RevokeOptions = {}): Promise<number> {
+  return db.transaction(async (tx) => {
+    // No index on payload->>'accountId': this runs on a password change or reset only (rare, and
+    // reset requests are rate-limited), so a scan of oidc_payloads is an accepted cost.
+    const { rowCount } = await tx.query(
+      `DELETE FROM oidc_payloads
+       WHERE (model = ANY($2::text[]) AND payload->>'accountId' = $1 AND ($3::text IS NULL OR model <> 'Session' OR id <> $3::text))
+          -- every code and token of the account's grants, whatever its own payload says
+          OR grant_id IN (SELECT id FROM oidc_payloads WHERE model = 'Grant' AND payload->>'accountId' = $1)
+          -- a sign-in that passed the old password and waits to resume its authorization request
+          OR (model = 'Interaction' AND (payload->'session'->>'accountId' = $1 OR payload->'result'->'login'->>'accountId' = $1))`,
+      [accountId, ACCOUNT_MODELS, options.keepSessionId ?? null],
+    )
+    await tx.query('DELETE FROM pending_logins WHERE account_id = $1', [accountId])
+    return rowCount
+  })
+}

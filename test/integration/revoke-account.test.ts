@@ -1,0 +1,106 @@
+// revokeAllForAccount on the real database of the run: the rows oidc-provider keeps for one
+// account (written through our storage adapter, as oidc-provider writes them) go; other accounts'
+// rows, client-credentials tokens and the session asked to be kept stay.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import type { AdapterPayload } from 'oidc-provider'
+import type { Database } from '../../src/platform/db/index.ts'
+import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
+import { revokeAllForAccount } from '../../src/security/oauth-server/revoke-account.ts'
+import { openTestDatabase } from '../support/app.ts'
+import { testConfig } from '../support/config.ts'
+
+describe('revoking everything the authorization server holds for an account', () => {
+  let db: Database
+  let Adapter: ReturnType<typeof createPostgresAdapterFactory>
+  before(async () => {
+    db = await openTestDatabase(testConfig())
+    Adapter = createPostgresAdapterFactory({ db, clients: { find: async () => undefined } })
+  })
+  after(() => db.close())
+
+  const id = (label: string) => `${label}-${randomUUID()}`
+  const put = (model: string, rowId: string, payload: AdapterPayload) => new Adapter(model).upsert(rowId, payload, 3600)
+  const exists = async (model: string, rowId: string) => (await new Adapter(model).find(rowId)) !== undefined
+
+  /** One account's state: two sessions, a grant with its tokens, a device code, interactions in flight, a pending login. */
+  async function seed(accountId: string) {
+    const rows = {
+      session: id('sess'),
+      otherSession: id('sess'),
+      grant: id('grant'),
+      access: id('at'),
+      refresh: id('rt'),
+      code: id('code'),
+      device: id('dc'),
+      // A token of the grant whose payload names no account: found through its grant id.
+      grantOnly: id('at'),
+      interactionSession: id('int'),
+      interactionResult: id('int'),
+      pendingLogin: id('uid'),
+    }
+    await put('Session', rows.session, { accountId, uid: id('u'), jti: rows.session })
+    await put('Session', rows.otherSession, { accountId, uid: id('u'), jti: rows.otherSession })
+    await put('Grant', rows.grant, { accountId, clientId: 'app' })
+    await put('AccessToken', rows.access, { accountId, grantId: rows.grant, clientId: 'app' })
+    await put('RefreshToken', rows.refresh, { accountId, grantId: rows.grant, clientId: 'app' })
+    await put('AuthorizationCode', rows.code, { accountId, grantId: rows.grant, clientId: 'app' })
+    await put('DeviceCode', rows.device, { accountId, clientId: 'app', userCode: id('UC') })
+    await put('AccessToken', rows.grantOnly, { grantId: rows.grant, clientId: 'app' })
+    await put('Interaction', rows.interactionSession, { uid: rows.interactionSession, session: { accountId, uid: id('u') } })
+    await put('Interaction', rows.interactionResult, { uid: rows.interactionResult, result: { login: { accountId } } })
+    await db.query("INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at) VALUES ($1, $2, 'verify-totp', now() + interval '10 minutes')", [
+      rows.pendingLogin,
+      accountId,
+    ])
+    return rows
+  }
+
+  test('[SRS-AUTH-007] revokeAllForAccount deletes the account\'s sessions, grants, codes, tokens, interactions and pending logins — and nothing of anyone else', async () => {
+    const alice = randomUUID()
+    const bob = randomUUID()
+    const a = await seed(alice)
+    const b = await seed(bob)
+    const machineToken = id('cc')
+    await put('ClientCredentials', machineToken, { clientId: 'device-1' })
+
+    const removed = await revokeAllForAccount(db, alice)
+    assert.equal(removed, 10)
+    for (const [model, rowId] of [
+      ['Session', a.session],
+      ['Session', a.otherSession],
+      ['Grant', a.grant],
+      ['AccessToken', a.access],
+      ['RefreshToken', a.refresh],
+      ['AuthorizationCode', a.code],
+      ['DeviceCode', a.device],
+      ['AccessToken', a.grantOnly],
+      ['Interaction', a.interactionSession],
+      ['Interaction', a.interactionResult],
+    ] as const) {
+      assert.equal(await exists(model, rowId), false, `${model} ${rowId} is gone`)
+    }
+    const pending = await db.query('SELECT 1 FROM pending_logins WHERE account_id = $1', [alice])
+    assert.equal(pending.rows.length, 0)
+
+    assert.equal(await exists('Session', b.session), true)
+    assert.equal(await exists('Grant', b.grant), true)
+    assert.equal(await exists('RefreshToken', b.refresh), true)
+    assert.equal(await exists('AccessToken', b.grantOnly), true)
+    assert.equal(await exists('Interaction', b.interactionResult), true)
+    assert.equal((await db.query('SELECT 1 FROM pending_logins WHERE account_id = $1', [bob])).rows.length, 1)
+    assert.equal(await exists('ClientCredentials', machineToken), true)
+  })
+
+  test('[SRS-AUTH-007] revokeAllForAccount keeps the one session it is told to keep, and still ends its grants', async () => {
+    const carol = randomUUID()
+    const c = await seed(carol)
+    await revokeAllForAccount(db, carol, { keepSessionId: c.session })
+    assert.equal(await exists('Session', c.session), true, 'the kept session')
+    assert.equal(await exists('Session', c.otherSession), false)
+    assert.equal(await exists('Grant', c.grant), false)
+    assert.equal(await exists('RefreshToken', c.refresh), false)
+    assert.equal(await revokeAllForAccount(db, carol, { keepSessionId: c.session }), 0, 'nothing left but the kept session')
+  })
+})
