@@ -8,12 +8,14 @@ import formbody from '@fastify/formbody'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
+import { createAuditTrail, loadCheckpointSigner, registerHttpAudit, type AuditTrail } from './audit/index.ts'
 import { apiIndexRoutes } from './modules/api-index/routes.ts'
 import { docsRoutes } from './modules/docs/routes.ts'
 import { createReadinessCheck, type RedisPing } from './modules/health/check-readiness.ts'
 import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
+import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
 import { ProblemSchema } from './platform/http/problem.ts'
@@ -25,6 +27,10 @@ import { registerMetrics } from './platform/observability/metrics.ts'
 import { registerRequestLog } from './platform/observability/request-log.ts'
 import type { Tracing } from './platform/observability/tracing.ts'
 import { accountRoutesV2 } from './modules/account/routes.v2.ts'
+import { createEmailVerification } from './modules/account/email-verification.ts'
+import { emailVerificationPageRoutes, emailVerificationRoutesV2 } from './modules/account/email-verification.routes.ts'
+import { clientRoutesV2, createClientService } from './modules/clients/index.ts'
+import { createPasswordHasher, createUserService } from './modules/users/index.ts'
 import { createAccountDirectory } from './modules/identity/account-directory.ts'
 import { createKeyring } from './platform/crypto/keyring.ts'
 import { createAccessTokenAuthenticator } from './security/authn/access-token.ts'
@@ -36,6 +42,8 @@ import {
   interactionRoutes,
   loadSigningKeys,
   oauthProtocolRoutes,
+  passwordChangeRoutes,
+  passwordResetRoutes,
   type AccountDirectory,
   type Sealer,
 } from './security/oauth-server/index.ts'
@@ -56,8 +64,12 @@ export interface AppDeps {
   readonly apiModules?: Partial<Record<ApiVersion, readonly FastifyPluginAsync[]>>
   /** Native TLS options (platform/http/tls.ts) when TLS_CERT_FILE and TLS_KEY_FILE are set. */
   readonly https?: HttpsServerOptions | undefined
+  /** Outgoing mail (default: SMTP_URL, or .eml files under DATA_DIR/mail; platform/mail). */
+  readonly mailer?: Mailer
   /** Collect process-level metrics (off in tests that build many apps). */
   readonly processMetrics?: boolean
+  /** The audit trail (default: on deps.db, checkpoints exported to AUDIT_CHECKPOINT_FILE; ADR-0006). */
+  readonly audit?: AuditTrail
 }
 
 export type App = FastifyInstance
@@ -85,7 +97,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (!config.secrets.keyring || !config.secrets.cookieSecret) throw new Error('ENCRYPTION_KEYRING and COOKIE_SECRET must be resolved before buildApp (resolveSecrets)')
   const keyring = createKeyring(config.secrets.keyring)
   const sealer: Sealer = { seal: (plaintext, aad) => keyring.encrypt(plaintext, aad), unseal: (sealed, aad) => keyring.decryptString(sealed, aad) }
-  const accounts = deps.accounts ?? createAccountDirectory({ db: deps.db, keyring })
+  // Login failures, locks and second-factor events: logged now (identifiers only, never the
+  // password or code), written to the audit trail when it lands.
+  const accounts =
+    deps.accounts ??
+    createAccountDirectory({
+      db: deps.db,
+      keyring,
+      onEvent: (event) => deps.logger[/failed|locked|blocked/.test(event.type) ? 'warn' : 'info']({ securityEvent: event }, event.type),
+    })
   const clients = createClientStore({ db: deps.db, sealer })
   const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
   const authenticate = deps.authenticate ?? createAccessTokenAuthenticator({ provider, audience: apiResource(config.publicUrl), accounts })
@@ -104,6 +124,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   registerRequestLog(app)
   const metrics = registerMetrics(app, { poolStats: () => deps.db.poolStats(), defaultMetrics: deps.processMetrics ?? false })
+  // One audit entry per request (probes aside) and periodic signed checkpoints (ADR-0006).
+  registerHttpAudit(app, {
+    audit: deps.audit ?? createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') }),
+    logger: deps.logger,
+    registry: metrics.registry,
+    checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,
+    loadSigner: () => loadCheckpointSigner(deps.db, keyring),
+  })
 
   await app.register(cors, {
     // An allow-list from CORS_ORIGINS; none configured → no cross-origin access at all.
@@ -121,14 +149,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(formbody, { bodyLimit: 16 * 1024 })
   await app.register(oauthProtocolRoutes({ provider }))
   await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret }))
+  const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
+  if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
+  await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
+  await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 
   await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
+  const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })
+  await app.register(emailVerificationPageRoutes({ emailVerification }))
 
   await registerApiVersions(app, {
     v1: [apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }), ...(deps.apiModules?.v1 ?? [])],
-    v2: [apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }), accountRoutesV2, ...(deps.apiModules?.v2 ?? [])],
+    v2: [apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }), accountRoutesV2, emailVerificationRoutesV2({ emailVerification }), clientRoutesV2({ clients: createClientService({ store: clients }) }), ...(deps.apiModules?.v2 ?? [])],
   })
 
   return app

@@ -66,6 +66,7 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     mail: { smtpUrl: undefined, from: 'Vigil <no-reply@vigil.localhost>' },
     oauth: { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2592000, authorizationCodeTtlSeconds: 60 },
     otel: { endpoint: undefined, serviceName: 'vigil' },
+    audit: { checkpointFile: path.join(CWD, 'var', 'audit-checkpoints.jsonl'), checkpointIntervalSeconds: 300 },
     secrets: { keyring: undefined, cookieSecret: undefined },
   }
   assert.deepEqual(config, expected)

@@ -46,6 +46,12 @@ export interface Config {
     readonly endpoint: string | undefined
     readonly serviceName: string
   }
+  readonly audit: {
+    /** Signed audit checkpoints are appended here as JSON lines (outside the database). */
+    readonly checkpointFile: string
+    /** Seconds between the server's audit checkpoints; 0 = none. */
+    readonly checkpointIntervalSeconds: number
+  }
   readonly secrets: {
     /** Comma-separated `kid:base64(32 bytes)` key-encryption keys, newest last. */
     readonly keyring: string | undefined
@@ -177,12 +183,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const cookieSecret = read('COOKIE_SECRET', text(32, 'a random string of at least 32 characters'))
   const metricsToken = read('METRICS_TOKEN', text(32, 'a random string of at least 32 characters'))
 
+  const dataDir = path.resolve(cwd, read('DATA_DIR', text(1, 'a directory path'), './var'))
+
   const config: Config = {
     nodeEnv,
     host: host_,
     port,
     publicUrl: read('PUBLIC_URL', publicUrl, defaultPublicUrl),
-    dataDir: path.resolve(cwd, read('DATA_DIR', text(1, 'a directory path'), './var')),
+    dataDir,
     databaseUrl: read('DATABASE_URL', url(['postgres:', 'postgresql:'])),
     databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
     redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
@@ -207,6 +215,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     otel: {
       endpoint: read('OTEL_EXPORTER_OTLP_ENDPOINT', url(['http:', 'https:'])),
       serviceName: read('OTEL_SERVICE_NAME', text(1, 'a service name'), 'vigil'),
+    },
+    audit: {
+      checkpointFile: path.resolve(cwd, read('AUDIT_CHECKPOINT_FILE', text(1, 'a file path')) ?? path.join(dataDir, 'audit-checkpoints.jsonl')),
+      checkpointIntervalSeconds: read('AUDIT_CHECKPOINT_INTERVAL_SECONDS', integer(0, 86_400), 300),
     },
     secrets: { keyring, cookieSecret },
   }

@@ -1,0 +1,18 @@
+// `npm run bench`: the benchmarks, each printing its figures and ratios against a baseline run in
+// the same process. PostgreSQL when DATABASE_URL is set (benchmark there: PGlite is 3-7x slower
+// and single-connection), otherwise in-memory PGlite.
+//   BENCH_WRITERS (default 16), BENCH_ENTRIES (default 4000 on PostgreSQL, 1000 on PGlite)
+
+import { runAuditAppendBench } from './audit-append.ts'
+
+const databaseUrl = process.env.DATABASE_URL || undefined
+const writers = Number(process.env.BENCH_WRITERS ?? 16)
+const entries = Number(process.env.BENCH_ENTRIES ?? (databaseUrl ? 4000 : 1000))
+
+console.log(databaseUrl ? 'audit append on PostgreSQL (DATABASE_URL)' : 'audit append on in-memory PGlite (DATABASE_URL not set: figures say little about contention; benchmark on PostgreSQL)')
+const r = await runAuditAppendBench({ databaseUrl, writers, entries })
+const fmt = (n: number) => `${Math.round(n).toLocaleString('en')}/s`
+console.log(`  ${r.entries} entries each, ${r.writers} concurrent writers, engine ${r.engine}`)
+console.log(`  (a) baseline single-row INSERT   ${fmt(r.baselinePerSecond)}`)
+console.log(`  (b) audit.record, K = 1 chain    ${fmt(r.oneChainPerSecond)}   b/a = ${(r.oneChainPerSecond / r.baselinePerSecond).toFixed(2)}`)
+console.log(`  (c) audit.record, K = 8 chains   ${fmt(r.eightChainsPerSecond)}   c/a = ${(r.eightChainsPerSecond / r.baselinePerSecond).toFixed(2)}   c/b = ${(r.eightChainsPerSecond / r.oneChainPerSecond).toFixed(2)}`)

@@ -1,0 +1,120 @@
+// The audit trail: append (record), sign the heads (checkpoint), verify. See ADR-0006: K
+// independent hash chains, so K writers append at once instead of queueing on one head row, and
+// signed checkpoints exported outside the database anchor all chains together.
+
+import { randomInt } from 'node:crypto'
+import type { Database, Queryable } from '../platform/db/index.ts'
+import { appendCheckpointLine, checkpointPayload, toExported, type Checkpoint, type CheckpointHeads, type ExportedCheckpoint } from './checkpoint.ts'
+import type { CheckpointSigner } from './checkpoint-key.ts'
+import { entryHash, truncateUserAgent, type AuditEntry, type AuditEntryInput } from './entry.ts'
+import { uuidv7 } from './entry-id.ts'
+import { appendEntry, insertCheckpoint, lockHead, readHeads } from './repository.ts'
+import { verifyTrail, type VerifyResult } from './verify-trail.ts'
+
+export const MAX_CHAINS = 64 // migration 0004 creates head rows 0-63
+
+export interface AuditTrail {
+  readonly chains: number
+  /** Appends one entry. With tx, inside the caller's transaction: the change and its entry commit
+   * (or roll back) together; the chain's head stays locked until that transaction ends. */
+  record(entry: AuditEntryInput, tx?: Queryable): Promise<AuditEntry>
+  /** Signs every chain's head, stores the checkpoint and exports it (file and/or log). */
+  checkpoint(signer: CheckpointSigner): Promise<ExportedCheckpoint>
+  /** Recomputes every chain; `external` adds checkpoints kept outside the database. */
+  verify(options?: { external?: readonly Checkpoint[] }): Promise<VerifyResult>
+}
+
+export interface AuditTrailDeps {
+  readonly db: Database
+  readonly clock?: () => Date
+  /** K: how many independent chains entries spread over (1-64). */
+  readonly chains?: number
+  /** Each checkpoint is appended to this file as one JSON line. */
+  readonly checkpointFile?: string | undefined
+  /** Each checkpoint is also handed here (the server logs it). */
+  readonly onCheckpoint?: (c: ExportedCheckpoint) => void
+}
+
+/** FNV-1a over the request id: the entries of one request land on one chain, in order. */
+export function chainFor(requestId: string, chains: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < requestId.length; i++) {
+    h ^= requestId.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0) % chains
+}
+
+export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
+  const { db } = deps
+  const clock = deps.clock ?? (() => new Date())
+  const chains = deps.chains ?? 8
+  if (!Number.isInteger(chains) || chains < 1 || chains > MAX_CHAINS) throw new RangeError(`audit chains must be an integer from 1 to ${MAX_CHAINS}`)
+  // Several entries in one caller transaction go to one chain: taking two head locks in varying
+  // order across transactions could deadlock.
+  const txChain = new WeakMap<Queryable, number>()
+
+  async function append(q: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
+    const head = await lockHead(q, chain)
+    const now = clock()
+    const body = {
+      id: uuidv7(now),
+      chain,
+      seq: head.seq + 1,
+      occurredAt: now,
+      actorKind: input.actorKind,
+      actorId: input.actorId ?? null,
+      clientId: input.clientId ?? null,
+      ip: input.ip ?? null,
+      userAgent: truncateUserAgent(input.userAgent),
+      action: input.action,
+      resourceType: input.resourceType ?? null,
+      resourceId: input.resourceId ?? null,
+      patientId: input.patientId ?? null,
+      outcome: input.outcome,
+      status: input.status ?? null,
+      decisionRule: input.decisionRule ?? null,
+      consentId: input.consentId ?? null,
+      breakGlass: input.breakGlass ?? false,
+      requestId: input.requestId ?? null,
+      traceId: input.traceId ?? null,
+      prevHash: head.hash,
+    }
+    const entry: AuditEntry = { ...body, hash: entryHash(body) }
+    await appendEntry(q, entry)
+    return entry
+  }
+
+  return {
+    chains,
+    record(input, tx) {
+      if (tx) {
+        let chain = txChain.get(tx)
+        if (chain === undefined) {
+          chain = input.requestId ? chainFor(input.requestId, chains) : randomInt(chains)
+          txChain.set(tx, chain)
+        }
+        return append(tx, input, chain)
+      }
+      const chain = input.requestId ? chainFor(input.requestId, chains) : randomInt(chains)
+      return db.transaction((q) => append(q, input, chain))
+    },
+
+    async checkpoint(signer) {
+      const heads: CheckpointHeads = {}
+      for (const h of await readHeads(db)) heads[String(h.chain)] = { seq: h.seq, hash: h.hash }
+      const createdAt = clock()
+      const id = uuidv7(createdAt)
+      const cp: Checkpoint = { id, createdAt, heads, kid: signer.kid, signature: signer.sign(checkpointPayload({ id, createdAt, heads })) }
+      await insertCheckpoint(db, cp)
+      const exported = toExported(cp, signer.publicKey)
+      if (deps.checkpointFile) await appendCheckpointLine(deps.checkpointFile, exported)
+      deps.onCheckpoint?.(exported)
+      return exported
+    },
+
+    verify(options) {
+      return verifyTrail(db, options?.external ?? [])
+    },
+  }
+}
