@@ -32,7 +32,7 @@ import { emailVerificationPageRoutes, emailVerificationRoutesV2 } from './module
 import { clientRoutesV2, createClientService } from './modules/clients/index.ts'
 import { createPasswordHasher, createUserService } from './modules/users/index.ts'
 import { createAccountDirectory } from './modules/identity/account-directory.ts'
-import { createKeyring } from './platform/crypto/keyring.ts'
+import { createKeyring, keyringSealer } from './platform/crypto/keyring.ts'
 import { createAccessTokenAuthenticator } from './security/authn/access-token.ts'
 import type { Authenticate } from './security/authn/index.ts'
 import {
@@ -96,7 +96,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   // Identity: the keyring seals secrets at rest; oidc-provider issues every token (ADR-0005).
   if (!config.secrets.keyring || !config.secrets.cookieSecret) throw new Error('ENCRYPTION_KEYRING and COOKIE_SECRET must be resolved before buildApp (resolveSecrets)')
   const keyring = createKeyring(config.secrets.keyring)
-  const sealer: Sealer = { seal: (plaintext, aad) => keyring.encrypt(plaintext, aad), unseal: (sealed, aad) => keyring.decryptString(sealed, aad) }
+  const sealer: Sealer = keyringSealer(keyring)
   // Login failures, locks and second-factor events: logged now (identifiers only, never the
   // password or code), written to the audit trail when it lands.
   const accounts =

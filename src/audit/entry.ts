@@ -69,8 +69,12 @@ export function truncateUserAgent(ua: string | null | undefined): string | null 
 /** The canonical serialisation: a JSON array in a fixed field order, nulls explicit, time as
  * RFC 3339 UTC with milliseconds (what a timestamptz written from a JS Date reads back as). */
 export function canonicalEntry(e: Omit<AuditEntry, 'hash'>): string {
-  return JSON.stringify([
-    FORMAT,
+  return JSON.stringify([FORMAT, ...entryValues(e)])
+}
+
+/** The entry's fields in their one fixed order: hashed in this order, and stored in this order. */
+export function entryValues(e: Omit<AuditEntry, 'hash'>): unknown[] {
+  return [
     e.id,
     e.chain,
     e.seq,
@@ -92,7 +96,7 @@ export function canonicalEntry(e: Omit<AuditEntry, 'hash'>): string {
     e.requestId,
     e.traceId,
     e.prevHash,
-  ])
+  ]
 }
 
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {

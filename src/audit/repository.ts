@@ -2,7 +2,7 @@
 // lock, so appends to one chain are serialised and appends to different chains are not.
 
 import type { Queryable } from '../platform/db/index.ts'
-import type { AuditEntry } from './entry.ts'
+import { entryValues, type AuditEntry } from './entry.ts'
 
 interface EntryRow {
   id: string
@@ -90,30 +90,7 @@ export async function appendEntry(tx: Queryable, e: AuditEntry): Promise<void> {
        RETURNING chain, seq, hash
      )
      UPDATE audit_chain_heads h SET seq = entry.seq, hash = entry.hash FROM entry WHERE h.chain = entry.chain`,
-    [
-      e.id,
-      e.chain,
-      e.seq,
-      e.occurredAt.toISOString(),
-      e.actorKind,
-      e.actorId,
-      e.clientId,
-      e.ip,
-      e.userAgent,
-      e.action,
-      e.resourceType,
-      e.resourceId,
-      e.patientId,
-      e.outcome,
-      e.status,
-      e.decisionRule,
-      e.consentId,
-      e.breakGlass,
-      e.requestId,
-      e.traceId,
-      e.prevHash,
-      e.hash,
-    ],
+    [...entryValues(e), e.hash],
   )
 }
 

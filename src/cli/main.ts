@@ -9,7 +9,7 @@ import { VERSION } from '../version.ts'
 import { readFile } from 'node:fs/promises'
 import { checkClientRegistration, clientMetadata, type ClientRegistration } from '../modules/clients/index.ts'
 import { seedDemo } from '../modules/demo/seed-demo.ts'
-import { createKeyring } from '../platform/crypto/keyring.ts'
+import { createKeyring, keyringSealer } from '../platform/crypto/keyring.ts'
 import { createClientStore, generateClientSecret, rotateSigningKey } from '../security/oauth-server/index.ts'
 import { buildOpenApiDocument } from './openapi-document.ts'
 import { createAuditTrail, formatVerifyResult, loadCheckpointSigner, readLastCheckpointLine } from '../audit/index.ts'
@@ -114,7 +114,7 @@ client
     const secret = options.type === 'confidential' ? generateClientSecret() : undefined
     await withDatabase(cfg, async (db) => {
       const keyring = createKeyring(requireKeyring(cfg))
-      const store = createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } })
+      const store = createClientStore({ db, sealer: keyringSealer(keyring) })
       // Creates or replaces: re-running the command rotates a confidential client's secret.
       await store.upsert({ clientId: options.id, secret, metadata: clientMetadata(registration) })
     })
@@ -128,7 +128,7 @@ client
     const cfg = (await resolveSecrets(config())).config
     const list = await withDatabase(cfg, async (db) => {
       const keyring = createKeyring(requireKeyring(cfg))
-      return createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } }).list()
+      return createClientStore({ db, sealer: keyringSealer(keyring) }).list()
     })
     process.stdout.write(JSON.stringify(list, null, 2) + '\n')
   })
@@ -140,7 +140,7 @@ client
     const cfg = (await resolveSecrets(config())).config
     const removed = await withDatabase(cfg, async (db) => {
       const keyring = createKeyring(requireKeyring(cfg))
-      return createClientStore({ db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } }).remove(clientId)
+      return createClientStore({ db, sealer: keyringSealer(keyring) }).remove(clientId)
     })
     if (!removed) {
       process.stderr.write(`vigil: no client ${clientId}\n`)
@@ -158,7 +158,7 @@ program
     const cfg = (await resolveSecrets(config())).config
     const kid = await withDatabase(cfg, async (db) => {
       const keyring = createKeyring(requireKeyring(cfg))
-      return rotateSigningKey(db, { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) })
+      return rotateSigningKey(db, keyringSealer(keyring))
     })
     process.stdout.write(`new signing key ${kid}\n`)
   })

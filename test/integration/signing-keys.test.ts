@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose'
-import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import { loadSigningKeys, rotateSigningKey, type Sealer } from '../../src/security/oauth-server/index.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import { createTestApp, openIsolatedDatabase } from '../support/app.ts'
@@ -12,7 +12,7 @@ import { TEST_KEYRING } from '../support/config.ts'
 
 describe('signing key rotation', () => {
   const keyring = createKeyring(TEST_KEYRING)
-  const sealer: Sealer = { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) }
+  const sealer: Sealer = keyringSealer(keyring)
   // Rotation changes keys every instance shares: on PostgreSQL this test gets a schema of its own.
   let db: Database
   let drop: () => Promise<void>

@@ -1,7 +1,7 @@
 // Test users and clients through the real services, and a cookie-keeping HTTP walker for the
 // sign-in pages (the Chromium tests drive the same pages in a real browser).
 import type { ClientMetadata } from 'oidc-provider'
-import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createSecondFactorService, totpCode, type RoleGrant } from '../../src/modules/users/index.ts'
@@ -15,7 +15,7 @@ export async function createTestUser(db: Database, input: { email: string; roles
   const user = await directory.users.createUser({ email: input.email, password: input.password ?? TEST_PASSWORD, roles: input.roles, emailVerified: true })
   let totpSecret: string | undefined
   if (input.totp) {
-    const sf = createSecondFactorService({ db, clock: () => new Date(), sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } })
+    const sf = createSecondFactorService({ db, clock: () => new Date(), sealer: keyringSealer(keyring) })
     const enrolment = await sf.startTotpEnrolment({ userId: user.id, email: user.email })
     totpSecret = enrolment.secret
     // Confirm with the code of the previous step, so the current one is still unused for the login.

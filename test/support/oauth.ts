@@ -2,7 +2,7 @@
 // driving the authorization server with a real client library (openid-client).
 import { createServer } from 'node:net'
 import * as client from 'openid-client'
-import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import { createClientStore } from '../../src/security/oauth-server/index.ts'
 import { createTestApp, type TestApp, type TestAppOptions } from './app.ts'
 import { TEST_KEYRING } from './config.ts'
@@ -30,7 +30,7 @@ export async function startOAuthTestServer(options: TestAppOptions = {}): Promis
   const t = await createTestApp({ ...options, env: { PUBLIC_URL: issuer, ...options.env } })
   await t.app.listen({ port, host: '127.0.0.1' })
   const keyring = createKeyring(TEST_KEYRING)
-  const clients = createClientStore({ db: t.db, sealer: { seal: (p, a) => keyring.encrypt(p, a), unseal: (s, a) => keyring.decryptString(s, a) } })
+  const clients = createClientStore({ db: t.db, sealer: keyringSealer(keyring) })
   return {
     ...t,
     issuer,

@@ -4,7 +4,7 @@
 // Refused in production (the CLI checks NODE_ENV before calling this).
 
 import { hkdfSync } from 'node:crypto'
-import type { Keyring } from '../../platform/crypto/keyring.ts'
+import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
 import { createClientStore } from '../../security/oauth-server/index.ts'
 import { createPasswordHasher, createSecondFactorService, createUserService, totpCode, type Role } from '../users/index.ts'
@@ -63,7 +63,7 @@ export interface DemoWorld {
 
 export async function seedDemo(deps: { db: Database; keyring: Keyring; password: string; clock?: () => Date }): Promise<DemoWorld> {
   const clock = deps.clock ?? (() => new Date())
-  const sealer = { seal: (p: string, aad: string) => deps.keyring.encrypt(p, aad), unseal: (s: string, aad: string) => deps.keyring.decryptString(s, aad) }
+  const sealer = keyringSealer(deps.keyring)
   const users = createUserService({ db: deps.db, hasher: createPasswordHasher(), clock })
   const secondFactor = createSecondFactorService({ db: deps.db, sealer, clock })
   const clients = createClientStore({ db: deps.db, sealer })

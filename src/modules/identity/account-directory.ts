@@ -3,7 +3,7 @@
 // the users module reports (failures, locks) are handed to onEvent — the audit trail's entry point
 // when it lands.
 
-import type { Keyring } from '../../platform/crypto/keyring.ts'
+import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { AccountDirectory, DirectoryAccount, PasswordUpdate, Role } from '../../security/oauth-server/index.ts'
@@ -65,7 +65,7 @@ export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirec
   const secondFactor = createSecondFactorService({
     db: deps.db,
     clock,
-    sealer: { seal: (p, aad) => deps.keyring.encrypt(p, aad), unseal: (s, aad) => deps.keyring.decryptString(s, aad) },
+    sealer: keyringSealer(deps.keyring),
   })
   const resetThrottle = createPasswordResetThrottle({ db: deps.db, clock, ...(deps.passwordResetThrottle ? { policy: deps.passwordResetThrottle } : {}) })
   const emit = (events: readonly object[]) => {

@@ -7,7 +7,7 @@
 //   - the TOTP secret is stored sealed (AES-GCM through the keyring), bound to the user id.
 
 import { AppError } from '../../platform/http/errors.ts'
-import type { Keyring } from '../../platform/crypto/index.ts'
+import { keyringSealer, type Keyring } from '../../platform/crypto/index.ts'
 import type { Database } from '../../platform/db/index.ts'
 import { generateRecoveryCodes, hashRecoveryCode } from './recovery-codes.ts'
 import { createSecondFactorRepository, type TotpCredential } from './second-factor.repository.ts'
@@ -24,7 +24,7 @@ export interface SecretSealer {
 
 /** The keyring as a sealer (AES-256-GCM, the newest key; older keys still open). */
 export function sealerFromKeyring(keyring: Pick<Keyring, 'encrypt' | 'decryptString'>): SecretSealer {
-  return { seal: (plaintext, aad) => keyring.encrypt(plaintext, aad), unseal: (sealed, aad) => keyring.decryptString(sealed, aad) }
+  return keyringSealer(keyring)
 }
 
 export type SecondFactorMethod = 'totp' | 'recovery_code'

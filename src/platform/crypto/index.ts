@@ -1,2 +1,2 @@
-export { createKeyring, KeyringError, type Keyring, type KeyringErrorCode } from './keyring.ts'
+export { createKeyring, keyringSealer, KeyringError, type Keyring, type KeyringErrorCode, type Sealer } from './keyring.ts'
 export { resolveSecrets, type ResolvedSecrets } from './dev-secrets.ts'

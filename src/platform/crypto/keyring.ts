@@ -201,3 +201,13 @@ export function createKeyring(spec: string): Keyring {
     },
   })
 }
+
+/** The seal/unseal pair the modules that keep secrets at rest take as a dependency. */
+export interface Sealer {
+  seal(plaintext: string, aad: string): string
+  unseal(sealed: string, aad: string): string
+}
+
+export function keyringSealer(keyring: Pick<Keyring, 'encrypt' | 'decryptString'>): Sealer {
+  return { seal: (plaintext, aad) => keyring.encrypt(plaintext, aad), unseal: (sealed, aad) => keyring.decryptString(sealed, aad) }
+}

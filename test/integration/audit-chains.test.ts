@@ -6,41 +6,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { randomBytes } from 'node:crypto'
-import { TEST_KEYRING } from '../../test/support/config.ts'
-import { createKeyring } from '../platform/crypto/keyring.ts'
-import { migrate, openDatabase, type Database } from '../platform/db/index.ts'
-import { createAuditTrail } from './audit-trail.ts'
-import { loadCheckpointSigner } from './checkpoint-key.ts'
-import { readLastCheckpointLine } from './checkpoint.ts'
-import { GENESIS_HASH, type AuditEntryInput } from './entry.ts'
+import { openIsolatedDatabase } from '../support/app.ts'
+import { TEST_KEYRING } from '../support/config.ts'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import type { Database } from '../../src/platform/db/index.ts'
+import { createAuditTrail } from '../../src/audit/audit-trail.ts'
+import { loadCheckpointSigner } from '../../src/audit/checkpoint-key.ts'
+import { readLastCheckpointLine } from '../../src/audit/checkpoint.ts'
+import { GENESIS_HASH, type AuditEntryInput } from '../../src/audit/entry.ts'
 
-// eslint-disable-next-line no-restricted-properties -- tests choose their database like the suite does
-const DATABASE_URL = process.env.DATABASE_URL
 
-/** In-memory PGlite, or a fresh PostgreSQL schema dropped afterwards; migrated. */
-async function openIsolatedDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
-  if (!DATABASE_URL) {
-    const db = await openDatabase({})
-    await migrate(db)
-    return { db, drop: () => db.close() }
-  }
-  const schema = `audit_test_${randomBytes(6).toString('hex')}`
-  const admin = await openDatabase({ databaseUrl: DATABASE_URL, poolMax: 1 })
-  await admin.exec(`CREATE SCHEMA ${schema}`)
-  const url = new URL(DATABASE_URL)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  const db = await openDatabase({ databaseUrl: url.toString(), poolMax: 8 })
-  await migrate(db)
-  return {
-    db,
-    drop: async () => {
-      await db.close()
-      await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
-      await admin.close()
-    },
-  }
-}
 
 const ENTRY: AuditEntryInput = { actorKind: 'user', actorId: 'u-1', action: 'fixture.read', outcome: 'success', status: 200 }
 
