@@ -8,7 +8,8 @@ import formbody from '@fastify/formbody'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
-import { createAuditTrail, loadCheckpointSigner, registerHttpAudit, type AuditTrail } from './audit/index.ts'
+import { createAuditTrail, loadCheckpointSigner, registerHttpAudit, securityEventEntry, type AuditTrail } from './audit/index.ts'
+import { registerRequestScope } from './platform/http/request-scope.ts'
 import { apiIndexRoutes } from './modules/api-index/routes.ts'
 import { docsRoutes } from './modules/docs/routes.ts'
 import { createReadinessCheck, type RedisPing } from './modules/health/check-readiness.ts'
@@ -97,14 +98,25 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (!config.secrets.keyring || !config.secrets.cookieSecret) throw new Error('ENCRYPTION_KEYRING and COOKIE_SECRET must be resolved before buildApp (resolveSecrets)')
   const keyring = createKeyring(config.secrets.keyring)
   const sealer: Sealer = keyringSealer(keyring)
-  // Login failures, locks and second-factor events: logged now (identifiers only, never the
-  // password or code), written to the audit trail when it lands.
+  // The audit trail (ADR-0006), and the request each piece of code runs for, so security events
+  // raised deep in the accounts module carry their request id and caller.
+  const auditTrail =
+    deps.audit ??
+    createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') })
+  const requestScope = registerRequestScope(app)
+  // Login failures, locks, second-factor and password events: logged (identifiers only, never
+  // the password or code) and written to the audit trail.
   const accounts =
     deps.accounts ??
     createAccountDirectory({
       db: deps.db,
       keyring,
-      onEvent: (event) => deps.logger[/failed|locked|blocked/.test(event.type) ? 'warn' : 'info']({ securityEvent: event }, event.type),
+      onEvent: (event) => {
+        deps.logger[/failed|locked|blocked/.test(event.type) ? 'warn' : 'info']({ securityEvent: event }, event.type)
+        const request = requestScope.current()
+        const facts = request && { id: request.id, ip: request.ip, userAgent: request.headers['user-agent'] }
+        auditTrail.record(securityEventEntry(event, facts)).catch((err: unknown) => deps.logger.error({ err, requestId: facts?.id }, 'audit write failed for a security event'))
+      },
     })
   const clients = createClientStore({ db: deps.db, sealer })
   const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
@@ -126,7 +138,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const metrics = registerMetrics(app, { poolStats: () => deps.db.poolStats(), defaultMetrics: deps.processMetrics ?? false })
   // One audit entry per request (probes aside) and periodic signed checkpoints (ADR-0006).
   registerHttpAudit(app, {
-    audit: deps.audit ?? createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') }),
+    audit: auditTrail,
     logger: deps.logger,
     registry: metrics.registry,
     checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,

@@ -5,4 +5,5 @@ export { readLastCheckpointLine, type Checkpoint, type ExportedCheckpoint } from
 export { GENESIS_HASH, entryHash, type AuditEntry, type AuditEntryInput, type ActorKind, type Outcome } from './entry.ts'
 export { registerHttpAudit, requestEntry, outcomeFor, isOperationalProbe, type AuditHttpOptions } from './http-audit.ts'
 export { formatVerifyResult } from './format-verify-result.ts'
+export { securityEventEntry, type SecurityEvent } from './security-event.ts'
 export type { VerifyResult, FirstBad, VerifyFailureReason } from './verify-trail.ts'
