@@ -9,10 +9,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
 import { createAuditTrail, loadCheckpointSigner, registerHttpAudit, securityEventEntry, type AuditTrail } from './audit/index.ts'
+import { registerRateLimit } from './platform/http/rate-limit.ts'
+import { isOperationalProbe } from './platform/http/probes.ts'
 import { registerRequestScope } from './platform/http/request-scope.ts'
 import { apiIndexRoutes } from './modules/api-index/routes.ts'
 import { docsRoutes } from './modules/docs/routes.ts'
-import { createReadinessCheck, type RedisPing } from './modules/health/check-readiness.ts'
+import type { Redis } from 'ioredis'
+import { createReadinessCheck } from './modules/health/check-readiness.ts'
 import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
@@ -55,7 +58,7 @@ import { VERSION } from './version.ts'
 export interface AppDeps {
   readonly db: Database
   readonly logger: Logger
-  readonly redis?: RedisPing | undefined
+  readonly redis?: Redis | undefined
   readonly tracing?: Tracing | undefined
   readonly authenticate?: Authenticate
   readonly pdp?: PolicyDecisionPoint
@@ -125,13 +128,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   registerValidation(app)
   registerErrorHandling(app)
   registerRequestContext(app, { tls: config.tls !== undefined })
+  // Before authentication, so floods of bad tokens or passwords are limited too.
+  await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
   app.addSchema(ProblemSchema)
 
   registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })
   registerRouteAccess(app, { authenticate, pdp: deps.pdp ?? createRulesPdp() })
   app.addHook('onRoute', (route) => {
     if (route.method === 'OPTIONS' && route.url.endsWith('*')) return // CORS preflight, undocumented
-    completeRouteSchema(route, { protected: route.config?.policy !== undefined })
+    completeRouteSchema(route, { protected: route.config?.policy !== undefined, rateLimited: config.rateLimitPerMinute > 0 && !isOperationalProbe(route.url) })
   })
 
   registerRequestLog(app)

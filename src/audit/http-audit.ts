@@ -9,6 +9,7 @@
 // (vigil_audit_write_failures_total) for alerting. Writes of health data record their own entry in
 // their transaction (AuditTrail.record(entry, tx)) and fail closed.
 
+import { isOperationalProbe } from '../platform/http/probes.ts'
 import { trace } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Counter, type Registry } from 'prom-client'
@@ -23,9 +24,7 @@ interface AccessContext {
   decision?: { effect: string; rule: string; conceal?: boolean; consentId?: string } | null
 }
 
-export function isOperationalProbe(route: string | undefined): boolean {
-  return route !== undefined && (route.startsWith('/health/') || route === '/metrics')
-}
+export { isOperationalProbe }
 
 export function outcomeFor(status: number, deniedByPolicy: boolean): Outcome {
   if (status >= 500) return 'error'

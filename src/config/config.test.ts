@@ -63,6 +63,7 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     tls: undefined,
     shutdownTimeoutMs: 10_000,
     metricsToken: undefined,
+    rateLimitPerMinute: 600,
     mail: { smtpUrl: undefined, from: 'Vigil <no-reply@vigil.localhost>' },
     oauth: { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2592000, authorizationCodeTtlSeconds: 60 },
     otel: { endpoint: undefined, serviceName: 'vigil' },

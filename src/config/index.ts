@@ -32,6 +32,8 @@ export interface Config {
   readonly tls: TlsConfig | undefined
   readonly shutdownTimeoutMs: number
   readonly metricsToken: string | undefined
+  /** Requests per minute per client address (0 = no limit); shared across instances through Redis when REDIS_URL is set. */
+  readonly rateLimitPerMinute: number
   readonly mail: {
     /** smtp:// or smtps:// URL of the mail relay; unset → mail is written under DATA_DIR/mail (development only). */
     readonly smtpUrl: string | undefined
@@ -194,6 +196,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     databaseUrl: read('DATABASE_URL', url(['postgres:', 'postgresql:'])),
     databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
     redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
+    rateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
     migrateOnStart: read('MIGRATE_ON_START', boolean, true),
     logLevel: read('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
     bodyLimitBytes: read('BODY_LIMIT_BYTES', integer(1024, 64 * 1024 * 1024), 1024 * 1024),

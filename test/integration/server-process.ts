@@ -39,6 +39,8 @@ export function childEnv(dataDir: string, overrides: Record<string, string | und
     DATA_DIR: dataDir,
     PORT: '0',
     LOG_LEVEL: 'info',
+    // All test traffic comes from 127.0.0.1; the limit itself is tested in rate-limit.test.ts.
+    RATE_LIMIT_PER_MINUTE: '0',
   }
   if (options.externalServices) {
     env.DATABASE_URL = process.env.DATABASE_URL

@@ -13,6 +13,9 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     REDIS_URL: process.env.REDIS_URL,
     ENCRYPTION_KEYRING: TEST_KEYRING,
     COOKIE_SECRET: TEST_COOKIE_SECRET,
+    // Every test request comes from 127.0.0.1 (and, with Redis, shares one counter across the
+    // suite): the rate limit is off unless a test turns it on (rate-limit.test.ts).
+    RATE_LIMIT_PER_MINUTE: '0',
     ...overrides,
   }
 }

@@ -44,6 +44,8 @@ function problemResponse(code: ErrorCode, description?: string): JsonSchema {
 export interface RouteSchemaOptions {
   /** Whether the route is protected by a policy (adds 401/403 and the bearer requirement). */
   readonly protected: boolean
+  /** Whether the rate limit applies (adds 429). */
+  readonly rateLimited?: boolean
 }
 
 export function completeRouteSchema(route: RouteOptions, options: RouteSchemaOptions): void {
@@ -84,6 +86,7 @@ export function completeRouteSchema(route: RouteOptions, options: RouteSchemaOpt
     add(401, 'UNAUTHENTICATED', 'No valid bearer access token (expired, revoked, wrong audience or absent)')
     add(403, 'FORBIDDEN', 'The policy decision point denied the request')
   }
+  if (options.rateLimited) add(429, 'RATE_LIMITED', 'Too many requests from this address; Retry-After says when to retry')
   add(500, 'INTERNAL', 'An unexpected error; the body names only the request id')
 
   // OpenAPI: the security requirement is always explicit, empty for public routes.
