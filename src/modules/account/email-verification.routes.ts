@@ -4,22 +4,11 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
-import { html, page, pageCsp, type SafeHtml } from '../../security/oauth-server/pages/html.ts'
+import { html } from '../../security/oauth-server/pages/html.ts'
+import { htmlResponse, sendPage } from '../../security/oauth-server/pages/send-page.ts'
 import { EMAIL_VERIFICATION_PATH, type EmailVerification } from './email-verification.ts'
 
 const Token = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) }, { additionalProperties: false })
-const htmlResponse = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } })
-
-function sendPage(reply: FastifyReply, title: string, body: SafeHtml, status: number): FastifyReply {
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .header('content-security-policy', pageCsp())
-    .header('cache-control', 'no-store')
-    .serializer(String)
-    .send(page(title, body))
-}
-
 export function emailVerificationRoutesV2(deps: { emailVerification: EmailVerification }): FastifyPluginAsync {
   return async function emailVerificationApi(app) {
     app.post(
@@ -44,15 +33,45 @@ export function emailVerificationRoutesV2(deps: { emailVerification: EmailVerifi
   }
 }
 
+const NOT_VALID = html`<p>This link is not valid or has expired. Ask for a new one from your account.</p>`
+
 export function emailVerificationPageRoutes(deps: { emailVerification: EmailVerification }): FastifyPluginAsync {
   return async function emailVerificationPage(app) {
+    // The token is the credential: it is in the path, so logs and traces keep the route pattern.
+    const config = { public: 'Mailed email verification link: the token in the path is the proof of the mailbox', secretInPath: true }
+
+    // Opening the link only looks at the token: mail scanners that fetch links must not use it
+    // up. The button posts it back, and the POST uses it.
     app.get(
       `${EMAIL_VERIFICATION_PATH}/:token`,
       {
-        // The token is the credential: it is in the path, so logs and traces keep the route pattern.
-        config: { public: 'Mailed email verification link: the token in the path is the proof of the mailbox', secretInPath: true },
+        config,
         schema: {
-          summary: 'The page of a mailed email verification link: uses the link once (HTML)',
+          summary: 'The page of a mailed email verification link: a button to confirm (HTML; the link is not used yet)',
+          tags: ['Sign-in'],
+          params: Token,
+          response: { 200: htmlResponse('The confirmation form'), 410: htmlResponse('The link was used, has expired or never existed') },
+        },
+      },
+      async (request, reply) => {
+        const { token } = request.params as { token: string }
+        if (!(await deps.emailVerification.isUsable(token))) return sendPage(reply, 'Link not valid', NOT_VALID, 410)
+        return sendPage(
+          reply,
+          'Confirm your email address',
+          html`<p>Confirm that this is the email address of your Vigil account.</p>
+<form method="post" action="${EMAIL_VERIFICATION_PATH}/${token}"><button type="submit">Confirm my email address</button></form>`,
+        )
+      },
+    )
+
+    // No CSRF token: the path's token is itself the proof, and whoever holds it may use it.
+    app.post(
+      `${EMAIL_VERIFICATION_PATH}/:token`,
+      {
+        config,
+        schema: {
+          summary: 'Confirm the email address of a mailed verification link: uses the link once (HTML)',
           tags: ['Sign-in'],
           params: Token,
           response: { 200: htmlResponse('The email address is verified'), 410: htmlResponse('The link was used, has expired or never existed') },
@@ -61,10 +80,10 @@ export function emailVerificationPageRoutes(deps: { emailVerification: EmailVeri
       async (request, reply) => {
         const { token } = request.params as { token: string }
         if (await deps.emailVerification.confirm(token)) {
-          return sendPage(reply, 'Email verified', html`<p>Thank you: the email address of your Vigil account is verified. You can close this page.</p>`, 200)
+          return sendPage(reply, 'Email verified', html`<p>Thank you: the email address of your Vigil account is verified. You can close this page.</p>`)
         }
         // The same answer for an unknown, used or expired link: it says nothing about any account.
-        return sendPage(reply, 'Link not valid', html`<p>This link is not valid or has expired. Ask for a new one from your account.</p>`, 410)
+        return sendPage(reply, 'Link not valid', NOT_VALID, 410)
       },
     )
   }

@@ -11,7 +11,7 @@ import type { UserService } from '../users/index.ts'
 export const EMAIL_VERIFICATION_PATH = '/account/verify-email'
 
 export interface EmailVerificationDeps {
-  readonly users: Pick<UserService, 'findById' | 'createEmailVerificationToken' | 'consumeEmailVerificationToken'>
+  readonly users: Pick<UserService, 'findById' | 'createEmailVerificationToken' | 'consumeEmailVerificationToken' | 'peekEmailVerificationToken'>
   readonly mailer: Mailer
   /** The origin the mailed link points to (PUBLIC_URL). */
   readonly publicUrl: string
@@ -20,6 +20,8 @@ export interface EmailVerificationDeps {
 export interface EmailVerification {
   /** Mails a single-use link to the user's address; nothing is sent when it is verified already. */
   send(userId: string): Promise<'sent' | 'already-verified'>
+  /** Whether a link's token is still usable, without using it. */
+  isUsable(token: string): Promise<boolean>
   /** Uses a link's token: true once, false for an unknown, used or expired token. */
   confirm(token: string): Promise<boolean>
 }
@@ -47,6 +49,10 @@ export function createEmailVerification(deps: EmailVerificationDeps): EmailVerif
       // address or the link; the error handler logs it and answers 500 with the request id only.
       await mailer.send({ to: user.email, ...mailFor(`${deps.publicUrl}${EMAIL_VERIFICATION_PATH}/${issued.token}`) })
       return 'sent'
+    },
+
+    async isUsable(token) {
+      return (await users.peekEmailVerificationToken(token)) !== undefined
     },
 
     async confirm(token) {

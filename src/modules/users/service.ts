@@ -65,6 +65,8 @@ export interface UserService {
   /** The account of an unused, unexpired reset token, without using it (the link's page shows
    *  its form only for a live link); undefined otherwise. */
   peekPasswordResetToken(token: string): Promise<User | undefined>
+  /** The user of an unused, unexpired email verification token, without using it. */
+  peekEmailVerificationToken(token: string): Promise<User | undefined>
   /** Single use; UNPROCESSABLE for an unknown, used or expired token, VALIDATION_FAILED for the policy
    *  (the token then stays usable). Also verifies the email and clears the login counter. */
   consumePasswordResetToken(token: string, newPassword: string): Promise<User>
@@ -213,6 +215,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     async peekPasswordResetToken(token) {
       const userId = await repo.peekToken('password_reset', hashAccountToken(token), clock())
+      return userId === undefined ? undefined : repo.findById(userId)
+    },
+
+    async peekEmailVerificationToken(token) {
+      const userId = await repo.peekToken('email_verification', hashAccountToken(token), clock())
       return userId === undefined ? undefined : repo.findById(userId)
     },
 
