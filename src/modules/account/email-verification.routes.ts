@@ -1,7 +1,7 @@
 // POST /api/v2/me/email-verification (a signed-in user asks for the link) and the link's page,
 // GET /account/verify-email/:token (public: whoever opens the mailed link holds the proof).
 
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import { html } from '../../security/oauth-server/pages/html.ts'
