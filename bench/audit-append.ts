@@ -7,9 +7,9 @@
 // DATABASE_URL is set (in a scratch schema, dropped afterwards); otherwise on in-memory PGlite,
 // which is single-connection and says little about contention.
 
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { createAuditTrail, type AuditEntryInput } from '../src/audit/index.ts'
-import { migrate, openDatabase, type Database } from '../src/platform/db/index.ts'
+import { openIsolatedDatabase } from '../test/support/app.ts'
 
 export interface AppendBenchOptions {
   readonly databaseUrl: string | undefined
@@ -39,28 +39,6 @@ const ENTRY: AuditEntryInput = {
   decisionRule: 'patient-own-data',
 }
 
-async function openScratch(databaseUrl: string | undefined, poolMax: number): Promise<{ db: Database; drop: () => Promise<void> }> {
-  if (!databaseUrl) {
-    const db = await openDatabase({})
-    await migrate(db)
-    return { db, drop: () => db.close() }
-  }
-  const schema = `bench_${randomBytes(6).toString('hex')}`
-  const admin = await openDatabase({ databaseUrl, poolMax: 1 })
-  await admin.exec(`CREATE SCHEMA ${schema}`)
-  const url = new URL(databaseUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  const db = await openDatabase({ databaseUrl: url.toString(), poolMax })
-  await migrate(db)
-  return {
-    db,
-    drop: async () => {
-      await db.close()
-      await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
-      await admin.close()
-    },
-  }
-}
 
 /** Runs `total` operations over `writers` concurrent loops; returns operations per second. */
 async function rate(writers: number, total: number, op: (i: number) => Promise<unknown>): Promise<number> {
@@ -75,7 +53,7 @@ async function rate(writers: number, total: number, op: (i: number) => Promise<u
 }
 
 export async function runAuditAppendBench(options: AppendBenchOptions): Promise<AppendBenchResult> {
-  const { db, drop } = await openScratch(options.databaseUrl, options.writers)
+  const { db, drop } = await openIsolatedDatabase({ databaseUrl: options.databaseUrl, poolMax: options.writers })
   try {
     await db.exec('CREATE TABLE audit_bench_baseline (LIKE audit_entries INCLUDING DEFAULTS)')
     const hash = 'a'.repeat(64)

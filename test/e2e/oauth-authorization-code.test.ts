@@ -9,7 +9,7 @@ import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import { totpCode } from '../../src/modules/users/index.ts'
 import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
-import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { oauthError, pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 describe('authorization code with PKCE through the sign-in pages', () => {
   let s: OAuthTestServer
@@ -30,21 +30,9 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   })
   after(() => s.close())
 
-  async function authorize(extra: Record<string, string> = {}) {
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid offline_access account:read',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
-      prompt: 'consent',
-      ...extra,
-    })
-    return { url, verifier, state }
-  }
+  // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
+  const authorize = (extra: Record<string, string> = {}) =>
+    pkceAuthorizationRequest(config, { redirectUri, scope: 'openid offline_access account:read', prompt: 'consent', ...extra })
 
   async function signIn(who: { email: string; totpSecret?: string | undefined }, extra: Record<string, string> = {}) {
     const req = await authorize(extra)

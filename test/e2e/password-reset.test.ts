@@ -13,7 +13,7 @@ import { openTestDatabase } from '../support/app.ts'
 import { launchChromium } from '../support/browser.ts'
 import { TEST_KEYRING, testConfig } from '../support/config.ts'
 import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
-import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { oauthError, pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { startTestSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp.ts'
 
 const NEW_PASSWORD = 'quiet lantern orchard 41'
@@ -55,16 +55,7 @@ describe('password reset by mail and password change', () => {
 
   /** Signs in through the pages (authorization code + PKCE); tokens and the browser's cookie jar. */
   async function signIn(email: string, password = TEST_PASSWORD) {
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid offline_access account:read',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      prompt: 'consent',
-    })
+    const { url, verifier, state } = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid offline_access account:read', prompt: 'consent' })
     const landed = await signInThroughForms(s.issuer, url.href, { email, password })
     if (!landed.url.startsWith(redirectUri)) return { ok: false as const, status: landed.status }
     const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: state })

@@ -9,7 +9,7 @@ import { createAccountDirectory } from '../../src/modules/identity/account-direc
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import { nativeAppMetadata, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
-import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { startTestSmtpServer, type TestSmtpServer } from '../support/smtp.ts'
 
 describe('email verification by mail', () => {
@@ -23,15 +23,7 @@ describe('email verification by mail', () => {
 
   async function userToken(email: string): Promise<string> {
     const config = await s.discover(appId, client.None())
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid account:read',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    })
+    const { url, verifier, state } = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid account:read' })
     const landed = await signInThroughForms(s.issuer, url.href, { email, password: TEST_PASSWORD })
     assert.ok(landed.url.startsWith(redirectUri), `landed on ${landed.url} (${landed.status})`)
     return (await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: state })).access_token

@@ -67,8 +67,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 /** A database of its own for a test that changes shared state (signing keys, migrations):
  * in-memory PGlite, or on PostgreSQL a fresh schema (search_path) dropped afterwards.
  * Migrated unless `migrated: false`. */
-export async function openIsolatedDatabase(options: { migrated?: boolean } = {}): Promise<{ db: Database; drop: () => Promise<void> }> {
-  const url = process.env.DATABASE_URL
+export async function openIsolatedDatabase(
+  options: { migrated?: boolean; poolMax?: number; databaseUrl?: string | undefined } = {},
+): Promise<{ db: Database; drop: () => Promise<void> }> {
+  const url = 'databaseUrl' in options ? options.databaseUrl : process.env.DATABASE_URL
   if (!url) {
     const db = await openDatabase({})
     if (options.migrated !== false) await migrate(db)
@@ -79,7 +81,7 @@ export async function openIsolatedDatabase(options: { migrated?: boolean } = {})
   await admin.exec(`CREATE SCHEMA ${schema}`)
   const scoped = new URL(url)
   scoped.searchParams.set('options', `-c search_path=${schema}`)
-  const db = await openDatabase({ databaseUrl: scoped.toString(), poolMax: 4 })
+  const db = await openDatabase({ databaseUrl: scoped.toString(), poolMax: options.poolMax ?? 4 })
   if (options.migrated !== false) await migrate(db)
   return {
     db,

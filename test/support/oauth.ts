@@ -47,3 +47,18 @@ export function oauthError(err: unknown): string | undefined {
   if (Array.isArray(e.cause)) return (e.cause[0] as { parameters?: { error?: string } } | undefined)?.parameters?.error
   return undefined
 }
+
+/** An authorization request with PKCE (S256) and state, as a client would build it. */
+export async function pkceAuthorizationRequest(config: client.Configuration, params: { redirectUri: string; scope: string } & Record<string, string>) {
+  const { redirectUri, ...rest } = params
+  const verifier = client.randomPKCECodeVerifier()
+  const state = client.randomState()
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...rest,
+  })
+  return { url, verifier, state }
+}
