@@ -164,7 +164,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
   // HTML forms of the sign-in pages; JSON stays the API's only body format.
   await app.register(formbody, { bodyLimit: 16 * 1024 })
-  await app.register(oauthProtocolRoutes({ provider }))
+  await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret }))
   const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())

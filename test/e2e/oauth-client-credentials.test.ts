@@ -3,6 +3,7 @@
 // introspection (RFC 7662) and revocation (RFC 7009) behave for authenticated clients only.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import http from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { exportJWK, generateKeyPair } from 'jose'
 import * as client from 'openid-client'
@@ -50,6 +51,19 @@ describe('client credentials for devices and services', () => {
     assert.deepEqual(meta.response_types_supported, ['code'])
     assert.ok(!meta.grant_types_supported?.includes('implicit') && !meta.grant_types_supported?.includes('password'))
     assert.equal(meta.authorization_response_iss_parameter_supported, true, 'RFC 9207')
+    // A forged Host header does not move the endpoints off the issuer's host.
+    // (node:http, since fetch does not let a caller set Host.)
+    const forged = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      http
+        .get(`${s.issuer}/.well-known/openid-configuration`, { headers: { host: 'evil.example' } }, (res) => {
+          let body = ''
+          res.on('data', (c: Buffer) => (body += c.toString()))
+          res.on('end', () => resolve(JSON.parse(body) as Record<string, unknown>))
+        })
+        .on('error', reject)
+    })
+    assert.equal(forged.token_endpoint, meta.token_endpoint)
+    assert.equal(forged.issuer, s.issuer)
     const rfc8414 = (await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>
     assert.equal(rfc8414.issuer, s.issuer)
     assert.equal(rfc8414.token_endpoint, meta.token_endpoint)

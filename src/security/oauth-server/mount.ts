@@ -8,8 +8,9 @@ import { OAUTH_ROUTES } from './provider.ts'
 
 const PUBLIC_REASON = 'OAuth 2.0 / OpenID Connect protocol endpoint: oidc-provider authenticates clients and users itself'
 
-export function oauthProtocolRoutes(deps: { provider: Provider }): FastifyPluginAsync {
+export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: string }): FastifyPluginAsync {
   const callback = deps.provider.callback()
+  const publicHost = new URL(deps.publicUrl).host
 
   const handOff = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack()
@@ -19,6 +20,9 @@ export function oauthProtocolRoutes(deps: { provider: Provider }): FastifyPlugin
     res.setHeader('x-frame-options', 'DENY')
     res.setHeader('referrer-policy', 'no-referrer')
     res.setHeader('cache-control', 'no-store')
+    // oidc-provider builds endpoint URLs from the request's Host: pin it to PUBLIC_URL's, so the
+    // metadata always names the issuer's own host, whatever Host header a caller sends.
+    request.raw.headers.host = publicHost
     // RFC 8414 metadata is the same document as OpenID discovery; serve one source of truth.
     if (request.raw.url?.startsWith('/.well-known/oauth-authorization-server')) {
       request.raw.url = request.raw.url.replace('/.well-known/oauth-authorization-server', '/.well-known/openid-configuration')
