@@ -9,7 +9,7 @@ import { VERSION } from '../version.ts'
 import { readFile } from 'node:fs/promises'
 import { checkClientRegistration, clientMetadata, type ClientRegistration } from '../modules/clients/index.ts'
 import { seedDemo } from '../modules/demo/seed-demo.ts'
-import { createKeyring, keyringSealer } from '../platform/crypto/keyring.ts'
+import { createKeyring, keyringSealer, type Keyring } from '../platform/crypto/keyring.ts'
 import { createClientStore, generateClientSecret, rotateSigningKey } from '../security/oauth-server/index.ts'
 import { buildOpenApiDocument } from './openapi-document.ts'
 import { createAuditTrail, formatVerifyResult, loadCheckpointSigner, readLastCheckpointLine } from '../audit/index.ts'
@@ -33,6 +33,14 @@ async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): P
   } finally {
     await db.close()
   }
+}
+
+/** For commands that touch sealed secrets: the configuration with secrets resolved, the database
+ * and the keyring, opened and closed together. */
+async function withKeyring<T>(fn: (db: Database, keyring: Keyring, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = (await resolveSecrets(config())).config
+  const keyring = createKeyring(requireKeyring(cfg))
+  return withDatabase(cfg, (db) => fn(db, keyring, cfg))
 }
 
 const program = new Command()
@@ -94,7 +102,6 @@ client
   .option('--name <name>', 'display name on the consent page')
   .option('--first-party', 'a Vigil app: users are not asked to consent', false)
   .action(async (options: { id: string; type: string; grant: string[]; redirectUri: string[]; scope: string; jwksFile?: string; name?: string; firstParty: boolean }) => {
-    const cfg = (await resolveSecrets(config())).config
     if (!['public', 'confidential', 'private-key-jwt'].includes(options.type)) throw new Error('--type must be public, confidential or private-key-jwt')
     if (options.type === 'private-key-jwt' && !options.jwksFile) throw new Error('--jwks-file is required for a private-key-jwt client')
     const registration: ClientRegistration = {
@@ -112,8 +119,7 @@ client
     const problems = checkClientRegistration(registration)
     if (problems.length > 0) throw new Error(`the client is not valid:\n${problems.map((p) => `  ${p.pointer.slice(1)}: ${p.detail}`).join('\n')}`)
     const secret = options.type === 'confidential' ? generateClientSecret() : undefined
-    await withDatabase(cfg, async (db) => {
-      const keyring = createKeyring(requireKeyring(cfg))
+    await withKeyring(async (db, keyring) => {
       const store = createClientStore({ db, sealer: keyringSealer(keyring) })
       // Creates or replaces: re-running the command rotates a confidential client's secret.
       await store.upsert({ clientId: options.id, secret, metadata: clientMetadata(registration) })
@@ -125,11 +131,7 @@ client
   .command('list')
   .description('list registered clients (secrets are never shown)')
   .action(async () => {
-    const cfg = (await resolveSecrets(config())).config
-    const list = await withDatabase(cfg, async (db) => {
-      const keyring = createKeyring(requireKeyring(cfg))
-      return createClientStore({ db, sealer: keyringSealer(keyring) }).list()
-    })
+    const list = await withKeyring((db, keyring) => createClientStore({ db, sealer: keyringSealer(keyring) }).list())
     process.stdout.write(JSON.stringify(list, null, 2) + '\n')
   })
 
@@ -137,11 +139,7 @@ client
   .command('delete <clientId>')
   .description('remove a client; its tokens stop working at their next use')
   .action(async (clientId: string) => {
-    const cfg = (await resolveSecrets(config())).config
-    const removed = await withDatabase(cfg, async (db) => {
-      const keyring = createKeyring(requireKeyring(cfg))
-      return createClientStore({ db, sealer: keyringSealer(keyring) }).remove(clientId)
-    })
+    const removed = await withKeyring((db, keyring) => createClientStore({ db, sealer: keyringSealer(keyring) }).remove(clientId))
     if (!removed) {
       process.stderr.write(`vigil: no client ${clientId}\n`)
       process.exit(1)
@@ -155,11 +153,7 @@ program
   .command('rotate-signing')
   .description('add a new token signing key and retire the current one (still published until it expires); restart instances to sign with it')
   .action(async () => {
-    const cfg = (await resolveSecrets(config())).config
-    const kid = await withDatabase(cfg, async (db) => {
-      const keyring = createKeyring(requireKeyring(cfg))
-      return rotateSigningKey(db, keyringSealer(keyring))
-    })
+    const kid = await withKeyring((db, keyring) => rotateSigningKey(db, keyringSealer(keyring)))
     process.stdout.write(`new signing key ${kid}\n`)
   })
 
@@ -186,12 +180,11 @@ audit
   .command('checkpoint')
   .description('sign every chain head now, store the checkpoint and append it to AUDIT_CHECKPOINT_FILE')
   .action(async () => {
-    const cfg = (await resolveSecrets(config())).config
-    const exported = await withDatabase(cfg, async (db) => {
-      const signer = await loadCheckpointSigner(db, createKeyring(requireKeyring(cfg)))
-      return createAuditTrail({ db, checkpointFile: cfg.audit.checkpointFile }).checkpoint(signer)
+    const { exported, file } = await withKeyring(async (db, keyring, cfg) => {
+      const signer = await loadCheckpointSigner(db, keyring)
+      return { exported: await createAuditTrail({ db, checkpointFile: cfg.audit.checkpointFile }).checkpoint(signer), file: cfg.audit.checkpointFile }
     })
-    process.stdout.write(`checkpoint ${exported.id} of ${Object.keys(exported.heads).length} chains written to ${cfg.audit.checkpointFile}\n`)
+    process.stdout.write(`checkpoint ${exported.id} of ${Object.keys(exported.heads).length} chains written to ${file}\n`)
   })
 
 function requireKeyring(cfg: Config): string {
