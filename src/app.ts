@@ -41,6 +41,7 @@ import { createAccessTokenAuthenticator } from './security/authn/access-token.ts
 import type { Authenticate } from './security/authn/index.ts'
 import {
   apiResource,
+  fhirResource,
   createClientStore,
   createProvider,
   interactionRoutes,
@@ -51,8 +52,14 @@ import {
   type AccountDirectory,
   type Sealer,
 } from './security/oauth-server/index.ts'
-import { registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
-import { createRulesPdp } from './security/policy/rules.ts'
+import { createPdp, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import type { ModuleContext } from './modules/context.ts'
+import { createAccessFactSource, createDataKeyStore, createPatientCipher, createPatientService } from './modules/patients/index.ts'
+import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
+import { careRoutesV2 } from './modules/care/index.ts'
+import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
+import { fhirRoutes } from './fhir/index.ts'
+import { auditRoutesV2 } from './audit/routes.ts'
 import { VERSION } from './version.ts'
 
 export interface AppDeps {
@@ -77,6 +84,18 @@ export interface AppDeps {
 }
 
 export type App = FastifyInstance
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The parts built inside buildApp that the CLI and tests reach: the authorization server and the module context. */
+    vigil: { readonly provider: import('oidc-provider').default; readonly modules: ModuleContext }
+  }
+}
+
+/** A test's PDP without patientScope reaches no patient in lists. */
+function withPatientScope(pdp: PolicyDecisionPoint): Required<PolicyDecisionPoint> {
+  return { decide: pdp.decide.bind(pdp), patientScope: pdp.patientScope?.bind(pdp) ?? (async () => ({ kind: 'none' }) as const) }
+}
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -123,8 +142,27 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     })
   const clients = createClientStore({ db: deps.db, sealer })
   const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
-  const authenticate = deps.authenticate ?? createAccessTokenAuthenticator({ provider, audience: apiResource(config.publicUrl), accounts })
+  const api = apiResource(config.publicUrl)
+  const fhir = fhirResource(config.publicUrl)
+  const authenticate =
+    deps.authenticate ??
+    createAccessTokenAuthenticator({
+      provider,
+      // A token is for one resource: the FHIR server's routes take only FHIR tokens, the API only API tokens.
+      audience: (request) => (request.url.startsWith('/fhir/') ? fhir : api),
+      accounts,
+      directory: createPrincipalDirectory(deps.db),
+    })
 
+  // Patients' PHI: per-patient data keys wrapped by versioned KEKs sealed by the keyring (ADR-0009);
+  // the policy decision point over care teams, consents and break-glass (ADR-0008).
+  const dataKeys = createDataKeyStore({ db: deps.db, root: sealer })
+  const cipher = createPatientCipher(dataKeys)
+  const patients = createPatientService({ db: deps.db, keys: dataKeys, cipher, keyring })
+  const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db) }))
+  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, clock: () => new Date() }
+
+  app.decorate('vigil', { provider, modules })
   registerValidation(app)
   registerErrorHandling(app)
   registerRequestContext(app, { tls: config.tls !== undefined })
@@ -133,7 +171,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   app.addSchema(ProblemSchema)
 
   registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })
-  registerRouteAccess(app, { authenticate, pdp: deps.pdp ?? createRulesPdp() })
+  registerRouteAccess(app, { authenticate, pdp })
   app.addHook('onRoute', (route) => {
     if (route.method === 'OPTIONS' && route.url.endsWith('*')) return // CORS preflight, undocumented
     completeRouteSchema(route, { protected: route.config?.policy !== undefined, rateLimited: config.rateLimitPerMinute > 0 && !isOperationalProbe(route.url) })
@@ -178,9 +216,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(emailVerificationPageRoutes({ emailVerification }))
 
   await registerApiVersions(app, {
-    v1: [apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }), ...(deps.apiModules?.v1 ?? [])],
-    v2: [apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }), accountRoutesV2, emailVerificationRoutesV2({ emailVerification }), clientRoutesV2({ clients: createClientService({ store: clients }) }), ...(deps.apiModules?.v2 ?? [])],
+    v1: [apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }), deviceDataRoutesV1(modules), ...(deps.apiModules?.v1 ?? [])],
+    v2: [
+      apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }),
+      accountRoutesV2,
+      emailVerificationRoutesV2({ emailVerification }),
+      clientRoutesV2({ clients: createClientService({ store: clients }) }),
+      careRoutesV2(modules),
+      deviceRoutesV2(modules),
+      deviceDataRoutesV2(modules),
+      auditRoutesV2(modules),
+      ...(deps.apiModules?.v2 ?? []),
+    ],
   })
+  // FHIR R4 (issue 6) under /fhir/R4, with its own content type and OperationOutcome errors.
+  await app.register(fhirRoutes(modules), { prefix: '/fhir/R4' })
 
   return app
 }

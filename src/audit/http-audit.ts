@@ -21,7 +21,8 @@ import type { AuditEntryInput, Outcome } from './entry.ts'
 /** The request decorations this hook reads (set by security/policy's route access). */
 interface AccessContext {
   principal?: { kind: 'user' | 'device' | 'client'; id: string; clientId: string | undefined } | null
-  decision?: { effect: string; rule: string; conceal?: boolean; consentId?: string } | null
+  decision?: { effect: string; rule: string; conceal?: boolean; consentId?: string; breakGlass?: boolean; patientId?: string } | null
+  auditResourceId?: string | null
 }
 
 export { isOperationalProbe }
@@ -34,7 +35,7 @@ export function outcomeFor(status: number, deniedByPolicy: boolean): Outcome {
 }
 
 export function requestEntry(request: FastifyRequest, reply: FastifyReply): AuditEntryInput {
-  const { principal, decision } = request as unknown as AccessContext
+  const { principal, decision, auditResourceId } = request as unknown as AccessContext
   const route = request.routeOptions.url
   const policy = request.routeOptions.config?.policy
   const ua = request.headers['user-agent']
@@ -47,6 +48,9 @@ export function requestEntry(request: FastifyRequest, reply: FastifyReply): Audi
     // The route pattern, never the raw URL: no query string, no identifiers typed into a path.
     action: policy ?? `${request.method} ${route ?? '(unmatched)'}`,
     resourceType: policy ? (policy.split('.')[0] ?? null) : null,
+    resourceId: auditResourceId ?? null,
+    patientId: decision?.patientId ?? null,
+    breakGlass: decision?.breakGlass === true,
     outcome: outcomeFor(reply.statusCode, decision?.effect === 'deny'),
     status: reply.statusCode,
     decisionRule: decision?.rule ?? null,

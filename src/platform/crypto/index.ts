@@ -1,2 +1,3 @@
 export { createKeyring, keyringSealer, KeyringError, type Keyring, type KeyringErrorCode, type Sealer } from './keyring.ts'
 export { resolveSecrets, type ResolvedSecrets } from './dev-secrets.ts'
+export { sealWithDataKey, openWithDataKey, envelopeKeyVersion, DATA_KEY_BYTES } from './envelope.ts'

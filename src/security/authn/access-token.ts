@@ -2,10 +2,15 @@
 // Tokens are opaque (ADR-0005): looked up in the authorization server's store on every request,
 // so a revoked token or grant stops working on the very next request — no cache delays it.
 // RFC 6750 §3.1: a missing, expired, revoked or wrong-audience token answers 401 invalid_token.
+//
+// Kinds (ADR-0008): a token whose client is a registered device is the device (whether it came
+// from client credentials or from the device authorization grant a patient approved); a token
+// with a user is that user; any other client token is a backend service.
 
+import type { FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import { AppError } from '../../platform/http/errors.ts'
-import type { Authenticate, Principal } from './principal.ts'
+import type { Authenticate, Principal, PrincipalDirectory } from './principal.ts'
 
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/
 
@@ -19,7 +24,15 @@ function invalidToken(): AppError {
   })
 }
 
-export function createAccessTokenAuthenticator(deps: { provider: Provider; audience: string; accounts: PrincipalAccounts }): Authenticate {
+export interface AccessTokenAuthenticatorDeps {
+  readonly provider: Provider
+  /** The resource a route belongs to: the API's, or (for /fhir/R4 routes) the FHIR server's. A token for one is refused at the other. */
+  readonly audience: string | ((request: FastifyRequest) => string)
+  readonly accounts: PrincipalAccounts
+  readonly directory?: PrincipalDirectory
+}
+
+export function createAccessTokenAuthenticator(deps: AccessTokenAuthenticatorDeps): Authenticate {
   return async (request) => {
     const header = request.headers.authorization
     if (header === undefined) return null
@@ -30,15 +43,36 @@ export function createAccessTokenAuthenticator(deps: { provider: Provider; audie
     const token = (await deps.provider.AccessToken.find(value)) ?? (await deps.provider.ClientCredentials.find(value))
     if (!token || token.isExpired) throw invalidToken()
     const audiences = Array.isArray(token.aud) ? token.aud : [token.aud]
-    if (!audiences.includes(deps.audience)) throw invalidToken()
+    const audience = typeof deps.audience === 'string' ? deps.audience : deps.audience(request)
+    if (!audiences.includes(audience)) throw invalidToken()
 
     const scopes = [...token.scopes]
+    const clientId = token.clientId
     const accountId = 'accountId' in token ? (token.accountId as string | undefined) : undefined
+
+    const device = clientId && deps.directory ? await deps.directory.deviceForClient(clientId) : undefined
+    if (device) {
+      if (device.status !== 'active') throw invalidToken()
+      return { kind: 'device', id: device.id, clientId, scopes, roles: [], memberships: [], patientId: device.patientId, organisationId: device.organisationId } satisfies Principal
+    }
     if (accountId) {
       const account = await deps.accounts.findAccount(accountId)
       if (!account || account.status !== 'active') throw invalidToken()
-      return { kind: 'user', id: accountId, clientId: token.clientId, scopes, roles: account.roles } satisfies Principal
+      const facts = deps.directory ? await deps.directory.user(accountId) : undefined
+      // A SMART app launched for a patient carries that patient in its grant (launch/patient).
+      const launched = 'extra' in token ? ((token.extra as Record<string, unknown> | undefined)?.['patient'] as string | undefined) : undefined
+      return {
+        kind: 'user',
+        id: accountId,
+        clientId,
+        scopes,
+        roles: account.roles,
+        memberships: facts?.memberships ?? account.roles.map((role) => ({ role, organisationId: null })),
+        patientId: facts?.patientId ?? launched ?? null,
+        organisationId: null,
+      } satisfies Principal
     }
-    return { kind: 'client', id: token.clientId ?? 'unknown', clientId: token.clientId, scopes, roles: [] } satisfies Principal
+    const organisationId = clientId && deps.directory ? await deps.directory.clientOrganisation(clientId) : null
+    return { kind: 'client', id: clientId ?? 'unknown', clientId, scopes, roles: [], memberships: [], patientId: null, organisationId } satisfies Principal
   }
 }

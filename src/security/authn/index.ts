@@ -1,2 +1,2 @@
-export type { Principal, PrincipalKind, Authenticate } from './principal.ts'
+export type { Principal, PrincipalKind, Authenticate, Membership, PrincipalDirectory } from './principal.ts'
 export { rejectAllTokens } from './reject-all-tokens.ts'

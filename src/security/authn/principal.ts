@@ -1,18 +1,46 @@
-// Who is calling. One shape for users, devices and clients; the identity issue fills it from
-// access tokens. Until then no bearer token can be valid (see ADR-0002).
+// Who is calling. One shape for users, devices and clients (backend services, SMART apps),
+// filled from the access token and the facts the accounts and device registry hold about its
+// subject. The policy decision point decides on this shape alone (ADR-0008).
 
 import type { FastifyRequest } from 'fastify'
 
 export type PrincipalKind = 'user' | 'device' | 'client'
 
+export interface Membership {
+  /** patient, caregiver, clinician, org-admin, admin, auditor */
+  readonly role: string
+  /** null for the platform-wide roles (admin, auditor) and for a patient not yet in any organisation's care */
+  readonly organisationId: string | null
+}
+
 export interface Principal {
   readonly kind: PrincipalKind
-  /** The user, device or client id. */
+  /** The user id, the device id, or the client id. */
   readonly id: string
+  /** The OAuth client the token was issued to. */
   readonly clientId: string | undefined
   readonly scopes: readonly string[]
+  /** Every role held, in any organisation (coarse checks); memberships say where. */
   readonly roles: readonly string[]
+  readonly memberships?: readonly Membership[]
+  /**
+   * A patient user: their own patient record. A device: the patient it is bound to now (null
+   * when unbound). A SMART app launched for a patient: that patient. Otherwise null.
+   */
+  readonly patientId?: string | null
+  /** A device or backend service: the organisation it belongs to. */
+  readonly organisationId?: string | null
 }
 
 /** Turns a request's credentials into a Principal: null when it carries none; throws AppError('INVALID_TOKEN') when they are bad. */
 export type Authenticate = (request: FastifyRequest) => Promise<Principal | null>
+
+/** What the registry knows of a token's subject, looked up on every request (no cache: a disabled user or unbound device stops at once). */
+export interface PrincipalDirectory {
+  /** A user's memberships and own patient record. */
+  user(userId: string): Promise<{ memberships: readonly Membership[]; patientId: string | null } | undefined>
+  /** The device registered for this OAuth client, if any, with the patient it is bound to now. */
+  deviceForClient(clientId: string): Promise<{ id: string; status: 'active' | 'disabled'; patientId: string | null; organisationId: string | null } | undefined>
+  /** A backend service client's organisation. */
+  clientOrganisation(clientId: string): Promise<string | null>
+}

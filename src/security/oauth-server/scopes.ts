@@ -5,7 +5,20 @@ export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as c
 
 // admin:clients: client management (the admin API); it narrows an administrator's token, it never
 // makes anyone an administrator.
-export const API_SCOPES = ['account:read', 'device-data:read', 'device-data:write', 'admin:clients'] as const
+export const API_SCOPES = [
+  'account:read',
+  'device-data:read',
+  'device-data:write',
+  'patients:read',
+  'patients:write',
+  'reports:read',
+  'reports:write',
+  'consent:manage',
+  'devices:manage',
+  'audit:read',
+  'admin:users',
+  'admin:clients',
+] as const
 
 export type ApiScope = (typeof API_SCOPES)[number]
 

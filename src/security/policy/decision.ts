@@ -1,13 +1,15 @@
-// The policy decision point's contract. The engine itself arrives with the authorization issue;
-// the foundation fixes its shape and installs a PDP that permits nothing (default deny).
+// The policy decision point's contract (ADR-0008): decide(principal, action, resource, context)
+// → permit or deny, naming the rule — and the consent or break-glass session — that decided.
 
 import type { Principal } from '../authn/index.ts'
 
 export interface Resource {
   readonly type: string
   readonly id?: string | undefined
-  /** The patient the resource belongs to, when it holds health data. */
+  /** The patient the resource belongs to, when it holds health data: the object-level check. */
   readonly patientId?: string | undefined
+  /** The organisation an administrative resource (user, device, care team) belongs to. */
+  readonly organisationId?: string | null | undefined
 }
 
 export interface DecisionContext {
@@ -23,12 +25,51 @@ export interface Decision {
   /** When denied: answer 404 instead of 403, so the caller learns nothing of the resource's existence. */
   readonly conceal?: boolean
   readonly consentId?: string
+  /** Permitted only by an open break-glass session (marked in the audit entry). */
+  readonly breakGlass?: boolean
+  readonly breakGlassId?: string
+  /** The patient the decision was about (object-level decisions). */
+  readonly patientId?: string
 }
+
+/** The patients a principal may reach for an action, for lists and searches (filtered in SQL). */
+export type PatientScope = { readonly kind: 'none' } | { readonly kind: 'patients'; readonly ids: readonly string[] }
 
 export interface PolicyDecisionPoint {
   decide(principal: Principal, action: string, resource: Resource, context: DecisionContext): Decision | Promise<Decision>
+  /** Every patient the principal may reach with this action now (consents, care teams, break-glass, own record). */
+  patientScope?(principal: Principal, action: string, now: Date): Promise<PatientScope>
 }
 
 export const denyAll: PolicyDecisionPoint = {
   decide: () => ({ effect: 'deny', rule: 'default-deny' }),
+}
+
+/** The facts about one patient the rules need, loaded fresh for every decision (no cache: a revoked consent refuses the very next request). */
+export interface ConsentFact {
+  readonly id: string
+  readonly granteeKind: 'user' | 'organisation'
+  readonly granteeId: string
+  readonly categories: readonly string[]
+  readonly access: 'read' | 'read-write'
+  readonly purpose: string
+  readonly expiresAt: Date
+}
+
+export interface PatientFacts {
+  readonly exists: boolean
+  readonly erased: boolean
+  readonly organisationId: string | null
+  /** The principal (a user) is in the patient's care team. */
+  readonly careTeam: boolean
+  /** Unrevoked, unexpired consents of the patient naming the principal or one of its organisations. */
+  readonly consents: readonly ConsentFact[]
+  /** The principal's open break-glass session for this patient. */
+  readonly breakGlass: { readonly id: string; readonly expiresAt: Date } | null
+}
+
+export interface AccessFactSource {
+  patientFacts(principal: Principal, patientId: string, now: Date): Promise<PatientFacts>
+  /** Candidate patients for lists: the principal's care teams, consents, break-glass sessions and organisation. */
+  candidatePatients(principal: Principal, now: Date): Promise<readonly string[]>
 }

@@ -3,10 +3,11 @@
 // its reason (`config: { public: 'liveness probe for orchestrators' }`). A route with neither —
 // or with both — cannot be registered, so the service fails at start-up rather than serving it.
 
-import type { FastifyInstance, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Authenticate, Principal } from '../authn/index.ts'
-import type { Decision, PolicyDecisionPoint } from './decision.ts'
+import type { Decision, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
+import { categoryOf } from './rules.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -18,6 +19,16 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
     decision: Decision | null
+    /**
+     * The object-level check (ADR-0008): decides `action` on one resource — for a patient's data,
+     * with that patient's care team, consents and break-glass — and throws 404 (concealed) or 403
+     * when denied. The permitting decision becomes the request's audit decision.
+     */
+    authorize(action: string, resource: Resource): Promise<Decision>
+    /** The patients this request may reach with `action`, for lists and searches (filter in SQL). */
+    patientScope(action: string): Promise<PatientScope>
+    /** Set while a patient-data route has not yet checked an object; a 2xx with it set is a bug and answers 500. */
+    objectCheckPending: boolean
   }
 }
 
@@ -59,6 +70,26 @@ function isCorsPreflight(route: RouteOptions): boolean {
 export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: Authenticate; pdp: PolicyDecisionPoint }): void {
   app.decorateRequest('principal', null)
   app.decorateRequest('decision', null)
+  app.decorateRequest('objectCheckPending', false)
+  app.decorateRequest('authorize', async function (this: FastifyRequest, action: string, resource: Resource): Promise<Decision> {
+    const principal = this.principal
+    if (principal === null) throw new AppError('UNAUTHENTICATED')
+    const decision = await deps.pdp.decide(principal, action, resource, { requestId: this.id, ip: this.ip, now: new Date() })
+    this.objectCheckPending = false
+    // The first concealed denial or the first break-glass permit stays the request's audit decision.
+    if (this.decision === null || this.decision.effect === 'permit') {
+      if (!(this.decision?.breakGlass && !decision.breakGlass && decision.effect === 'permit')) this.decision = decision
+    }
+    if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+    return decision
+  })
+  app.decorateRequest('patientScope', async function (this: FastifyRequest, action: string): Promise<PatientScope> {
+    const principal = this.principal
+    if (principal === null) throw new AppError('UNAUTHENTICATED')
+    this.objectCheckPending = false
+    if (!deps.pdp.patientScope) return { kind: 'none' }
+    return deps.pdp.patientScope(principal, action, new Date())
+  })
 
   app.addHook('onRoute', (route) => {
     if (isCorsPreflight(route)) return
@@ -90,5 +121,18 @@ export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: 
     )
     request.decision = decision
     if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+    // A patient's data: the handler must check each object it touches (request.authorize) or
+    // filter by request.patientScope before it may answer 2xx.
+    if (categoryOf(policy) !== undefined) request.objectCheckPending = true
+  })
+
+  // Fail closed: a patient-data route that answers 2xx without an object-level check is a bug.
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    if (request.objectCheckPending && reply.statusCode < 400) {
+      request.objectCheckPending = false
+      request.log.error({ route: request.routeOptions.url }, 'patient-data route answered without an object-level authorization check')
+      throw new AppError('INTERNAL')
+    }
+    return payload
   })
 }

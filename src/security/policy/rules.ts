@@ -1,39 +1,147 @@
-// The policy rules, as data in one reviewed place (issue 4 grows this into the full PDP with
-// organisations, care teams and consent; see ADR-0002). A rule permits; anything without a
-// permitting rule is denied. Token scopes narrow a decision, never widen it.
+// The policy, as data in one reviewed place (ADR-0008). Every action the API can take is listed in
+// ACTIONS with the scopes that may carry it; every rule permits — anything no rule permits is
+// denied (default deny). A rule has two halves:
+//   who    — a coarse test on the principal alone, checked at the route before the handler;
+//   object — for actions on a patient's data, the test on that patient's facts (care team,
+//            consent, break-glass, own record, bound device), checked for every object touched.
+// Rules are pure functions of (principal, resource, facts, now): unit-tested one by one.
 
 import type { Principal } from '../authn/index.ts'
-import type { Decision, PolicyDecisionPoint } from './decision.ts'
+import type { ConsentFact, PatientFacts, Resource } from './decision.ts'
 
-interface Rule {
+export interface ActionMeta {
+  /** Vigil API scopes, any one of which carries the action. */
+  readonly scopes: readonly string[]
+  /** The consent category of a patient-scoped action; absent → not patient data. */
+  readonly category?: 'device-data' | 'demographics' | 'reports' | 'devices'
+  readonly access?: 'read' | 'write'
+  /** The SMART resource type and permissions (c r u d s) that also carry it. */
+  readonly fhir?: { readonly type: string; readonly needs: readonly string[] }
+}
+
+export const ACTIONS = {
+  'account.read': { scopes: ['account:read', 'openid'] },
+  'clients.manage': { scopes: ['admin:clients'] },
+  'organisations.manage': { scopes: ['admin:users'] },
+  'users.manage': { scopes: ['admin:users'] },
+  'care-team.manage': { scopes: ['admin:users'] },
+  'devices.manage': { scopes: ['devices:manage', 'admin:users'] },
+  'patients.manage': { scopes: ['admin:users'] },
+  'consent.manage': { scopes: ['consent:manage'] },
+  'break-glass.open': { scopes: ['patients:read', 'device-data:read'] },
+  'break-glass.review': { scopes: ['admin:users'] },
+  'audit.read': { scopes: ['audit:read'], fhir: { type: 'AuditEvent', needs: ['r', 's'] } },
+  'security-events.read': { scopes: ['admin:users', 'audit:read'] },
+  'patients.read': { scopes: ['patients:read'], category: 'demographics', access: 'read', fhir: { type: 'Patient', needs: ['r', 's'] } },
+  'patients.write': { scopes: ['patients:write'], category: 'demographics', access: 'write', fhir: { type: 'Patient', needs: ['c', 'u'] } },
+  'device-data.read': { scopes: ['device-data:read'], category: 'device-data', access: 'read', fhir: { type: 'Observation', needs: ['r', 's'] } },
+  'device-data.write': { scopes: ['device-data:write'], category: 'device-data', access: 'write', fhir: { type: 'Observation', needs: ['c', 'u'] } },
+  'devices.read': { scopes: ['device-data:read', 'devices:manage'], category: 'devices', access: 'read', fhir: { type: 'Device', needs: ['r', 's'] } },
+  'devices.bind': { scopes: ['devices:manage', 'device-data:write'], category: 'devices', access: 'write' },
+  'reports.read': { scopes: ['reports:read'], category: 'reports', access: 'read', fhir: { type: 'DiagnosticReport', needs: ['r', 's'] } },
+  'reports.write': { scopes: ['reports:write'], category: 'reports', access: 'write', fhir: { type: 'DiagnosticReport', needs: ['c', 'u'] } },
+} as const satisfies Record<string, ActionMeta>
+
+export type Action = keyof typeof ACTIONS
+
+export function categoryOf(action: string): ActionMeta['category'] {
+  return (ACTIONS as Record<string, ActionMeta>)[action]?.category
+}
+
+export type ObjectVerdict = boolean | { readonly consentId?: string; readonly breakGlassId?: string }
+
+export interface Rule {
   readonly id: string
-  readonly action: string
-  readonly requiredScope: string
-  readonly permits: (principal: Principal) => boolean
+  readonly actions: readonly Action[]
+  readonly who: (p: Principal) => boolean
+  /** Required for patient-scoped actions; for administrative ones, an optional check of resource.organisationId. */
+  readonly object?: (p: Principal, r: Resource, f: PatientFacts, now: Date, action: Action) => ObjectVerdict
+}
+
+const holds = (p: Principal, role: string) => p.kind === 'user' && p.roles.includes(role)
+const orgsWith = (p: Principal, role: string) => (p.memberships ?? []).filter((m) => m.role === role && m.organisationId !== null).map((m) => m.organisationId as string)
+
+const CLINICAL_READ: Action[] = ['patients.read', 'device-data.read', 'devices.read', 'reports.read']
+const CLINICAL_WRITE: Action[] = ['patients.write', 'device-data.write', 'reports.write']
+
+function consentCovers(c: ConsentFact, action: string, now: Date): boolean {
+  const meta = (ACTIONS as Record<string, ActionMeta>)[action]
+  if (!meta?.category) return false
+  if (c.expiresAt.getTime() <= now.getTime()) return false
+  if (!c.categories.includes(meta.category) && !c.categories.includes('*')) return false
+  return meta.access === 'read' || c.access === 'read-write'
+}
+
+function byConsent(action: string, f: PatientFacts, now: Date, grantee: (c: ConsentFact) => boolean): ObjectVerdict {
+  const consent = f.consents.find((c) => grantee(c) && consentCovers(c, action, now))
+  return consent ? { consentId: consent.id } : false
 }
 
 export const RULES: readonly Rule[] = [
-  { id: 'self.read-own-identity', action: 'account.read', requiredScope: 'account:read', permits: () => true },
-  // OAuth clients are the authorization server's trust roots: only a platform administrator
-  // signed in as themselves, never a device or service token. `admin` exists only as a global
-  // role (user_roles_scope check, migrations/0002), so holding it means holding it platform-wide.
+  { id: 'self.read-own-identity', actions: ['account.read'], who: () => true },
+
+  // Platform administration. `admin` exists only as a global role (user_roles_scope check), so
+  // holding it means holding it platform-wide. Administrators manage; they do not read PHI.
+  { id: 'admin.manage-clients', actions: ['clients.manage'], who: (p) => holds(p, 'admin') },
+  { id: 'admin.manage-platform', actions: ['organisations.manage', 'users.manage', 'care-team.manage', 'devices.manage', 'patients.manage', 'break-glass.review'], who: (p) => holds(p, 'admin') },
+  { id: 'admin.security-events', actions: ['security-events.read'], who: (p) => holds(p, 'admin') || holds(p, 'auditor') },
   {
-    id: 'admin.manage-clients',
-    action: 'clients.manage',
-    requiredScope: 'admin:clients',
-    permits: (principal) => principal.kind === 'user' && principal.roles.includes('admin'),
+    // An organisation's administrator, within that organisation only.
+    id: 'org-admin.manage-own-organisation',
+    actions: ['users.manage', 'care-team.manage', 'devices.manage', 'patients.manage'],
+    who: (p) => holds(p, 'org-admin'),
+    object: (p, r, f) => {
+      const org = r.organisationId !== undefined ? r.organisationId : r.patientId !== undefined ? f.organisationId : undefined
+      return org !== undefined && org !== null && orgsWith(p, 'org-admin').includes(org)
+    },
+  },
+  { id: 'auditor.read-trail', actions: ['audit.read'], who: (p) => holds(p, 'auditor') },
+
+  // A patient and their own record: read everything, manage their consents, bind their devices.
+  {
+    id: 'patient.own-record',
+    actions: [...CLINICAL_READ, 'consent.manage', 'devices.bind'],
+    who: (p) => p.kind === 'user' && (holds(p, 'patient') || (p.patientId ?? null) !== null),
+    object: (p, r) => p.patientId !== null && p.patientId !== undefined && r.patientId === p.patientId,
+  },
+  // A device writes readings only for the patient it is bound to now.
+  {
+    id: 'device.bound-patient',
+    actions: ['device-data.write'],
+    who: (p) => p.kind === 'device',
+    object: (p, r) => p.patientId !== null && p.patientId !== undefined && r.patientId === p.patientId,
+  },
+
+  // Clinicians: their care team's patients, read and write.
+  { id: 'clinician.care-team', actions: [...CLINICAL_READ, ...CLINICAL_WRITE], who: (p) => holds(p, 'clinician'), object: (_p, _r, f) => f.careTeam },
+  // Any consent the patient gave this user (a clinician outside the team, or a caregiver), for the category and access asked.
+  {
+    id: 'consent.user',
+    actions: [...CLINICAL_READ, ...CLINICAL_WRITE],
+    who: (p) => holds(p, 'clinician') || holds(p, 'caregiver'),
+    object: (p, _r, f, now, action) => byConsent(action, f, now, (c) => c.granteeKind === 'user' && c.granteeId === p.id),
+  },
+  // A consent to an organisation reaches its clinicians.
+  {
+    id: 'consent.organisation',
+    actions: [...CLINICAL_READ, ...CLINICAL_WRITE],
+    who: (p) => holds(p, 'clinician'),
+    object: (p, _r, f, now, action) => byConsent(action, f, now, (c) => c.granteeKind === 'organisation' && orgsWith(p, 'clinician').includes(c.granteeId)),
+  },
+  // Emergency access: an open break-glass session (at most 60 minutes), marked in every entry.
+  {
+    id: 'clinician.break-glass',
+    actions: [...CLINICAL_READ, ...CLINICAL_WRITE],
+    who: (p) => holds(p, 'clinician'),
+    object: (_p, _r, f, now) => (f.breakGlass && f.breakGlass.expiresAt.getTime() > now.getTime() ? { breakGlassId: f.breakGlass.id } : false),
+  },
+  { id: 'clinician.open-break-glass', actions: ['break-glass.open'], who: (p) => holds(p, 'clinician') },
+
+  // A backend service reads the patients of its own organisation (SMART system/*.rs).
+  {
+    id: 'service.own-organisation',
+    actions: CLINICAL_READ,
+    who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
+    object: (p, _r, f) => f.organisationId !== null && f.organisationId === p.organisationId,
   },
 ]
-
-export function createRulesPdp(rules: readonly Rule[] = RULES): PolicyDecisionPoint {
-  return {
-    decide(principal, action): Decision {
-      for (const rule of rules) {
-        if (rule.action !== action) continue
-        if (!principal.scopes.includes(rule.requiredScope)) return { effect: 'deny', rule: `${rule.id}:scope-missing` }
-        if (rule.permits(principal)) return { effect: 'permit', rule: rule.id }
-      }
-      return { effect: 'deny', rule: 'default-deny' }
-    },
-  }
-}

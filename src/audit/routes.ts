@@ -1,0 +1,7 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ModuleContext } from '../modules/context.ts'
+
+// STUB — replaced by the auditor API (search, verification status, security events).
+export function auditRoutesV2(_ctx: ModuleContext): FastifyPluginAsync {
+  return async function auditRoutes() {}
+}

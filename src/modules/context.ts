@@ -1,0 +1,25 @@
+// What every business module is built from (ARCHITECTURE: dependencies passed in, never module
+// singletons). app.ts makes one and hands it to each module's route factory.
+
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { AuditTrail } from '../audit/index.ts'
+import type { Config } from '../config/index.ts'
+import type { Keyring } from '../platform/crypto/keyring.ts'
+import type { Database } from '../platform/db/index.ts'
+import type { PolicyDecisionPoint } from '../security/policy/index.ts'
+import type { DataKeyStore, PatientCipher, PatientService } from './patients/index.ts'
+
+export interface ModuleContext {
+  readonly config: Config
+  readonly db: Database
+  readonly logger: Logger
+  readonly redis?: Redis | undefined
+  readonly audit: AuditTrail
+  readonly keyring: Keyring
+  readonly dataKeys: DataKeyStore
+  readonly cipher: PatientCipher
+  readonly patients: PatientService
+  readonly pdp: Required<PolicyDecisionPoint>
+  readonly clock: () => Date
+}

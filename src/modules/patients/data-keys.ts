@@ -1,0 +1,255 @@
+// Per-patient data keys (ADR-0009). Three layers, each replaceable on its own:
+//   root keyring (ENCRYPTION_KEYRING; a Vault transit or cloud KMS behind the same Sealer port)
+//     seals the key-encryption keys (kek_versions, one row per version);
+//   a KEK wraps each patient's data keys (patient_data_keys);
+//   a patient's data key seals that patient's PHI fields (platform/crypto/envelope.ts).
+// `vigil keys rotate` adds a KEK version and re-wraps the data keys (cheap: no PHI is touched);
+// the re-encryption job gives a patient a new data-key version and re-seals their values.
+// Erasure destroys every data key of the patient: their ciphertexts, in this database and in
+// every backup of it, become unreadable, while rows and audit entries keep their identifiers.
+//
+// Unwrapped keys are cached in memory for a short time (DATA_KEY_CACHE_MS), since ingestion
+// would otherwise unwrap on every reading; erase() evicts at once on this instance.
+
+import { randomBytes } from 'node:crypto'
+import { DATA_KEY_BYTES, envelopeKeyVersion, openWithDataKey, sealWithDataKey } from '../../platform/crypto/envelope.ts'
+import type { Sealer } from '../../platform/crypto/keyring.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
+
+export const DATA_KEY_CACHE_MS = 10_000
+const CACHE_MAX = 10_000
+
+export interface DataKey {
+  readonly patientId: string
+  readonly version: number
+  readonly key: Buffer
+}
+
+/** The patient's data keys were destroyed (erasure): their PHI can no longer be read. */
+export class PatientErasedError extends Error {
+  override name = 'PatientErasedError'
+  constructor(readonly patientId: string) {
+    super(`the data keys of patient ${patientId} were destroyed (erased)`)
+  }
+}
+
+export interface DataKeyStore {
+  /** The patient's current data key, created (version 1) on first use. */
+  current(patientId: string, q?: Queryable): Promise<DataKey>
+  /** A given version, for opening values sealed before a re-encryption. */
+  version(patientId: string, version: number, q?: Queryable): Promise<DataKey>
+  /** A new data-key version for the patient (the re-encryption job seals under it). */
+  addVersion(patientId: string, q?: Queryable): Promise<DataKey>
+  /** Adds a KEK version and re-wraps every live data key under it; resumable (idempotent). */
+  rotateKek(): Promise<{ kekVersion: number; rewrapped: number }>
+  /** Re-wraps data keys still under an older KEK (what rotateKek does after adding a version). */
+  rewrapAll(batchSize?: number): Promise<number>
+  /** Crypto-shredding: destroys every data key of the patient, in q's transaction. */
+  erase(patientId: string, q: Queryable): Promise<void>
+  /** The data-key versions older than current still holding live keys (for the re-encryption job). */
+  olderVersions(patientId: string): Promise<number[]>
+  /** Destroys a superseded data-key version once nothing is sealed under it. */
+  retireVersion(patientId: string, version: number): Promise<void>
+  forget(patientId: string): void
+}
+
+export interface PatientCipher {
+  seal(patientId: string, plaintext: string, aad: string, q?: Queryable): Promise<string>
+  open(patientId: string, sealed: string, aad: string, q?: Queryable): Promise<string>
+}
+
+interface Kek {
+  readonly version: number
+  readonly key: Buffer
+}
+
+const kekAad = (version: number) => `kek:${version}`
+const dekAad = (patientId: string, version: number) => `dek:${patientId}:${version}`
+
+export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: () => Date; cacheMs?: number }): DataKeyStore {
+  const { db, root } = deps
+  const clock = deps.clock ?? (() => new Date())
+  const cacheMs = deps.cacheMs ?? DATA_KEY_CACHE_MS
+  let keks = new Map<number, Kek>()
+  let latestKek: Kek | undefined
+  const cache = new Map<string, { key: DataKey; at: number }>()
+
+  async function loadKeks(q: Queryable = db): Promise<void> {
+    const { rows } = await q.query<{ version: number; sealed_key: string }>('SELECT version, sealed_key FROM kek_versions ORDER BY version')
+    const next = new Map<number, Kek>()
+    for (const row of rows) {
+      const version = Number(row.version)
+      next.set(version, { version, key: Buffer.from(root.unseal(row.sealed_key, kekAad(version)), 'base64') })
+    }
+    keks = next
+    latestKek = [...next.values()].at(-1)
+  }
+
+  async function addKekVersion(q: Queryable = db): Promise<Kek> {
+    await loadKeks(q)
+    const version = (latestKek?.version ?? 0) + 1
+    const key = randomBytes(DATA_KEY_BYTES)
+    await q.query('INSERT INTO kek_versions (version, sealed_key) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING', [version, root.seal(key.toString('base64'), kekAad(version))])
+    await loadKeks(q)
+    return latestKek as Kek
+  }
+
+  async function currentKek(q: Queryable): Promise<Kek> {
+    if (!latestKek) await loadKeks(q)
+    return latestKek ?? (await addKekVersion(q))
+  }
+
+  async function kek(version: number, q: Queryable): Promise<Kek> {
+    let found = keks.get(version)
+    if (!found) {
+      await loadKeks(q)
+      found = keks.get(version)
+    }
+    if (!found) throw new Error(`key-encryption key version ${version} is missing`)
+    return found
+  }
+
+  const cacheKey = (patientId: string, version: number | 'current') => `${patientId}/${version}`
+  function remember(name: string, key: DataKey): DataKey {
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string)
+    cache.set(name, { key, at: Date.now() })
+    return key
+  }
+  function cached(name: string): DataKey | undefined {
+    const hit = cache.get(name)
+    if (!hit) return undefined
+    if (Date.now() - hit.at > cacheMs) {
+      cache.delete(name)
+      return undefined
+    }
+    return hit.key
+  }
+
+  interface KeyRow {
+    version: number
+    kek_version: number | null
+    wrapped_key: string | null
+  }
+
+  async function unwrap(patientId: string, row: KeyRow, q: Queryable): Promise<DataKey> {
+    if (row.wrapped_key === null || row.kek_version === null) throw new PatientErasedError(patientId)
+    const version = Number(row.version)
+    const k = await kek(Number(row.kek_version), q)
+    const key = Buffer.from(openWithDataKey(k.key, row.wrapped_key, dekAad(patientId, version)), 'base64')
+    return { patientId, version, key }
+  }
+
+  async function insertVersion(patientId: string, version: number, q: Queryable): Promise<void> {
+    const k = await currentKek(q)
+    const key = randomBytes(DATA_KEY_BYTES)
+    const wrapped = sealWithDataKey(k.key, k.version, key.toString('base64'), dekAad(patientId, version))
+    await q.query(
+      'INSERT INTO patient_data_keys (patient_id, version, kek_version, wrapped_key) VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id, version) DO NOTHING',
+      [patientId, version, k.version, wrapped],
+    )
+  }
+
+  async function loadCurrent(patientId: string, q: Queryable): Promise<DataKey> {
+    const hit = cached(cacheKey(patientId, 'current'))
+    if (hit) return hit
+    let { rows } = await q.query<KeyRow>('SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1', [patientId])
+    if (rows.length === 0) {
+      await insertVersion(patientId, 1, q)
+      ;({ rows } = await q.query<KeyRow>('SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1', [patientId]))
+    }
+    const key = await unwrap(patientId, rows[0] as KeyRow, q)
+    remember(cacheKey(patientId, key.version), key)
+    return remember(cacheKey(patientId, 'current'), key)
+  }
+
+  async function loadVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
+    const hit = cached(cacheKey(patientId, version))
+    if (hit) return hit
+    const { rows } = await q.query<KeyRow>('SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 AND version = $2', [patientId, version])
+    if (rows.length === 0) throw new PatientErasedError(patientId)
+    return remember(cacheKey(patientId, version), await unwrap(patientId, rows[0] as KeyRow, q))
+  }
+
+  function forget(patientId: string): void {
+    for (const name of [...cache.keys()]) if (name.startsWith(`${patientId}/`)) cache.delete(name)
+  }
+
+  async function rewrapAll(batchSize = 500): Promise<number> {
+    const target = await currentKek(db)
+    let total = 0
+    for (;;) {
+      const { rows } = await db.query<KeyRow & { patient_id: string }>(
+        'SELECT patient_id, version, kek_version, wrapped_key FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version <> $1 LIMIT $2',
+        [target.version, batchSize],
+      )
+      if (rows.length === 0) return total
+      for (const row of rows) {
+        const dek = await unwrap(row.patient_id, row, db)
+        const wrapped = sealWithDataKey(target.key, target.version, dek.key.toString('base64'), dekAad(row.patient_id, dek.version))
+        // Compare-and-set on the old KEK version: a concurrent rewrap or erasure wins cleanly.
+        await db.query('UPDATE patient_data_keys SET kek_version = $1, wrapped_key = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5 AND wrapped_key IS NOT NULL', [
+          target.version,
+          wrapped,
+          row.patient_id,
+          dek.version,
+          row.kek_version,
+        ])
+        total++
+      }
+    }
+  }
+
+  return {
+    current: (patientId, q = db) => loadCurrent(patientId, q),
+    version: (patientId, version, q = db) => loadVersion(patientId, version, q),
+    async addVersion(patientId, q = db) {
+      const current = await loadCurrent(patientId, q)
+      await insertVersion(patientId, current.version + 1, q)
+      forget(patientId)
+      return loadCurrent(patientId, q)
+    },
+    async rotateKek() {
+      const k = await addKekVersion(db)
+      const rewrapped = await rewrapAll()
+      return { kekVersion: k.version, rewrapped }
+    },
+    rewrapAll,
+    async erase(patientId, q) {
+      forget(patientId)
+      const now = clock()
+      await q.query('UPDATE patient_data_keys SET wrapped_key = NULL, kek_version = NULL, destroyed_at = $2 WHERE patient_id = $1 AND wrapped_key IS NOT NULL', [patientId, now])
+      await q.query('UPDATE patients SET erased_at = $2, updated_at = $2 WHERE id = $1 AND erased_at IS NULL', [patientId, now])
+    },
+    async olderVersions(patientId) {
+      const { rows } = await db.query<{ version: number }>(
+        `SELECT version FROM patient_data_keys WHERE patient_id = $1 AND wrapped_key IS NOT NULL
+           AND version < (SELECT max(version) FROM patient_data_keys WHERE patient_id = $1) ORDER BY version`,
+        [patientId],
+      )
+      return rows.map((r) => Number(r.version))
+    },
+    async retireVersion(patientId, version) {
+      forget(patientId)
+      await db.query(
+        `UPDATE patient_data_keys SET wrapped_key = NULL, kek_version = NULL, destroyed_at = $3 WHERE patient_id = $1 AND version = $2
+           AND version < (SELECT max(version) FROM patient_data_keys WHERE patient_id = $1)`,
+        [patientId, version, clock()],
+      )
+    },
+    forget,
+  }
+}
+
+/** Seals and opens a patient's PHI fields under their data keys; aad names the field's place. */
+export function createPatientCipher(keys: DataKeyStore): PatientCipher {
+  return {
+    async seal(patientId, plaintext, aad, q) {
+      const key = await keys.current(patientId, q)
+      return sealWithDataKey(key.key, key.version, plaintext, `${patientId}:${aad}`)
+    },
+    async open(patientId, sealed, aad, q) {
+      const key = await keys.version(patientId, envelopeKeyVersion(sealed), q)
+      return openWithDataKey(key.key, sealed, `${patientId}:${aad}`)
+    },
+  }
+}

@@ -1,0 +1,70 @@
+// The policy decision point (ADR-0008): the rules of rules.ts evaluated over a principal, an
+// action, a resource and — for a patient's data — that patient's facts, loaded fresh for every
+// decision so that a revoked consent or a closed break-glass session refuses the very next request.
+//
+// Outcomes: no rule for this kind of principal → deny (403); the token's scopes do not carry the
+// action → deny (403); a patient's data the principal has no relationship with, or that does not
+// exist → deny concealed (404: the caller learns nothing of its existence).
+
+import type { Principal } from '../authn/index.ts'
+import type { AccessFactSource, Decision, DecisionContext, PatientFacts, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
+import { ACTIONS, RULES, type Action, type Rule } from './rules.ts'
+import { scopePermits } from './scopes.ts'
+
+const NO_FACTS: PatientFacts = { exists: false, erased: false, organisationId: null, careTeam: false, consents: [], breakGlass: null }
+
+/** Pure: the decision for these facts (facts are needed only when resource.patientId is set). */
+export function evaluate(principal: Principal, action: string, resource: Resource, facts: PatientFacts | undefined, now: Date, rules: readonly Rule[] = RULES): Decision {
+  if (!(action in ACTIONS)) return { effect: 'deny', rule: 'unknown-action' }
+  const candidates = rules.filter((r) => r.actions.includes(action as Action) && r.who(principal))
+  if (candidates.length === 0) return { effect: 'deny', rule: 'default-deny' }
+  const patientId = resource.patientId
+  if (!scopePermits(principal, action, patientId)) {
+    return { effect: 'deny', rule: 'scope-missing', ...(patientId !== undefined ? { conceal: true, patientId } : {}) }
+  }
+  const objectLevel = patientId !== undefined || resource.organisationId !== undefined
+  if (!objectLevel) return { effect: 'permit', rule: (candidates[0] as Rule).id }
+
+  const f = patientId !== undefined ? (facts ?? NO_FACTS) : NO_FACTS
+  if (patientId !== undefined && (!f.exists || f.erased)) return { effect: 'deny', rule: 'patient-unknown', conceal: true, patientId }
+  for (const rule of candidates) {
+    if (!rule.object) return { effect: 'permit', rule: rule.id, ...(patientId !== undefined ? { patientId } : {}) }
+    const verdict = rule.object(principal, resource, f, now, action as Action)
+    if (verdict === false) continue
+    const extra = verdict === true ? {} : verdict
+    return {
+      effect: 'permit',
+      rule: rule.id,
+      ...(patientId !== undefined ? { patientId } : {}),
+      ...(extra.consentId ? { consentId: extra.consentId } : {}),
+      ...(extra.breakGlassId ? { breakGlass: true, breakGlassId: extra.breakGlassId } : {}),
+    }
+  }
+  return { effect: 'deny', rule: 'no-relationship', conceal: true, ...(patientId !== undefined ? { patientId } : {}) }
+}
+
+export interface PdpDeps {
+  readonly facts: AccessFactSource
+  readonly rules?: readonly Rule[]
+}
+
+export function createPdp(deps: PdpDeps): Required<PolicyDecisionPoint> {
+  const rules = deps.rules ?? RULES
+  async function decide(principal: Principal, action: string, resource: Resource, context: Pick<DecisionContext, 'now'>): Promise<Decision> {
+    const facts = resource.patientId !== undefined ? await deps.facts.patientFacts(principal, resource.patientId, context.now) : undefined
+    return evaluate(principal, action, resource, facts, context.now, rules)
+  }
+  return {
+    decide,
+    async patientScope(principal, action, now): Promise<PatientScope> {
+      const candidates = new Set(await deps.facts.candidatePatients(principal, now))
+      if (principal.patientId) candidates.add(principal.patientId)
+      const ids: string[] = []
+      for (const id of candidates) {
+        const d = await decide(principal, action, { type: action, patientId: id }, { now })
+        if (d.effect === 'permit') ids.push(id)
+      }
+      return ids.length === 0 ? { kind: 'none' } : { kind: 'patients', ids }
+    },
+  }
+}
