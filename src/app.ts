@@ -58,8 +58,9 @@ import { createAccessFactSource, createDataKeyStore, createPatientCipher, create
 import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
 import { careRoutesV2 } from './modules/care/index.ts'
 import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
-import { fhirRoutes } from './fhir/index.ts'
-import { auditRoutesV2 } from './audit/routes.ts'
+import { fhirRoutes } from './modules/fhir/index.ts'
+import { auditRoutesV2 } from './modules/auditor/index.ts'
+import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
 export interface AppDeps {
@@ -88,7 +89,7 @@ export type App = FastifyInstance
 declare module 'fastify' {
   interface FastifyInstance {
     /** The parts built inside buildApp that the CLI and tests reach: the authorization server and the module context. */
-    vigil: { readonly provider: import('oidc-provider').default; readonly modules: ModuleContext }
+    vigil: { readonly provider: Provider; readonly modules: ModuleContext }
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { ModuleContext } from '../modules/context.ts'
+import type { ModuleContext } from '../context.ts'
 
 // STUB — replaced by the FHIR R4 API.
 export function fhirRoutes(_ctx: ModuleContext): FastifyPluginAsync {
