@@ -5,3 +5,9 @@ import type { ModuleContext } from '../context.ts'
 export function auditRoutesV2(_ctx: ModuleContext): FastifyPluginAsync {
   return async function auditRoutes() {}
 }
+
+// STUB — replaced by GET /fhir/R4/AuditEvent (registered inside the FHIR plugin, which supplies
+// the FHIR content type and OperationOutcome errors).
+export function auditEventFhirRoutes(_ctx: ModuleContext): FastifyPluginAsync {
+  return async function auditEventRoutes() {}
+}

@@ -11,3 +11,4 @@ export function deviceDataRoutesV1(_ctx: ModuleContext): FastifyPluginAsync {
 export function deviceDataRoutesV2(_ctx: ModuleContext): FastifyPluginAsync {
   return async function deviceDataV2() {}
 }
+export { sealReading, openReading, readingAad, type ReadingContent, type ReadingComponent } from './reading-content.ts'
