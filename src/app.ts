@@ -58,7 +58,7 @@ import { createAccessFactSource, createDataKeyStore, createPatientCipher, create
 import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
 import { careRoutesV2 } from './modules/care/index.ts'
 import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
-import { fhirRoutes } from './modules/fhir/index.ts'
+import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
@@ -232,6 +232,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   })
   // FHIR R4 (issue 6) under /fhir/R4, with its own content type and OperationOutcome errors.
   await app.register(fhirRoutes(modules), { prefix: '/fhir/R4' })
+  await app.register(smartConfigurationRoutes(modules))
 
   return app
 }

@@ -5,3 +5,8 @@ import type { ModuleContext } from '../context.ts'
 export function fhirRoutes(_ctx: ModuleContext): FastifyPluginAsync {
   return async function fhir() {}
 }
+
+// STUB — replaced by GET /.well-known/smart-configuration (SMART App Launch discovery, public).
+export function smartConfigurationRoutes(_ctx: ModuleContext): FastifyPluginAsync {
+  return async function smartConfiguration() {}
+}
