@@ -17,6 +17,7 @@ import type { Logger } from 'pino'
 import type { AuditTrail } from './audit-trail.ts'
 import type { CheckpointSigner } from './checkpoint-key.ts'
 import type { AuditEntryInput, Outcome } from './entry.ts'
+import type { Queryable } from '../platform/db/index.ts'
 
 /** The request decorations this hook reads (set by security/policy's route access). */
 interface AccessContext {
@@ -60,6 +61,19 @@ export function requestEntry(request: FastifyRequest, reply: FastifyReply): Audi
   }
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Writes this request's one audit entry inside the caller's transaction (a write of health
+     * data, a consent change, a break-glass session): the change and its entry commit together,
+     * and the entry written after the response is skipped. Status is the one the handler will
+     * answer; if the transaction rolls back, the request's error response is audited as usual.
+     */
+    auditInTransaction(tx: Queryable, entry: { status: number } & Partial<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId' | 'patientId' | 'consentId' | 'breakGlass'>>): Promise<void>
+    auditWritten: boolean
+  }
+}
+
 export interface AuditHttpOptions {
   readonly audit: AuditTrail
   readonly logger: Pick<Logger, 'error' | 'info'>
@@ -77,9 +91,22 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
   })
   const pending = new Set<Promise<unknown>>()
 
+  app.decorateRequest('auditWritten', false)
+  app.decorateRequest('auditInTransaction', async function (this: FastifyRequest, tx: Queryable, entry) {
+    const base = requestEntry(this, { statusCode: entry.status } as FastifyReply)
+    const { status, ...overrides } = entry
+    await options.audit.record({ ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)), status, outcome: outcomeFor(status, false) }, tx)
+    this.auditWritten = true
+  })
+  // A handler that failed after writing its entry rolled its transaction back: the entry went with it.
+  app.addHook('onError', async (request) => {
+    request.auditWritten = false
+  })
+
   app.addHook('onResponse', (request, reply, done) => {
     done() // the response is already sent; nothing waits on the write
     if (isOperationalProbe(request.routeOptions.url)) return
+    if (request.auditWritten) return
     const write = options.audit
       .record(requestEntry(request, reply))
       .catch((err: unknown) => {
