@@ -161,9 +161,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const cipher = createPatientCipher(dataKeys)
   const patients = createPatientService({ db: deps.db, keys: dataKeys, cipher, keyring })
   const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db) }))
-  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, clock: () => new Date() }
+  const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
+  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date() }
 
   app.decorate('vigil', { provider, modules })
+  if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
   registerValidation(app)
   registerErrorHandling(app)
   registerRequestContext(app, { tls: config.tls !== undefined })
@@ -205,8 +207,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(formbody, { bodyLimit: 16 * 1024 })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret }))
-  const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
-  if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 

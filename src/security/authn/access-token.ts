@@ -68,7 +68,8 @@ export function createAccessTokenAuthenticator(deps: AccessTokenAuthenticatorDep
         scopes,
         roles: account.roles,
         memberships: facts?.memberships ?? account.roles.map((role) => ({ role, organisationId: null })),
-        patientId: facts?.patientId ?? launched ?? null,
+        patientId: facts?.patientId ?? null,
+        launchPatientId: launched ?? null,
         organisationId: null,
       } satisfies Principal
     }

@@ -25,9 +25,11 @@ export interface Principal {
   readonly memberships?: readonly Membership[]
   /**
    * A patient user: their own patient record. A device: the patient it is bound to now (null
-   * when unbound). A SMART app launched for a patient: that patient. Otherwise null.
+   * when unbound). Otherwise null.
    */
   readonly patientId?: string | null
+  /** A SMART app's launch context (the `patient` of its token): what `patient/` scopes reach. Never grants access by itself. */
+  readonly launchPatientId?: string | null
   /** A device or backend service: the organisation it belongs to. */
   readonly organisationId?: string | null
 }

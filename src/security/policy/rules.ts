@@ -26,7 +26,7 @@ export const ACTIONS = {
   'users.manage': { scopes: ['admin:users'] },
   'care-team.manage': { scopes: ['admin:users'] },
   'devices.manage': { scopes: ['devices:manage', 'admin:users'] },
-  'patients.manage': { scopes: ['admin:users'] },
+  'patients.manage': { scopes: ['admin:users'], fhir: { type: 'Patient', needs: ['c'] } },
   'consent.manage': { scopes: ['consent:manage'] },
   'break-glass.open': { scopes: ['patients:read', 'device-data:read'] },
   'break-glass.review': { scopes: ['admin:users'] },
@@ -101,7 +101,9 @@ export const RULES: readonly Rule[] = [
   {
     id: 'patient.own-record',
     actions: [...CLINICAL_READ, 'consent.manage', 'devices.bind'],
-    who: (p) => p.kind === 'user' && (holds(p, 'patient') || (p.patientId ?? null) !== null),
+    // The patient role, not merely a patientId: a clinician's SMART launch context also fills
+    // patientId, and a launch context narrows what a token reaches — it never makes its bearer the patient.
+    who: (p) => holds(p, 'patient'),
     object: (p, r) => p.patientId !== null && p.patientId !== undefined && r.patientId === p.patientId,
   },
   // A device writes readings only for the patient it is bound to now.

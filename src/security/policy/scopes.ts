@@ -16,7 +16,7 @@ function permissionsOf(p: string): Set<string> {
 }
 
 /** Does one of the token's scopes allow this action, on this patient's data (when one is named)? */
-export function scopePermits(principal: Pick<Principal, 'scopes' | 'patientId' | 'kind'>, action: string, patientId?: string): boolean {
+export function scopePermits(principal: Pick<Principal, 'scopes' | 'patientId' | 'launchPatientId' | 'kind'>, action: string, patientId?: string): boolean {
   const meta = (ACTIONS as Record<string, ActionMeta>)[action]
   if (!meta) return false
   if (meta.scopes.some((s) => principal.scopes.includes(s))) return true
@@ -31,7 +31,8 @@ export function scopePermits(principal: Pick<Principal, 'scopes' | 'patientId' |
     if (!fhir.needs.some((n) => granted.has(n))) continue
     if (context === 'patient') {
       // Only the patient in the token's context, and only for patient-scoped actions.
-      if (!principal.patientId || (patientId !== undefined && patientId !== principal.patientId)) continue
+      const context = principal.launchPatientId ?? principal.patientId
+      if (!context || (patientId !== undefined && patientId !== context)) continue
     }
     if (context === 'system' && principal.kind !== 'client') continue
     if (context === 'user' && principal.kind !== 'user') continue

@@ -1,0 +1,102 @@
+// Break-glass: a clinician opens emergency access to a patient outside their care team with a
+// written reason (/api/v2/patients/{id}/break-glass). The session lasts 60 minutes — the database
+// refuses a longer one — and every request it permits is marked break_glass in its audit entry (the
+// decision carries it). Opening writes its own audit entry in the same transaction. Administrators
+// list the sessions for review and mark them reviewed (/api/v2/break-glass). ADR-0008.
+
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { AppError } from '../../platform/http/errors.ts'
+import type { Principal } from '../../security/authn/index.ts'
+import type { ModuleContext } from '../context.ts'
+import type { BreakGlassRecord, CareRepository } from './repository.ts'
+import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
+
+export const BREAK_GLASS_MINUTES = 60
+
+const OpenBody = Type.Object(
+  { reason: Type.String({ minLength: 10, maxLength: 1000, pattern: '\\S', description: 'Why emergency access is needed; read by the reviewing administrator' }) },
+  { additionalProperties: false, examples: [{ reason: 'Patient admitted unconscious to the emergency department; the care team cannot be reached' }] },
+)
+const SessionView = Type.Object({
+  id: Uuid(),
+  patientId: Uuid(),
+  userId: Uuid('The clinician'),
+  reason: Type.String(),
+  startedAt: Time(),
+  expiresAt: Time(),
+  endedAt: Type.Union([Time(), Type.Null()]),
+  reviewedAt: Type.Union([Time(), Type.Null()]),
+  reviewedBy: Type.Union([Uuid(), Type.Null()]),
+})
+const SessionList = Type.Object({ sessions: Type.Array(SessionView) })
+const ListQuery = Type.Object({ reviewed: Type.Optional(Type.Boolean({ description: 'Only reviewed (true) or unreviewed (false) sessions' })) }, { additionalProperties: false })
+
+const present = (s: BreakGlassRecord) => ({
+  id: s.id,
+  patientId: s.patientId,
+  userId: s.userId,
+  reason: s.reason,
+  startedAt: iso(s.startedAt),
+  expiresAt: iso(s.expiresAt),
+  endedAt: s.endedAt === null ? null : iso(s.endedAt),
+  reviewedAt: s.reviewedAt === null ? null : iso(s.reviewedAt),
+  reviewedBy: s.reviewedBy,
+})
+
+export function breakGlassRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): FastifyPluginAsync {
+  const { repo } = deps
+  return async function breakGlass(app) {
+    const tags = ['Break-glass']
+
+    app.post(
+      '/patients/:id/break-glass',
+      {
+        config: { policy: 'break-glass.open' },
+        schema: {
+          tags,
+          summary: `Open emergency access to a patient for ${BREAK_GLASS_MINUTES} minutes, with a written reason (clinicians); reviewed by administrators`,
+          params: IdParam,
+          body: OpenBody,
+          response: { 201: SessionView, 404: problem('No such patient') },
+        },
+      },
+      async (request, reply) => {
+        const principal = request.principal as Principal
+        const patientId = (request.params as Static<typeof IdParam>).id
+        const { reason } = request.body as Static<typeof OpenBody>
+        const patient = await ctx.patients.get(patientId)
+        if (!patient || patient.erasedAt !== null) throw new AppError('NOT_FOUND', 'No such patient')
+        const startedAt = ctx.clock()
+        const session = await ctx.db.transaction(async (tx) => {
+          const id = randomUUID()
+          const created = await repo.insertBreakGlass(tx, { id, userId: principal.id, patientId, reason: reason.trim(), startedAt, expiresAt: new Date(startedAt.getTime() + BREAK_GLASS_MINUTES * 60_000) })
+          // The request's one audit entry, in the session's transaction (marked break-glass).
+          await request.auditInTransaction(tx, { status: 201, action: 'break-glass.open', resourceType: 'break-glass', resourceId: id, patientId, breakGlass: true })
+          return created
+        })
+        return reply.code(201).send(present(session))
+      },
+    )
+
+    app.get(
+      '/break-glass',
+      { config: { policy: 'break-glass.review' }, schema: { tags, summary: 'Break-glass sessions for review, newest first (administrators)', querystring: ListQuery, response: { 200: SessionList } } },
+      async (request) => ({ sessions: (await repo.listBreakGlass({ reviewed: (request.query as Static<typeof ListQuery>).reviewed })).map(present) }),
+    )
+
+    app.post(
+      '/break-glass/:id/review',
+      {
+        config: { policy: 'break-glass.review' },
+        schema: { tags, summary: 'Mark a break-glass session reviewed (the first review stands)', params: IdParam, response: { 200: SessionView, 404: problem('No such session') } },
+      },
+      async (request) => {
+        const reviewed = await repo.reviewBreakGlass((request.params as Static<typeof IdParam>).id, (request.principal as Principal).id, ctx.clock())
+        if (!reviewed) throw new AppError('NOT_FOUND', 'No such break-glass session')
+        return present(reviewed)
+      },
+    )
+  }
+}

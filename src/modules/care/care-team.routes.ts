@@ -1,0 +1,76 @@
+// A patient's care team: /api/v2/patients/{id}/care-team[/{userId}]. Guarded by 'care-team.manage':
+// a platform administrator, or an administrator of the patient's organisation (the rule reads the
+// patient's organisation from its facts). A patient the caller may not manage answers 404. Only a
+// clinician of the patient's organisation joins the team; membership is read by the policy
+// decision point on every decision, so adding or removing takes effect on the next request.
+
+import type { FastifyPluginAsync } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { AppError } from '../../platform/http/errors.ts'
+import type { ModuleContext } from '../context.ts'
+import type { CareRepository, CareTeamMember } from './repository.ts'
+import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
+
+const MemberParams = Type.Object({ id: Uuid(), userId: Uuid() }, { additionalProperties: false })
+const MemberView = Type.Object({ userId: Uuid(), displayName: Type.Union([Type.String(), Type.Null()]), organisationId: Uuid(), addedAt: Time() })
+const TeamView = Type.Object({ patientId: Uuid(), members: Type.Array(MemberView) })
+
+const present = (m: CareTeamMember) => ({ userId: m.userId, displayName: m.displayName, organisationId: m.organisationId, addedAt: iso(m.addedAt) })
+
+export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): FastifyPluginAsync {
+  const { repo } = deps
+  return async function careTeams(app) {
+    const config = { policy: 'care-team.manage' }
+    const tags = ['Care teams']
+    const notFound = problem('No such patient, or not one the caller administers')
+
+    app.get(
+      '/patients/:id/care-team',
+      { config, schema: { tags, summary: 'The clinicians in a patient\'s care team', params: IdParam, response: { 200: TeamView, 404: notFound } } },
+      async (request) => {
+        const id = (request.params as Static<typeof IdParam>).id
+        await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
+        return { patientId: id, members: (await repo.careTeam(id)).map(present) }
+      },
+    )
+
+    app.put(
+      '/patients/:id/care-team/:userId',
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Put a clinician of the patient\'s organisation in the patient\'s care team (idempotent)',
+          params: MemberParams,
+          response: { 200: MemberView, 201: MemberView, 404: notFound, 422: problem('The user is not a clinician of the patient\'s organisation') },
+        },
+      },
+      async (request, reply) => {
+        const { id, userId } = request.params as Static<typeof MemberParams>
+        await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
+        const patient = await ctx.patients.get(id)
+        if (!patient) throw new AppError('NOT_FOUND')
+        if (patient.organisationId === null || !(await repo.holdsRole(userId, 'clinician', patient.organisationId))) {
+          throw new AppError('UNPROCESSABLE', 'Only a clinician of the patient\'s organisation joins the care team')
+        }
+        const added = await repo.addToCareTeam({ patientId: id, userId, organisationId: patient.organisationId, addedBy: request.principal?.kind === 'user' ? request.principal.id : null, now: ctx.clock() })
+        const member = (await repo.careTeam(id)).find((m) => m.userId === userId) as CareTeamMember
+        return reply.code(added ? 201 : 200).send(present(member))
+      },
+    )
+
+    app.delete(
+      '/patients/:id/care-team/:userId',
+      {
+        config,
+        schema: { tags, summary: 'Take a clinician out of a patient\'s care team', params: MemberParams, response: { 204: Type.Null({ description: 'Removed' }), 404: problem('No such patient or member') } },
+      },
+      async (request, reply) => {
+        const { id, userId } = request.params as Static<typeof MemberParams>
+        await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
+        if (!(await repo.removeFromCareTeam(id, userId))) throw new AppError('NOT_FOUND', 'The user is not in this care team')
+        return reply.code(204).send()
+      },
+    )
+  }
+}

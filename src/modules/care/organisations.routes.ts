@@ -1,0 +1,71 @@
+// Organisations: /api/v2/organisations. Creating one is for platform administrators
+// ('organisations.manage', admin only). Reading is guarded by 'users.manage': an administrator
+// reads every organisation, an organisation's administrator only their own — another
+// organisation answers 404, as if it did not exist (ADR-0008).
+
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { AppError } from '../../platform/http/errors.ts'
+import type { Principal } from '../../security/authn/index.ts'
+import type { ModuleContext } from '../context.ts'
+import type { UserService } from '../users/index.ts'
+import type { CareRepository, OrganisationRecord } from './repository.ts'
+import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
+
+const CreateOrganisation = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Unique; shown to the organisation\'s users' }) },
+  { additionalProperties: false, examples: [{ name: 'Riverside Cardiology' }] },
+)
+export const OrganisationView = Type.Object({ id: Uuid(), name: Type.String(), createdAt: Time() })
+const OrganisationList = Type.Object({ organisations: Type.Array(OrganisationView) })
+
+const present = (o: OrganisationRecord) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) })
+
+/** 404 for an organisation the caller may not manage users of, or that does not exist. */
+export async function authorizeOrganisation(request: FastifyRequest, repo: CareRepository, organisationId: string, action = 'users.manage'): Promise<OrganisationRecord> {
+  await request.authorize(action, { type: 'organisations', id: organisationId, organisationId })
+  const organisation = await repo.findOrganisation(organisationId)
+  if (!organisation) throw new AppError('NOT_FOUND', 'No such organisation')
+  return organisation
+}
+
+export function organisationRoutes(ctx: ModuleContext, deps: { users: UserService; repo: CareRepository }): FastifyPluginAsync {
+  const { users, repo } = deps
+  return async function organisations(app) {
+    const tags = ['Organisations']
+
+    app.post(
+      '/organisations',
+      {
+        config: { policy: 'organisations.manage' },
+        schema: { tags, summary: 'Create an organisation (platform administrators)', body: CreateOrganisation, response: { 201: OrganisationView, 409: problem('An organisation with this name exists') } },
+      },
+      async (request, reply) => {
+        const created = await users.createOrganisation((request.body as Static<typeof CreateOrganisation>).name)
+        return reply.code(201).send(present(created))
+      },
+    )
+
+    app.get(
+      '/organisations',
+      { config: { policy: 'users.manage' }, schema: { tags, summary: 'The organisations the caller administers (all of them for a platform administrator)', response: { 200: OrganisationList } } },
+      async (request) => {
+        const principal = request.principal as Principal
+        const now = ctx.clock()
+        const visible: OrganisationRecord[] = []
+        // Decided one by one by the policy decision point (pure for organisation resources: no facts to load).
+        for (const o of await repo.listOrganisations()) {
+          const d = await ctx.pdp.decide(principal, 'users.manage', { type: 'organisations', id: o.id, organisationId: o.id }, { requestId: request.id, ip: request.ip, now })
+          if (d.effect === 'permit') visible.push(o)
+        }
+        return { organisations: visible.map(present) }
+      },
+    )
+
+    app.get(
+      '/organisations/:id',
+      { config: { policy: 'users.manage' }, schema: { tags, summary: 'One organisation', params: IdParam, response: { 200: OrganisationView, 404: problem('No such organisation, or not one the caller administers') } } },
+      async (request) => present(await authorizeOrganisation(request, repo, (request.params as Static<typeof IdParam>).id)),
+    )
+  }
+}

@@ -1,0 +1,158 @@
+// An organisation's users: invite, list, assign and remove roles (/api/v2/organisations/{id}/users),
+// and disable or enable an account (/api/v2/users/{id}/disable|enable). Guarded by 'users.manage':
+// a platform administrator anywhere, an organisation's administrator within their organisation
+// only — another organisation's users answer 404 (ADR-0008).
+
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { AppError } from '../../platform/http/errors.ts'
+import { revokeAllForAccount } from '../../security/oauth-server/index.ts'
+import type { ModuleContext } from '../context.ts'
+import type { UserRepository, UserService } from '../users/index.ts'
+import { inviteUser } from './invite-user.ts'
+import { authorizeOrganisation } from './organisations.routes.ts'
+import type { CareRepository, MemberRecord } from './repository.ts'
+import { IdParam, OrganisationRoleSchema, problem, Uuid, type OrganisationRole } from './schemas.ts'
+
+const InviteBody = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 320 }),
+    role: OrganisationRoleSchema,
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false, examples: [{ email: 'new.clinician@clinic.example', role: 'clinician', displayName: 'Dr. Ada Quist' }] },
+)
+const MemberView = Type.Object({
+  id: Uuid(),
+  email: Type.String(),
+  displayName: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Enum(['active', 'disabled']),
+  roles: Type.Array(Type.String(), { description: 'The roles held in this organisation' }),
+})
+const InvitedView = Type.Object({ ...MemberView.properties, invitationMailed: Type.Boolean({ description: 'False when no mail could be sent: the invitee uses "forgot password" instead' }) })
+const MemberList = Type.Object({ users: Type.Array(MemberView) })
+const RoleParams = Type.Object({ id: Uuid(), userId: Uuid(), role: OrganisationRoleSchema }, { additionalProperties: false })
+const StatusView = Type.Object({ id: Uuid(), status: Type.Enum(['active', 'disabled']) })
+
+const present = (m: MemberRecord) => ({ id: m.id, email: m.email, displayName: m.displayName, status: m.status, roles: m.roles })
+
+/**
+ * A user account may be managed by whoever may manage users in every organisation it belongs to;
+ * an account with a platform-wide role, or in no organisation, only by a platform administrator.
+ * Anything else answers 404.
+ */
+export async function authorizeUser(request: FastifyRequest, repo: CareRepository, userId: string): Promise<void> {
+  const scopes = await repo.scopesOfUser(userId)
+  if (!scopes) throw new AppError('NOT_FOUND', 'No such user')
+  const targets: Array<string | null> = [...scopes.organisations]
+  if (scopes.global || targets.length === 0) targets.push(null)
+  for (const organisationId of targets) await request.authorize('users.manage', { type: 'users', id: userId, organisationId })
+}
+
+export function userRoutes(ctx: ModuleContext, deps: { users: UserService; userRepo: UserRepository; repo: CareRepository }): FastifyPluginAsync {
+  const { users, userRepo, repo } = deps
+  return async function organisationUsers(app) {
+    const config = { policy: 'users.manage' }
+    const tags = ['Organisations']
+
+    app.post(
+      '/organisations/:id/users',
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Invite a user into the organisation with a role; a mail carries a link to choose a password',
+          params: IdParam,
+          body: InviteBody,
+          response: { 201: InvitedView, 404: problem('No such organisation, or not one the caller administers'), 409: problem('An account with this email exists') },
+        },
+      },
+      async (request, reply) => {
+        const organisation = await authorizeOrganisation(request, repo, (request.params as Static<typeof IdParam>).id)
+        const body = request.body as Static<typeof InviteBody>
+        const invitation = await inviteUser(
+          { users, mailer: ctx.mailer, publicUrl: ctx.config.publicUrl, logger: ctx.logger },
+          { email: body.email, displayName: body.displayName, role: body.role, organisation, requestId: request.id },
+        )
+        const member = (await repo.member(organisation.id, invitation.user.id)) as MemberRecord
+        return reply.code(201).send({ ...present(member), invitationMailed: invitation.mailed })
+      },
+    )
+
+    app.get(
+      '/organisations/:id/users',
+      { config, schema: { tags, summary: 'The users holding a role in the organisation', params: IdParam, response: { 200: MemberList, 404: problem('No such organisation, or not one the caller administers') } } },
+      async (request) => {
+        const organisation = await authorizeOrganisation(request, repo, (request.params as Static<typeof IdParam>).id)
+        return { users: (await repo.listMembers(organisation.id)).map(present) }
+      },
+    )
+
+    app.put(
+      '/organisations/:id/users/:userId/roles/:role',
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Give a user a role in the organisation (idempotent)',
+          params: RoleParams,
+          response: { 200: MemberView, 404: problem('No such organisation or user, or not one the caller administers') },
+        },
+      },
+      async (request) => {
+        const { id, userId, role } = request.params as Static<typeof RoleParams>
+        const organisation = await authorizeOrganisation(request, repo, id)
+        const member = await repo.member(organisation.id, userId)
+        if (!member) throw new AppError('NOT_FOUND', 'No such user')
+        // Someone not yet in this organisation: only who may manage that account everywhere it is may bring it in.
+        if (member.roles.length === 0) await authorizeUser(request, repo, userId)
+        await users.addRole(userId, { role, organisationId: organisation.id })
+        return present((await repo.member(organisation.id, userId)) as MemberRecord)
+      },
+    )
+
+    app.delete(
+      '/organisations/:id/users/:userId/roles/:role',
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Take a role in the organisation away from a user',
+          params: RoleParams,
+          response: { 204: Type.Null({ description: 'The role is removed' }), 404: problem('The user does not hold this role here, or the organisation is not one the caller administers') },
+        },
+      },
+      async (request, reply) => {
+        const { id, userId, role } = request.params as Static<typeof RoleParams>
+        const organisation = await authorizeOrganisation(request, repo, id)
+        if (!(await userRepo.removeRole(userId, { role: role as OrganisationRole, organisationId: organisation.id }))) throw new AppError('NOT_FOUND', 'The user does not hold this role here')
+        return reply.code(204).send()
+      },
+    )
+
+    // Disabling stops the account at once: the authenticator reads the status on every request, and
+    // the account's grants and tokens are revoked as well (so re-enabling does not revive them).
+    for (const status of ['disabled', 'active'] as const) {
+      app.post(
+        `/users/:id/${status === 'disabled' ? 'disable' : 'enable'}`,
+        {
+          config,
+          schema: {
+            tags,
+            summary: status === 'disabled' ? 'Disable a user: their tokens stop working on the next request' : 'Enable a disabled user (they sign in again)',
+            params: IdParam,
+            response: { 200: StatusView, 404: problem('No such user, or not one the caller administers'), 409: problem('A user cannot disable their own account') },
+          },
+        },
+        async (request) => {
+          const userId = (request.params as Static<typeof IdParam>).id
+          await authorizeUser(request, repo, userId)
+          if (status === 'disabled' && request.principal?.kind === 'user' && request.principal.id === userId) throw new AppError('CONFLICT', 'You cannot disable your own account')
+          await users.setStatus(userId, status)
+          if (status === 'disabled') await revokeAllForAccount(ctx.db, userId)
+          return { id: userId, status }
+        },
+      )
+    }
+  }
+}
