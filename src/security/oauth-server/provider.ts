@@ -120,7 +120,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       // RFC 8707: tokens are issued for one resource server; no `resource` → the Vigil API.
       resourceIndicators: {
         enabled: true,
-        defaultResource: async () => api,
+        // SMART App Launch: an app names the FHIR server with `aud` rather than `resource`, and a
+        // backend service asks for `system/*.rs` with neither; both mean the FHIR resource server.
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf.includes(api) ? api : (oneOf[0] ?? api)
+          return wantsFhir(ctx.oidc.params ?? {}, fhir) ? fhir : api
+        },
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, resourceIndicator) => {
           const scopes = resourceIndicator === api ? API_SCOPES : resourceIndicator === fhir ? FHIR_SCOPES : undefined
@@ -134,6 +139,19 @@ export function createProvider(deps: ProviderDeps): Provider {
           }
         },
       },
+    },
+
+    // SMART App Launch: `aud` (the FHIR base URL) and `launch` are authorization request parameters.
+    extraParams: ['aud', 'launch'],
+    // launch/patient (standalone launch): the patient's own record becomes the token's patient
+    // context, stored with the opaque token (token.extra.patient, read by the authenticator).
+    async extraTokenClaims(_ctx, token) {
+      // Claims already on the token (set by whoever built it) are kept.
+      const existing = (token as { extra?: Record<string, unknown> }).extra
+      const accountId = 'accountId' in token ? (token.accountId as string | undefined) : undefined
+      if (!accountId || !token.scopes.has('launch/patient')) return existing
+      const patient = await launchPatient(deps.db, accountId)
+      return patient ? { ...existing, patient } : existing
     },
 
     ttl: {
@@ -170,5 +188,32 @@ export function createProvider(deps: ProviderDeps): Provider {
   const [currentKey] = deps.signingKeys
   if (!currentKey) throw new Error('no signing key')
   registerTokenExchange(provider, { signingKey: currentKey, audiences: INTERNAL_AUDIENCES, accounts: deps.accounts })
+  // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
+  // hook for extra token-response members, so this middleware adds it from the stored token.
+  provider.use(async (ctx, next) => {
+    await next()
+    if (ctx.oidc?.route !== 'token' || ctx.status !== 200) return
+    const body = ctx.body as Record<string, unknown> | undefined
+    if (!body || typeof body.access_token !== 'string' || typeof body.scope !== 'string' || !body.scope.split(' ').includes('launch/patient')) return
+    const token = await provider.AccessToken.find(body.access_token)
+    const patient = (token?.extra as Record<string, unknown> | undefined)?.['patient']
+    if (typeof patient === 'string') ctx.body = { ...body, patient }
+  })
   return provider
+}
+
+const SMART_SCOPE = /^(patient|user|system)\/[A-Za-z*]+\.[a-z*]+$|^launch\/patient$/
+
+/** Does this request (authorization or client credentials) address the FHIR server: `aud` names it, or a SMART scope asks for it? */
+function wantsFhir(params: Record<string, unknown>, fhir: string): boolean {
+  const aud = params.aud
+  if (typeof aud === 'string' && aud.replace(/\/$/, '') === fhir) return true
+  const scope = typeof params.scope === 'string' ? params.scope : ''
+  return scope.split(' ').some((s) => SMART_SCOPE.test(s))
+}
+
+/** The patient record a user launches a SMART app for (standalone launch: their own). */
+async function launchPatient(db: Queryable, userId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL', [userId])
+  return rows[0]?.id
 }

@@ -22,5 +22,17 @@ export const API_SCOPES = [
 
 export type ApiScope = (typeof API_SCOPES)[number]
 
-/** SMART App Launch v2 scopes for the FHIR resource server (enforced when the FHIR API lands). */
-export const FHIR_SCOPES = ['patient/*.rs', 'user/*.rs', 'system/*.rs', 'launch/patient', 'fhirUser'] as const
+/** The FHIR resource types a SMART scope may name (src/fhir serves them; AuditEvent through the auditor module). */
+const SMART_TYPES = ['*', 'Patient', 'Observation', 'Device', 'DiagnosticReport', 'AuditEvent'] as const
+
+/**
+ * SMART App Launch scopes for the FHIR resource server: v2 (`patient/Observation.rs`) and their v1
+ * equivalents (`patient/Observation.read`) for every context and type, the v2 writes (`.cu`, v1
+ * `.write`), and the launch context scopes. They narrow what the policy decision point permits
+ * (src/security/policy/scopes.ts); a scope never makes a caller able to do what no rule allows.
+ */
+export const FHIR_SCOPES = [
+  ...(['patient', 'user', 'system'] as const).flatMap((context) => SMART_TYPES.flatMap((type) => [`${context}/${type}.rs`, `${context}/${type}.read`, `${context}/${type}.cu`, `${context}/${type}.write`])),
+  'launch/patient',
+  'fhirUser',
+] as readonly string[]

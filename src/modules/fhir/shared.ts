@@ -1,0 +1,142 @@
+// What every FHIR route adapter shares: the base URL, the lenient/strict handling of unknown
+// search parameters, side-effect-free visibility checks for _include, and the keyset paging query.
+
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { decodeCursor, ignoredParamsOutcome, searchBundle, searchUrl, type Cursor, type SearchBundle } from '../../fhir/bundle.ts'
+import { FhirError } from '../../fhir/outcome.ts'
+import { countOf, knownParams, one, type Query } from '../../fhir/search.ts'
+import type { ModuleContext } from '../context.ts'
+
+export const fhirBase = (ctx: ModuleContext): string => `${ctx.config.publicUrl}/fhir/R4`
+
+/** Any FHIR resource: validated against the R4 schema in the handler (closed there), documented loosely here. */
+export const AnyResource = Type.Object({}, { additionalProperties: true, description: 'A FHIR R4 resource (application/fhir+json)' })
+
+/**
+ * A FHIR request body. The route schema only requires an object with a resourceType: the handler
+ * validates it against the (closed) R4 JSON schema and our profile, which reject unknown elements
+ * with an OperationOutcome naming them (ADR-0011).
+ */
+export const FhirBody = { type: 'object', required: ['resourceType'], description: 'A FHIR R4 resource (application/fhir+json), validated against the R4 schema' } as const
+
+export const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9\\-.]{1,64}$', description: 'Logical id' }) }, { additionalProperties: false })
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Search parameters a lenient search ignored (names only). */
+    fhirIgnored?: string[]
+  }
+}
+
+/** Prefer: handling=strict → unknown search parameters are an error; otherwise (lenient, R4 §3.1.1.5.6) ignored and reported in the Bundle. */
+export function unknownSearchParams(type: string) {
+  const known = knownParams(type)
+  return async (request: FastifyRequest): Promise<void> => {
+    const query = (request.query ?? {}) as Record<string, unknown>
+    const unknown = Object.keys(query).filter((k) => !known.has(k))
+    if (unknown.length === 0) return
+    const prefer = String(request.headers.prefer ?? '')
+    if (/(^|[;,\s])handling\s*=\s*strict\b/i.test(prefer)) {
+      throw new FhirError(400, 'not-supported', `unknown or unsupported search parameter(s): ${unknown.map((u) => u.replace(/[^A-Za-z0-9_:.-]/g, '?').slice(0, 60)).join(', ')}`, unknown.map((u) => u.slice(0, 60)))
+    }
+    for (const k of unknown) delete query[k]
+    request.fhirIgnored = unknown.map((u) => u.replace(/[^A-Za-z0-9_:.-]/g, '?').slice(0, 60))
+  }
+}
+
+/** The patients the request may reach with action (for searches; marks the object check done). */
+export async function scopeIds(request: FastifyRequest, action: string): Promise<string[]> {
+  const scope = await request.patientScope(action)
+  return scope.kind === 'none' ? [] : [...scope.ids]
+}
+
+/** Whether the caller may see this patient's data under action — for _include, without touching the request's audit decision. */
+export async function maySee(ctx: ModuleContext, request: FastifyRequest, action: string, resource: { type: string; id: string; patientId: string }): Promise<boolean> {
+  if (!request.principal) return false
+  const d = await ctx.pdp.decide(request.principal, action, resource, { requestId: request.id, ip: request.ip, now: new Date() })
+  return d.effect === 'permit'
+}
+
+export function intersect(base: readonly string[], groups: readonly (readonly string[])[]): string[] {
+  let out = [...new Set(base)]
+  for (const g of groups) {
+    const s = new Set(g)
+    out = out.filter((id) => s.has(id))
+  }
+  return out
+}
+
+export interface KeysetRow {
+  readonly id: string
+  readonly sort_key: string
+}
+
+/**
+ * One page of a keyset search ordered by (time, id): `where` and `params` hold the filters; the
+ * cursor adds the edge condition; one row more than the page tells whether another page follows.
+ */
+export async function keysetPage<R extends KeysetRow>(
+  ctx: ModuleContext,
+  input: { select: string; from: string; where: string[]; params: unknown[]; timeColumn: string; idColumn: string; descending: boolean; count: number; cursor: Cursor | undefined },
+): Promise<{ rows: R[]; hasNext: boolean; hasPrevious: boolean }> {
+  const { cursor, count } = input
+  const params = [...input.params]
+  const where = [...input.where]
+  // Walking backwards (a previous link) reverses the order; the page is put back in order after.
+  const backwards = cursor?.d === 'p'
+  const desc = input.descending !== backwards
+  if (cursor) {
+    params.push(cursor.k[0], cursor.k[1])
+    const op = desc ? '<' : '>'
+    where.push(`(${input.timeColumn}, ${input.idColumn}) ${op} ($${params.length - 1}::timestamptz, $${params.length}::uuid)`)
+  }
+  params.push(count + 1)
+  const dir = desc ? 'DESC' : 'ASC'
+  const sql = `SELECT ${input.select}, to_char(${input.timeColumn} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_key FROM ${input.from}
+    WHERE ${where.length ? where.join(' AND ') : 'true'} ORDER BY ${input.timeColumn} ${dir}, ${input.idColumn} ${dir} LIMIT $${params.length}`
+  const { rows } = await ctx.db.query<R>(sql, params)
+  const more = rows.length > count
+  const page = rows.slice(0, count)
+  if (backwards) page.reverse()
+  return { rows: page, hasNext: backwards ? true : more, hasPrevious: backwards ? more : cursor !== undefined }
+}
+
+/** The Bundle of a keyset page with its self, next and previous links. */
+export function pagedBundle(
+  ctx: ModuleContext,
+  request: FastifyRequest,
+  type: string,
+  query: Query,
+  page: { rows: readonly KeysetRow[]; hasNext: boolean; hasPrevious: boolean },
+  matches: ReadonlyArray<Record<string, unknown>>,
+  includes: ReadonlyArray<Record<string, unknown>> = [],
+): SearchBundle {
+  const base = fhirBase(ctx)
+  const first = page.rows[0]
+  const last = page.rows.at(-1)
+  return searchBundle({
+    base,
+    self: searchUrl(base, type, query, decodeCursor(one(query, '_cursor'))),
+    next: page.hasNext && last ? searchUrl(base, type, query, { d: 'n', k: [last.sort_key, last.id] }) : undefined,
+    previous: page.hasPrevious && first ? searchUrl(base, type, query, { d: 'p', k: [first.sort_key, first.id] }) : undefined,
+    matches,
+    includes,
+    outcome: ignoredParamsOutcome(request.fhirIgnored ?? []),
+    now: ctx.clock(),
+  })
+}
+
+export function pagingOf(query: Query): { count: number; cursor: Cursor | undefined } {
+  return { count: countOf(query), cursor: decodeCursor(one(query, '_cursor')) }
+}
+
+/** If-Match: W/"3" (or "3") → 3; absent → undefined. */
+export function ifMatchVersion(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined
+  const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(header)
+  if (!m) throw new FhirError(412, 'conflict', 'If-Match must be a version ETag such as W/"1"')
+  return Number(m[1])
+}
+
+export const etag = (version: number): string => `W/"${version}"`
