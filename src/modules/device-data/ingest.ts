@@ -1,0 +1,184 @@
+// Storing a batch of validated readings (ADR-0010), all in one transaction: the sealed readings,
+// the quota count, the outbox row and the Idempotency-Key record commit together or not at all,
+// and the caller answers 2xx only after COMMIT (SPEC: every acknowledged write survives a crash).
+//
+// Deduplication: a reading's key is (device, client id) when the device gave one, else (device,
+// code, time to the millisecond, sequence) — the unique indexes of migration 0006. A reading whose
+// key is taken is a duplicate when its content is the same (content_index, a keyed HMAC, equal),
+// and a conflict — reported, never stored, never silently dropped — when it differs.
+
+import { createHash, randomUUID } from 'node:crypto'
+import type { Keyring } from '../../platform/crypto/keyring.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
+import { AppError } from '../../platform/http/errors.ts'
+import type { PatientCipher } from '../patients/index.ts'
+import { sealReading } from './reading-content.ts'
+import * as repo from './repository.ts'
+import type { ValidReading } from './validate-reading.ts'
+
+export type Outcome =
+  | { readonly index: number; readonly outcome: 'created'; readonly id: string; readonly clientId?: string }
+  | { readonly index: number; readonly outcome: 'duplicate'; readonly id: string; readonly clientId?: string }
+  | { readonly index: number; readonly outcome: 'rejected'; readonly reason: 'conflict'; readonly conflictsWith: string; readonly detail: string; readonly clientId?: string }
+
+export interface IngestResult {
+  readonly created: number
+  readonly duplicates: number
+  readonly rejected: number
+  readonly results: readonly Outcome[]
+}
+
+export interface IngestRequest {
+  /** Who posts, for the Idempotency-Key scope ("device:<id>", "user:<id>"). */
+  readonly principal: string
+  readonly patientId: string
+  /** null for a reading entered by a user (deduplicated by Idempotency-Key only). */
+  readonly deviceId: string | null
+  readonly source: 'v1' | 'v2'
+  readonly readings: readonly ValidReading[]
+  readonly idempotency?: { readonly key: string; readonly requestHash: string } | undefined
+  /** Shapes the HTTP answer stored under the Idempotency-Key. */
+  readonly present: (result: IngestResult) => { status: number; body: unknown }
+  /** Writes the request's audit entry inside the batch's transaction (ADR-0006): no reading exists without its entry. */
+  readonly audit?: (tx: Queryable, status: number) => Promise<void>
+}
+
+export interface IngestAnswer {
+  readonly status: number
+  readonly body: unknown
+  readonly replayed: boolean
+}
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3600_000
+export const OUTBOX_TOPIC = 'device-data.accepted'
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+/** The hash an Idempotency-Key's request is remembered by: route, patient and body, key order ignored. */
+export function requestHash(route: string, patientId: string, body: unknown): string {
+  return createHash('sha256').update(stableJson({ route, patientId, body })).digest('base64url')
+}
+
+const dedupKey = (deviceId: string | null, r: { clientReadingId: string | null; code: string; effectiveAt: Date; sequence: number | null }): string =>
+  r.clientReadingId !== null ? `${deviceId}|c|${r.clientReadingId}` : `${deviceId}|t|${r.code}|${r.effectiveAt.getTime()}|${r.sequence ?? -1}`
+
+/** Seconds until the next UTC midnight, when a device's daily quota starts again. */
+export function secondsToUtcMidnight(now: Date): number {
+  const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)
+  return Math.max(1, Math.ceil((next - now.getTime()) / 1000))
+}
+
+class LostIdempotencyRace extends Error {}
+
+export interface IngestDeps {
+  readonly db: Database
+  readonly cipher: PatientCipher
+  readonly keyring: Keyring
+  readonly clock: () => Date
+  readonly defaultDailyQuota: number
+}
+
+export function createIngest(deps: IngestDeps) {
+  const { db, cipher, keyring, clock } = deps
+
+  function replay(record: repo.IdempotencyRecord, hash: string): IngestAnswer {
+    // RFC draft-ietf-httpapi-idempotency-key-header §2.7: the same key with another payload is refused.
+    if (record.requestHash !== hash) throw new AppError('UNPROCESSABLE', 'This Idempotency-Key was already used for a different request')
+    return { status: record.statusCode, body: record.responseBody, replayed: true }
+  }
+
+  async function store(tx: Queryable, request: IngestRequest, now: Date): Promise<IngestResult> {
+    const { patientId, deviceId } = request
+    const rows: repo.ReadingRow[] = []
+    for (const r of request.readings) {
+      const id = randomUUID()
+      const key = dedupKey(deviceId, { clientReadingId: r.clientId, code: r.code, effectiveAt: r.effectiveAt, sequence: r.sequence })
+      rows.push({
+        id,
+        patientId,
+        deviceId,
+        code: r.code,
+        category: r.category,
+        effectiveAt: r.effectiveAt,
+        offsetMinutes: r.offsetMinutes,
+        receivedAt: now,
+        clientReadingId: r.clientId,
+        sequence: r.sequence,
+        valueSealed: await sealReading(cipher, patientId, id, r.content, tx),
+        // Bound to the dedup key, so equal values under different keys do not show as equal.
+        contentIndex: keyring.blindIndex(stableJson({ key, offset: r.offsetMinutes, content: r.content }), 'reading-content'),
+        source: request.source,
+      })
+    }
+    const inserted = await repo.insertReadings(tx, rows)
+    const skipped = rows.filter((r) => !inserted.has(r.id))
+    const existing = new Map<string, repo.StoredKey>()
+    if (skipped.length > 0 && deviceId !== null) {
+      const found = await repo.findByDedupKeys(tx, deviceId, {
+        clientIds: skipped.filter((r) => r.clientReadingId !== null).map((r) => r.clientReadingId as string),
+        timed: skipped.filter((r) => r.clientReadingId === null),
+      })
+      for (const f of found) existing.set(dedupKey(deviceId, f), f)
+    }
+    const results: Outcome[] = rows.map((r, index) => {
+      const clientId = r.clientReadingId !== null ? { clientId: r.clientReadingId } : {}
+      if (inserted.has(r.id)) return { index, outcome: 'created', id: r.id, ...clientId }
+      const stored = existing.get(dedupKey(deviceId, r))
+      if (!stored) throw new Error('a skipped reading has no stored reading under its key')
+      if (stored.contentIndex === r.contentIndex) return { index, outcome: 'duplicate', id: stored.id, ...clientId }
+      return { index, outcome: 'rejected', reason: 'conflict', conflictsWith: stored.id, detail: 'a different reading is already stored under this key', ...clientId }
+    })
+    const created = results.filter((r) => r.outcome === 'created').map((r) => (r as { id: string }).id)
+
+    if (deviceId !== null && created.length > 0) {
+      const usage = await repo.addDailyUsage(tx, deviceId, now.toISOString().slice(0, 10), created.length)
+      if (usage.used > (usage.quota ?? deps.defaultDailyQuota)) {
+        throw new AppError('RATE_LIMITED', "This device has used today's reading quota; retry after UTC midnight", {
+          headers: { 'retry-after': String(secondsToUtcMidnight(now)) },
+        })
+      }
+    }
+    // One event per accepted batch that stored something; identifiers only, never values.
+    if (created.length > 0) await repo.insertOutbox(tx, OUTBOX_TOPIC, { patientId, deviceId, readingIds: created, count: created.length, source: request.source }, now)
+    return { created: created.length, duplicates: results.filter((r) => r.outcome === 'duplicate').length, rejected: results.filter((r) => r.outcome === 'rejected').length, results }
+  }
+
+  return async function ingest(request: IngestRequest): Promise<IngestAnswer> {
+    const now = clock()
+    const idem = request.idempotency
+    try {
+      return await db.transaction(async (tx) => {
+        if (idem) {
+          const prior = await repo.findIdempotency(tx, request.principal, idem.key, now)
+          if (prior) return replay(prior, idem.requestHash)
+        }
+        const result = await store(tx, request, now)
+        const answer = request.present(result)
+        await request.audit?.(tx, answer.status)
+        if (idem) {
+          const saved = await repo.saveIdempotency(tx, request.principal, idem.key, { requestHash: idem.requestHash, statusCode: answer.status, responseBody: answer.body }, now, new Date(now.getTime() + IDEMPOTENCY_TTL_MS))
+          // A concurrent request with the same key committed first: roll ours back, answer as it did.
+          if (!saved) throw new LostIdempotencyRace()
+        }
+        return { ...answer, replayed: false }
+      })
+    } catch (err) {
+      if (!(err instanceof LostIdempotencyRace) || !idem) throw err
+      const prior = await repo.findIdempotency(db, request.principal, idem.key, now)
+      if (!prior) throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress; retry')
+      return replay(prior, idem.requestHash)
+    }
+  }
+}
+
+export type Ingest = ReturnType<typeof createIngest>

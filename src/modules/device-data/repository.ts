@@ -1,0 +1,181 @@
+// SQL for readings, idempotency records, the outbox and daily quota counters (ADR-0010). SQL only:
+// parameters always bound, rows turned into plain values; bigint normalised with Number() (PGlite
+// gives numbers, pg strings).
+
+import type { Queryable } from '../../platform/db/index.ts'
+
+export interface ReadingRow {
+  readonly id: string
+  readonly patientId: string
+  readonly deviceId: string | null
+  readonly code: string
+  readonly category: string
+  readonly effectiveAt: Date
+  readonly offsetMinutes: number
+  readonly receivedAt: Date
+  readonly clientReadingId: string | null
+  readonly sequence: number | null
+  readonly valueSealed: string
+  readonly contentIndex: string
+  readonly source: string
+}
+
+export interface StoredKey {
+  readonly id: string
+  readonly clientReadingId: string | null
+  readonly code: string
+  readonly effectiveAt: Date
+  readonly sequence: number | null
+  readonly contentIndex: string
+}
+
+const COLUMNS = ['id', 'patient_id', 'device_id', 'code', 'category', 'effective_at', 'effective_offset_minutes', 'received_at', 'client_reading_id', 'sequence', 'value_sealed', 'content_index', 'source'] as const
+
+/** Inserts the rows, skipping any whose dedup key is taken (either unique index); returns the ids stored. */
+export async function insertReadings(q: Queryable, rows: readonly ReadingRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set()
+  const params: unknown[] = []
+  const tuples = rows.map((r) => {
+    const values = [r.id, r.patientId, r.deviceId, r.code, r.category, r.effectiveAt.toISOString(), r.offsetMinutes, r.receivedAt.toISOString(), r.clientReadingId, r.sequence, r.valueSealed, r.contentIndex, r.source]
+    const start = params.length
+    params.push(...values)
+    return `(${values.map((_, i) => `$${start + i + 1}`).join(', ')})`
+  })
+  // ON CONFLICT DO NOTHING without a target covers both partial unique indexes (dedup keys);
+  // a concurrent insert of the same key waits for the other transaction, then is skipped.
+  const { rows: inserted } = await q.query<{ id: string }>(
+    `INSERT INTO readings (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING id`,
+    params,
+  )
+  return new Set(inserted.map((r) => r.id))
+}
+
+function toKey(r: { id: string; client_reading_id: string | null; code: string; effective_at: Date | string; sequence: number | string | null; content_index: string }): StoredKey {
+  return {
+    id: r.id,
+    clientReadingId: r.client_reading_id,
+    code: r.code,
+    effectiveAt: new Date(r.effective_at),
+    sequence: r.sequence === null ? null : Number(r.sequence),
+    contentIndex: r.content_index,
+  }
+}
+
+/** The stored readings holding these dedup keys for a device. */
+export async function findByDedupKeys(
+  q: Queryable,
+  deviceId: string,
+  keys: { clientIds: readonly string[]; timed: ReadonlyArray<{ code: string; effectiveAt: Date; sequence: number | null }> },
+): Promise<StoredKey[]> {
+  const found: StoredKey[] = []
+  type Row = Parameters<typeof toKey>[0]
+  if (keys.clientIds.length > 0) {
+    const { rows } = await q.query<Row>(
+      'SELECT id, client_reading_id, code, effective_at, sequence, content_index FROM readings WHERE device_id = $1 AND client_reading_id = ANY($2::text[])',
+      [deviceId, keys.clientIds],
+    )
+    found.push(...rows.map(toKey))
+  }
+  if (keys.timed.length > 0) {
+    const { rows } = await q.query<Row>(
+      `SELECT r.id, r.client_reading_id, r.code, r.effective_at, r.sequence, r.content_index
+         FROM readings r JOIN unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS k(code, effective_at, seq)
+           ON r.code = k.code AND r.effective_at = k.effective_at AND coalesce(r.sequence, -1) = k.seq
+        WHERE r.device_id = $1 AND r.client_reading_id IS NULL`,
+      [deviceId, keys.timed.map((k) => k.code), keys.timed.map((k) => k.effectiveAt.toISOString()), keys.timed.map((k) => k.sequence ?? -1)],
+    )
+    found.push(...rows.map(toKey))
+  }
+  return found
+}
+
+export interface IdempotencyRecord {
+  readonly requestHash: string
+  readonly statusCode: number
+  readonly responseBody: unknown
+}
+
+export async function findIdempotency(q: Queryable, principal: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+  const { rows } = await q.query<{ request_hash: string; status_code: number; response_body: unknown }>(
+    'SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE principal = $1 AND key = $2 AND expires_at > $3',
+    [principal, key, now.toISOString()],
+  )
+  const row = rows[0]
+  if (!row) return undefined
+  const body = typeof row.response_body === 'string' ? (JSON.parse(row.response_body) as unknown) : row.response_body
+  return { requestHash: row.request_hash, statusCode: Number(row.status_code), responseBody: body }
+}
+
+/** Stores the response under the key; false when another request stored one first (it wins). */
+export async function saveIdempotency(q: Queryable, principal: string, key: string, record: IdempotencyRecord, now: Date, expiresAt: Date): Promise<boolean> {
+  // An expired record under the same key is replaced, not replayed.
+  await q.query('DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND expires_at <= $3', [principal, key, now.toISOString()])
+  const { rowCount } = await q.query(
+    `INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response_body, created_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (principal, key) DO NOTHING`,
+    [principal, key, record.requestHash, record.statusCode, JSON.stringify(record.responseBody), now.toISOString(), expiresAt.toISOString()],
+  )
+  return rowCount > 0
+}
+
+export async function insertOutbox(q: Queryable, topic: string, payload: unknown, now: Date): Promise<void> {
+  await q.query('INSERT INTO outbox (topic, payload, created_at) VALUES ($1, $2, $3)', [topic, JSON.stringify(payload), now.toISOString()])
+}
+
+/** Adds to the device's count for the UTC day; returns the new count and the device's own quota (null: the default). */
+export async function addDailyUsage(q: Queryable, deviceId: string, day: string, readings: number): Promise<{ used: number; quota: number | null }> {
+  const { rows } = await q.query<{ readings: number | string; quota: number | string | null }>(
+    `INSERT INTO device_daily_usage (device_id, day, readings) VALUES ($1, $2, $3)
+     ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings
+     RETURNING readings, (SELECT daily_quota FROM devices WHERE id = $1) AS quota`,
+    [deviceId, day, readings],
+  )
+  const row = rows[0] as { readings: number | string; quota: number | string | null }
+  return { used: Number(row.readings), quota: row.quota === null ? null : Number(row.quota) }
+}
+
+export interface ReadingQuery {
+  readonly patientIds: readonly string[]
+  readonly code?: string | undefined
+  readonly from?: Date | undefined
+  readonly to?: Date | undefined
+  readonly after?: { readonly effectiveAt: Date; readonly id: string } | undefined
+  readonly limit: number
+}
+
+/** Readings in (effective_at, id) order, after the cursor position; limit rows at most. */
+export async function queryReadings(q: Queryable, query: ReadingQuery): Promise<ReadingRow[]> {
+  const where = ['patient_id = ANY($1::uuid[])']
+  const params: unknown[] = [query.patientIds]
+  const add = (sql: (n: string) => string, value: unknown) => {
+    params.push(value)
+    where.push(sql(`$${params.length}`))
+  }
+  if (query.code !== undefined) add((n) => `code = ${n}`, query.code)
+  if (query.from) add((n) => `effective_at >= ${n}`, query.from.toISOString())
+  if (query.to) add((n) => `effective_at < ${n}`, query.to.toISOString())
+  if (query.after) {
+    params.push(query.after.effectiveAt.toISOString(), query.after.id)
+    where.push(`(effective_at, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`)
+  }
+  params.push(query.limit)
+  const { rows } = await q.query<Record<string, unknown>>(
+    `SELECT ${COLUMNS.join(', ')} FROM readings WHERE ${where.join(' AND ')} ORDER BY effective_at, id LIMIT $${params.length}`,
+    params,
+  )
+  return rows.map((r) => ({
+    id: r.id as string,
+    patientId: r.patient_id as string,
+    deviceId: (r.device_id as string | null) ?? null,
+    code: r.code as string,
+    category: r.category as string,
+    effectiveAt: new Date(r.effective_at as string),
+    offsetMinutes: Number(r.effective_offset_minutes),
+    receivedAt: new Date(r.received_at as string),
+    clientReadingId: (r.client_reading_id as string | null) ?? null,
+    sequence: r.sequence === null || r.sequence === undefined ? null : Number(r.sequence),
+    valueSealed: r.value_sealed as string,
+    contentIndex: r.content_index as string,
+    source: r.source as string,
+  }))
+}

@@ -1,0 +1,219 @@
+// /api/v2/devices — the device registry. 'devices.manage' (an administrator, or an organisation's
+// administrator for that organisation's devices) registers, lists, updates, binds and unbinds;
+// 'devices.bind' lets a patient pair a device to their own record by the details on its label.
+
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { AppError } from '../../platform/http/errors.ts'
+import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import type { Principal } from '../../security/authn/index.ts'
+import { BindingView, DeviceView, presentBinding, presentDevice } from './device.presenter.ts'
+import { DEVICE_TYPES, type Device } from './repository.ts'
+import type { DeviceService } from './service.ts'
+
+const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
+
+const Label = (what: string) => Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x20-\\x7E]+$', description: what })
+
+const PublicJwk = Type.Object(
+  {
+    kty: Type.String({ maxLength: 16 }),
+    kid: Type.Optional(Type.String({ maxLength: 200 })),
+    use: Type.Optional(Type.String({ maxLength: 16 })),
+    alg: Type.Optional(Type.String({ maxLength: 32 })),
+    crv: Type.Optional(Type.String({ maxLength: 32 })),
+    x: Type.Optional(Type.String({ maxLength: 200 })),
+    y: Type.Optional(Type.String({ maxLength: 200 })),
+    n: Type.Optional(Type.String({ maxLength: 2048 })),
+    e: Type.Optional(Type.String({ maxLength: 16 })),
+  },
+  { additionalProperties: false },
+)
+
+const RegisterDevice = Type.Object(
+  {
+    manufacturer: Label('Manufacturer'),
+    model: Label('Model'),
+    serial: Label('Serial number, as on the label'),
+    type: Type.Union(DEVICE_TYPES.map((t) => Type.Literal(t))),
+    firmwareVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    organisationId: Type.Optional(Type.String({ format: 'uuid', description: "The organisation that manages it (required for an organisation's administrator)" })),
+    dailyQuota: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'Readings a day; default DEVICE_DAILY_QUOTA' })),
+    jwks: Type.Optional(
+      Type.Object({ keys: Type.Array(PublicJwk, { minItems: 1, maxItems: 5 }) }, { additionalProperties: false, description: "The device's public keys: it authenticates with private_key_jwt. Without them a secret is generated" }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ manufacturer: 'Acme Medical', model: 'GlucoOne', serial: 'GO-2026-000451', type: 'glucometer', firmwareVersion: '2.4.1' }],
+  },
+)
+type RegisterDevice = Static<typeof RegisterDevice>
+
+const UpdateDevice = Type.Object(
+  {
+    firmwareVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')], { description: 'A disabled device\'s tokens are refused at once' })),
+    dailyQuota: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000_000 }), Type.Null()], { description: 'null: the default' })),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ firmwareVersion: '2.5.0' }, { status: 'disabled' }] },
+)
+type UpdateDevice = Static<typeof UpdateDevice>
+
+const Bind = Type.Object({ patientId: Type.String({ format: 'uuid' }) }, { additionalProperties: false, examples: [{ patientId: '3f0c9d43-5a55-4c1e-9d8e-2c2b4f1d7a10' }] })
+const Pair = Type.Object(
+  { manufacturer: Label('Manufacturer'), model: Label('Model'), serial: Label('Serial number, as on the label') },
+  { additionalProperties: false, examples: [{ manufacturer: 'Acme Medical', model: 'GlucoOne', serial: 'GO-2026-000451' }] },
+)
+const IdParam = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
+type IdParam = Static<typeof IdParam>
+
+const Registered = Type.Object({
+  device: DeviceView,
+  clientId: Type.String({ description: "The device's OAuth client: client credentials at the token endpoint" }),
+  clientSecret: Type.Optional(Type.String({ description: 'Shown this once, never again (absent with private_key_jwt)' })),
+})
+
+function isAdmin(p: Principal): boolean {
+  return p.kind === 'user' && p.roles.includes('admin')
+}
+
+export function deviceRegistryRoutes(deps: { devices: DeviceService }): FastifyPluginAsync {
+  const { devices } = deps
+  return async function deviceRegistry(app) {
+    const tags = ['Devices']
+    const manage = { policy: 'devices.manage' }
+
+    /** The device, if the caller may manage it (404 otherwise, or when it does not exist). */
+    async function managed(request: FastifyRequest, id: string): Promise<Device> {
+      const device = await devices.get(id)
+      await request.authorize('devices.manage', { type: 'devices', id, organisationId: device.organisationId })
+      return device
+    }
+
+    app.post(
+      '/devices',
+      {
+        config: manage,
+        schema: {
+          tags,
+          summary: 'Register a device with its own OAuth client; a secret is generated and shown once unless it brings a JWKS',
+          body: RegisterDevice,
+          response: { 201: Registered, 404: problem('The organisation is not one this caller manages'), 409: problem('A device with this manufacturer, model and serial is already registered') },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as RegisterDevice
+        const principal = request.principal as Principal
+        if (body.organisationId === undefined && !isAdmin(principal)) {
+          throw new AppError('VALIDATION_FAILED', undefined, { errors: [{ pointer: '/body/organisationId', detail: "required for an organisation's administrator" }] })
+        }
+        await request.authorize('devices.manage', { type: 'devices', organisationId: body.organisationId ?? null })
+        const { device, clientSecret } = await devices.register(body)
+        return reply
+          .code(201)
+          .header('cache-control', 'no-store')
+          .send({ device: presentDevice(device), clientId: device.clientId as string, ...(clientSecret ? { clientSecret } : {}) })
+      },
+    )
+
+    app.get(
+      '/devices',
+      { config: manage, schema: { tags, summary: "The devices the caller manages: every device for an administrator, the organisation's for its administrator", response: { 200: Type.Object({ devices: Type.Array(DeviceView) }) } } },
+      async (request) => {
+        const principal = request.principal as Principal
+        const orgs = isAdmin(principal) ? null : (principal.memberships ?? []).filter((m) => m.role === 'org-admin' && m.organisationId !== null).map((m) => m.organisationId as string)
+        return { devices: (await devices.list(orgs)).map(presentDevice) }
+      },
+    )
+
+    app.get(
+      '/devices/:id',
+      { config: manage, schema: { tags, summary: 'One device', params: IdParam, response: { 200: DeviceView, 404: problem('No such device, or not one this caller manages') } } },
+      async (request) => presentDevice(await managed(request, (request.params as IdParam).id)),
+    )
+
+    app.patch(
+      '/devices/:id',
+      {
+        config: manage,
+        schema: { tags, summary: "Update a device's firmware version, status or daily quota", params: IdParam, body: UpdateDevice, response: { 200: DeviceView, 404: problem('No such device, or not one this caller manages') } },
+      },
+      async (request) => {
+        const { id } = request.params as IdParam
+        await managed(request, id)
+        return presentDevice(await devices.update(id, request.body as UpdateDevice))
+      },
+    )
+
+    app.put(
+      '/devices/:id/binding',
+      {
+        config: manage,
+        schema: {
+          tags,
+          summary: 'Bind the device to a patient (one at a time)',
+          params: IdParam,
+          body: Bind,
+          response: { 200: DeviceView, 404: problem('No such device or patient, or not one this caller manages'), 409: problem('The device is bound to another patient') },
+        },
+      },
+      async (request) => {
+        const { id } = request.params as IdParam
+        const { patientId } = request.body as Static<typeof Bind>
+        await managed(request, id)
+        // The patient must exist and, for an organisation's administrator, be in that organisation.
+        await request.authorize('devices.manage', { type: 'devices', id, patientId })
+        const principal = request.principal as Principal
+        return presentDevice(await devices.bind(id, patientId, `${principal.kind}:${principal.id}`))
+      },
+    )
+
+    app.delete(
+      '/devices/:id/binding',
+      {
+        config: manage,
+        schema: { tags, summary: 'Unbind the device from its patient (the history keeps the binding)', params: IdParam, response: { 204: Type.Null({ description: 'The device is not bound' }), 404: problem('No such device, or not one this caller manages') } },
+      },
+      async (request, reply) => {
+        const { id } = request.params as IdParam
+        await managed(request, id)
+        await devices.unbind(id)
+        return reply.code(204).send()
+      },
+    )
+
+    app.get(
+      '/devices/:id/bindings',
+      { config: manage, schema: { tags, summary: "The device's bindings, newest first", params: IdParam, response: { 200: Type.Object({ bindings: Type.Array(BindingView) }), 404: problem('No such device, or not one this caller manages') } } },
+      async (request) => {
+        const { id } = request.params as IdParam
+        await managed(request, id)
+        return { bindings: (await devices.history(id)).map(presentBinding) }
+      },
+    )
+
+    app.post(
+      '/devices/pairing',
+      {
+        config: { policy: 'devices.bind' },
+        schema: {
+          tags,
+          summary: 'A patient pairs an unbound device to their own record, by the details on its label',
+          body: Pair,
+          response: { 200: DeviceView, 404: problem('No unbound, active device with these details'), 409: problem('The device is bound to another patient') },
+        },
+      },
+      async (request) => {
+        const body = request.body as Static<typeof Pair>
+        const principal = request.principal as Principal
+        if (!principal.patientId) throw new AppError('FORBIDDEN', 'Only a patient with a patient record can pair a device')
+        await request.authorize('devices.bind', { type: 'devices', patientId: principal.patientId })
+        const device = await devices.findBySerial(body.manufacturer, body.model, body.serial)
+        // A device bound to someone else, or disabled, is not revealed: the same 404 as none at all.
+        if (!device || device.status !== 'active' || (device.patientId !== null && device.patientId !== principal.patientId)) throw new AppError('NOT_FOUND', 'No unbound device with these details')
+        return presentDevice(await devices.bind(device.id, principal.patientId, `${principal.kind}:${principal.id}`))
+      },
+    )
+  }
+}

@@ -1,0 +1,101 @@
+// The device registry's use cases (issue 5): register a device with its own confidential OAuth
+// client (a generated secret shown once, or a public JWKS for private_key_jwt), list, read,
+// update, bind to one patient at a time and unbind (history kept). Authorization is decided by the
+// routes (request.authorize); this layer enforces the registry's own invariants.
+
+import { randomUUID } from 'node:crypto'
+import type { ClientMetadata } from 'oidc-provider'
+import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
+import type { Database } from '../../platform/db/index.ts'
+import { AppError } from '../../platform/http/errors.ts'
+import { createClientStore, generateClientSecret } from '../../security/oauth-server/index.ts'
+import * as repo from './repository.ts'
+
+export interface Registration {
+  readonly manufacturer: string
+  readonly model: string
+  readonly serial: string
+  readonly type: repo.DeviceType
+  readonly firmwareVersion?: string | undefined
+  readonly organisationId?: string | undefined
+  readonly dailyQuota?: number | undefined
+  /** private_key_jwt with the device's public keys (preferred), or a generated secret. */
+  readonly jwks?: { readonly keys: readonly Record<string, unknown>[] } | undefined
+}
+
+/** What a device's token may do: write readings for its bound patient, nothing else. */
+export const DEVICE_CLIENT_SCOPE = 'device-data:write'
+
+export function createDeviceService(deps: { db: Database; keyring: Keyring; clock: () => Date }) {
+  const { db, clock } = deps
+  const sealer = keyringSealer(deps.keyring)
+
+  async function get(id: string): Promise<repo.Device> {
+    const device = await repo.findDevice(db, id)
+    if (!device) throw new AppError('NOT_FOUND', 'No device with this id')
+    return device
+  }
+
+  return {
+    get,
+    list: (organisations: readonly string[] | null) => repo.listDevices(db, organisations),
+    history: (id: string) => repo.bindingHistory(db, id),
+    findBySerial: (manufacturer: string, model: string, serial: string) => repo.findDeviceBySerial(db, manufacturer, model, serial),
+
+    async register(r: Registration): Promise<{ device: repo.Device; clientSecret: string | undefined }> {
+      const id = randomUUID()
+      const clientId = `device-${id}`
+      const clientSecret = r.jwks ? undefined : generateClientSecret()
+      const metadata = {
+        client_id: clientId,
+        client_name: `${r.manufacturer} ${r.model}`,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: DEVICE_CLIENT_SCOPE,
+        ...(r.jwks ? { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [...r.jwks.keys] } } : { token_endpoint_auth_method: 'client_secret_basic' }),
+      } as unknown as ClientMetadata
+      const now = clock()
+      await db.transaction(async (tx) => {
+        const clients = createClientStore({ db: tx, sealer })
+        if (!(await clients.insert({ clientId, metadata, secret: clientSecret, description: `device ${id}` }))) throw new AppError('CONFLICT', 'The device client already exists')
+        if (r.organisationId) await tx.query('UPDATE oauth_clients SET organisation_id = $2 WHERE client_id = $1', [clientId, r.organisationId])
+        const inserted = await repo.insertDevice(
+          tx,
+          { id, clientId, organisationId: r.organisationId ?? null, manufacturer: r.manufacturer, model: r.model, serial: r.serial, type: r.type, firmwareVersion: r.firmwareVersion ?? null, dailyQuota: r.dailyQuota ?? null },
+          now,
+        )
+        if (!inserted) throw new AppError('CONFLICT', 'A device with this manufacturer, model and serial number is already registered')
+      })
+      return { device: await get(id), clientSecret }
+    },
+
+    async update(id: string, changes: { firmwareVersion?: string | null | undefined; status?: 'active' | 'disabled' | undefined; dailyQuota?: number | null | undefined }): Promise<repo.Device> {
+      await repo.updateDevice(db, id, changes, clock())
+      return get(id)
+    },
+
+    /** Binds the device to the patient; the same patient again is a no-op; another patient → CONFLICT (unbind first). */
+    async bind(id: string, patientId: string, boundBy: string): Promise<repo.Device> {
+      await db.transaction(async (tx) => {
+        await repo.lockDevice(tx, id)
+        const device = await repo.findDevice(tx, id)
+        if (!device) throw new AppError('NOT_FOUND', 'No device with this id')
+        if (device.patientId === patientId) return
+        if (device.patientId !== null) throw new AppError('CONFLICT', 'The device is bound to another patient; unbind it first')
+        await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy }, clock())
+      })
+      return get(id)
+    },
+
+    /** Ends the current binding, if any; the history keeps it. */
+    async unbind(id: string): Promise<void> {
+      await db.transaction(async (tx) => {
+        await repo.lockDevice(tx, id)
+        await repo.endBinding(tx, id, clock())
+      })
+    },
+  }
+}
+
+export type DeviceService = ReturnType<typeof createDeviceService>

@@ -1,0 +1,134 @@
+// The device registry (/api/v2/devices; issue 5) on a real port: an administrator registers a
+// device, which gets its own confidential client and obtains a token by client credentials at the
+// token endpoint; organisations' administrators manage only their own devices; a device is bound
+// to one patient at a time (history kept); a patient pairs an unbound device to their own record.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import * as client from 'openid-client'
+import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { buildWorld, userToken, type World } from '../support/world.ts'
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('device registry', () => {
+  let s: OAuthTestServer
+  let w: World
+  let admin: string
+  let orgAdminA: string
+  let orgAdminB: string
+  let patient: string
+
+  const api = async (method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(`${s.issuer}/api/v2${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
+    const text = await res.text()
+    return { status: res.status, headers: res.headers, text, json: (text ? JSON.parse(text) : undefined) as Json }
+  }
+  const register = (token: string, extra: Record<string, unknown> = {}) =>
+    api('POST', '/devices', token, { manufacturer: 'Acme Medical', model: 'PulseOx 3', serial: `PO-${randomUUID()}`, type: 'pulse-oximeter', firmwareVersion: '1.0.0', ...extra })
+
+  before(async () => {
+    s = await startOAuthTestServer()
+    w = await buildWorld(s.app)
+    admin = await userToken(s.app, s.issuer, w, w.users.admin)
+    orgAdminA = await userToken(s.app, s.issuer, w, w.users.orgAdminA)
+    orgAdminB = await userToken(s.app, s.issuer, w, w.users.orgAdminB)
+    patient = await userToken(s.app, s.issuer, w, w.users.patient)
+  })
+  after(() => s.close())
+
+  test('[SRS-DATA-008] the OpenAPI example registers a device; its client gets a token by client credentials and, once bound, writes readings', async () => {
+    const doc = (await (await fetch(`${s.issuer}/openapi.json`)).json()) as Json
+    const media = doc.paths['/api/v2/devices'].post.requestBody.content['application/json']
+    const example = (media.example ?? Object.values(media.examples as Json)[0].value) as Json
+    const res = await api('POST', '/devices', admin, { ...example, serial: `${example.serial}-${w.suffix}` })
+    assert.equal(res.status, 201, res.text)
+    assert.equal(res.headers.get('cache-control'), 'no-store')
+    const { device, clientId, clientSecret } = res.json
+    assert.equal(device.patientId, null)
+    assert.equal(typeof clientSecret, 'string')
+    // The secret is shown once: the device view never carries it.
+    assert.ok(!(await api('GET', `/devices/${device.id}`, admin)).text.includes(clientSecret))
+
+    const tokens = await client.clientCredentialsGrant(await s.discover(clientId, client.ClientSecretBasic(clientSecret)), { scope: 'device-data:write', resource: `${s.issuer}/api` })
+    const reading = { readings: [{ code: '2339-0', value: 101, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString() }] }
+    const post = () => fetch(`${s.issuer}/api/v2/device-data`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify(reading) })
+    assert.equal((await post()).status, 409, 'unbound: refused')
+    const bound = await api('PUT', `/devices/${device.id}/binding`, admin, { patientId: w.patients.patient })
+    assert.equal(bound.status, 200, bound.text)
+    assert.equal(bound.json.patientId, w.patients.patient)
+    const written = await post()
+    assert.equal(written.status, 200, await written.text())
+  })
+
+  test('[SRS-DATA-008] an organisation\'s administrator manages its own devices only; others see 404 and do not list them', async () => {
+    const mine = await register(orgAdminA, { organisationId: w.orgA })
+    assert.equal(mine.status, 201, mine.text)
+    const id = mine.json.device.id as string
+    assert.equal((await register(orgAdminA, { organisationId: w.orgB })).status, 404)
+    assert.equal((await register(orgAdminA)).status, 400, 'an organisation is required')
+    assert.equal((await api('GET', `/devices/${id}`, orgAdminB)).status, 404)
+    assert.equal((await api('PATCH', `/devices/${id}`, orgAdminB, { firmwareVersion: '9.9.9' })).status, 404)
+    const listedA = ((await api('GET', '/devices', orgAdminA)).json.devices as Json[]).map((d) => d.id)
+    const listedB = ((await api('GET', '/devices', orgAdminB)).json.devices as Json[]).map((d) => d.id)
+    assert.ok(listedA.includes(id))
+    assert.ok(!listedB.includes(id))
+    assert.ok(listedA.every((d) => d !== undefined))
+    const updated = await api('PATCH', `/devices/${id}`, orgAdminA, { firmwareVersion: '1.1.0', dailyQuota: 500 })
+    assert.equal(updated.status, 200, updated.text)
+    assert.equal(updated.json.firmwareVersion, '1.1.0')
+    assert.equal(updated.json.dailyQuota, 500)
+    assert.equal((await api('GET', '/devices', patient)).status, 403, 'a patient does not manage devices')
+    const dup = await api('POST', '/devices', admin, { manufacturer: mine.json.device.manufacturer, model: mine.json.device.model, serial: mine.json.device.serial, type: 'pulse-oximeter' })
+    assert.equal(dup.status, 409)
+  })
+
+  test('[SRS-DATA-009] a device is bound to one patient at a time; unbinding keeps the history', async () => {
+    const id = (await register(admin, { organisationId: w.orgA })).json.device.id as string
+    assert.equal((await api('PUT', `/devices/${id}/binding`, admin, { patientId: w.patients.patient })).status, 200)
+    assert.equal((await api('PUT', `/devices/${id}/binding`, admin, { patientId: w.patients.patient })).status, 200, 'the same patient again is a no-op')
+    assert.equal((await api('PUT', `/devices/${id}/binding`, admin, { patientId: w.patients.otherPatient })).status, 409)
+    assert.equal((await api('PUT', `/devices/${id}/binding`, admin, { patientId: randomUUID() })).status, 404, 'an unknown patient')
+    assert.equal((await api('DELETE', `/devices/${id}/binding`, admin)).status, 204)
+    const moved = await api('PUT', `/devices/${id}/binding`, orgAdminA, { patientId: w.patients.otherPatient })
+    assert.equal(moved.status, 200, moved.text)
+    assert.equal(moved.json.patientId, w.patients.otherPatient)
+    const history = (await api('GET', `/devices/${id}/bindings`, admin)).json.bindings as Json[]
+    assert.deepEqual(history.map((b) => b.patientId), [w.patients.otherPatient, w.patients.patient])
+    assert.equal(history[0]?.unboundAt, null)
+    assert.ok(history[1]?.unboundAt)
+    assert.equal((await api('GET', `/devices/${id}/bindings`, orgAdminB)).status, 404)
+  })
+
+  test('[SRS-DATA-009] a patient pairs an unbound device to their own record by its label; a device bound to someone else is not revealed', async () => {
+    const reg = await register(admin, { organisationId: w.orgA })
+    const { manufacturer, model, serial, id } = reg.json.device as Json
+    const paired = await api('POST', '/devices/pairing', patient, { manufacturer, model, serial })
+    assert.equal(paired.status, 200, paired.text)
+    assert.equal(paired.json.patientId, w.patients.patient)
+    const other = await userToken(s.app, s.issuer, w, w.users.otherPatient)
+    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial })).status, 404)
+    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial: `${serial}-nope` })).status, 404)
+    const clinician = await userToken(s.app, s.issuer, w, w.users.clinicianTeam)
+    assert.equal((await api('POST', '/devices/pairing', clinician, { manufacturer, model, serial })).status, 403)
+    assert.equal((await api('GET', `/devices/${id}`, admin)).json.patientId, w.patients.patient)
+  })
+
+  test('[SRS-DATA-008] a disabled device\'s token is refused at once', async () => {
+    const reg = await register(admin, { organisationId: w.orgA })
+    const { device, clientId, clientSecret } = reg.json
+    await api('PUT', `/devices/${device.id}/binding`, admin, { patientId: w.patients.patient })
+    const tokens = await client.clientCredentialsGrant(await s.discover(clientId, client.ClientSecretBasic(clientSecret)), { scope: 'device-data:write', resource: `${s.issuer}/api` })
+    assert.equal((await api('PATCH', `/devices/${device.id}`, admin, { status: 'disabled' })).status, 200)
+    const res = await fetch(`${s.issuer}/api/v2/device-data`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ readings: [{ code: '8867-4', value: 60, unit: '/min', effectiveDateTime: new Date().toISOString() }] }),
+    })
+    assert.equal(res.status, 401)
+  })
+})
