@@ -1,0 +1,271 @@
+// Anomaly detection over the audit trail (issue 7; ADR-0006 addendum "Anomaly detection"): rules
+// that turn patterns of entries into security events — failed-login bursts per account and per
+// address, one user touching many patients, a login from an address never seen for the account,
+// break-glass use, bursts of denials.
+//
+// Exactly once per burst, on any number of runs and instances: an event is keyed by the id of the
+// entry that crossed the threshold, and "crossed" depends on the trail alone, never on where a run
+// started. Entry i (of one subject, in (occurred_at, id) order) is over the threshold when its
+// window (t_i − W, t_i] holds ≥ N entries (or distinct patients); it crosses when it is over and
+// no earlier entry of its own window was. A burst therefore raises one event however long it
+// lasts; a new one needs a full window without the threshold being met. Deciding that for an entry
+// needs the 2W before it, so each run reads from (high-water mark − settle margin − 2W) and
+// evaluates the entries from (high-water mark − settle margin); the margin catches entries
+// committed late with an earlier time. UNIQUE (kind, subject, window_key) makes the insert of an
+// event a no-op for every run but the first that sees it.
+
+import { randomUUID } from 'node:crypto'
+import type { Queryable } from '../platform/db/index.ts'
+
+export type SecurityEventKind = 'failed-logins' | 'failed-logins-ip' | 'many-patients' | 'new-login-ip' | 'break-glass' | 'forbidden-burst'
+
+export interface Threshold {
+  readonly count: number
+  readonly windowSeconds: number
+}
+
+export interface AnomalyThresholds {
+  /** Failed or refused logins of one account (default 5 in 60 s). */
+  readonly failedLoginsPerAccount: Threshold
+  /** Failed or refused login attempts from one address (default 20 in 60 s). */
+  readonly failedLoginsPerIp: Threshold
+  /** Distinct patients one user touched (default 50 in 600 s). */
+  readonly distinctPatients: Threshold
+  /** 403s and concealed (404) denials of one actor (default 20 in 60 s). */
+  readonly forbiddenBurst: Threshold
+  /** Break-glass use by one user for one patient: one event per episode of this length (default 3600 s). */
+  readonly breakGlassEpisodeSeconds: number
+}
+
+export const DEFAULT_THRESHOLDS: AnomalyThresholds = {
+  failedLoginsPerAccount: { count: 5, windowSeconds: 60 },
+  failedLoginsPerIp: { count: 20, windowSeconds: 60 },
+  distinctPatients: { count: 50, windowSeconds: 600 },
+  forbiddenBurst: { count: 20, windowSeconds: 60 },
+  breakGlassEpisodeSeconds: 3600,
+}
+
+export interface RaisedSecurityEvent {
+  readonly id: string
+  readonly kind: SecurityEventKind
+  readonly subject: string
+  readonly windowStart: Date
+  readonly windowKey: string
+  /** Identifiers and counts only. */
+  readonly details: Record<string, unknown>
+  readonly createdAt: Date
+}
+
+export interface DetectOptions {
+  readonly clock?: () => Date
+  readonly thresholds?: AnomalyThresholds
+  /** Entries committed up to this many seconds after a run, with an earlier time, are still seen (default 120). */
+  readonly settleSeconds?: number
+  /** Without a high-water mark yet, the first run looks this far back (default one day). */
+  readonly initialLookbackSeconds?: number
+}
+
+/** One row a rule works on: an entry, the subject it counts for, and (distinct rules) what is counted. */
+export interface RuleRow {
+  readonly id: string
+  readonly at: Date
+  readonly group: string
+  readonly value?: string | null
+}
+
+export interface Crossing {
+  readonly group: string
+  readonly entryId: string
+  readonly at: Date
+  readonly windowStart: Date
+  readonly firstEntryId: string
+  readonly measure: number
+}
+
+/**
+ * The crossings of a threshold in rows sorted by (at, id). `distinct`: count distinct values, not
+ * entries. Only crossings at or after `evaluateFrom` are returned (earlier rows are context).
+ */
+export function findCrossings(rows: readonly RuleRow[], threshold: Threshold, options: { distinct?: boolean; evaluateFrom: Date }): Crossing[] {
+  const windowMs = threshold.windowSeconds * 1000
+  const byGroup = new Map<string, RuleRow[]>()
+  for (const r of rows) {
+    const list = byGroup.get(r.group)
+    if (list) list.push(r)
+    else byGroup.set(r.group, [r])
+  }
+  const out: Crossing[] = []
+  for (const [group, list] of byGroup) {
+    let left = 0
+    const values = new Map<string, number>()
+    let lastOver: number | undefined
+    for (let i = 0; i < list.length; i++) {
+      const row = list[i] as RuleRow
+      const t = row.at.getTime()
+      if (options.distinct && row.value) values.set(row.value, (values.get(row.value) ?? 0) + 1)
+      while ((list[left] as RuleRow).at.getTime() <= t - windowMs) {
+        const gone = list[left] as RuleRow
+        if (options.distinct && gone.value) {
+          const n = (values.get(gone.value) ?? 0) - 1
+          if (n <= 0) values.delete(gone.value)
+          else values.set(gone.value, n)
+        }
+        left++
+      }
+      const measure = options.distinct ? values.size : i - left + 1
+      if (measure < threshold.count) continue
+      const crosses = lastOver === undefined || lastOver <= t - windowMs
+      lastOver = t
+      if (crosses && t >= options.evaluateFrom.getTime()) {
+        const first = list[left] as RuleRow
+        out.push({ group, entryId: row.id, at: row.at, windowStart: first.at, firstEntryId: first.id, measure })
+      }
+    }
+  }
+  return out
+}
+
+interface Candidate {
+  readonly kind: SecurityEventKind
+  readonly subject: string
+  readonly windowStart: Date
+  readonly windowKey: string
+  readonly details: Record<string, unknown>
+}
+
+const CURSOR = 'trail'
+const asDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
+
+async function rowsSince(q: Queryable, sql: string, from: Date, extra: unknown[] = []): Promise<RuleRow[]> {
+  const { rows } = await q.query<{ id: string; at: Date | string; grp: string; value: string | null }>(sql, [from.toISOString(), ...extra])
+  return rows.map((r) => ({ id: r.id, at: asDate(r.at), group: r.grp, value: r.value }))
+}
+
+const before = (from: Date, windowSeconds: number): Date => new Date(from.getTime() - 2 * windowSeconds * 1000)
+
+async function countRule(
+  q: Queryable,
+  kind: SecurityEventKind,
+  threshold: Threshold,
+  evaluateFrom: Date,
+  sql: string,
+  details: (c: Crossing) => Record<string, unknown> = () => ({}),
+  distinct = false,
+): Promise<Candidate[]> {
+  const rows = await rowsSince(q, sql, before(evaluateFrom, threshold.windowSeconds))
+  return findCrossings(rows, threshold, { distinct, evaluateFrom }).map((c) => ({
+    kind,
+    subject: c.group,
+    windowStart: c.windowStart,
+    windowKey: c.entryId,
+    details: { [distinct ? 'distinctPatients' : 'count']: c.measure, windowSeconds: threshold.windowSeconds, firstEntryId: c.firstEntryId, crossingEntryId: c.entryId, ...details(c) },
+  }))
+}
+
+/** Every rule over the entries from `evaluateFrom` (with the look-back each needs). */
+export async function evaluateRules(q: Queryable, evaluateFrom: Date, t: AnomalyThresholds): Promise<Candidate[]> {
+  const failedLogins = countRule(
+    q,
+    'failed-logins',
+    t.failedLoginsPerAccount,
+    evaluateFrom,
+    `SELECT id, occurred_at AS at, resource_id AS grp, NULL AS value FROM audit_entries
+      WHERE action IN ('login.failed', 'login.blocked') AND resource_type = 'account' AND resource_id IS NOT NULL AND occurred_at >= $1::timestamptz
+      ORDER BY occurred_at, id`,
+  )
+  // One attempt leaves an entry per counter it touched (address and account): count requests.
+  const failedLoginsIp = countRule(
+    q,
+    'failed-logins-ip',
+    t.failedLoginsPerIp,
+    evaluateFrom,
+    `SELECT min(id::text) AS id, min(occurred_at) AS at, ip AS grp, NULL AS value FROM audit_entries
+      WHERE action IN ('login.failed', 'login.blocked') AND ip IS NOT NULL AND occurred_at >= $1::timestamptz
+      GROUP BY ip, coalesce(request_id, id::text)
+      ORDER BY at, id`,
+  )
+  const manyPatients = countRule(
+    q,
+    'many-patients',
+    t.distinctPatients,
+    evaluateFrom,
+    `SELECT id, occurred_at AS at, actor_id AS grp, patient_id AS value FROM audit_entries
+      WHERE actor_kind = 'user' AND actor_id IS NOT NULL AND patient_id IS NOT NULL AND outcome = 'success' AND occurred_at >= $1::timestamptz
+      ORDER BY occurred_at, id`,
+    () => ({}),
+    true,
+  )
+  const forbidden = countRule(
+    q,
+    'forbidden-burst',
+    t.forbiddenBurst,
+    evaluateFrom,
+    `SELECT id, occurred_at AS at, actor_id AS grp, NULL AS value FROM audit_entries
+      WHERE actor_id IS NOT NULL AND (status = 403 OR (status = 404 AND outcome = 'denied')) AND occurred_at >= $1::timestamptz
+      ORDER BY occurred_at, id`,
+  )
+  // Break-glass: a threshold of one, per user and patient; one event per episode.
+  const breakGlass = (async (): Promise<Candidate[]> => {
+    const threshold = { count: 1, windowSeconds: t.breakGlassEpisodeSeconds }
+    const rows = await rowsSince(
+      q,
+      `SELECT id, occurred_at AS at, actor_id || '|' || coalesce(patient_id, '') AS grp, NULL AS value FROM audit_entries
+        WHERE actor_id IS NOT NULL AND outcome = 'success' AND (break_glass OR action = 'break-glass.open') AND occurred_at >= $1::timestamptz
+        ORDER BY occurred_at, id`,
+      before(evaluateFrom, threshold.windowSeconds),
+    )
+    return findCrossings(rows, threshold, { evaluateFrom }).map((c) => {
+      const [actor = '', patient = ''] = c.group.split('|')
+      return { kind: 'break-glass', subject: actor, windowStart: c.at, windowKey: c.entryId, details: { patientId: patient || null, entryId: c.entryId } }
+    })
+  })()
+  // A successful login from an address this account never logged in from before (and it has logged in before).
+  const newIp = (async (): Promise<Candidate[]> => {
+    const { rows } = await q.query<{ id: string; at: Date | string; actor_id: string; ip: string }>(
+      `SELECT e.id, e.occurred_at AS at, e.actor_id, e.ip FROM audit_entries e
+        WHERE e.action = 'login.succeeded' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL AND e.occurred_at >= $1::timestamptz
+          AND EXISTS (SELECT 1 FROM audit_entries p WHERE p.actor_id = e.actor_id AND p.action = 'login.succeeded' AND (p.occurred_at, p.id) < (e.occurred_at, e.id))
+          AND NOT EXISTS (SELECT 1 FROM audit_entries p WHERE p.actor_id = e.actor_id AND p.action = 'login.succeeded' AND p.ip = e.ip AND (p.occurred_at, p.id) < (e.occurred_at, e.id))
+        ORDER BY e.occurred_at, e.id`,
+      [evaluateFrom.toISOString()],
+    )
+    return rows.map((r) => ({ kind: 'new-login-ip', subject: r.actor_id, windowStart: asDate(r.at), windowKey: r.id, details: { ip: r.ip, entryId: r.id } }))
+  })()
+  // One connection may serve a transaction: run the rules one after another.
+  const out: Candidate[] = []
+  for (const rule of [failedLogins, failedLoginsIp, manyPatients, forbidden, breakGlass, newIp]) out.push(...(await rule))
+  return out
+}
+
+/**
+ * One run: evaluates the entries since the high-water mark (less the settle margin), stores the
+ * events not stored before and returns only those (so only the run that raised an event logs and
+ * delivers it), and moves the mark.
+ */
+export async function detectAnomalies(db: Queryable, options: DetectOptions = {}): Promise<RaisedSecurityEvent[]> {
+  const now = (options.clock ?? (() => new Date()))()
+  const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS
+  const { rows: cursor } = await db.query<{ high_water: Date | string }>('SELECT high_water FROM anomaly_cursor WHERE name = $1', [CURSOR])
+  const highWater = cursor[0] ? asDate(cursor[0].high_water) : new Date(now.getTime() - (options.initialLookbackSeconds ?? 86_400) * 1000)
+  const evaluateFrom = new Date(highWater.getTime() - (options.settleSeconds ?? 120) * 1000)
+
+  const candidates = await evaluateRules(db, evaluateFrom, thresholds)
+  const raised: RaisedSecurityEvent[] = []
+  for (const c of candidates) {
+    const { rows } = await db.query<{ id: string; created_at: Date | string }>(
+      `INSERT INTO security_events (id, kind, subject, window_start, window_key, details, created_at)
+       VALUES ($1, $2, $3, $4::timestamptz, $5, $6::jsonb, $7::timestamptz)
+       ON CONFLICT (kind, subject, window_key) DO NOTHING
+       RETURNING id, created_at`,
+      [randomUUID(), c.kind, c.subject, c.windowStart.toISOString(), c.windowKey, JSON.stringify(c.details), now.toISOString()],
+    )
+    const row = rows[0]
+    if (row) raised.push({ ...c, id: row.id, createdAt: asDate(row.created_at) })
+  }
+  await db.query(
+    `INSERT INTO anomaly_cursor (name, high_water, updated_at) VALUES ($1, $2::timestamptz, $2::timestamptz)
+     ON CONFLICT (name) DO UPDATE SET high_water = GREATEST(anomaly_cursor.high_water, EXCLUDED.high_water), updated_at = EXCLUDED.updated_at`,
+    [CURSOR, now.toISOString()],
+  )
+  return raised
+}

@@ -1,0 +1,154 @@
+// The auditor's search over the trail (issue 7: who saw this patient's data), SQL only (STYLE §8).
+// Newest first, keyset-paginated on (occurred_at, id): a page never skips or repeats an entry
+// while new entries are appended, unlike OFFSET. The cursor is opaque to callers.
+
+import type { Queryable } from '../platform/db/index.ts'
+import type { AuditEntry, Outcome } from './entry.ts'
+
+export const MAX_PAGE = 200
+
+/** The FHIR AuditEvent.action of an entry (C R U D E), as SQL; audit-event.ts presents the same rule. */
+export const ACTION_CODE_SQL = `CASE
+  WHEN action LIKE 'login.%' OR action LIKE 'second_factor.%' OR action LIKE 'password.%' THEN 'E'
+  WHEN action LIKE 'DELETE %' THEN 'D'
+  WHEN action LIKE 'GET %' OR action LIKE 'HEAD %' OR action LIKE '%.read' THEN 'R'
+  WHEN status = 201 THEN 'C'
+  WHEN action LIKE 'PUT %' OR action LIKE 'PATCH %' OR action LIKE '%.write' THEN 'U'
+  ELSE 'E' END`
+
+export interface AuditSearch {
+  readonly patient?: string | undefined
+  /** A user, device or client id as the entry's actor. */
+  readonly actor?: string | undefined
+  readonly client?: string | undefined
+  /** The actor or the client (FHIR `agent`). */
+  readonly agent?: string | undefined
+  readonly action?: string | undefined
+  readonly outcomes?: readonly Outcome[] | undefined
+  /** FHIR action codes (C R U D E). */
+  readonly actionCode?: string | undefined
+  /** Inclusive lower bound and exclusive upper bound, each optional; several bounds all apply. */
+  readonly after?: readonly { readonly at: Date; readonly inclusive: boolean }[] | undefined
+  readonly before?: readonly { readonly at: Date; readonly inclusive: boolean }[] | undefined
+  readonly limit: number
+  readonly cursor?: string | undefined
+}
+
+export interface AuditPage {
+  readonly entries: AuditEntry[]
+  /** Present when more entries follow. */
+  readonly next: string | undefined
+}
+
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError'
+}
+
+interface Row {
+  id: string
+  chain: number | string
+  seq: number | string
+  occurred_at: Date | string
+  actor_kind: string
+  actor_id: string | null
+  client_id: string | null
+  ip: string | null
+  user_agent: string | null
+  action: string
+  resource_type: string | null
+  resource_id: string | null
+  patient_id: string | null
+  outcome: string
+  status: number | string | null
+  decision_rule: string | null
+  consent_id: string | null
+  break_glass: boolean
+  request_id: string | null
+  trace_id: string | null
+  prev_hash: string
+  hash: string
+}
+
+const COLUMNS =
+  'id, chain, seq, occurred_at, actor_kind, actor_id, client_id, ip, user_agent, action, resource_type, resource_id, patient_id, outcome, status, decision_rule, consent_id, break_glass, request_id, trace_id, prev_hash, hash'
+
+function toEntry(r: Row): AuditEntry {
+  return {
+    id: r.id,
+    chain: Number(r.chain),
+    seq: Number(r.seq),
+    occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
+    actorKind: r.actor_kind,
+    actorId: r.actor_id,
+    clientId: r.client_id,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    action: r.action,
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+    patientId: r.patient_id,
+    outcome: r.outcome,
+    status: r.status === null ? null : Number(r.status),
+    decisionRule: r.decision_rule,
+    consentId: r.consent_id,
+    breakGlass: r.break_glass,
+    requestId: r.request_id,
+    traceId: r.trace_id,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** The position after an entry: base64url of its time (ms, as written) and id. */
+export function encodeCursor(e: Pick<AuditEntry, 'occurredAt' | 'id'>): string {
+  return Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`, 'utf8').toString('base64url')
+}
+
+export function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const at = new Date(iso ?? '')
+  if (!id || !UUID.test(id) || Number.isNaN(at.getTime())) throw new InvalidCursorError('the cursor is not one this server issued')
+  return { at, id }
+}
+
+export async function searchEntries(db: Queryable, s: AuditSearch): Promise<AuditPage> {
+  const where: string[] = []
+  const params: unknown[] = []
+  const bind = (v: unknown): string => {
+    params.push(v)
+    return `$${params.length}`
+  }
+  if (s.patient !== undefined) where.push(`patient_id = ${bind(s.patient)}`)
+  if (s.actor !== undefined) where.push(`actor_id = ${bind(s.actor)}`)
+  if (s.client !== undefined) where.push(`client_id = ${bind(s.client)}`)
+  if (s.agent !== undefined) {
+    const p = bind(s.agent)
+    where.push(`(actor_id = ${p} OR client_id = ${p})`)
+  }
+  if (s.action !== undefined) where.push(`action = ${bind(s.action)}`)
+  if (s.outcomes !== undefined) where.push(`outcome = ANY(${bind(s.outcomes)}::text[])`)
+  if (s.actionCode !== undefined) where.push(`(${ACTION_CODE_SQL}) = ${bind(s.actionCode)}`)
+  for (const b of s.after ?? []) where.push(`occurred_at ${b.inclusive ? '>=' : '>'} ${bind(b.at.toISOString())}::timestamptz`)
+  for (const b of s.before ?? []) where.push(`occurred_at ${b.inclusive ? '<=' : '<'} ${bind(b.at.toISOString())}::timestamptz`)
+  if (s.cursor !== undefined) {
+    const c = decodeCursor(s.cursor)
+    where.push(`(occurred_at, id) < (${bind(c.at.toISOString())}::timestamptz, ${bind(c.id)}::uuid)`)
+  }
+  const limit = Math.min(Math.max(1, Math.trunc(s.limit)), MAX_PAGE)
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY occurred_at DESC, id DESC LIMIT ${bind(limit + 1)}`,
+    params,
+  )
+  const entries = rows.slice(0, limit).map(toEntry)
+  const last = entries[entries.length - 1]
+  return { entries, next: rows.length > limit && last ? encodeCursor(last) : undefined }
+}
+
+export async function findEntry(db: Queryable, id: string): Promise<AuditEntry | undefined> {
+  if (!UUID.test(id)) return undefined
+  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM audit_entries WHERE id = $1`, [id])
+  return rows[0] ? toEntry(rows[0]) : undefined
+}
