@@ -4,7 +4,7 @@
 // keyring. The first checkpoint creates the key; instances doing so at once agree on one.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto'
-import type { Database } from '../platform/db/index.ts'
+import type { Database, Queryable } from '../platform/db/index.ts'
 import type { Keyring } from '../platform/crypto/keyring.ts'
 import { insertSigningKey, readCurrentSigningKey } from './repository.ts'
 
@@ -56,4 +56,25 @@ export function verifySignature(publicKeySpki: string, data: Buffer, signature: 
   } catch {
     return false
   }
+}
+
+/**
+ * Rotation: a new checkpoint key becomes current and the old one is retired (retired_at set). Its
+ * public key stays in audit_signing_keys, so checkpoints it signed keep verifying. `recordIn` runs
+ * in the same transaction (the key operation's audit entry). Returns the new kid.
+ */
+export async function rotateCheckpointKey(
+  db: Database,
+  keyring: Pick<Keyring, 'encrypt' | 'decrypt'>,
+  recordIn?: (tx: Queryable, kids: { retired: string | null; current: string }) => Promise<void>,
+): Promise<string> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
+    const old = await readCurrentSigningKey(tx)
+    await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL')
+    const { signer, pkcs8Der } = generateCheckpointKey()
+    await insertSigningKey(tx, { kid: signer.kid, publicKey: signer.publicKey, privateKeySealed: keyring.encrypt(pkcs8Der, aad(signer.kid)) })
+    await recordIn?.(tx, { retired: old?.kid ?? null, current: signer.kid })
+    return signer.kid
+  })
 }

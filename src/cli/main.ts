@@ -12,7 +12,10 @@ import { seedDemo } from '../modules/demo/seed-demo.ts'
 import { createKeyring, keyringSealer, type Keyring } from '../platform/crypto/keyring.ts'
 import { createClientStore, generateClientSecret, rotateSigningKey } from '../security/oauth-server/index.ts'
 import { buildOpenApiDocument } from './openapi-document.ts'
-import { createAuditTrail, formatVerifyResult, loadCheckpointSigner, readLastCheckpointLine } from '../audit/index.ts'
+import { createAuditTrail, formatVerifyResult, loadCheckpointSigner, readLastCheckpointLine, type AuditEntryInput } from '../audit/index.ts'
+import { rotateCheckpointKey } from '../audit/checkpoint-key.ts'
+import { createDataKeyStore, createPatientCipher, createPatientService } from '../modules/patients/index.ts'
+import { erasePatient, reencrypt, runRetention } from '../modules/erasure/index.ts'
 
 function config(): Config {
   try {
@@ -147,14 +150,122 @@ client
     process.stdout.write(`deleted ${clientId}\n`)
   })
 
-program
-  .command('keys')
-  .description('key management')
+/** A key operation or data-lifecycle run by the operator: actor 'system', identifiers and counts only. */
+function systemEntry(action: string, resourceType: string, resourceId: string | null, detail: string): AuditEntryInput {
+  return { actorKind: 'system', action, resourceType, resourceId, outcome: 'success', decisionRule: detail }
+}
+
+/** The patients' key store, cipher and service as the server builds them (src/app.ts). */
+function patientCrypto(db: Database, keyring: Keyring) {
+  const dataKeys = createDataKeyStore({ db, root: keyringSealer(keyring) })
+  const cipher = createPatientCipher(dataKeys)
+  return { dataKeys, cipher, patients: createPatientService({ db, keys: dataKeys, cipher, keyring }) }
+}
+
+function positiveInteger(name: string) {
+  return (raw: string): number => {
+    if (!/^[1-9][0-9]{0,6}$/.test(raw)) throw new Error(`${name} must be a positive integer`)
+    return Number(raw)
+  }
+}
+
+function nonNegativeInteger(name: string) {
+  return (raw: string): number => {
+    if (!/^(0|[1-9][0-9]{0,8})$/.test(raw)) throw new Error(`${name} must be a non-negative integer`)
+    return Number(raw)
+  }
+}
+
+const keys = program.command('keys').description('key management (ADR-0009 data keys, token and checkpoint signing keys)')
+
+keys
+  .command('rotate')
+  .description('add a key-encryption-key version and re-wrap every patient data key under it (old data stay readable); KEKs sealed under an older ENCRYPTION_KEYRING key are re-sealed under the newest')
+  .action(async () => {
+    const result = await withKeyring(async (db, keyring) => {
+      const { dataKeys } = patientCrypto(db, keyring)
+      // Root-keyring rotation first, so the new KEK and the re-sealed ones are all under the newest root key.
+      const resealedKeks = await dataKeys.resealKeks((sealed) => keyring.needsRotation(sealed))
+      const { kekVersion, rewrapped } = await dataKeys.rotateKek()
+      await createAuditTrail({ db }).record(systemEntry('key.rotate', 'KeyEncryptionKey', String(kekVersion), `rewrapped=${rewrapped} resealed-keks=${resealedKeks} root-kid=${keyring.currentKid}`))
+      return { kekVersion, rewrapped, resealedKeks }
+    })
+    process.stdout.write(JSON.stringify(result) + '\n')
+  })
+
+keys
+  .command('reencrypt')
+  .description('move every sealed PHI value off older data-key versions, in small committed batches, then destroy those versions; resumable after an interruption')
+  .option('--batch-size <n>', 'rows per committed batch', positiveInteger('--batch-size'), 200)
+  .option('--new-data-keys', 'first give each patient a new data-key version (skipped for patients an interrupted run already gave one)', false)
+  .option('--retire-grace-ms <ms>', 'wait this long after the last moved value before destroying old versions (default: the data-key cache lifetime + 5 s)', nonNegativeInteger('--retire-grace-ms'))
+  .action(async (options: { batchSize: number; newDataKeys: boolean; retireGraceMs?: number }) => {
+    const report = await withKeyring(async (db, keyring) => {
+      const { dataKeys, cipher } = patientCrypto(db, keyring)
+      const r = await reencrypt(
+        { db, dataKeys, cipher },
+        { batchSize: options.batchSize, newDataKeys: options.newDataKeys, ...(options.retireGraceMs !== undefined ? { retireGraceMs: options.retireGraceMs } : {}), onBatch: (n) => process.stderr.write(`reencrypted ${n}\n`) },
+      )
+      await createAuditTrail({ db }).record(
+        systemEntry('key.reencrypt', 'DataKey', null, `new-data-keys=${r.newDataKeys} reencrypted=${r.reencrypted} retired=${r.retired} failed=${r.failed}`),
+      )
+      return r
+    })
+    process.stdout.write(JSON.stringify(report) + '\n')
+    if (report.failed > 0) process.exit(3)
+  })
+
+keys
   .command('rotate-signing')
   .description('add a new token signing key and retire the current one (still published until it expires); restart instances to sign with it')
   .action(async () => {
-    const kid = await withKeyring((db, keyring) => rotateSigningKey(db, keyringSealer(keyring)))
+    const kid = await withKeyring(async (db, keyring) => {
+      const created = await rotateSigningKey(db, keyringSealer(keyring))
+      await createAuditTrail({ db }).record(systemEntry('key.rotate-signing', 'SigningKey', created, 'token signing key rotated'))
+      return created
+    })
     process.stdout.write(`new signing key ${kid}\n`)
+  })
+
+keys
+  .command('rotate-checkpoint')
+  .description('add a new audit checkpoint signing key and retire the current one (its public key stays, so older checkpoints keep verifying)')
+  .action(async () => {
+    const kid = await withKeyring((db, keyring) =>
+      rotateCheckpointKey(db, keyring, async (tx, kids) => {
+        await createAuditTrail({ db }).record(systemEntry('key.rotate-checkpoint', 'CheckpointKey', kids.current, `retired=${kids.retired ?? 'none'}`), tx)
+      }),
+    )
+    process.stdout.write(`new checkpoint key ${kid}\n`)
+  })
+
+program
+  .command('patients')
+  .description('patient records')
+  .command('erase <patientId>')
+  .description('crypto-shredding: destroy every data key of the patient; their PHI becomes unreadable here and in every backup (cannot be undone)')
+  .option('--yes', 'confirm the erasure', false)
+  .action(async (patientId: string, options: { yes: boolean }) => {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(patientId)) throw new Error('the patient id must be a UUID')
+    if (!options.yes) throw new Error('erasure cannot be undone: add --yes to confirm')
+    const result = await withKeyring(async (db, keyring) => erasePatient({ db, audit: createAuditTrail({ db }), patients: patientCrypto(db, keyring).patients }, patientId, { kind: 'system' }))
+    if (result.status === 'not-found') {
+      process.stderr.write(`vigil: no patient ${patientId}\n`)
+      process.exit(1)
+    }
+    process.stdout.write(JSON.stringify({ patientId, status: result.status, erasedAt: result.erasedAt.toISOString() }) + '\n')
+  })
+
+program
+  .command('retention')
+  .description('retention per data class (RETENTION_*_DAYS)')
+  .command('run')
+  .description('delete readings and spent credentials past their retention; count (never delete) audit entries past theirs; prints JSON counts')
+  .option('--dry-run', 'count only, delete nothing', false)
+  .action(async (options: { dryRun: boolean }) => {
+    const cfg = config()
+    const report = await withDatabase(cfg, (db) => runRetention({ db, audit: createAuditTrail({ db }), retention: cfg.retention }, { dryRun: options.dryRun }))
+    process.stdout.write(JSON.stringify(report) + '\n')
   })
 
 const audit = program.command('audit').description('the tamper-evident audit trail (ADR-0006)')

@@ -44,6 +44,9 @@ export interface DataKeyStore {
   rotateKek(): Promise<{ kekVersion: number; rewrapped: number }>
   /** Re-wraps data keys still under an older KEK (what rotateKek does after adding a version). */
   rewrapAll(batchSize?: number): Promise<number>
+  /** Root-keyring rotation: re-seals, under the root's current key, every KEK for which
+   * needsRotation(sealed_key) is true (`keyring.needsRotation`); returns how many. */
+  resealKeks(needsRotation: (sealed: string) => boolean): Promise<number>
   /** Crypto-shredding: destroys every data key of the patient, in q's transaction. */
   erase(patientId: string, q: Queryable): Promise<void>
   /** The data-key versions older than current still holding live keys (for the re-encryption job). */
@@ -72,6 +75,7 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
   const cacheMs = deps.cacheMs ?? DATA_KEY_CACHE_MS
   let keks = new Map<number, Kek>()
   let latestKek: Kek | undefined
+  let keksLoadedAt = 0
   const cache = new Map<string, { key: DataKey; at: number }>()
 
   async function loadKeks(q: Queryable = db): Promise<void> {
@@ -83,6 +87,7 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
     }
     keks = next
     latestKek = [...next.values()].at(-1)
+    keksLoadedAt = Date.now()
   }
 
   async function addKekVersion(q: Queryable = db): Promise<Kek> {
@@ -95,7 +100,9 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
   }
 
   async function currentKek(q: Queryable): Promise<Kek> {
-    if (!latestKek) await loadKeks(q)
+    // Another process (`vigil keys rotate`) may have added a version: look again now and then, so
+    // new data keys are not wrapped under a superseded KEK for the life of this instance.
+    if (!latestKek || Date.now() - keksLoadedAt > cacheMs) await loadKeks(q)
     return latestKek ?? (await addKekVersion(q))
   }
 
@@ -175,11 +182,15 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
   }
 
   async function rewrapAll(batchSize = 500): Promise<number> {
+    // The newest KEK as stored now, not as cached: two rotations at once must both converge on it.
+    await loadKeks(db)
     const target = await currentKek(db)
     let total = 0
     for (;;) {
+      // Only keys under an OLDER version: with `<>`, two processes with different targets (two
+      // rotations at once) would move the same keys back and forth forever.
       const { rows } = await db.query<KeyRow & { patient_id: string }>(
-        'SELECT patient_id, version, kek_version, wrapped_key FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version <> $1 LIMIT $2',
+        'SELECT patient_id, version, kek_version, wrapped_key FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version < $1 ORDER BY patient_id, version LIMIT $2',
         [target.version, batchSize],
       )
       if (rows.length === 0) return total
@@ -187,14 +198,14 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
         const dek = await unwrap(row.patient_id, row, db)
         const wrapped = sealWithDataKey(target.key, target.version, dek.key.toString('base64'), dekAad(row.patient_id, dek.version))
         // Compare-and-set on the old KEK version: a concurrent rewrap or erasure wins cleanly.
-        await db.query('UPDATE patient_data_keys SET kek_version = $1, wrapped_key = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5 AND wrapped_key IS NOT NULL', [
+        const updated = await db.query('UPDATE patient_data_keys SET kek_version = $1, wrapped_key = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5 AND wrapped_key IS NOT NULL', [
           target.version,
           wrapped,
           row.patient_id,
           dek.version,
           row.kek_version,
         ])
-        total++
+        total += updated.rowCount
       }
     }
   }
@@ -203,6 +214,8 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
     current: (patientId, q = db) => loadCurrent(patientId, q),
     version: (patientId, version, q = db) => loadVersion(patientId, version, q),
     async addVersion(patientId, q = db) {
+      // From the stored current version, not a cached one another process may have superseded.
+      forget(patientId)
       const current = await loadCurrent(patientId, q)
       await insertVersion(patientId, current.version + 1, q)
       forget(patientId)
@@ -214,6 +227,20 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
       return { kekVersion: k.version, rewrapped }
     },
     rewrapAll,
+    async resealKeks(needsRotation) {
+      const { rows } = await db.query<{ version: number; sealed_key: string }>('SELECT version, sealed_key FROM kek_versions ORDER BY version')
+      let resealed = 0
+      for (const row of rows) {
+        if (!needsRotation(row.sealed_key)) continue
+        const version = Number(row.version)
+        const plain = root.unseal(row.sealed_key, kekAad(version))
+        // Compare-and-set on the old sealed value: a concurrent re-seal wins cleanly.
+        const updated = await db.query('UPDATE kek_versions SET sealed_key = $1 WHERE version = $2 AND sealed_key = $3', [root.seal(plain, kekAad(version)), version, row.sealed_key])
+        resealed += updated.rowCount
+      }
+      await loadKeks(db)
+      return resealed
+    },
     async erase(patientId, q) {
       forget(patientId)
       const now = clock()

@@ -14,6 +14,9 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 export const DATA_KEY_BYTES = 32
 const BASE64URL = /^[A-Za-z0-9_-]*$/
+// The version is canonical decimal: "01", "1e0", " 1" or "0x1" would otherwise all read as 1 and
+// authenticate (the associated data carries the number), so one value had several spellings.
+const VERSION_TEXT = /^[1-9][0-9]{0,8}$/
 
 function aadFor(version: number, aad: string): Buffer {
   return Buffer.from(JSON.stringify([FORMAT, version, aad]), 'utf8')
@@ -28,14 +31,15 @@ function part(value: string | undefined, what: string): Buffer {
 
 /** The data-key version a value was sealed under (for the re-encryption job), without opening it. */
 export function envelopeKeyVersion(sealed: string): number {
+  if (typeof sealed !== 'string') throw new KeyringError('KEYRING_MALFORMED', 'sealed value: not a string')
   const [format, version] = sealed.split('.', 2)
-  const n = Number(version)
-  if (format !== FORMAT || !Number.isSafeInteger(n) || n < 1) throw new KeyringError('KEYRING_MALFORMED', `sealed value: expected ${FORMAT}.<version>.<iv>.<ciphertext>.<tag>`)
-  return n
+  if (format !== FORMAT || version === undefined || !VERSION_TEXT.test(version)) throw new KeyringError('KEYRING_MALFORMED', `sealed value: expected ${FORMAT}.<version>.<iv>.<ciphertext>.<tag>`)
+  return Number(version)
 }
 
 export function sealWithDataKey(key: Buffer, version: number, plaintext: string, aad: string): string {
   if (key.length !== DATA_KEY_BYTES) throw new TypeError('sealWithDataKey: the key must be 32 bytes')
+  if (!VERSION_TEXT.test(String(version))) throw new TypeError('sealWithDataKey: the version must be a positive integer')
   const iv = randomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
   cipher.setAAD(aadFor(version, aad))
@@ -45,6 +49,7 @@ export function sealWithDataKey(key: Buffer, version: number, plaintext: string,
 
 /** Throws KeyringError on a malformed value, tampering, or the wrong associated data or key. */
 export function openWithDataKey(key: Buffer, sealed: string, aad: string): string {
+  if (key.length !== DATA_KEY_BYTES) throw new TypeError('openWithDataKey: the key must be 32 bytes')
   const version = envelopeKeyVersion(sealed)
   const parts = sealed.split('.')
   if (parts.length !== 5) throw new KeyringError('KEYRING_MALFORMED', 'sealed value: expected five parts')

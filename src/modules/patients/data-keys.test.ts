@@ -1,0 +1,104 @@
+// Per-patient data keys (ADR-0009) on a real (in-memory PGlite) database: KEK rotation re-wraps
+// without touching PHI, two rotations at once converge, the root keyring can rotate under the
+// KEKs, superseded versions are destroyed only when asked, erasure destroys every version.
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import { createKeyring, keyringSealer } from '../../platform/crypto/keyring.ts'
+import { createDataKeyStore, createPatientCipher, PatientErasedError } from './data-keys.ts'
+
+const k = () => randomBytes(32).toString('base64')
+
+describe('data keys', () => {
+  let db: Database
+  const ring1 = `root-1:${k()}`
+  const ring2 = `${ring1},root-2:${k()}`
+  before(async () => {
+    db = await openDatabase({})
+    await migrate(db)
+  })
+  after(() => db.close())
+
+  async function patient(): Promise<string> {
+    const id = randomUUID()
+    await db.query('INSERT INTO patients (id) VALUES ($1)', [id])
+    return id
+  }
+
+  test('[SRS-CRYPTO-021] rotateKek adds a KEK version and re-wraps every live data key; values sealed before stay readable', async () => {
+    const keys = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })
+    const cipher = createPatientCipher(keys)
+    const ids = [await patient(), await patient(), await patient()]
+    const sealed = await Promise.all(ids.map((id) => cipher.seal(id, `value of ${id}`, 'x')))
+    const before = Number((await db.query<{ v: number }>('SELECT max(version) AS v FROM kek_versions')).rows[0]?.v)
+    const { kekVersion, rewrapped } = await keys.rotateKek()
+    assert.equal(kekVersion, before + 1)
+    assert.ok(rewrapped >= 3)
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version <> $1', [kekVersion])
+    assert.equal(Number(rows[0]?.n), 0, 'no live data key is left under an older KEK')
+    // A fresh store (another instance, no cache) opens the old values through the new wrapping.
+    const fresh = createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) }))
+    for (const [i, id] of ids.entries()) assert.equal(await fresh.open(id, sealed[i] as string, 'x'), `value of ${id}`)
+  })
+
+  test('[SRS-CRYPTO-021] two stores rotating at once converge on the newest KEK (no livelock, nothing lost)', async () => {
+    const a = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })
+    const b = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })
+    const id = await patient()
+    const sealed = await createPatientCipher(a).seal(id, 'v', 'x')
+    const [ra, rb] = await Promise.all([a.rotateKek(), b.rotateKek()])
+    const newest = Math.max(ra.kekVersion, rb.kekVersion)
+    await a.rewrapAll()
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version < $1', [newest])
+    assert.equal(Number(rows[0]?.n), 0)
+    assert.equal(await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })).open(id, sealed, 'x'), 'v')
+  })
+
+  test('[SRS-CRYPTO-022] root keyring rotation: KEKs sealed under an older root key are re-sealed under the newest, and the old root key can then be dropped', async () => {
+    const id = await patient()
+    const sealed = await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })).seal(id, 'before', 'x')
+    const rotated = createKeyring(ring2)
+    const keys = createDataKeyStore({ db, root: keyringSealer(rotated) })
+    const resealed = await keys.resealKeks((s) => rotated.needsRotation(s))
+    assert.ok(resealed >= 1)
+    const { rows } = await db.query<{ sealed_key: string }>('SELECT sealed_key FROM kek_versions')
+    assert.ok(rows.every((r) => !rotated.needsRotation(r.sealed_key)))
+    assert.equal(await keys.resealKeks((s) => rotated.needsRotation(s)), 0, 'idempotent')
+    // Only the new root key in the ring: everything still opens.
+    const onlyNew = createKeyring(ring2.split(',')[1] as string)
+    assert.equal(await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(onlyNew) })).open(id, sealed, 'x'), 'before')
+  })
+
+  test('[SRS-CRYPTO-023] a new data-key version seals new values; the old version opens old ones until retired, and the current version cannot be retired', async () => {
+    const keys = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })
+    const cipher = createPatientCipher(keys)
+    const id = await patient()
+    const v1 = await cipher.seal(id, 'old', 'x')
+    const added = await keys.addVersion(id)
+    assert.equal(added.version, 2)
+    const v2 = await cipher.seal(id, 'new', 'x')
+    assert.match(v2, /^e1\.2\./)
+    assert.deepEqual(await keys.olderVersions(id), [1])
+    assert.equal(await cipher.open(id, v1, 'x'), 'old')
+    await keys.retireVersion(id, 2)
+    assert.equal(await cipher.open(id, v2, 'x'), 'new', 'the current version is never retired')
+    await keys.retireVersion(id, 1)
+    assert.deepEqual(await keys.olderVersions(id), [])
+    await assert.rejects(cipher.open(id, v1, 'x'), PatientErasedError)
+  })
+
+  test('[SRS-CRYPTO-024] erase destroys every data key of the patient: nothing of theirs opens, on this or a fresh instance', async () => {
+    const keys = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })
+    const cipher = createPatientCipher(keys)
+    const id = await patient()
+    const sealed = await cipher.seal(id, 'gone', 'x')
+    await keys.addVersion(id)
+    await db.transaction((tx) => keys.erase(id, tx))
+    await assert.rejects(cipher.open(id, sealed, 'x'), PatientErasedError)
+    await assert.rejects(cipher.seal(id, 'new', 'x'), PatientErasedError)
+    await assert.rejects(createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })).open(id, sealed, 'x'), PatientErasedError)
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM patient_data_keys WHERE patient_id = $1 AND wrapped_key IS NOT NULL', [id])
+    assert.equal(Number(rows[0]?.n), 0)
+  })
+})
