@@ -68,6 +68,9 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     oauth: { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2592000, authorizationCodeTtlSeconds: 60 },
     otel: { endpoint: undefined, serviceName: 'vigil' },
     audit: { checkpointFile: path.join(CWD, 'var', 'audit-checkpoints.jsonl'), checkpointIntervalSeconds: 300 },
+    deviceData: { v1Sunset: '2027-12-31', dailyQuota: 100_000, deviceRequestsPerMinute: 600 },
+    retention: { readingsDays: 3650, tokensDays: 30, auditDays: 2190 },
+    anomalies: { intervalSeconds: 60, webhookUrl: undefined, patientsThreshold: 50, patientsWindowSeconds: 600 },
     secrets: { keyring: undefined, cookieSecret: undefined },
   }
   assert.deepEqual(config, expected)

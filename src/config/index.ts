@@ -34,6 +34,14 @@ export interface Config {
   readonly metricsToken: string | undefined
   /** Requests per minute per client address (0 = no limit); shared across instances through Redis when REDIS_URL is set. */
   readonly rateLimitPerMinute: number
+  readonly deviceData: {
+    /** When /api/v1/device-data stops being served (ISO 8601 date, UTC): announced in Sunset headers and OpenAPI. */
+    readonly v1Sunset: string
+    /** Readings a device may send per UTC day unless its own daily_quota says otherwise. */
+    readonly dailyQuota: number
+    /** Requests per minute per device to the device-data routes (0 = no limit). */
+    readonly deviceRequestsPerMinute: number
+  }
   readonly mail: {
     /** smtp:// or smtps:// URL of the mail relay; unset → mail is written under DATA_DIR/mail (development only). */
     readonly smtpUrl: string | undefined
@@ -53,6 +61,24 @@ export interface Config {
     readonly checkpointFile: string
     /** Seconds between the server's audit checkpoints; 0 = none. */
     readonly checkpointIntervalSeconds: number
+  }
+  /** Retention per data class, in days (`vigil retention run`; ADR-0009, ADR-0006 addendum). */
+  readonly retention: {
+    readonly readingsDays: number
+    /** Expired OAuth payloads, used or expired mail tokens, idempotency keys, login throttle rows. */
+    readonly tokensDays: number
+    /** At least 2190 (six years): audit entries are never pruned earlier. */
+    readonly auditDays: number
+  }
+  /** Anomaly detection over the audit trail (ADR-0006 addendum). */
+  readonly anomalies: {
+    /** Seconds between detector runs; 0 = none (on demand only). */
+    readonly intervalSeconds: number
+    /** Security events are POSTed here as JSON when set. */
+    readonly webhookUrl: string | undefined
+    /** One user touching at least this many distinct patients within the window raises an event. */
+    readonly patientsThreshold: number
+    readonly patientsWindowSeconds: number
   }
   readonly secrets: {
     /** Comma-separated `kid:base64(32 bytes)` key-encryption keys, newest last. */
@@ -139,6 +165,12 @@ function origins(raw: string): Parsed<string[]> {
   return ok(items.value)
 }
 
+function isoDate(raw: string): Parsed<string> {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw)
+  const d = m ? new Date(`${raw}T00:00:00Z`) : undefined
+  return d && !Number.isNaN(d.getTime()) && d.toISOString().startsWith(raw) ? ok(raw) : bad('a date as YYYY-MM-DD (UTC)')
+}
+
 function text(minLength: number, what: string) {
   return (raw: string): Parsed<string> => (raw.length >= minLength ? ok(raw) : bad(what))
 }
@@ -197,6 +229,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
     redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
     rateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
+    deviceData: {
+      v1Sunset: read('API_V1_SUNSET', isoDate, '2027-12-31'),
+      dailyQuota: read('DEVICE_DAILY_QUOTA', integer(1, 100_000_000), 100_000),
+      deviceRequestsPerMinute: read('DEVICE_RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
+    },
     migrateOnStart: read('MIGRATE_ON_START', boolean, true),
     logLevel: read('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
     bodyLimitBytes: read('BODY_LIMIT_BYTES', integer(1024, 64 * 1024 * 1024), 1024 * 1024),
@@ -222,6 +259,17 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     audit: {
       checkpointFile: path.resolve(cwd, read('AUDIT_CHECKPOINT_FILE', text(1, 'a file path')) ?? path.join(dataDir, 'audit-checkpoints.jsonl')),
       checkpointIntervalSeconds: read('AUDIT_CHECKPOINT_INTERVAL_SECONDS', integer(0, 86_400), 300),
+    },
+    retention: {
+      readingsDays: read('RETENTION_READINGS_DAYS', integer(1, 36_500), 3650),
+      tokensDays: read('RETENTION_TOKENS_DAYS', integer(1, 36_500), 30),
+      auditDays: read('RETENTION_AUDIT_DAYS', integer(2190, 36_500), 2190),
+    },
+    anomalies: {
+      intervalSeconds: read('ANOMALY_INTERVAL_SECONDS', integer(0, 86_400), 60),
+      webhookUrl: read('SECURITY_EVENTS_WEBHOOK_URL', url(['http:', 'https:'])),
+      patientsThreshold: read('ANOMALY_PATIENTS_THRESHOLD', integer(2, 1_000_000), 50),
+      patientsWindowSeconds: read('ANOMALY_PATIENTS_WINDOW_SECONDS', integer(60, 86_400), 600),
     },
     secrets: { keyring, cookieSecret },
   }
