@@ -10,7 +10,8 @@ import { freePort } from '../support/oauth.ts'
 interface World {
   organisation: { id: string; name: string }
   users: Record<'admin' | 'clinician' | 'patient' | 'otherPatient', { id: string; email: string; role: string; totpSecret?: string }>
-  clients: { demoApp: { clientId: string }; device: { clientId: string; clientSecret: string; boundTo: string; scope: string } }
+  clients: { demoApp: { clientId: string }; device: { clientId: string; clientSecret: string; boundTo: string; patientRecordId: string; scope: string } }
+  patients: { patient: string; otherPatient: string }
 }
 
 const PASSWORD = 'demo password for the seed test 42'
@@ -64,7 +65,7 @@ describe('vigil seed-demo', () => {
     const redirect = 'http://127.0.0.1:51234/callback'
     const url = client.buildAuthorizationUrl(app, {
       redirect_uri: redirect,
-      scope: 'openid account:read',
+      scope: 'openid account:read device-data:read',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state: 's1',
@@ -79,6 +80,21 @@ describe('vigil seed-demo', () => {
     })
     const deviceTokens = await client.clientCredentialsGrant(device, { scope: 'device-data:write' })
     assert.ok(deviceTokens.access_token)
+
+    // The demo world's links: the glucometer writes for the demo patient, and the clinician (in
+    // that patient's care team) reads it; the other patient is no one the clinician may see.
+    assert.equal(world.clients.device.patientRecordId, world.patients.patient)
+    const posted = await fetch(`${issuer}/api/v2/device-data`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${deviceTokens.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ readings: [{ id: 'seed-test-1', code: '2339-0', value: 111, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString() }] }),
+    })
+    assert.equal(posted.status, 200, await posted.clone().text())
+    const read = (patient: string) => fetch(`${issuer}/api/v2/device-data?patient=${patient}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const mine = await read(world.patients.patient)
+    assert.equal(mine.status, 200)
+    assert.ok(JSON.stringify(await mine.json()).includes('111'))
+    assert.equal((await read(world.patients.otherPatient)).status, 404)
   })
 
   test('[SRS-OAUTH-009] seed-demo is refused in production', async () => {

@@ -145,6 +145,13 @@ describe('user service', () => {
     now = T0
   })
 
+  test('[SRS-CRYPTO-031] a patient account never stores a display name: the name is PHI and lives only in the sealed patient record', async () => {
+    const registered = await users.register({ email: uniqueEmail('named-patient'), password: PASSWORD, displayName: 'Ada Plaintext' })
+    assert.equal(registered.displayName, null)
+    const { rows } = await db.query<{ display_name: string | null }>('SELECT display_name FROM users WHERE id = $1', [registered.id])
+    assert.equal(rows[0]?.display_name, null)
+  })
+
   test('[SRS-AUTH-004] login tells whether a second factor is needed or must first be enrolled', async () => {
     const org = await users.createOrganisation(`Ward ${randomBytes(4).toString('hex')}`)
     const patient = await users.register({ email: uniqueEmail('patient'), password: PASSWORD })

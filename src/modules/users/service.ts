@@ -134,7 +134,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
     const user = await repo.create({
       email: input.email.trim(),
       passwordHash,
-      displayName: input.displayName?.trim() || null,
+      // A patient's name is PHI: it lives only in their patient record, sealed with their data key
+      // (ADR-0009), never in users.display_name in plaintext.
+      displayName: roles.some((r) => r.role === 'patient') ? null : input.displayName?.trim() || null,
       roles,
       emailVerifiedAt: input.emailVerified ? now : null,
       now,
