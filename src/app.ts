@@ -60,6 +60,7 @@ import { careRoutesV2 } from './modules/care/index.ts'
 import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
+import { erasureRoutesV2 } from './modules/erasure/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
@@ -227,6 +228,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       deviceRoutesV2(modules),
       deviceDataRoutesV2(modules),
       auditRoutesV2(modules),
+      erasureRoutesV2(modules),
       ...(deps.apiModules?.v2 ?? []),
     ],
   })

@@ -263,7 +263,7 @@ describe('device quotas and rate limits', () => {
     assert.match(String(over.headers['content-type']), /^application\/problem\+json/)
     const retryAfter = Number(over.headers['retry-after'])
     assert.ok(retryAfter >= 1 && retryAfter <= 86_400, `Retry-After ${retryAfter}`)
-    const n = (await t.db.query<{ n: number | string }>('SELECT count(*) AS n FROM readings WHERE device_id = $1', [w.devices.bound.id])).rows[0]?.n
+    const n = (await t.db.query<{ n: number | string }>("SELECT count(*) AS n FROM readings WHERE device_id = $1 AND code = '8867-4'", [w.devices.bound.id])).rows[0]?.n
     assert.equal(Number(n), 3)
   })
 

@@ -7,7 +7,6 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
-import { erasureRoutesV2 } from '../../src/modules/erasure/index.ts'
 import { PatientErasedError } from '../../src/modules/patients/index.ts'
 import { openReading as openReadingContent } from '../../src/modules/device-data/index.ts'
 import type { Principal } from '../../src/security/authn/principal.ts'
@@ -19,7 +18,7 @@ describe('POST /api/v2/admin/patients/{id}/erase', () => {
   let world: World
   let readingId: string
   before(async () => {
-    t = await createTestApp({ deps: { apiModules: { v2: [erasureRoutesV2()] } } })
+    t = await createTestApp()
     world = await buildWorld(t.app)
     readingId = await insertReading(t.db, t.app.vigil.modules.cipher, world.patients.canary, 97.5)
   })

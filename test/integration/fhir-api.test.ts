@@ -168,7 +168,7 @@ describe('FHIR R4 API', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body))
     const read = await get(`/DiagnosticReport/${created.body.id}`, clinician)
     assert.equal(read.body.conclusion, 'Within target range.')
-    assert.equal((await get(`/DiagnosticReport?patient=${w.patients.patient}&code=http://loinc.org|11502-2&date=ge2026-03`, clinician)).body.entry.length, 1)
+    assert.equal((await get(`/DiagnosticReport?patient=${w.patients.patient}&code=http://loinc.org|11502-2&date=ge2026-03&date=lt2026-04`, clinician)).body.entry.length, 1)
     const foreign = await seedReadings(t.app, w.patients.otherPatient, [{ effectiveAt: new Date('2026-03-05T00:00:00Z') }])
     const mixed = await send('POST', '/DiagnosticReport', clinician, report(w.patients.patient, [obsIds[0] as string, foreign[0] as string]))
     assert.equal(mixed.status, 422)

@@ -9,6 +9,7 @@
 // and caregiverWith; revoked: clinicianRevoked; break-glass: clinicianBreakGlass; devices:
 // deviceBound). Write operations prepare a fresh target per cell (prepare), so cells stay independent.
 
+import { randomUUID } from 'node:crypto'
 import type { App } from '../../src/app.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import type { World } from '../support/world.ts'
@@ -66,7 +67,82 @@ export interface Row {
 }
 
 const publicRow = (status: number, extra: Partial<Row> = {}): Row => ({ public: status, expect: { others: status }, ...extra })
-const everyone = (status: number): Row['expect'] => ({ others: status })
+
+/** Kinds of caller no rule lets near a patient's clinical data: refused outright (403). */
+const NO_CLINICAL_RULE = { orgAdminThis: 403, orgAdminOther: 403, admin: 403, auditor: 403, deviceBound: 403, deviceOther: 403 } as const
+
+/**
+ * Reading the world's patient's data: the patient, the care team, a consent, break-glass and the
+ * organisation's backend service may; the rest are concealed (404) or refused (403).
+ */
+export function patientRead(ok = 200, overrides: Partial<Record<PrincipalName, number>> = {}): Row['expect'] {
+  return {
+    others: 404,
+    ...NO_CLINICAL_RULE,
+    patientSelf: ok,
+    caregiverWith: ok,
+    clinicianTeam: ok,
+    clinicianConsent: ok,
+    clinicianBreakGlass: ok,
+    service: ok,
+    ...overrides,
+  }
+}
+
+/** Writing the world's patient's clinical data: the care team and break-glass only (consents in the world are read-only). */
+export function patientWrite(ok = 201, overrides: Partial<Record<PrincipalName, number>> = {}): Row['expect'] {
+  return {
+    others: 404,
+    ...NO_CLINICAL_RULE,
+    // no rule lets a patient, caregiver or service write clinical data
+    patientSelf: 403,
+    patientOther: 403,
+    caregiverWith: 404,
+    caregiverWithout: 404,
+    service: 403,
+    clinicianTeam: ok,
+    clinicianBreakGlass: ok,
+    ...overrides,
+  }
+}
+
+
+// ---- fixtures that a write cell prepares, so no cell depends on another's side effects ----
+
+const uniq = (label: string) => `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+
+async function freshUser(c: MatrixContext, role: string, organisationId: string | null, status = 'active'): Promise<string> {
+  const id = randomUUID()
+  const email = `${uniq('matrix')}@world.test`
+  await c.db.query('INSERT INTO users (id, email, email_normalized, status, email_verified_at) VALUES ($1, $2, $2, $3, now())', [id, email, status])
+  await c.db.query('INSERT INTO user_roles (user_id, role, organisation_id) VALUES ($1, $2, $3)', [id, role, organisationId])
+  return id
+}
+
+async function freshPatient(c: MatrixContext): Promise<string> {
+  return (await c.app.vigil.modules.patients.create({ organisationId: c.world.orgA, demographics: { name: { family: 'Scratch' } } })).id
+}
+
+async function freshDevice(c: MatrixContext, boundTo?: string): Promise<{ id: string; serial: string }> {
+  const id = randomUUID()
+  const serial = uniq('SN')
+  await c.db.query("INSERT INTO devices (id, organisation_id, manufacturer, model, serial, type) VALUES ($1, $2, 'Acme', 'GlucoOne', $3, 'glucometer')", [id, c.world.orgA, serial])
+  if (boundTo) await c.db.query("INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'matrix')", [randomUUID(), id, boundTo])
+  return { id, serial }
+}
+
+async function freshConsent(c: MatrixContext): Promise<string> {
+  const id = randomUUID()
+  const grantee = await freshUser(c, 'clinician', c.world.orgB)
+  await c.db.query(
+    "INSERT INTO consents (id, patient_id, grantee_kind, grantee_id, categories, access, purpose, expires_at) VALUES ($1, $2, 'user', $3, ARRAY['reports'], 'read', 'treatment', now() + interval '1 day')",
+    [id, c.world.patients.patient, grantee],
+  )
+  return id
+}
+
+const ORG_ADMINS = (ok: number) => ({ others: 403, admin: ok, orgAdminThis: ok, orgAdminOther: 404 })
+const FHIR_PATIENT = (c: MatrixContext) => `Patient/${c.world.patients.patient}`
 
 let clientCounter = 0
 
@@ -118,6 +194,181 @@ export const MATRIX: Record<string, Row> = {
       return { params: { clientId: id } }
     },
   },
+  // ---- Organisations, users, patients, care teams (issue 4): admins; org-admins in their own organisation only ----
+  'POST /api/v2/organisations': { expect: { others: 403, admin: 201 }, prepare: async () => ({ body: { name: uniq('Matrix clinic') } }) },
+  'GET /api/v2/organisations': { expect: { others: 403, admin: 200, orgAdminThis: 200, orgAdminOther: 200 } },
+  'GET /api/v2/organisations/{id}': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.orgA }) },
+  'POST /api/v2/organisations/{id}/users': {
+    expect: ORG_ADMINS(201),
+    params: (c) => ({ id: c.world.orgA }),
+    prepare: async () => ({ body: { email: `${uniq('invitee')}@world.test`, role: 'clinician' } }),
+  },
+  'GET /api/v2/organisations/{id}/users': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.orgA }) },
+  'PUT /api/v2/organisations/{id}/users/{userId}/roles/{role}': {
+    expect: ORG_ADMINS(200),
+    prepare: async (c) => ({ params: { id: c.world.orgA, userId: await freshUser(c, 'clinician', c.world.orgA), role: 'org-admin' } }),
+  },
+  'DELETE /api/v2/organisations/{id}/users/{userId}/roles/{role}': {
+    expect: ORG_ADMINS(204),
+    prepare: async (c) => {
+      const userId = await freshUser(c, 'clinician', c.world.orgA)
+      await c.db.query("INSERT INTO user_roles (user_id, role, organisation_id) VALUES ($1, 'caregiver', $2)", [userId, c.world.orgA])
+      return { params: { id: c.world.orgA, userId, role: 'caregiver' } }
+    },
+  },
+  'POST /api/v2/users/{id}/disable': { expect: ORG_ADMINS(200), prepare: async (c) => ({ params: { id: await freshUser(c, 'clinician', c.world.orgA) } }) },
+  'POST /api/v2/users/{id}/enable': { expect: ORG_ADMINS(200), prepare: async (c) => ({ params: { id: await freshUser(c, 'clinician', c.world.orgA, 'disabled') } }) },
+  'POST /api/v2/organisations/{id}/patients': {
+    expect: ORG_ADMINS(201),
+    params: (c) => ({ id: c.world.orgA }),
+    prepare: async () => ({ body: { demographics: { name: { given: ['Ada'], family: 'Matrix' }, birthDate: '1985-12-10', gender: 'female', identifiers: [{ system: 'urn:vigil:mrn', value: uniq('MRN') }] } } }),
+  },
+  'GET /api/v2/patients/{id}': { expect: patientRead(200), params: (c) => ({ id: c.world.patients.patient }) },
+  // Lists are filtered to what each caller may reach (the canary check proves nothing else leaks).
+  'GET /api/v2/patients': { expect: { others: 200, ...NO_CLINICAL_RULE } },
+  'GET /api/v2/patients/{id}/care-team': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.patients.patient }) },
+  'PUT /api/v2/patients/{id}/care-team/{userId}': {
+    expect: ORG_ADMINS(201),
+    prepare: async (c) => ({ params: { id: c.world.patients.patient, userId: await freshUser(c, 'clinician', c.world.orgA) } }),
+  },
+  'DELETE /api/v2/patients/{id}/care-team/{userId}': {
+    expect: ORG_ADMINS(204),
+    prepare: async (c) => {
+      const userId = await freshUser(c, 'clinician', c.world.orgA)
+      await c.db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [c.world.patients.patient, userId, c.world.orgA])
+      return { params: { id: c.world.patients.patient, userId } }
+    },
+  },
+
+  // ---- A patient's consents: the patient themself (each on their own record) ----
+  'POST /api/v2/me/consents': {
+    expect: { others: 403, patientSelf: 201, patientOther: 201 },
+    prepare: async (c) => ({ body: { granteeKind: 'user', granteeId: await freshUser(c, 'clinician', c.world.orgB), categories: ['reports'], access: 'read', purpose: 'treatment', expiresAt: new Date(Date.now() + 86_400_000).toISOString() } }),
+  },
+  'GET /api/v2/me/consents': { expect: { others: 403, patientSelf: 200, patientOther: 200 } },
+  // A consent of the world's patient: theirs to revoke; another patient learns nothing of it.
+  'DELETE /api/v2/me/consents/{consentId}': { expect: { others: 403, patientSelf: 204, patientOther: 404 }, prepare: async (c) => ({ params: { consentId: await freshConsent(c) } }) },
+
+  // ---- Break-glass: any clinician may open (on a scratch patient, so no other cell gains access); admins review ----
+  'POST /api/v2/patients/{id}/break-glass': {
+    expect: { others: 403, clinicianTeam: 201, clinicianOutside: 201, clinicianConsent: 201, clinicianRevoked: 201, clinicianBreakGlass: 201 },
+    prepare: async (c) => ({ params: { id: await freshPatient(c) } }),
+  },
+  'GET /api/v2/break-glass': { expect: { others: 403, admin: 200 } },
+  'POST /api/v2/break-glass/{id}/review': {
+    expect: { others: 403, admin: 200 },
+    prepare: async (c) => {
+      const id = randomUUID()
+      await c.db.query(
+        "INSERT INTO break_glass_sessions (id, user_id, patient_id, reason, started_at, expires_at) VALUES ($1, $2, $3, 'Matrix review of an emergency access', now() - interval '2 hours', now() - interval '61 minutes')",
+        [id, c.world.users.clinicianOutside.id, await freshPatient(c)],
+      )
+      return { params: { id } }
+    },
+  },
+
+  // ---- Device registry (issue 5): admins; org-admins in their own organisation ----
+  'POST /api/v2/devices': {
+    expect: ORG_ADMINS(201),
+    prepare: async (c) => ({ body: { manufacturer: 'Acme Medical', model: 'GlucoOne', serial: uniq('GO'), type: 'glucometer', firmwareVersion: '2.4.1', organisationId: c.world.orgA } }),
+  },
+  'GET /api/v2/devices': { expect: { others: 403, admin: 200, orgAdminThis: 200, orgAdminOther: 200 } },
+  'GET /api/v2/devices/{id}': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.devices.bound.id }) },
+  'PATCH /api/v2/devices/{id}': { expect: ORG_ADMINS(200), prepare: async (c) => ({ params: { id: (await freshDevice(c)).id }, body: { firmwareVersion: '2.5.0' } }) },
+  'PUT /api/v2/devices/{id}/binding': {
+    expect: ORG_ADMINS(200),
+    prepare: async (c) => ({ params: { id: (await freshDevice(c)).id }, body: { patientId: await freshPatient(c) } }),
+  },
+  'DELETE /api/v2/devices/{id}/binding': { expect: ORG_ADMINS(204), prepare: async (c) => ({ params: { id: (await freshDevice(c, await freshPatient(c))).id } }) },
+  'GET /api/v2/devices/{id}/bindings': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.devices.bound.id }) },
+  // A patient pairs an unbound device to their own record.
+  'POST /api/v2/devices/pairing': {
+    expect: { others: 403, patientSelf: 200, patientOther: 200 },
+    prepare: async (c) => {
+      const d = await freshDevice(c)
+      return { body: { manufacturer: 'Acme', model: 'GlucoOne', serial: d.serial } }
+    },
+  },
+
+  // ---- Device data (issue 5): the bound device and the care team write; the patient's circle reads ----
+  'POST /api/v2/device-data': {
+    expect: patientWrite(200, { deviceBound: 200, deviceOther: 404 }),
+    body: (c) => ({ patientId: c.world.patients.patient, readings: [{ id: uniq('matrix'), code: '2339-0', value: 104, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString() }] }),
+  },
+  // v1 is the devices' first contract: it cannot name a patient, so a user with no record of their
+  // own (a clinician, a caregiver) is told the patient is missing (400) before any data is touched.
+  'POST /api/v1/device-data': {
+    expect: patientWrite(201, {
+      deviceBound: 201,
+      deviceOther: 201,
+      clinicianTeam: 400,
+      clinicianBreakGlass: 400,
+      clinicianOutside: 400,
+      clinicianConsent: 400,
+      clinicianRevoked: 400,
+      caregiverWith: 400,
+      caregiverWithout: 400,
+    }),
+    body: () => ({ type: 'glucose', value: 104, unit: 'mg/dL', time: new Date(Date.now() - 60_000).toISOString() }),
+  },
+  'GET /api/v2/device-data': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient }) },
+
+  // ---- The audit trail: auditors read it; admins and auditors see security events ----
+  'GET /api/v2/audit/entries': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient, limit: '5' }) },
+  'GET /api/v2/audit/entries/{id}': {
+    expect: { others: 403, auditor: 200 },
+    prepare: async (c) => ({ params: { id: ((await c.db.query<{ id: string }>('SELECT id FROM audit_entries ORDER BY occurred_at DESC LIMIT 1')).rows[0] as { id: string }).id } }),
+  },
+  'GET /api/v2/audit/verification': { expect: { others: 403, auditor: 200 } },
+  'GET /api/v2/security-events': { expect: { others: 403, admin: 200, auditor: 200 } },
+  'GET /api/v2/security-events/{id}': { expect: { others: 403, admin: 200, auditor: 200 }, prepare: async (c) => ({ params: { id: await freshSecurityEvent(c) } }) },
+  'POST /api/v2/security-events/{id}/acknowledge': { expect: { others: 403, admin: 200 }, prepare: async (c) => ({ params: { id: await freshSecurityEvent(c) } }) },
+  'POST /api/v2/security-events/scan': { expect: { others: 403, admin: 200 } },
+  'POST /api/v2/admin/patients/{id}/erase': { expect: ORG_ADMINS(200), prepare: async (c) => ({ params: { id: await freshPatient(c) }, body: { confirm: true } }) },
+
+  // ---- FHIR R4 (issue 6), with FHIR-audience tokens ----
+  'GET /fhir/R4/metadata': publicRow(200),
+  'GET /.well-known/smart-configuration': publicRow(200),
+  'GET /fhir/R4/Patient/{id}': { expect: patientRead(200), params: (c) => ({ id: c.world.patients.patient }) },
+  'GET /fhir/R4/Patient': { expect: { others: 200, ...NO_CLINICAL_RULE } },
+  'PUT /fhir/R4/Patient/{id}': {
+    expect: patientWrite(200),
+    params: (c) => ({ id: c.world.patients.patient }),
+    body: (c) => ({ resourceType: 'Patient', id: c.world.patients.patient, name: [{ family: `Patient${c.world.suffix}`, given: ['Pat'] }], birthDate: '1980-02-03', gender: 'female', identifier: [{ system: 'urn:vigil:mrn', value: `MRN-${c.world.suffix}-1` }] }),
+  },
+  'POST /fhir/R4/Patient': {
+    expect: ORG_ADMINS(201),
+    prepare: async (c) => ({ body: { resourceType: 'Patient', managingOrganization: { reference: `Organization/${c.world.orgA}` }, identifier: [{ system: 'urn:vigil:mrn', value: uniq('MRN') }], name: [{ family: 'Example', given: ['Erin'] }], gender: 'female', birthDate: '1984-05-06' } }),
+  },
+  'GET /fhir/R4/Device/{id}': { expect: patientRead(200), params: (c) => ({ id: c.world.devices.bound.id }) },
+  'GET /fhir/R4/Device': { expect: { others: 200, ...NO_CLINICAL_RULE }, query: (c) => ({ patient: c.world.patients.patient }) },
+  'GET /fhir/R4/Observation/{id}': { expect: patientRead(200), params: (c) => ({ id: c.world.readings.patient }) },
+  'GET /fhir/R4/Observation': { expect: { others: 200, ...NO_CLINICAL_RULE }, query: (c) => ({ patient: c.world.patients.patient, _include: 'Observation:subject' }) },
+  'GET /fhir/R4/DiagnosticReport/{id}': { expect: patientRead(200), params: (c) => ({ id: c.world.reports.patient }) },
+  'GET /fhir/R4/DiagnosticReport': { expect: { others: 200, ...NO_CLINICAL_RULE }, query: (c) => ({ patient: c.world.patients.patient }) },
+  'POST /fhir/R4/DiagnosticReport': {
+    expect: patientWrite(201),
+    body: (c) => ({
+      resourceType: 'DiagnosticReport',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '11502-2', display: 'Laboratory report' }] },
+      subject: { reference: FHIR_PATIENT(c) },
+      effectiveDateTime: new Date(Date.now() - 3_600_000).toISOString(),
+      result: [{ reference: `Observation/${c.world.readings.patient}` }],
+      conclusion: 'Within range.',
+    }),
+  },
+  'GET /fhir/R4/AuditEvent': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient }) },
+  'GET /fhir/R4/AuditEvent/{id}': {
+    expect: { others: 403, auditor: 200 },
+    prepare: async (c) => ({ params: { id: ((await c.db.query<{ id: string }>('SELECT id FROM audit_entries ORDER BY occurred_at DESC LIMIT 1')).rows[0] as { id: string }).id } }),
+  },
 }
 
-export { everyone }
+async function freshSecurityEvent(c: MatrixContext): Promise<string> {
+  const id = randomUUID()
+  await c.db.query("INSERT INTO security_events (id, kind, subject, window_start, window_key, details) VALUES ($1, 'forbidden-burst', $2, now(), $3, '{}')", [id, c.world.users.clinicianOutside.id, `matrix-${id}`])
+  return id
+}
+
+

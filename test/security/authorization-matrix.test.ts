@@ -151,7 +151,9 @@ describe('the authorization matrix', () => {
       if (counts.size === requestIds.length) break
       await new Promise((r) => setTimeout(r, 100))
     }
-    const wrong = requestIds.filter((id) => counts.get(id) !== 1).map((id) => `${id}: ${counts.get(id) ?? 0}`)
+    const bad = requestIds.filter((id) => counts.get(id) !== 1)
+    const { rows: badRows } = await t.db.query<{ request_id: string; action: string }>('SELECT request_id, action FROM audit_entries WHERE request_id = ANY($1)', [bad])
+    const wrong = bad.map((id) => `${id}: ${counts.get(id) ?? 0} [${badRows.filter((r) => r.request_id === id).map((r) => r.action).join(', ')}]`)
     assert.deepEqual(wrong, [], `requests without exactly one entry (of ${requestIds.length})`)
   })
 })

@@ -17,6 +17,7 @@ import type { Database } from '../../src/platform/db/index.ts'
 import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import { createClientStore } from '../../src/security/oauth-server/index.ts'
 import { TEST_KEYRING } from './config.ts'
+import { sealReading, type ReadingContent } from '../../src/modules/device-data/index.ts'
 
 export const ALL_API_SCOPES = ['openid', ...API_SCOPES].join(' ')
 
@@ -63,6 +64,10 @@ export interface World {
   readonly breakGlassId: string
   readonly devices: { readonly bound: WorldDevice; readonly other: WorldDevice }
   readonly services: { readonly orgA: { clientId: string; clientSecret: string }; readonly orgB: { clientId: string; clientSecret: string } }
+  /** One reading each (FHIR Observations): the patient's from their bound device; the canary's with a unique value. */
+  readonly readings: { readonly patient: string; readonly canary: string }
+  /** One DiagnosticReport each; the canary's conclusion is a canary value. */
+  readonly reports: { readonly patient: string; readonly canary: string }
 }
 
 export interface MintOptions {
@@ -132,6 +137,8 @@ export async function buildWorld(app: App): Promise<World> {
   const org = async (name: string) => ((await db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [`${name} ${suffix}`])).rows[0] as { id: string }).id
   const orgA = await org('Clinic A')
   const orgB = await org('Clinic B')
+  // The canary's own clinic: no principal of the world belongs to it, so nobody may see the canary.
+  const orgC = await org('Clinic C')
   const mail = (name: string) => `${name}.${suffix}@world.test`
 
   const users = {
@@ -149,15 +156,17 @@ export async function buildWorld(app: App): Promise<World> {
     caregiverWithout: await insertUser(db, mail('caregiver-without'), [{ role: 'caregiver', organisationId: null }]),
     patient: await insertUser(db, mail('patient'), [{ role: 'patient', organisationId: orgA }]),
     otherPatient: await insertUser(db, mail('other-patient'), [{ role: 'patient', organisationId: orgA }]),
-    canary: await insertUser(db, mail('canary'), [{ role: 'patient', organisationId: orgA }]),
+    canary: await insertUser(db, mail('canary'), [{ role: 'patient', organisationId: orgC }]),
   }
 
-  const canaryValues = [`Canaryfamily${suffix}`, `Canarygiven${suffix}`, `CANARY-MRN-${suffix}`]
+  // A reading value no other record holds: 93.75 plus a fraction from the suffix (e.g. 93.7531).
+  const canaryReadingValue = Number(`93.75${parseInt(suffix.slice(0, 4), 16) % 100}`.padEnd(7, '1'))
+  const canaryValues = [`Canaryfamily${suffix}`, `Canarygiven${suffix}`, `CANARY-MRN-${suffix}`, String(canaryReadingValue), `Canaryconclusion${suffix}`]
   const patient = await patients.create({ userId: users.patient.id, organisationId: orgA, demographics: { name: { given: ['Pat'], family: `Patient${suffix}` }, birthDate: '1980-02-03', gender: 'female', identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${suffix}-1` }] } })
   const otherPatient = await patients.create({ userId: users.otherPatient.id, organisationId: orgA, demographics: { name: { given: ['Otto'], family: `Other${suffix}` }, birthDate: '1975-06-07', gender: 'male', identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${suffix}-2` }] } })
   const canary = await patients.create({
     userId: users.canary.id,
-    organisationId: orgA,
+    organisationId: orgC,
     demographics: { name: { given: [canaryValues[1] as string], family: canaryValues[0] as string }, birthDate: '1911-11-11', gender: 'other', identifiers: [{ system: 'urn:vigil:mrn', value: canaryValues[2] as string }] },
   })
 
@@ -222,7 +231,34 @@ export async function buildWorld(app: App): Promise<World> {
     orgB: await secretClient(`world-service-b-${suffix}`, 'patients:read device-data:read reports:read system/*.rs', orgB),
   }
 
-  return { suffix, orgA, orgB, consoleClientId, users, patients: { patient: patient.id, otherPatient: otherPatient.id, canary: canary.id }, canaryValues, consents, breakGlassId, devices, services }
+  const reading = async (patientId: string, deviceId: string | null, content: ReadingContent) => {
+    const id = randomUUID()
+    await db.query(
+      `INSERT INTO readings (id, patient_id, device_id, code, category, effective_at, effective_offset_minutes, received_at, client_reading_id, value_sealed, content_index, source)
+       VALUES ($1, $2, $3, '2339-0', 'vital-signs', now() - interval '1 hour', 60, now(), $4, $5, $6, 'v2')`,
+      [id, patientId, deviceId, `world-${id}`, await sealReading(app.vigil.modules.cipher, patientId, id, content), `world-${id}`],
+    )
+    return id
+  }
+  const readings = {
+    patient: await reading(patient.id, devices.bound.id, { value: 104, unit: 'mg/dL' }),
+    canary: await reading(canary.id, null, { value: canaryReadingValue, unit: 'mg/dL', note: canaryValues[4] as string }),
+  }
+  const report = async (patientId: string, readingId: string, conclusion: string) => {
+    const id = randomUUID()
+    await db.query(
+      `INSERT INTO diagnostic_reports (id, patient_id, code, code_display, status, effective_at, issued_at, result_reading_ids, conclusion_sealed, performer_user_id)
+       VALUES ($1, $2, '11502-2', 'Laboratory report', 'final', now() - interval '1 hour', now(), ARRAY[$3]::uuid[], $4, $5)`,
+      [id, patientId, readingId, await app.vigil.modules.cipher.seal(patientId, conclusion, `diagnostic-report:${id}`), users.clinicianTeam.id],
+    )
+    return id
+  }
+  const reports = {
+    patient: await report(patient.id, readings.patient, 'Glucose within target range.'),
+    canary: await report(canary.id, readings.canary, canaryValues[4] as string),
+  }
+
+  return { suffix, orgA, orgB, consoleClientId, users, patients: { patient: patient.id, otherPatient: otherPatient.id, canary: canary.id }, canaryValues, consents, breakGlassId, devices, services, readings, reports }
 }
 
 /** A user's token through the world's console client, with every API scope unless narrowed. */

@@ -58,8 +58,8 @@ describe('policy rules, one by one', () => {
     for (const r of RULES) for (const a of r.actions) assert.ok(a in ACTIONS, `${r.id}: ${a}`)
   })
 
-  test('[SRS-AUTHZ-012] admin: manages clients, organisations, users, care teams, devices, patients and break-glass review — and reads no PHI', () => {
-    assert.deepEqual(routeActions(admin), ['account.read', 'break-glass.review', 'care-team.manage', 'clients.manage', 'devices.manage', 'organisations.manage', 'patients.manage', 'security-events.read', 'users.manage'])
+  test('[SRS-AUTHZ-012] admin: manages clients, organisations, users, care teams, devices, patients, break-glass review and security events — and reads no PHI', () => {
+    assert.deepEqual(routeActions(admin), ['account.read', 'break-glass.review', 'care-team.manage', 'clients.manage', 'devices.manage', 'organisations.manage', 'patients.manage', 'security-events.manage', 'security-events.read', 'users.manage'])
     assert.equal(onPatient(admin, 'care-team.manage').effect, 'permit', 'any organisation')
     for (const a of CLINICAL_READ) assert.equal(routeLevel(admin, a).effect, 'deny')
   })

@@ -32,6 +32,7 @@ export const ACTIONS = {
   'break-glass.review': { scopes: ['admin:users'] },
   'audit.read': { scopes: ['audit:read'], fhir: { type: 'AuditEvent', needs: ['r', 's'] } },
   'security-events.read': { scopes: ['admin:users', 'audit:read'] },
+  'security-events.manage': { scopes: ['admin:users'] },
   'patients.read': { scopes: ['patients:read'], category: 'demographics', access: 'read', fhir: { type: 'Patient', needs: ['r', 's'] } },
   'patients.write': { scopes: ['patients:write'], category: 'demographics', access: 'write', fhir: { type: 'Patient', needs: ['c', 'u'] } },
   'device-data.read': { scopes: ['device-data:read'], category: 'device-data', access: 'read', fhir: { type: 'Observation', needs: ['r', 's'] } },
@@ -85,6 +86,7 @@ export const RULES: readonly Rule[] = [
   { id: 'admin.manage-clients', actions: ['clients.manage'], who: (p) => holds(p, 'admin') },
   { id: 'admin.manage-platform', actions: ['organisations.manage', 'users.manage', 'care-team.manage', 'devices.manage', 'patients.manage', 'break-glass.review'], who: (p) => holds(p, 'admin') },
   { id: 'admin.security-events', actions: ['security-events.read'], who: (p) => holds(p, 'admin') || holds(p, 'auditor') },
+  { id: 'admin.manage-security-events', actions: ['security-events.manage'], who: (p) => holds(p, 'admin') },
   {
     // An organisation's administrator, within that organisation only.
     id: 'org-admin.manage-own-organisation',
