@@ -104,18 +104,36 @@ describe('device registry', () => {
     assert.equal((await api('GET', `/devices/${id}/bindings`, orgAdminB)).status, 404)
   })
 
-  test('[SRS-DATA-009] a patient pairs an unbound device to their own record by its label; a device bound to someone else is not revealed', async () => {
+  test('[SRS-DATA-009] a patient pairs an unbound device to their own record with its one-time pairing code; the label alone claims nothing, and nothing is revealed', async () => {
     const reg = await register(admin, { organisationId: w.orgA })
+    assert.match(reg.json.pairingCode, /^[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}$/, 'a pairing code is issued with the device, shown once')
     const { manufacturer, model, serial, id } = reg.json.device as Json
-    const paired = await api('POST', '/devices/pairing', patient, { manufacturer, model, serial })
+    const other = await userToken(s.app, s.issuer, w, w.users.otherPatient)
+    // Someone who read the label but has not the code: the same 404 as a device that does not exist.
+    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial, pairingCode: 'AAAA-BBBB-CCCC' })).status, 404)
+    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial: `${serial}-nope`, pairingCode: reg.json.pairingCode })).status, 404)
+    const { rows } = await s.db.query<{ pairing_code_hash: string }>('SELECT pairing_code_hash FROM devices WHERE id = $1', [id])
+    assert.ok(rows[0]?.pairing_code_hash && !rows[0].pairing_code_hash.includes(reg.json.pairingCode.replaceAll('-', '')), 'only a keyed hash of the code is stored')
+
+    // Typed by a person: lower case and no dashes are forgiven.
+    const typed = String(reg.json.pairingCode).toLowerCase().replaceAll('-', '')
+    const paired = await api('POST', '/devices/pairing', patient, { manufacturer, model, serial, pairingCode: typed })
     assert.equal(paired.status, 200, paired.text)
     assert.equal(paired.json.patientId, w.patients.patient)
-    const other = await userToken(s.app, s.issuer, w, w.users.otherPatient)
-    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial })).status, 404)
-    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial: `${serial}-nope` })).status, 404)
+    // The code is spent: nobody can use it again, and the bound device is not revealed.
+    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial, pairingCode: reg.json.pairingCode })).status, 404)
     const clinician = await userToken(s.app, s.issuer, w, w.users.clinicianTeam)
-    assert.equal((await api('POST', '/devices/pairing', clinician, { manufacturer, model, serial })).status, 403)
+    assert.equal((await api('POST', '/devices/pairing', clinician, { manufacturer, model, serial, pairingCode: reg.json.pairingCode })).status, 403)
     assert.equal((await api('GET', `/devices/${id}`, admin)).json.patientId, w.patients.patient)
+
+    // Handing the device on: unbind, a new code from its administrator, and the next patient pairs.
+    assert.equal((await api('DELETE', `/devices/${id}/binding`, admin)).status, 204)
+    const orgAdminB = await userToken(s.app, s.issuer, w, w.users.orgAdminB)
+    assert.equal((await api('POST', `/devices/${id}/pairing-code`, orgAdminB)).status, 404, 'another organisation\'s administrator')
+    const reissued = await api('POST', `/devices/${id}/pairing-code`, admin)
+    assert.equal(reissued.status, 200)
+    assert.notEqual(reissued.json.pairingCode, reg.json.pairingCode)
+    assert.equal((await api('POST', '/devices/pairing', other, { manufacturer, model, serial, pairingCode: reissued.json.pairingCode })).status, 200)
   })
 
   test('[SRS-DATA-008] a disabled device\'s token is refused at once', async () => {

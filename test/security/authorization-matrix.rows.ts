@@ -11,6 +11,7 @@
 
 import { randomUUID } from 'node:crypto'
 import type { App } from '../../src/app.ts'
+import { createDeviceService } from '../../src/modules/devices/index.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import type { World } from '../support/world.ts'
 
@@ -281,14 +282,16 @@ export const MATRIX: Record<string, Row> = {
   },
   'DELETE /api/v2/devices/{id}/binding': { expect: ORG_ADMINS(204), prepare: async (c) => ({ params: { id: (await freshDevice(c, await freshPatient(c))).id } }) },
   'GET /api/v2/devices/{id}/bindings': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.devices.bound.id }) },
-  // A patient pairs an unbound device to their own record.
+  // A patient pairs an unbound device to their own record with its one-time code.
   'POST /api/v2/devices/pairing': {
     expect: { others: 403, patientSelf: 200, patientOther: 200 },
     prepare: async (c) => {
       const d = await freshDevice(c)
-      return { body: { manufacturer: 'Acme', model: 'GlucoOne', serial: d.serial } }
+      const pairingCode = await createDeviceService({ db: c.db, keyring: c.app.vigil.modules.keyring, clock: () => new Date() }).issuePairingCode(d.id)
+      return { body: { manufacturer: 'Acme', model: 'GlucoOne', serial: d.serial, pairingCode } }
     },
   },
+  'POST /api/v2/devices/{id}/pairing-code': { expect: ORG_ADMINS(200), prepare: async (c) => ({ params: { id: (await freshDevice(c)).id } }) },
 
   // ---- Device data (issue 5): the bound device and the care team write; the patient's circle reads ----
   'POST /api/v2/device-data': {

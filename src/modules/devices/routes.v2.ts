@@ -62,9 +62,15 @@ type UpdateDevice = Static<typeof UpdateDevice>
 
 const Bind = Type.Object({ patientId: Type.String({ format: 'uuid' }) }, { additionalProperties: false, examples: [{ patientId: '3f0c9d43-5a55-4c1e-9d8e-2c2b4f1d7a10' }] })
 const Pair = Type.Object(
-  { manufacturer: Label('Manufacturer'), model: Label('Model'), serial: Label('Serial number, as on the label') },
-  { additionalProperties: false, examples: [{ manufacturer: 'Acme Medical', model: 'GlucoOne', serial: 'GO-2026-000451' }] },
+  {
+    manufacturer: Label('Manufacturer'),
+    model: Label('Model'),
+    serial: Label('Serial number, as on the label'),
+    pairingCode: Type.String({ minLength: 8, maxLength: 40, description: 'The one-time code that came with the device (XXXX-XXXX-XXXX; case and dashes do not matter)' }),
+  },
+  { additionalProperties: false, examples: [{ manufacturer: 'Acme Medical', model: 'GlucoOne', serial: 'GO-2026-000451', pairingCode: 'K7QM-4XHT-9WPC' }] },
 )
+const PairingCode = Type.Object({ pairingCode: Type.String({ description: 'Shown this once, never again; pairing spends it' }) })
 const IdParam = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 type IdParam = Static<typeof IdParam>
 
@@ -72,6 +78,7 @@ const Registered = Type.Object({
   device: DeviceView,
   clientId: Type.String({ description: "The device's OAuth client: client credentials at the token endpoint" }),
   clientSecret: Type.Optional(Type.String({ description: 'Shown this once, never again (absent with private_key_jwt)' })),
+  pairingCode: Type.String({ description: 'The one-time code a patient pairs the device with (to print or ship with it); shown this once' }),
 })
 
 function isAdmin(p: Principal): boolean {
@@ -109,11 +116,11 @@ export function deviceRegistryRoutes(deps: { devices: DeviceService }): FastifyP
           throw new AppError('VALIDATION_FAILED', undefined, { errors: [{ pointer: '/body/organisationId', detail: "required for an organisation's administrator" }] })
         }
         await request.authorize('devices.manage', { type: 'devices', organisationId: body.organisationId ?? null })
-        const { device, clientSecret } = await devices.register(body)
+        const { device, clientSecret, pairingCode } = await devices.register(body)
         return reply
           .code(201)
           .header('cache-control', 'no-store')
-          .send({ device: presentDevice(device), clientId: device.clientId as string, ...(clientSecret ? { clientSecret } : {}) })
+          .send({ device: presentDevice(device), clientId: device.clientId as string, ...(clientSecret ? { clientSecret } : {}), pairingCode })
       },
     )
 
@@ -199,9 +206,9 @@ export function deviceRegistryRoutes(deps: { devices: DeviceService }): FastifyP
         config: { policy: 'devices.bind' },
         schema: {
           tags,
-          summary: 'A patient pairs an unbound device to their own record, by the details on its label',
+          summary: 'A patient pairs an unbound device to their own record, with the details on its label and the one-time pairing code that came with it',
           body: Pair,
-          response: { 200: DeviceView, 404: problem('No unbound, active device with these details'), 409: problem('The device is bound to another patient') },
+          response: { 200: DeviceView, 404: problem('No unbound, active device with these details and pairing code') },
         },
       },
       async (request) => {
@@ -209,10 +216,29 @@ export function deviceRegistryRoutes(deps: { devices: DeviceService }): FastifyP
         const principal = request.principal as Principal
         if (!principal.patientId) throw new AppError('FORBIDDEN', 'Only a patient with a patient record can pair a device')
         await request.authorize('devices.bind', { type: 'devices', patientId: principal.patientId })
-        const device = await devices.findBySerial(body.manufacturer, body.model, body.serial)
-        // A device bound to someone else, or disabled, is not revealed: the same 404 as none at all.
-        if (!device || device.status !== 'active' || (device.patientId !== null && device.patientId !== principal.patientId)) throw new AppError('NOT_FOUND', 'No unbound device with these details')
-        return presentDevice(await devices.bind(device.id, principal.patientId, `${principal.kind}:${principal.id}`))
+        // Unknown details, a wrong or spent code, a disabled device or one bound to someone else:
+        // one 404 for all, so the label alone reveals and claims nothing.
+        const device = await devices.findForPairing(body.manufacturer, body.model, body.serial, body.pairingCode)
+        if (!device || device.patientId !== null) throw new AppError('NOT_FOUND', 'No unbound device with these details and pairing code')
+        return presentDevice(await devices.pair(device.id, principal.patientId, `${principal.kind}:${principal.id}`))
+      },
+    )
+
+    app.post(
+      '/devices/:id/pairing-code',
+      {
+        config: manage,
+        schema: {
+          tags,
+          summary: 'Issue a new one-time pairing code for a device (the previous one stops working), e.g. before handing it to another patient',
+          params: IdParam,
+          response: { 200: PairingCode, 404: problem('No device this caller manages') },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params as IdParam
+        await managed(request, id)
+        return reply.header('cache-control', 'no-store').send({ pairingCode: await devices.issuePairingCode(id) })
       },
     )
   }

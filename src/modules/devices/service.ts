@@ -3,7 +3,7 @@
 // update, bind to one patient at a time and unbind (history kept). Authorization is decided by the
 // routes (request.authorize); this layer enforces the registry's own invariants.
 
-import { randomUUID } from 'node:crypto'
+import { randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { ClientMetadata } from 'oidc-provider'
 import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
@@ -26,9 +26,24 @@ export interface Registration {
 /** What a device's token may do: write readings for its bound patient, nothing else. */
 export const DEVICE_CLIENT_SCOPE = 'device-data:write'
 
+// Pairing codes: 12 characters of an unambiguous alphabet (no 0/O, 1/I/L) ≈ 60 bits, shown as
+// XXXX-XXXX-XXXX. Typed by a person, so case and dashes are forgiven.
+const PAIRING_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ'
+const PAIRING_LENGTH = 12
+
+export function normalisePairingCode(code: string): string {
+  return code.toUpperCase().replace(/[\s-]/g, '')
+}
+
+function newPairingCode(): string {
+  const chars = Array.from({ length: PAIRING_LENGTH }, () => PAIRING_ALPHABET[randomInt(PAIRING_ALPHABET.length)])
+  return [chars.slice(0, 4), chars.slice(4, 8), chars.slice(8)].map((g) => g.join('')).join('-')
+}
+
 export function createDeviceService(deps: { db: Database; keyring: Keyring; clock: () => Date }) {
   const { db, clock } = deps
   const sealer = keyringSealer(deps.keyring)
+  const pairingHash = (deviceId: string, code: string) => deps.keyring.blindIndex(`${deviceId}:${normalisePairingCode(code)}`, 'device-pairing-code')
 
   async function get(id: string): Promise<repo.Device> {
     const device = await repo.findDevice(db, id)
@@ -42,7 +57,43 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
     history: (id: string) => repo.bindingHistory(db, id),
     findBySerial: (manufacturer: string, model: string, serial: string) => repo.findDeviceBySerial(db, manufacturer, model, serial),
 
-    async register(r: Registration): Promise<{ device: repo.Device; clientSecret: string | undefined }> {
+    /** A new one-time pairing code for the device (any earlier code stops working); shown once. */
+    async issuePairingCode(id: string): Promise<string> {
+      const code = newPairingCode()
+      await db.query('UPDATE devices SET pairing_code_hash = $2 WHERE id = $1', [id, pairingHash(id, code)])
+      return code
+    },
+
+    /**
+     * The unbound, active device this pairing code belongs to (found by the details on its label),
+     * or undefined — the same answer for unknown details, a wrong code, a spent code, or a device
+     * bound to someone else, so nothing is revealed.
+     */
+    async findForPairing(manufacturer: string, model: string, serial: string, code: string): Promise<repo.Device | undefined> {
+      const device = await repo.findDeviceBySerial(db, manufacturer, model, serial)
+      const { rows } = device ? await db.query<{ pairing_code_hash: string | null }>('SELECT pairing_code_hash FROM devices WHERE id = $1', [device.id]) : { rows: [] }
+      const stored = rows[0]?.pairing_code_hash ?? null
+      const offered = pairingHash(device?.id ?? 'none', code)
+      const matches = stored !== null && stored.length === offered.length && timingSafeEqual(Buffer.from(stored), Buffer.from(offered))
+      if (!device || !matches || device.status !== 'active') return undefined
+      return device
+    },
+
+    /** Binds the device to the patient who proved the pairing code, and spends the code (in one transaction). */
+    async pair(id: string, patientId: string, pairedBy: string): Promise<repo.Device> {
+      await db.transaction(async (tx) => {
+        await repo.lockDevice(tx, id)
+        const device = await repo.findDevice(tx, id)
+        const { rows } = await tx.query<{ pairing_code_hash: string | null }>('SELECT pairing_code_hash FROM devices WHERE id = $1', [id])
+        // Spent by a concurrent pairing, or bound meanwhile: the same 404 as a wrong code.
+        if (!device || (rows[0]?.pairing_code_hash ?? null) === null || device.patientId !== null) throw new AppError('NOT_FOUND', 'No unbound device with these details and pairing code')
+        await tx.query('UPDATE devices SET pairing_code_hash = NULL WHERE id = $1', [id])
+        await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy: pairedBy }, clock())
+      })
+      return get(id)
+    },
+
+    async register(r: Registration): Promise<{ device: repo.Device; clientSecret: string | undefined; pairingCode: string }> {
       const id = randomUUID()
       const clientId = `device-${id}`
       const clientSecret = r.jwks ? undefined : generateClientSecret()
@@ -67,7 +118,9 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
         )
         if (!inserted) throw new AppError('CONFLICT', 'A device with this manufacturer, model and serial number is already registered')
       })
-      return { device: await get(id), clientSecret }
+      const pairingCode = newPairingCode()
+      await db.query('UPDATE devices SET pairing_code_hash = $2 WHERE id = $1', [id, pairingHash(id, pairingCode)])
+      return { device: await get(id), clientSecret, pairingCode }
     },
 
     async update(id: string, changes: { firmwareVersion?: string | null | undefined; status?: 'active' | 'disabled' | undefined; dailyQuota?: number | null | undefined }): Promise<repo.Device> {
