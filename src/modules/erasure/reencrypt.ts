@@ -27,6 +27,7 @@ export interface SealedColumn {
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'patients', column: 'demographics_sealed', patient: 'id', aad: () => 'patient-demographics' },
   { table: 'readings', column: 'value_sealed', patient: 'patient_id', aad: readingAad },
+  { table: 'diagnostic_reports', column: 'conclusion_sealed', patient: 'patient_id', aad: (id) => `diagnostic-report:${id}` },
 ]
 
 export interface ReencryptOptions {
