@@ -84,6 +84,16 @@ describe('device-data ingestion', () => {
     assert.equal(b.statusCode, 200, b.body)
     assert.deepEqual(a.json().results[0].id, b.json().results[0].id)
     assert.equal(await deviceCount(), before + 1)
+    // Each request leaves exactly one audit entry, the one that lost the race included.
+    const ids = [a.headers['x-request-id'], b.headers['x-request-id']] as string[]
+    let counts: number[] = []
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await t.db.query<{ request_id: string; n: number | string }>('SELECT request_id, count(*) AS n FROM audit_entries WHERE request_id = ANY($1) GROUP BY request_id', [ids])
+      counts = ids.map((id) => Number(rows.find((r) => r.request_id === id)?.n ?? 0))
+      if (counts.every((n) => n >= 1)) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.deepEqual(counts, [1, 1])
   })
 
   test('[SRS-DATA-003] readings differing only by 1 ms, or only by sequence, are both stored; an exact duplicate is reported and stored once', async () => {

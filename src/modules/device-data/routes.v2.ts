@@ -72,7 +72,12 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
           present: presentBatch,
           audit: (tx, status) => request.auditInTransaction(tx, { status, resourceType: 'device-data', patientId: writer.patientId }),
         })
-        if (answer.replayed) reply.header('idempotent-replayed', 'true')
+        if (answer.replayed) {
+          reply.header('idempotent-replayed', 'true')
+          // A replay stored nothing: if this request lost an Idempotency-Key race, the entry it wrote
+          // rolled back with its transaction, so its entry is written after the response as usual.
+          request.auditWritten = false
+        }
         return reply.code(answer.status as 200).send(answer.body)
       },
     )
