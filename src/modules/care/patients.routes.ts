@@ -92,7 +92,11 @@ export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
           if (!(await repo.holdsRole(body.userId, 'patient', organisation.id))) throw new AppError('UNPROCESSABLE', 'The user does not hold the patient role in this organisation')
           if (await ctx.patients.byUserId(body.userId)) throw new AppError('CONFLICT', 'The user already has a patient record')
         }
-        const created = await ctx.db.transaction((tx) => ctx.patients.create({ userId: body.userId ?? null, organisationId: organisation.id, demographics: body.demographics }, tx))
+        const created = await ctx.db.transaction(async (tx) => {
+          const patient = await ctx.patients.create({ userId: body.userId ?? null, organisationId: organisation.id, demographics: body.demographics }, tx)
+          await request.auditInTransaction(tx, { status: 201, resourceType: 'patients', resourceId: patient.id, patientId: patient.id })
+          return patient
+        })
         return reply.code(201).send({ id: created.id, organisationId: created.organisationId, userId: created.userId, version: created.version, createdAt: iso(created.createdAt) })
       },
     )

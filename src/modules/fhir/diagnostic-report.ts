@@ -173,6 +173,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid[], $10, $11, $8, $8) RETURNING ${COLUMNS.replaceAll('r.', '')}, '' AS sort_key`,
             [id, patientId, coding.code, coding.display ?? null, r.status, new Date(r.effectiveDateTime as string).toISOString(), offsetMinutes, now, unique, sealed, request.principal?.kind === 'user' ? request.principal.id : null],
           )
+          await request.auditInTransaction(tx, { status: 201, resourceType: 'DiagnosticReport', resourceId: id, patientId })
           return inserted[0] as ReportRow
         })
         reply.code(201).header('location', `${base}/DiagnosticReport/${id}/_history/1`).header('etag', etag(1))

@@ -195,7 +195,11 @@ export function patientRoutes(ctx: ModuleContext) {
             return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'duplicate', diagnostics: `a patient with this identifier exists: Patient/${existing.id}` }] }
           }
         }
-        const p = await ctx.patients.create({ organisationId, demographics })
+        const p = await ctx.db.transaction(async (tx) => {
+          const created = await ctx.patients.create({ organisationId, demographics }, tx)
+          await request.auditInTransaction(tx, { status: 201, resourceType: 'Patient', resourceId: created.id, patientId: created.id })
+          return created
+        })
         reply.code(201).header('location', `${base}/Patient/${p.id}/_history/${p.version}`).header('etag', etag(p.version))
         return presentPatient(p)
       },
@@ -222,7 +226,7 @@ export function patientRoutes(ctx: ModuleContext) {
         const { demographics, resource } = demographicsOf(request.body)
         if (resource.id?.toLowerCase() !== patientId) throw new FhirError(400, 'invalid', 'the resource id must equal the id in the URL', ['Patient.id'])
         if (resource.managingOrganization !== undefined) throw new FhirError(422, 'not-supported', 'managingOrganization cannot be changed here', ['Patient.managingOrganization'])
-        const updated = await ctx.patients.update(patientId, demographics, expected)
+        const updated = await ctx.patients.update(patientId, demographics, expected, (tx) => request.auditInTransaction(tx, { status: 200, resourceType: 'Patient', resourceId: patientId, patientId }))
         if (updated === undefined) throw new AppError('NOT_FOUND')
         if (updated === 'conflict') throw new FhirError(412, 'conflict', 'the patient has changed since that version (If-Match)')
         reply.header('etag', etag(updated.version)).header('location', `${base}/Patient/${updated.id}/_history/${updated.version}`)

@@ -50,8 +50,8 @@ export interface PatientService {
   get(id: string, q?: Queryable): Promise<Patient | undefined>
   getMany(ids: readonly string[]): Promise<Patient[]>
   byUserId(userId: string): Promise<Patient | undefined>
-  /** Replaces the demographics; with expectedVersion, refuses (returns 'conflict') when another write came first. */
-  update(id: string, demographics: Demographics, expectedVersion?: number): Promise<Patient | 'conflict' | undefined>
+  /** Replaces the demographics; with expectedVersion, refuses (returns 'conflict') when another write came first. onWrite runs inside the update's transaction (the request's audit entry). */
+  update(id: string, demographics: Demographics, expectedVersion?: number, onWrite?: (tx: Queryable) => Promise<void>): Promise<Patient | 'conflict' | undefined>
   /** Ids of patients holding this identifier (exact match through the blind index). */
   findByIdentifier(identifier: Identifier): Promise<string[]>
   identifierIndex(identifier: Identifier): string
@@ -87,8 +87,11 @@ export function createPatientService(deps: { db: Database; keys: DataKeyStore; c
 
   const COLUMNS = 'id, user_id, organisation_id, demographics_sealed, version, created_at, updated_at, erased_at'
 
-  return {
-    async create(input, q = db) {
+  const service: PatientService = {
+    async create(input, q) {
+      // Three statements (the row, its data key, the sealed demographics): one transaction, so a
+      // crash never leaves a patient without their demographics.
+      if (q === undefined) return db.transaction((tx) => service.create(input, tx))
       const id = input.id ?? randomUUID()
       const now = clock()
       // The row first (the data key references it), then the sealed demographics.
@@ -111,7 +114,7 @@ export function createPatientService(deps: { db: Database; keys: DataKeyStore; c
       const { rows } = await db.query<PatientRow>(`SELECT ${COLUMNS} FROM patients WHERE user_id = $1`, [userId])
       return rows[0] && present(rows[0], db)
     },
-    async update(id, demographics, expectedVersion) {
+    async update(id, demographics, expectedVersion, onWrite) {
       return db.transaction(async (tx) => {
         const { rows: current } = await tx.query<PatientRow>(`SELECT ${COLUMNS} FROM patients WHERE id = $1 FOR UPDATE`, [id])
         const row = current[0]
@@ -122,6 +125,7 @@ export function createPatientService(deps: { db: Database; keys: DataKeyStore; c
           `UPDATE patients SET demographics_sealed = $2, identifier_index = $3, version = version + 1, updated_at = $4 WHERE id = $1 RETURNING ${COLUMNS}`,
           [id, sealed, (demographics.identifiers ?? []).map(identifierIndex), clock()],
         )
+        await onWrite?.(tx)
         return present(rows[0] as PatientRow, tx)
       })
     },
@@ -134,4 +138,5 @@ export function createPatientService(deps: { db: Database; keys: DataKeyStore; c
       await deps.keys.erase(id, q)
     },
   }
+  return service
 }
