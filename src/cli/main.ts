@@ -243,7 +243,7 @@ program
   .command('patients')
   .description('patient records')
   .command('erase <patientId>')
-  .description('crypto-shredding: destroy every data key of the patient; their PHI becomes unreadable here and in every backup (cannot be undone)')
+  .description('crypto-shredding: destroy every data key of the patient; their PHI becomes unreadable here and in every later backup (cannot be undone; earlier backups: ADR-0009)')
   .option('--yes', 'confirm the erasure', false)
   .action(async (patientId: string, options: { yes: boolean }) => {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(patientId)) throw new Error('the patient id must be a UUID')

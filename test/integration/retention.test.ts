@@ -33,6 +33,10 @@ describe('vigil retention run', () => {
       await db.query('INSERT INTO login_throttle (key, failures, window_started_at, last_failure_at) VALUES ($1, 1, $2, $2)', [`ip:${id}-${randomUUID()}`, at])
     }
     await db.query("INSERT INTO oidc_payloads (model, id, payload) VALUES ('Client', $1, '{}')", [`never-expires-${randomUUID()}`])
+    // A device's daily quota counters: one from 31 days ago (pruned), one from today (kept).
+    const device = randomUUID()
+    await db.query("INSERT INTO devices (id, manufacturer, model, serial, type) VALUES ($1, 'Acme', 'Retention', $2, 'scale')", [device, `SN-${device}`])
+    await db.query('INSERT INTO device_daily_usage (device_id, day, readings) VALUES ($1, $2::date, 5), ($1, $3::date, 2)', [device, old.toISOString().slice(0, 10), new Date().toISOString().slice(0, 10)])
     // Two audit entries dated seven years ago (an old deployment's), one today.
     const longAgo = new Date(Date.now() - 7 * 365 * DAY)
     const oldTrail = createAuditTrail({ db, clock: () => longAgo })
@@ -51,7 +55,7 @@ describe('vigil retention run', () => {
     const dry = await runRetention({ db, audit, retention }, { dryRun: true })
     assert.equal(dry.dryRun, true)
     assert.equal(dry.readings, 1)
-    assert.deepEqual(dry.tokens, { oidcPayloads: 1, emailVerificationTokens: 0, passwordResetTokens: 0, idempotencyKeys: 1, loginThrottle: 1 })
+    assert.deepEqual(dry.tokens, { oidcPayloads: 1, emailVerificationTokens: 0, passwordResetTokens: 0, idempotencyKeys: 1, loginThrottle: 1, deviceDailyUsage: 1 })
     assert.equal(dry.auditPastRetention, 2)
     assert.equal(await count('SELECT count(*)::int AS n FROM readings'), 2, 'a dry run deletes nothing')
 
@@ -66,7 +70,7 @@ describe('vigil retention run', () => {
     assert.equal(await count('SELECT count(*)::int AS n FROM login_throttle'), 1)
     assert.equal(await count('SELECT count(*)::int AS n FROM audit_entries'), entriesBefore + 1, 'no audit entry deleted; one added for the run')
     const { rows: run } = await db.query<{ actor_kind: string; decision_rule: string }>("SELECT actor_kind, decision_rule FROM audit_entries WHERE action = 'retention.run'")
-    assert.deepEqual(run, [{ actor_kind: 'system', decision_rule: 'readings=1 tokens=3 audit-past-retention=2' }])
+    assert.deepEqual(run, [{ actor_kind: 'system', decision_rule: 'readings=1 tokens=4 audit-past-retention=2' }])
     assert.equal((await audit.verify()).ok, true)
   })
 
@@ -88,7 +92,7 @@ describe('vigil retention run', () => {
       const report = JSON.parse(out.stdout) as { dryRun: boolean; readings: number; tokens: Record<string, number>; auditPastRetention: number }
       assert.equal(report.dryRun, true)
       assert.equal(report.readings, 0)
-      assert.deepEqual(Object.keys(report.tokens).sort(), ['emailVerificationTokens', 'idempotencyKeys', 'loginThrottle', 'oidcPayloads', 'passwordResetTokens'])
+      assert.deepEqual(Object.keys(report.tokens).sort(), ['deviceDailyUsage', 'emailVerificationTokens', 'idempotencyKeys', 'loginThrottle', 'oidcPayloads', 'passwordResetTokens'])
     } finally {
       await cdb.drop()
     }

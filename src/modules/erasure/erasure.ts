@@ -1,7 +1,9 @@
 // Erasure by crypto-shredding (ADR-0009): every data key of the patient is destroyed in one
 // transaction with the erased_at mark and the audit entry, so no erasure exists without its entry.
 // The rows stay (pseudonymous ids keep the audit trail and references whole); their sealed values
-// — here and in every backup taken before — can no longer be opened by anyone.
+// can no longer be opened here, nor in any backup taken after the erasure. A backup taken before
+// it still holds the wrapped key, readable with the root key of that time: ADR-0009 sets the rule
+// (rotate the root key and destroy the old one once such backups expire).
 
 import type { AuditTrail } from '../../audit/index.ts'
 import type { ActorKind } from '../../audit/index.ts'

@@ -12,7 +12,7 @@ export interface RetentionReport {
   readonly dryRun: boolean
   readonly cutoffs: { readonly readings: string; readonly tokens: string; readonly audit: string }
   readonly readings: number
-  readonly tokens: { readonly oidcPayloads: number; readonly emailVerificationTokens: number; readonly passwordResetTokens: number; readonly idempotencyKeys: number; readonly loginThrottle: number }
+  readonly tokens: { readonly oidcPayloads: number; readonly emailVerificationTokens: number; readonly passwordResetTokens: number; readonly idempotencyKeys: number; readonly loginThrottle: number; readonly deviceDailyUsage: number }
   /** Audit entries older than the audit retention period: counted, kept (future: archived). */
   readonly auditPastRetention: number
 }
@@ -44,6 +44,8 @@ export async function runRetention(
     passwordResetTokens: ['password_reset_tokens', '(expires_at < $1 OR used_at < $1)'],
     idempotencyKeys: ['idempotency_keys', 'expires_at < $1'],
     loginThrottle: ['login_throttle', 'last_failure_at < $1 AND (locked_until IS NULL OR locked_until < $1)'],
+    // per-device daily quota counters (migration 0007): only today's row is ever read
+    deviceDailyUsage: ['device_daily_usage', 'day < $1::date'],
   } as const
   const cutoffOf = (name: keyof typeof classes) => (name === 'readings' ? readingsCutoff : tokensCutoff)
 
@@ -66,6 +68,7 @@ export async function runRetention(
         passwordResetTokens: n.passwordResetTokens,
         idempotencyKeys: n.idempotencyKeys,
         loginThrottle: n.loginThrottle,
+        deviceDailyUsage: n.deviceDailyUsage,
       },
       auditPastRetention,
     }

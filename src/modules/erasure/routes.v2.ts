@@ -34,7 +34,7 @@ export function erasureRoutesV2(ctx?: ModuleContext): FastifyPluginAsync {
         config: { policy: 'patients.manage' },
         schema: {
           tags: ['Administration'],
-          summary: 'Erase a patient by destroying their data keys (crypto-shredding); their PHI becomes unreadable everywhere, backups included',
+          summary: 'Erase a patient by destroying their data keys (crypto-shredding): their PHI becomes unreadable here and in every later backup (earlier backups: ADR-0009)',
           params: Params,
           body: Body,
           response: { 200: Erased, 404: problem('No such patient, or already erased') },

@@ -6,7 +6,8 @@
 // `vigil keys rotate` adds a KEK version and re-wraps the data keys (cheap: no PHI is touched);
 // the re-encryption job gives a patient a new data-key version and re-seals their values.
 // Erasure destroys every data key of the patient: their ciphertexts, in this database and in
-// every backup of it, become unreadable, while rows and audit entries keep their identifiers.
+// every later backup, become unreadable, while rows and audit entries keep their identifiers (a
+// backup taken before the erasure still holds the wrapped key: see ADR-0009 for the rule).
 //
 // Unwrapped keys are cached in memory for a short time (DATA_KEY_CACHE_MS), since ingestion
 // would otherwise unwrap on every reading; erase() evicts at once on this instance.
