@@ -58,6 +58,7 @@ import { createAccessFactSource, createDataKeyStore, createPatientCipher, create
 import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
 import { careRoutesV2 } from './modules/care/index.ts'
 import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
+import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
@@ -207,7 +208,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   // HTML forms of the sign-in pages; JSON stays the API's only body format.
   await app.register(formbody, { bodyLimit: 16 * 1024 })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
-  await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret }))
+  // A registered device paired through the device authorization grant is bound to the approving patient (ADR-0010).
+  const devices = createDeviceService({ db: deps.db, keyring, clock: () => new Date() })
+  await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, beforeConsent: (c) => devices.approveDeviceGrant(c) }))
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 

@@ -33,7 +33,7 @@ describe('device authorization grant', () => {
   after(() => s.close())
 
   /** The patient's side on the phone: enter the code, confirm (or abort), sign in, approve (or deny). */
-  async function patientVisits(userCode: string, choice: { confirm: boolean; consent: 'allow' | 'deny' }) {
+  async function patientVisits(userCode: string, choice: { confirm: boolean; consent: 'allow' | 'deny' }, who: { email: string } = patient) {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     assert.match(input.page ?? '', /autocomplete="one-time-code"/)
@@ -44,7 +44,7 @@ describe('device authorization grant', () => {
     const after = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm(choice.confirm ? { xsrf: xsrf2, user_code: userCode, confirm: 'yes' } : { xsrf: xsrf2, user_code: userCode, abort: 'yes' }))
     if (!choice.confirm) return after
     const loginAction = new URL(/action="([^"]*\/login)"/.exec(after.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const consent = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: patient.email, password: TEST_PASSWORD, csrf: csrfOf(after.page ?? '') }))
+    const consent = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: who.email, password: TEST_PASSWORD, csrf: csrfOf(after.page ?? '') }))
     assert.match(consent.page ?? '', /Allow access\?/, consent.page?.slice(0, 400))
     const consentAction = new URL(/action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '', s.issuer).toString()
     return followUntilOutside(s.issuer, consentAction, jar, postForm({ decision: choice.consent, csrf: csrfOf(consent.page ?? '') }))
@@ -86,5 +86,48 @@ describe('device authorization grant', () => {
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
     const res = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf, user_code: 'BCDF-GHJK' }))
     assert.match(res.page ?? '', /That code is not right/)
+  })
+
+  test('[SRS-DATA-013] a registered device paired through the device grant is bound to the approving patient and writes for them; nobody else can take it over', async () => {
+    const regId = `registered-meter-${randomUUID()}`
+    const regSecret = 'registered-device-secret-0123456789abcdef'
+    await s.clients.upsert({
+      clientId: regId,
+      secret: regSecret,
+      metadata: { client_id: regId, client_name: 'Registered meter', grant_types: [DEVICE_GRANT], response_types: [], redirect_uris: [], scope: 'device-data:write' },
+    })
+    const deviceRow = randomUUID()
+    await s.db.query("INSERT INTO devices (id, client_id, manufacturer, model, serial, type) VALUES ($1, $2, 'Acme', 'GrantMeter', $3, 'glucometer')", [deviceRow, regId, `SN-${deviceRow}`])
+    const { patients } = s.app.vigil.modules
+    const record = (await patients.create({ userId: patient.id, demographics: { name: { family: 'Granting' } } })).id
+    const intruder = await createTestUser(s.db, { email: `intruder-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: null }] })
+    await patients.create({ userId: intruder.id, demographics: { name: { family: 'Intruding' } } })
+    const regConfig = await s.discover(regId, client.ClientSecretBasic(regSecret))
+
+    const auth = await client.initiateDeviceAuthorization(regConfig, { scope: 'device-data:write' })
+    await patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
+    const tokens = await client.genericGrantRequest(regConfig, DEVICE_GRANT, { device_code: auth.device_code })
+    const { rows: bound } = await s.db.query<{ patient_id: string; bound_by: string }>('SELECT patient_id, bound_by FROM device_bindings WHERE device_id = $1 AND unbound_at IS NULL', [deviceRow])
+    assert.deepEqual(bound, [{ patient_id: record, bound_by: `device-grant:${patient.id}` }], 'bound to the approver\'s record when they allowed it')
+
+    const post = (token: string) =>
+      fetch(`${s.issuer}/api/v2/device-data`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ readings: [{ id: `grant-${randomUUID()}`, code: '2339-0', value: 98, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString() }] }),
+      })
+    const posted = await post(tokens.access_token)
+    assert.equal(posted.status, 200, await posted.clone().text())
+    const { rows: stored } = await s.db.query<{ patient_id: string }>('SELECT patient_id FROM readings WHERE device_id = $1', [deviceRow])
+    assert.deepEqual(stored.map((r) => r.patient_id), [record])
+
+    // Another patient approving the same device is refused: it stays paired with its patient.
+    const second = await client.initiateDeviceAuthorization(regConfig, { scope: 'device-data:write' })
+    await patientVisits(second.user_code, { confirm: true, consent: 'allow' }, intruder)
+    await assert.rejects(client.genericGrantRequest(regConfig, DEVICE_GRANT, { device_code: second.device_code }), (err) => oauthError(err) === 'access_denied')
+
+    // Moved to someone else by an administrator: the old token speaks for a patient the device no longer serves.
+    await s.db.query('UPDATE device_bindings SET unbound_at = now() WHERE device_id = $1 AND unbound_at IS NULL', [deviceRow])
+    assert.equal((await post(tokens.access_token)).status, 401)
   })
 })

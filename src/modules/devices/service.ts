@@ -93,6 +93,28 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
       return get(id)
     },
 
+    /**
+     * A patient approved a device authorization grant (RFC 8628) on their phone. For a registered
+     * device: bind it to the approver's patient record if it is unbound; refuse when it is bound
+     * to another patient or the approver has no patient record. Other clients: nothing to do.
+     */
+    async approveDeviceGrant(c: { clientId: string; accountId: string }): Promise<'ok' | { refuse: string }> {
+      const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM devices WHERE client_id = $1', [c.clientId])
+      const device = rows[0]
+      if (!device) return 'ok'
+      if (device.status !== 'active') return { refuse: 'This device is disabled' }
+      const { rows: own } = await db.query<{ id: string }>('SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL', [c.accountId])
+      const patientId = own[0]?.id
+      if (!patientId) return { refuse: 'Only a patient can pair a device with their record' }
+      try {
+        await this.bind(device.id, patientId, `device-grant:${c.accountId}`)
+        return 'ok'
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'CONFLICT') return { refuse: 'This device is paired with another patient' }
+        throw err
+      }
+    },
+
     async register(r: Registration): Promise<{ device: repo.Device; clientSecret: string | undefined; pairingCode: string }> {
       const id = randomUUID()
       const clientId = `device-${id}`

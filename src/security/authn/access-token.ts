@@ -53,6 +53,12 @@ export function createAccessTokenAuthenticator(deps: AccessTokenAuthenticatorDep
     const device = clientId && deps.directory ? await deps.directory.deviceForClient(clientId) : undefined
     if (device) {
       if (device.status !== 'active') throw invalidToken()
+      // Paired through the device authorization grant: the token speaks for the patient who
+      // approved it, so it is good only while the device is bound to that patient's record.
+      if (accountId && deps.directory) {
+        const approver = await deps.directory.user(accountId)
+        if (!approver?.patientId || approver.patientId !== device.patientId) throw invalidToken()
+      }
       return { kind: 'device', id: device.id, clientId, scopes, roles: [], memberships: [], patientId: device.patientId, organisationId: device.organisationId } satisfies Principal
     }
     if (accountId) {

@@ -19,6 +19,12 @@ export interface InteractionDeps {
   readonly accounts: AccountDirectory
   readonly db: Queryable
   readonly cookieSecret: string
+  /**
+   * Asked before a consent is granted (ADR-0010): a registered device paired through the device
+   * authorization grant is bound to the approving patient here; 'refuse' ends the request with
+   * access_denied (a device paired with another patient, or an approver with no patient record).
+   */
+  readonly beforeConsent?: (c: { clientId: string; accountId: string }) => Promise<'ok' | { refuse: string }>
 }
 
 const Uid = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{10,64}$' }) }, { additionalProperties: false })
@@ -128,6 +134,8 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
     const accountId = d.session?.accountId
     const clientId = String(d.params.client_id)
     if (!accountId) throw new Error('consent without a session')
+    const verdict = deps.beforeConsent ? await deps.beforeConsent({ clientId, accountId }) : 'ok'
+    if (verdict !== 'ok') return finish(request, reply, { error: 'access_denied', error_description: verdict.refuse })
     const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId, clientId })
     if (!grant) throw new Error('grant not found')
     const missing = d.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
