@@ -4,7 +4,7 @@
 import type { Queryable } from '../platform/db/index.ts'
 import { entryValues, type AuditEntry } from './entry.ts'
 
-interface EntryRow {
+export interface EntryRow {
   id: string
   chain: number
   seq: number
@@ -43,10 +43,11 @@ export interface StoredCheckpoint {
   readonly kid: string
 }
 
-const COLUMNS =
+/** Every column of audit_entries, in the entry's field order. */
+export const ENTRY_COLUMNS =
   'id, chain, seq, occurred_at, actor_kind, actor_id, client_id, ip, user_agent, action, resource_type, resource_id, patient_id, outcome, status, decision_rule, consent_id, break_glass, request_id, trace_id, prev_hash, hash'
 
-function toEntry(r: EntryRow): AuditEntry {
+export function toEntry(r: EntryRow): AuditEntry {
   return {
     id: r.id,
     chain: Number(r.chain),
@@ -85,7 +86,7 @@ export async function lockHead(tx: Queryable, chain: number): Promise<ChainHead>
 export async function appendEntry(tx: Queryable, e: AuditEntry): Promise<void> {
   await tx.query(
     `WITH entry AS (
-       INSERT INTO audit_entries (${COLUMNS})
+       INSERT INTO audit_entries (${ENTRY_COLUMNS})
        VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
        RETURNING chain, seq, hash
      )
@@ -108,7 +109,7 @@ export async function readChains(db: Queryable): Promise<number[]> {
 
 /** One page of a chain, by seq. */
 export async function readChainPage(db: Queryable, chain: number, afterSeq: number, limit: number): Promise<AuditEntry[]> {
-  const { rows } = await db.query<EntryRow>(`SELECT ${COLUMNS} FROM audit_entries WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [chain, afterSeq, limit])
+  const { rows } = await db.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM audit_entries WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [chain, afterSeq, limit])
   return rows.map(toEntry)
 }
 

@@ -4,6 +4,7 @@
 
 import type { Queryable } from '../platform/db/index.ts'
 import type { AuditEntry, Outcome } from './entry.ts'
+import { ENTRY_COLUMNS, toEntry, type EntryRow } from './repository.ts'
 
 export const MAX_PAGE = 200
 
@@ -44,60 +45,6 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError'
 }
 
-interface Row {
-  id: string
-  chain: number | string
-  seq: number | string
-  occurred_at: Date | string
-  actor_kind: string
-  actor_id: string | null
-  client_id: string | null
-  ip: string | null
-  user_agent: string | null
-  action: string
-  resource_type: string | null
-  resource_id: string | null
-  patient_id: string | null
-  outcome: string
-  status: number | string | null
-  decision_rule: string | null
-  consent_id: string | null
-  break_glass: boolean
-  request_id: string | null
-  trace_id: string | null
-  prev_hash: string
-  hash: string
-}
-
-const COLUMNS =
-  'id, chain, seq, occurred_at, actor_kind, actor_id, client_id, ip, user_agent, action, resource_type, resource_id, patient_id, outcome, status, decision_rule, consent_id, break_glass, request_id, trace_id, prev_hash, hash'
-
-function toEntry(r: Row): AuditEntry {
-  return {
-    id: r.id,
-    chain: Number(r.chain),
-    seq: Number(r.seq),
-    occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
-    actorKind: r.actor_kind,
-    actorId: r.actor_id,
-    clientId: r.client_id,
-    ip: r.ip,
-    userAgent: r.user_agent,
-    action: r.action,
-    resourceType: r.resource_type,
-    resourceId: r.resource_id,
-    patientId: r.patient_id,
-    outcome: r.outcome,
-    status: r.status === null ? null : Number(r.status),
-    decisionRule: r.decision_rule,
-    consentId: r.consent_id,
-    breakGlass: r.break_glass,
-    requestId: r.request_id,
-    traceId: r.trace_id,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  }
-}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -137,8 +84,8 @@ export async function searchEntries(db: Queryable, s: AuditSearch): Promise<Audi
     where.push(`(occurred_at, id) < (${bind(c.at.toISOString())}::timestamptz, ${bind(c.id)}::uuid)`)
   }
   const limit = Math.min(Math.max(1, Math.trunc(s.limit)), MAX_PAGE)
-  const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+  const { rows } = await db.query<EntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY occurred_at DESC, id DESC LIMIT ${bind(limit + 1)}`,
     params,
   )
@@ -149,6 +96,6 @@ export async function searchEntries(db: Queryable, s: AuditSearch): Promise<Audi
 
 export async function findEntry(db: Queryable, id: string): Promise<AuditEntry | undefined> {
   if (!UUID.test(id)) return undefined
-  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM audit_entries WHERE id = $1`, [id])
+  const { rows } = await db.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM audit_entries WHERE id = $1`, [id])
   return rows[0] ? toEntry(rows[0]) : undefined
 }

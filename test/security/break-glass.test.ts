@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { buildWorld, userToken, type World, type WorldUser } from '../support/world.ts'
+import { auditEntriesOf } from '../support/audit.ts'
 
 describe('break-glass', () => {
   let t: TestApp
@@ -26,17 +27,7 @@ describe('break-glass', () => {
     })
     return { status: res.statusCode, body: res.body ? res.json() : undefined, raw: res.body, requestId }
   }
-  const entries = async (requestId: string, count: number) => {
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await t.db.query<{ action: string; break_glass: boolean; patient_id: string | null; decision_rule: string | null; resource_id: string | null }>(
-        'SELECT action, break_glass, patient_id, decision_rule, resource_id FROM audit_entries WHERE request_id = $1 ORDER BY chain, seq',
-        [requestId],
-      )
-      if (rows.length >= count) return rows
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    throw new Error(`fewer than ${count} audit entries for ${requestId}`)
-  }
+  const entries = (requestId: string, count: number) => auditEntriesOf(t.db, requestId, count)
 
   before(async () => {
     t = await createTestApp()

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { buildWorld, userToken, type World, type WorldUser } from '../support/world.ts'
+import { auditEntriesOf } from '../support/audit.ts'
 
 describe('consent: grant, list, revoke', () => {
   let t: TestApp
@@ -23,18 +24,7 @@ describe('consent: grant, list, revoke', () => {
     })
     return { status: res.statusCode, body: res.body ? res.json() : undefined, raw: res.body, requestId }
   }
-  /** The entries of one request (the per-request entry is written just after the response). */
-  const entries = async (requestId: string, count: number) => {
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await t.db.query<{ action: string; consent_id: string | null; patient_id: string | null; decision_rule: string | null; outcome: string }>(
-        'SELECT action, consent_id, patient_id, decision_rule, outcome FROM audit_entries WHERE request_id = $1 ORDER BY chain, seq',
-        [requestId],
-      )
-      if (rows.length >= count) return rows
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    throw new Error(`fewer than ${count} audit entries for ${requestId}`)
-  }
+  const entries = (requestId: string, count: number) => auditEntriesOf(t.db, requestId, count)
 
   before(async () => {
     t = await createTestApp()
