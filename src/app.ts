@@ -127,7 +127,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   // raised deep in the accounts module carry their request id and caller.
   const auditTrail =
     deps.audit ??
-    createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') })
+    createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, checkpointCommand: config.audit.checkpointCommand, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') })
   const requestScope = registerRequestScope(app)
   // Login failures, locks, second-factor and password events: logged (identifiers only, never
   // the password or code) and written to the audit trail.

@@ -4,7 +4,7 @@
 
 import { randomInt } from 'node:crypto'
 import type { Database, Queryable } from '../platform/db/index.ts'
-import { appendCheckpointLine, checkpointPayload, toExported, type Checkpoint, type CheckpointHeads, type ExportedCheckpoint } from './checkpoint.ts'
+import { appendCheckpointLine, checkpointPayload, runCheckpointCommand, toExported, type Checkpoint, type CheckpointHeads, type ExportedCheckpoint } from './checkpoint.ts'
 import type { CheckpointSigner } from './checkpoint-key.ts'
 import { entryHash, truncateUserAgent, type AuditEntry, type AuditEntryInput } from './entry.ts'
 import { uuidv7 } from './entry-id.ts'
@@ -33,6 +33,8 @@ export interface AuditTrailDeps {
   readonly checkpointFile?: string | undefined
   /** Each checkpoint is also handed here (the server logs it). */
   readonly onCheckpoint?: (c: ExportedCheckpoint) => void
+  /** An executable given each checkpoint as a JSON line on stdin (AUDIT_CHECKPOINT_COMMAND). */
+  readonly checkpointCommand?: string | undefined
 }
 
 /** FNV-1a over the request id: the entries of one request land on one chain, in order. */
@@ -110,6 +112,9 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       const exported = toExported(cp, signer.publicKey)
       if (deps.checkpointFile) await appendCheckpointLine(deps.checkpointFile, exported)
       deps.onCheckpoint?.(exported)
+      // Last: a failing command leaves the checkpoint stored and in the file, and makes this call
+      // fail so the caller (the interval, the CLI) reports it.
+      if (deps.checkpointCommand) await runCheckpointCommand(deps.checkpointCommand, exported)
       return exported
     },
 

@@ -2,6 +2,7 @@
 // database — one JSON line appended to a file, and a log line — so a rewrite or truncation of
 // the trail after the checkpoint is detected even by someone who controls the database.
 
+import { execFile } from 'node:child_process'
 import { appendFile, mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -34,6 +35,22 @@ export interface ExportedCheckpoint {
 
 export function toExported(c: Checkpoint, publicKey: string): ExportedCheckpoint {
   return { id: c.id, createdAt: c.createdAt.toISOString(), heads: c.heads, signature: c.signature, kid: c.kid, publicKey }
+}
+
+/**
+ * Gives the checkpoint to an operator's executable on stdin (one JSON line): run without a shell,
+ * with no arguments and an environment holding only a standard PATH (none of the server's
+ * secrets), killed after 10 s. Rejects on a non-zero exit.
+ */
+export function runCheckpointCommand(command: string, c: ExportedCheckpoint, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, [], { timeout: timeoutMs, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, maxBuffer: 64 * 1024 }, (err) => {
+      if (err) reject(new Error(`AUDIT_CHECKPOINT_COMMAND failed: ${err.killed ? 'timed out' : `exit ${String(err.code)}`}`))
+      else resolve()
+    })
+    child.stdin?.on('error', () => {}) // a command that exits without reading: the exit status decides
+    child.stdin?.end(JSON.stringify(c) + '\n')
+  })
 }
 
 /** Appends one JSON line (mode 0600; the directory is created). */

@@ -293,7 +293,7 @@ audit
   .action(async () => {
     const { exported, file } = await withKeyring(async (db, keyring, cfg) => {
       const signer = await loadCheckpointSigner(db, keyring)
-      return { exported: await createAuditTrail({ db, checkpointFile: cfg.audit.checkpointFile }).checkpoint(signer), file: cfg.audit.checkpointFile }
+      return { exported: await createAuditTrail({ db, checkpointFile: cfg.audit.checkpointFile, checkpointCommand: cfg.audit.checkpointCommand }).checkpoint(signer), file: cfg.audit.checkpointFile }
     })
     process.stdout.write(`checkpoint ${exported.id} of ${Object.keys(exported.heads).length} chains written to ${file}\n`)
   })

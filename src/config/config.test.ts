@@ -67,7 +67,7 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     mail: { smtpUrl: undefined, from: 'Vigil <no-reply@vigil.localhost>' },
     oauth: { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2592000, authorizationCodeTtlSeconds: 60 },
     otel: { endpoint: undefined, serviceName: 'vigil' },
-    audit: { checkpointFile: path.join(CWD, 'var', 'audit-checkpoints.jsonl'), checkpointIntervalSeconds: 300 },
+    audit: { checkpointFile: path.join(CWD, 'var', 'audit-checkpoints.jsonl'), checkpointIntervalSeconds: 300, checkpointCommand: undefined },
     deviceData: { v1Sunset: '2027-12-31', dailyQuota: 100_000, deviceRequestsPerMinute: 600 },
     retention: { readingsDays: 3650, tokensDays: 30, auditDays: 2190 },
     anomalies: { intervalSeconds: 60, webhookUrl: undefined, patientsThreshold: 50, patientsWindowSeconds: 600 },
@@ -178,6 +178,7 @@ const BAD_VALUES: readonly (readonly [name: string, how: string, value: string, 
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'with a grpc scheme', `grpc://${SECRET}@collector:4317`, /scheme http: or https:/],
   ['ENCRYPTION_KEYRING', 'with a short key', `k1:${SECRET}`, /each key exactly 32 bytes/],
   ['COOKIE_SECRET', 'shorter than 32 characters', SECRET, /at least 32 characters/],
+  ['AUDIT_CHECKPOINT_COMMAND', 'a relative path', `bin/${SECRET}`, /an absolute path to an executable/],
 ]
 
 for (const [name, how, value, expected] of BAD_VALUES) {

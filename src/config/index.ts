@@ -61,6 +61,8 @@ export interface Config {
     readonly checkpointFile: string
     /** Seconds between the server's audit checkpoints; 0 = none. */
     readonly checkpointIntervalSeconds: number
+    /** An executable given each signed checkpoint as one JSON line on standard input (shipping to write-once storage). */
+    readonly checkpointCommand: string | undefined
   }
   /** Retention per data class, in days (`vigil retention run`; ADR-0009, ADR-0006 addendum). */
   readonly retention: {
@@ -175,6 +177,10 @@ function text(minLength: number, what: string) {
   return (raw: string): Parsed<string> => (raw.length >= minLength ? ok(raw) : bad(what))
 }
 
+function absolutePath(raw: string): Parsed<string> {
+  return path.isAbsolute(raw) ? ok(raw) : bad('an absolute path to an executable')
+}
+
 function host(raw: string): Parsed<string> {
   return /^[A-Za-z0-9.:\-[\]]+$/.test(raw) ? ok(raw) : bad('a host name or IP address to listen on')
 }
@@ -259,6 +265,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     audit: {
       checkpointFile: path.resolve(cwd, read('AUDIT_CHECKPOINT_FILE', text(1, 'a file path')) ?? path.join(dataDir, 'audit-checkpoints.jsonl')),
       checkpointIntervalSeconds: read('AUDIT_CHECKPOINT_INTERVAL_SECONDS', integer(0, 86_400), 300),
+      checkpointCommand: read('AUDIT_CHECKPOINT_COMMAND', absolutePath),
     },
     retention: {
       readingsDays: read('RETENTION_READINGS_DAYS', integer(1, 36_500), 3650),

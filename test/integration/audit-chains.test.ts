@@ -2,7 +2,7 @@
 // appends link into chains, commit with the caller's transaction, checkpoints are signed and
 // exported, the table refuses UPDATE, DELETE and TRUNCATE, and K writers append at once.
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -87,6 +87,24 @@ describe('audit trail', () => {
     assert.ok(result.ok && result.checkpoint?.id === cp.id, JSON.stringify(result))
     const { rows: keys } = await db.query<{ private_key_sealed: string }>('SELECT private_key_sealed FROM audit_signing_keys')
     assert.ok(keys.every((k) => k.private_key_sealed.startsWith('v1.')), 'the private key is sealed by the keyring')
+  })
+
+  test('[SRS-AUDIT-027] AUDIT_CHECKPOINT_COMMAND receives each signed checkpoint as a JSON line on stdin; a failing command fails the call but keeps the checkpoint', async () => {
+    const received = path.join(dir, 'shipped.jsonl')
+    const ship = path.join(dir, 'ship.sh')
+    await writeFile(ship, `#!/bin/sh\ncat >> '${received}'\n`, { mode: 0o700 })
+    const signer = await loadCheckpointSigner(db, createKeyring(TEST_KEYRING))
+    await createAuditTrail({ db, chains: 4 }).record({ ...ENTRY, requestId: 'req-ship' })
+    const cp = await createAuditTrail({ db, chains: 4, checkpointCommand: ship }).checkpoint(signer)
+    const shipped = JSON.parse((await readFile(received, 'utf8')).trim()) as { id: string; signature: string; heads: unknown }
+    assert.deepEqual(shipped, JSON.parse(JSON.stringify(cp)), 'the command got the very checkpoint, signature included')
+
+    const failing = path.join(dir, 'fail.sh')
+    await writeFile(failing, '#!/bin/sh\ncat > /dev/null\nexit 3\n', { mode: 0o700 })
+    const before = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_checkpoints')).rows[0]?.n)
+    await assert.rejects(createAuditTrail({ db, chains: 4, checkpointCommand: failing }).checkpoint(signer), /AUDIT_CHECKPOINT_COMMAND failed: exit 3/)
+    const afterCount = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_checkpoints')).rows[0]?.n)
+    assert.equal(afterCount, before + 1, 'the checkpoint is stored even when shipping it failed')
   })
 
   test('[SRS-AUDIT-003] a forged checkpoint signature is reported', async () => {

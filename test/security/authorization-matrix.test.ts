@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
+import { assertValidFhir } from '../support/fhir.ts'
 import { ALL_API_SCOPES, buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 import { MATRIX, PRINCIPALS, type Cell, type MatrixContext, type PrincipalName, type Row } from './authorization-matrix.rows.ts'
 
@@ -42,6 +43,7 @@ describe('the authorization matrix', () => {
   const requestIds: string[] = []
   const leaks: string[] = []
   let cells = 0
+  let fhirValidated = 0
 
   before(async () => {
     t = await createTestApp()
@@ -130,9 +132,20 @@ describe('the authorization matrix', () => {
         if (typeof rid === 'string' && !row.unaudited) requestIds.push(rid)
         if (res.statusCode !== expected) failures.push(`${op.key} as ${principal}: expected ${expected}, got ${res.statusCode} ${res.body.slice(0, 160)}`)
         for (const value of w.canaryValues) if (res.body.includes(value)) leaks.push(`${op.key} as ${principal} returned the canary's ${value}`)
+        // Issue 6: every FHIR resource and Bundle the server returns validates against R4 — errors (OperationOutcome) included.
+        if (isFhir && !String(res.headers['content-type'] ?? '').startsWith('application/fhir+json')) failures.push(`${op.key} as ${principal}: ${String(res.headers['content-type'])} is not application/fhir+json`)
+        if (String(res.headers['content-type'] ?? '').startsWith('application/fhir+json')) {
+          try {
+            assertValidFhir(JSON.parse(res.body), `${op.key} as ${principal}`)
+            fhirValidated++
+          } catch (err) {
+            failures.push(`${op.key} as ${principal}: not valid FHIR R4: ${(err as Error).message.slice(0, 200)}`)
+          }
+        }
       }
     }
-    console.log(`authorization matrix: ${cells} cells checked over ${operations.length} operations × ${PRINCIPALS.length} principals`)
+    console.log(`authorization matrix: ${cells} cells checked over ${operations.length} operations × ${PRINCIPALS.length} principals; ${fhirValidated} FHIR responses validated against R4`)
+    assert.ok(fhirValidated > 0, 'FHIR responses were validated')
     assert.deepEqual(failures, [], `${failures.length} of ${cells} cells failed:\n${failures.join('\n')}`)
   })
 
