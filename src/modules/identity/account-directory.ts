@@ -1,7 +1,7 @@
 // The users module seen through the authorization server's port (AccountDirectory): password
 // checks with throttling, the second factor, enrolment, and password reset and change. The events
-// the users module reports (failures, locks) are handed to onEvent — the audit trail's entry point
-// when it lands.
+// the users module reports (failures, locks) are handed to onEvent, which app.ts turns into log
+// lines and audit entries (ADR-0006, security events).
 
 import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'

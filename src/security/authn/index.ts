@@ -1,2 +1,1 @@
 export type { Principal, PrincipalKind, Authenticate, Membership, PrincipalDirectory } from './principal.ts'
-export { rejectAllTokens } from './reject-all-tokens.ts'
