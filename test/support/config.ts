@@ -16,6 +16,9 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     // Every test request comes from 127.0.0.1 (and, with Redis, shares one counter across the
     // suite): the rate limit is off unless a test turns it on (rate-limit.test.ts).
     RATE_LIMIT_PER_MINUTE: '0',
+    // The anomaly detector runs only where a test asks for it (anomaly-detection.test.ts): on a
+    // shared PostgreSQL database every other test app would otherwise scan the whole suite's trail.
+    ANOMALY_INTERVAL_SECONDS: '0',
     ...overrides,
   }
 }
