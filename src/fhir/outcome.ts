@@ -3,6 +3,7 @@
 // problem+json, a 5xx names only the request id; a 4xx never echoes a submitted value.
 
 import type { FastifyError } from 'fastify'
+import { classifyError } from '../platform/http/error-handler.ts'
 import { AppError, ERROR_CATALOGUE, type ErrorCode } from '../platform/http/errors.ts'
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8'
@@ -58,19 +59,13 @@ const ISSUE_OF: Partial<Record<ErrorCode, IssueCode>> = {
   INTERNAL: 'exception',
 }
 
-const FASTIFY_CODES: Record<string, ErrorCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
-}
-
-interface AjvError {
-  instancePath?: string
-  keyword?: string
-  message?: string
-  params?: Record<string, unknown>
+/** A JSON Pointer of a validation error (`/body/a/b`) as a FHIRPath-like expression (`body.a.b`). */
+function expressionOf(pointer: string): string {
+  return pointer
+    .replace(/^\//, '')
+    .split('/')
+    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.')
 }
 
 export interface RenderedOutcome {
@@ -86,34 +81,17 @@ export function renderError(err: unknown, requestId: string): RenderedOutcome {
   if (err instanceof FhirError) {
     return { status: err.status, headers: { ...err.headers }, internal: false, body: operationOutcome([{ severity: 'error', code: err.issueCode, diagnostics: err.message, ...(err.expressions.length ? { expression: err.expressions } : {}) }]) }
   }
-  let code: ErrorCode = 'INTERNAL'
-  let detail: string | undefined
-  let expressions: string[] = []
-  let headers: Record<string, string> = {}
-  const e = err as FastifyError & { validation?: AjvError[]; validationContext?: string }
-  if (err instanceof AppError) {
-    code = err.code
-    detail = err.message
-    headers = { ...err.headers }
-    expressions = (err.errors ?? []).map((f) => f.pointer)
-  } else if (e?.validation) {
-    code = 'VALIDATION_FAILED'
-    const part = e.validationContext ?? 'body'
-    expressions = e.validation.slice(0, 20).map((v) => {
-      const base = `${part}${(v.instancePath ?? '').replaceAll('/', '.')}`
-      return v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string' ? `${base}.${v.params.additionalProperty}` : base
-    })
-    detail = `The request's ${part === 'querystring' ? 'search parameters' : part} are not valid`
-  } else if (e?.code && FASTIFY_CODES[e.code]) {
-    code = FASTIFY_CODES[e.code] as ErrorCode
-  } else if (e instanceof SyntaxError && e.statusCode === 400) {
-    code = 'MALFORMED_BODY'
-  } else if (e?.statusCode === 429) {
-    code = 'RATE_LIMITED'
-    detail = ERROR_CATALOGUE.RATE_LIMITED.title
-  } else if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    code = e.statusCode === 404 ? 'NOT_FOUND' : e.statusCode === 413 ? 'BODY_TOO_LARGE' : e.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION_FAILED'
-  }
+  // The same classification as problem+json (platform/http/error-handler.ts); only the shape differs.
+  const e = (typeof err === 'object' && err !== null ? err : new Error(String(err))) as FastifyError
+  const classified = classifyError(e)
+  const code = classified.code
+  const headers = { ...(classified.headers ?? {}) }
+  const fields = classified.errors ?? []
+  // Schema validation names where, never what: the request part in the diagnostics, the fields as expressions.
+  const validation = Boolean(e.validation) && !(e instanceof AppError)
+  const part = e.validationContext ?? 'body'
+  const detail = validation ? `The request's ${part === 'querystring' ? 'search parameters' : part} are not valid` : classified.detail
+  const expressions = fields.map((f) => (validation ? expressionOf(f.pointer) : f.pointer))
   const internal = code === 'INTERNAL'
   const entry = ERROR_CATALOGUE[code]
   const diagnostics = internal ? `${entry.title} (request ${requestId})` : detail && detail !== entry.title ? `${entry.title}: ${detail}` : entry.title

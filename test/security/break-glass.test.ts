@@ -10,23 +10,14 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
-import { buildWorld, userToken, type World, type WorldUser } from '../support/world.ts'
+import { buildWorld, worldApiRequest, type World, type WorldUser } from '../support/world.ts'
 import { auditEntriesOf } from '../support/audit.ts'
 
 describe('break-glass', () => {
   let t: TestApp
   let w: World
 
-  const api = async (user: WorldUser, method: 'GET' | 'POST', url: string, body?: unknown) => {
-    const requestId = `break-glass-${randomUUID()}`
-    const res = await t.app.inject({
-      method,
-      url: `/api/v2${url}`,
-      headers: { authorization: `Bearer ${await userToken(t.app, t.config.publicUrl, w, user)}`, 'x-request-id': requestId },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    })
-    return { status: res.statusCode, body: res.body ? res.json() : undefined, raw: res.body, requestId }
-  }
+  const api = (user: WorldUser, method: 'GET' | 'POST', url: string, body?: unknown) => worldApiRequest(t.app, t.config.publicUrl, w, user, method, url, body)
   const entries = (requestId: string, count: number) => auditEntriesOf(t.db, requestId, count)
 
   before(async () => {

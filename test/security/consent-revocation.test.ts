@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
-import { buildWorld, userToken, type World, type WorldUser } from '../support/world.ts'
+import { buildWorld, worldApiRequest, type World, type WorldUser } from '../support/world.ts'
 import { auditEntriesOf } from '../support/audit.ts'
 
 describe('consent: grant, list, revoke', () => {
@@ -14,16 +14,7 @@ describe('consent: grant, list, revoke', () => {
   let w: World
   const inAYear = () => new Date(Date.now() + 365 * 86_400_000).toISOString()
 
-  const api = async (user: WorldUser, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
-    const requestId = `consent-${randomUUID()}`
-    const res = await t.app.inject({
-      method,
-      url: `/api/v2${url}`,
-      headers: { authorization: `Bearer ${await userToken(t.app, t.config.publicUrl, w, user)}`, 'x-request-id': requestId },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    })
-    return { status: res.statusCode, body: res.body ? res.json() : undefined, raw: res.body, requestId }
-  }
+  const api = (user: WorldUser, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => worldApiRequest(t.app, t.config.publicUrl, w, user, method, url, body)
   const entries = (requestId: string, count: number) => auditEntriesOf(t.db, requestId, count)
 
   before(async () => {

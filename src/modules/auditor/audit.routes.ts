@@ -10,11 +10,10 @@ import { Type, type Static } from 'typebox'
 import { readLastCheckpointLine, type Outcome } from '../../audit/index.ts'
 import { InvalidCursorError, MAX_PAGE, findEntry, searchEntries } from '../../audit/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { ModuleContext } from '../context.ts'
 import { AuditEntryView, presentEntry } from './entry.presenter.ts'
 
-const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
 
 const OUTCOMES = ['success', 'denied', 'failure', 'error'] as const
 const Identifier = (description: string) => Type.String({ minLength: 1, maxLength: 200, description })

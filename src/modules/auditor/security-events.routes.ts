@@ -9,13 +9,12 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { AnomalyMonitor } from './anomaly-monitor.ts'
 import { presentSecurityEvent, SECURITY_EVENT_KINDS, SecurityEventView } from './security-event.presenter.ts'
 import { acknowledgeEvent, findEvent, listEvents } from './security-events.repository.ts'
 import type { Database } from '../../platform/db/index.ts'
 
-const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
 
 const ListQuery = Type.Object(
   {

@@ -3,9 +3,9 @@
 // RFC 3339 with an offset.
 
 import { Type } from 'typebox'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse } from '../../platform/http/problem.ts'
 
-export const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
+export { problemResponse as problem }
 
 export const Uuid = (description?: string) => Type.String({ format: 'uuid', ...(description ? { description } : {}) })
 export const Time = (description?: string) => Type.String({ format: 'date-time', ...(description ? { description } : {}) })

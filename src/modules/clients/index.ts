@@ -13,4 +13,4 @@ export {
 } from './client-registration.ts'
 export { presentClient, type ClientView } from './client.presenter.ts'
 export { createClientService, type ClientService, type CreatedClient } from './service.ts'
-export { clientRoutesV2 } from './routes.v2.ts'
+export { clientRoutesV2, PublicJwk } from './routes.v2.ts'

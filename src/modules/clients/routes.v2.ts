@@ -4,13 +4,14 @@
 
 import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse as problem } from '../../platform/http/problem.ts'
 import { ClientView } from './client.presenter.ts'
 import { CLIENT_ID_PATTERN, CLIENT_TYPES, GRANT_TYPES } from './client-registration.ts'
 import type { ClientService } from './service.ts'
 
 // Public JWK members only (RFC 7517, RFC 7518 §6): a private key's members are unknown fields here.
-const PublicJwk = Type.Object(
+// Shared with the device registry, whose devices bring their keys for private_key_jwt.
+export const PublicJwk = Type.Object(
   {
     kty: Type.String({ maxLength: 16 }),
     kid: Type.Optional(Type.String({ maxLength: 200 })),
@@ -66,7 +67,6 @@ const CreateClient = Type.Object(
 )
 type CreateClient = Static<typeof CreateClient>
 
-const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
 
 const ClientIdParam = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
 const ClientList = Type.Object({ clients: Type.Array(ClientView) })

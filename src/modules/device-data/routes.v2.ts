@@ -3,7 +3,7 @@
 
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError, type ProblemFieldError } from '../../platform/http/errors.ts'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
 import type { DeviceRateLimiter } from './device-rate-limit.ts'
@@ -13,7 +13,6 @@ import { BatchResult, IdempotencyHeaders, PostReadings, ReadingPage, ReadingsQue
 import { validateReading, type ValidReading } from './validate-reading.ts'
 import { authorizeWriter } from './writer.ts'
 
-export const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
 
 export function presentBatch(result: IngestResult): { status: number; body: unknown } {
   return { status: 200, body: result }

@@ -1,34 +1,22 @@
 // /api/v2/devices — the device registry. 'devices.manage' (an administrator, or an organisation's
 // administrator for that organisation's devices) registers, lists, updates, binds and unbinds;
-// 'devices.bind' lets a patient pair a device to their own record by the details on its label.
+// 'devices.bind' lets a patient pair an unbound device to their own record with its one-time pairing code.
 
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { PublicJwk as ClientPublicJwk } from '../clients/index.ts'
 import { Type, type Static } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import { BindingView, DeviceView, presentBinding, presentDevice } from './device.presenter.ts'
 import { DEVICE_TYPES, type Device } from './repository.ts'
 import type { DeviceService } from './service.ts'
 
-const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
 
 const Label = (what: string) => Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x20-\\x7E]+$', description: what })
 
-const PublicJwk = Type.Object(
-  {
-    kty: Type.String({ maxLength: 16 }),
-    kid: Type.Optional(Type.String({ maxLength: 200 })),
-    use: Type.Optional(Type.String({ maxLength: 16 })),
-    alg: Type.Optional(Type.String({ maxLength: 32 })),
-    crv: Type.Optional(Type.String({ maxLength: 32 })),
-    x: Type.Optional(Type.String({ maxLength: 200 })),
-    y: Type.Optional(Type.String({ maxLength: 200 })),
-    n: Type.Optional(Type.String({ maxLength: 2048 })),
-    e: Type.Optional(Type.String({ maxLength: 16 })),
-  },
-  { additionalProperties: false },
-)
+// The clients module's public-JWK schema, without key_ops (a device's key only signs its assertions).
+const PublicJwk = Type.Omit(ClientPublicJwk, ['key_ops'], { additionalProperties: false })
 
 const RegisterDevice = Type.Object(
   {

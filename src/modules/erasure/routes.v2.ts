@@ -5,11 +5,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
-import { PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA_ID } from '../../platform/http/problem.ts'
+import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { ModuleContext } from '../context.ts'
 import { erasePatient } from './erasure.ts'
 
-const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
 
 const Params = Type.Object({ id: Type.String({ format: 'uuid', description: 'The patient id' }) }, { additionalProperties: false })
 const Body = Type.Object(

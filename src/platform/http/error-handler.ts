@@ -38,7 +38,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
 }
 
-function classify(err: FastifyError | AppError): { code: ErrorCode; detail?: string; errors?: readonly ProblemFieldError[]; headers?: Record<string, string> } {
+export interface ClassifiedError {
+  readonly code: ErrorCode
+  readonly detail?: string | undefined
+  readonly errors?: readonly ProblemFieldError[] | undefined
+  readonly headers?: Record<string, string>
+}
+
+/** Any thrown error → its catalogue code, detail, field errors (JSON Pointers) and headers; shared by problem+json and the FHIR API's OperationOutcome. */
+export function classifyError(err: FastifyError | AppError): ClassifiedError {
   if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers } }
   if (err.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(err) }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined
@@ -67,7 +75,7 @@ export function sendProblem(
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
-    const { code, detail, errors, headers } = classify(err)
+    const { code, detail, errors, headers } = classifyError(err)
     if (code === 'INTERNAL') {
       request.log.error({ err }, 'unhandled error')
       return sendProblem(request, reply, 'INTERNAL')

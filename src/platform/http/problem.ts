@@ -42,3 +42,6 @@ export function buildProblem(code: ErrorCode, requestId: string, detail?: string
     ...(errors && errors.length > 0 ? { errors: [...errors] } : {}),
   }
 }
+
+/** A route's documented problem response (OpenAPI): `response: { 404: problemResponse('No such patient') }`. */
+export const problemResponse = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })

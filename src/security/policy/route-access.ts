@@ -76,10 +76,11 @@ export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: 
     if (principal === null) throw new AppError('UNAUTHENTICATED')
     const decision = await deps.pdp.decide(principal, action, resource, { requestId: this.id, ip: this.ip, now: new Date() })
     this.objectCheckPending = false
-    // The first concealed denial or the first break-glass permit stays the request's audit decision.
-    if (this.decision === null || this.decision.effect === 'permit') {
-      if (!(this.decision?.breakGlass && !decision.breakGlass && decision.effect === 'permit')) this.decision = decision
-    }
+    // The request's audit decision is the latest, except that a denial, or a break-glass permit
+    // followed by an ordinary one, is kept: the entry must show the denial or the break-glass.
+    const prior = this.decision
+    const keepPrior = prior !== null && (prior.effect === 'deny' || (prior.breakGlass === true && decision.effect === 'permit' && !decision.breakGlass))
+    if (!keepPrior) this.decision = decision
     if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
     return decision
   })
