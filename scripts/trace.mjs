@@ -11,7 +11,8 @@
 // exits 1 when a requirement has no test, or a test names an id the SRS does not have.
 //
 //   node scripts/trace.mjs            write the table, check coverage
-//   node scripts/trace.mjs --check    also fail when the committed table is out of date
+//   node scripts/trace.mjs --check    write nothing; also fail when the committed table is missing
+//                                     or out of date (CI runs this: .ci/run, SRS-TRACE-450)
 //   node scripts/trace.mjs --root DIR run on another checkout (the script's own tests do)
 // Plain Node, no dependencies.
 
@@ -188,13 +189,16 @@ function main() {
   const outPath = path.join(args.root, OUT_FILE)
   const previous = existsSync(outPath) ? readFileSync(outPath, 'utf8') : undefined
   const stale = previous !== table
-  if (args.check && stale) console.error(`trace: ${OUT_FILE} is out of date; run npm run trace and commit it`)
-  if (stale) writeFileSync(outPath, table)
+  // A check only reads: CI must see the committed table as it is, and leave the checkout untouched.
+  if (args.check && stale) {
+    console.error(`trace: ${OUT_FILE} is ${previous === undefined ? 'missing' : 'out of date'}; run npm run trace and commit it`)
+  }
+  if (stale && !args.check) writeFileSync(outPath, table)
 
   const { requirements, uncovered, unknown, titled } = result
   console.log(
     `trace: ${requirements.length} requirements, ${requirements.length - uncovered.length} with a test, ` +
-      `${uncovered.length} without; ${titled} test titles name a requirement → ${OUT_FILE}${stale ? '' : ' (unchanged)'}`,
+      `${uncovered.length} without; ${titled} test titles name a requirement → ${OUT_FILE}${stale ? (args.check ? ' (stale, not written)' : '') : ' (unchanged)'}`,
   )
   for (const r of uncovered) console.error(`trace: no test for ${r.id}: ${r.title}`)
   for (const u of unknown) console.error(`trace: ${u.file}:${u.line} names ${u.id}, which is not in ${SRS_FILE}`)

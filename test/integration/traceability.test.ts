@@ -1,8 +1,9 @@
 // scripts/trace.mjs, run as `npm run trace` runs it, on small fixture checkouts: it writes the
-// requirement → test table and fails when a requirement has no test or a test names an unknown id.
+// requirement → test table and fails when a requirement has no test or a test names an unknown id;
+// with --check (what CI runs) it writes nothing and also fails on a missing or stale table.
 
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import assert from 'node:assert/strict'
@@ -37,7 +38,8 @@ function checkout(files: Record<string, string>): string {
 
 function trace(root: string, ...args: string[]) {
   const run = spawnSync(process.execPath, [SCRIPT, '--root', root, ...args], { encoding: 'utf8' })
-  const table = readFileSync(path.join(root, 'docs/traceability.md'), 'utf8')
+  const out = path.join(root, 'docs/traceability.md')
+  const table = existsSync(out) ? readFileSync(out, 'utf8') : ''
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, table }
 }
 
@@ -110,13 +112,55 @@ test('[SRS-TRACE-001] skipped, todo and commented-out tests, and test code insid
   assert.doesNotMatch(run.table, /commented out|block comment|inside a string/)
 })
 
-test('[SRS-TRACE-001] --check fails when the committed table is out of date', () => {
+test('[SRS-TRACE-001] [SRS-TRACE-450] --check fails on a stale committed table, names it, and writes nothing', () => {
   const root = checkout(COVERING)
-  writeFileSync(path.join(root, 'docs/traceability.md'), 'stale\n')
+  const table = path.join(root, 'docs/traceability.md')
+  writeFileSync(table, 'stale\n')
   const run = trace(root, '--check')
   assert.equal(run.status, 1)
-  assert.match(run.stderr, /out of date/)
-  assert.equal(trace(root, '--check').status, 0, 'the first run rewrote it')
+  assert.match(run.stderr, /docs\/traceability\.md is out of date; run npm run trace and commit it/)
+  assert.match(run.stdout, /2 requirements, 2 with a test, 0 without/, 'coverage itself is fine: only the table is stale')
+  assert.equal(readFileSync(table, 'utf8'), 'stale\n', 'a check leaves the committed table as it found it')
+  assert.equal(trace(root, '--check').status, 1, 'still stale: the check did not repair it')
+  assert.equal(trace(root).status, 0, 'without --check the table is regenerated')
+  assert.equal(trace(root, '--check').status, 0, 'and then the check passes')
+})
+
+test('[SRS-TRACE-450] --check fails when the table has not been committed at all', () => {
+  const root = checkout(COVERING)
+  const run = trace(root, '--check')
+  assert.equal(run.status, 1)
+  assert.match(run.stderr, /docs\/traceability\.md is missing/)
+  assert.equal(existsSync(path.join(root, 'docs/traceability.md')), false)
+})
+
+test('[SRS-TRACE-450] --check still fails on a requirement without a test, or a test naming an unknown id, when the table is current', () => {
+  const uncovered = checkout({ 'src/a.test.ts': "test('[SRS-DEMO-001] only the first', () => {})\n" })
+  assert.equal(trace(uncovered).status, 1) // writes a current table that lists the gap
+  const check = trace(uncovered, '--check')
+  assert.equal(check.status, 1)
+  assert.match(check.stderr, /no test for SRS-DEMO-002/)
+  assert.doesNotMatch(check.stderr, /out of date|missing/)
+
+  const unknown = checkout({ ...COVERING, 'test/c.test.ts': "test('[SRS-DEMO-004] nobody wrote this', () => {})\n" })
+  assert.equal(trace(unknown).status, 1)
+  const check2 = trace(unknown, '--check')
+  assert.equal(check2.status, 1)
+  assert.match(check2.stderr, /test\/c\.test\.ts:1 names SRS-DEMO-004, which is not in docs\/requirements\/srs\.md/)
+  assert.doesNotMatch(check2.stderr, /out of date|missing/)
+})
+
+test('[SRS-TRACE-450] CI runs the trace check: .ci/run calls the script with --check as a step whose failure fails the run', () => {
+  const ci = readFileSync(fileURLToPath(new URL('../../.ci/run', import.meta.url)), 'utf8')
+  const lines = ci.split('\n').filter((line) => !line.trimStart().startsWith('#'))
+  const traceSteps = lines.filter((line) => /\b(npm run trace|node scripts\/trace\.mjs)\b/.test(line))
+  assert.ok(traceSteps.length > 0, '.ci/run runs the trace script')
+  for (const line of traceSteps) {
+    assert.match(line, /^step\s+"[^"]+"\s+(npm run trace -- --check|node scripts\/trace\.mjs --check)\s*$/, line)
+  }
+  // step() records a failed command and the EXIT trap turns a recorded failure into a non-zero exit.
+  assert.match(ci, /FAILED_STEPS\+=\("\$name"\)/)
+  assert.match(ci, /\(\( \$\{#FAILED_STEPS\[@\]\} > 0 \)\)/)
 })
 
 test('[SRS-TRACE-001] a duplicate requirement id in the SRS fails the run', () => {
