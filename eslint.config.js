@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    // STYLE §5: configuration is parsed once; nothing else reads the environment.
+    // docs/design/conventions.md C5: configuration is parsed once; nothing else reads the environment.
     files: ['src/**/*.ts'],
     ignores: ['src/config/**'],
     rules: {
@@ -23,7 +23,7 @@ export default tseslint.config(
     },
   },
   {
-    // ARCHITECTURE: dependency direction. config imports nothing of ours; platform imports config only.
+    // docs/design/hld.md §10: dependency direction. config imports nothing of ours; platform imports config only.
     files: ['src/config/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../config/*'], message: 'config/ imports nothing of ours.' }] }] },
   },

@@ -1,5 +1,5 @@
 // An audit entry: who, from where, what, when (UTC), outcome — identifiers only, never PHI
-// (SPEC: non-negotiables). The hash covers every column, in a fixed order with explicit nulls,
+// (SRS §Product contract, non-negotiables). The hash covers every column, in a fixed order with explicit nulls,
 // so any edit of a stored row changes it (see ADR-0006).
 
 import { createHash } from 'node:crypto'

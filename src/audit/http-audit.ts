@@ -1,4 +1,4 @@
-// One audit entry per HTTP request (SPEC: every access, login and denial leaves an entry), written
+// One audit entry per HTTP request (SRS §Product contract: every access, login and denial leaves one), written
 // from onResponse so 401, 403, 404, 429 and 5xx answers are recorded like successes. Only the
 // operational probes (/health/*, /metrics) are left out: orchestrators and Prometheus poll them
 // every few seconds, carry no user and touch no health data, and would drown the trail (ADR-0006).

@@ -1,4 +1,4 @@
-// SQL of the audit trail, and nothing else (STYLE §8). The append takes the chain's head row
+// SQL of the audit trail, and nothing else (conventions C8). The append takes the chain's head row
 // lock, so appends to one chain are serialised and appends to different chains are not.
 
 import type { Queryable } from '../platform/db/index.ts'

@@ -1,4 +1,4 @@
-// The auditor's search over the trail (issue 7: who saw this patient's data), SQL only (STYLE §8).
+// The auditor's search over the trail (issue 7: who saw this patient's data), SQL only (conventions C8).
 // Newest first, keyset-paginated on (occurred_at, id): a page never skips or repeats an entry
 // while new entries are appended, unlike OFFSET. The cursor is opaque to callers.
 

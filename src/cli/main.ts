@@ -1,4 +1,4 @@
-// The `vigil` command-line tool (SPEC: command-line contract). Each command loads the same
+// The `vigil` command-line tool (SRS §Product contract: command-line contract). Each command loads the same
 // configuration as the server and fails with the same messages on a bad one.
 
 import { Command } from 'commander'

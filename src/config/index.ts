@@ -1,4 +1,4 @@
-// The one place that reads the environment (STYLE §5). Every variable is parsed once into a
+// The one place that reads the environment (conventions C5). Every variable is parsed once into a
 // typed, frozen object; every bad value is reported at once, each naming its variable and what
 // was expected, so an operator fixes a deployment in one round rather than one error at a time.
 // Each variable is documented in .env.example; config.test.ts keeps the two in step.
@@ -282,7 +282,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   }
 
   if (nodeEnv === 'production') {
-    // Production never runs on generated or missing secrets (SPEC: set-up contract). A variable
+    // Production never runs on generated or missing secrets (SRS §Product contract: set-up). A variable
     // that already failed its format check gets no second message.
     const missing = (name: string) => !invalid.has(name) && (env[name] === undefined || env[name] === '')
     const refuse = (name: string, expected: string) => {

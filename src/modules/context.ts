@@ -1,4 +1,4 @@
-// What every business module is built from (ARCHITECTURE: dependencies passed in, never module
+// What every business module is built from (HLD §10: dependencies passed in, never module
 // singletons). app.ts makes one and hands it to each module's route factory.
 
 import type { Redis } from 'ioredis'

@@ -1,4 +1,4 @@
-// `vigil seed-demo` builds SPEC.md's demo world idempotently; after a restart the demo users
+// `vigil seed-demo` builds the SRS's demo world idempotently; after a restart the demo users
 // still sign in (the clinician with TOTP) and the demo device gets a token with its secret.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'

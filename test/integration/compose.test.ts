@@ -197,7 +197,7 @@ test('[SRS-OPS-003] the Compose stack: Vigil wired to PostgreSQL, Redis, the col
   assert.equal(config.publicUrl, SAMPLE_ENV.PUBLIC_URL)
 
   const postgres = obj(services.postgres, 'postgres')
-  assert.match(String(postgres.image), /^postgres:(15|16|17)\b/, 'PostgreSQL 15+ (ARCHITECTURE: keep to what 15 supports)')
+  assert.match(String(postgres.image), /^postgres:(15|16|17)\b/, 'PostgreSQL 15+ (HLD §9: keep to what 15 supports)')
   assert.ok(isObj(postgres.healthcheck) && Array.isArray(postgres.healthcheck.test), 'postgres has a healthcheck')
   assert.ok((postgres.volumes as Json[]).some((v) => String(v).endsWith(':/var/lib/postgresql/data')), 'postgres data on a volume')
   assert.ok(isObj(obj(services.redis, 'redis').healthcheck), 'redis has a healthcheck')

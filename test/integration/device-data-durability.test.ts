@@ -1,4 +1,4 @@
-// SPEC non-negotiable: every acknowledged (2xx) write survives a crash of the server right after
+// Non-negotiable (SRS §Product contract): every acknowledged (2xx) write survives a crash of the server right after
 // it answered. The real server process (on an embedded data directory, or on DATABASE_URL) takes
 // a reading from a device that authenticated at its token endpoint, answers 200, and is killed
 // with SIGKILL at once; restarted on the same data, it serves the reading back.

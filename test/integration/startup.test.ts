@@ -42,7 +42,7 @@ describe('first start, lock and restart on one DATA_DIR (embedded PGlite)', () =
 
   before(async () => {
     dataDir = tempDir('startup')
-    // PGlite-specific: DATABASE_URL and REDIS_URL are left out on purpose (SPEC: no other service).
+    // PGlite-specific: DATABASE_URL and REDIS_URL are left out on purpose (SRS §Product contract: no other service).
     env = childEnv(dataDir)
     const serving = await startServer(env)
     first = serving.proc

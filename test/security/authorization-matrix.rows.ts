@@ -148,7 +148,7 @@ const FHIR_PATIENT = (c: MatrixContext) => `Patient/${c.world.patients.patient}`
 let clientCounter = 0
 
 export const MATRIX: Record<string, Row> = {
-  // Operational and documentation endpoints, open by design (SPEC: reviewed exceptions).
+  // Operational and documentation endpoints, open by design (SRS §Product contract: reviewed exceptions).
   'GET /openapi.json': publicRow(200),
   'GET /docs': publicRow(200),
   'GET /health/live': publicRow(200, { unaudited: true }),

@@ -25,7 +25,7 @@ export async function createTestUser(db: Database, input: { email: string; roles
   return { id: user.id, email: user.email, totpSecret }
 }
 
-/** A public native client as SPEC's demo-app: authorization code + PKCE, loopback redirects on any port. */
+/** A public native client as the demo world's demo-app: authorization code + PKCE, loopback redirects on any port. */
 export function nativeAppMetadata(clientId: string): ClientMetadata {
   return {
     client_id: clientId,

@@ -1,4 +1,4 @@
-// `vigil seed-demo --password <pw>`: the demo world of SPEC.md, created idempotently. Running it
+// `vigil seed-demo --password <pw>`: the demo world (SRS §Product contract), made idempotently. Running it
 // twice gives the same ids and secrets: TOTP and client secrets are derived from the demo
 // password (HKDF), so they can be printed again without reading any secret back from storage.
 // Refused in production (the CLI checks NODE_ENV before calling this).

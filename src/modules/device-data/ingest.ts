@@ -1,6 +1,6 @@
 // Storing a batch of validated readings (ADR-0010), all in one transaction: the sealed readings,
 // the quota count, the outbox row and the Idempotency-Key record commit together or not at all,
-// and the caller answers 2xx only after COMMIT (SPEC: every acknowledged write survives a crash).
+// and the caller answers 2xx only after COMMIT (SRS §Product contract: acknowledged writes survive a crash).
 //
 // Deduplication: a reading's key is (device, client id) when the device gave one, else (device,
 // code, time to the millisecond, sequence) — the unique indexes of migration 0006. A reading whose

@@ -8,7 +8,7 @@ export const GLOBAL_ROLES: readonly Role[] = ['admin', 'auditor']
 /** Roles that only exist within an organisation. */
 export const ORGANISATION_ONLY_ROLES: readonly Role[] = ['org-admin', 'clinician']
 
-/** SPEC "who uses it": clinicians, organisation and platform admins and auditors use 2FA always. */
+/** SRS §Product contract, users: clinicians, organisation and platform admins and auditors use 2FA always. */
 export const SECOND_FACTOR_ROLES: readonly Role[] = ['clinician', 'org-admin', 'admin', 'auditor']
 
 export interface RoleGrant {

@@ -5,7 +5,7 @@ import type { Database, Queryable, QueryResult } from './database.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
 
 // 64-bit integers: PGlite and pg disagree by default (number vs string); both return numbers
-// here (ARCHITECTURE: normalise). Values beyond 2^53 are refused rather than rounded.
+// here (HLD §11: normalise). Values beyond 2^53 are refused rather than rounded.
 function parseInt8(value: string): number {
   const n = Number(value)
   if (!Number.isSafeInteger(n)) throw new RangeError('int8 value exceeds the safe integer range')

@@ -1,4 +1,4 @@
-// The one catalogue of error codes (STYLE §4). Each code has a stable problem `type` URI, an
+// The one catalogue of error codes (conventions C4). Each code has a stable problem `type` URI, an
 // HTTP status and a title; the error handler turns an AppError into application/problem+json
 // (RFC 9457). Codes are never renamed: clients branch on them.
 

@@ -1,4 +1,4 @@
-// A rate limit per client address on every route but the operational probes (ARCHITECTURE:
+// A rate limit per client address on every route but the operational probes (HLD §4,
 // request path, step 1). It runs in onRequest before authentication, so floods of bad tokens or
 // passwords are limited too. With Redis the counter is shared by every instance; without, each
 // instance counts alone. Over the limit: 429 problem+json with Retry-After.

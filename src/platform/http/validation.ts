@@ -1,6 +1,6 @@
 // Schema validation that rejects rather than repairs. Fastify's default Ajv strips unknown
 // properties and coerces types; a medical API must not silently turn {"value":"12"} into 12 or
-// drop a misspelt field (ARCHITECTURE: pitfalls). Bodies: no coercion, no removal. Query strings,
+// drop a misspelt field (HLD §11: pitfalls). Bodies: no coercion, no removal. Query strings,
 // params and headers arrive as text, so they alone are coerced to the declared scalar types.
 
 import { Ajv, type Options } from 'ajv'

@@ -134,7 +134,7 @@ export function createProvider(deps: ProviderDeps): Provider {
             scope: scopes.join(' '),
             audience: resourceIndicator,
             accessTokenTTL: config.oauth.accessTokenTtlSeconds,
-            // Opaque outside: claims never leak to clients (see the seed article; ADR-0005).
+            // Opaque outside: claims never leak to clients (opaque outside, JWT inside; ADR-0005).
             accessTokenFormat: 'opaque',
           }
         },

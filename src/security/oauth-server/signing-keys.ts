@@ -1,6 +1,6 @@
 // Token signing keys live in the database, private parts sealed by the keyring, so every
 // instance signs with the same keys and a rotation reaches all of them. ES256: it verifies
-// faster than Ed25519 with this OpenSSL (ARCHITECTURE: performance facts).
+// faster than Ed25519 with this OpenSSL (HLD §11: measured facts).
 // Rotation adds a key and retires the previous one; retired keys stay in the JWKS until they
 // expire, so tokens signed before the rotation still verify.
 

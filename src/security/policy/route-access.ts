@@ -1,4 +1,4 @@
-// Default deny (SPEC: non-negotiables; ADR-0002). Every route declares either the policy action
+// Default deny (SRS §Product contract; ADR-0002). Every route declares either the policy action
 // that guards it (`config: { policy: 'device-data.write' }`) or an explicit public exception with
 // its reason (`config: { public: 'liveness probe for orchestrators' }`). A route with neither —
 // or with both — cannot be registered, so the service fails at start-up rather than serving it.
