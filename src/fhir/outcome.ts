@@ -4,12 +4,12 @@
 
 import type { FastifyError } from 'fastify'
 import { classifyError } from '../platform/http/error-handler.ts'
-import { AppError, ERROR_CATALOGUE, type ErrorCode } from '../platform/http/errors.ts'
+import { AppError, ERROR_CATALOGUE, type FhirIssueType } from '../platform/http/errors.ts'
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8'
 
 /** The IssueType value set (http://hl7.org/fhir/issue-type) entries we use. */
-export type IssueCode = 'invalid' | 'structure' | 'required' | 'value' | 'security' | 'login' | 'forbidden' | 'not-found' | 'not-supported' | 'conflict' | 'duplicate' | 'processing' | 'exception' | 'throttled' | 'too-long' | 'business-rule' | 'informational' | 'incomplete'
+export type IssueCode = FhirIssueType
 
 export interface OutcomeIssue {
   readonly severity: 'fatal' | 'error' | 'warning' | 'information'
@@ -39,24 +39,6 @@ export class FhirError extends Error {
   ) {
     super(message)
   }
-}
-
-const ISSUE_OF: Partial<Record<ErrorCode, IssueCode>> = {
-  VALIDATION_FAILED: 'invalid',
-  MALFORMED_BODY: 'structure',
-  UNAUTHENTICATED: 'login',
-  INVALID_TOKEN: 'login',
-  FORBIDDEN: 'forbidden',
-  NOT_FOUND: 'not-found',
-  METHOD_NOT_ALLOWED: 'not-supported',
-  NOT_ACCEPTABLE: 'not-supported',
-  CONFLICT: 'conflict',
-  BODY_TOO_LARGE: 'too-long',
-  UNSUPPORTED_MEDIA_TYPE: 'not-supported',
-  UNPROCESSABLE: 'processing',
-  RATE_LIMITED: 'throttled',
-  SERVICE_UNAVAILABLE: 'exception',
-  INTERNAL: 'exception',
 }
 
 /** A JSON Pointer of a validation error (`/body/a/b`) as a FHIRPath-like expression (`body.a.b`). */
@@ -99,6 +81,6 @@ export function renderError(err: unknown, requestId: string): RenderedOutcome {
     status: entry.status,
     headers,
     internal,
-    body: operationOutcome([{ severity: 'error', code: ISSUE_OF[code] ?? 'exception', diagnostics, ...(expressions.length ? { expression: expressions } : {}) }]),
+    body: operationOutcome([{ severity: 'error', code: entry.issue, diagnostics, ...(expressions.length ? { expression: expressions } : {}) }]),
   }
 }

@@ -1,28 +1,14 @@
-// The one catalogue of error codes (conventions C4). Each code has a stable problem `type` URI, an
-// HTTP status and a title; the error handler turns an AppError into application/problem+json
-// (RFC 9457). Codes are never renamed: clients branch on them.
+// The error type every layer throws, over the one catalogue of codes (error-codes.ts; conventions
+// C4). Each code has a stable problem `type` URI, an HTTP status and a title; the error handler
+// turns an AppError into application/problem+json (RFC 9457). Codes are never renamed: clients
+// branch on them.
+
+import { ERROR_CATALOGUE, type ErrorCode } from './error-codes.ts'
+
+// The codes themselves, with status, title, FHIR issue type and meaning, are in error-codes.ts.
+export { ERROR_CATALOGUE, type ErrorCode, type ErrorCodeEntry, type FhirIssueType } from './error-codes.ts'
 
 export const PROBLEM_TYPE_BASE = 'urn:vigil:problem:'
-
-export const ERROR_CATALOGUE = {
-  VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
-  MALFORMED_BODY: { status: 400, title: 'The request body could not be parsed' },
-  UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
-  INVALID_TOKEN: { status: 401, title: 'The access token is not valid' },
-  FORBIDDEN: { status: 403, title: 'The request is not permitted' },
-  NOT_FOUND: { status: 404, title: 'The resource was not found' },
-  METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this resource' },
-  NOT_ACCEPTABLE: { status: 406, title: 'No acceptable representation' },
-  CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
-  BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request content type is not supported' },
-  UNPROCESSABLE: { status: 422, title: 'The request cannot be processed' },
-  RATE_LIMITED: { status: 429, title: 'Too many requests' },
-  INTERNAL: { status: 500, title: 'Internal server error' },
-  SERVICE_UNAVAILABLE: { status: 503, title: 'The service is not ready' },
-} as const satisfies Record<string, { status: number; title: string }>
-
-export type ErrorCode = keyof typeof ERROR_CATALOGUE
 
 export interface ProblemFieldError {
   /** JSON Pointer (RFC 6901) into the request part, prefixed by the part: /body/readings/3/value */
