@@ -37,7 +37,7 @@ import { clientRoutesV2, createClientService } from './modules/clients/index.ts'
 import { createPasswordHasher, createUserService } from './modules/users/index.ts'
 import { createAccountDirectory } from './modules/identity/account-directory.ts'
 import { createKeyring, keyringSealer } from './platform/crypto/keyring.ts'
-import { createAccessTokenAuthenticator } from './security/authn/access-token.ts'
+import { createAccessTokenAuthenticator, routeAudience } from './security/authn/access-token.ts'
 import type { Authenticate } from './security/authn/index.ts'
 import {
   apiResource,
@@ -151,8 +151,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     deps.authenticate ??
     createAccessTokenAuthenticator({
       provider,
-      // A token is for one resource: the FHIR server's routes take only FHIR tokens, the API only API tokens.
-      audience: (request) => (request.url.startsWith('/fhir/') ? fhir : api),
+      // A token is for one resource: the FHIR server's routes take only FHIR tokens, the API only
+      // API tokens — decided from the matched route, never the raw URL (ADR-0012).
+      audience: routeAudience({ api, fhir }),
       accounts,
       directory: createPrincipalDirectory(deps.db),
     })
