@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   INVALID_TOKEN: { status: 401, title: 'The access token is not valid' },
   FORBIDDEN: { status: 403, title: 'The request is not permitted' },
+  SEGREGATION_OF_DUTIES: { status: 403, title: 'Refused: segregation of duties' },
   NOT_FOUND: { status: 404, title: 'The resource was not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this resource' },
   NOT_ACCEPTABLE: { status: 406, title: 'No acceptable representation' },
