@@ -18,7 +18,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
-import { buildWorld, type World } from '../support/world.ts'
+import { ALL_API_SCOPES, buildWorld, mintToken, type World } from '../support/world.ts'
 import { TOKEN_PRINCIPALS, tokensFor, worldUserOf, type TokenPrincipal } from './principal-tokens.ts'
 
 /** The operations that grant access to someone: each must be driven below (a new one fails the first test until it is). */
@@ -185,6 +185,24 @@ describe('escalation: grants on oneself and across organisations, break-glass ac
     }
     assert.equal(await inCareTeam(w.patients.otherPatient, legacy), false, 'the org-admin clinician joined no care team')
     assert.deepEqual(failures, [])
+  })
+
+  test('[SRS-AUTHZ-102] an account that holds an administrative role and a clinician role (from before the rule) reaches no health data, even in the care team', async () => {
+    const both = await freshUser([
+      ['org-admin', w.orgA],
+      ['clinician', w.orgA],
+    ])
+    await t.db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [w.patients.patient, both, w.orgA])
+    const requestId = `escalation-${randomUUID()}`
+    const token = await mintToken(t.app, t.config.publicUrl, { clientId: w.consoleClientId, accountId: both, scope: ALL_API_SCOPES })
+    const read = await t.app.inject({ method: 'GET', url: `/api/v2/patients/${w.patients.patient}`, headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId } })
+    assert.equal(read.statusCode, 403, read.body)
+    assert.equal(read.json().code, 'SEGREGATION_OF_DUTIES')
+    assert.ok(!read.body.includes(`Patient${w.suffix}`), 'no demographics in the refusal')
+    refusals.push({ requestId, what: 'an org-admin clinician reads a patient of its care team' })
+    const list = await t.app.inject({ method: 'GET', url: '/api/v2/patients', headers: { authorization: `Bearer ${token}` } })
+    assert.equal(list.statusCode, 403, 'no list of patients either')
+    assert.equal(list.json().code, 'SEGREGATION_OF_DUTIES')
   })
 
   test('[SRS-AUTHZ-102] a consent is granted only by the patient, on their own record, to someone else', async () => {

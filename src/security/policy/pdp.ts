@@ -17,7 +17,7 @@ const NO_GRANTEE: GranteeFacts = { exists: false, roles: [] }
 
 /** Once a rule permits: the first forbid rule that applies turns it into a refusal (segregation of duties, ADR-0012). */
 function forbidden(permit: Decision, principal: Principal, action: string, resource: Resource, grantee: GranteeFacts, forbids: readonly Forbid[]): Decision {
-  const forbid = forbids.find((f) => f.actions.includes(action as Action) && f.when(principal, resource, grantee))
+  const forbid = forbids.find((f) => f.actions.includes(action as Action) && f.when(principal, resource, grantee, permit.rule))
   if (!forbid) return permit
   return {
     effect: 'deny',

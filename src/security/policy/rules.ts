@@ -176,7 +176,8 @@ export interface Forbid {
   readonly problem: 'SEGREGATION_OF_DUTIES'
   /** For the caller: what is refused and what to do instead. */
   readonly detail: string
-  readonly when: (p: Principal, r: Resource, grantee: GranteeFacts) => boolean
+  /** `permittedBy` is the rule that permitted (a forbid overrides it, or not, knowing why access was given). */
+  readonly when: (p: Principal, r: Resource, grantee: GranteeFacts, permittedBy: string) => boolean
 }
 
 const opensPhi = (g: AccessGrant | undefined) => g !== undefined && (g.kind === 'care-team' || PHI_ROLES.includes(g.role))
@@ -204,6 +205,16 @@ export const FORBIDS: readonly Forbid[] = [
     problem: 'SEGREGATION_OF_DUTIES',
     detail: 'An account that reaches health data (a clinician or caregiver) is never given an administrative role; the person uses a separate account to administer',
     when: (_p, r, g) => administers(r.grant) && anyOf(g.roles, PHI_ROLES),
+  },
+  {
+    // "Administrators manage; they do not read PHI" (ADR-0008), whatever else the account holds:
+    // an account given both roles before this rule (by SQL, a seed) reaches no one's health data
+    // until one role is taken away. Its owner's own record stays theirs.
+    id: 'sod.administrator-reads-health-data',
+    actions: [...CLINICAL_READ, ...CLINICAL_WRITE],
+    problem: 'SEGREGATION_OF_DUTIES',
+    detail: 'An account that holds an administrative role does not reach other people\'s health data; the person uses their clinician or caregiver account',
+    when: (p, _r, _g, permittedBy) => p.kind === 'user' && anyOf(p.roles, ADMINISTRATIVE_ROLES) && permittedBy !== 'patient.own-record',
   },
   {
     id: 'sod.break-glass-by-administrator',

@@ -89,6 +89,18 @@ describe('segregation of duties and break-glass scope (policy rules)', () => {
     assert.deepEqual([d.effect, d.rule, d.problem], ['deny', 'sod.break-glass-by-administrator', 'SEGREGATION_OF_DUTIES'])
   })
 
+  test('[SRS-AUTHZ-105] an account that also administers reaches no one else\'s health data, whatever permits it; its own record stays its own', () => {
+    const both = { ...user('u-both', [['clinician', ORG_A], ['org-admin', ORG_A], ['patient', ORG_A]]), patientId: 'own-record' }
+    const open = facts({ careTeam: true, breakGlass: { id: 'bg', expiresAt: new Date(NOW.getTime() + 60_000) } })
+    for (const action of ['patients.read', 'device-data.read', 'reports.write']) {
+      const d = evaluate(both, action, { type: 'x', patientId: PATIENT }, open, NOW)
+      assert.deepEqual([d.effect, d.rule, d.problem, d.securityEvent], ['deny', 'sod.administrator-reads-health-data', 'SEGREGATION_OF_DUTIES', 'segregation-of-duties.refused'], action)
+    }
+    assert.equal(evaluate(both, 'patients.read', { type: 'x', patientId: 'own-record' }, facts(), NOW).rule, 'patient.own-record')
+    assert.equal(evaluate(user('u-admin-clin', [['admin', null], ['clinician', ORG_A]]), 'patients.read', { type: 'x', patientId: PATIENT }, open, NOW).rule, 'sod.administrator-reads-health-data')
+    assert.equal(evaluate(clinicianA, 'patients.read', { type: 'x', patientId: PATIENT }, open, NOW).effect, 'permit', 'a clinician\'s account is unaffected')
+  })
+
   test('[SRS-AUTHZ-105] every forbid rule names known actions and a unique id', () => {
     assert.equal(new Set(FORBIDS.map((f) => f.id)).size, FORBIDS.length)
     for (const f of FORBIDS) for (const a of f.actions) assert.ok(a in ACTIONS, `${f.id}: ${a}`)
