@@ -83,7 +83,6 @@ export interface PolicySecurityEvent {
   readonly resourceId: string | null
   readonly patientId: string | null
   readonly outcome: 'denied'
-  readonly status: number
   /** The forbid rule that refused. */
   readonly decisionRule: string
   readonly requestId: string
@@ -112,8 +111,8 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
           resourceType: resource.grant ? 'account' : resource.type,
           resourceId: resource.grant?.userId ?? resource.id ?? null,
           patientId: resource.patientId ?? null,
+          // No HTTP status: the request's own entry carries the 403 (so a refusal counts once towards forbidden-burst).
           outcome: 'denied',
-          status: 403,
           decisionRule: decision.rule,
           requestId: request.id,
         })
