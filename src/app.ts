@@ -37,7 +37,7 @@ import { clientRoutesV2, createClientService } from './modules/clients/index.ts'
 import { createPasswordHasher, createUserService } from './modules/users/index.ts'
 import { createAccountDirectory } from './modules/identity/account-directory.ts'
 import { createKeyring, keyringSealer } from './platform/crypto/keyring.ts'
-import { createAccessTokenAuthenticator } from './security/authn/access-token.ts'
+import { createAccessTokenAuthenticator, routeAudience } from './security/authn/access-token.ts'
 import type { Authenticate } from './security/authn/index.ts'
 import {
   apiResource,
@@ -56,7 +56,7 @@ import { createPdp, registerRouteAccess, type PolicyDecisionPoint } from './secu
 import type { ModuleContext } from './modules/context.ts'
 import { createAccessFactSource, createDataKeyStore, createPatientCipher, createPatientService } from './modules/patients/index.ts'
 import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
-import { careRoutesV2 } from './modules/care/index.ts'
+import { careRoutesV2, createGranteeFactSource } from './modules/care/index.ts'
 import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
 import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
@@ -151,8 +151,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     deps.authenticate ??
     createAccessTokenAuthenticator({
       provider,
-      // A token is for one resource: the FHIR server's routes take only FHIR tokens, the API only API tokens.
-      audience: (request) => (request.url.startsWith('/fhir/') ? fhir : api),
+      // A token is for one resource: the FHIR server's routes take only FHIR tokens, the API only
+      // API tokens — decided from the matched route, never the raw URL (ADR-0012).
+      audience: routeAudience({ api, fhir }),
       accounts,
       directory: createPrincipalDirectory(deps.db),
     })
@@ -162,7 +163,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const dataKeys = createDataKeyStore({ db: deps.db, root: sealer })
   const cipher = createPatientCipher(dataKeys)
   const patients = createPatientService({ db: deps.db, keys: dataKeys, cipher, keyring })
-  const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db) }))
+  const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db), grantees: createGranteeFactSource(deps.db) }))
   const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
   const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date() }
 
@@ -176,7 +177,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   app.addSchema(ProblemSchema)
 
   registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })
-  registerRouteAccess(app, { authenticate, pdp })
+  // Refusals for segregation of duties are security events, each its own audit entry (ADR-0012).
+  registerRouteAccess(app, { authenticate, pdp, securityEvent: (event) => auditTrail.record(event) })
   app.addHook('onRoute', (route) => {
     if (route.method === 'OPTIONS' && route.url.endsWith('*')) return // CORS preflight, undocumented
     completeRouteSchema(route, { protected: route.config?.policy !== undefined, rateLimited: config.rateLimitPerMinute > 0 && !isOperationalProbe(route.url) })

@@ -163,8 +163,8 @@ describe('anomaly detection and security events', () => {
     for (let i = 0; i < 3; i++) {
       await record({ actorKind: 'user', actorId: clinician, action: 'device-data.read', resourceType: 'device-data', patientId: world.patients.patient, breakGlass: true, decisionRule: 'clinician.break-glass', status: 200 })
     }
-    // a real break-glass session opened through the API
-    const opener = world.users.clinicianOrgB
+    // a real break-glass session opened through the API (by a clinician of the patient's organisation, ADR-0012)
+    const opener = world.users.clinicianTeam
     const token = await userToken(s.app, s.config.publicUrl, world, opener)
     const opened = await fetch(`${s.issuer}/api/v2/patients/${world.patients.otherPatient}/break-glass`, {
       method: 'POST',

@@ -79,13 +79,17 @@ describe('care administration: organisations, users, patients, care teams', () =
     assert.equal((await api(w.users.orgAdminB, 'GET', `/organisations/${w.orgA}/users`)).status, 404)
 
     // Roles: given and taken within the organisation; another org-admin cannot, nor reach in through their own organisation.
-    const promoted = await api(w.users.orgAdminA, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)
+    // A clinician's account is never made an administrator (segregation of duties, ADR-0012).
+    const refused = await api(w.users.orgAdminA, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)
+    assert.equal(refused.status, 403, refused.raw)
+    assert.equal(refused.body?.code, 'SEGREGATION_OF_DUTIES')
+    const promoted = await api(w.users.orgAdminA, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`)
     assert.equal(promoted.status, 200, promoted.raw)
-    assert.deepEqual(promoted.body?.roles, ['clinician', 'org-admin'])
+    assert.deepEqual(promoted.body?.roles, ['clinician', 'patient'])
     assert.equal((await api(w.users.orgAdminB, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)).status, 404)
     assert.equal((await api(w.users.orgAdminB, 'PUT', `/organisations/${w.orgB}/users/${invited.body?.id}/roles/clinician`)).status, 404, 'cannot pull another organisation\'s user in')
-    assert.equal((await api(w.users.orgAdminA, 'DELETE', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)).status, 204)
-    assert.equal((await api(w.users.orgAdminA, 'DELETE', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)).status, 404)
+    assert.equal((await api(w.users.orgAdminA, 'DELETE', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`)).status, 204)
+    assert.equal((await api(w.users.orgAdminA, 'DELETE', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`)).status, 404)
     assert.equal((await api(w.users.orgAdminB, 'DELETE', `/organisations/${w.orgA}/users/${w.users.clinicianTeam.id}/roles/clinician`)).status, 404)
   })
 

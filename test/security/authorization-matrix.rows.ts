@@ -207,7 +207,8 @@ export const MATRIX: Record<string, Row> = {
   'GET /api/v2/organisations/{id}/users': { expect: ORG_ADMINS(200), params: (c) => ({ id: c.world.orgA }) },
   'PUT /api/v2/organisations/{id}/users/{userId}/roles/{role}': {
     expect: ORG_ADMINS(200),
-    prepare: async (c) => ({ params: { id: c.world.orgA, userId: await freshUser(c, 'clinician', c.world.orgA), role: 'org-admin' } }),
+    // A patient account made org-admin: a clinician's would be refused (segregation of duties, ADR-0012; test/security/escalation.test.ts).
+    prepare: async (c) => ({ params: { id: c.world.orgA, userId: await freshUser(c, 'patient', c.world.orgA), role: 'org-admin' } }),
   },
   'DELETE /api/v2/organisations/{id}/users/{userId}/roles/{role}': {
     expect: ORG_ADMINS(204),
@@ -250,9 +251,10 @@ export const MATRIX: Record<string, Row> = {
   // A consent of the world's patient: theirs to revoke; another patient learns nothing of it.
   'DELETE /api/v2/me/consents/{consentId}': { expect: { others: 403, patientSelf: 204, patientOther: 404 }, prepare: async (c) => ({ params: { consentId: await freshConsent(c) } }) },
 
-  // ---- Break-glass: any clinician may open (on a scratch patient, so no other cell gains access); admins review ----
+  // ---- Break-glass: a clinician of the patient's organisation may open (on a scratch patient, so no other cell gains access); admins review ----
   'POST /api/v2/patients/{id}/break-glass': {
-    expect: { others: 403, clinicianTeam: 201, clinicianOutside: 201, clinicianConsent: 201, clinicianRevoked: 201, clinicianBreakGlass: 201 },
+    // The scratch patient is in organisation A: B's clinicians get the concealed 404 (ADR-0012).
+    expect: { others: 403, clinicianTeam: 201, clinicianOutside: 201, clinicianConsent: 404, clinicianRevoked: 404, clinicianBreakGlass: 201 },
     prepare: async (c) => ({ params: { id: await freshPatient(c) } }),
   },
   'GET /api/v2/break-glass': { expect: { others: 403, admin: 200 } },

@@ -1,5 +1,5 @@
-// Break-glass: a clinician opens emergency access to a patient outside their care team with a
-// written reason (/api/v2/patients/{id}/break-glass). The session lasts 60 minutes — the database
+// Break-glass: a clinician opens emergency access to a patient of their own organisation, outside
+// their care team, with a written reason (/api/v2/patients/{id}/break-glass). The session lasts 60 minutes — the database
 // refuses a longer one — and every request it permits is marked break_glass in its audit entry (the
 // decision carries it). Opening writes its own audit entry in the same transaction. Administrators
 // list the sessions for review and mark them reviewed (/api/v2/break-glass). ADR-0008.
@@ -59,15 +59,21 @@ export function breakGlassRoutes(ctx: ModuleContext, deps: { repo: CareRepositor
           summary: `Open emergency access to a patient for ${BREAK_GLASS_MINUTES} minutes, with a written reason (clinicians); reviewed by administrators`,
           params: IdParam,
           body: OpenBody,
-          response: { 201: SessionView, 404: problem('No such patient') },
+          response: {
+            201: SessionView,
+            403: problem('FORBIDDEN: not a clinician; SEGREGATION_OF_DUTIES: an account that holds an administrative role (ADR-0012)'),
+            404: problem('No such patient, or not one of an organisation where the caller is a clinician (the same answer)'),
+          },
         },
       },
       async (request, reply) => {
         const principal = request.principal as Principal
         const patientId = (request.params as Static<typeof IdParam>).id
         const { reason } = request.body as Static<typeof OpenBody>
-        const patient = await ctx.patients.get(patientId)
-        if (!patient || patient.erasedAt !== null) throw new AppError('NOT_FOUND', 'No such patient')
+        // Only a patient of an organisation where the caller is a clinician; any other answers
+        // exactly as one that does not exist (concealed 404, ADR-0012). The decision carries the
+        // patient into the request's audit entry.
+        await request.authorize('break-glass.open', { type: 'break-glass', patientId })
         const startedAt = ctx.clock()
         const session = await ctx.db.transaction(async (tx) => {
           const id = randomUUID()

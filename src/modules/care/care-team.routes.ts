@@ -42,7 +42,13 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
           tags,
           summary: 'Put a clinician of the patient\'s organisation in the patient\'s care team (idempotent)',
           params: MemberParams,
-          response: { 200: MemberView, 201: MemberView, 404: notFound, 422: problem('The user is not a clinician of the patient\'s organisation') },
+          response: {
+            200: MemberView,
+            201: MemberView,
+            403: problem('SEGREGATION_OF_DUTIES: the caller\'s own account, or an account that holds an administrative role (ADR-0012); or FORBIDDEN'),
+            404: notFound,
+            422: problem('The user is not a clinician of the patient\'s organisation'),
+          },
         },
       },
       async (request, reply) => {
@@ -50,6 +56,9 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
         const patient = await ctx.patients.get(id)
         if (!patient) throw new AppError('NOT_FOUND')
+        // Segregation of duties (ADR-0012): nobody puts themselves in a care team, and an account
+        // that holds an administrative role never joins one.
+        await request.authorize('access.grant', { type: 'care-team', id: userId, organisationId: patient.organisationId, grant: { userId, kind: 'care-team' } })
         if (patient.organisationId === null || !(await repo.holdsRole(userId, 'clinician', patient.organisationId))) {
           throw new AppError('UNPROCESSABLE', 'Only a clinician of the patient\'s organisation joins the care team')
         }

@@ -14,6 +14,7 @@ import { createCareRepository } from './repository.ts'
 import { userRoutes } from './users.routes.ts'
 
 export { inviteUser, PASSWORD_SET_PATH, type Invitation } from './invite-user.ts'
+export { createCareRepository as createGranteeFactSource } from './repository.ts'
 export { BREAK_GLASS_MINUTES } from './break-glass.routes.ts'
 export { CONSENT_MAX_DAYS } from './consents.routes.ts'
 

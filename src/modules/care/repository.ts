@@ -155,6 +155,12 @@ export function createCareRepository(db: Database) {
       return { organisations, global }
     },
 
+    /** What an account receiving a grant holds now (the policy's segregation-of-duties facts, ADR-0012). */
+    async granteeFacts(userId: string): Promise<{ exists: boolean; roles: string[] }> {
+      const { rows } = await db.query<{ role: string | null }>('SELECT r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id WHERE u.id = $1', [userId])
+      return { exists: rows.length > 0, roles: [...new Set(rows.map((r) => r.role).filter((r): r is string => r !== null))] }
+    },
+
     async holdsRole(userId: string, role: string, organisationId: string): Promise<boolean> {
       const { rows } = await db.query('SELECT 1 FROM user_roles WHERE user_id = $1 AND role = $2 AND organisation_id = $3', [userId, role, organisationId])
       return rows.length > 0

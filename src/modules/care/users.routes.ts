@@ -96,7 +96,11 @@ export function userRoutes(ctx: ModuleContext, deps: { users: UserService; userR
           tags,
           summary: 'Give a user a role in the organisation (idempotent)',
           params: RoleParams,
-          response: { 200: MemberView, 404: problem('No such organisation or user, or not one the caller administers') },
+          response: {
+            200: MemberView,
+            403: problem('SEGREGATION_OF_DUTIES: the caller\'s own account, an administrator\'s account given a clinician or caregiver role, or a clinician\'s or caregiver\'s account given an administrative role (ADR-0012); or FORBIDDEN'),
+            404: problem('No such organisation or user, or not one the caller administers'),
+          },
         },
       },
       async (request) => {
@@ -106,6 +110,9 @@ export function userRoutes(ctx: ModuleContext, deps: { users: UserService; userR
         if (!member) throw new AppError('NOT_FOUND', 'No such user')
         // Someone not yet in this organisation: only who may manage that account everywhere it is may bring it in.
         if (member.roles.length === 0) await authorizeUser(request, repo, userId)
+        // Segregation of duties (ADR-0012): never to oneself; never health-data access to an
+        // administrator's account, nor administration to an account that reaches health data.
+        await request.authorize('access.grant', { type: 'role-grant', id: userId, organisationId: organisation.id, grant: { userId, kind: 'role', role } })
         await users.addRole(userId, { role, organisationId: organisation.id })
         return present((await repo.member(organisation.id, userId)) as MemberRecord)
       },

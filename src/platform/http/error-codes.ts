@@ -68,6 +68,12 @@ export const ERROR_CATALOGUE = {
     issue: 'forbidden',
     meaning: 'The caller is known, but its kind, roles or token scopes do not permit the action. Retrying does not help; a token with the scope, or a user with the role, is needed.',
   },
+  SEGREGATION_OF_DUTIES: {
+    status: 403,
+    title: 'Refused: segregation of duties',
+    issue: 'forbidden',
+    meaning: 'The grant would let its own author, or an administrator, reach health data without a second administrator: nobody grants themselves a role or care-team place that opens PHI, and such a grant to an admin-held account needs another admin (ADR-0008). A security event records the attempt.',
+  },
   NOT_FOUND: {
     status: 404,
     title: 'The resource was not found',

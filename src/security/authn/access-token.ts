@@ -24,10 +24,25 @@ function invalidToken(): AppError {
   })
 }
 
+/**
+ * The resource a request is for, from the route the router matched (ADR-0012): the FHIR server's
+ * for routes registered under /fhir/, the API's for every other. Never from the raw URL — the
+ * router decodes percent-encoding and accepts the absolute form (`GET http://host/fhir/R4/Patient`),
+ * so a test on `request.url` and the route that answers can disagree. A request that matched no
+ * route has no audience: its token is refused.
+ */
+export function routeAudience(resources: { readonly api: string; readonly fhir: string }): (request: FastifyRequest) => string | undefined {
+  return (request) => {
+    const route = request.routeOptions.url
+    if (route === undefined) return undefined
+    return route === '/fhir' || route.startsWith('/fhir/') ? resources.fhir : resources.api
+  }
+}
+
 export interface AccessTokenAuthenticatorDeps {
   readonly provider: Provider
-  /** The resource a route belongs to: the API's, or (for /fhir/R4 routes) the FHIR server's. A token for one is refused at the other. */
-  readonly audience: string | ((request: FastifyRequest) => string)
+  /** The resource a route belongs to: the API's, or (for /fhir/R4 routes) the FHIR server's, decided from the matched route (routeAudience). A token for one is refused at the other. */
+  readonly audience: string | ((request: FastifyRequest) => string | undefined)
   readonly accounts: PrincipalAccounts
   readonly directory?: PrincipalDirectory
 }
@@ -44,7 +59,7 @@ export function createAccessTokenAuthenticator(deps: AccessTokenAuthenticatorDep
     if (!token || token.isExpired) throw invalidToken()
     const audiences = Array.isArray(token.aud) ? token.aud : [token.aud]
     const audience = typeof deps.audience === 'string' ? deps.audience : deps.audience(request)
-    if (!audiences.includes(audience)) throw invalidToken()
+    if (audience === undefined || !audiences.includes(audience)) throw invalidToken()
 
     const scopes = [...token.scopes]
     const clientId = token.clientId

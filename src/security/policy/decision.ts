@@ -10,6 +10,25 @@ export interface Resource {
   readonly patientId?: string | undefined
   /** The organisation an administrative resource (user, device, care team) belongs to. */
   readonly organisationId?: string | null | undefined
+  /**
+   * A grant of access to an account (action `access.grant`): a role in an organisation, or a place
+   * in a patient's care team. The decision point loads what the account holds (GranteeFacts) and
+   * applies the segregation-of-duties rules (ADR-0012).
+   */
+  readonly grant?: AccessGrant | undefined
+}
+
+export type AccessGrant = { readonly userId: string; readonly kind: 'role'; readonly role: string } | { readonly userId: string; readonly kind: 'care-team' }
+
+/** What the account receiving a grant holds now, read fresh for the decision. */
+export interface GranteeFacts {
+  readonly exists: boolean
+  /** Every role the account holds, platform-wide or in any organisation. */
+  readonly roles: readonly string[]
+}
+
+export interface GranteeFactSource {
+  granteeFacts(userId: string): Promise<GranteeFacts>
 }
 
 export interface DecisionContext {
@@ -30,6 +49,12 @@ export interface Decision {
   readonly breakGlassId?: string
   /** The patient the decision was about (object-level decisions). */
   readonly patientId?: string
+  /** A refusal with its own problem code (403), rather than the generic FORBIDDEN. */
+  readonly problem?: 'SEGREGATION_OF_DUTIES'
+  /** Why, in words for the caller (no identifiers, no health data). */
+  readonly detail?: string
+  /** A refusal that is also a security event (written to the audit trail as its own entry). */
+  readonly securityEvent?: string
 }
 
 /** The patients a principal may reach for an action, for lists and searches (filtered in SQL). */

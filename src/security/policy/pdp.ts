@@ -7,14 +7,42 @@
 // exist → deny concealed (404: the caller learns nothing of its existence).
 
 import type { Principal } from '../authn/index.ts'
-import type { AccessFactSource, Decision, DecisionContext, PatientFacts, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
-import { ACTIONS, RULES, type Action, type Rule } from './rules.ts'
+import type { AccessFactSource, Decision, DecisionContext, GranteeFacts, GranteeFactSource, PatientFacts, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
+import { ACTIONS, FORBIDS, RULES, type Action, type Forbid, type Rule } from './rules.ts'
 import { scopePermits } from './scopes.ts'
 
 const NO_FACTS: PatientFacts = { exists: false, erased: false, organisationId: null, careTeam: false, consents: [], breakGlass: null }
 
-/** Pure: the decision for these facts (facts are needed only when resource.patientId is set). */
-export function evaluate(principal: Principal, action: string, resource: Resource, facts: PatientFacts | undefined, now: Date, rules: readonly Rule[] = RULES): Decision {
+const NO_GRANTEE: GranteeFacts = { exists: false, roles: [] }
+
+/** Once a rule permits: the first forbid rule that applies turns it into a refusal (segregation of duties, ADR-0012). */
+function forbidden(permit: Decision, principal: Principal, action: string, resource: Resource, grantee: GranteeFacts, forbids: readonly Forbid[]): Decision {
+  const forbid = forbids.find((f) => f.actions.includes(action as Action) && f.when(principal, resource, grantee, permit.rule))
+  if (!forbid) return permit
+  return {
+    effect: 'deny',
+    rule: forbid.id,
+    problem: forbid.problem,
+    detail: forbid.detail,
+    securityEvent: 'segregation-of-duties.refused',
+    ...(permit.patientId !== undefined ? { patientId: permit.patientId } : {}),
+  }
+}
+
+/**
+ * Pure: the decision for these facts (facts are needed only when resource.patientId is set; the
+ * grantee's only when resource.grant is).
+ */
+export function evaluate(
+  principal: Principal,
+  action: string,
+  resource: Resource,
+  facts: PatientFacts | undefined,
+  now: Date,
+  rules: readonly Rule[] = RULES,
+  grantee?: GranteeFacts,
+  forbids: readonly Forbid[] = FORBIDS,
+): Decision {
   if (!(action in ACTIONS)) return { effect: 'deny', rule: 'unknown-action' }
   const candidates = rules.filter((r) => r.actions.includes(action as Action) && r.who(principal))
   if (candidates.length === 0) return { effect: 'deny', rule: 'default-deny' }
@@ -22,29 +50,37 @@ export function evaluate(principal: Principal, action: string, resource: Resourc
   if (!scopePermits(principal, action, patientId)) {
     return { effect: 'deny', rule: 'scope-missing', ...(patientId !== undefined ? { conceal: true, patientId } : {}) }
   }
+  // A grant is decided on the account it goes to: unnamed or unknown, nothing to grant (concealed).
+  if (action === 'access.grant') {
+    if (resource.grant === undefined) return { effect: 'deny', rule: 'grant-unspecified' }
+    if (!grantee?.exists) return { effect: 'deny', rule: 'grantee-unknown', conceal: true }
+  }
   const objectLevel = patientId !== undefined || resource.organisationId !== undefined
-  if (!objectLevel) return { effect: 'permit', rule: (candidates[0] as Rule).id }
+  if (!objectLevel) return forbidden({ effect: 'permit', rule: (candidates[0] as Rule).id }, principal, action, resource, grantee ?? NO_GRANTEE, forbids)
 
   const f = patientId !== undefined ? (facts ?? NO_FACTS) : NO_FACTS
   if (patientId !== undefined && (!f.exists || f.erased)) return { effect: 'deny', rule: 'patient-unknown', conceal: true, patientId }
   for (const rule of candidates) {
-    if (!rule.object) return { effect: 'permit', rule: rule.id, ...(patientId !== undefined ? { patientId } : {}) }
+    if (!rule.object) return forbidden({ effect: 'permit', rule: rule.id, ...(patientId !== undefined ? { patientId } : {}) }, principal, action, resource, grantee ?? NO_GRANTEE, forbids)
     const verdict = rule.object(principal, resource, f, now, action as Action)
     if (verdict === false) continue
     const extra = verdict === true ? {} : verdict
-    return {
+    const permit: Decision = {
       effect: 'permit',
       rule: rule.id,
       ...(patientId !== undefined ? { patientId } : {}),
       ...(extra.consentId ? { consentId: extra.consentId } : {}),
       ...(extra.breakGlassId ? { breakGlass: true, breakGlassId: extra.breakGlassId } : {}),
     }
+    return forbidden(permit, principal, action, resource, grantee ?? NO_GRANTEE, forbids)
   }
   return { effect: 'deny', rule: 'no-relationship', conceal: true, ...(patientId !== undefined ? { patientId } : {}) }
 }
 
 export interface PdpDeps {
   readonly facts: AccessFactSource
+  /** The roles an account receiving a grant holds; without it every grant is refused (fail closed). */
+  readonly grantees?: GranteeFactSource
   readonly rules?: readonly Rule[]
 }
 
@@ -52,7 +88,8 @@ export function createPdp(deps: PdpDeps): Required<PolicyDecisionPoint> {
   const rules = deps.rules ?? RULES
   async function decide(principal: Principal, action: string, resource: Resource, context: Pick<DecisionContext, 'now'>): Promise<Decision> {
     const facts = resource.patientId !== undefined ? await deps.facts.patientFacts(principal, resource.patientId, context.now) : undefined
-    return evaluate(principal, action, resource, facts, context.now, rules)
+    const grantee = resource.grant !== undefined && deps.grantees ? await deps.grantees.granteeFacts(resource.grant.userId) : undefined
+    return evaluate(principal, action, resource, facts, context.now, rules, grantee)
   }
   return {
     decide,

@@ -67,7 +67,60 @@ function isCorsPreflight(route: RouteOptions): boolean {
   return route.method === 'OPTIONS' && route.url.endsWith('*')
 }
 
-export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: Authenticate; pdp: PolicyDecisionPoint }): void {
+/**
+ * A refusal that is a security event (segregation of duties, ADR-0012), as the audit trail records
+ * it: who asked, from where, for what, in which request. Identifiers only — never a body.
+ */
+export interface PolicySecurityEvent {
+  readonly actorKind: 'user' | 'device' | 'client'
+  readonly actorId: string
+  readonly clientId: string | null
+  readonly ip: string
+  readonly userAgent: string | null
+  /** The event type, e.g. `segregation-of-duties.refused`. */
+  readonly action: string
+  readonly resourceType: string
+  readonly resourceId: string | null
+  readonly patientId: string | null
+  readonly outcome: 'denied'
+  /** The forbid rule that refused. */
+  readonly decisionRule: string
+  readonly requestId: string
+}
+
+export interface RouteAccessDeps {
+  readonly authenticate: Authenticate
+  readonly pdp: PolicyDecisionPoint
+  /** Records a refusal that is a security event; awaited before the refusal is answered. */
+  readonly securityEvent?: (event: PolicySecurityEvent) => Promise<unknown>
+}
+
+export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps): void {
+  /** Answers a denial: 404 when concealed, the decision's own problem (segregation of duties) or 403; a security event first when it is one. */
+  async function refuse(request: FastifyRequest, principal: Principal, decision: Decision, resource: Resource): Promise<never> {
+    if (decision.securityEvent && deps.securityEvent) {
+      const ua = request.headers['user-agent']
+      await deps
+        .securityEvent({
+          actorKind: principal.kind,
+          actorId: principal.id,
+          clientId: principal.clientId ?? null,
+          ip: request.ip,
+          userAgent: typeof ua === 'string' ? ua.slice(0, 256) : null,
+          action: decision.securityEvent,
+          resourceType: resource.grant ? 'account' : resource.type,
+          resourceId: resource.grant?.userId ?? resource.id ?? null,
+          patientId: resource.patientId ?? null,
+          // No HTTP status: the request's own entry carries the 403 (so a refusal counts once towards forbidden-burst).
+          outcome: 'denied',
+          decisionRule: decision.rule,
+          requestId: request.id,
+        })
+        .catch((err: unknown) => request.log.error({ err: { message: err instanceof Error ? err.message : String(err) }, rule: decision.rule }, 'security event could not be written'))
+    }
+    throw new AppError(decision.problem ?? (decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN'), decision.detail)
+  }
+
   app.decorateRequest('principal', null)
   app.decorateRequest('decision', null)
   app.decorateRequest('objectCheckPending', false)
@@ -81,7 +134,7 @@ export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: 
     const prior = this.decision
     const keepPrior = prior !== null && (prior.effect === 'deny' || (prior.breakGlass === true && decision.effect === 'permit' && !decision.breakGlass))
     if (!keepPrior) this.decision = decision
-    if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+    if (decision.effect !== 'permit') await refuse(this, principal, decision, resource)
     return decision
   })
   app.decorateRequest('patientScope', async function (this: FastifyRequest, action: string): Promise<PatientScope> {
@@ -114,14 +167,10 @@ export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: 
   app.addHook('preHandler', async (request) => {
     const policy = request.routeOptions.config.policy
     if (policy === undefined || request.principal === null) return
-    const decision = await deps.pdp.decide(
-      request.principal,
-      policy,
-      { type: policy.split('.')[0] ?? policy },
-      { requestId: request.id, ip: request.ip, now: new Date() },
-    )
+    const resource: Resource = { type: policy.split('.')[0] ?? policy }
+    const decision = await deps.pdp.decide(request.principal, policy, resource, { requestId: request.id, ip: request.ip, now: new Date() })
     request.decision = decision
-    if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+    if (decision.effect !== 'permit') await refuse(request, request.principal, decision, resource)
     // A patient's data: the handler must check each object it touches (request.authorize) or
     // filter by request.patientScope before it may answer 2xx.
     if (categoryOf(policy) !== undefined) request.objectCheckPending = true

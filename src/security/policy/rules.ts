@@ -7,7 +7,7 @@
 // Rules are pure functions of (principal, resource, facts, now): unit-tested one by one.
 
 import type { Principal } from '../authn/index.ts'
-import type { ConsentFact, PatientFacts, Resource } from './decision.ts'
+import type { AccessGrant, ConsentFact, GranteeFacts, PatientFacts, Resource } from './decision.ts'
 
 export interface ActionMeta {
   /** Vigil API scopes, any one of which carries the action. */
@@ -24,6 +24,8 @@ export const ACTIONS = {
   'clients.manage': { scopes: ['admin:clients'] },
   'organisations.manage': { scopes: ['admin:users'] },
   'users.manage': { scopes: ['admin:users'] },
+  /** Giving an account a role, or a place in a care team (decided with the grant and the grantee's roles; ADR-0012). */
+  'access.grant': { scopes: ['admin:users'] },
   'care-team.manage': { scopes: ['admin:users'] },
   'devices.manage': { scopes: ['devices:manage', 'admin:users'] },
   'patients.manage': { scopes: ['admin:users'], fhir: { type: 'Patient', needs: ['c'] } },
@@ -84,13 +86,13 @@ export const RULES: readonly Rule[] = [
   // Platform administration. `admin` exists only as a global role (user_roles_scope check), so
   // holding it means holding it platform-wide. Administrators manage; they do not read PHI.
   { id: 'admin.manage-clients', actions: ['clients.manage'], who: (p) => holds(p, 'admin') },
-  { id: 'admin.manage-platform', actions: ['organisations.manage', 'users.manage', 'care-team.manage', 'devices.manage', 'patients.manage', 'break-glass.review'], who: (p) => holds(p, 'admin') },
+  { id: 'admin.manage-platform', actions: ['organisations.manage', 'users.manage', 'access.grant', 'care-team.manage', 'devices.manage', 'patients.manage', 'break-glass.review'], who: (p) => holds(p, 'admin') },
   { id: 'admin.security-events', actions: ['security-events.read'], who: (p) => holds(p, 'admin') || holds(p, 'auditor') },
   { id: 'admin.manage-security-events', actions: ['security-events.manage'], who: (p) => holds(p, 'admin') },
   {
     // An organisation's administrator, within that organisation only.
     id: 'org-admin.manage-own-organisation',
-    actions: ['users.manage', 'care-team.manage', 'devices.manage', 'patients.manage'],
+    actions: ['users.manage', 'access.grant', 'care-team.manage', 'devices.manage', 'patients.manage'],
     who: (p) => holds(p, 'org-admin'),
     object: (p, r, f) => {
       const org = r.organisationId !== undefined ? r.organisationId : r.patientId !== undefined ? f.organisationId : undefined
@@ -139,7 +141,14 @@ export const RULES: readonly Rule[] = [
     who: (p) => holds(p, 'clinician'),
     object: (_p, _r, f, now) => (f.breakGlass && f.breakGlass.expiresAt.getTime() > now.getTime() ? { breakGlassId: f.breakGlass.id } : false),
   },
-  { id: 'clinician.open-break-glass', actions: ['break-glass.open'], who: (p) => holds(p, 'clinician') },
+  // Break-glass stays within the organisations where the caller is a clinician (SPEC; ADR-0012):
+  // any other patient is concealed, exactly like one that does not exist.
+  {
+    id: 'clinician.open-break-glass',
+    actions: ['break-glass.open'],
+    who: (p) => holds(p, 'clinician'),
+    object: (p, _r, f) => f.organisationId !== null && orgsWith(p, 'clinician').includes(f.organisationId),
+  },
 
   // A backend service reads the patients of its own organisation (SMART system/*.rs).
   {
@@ -147,5 +156,71 @@ export const RULES: readonly Rule[] = [
     actions: CLINICAL_READ,
     who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
     object: (p, _r, f) => f.organisationId !== null && f.organisationId === p.organisationId,
+  },
+]
+
+// ---- Segregation of duties (ADR-0012) ----------------------------------------------------------
+// Forbid rules override any permit (as Cedar's `forbid` does): evaluated only once a rule has
+// permitted, so a caller who could not have acted anyway gets the usual answer (403, or a
+// concealed 404), and a refusal here always means "you could, but not this". Each is a security
+// event, written to the audit trail on its own.
+
+/** Roles that administer (users, care teams, devices, records) and never read health data. */
+export const ADMINISTRATIVE_ROLES: readonly string[] = ['admin', 'org-admin']
+/** Roles through which the rules above reach other people's health data (with a care team, a consent or break-glass). */
+export const PHI_ROLES: readonly string[] = ['clinician', 'caregiver']
+
+export interface Forbid {
+  readonly id: string
+  readonly actions: readonly Action[]
+  readonly problem: 'SEGREGATION_OF_DUTIES'
+  /** For the caller: what is refused and what to do instead. */
+  readonly detail: string
+  /** `permittedBy` is the rule that permitted (a forbid overrides it, or not, knowing why access was given). */
+  readonly when: (p: Principal, r: Resource, grantee: GranteeFacts, permittedBy: string) => boolean
+}
+
+const opensPhi = (g: AccessGrant | undefined) => g !== undefined && (g.kind === 'care-team' || PHI_ROLES.includes(g.role))
+const administers = (g: AccessGrant | undefined) => g !== undefined && g.kind === 'role' && ADMINISTRATIVE_ROLES.includes(g.role)
+const anyOf = (held: readonly string[], roles: readonly string[]) => held.some((r) => roles.includes(r))
+
+export const FORBIDS: readonly Forbid[] = [
+  {
+    id: 'sod.self-grant',
+    actions: ['access.grant'],
+    problem: 'SEGREGATION_OF_DUTIES',
+    detail: 'No one grants themselves a role or a place in a care team; another administrator must',
+    when: (p, r) => p.kind === 'user' && r.grant !== undefined && r.grant.userId === p.id,
+  },
+  {
+    id: 'sod.health-data-to-administrator',
+    actions: ['access.grant'],
+    problem: 'SEGREGATION_OF_DUTIES',
+    detail: 'An account that holds an administrative role is never given access to health data (a clinician or caregiver role, a care team); the person uses a separate account for care',
+    when: (_p, r, g) => opensPhi(r.grant) && anyOf(g.roles, ADMINISTRATIVE_ROLES),
+  },
+  {
+    id: 'sod.administration-to-health-data-account',
+    actions: ['access.grant'],
+    problem: 'SEGREGATION_OF_DUTIES',
+    detail: 'An account that reaches health data (a clinician or caregiver) is never given an administrative role; the person uses a separate account to administer',
+    when: (_p, r, g) => administers(r.grant) && anyOf(g.roles, PHI_ROLES),
+  },
+  {
+    // "Administrators manage; they do not read PHI" (ADR-0008), whatever else the account holds:
+    // an account given both roles before this rule (by SQL, a seed) reaches no one's health data
+    // until one role is taken away. Its owner's own record stays theirs.
+    id: 'sod.administrator-reads-health-data',
+    actions: [...CLINICAL_READ, ...CLINICAL_WRITE],
+    problem: 'SEGREGATION_OF_DUTIES',
+    detail: 'An account that holds an administrative role does not reach other people\'s health data; the person uses their clinician or caregiver account',
+    when: (p, _r, _g, permittedBy) => p.kind === 'user' && anyOf(p.roles, ADMINISTRATIVE_ROLES) && permittedBy !== 'patient.own-record',
+  },
+  {
+    id: 'sod.break-glass-by-administrator',
+    actions: ['break-glass.open'],
+    problem: 'SEGREGATION_OF_DUTIES',
+    detail: 'An account that holds an administrative role does not open break-glass access; the person uses their clinician account',
+    when: (p) => p.kind === 'user' && anyOf(p.roles, ADMINISTRATIVE_ROLES),
   },
 ]
