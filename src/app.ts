@@ -24,6 +24,7 @@ import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
 import { ProblemSchema } from './platform/http/problem.ts'
 import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
+import { clientErrorHandler, registerSecurityHeaders } from './platform/http/security-headers.ts'
 import { completeRouteSchema } from './platform/http/route-schema.ts'
 import { registerValidation } from './platform/http/validation.ts'
 import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
@@ -112,6 +113,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // 431 / 400 / 408 before a request exists: problem+json with the same security headers.
+    clientErrorHandler: clientErrorHandler({ tls: config.tls !== undefined }),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     ...(deps.https ? { https: deps.https } : {}),
@@ -144,7 +147,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       },
     })
   const clients = createClientStore({ db: deps.db, sealer })
-  const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  const provider = createProvider({ config, db: deps.db, clients, accounts, keyring, signingKeys: await loadSigningKeys(deps.db, sealer) })
   const api = apiResource(config.publicUrl)
   const fhir = fhirResource(config.publicUrl)
   const authenticate =
@@ -170,7 +173,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
   registerValidation(app)
   registerErrorHandling(app)
-  registerRequestContext(app, { tls: config.tls !== undefined })
+  registerRequestContext(app)
+  // Every response's security headers, oidc-provider's included (ADR-0013); first, so a reply
+  // from any later onRequest hook (rate limit, authentication) carries them.
+  registerSecurityHeaders(app, { tls: config.tls !== undefined, protocolPaths: ['/oauth', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'] })
   // Before authentication, so floods of bad tokens or passwords are limited too.
   await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
   app.addSchema(ProblemSchema)
