@@ -6,3 +6,14 @@
 -- devices holding a refresh token go through their authorization (or device pairing) again, and
 -- client-credentials clients simply ask for a new token.
 DELETE FROM oidc_payloads;
+
+-- ADR-0014: the e-mailed unlock link of a delayed sign-in. Only the token's SHA-256 is stored
+-- (as for reset and verification links); single use, one hour.
+CREATE TABLE login_unlock_tokens (
+  token_hash text PRIMARY KEY,
+  user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  expires_at timestamptz NOT NULL,
+  used_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX login_unlock_tokens_user_id ON login_unlock_tokens (user_id, created_at);
