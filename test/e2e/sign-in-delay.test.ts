@@ -24,7 +24,10 @@ describe('sign-in delays that slow a stranger and never lock the owner out', () 
 
   before(async () => {
     smtp = await startTestSmtpServer()
-    s = await startOAuthTestServer({ env: { SMTP_URL: smtp.url } })
+    // Behind a trusted proxy (the test client at 127.0.0.1): each browser below has its own
+    // client address in X-Forwarded-For, so this file's failures never delay 127.0.0.1 itself for
+    // other test files sharing a PostgreSQL database.
+    s = await startOAuthTestServer({ env: { SMTP_URL: smtp.url, TRUST_PROXY: '127.0.0.1' } })
     await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
     config = await s.discover(appId, client.None())
     org = await createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users.createOrganisation(`Clinic ${randomUUID()}`)
@@ -36,12 +39,15 @@ describe('sign-in delays that slow a stranger and never lock the owner out', () 
 
   const newPatient = () => createTestUser(s.db, { email: `patient-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
 
-  /** One sign-in through the pages in the browser `jar`: where it lands, or the page it stopped on. */
-  async function signIn(jar: CookieJar, email: string, password: string) {
+  const randomAddress = () => `198.51.100.${1 + Math.floor(Math.random() * 254)}`
+
+  /** One sign-in through the pages in the browser `jar`, from client address `from`: where it lands, or the page it stopped on. */
+  async function signIn(jar: CookieJar, email: string, password: string, from = randomAddress()) {
     const req = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid account:read' })
     const first = await followUntilOutside(s.issuer, req.url.href, jar)
     const action = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const step = await followUntilOutside(s.issuer, action, jar, postForm({ email, password, csrf: csrfOf(first.page ?? '') }))
+    const form = postForm({ email, password, csrf: csrfOf(first.page ?? '') })
+    const step = await followUntilOutside(s.issuer, action, jar, { ...form, headers: { ...(form.headers as Record<string, string>), 'x-forwarded-for': from } })
     return { ...step, signedIn: step.url.startsWith(redirectUri) }
   }
 
@@ -54,14 +60,17 @@ describe('sign-in delays that slow a stranger and never lock the owner out', () 
     return fresh
   }
 
-  const strangerFails = async (email: string, times: number) => {
-    for (let i = 0; i < times; i++) assert.equal((await signIn(new CookieJar(), email, `wrong password ${i} ${randomUUID()}`)).signedIn, false)
+  const strangerFails = async (email: string, times: number, from = randomAddress()) => {
+    for (let i = 0; i < times; i++) assert.equal((await signIn(new CookieJar(), email, `wrong password ${i} ${randomUUID()}`, from)).signedIn, false)
   }
 
   test('[SRS-AUTH-151] after a stranger\'s five failures a fresh browser is delayed, the owner is mailed a one-time link, and the link lets their browser in at once', async () => {
     const owner = await newPatient()
     const since = smtp.received.length
-    await strangerFails(owner.email, 5)
+    const stranger = `203.0.113.${1 + Math.floor(Math.random() * 254)}`
+    await strangerFails(owner.email, 5, stranger)
+    const counted = await s.db.query('SELECT failures FROM login_throttle WHERE key = $1', [`ip:${stranger}`])
+    assert.ok(Number((counted.rows[0] as { failures?: number } | undefined)?.failures) >= 5, 'the address counted is the client\'s, resolved through TRUST_PROXY')
     const delayed = await signIn(new CookieJar(), owner.email, TEST_PASSWORD)
     assert.equal(delayed.signedIn, false, 'the right password from a fresh browser waits out the delay')
     assert.equal(delayed.status, 401)
