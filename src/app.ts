@@ -24,6 +24,12 @@ import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
 import { ProblemSchema } from './platform/http/problem.ts'
 import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
+import { clientErrorHandler, registerSecurityHeaders } from './platform/http/security-headers.ts'
+import { registerUntrustedProxyWarning } from './platform/http/untrusted-proxy.ts'
+import { createDeviceCookies } from './security/oauth-server/device-cookies.ts'
+import { createLoginUnlock } from './modules/users/login-throttle-unlock.ts'
+import { userIdOfAccountKey } from './modules/users/login-throttle.ts'
+import { loginUnlock } from './security/oauth-server/login-unlock.ts'
 import { completeRouteSchema } from './platform/http/route-schema.ts'
 import { registerValidation } from './platform/http/validation.ts'
 import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
@@ -112,6 +118,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // 431 / 400 / 408 before a request exists: problem+json with the same security headers.
+    clientErrorHandler: clientErrorHandler({ tls: config.tls !== undefined }),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     ...(deps.https ? { https: deps.https } : {}),
@@ -129,6 +137,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     deps.audit ??
     createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, checkpointCommand: config.audit.checkpointCommand, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') })
   const requestScope = registerRequestScope(app)
+  // A delay that starts on a real account mails its owner a one-time unlock link (ADR-0014); the
+  // mailer is built further down, so the notice is wired once it exists.
+  const delayNotice: { notify?: (userId: string) => void } = {}
   // Login failures, locks, second-factor and password events: logged (identifiers only, never
   // the password or code) and written to the audit trail.
   const accounts =
@@ -138,13 +149,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       keyring,
       onEvent: (event) => {
         deps.logger[/failed|locked|blocked/.test(event.type) ? 'warn' : 'info']({ securityEvent: event }, event.type)
+        const delayed = event.type === 'login.locked' ? userIdOfAccountKey(String((event as { key?: unknown }).key)) : undefined
+        if (delayed) delayNotice.notify?.(delayed)
         const request = requestScope.current()
         const facts = request && { id: request.id, ip: request.ip, userAgent: request.headers['user-agent'] }
         auditTrail.record(securityEventEntry(event, facts)).catch((err: unknown) => deps.logger.error({ err, requestId: facts?.id }, 'audit write failed for a security event'))
       },
     })
   const clients = createClientStore({ db: deps.db, sealer })
-  const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  const provider = createProvider({ config, db: deps.db, clients, accounts, keyring, signingKeys: await loadSigningKeys(deps.db, sealer) })
   const api = apiResource(config.publicUrl)
   const fhir = fhirResource(config.publicUrl)
   const authenticate =
@@ -165,13 +178,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const patients = createPatientService({ db: deps.db, keys: dataKeys, cipher, keyring })
   const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db), grantees: createGranteeFactSource(deps.db) }))
   const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
+  const deviceCookies = createDeviceCookies(config.secrets.cookieSecret)
+  const unlock = loginUnlock({ unlock: createLoginUnlock({ db: deps.db, clock: () => new Date() }), mailer, deviceCookies, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl, logger: deps.logger })
+  delayNotice.notify = unlock.notifyDelayed
   const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date() }
 
   app.decorate('vigil', { provider, modules })
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
   registerValidation(app)
   registerErrorHandling(app)
-  registerRequestContext(app, { tls: config.tls !== undefined })
+  registerRequestContext(app)
+  // Every response's security headers, oidc-provider's included (ADR-0013); first, so a reply
+  // from any later onRequest hook (rate limit, authentication) carries them.
+  registerSecurityHeaders(app, { tls: config.tls !== undefined, protocolPaths: ['/oauth', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'] })
+  registerUntrustedProxyWarning(app, { trustProxy: config.trustProxy })
   // Before authentication, so floods of bad tokens or passwords are limited too.
   await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
   app.addSchema(ProblemSchema)
@@ -212,7 +232,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   // A registered device paired through the device authorization grant is bound to the approving patient (ADR-0010).
   const devices = createDeviceService({ db: deps.db, keyring, clock: () => new Date() })
-  await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, beforeConsent: (c) => devices.approveDeviceGrant(c) }))
+  await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, beforeConsent: (c) => devices.approveDeviceGrant(c), deviceCookies, secureCookies: config.publicUrl.startsWith('https://') }))
+  await app.register(unlock.routes)
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 

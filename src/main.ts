@@ -6,7 +6,7 @@ import { buildApp } from './app.ts'
 import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
 import { DatabaseLockedError, migrate, openDatabase, pendingMigrations, type Database } from './platform/db/index.ts'
-import { tlsServerOptions } from './platform/http/tls.ts'
+import { TlsMaterialError, tlsServerOptions } from './platform/http/tls.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
 import { VERSION } from './version.ts'
@@ -24,6 +24,20 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger({ level: config.logLevel })
+  // The certificate and key are checked before anything else starts: an expired, weak or
+  // mismatched pair refuses to start, naming the reason (ADR-0013).
+  const tlsConfig = config.tls
+  let https
+  try {
+    https = tlsConfig ? tlsServerOptions(tlsConfig, (warning) => logger.warn({ certFile: tlsConfig.certFile }, warning)) : undefined
+  } catch (err) {
+    if (err instanceof TlsMaterialError) {
+      logger.fatal(err.message)
+      process.stderr.write(`vigil: ${err.message}\n`)
+      process.exit(78) // EX_CONFIG
+    }
+    throw err
+  }
   const resolved = await resolveSecrets(config)
   config = resolved.config
   if (resolved.devSecrets?.generated) {
@@ -75,7 +89,7 @@ async function main(): Promise<void> {
     logger,
     redis,
     tracing,
-    https: config.tls ? tlsServerOptions(config.tls) : undefined,
+    https,
     processMetrics: true,
   })
 

@@ -7,6 +7,7 @@ import * as client from 'openid-client'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
+import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { totpCode } from '../../src/modules/users/index.ts'
 import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
 import { oauthError, pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
@@ -192,7 +193,7 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     await s.db.query(
       `UPDATE oidc_payloads SET expires_at = now() - interval '1 second',
          payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch FROM now())::int - 1)) WHERE model = 'AccessToken' AND id = $1`,
-      [tokens.access_token],
+      [oidcStorageId(createKeyring(TEST_KEYRING), tokens.access_token)],
     )
     const res = await me(tokens.access_token)
     assert.equal(res.status, 401)

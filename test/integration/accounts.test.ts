@@ -115,7 +115,7 @@ describe('accounts (identity issue)', () => {
     assert.equal([a, b].filter((r) => r?.ok).length, 1)
   })
 
-  test('[SRS-AUTH-005] password guessing: the account locks for a minute, the attacker IP for 15 minutes, the owner is back in after a minute, and every step is an event', async () => {
+  test('[SRS-AUTH-005][SRS-AUTH-150] password guessing: the account is delayed a minute, the attacker address after 50 failures a minute too, the owner is back in after a minute, and every step is an event', async () => {
     now = new Date('2032-01-13T08:00:00Z')
     const victim = await users.register({ email: `victim.${suffix()}@x.test`, password: PASSWORD })
     const attackerIp = randomIp()
@@ -132,19 +132,19 @@ describe('accounts (identity issue)', () => {
     assert.deepEqual(!owner.ok && owner.lockedUntil, new Date(now.getTime() + MIN), 'for one minute')
     events.push(...owner.events)
 
-    // The attacker moves on to other accounts from the same address: the IP locks at 20 failures.
-    for (let i = 0; i < 15; i++) {
+    // The attacker moves on to other accounts from the same address: the address is delayed at 50 failures.
+    for (let i = 0; i < 45; i++) {
       const r = await users.authenticate({ email: `someone.${suffix()}@x.test`, password: 'guess', ip: attackerIp })
       events.push(...r.events)
     }
     const fromAttacker = await users.authenticate({ email: `other.${suffix()}@x.test`, password: 'guess', ip: attackerIp })
     assert.equal(!fromAttacker.ok && fromAttacker.reason, 'locked')
-    assert.deepEqual(!fromAttacker.ok && fromAttacker.lockedUntil, new Date(now.getTime() + 15 * MIN))
+    assert.deepEqual(!fromAttacker.ok && fromAttacker.lockedUntil, new Date(now.getTime() + MIN))
 
     advance(MIN)
     const back = await users.authenticate({ email: victim.email, password: PASSWORD, ip: randomIp() })
-    assert.equal(back.ok, true, 'the owner is back in after a minute while the attacker IP stays locked')
-    assert.equal(!(await users.authenticate({ email: victim.email, password: PASSWORD, ip: attackerIp })).ok, true)
+    assert.equal(back.ok, true, 'the owner is back in after a minute')
+    assert.equal((await users.authenticate({ email: victim.email, password: PASSWORD, ip: attackerIp })).ok, true, 'a delay, not a lock: the address is let through again')
 
     const types = new Set(events.map((e) => (e as { type: string }).type))
     assert.deepEqual(types, new Set(['login.failed', 'login.locked', 'login.blocked']))

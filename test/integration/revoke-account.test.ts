@@ -9,14 +9,15 @@ import type { Database } from '../../src/platform/db/index.ts'
 import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { revokeAllForAccount } from '../../src/security/oauth-server/revoke-account.ts'
 import { openTestDatabase } from '../support/app.ts'
-import { testConfig } from '../support/config.ts'
+import { TEST_KEYRING, testConfig } from '../support/config.ts'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 
 describe('revoking everything the authorization server holds for an account', () => {
   let db: Database
   let Adapter: ReturnType<typeof createPostgresAdapterFactory>
   before(async () => {
     db = await openTestDatabase(testConfig())
-    Adapter = createPostgresAdapterFactory({ db, clients: { find: async () => undefined } })
+    Adapter = createPostgresAdapterFactory({ db, clients: { find: async () => undefined }, keyring: createKeyring(TEST_KEYRING) })
   })
   after(() => db.close())
 
@@ -28,6 +29,7 @@ describe('revoking everything the authorization server holds for an account', ()
   async function seed(accountId: string) {
     const rows = {
       session: id('sess'),
+      sessionUid: id('u'),
       otherSession: id('sess'),
       grant: id('grant'),
       access: id('at'),
@@ -40,7 +42,7 @@ describe('revoking everything the authorization server holds for an account', ()
       interactionResult: id('int'),
       pendingLogin: id('uid'),
     }
-    await put('Session', rows.session, { accountId, uid: id('u'), jti: rows.session })
+    await put('Session', rows.session, { accountId, uid: rows.sessionUid, jti: rows.session })
     await put('Session', rows.otherSession, { accountId, uid: id('u'), jti: rows.otherSession })
     await put('Grant', rows.grant, { accountId, clientId: 'app' })
     await put('AccessToken', rows.access, { accountId, grantId: rows.grant, clientId: 'app' })
@@ -96,11 +98,11 @@ describe('revoking everything the authorization server holds for an account', ()
   test('[SRS-AUTH-007] revokeAllForAccount keeps the one session it is told to keep, and still ends its grants', async () => {
     const carol = randomUUID()
     const c = await seed(carol)
-    await revokeAllForAccount(db, carol, { keepSessionId: c.session })
+    await revokeAllForAccount(db, carol, { keepSessionUid: c.sessionUid })
     assert.equal(await exists('Session', c.session), true, 'the kept session')
     assert.equal(await exists('Session', c.otherSession), false)
     assert.equal(await exists('Grant', c.grant), false)
     assert.equal(await exists('RefreshToken', c.refresh), false)
-    assert.equal(await revokeAllForAccount(db, carol, { keepSessionId: c.session }), 0, 'nothing left but the kept session')
+    assert.equal(await revokeAllForAccount(db, carol, { keepSessionUid: c.sessionUid }), 0, 'nothing left but the kept session')
   })
 })

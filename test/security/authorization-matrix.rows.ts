@@ -171,6 +171,9 @@ export const MATRIX: Record<string, Row> = {
   // Unknown or spent single-use links: 410 Gone, the same page for every caller.
   'GET /account/password-reset/{token}': publicRow(410, { params: () => ({ token: 'not-a-real-token' }) }),
   'POST /account/password-reset/{token}': publicRow(410, { params: () => ({ token: 'not-a-real-token' }) }),
+  // Sign-in unlock links (ADR-0014): unknown or spent, 410 Gone, the same page for every caller.
+  'GET /account/unlock/{token}': publicRow(410, { params: () => ({ token: 'not-a-real-token' }) }),
+  'POST /account/unlock/{token}': publicRow(410, { params: () => ({ token: 'not-a-real-token' }) }),
   // The password page needs a sign-in session cookie; a bearer token is not one.
   'GET /account/password': publicRow(403),
   'POST /account/password': publicRow(403),

@@ -16,6 +16,7 @@ import { API_SCOPES } from '../../src/security/oauth-server/scopes.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import { createClientStore } from '../../src/security/oauth-server/index.ts'
+import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from './config.ts'
 import { sealReading, type ReadingContent } from '../../src/modules/device-data/index.ts'
 
@@ -105,21 +106,21 @@ export async function mintToken(app: App, publicUrl: string, options: MintOption
       ...(options.patient ? { extra: { patient: options.patient } } : {}),
     } as unknown as ConstructorParameters<typeof provider.AccessToken>[0])
     const value = await token.save()
-    if (expiresIn <= 0) await expire(app.vigil.modules.db, value)
+    if (expiresIn <= 0) await expire(app.vigil.modules.db, oidcStorageId(app.vigil.modules.keyring, value))
     return value
   }
   const token = new provider.ClientCredentials({ client, scope: options.scope, resourceServer, ...(expiresIn > 0 ? { expiresIn } : {}) } as unknown as ConstructorParameters<typeof provider.ClientCredentials>[0])
   const value = await token.save()
-  if (expiresIn <= 0) await expire(app.vigil.modules.db, value)
+  if (expiresIn <= 0) await expire(app.vigil.modules.db, oidcStorageId(app.vigil.modules.keyring, value))
   return value
 }
 
-/** Moves a stored token's expiry into the past (the adapter keeps it; the model sees it expired). */
-async function expire(db: Database, value: string): Promise<void> {
+/** Moves a stored token's expiry into the past (the adapter keeps it; the model sees it expired). storedId: the token's keyed hash (ADR-0013). */
+async function expire(db: Database, storedId: string): Promise<void> {
   await db.query(
     `UPDATE oidc_payloads SET payload = jsonb_set(payload, '{exp}', to_jsonb((extract(epoch FROM now())::bigint) - 60)), expires_at = now() + interval '1 hour'
       WHERE id = $1`,
-    [value],
+    [storedId],
   )
 }
 

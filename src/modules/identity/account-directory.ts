@@ -79,8 +79,8 @@ export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirec
       return user && toDirectoryAccount(user)
     },
 
-    async checkPassword({ email, password, ip }) {
-      const result = await users.authenticate({ email, password, ip })
+    async checkPassword({ email, password, ip, trustedDevice }) {
+      const result = await users.authenticate({ email, password, ip, trustedDevice })
       emit(result.events)
       if (!result.ok) return { ok: false, reason: result.reason }
       const secondFactorStep = result.needsSecondFactor ? 'verify' : result.mustEnrolSecondFactor ? 'enrol' : 'none'

@@ -9,6 +9,7 @@ export interface ThrottleState {
   readonly lockedUntil: Date | null
 }
 
+/** Exponential delay: used for accounts, device cookies and client addresses alike. */
 export interface AccountBackoff {
   readonly maxFailures: number
   readonly windowSeconds: number
@@ -16,6 +17,7 @@ export interface AccountBackoff {
   readonly maxLockSeconds: number
 }
 
+/** A fixed lock after a number of events in a window (password-reset requests). */
 export interface FixedLock {
   readonly maxFailures: number
   readonly windowSeconds: number
@@ -26,6 +28,7 @@ export interface LoginThrottleRepository {
   /** The keys among `keys` that are locked at `now`, with their end. */
   findLocks(keys: readonly string[], now: Date): Promise<Map<string, Date>>
   recordAccountFailure(key: string, now: Date, policy: AccountBackoff): Promise<ThrottleState>
+  /** Fixed window and lock (password-reset requests; sign-in uses recordAccountFailure for every key). */
   recordIpFailure(key: string, now: Date, policy: FixedLock): Promise<ThrottleState>
   clear(key: string): Promise<void>
   /** Deletes rows whose last failure and lock both ended before `before`; returns how many. */

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { testConfig } from '../../../test/support/config.ts'
 import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
-import { accountKey, createLoginThrottle, ipKey, unknownAccountKey, type LoginAttempt, type LoginThrottle } from './login-throttle.ts'
+import { accountKey, createLoginThrottle, deviceKey, ipKey, unknownAccountKey, type LoginAttempt, type LoginThrottle } from './login-throttle.ts'
 
 const T0 = new Date('2031-05-06T08:00:00Z')
 const MIN = 60_000
@@ -106,23 +106,46 @@ describe('login throttle', () => {
     for (let i = 0; i < 4; i++) assert.equal((await failFromAnywhere(a)).lockedUntil, undefined)
   })
 
-  test('[SRS-AUTH-005] twenty failures from one IP in 15 minutes lock the IP for 15 minutes without locking the accounts it tried', async () => {
+  test('[SRS-AUTH-150] twenty failures from one address (a NAT) no longer hold it back; fifty delay it 1 minute, doubling, capped at 15, without delaying the accounts it tried', async () => {
     now = T0
     const ip = randomIp()
-    const victims = Array.from({ length: 10 }, () => attempt(ip))
+    const victims = Array.from({ length: 60 }, () => attempt(ip))
+    for (let i = 0; i < 20; i++) await throttle.recordFailure(victims[i] as LoginAttempt)
+    assert.equal((await throttle.check(victims[0] as LoginAttempt)).allowed, true, 'twenty mistakes behind one address delay nobody')
     let last
-    for (let i = 0; i < 20; i++) {
-      last = await throttle.recordFailure(victims[i % 10] as LoginAttempt)
-      advance(20_000)
-    }
+    for (let i = 20; i < 50; i++) last = await throttle.recordFailure(victims[i] as LoginAttempt)
     assert.ok(last?.events.some((e) => e.type === 'login.locked' && e.key === ipKey(ip)))
-    const lockedAt = new Date(now.getTime() - 20_000)
     const refused = await throttle.check(victims[0] as LoginAttempt)
-    assert.deepEqual(!refused.allowed && refused.events.map((e) => e.key), [ipKey(ip)], 'the IP is locked, the account is not')
-    assert.deepEqual(!refused.allowed && refused.lockedUntil, new Date(lockedAt.getTime() + 15 * MIN))
-    for (const victim of victims) assert.equal((await throttle.check({ ...victim, ip: randomIp() })).allowed, true, 'the owners log in from elsewhere')
-    now = new Date(lockedAt.getTime() + 15 * MIN)
-    assert.equal((await throttle.check(victims[0] as LoginAttempt)).allowed, true)
+    assert.deepEqual(!refused.allowed && refused.events.map((e) => e.key), [ipKey(ip)], 'the address is delayed, the accounts are not')
+    assert.deepEqual(!refused.allowed && refused.lockedUntil, new Date(now.getTime() + MIN))
+    for (const victim of victims.slice(0, 10)) assert.equal((await throttle.check({ ...victim, ip: randomIp() })).allowed, true, 'the owners sign in from elsewhere')
+    const delays: number[] = []
+    for (let i = 50; i < 56; i++) {
+      now = (last?.lockedUntil as Date) ?? now
+      last = await throttle.recordFailure(victims[i] as LoginAttempt)
+      delays.push(((last.lockedUntil as Date).getTime() - now.getTime()) / MIN)
+    }
+    assert.deepEqual(delays, [2, 4, 8, 15, 15, 15])
+  })
+
+  test('[SRS-AUTH-150] a browser with a device cookie for the account is not held back by a stranger\'s failures, on the account or the address', async () => {
+    now = T0
+    const ip = randomIp()
+    const a = attempt(ip)
+    for (let i = 0; i < 60; i++) await throttle.recordFailure({ ...attempt(ip), accountKey: i < 10 ? a.accountKey : accountKey(randomUUID()) })
+    assert.equal((await throttle.check(a)).allowed, false, 'the account and the address are delayed for strangers')
+    assert.equal((await throttle.check({ ...a, ip: randomIp() })).allowed, false, 'the account is delayed from anywhere')
+    const owner: LoginAttempt = { ...a, trustedDevice: `dev-${randomUUID()}` }
+    assert.deepEqual(await throttle.check(owner), { allowed: true }, 'the owner\'s browser is let through')
+    // The device's own failures are counted on it alone, with the same back-off.
+    for (let i = 0; i < 4; i++) assert.equal((await throttle.recordFailure(owner)).lockedUntil, undefined)
+    const fifth = await throttle.recordFailure(owner)
+    assert.deepEqual(fifth.events.map((e) => [e.type, e.key]), [
+      ['login.failed', deviceKey(owner.trustedDevice as string)],
+      ['login.locked', deviceKey(owner.trustedDevice as string)],
+    ])
+    assert.equal((await throttle.check(owner)).allowed, false)
+    assert.equal((await throttle.check({ ...owner, trustedDevice: `dev-${randomUUID()}` })).allowed, true, 'another of the owner\'s browsers is not')
   })
 
   test('[SRS-AUTH-005] an attacker hammering one account from one IP locks it for at most 15 minutes at a time', async () => {

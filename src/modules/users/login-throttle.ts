@@ -1,30 +1,35 @@
-// Brute-force protection for password logins, per account and per IP (OWASP Authentication
-// Cheat Sheet; NIST SP 800-63B §5.2.2 rate limiting):
-//   - account: after 5 failures in 15 minutes the account is locked for 1 minute; each further
-//     failure (once the lock has run out) doubles the lock, capped at 15 minutes. Attempts during
-//     a lock are refused unchecked and do not extend it, so a stranger cannot keep a victim out
-//     for long with a trickle of requests; success resets the count.
-//   - IP: after 20 failures in 15 minutes the address (an IPv6 /64) is locked for 15 minutes.
-//     A locked IP is refused before the account is touched, so an attacker's locked address
-//     adds nothing to the victim's account lock.
-// Unknown emails are throttled exactly like accounts (keyed by a hash of the address), so a lock
-// does not reveal whether an account exists. Every failure, lock and refusal is returned as an
+// Slowing down password guessing without locking the owner out (OWASP Authentication Cheat
+// Sheet, "device cookies"; NIST SP 800-63B §5.2.2; ADR-0014 supersedes the lock of ADR-0005):
+//   - account: after 5 failures in 15 minutes each further failure delays the next attempt —
+//     1 minute, doubling, capped at 15 minutes. Attempts during a delay are refused unchecked and
+//     do not extend it; success resets the count. The delay is the same for the owner and for a
+//     stranger who does not hold a device cookie (below).
+//   - client address (request.ip, resolved through TRUST_PROXY; an IPv6 /64): the same kind of
+//     delay, after 50 failures in 15 minutes — far above what the people behind one NAT mistype.
+//   - a browser holding a valid device cookie for the account (set on a successful sign-in, or by
+//     the e-mailed unlock link, login-throttle-unlock.ts) is counted on its own key
+//     'device:<id>' only: neither the account's delay nor the address's applies to it. A stranger
+//     can slow down guesses at an account but cannot keep its owner out.
+// Unknown emails are throttled exactly like accounts (keyed by a hash of the address), so a delay
+// does not reveal whether an account exists. Every failure, delay and refusal is returned as an
 // event for the audit trail.
 
 import { createHash } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
 import type { Database } from '../../platform/db/index.ts'
 import { normalizeEmail } from './email-address.ts'
-import { createLoginThrottleRepository, type AccountBackoff, type FixedLock } from './login-throttle.repository.ts'
+import { createLoginThrottleRepository, type AccountBackoff } from './login-throttle.repository.ts'
 
 export interface LoginThrottlePolicy {
+  /** Per account, and per device cookie. */
   readonly account: AccountBackoff
-  readonly ip: FixedLock
+  /** Per client address. */
+  readonly ip: AccountBackoff
 }
 
 export const DEFAULT_LOGIN_THROTTLE_POLICY: LoginThrottlePolicy = {
   account: { maxFailures: 5, windowSeconds: 15 * 60, baseLockSeconds: 60, maxLockSeconds: 15 * 60 },
-  ip: { maxFailures: 20, windowSeconds: 15 * 60, lockSeconds: 15 * 60 },
+  ip: { maxFailures: 50, windowSeconds: 15 * 60, baseLockSeconds: 60, maxLockSeconds: 15 * 60 },
 }
 
 /** Audit-ready facts about one attempt; `key` names the counter ('account:…' or 'ip:…'). */
@@ -41,6 +46,8 @@ export interface LoginAttempt {
   readonly accountKey: string
   /** The client address; undefined skips the IP counter (calls not from the network). */
   readonly ip?: string | undefined
+  /** The id of a device cookie verified for this very account (login-throttle-device.ts): the attempt is counted on that device alone. */
+  readonly trustedDevice?: string | undefined
 }
 
 export type ThrottleCheck =
@@ -57,6 +64,9 @@ export interface LoginThrottle {
 }
 
 export const accountKey = (userId: string): string => `account:${userId}`
+export const deviceKey = (deviceId: string): string => `device:${deviceId}`
+/** The user id of an account key ('account:<uuid>'); undefined for unknown-email and other keys. */
+export const userIdOfAccountKey = (key: string): string | undefined => /^account:([0-9a-f-]{36})$/.exec(key)?.[1]
 export const unknownAccountKey = (email: string): string =>
   `account:unknown:${createHash('sha256').update(normalizeEmail(email)).digest('hex')}`
 
@@ -87,7 +97,10 @@ export interface LoginThrottleDeps {
 
 export function createLoginThrottle({ db, clock, policy = DEFAULT_LOGIN_THROTTLE_POLICY }: LoginThrottleDeps): LoginThrottle {
   const repo = createLoginThrottleRepository(db)
-  const keysOf = (attempt: LoginAttempt): string[] => (attempt.ip === undefined ? [attempt.accountKey] : [ipKey(attempt.ip), attempt.accountKey])
+  const keysOf = (attempt: LoginAttempt): string[] => {
+    if (attempt.trustedDevice !== undefined) return [deviceKey(attempt.trustedDevice)]
+    return attempt.ip === undefined ? [attempt.accountKey] : [ipKey(attempt.ip), attempt.accountKey]
+  }
 
   return {
     async check(attempt) {
@@ -111,19 +124,27 @@ export function createLoginThrottle({ db, clock, policy = DEFAULT_LOGIN_THROTTLE
           if (!lockedUntil || state.lockedUntil > lockedUntil) lockedUntil = state.lockedUntil
         }
       }
+      if (attempt.trustedDevice !== undefined) {
+        // A device cookie holder is slowed on its own key; the account and address are untouched.
+        const key = deviceKey(attempt.trustedDevice)
+        const state = await repo.recordAccountFailure(key, at, policy.account)
+        note(key, state, state.failures >= policy.account.maxFailures)
+        return { lockedUntil, events }
+      }
       if (attempt.ip !== undefined) {
         const key = ipKey(attempt.ip)
-        const state = await repo.recordIpFailure(key, at, policy.ip)
-        note(key, state, state.failures === policy.ip.maxFailures)
+        const state = await repo.recordAccountFailure(key, at, policy.ip)
+        note(key, state, state.failures >= policy.ip.maxFailures)
       }
       const state = await repo.recordAccountFailure(attempt.accountKey, at, policy.account)
-      // Every failure at or past the threshold sets a new, longer lock.
+      // Every failure at or past the threshold sets a new, longer delay.
       note(attempt.accountKey, state, state.failures >= policy.account.maxFailures)
       return { lockedUntil, events }
     },
 
     async recordSuccess(attempt) {
       await repo.clear(attempt.accountKey)
+      if (attempt.trustedDevice !== undefined) await repo.clear(deviceKey(attempt.trustedDevice))
       return { events: [{ type: 'login.succeeded', key: attempt.accountKey, at: clock() }] }
     },
 

@@ -56,7 +56,8 @@ export interface UserService {
   register(input: { email: string; password: string; displayName?: string | undefined }): Promise<User>
   /** VALIDATION_FAILED (email, roles, password policy — reasons in `errors`), CONFLICT (email taken). */
   createUser(input: CreateUserInput): Promise<User>
-  authenticate(input: { email: string; password: string; ip?: string | undefined }): Promise<AuthenticateResult>
+  /** trustedDevice: a device cookie the caller verified (login-throttle-device.ts); it counts only when it names the account signing in. */
+  authenticate(input: { email: string; password: string; ip?: string | undefined; trustedDevice?: { accountId: string; deviceId: string } | undefined }): Promise<AuthenticateResult>
   secondFactorRequired(user: Pick<User, 'roles'>): boolean
   /** FORBIDDEN for a wrong current password (counted like a failed login), RATE_LIMITED while locked. */
   changePassword(input: { userId: string; currentPassword: string; newPassword: string; ip?: string | undefined }): Promise<void>
@@ -164,11 +165,17 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     createUser,
 
-    async authenticate({ email, password, ip }) {
+    async authenticate({ email, password, ip, trustedDevice }) {
       const credentials = await repo.findCredentialsByEmail(email)
-      const attempt = { accountKey: credentials ? accountKey(credentials.user.id) : unknownAccountKey(email), ip }
+      const device = credentials && trustedDevice?.accountId === credentials.user.id ? trustedDevice.deviceId : undefined
+      const attempt = { accountKey: credentials ? accountKey(credentials.user.id) : unknownAccountKey(email), ip, trustedDevice: device }
       const check = await throttle.check(attempt)
-      if (!check.allowed) return { ok: false, reason: 'locked', lockedUntil: check.lockedUntil, events: check.events }
+      if (!check.allowed) {
+        // A delayed attempt costs the same argon2 verify as any other (ADR-0014): the answer's
+        // timing says nothing about delays, nor so about which addresses have accounts.
+        await hasher.dummyVerify(password)
+        return { ok: false, reason: 'locked', lockedUntil: check.lockedUntil, events: check.events }
+      }
 
       // An unknown email (or an account without a password) costs one argon2 verify too, so
       // the answer's shape and timing do not reveal which emails have accounts.
@@ -186,6 +193,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const { user } = credentials
       if (hasher.needsRehash(credentials.passwordHash)) await repo.replacePasswordHash(user.id, await hasher.hash(password), clock())
       const success = await throttle.recordSuccess(attempt)
+      // The account's delay is over for everyone once its owner is in (recordSuccess cleared it).
       const totp = await secondFactors.findTotp(user.id)
       const enrolled = totp !== undefined && totp.confirmedAt !== null
       return { ok: true, user, needsSecondFactor: enrolled, mustEnrolSecondFactor: secondFactorRequired(user) && !enrolled, events: success.events }

@@ -1,4 +1,4 @@
-// Request ids and security headers: applied to every response, errors and 404s included.
+// Request ids: applied to every response, errors and 404s included.
 
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -12,25 +12,12 @@ export function generateRequestId(req: IncomingMessage): string {
   return typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
-/** The CSP for JSON responses: nothing may load, nothing may frame it. Pages set their own. */
-export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+export { API_CSP } from './security-headers.ts'
 
-export function registerRequestContext(app: FastifyInstance, options: { tls: boolean }): void {
+/** The request id on every Fastify reply (the security headers, request id included, are put on
+ *  the raw response by security-headers.ts, so hijacked and oidc-provider responses carry them too). */
+export function registerRequestContext(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
-  })
-
-  app.addHook('onSend', async (request, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff')
-    reply.header('x-frame-options', 'DENY')
-    reply.header('referrer-policy', 'no-referrer')
-    reply.header('cross-origin-opener-policy', 'same-origin')
-    reply.header('cross-origin-resource-policy', 'same-origin')
-    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', API_CSP)
-    // Health data must not sit in shared caches; a route that wants caching says so.
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
-    // HSTS only where the client reached us over TLS (natively or through a trusted proxy).
-    if (options.tls || request.protocol === 'https') reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains')
-    return payload
   })
 }

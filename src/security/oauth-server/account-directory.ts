@@ -34,7 +34,8 @@ export interface PasswordResetLink {
 export interface AccountDirectory {
   findAccount(id: string): Promise<DirectoryAccount | undefined>
   /** Same result shape and similar timing whether or not the email exists. */
-  checkPassword(input: { email: string; password: string; ip: string }): Promise<PasswordCheck>
+  /** trustedDevice: the sign-in device cookie the page verified (ADR-0014). */
+  checkPassword(input: { email: string; password: string; ip: string; trustedDevice?: { accountId: string; deviceId: string } | undefined }): Promise<PasswordCheck>
   /** TOTP code or one-time recovery code. */
   verifyTotp(input: { accountId: string; code: string; ip: string }): Promise<{ ok: boolean; locked: boolean }>
   /** A new, unconfirmed TOTP secret for enrolment (kept, sealed, by the accounts module): what to show. */

@@ -8,6 +8,7 @@ import type Provider from 'oidc-provider'
 import { Type } from 'typebox'
 import type { Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
+import { cookieValue, DEVICE_COOKIE, type DeviceCookies } from './device-cookies.ts'
 import { html, page, pageCsp } from './pages/html.ts'
 
 const LOGIN_FAILED = 'The email or password is not right, or there were too many attempts. Wait a minute and try again.'
@@ -25,6 +26,10 @@ export interface InteractionDeps {
    * access_denied (a device paired with another patient, or an approver with no patient record).
    */
   readonly beforeConsent?: (c: { clientId: string; accountId: string }) => Promise<'ok' | { refuse: string }>
+  /** Sign-in device cookies (ADR-0014): a browser that signed in before is not held back by a stranger's failures. */
+  readonly deviceCookies?: DeviceCookies
+  /** Cookies carry Secure (PUBLIC_URL is https). */
+  readonly secureCookies?: boolean
 }
 
 const Uid = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{10,64}$' }) }, { additionalProperties: false })
@@ -188,8 +193,13 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         const d = await details(request, reply)
         const body = request.body as { email: string; password: string; csrf: string }
         if (d.prompt.name !== 'login' || !csrfValid(d.uid, body.csrf)) return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
-        const result = await accounts.checkPassword({ email: body.email, password: body.password, ip: request.ip })
+        const cookies = deps.deviceCookies
+        const device = cookies?.read(cookieValue(request.headers.cookie, DEVICE_COOKIE), new Date())
+        const result = await accounts.checkPassword({ email: body.email, password: body.password, ip: request.ip, trustedDevice: device })
         if (!result.ok) return render(reply, d, 'Sign in', loginPage(d.uid, LOGIN_FAILED, body.email), 401)
+        // This browser knows the password: its next attempts are counted on it alone (ADR-0014).
+        // On the raw response, since finish() hands the reply to oidc-provider.
+        if (cookies) reply.raw.appendHeader('set-cookie', cookies.setCookieHeader(cookies.issue(result.account.id, new Date()), { secure: deps.secureCookies ?? false }))
         if (result.secondFactor === 'none') return finish(request, reply, { login: { accountId: result.account.id, amr: ['pwd'] } })
 
         await db.query(

@@ -14,12 +14,9 @@ export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: strin
 
   const handOff = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack()
+    // The security headers (CSP, HSTS under TLS, …) are already on the raw response: the app's
+    // first onRequest hook puts them there for every request (platform/http/security-headers.ts).
     const res = reply.raw
-    res.setHeader('x-request-id', request.id)
-    res.setHeader('x-content-type-options', 'nosniff')
-    res.setHeader('x-frame-options', 'DENY')
-    res.setHeader('referrer-policy', 'no-referrer')
-    res.setHeader('cache-control', 'no-store')
     // oidc-provider builds endpoint URLs from the request's Host: pin it to PUBLIC_URL's, so the
     // metadata always names the issuer's own host, whatever Host header a caller sends.
     request.raw.headers.host = publicHost

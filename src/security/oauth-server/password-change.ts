@@ -110,7 +110,7 @@ ${newPasswordFields()}
 
         const result = await accounts.changePassword({ accountId: who.account.id, currentPassword: body.currentPassword, newPassword: body.newPassword, ip: request.ip })
         if (!result.ok) return result.reason === 'policy' ? again(policyProblems(result.problems), 422) : again(WRONG_PASSWORD, 403)
-        await revokeAllForAccount(deps.db, who.account.id, { keepSessionId: who.sessionId })
+        await revokeAllForAccount(deps.db, who.account.id, { keepSessionUid: who.sessionUid })
         return sendPage(
           reply,
           'Your password is changed',

@@ -9,7 +9,7 @@ import type { AccountDirectory } from './account-directory.ts'
 import { successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
-import { createPostgresAdapterFactory } from './postgres-adapter.ts'
+import { createPostgresAdapterFactory, type StorageKeyring } from './postgres-adapter.ts'
 import { API_SCOPES, FHIR_SCOPES, OIDC_SCOPES } from './scopes.ts'
 import { registerTokenExchange } from './token-exchange.ts'
 
@@ -47,6 +47,8 @@ export interface ProviderDeps {
   readonly accounts: AccountDirectory
   /** Private signing JWKs, the current key first (loadSigningKeys). */
   readonly signingKeys: readonly JWK[]
+  /** Keys the stored codes and tokens by a keyed hash, never by their value (ADR-0013). */
+  readonly keyring: StorageKeyring
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -58,7 +60,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   if (!cookieSecret) throw new Error('COOKIE_SECRET is required to sign OAuth cookies')
 
   const configuration: Configuration = {
-    adapter: createPostgresAdapterFactory({ db: deps.db, clients: deps.clients }),
+    adapter: createPostgresAdapterFactory({ db: deps.db, clients: deps.clients, keyring: deps.keyring }),
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: [cookieSecret],

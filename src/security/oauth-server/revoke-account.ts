@@ -11,8 +11,9 @@ import type { Database } from '../../platform/db/index.ts'
 const ACCOUNT_MODELS = ['Session', 'Grant', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']
 
 export interface RevokeOptions {
-  /** A browser session to keep (the one that changed the password); its grants still end. */
-  readonly keepSessionId?: string | undefined
+  /** The uid of a browser session to keep (the one that changed the password); its grants still
+   *  end. The uid, not the session id: the id is the cookie's value and is stored only hashed (ADR-0013). */
+  readonly keepSessionUid?: string | undefined
 }
 
 /** Deletes the account's sessions, grants, codes and tokens, its interactions in flight and its
@@ -24,12 +25,12 @@ export async function revokeAllForAccount(db: Database, accountId: string, optio
     // reset requests are rate-limited), so a scan of oidc_payloads is an accepted cost.
     const { rowCount } = await tx.query(
       `DELETE FROM oidc_payloads
-       WHERE (model = ANY($2::text[]) AND payload->>'accountId' = $1 AND ($3::text IS NULL OR model <> 'Session' OR id <> $3::text))
+       WHERE (model = ANY($2::text[]) AND payload->>'accountId' = $1 AND ($3::text IS NULL OR model <> 'Session' OR payload->>'uid' IS DISTINCT FROM $3::text))
           -- every code and token of the account's grants, whatever its own payload says
           OR grant_id IN (SELECT id FROM oidc_payloads WHERE model = 'Grant' AND payload->>'accountId' = $1)
           -- a sign-in that passed the old password and waits to resume its authorization request
           OR (model = 'Interaction' AND (payload->'session'->>'accountId' = $1 OR payload->'result'->'login'->>'accountId' = $1))`,
-      [accountId, ACCOUNT_MODELS, options.keepSessionId ?? null],
+      [accountId, ACCOUNT_MODELS, options.keepSessionUid ?? null],
     )
     await tx.query('DELETE FROM pending_logins WHERE account_id = $1', [accountId])
     return rowCount

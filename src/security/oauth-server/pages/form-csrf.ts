@@ -12,7 +12,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-export type FormPurpose = 'password-reset-request' | 'password-reset' | 'password-change'
+export type FormPurpose = 'password-reset-request' | 'password-reset' | 'password-change' | 'login-unlock'
 
 export interface FormCsrf {
   token(purpose: FormPurpose, binding: string): string
