@@ -4,7 +4,6 @@
 
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import cors from '@fastify/cors'
-import formbody from '@fastify/formbody'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
@@ -26,6 +25,7 @@ import { ProblemSchema } from './platform/http/problem.ts'
 import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
 import { completeRouteSchema } from './platform/http/route-schema.ts'
 import { registerValidation } from './platform/http/validation.ts'
+import { registerInputBoundary } from './platform/http/input-boundary.ts'
 import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
 import { registerMetrics } from './platform/observability/metrics.ts'
 import { registerRequestLog } from './platform/observability/request-log.ts'
@@ -170,6 +170,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
   registerValidation(app)
   registerErrorHandling(app)
+  // NUL, unpaired surrogates, invalid UTF-8, wrong media types and charsets, over-deep or over-long
+  // bodies refused before any route; HTML form posts only on the sign-in pages (ADR-0015).
+  registerInputBoundary(app)
   registerRequestContext(app, { tls: config.tls !== undefined })
   // Before authentication, so floods of bad tokens or passwords are limited too.
   await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
@@ -205,8 +208,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   })
 
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
-  // HTML forms of the sign-in pages; JSON stays the API's only body format.
-  await app.register(formbody, { bodyLimit: 16 * 1024 })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   // A registered device paired through the device authorization grant is bound to the approving patient (ADR-0010).
   const devices = createDeviceService({ db: deps.db, keyring, clock: () => new Date() })
