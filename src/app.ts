@@ -19,7 +19,7 @@ import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
 import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
-import { registerErrorHandling } from './platform/http/error-handler.ts'
+import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
 import { ProblemSchema } from './platform/http/problem.ts'
 import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
@@ -114,6 +114,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // A URL the router cannot decode is a 400 in the service's error shape (ADR-0015).
+    frameworkErrors: frameworkErrorHandler,
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance
 
@@ -170,12 +172,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
   registerValidation(app)
   registerErrorHandling(app)
-  // NUL, unpaired surrogates, invalid UTF-8, wrong media types and charsets, over-deep or over-long
-  // bodies refused before any route; HTML form posts only on the sign-in pages (ADR-0015).
-  registerInputBoundary(app)
   registerRequestContext(app, { tls: config.tls !== undefined })
   // Before authentication, so floods of bad tokens or passwords are limited too.
   await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
+  // NUL, unpaired surrogates, invalid UTF-8, wrong media types and charsets, over-deep or over-long
+  // bodies refused before authentication and any route; HTML form posts only on the sign-in pages (ADR-0015).
+  registerInputBoundary(app)
   app.addSchema(ProblemSchema)
 
   registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })

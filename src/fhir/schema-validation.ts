@@ -49,8 +49,20 @@ function load(): Ajv {
   // element: every definition with properties is an object.
   for (const def of Object.values(definitions)) if (def.properties !== undefined && def.type === undefined) def.type = 'object'
   // Dates and times by the calendar and the clock, not only by pattern (fhir-dates.ts, ADR-0015).
+  // Choice elements (effectiveDateTime, valueDate, …) repeat the primitive's pattern inline rather
+  // than referring to it, so the format goes on every schema carrying one of those patterns.
   const formats: Record<string, string> = { date: 'fhir-date', dateTime: 'fhir-dateTime', instant: 'fhir-instant', time: 'fhir-time' }
-  for (const [name, format] of Object.entries(formats)) if (definitions[name]) definitions[name].format = format
+  const formatOfPattern = new Map<unknown, string>()
+  for (const [name, format] of Object.entries(formats)) if (definitions[name]?.pattern) formatOfPattern.set(definitions[name].pattern, format)
+  const pending: unknown[] = [definitions]
+  while (pending.length > 0) {
+    const node = pending.pop()
+    if (node === null || typeof node !== 'object') continue
+    const obj = node as Record<string, unknown>
+    const format = typeof obj.pattern === 'string' ? formatOfPattern.get(obj.pattern) : undefined
+    if (format) obj.format = format
+    for (const child of Object.values(obj)) if (child !== null && typeof child === 'object') pending.push(child)
+  }
   const instance = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false, validateSchema: false, code: { optimize: false } })
   instance.addFormat('fhir-date', { type: 'string', validate: isFhirDate })
   instance.addFormat('fhir-dateTime', { type: 'string', validate: isFhirDateTime })
