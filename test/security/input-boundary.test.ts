@@ -5,9 +5,11 @@
 // and the refused value appears in no log line.
 
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { csrfOf } from '../support/identity.ts'
+import { sealReading } from '../../src/modules/device-data/index.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
 
 const FHIR_SCOPES = 'openid fhirUser user/*.rs user/*.cud patient/*.rs'
@@ -105,17 +107,23 @@ describe('the input boundary', () => {
     assert.equal((await get(`/fhir/R4/Observation?patient=${patient}&date=le9999-12-31`, tokens.clinicianFhir as string)).statusCode, 200)
   })
 
-  test('[SRS-FHIR-201] a FHIR date prefix with a year below 100 means that year: ge0099-01-01 finds readings of today, lt0099-01-01 none', async () => {
+  test('[SRS-FHIR-201] a FHIR date prefix with a year below 100 means that year: ge0099-01-01 finds a reading of the year 1500, which ge1999 would not', async () => {
+    // A reading measured in 1500 (inserted directly: the ingestion API refuses readings over ten years old).
+    const id = randomUUID()
     const patient = w.patients.patient
-    const count = async (q: string) => {
-      const res = await get(`/fhir/R4/Observation?patient=${patient}&date=${q}`, tokens.clinicianFhir as string)
+    await t.db.query(
+      `INSERT INTO readings (id, patient_id, device_id, code, category, effective_at, effective_offset_minutes, received_at, client_reading_id, value_sealed, content_index, source)
+       VALUES ($1, $2, NULL, '2339-0', 'vital-signs', '1500-06-01T00:00:00Z', 0, now(), $3, $4, $3, 'v2')`,
+      [id, patient, `old-${id}`, await sealReading(t.app.vigil.modules.cipher, patient, id, { value: 99, unit: 'mg/dL' })],
+    )
+    const ids = async (q: string) => {
+      const res = await get(`/fhir/R4/Observation?patient=${patient}&${q}`, tokens.clinicianFhir as string)
       assert.equal(res.statusCode, 200, res.body)
-      return (JSON.parse(res.body) as { entry: Array<{ search: { mode: string } }> }).entry.filter((e) => e.search.mode === 'match').length
+      return (JSON.parse(res.body) as { entry: Array<{ resource: { id: string }; search: { mode: string } }> }).entry.filter((e) => e.search.mode === 'match').map((e) => e.resource.id)
     }
-    assert.ok((await count('ge0099-01-01')) >= 1, 'every reading is after the year 99')
-    assert.equal(await count('lt0099-01-01'), 0)
-    // Read as 1999 (the bug), a search before 0099 would still be empty but one before 1999 from 0099 …
-    assert.equal(await count('le0099-12-31'), 0, 'nothing was measured in the year 99 (not 1999)')
+    assert.deepEqual(await ids('date=ge0099-01-01&date=le1600-01-01'), [id], 'read as 1999, this range would be empty')
+    assert.deepEqual(await ids('date=lt0099-01-01'), [])
+    assert.ok((await ids('date=ge0099-01-01')).includes(id))
   })
 
   test('[SRS-FHIR-200] FHIR resources: impossible dates, a null element and leap seconds answer 400 OperationOutcome and nothing is stored', async () => {
