@@ -4,7 +4,6 @@
 
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import cors from '@fastify/cors'
-import formbody from '@fastify/formbody'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config/index.ts'
@@ -20,7 +19,7 @@ import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
 import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
-import { registerErrorHandling } from './platform/http/error-handler.ts'
+import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
 import { ProblemSchema } from './platform/http/problem.ts'
 import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
@@ -32,6 +31,7 @@ import { userIdOfAccountKey } from './modules/users/login-throttle.ts'
 import { loginUnlock } from './security/oauth-server/login-unlock.ts'
 import { completeRouteSchema } from './platform/http/route-schema.ts'
 import { registerValidation } from './platform/http/validation.ts'
+import { registerInputBoundary } from './platform/http/input-boundary.ts'
 import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
 import { registerMetrics } from './platform/observability/metrics.ts'
 import { registerRequestLog } from './platform/observability/request-log.ts'
@@ -122,6 +122,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     clientErrorHandler: clientErrorHandler({ tls: config.tls !== undefined }),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // A URL the router cannot decode is a 400 in the service's error shape (ADR-0015).
+    frameworkErrors: frameworkErrorHandler,
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance
 
@@ -194,6 +196,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   registerUntrustedProxyWarning(app, { trustProxy: config.trustProxy })
   // Before authentication, so floods of bad tokens or passwords are limited too.
   await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
+  // NUL, unpaired surrogates, invalid UTF-8, wrong media types and charsets, over-deep or over-long
+  // bodies refused before authentication and any route; HTML form posts only on the sign-in pages (ADR-0015).
+  registerInputBoundary(app)
   app.addSchema(ProblemSchema)
 
   registerDeprecation(app, { docsUrl: `${config.publicUrl}/docs` })
@@ -227,8 +232,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   })
 
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
-  // HTML forms of the sign-in pages; JSON stays the API's only body format.
-  await app.register(formbody, { bodyLimit: 16 * 1024 })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   // A registered device paired through the device authorization grant is bound to the approving patient (ADR-0010).
   const devices = createDeviceService({ db: deps.db, keyring, clock: () => new Date() })

@@ -2,7 +2,10 @@
 // Newest first, keyset-paginated on (occurred_at, id): a page never skips or repeats an entry
 // while new entries are appended, unlike OFFSET. The cursor is opaque to callers.
 
+import type { Keyring } from '../platform/crypto/keyring.ts'
 import type { Queryable } from '../platform/db/index.ts'
+import { isInstantInRange } from '../platform/http/calendar.ts'
+import { cursorSeal, type CursorSeal } from '../platform/http/cursor.ts'
 import type { AuditEntry, Outcome } from './entry.ts'
 import { ENTRY_COLUMNS, toEntry, type EntryRow } from './repository.ts'
 
@@ -48,19 +51,25 @@ export class InvalidCursorError extends Error {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** The position after an entry: base64url of its time (ms, as written) and id. */
-export function encodeCursor(e: Pick<AuditEntry, 'occurredAt' | 'id'>): string {
-  return Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`, 'utf8').toString('base64url')
+/** The position after an entry: base64url of its time (ms, as written) and id, sealed with the server's tag (ADR-0015). */
+export function encodeCursor(e: Pick<AuditEntry, 'occurredAt' | 'id'>, seal: CursorSeal): string {
+  return seal.seal(Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`, 'utf8').toString('base64url'))
 }
 
-export function decodeCursor(cursor: string): { at: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+export function decodeCursor(cursor: string, seal: CursorSeal): { at: Date; id: string } {
+  const content = seal.open(cursor)
+  const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
   const at = new Date(iso ?? '')
-  if (!id || !UUID.test(id) || Number.isNaN(at.getTime())) throw new InvalidCursorError('the cursor is not one this server issued')
+  if (!id || !UUID.test(id) || !isInstantInRange(at)) throw new InvalidCursorError('the cursor is not one this server issued')
   return { at, id }
 }
 
-export async function searchEntries(db: Queryable, s: AuditSearch): Promise<AuditPage> {
+/** The one seal of audit-trail cursors (the REST search and the FHIR AuditEvent view page the same list). */
+export function auditCursorSeal(keyring: Pick<Keyring, 'blindIndex'>): CursorSeal {
+  return cursorSeal(keyring, 'audit entries')
+}
+
+export async function searchEntries(db: Queryable, s: AuditSearch, seal: CursorSeal): Promise<AuditPage> {
   const where: string[] = []
   const params: unknown[] = []
   const bind = (v: unknown): string => {
@@ -80,7 +89,7 @@ export async function searchEntries(db: Queryable, s: AuditSearch): Promise<Audi
   for (const b of s.after ?? []) where.push(`occurred_at ${b.inclusive ? '>=' : '>'} ${bind(b.at.toISOString())}::timestamptz`)
   for (const b of s.before ?? []) where.push(`occurred_at ${b.inclusive ? '<=' : '<'} ${bind(b.at.toISOString())}::timestamptz`)
   if (s.cursor !== undefined) {
-    const c = decodeCursor(s.cursor)
+    const c = decodeCursor(s.cursor, seal)
     where.push(`(occurred_at, id) < (${bind(c.at.toISOString())}::timestamptz, ${bind(c.id)}::uuid)`)
   }
   const limit = Math.min(Math.max(1, Math.trunc(s.limit)), MAX_PAGE)
@@ -91,7 +100,7 @@ export async function searchEntries(db: Queryable, s: AuditSearch): Promise<Audi
   )
   const entries = rows.slice(0, limit).map(toEntry)
   const last = entries[entries.length - 1]
-  return { entries, next: rows.length > limit && last ? encodeCursor(last) : undefined }
+  return { entries, next: rows.length > limit && last ? encodeCursor(last, seal) : undefined }
 }
 
 export async function findEntry(db: Queryable, id: string): Promise<AuditEntry | undefined> {

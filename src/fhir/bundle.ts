@@ -3,6 +3,8 @@
 // while a client pages neither repeat nor get skipped on the pages it has not read yet.
 
 import { Buffer } from 'node:buffer'
+import type { CursorSeal } from '../platform/http/cursor.ts'
+import { isInstantInRange } from '../platform/http/calendar.ts'
 import { FhirError, operationOutcome, type OperationOutcome } from './outcome.ts'
 
 export interface BundleEntry {
@@ -27,29 +29,36 @@ export interface Cursor {
   readonly k: readonly [string, string]
 }
 
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url')
+/** The cursor as handed out: its content sealed with the server's tag (platform/http/cursor.ts, ADR-0015). */
+export function encodeCursor(c: Cursor, seal: CursorSeal): string {
+  return seal.seal(Buffer.from(JSON.stringify(c)).toString('base64url'))
 }
 
-export function decodeCursor(raw: string | undefined): Cursor | undefined {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** A cursor this server issued for this search, or a 400: a forged or altered one never reaches a query. */
+export function decodeCursor(raw: string | undefined, seal: CursorSeal): Cursor | undefined {
   if (raw === undefined) return undefined
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor
-    if ((c.d === 'n' || c.d === 'p') && Array.isArray(c.k) && c.k.length === 2 && !Number.isNaN(Date.parse(c.k[0])) && /^[0-9a-f-]{36}$/.test(c.k[1])) return c
-  } catch {
-    // fall through
+  const content = seal.open(raw)
+  if (content !== undefined) {
+    try {
+      const c = JSON.parse(Buffer.from(content, 'base64url').toString('utf8')) as Cursor
+      if ((c.d === 'n' || c.d === 'p') && Array.isArray(c.k) && c.k.length === 2 && typeof c.k[0] === 'string' && isInstantInRange(new Date(c.k[0])) && typeof c.k[1] === 'string' && UUID.test(c.k[1])) return c
+    } catch {
+      // fall through
+    }
   }
   throw new FhirError(400, 'invalid', '_cursor is not a cursor this server issued', ['_cursor'])
 }
 
-/** The URL of this search with its parameters, the cursor replaced (or removed). */
-export function searchUrl(base: string, type: string, query: Record<string, readonly string[] | undefined>, cursor?: Cursor): string {
+/** The URL of this search with its parameters and the given (sealed) cursor, if any. */
+export function searchUrl(base: string, type: string, query: Record<string, readonly string[] | undefined>, cursor?: string): string {
   const params = new URLSearchParams()
   for (const [k, values] of Object.entries(query)) {
     if (k === '_cursor' || !values) continue
     for (const v of values) params.append(k, v)
   }
-  if (cursor) params.append('_cursor', encodeCursor(cursor))
+  if (cursor) params.append('_cursor', cursor)
   const qs = params.toString()
   return `${base}/${type}${qs ? `?${qs}` : ''}`
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { isFhirDate, isFhirDateTime, isFhirInstant, isFhirTime } from './fhir-dates.ts'
 
 const SCHEMA_ID = 'http://hl7.org/fhir/json-schema/4.0'
 
@@ -43,7 +44,30 @@ function load(): Ajv {
   definitions.Resource = { $ref: '#/definitions/ResourceList' }
   // One R5-era reference (integer64) has no definition in the file: a string of digits in JSON.
   definitions.integer64 ??= { type: 'string', pattern: '^-?([0]|([1-9][0-9]*))$' }
+  // The published complex types (CodeableConcept, Reference, …) declare properties but no type, so
+  // `"code": null` passed as an empty object and failed later as a 500. FHIR JSON has no null
+  // element: every definition with properties is an object.
+  for (const def of Object.values(definitions)) if (def.properties !== undefined && def.type === undefined) def.type = 'object'
+  // Dates and times by the calendar and the clock, not only by pattern (fhir-dates.ts, ADR-0015).
+  // Choice elements (effectiveDateTime, valueDate, …) repeat the primitive's pattern inline rather
+  // than referring to it, so the format goes on every schema carrying one of those patterns.
+  const formats: Record<string, string> = { date: 'fhir-date', dateTime: 'fhir-dateTime', instant: 'fhir-instant', time: 'fhir-time' }
+  const formatOfPattern = new Map<unknown, string>()
+  for (const [name, format] of Object.entries(formats)) if (definitions[name]?.pattern) formatOfPattern.set(definitions[name].pattern, format)
+  const pending: unknown[] = [definitions]
+  while (pending.length > 0) {
+    const node = pending.pop()
+    if (node === null || typeof node !== 'object') continue
+    const obj = node as Record<string, unknown>
+    const format = typeof obj.pattern === 'string' ? formatOfPattern.get(obj.pattern) : undefined
+    if (format) obj.format = format
+    for (const child of Object.values(obj)) if (child !== null && typeof child === 'object') pending.push(child)
+  }
   const instance = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false, validateSchema: false, code: { optimize: false } })
+  instance.addFormat('fhir-date', { type: 'string', validate: isFhirDate })
+  instance.addFormat('fhir-dateTime', { type: 'string', validate: isFhirDateTime })
+  instance.addFormat('fhir-instant', { type: 'string', validate: isFhirInstant })
+  instance.addFormat('fhir-time', { type: 'string', validate: isFhirTime })
   instance.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json') as object)
   instance.addSchema(schema)
   ajv = instance

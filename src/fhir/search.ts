@@ -4,6 +4,7 @@
 // cannot drift apart (ADR-0011).
 
 import { Type, type TSchema } from 'typebox'
+import { isCalendarDay, isClockTime, isInstantInRange, isUtcOffset, utcInstant } from '../platform/http/calendar.ts'
 import { FhirError } from './outcome.ts'
 
 export type SearchParamType = 'token' | 'string' | 'date' | 'reference' | 'number' | 'special'
@@ -203,26 +204,32 @@ export function parseDate(name: string, value: string): DateRange {
   const [, prefixRaw, y, mo, d, h, mi, s, frac, tz] = m
   if (prefixRaw === 'sa' || prefixRaw === 'eb' || prefixRaw === 'ap') throw new FhirError(400, 'not-supported', `search parameter ${name}: prefix ${prefixRaw} is not supported`, [name])
   const prefix = (prefixRaw ?? 'eq') as DatePrefix
+  const invalid = () => new FhirError(400, 'invalid', `search parameter ${name}: not a valid date (a calendar day in years 0001-9999, no leap second)`, [name])
+  // Field by field: Date.UTC would read year 0099 as 1999 and roll 2021-02-30 over to 2 March (ADR-0015).
   const year = Number(y)
+  const month = mo === undefined ? 1 : Number(mo)
+  const day = d === undefined ? 1 : Number(d)
+  if (!isCalendarDay(year, month, day)) throw invalid()
   let start: Date
   let end: Date
   if (h !== undefined) {
+    if (!isClockTime(Number(h), Number(mi), Number(s ?? '0')) || (tz !== undefined && !isUtcOffset(tz))) throw invalid()
     const offset = tz === undefined || tz === 'Z' ? 'Z' : tz
-    const base = `${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ?? ''}${offset}`
-    start = new Date(base)
+    start = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ?? ''}${offset}`)
     const step = s === undefined ? 60_000 : frac === undefined ? 1000 : 1
     end = new Date(start.getTime() + step)
   } else if (d !== undefined) {
-    start = new Date(Date.UTC(year, Number(mo) - 1, Number(d)))
-    end = new Date(Date.UTC(year, Number(mo) - 1, Number(d) + 1))
+    start = utcInstant(year, month, day)
+    end = utcInstant(year, month, day + 1)
   } else if (mo !== undefined) {
-    start = new Date(Date.UTC(year, Number(mo) - 1, 1))
-    end = new Date(Date.UTC(year, Number(mo), 1))
+    start = utcInstant(year, month, 1)
+    end = utcInstant(year, month + 1, 1)
   } else {
-    start = new Date(Date.UTC(year, 0, 1))
-    end = new Date(Date.UTC(year + 1, 0, 1))
+    start = utcInstant(year, 1, 1)
+    end = utcInstant(year + 1, 1, 1)
   }
-  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) throw new FhirError(400, 'invalid', `search parameter ${name}: not a valid date`, [name])
+  // The end may be 10000-01-01 (exclusive) for a value in 9999; the start must be a real instant in range.
+  if (!isInstantInRange(start) || Number.isNaN(end.getTime())) throw invalid()
   return { prefix, start, end }
 }
 
@@ -255,7 +262,8 @@ export function dateMatches(r: DateRange, at: Date, atEnd: Date = new Date(at.ge
 /** SQL conditions for a date search value on a timestamptz column; params are appended. */
 export function dateSql(column: string, r: DateRange, params: unknown[]): string {
   const p = (v: Date) => {
-    params.push(v.toISOString())
+    // The exclusive end of a value in year 9999 is year 10000, which PostgreSQL reads only as infinity.
+    params.push(isInstantInRange(v) ? v.toISOString() : 'infinity')
     return `$${params.length}::timestamptz`
   }
   switch (r.prefix) {

@@ -7,7 +7,8 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { OUTCOMES_OF_CODE, toAuditEvent } from '../../audit/audit-event.ts'
-import { InvalidCursorError, MAX_PAGE, findEntry, searchEntries } from '../../audit/search.ts'
+import { isValidDate, parseDateTime } from '../../platform/http/calendar.ts'
+import { InvalidCursorError, MAX_PAGE, auditCursorSeal, findEntry, searchEntries } from '../../audit/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import { patientsOfUsers, userOfPatient } from './patients-of-users.ts'
@@ -47,8 +48,9 @@ export function dateBounds(values: readonly string[]): { after: Bound[]; before:
     const prefix = m?.[1] ?? 'eq'
     const value = m?.[2] ?? ''
     const isDay = /^\d{4}-\d{2}-\d{2}$/.test(value)
-    const start = new Date(isDay ? `${value}T00:00:00Z` : value)
-    if (Number.isNaN(start.getTime()) || (!isDay && !/(Z|[+-]\d{2}:\d{2})$/.test(value))) {
+    // A real calendar day or instant in years 0001-9999, no leap second (ADR-0015).
+    const start = isDay ? (isValidDate(value) ? new Date(`${value}T00:00:00Z`) : undefined) : parseDateTime(value)
+    if (start === undefined) {
       throw new AppError('VALIDATION_FAILED', 'date must be a day (YYYY-MM-DD) or a date-time with an offset', { errors: [{ pointer: '/querystring/date', detail: 'not a date' }] })
     }
     const end = isDay ? new Date(start.getTime() + 86_400_000) : start
@@ -105,7 +107,7 @@ export function auditEventRoutes(ctx: ModuleContext): FastifyPluginAsync {
             before,
             limit: count,
             cursor: q._cursor,
-          })
+          }, auditCursorSeal(ctx.keyring))
         } catch (err) {
           if (err instanceof InvalidCursorError) throw new AppError('VALIDATION_FAILED', err.message, { errors: [{ pointer: '/querystring/_cursor', detail: err.message }] })
           throw err

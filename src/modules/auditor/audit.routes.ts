@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { readLastCheckpointLine, type Outcome } from '../../audit/index.ts'
-import { InvalidCursorError, MAX_PAGE, findEntry, searchEntries } from '../../audit/search.ts'
+import { InvalidCursorError, MAX_PAGE, auditCursorSeal, findEntry, searchEntries } from '../../audit/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { ModuleContext } from '../context.ts'
@@ -82,7 +82,7 @@ export function auditSearchRoutes(ctx: ModuleContext): FastifyPluginAsync {
             before: to ? [{ at: to, inclusive: false }] : undefined,
             limit: q.limit ?? 50,
             cursor: q.cursor,
-          })
+          }, auditCursorSeal(ctx.keyring))
           return { entries: page.entries.map(presentEntry), next: page.next ?? null }
         } catch (err) {
           if (err instanceof InvalidCursorError) throw new AppError('VALIDATION_FAILED', err.message, { errors: [{ pointer: '/querystring/cursor', detail: err.message }] })

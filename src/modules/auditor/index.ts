@@ -32,7 +32,7 @@ export function auditRoutesV2(ctx: ModuleContext): FastifyPluginAsync {
   return async function auditRoutes(app) {
     const monitor = anomalyMonitorFor(ctx)
     await app.register(auditSearchRoutes(ctx))
-    await app.register(securityEventRoutes({ db: ctx.db, clock: ctx.clock, monitor }))
+    await app.register(securityEventRoutes({ db: ctx.db, clock: ctx.clock, monitor, keyring: ctx.keyring }))
     app.addHook('onReady', async () => monitor.start(ctx.config.anomalies.intervalSeconds))
     app.addHook('onClose', async () => monitor.stop())
   }

@@ -14,6 +14,9 @@ import type { AnomalyMonitor } from './anomaly-monitor.ts'
 import { presentSecurityEvent, SECURITY_EVENT_KINDS, SecurityEventView } from './security-event.presenter.ts'
 import { acknowledgeEvent, findEvent, listEvents } from './security-events.repository.ts'
 import type { Database } from '../../platform/db/index.ts'
+import type { Keyring } from '../../platform/crypto/keyring.ts'
+import { isInstantInRange } from '../../platform/http/calendar.ts'
+import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
 
 
 const ListQuery = Type.Object(
@@ -33,18 +36,21 @@ const ScanReport = Type.Object({ raised: Type.Array(SecurityEventView), delivere
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+// Cursors are sealed with the server's tag: a forged or altered one is a 400 (ADR-0015).
+function decodeCursor(cursor: string, seal: CursorSeal): { createdAt: Date; id: string } {
+  const content = seal.open(cursor)
+  const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
   const createdAt = new Date(iso ?? '')
-  if (!id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) {
+  if (!id || !UUID.test(id) || !isInstantInRange(createdAt)) {
     throw new AppError('VALIDATION_FAILED', 'the cursor is not one this server issued', { errors: [{ pointer: '/querystring/cursor', detail: 'unknown cursor' }] })
   }
   return { createdAt, id }
 }
 
 
-export function securityEventRoutes(deps: { db: Database; clock: () => Date; monitor: AnomalyMonitor }): FastifyPluginAsync {
+export function securityEventRoutes(deps: { db: Database; clock: () => Date; monitor: AnomalyMonitor; keyring: Pick<Keyring, 'blindIndex'> }): FastifyPluginAsync {
   const { db, clock, monitor } = deps
+  const seal = cursorSeal(deps.keyring, 'security events')
   return async function securityEvents(app) {
     const config = { policy: 'security-events.read' }
     const manage = { policy: 'security-events.manage' }
@@ -56,10 +62,10 @@ export function securityEventRoutes(deps: { db: Database; clock: () => Date; mon
       async (request) => {
         const q = request.query as ListQuery
         const limit = q.limit ?? 50
-        const rows = await listEvents(db, { kind: q.kind, subject: q.subject, acknowledged: q.acknowledged, limit: limit + 1, after: q.cursor ? decodeCursor(q.cursor) : undefined })
+        const rows = await listEvents(db, { kind: q.kind, subject: q.subject, acknowledged: q.acknowledged, limit: limit + 1, after: q.cursor ? decodeCursor(q.cursor, seal) : undefined })
         const page = rows.slice(0, limit)
         const last = page[page.length - 1]
-        const next = rows.length > limit && last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : null
+        const next = rows.length > limit && last ? seal.seal(Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')) : null
         return { events: page.map(presentSecurityEvent), next }
       },
     )

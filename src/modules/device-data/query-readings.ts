@@ -4,7 +4,10 @@
 // time. Values are opened with the patient's data key and leave only through the presenter.
 
 import type { Static } from 'typebox'
+import type { Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
+import { isInstantInRange } from '../../platform/http/calendar.ts'
+import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { PatientCipher } from '../patients/index.ts'
 import { openReading } from './reading-content.ts'
@@ -14,14 +17,18 @@ import { formatDeviceTime, parseDeviceTime } from './validate-reading.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-export function encodeCursor(row: Pick<ReadingRow, 'effectiveAt' | 'id'>): string {
-  return Buffer.from(`${row.effectiveAt.toISOString()}|${row.id}`).toString('base64url')
+/** The keyed seal of reading-list cursors: a forged or altered cursor is a 400, never a query (ADR-0015). */
+export const readingCursorSeal = (keyring: Pick<Keyring, 'blindIndex'>): CursorSeal => cursorSeal(keyring, 'device data')
+
+export function encodeCursor(row: Pick<ReadingRow, 'effectiveAt' | 'id'>, seal: CursorSeal): string {
+  return seal.seal(Buffer.from(`${row.effectiveAt.toISOString()}|${row.id}`).toString('base64url'))
 }
 
-export function decodeCursor(cursor: string): { effectiveAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+export function decodeCursor(cursor: string, seal: CursorSeal): { effectiveAt: Date; id: string } {
+  const content = seal.open(cursor)
+  const [at, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
   const effectiveAt = new Date(at ?? '')
-  if (!id || !UUID.test(id) || Number.isNaN(effectiveAt.getTime())) {
+  if (!id || !UUID.test(id) || !isInstantInRange(effectiveAt)) {
     throw new AppError('VALIDATION_FAILED', 'The cursor is not one this API gave', { errors: [{ pointer: '/querystring/cursor', detail: 'invalid cursor' }] })
   }
   return { effectiveAt, id }
@@ -55,14 +62,15 @@ export function timeBound(text: string | undefined, name: string): Date | undefi
 }
 
 export async function readPage(
-  deps: { db: Database; cipher: PatientCipher },
+  deps: { db: Database; cipher: PatientCipher; keyring: Pick<Keyring, 'blindIndex'> },
   query: { patientIds: readonly string[]; code?: string | undefined; from?: Date | undefined; to?: Date | undefined; cursor?: string | undefined; limit: number },
 ): Promise<{ readings: Array<Static<typeof ReadingOut>>; nextCursor: string | null }> {
-  const after = query.cursor !== undefined ? decodeCursor(query.cursor) : undefined
+  const seal = readingCursorSeal(deps.keyring)
+  const after = query.cursor !== undefined ? decodeCursor(query.cursor, seal) : undefined
   const rows = await queryReadings(deps.db, { patientIds: query.patientIds, code: query.code, from: query.from, to: query.to, after, limit: query.limit + 1 })
   const page = rows.slice(0, query.limit)
   const readings = []
   for (const row of page) readings.push(await presentReading(deps.cipher, row))
   const last = page.at(-1)
-  return { readings, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null }
+  return { readings, nextCursor: rows.length > query.limit && last ? encodeCursor(last, seal) : null }
 }

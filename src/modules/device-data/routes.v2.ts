@@ -108,7 +108,7 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
         const from = timeBound(q.from, 'from')
         const to = timeBound(q.to, 'to')
         if (patientIds.length === 0) return { readings: [], nextCursor: null }
-        return readPage({ db: ctx.db, cipher: ctx.cipher }, { patientIds, code: q.code, from, to, cursor: q.cursor, limit: q.limit ?? 100 })
+        return readPage({ db: ctx.db, cipher: ctx.cipher, keyring: ctx.keyring }, { patientIds, code: q.code, from, to, cursor: q.cursor, limit: q.limit ?? 100 })
       },
     )
   }

@@ -3,6 +3,7 @@
 // and the device's time is a real instant with its UTC offset, not in the future and not from a
 // reset clock. Every problem names its place in the body (JSON Pointer) and never echoes a value.
 
+import { isInstantInRange } from '../../platform/http/calendar.ts'
 import type { ProblemFieldError } from '../../platform/http/errors.ts'
 import { measurementRule, panelRule, toStoredValue } from './loinc-catalogue.ts'
 import type { ReadingComponent, ReadingContent } from './reading-content.ts'
@@ -50,7 +51,9 @@ export function parseDeviceTime(text: string): { at: Date; offsetMinutes: number
   // Date.UTC rolls 31 February into March: a real calendar instant must round-trip.
   if (check.getUTCFullYear() !== Number(y) || check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d)) return undefined
   if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined
-  return { at: new Date(local - offsetMinutes * 60_000), offsetMinutes }
+  const at = new Date(local - offsetMinutes * 60_000)
+  // An offset can carry 0001-01-01T00:00 local out of the years every part of the stack holds (ADR-0015).
+  return isInstantInRange(at) ? { at, offsetMinutes } : undefined
 }
 
 /** An instant in the device's own offset, RFC 3339 with milliseconds. */

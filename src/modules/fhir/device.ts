@@ -72,7 +72,7 @@ export function deviceRoutes(ctx: ModuleContext) {
       },
       async (request) => {
         const q = request.query as Query
-        const { count, cursor } = pagingOf(q)
+        const { count, cursor } = pagingOf(ctx, 'Device', q)
         if (one(q, '_sort') !== undefined || q._include) throw new FhirError(400, 'not-supported', '_sort and _include are not supported on Device')
         const patients = intersect(await scopeIds(request, 'devices.read'), referencesOf(q, 'patient', 'Patient'))
         const params: unknown[] = [patients]

@@ -91,7 +91,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
       },
       async (request) => {
         const q = request.query as Query
-        const { count, cursor } = pagingOf(q)
+        const { count, cursor } = pagingOf(ctx, 'DiagnosticReport', q)
         if (one(q, '_sort') !== undefined || q._include) throw new FhirError(400, 'not-supported', '_sort and _include are not supported on DiagnosticReport')
         const patients = intersect(await scopeIds(request, 'reports.read'), referencesOf(q, 'patient', 'Patient'))
         const params: unknown[] = [patients]

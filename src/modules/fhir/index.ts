@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import { capabilityStatement } from '../../fhir/capability.ts'
 import { FHIR_JSON, renderError } from '../../fhir/outcome.ts'
+import { strictJsonParser } from '../../platform/http/input-boundary.ts'
 import { FHIR_SCOPES, OAUTH_ROUTES } from '../../security/oauth-server/index.ts'
 import { auditEventFhirRoutes } from '../auditor/index.ts'
 import type { ModuleContext } from '../context.ts'
@@ -28,8 +29,8 @@ function oauthUrls(ctx: ModuleContext) {
 export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
   const startedAt = ctx.clock().toISOString()
   return async function fhir(app: FastifyInstance) {
-    // application/fhir+json is JSON (application/json is parsed by the root already).
-    app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+    // application/fhir+json is JSON, through the same strict parser as application/json at the root (ADR-0015).
+    app.addContentTypeParser(['application/fhir+json'], { parseAs: 'buffer' }, strictJsonParser(app.getDefaultJsonParser('error', 'error')))
 
     app.addHook('onSend', async (_request, reply, payload) => {
       const type = String(reply.getHeader('content-type') ?? '')

@@ -106,7 +106,7 @@ export function observationRoutes(ctx: ModuleContext) {
       },
       async (request) => {
         const q = request.query as Query
-        const { count, cursor } = pagingOf(q)
+        const { count, cursor } = pagingOf(ctx, 'Observation', q)
         const sort = one(q, '_sort') ?? '-date'
         if (sort !== '-date' && sort !== 'date') throw new FhirError(400, 'not-supported', '_sort supports date and -date', ['_sort'])
         const includes = (q._include ?? []).flatMap((v) => v.split(','))

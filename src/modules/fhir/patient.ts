@@ -3,14 +3,14 @@
 // administrators (patients.manage) with conditional create, update with If-Match.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { searchBundle, searchUrl, ignoredParamsOutcome, decodeCursor } from '../../fhir/bundle.ts'
+import { searchBundle, searchUrl, ignoredParamsOutcome, encodeCursor } from '../../fhir/bundle.ts'
 import { FhirError } from '../../fhir/outcome.ts'
 import { dateMatches, datesOf, idsOf, isUuid, one, searchQuerySchema, tokensOf, type Query } from '../../fhir/search.ts'
 import { assertValidResource } from '../../fhir/validate.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import type { Demographics, Patient } from '../patients/index.ts'
-import { AnyResource, FhirBody, etag, fhirBase, IdParams, ifMatchVersion, intersect, pagingOf, scopeIds, unknownSearchParams } from './shared.ts'
+import { AnyResource, FhirBody, etag, fhirBase, IdParams, ifMatchVersion, fhirCursorSeal, intersect, pagingOf, scopeIds, unknownSearchParams } from './shared.ts'
 
 export function presentPatient(p: Patient): Record<string, unknown> {
   const d = p.demographics ?? {}
@@ -113,7 +113,7 @@ export function patientRoutes(ctx: ModuleContext) {
       },
       async (request) => {
         const q = request.query as Query
-        const { count, cursor } = pagingOf(q)
+        const { count, cursor } = pagingOf(ctx, 'Patient', q)
         if (one(q, '_sort') !== undefined) throw new FhirError(400, 'not-supported', '_sort is not supported on Patient', ['_sort'])
         if (q._include) throw new FhirError(400, 'not-supported', '_include is not supported on Patient', ['_include'])
         const groups: string[][] = [...idsOf(q)]
@@ -154,8 +154,8 @@ export function patientRoutes(ctx: ModuleContext) {
         const last = matches.at(-1)
         return searchBundle({
           base,
-          self: searchUrl(base, 'Patient', q, decodeCursor(one(q, '_cursor'))),
-          next: more && last ? searchUrl(base, 'Patient', q, { d: 'n', k: ['1970-01-01T00:00:00Z', last.id] }) : undefined,
+          self: searchUrl(base, 'Patient', q, one(q, '_cursor')),
+          next: more && last ? searchUrl(base, 'Patient', q, encodeCursor({ d: 'n', k: ['1970-01-01T00:00:00Z', last.id] }, fhirCursorSeal(ctx, 'Patient'))) : undefined,
           matches: matches.map(presentPatient),
           outcome: ignoredParamsOutcome(request.fhirIgnored ?? []),
           now: ctx.clock(),

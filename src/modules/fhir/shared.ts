@@ -3,7 +3,8 @@
 
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { decodeCursor, ignoredParamsOutcome, searchBundle, searchUrl, type Cursor, type SearchBundle } from '../../fhir/bundle.ts'
+import { decodeCursor, encodeCursor, ignoredParamsOutcome, searchBundle, searchUrl, type Cursor, type SearchBundle } from '../../fhir/bundle.ts'
+import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
 import { FhirError } from '../../fhir/outcome.ts'
 import { countOf, knownParams, one, type Query } from '../../fhir/search.ts'
 import type { ModuleContext } from '../context.ts'
@@ -117,9 +118,9 @@ export function pagedBundle(
   const last = page.rows.at(-1)
   return searchBundle({
     base,
-    self: searchUrl(base, type, query, decodeCursor(one(query, '_cursor'))),
-    next: page.hasNext && last ? searchUrl(base, type, query, { d: 'n', k: [last.sort_key, last.id] }) : undefined,
-    previous: page.hasPrevious && first ? searchUrl(base, type, query, { d: 'p', k: [first.sort_key, first.id] }) : undefined,
+    self: searchUrl(base, type, query, one(query, '_cursor')),
+    next: page.hasNext && last ? searchUrl(base, type, query, encodeCursor({ d: 'n', k: [last.sort_key, last.id] }, fhirCursorSeal(ctx, type))) : undefined,
+    previous: page.hasPrevious && first ? searchUrl(base, type, query, encodeCursor({ d: 'p', k: [first.sort_key, first.id] }, fhirCursorSeal(ctx, type))) : undefined,
     matches,
     includes,
     outcome: ignoredParamsOutcome(request.fhirIgnored ?? []),
@@ -127,8 +128,14 @@ export function pagedBundle(
   })
 }
 
-export function pagingOf(query: Query): { count: number; cursor: Cursor | undefined } {
-  return { count: countOf(query), cursor: decodeCursor(one(query, '_cursor')) }
+/** The cursors of one resource type's searches, authenticated under the keyring (ADR-0015). */
+export function fhirCursorSeal(ctx: Pick<ModuleContext, 'keyring'>, type: string): CursorSeal {
+  return cursorSeal(ctx.keyring, `fhir ${type}`)
+}
+
+/** _count and the verified _cursor of a search (a forged or altered cursor is a 400). */
+export function pagingOf(ctx: Pick<ModuleContext, 'keyring'>, type: string, query: Query): { count: number; cursor: Cursor | undefined } {
+  return { count: countOf(query), cursor: decodeCursor(one(query, '_cursor'), fhirCursorSeal(ctx, type)) }
 }
 
 /** If-Match: W/"3" (or "3") → 3; absent → undefined. */

@@ -4,7 +4,7 @@
 
 export { ROLES, GLOBAL_ROLES, ORGANISATION_ONLY_ROLES, SECOND_FACTOR_ROLES, isRole, isValidGrant, secondFactorRequired } from './user.ts'
 export type { Role, RoleGrant, User, UserStatus, Organisation } from './user.ts'
-export { normalizeEmail, isPlausibleEmail } from './email-address.ts'
+export { normalizeEmail, isPlausibleEmail, emailAddressProblem } from './email-address.ts'
 
 export { createPasswordHasher, OWASP_ARGON2ID, type PasswordHasher, type Argon2idParameters } from './password-hasher.ts'
 export { checkPasswordPolicy, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordPolicyViolation, type PasswordContext } from './password-policy.ts'

@@ -87,8 +87,8 @@ describe('user service', () => {
     const created = await users.createUser({ email: `  ${local.toUpperCase()}@X.TEST `, password: PASSWORD })
     assert.equal(created.email, `${local.toUpperCase()}@X.TEST`, 'kept as typed, trimmed')
     await assert.rejects(users.createUser({ email: `${local}@x.test`, password: PASSWORD }), isAppError('CONFLICT'))
-    const fullWidthAt = `${local}＠x.test` // U+FF20 folds to @ under NFKC
-    await assert.rejects(users.createUser({ email: fullWidthAt, password: PASSWORD }), isAppError('CONFLICT'))
+    const fullWidthAt = `${local}＠x.test` // U+FF20 would fold to @ under NFKC: the email policy (ADR-0015) refuses it outright
+    await assert.rejects(users.createUser({ email: fullWidthAt, password: PASSWORD }), isAppError('VALIDATION_FAILED'))
     assert.equal((await users.findByEmail(`${local}@X.test`))?.id, created.id)
     await assert.rejects(users.createUser({ email: 'not an email', password: PASSWORD }), isAppError('VALIDATION_FAILED'))
   })

@@ -4,7 +4,7 @@
 import type { Database } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { generateAccountToken, hashAccountToken } from './account-token.ts'
-import { isPlausibleEmail } from './email-address.ts'
+import { emailAddressProblem } from './email-address.ts'
 import { accountKey, createLoginThrottle, unknownAccountKey, type LoginEvent, type LoginThrottle } from './login-throttle.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import { checkPasswordPolicy } from './password-policy.ts'
@@ -125,7 +125,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
   }
 
   async function createUser(input: CreateUserInput): Promise<User> {
-    if (!isPlausibleEmail(input.email)) throw new AppError('VALIDATION_FAILED', 'The email address is not valid', { errors: [{ pointer: '/email', detail: 'not an email address' }] })
+    // One policy for every address that enters (ADR-0015): plain ASCII, so no look-alike of another account.
+    const emailProblem = emailAddressProblem(input.email)
+    if (emailProblem) throw new AppError('VALIDATION_FAILED', `The email address ${emailProblem}`, { errors: [{ pointer: '/email', detail: `the address ${emailProblem}` }] })
     const roles = input.roles ?? []
     await assertGrants(roles)
     const conflict = (): AppError => new AppError('CONFLICT', 'An account with this email already exists')

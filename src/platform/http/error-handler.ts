@@ -2,7 +2,7 @@
 // cause — no message, no stack — only the request id to quote; the cause goes to the log.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, type ErrorCode, type ProblemFieldError } from './errors.ts'
+import { AppError, ERROR_CATALOGUE, type ErrorCode, type ProblemFieldError } from './errors.ts'
 import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts'
 
 const MAX_FIELD_ERRORS = 20
@@ -85,4 +85,21 @@ export function registerErrorHandling(app: FastifyInstance): void {
   })
 
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', 'No route matches this method and path'))
+}
+
+/**
+ * Errors Fastify raises before any route matches — a URL whose escapes are not UTF-8
+ * (FST_ERR_BAD_URL) — answered like any other refusal of the input boundary (ADR-0015): 400, in
+ * the FHIR API's shape under /fhir/ (no route matched, so the path is all there is to go by).
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const detail = err.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid percent-encoded UTF-8' : undefined
+  if (request.url.startsWith('/fhir/')) {
+    void reply
+      .code(400)
+      .type('application/fhir+json; charset=utf-8')
+      .send({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: `${ERROR_CATALOGUE.VALIDATION_FAILED.title}${detail ? `: ${detail}` : ''}` }] })
+    return
+  }
+  void sendProblem(request, reply, 'VALIDATION_FAILED', detail)
 }

@@ -6,6 +6,7 @@
 import { Ajv, type Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
+import { isValidDate, isValidDateTime } from './calendar.ts'
 
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({
@@ -18,6 +19,9 @@ function makeAjv(options: Options): Ajv {
   // ajv-formats is CommonJS: its function is the default export's default.
   const addFormats = (addFormatsModule as unknown as { default: (a: Ajv) => Ajv }).default ?? addFormatsModule
   addFormats(ajv)
+  // Stricter than ajv-formats: a real calendar day, no leap second, years 0001–9999 (ADR-0015).
+  ajv.addFormat('date', { type: 'string', validate: isValidDate })
+  ajv.addFormat('date-time', { type: 'string', validate: isValidDateTime })
   return ajv
 }
 

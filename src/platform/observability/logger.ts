@@ -8,6 +8,7 @@ import { trace } from '@opentelemetry/api'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import pino, { type DestinationStream, type Logger } from 'pino'
 import type { LogLevel } from '../../config/index.ts'
+import { urlDefect } from '../http/input-boundary.ts'
 
 export const REDACTED = '[REDACTED]'
 
@@ -23,7 +24,10 @@ declare module 'fastify' {
  *  route says its path carries a secret. Shared by the request log and the trace spans. */
 export function loggablePath(request: Pick<FastifyRequest, 'url' | 'routeOptions'>): string | undefined {
   if (request.routeOptions?.config?.secretInPath === true) return request.routeOptions.url
-  return typeof request.url === 'string' ? request.url.split('?')[0] : undefined
+  const path = typeof request.url === 'string' ? request.url.split('?')[0] : undefined
+  // A path the input boundary refuses (NUL, bad encodings) is hostile input: log the pattern, not the path (ADR-0015).
+  if (path !== undefined && urlDefect(path) !== undefined) return request.routeOptions?.url ?? '[refused path]'
+  return path
 }
 
 const SECRET_KEYS = [
@@ -56,7 +60,12 @@ export const REDACT_PATHS = [
 /** Error serializer: keeps what debugging needs, drops fields in which drivers echo data values. */
 function serializeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { message: 'non-error thrown' }
-  const e = err as Error & { code?: unknown; statusCode?: unknown }
+  const e = err as Error & { code?: unknown; statusCode?: unknown; severity?: unknown }
+  // A database error's message quotes the offending value ('invalid input syntax for type uuid:
+  // "…"'), and its stack repeats it: keep the SQLSTATE and the frames only (ADR-0015).
+  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string') {
+    return { type: e.name, message: `database error ${e.code}`, code: e.code, stack: e.stack?.split('\n').filter((l) => l.trimStart().startsWith('at ')).join('\n') }
+  }
   return {
     type: e.name,
     message: e.message,

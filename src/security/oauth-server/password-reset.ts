@@ -20,6 +20,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Database } from '../../platform/db/index.ts'
 import type { Mailer } from '../../platform/mail/index.ts'
+import { emailAddressProblem } from '../../platform/mail/email-address.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { createFormCsrf } from './pages/form-csrf.ts'
 import { html } from './pages/html.ts'
@@ -54,6 +55,7 @@ const ResetForm = Type.Object(
 )
 
 const Page = htmlResponse('HTML page')
+const BadAddress = htmlResponse('The address does not meet the email policy (ADR-0015): the form again with the reason')
 const Expired = htmlResponse('The form expired (CSRF check failed): the form again')
 const Gone = htmlResponse('The link was used, has expired or never existed')
 const Refused = htmlResponse('The new password was refused (policy, or the two differ): the form again with the reasons')
@@ -134,7 +136,7 @@ ${newPasswordFields()}
       '/account/password-reset',
       {
         config: { public: reason },
-        schema: { summary: 'Ask for a password reset link by mail; the same answer for every address', tags: ['Sign-in'], body: RequestForm, response: { 200: Page, 403: Expired } },
+        schema: { summary: 'Ask for a password reset link by mail; the same answer for every address', tags: ['Sign-in'], body: RequestForm, response: { 200: Page, 400: BadAddress, 403: Expired } },
         onResponse: async (request) => {
           const job = jobs.get(request)
           if (!job) return
@@ -152,6 +154,9 @@ ${newPasswordFields()}
         if (!nonce || !csrf.valid('password-reset-request', nonce, body.csrf)) {
           return sendPage(reply, 'Reset your password', requestForm(csrf.nonce(request, reply), FORM_EXPIRED), 403)
         }
+        // The email policy (ADR-0015) says nothing about which addresses have accounts: refuse a look-alike at once.
+        const emailProblem = emailAddressProblem(body.email)
+        if (emailProblem) return sendPage(reply, 'Reset your password', requestForm(nonce, `The email address ${emailProblem}.`), 400)
         jobs.set(request, { email: body.email.trim(), ip: request.ip })
         return sendPage(reply, 'Check your email', html`<p>${SENT}</p>`)
       },
