@@ -30,9 +30,9 @@ export interface Database extends Queryable {
 }
 
 export class DatabaseLockedError extends Error {
-  constructor(readonly dataDir: string, readonly holderPid: number) {
+  constructor(readonly dataDir: string, readonly holderPid: number | undefined) {
     super(
-      `The embedded database in ${dataDir} is in use by another Vigil process (pid ${holderPid}). ` +
+      `The embedded database in ${dataDir} is in use by another Vigil process${holderPid === undefined ? '' : ` (pid ${holderPid})`}. ` +
         'PGlite allows one process per data directory: stop that process, use another DATA_DIR, or set DATABASE_URL.',
     )
     this.name = 'DatabaseLockedError'
