@@ -214,7 +214,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 
-  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
+  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, registry: metrics.registry }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
   const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })

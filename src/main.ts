@@ -1,12 +1,12 @@
 // Load config → open the database → migrate → build the app → listen; shut down gracefully.
 
 import os from 'node:os'
-import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
-import { DatabaseLockedError, migrate, openDatabase, pendingMigrations, type Database } from './platform/db/index.ts'
+import { DatabaseLockedError, DatabaseUnavailableError, migrate, openDatabase, pendingMigrations, type Database } from './platform/db/index.ts'
 import { tlsServerOptions } from './platform/http/tls.ts'
+import { createRedisClient } from './platform/redis/client.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
 import { VERSION } from './version.ts'
@@ -36,12 +36,33 @@ async function main(): Promise<void> {
 
   let db
   try {
-    db = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: config.dataDir, poolMax: config.databasePoolMax })
+    const r = config.resilience
+    db = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      pgliteDir: config.dataDir,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: r.statementTimeoutMs,
+      lockTimeoutMs: r.lockTimeoutMs,
+      idleInTransactionTimeoutMs: r.idleInTransactionTimeoutMs,
+      connectTimeoutMs: r.connectTimeoutMs,
+      startupWaitMs: r.databaseStartupWaitSeconds * 1000,
+      // Never the error object itself: a driver message can carry a connection string.
+      onEvent: (event) => {
+        if (event.type === 'waiting') logger.warn({ attempt: event.attempt, retryInMs: event.retryInMs, reason: event.reason }, 'waiting for the database')
+        else if (event.type === 'circuit') logger[event.state === 'closed' ? 'info' : 'warn']({ dependency: 'database', circuit: event.state, previous: event.previous }, `database circuit ${event.state}`)
+        else logger.warn({ where: event.where, err: { message: event.error.message, code: (event.error as { code?: unknown }).code } }, 'database connection error')
+      },
+    })
   } catch (err) {
     if (err instanceof DatabaseLockedError) {
       logger.fatal(err.message)
       process.stderr.write(`vigil: ${err.message}\n`)
       process.exit(75) // EX_TEMPFAIL
+    }
+    if (err instanceof DatabaseUnavailableError) {
+      logger.fatal({ reason: err.reason }, err.message)
+      process.stderr.write(`vigil: ${err.message}\n`)
+      process.exit(69) // EX_UNAVAILABLE
     }
     throw err
   }
@@ -66,9 +87,12 @@ async function main(): Promise<void> {
   const instanceId = await recordInstanceStart(db)
 
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 })
+    ? createRedisClient(config.redisUrl, {
+        commandTimeoutMs: config.resilience.redisCommandTimeoutMs,
+        onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
+        onCircuit: (state, previous) => logger[state === 'closed' ? 'info' : 'warn']({ dependency: 'redis', circuit: state, previous }, `redis circuit ${state}`),
+      })
     : undefined
-  redis?.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'))
 
   const app = await buildApp(config, {
     db,

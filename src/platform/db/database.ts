@@ -26,6 +26,8 @@ export interface Database extends Queryable {
   /** Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
   poolStats(): PoolStats
+  /** The circuit breaker's state where the engine has one (PostgreSQL; ADR-0017). */
+  circuitState?(): 'closed' | 'open' | 'half-open'
   close(): Promise<void>
 }
 
