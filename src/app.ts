@@ -19,6 +19,7 @@ import { createReadinessCheck } from './modules/health/check-readiness.ts'
 import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
+import type { JobClaimer } from './platform/db/scheduler.ts'
 import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
@@ -84,6 +85,8 @@ export interface AppDeps {
   readonly processMetrics?: boolean
   /** The audit trail (default: on deps.db, checkpoints exported to AUDIT_CHECKPOINT_FILE; ADR-0006). */
   readonly audit?: AuditTrail
+  /** Claims periodic jobs so they run once per period across instances (main.ts; ADR-0017). */
+  readonly jobs?: JobClaimer
 }
 
 export type App = FastifyInstance
@@ -164,7 +167,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const patients = createPatientService({ db: deps.db, keys: dataKeys, cipher, keyring })
   const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db) }))
   const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
-  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date() }
+  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date(), jobs: deps.jobs }
 
   app.decorate('vigil', { provider, modules })
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
@@ -191,6 +194,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     registry: metrics.registry,
     checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,
     loadSigner: () => loadCheckpointSigner(deps.db, keyring),
+    claim: deps.jobs?.claim,
   })
 
   await app.register(cors, {

@@ -1,12 +1,13 @@
 // Load config → open the database → migrate → build the app → listen; shut down gracefully.
 
-import os from 'node:os'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
-import { DatabaseLockedError, DatabaseUnavailableError, migrate, openDatabase, pendingMigrations, type Database } from './platform/db/index.ts'
+import { DatabaseLockedError, DatabaseUnavailableError, migrate, openDatabase, pendingMigrations } from './platform/db/index.ts'
 import { tlsServerOptions } from './platform/http/tls.ts'
 import { createRedisClient } from './platform/redis/client.ts'
+import { HEARTBEAT_SECONDS, registerInstance } from './platform/db/instances.ts'
+import { createJobClaimer } from './platform/db/scheduler.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
 import { VERSION } from './version.ts'
@@ -84,7 +85,28 @@ async function main(): Promise<void> {
     }
   }
 
-  const instanceId = await recordInstanceStart(db)
+  const instance = await registerInstance(db, { version: VERSION, publicUrl: config.publicUrl })
+  const instanceId = instance?.id
+  // Instances on one database must name themselves alike: PUBLIC_URL is the OAuth issuer and the
+  // audience base, so a token from one is refused by another that differs (ADR-0017).
+  const disagreeing = instance?.others.filter((o) => o.publicUrl !== null && o.publicUrl !== config.publicUrl) ?? []
+  if (disagreeing.length > 0) {
+    const message =
+      `another live instance shares this database with PUBLIC_URL ${disagreeing[0]!.publicUrl} (host ${disagreeing[0]!.hostname}, pid ${disagreeing[0]!.pid}) ` +
+      `but this one is ${config.publicUrl}: tokens issued by one are refused by the other. Set the same PUBLIC_URL, the URL clients reach through the load balancer, on every instance`
+    if (config.nodeEnv === 'production') {
+      logger.fatal({ instanceId }, message)
+      process.stderr.write(`vigil: ${message}\n`)
+      await instance?.stop().catch(() => undefined)
+      await db.close()
+      process.exit(78)
+    }
+    logger.warn({ instanceId }, message)
+  }
+  const heartbeat = setInterval(() => {
+    instance?.heartbeat().catch((err: unknown) => logger.debug({ err: { message: err instanceof Error ? err.message : String(err) } }, 'instance heartbeat failed'))
+  }, HEARTBEAT_SECONDS * 1000)
+  heartbeat.unref()
 
   const redis = config.redisUrl
     ? createRedisClient(config.redisUrl, {
@@ -101,6 +123,7 @@ async function main(): Promise<void> {
     tracing,
     https: config.tls ? tlsServerOptions(config.tls) : undefined,
     processMetrics: true,
+    jobs: createJobClaimer(db, instanceId),
   })
 
   let stopping = false
@@ -127,7 +150,8 @@ async function main(): Promise<void> {
       } finally {
         clearInterval(reaper)
       }
-      if (instanceId !== undefined) await db.query('UPDATE service_instances SET stopped_at = now() WHERE id = $1', [instanceId])
+      clearInterval(heartbeat)
+      await instance?.stop().catch((err: unknown) => logger.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not record the stop'))
       await db.close()
       redis?.disconnect()
       await tracing.shutdown()
@@ -143,17 +167,6 @@ async function main(): Promise<void> {
 
   const address = await app.listen({ port: config.port, host: config.host })
   logger.info({ address, publicUrl: config.publicUrl, instanceId, version: VERSION }, 'vigil is serving')
-}
-
-async function recordInstanceStart(db: Database): Promise<string | undefined> {
-  const { rows: tables } = await db.query<{ present: boolean }>("SELECT to_regclass('service_instances') IS NOT NULL AS present")
-  if (tables[0]?.present !== true) return undefined
-  const { rows } = await db.query<{ id: string }>('INSERT INTO service_instances (hostname, pid, version) VALUES ($1, $2, $3) RETURNING id', [
-    os.hostname(),
-    process.pid,
-    VERSION,
-  ])
-  return rows[0]?.id
 }
 
 main().catch((err: unknown) => {
