@@ -6,7 +6,7 @@ import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
 import { DatabaseLockedError, DatabaseUnavailableError, migrate, openDatabase, pendingMigrations } from './platform/db/index.ts'
 import { tlsServerOptions } from './platform/http/tls.ts'
 import { createRedisClient } from './platform/redis/client.ts'
-import { HEARTBEAT_SECONDS, registerInstance } from './platform/db/instances.ts'
+import { HEARTBEAT_SECONDS, publicUrlDisagreement, registerInstance } from './platform/db/instances.ts'
 import { createJobClaimer } from './platform/db/scheduler.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
@@ -89,11 +89,8 @@ async function main(): Promise<void> {
   const instanceId = instance?.id
   // Instances on one database must name themselves alike: PUBLIC_URL is the OAuth issuer and the
   // audience base, so a token from one is refused by another that differs (ADR-0017).
-  const disagreeing = instance?.others.filter((o) => o.publicUrl !== null && o.publicUrl !== config.publicUrl) ?? []
-  if (disagreeing.length > 0) {
-    const message =
-      `another live instance shares this database with PUBLIC_URL ${disagreeing[0]!.publicUrl} (host ${disagreeing[0]!.hostname}, pid ${disagreeing[0]!.pid}) ` +
-      `but this one is ${config.publicUrl}: tokens issued by one are refused by the other. Set the same PUBLIC_URL, the URL clients reach through the load balancer, on every instance`
+  const message = publicUrlDisagreement(instance, config.publicUrl)
+  if (message) {
     if (config.nodeEnv === 'production') {
       logger.fatal({ instanceId }, message)
       process.stderr.write(`vigil: ${message}\n`)

@@ -24,6 +24,16 @@ export interface InstanceRegistration {
   stop(): Promise<void>
 }
 
+/** The message when a live instance on the database names itself with another PUBLIC_URL, or undefined. */
+export function publicUrlDisagreement(registration: Pick<InstanceRegistration, 'others'> | undefined, publicUrl: string): string | undefined {
+  const other = registration?.others.find((o) => o.publicUrl !== null && o.publicUrl !== publicUrl)
+  if (!other) return undefined
+  return (
+    `another live instance shares this database with PUBLIC_URL ${other.publicUrl} (host ${other.hostname}, pid ${other.pid}) ` +
+    `but this one is ${publicUrl}: tokens issued by one are refused by the other. Set the same PUBLIC_URL, the URL clients reach through the load balancer, on every instance`
+  )
+}
+
 export async function registerInstance(db: Queryable, facts: { version: string; publicUrl: string }): Promise<InstanceRegistration | undefined> {
   const { rows: tables } = await db.query<{ present: boolean }>("SELECT to_regclass('service_instances') IS NOT NULL AS present")
   if (tables[0]?.present !== true) return undefined
