@@ -20,6 +20,7 @@ import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
 import type { JobClaimer } from './platform/db/scheduler.ts'
+import { startSigningKeyRefresh } from './security/oauth-server/signing-key-refresh.ts'
 import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
@@ -87,6 +88,8 @@ export interface AppDeps {
   readonly audit?: AuditTrail
   /** Claims periodic jobs so they run once per period across instances (main.ts; ADR-0017). */
   readonly jobs?: JobClaimer
+  /** Milliseconds between checks for a rotated signing key in the database (main.ts; unset = none). */
+  readonly signingKeyRefreshMs?: number
 }
 
 export type App = FastifyInstance
@@ -148,6 +151,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     })
   const clients = createClientStore({ db: deps.db, sealer })
   const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  if (deps.signingKeyRefreshMs) {
+    // A rotation made by `vigil keys rotate-signing` (or another instance) reaches this one without a restart (ADR-0017).
+    const refresh = startSigningKeyRefresh({
+      provider,
+      db: deps.db,
+      sealer,
+      intervalMs: deps.signingKeyRefreshMs,
+      onReload: (kids) => deps.logger.info({ signingKeys: kids }, 'signing keys reloaded'),
+      onError: (err) => deps.logger.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'signing key check failed'),
+    })
+    app.addHook('onClose', async () => refresh.stop())
+  }
   const api = apiResource(config.publicUrl)
   const fhir = fhirResource(config.publicUrl)
   const authenticate =

@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     https: config.tls ? tlsServerOptions(config.tls) : undefined,
     processMetrics: true,
     jobs: createJobClaimer(db, instanceId),
+    signingKeyRefreshMs: 30_000,
   })
 
   let stopping = false
