@@ -18,6 +18,8 @@ import { createReadinessCheck } from './modules/health/check-readiness.ts'
 import { metricsRoutes } from './modules/health/metrics.routes.ts'
 import { healthRoutes } from './modules/health/routes.ts'
 import type { Database } from './platform/db/index.ts'
+import type { JobClaimer } from './platform/db/scheduler.ts'
+import { startSigningKeyRefresh } from './security/oauth-server/signing-key-refresh.ts'
 import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
 import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerOpenApi } from './platform/http/openapi.ts'
@@ -90,6 +92,10 @@ export interface AppDeps {
   readonly processMetrics?: boolean
   /** The audit trail (default: on deps.db, checkpoints exported to AUDIT_CHECKPOINT_FILE; ADR-0006). */
   readonly audit?: AuditTrail
+  /** Claims periodic jobs so they run once per period across instances (main.ts; ADR-0017). */
+  readonly jobs?: JobClaimer
+  /** Milliseconds between checks for a rotated signing key in the database (main.ts; unset = none). */
+  readonly signingKeyRefreshMs?: number
 }
 
 export type App = FastifyInstance
@@ -160,6 +166,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     })
   const clients = createClientStore({ db: deps.db, sealer })
   const provider = createProvider({ config, db: deps.db, clients, accounts, keyring, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  if (deps.signingKeyRefreshMs) {
+    // A rotation made by `vigil keys rotate-signing` (or another instance) reaches this one without a restart (ADR-0017).
+    const refresh = startSigningKeyRefresh({
+      provider,
+      db: deps.db,
+      sealer,
+      intervalMs: deps.signingKeyRefreshMs,
+      onReload: (kids) => deps.logger.info({ signingKeys: kids }, 'signing keys reloaded'),
+      onError: (err) => deps.logger.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'signing key check failed'),
+    })
+    app.addHook('onClose', async () => refresh.stop())
+  }
   const api = apiResource(config.publicUrl)
   const fhir = fhirResource(config.publicUrl)
   const authenticate =
@@ -183,7 +201,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const deviceCookies = createDeviceCookies(config.secrets.cookieSecret)
   const unlock = loginUnlock({ unlock: createLoginUnlock({ db: deps.db, clock: () => new Date() }), mailer, deviceCookies, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl, logger: deps.logger })
   delayNotice.notify = unlock.notifyDelayed
-  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date() }
+  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date(), jobs: deps.jobs }
 
   app.decorate('vigil', { provider, modules })
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
@@ -218,6 +236,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     registry: metrics.registry,
     checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,
     loadSigner: () => loadCheckpointSigner(deps.db, keyring),
+    claim: deps.jobs?.claim,
   })
 
   await app.register(cors, {
@@ -240,7 +259,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 
-  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
+  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, registry: metrics.registry }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
   const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })

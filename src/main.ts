@@ -1,12 +1,13 @@
 // Load config → open the database → migrate → build the app → listen; shut down gracefully.
 
-import os from 'node:os'
-import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
-import { DatabaseLockedError, migrate, openDatabase, pendingMigrations, type Database } from './platform/db/index.ts'
+import { DatabaseLockedError, DatabaseUnavailableError, migrate, openDatabase, pendingMigrations } from './platform/db/index.ts'
 import { TlsMaterialError, tlsServerOptions } from './platform/http/tls.ts'
+import { createRedisClient } from './platform/redis/client.ts'
+import { HEARTBEAT_SECONDS, publicUrlDisagreement, registerInstance } from './platform/db/instances.ts'
+import { createJobClaimer } from './platform/db/scheduler.ts'
 import { createLogger } from './platform/observability/logger.ts'
 import { startTracing } from './platform/observability/tracing.ts'
 import { VERSION } from './version.ts'
@@ -50,12 +51,33 @@ async function main(): Promise<void> {
 
   let db
   try {
-    db = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: config.dataDir, poolMax: config.databasePoolMax })
+    const r = config.resilience
+    db = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      pgliteDir: config.dataDir,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: r.statementTimeoutMs,
+      lockTimeoutMs: r.lockTimeoutMs,
+      idleInTransactionTimeoutMs: r.idleInTransactionTimeoutMs,
+      connectTimeoutMs: r.connectTimeoutMs,
+      startupWaitMs: r.databaseStartupWaitSeconds * 1000,
+      // Never the error object itself: a driver message can carry a connection string.
+      onEvent: (event) => {
+        if (event.type === 'waiting') logger.warn({ attempt: event.attempt, retryInMs: event.retryInMs, reason: event.reason }, 'waiting for the database')
+        else if (event.type === 'circuit') logger[event.state === 'closed' ? 'info' : 'warn']({ dependency: 'database', circuit: event.state, previous: event.previous }, `database circuit ${event.state}`)
+        else logger.warn({ where: event.where, err: { message: event.error.message, code: (event.error as { code?: unknown }).code } }, 'database connection error')
+      },
+    })
   } catch (err) {
     if (err instanceof DatabaseLockedError) {
       logger.fatal(err.message)
       process.stderr.write(`vigil: ${err.message}\n`)
       process.exit(75) // EX_TEMPFAIL
+    }
+    if (err instanceof DatabaseUnavailableError) {
+      logger.fatal({ reason: err.reason }, err.message)
+      process.stderr.write(`vigil: ${err.message}\n`)
+      process.exit(69) // EX_UNAVAILABLE
     }
     throw err
   }
@@ -77,12 +99,33 @@ async function main(): Promise<void> {
     }
   }
 
-  const instanceId = await recordInstanceStart(db)
+  const instance = await registerInstance(db, { version: VERSION, publicUrl: config.publicUrl })
+  const instanceId = instance?.id
+  // Instances on one database must name themselves alike: PUBLIC_URL is the OAuth issuer and the
+  // audience base, so a token from one is refused by another that differs (ADR-0017).
+  const message = publicUrlDisagreement(instance, config.publicUrl)
+  if (message) {
+    if (config.nodeEnv === 'production') {
+      logger.fatal({ instanceId }, message)
+      process.stderr.write(`vigil: ${message}\n`)
+      await instance?.stop().catch(() => undefined)
+      await db.close()
+      process.exit(78)
+    }
+    logger.warn({ instanceId }, message)
+  }
+  const heartbeat = setInterval(() => {
+    instance?.heartbeat().catch((err: unknown) => logger.debug({ err: { message: err instanceof Error ? err.message : String(err) } }, 'instance heartbeat failed'))
+  }, HEARTBEAT_SECONDS * 1000)
+  heartbeat.unref()
 
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 })
+    ? createRedisClient(config.redisUrl, {
+        commandTimeoutMs: config.resilience.redisCommandTimeoutMs,
+        onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
+        onCircuit: (state, previous) => logger[state === 'closed' ? 'info' : 'warn']({ dependency: 'redis', circuit: state, previous }, `redis circuit ${state}`),
+      })
     : undefined
-  redis?.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'))
 
   const app = await buildApp(config, {
     db,
@@ -91,6 +134,8 @@ async function main(): Promise<void> {
     tracing,
     https,
     processMetrics: true,
+    jobs: createJobClaimer(db, instanceId),
+    signingKeyRefreshMs: 30_000,
   })
 
   let stopping = false
@@ -117,7 +162,8 @@ async function main(): Promise<void> {
       } finally {
         clearInterval(reaper)
       }
-      if (instanceId !== undefined) await db.query('UPDATE service_instances SET stopped_at = now() WHERE id = $1', [instanceId])
+      clearInterval(heartbeat)
+      await instance?.stop().catch((err: unknown) => logger.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not record the stop'))
       await db.close()
       redis?.disconnect()
       await tracing.shutdown()
@@ -133,17 +179,6 @@ async function main(): Promise<void> {
 
   const address = await app.listen({ port: config.port, host: config.host })
   logger.info({ address, publicUrl: config.publicUrl, instanceId, version: VERSION }, 'vigil is serving')
-}
-
-async function recordInstanceStart(db: Database): Promise<string | undefined> {
-  const { rows: tables } = await db.query<{ present: boolean }>("SELECT to_regclass('service_instances') IS NOT NULL AS present")
-  if (tables[0]?.present !== true) return undefined
-  const { rows } = await db.query<{ id: string }>('INSERT INTO service_instances (hostname, pid, version) VALUES ($1, $2, $3) RETURNING id', [
-    os.hostname(),
-    process.pid,
-    VERSION,
-  ])
-  return rows[0]?.id
 }
 
 main().catch((err: unknown) => {

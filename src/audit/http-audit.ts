@@ -81,6 +81,8 @@ export interface AuditHttpOptions {
   /** Periodic checkpoints (seconds; 0 = none), signed by the key loadSigner returns. */
   readonly checkpointIntervalSeconds?: number
   readonly loadSigner?: () => Promise<CheckpointSigner>
+  /** With several instances, the periodic checkpoint is made by the one that claims the period (ADR-0017). */
+  readonly claim?: ((job: string, periodSeconds: number) => Promise<boolean>) | undefined
 }
 
 export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOptions): void {
@@ -125,8 +127,9 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
     let running: Promise<unknown> | undefined
     timer = setInterval(() => {
       if (running) return // the previous one is still going
-      running = (signer ??= loadSigner())
-        .then((s) => options.audit.checkpoint(s))
+      const claim = options.claim
+      running = (claim ? claim('audit-checkpoint', seconds) : Promise.resolve(true))
+        .then(async (mine) => (mine ? options.audit.checkpoint(await (signer ??= loadSigner())) : undefined))
         .catch((err: unknown) => {
           signer = undefined
           options.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit checkpoint failed')

@@ -55,6 +55,7 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     databaseUrl: undefined,
     databasePoolMax: 10,
     redisUrl: undefined,
+    resilience: { statementTimeoutMs: 15_000, lockTimeoutMs: 5_000, idleInTransactionTimeoutMs: 30_000, connectTimeoutMs: 3_000, databaseStartupWaitSeconds: 300, redisCommandTimeoutMs: 500 },
     migrateOnStart: true,
     logLevel: 'info',
     bodyLimitBytes: 1024 * 1024,

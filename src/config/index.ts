@@ -23,6 +23,16 @@ export interface Config {
   readonly databaseUrl: string | undefined
   readonly databasePoolMax: number
   readonly redisUrl: string | undefined
+  /** Resilience when PostgreSQL or Redis goes away (ADR-0017). Timeouts in ms; 0 = none. */
+  readonly resilience: {
+    readonly statementTimeoutMs: number
+    readonly lockTimeoutMs: number
+    readonly idleInTransactionTimeoutMs: number
+    readonly connectTimeoutMs: number
+    /** How long start-up waits for an unreachable PostgreSQL before giving up (0 = not at all). */
+    readonly databaseStartupWaitSeconds: number
+    readonly redisCommandTimeoutMs: number
+  }
   readonly migrateOnStart: boolean
   readonly logLevel: LogLevel
   readonly bodyLimitBytes: number
@@ -234,6 +244,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     databaseUrl: read('DATABASE_URL', url(['postgres:', 'postgresql:'])),
     databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
     redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
+    resilience: {
+      statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', integer(0, 3_600_000), 15_000),
+      lockTimeoutMs: read('DATABASE_LOCK_TIMEOUT_MS', integer(0, 3_600_000), 5_000),
+      idleInTransactionTimeoutMs: read('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', integer(0, 3_600_000), 30_000),
+      connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', integer(100, 60_000), 3_000),
+      databaseStartupWaitSeconds: read('DATABASE_STARTUP_WAIT_SECONDS', integer(0, 86_400), 300),
+      redisCommandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', integer(10, 60_000), 500),
+    },
     rateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
     deviceData: {
       v1Sunset: read('API_V1_SUNSET', isoDate, '2027-12-31'),

@@ -7,6 +7,7 @@ import type { AuditTrail } from '../audit/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Keyring } from '../platform/crypto/keyring.ts'
 import type { Database } from '../platform/db/index.ts'
+import type { JobClaimer } from '../platform/db/scheduler.ts'
 import type { Mailer } from '../platform/mail/index.ts'
 import type { PolicyDecisionPoint } from '../security/policy/index.ts'
 import type { DataKeyStore, PatientCipher, PatientService } from './patients/index.ts'
@@ -25,4 +26,6 @@ export interface ModuleContext {
   readonly clock: () => Date
   /** Outgoing mail (invitations); absent → the care module invites without mailing, and logs it. */
   readonly mailer?: Mailer | undefined
+  /** Periodic jobs run once per period across instances (ADR-0017); absent → every instance runs them. */
+  readonly jobs?: JobClaimer | undefined
 }

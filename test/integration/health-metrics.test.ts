@@ -47,16 +47,21 @@ describe('health probes', () => {
     }
   })
 
-  test('[SRS-OPS-001] /health/ready answers 503 naming Redis when the configured Redis is unreachable', async () => {
+  test('[SRS-OPS-001][SRS-OPS-253] /health/ready answers 200 "degraded" naming Redis when the configured Redis is unreachable, and says so in the metrics', async () => {
     // A real client pointed at a port where nothing listens.
     const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 300, retryStrategy: () => null })
     redis.on('error', () => {})
     const down = await createTestApp({ deps: { db: t.db, redis } })
     try {
       const res = await down.app.inject({ method: 'GET', url: '/health/ready' })
-      assert.equal(res.statusCode, 503)
-      assert.match(res.json().detail, /redis/)
-      assert.doesNotMatch(res.json().detail, /database/)
+      assert.equal(res.statusCode, 200, 'the API works without Redis (limits fail open): the instance stays in the load balancer')
+      assert.equal(res.json().status, 'degraded')
+      assert.equal(res.json().checks.redis.status, 'down')
+      assert.equal(res.json().checks.redis.critical, false)
+      assert.equal(res.json().checks.database.status, 'ok')
+      const metrics = await down.app.inject({ method: 'GET', url: '/metrics' })
+      assert.match(metrics.body, /^vigil_dependency_up\{dependency="redis",critical="false"\} 0$/m)
+      assert.match(metrics.body, /^vigil_dependency_up\{dependency="database",critical="true"\} 1$/m)
     } finally {
       await down.close()
       redis.disconnect()

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { openDatabase } from '../../src/platform/db/index.ts'
+import { readLockHolder } from '../../src/platform/db/data-dir-lock.ts'
 import {
   childEnv,
   REPO_ROOT,
@@ -99,7 +100,7 @@ describe('first start, lock and restart on one DATA_DIR (embedded PGlite)', () =
   test('[SRS-SETUP-003] a second process on the same DATA_DIR exits non-zero naming the directory, and the first keeps serving', async () => {
     assert.ok(first?.running)
     const lockFile = path.join(dataDir, 'pglite.lock')
-    assert.equal(readFileSync(lockFile, 'utf8'), String(first.pid), 'the lock names the running server')
+    assert.equal(readLockHolder(lockFile)?.pid, first.pid, 'the lock names the running server')
 
     const other = await run(process.execPath, SERVER_ARGS, { env })
     assert.notEqual(other.code, 0)
@@ -110,7 +111,7 @@ describe('first start, lock and restart on one DATA_DIR (embedded PGlite)', () =
     assert.ok(!other.stdout.includes('vigil is serving'))
 
     assert.ok(first.running, 'the first process is still running')
-    assert.equal(readFileSync(lockFile, 'utf8'), String(first.pid), 'the lock was not taken over')
+    assert.equal(readLockHolder(lockFile)?.pid, first.pid, 'the lock was not taken over')
     const res = await get(`${firstAddress}/health/ready`)
     assert.equal(res.status, 200)
     assert.equal(((await res.json()) as ReadyBody).checks.database?.status, 'ok')

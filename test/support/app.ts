@@ -2,11 +2,11 @@
 // PostgreSQL in DATABASE_URL), real migrations, and a log sink the test can read.
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
-import { Redis } from 'ioredis'
 import { buildApp, type App, type AppDeps } from '../../src/app.ts'
 import type { Config } from '../../src/config/index.ts'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createLogger } from '../../src/platform/observability/logger.ts'
+import { createRedisClient } from '../../src/platform/redis/client.ts'
 import { testConfig } from './config.ts'
 import { LogSink } from './log-sink.ts'
 
@@ -38,8 +38,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const config = testConfig(options.env)
   const logs = new LogSink()
   const db = options.deps?.db ?? (await openTestDatabase(config))
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1000 }) : undefined
-  redis?.on('error', () => {})
+  const redis = config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.resilience.redisCommandTimeoutMs }) : undefined
   let app: App
   try {
     app = await buildApp(config, { db, logger: createLogger({ level: config.logLevel, destination: logs }), redis, ...options.deps })

@@ -18,6 +18,8 @@ export interface AnomalyMonitorDeps {
   /** Names this instance in webhook payloads. */
   readonly source: string
   readonly webhookTimeoutMs?: number
+  /** With several instances, the scheduled run happens on the one that claims the period (ADR-0017). */
+  readonly claim?: ((job: string, periodSeconds: number) => Promise<boolean>) | undefined
 }
 
 export interface RunReport {
@@ -97,7 +99,8 @@ export function createAnomalyMonitor(deps: AnomalyMonitorDeps): AnomalyMonitor {
     start(intervalSeconds) {
       if (intervalSeconds <= 0 || timer) return
       timer = setInterval(() => {
-        monitor.run().catch((err: unknown) => deps.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'anomaly detection run failed'))
+        const claimed = deps.claim ? deps.claim('anomaly-scan', intervalSeconds) : Promise.resolve(true)
+        claimed.then((mine) => (mine ? monitor.run() : undefined)).catch((err: unknown) => deps.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'anomaly detection run failed'))
       }, intervalSeconds * 1000)
       timer.unref()
     },

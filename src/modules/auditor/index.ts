@@ -24,6 +24,7 @@ export function anomalyMonitorFor(ctx: ModuleContext): AnomalyMonitor {
     thresholds: thresholdsFromConfig(ctx),
     webhookUrl: ctx.config.anomalies.webhookUrl,
     source: ctx.config.publicUrl,
+    claim: ctx.jobs?.claim,
   })
 }
 

@@ -26,13 +26,15 @@ export interface Database extends Queryable {
   /** Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
   poolStats(): PoolStats
+  /** The circuit breaker's state where the engine has one (PostgreSQL; ADR-0017). */
+  circuitState?(): 'closed' | 'open' | 'half-open'
   close(): Promise<void>
 }
 
 export class DatabaseLockedError extends Error {
-  constructor(readonly dataDir: string, readonly holderPid: number) {
+  constructor(readonly dataDir: string, readonly holderPid: number | undefined) {
     super(
-      `The embedded database in ${dataDir} is in use by another Vigil process (pid ${holderPid}). ` +
+      `The embedded database in ${dataDir} is in use by another Vigil process${holderPid === undefined ? '' : ` (pid ${holderPid})`}. ` +
         'PGlite allows one process per data directory: stop that process, use another DATA_DIR, or set DATABASE_URL.',
     )
     this.name = 'DatabaseLockedError'

@@ -3,15 +3,34 @@ export { DatabaseLockedError } from './database.ts'
 export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
 import type { Database } from './database.ts'
 import { openPglite } from './pglite.ts'
-import { openPostgres } from './postgres.ts'
+import { openPostgres, type DatabaseEvent } from './postgres.ts'
+export type { DatabaseEvent } from './postgres.ts'
+export { DatabaseUnavailableError, findDatabaseUnavailable } from './unavailable.ts'
 
 export interface DatabaseOptions {
   readonly databaseUrl?: string | undefined
   /** PGlite data directory; undefined → in memory. Ignored when databaseUrl is set. */
   readonly pgliteDir?: string | undefined
   readonly poolMax?: number
+  /** PostgreSQL session timeouts in ms (0 or unset = none; the server's own defaults apply). */
+  readonly statementTimeoutMs?: number
+  readonly lockTimeoutMs?: number
+  readonly idleInTransactionTimeoutMs?: number
+  readonly connectTimeoutMs?: number
+  /** How long opening PostgreSQL waits for it to become reachable (ms; unset = fail at once). */
+  readonly startupWaitMs?: number
+  readonly onEvent?: (event: DatabaseEvent) => void
 }
 
 export function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolMax ?? 10) : openPglite(options.pgliteDir)
+  if (!options.databaseUrl) return openPglite(options.pgliteDir)
+  return openPostgres(options.databaseUrl, {
+    max: options.poolMax ?? 10,
+    ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    ...(options.idleInTransactionTimeoutMs !== undefined ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs } : {}),
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.startupWaitMs !== undefined ? { startupWaitMs: options.startupWaitMs } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  })
 }

@@ -40,6 +40,9 @@ async function readMigrations(dir: string): Promise<MigrationFile[]> {
 export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<MigrationReport> {
   const files = await readMigrations(dir)
   return db.transaction(async (tx) => {
+    // A migration may rewrite a large table and wait for another instance's: the session's
+    // statement and lock timeouts (ADR-0017) do not apply to it.
+    await tx.exec('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0')
     // Transaction-scoped lock: released on COMMIT/ROLLBACK, even if this process dies.
     await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
     await tx.exec(`CREATE TABLE IF NOT EXISTS vigil_migrations (

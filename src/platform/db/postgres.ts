@@ -1,5 +1,18 @@
+// PostgreSQL through node-postgres, hardened against the database going away (ADR-0017):
+// - every client the pool opens carries an 'error' listener, so a connection that dies while
+//   checked out (57P01 on a restart, a reset) fails the requests that used it and nothing else;
+//   the broken client is destroyed, not returned to the pool;
+// - statement, lock and idle-in-transaction timeouts are set on every session, and a client-side
+//   deadline catches a database that stopped answering altogether;
+// - errors that mean "cannot serve now" become DatabaseUnavailableError (503 with Retry-After);
+// - a circuit breaker makes calls fail in milliseconds while the database is unreachable;
+// - opening waits for the database with back-off instead of failing the start.
+
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
+import { CircuitBreaker, CircuitOpenError, type CircuitState } from '../resilience/circuit-breaker.ts'
 import type { Database, Queryable, QueryResult } from './database.ts'
+import { DatabaseUnavailableError, isConnectionFailure, isTimeout } from './unavailable.ts'
 
 const INT8_OID = 20
 
@@ -9,51 +22,157 @@ function parseInt8(value: string): number {
   return n
 }
 
-function wrap(q: pg.Pool | pg.PoolClient): Queryable {
-  return {
-    async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-      const res = await q.query(sql, params as unknown[])
-      return { rows: res.rows as R[], rowCount: res.rowCount ?? res.rows.length }
-    },
-    async exec(sql: string): Promise<void> {
-      await q.query(sql)
-    },
-  }
+export interface PostgresOptions {
+  readonly max: number
+  /** Server-side statement_timeout in ms (0 = none). */
+  readonly statementTimeoutMs?: number
+  /** Server-side lock_timeout in ms (0 = none). */
+  readonly lockTimeoutMs?: number
+  /** Server-side idle_in_transaction_session_timeout in ms (0 = none). */
+  readonly idleInTransactionTimeoutMs?: number
+  /** Deadline for opening a connection, in ms. */
+  readonly connectTimeoutMs?: number
+  /** How long opening waits for an unreachable database, in ms (0 = fail at once). */
+  readonly startupWaitMs?: number
+  /** Connection errors and waiting at start-up are reported here (never with credentials). */
+  readonly onEvent?: (event: DatabaseEvent) => void
 }
 
-export async function openPostgres(connectionString: string, max: number): Promise<Database> {
+export type DatabaseEvent =
+  | { readonly type: 'connection-error'; readonly where: 'idle' | 'checked-out'; readonly error: Error }
+  | { readonly type: 'circuit'; readonly state: CircuitState; readonly previous: CircuitState }
+  | { readonly type: 'waiting'; readonly attempt: number; readonly retryInMs: number; readonly reason: string }
+
+function reasonOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  return err instanceof Error ? err.message.split('\n')[0]!.slice(0, 120) : 'unknown'
+}
+
+export async function openPostgres(connectionString: string, options: PostgresOptions): Promise<Database> {
+  const statementTimeout = options.statementTimeoutMs ?? 0
   const pool = new pg.Pool({
     connectionString,
-    max,
-    connectionTimeoutMillis: 5_000,
+    max: options.max,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 2_000 } : {}),
+    ...(options.lockTimeoutMs ? { lock_timeout: options.lockTimeoutMs } : {}),
+    ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   })
-  // An idle client's error (server restart) must not crash the process; the next query reconnects.
-  pool.on('error', () => {})
-  const base = wrap(pool)
-  // Fail fast on a wrong URL rather than at the first request.
-  await base.query('SELECT 1')
+  const emit = options.onEvent ?? (() => {})
+  // An idle client's error (server restart): the pool drops the client; the next query reconnects.
+  pool.on('error', (error) => emit({ type: 'connection-error', where: 'idle', error }))
+  // A checked-out client (a transaction between statements) has no pool listener: without this,
+  // a FATAL from the server is an unhandled 'error' event and the process dies. The statement in
+  // flight, or the next one, fails instead, and the client is destroyed on release.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => emit({ type: 'connection-error', where: 'checked-out', error }))
+  })
+
+  const breaker = new CircuitBreaker('database', { failureThreshold: 3, cooldownMs: 500, onStateChange: (state, previous) => emit({ type: 'circuit', state, previous }) })
+
+  /** Maps a driver error to what the caller should see, and tells the breaker. */
+  function classify(err: unknown): unknown {
+    if (err instanceof DatabaseUnavailableError) return err
+    if (isConnectionFailure(err)) {
+      breaker.failure()
+      return new DatabaseUnavailableError('The database connection was lost or could not be opened', { cause: err, reason: reasonOf(err) })
+    }
+    breaker.success() // the server answered, if only with an error of its own
+    if (isTimeout(err)) return new DatabaseUnavailableError('The database did not complete the statement in time', { cause: err, reason: reasonOf(err) })
+    return err
+  }
+
+  function enter(): void {
+    try {
+      breaker.enter()
+    } catch (err) {
+      if (err instanceof CircuitOpenError) throw new DatabaseUnavailableError('The database is unavailable', { cause: err, reason: 'circuit-open' })
+      throw err
+    }
+  }
+
+  async function run<R>(q: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
+    try {
+      const res = await q.query(sql, params as unknown[] | undefined)
+      breaker.success()
+      return res as pg.QueryResult<R & pg.QueryResultRow>
+    } catch (err) {
+      throw classify(err)
+    }
+  }
+
+  function wrap(q: pg.Pool | pg.PoolClient, guard: boolean): Queryable {
+    return {
+      async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+        if (guard) enter()
+        const res = await run<R>(q, sql, params)
+        return { rows: res.rows as R[], rowCount: res.rowCount ?? res.rows.length }
+      },
+      async exec(sql: string): Promise<void> {
+        if (guard) enter()
+        await run(q, sql)
+      },
+    }
+  }
+
+  const base = wrap(pool, true)
+  await waitForDatabase(() => pool.query('SELECT 1'), options.startupWaitMs ?? 0, emit)
   return {
     kind: 'postgres',
     ...base,
     async transaction(fn) {
-      const client = await pool.connect()
+      enter()
+      let client: pg.PoolClient
       try {
-        await client.query('BEGIN')
-        const result = await fn(wrap(client))
-        await client.query('COMMIT')
+        client = await pool.connect()
+      } catch (err) {
+        throw classify(err)
+      }
+      let broken: unknown
+      try {
+        await run(client, 'BEGIN')
+        const result = await fn(wrap(client, false))
+        await run(client, 'COMMIT')
         return result
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw err
+        // A lost connection rolled the transaction back on the server (or, if COMMIT itself was
+        // lost, left it committed or not: the caller gets 503 and retries with its idempotency key).
+        const cause = err instanceof DatabaseUnavailableError ? err.cause : err
+        if (isConnectionFailure(cause)) broken = err
+        else await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError))
+        throw err instanceof DatabaseUnavailableError ? err : classify(err)
       } finally {
-        client.release()
+        // A client whose connection failed is destroyed, never handed to the next request.
+        client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true)
       }
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: options.max }),
+    circuitState: () => breaker.state,
     close: () => pool.end(),
+  }
+}
+
+/** Start-up: wait for the database with capped exponential back-off; wrong credentials or a missing database fail at once. */
+async function waitForDatabase(probe: () => Promise<unknown>, waitMs: number, emit: (e: DatabaseEvent) => void): Promise<void> {
+  const deadline = performance.now() + waitMs
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await probe()
+      return
+    } catch (err) {
+      if (!isConnectionFailure(err)) throw err
+      const reason = reasonOf(err)
+      const retryInMs = Math.min(5_000, 200 * 2 ** Math.min(attempt - 1, 5))
+      if (performance.now() + retryInMs > deadline) {
+        throw new DatabaseUnavailableError(`The database is unreachable (${reason}); gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`, { cause: err, reason })
+      }
+      emit({ type: 'waiting', attempt, retryInMs, reason })
+      await sleep(retryInMs)
+    }
   }
 }

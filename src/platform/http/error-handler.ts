@@ -2,10 +2,13 @@
 // cause — no message, no stack — only the request id to quote; the cause goes to the log.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { findDatabaseUnavailable } from '../db/unavailable.ts'
 import { AppError, ERROR_CATALOGUE, type ErrorCode, type ProblemFieldError } from './errors.ts'
 import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts'
 
 const MAX_FIELD_ERRORS = 20
+/** Retry-After on a 503 for an unavailable database: a restart takes seconds. */
+const DATABASE_RETRY_AFTER_SECONDS = '2'
 
 interface AjvError {
   instancePath?: string
@@ -48,6 +51,8 @@ export interface ClassifiedError {
 /** Any thrown error → its catalogue code, detail, field errors (JSON Pointers) and headers; shared by problem+json and the FHIR API's OperationOutcome. */
 export function classifyError(err: FastifyError | AppError): ClassifiedError {
   if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers } }
+  // The database lost its connection, restarts or timed out: retryable, not a server bug (ADR-0017).
+  if (findDatabaseUnavailable(err)) return { code: 'SERVICE_UNAVAILABLE', detail: 'The database is unavailable; retry shortly', headers: { 'retry-after': DATABASE_RETRY_AFTER_SECONDS } }
   if (err.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(err) }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined
   if (mapped) return { code: mapped }
@@ -79,6 +84,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (code === 'INTERNAL') {
       request.log.error({ err }, 'unhandled error')
       return sendProblem(request, reply, 'INTERNAL')
+    }
+    if (code === 'SERVICE_UNAVAILABLE') {
+      const unavailable = findDatabaseUnavailable(err)
+      if (unavailable) request.log.warn({ err: { type: unavailable.name, message: unavailable.message, code: unavailable.reason } }, 'database unavailable')
     }
     if (headers) reply.headers(headers)
     return sendProblem(request, reply, code, detail, errors)
