@@ -137,6 +137,8 @@ describe('login throttle', () => {
     assert.equal((await throttle.check({ ...a, ip: randomIp() })).allowed, false, 'the account is delayed from anywhere')
     const owner: LoginAttempt = { ...a, trustedDevice: `dev-${randomUUID()}` }
     assert.deepEqual(await throttle.check(owner), { allowed: true }, 'the owner\'s browser is let through')
+    await throttle.recordSuccess(owner)
+    assert.equal((await throttle.check({ ...a, ip: randomIp() })).allowed, false, 'the owner signing in gives strangers no fresh attempts')
     // The device's own failures are counted on it alone, with the same back-off.
     for (let i = 0; i < 4; i++) assert.equal((await throttle.recordFailure(owner)).lockedUntil, undefined)
     const fifth = await throttle.recordFailure(owner)

@@ -143,8 +143,10 @@ export function createLoginThrottle({ db, clock, policy = DEFAULT_LOGIN_THROTTLE
     },
 
     async recordSuccess(attempt) {
-      await repo.clear(attempt.accountKey)
+      // The owner signing in through a device cookie clears that device's count only: the
+      // account's delay for strangers stays, so an owner's sign-ins give a guesser no fresh tries.
       if (attempt.trustedDevice !== undefined) await repo.clear(deviceKey(attempt.trustedDevice))
+      else await repo.clear(attempt.accountKey)
       return { events: [{ type: 'login.succeeded', key: attempt.accountKey, at: clock() }] }
     },
 

@@ -56,7 +56,7 @@ export interface UserService {
   register(input: { email: string; password: string; displayName?: string | undefined }): Promise<User>
   /** VALIDATION_FAILED (email, roles, password policy — reasons in `errors`), CONFLICT (email taken). */
   createUser(input: CreateUserInput): Promise<User>
-  /** trustedDevice: a device cookie the caller verified (login-throttle-device.ts); it counts only when it names the account signing in. */
+  /** trustedDevice: a sign-in device cookie the caller verified (security/oauth-server/device-cookies.ts); it counts only when it names the account signing in. */
   authenticate(input: { email: string; password: string; ip?: string | undefined; trustedDevice?: { accountId: string; deviceId: string } | undefined }): Promise<AuthenticateResult>
   secondFactorRequired(user: Pick<User, 'roles'>): boolean
   /** FORBIDDEN for a wrong current password (counted like a failed login), RATE_LIMITED while locked. */
@@ -174,7 +174,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const check = await throttle.check(attempt)
       if (!check.allowed) {
         // A delayed attempt costs the same argon2 verify as any other (ADR-0014): the answer's
-        // timing says nothing about delays, nor so about which addresses have accounts.
+        // timing says nothing about delays, nor about which addresses have accounts.
         await hasher.dummyVerify(password)
         return { ok: false, reason: 'locked', lockedUntil: check.lockedUntil, events: check.events }
       }
@@ -195,7 +195,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const { user } = credentials
       if (hasher.needsRehash(credentials.passwordHash)) await repo.replacePasswordHash(user.id, await hasher.hash(password), clock())
       const success = await throttle.recordSuccess(attempt)
-      // The account's delay is over for everyone once its owner is in (recordSuccess cleared it).
+      // Through a device cookie only the device's count is cleared: strangers stay delayed (ADR-0014).
       const totp = await secondFactors.findTotp(user.id)
       const enrolled = totp !== undefined && totp.confirmedAt !== null
       return { ok: true, user, needsSecondFactor: enrolled, mustEnrolSecondFactor: secondFactorRequired(user) && !enrolled, events: success.events }
