@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { csrfOf } from '../support/identity.ts'
 import { sealReading } from '../../src/modules/device-data/index.ts'
+import { createPasswordHasher, createUserService } from '../../src/modules/users/index.ts'
+import { AppError } from '../../src/platform/http/errors.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
 
 const FHIR_SCOPES = 'openid fhirUser user/*.rs user/*.cud patient/*.rs'
@@ -194,6 +196,13 @@ describe('the input boundary', () => {
     // An internationalised domain in its A-label form is an ordinary address.
     const idn = await post(users, tokens.orgAdmin as string, JSON.stringify({ email: `idn.${w.suffix}@xn--bcher-kva.example`, role: 'clinician' }), 'application/json')
     assert.equal(idn.statusCode, 201, idn.body)
+
+    // Self-registration and every other account creation pass through the same service.
+    const accounts = createUserService({ db: t.db, hasher: createPasswordHasher(), clock: () => new Date() })
+    for (const email of ['\u0430dmin@demo.test', 'ad\u200bmin@demo.test']) {
+      const err = await accounts.register({ email, password: 'a long and unusual passphrase 7' }).catch((e: unknown) => e)
+      assert.ok(err instanceof AppError && err.code === 'VALIDATION_FAILED' && err.errors?.[0]?.pointer === '/email', `register(${JSON.stringify(email)})`)
+    }
 
     const form = await t.app.inject({ method: 'GET', url: '/account/password-reset' })
     const cookie = ([] as string[]).concat(form.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ')
