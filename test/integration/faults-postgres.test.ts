@@ -12,7 +12,7 @@ import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
 import { freePort } from '../support/oauth.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
 import { buildWorld, type World } from '../support/world.ts'
-import { childEnv, removeDir, startServer, tempDir, type Serving } from './server-process.ts'
+import { childEnv, removeDir, spawnServer, tempDir, type Serving } from './server-process.ts'
 
 interface Outcome {
   readonly id: string
@@ -60,8 +60,19 @@ describe('PostgreSQL stopped and killed under load', () => {
       AUDIT_CHECKPOINT_INTERVAL_SECONDS: '0',
       ANOMALY_INTERVAL_SECONDS: '0',
     })
+    // The server starts while the database is down: it waits (logging so) instead of exiting.
     // "vigil is serving" is logged at info: start at info, the load runs on a quiet log.
-    serving = await startServer({ ...env, LOG_LEVEL: 'info' })
+    cluster.stop()
+    const proc = spawnServer({ ...env, LOG_LEVEL: 'info' })
+    try {
+      await proc.waitForLog('"waiting for the database"', (e) => e.msg === 'waiting for the database')
+      cluster.start()
+      const line = await proc.waitForLog('"vigil is serving"', (e) => e.msg === 'vigil is serving')
+      serving = { proc, address: String(line.address) }
+    } catch (err) {
+      await proc.kill()
+      throw err
+    }
   })
   after(async () => {
     await serving?.proc.kill()
@@ -72,6 +83,8 @@ describe('PostgreSQL stopped and killed under load', () => {
 
   test('[SRS-OPS-250] the server stays up, answers 503 with Retry-After while PostgreSQL is down, recovers within 2 s, and loses no acknowledged reading', async () => {
     assert.ok(serving)
+    const waited = serving.proc.entries().filter((e) => e.msg === 'waiting for the database')
+    assert.ok(waited.length >= 1 && waited.every((e) => e.level === 40 && typeof e.retryInMs === 'number'), 'start-up waited for the database with back-off, saying so')
     const config = await client.discovery(new URL(issuer), w.devices.bound.clientId, undefined, client.ClientSecretBasic(w.devices.bound.clientSecret), { execute: [client.allowInsecureRequests] })
     const token = (await client.clientCredentialsGrant(config, { scope: 'device-data:write', resource: `${issuer}/api` })).access_token
 
@@ -150,7 +163,7 @@ describe('PostgreSQL stopped and killed under load', () => {
     console.log(
       `# faults-postgres: requests ${outcomes.length}, acknowledged ${acked.size}, 503 ${unavailable.length}, other 5xx ${other5xx.length}, ` +
         `4xx ${others.length}, resets/timeouts ${resets.length}, lost ${lost}, duplicated ${duplicated}, ` +
-        `recovery after stop ${Math.round(recoveries[0]!)} ms, after kill -9 ${Math.round(recoveries[1]!)} ms, ready during outages ${readyDuring.join('/')}`,
+        `recovery after stop ${Math.round(recoveries[0]!)} ms, after kill -9 ${Math.round(recoveries[1]!)} ms, ready during outages ${readyDuring.join('/')}, start-up waited ${waited.length} attempt(s) for the database`,
     )
     assert.deepEqual(other5xx.map((o) => o.status), [], 'no 500: an unavailable database is 503')
     assert.deepEqual(others.map((o) => o.status), [], 'no 4xx: an outage is not the client\'s fault (no 401 for a valid token)')
