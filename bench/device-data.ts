@@ -1,23 +1,35 @@
-// Device-data ingestion benchmark (issue 5; docs/performance.md). Starts the real server
-// (bench/server.ts: what src/main.ts does, plus the baseline route) as a child process — on
-// PGlite in a temporary DATA_DIR, or on PostgreSQL in a database created for the run (and dropped
-// after) when DATABASE_URL is set — gets each device a real access token from the token endpoint
-// (client credentials, client_secret_basic), and drives it over HTTP from this process. For each
-// case — v2 single reading, v2 batches of 100 and 1,000, v1 single reading — it prints one JSON
-// line with requests and readings per second at the maximum (closed loop, fixed concurrency),
-// p50/p99 at that load and at half of it (paced), and ratios against baselines measured in the
-// same run, case by case, one right after the other:
-//   (a) a bare route in the same server process: same body schema, same row, same INSERT; no
-//       authentication, policy, encryption, audit, request log or metrics;
-//   (b) the same multi-row INSERT (repository.insertReadings) straight through the driver, no
-//       HTTP: `pg` on the run's database, or an in-process PGlite in its own directory (the
-//       server's PGlite holds its directory's lock).
+// Device-data benchmark (issues 5 and 17; docs/performance.md). Starts the real server
+// (bench/server.ts: what src/main.ts does, plus the baseline route and the reads loader) as a child
+// process — on PGlite in a temporary DATA_DIR, or on PostgreSQL in a database created for the run
+// (and dropped after) when DATABASE_URL is set — gets each device a real access token from the
+// token endpoint (client credentials, client_secret_basic), and drives it over HTTP from this
+// process. Two phases, each with a server and a database of its own:
 //
-// Environment (defaults keep a PostgreSQL run near two minutes on 2 cores):
+// 1. Ingestion — v2 single reading, v2 batches of 100 and 1,000, v1 single reading: one JSON line
+//    each with requests and readings per second at the maximum (closed loop, fixed concurrency),
+//    p50/p99 at that load and at half of it (paced), and ratios against baselines measured in the
+//    same run, case by case, one right after the other:
+//      (a) a bare route in the same server process: same body schema, same row, same INSERT; no
+//          authentication, policy, encryption, audit, request log or metrics;
+//      (b) the same multi-row INSERT (repository.insertReadings) straight through the driver, no
+//          HTTP: `pg` on the run's database, or an in-process PGlite in its own directory (the
+//          server's PGlite holds its directory's lock).
+//    And `token`: client-credentials grants at the token endpoint, against /health/live.
+// 2. Reads — `fhir-search` (Observation?patient=&code=&date=&_count=50 over the small set) and
+//    `reads-at-scale` (GET /api/v2/device-data for one patient over 90 days, and the same FHIR
+//    search, at the small scale and then at BENCH_READINGS), over readings loaded through the
+//    repository by bench/loader.ts in the server process, read as a clinician whose care team
+//    holds the first BENCH_CARE_TEAM patients loaded; each against /health/live.
+// Then one `goal` line per goal of issue 17: its checks (target, figure, met) and whether the run's
+// conditions are the goal's (`applies`).
+//
+// Environment (the defaults keep a PostgreSQL run of the default cases near three minutes on 2 cores):
 //   BENCH_CONCURRENCY 16  BENCH_SECONDS 6  BENCH_WARMUP_SECONDS 2  BENCH_HALF_SECONDS 6
 //   BENCH_DEVICES 16  BENCH_POOL 10 (DATABASE_POOL_MAX of the server and of baseline b)
-//   BENCH_CASES v2-single,v2-batch-100,v2-batch-1000,v1-single  BENCH_LOG_LEVEL info
-//   BENCH_COUNT_QUERIES=1 (the server counts its statements; reported in the last line)
+//   BENCH_CASES v2-single,v2-batch-100,v2-batch-1000,v1-single,token,fhir-search (`all` adds reads-at-scale)
+//   BENCH_READINGS 10000000  BENCH_READINGS_SMALL min(100000, BENCH_READINGS / 10)
+//   BENCH_PATIENTS BENCH_READINGS / 1000  BENCH_READINGS_DAYS 365  BENCH_CARE_TEAM 10
+//   BENCH_LOG_LEVEL info  BENCH_COUNT_QUERIES=1 (the server counts its statements; reported in each phase's `stored` line)
 //   BENCH_SERVER_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")  BENCH_OUT (also append the JSON lines to this file)
 
 import { fork, type ChildProcess } from 'node:child_process'
@@ -634,7 +646,7 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
         server?.child.send(request)
       })
       loaded = reply
-      emit({ kind: 'load', engine: ready.engine, readings: reply.readings, patients: reply.patients, readingsPerPatient: perPatient, days: options.readingsDays, seconds: reply.seconds, readingsPerSecond: reply.readingsPerSecond, tableRows: reply.tableRows })
+      emit({ kind: 'load', engine: ready.engine, readings: reply.readings, patients: reply.patients, readingsPerPatient: perPatient, days: options.readingsDays, seconds: reply.seconds, readingsPerSecond: reply.readingsPerSecond, tableRows: reply.tableRows, tableBytes: reply.tableBytes })
       return reply
     }
     const queries = (set: LoadedReply) => {

@@ -41,8 +41,9 @@ export interface LoadedReply {
   /** Loading time of this call, and the rate (readings stored per second) it loaded at. */
   readonly seconds: number
   readonly readingsPerSecond: number
-  /** Rows in the readings table (everything: the ingestion cases' readings too). */
+  /** Rows in the readings table, and its size with its indexes (bytes). */
   readonly tableRows: number
+  readonly tableBytes: number
   readonly careTeam: readonly string[]
   /** The end of the loaded readings' time range (ISO). */
   readonly windowEnd: string
@@ -207,7 +208,7 @@ export function createReadLoader(app: App, organisationId: string) {
     // As autovacuum would after a bulk load: fresh planner statistics for the table.
     await db.exec('ANALYZE readings')
     const seconds = (performance.now() - started) / 1000
-    const { rows } = await db.query<{ n: number | string }>('SELECT count(*) AS n FROM readings')
+    const { rows } = await db.query<{ n: number | string; bytes: number | string }>("SELECT count(*) AS n, pg_total_relation_size('readings') AS bytes FROM readings")
     return {
       type: 'loaded',
       readings,
@@ -215,6 +216,7 @@ export function createReadLoader(app: App, organisationId: string) {
       seconds: Number(seconds.toFixed(1)),
       readingsPerSecond: Math.round((readings - before) / seconds),
       tableRows: Number(rows[0]?.n ?? 0),
+      tableBytes: Number(rows[0]?.bytes ?? 0),
       careTeam,
       windowEnd: windowEnd.toISOString(),
       tokens,
