@@ -43,7 +43,7 @@ import pg from 'pg'
 import { insertReadings, type ReadingRow } from '../src/modules/device-data/repository.ts'
 import { migrate, openDatabase, type Database } from '../src/platform/db/index.ts'
 import { Client, closedLoop, paced, type LoadResult, type Request } from './load.ts'
-import type { LoadedReply, LoadFailed, LoadRequest } from './loader.ts'
+import type { LoadedReply, LoadFailed, LoadProgress, LoadRequest } from './loader.ts'
 import type { BenchDevice, ServerReady } from './server.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -636,7 +636,8 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
       log(`loading readings through the repository up to ${readings.toLocaleString('en')} (${perPatient} a patient)`)
       const request: LoadRequest = { type: 'load', readings, readingsPerPatient: perPatient, days: options.readingsDays, careTeam: options.careTeam }
       const reply = await new Promise<LoadedReply>((resolve, reject) => {
-        const onMessage = (m: LoadedReply | LoadFailed) => {
+        const onMessage = (m: LoadedReply | LoadFailed | LoadProgress) => {
+          if (m?.type === 'load-progress') return log(`  ${m.readings.toLocaleString('en')} readings loaded`)
           if (m?.type === 'loaded') resolve(m)
           else if (m?.type === 'load-failed') reject(new Error(`the loader failed: ${m.message}`))
           else return

@@ -51,6 +51,11 @@ export interface LoadedReply {
   readonly tokens: { readonly api: string; readonly fhir: string }
 }
 
+export interface LoadProgress {
+  readonly type: 'load-progress'
+  readonly readings: number
+}
+
 export interface LoadFailed {
   readonly type: 'load-failed'
   readonly message: string
@@ -178,20 +183,27 @@ export function createReadLoader(app: App, organisationId: string) {
     return clinician.tokens
   }
 
-  return async function load(request: LoadRequest): Promise<LoadedReply> {
+  let numbered = 0
+  /** progress(readings) is called about every 10 s while loading. */
+  return async function load(request: LoadRequest, progress: (readings: number) => void = () => {}): Promise<LoadedReply> {
     const started = performance.now()
     const before = readings
     const workers = db.kind === 'postgres' ? 4 : 1
+    let reported = started
     await Promise.all(
       Array.from({ length: workers }, async () => {
         while (readings < request.readings) {
-          const n = patients.length + 1
+          const n = ++numbered
           readings += request.readingsPerPatient // claimed before the await, so workers don't overshoot
           try {
             await loadPatient(n, request)
           } catch (err) {
             readings -= request.readingsPerPatient
             throw err
+          }
+          if (performance.now() - reported > 10_000) {
+            reported = performance.now()
+            progress(patients.length * request.readingsPerPatient)
           }
         }
       }),

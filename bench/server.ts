@@ -31,7 +31,7 @@ import { createLogger } from '../src/platform/observability/logger.ts'
 import { startTracing } from '../src/platform/observability/tracing.ts'
 import { createClientStore } from '../src/security/oauth-server/index.ts'
 import { VERSION } from '../src/version.ts'
-import { createReadLoader, type LoadFailed, type LoadRequest } from './loader.ts'
+import { createReadLoader, type LoadFailed, type LoadProgress, type LoadRequest } from './loader.ts'
 
 export interface BenchDevice {
   readonly deviceId: string
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const load = createReadLoader(app, demo.organisation.id)
   process.on('message', (m: LoadRequest) => {
     if (m?.type !== 'load') return
-    load(m).then(
+    load(m, (readings) => process.send?.({ type: 'load-progress', readings } satisfies LoadProgress)).then(
       (reply) => process.send?.(reply),
       (err: unknown) => process.send?.({ type: 'load-failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies LoadFailed),
     )
