@@ -98,7 +98,7 @@ export function createReadLoader(app: App, organisationId: string) {
   const windowEnd = new Date()
   const patients: string[] = []
   let readings = 0
-  let clinician: { id: string; tokens: { api: string; fhir: string } } | undefined
+  let clinician: { id: string } | undefined
   let careTeam: string[] = []
   const clientId = `bench-reader-${randomBytes(4).toString('hex')}`
 
@@ -171,16 +171,14 @@ export function createReadLoader(app: App, organisationId: string) {
           scope: 'openid device-data:read user/*.rs',
         },
       })
-      const day = 24 * 3600
-      clinician = {
-        id: user.id,
-        tokens: {
-          api: await mintToken(app, publicUrl, { clientId, accountId: user.id, scope: 'device-data:read', expiresIn: day }),
-          fhir: await mintToken(app, publicUrl, { clientId, accountId: user.id, scope: 'user/*.rs', resource: 'fhir', expiresIn: day }),
-        },
-      }
+      clinician = { id: user.id }
     }
-    return clinician.tokens
+    // Fresh tokens after every load (a load at 10 M can outlast a token), for an hour.
+    const hour = 3600
+    return {
+      api: await mintToken(app, publicUrl, { clientId, accountId: clinician.id, scope: 'device-data:read', expiresIn: hour }),
+      fhir: await mintToken(app, publicUrl, { clientId, accountId: clinician.id, scope: 'user/*.rs', resource: 'fhir', expiresIn: hour }),
+    }
   }
 
   let numbered = 0
