@@ -10,9 +10,13 @@
 import http from 'node:http'
 
 export interface Request {
+  /** POST (default) with `body` as JSON, or GET without a body. */
+  readonly method?: 'GET' | 'POST'
   readonly path: string
   readonly body: string
   readonly headers?: Record<string, string>
+  /** The body's media type (default application/json). */
+  readonly contentType?: string
 }
 
 export interface LoadResult {
@@ -49,10 +53,10 @@ export class Client {
         {
           host: '127.0.0.1',
           port: this.port,
-          method: 'POST',
+          method: req.method ?? 'POST',
           path: req.path,
           agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(req.body), ...req.headers },
+          headers: req.method === 'GET' ? { ...req.headers } : { 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(req.body), ...req.headers },
         },
         (res) => {
           const chunks: Buffer[] = []
@@ -62,7 +66,8 @@ export class Client {
         },
       )
       r.on('error', reject)
-      r.end(req.body)
+      if (req.method === 'GET') r.end()
+      else r.end(req.body)
     })
   }
 

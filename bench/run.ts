@@ -3,7 +3,8 @@
 // is 3-7x slower and single-connection), otherwise PGlite. Not part of `npm test`.
 //   BENCH=all (default) | device-data | audit
 //   audit append: BENCH_WRITERS (default 16), BENCH_ENTRIES (default 4000 on PostgreSQL, 1000 on PGlite)
-//   device data: see bench/device-data.ts (BENCH_CONCURRENCY, BENCH_SECONDS, BENCH_CASES, …);
+//   device data: see bench/device-data.ts (BENCH_CONCURRENCY, BENCH_SECONDS, BENCH_CASES, BENCH_READINGS, …):
+//     ingestion, the token endpoint, FHIR search and reads at scale, and one line per goal of issue 17;
 //     prints JSON lines on stdout, progress on stderr. Figures: docs/performance.md.
 
 import { runAuditAppendBench } from './audit-append.ts'

@@ -9,6 +9,9 @@
 //     same TypeBox schema (the same Ajv options) and inserts the same row into `readings` with the
 //     same statement — no authentication, policy, encryption, audit, request log or metrics. It
 //     lives here and never in src/: production has no unauthenticated write route.
+//   - the reads-at-scale loader (bench/loader.ts): on a `load` message from the parent it loads
+//     readings through the repository, in this process (PGlite allows one process per
+//     directory; the data keys are this server's), and answers `loaded` when done.
 // It reports its ports and the devices' credentials to the parent over the IPC channel, and stops
 // on SIGTERM (so `--cpu-prof` writes its profile).
 
@@ -28,6 +31,7 @@ import { createLogger } from '../src/platform/observability/logger.ts'
 import { startTracing } from '../src/platform/observability/tracing.ts'
 import { createClientStore } from '../src/security/oauth-server/index.ts'
 import { VERSION } from '../src/version.ts'
+import { createReadLoader, type LoadFailed, type LoadProgress, type LoadRequest } from './loader.ts'
 
 export interface BenchDevice {
   readonly deviceId: string
@@ -211,6 +215,15 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => void stop())
   process.on('SIGINT', () => void stop())
+
+  const load = createReadLoader(app, demo.organisation.id)
+  process.on('message', (m: LoadRequest) => {
+    if (m?.type !== 'load') return
+    load(m, (readings) => process.send?.({ type: 'load-progress', readings } satisfies LoadProgress)).then(
+      (reply) => process.send?.(reply),
+      (err: unknown) => process.send?.({ type: 'load-failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies LoadFailed),
+    )
+  })
 
   const ready: ServerReady = { type: 'ready', engine: db.kind, port: config.port, baselinePort: baseline.port, devices, poolMax: config.databasePoolMax }
   process.send?.(ready)
