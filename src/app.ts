@@ -144,7 +144,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       },
     })
   const clients = createClientStore({ db: deps.db, sealer })
-  const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  const provider = createProvider({
+    config,
+    db: deps.db,
+    clients,
+    accounts,
+    signingKeys: await loadSigningKeys(deps.db, sealer),
+    // A refused authorization or token request (bad scope, aud or launch) leaves an entry (ADR-0018).
+    onRefusal: (r) =>
+      void auditTrail
+        .record({ actorKind: r.clientId ? 'client' : 'anonymous', actorId: r.clientId, clientId: r.clientId, ip: r.ip, action: `oauth.${r.endpoint}`, outcome: 'denied', status: 400, decisionRule: r.error, requestId: r.requestId })
+        .catch((err: unknown) => deps.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit write failed for a refused OAuth request')),
+  })
   const api = apiResource(config.publicUrl)
   const fhir = fhirResource(config.publicUrl)
   const authenticate =

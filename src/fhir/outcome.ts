@@ -47,6 +47,7 @@ const ISSUE_OF: Partial<Record<ErrorCode, IssueCode>> = {
   UNAUTHENTICATED: 'login',
   INVALID_TOKEN: 'login',
   FORBIDDEN: 'forbidden',
+  INSUFFICIENT_SCOPE: 'forbidden',
   NOT_FOUND: 'not-found',
   METHOD_NOT_ALLOWED: 'not-supported',
   NOT_ACCEPTABLE: 'not-supported',

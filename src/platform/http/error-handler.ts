@@ -43,11 +43,12 @@ export interface ClassifiedError {
   readonly detail?: string | undefined
   readonly errors?: readonly ProblemFieldError[] | undefined
   readonly headers?: Record<string, string>
+  readonly scope?: string | undefined
 }
 
 /** Any thrown error → its catalogue code, detail, field errors (JSON Pointers) and headers; shared by problem+json and the FHIR API's OperationOutcome. */
 export function classifyError(err: FastifyError | AppError): ClassifiedError {
-  if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers } }
+  if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers }, scope: err.scope }
   if (err.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(err) }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined
   if (mapped) return { code: mapped }
@@ -68,20 +69,21 @@ export function sendProblem(
   code: ErrorCode,
   detail?: string,
   errors?: readonly ProblemFieldError[],
+  scope?: string,
 ): FastifyReply {
-  const problem = buildProblem(code, request.id, detail, errors)
+  const problem = buildProblem(code, request.id, detail, errors, scope)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
-    const { code, detail, errors, headers } = classifyError(err)
+    const { code, detail, errors, headers, scope } = classifyError(err)
     if (code === 'INTERNAL') {
       request.log.error({ err }, 'unhandled error')
       return sendProblem(request, reply, 'INTERNAL')
     }
     if (headers) reply.headers(headers)
-    return sendProblem(request, reply, code, detail, errors)
+    return sendProblem(request, reply, code, detail, errors, scope)
   })
 
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', 'No route matches this method and path'))

@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   INVALID_TOKEN: { status: 401, title: 'The access token is not valid' },
   FORBIDDEN: { status: 403, title: 'The request is not permitted' },
+  INSUFFICIENT_SCOPE: { status: 403, title: 'The access token lacks a scope this operation needs' },
   NOT_FOUND: { status: 404, title: 'The resource was not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this resource' },
   NOT_ACCEPTABLE: { status: 406, title: 'No acceptable representation' },
@@ -35,11 +36,13 @@ export class AppError extends Error {
   readonly status: number
   readonly errors: readonly ProblemFieldError[] | undefined
   readonly headers: Readonly<Record<string, string>>
+  /** INSUFFICIENT_SCOPE: the scope the operation needs (RFC 6750 §3.1), carried in the body too. */
+  readonly scope: string | undefined
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options: { errors?: readonly ProblemFieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+    options: { errors?: readonly ProblemFieldError[]; headers?: Record<string, string>; cause?: unknown; scope?: string } = {},
   ) {
     super(detail ?? ERROR_CATALOGUE[code].title, { cause: options.cause })
     this.name = 'AppError'
@@ -47,6 +50,7 @@ export class AppError extends Error {
     this.status = ERROR_CATALOGUE[code].status
     this.errors = options.errors
     this.headers = options.headers ?? {}
+    this.scope = options.scope
   }
 }
 

@@ -8,6 +8,22 @@ import { AppError } from '../../platform/http/errors.ts'
 import type { Authenticate, Principal } from '../authn/index.ts'
 import type { Decision, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
 import { categoryOf } from './rules.ts'
+import { requiredScopes } from './scopes.ts'
+
+/**
+ * The error for a denial: concealed → 404; the token's scopes do not carry the action → 403
+ * INSUFFICIENT_SCOPE naming the scope, in the body and in WWW-Authenticate (RFC 6750 §3.1);
+ * otherwise 403 FORBIDDEN.
+ */
+function denial(request: FastifyRequest, principal: Principal, action: string, decision: Decision): AppError {
+  if (decision.conceal) return new AppError('NOT_FOUND')
+  if (decision.rule !== 'scope-missing') return new AppError('FORBIDDEN')
+  const scope = requiredScopes(principal, action, request.url.startsWith('/fhir/')).join(' ')
+  return new AppError('INSUFFICIENT_SCOPE', `The access token does not carry the scope this operation needs: ${scope}`, {
+    scope,
+    headers: { 'www-authenticate': `Bearer realm="vigil", error="insufficient_scope", scope="${scope}"` },
+  })
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -81,7 +97,7 @@ export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: 
     const prior = this.decision
     const keepPrior = prior !== null && (prior.effect === 'deny' || (prior.breakGlass === true && decision.effect === 'permit' && !decision.breakGlass))
     if (!keepPrior) this.decision = decision
-    if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+    if (decision.effect !== 'permit') throw denial(this, principal, action, decision)
     return decision
   })
   app.decorateRequest('patientScope', async function (this: FastifyRequest, action: string): Promise<PatientScope> {
@@ -121,7 +137,7 @@ export function registerRouteAccess(app: FastifyInstance, deps: { authenticate: 
       { requestId: request.id, ip: request.ip, now: new Date() },
     )
     request.decision = decision
-    if (decision.effect !== 'permit') throw new AppError(decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN')
+    if (decision.effect !== 'permit') throw denial(request, request.principal, policy, decision)
     // A patient's data: the handler must check each object it touches (request.authorize) or
     // filter by request.patientScope before it may answer 2xx.
     if (categoryOf(policy) !== undefined) request.objectCheckPending = true

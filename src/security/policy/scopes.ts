@@ -40,3 +40,18 @@ export function scopePermits(principal: Pick<Principal, 'scopes' | 'patientId' |
   }
   return false
 }
+
+/**
+ * The scope(s) a caller lacking one should ask for, for RFC 6750 §3.1 `insufficient_scope`: any
+ * one of them carries the action. On the FHIR API, the SMART v2 scope for the caller's context.
+ */
+export function requiredScopes(principal: Pick<Principal, 'kind' | 'launchPatientId' | 'roles'>, action: string, fhirApi: boolean): string[] {
+  const meta = (ACTIONS as Record<string, ActionMeta>)[action]
+  if (!meta) return []
+  if (fhirApi && meta.fhir) {
+    const context = principal.kind === 'client' ? 'system' : principal.launchPatientId || principal.roles.includes('patient') ? 'patient' : 'user'
+    const perms = ['c', 'r', 'u', 'd', 's'].filter((p) => meta.fhir?.needs.includes(p)).join('')
+    return [`${context}/${meta.fhir.type}.${perms}`]
+  }
+  return [...meta.scopes]
+}
