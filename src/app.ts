@@ -44,6 +44,8 @@ import {
   fhirResource,
   createClientStore,
   createProvider,
+  isSmartAppOrigin,
+  isSmartCorsPath,
   interactionRoutes,
   loadSigningKeys,
   oauthProtocolRoutes,
@@ -62,6 +64,7 @@ import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
+import { smartRoutesV2 } from './modules/smart/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
@@ -204,7 +207,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     loadSigner: () => loadCheckpointSigner(deps.db, keyring),
   })
 
-  await app.register(cors, {
+  const corsOptions = {
     // An allow-list from CORS_ORIGINS; none configured → no cross-origin access at all.
     origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -213,6 +216,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     credentials: false,
     maxAge: 600,
     strictPreflight: true,
+  }
+  await app.register(cors, {
+    ...corsOptions,
+    // Plus, on /fhir/R4 and the token endpoint, the origins of registered SMART apps (ADR-0018).
+    delegator: async (req: { url?: string; headers: Record<string, string | string[] | undefined> }) => {
+      const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+      if (!origin || config.corsOrigins.includes(origin) || !isSmartCorsPath(req.url ?? '') || !(await isSmartAppOrigin(deps.db, origin))) return corsOptions
+      return { ...corsOptions, origin: [...config.corsOrigins, origin] }
+    },
   })
 
   await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
@@ -243,6 +255,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       deviceDataRoutesV2(modules),
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
+      smartRoutesV2(modules),
       ...(deps.apiModules?.v2 ?? []),
     ],
   })

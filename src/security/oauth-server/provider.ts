@@ -218,17 +218,21 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Claims already on the token (set by whoever built it) are kept.
       const existing = (token as { extra?: Record<string, unknown> }).extra
       // Fail closed: a client-credentials token never carries a scope the client is not registered for.
-      if (token.kind === 'ClientCredentials' && ctx.oidc.client) {
+      if (token.kind === 'ClientCredentials' && ctx?.oidc?.client) {
         const refused = firstRefusedScope(registeredScopes(ctx.oidc.client), [...token.scopes].filter(Boolean))
         if (refused) throw new errors.InvalidScope(`requested scope is not allowed: ${refused.scope}`, refused.scope)
       }
       const accountId = 'accountId' in token ? (token.accountId as string | undefined) : undefined
       const grantId = 'grantId' in token ? (token.grantId as string | undefined) : undefined
-      if (!accountId || !(token.scopes.has('launch/patient') || token.scopes.has('launch'))) return existing
+      if (!accountId) return existing
+      // SMART: introspection names the user's FHIR identity when the token has fhirUser.
+      const fhirUser = token.scopes.has('fhirUser') ? await fhirUserOf(deps.db, fhir, accountId) : undefined
+      const withUser = fhirUser ? { ...existing, fhirUser } : existing
+      if (!(token.scopes.has('launch/patient') || token.scopes.has('launch'))) return withUser
       // EHR launch: the launch's patient, recorded on the grant; standalone: the user's own record.
       const launched = grantId && token.scopes.has('launch') ? await grantPatient(deps.db, grantId) : undefined
       const patient = launched ?? (token.scopes.has('launch/patient') ? await launchPatient(deps.db, accountId) : undefined)
-      return patient ? { ...existing, patient } : existing
+      return patient ? { ...withUser, patient, need_patient_banner: launched === undefined } : withUser
     },
 
     ttl: {
@@ -245,6 +249,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     // RFC 9700 §4.14.2: refresh tokens rotate on every use; oidc-provider revokes the whole grant
     // when a rotated (consumed) refresh token is presented again.
     rotateRefreshToken: true,
+    // The token endpoint answers a browser-hosted app from one of its own redirect origins (CORS).
+    clientBasedCORS: (_ctx, origin, client) => origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
     // SMART App Launch 2.0: offline_access, or online_access (a refresh token that oidc-provider ends
     // with the user's session, as it does for any refresh token issued without offline_access).
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
@@ -287,10 +293,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     }
     if (ctx.oidc?.route !== 'token' || ctx.status !== 200) return
     const body = ctx.body as Record<string, unknown> | undefined
-    if (!body || typeof body.access_token !== 'string' || typeof body.scope !== 'string' || !body.scope.split(' ').includes('launch/patient')) return
+    if (!body || typeof body.access_token !== 'string' || typeof body.scope !== 'string') return
+    const words = body.scope.split(' ')
+    if (!words.includes('launch/patient') && !words.includes('launch')) return
     const token = await provider.AccessToken.find(body.access_token)
-    const patient = (token?.extra as Record<string, unknown> | undefined)?.['patient']
-    if (typeof patient === 'string') ctx.body = { ...body, patient }
+    const extra = (token?.extra ?? {}) as Record<string, unknown>
+    // need_patient_banner (SMART §2.0.10, context-banner): a standalone app shows whose record it is;
+    // in an EHR launch the EHR already does.
+    if (typeof extra.patient === 'string') ctx.body = { ...body, patient: extra.patient, need_patient_banner: extra.need_patient_banner !== false }
   })
   return provider
 }

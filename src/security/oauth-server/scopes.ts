@@ -57,7 +57,7 @@ export interface SmartScope {
   readonly v1: boolean
 }
 
-const SMART_SCOPE = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|c?r?u?d?s?)(\?([A-Za-z0-9_.:|,=&%-]+))?$/
+const SMART_SCOPE = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|c?r?u?d?s?)(\?([A-Za-z0-9_.:|,=&%/-]+))?$/
 const ORDER = ['c', 'r', 'u', 'd', 's'] as const
 
 /** A SMART resource scope, or undefined when the string is not one (unknown type, malformed suffix). */

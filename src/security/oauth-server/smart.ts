@@ -87,3 +87,29 @@ export async function recordGrantContext(provider: Provider, db: Queryable, laun
     [stored.grantId, row.patient_id, launch],
   )
 }
+
+/**
+ * CORS for browser-hosted SMART apps (ADR-0018): an origin is allowed on the FHIR API and the
+ * token endpoint when it is the origin of a redirect URI of a registered client with a SMART
+ * scope, so such an app works without the operator adding it to CORS_ORIGINS. Looked up per
+ * request (a removed client stops at once); only http(s) origins count.
+ */
+export async function isSmartAppOrigin(db: Queryable, origin: string): Promise<boolean> {
+  if (!URL.canParse(origin)) return false
+  const parsed = new URL(origin)
+  if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.origin !== origin) return false
+  const { rows } = await db.query<{ metadata: { redirect_uris?: string[]; scope?: string } | string }>(
+    `SELECT metadata FROM oauth_clients WHERE metadata::text LIKE $1`,
+    [`%${origin.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
+  )
+  return rows.some((r) => {
+    const m = typeof r.metadata === 'string' ? (JSON.parse(r.metadata) as { redirect_uris?: string[]; scope?: string }) : r.metadata
+    const smart = String(m.scope ?? '').split(' ').some((s) => /^(patient|user)\//.test(s) || s === 'launch' || s === 'launch/patient')
+    return smart && (m.redirect_uris ?? []).some((u) => URL.parse(u)?.origin === origin)
+  })
+}
+
+/** The paths a SMART app's origin may call from a browser. */
+export function isSmartCorsPath(url: string): boolean {
+  return url.startsWith('/fhir/R4/') || url === '/fhir/R4' || url.startsWith('/oauth/token')
+}
