@@ -46,6 +46,8 @@ import {
   createProvider,
   isSmartAppOrigin,
   isSmartCorsPath,
+  OAUTH_ROUTES,
+  scopeDescriptions,
   interactionRoutes,
   loadSigningKeys,
   oauthProtocolRoutes,
@@ -55,6 +57,7 @@ import {
   type Sealer,
 } from './security/oauth-server/index.ts'
 import { createPdp, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import { scopesForOperation } from './security/policy/scopes.ts'
 import type { ModuleContext } from './modules/context.ts'
 import { createAccessFactSource, createDataKeyStore, createPatientCipher, createPatientService } from './modules/patients/index.ts'
 import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
@@ -227,7 +230,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     },
   })
 
-  await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
+  await registerOpenApi(app, {
+    publicUrl: config.publicUrl,
+    version: VERSION,
+    // The oauth2 security scheme: the flows and every scope with what it opens (issue 13).
+    oauth: {
+      authorizationUrl: `${config.publicUrl}${OAUTH_ROUTES.authorization}`,
+      tokenUrl: `${config.publicUrl}${OAUTH_ROUTES.token}`,
+      scopes: scopeDescriptions(),
+      scopesFor: (policy, url) => scopesForOperation(policy, url.startsWith('/fhir/')),
+    },
+  })
   // HTML forms of the sign-in pages; JSON stays the API's only body format.
   await app.register(formbody, { bodyLimit: 16 * 1024 })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))

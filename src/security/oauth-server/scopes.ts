@@ -138,3 +138,42 @@ export function defaultScopeOf(metadata: { scope?: string | undefined; default_s
   const explicit = typeof metadata.default_scope === 'string' ? metadata.default_scope : undefined
   return (explicit ?? metadata.scope ?? '').split(' ').filter(Boolean).join(' ')
 }
+
+const API_SCOPE_TEXT: Record<string, string> = {
+  'account:read': 'Read the caller (GET /api/v2/me)',
+  'device-data:read': 'Read device readings the policy lets the caller see',
+  'device-data:write': 'Send device readings (devices; patients for themselves)',
+  'patients:read': 'Read patient records the policy lets the caller see',
+  'patients:write': 'Change patient records (care team)',
+  'reports:read': 'Read diagnostic reports',
+  'reports:write': 'Write diagnostic reports (clinicians)',
+  'consent:manage': 'A patient grants and revokes consents',
+  'devices:manage': 'Register, bind and unbind devices',
+  'audit:read': 'Read the audit trail (auditors)',
+  'admin:users': 'Administer organisations, users, care teams (administrators)',
+  'admin:clients': 'Manage OAuth clients (administrators)',
+  openid: 'OpenID Connect sign-in (ID token); also reads the caller',
+  offline_access: 'A refresh token that outlives the session',
+  profile: 'The user\'s name in the ID token',
+  email: 'The user\'s email in the ID token',
+  fhirUser: 'SMART: the user\'s FHIR resource (Patient or Practitioner) in the ID token',
+  launch: 'SMART EHR launch: the launch context (with the launch parameter)',
+  'launch/patient': 'SMART standalone launch: the patient context (the user\'s own record)',
+  online_access: 'SMART: a refresh token that ends with the user\'s session',
+}
+
+/** Every scope with what it opens, for the OpenAPI oauth2 scheme and the README. */
+export function scopeDescriptions(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const scope of [...OIDC_SCOPES, ...API_SCOPES, ...SMART_CONTEXT_SCOPES]) out[scope] = API_SCOPE_TEXT[scope] ?? scope
+  for (const context of ['patient', 'user', 'system'] as const) {
+    for (const type of SMART_TYPES) {
+      const what = type === '*' ? 'every FHIR resource type' : type
+      const who = context === 'patient' ? 'of the launch patient' : context === 'user' ? 'the user may see' : 'of the service\'s organisation'
+      out[`${context}/${type}.rs`] = `SMART: read and search ${what} ${who}`
+      out[`${context}/${type}.cu`] = `SMART: create and update ${what} ${who} (where the policy allows)`
+      out[`${context}/${type}.c`] = `SMART: create ${what} ${who} (where the policy allows)`
+    }
+  }
+  return out
+}

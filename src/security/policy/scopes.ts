@@ -95,3 +95,15 @@ export function requiredScopes(principal: Pick<Principal, 'kind' | 'launchPatien
   }
   return [...meta.scopes]
 }
+
+/** For the OpenAPI document: the scopes any one of which carries `action` (SMART v2 ones on the FHIR API). */
+export function scopesForOperation(action: string, fhirApi: boolean): string[] {
+  const meta = (ACTIONS as Record<string, ActionMeta>)[action]
+  if (!meta) return []
+  if (fhirApi && meta.fhir) {
+    const perms = ['c', 'r', 'u', 'd', 's'].filter((p) => meta.fhir?.needs.includes(p)).join('')
+    const v2 = perms === 'r' ? 'rs' : perms
+    return ['patient', 'user', 'system'].map((c) => `${c}/${meta.fhir?.type}.${v2}`)
+  }
+  return [...meta.scopes]
+}
