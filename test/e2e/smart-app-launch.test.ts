@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { ClientMetadata } from 'oidc-provider'
+import { exportJWK, generateKeyPair } from 'jose'
 import * as client from 'openid-client'
 import { CookieJar, createTestUser, csrfOf, followUntilOutside, postForm, TEST_PASSWORD } from '../support/identity.ts'
 import { assertValidFhir, seedReadings } from '../support/fhir.ts'
@@ -30,6 +31,8 @@ describe('SMART App Launch 2.0 with openid-client', () => {
   let patientId = ''
   let otherPatientId = ''
   const clinicianJar = new CookieJar()
+  /** SMART capabilities each test below proved by behaviour; the last test compares them with discovery. */
+  const proven = new Set<string>()
   let glucoseIds: string[] = []
   let heartRateIds: string[] = []
 
@@ -129,6 +132,7 @@ describe('SMART App Launch 2.0 with openid-client', () => {
     assert.equal(info.patient, patientId)
     assert.equal(info.fhirUser, `${fhirBase}/Patient/${patientId}`)
     assert.ok(String(info.scope).split(' ').includes('patient/*.rs'))
+    for (const c of ['launch-standalone', 'client-public', 'context-standalone-patient', 'context-banner', 'permission-patient', 'permission-v1', 'sso-openid-connect']) proven.add(c)
   })
 
   test('[SRS-OAUTH-306] refresh on offline_access and online_access: the refresh token rotates, keeps the patient, and a reused one revokes the grant', async () => {
@@ -146,7 +150,9 @@ describe('SMART App Launch 2.0 with openid-client', () => {
       await assert.rejects(client.refreshTokenGrant(config, String(first.refresh_token)), (err) => oauthError(err) === 'invalid_grant')
       await assert.rejects(client.refreshTokenGrant(config, String(second.refresh_token)), (err) => oauthError(err) === 'invalid_grant')
       assert.equal((await fhirGet(`Observation?patient=${patientId}`, second.access_token)).status, 401)
+      proven.add(lifetime === 'offline_access' ? 'permission-offline' : 'permission-online')
     }
+    proven.add('permission-v2')
   })
 
   async function newLaunch(clientId = app, patient = patientId) {
@@ -179,6 +185,8 @@ describe('SMART App Launch 2.0 with openid-client', () => {
     assert.equal(obs.status, 200)
     assertValidFhir(obs.body)
     assert.equal(obs.body.entry.length, 5)
+    // user/*.rs reached the Practitioner: a user-level scope works.
+    for (const c of ['launch-ehr', 'context-ehr-patient', 'permission-user']) proven.add(c)
     // A patient outside the clinician's care: the launch API conceals it.
     assert.equal((await newLaunch(app, otherPatientId)).status, 404)
   })
@@ -219,6 +227,29 @@ describe('SMART App Launch 2.0 with openid-client', () => {
     assert.equal(landed.callback.searchParams.get('code'), null)
   })
 
+  test('[SRS-FHIR-318] confidential SMART apps launch too: client_secret_basic (symmetric) and private_key_jwt (asymmetric)', async () => {
+    const symmetric = `smart-symmetric-${randomUUID()}`
+    const asymmetric = `smart-asymmetric-${randomUUID()}`
+    const base = { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [`${webOrigin}/callback`], scope: 'openid fhirUser launch/patient patient/*.rs', first_party: true } as const
+    await s.clients.upsert({ clientId: symmetric, secret, metadata: { client_id: symmetric, token_endpoint_auth_method: 'client_secret_basic', ...base, grant_types: [...base.grant_types], response_types: [...base.response_types], redirect_uris: [...base.redirect_uris] } })
+    const pair = await generateKeyPair('ES384', { extractable: true })
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'smart-app-key', alg: 'ES384', use: 'sig' }
+    await s.clients.upsert({ clientId: asymmetric, metadata: { client_id: asymmetric, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES384', jwks: { keys: [jwk] }, ...base, grant_types: [...base.grant_types], response_types: [...base.response_types], redirect_uris: [...base.redirect_uris] } })
+    for (const [clientId, auth, capability] of [
+      [symmetric, client.ClientSecretBasic(secret), 'client-confidential-symmetric'],
+      [asymmetric, client.PrivateKeyJwt(pair.privateKey), 'client-confidential-asymmetric'],
+    ] as const) {
+      const config = await s.discover(clientId, auth)
+      const req = await pkceAuthorizationRequest(config, { redirectUri: `${webOrigin}/callback`, scope: 'openid fhirUser launch/patient patient/*.rs', aud: fhirBase })
+      const landed = await authorize(req.url.href, { email: patient.email })
+      assert.ok(landed.url.startsWith(`${webOrigin}/callback`), landed.url)
+      const tokens = await client.authorizationCodeGrant(config, landed.callback, { pkceCodeVerifier: req.verifier, expectedState: req.state })
+      assert.equal(tokens.patient, patientId)
+      assert.equal((await fhirGet(`Patient/${patientId}`, tokens.access_token)).status, 200)
+      proven.add(capability)
+    }
+  })
+
   test('[SRS-FHIR-311] a granular scope (patient/Observation.rs?category=vital-signs) reaches only the Observations it names', async () => {
     const config = await s.discover(app, client.None())
     const req = await pkceAuthorizationRequest(config, { redirectUri, scope: 'launch/patient patient/Observation.rs?category=vital-signs', aud: fhirBase })
@@ -252,5 +283,10 @@ describe('SMART App Launch 2.0 with openid-client', () => {
     // Not on the rest of the API.
     const api = await fetch(`${s.issuer}/api/v2/me`, { headers: { origin: webOrigin } })
     assert.equal(api.headers.get('access-control-allow-origin'), null)
+  })
+
+  test('[SRS-FHIR-319] the SMART configuration advertises exactly the capabilities this suite proved by behaviour', async () => {
+    const cfg = (await (await fetch(`${fhirBase}/.well-known/smart-configuration`)).json()) as { capabilities: string[] }
+    assert.deepEqual([...cfg.capabilities].sort(), [...proven].sort())
   })
 })
