@@ -345,9 +345,9 @@ export const MATRIX: Record<string, Row> = {
   'GET /.well-known/smart-configuration': publicRow(200),
   // ---- SMART App Launch 2.0 (issue 13) ----
   'GET /fhir/R4/.well-known/smart-configuration': publicRow(200),
-  // A clinician as Practitioner: themself, their care team's patients, staff of their organisation.
+  // A clinician as Practitioner, for patients and clinicians: themself, their care team's patients, clinicians of their organisation.
   'GET /fhir/R4/Practitioner/{id}': {
-    expect: { others: 404, patientSelf: 200, clinicianTeam: 200, clinicianOutside: 200, clinicianBreakGlass: 200, orgAdminThis: 200, deviceBound: 403, deviceOther: 403, service: 403 },
+    expect: { others: 404, patientSelf: 200, clinicianTeam: 200, clinicianOutside: 200, clinicianBreakGlass: 200, caregiverWith: 403, caregiverWithout: 403, orgAdminThis: 403, orgAdminOther: 403, admin: 403, auditor: 403, deviceBound: 403, deviceOther: 403, service: 403 },
     params: (c) => ({ id: c.world.users.clinicianTeam.id }),
   },
   // EHR launch: only a clinician who may read the patient.

@@ -100,7 +100,8 @@ export const RULES: readonly Rule[] = [
     },
   },
   { id: 'auditor.read-trail', actions: ['audit.read'], who: (p) => holds(p, 'auditor') },
-  { id: 'user.read-practitioners', actions: ['practitioners.read'], who: (p) => p.kind === 'user' },
+  // Patients and clinicians resolve a clinician's fhirUser; which one they see is checked in the handler.
+  { id: 'user.read-practitioners', actions: ['practitioners.read'], who: (p) => holds(p, 'clinician') || holds(p, 'patient') },
 
   // A patient and their own record: read everything, manage their consents, bind their devices.
   {
