@@ -109,7 +109,8 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
       // A protected operation: the bearer token, or the OAuth 2.0 flows with the scopes that carry it.
       const policy = (route.config as { policy?: string } | undefined)?.policy
       const security = s.security as Array<Record<string, string[]>> | undefined
-      if (oauth && policy && security?.some((r) => BEARER_SCHEME in r)) s.security = [...security, { [OAUTH2_SCHEME]: [...oauth.scopesFor(policy, url)] }]
+      const scopes = oauth && policy ? oauth.scopesFor(policy, url) : []
+      if (scopes.length > 0 && security?.some((r) => BEARER_SCHEME in r)) s.security = [...security, { [OAUTH2_SCHEME]: [...scopes] }]
       return { schema: s as never, url }
     },
     transformObject: (documentObject) => {
