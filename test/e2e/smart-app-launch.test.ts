@@ -212,8 +212,13 @@ describe('SMART App Launch 2.0 with openid-client', () => {
     const once = (await newLaunch()).body.launch as string
     assert.ok((await attempt(once)).searchParams.get('code'))
     assert.equal((await attempt(once)).searchParams.get('error'), 'invalid_request')
-    const { rows } = await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.authorization' AND client_id = $1 AND outcome = 'denied'", [app])
-    assert.ok((rows[0]?.n ?? 0) >= 5, `audited refusals: ${rows[0]?.n}`)
+    // The refusals' audit entries are written just after each response: wait for them.
+    let audited = 0
+    for (let i = 0; i < 100 && audited < 5; i++) {
+      audited = (await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.authorization' AND client_id = $1 AND outcome = 'denied'", [app])).rows[0]?.n ?? 0
+      if (audited < 5) await new Promise((r) => setTimeout(r, 20))
+    }
+    assert.ok(audited >= 5, `audited refusals: ${audited}`)
     // A client that is not a SMART app registered for launch cannot be launched.
     assert.equal((await newLaunch(introspector)).status, 422)
   })
