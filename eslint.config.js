@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'var/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', 'var/', 'coverage/', '.build-check-*/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -48,7 +48,7 @@ if (process.env.VIGIL_TEST_TAP) reporters.push('--test-reporter=tap', `--test-re
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.VIGIL_TEST_CONCURRENCY ?? 2}`, '--test-timeout=120000', ...reporters, ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.VIGIL_TEST_CONCURRENCY ?? 2}`, '--test-timeout=300000', ...reporters, ...files],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 )
 process.exit(result.status ?? 1)

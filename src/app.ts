@@ -52,6 +52,10 @@ import {
   fhirResource,
   createClientStore,
   createProvider,
+  isSmartAppOrigin,
+  isSmartCorsPath,
+  OAUTH_ROUTES,
+  scopeDescriptions,
   interactionRoutes,
   loadSigningKeys,
   oauthProtocolRoutes,
@@ -61,6 +65,7 @@ import {
   type Sealer,
 } from './security/oauth-server/index.ts'
 import { createPdp, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import { scopesForOperation } from './security/policy/scopes.ts'
 import type { ModuleContext } from './modules/context.ts'
 import { createAccessFactSource, createDataKeyStore, createPatientCipher, createPatientService } from './modules/patients/index.ts'
 import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
@@ -70,6 +75,7 @@ import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
+import { smartRoutesV2 } from './modules/smart/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
@@ -165,7 +171,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       },
     })
   const clients = createClientStore({ db: deps.db, sealer })
-  const provider = createProvider({ config, db: deps.db, clients, accounts, keyring, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  const provider = createProvider({
+    config,
+    db: deps.db,
+    clients,
+    accounts,
+    keyring,
+    signingKeys: await loadSigningKeys(deps.db, sealer),
+    // A refused authorization or token request (bad scope, aud or launch) leaves an entry (ADR-0018).
+    onRefusal: (r) =>
+      void auditTrail
+        .record({ actorKind: r.clientId ? 'client' : 'anonymous', actorId: r.clientId, clientId: r.clientId, ip: r.ip, action: `oauth.${r.endpoint}`, outcome: 'denied', status: 400, decisionRule: r.error, requestId: r.requestId })
+        .catch((err: unknown) => deps.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit write failed for a refused OAuth request')),
+  })
   if (deps.signingKeyRefreshMs) {
     // A rotation made by `vigil keys rotate-signing` (or another instance) reaches this one without a restart (ADR-0017).
     const refresh = startSigningKeyRefresh({
@@ -239,7 +257,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     claim: deps.jobs?.claim,
   })
 
-  await app.register(cors, {
+  const corsOptions = {
     // An allow-list from CORS_ORIGINS; none configured → no cross-origin access at all.
     origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -248,9 +266,28 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     credentials: false,
     maxAge: 600,
     strictPreflight: true,
+  }
+  await app.register(cors, {
+    ...corsOptions,
+    // Plus, on /fhir/R4 and the token endpoint, the origins of registered SMART apps (ADR-0018).
+    delegator: async (req: { url?: string; headers: Record<string, string | string[] | undefined> }) => {
+      const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+      if (!origin || config.corsOrigins.includes(origin) || !isSmartCorsPath(req.url ?? '') || !(await isSmartAppOrigin(deps.db, origin))) return corsOptions
+      return { ...corsOptions, origin: [...config.corsOrigins, origin] }
+    },
   })
 
-  await registerOpenApi(app, { publicUrl: config.publicUrl, version: VERSION })
+  await registerOpenApi(app, {
+    publicUrl: config.publicUrl,
+    version: VERSION,
+    // The oauth2 security scheme: the flows and every scope with what it opens (issue 13).
+    oauth: {
+      authorizationUrl: `${config.publicUrl}${OAUTH_ROUTES.authorization}`,
+      tokenUrl: `${config.publicUrl}${OAUTH_ROUTES.token}`,
+      scopes: scopeDescriptions(),
+      scopesFor: (policy, url) => scopesForOperation(policy, url.startsWith('/fhir/')),
+    },
+  })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   // A registered device paired through the device authorization grant is bound to the approving patient (ADR-0010).
   const devices = createDeviceService({ db: deps.db, keyring, clock: () => new Date() })
@@ -277,6 +314,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       deviceDataRoutesV2(modules),
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
+      smartRoutesV2(modules),
       ...(deps.apiModules?.v2 ?? []),
     ],
   })

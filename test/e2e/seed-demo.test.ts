@@ -9,8 +9,14 @@ import { freePort } from '../support/oauth.ts'
 
 interface World {
   organisation: { id: string; name: string }
-  users: Record<'admin' | 'clinician' | 'patient' | 'otherPatient', { id: string; email: string; role: string; totpSecret?: string }>
-  clients: { demoApp: { clientId: string }; device: { clientId: string; clientSecret: string; boundTo: string; patientRecordId: string; scope: string } }
+  users: Record<'admin' | 'clinician' | 'patient' | 'otherPatient' | 'auditor', { id: string; email: string; role: string; totpSecret?: string }>
+  clients: {
+    demoApp: { clientId: string }
+    device: { clientId: string; clientSecret: string; boundTo: string; patientRecordId: string; scope: string }
+    smartApp: { clientId: string; scope: string; defaultScope: string }
+    backend: { clientId: string; privateJwk: Record<string, string>; scope: string }
+  }
+  readings: { patient: string; days: number; count: number }
   patients: { patient: string; otherPatient: string }
 }
 
@@ -47,7 +53,7 @@ describe('vigil seed-demo', () => {
     assert.equal(world.organisation.name, 'Demo Clinic')
     assert.deepEqual(
       Object.values(world.users).map((u) => u.email).sort(),
-      ['admin@demo.test', 'clinician@demo.test', 'other.patient@demo.test', 'patient@demo.test'],
+      ['admin@demo.test', 'auditor@demo.test', 'clinician@demo.test', 'other.patient@demo.test', 'patient@demo.test'],
     )
     assert.ok(world.users.admin.totpSecret && world.users.clinician.totpSecret, 'admin and clinician have TOTP')
     assert.equal(world.users.patient.totpSecret, undefined)
@@ -95,6 +101,39 @@ describe('vigil seed-demo', () => {
     assert.equal(mine.status, 200)
     assert.ok(JSON.stringify(await mine.json()).includes('111'))
     assert.equal((await read(world.patients.otherPatient)).status, 404)
+  })
+
+  test('[SRS-OAUTH-312] the demo world reaches every surface: the backend service signs with its printed JWK and reads 30 days of the patient\'s readings on /fhir/R4; the auditor reads the trail; the SMART app is registered with default scopes', async () => {
+    const issuer = `http://127.0.0.1:${port}`
+    assert.equal(world.users.auditor.role, 'auditor')
+    assert.ok(world.users.auditor.totpSecret)
+    assert.equal(world.readings.patient, world.patients.patient)
+    assert.equal(world.readings.days, 30)
+    assert.ok(world.readings.count >= 29 * 7, `readings: ${world.readings.count}`)
+    assert.equal(world.clients.smartApp.clientId, 'demo-smart-app')
+    assert.ok(world.clients.smartApp.scope.split(' ').includes('launch') && world.clients.smartApp.defaultScope.split(' ').includes('patient/*.rs'))
+    // The backend service, exactly as the README walks it: openid-client with private_key_jwt, no scope.
+    const key = await crypto.subtle.importKey('jwk', world.clients.backend.privateJwk, { name: 'ECDSA', namedCurve: 'P-384' }, false, ['sign'])
+    const backend = await client.discovery(new URL(issuer), world.clients.backend.clientId, undefined, client.PrivateKeyJwt(key), { execute: [client.allowInsecureRequests] })
+    const t = await client.clientCredentialsGrant(backend)
+    assert.equal(t.scope, 'system/*.rs')
+    const fhir = (path: string) => fetch(`${issuer}/fhir/R4/${path}`, { headers: { authorization: `Bearer ${t.access_token}` } })
+    for (const code of ['2339-0', '85354-9', '8867-4']) {
+      const bundle = (await (await fhir(`Observation?patient=${world.patients.patient}&code=http://loinc.org|${code}&date=ge${new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10)}&_count=200`)).json()) as { entry?: unknown[] }
+      assert.ok((bundle.entry?.length ?? 0) >= 29 * (code === '2339-0' ? 3 : 2) - 3, `${code}: ${bundle.entry?.length}`)
+    }
+    assert.equal((await fhir(`Patient/${world.patients.patient}`)).status, 200)
+    // The auditor signs in with TOTP (demo-app) and reads the trail.
+    const app = await client.discovery(new URL(issuer), 'demo-app', undefined, client.None(), { execute: [client.allowInsecureRequests] })
+    const verifier = client.randomPKCECodeVerifier()
+    const redirect = 'http://127.0.0.1:51235/callback'
+    const url = client.buildAuthorizationUrl(app, { redirect_uri: redirect, scope: 'openid audit:read', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's2' })
+    const landed = await signInThroughForms(issuer, url.href, { email: 'auditor@demo.test', password: PASSWORD, totpSecret: world.users.auditor.totpSecret })
+    assert.ok(landed.url.startsWith(redirect), landed.page?.slice(0, 300))
+    const tokens = await client.authorizationCodeGrant(app, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: 's2' })
+    assert.equal(tokens.claims()?.sub, world.users.auditor.id)
+    const trail = await fetch(`${issuer}/api/v2/audit/entries?limit=5`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(trail.status, 200, await trail.clone().text())
   })
 
   test('[SRS-OAUTH-009] seed-demo is refused in production', async () => {

@@ -147,6 +147,17 @@ const FHIR_PATIENT = (c: MatrixContext) => `Patient/${c.world.patients.patient}`
 
 let clientCounter = 0
 
+let smartClient: string | undefined
+/** A SMART app registered for EHR launch (once per run). */
+async function smartLaunchClient(c: MatrixContext): Promise<string> {
+  if (smartClient) return smartClient
+  const id = uniq('matrix-smart-app')
+  const metadata = { client_id: id, application_type: 'web', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['https://smart.example/callback'], scope: 'openid fhirUser launch patient/*.rs' }
+  await c.db.query('INSERT INTO oauth_clients (client_id, metadata, description) VALUES ($1, $2, $3)', [id, JSON.stringify(metadata), 'matrix SMART app'])
+  smartClient = id
+  return id
+}
+
 export const MATRIX: Record<string, Row> = {
   // Operational and documentation endpoints, open by design (SRS §Product contract: reviewed exceptions).
   'GET /openapi.json': publicRow(200),
@@ -337,6 +348,18 @@ export const MATRIX: Record<string, Row> = {
   // ---- FHIR R4 (issue 6), with FHIR-audience tokens ----
   'GET /fhir/R4/metadata': publicRow(200),
   'GET /.well-known/smart-configuration': publicRow(200),
+  // ---- SMART App Launch 2.0 (issue 13) ----
+  'GET /fhir/R4/.well-known/smart-configuration': publicRow(200),
+  // A clinician as Practitioner, for patients and clinicians: themself, their care team's patients, clinicians of their organisation.
+  'GET /fhir/R4/Practitioner/{id}': {
+    expect: { others: 404, patientSelf: 200, clinicianTeam: 200, clinicianOutside: 200, clinicianBreakGlass: 200, caregiverWith: 403, caregiverWithout: 403, orgAdminThis: 403, orgAdminOther: 403, admin: 403, auditor: 403, deviceBound: 403, deviceOther: 403, service: 403 },
+    params: (c) => ({ id: c.world.users.clinicianTeam.id }),
+  },
+  // EHR launch: only a clinician who may read the patient.
+  'POST /api/v2/smart/launch': {
+    expect: { others: 403, clinicianTeam: 201, clinicianConsent: 201, clinicianBreakGlass: 201, clinicianOutside: 404, clinicianRevoked: 404 },
+    prepare: async (c) => ({ body: { client_id: await smartLaunchClient(c), patient: c.world.patients.patient } }),
+  },
   'GET /fhir/R4/Patient/{id}': { expect: patientRead(200), params: (c) => ({ id: c.world.patients.patient }) },
   'GET /fhir/R4/Patient': { expect: { others: 200, ...NO_CLINICAL_RULE } },
   'PUT /fhir/R4/Patient/{id}': {

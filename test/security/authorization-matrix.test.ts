@@ -133,7 +133,8 @@ describe('the authorization matrix', () => {
         if (res.statusCode !== expected) failures.push(`${op.key} as ${principal}: expected ${expected}, got ${res.statusCode} ${res.body.slice(0, 160)}`)
         for (const value of w.canaryValues) if (res.body.includes(value)) leaks.push(`${op.key} as ${principal} returned the canary's ${value}`)
         // Issue 6: every FHIR resource and Bundle the server returns validates against R4 — errors (OperationOutcome) included.
-        if (isFhir && !String(res.headers['content-type'] ?? '').startsWith('application/fhir+json')) failures.push(`${op.key} as ${principal}: ${String(res.headers['content-type'])} is not application/fhir+json`)
+        // SMART discovery under the FHIR base is plain JSON (SMART App Launch §2.0.2), not a FHIR resource.
+        if (isFhir && !op.path.includes('/.well-known/') && !String(res.headers['content-type'] ?? '').startsWith('application/fhir+json')) failures.push(`${op.key} as ${principal}: ${String(res.headers['content-type'])} is not application/fhir+json`)
         if (String(res.headers['content-type'] ?? '').startsWith('application/fhir+json')) {
           try {
             assertValidFhir(JSON.parse(res.body), `${op.key} as ${principal}`)

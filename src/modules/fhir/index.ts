@@ -3,7 +3,7 @@
 // resource adapters — each guarded by the policy decision point like every other route.
 
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { Type } from 'typebox'
+import { Type, type Static } from 'typebox'
 import { capabilityStatement } from '../../fhir/capability.ts'
 import { FHIR_JSON, renderError } from '../../fhir/outcome.ts'
 import { strictJsonParser } from '../../platform/http/input-boundary.ts'
@@ -14,6 +14,7 @@ import { deviceRoutes } from './device.ts'
 import { diagnosticReportRoutes } from './diagnostic-report.ts'
 import { observationRoutes } from './observation.ts'
 import { patientRoutes } from './patient.ts'
+import { practitionerRoutes } from './practitioner.ts'
 import { AnyResource, fhirBase } from './shared.ts'
 
 function oauthUrls(ctx: ModuleContext) {
@@ -32,8 +33,10 @@ export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
     // application/fhir+json is JSON, through the same strict parser as application/json at the root (ADR-0015).
     app.addContentTypeParser(['application/fhir+json'], { parseAs: 'buffer' }, strictJsonParser(app.getDefaultJsonParser('error', 'error')))
 
-    app.addHook('onSend', async (_request, reply, payload) => {
+    app.addHook('onSend', async (request, reply, payload) => {
       const type = String(reply.getHeader('content-type') ?? '')
+      // The SMART configuration is plain JSON (SMART App Launch §2.0.2), not a FHIR resource.
+      if (request.routeOptions.url?.endsWith('/.well-known/smart-configuration') && reply.statusCode === 200) return payload
       if (type.startsWith('application/json') || type.startsWith('application/problem+json')) reply.header('content-type', FHIR_JSON)
       return payload
     })
@@ -58,7 +61,21 @@ export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
       async () => capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }),
     )
 
+    // SMART App Launch 2.0 §2.0.2: discovery at [FHIR base]/.well-known/smart-configuration.
+    app.get(
+      '/.well-known/smart-configuration',
+      {
+        config: { public: 'SMART App Launch discovery at the FHIR base: apps read it before they can authenticate' },
+        schema: smartConfigurationSchema('getSmartConfiguration'),
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8')
+        return smartConfiguration(ctx)
+      },
+    )
+
     await app.register(patientRoutes(ctx))
+    await app.register(practitionerRoutes(ctx))
     await app.register(deviceRoutes(ctx))
     await app.register(observationRoutes(ctx))
     await app.register(diagnosticReportRoutes(ctx))
@@ -85,46 +102,69 @@ const SmartConfiguration = Type.Object(
   { additionalProperties: false },
 )
 
+/**
+ * SMART App Launch 2.0 §2.0.2 capabilities — exactly those that work, each shown by a test
+ * (test/conformance/smart-app-launch.test.ts derives this list from behaviour and compares).
+ * Not advertised: authorize-post, context-style, context-*-encounter, permission-offline without
+ * refresh (none), sso beyond OpenID Connect.
+ */
 export const SMART_CAPABILITIES = [
+  'launch-ehr',
   'launch-standalone',
   'client-public',
   'client-confidential-symmetric',
   'client-confidential-asymmetric',
+  'context-banner',
+  'context-ehr-patient',
   'context-standalone-patient',
+  'permission-offline',
+  'permission-online',
   'permission-patient',
   'permission-user',
-  'permission-v2',
   'permission-v1',
-  'permission-offline',
+  'permission-v2',
   'sso-openid-connect',
 ]
 
+/** The SMART configuration document (SMART App Launch 2.0 §2.0.2), served at the FHIR base and at the root. */
+export function smartConfiguration(ctx: ModuleContext): Static<typeof SmartConfiguration> {
+  const issuer = ctx.config.publicUrl
+  return {
+    issuer,
+    jwks_uri: `${issuer}${OAUTH_ROUTES.jwks}`,
+    authorization_endpoint: `${issuer}${OAUTH_ROUTES.authorization}`,
+    token_endpoint: `${issuer}${OAUTH_ROUTES.token}`,
+    revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
+    introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,
+    capabilities: SMART_CAPABILITIES,
+    scopes_supported: ['openid', 'offline_access', ...FHIR_SCOPES],
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'],
+  }
+}
+
+export const smartConfigurationSchema = (operationId: string) => ({
+  tags: ['FHIR'],
+  operationId,
+  summary: 'SMART App Launch configuration (endpoints, capabilities, scopes, PKCE methods)',
+  response: { 200: SmartConfiguration },
+})
+
+/** The root copy (`/.well-known/smart-configuration`); the FHIR base one is registered in fhirRoutes. */
 export function smartConfigurationRoutes(ctx: ModuleContext): FastifyPluginAsync {
-  return async function smartConfiguration(app) {
+  return async function smartConfigurationRoot(app) {
     app.get(
       '/.well-known/smart-configuration',
       {
         config: { public: 'SMART App Launch discovery: apps read it before they can authenticate' },
-        schema: { tags: ['FHIR'], summary: 'SMART App Launch configuration (endpoints, capabilities, scopes)', response: { 200: SmartConfiguration } },
+        schema: smartConfigurationSchema('getSmartConfigurationAtRoot'),
       },
       async (_request, reply) => {
-        const issuer = ctx.config.publicUrl
         reply.header('cache-control', 'public, max-age=300')
-        return {
-          issuer,
-          jwks_uri: `${issuer}${OAUTH_ROUTES.jwks}`,
-          authorization_endpoint: `${issuer}${OAUTH_ROUTES.authorization}`,
-          token_endpoint: `${issuer}${OAUTH_ROUTES.token}`,
-          revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
-          introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,
-          capabilities: SMART_CAPABILITIES,
-          scopes_supported: ['openid', 'offline_access', ...FHIR_SCOPES],
-          response_types_supported: ['code'],
-          code_challenge_methods_supported: ['S256'],
-          grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
-          token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'private_key_jwt'],
-          token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'],
-        }
+        return smartConfiguration(ctx)
       },
     )
   }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { FhirError } from '../../fhir/outcome.ts'
 import { dateSql, datesOf, idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf, VITAL_SIGNS_PROFILE, withOffset, type Query } from '../../fhir/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
+import { granularConstraints, type GranularConstraint } from '../../security/policy/scopes.ts'
 import { openReading } from '../device-data/index.ts'
 import type { ModuleContext } from '../context.ts'
 import { presentDevice, loadDevices } from './device.ts'
@@ -77,6 +78,35 @@ function codesOf(q: Query, name: string, system: string): string[][] {
   return tokensOf(q, name).map((group) => group.filter((t) => t.system === undefined || t.system === system).map((t) => t.code))
 }
 
+/** A granular scope's parameter value (`system|code` or `code`) as the stored code, or null when its system is not the expected one. */
+function granularValue(value: string, system: string): string | null {
+  const bar = value.indexOf('|')
+  if (bar < 0) return value
+  const sys = value.slice(0, bar)
+  return sys === '' || sys === system ? value.slice(bar + 1) : null
+}
+
+/** Does a reading meet one of the granular constraints (category and code are enforced; any other parameter matches nothing)? */
+function meetsGranular(row: Pick<ReadingRow, 'category' | 'code'>, constraints: readonly GranularConstraint[]): boolean {
+  return constraints.some((c) =>
+    c.every(([name, value]) => (name === 'category' ? granularValue(value, CATEGORY_SYSTEM) === row.category : name === 'code' ? granularValue(value, LOINC) === row.code : false)),
+  )
+}
+
+/** The same test in SQL, for searches (params grow). */
+function granularSql(constraints: readonly GranularConstraint[], params: unknown[]): string {
+  const alternatives = constraints.map((c) => {
+    const parts = c.map(([name, value]) => {
+      const v = name === 'category' ? granularValue(value, CATEGORY_SYSTEM) : name === 'code' ? granularValue(value, LOINC) : null
+      if (v === null) return 'false'
+      params.push(v)
+      return `r.${name} = $${params.length}`
+    })
+    return `(${parts.join(' AND ') || 'true'})`
+  })
+  return `(${alternatives.join(' OR ') || 'false'})`
+}
+
 export function observationRoutes(ctx: ModuleContext) {
   return async function observations(app: FastifyInstance): Promise<void> {
     app.get(
@@ -92,6 +122,9 @@ export function observationRoutes(ctx: ModuleContext) {
         const row = rows[0]
         if (!row) throw new AppError('NOT_FOUND')
         await request.authorize('device-data.read', { type: 'Observation', id: row.id, patientId: row.patient_id })
+        // A granular SMART scope (patient/Observation.rs?category=vital-signs) reaches only what it names.
+        const granular = request.principal ? granularConstraints(request.principal, 'device-data.read') : undefined
+        if (granular && !meetsGranular(row, granular)) throw new AppError('NOT_FOUND')
         reply.header('etag', etag(Number(row.version))).header('last-modified', new Date(row.updated_at).toUTCString())
         return presentObservation(ctx, row)
       },
@@ -125,6 +158,9 @@ export function observationRoutes(ctx: ModuleContext) {
         for (const devices of referencesOf(q, 'device', 'Device')) any('r.device_id', devices, 'uuid')
         for (const d of datesOf(q, 'date')) where.push(dateSql('r.effective_at', d, params))
         for (const d of datesOf(q, '_lastUpdated')) where.push(dateSql('r.updated_at', d, params))
+        // Granular SMART scopes: only the Observations their parameters name (SMART App Launch 2.0 §3.0.2.3).
+        const granular = request.principal ? granularConstraints(request.principal, 'device-data.read') : undefined
+        if (granular) where.push(granularSql(granular, params))
 
         const page = patients.length === 0
           ? { rows: [] as ReadingRow[], hasNext: false, hasPrevious: false }

@@ -68,6 +68,12 @@ export const ERROR_CATALOGUE = {
     issue: 'forbidden',
     meaning: 'The caller is known, but its kind, roles or token scopes do not permit the action. Retrying does not help; a token with the scope, or a user with the role, is needed.',
   },
+  INSUFFICIENT_SCOPE: {
+    status: 403,
+    title: 'The access token lacks a scope this operation needs',
+    issue: 'forbidden',
+    meaning: 'The caller may perform the operation, but its token was not granted the scope for it (RFC 6750 §3.1): `scope` in the body and `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` name what to request. Obtain a token with that scope.',
+  },
   SEGREGATION_OF_DUTIES: {
     status: 403,
     title: 'Refused: segregation of duties',

@@ -46,11 +46,12 @@ export interface ClassifiedError {
   readonly detail?: string | undefined
   readonly errors?: readonly ProblemFieldError[] | undefined
   readonly headers?: Record<string, string>
+  readonly scope?: string | undefined
 }
 
 /** Any thrown error → its catalogue code, detail, field errors (JSON Pointers) and headers; shared by problem+json and the FHIR API's OperationOutcome. */
 export function classifyError(err: FastifyError | AppError): ClassifiedError {
-  if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers } }
+  if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers }, scope: err.scope }
   // The database lost its connection, restarts or timed out: retryable, not a server bug (ADR-0017).
   if (findDatabaseUnavailable(err)) return { code: 'SERVICE_UNAVAILABLE', detail: 'The database is unavailable; retry shortly', headers: { 'retry-after': DATABASE_RETRY_AFTER_SECONDS } }
   if (err.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(err) }
@@ -73,14 +74,15 @@ export function sendProblem(
   code: ErrorCode,
   detail?: string,
   errors?: readonly ProblemFieldError[],
+  scope?: string,
 ): FastifyReply {
-  const problem = buildProblem(code, request.id, detail, errors)
+  const problem = buildProblem(code, request.id, detail, errors, scope)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
-    const { code, detail, errors, headers } = classifyError(err)
+    const { code, detail, errors, headers, scope } = classifyError(err)
     if (code === 'INTERNAL') {
       request.log.error({ err }, 'unhandled error')
       return sendProblem(request, reply, 'INTERNAL')
@@ -90,7 +92,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (unavailable) request.log.warn({ err: { type: unavailable.name, message: unavailable.message, code: unavailable.reason } }, 'database unavailable')
     }
     if (headers) reply.headers(headers)
-    return sendProblem(request, reply, code, detail, errors)
+    return sendProblem(request, reply, code, detail, errors, scope)
   })
 
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', 'No route matches this method and path'))

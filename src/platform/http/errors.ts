@@ -21,11 +21,13 @@ export class AppError extends Error {
   readonly status: number
   readonly errors: readonly ProblemFieldError[] | undefined
   readonly headers: Readonly<Record<string, string>>
+  /** INSUFFICIENT_SCOPE: the scope the operation needs (RFC 6750 §3.1), carried in the body too. */
+  readonly scope: string | undefined
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options: { errors?: readonly ProblemFieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+    options: { errors?: readonly ProblemFieldError[]; headers?: Record<string, string>; cause?: unknown; scope?: string } = {},
   ) {
     super(detail ?? ERROR_CATALOGUE[code].title, { cause: options.cause })
     this.name = 'AppError'
@@ -33,6 +35,7 @@ export class AppError extends Error {
     this.status = ERROR_CATALOGUE[code].status
     this.errors = options.errors
     this.headers = options.headers ?? {}
+    this.scope = options.scope
   }
 }
 

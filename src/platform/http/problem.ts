@@ -15,6 +15,7 @@ export const ProblemSchema = Type.Object(
     instance: Type.Optional(Type.String({ description: 'The request id as a URN (urn:vigil:request:…).' })),
     code: Type.String({ description: 'Machine-readable code from the error catalogue.' }),
     requestId: Type.String(),
+    scope: Type.Optional(Type.String({ description: 'INSUFFICIENT_SCOPE: the scope the operation needs (any one of them, space-separated), as in WWW-Authenticate.' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({
@@ -29,7 +30,7 @@ export const ProblemSchema = Type.Object(
 
 export type Problem = Static<typeof ProblemSchema>
 
-export function buildProblem(code: ErrorCode, requestId: string, detail?: string, errors?: readonly ProblemFieldError[]): Problem {
+export function buildProblem(code: ErrorCode, requestId: string, detail?: string, errors?: readonly ProblemFieldError[], scope?: string): Problem {
   const entry = ERROR_CATALOGUE[code]
   return {
     type: problemType(code),
@@ -40,6 +41,7 @@ export function buildProblem(code: ErrorCode, requestId: string, detail?: string
     code,
     requestId,
     ...(errors && errors.length > 0 ? { errors: [...errors] } : {}),
+    ...(scope ? { scope } : {}),
   }
 }
 

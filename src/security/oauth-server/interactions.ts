@@ -10,6 +10,7 @@ import type { Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { cookieValue, DEVICE_COOKIE, type DeviceCookies } from './device-cookies.ts'
 import { html, page, pageCsp } from './pages/html.ts'
+import { fhirUserOf, SMART_ERRORS } from './smart.ts'
 
 const LOGIN_FAILED = 'The email or password is not right, or there were too many attempts. Wait a minute and try again.'
 const CODE_FAILED = 'That code is not right, was already used, or there were too many attempts. Try the next code.'
@@ -141,6 +142,10 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
     if (!accountId) throw new Error('consent without a session')
     const verdict = deps.beforeConsent ? await deps.beforeConsent({ clientId, accountId }) : 'ok'
     if (verdict !== 'ok') return finish(request, reply, { error: 'access_denied', error_description: verdict.refuse })
+    // SMART App Launch §2.0.10: fhirUser for a user with no FHIR identity cannot be honoured.
+    if (String(d.params.scope ?? '').split(' ').includes('fhirUser') && !(await fhirUserOf(db, '', accountId))) {
+      return finish(request, reply, { error: 'access_denied', error_description: SMART_ERRORS.noFhirUser })
+    }
     const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId, clientId })
     if (!grant) throw new Error('grant not found')
     const missing = d.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }

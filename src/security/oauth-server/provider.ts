@@ -10,7 +10,8 @@ import { successSource, userCodeConfirmSource, userCodeInputSource } from './dev
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
 import { createPostgresAdapterFactory, type StorageKeyring } from './postgres-adapter.ts'
-import { API_SCOPES, FHIR_SCOPES, OIDC_SCOPES } from './scopes.ts'
+import { API_SCOPES, defaultScopeOf, FHIR_SCOPES, firstRefusedScope, normalizeScopes, parseSmartScope, scopeAllowed, STATIC_SCOPES } from './scopes.ts'
+import { consumeLaunch, fhirUserOf, grantPatient, recordGrantContext, SMART_ERRORS } from './smart.ts'
 import { registerTokenExchange } from './token-exchange.ts'
 
 export const OAUTH_ROUTES = {
@@ -49,6 +50,20 @@ export interface ProviderDeps {
   readonly signingKeys: readonly JWK[]
   /** Keys the stored codes and tokens by a keyed hash, never by their value (ADR-0013). */
   readonly keyring: StorageKeyring
+  /**
+   * Told of every request the authorization or token endpoint refuses (invalid_scope,
+   * invalid_request, access_denied, …), for the audit trail: the OAuth error code and the client,
+   * never the request's parameters.
+   */
+  readonly onRefusal?: (refusal: OAuthRefusal) => void
+}
+
+export interface OAuthRefusal {
+  readonly endpoint: 'authorization' | 'token'
+  readonly error: string
+  readonly clientId: string | null
+  readonly requestId: string | null
+  readonly ip: string | null
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -60,7 +75,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   if (!cookieSecret) throw new Error('COOKIE_SECRET is required to sign OAuth cookies')
 
   const configuration: Configuration = {
-    adapter: createPostgresAdapterFactory({ db: deps.db, clients: deps.clients, keyring: deps.keyring }),
+    // Which scopes a client may get is decided here, not by oidc-provider's literal allow-list: a
+    // client registered for a SMART scope may ask for any narrower one (`patient/*.rs` covers
+    // `patient/Observation.rs`, v1 `patient/Observation.read` and granular scopes), and a refusal
+    // must name the scope. So oidc-provider sees every registered scope as allowed, and the
+    // `scope` check below (authorization, PAR, device flow) and prepareClientCredentialsScope
+    // (client credentials) hold the client to `registered_scope`, its registration.
+    adapter: createPostgresAdapterFactory({ db: deps.db, keyring: deps.keyring, clients: { find: async (id) => withScopeRegistration(await deps.clients.find(id)) } }),
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: [cookieSecret],
@@ -73,14 +94,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!account || account.status !== 'active') return undefined
       return {
         accountId: sub,
-        async claims() {
-          return { sub, email: account.email, email_verified: account.emailVerified, name: account.displayName ?? undefined }
+        async claims(_use, scope) {
+          // SMART App Launch §2.0.10 (fhirUser): the user's FHIR resource, an absolute URL on /fhir/R4.
+          const fhirUser = scope.split(' ').includes('fhirUser') ? await fhirUserOf(deps.db, fhir, sub) : undefined
+          return { sub, email: account.email, email_verified: account.emailVerified, name: account.displayName ?? undefined, ...(fhirUser ? { fhirUser } : {}) }
         },
       }
     },
     // acr, amr and auth_time let a relying party see how the user authenticated (both factors or one).
-    claims: { acr: null, amr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
-    scopes: [...OIDC_SCOPES, ...API_SCOPES, ...FHIR_SCOPES],
+    claims: { acr: null, amr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name'], fhirUser: ['fhirUser'] },
+    scopes: [...STATIC_SCOPES],
 
     // Authorization code only: no implicit, no hybrid (OAuth 2.0 Security BCP, RFC 9700 §2.1.2).
     responseTypes: ['code'],
@@ -100,9 +123,15 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     extraClientMetadata: {
       // first_party: Vigil's own apps; the user is not asked to consent to them.
-      properties: ['first_party'],
-      validator(_ctx, key, value) {
+      // default_scope: RFC 6749 §3.3, the scopes a request without `scope` is given (absent: all of `scope`).
+      properties: ['first_party', 'default_scope', 'registered_scope'],
+      validator(_ctx, key, value, metadata) {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean')
+        if (key === 'default_scope' && value !== undefined) {
+          if (typeof value !== 'string') throw new errors.InvalidClientMetadata('default_scope must be a space-separated string')
+          const registered = String(metadata.registered_scope ?? metadata.scope ?? '').split(' ')
+          if (value.split(' ').some((s) => s && !scopeAllowed(registered, s))) throw new errors.InvalidClientMetadata('default_scope must name only scopes the client is registered for')
+        }
       },
     },
 
@@ -124,13 +153,15 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         // SMART App Launch: an app names the FHIR server with `aud` rather than `resource`, and a
         // backend service asks for `system/*.rs` with neither; both mean the FHIR resource server.
-        defaultResource: async (ctx, _client, oneOf) => {
+        defaultResource: async (ctx, client, oneOf) => {
+          if (client) prepareClientCredentialsScope(ctx, client)
           if (oneOf) return oneOf.includes(api) ? api : (oneOf[0] ?? api)
           return wantsFhir(ctx.oidc.params ?? {}, fhir) ? fhir : api
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, resourceIndicator) => {
-          const scopes = resourceIndicator === api ? API_SCOPES : resourceIndicator === fhir ? FHIR_SCOPES : undefined
+        getResourceServerInfo: async (ctx, resourceIndicator, client) => {
+          if (client) prepareClientCredentialsScope(ctx, client)
+          const scopes = resourceIndicator === api ? API_SCOPES : resourceIndicator === fhir ? [...FHIR_SCOPES, ...granularScopesIn(ctx)] : undefined
           if (!scopes) throw new errors.InvalidTarget()
           return {
             scope: scopes.join(' '),
@@ -144,16 +175,66 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
 
     // SMART App Launch: `aud` (the FHIR base URL) and `launch` are authorization request parameters.
-    extraParams: ['aud', 'launch'],
+    // The validators run after oidc-provider has checked the client, redirect URI and PKCE, so an
+    // error here is returned to the app's redirect URI (or shown on an error page).
+    extraParams: {
+      async aud(ctx, value) {
+        if (value === undefined) return
+        // SMART App Launch §2.0.5: the app names the FHIR server it will call; any other is refused.
+        if (typeof value !== 'string' || !URL.canParse(value)) throw new errors.InvalidRequest(SMART_ERRORS.audMalformed)
+        if (value.replace(/\/$/, '') !== fhir) throw new errors.InvalidRequest(SMART_ERRORS.audOther)
+      },
+      // The scope the request goes on with: the client's default when absent (RFC 6749 §3.3), v1
+      // SMART scopes as their v2 form, offline_access kept without prompt=consent (SMART App Launch
+      // 2.0 asks for none), and any unknown or unregistered scope refused, by name.
+      async scope(ctx, value, client) {
+        if (!client) return
+        const params = ctx.oidc.params as Record<string, unknown>
+        const registered = registeredScopes(client)
+        let scope = typeof value === 'string' ? value : defaultScopeOf(registration(client))
+        const asked = requestedScope(ctx)
+        const prompt = typeof params.prompt === 'string' ? params.prompt.split(' ') : []
+        const refreshable = client.grantTypeAllowed('refresh_token') && (prompt.length === 0 || prompt.includes('consent'))
+        const words = new Set(scope.split(' ').filter(Boolean))
+        if (refreshable && asked.includes('offline_access')) words.add('offline_access')
+        if (!refreshable) words.delete('offline_access')
+        scope = normalizeScopes([...words].join(' '))
+        const refused = firstRefusedScope(registered, scope.split(' ').filter(Boolean))
+        if (refused) throw new errors.InvalidScope(`${refused.reason === 'unknown' ? 'unknown scope' : 'requested scope is not allowed'}: ${refused.scope}`, refused.scope)
+        params.scope = scope || undefined
+      },
+      // EHR launch (SMART App Launch §2.0.3): an opaque launch id from POST /api/v2/smart/launch,
+      // for this client, unexpired and unused, with the `launch` scope.
+      async launch(ctx, value, client) {
+        if (value === undefined) return
+        const params = ctx.oidc.params as Record<string, unknown>
+        if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(value)) throw new errors.InvalidRequest(SMART_ERRORS.launchUnknown)
+        if (!String(params.scope ?? '').split(' ').includes('launch')) throw new errors.InvalidScope(SMART_ERRORS.launchScope, 'launch')
+        const found = await consumeLaunch(deps.db, value, client?.clientId ?? '', false)
+        if (found !== 'ok') throw new errors.InvalidRequest(SMART_ERRORS.launchUnknown)
+      },
+    },
     // launch/patient (standalone launch): the patient's own record becomes the token's patient
     // context, stored with the opaque token (token.extra.patient, read by the authenticator).
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
       // Claims already on the token (set by whoever built it) are kept.
       const existing = (token as { extra?: Record<string, unknown> }).extra
+      // Fail closed: a client-credentials token never carries a scope the client is not registered for.
+      if (token.kind === 'ClientCredentials' && ctx?.oidc?.client) {
+        const refused = firstRefusedScope(registeredScopes(ctx.oidc.client), [...token.scopes].filter(Boolean))
+        if (refused) throw new errors.InvalidScope(`requested scope is not allowed: ${refused.scope}`, refused.scope)
+      }
       const accountId = 'accountId' in token ? (token.accountId as string | undefined) : undefined
-      if (!accountId || !token.scopes.has('launch/patient')) return existing
-      const patient = await launchPatient(deps.db, accountId)
-      return patient ? { ...existing, patient } : existing
+      const grantId = 'grantId' in token ? (token.grantId as string | undefined) : undefined
+      if (!accountId) return existing
+      // SMART: introspection names the user's FHIR identity when the token has fhirUser.
+      const fhirUser = token.scopes.has('fhirUser') ? await fhirUserOf(deps.db, fhir, accountId) : undefined
+      const withUser = fhirUser ? { ...existing, fhirUser } : existing
+      if (!(token.scopes.has('launch/patient') || token.scopes.has('launch'))) return withUser
+      // EHR launch: the launch's patient, recorded on the grant; standalone: the user's own record.
+      const launched = grantId && token.scopes.has('launch') ? await grantPatient(deps.db, grantId) : undefined
+      const patient = launched ?? (token.scopes.has('launch/patient') ? await launchPatient(deps.db, accountId) : undefined)
+      return patient ? { ...withUser, patient, need_patient_banner: launched === undefined } : withUser
     },
 
     ttl: {
@@ -170,7 +251,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     // RFC 9700 §4.14.2: refresh tokens rotate on every use; oidc-provider revokes the whole grant
     // when a rotated (consumed) refresh token is presented again.
     rotateRefreshToken: true,
-    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // The token endpoint answers a browser-hosted app from one of its own redirect origins (CORS).
+    clientBasedCORS: (_ctx, origin, client) => origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
+    // SMART App Launch 2.0: offline_access, or online_access (a refresh token that oidc-provider ends
+    // with the user's session, as it does for any refresh token issued without offline_access).
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
 
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
     routes: OAUTH_ROUTES,
@@ -190,28 +275,100 @@ export function createProvider(deps: ProviderDeps): Provider {
   const [currentKey] = deps.signingKeys
   if (!currentKey) throw new Error('no signing key')
   registerTokenExchange(provider, { signingKey: currentKey, audiences: INTERNAL_AUDIENCES, accounts: deps.accounts })
+  if (deps.onRefusal) {
+    const report = deps.onRefusal
+    const refusal = (endpoint: OAuthRefusal['endpoint']) => (ctx: KoaContextWithOIDC, err: { error?: string }) => {
+      const requestId = ctx.res.getHeader('x-request-id') // set by the Fastify mount: the request's id
+      report({ endpoint, error: String(err.error ?? 'server_error'), clientId: ctx.oidc?.client?.clientId ?? null, requestId: typeof requestId === 'string' ? requestId : null, ip: ctx.ip ?? null })
+    }
+    provider.on('authorization.error', refusal('authorization'))
+    provider.on('grant.error', refusal('token'))
+  }
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
   // hook for extra token-response members, so this middleware adds it from the stored token.
   provider.use(async (ctx, next) => {
     await next()
+    // EHR launch: the code this authorization issued carries its launch's patient, through the grant.
+    if ((ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') && ctx.oidc.params?.launch && ctx.status >= 300 && ctx.status < 400) {
+      await recordGrantContext(provider, deps.db, String(ctx.oidc.params.launch), String(ctx.oidc.params.client_id ?? ''), ctx.response.get('location'))
+      return
+    }
     if (ctx.oidc?.route !== 'token' || ctx.status !== 200) return
     const body = ctx.body as Record<string, unknown> | undefined
-    if (!body || typeof body.access_token !== 'string' || typeof body.scope !== 'string' || !body.scope.split(' ').includes('launch/patient')) return
+    if (!body || typeof body.access_token !== 'string' || typeof body.scope !== 'string') return
+    const words = body.scope.split(' ')
+    if (!words.includes('launch/patient') && !words.includes('launch')) return
     const token = await provider.AccessToken.find(body.access_token)
-    const patient = (token?.extra as Record<string, unknown> | undefined)?.['patient']
-    if (typeof patient === 'string') ctx.body = { ...body, patient }
+    const extra = (token?.extra ?? {}) as Record<string, unknown>
+    // need_patient_banner (SMART §2.0.10, context-banner): a standalone app shows whose record it is;
+    // in an EHR launch the EHR already does.
+    if (typeof extra.patient === 'string') ctx.body = { ...body, patient: extra.patient, need_patient_banner: extra.need_patient_banner !== false }
   })
   return provider
 }
-
-const SMART_SCOPE = /^(patient|user|system)\/[A-Za-z*]+\.[a-z*]+$|^launch\/patient$/
 
 /** Does this request (authorization or client credentials) address the FHIR server: `aud` names it, or a SMART scope asks for it? */
 function wantsFhir(params: Record<string, unknown>, fhir: string): boolean {
   const aud = params.aud
   if (typeof aud === 'string' && aud.replace(/\/$/, '') === fhir) return true
   const scope = typeof params.scope === 'string' ? params.scope : ''
-  return scope.split(' ').some((s) => SMART_SCOPE.test(s))
+  return scope.split(' ').some((s) => parseSmartScope(s) !== undefined || s === 'launch/patient' || s === 'launch')
+}
+
+type Ctx = KoaContextWithOIDC
+
+/** The scope as the client sent it (before oidc-provider dropped offline_access). */
+function requestedScope(ctx: Ctx): string[] {
+  const source = ctx.method === 'POST' ? (ctx.oidc.body as Record<string, unknown> | undefined) : (ctx.query as Record<string, unknown>)
+  const raw = source?.['scope']
+  return typeof raw === 'string' ? raw.split(' ') : []
+}
+
+const prepared = new WeakSet<object>()
+
+/**
+ * Client credentials (RFC 6749 §3.3, §4.4.2): no `scope` → the client's registered default; v1
+ * SMART scopes → v2; an unknown or unregistered scope → invalid_scope naming it. Runs once per
+ * request, from the resource-indicator hooks that oidc-provider calls before it checks the scope.
+ */
+function prepareClientCredentialsScope(ctx: Ctx, client: NonNullable<Ctx['oidc']['client']>): void {
+  if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials' || prepared.has(ctx)) return
+  prepared.add(ctx)
+  const params = ctx.oidc.params as Record<string, unknown>
+  const scope = typeof params.scope === 'string' ? params.scope : defaultScopeOf(registration(client))
+  const normalized = normalizeScopes(scope)
+  const refused = firstRefusedScope(registeredScopes(client), normalized.split(' ').filter(Boolean))
+  if (refused) throw new errors.InvalidScope(`${refused.reason === 'unknown' ? 'unknown scope' : 'requested scope is not allowed'}: ${refused.scope}`, refused.scope)
+  params.scope = normalized || undefined
+}
+
+/** Granular SMART scopes (`patient/Observation.rs?category=vital-signs`) this request carries: the FHIR server accepts them too. */
+function granularScopesIn(ctx: Ctx): string[] {
+  const entities = (ctx.oidc?.entities ?? {}) as Record<string, { scope?: string } | undefined>
+  const sources = [ctx.oidc?.params?.scope, entities.AuthorizationCode?.scope, entities.RefreshToken?.scope, entities.DeviceCode?.scope]
+  const out = new Set<string>()
+  for (const source of sources) {
+    if (typeof source !== 'string') continue
+    for (const s of source.split(' ')) if (parseSmartScope(s)?.query) out.add(s)
+  }
+  return [...out]
+}
+
+/** A stored client as oidc-provider sees it (see the adapter above): every scope open, the registration kept. */
+function withScopeRegistration<T extends { scope?: unknown } | undefined>(client: T): T {
+  if (!client) return client
+  const registered = typeof client.scope === 'string' ? client.scope : ''
+  return { ...client, scope: STATIC_SCOPES.join(' '), registered_scope: registered }
+}
+
+function registration(client: { metadata(): unknown }): { scope?: string; default_scope?: unknown } {
+  const m = client.metadata() as { registered_scope?: unknown; default_scope?: unknown }
+  return { scope: typeof m.registered_scope === 'string' ? m.registered_scope : '', default_scope: m.default_scope }
+}
+
+/** The scopes a client is registered for (its `scope` metadata as stored). */
+function registeredScopes(client: { metadata(): unknown }): string[] {
+  return String(registration(client).scope ?? '').split(' ').filter(Boolean)
 }
 
 /** The patient record a user launches a SMART app for (standalone launch: their own). */

@@ -8,6 +8,22 @@ import { AppError } from '../../platform/http/errors.ts'
 import type { Authenticate, Principal } from '../authn/index.ts'
 import type { Decision, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
 import { categoryOf } from './rules.ts'
+import { requiredScopes } from './scopes.ts'
+
+/**
+ * The error for a denial: concealed → 404; the token's scopes do not carry the action → 403
+ * INSUFFICIENT_SCOPE naming the scope, in the body and in WWW-Authenticate (RFC 6750 §3.1);
+ * otherwise 403 FORBIDDEN.
+ */
+function denial(request: FastifyRequest, principal: Principal, action: string, decision: Decision): AppError {
+  if (decision.conceal) return new AppError('NOT_FOUND', decision.detail)
+  if (decision.rule !== 'scope-missing') return new AppError('FORBIDDEN', decision.detail)
+  const scope = requiredScopes(principal, action, (request.routeOptions.url ?? '').startsWith('/fhir/')).join(' ')
+  return new AppError('INSUFFICIENT_SCOPE', `The access token does not carry the scope this operation needs: ${scope}`, {
+    scope,
+    headers: { 'www-authenticate': `Bearer realm="vigil", error="insufficient_scope", scope="${scope}"` },
+  })
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -97,7 +113,7 @@ export interface RouteAccessDeps {
 
 export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps): void {
   /** Answers a denial: 404 when concealed, the decision's own problem (segregation of duties) or 403; a security event first when it is one. */
-  async function refuse(request: FastifyRequest, principal: Principal, decision: Decision, resource: Resource): Promise<never> {
+  async function refuse(request: FastifyRequest, principal: Principal, action: string, decision: Decision, resource: Resource): Promise<never> {
     if (decision.securityEvent && deps.securityEvent) {
       const ua = request.headers['user-agent']
       await deps
@@ -118,7 +134,8 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
         })
         .catch((err: unknown) => request.log.error({ err: { message: err instanceof Error ? err.message : String(err) }, rule: decision.rule }, 'security event could not be written'))
     }
-    throw new AppError(decision.problem ?? (decision.conceal ? 'NOT_FOUND' : 'FORBIDDEN'), decision.detail)
+    if (decision.problem) throw new AppError(decision.problem, decision.detail)
+    throw denial(request, principal, action, decision)
   }
 
   app.decorateRequest('principal', null)
@@ -134,7 +151,7 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
     const prior = this.decision
     const keepPrior = prior !== null && (prior.effect === 'deny' || (prior.breakGlass === true && decision.effect === 'permit' && !decision.breakGlass))
     if (!keepPrior) this.decision = decision
-    if (decision.effect !== 'permit') await refuse(this, principal, decision, resource)
+    if (decision.effect !== 'permit') await refuse(this, principal, action, decision, resource)
     return decision
   })
   app.decorateRequest('patientScope', async function (this: FastifyRequest, action: string): Promise<PatientScope> {
@@ -170,7 +187,7 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
     const resource: Resource = { type: policy.split('.')[0] ?? policy }
     const decision = await deps.pdp.decide(request.principal, policy, resource, { requestId: request.id, ip: request.ip, now: new Date() })
     request.decision = decision
-    if (decision.effect !== 'permit') await refuse(request, request.principal, decision, resource)
+    if (decision.effect !== 'permit') await refuse(request, request.principal, policy, decision, resource)
     // A patient's data: the handler must check each object it touches (request.authorize) or
     // filter by request.patientScope before it may answer 2xx.
     if (categoryOf(policy) !== undefined) request.objectCheckPending = true

@@ -43,6 +43,8 @@ export const ACTIONS = {
   'devices.bind': { scopes: ['devices:manage', 'device-data:write'], category: 'devices', access: 'write' },
   'reports.read': { scopes: ['reports:read'], category: 'reports', access: 'read', fhir: { type: 'DiagnosticReport', needs: ['r', 's'] } },
   'reports.write': { scopes: ['reports:write'], category: 'reports', access: 'write', fhir: { type: 'DiagnosticReport', needs: ['c', 'u'] } },
+  // A clinician as a FHIR Practitioner (the fhirUser of staff); who sees whom is checked in the handler.
+  'practitioners.read': { scopes: ['fhirUser'], fhir: { type: 'Practitioner', needs: ['r'] } },
 } as const satisfies Record<string, ActionMeta>
 
 export type Action = keyof typeof ACTIONS
@@ -100,6 +102,8 @@ export const RULES: readonly Rule[] = [
     },
   },
   { id: 'auditor.read-trail', actions: ['audit.read'], who: (p) => holds(p, 'auditor') },
+  // Patients and clinicians resolve a clinician's fhirUser; which one they see is checked in the handler.
+  { id: 'user.read-practitioners', actions: ['practitioners.read'], who: (p) => holds(p, 'clinician') || holds(p, 'patient') },
 
   // A patient and their own record: read everything, manage their consents, bind their devices.
   {

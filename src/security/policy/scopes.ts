@@ -6,7 +6,30 @@
 import type { Principal } from '../authn/index.ts'
 import { ACTIONS, type ActionMeta } from './rules.ts'
 
-const SMART = /^(patient|user|system)\/([A-Za-z*]+)\.(read|write|\*|c?r?u?d?s?)$/
+const SMART = /^(patient|user|system)\/([A-Za-z*]+)\.(read|write|\*|c?r?u?d?s?)(?:\?(.+))?$/
+
+/**
+ * Granular scopes (SMART App Launch 2.0 §3.0.2.3, `patient/Observation.rs?category=vital-signs`)
+ * are honoured only where the resource's routes enforce their parameters (granularConstraints):
+ * on any other type such a scope grants nothing.
+ */
+const GRANULAR_TYPES = new Set(['Observation'])
+
+export type GranularConstraint = ReadonlyArray<readonly [string, string]>
+
+function queryOf(raw: string | undefined): GranularConstraint | undefined {
+  if (raw === undefined) return undefined
+  return raw.split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    let value: string
+    try {
+      value = decodeURIComponent(pair.slice(eq + 1))
+    } catch {
+      value = '\u0000' // undecodable: matches no stored value
+    }
+    return [pair.slice(0, eq), value] as const
+  })
+}
 
 function permissionsOf(p: string): Set<string> {
   if (p === 'read') return new Set(['r', 's'])
@@ -17,16 +40,33 @@ function permissionsOf(p: string): Set<string> {
 
 /** Does one of the token's scopes allow this action, on this patient's data (when one is named)? */
 export function scopePermits(principal: Pick<Principal, 'scopes' | 'patientId' | 'launchPatientId' | 'kind'>, action: string, patientId?: string): boolean {
+  return grantsOf(principal, action, patientId).length > 0
+}
+
+/**
+ * For a caller whose only scopes for this action are granular: the constraints a resource must
+ * meet (any one of them, every pair of it). Undefined when some scope grants the action whole.
+ */
+export function granularConstraints(principal: Pick<Principal, 'scopes' | 'patientId' | 'launchPatientId' | 'kind'>, action: string): GranularConstraint[] | undefined {
+  const grants = grantsOf(principal, action)
+  if (grants.length === 0 || grants.some((g) => g === 'whole')) return undefined
+  return grants.filter((g): g is GranularConstraint => g !== 'whole')
+}
+
+/** Each scope permitting the action: 'whole', or the constraint of a granular scope. */
+function grantsOf(principal: Pick<Principal, 'scopes' | 'patientId' | 'launchPatientId' | 'kind'>, action: string, patientId?: string): Array<'whole' | GranularConstraint> {
   const meta = (ACTIONS as Record<string, ActionMeta>)[action]
-  if (!meta) return false
-  if (meta.scopes.some((s) => principal.scopes.includes(s))) return true
+  if (!meta) return []
+  const out: Array<'whole' | GranularConstraint> = []
+  if (meta.scopes.some((s) => principal.scopes.includes(s))) out.push('whole')
   const fhir = meta.fhir
-  if (!fhir) return false
+  if (!fhir) return out
   for (const scope of principal.scopes) {
     const m = SMART.exec(scope)
     if (!m) continue
-    const [, context, type, perms] = m as unknown as [string, string, string, string]
+    const [, context, type, perms, rawQuery] = m as unknown as [string, string, string, string, string | undefined]
     if (type !== '*' && type !== fhir.type) continue
+    if (rawQuery !== undefined && (type === '*' || !GRANULAR_TYPES.has(type))) continue
     const granted = permissionsOf(perms)
     if (!fhir.needs.some((n) => granted.has(n))) continue
     if (context === 'patient') {
@@ -36,7 +76,34 @@ export function scopePermits(principal: Pick<Principal, 'scopes' | 'patientId' |
     }
     if (context === 'system' && principal.kind !== 'client') continue
     if (context === 'user' && principal.kind !== 'user') continue
-    return true
+    out.push(queryOf(rawQuery) ?? 'whole')
   }
-  return false
+  return out
+}
+
+/**
+ * The scope(s) a caller lacking one should ask for, for RFC 6750 §3.1 `insufficient_scope`: any
+ * one of them carries the action. On the FHIR API, the SMART v2 scope for the caller's context.
+ */
+export function requiredScopes(principal: Pick<Principal, 'kind' | 'launchPatientId' | 'roles'>, action: string, fhirApi: boolean): string[] {
+  const meta = (ACTIONS as Record<string, ActionMeta>)[action]
+  if (!meta) return []
+  if (fhirApi && meta.fhir) {
+    const context = principal.kind === 'client' ? 'system' : principal.launchPatientId || principal.roles.includes('patient') ? 'patient' : 'user'
+    const perms = ['c', 'r', 'u', 'd', 's'].filter((p) => meta.fhir?.needs.includes(p)).join('')
+    return [`${context}/${meta.fhir.type}.${perms}`]
+  }
+  return [...meta.scopes]
+}
+
+/** For the OpenAPI document: the scopes any one of which carries `action` (SMART v2 ones on the FHIR API). */
+export function scopesForOperation(action: string, fhirApi: boolean): string[] {
+  const meta = (ACTIONS as Record<string, ActionMeta>)[action]
+  if (!meta) return []
+  if (fhirApi && meta.fhir) {
+    const perms = ['c', 'r', 'u', 'd', 's'].filter((p) => meta.fhir?.needs.includes(p)).join('')
+    const v2 = perms === 'r' ? 'rs' : perms
+    return ['patient', 'user', 'system'].map((c) => `${c}/${meta.fhir?.type}.${v2}`)
+  }
+  return [...meta.scopes]
 }

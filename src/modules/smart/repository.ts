@@ -1,0 +1,18 @@
+// SQL of the SMART launch module: which clients may be launched (registered with the `launch` scope).
+
+import type { Queryable } from '../../platform/db/index.ts'
+
+export function createSmartRepository(db: Queryable) {
+  return {
+    /** The client's registered scope, when the client exists. */
+    async clientScope(clientId: string): Promise<string | undefined> {
+      const { rows } = await db.query<{ metadata: { scope?: string } | string }>('SELECT metadata FROM oauth_clients WHERE client_id = $1', [clientId])
+      const row = rows[0]
+      if (!row) return undefined
+      const m = typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as { scope?: string }) : row.metadata
+      return m.scope ?? ''
+    },
+  }
+}
+
+export type SmartRepository = ReturnType<typeof createSmartRepository>

@@ -1,0 +1,115 @@
+// SMART App Launch 2.0 pieces the authorization server needs beyond oidc-provider (ADR-0018):
+// the user's FHIR identity (fhirUser), and the EHR launch context — created by a signed-in
+// clinician, checked at the authorization endpoint, bound to the grant when the code is issued,
+// read whenever a token for that grant is issued or refreshed.
+
+import { randomBytes } from 'node:crypto'
+import type Provider from 'oidc-provider'
+import type { Queryable } from '../../platform/db/index.ts'
+
+/** Error descriptions the authorization endpoint returns: fixed sentences, never the value sent. */
+export const SMART_ERRORS = {
+  audMalformed: 'aud must be the absolute FHIR base URL of this server',
+  audOther: 'aud names a FHIR server other than this one',
+  launchUnknown: 'launch is unknown, expired, already used or issued for another client',
+  launchScope: 'the launch parameter needs the launch scope',
+  noFhirUser: 'fhirUser was requested but this user has no FHIR identity (a patient record or a clinician role)',
+} as const
+
+/** How long a launch context may wait for the app (SMART leaves it to the EHR; short, single use). */
+export const LAUNCH_TTL_SECONDS = 300
+
+/** SMART App Launch §2.0.10: the user's FHIR resource — their Patient record, or Practitioner for a clinician. */
+export async function fhirUserOf(db: Queryable, fhirBase: string, userId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ patient_id: string | null; clinician: boolean }>(
+    `SELECT (SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL LIMIT 1) AS patient_id,
+            EXISTS (SELECT 1 FROM user_roles WHERE user_id = $1 AND role = 'clinician') AS clinician`,
+    [userId],
+  )
+  const row = rows[0]
+  if (row?.patient_id) return `${fhirBase}/Patient/${row.patient_id}`
+  if (row?.clinician) return `${fhirBase}/Practitioner/${userId}`
+  return undefined
+}
+
+/** Records an EHR launch context; the id is what the EHR hands the app as `launch`. */
+export async function createLaunch(db: Queryable, input: { clientId: string; userId: string; patientId: string; now: Date }): Promise<{ launch: string; expiresAt: Date }> {
+  const launch = randomBytes(24).toString('base64url')
+  const expiresAt = new Date(input.now.getTime() + LAUNCH_TTL_SECONDS * 1000)
+  await db.query('INSERT INTO smart_launch_contexts (id, client_id, user_id, patient_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    launch,
+    input.clientId,
+    input.userId,
+    input.patientId,
+    input.now.toISOString(),
+    expiresAt.toISOString(),
+  ])
+  return { launch, expiresAt }
+}
+
+/** Is this launch usable by this client now (and, with `use`, mark it used)? */
+export async function consumeLaunch(db: Queryable, launch: string, clientId: string, use: boolean): Promise<'ok' | 'refused'> {
+  const sql = use
+    ? 'UPDATE smart_launch_contexts SET used_at = now() WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL RETURNING id'
+    : 'SELECT id FROM smart_launch_contexts WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL'
+  const { rows } = await db.query<{ id: string }>(sql, [launch, clientId])
+  return rows.length === 1 ? 'ok' : 'refused'
+}
+
+/** The patient an EHR launch bound to this grant, if any. */
+export async function grantPatient(db: Queryable, grantId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ patient_id: string }>('SELECT patient_id FROM smart_grant_contexts WHERE grant_id = $1', [grantId])
+  return rows[0]?.patient_id
+}
+
+/**
+ * After the authorization endpoint redirected with a code: bind the launch's patient to the
+ * code's grant (single use). A launch that is no longer usable, or that another user created,
+ * destroys the code, so the app's token request fails with invalid_grant and nothing is issued.
+ */
+export async function recordGrantContext(provider: Provider, db: Queryable, launch: string, clientId: string, location: string): Promise<void> {
+  const code = URL.canParse(location) ? new URL(location).searchParams.get('code') : null
+  if (!code) return
+  const stored = await provider.AuthorizationCode.find(code)
+  if (!stored?.grantId) return
+  const { rows } = await db.query<{ patient_id: string; user_id: string }>(
+    `UPDATE smart_launch_contexts SET used_at = now() WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL RETURNING patient_id, user_id`,
+    [launch, clientId],
+  )
+  const row = rows[0]
+  if (!row || row.user_id !== stored.accountId) {
+    await stored.destroy()
+    return
+  }
+  await db.query(
+    `INSERT INTO smart_grant_contexts (grant_id, patient_id, launch_id) VALUES ($1, $2, $3)
+     ON CONFLICT (grant_id) DO UPDATE SET patient_id = EXCLUDED.patient_id, launch_id = EXCLUDED.launch_id, updated_at = now()`,
+    [stored.grantId, row.patient_id, launch],
+  )
+}
+
+/**
+ * CORS for browser-hosted SMART apps (ADR-0018): an origin is allowed on the FHIR API and the
+ * token endpoint when it is the origin of a redirect URI of a registered client with a SMART
+ * scope, so such an app works without the operator adding it to CORS_ORIGINS. Looked up per
+ * request (a removed client stops at once); only http(s) origins count.
+ */
+export async function isSmartAppOrigin(db: Queryable, origin: string): Promise<boolean> {
+  if (!URL.canParse(origin)) return false
+  const parsed = new URL(origin)
+  if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.origin !== origin) return false
+  const { rows } = await db.query<{ metadata: { redirect_uris?: string[]; scope?: string } | string }>(
+    `SELECT metadata FROM oauth_clients WHERE metadata::text LIKE $1`,
+    [`%${origin.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
+  )
+  return rows.some((r) => {
+    const m = typeof r.metadata === 'string' ? (JSON.parse(r.metadata) as { redirect_uris?: string[]; scope?: string }) : r.metadata
+    const smart = String(m.scope ?? '').split(' ').some((s) => /^(patient|user)\//.test(s) || s === 'launch' || s === 'launch/patient')
+    return smart && (m.redirect_uris ?? []).some((u) => URL.parse(u)?.origin === origin)
+  })
+}
+
+/** The paths a SMART app's origin may call from a browser. */
+export function isSmartCorsPath(url: string): boolean {
+  return url.startsWith('/fhir/R4/') || url === '/fhir/R4' || url.startsWith('/oauth/token')
+}
