@@ -14,6 +14,7 @@ import { isOperationalProbe } from './platform/http/probes.ts'
 import { registerRequestScope } from './platform/http/request-scope.ts'
 import { apiIndexRoutes } from './modules/api-index/routes.ts'
 import { docsRoutes } from './modules/docs/routes.ts'
+import { consoleRoutes, withConsoleClient } from './modules/console/index.ts'
 import type { Redis } from 'ioredis'
 import { createReadinessCheck } from './modules/health/check-readiness.ts'
 import { metricsRoutes } from './modules/health/metrics.routes.ts'
@@ -61,6 +62,7 @@ import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './module
 import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
+import { readingSummaryRoutesV2 } from './modules/reading-summaries/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
@@ -144,7 +146,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       },
     })
   const clients = createClientStore({ db: deps.db, sealer })
-  const provider = createProvider({ config, db: deps.db, clients, accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
+  // The web console's client is built in (ADR-0022); every other client comes from the store.
+  const provider = createProvider({ config, db: deps.db, clients: withConsoleClient(clients, config.publicUrl), accounts, signingKeys: await loadSigningKeys(deps.db, sealer) })
   const api = apiResource(config.publicUrl)
   const fhir = fhirResource(config.publicUrl)
   const authenticate =
@@ -217,6 +220,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
+  await app.register(consoleRoutes())
   const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })
   await app.register(emailVerificationPageRoutes({ emailVerification }))
 
@@ -230,6 +234,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       careRoutesV2(modules),
       deviceRoutesV2(modules),
       deviceDataRoutesV2(modules),
+      readingSummaryRoutesV2(modules),
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
       ...(deps.apiModules?.v2 ?? []),

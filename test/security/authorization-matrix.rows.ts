@@ -151,6 +151,7 @@ export const MATRIX: Record<string, Row> = {
   // Operational and documentation endpoints, open by design (SPEC: reviewed exceptions).
   'GET /openapi.json': publicRow(200),
   'GET /docs': publicRow(200),
+  'GET /console/': publicRow(200),
   'GET /health/live': publicRow(200, { unaudited: true }),
   'GET /health/ready': publicRow(200, { unaudited: true }),
   // No METRICS_TOKEN in tests: open to the scraper (production requires it).
@@ -315,6 +316,9 @@ export const MATRIX: Record<string, Row> = {
     body: () => ({ type: 'glucose', value: 104, unit: 'mg/dL', time: new Date(Date.now() - 60_000).toISOString() }),
   },
   'GET /api/v2/device-data': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient }) },
+  // Summaries for the console's charts (issue 15): the same decision as the readings they reduce.
+  'GET /api/v2/device-data/summary': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString(), bucket: 'hour', timeZone: 'Europe/Paris' }) },
+  'GET /api/v2/device-data/glucose-profile': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() }) },
 
   // ---- The audit trail: auditors read it; admins and auditors see security events ----
   'GET /api/v2/audit/entries': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient, limit: '5' }) },

@@ -1,0 +1,7 @@
+export function AdminCareTeams() {
+  return (
+    <section class="card">
+      <h1>Care teams</h1>
+    </section>
+  )
+}

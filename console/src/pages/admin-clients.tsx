@@ -1,0 +1,7 @@
+export function AdminClients() {
+  return (
+    <section class="card">
+      <h1>OAuth clients</h1>
+    </section>
+  )
+}

@@ -1,0 +1,7 @@
+export function MyConsents() {
+  return (
+    <section class="card">
+      <h1>Sharing</h1>
+    </section>
+  )
+}
