@@ -63,6 +63,7 @@ import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import { readingSummaryRoutesV2 } from './modules/reading-summaries/index.ts'
+import { accessReportRoutesV2 } from './modules/access-report/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
@@ -194,6 +195,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     registry: metrics.registry,
     checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,
     loadSigner: () => loadCheckpointSigner(deps.db, keyring),
+    // A read carrying several patients: one entry per patient, with that patient's grounds, in one transaction (issue 15).
+    pdp,
+    db: deps.db,
   })
 
   await app.register(cors, {
@@ -235,6 +239,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       deviceRoutesV2(modules),
       deviceDataRoutesV2(modules),
       readingSummaryRoutesV2(modules),
+      accessReportRoutesV2(modules),
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
       ...(deps.apiModules?.v2 ?? []),
