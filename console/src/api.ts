@@ -2,7 +2,7 @@
 // user's token. A 401 renews the token once; if that fails, the user goes back through sign-in
 // and returns to the page they were on. Errors become sentences saying what to do.
 
-import { accessToken, signIn, SignInError } from './auth.ts'
+import { accessToken, signIn, SignInError, signInWorked } from './auth.ts'
 
 export class ApiError extends Error {
   constructor(
@@ -51,6 +51,7 @@ export async function call<T>(target: Target, path: string, init: RequestInit = 
     if (err instanceof SignInError) throw new ApiError(401, 'Your sign-in was not accepted. Sign out and sign in again; if it keeps failing, tell your administrator.')
     throw new ApiError(0, explain(0))
   }
+  signInWorked()
   if (res.status === 204) return undefined as T
   const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined
   if (!res.ok) {

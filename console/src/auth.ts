@@ -41,9 +41,12 @@ interface Held {
 }
 const held: Held = { access: {} }
 let refreshing: Promise<boolean> | undefined
-// When this tab last finished a sign-in: a token refused seconds later means something else is
-// wrong (a missing role, a clock off), and another round trip would loop.
-let signedInAt = 0
+// Set when this tab finishes a sign-in, cleared by the first answer the API accepts: a new token
+// refused before any success means something else is wrong, and another round trip would loop.
+let freshSignIn = false
+export function signInWorked(): void {
+  freshSignIn = false
+}
 
 function base64url(bytes: Uint8Array): string {
   let s = ''
@@ -65,7 +68,7 @@ function currentPath(): string {
 
 /** Leaves for the sign-in pages; the browser comes back to /console/callback. */
 export async function signIn(returnTo: string = currentPath()): Promise<never> {
-  if (Date.now() - signedInAt < 15_000) throw new SignInError('The server refused the new sign-in at once.')
+  if (freshSignIn) throw new SignInError('The server refused the new sign-in at once.')
   const verifier = randomString()
   const state = randomString()
   sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, returnTo }))
@@ -112,7 +115,7 @@ export async function completeSignIn(): Promise<string | null> {
   const saved = pending ? (JSON.parse(pending) as { verifier: string; state: string; returnTo: string }) : null
   const code = params.get('code')
   if (!saved || !code || params.get('state') !== saved.state) throw new SignInError(params.get('error') === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not complete.')
-  signedInAt = Date.now()
+  freshSignIn = true
   keep('api', await tokenRequest({ grant_type: 'authorization_code', client_id: CLIENT_ID, code, redirect_uri: REDIRECT_URI, code_verifier: saved.verifier, resource: API_RESOURCE }))
   return saved.returnTo.startsWith('/console/') ? saved.returnTo : '/console/'
 }

@@ -27,7 +27,7 @@ describe('audit entries of reads name every patient carried', () => {
   })
   after(async () => t?.close())
 
-  test('[SRS-AUD-400] a patient list carrying two patients leaves one entry per patient, each with its own grounds', async () => {
+  test('[SRS-AUDIT-400] a patient list carrying two patients leaves one entry per patient, each with its own grounds', async () => {
     const res = await worldApiRequest(t.app, PUBLIC_URL, world, world.users.clinicianConsent, 'GET', '/patients')
     assert.equal(res.status, 200)
     assert.deepEqual(res.body.patients.map((p: { id: string }) => p.id).sort(), [world.patients.patient, world.patients.otherPatient].sort())
@@ -41,7 +41,7 @@ describe('audit entries of reads name every patient carried', () => {
     for (const r of rows) assert.equal(r.action, 'patients.read')
   })
 
-  test('[SRS-AUD-400] a FHIR Patient search and a device-data query across patients name each patient in the answer', async () => {
+  test('[SRS-AUDIT-400] a FHIR Patient search and a device-data query across patients name each patient in the answer', async () => {
     const fhirToken = await userToken(t.app, PUBLIC_URL, world, world.users.clinicianConsent, 'openid user/*.rs', { resource: 'fhir' })
     const search = await t.app.inject({ method: 'GET', url: '/fhir/R4/Patient', headers: { authorization: `Bearer ${fhirToken}`, 'x-request-id': 'audit-read-fhir-search-1' } })
     assert.equal(search.statusCode, 200)
@@ -64,7 +64,7 @@ describe('audit entries of reads name every patient carried', () => {
     assert.deepEqual(entries.map((r) => r.patient_id).sort(), [...carried].sort())
   })
 
-  test('[SRS-AUD-400] an empty list leaves one entry naming no patient', async () => {
+  test('[SRS-AUDIT-400] an empty list leaves one entry naming no patient', async () => {
     const res = await worldApiRequest(t.app, PUBLIC_URL, world, world.users.clinicianOutside, 'GET', '/patients')
     assert.equal(res.status, 200)
     assert.deepEqual(res.body.patients, [])
@@ -75,7 +75,7 @@ describe('audit entries of reads name every patient carried', () => {
 })
 
 describe('the entry of a read is written before the data leave', () => {
-  test('[SRS-AUD-401] when the audit trail cannot be written, a read answers 503 and carries none of the data', async () => {
+  test('[SRS-AUDIT-401] when the audit trail cannot be written, a read answers 503 and carries none of the data', async () => {
     // A real audit trail over a database that is closed: every append fails.
     const closed = await openDatabase({})
     await closed.close()

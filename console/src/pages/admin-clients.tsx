@@ -51,7 +51,7 @@ export function AdminClients() {
                     <button
                       type="button"
                       class="secondary"
-                      aria-label={`Rotate the secret of ${c.clientId}`}
+                      aria-label={`Rotate secret of ${c.clientId}`}
                       disabled={action.busy}
                       onClick={() =>
                         void action.run(async () => {
