@@ -33,22 +33,6 @@ describe('web console in Chromium: clinician', () => {
     assert.deepEqual(c.messages.filter((m) => /Content Security Policy|Refused/.test(m)), [])
   })
 
-  test('[SRS-UI-402] an expired session goes back through sign-in and returns to the page the user was on', async () => {
-    const c = await w.open(w.users.clinician, { path: `/console/patients/${w.patientId}` })
-    const { page } = c
-    await page.getByRole('heading', { name: `Grace Hopper${w.tag}` }).waitFor({ timeout: 30_000 })
-    assert.equal(new URL(page.url()).pathname, `/console/patients/${w.patientId}`, 'the deep link survives sign-in')
-    // The session's tokens end (as at expiry or revocation): the next call is refused.
-    await w.s.db.query(`DELETE FROM oidc_payloads WHERE model IN ('AccessToken', 'RefreshToken') AND payload->>'accountId' = $1`, [w.users.clinician.id])
-    await page.getByLabel('2 weeks').check()
-    await page.waitForURL(/\/oauth\/|\/interaction\//, { timeout: 30_000 }).catch(() => undefined)
-    await page.getByRole('heading', { name: `Grace Hopper${w.tag}` }).waitFor({ timeout: 30_000 })
-    assert.equal(new URL(page.url()).pathname, `/console/patients/${w.patientId}`)
-    assert.equal(new URL(page.url()).search, '', 'no code, state or anything else left in the address bar')
-    const stored = await page.evaluate('({ local: window.localStorage.length, session: window.sessionStorage.length })')
-    assert.deepEqual(stored, { local: 0, session: 0 }, 'nothing kept in the browser storage')
-  })
-
   test('[SRS-UI-407] at 390 px wide the patient page fits the screen, passes axe-core, and is reachable by keyboard', async () => {
     const c = await w.open(w.users.mobile, { width: 390, path: `/console/patients/${w.patientId}` })
     const { page } = c

@@ -69,24 +69,30 @@ export async function buildConsoleWorld(options: { days?: number; signIn?: reado
      VALUES ($1, $2, 'user', $3, $4, 'read', 'treatment', now() + interval '30 days', $5)`,
     [consentId, patientId, users.consented.id, ['device-data', 'demographics', 'reports', 'devices'], users.patient.id],
   )
-  const insertReading = async (patient: string, code: string, at: Date, content: { value?: number; unit?: string; components?: Array<{ code: string; value: number; unit: string }> }) => {
+  // Readings sealed one by one with the patient's key, inserted a hundred rows per statement.
+  const rows: unknown[][] = []
+  const add = async (patient: string, code: string, at: Date, content: { value?: number; unit?: string; components?: Array<{ code: string; value: number; unit: string }> }) => {
     const id = randomUUID()
-    await s.db.query(
-      `INSERT INTO readings (id, patient_id, device_id, code, category, effective_at, effective_offset_minutes, received_at, client_reading_id, value_sealed, content_index, source)
-       VALUES ($1, $2, NULL, $3, 'vital-signs', $4, 60, now(), $5, $6, $5, 'v2')`,
-      [id, patient, code, at.toISOString(), `console-${id}`, await sealReading(cipher, patient, id, content)],
-    )
+    rows.push([id, patient, code, at.toISOString(), `console-${id}`, await sealReading(cipher, patient, id, content)])
   }
   // 14 days of glucose every 30 minutes (a few out of range), heart rate every 2 hours, and the last day's blood pressure.
   const now = Date.now()
   for (let i = 0; i < (options.days ?? 14) * 48; i++) {
     const at = new Date(now - i * 30 * 60_000 - 60_000)
     const value = i % 40 === 0 ? 250 : i % 53 === 0 ? 60 : 110 + Math.round(30 * Math.sin(i / 7))
-    await insertReading(patientId, '2339-0', at, { value, unit: 'mg/dL' })
-    if (i % 4 === 0) await insertReading(patientId, '8867-4', at, { value: 70 + (i % 20), unit: '/min' })
-    if (i < 48 && i % 6 === 0) await insertReading(patientId, '85354-9', at, { components: [{ code: '8480-6', value: 118 + i, unit: 'mm[Hg]' }, { code: '8462-4', value: 76, unit: 'mm[Hg]' }] })
+    await add(patientId, '2339-0', at, { value, unit: 'mg/dL' })
+    if (i % 4 === 0) await add(patientId, '8867-4', at, { value: 70 + (i % 20), unit: '/min' })
+    if (i < 48 && i % 6 === 0) await add(patientId, '85354-9', at, { components: [{ code: '8480-6', value: 118 + i, unit: 'mm[Hg]' }, { code: '8462-4', value: 76, unit: 'mm[Hg]' }] })
   }
-  await insertReading(otherPatientId, '2339-0', new Date(now - 3_600_000), { value: 99, unit: 'mg/dL' })
+  await add(otherPatientId, '2339-0', new Date(now - 3_600_000), { value: 99, unit: 'mg/dL' })
+  for (let i = 0; i < rows.length; i += 100) {
+    const batch = rows.slice(i, i + 100)
+    await s.db.query(
+      `INSERT INTO readings (id, patient_id, device_id, code, category, effective_at, effective_offset_minutes, received_at, client_reading_id, value_sealed, content_index, source)
+       VALUES ${batch.map((_, n) => `($${n * 6 + 1}, $${n * 6 + 2}, NULL, $${n * 6 + 3}, 'vital-signs', $${n * 6 + 4}, 60, now(), $${n * 6 + 5}, $${n * 6 + 6}, $${n * 6 + 5}, 'v2')`).join(', ')}`,
+      batch.flat(),
+    )
+  }
   const browser = await launchChromium()
   const sessions: ConsoleSession[] = []
   return {

@@ -74,7 +74,7 @@ export function PatientList() {
           </label>
         )}
         <label>
-          {by === 'name' ? 'Name' : 'Identifier value'}
+          {by === 'name' ? 'Name to search for' : 'Identifier value'}
           <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} autocomplete="off" />
         </label>
         <button type="submit">Search</button>
