@@ -114,7 +114,7 @@ export function Chart({ title, unit, points, target, from, to }: ChartProps) {
       </figcaption>
       <details>
         <summary>Show the values as a table</summary>
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label={`${title}: values`}>
           <table>
             <caption>{title}</caption>
             <thead>

@@ -58,7 +58,7 @@ export function AccessReport() {
       {page.error && <ErrorNote message={page.error} />}
       {page.data && page.data.entries.length === 0 && <p>Nobody else has accessed your data.</p>}
       {page.data && page.data.entries.length > 0 && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label="Accesses to your data">
           <table>
             <caption>Accesses to your data</caption>
             <thead>

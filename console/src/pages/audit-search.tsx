@@ -142,7 +142,7 @@ export function AuditSearch() {
         {page.error && <ErrorNote message={page.error} />}
         {page.data && page.data.entries.length === 0 && <p>No entry matches. Widen the time range or clear a filter.</p>}
         {page.data && page.data.entries.length > 0 && (
-          <div class="table-scroll">
+          <div class="table-scroll" tabIndex={0} role="region" aria-label="Audit entries, newest first">
             <table>
               <caption>Audit entries, newest first</caption>
               <thead>

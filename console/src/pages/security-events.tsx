@@ -26,7 +26,7 @@ export function SecurityEvents() {
       {page.error && <ErrorNote message={page.error} />}
       {page.data && page.data.events.length === 0 && <p>No security event has been raised.</p>}
       {page.data && page.data.events.length > 0 && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label="Security events, newest first">
           <table>
             <caption>Security events, newest first</caption>
             <thead>
