@@ -76,10 +76,9 @@ describe('audit entries of reads name every patient carried', () => {
 
 describe('the entry of a read is written before the data leave', () => {
   test('[SRS-AUDIT-401] when the audit trail cannot be written, a read answers 503 and carries none of the data', async () => {
-    // A real audit trail over a database that is closed: every append fails.
-    const closed = await openDatabase({})
-    await closed.close()
-    const t = await createTestApp({ env: { PUBLIC_URL }, deps: { audit: createAuditTrail({ db: closed }) } })
+    // A real audit trail over a database without its tables (never migrated): every append fails.
+    const broken = await openDatabase({})
+    const t = await createTestApp({ env: { PUBLIC_URL }, deps: { audit: createAuditTrail({ db: broken }) } })
     try {
       const world = await buildWorld(t.app)
       const res = await worldApiRequest(t.app, PUBLIC_URL, world, world.users.patient, 'GET', `/patients/${world.patients.patient}`)
@@ -91,6 +90,7 @@ describe('the entry of a read is written before the data leave', () => {
       assert.doesNotMatch(list.raw, /"readings"/)
     } finally {
       await t.close()
+      await broken.close()
     }
   })
 })
