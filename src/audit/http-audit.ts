@@ -167,23 +167,29 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
   /** The read's entries: one, or one per patient carried, each with that patient's grounds. */
   async function recordRead(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const base = requestEntry(request, reply)
+    const decided = base.patientId?.toLowerCase() ?? null
     const carried = new Set(request.auditPatients ?? [])
-    if (base.patientId) carried.add(base.patientId.toLowerCase())
-    if (carried.size <= 1) {
-      const [only] = carried
-      await options.audit.record(only !== undefined && base.patientId === null ? { ...base, patientId: only } : base)
+    if (decided) carried.add(decided)
+    if (carried.size === 0) {
+      await options.audit.record(base)
       return
     }
     const principal = request.principal as Principal | null
     const policy = request.routeOptions.config?.policy as string
     const entries: AuditEntryInput[] = []
     for (const patientId of [...carried].sort()) {
-      if (base.patientId && patientId === base.patientId.toLowerCase()) {
+      // The object-level decision already names its patient's grounds; any other patient carried
+      // (a list or search) gets its own decision, so the entry says why this patient's data left.
+      if (patientId === decided) {
         entries.push(base)
         continue
       }
       const decision = principal && options.pdp ? await options.pdp.decide(principal, policy, { type: policy.split('.')[0] ?? policy, patientId }, { requestId: request.id, ip: request.ip, now: new Date() }) : null
       entries.push({ ...base, patientId, decisionRule: decision?.rule ?? base.decisionRule, consentId: decision?.consentId ?? null, breakGlass: decision?.breakGlass === true })
+    }
+    if (entries.length === 1) {
+      await options.audit.record(entries[0] as AuditEntryInput)
+      return
     }
     // One request's entries in one transaction: all are recorded, or the read fails.
     if (options.db) {

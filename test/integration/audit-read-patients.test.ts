@@ -64,6 +64,17 @@ describe('audit entries of reads name every patient carried', () => {
     assert.deepEqual(entries.map((r) => r.patient_id).sort(), [...carried].sort())
   })
 
+  test('[SRS-AUDIT-400] a list carrying one patient names the grounds for that patient, not the list\'s coarse check', async () => {
+    const res = await worldApiRequest(t.app, PUBLIC_URL, world, world.users.clinicianBreakGlass, 'GET', '/patients')
+    assert.equal(res.status, 200)
+    assert.deepEqual(res.body.patients.map((p: { id: string }) => p.id), [world.patients.patient])
+    const rows = await auditEntriesOf(t.db, res.requestId)
+    assert.equal(rows.length, 1)
+    assert.equal(rows[0]?.patient_id, world.patients.patient)
+    assert.equal(rows[0]?.decision_rule, 'clinician.break-glass')
+    assert.equal(rows[0]?.break_glass, true)
+  })
+
   test('[SRS-AUDIT-400] an empty list leaves one entry naming no patient', async () => {
     const res = await worldApiRequest(t.app, PUBLIC_URL, world, world.users.clinicianOutside, 'GET', '/patients')
     assert.equal(res.status, 200)
