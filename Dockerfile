@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Vigil's production image. Multi-stage: the TypeScript build and the development dependencies
-# never reach the runtime image, which holds only production dependencies, dist/, migrations/,
+# never reach the runtime image, which holds only production dependencies, dist/, the built web
+# console (console/dist), migrations/,
 # the CLI launcher and package.json, and runs as the unprivileged "node" user.
 #
 #   docker build -t vigil .
@@ -15,6 +16,8 @@ ARG NODE_IMAGE=node:26-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# npm ci runs the `prepare` script, which builds the web console (console/ → console/dist).
+COPY console ./console
 RUN npm ci --no-audit --no-fund
 
 # --- build: TypeScript → dist/ (tsconfig.build.json, relative .ts imports rewritten to .js) ----
@@ -27,7 +30,8 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: the console is built in the deps stage; its build tools are dev dependencies.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # --- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -41,6 +45,7 @@ WORKDIR /app
 # (the embedded database when DATABASE_URL is not set) is writable.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=deps /app/console/dist ./console/dist
 COPY package.json ./
 COPY migrations ./migrations
 COPY bin ./bin

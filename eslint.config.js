@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'var/', 'coverage/', '.build-check-*/', 'test-results/'] },
+  { ignores: ['node_modules/', 'dist/', 'var/', 'coverage/', '.build-check-*/', 'console/dist/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -39,6 +39,11 @@ export default tseslint.config(
   {
     files: ['src/security/**/*.ts', 'src/audit/**/*.ts', 'src/fhir/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/modules/**', '**/app.ts', '**/cli/**'], message: 'Nothing imports upward.' }] }] },
+  },
+  {
+    // The web console runs in the browser (issue 15); its build output (console/dist) is ignored above.
+    files: ['console/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', crypto: 'readonly', btoa: 'readonly', sessionStorage: 'readonly', URLSearchParams: 'readonly', Headers: 'readonly', TextEncoder: 'readonly', HTMLElement: 'readonly', HTMLDivElement: 'readonly', Intl: 'readonly', RequestInit: 'readonly', Response: 'readonly' } },
   },
   {
     files: ['scripts/**/*.mjs', 'bin/**/*.mjs', 'test/**/*.ts', 'bench/**/*.ts'],

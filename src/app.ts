@@ -13,6 +13,7 @@ import { isOperationalProbe } from './platform/http/probes.ts'
 import { registerRequestScope } from './platform/http/request-scope.ts'
 import { apiIndexRoutes } from './modules/api-index/routes.ts'
 import { docsRoutes } from './modules/docs/routes.ts'
+import { consoleRoutes, withConsoleClient } from './modules/console/index.ts'
 import type { Redis } from 'ioredis'
 import { createReadinessCheck } from './modules/health/check-readiness.ts'
 import { metricsRoutes } from './modules/health/metrics.routes.ts'
@@ -74,6 +75,8 @@ import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './module
 import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
+import { readingSummaryRoutesV2 } from './modules/reading-summaries/index.ts'
+import { accessReportRoutesV2 } from './modules/access-report/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
 import { smartRoutesV2 } from './modules/smart/index.ts'
 import type Provider from 'oidc-provider'
@@ -171,10 +174,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       },
     })
   const clients = createClientStore({ db: deps.db, sealer })
+  // The web console's client is built in (ADR-0022); every other client comes from the store.
   const provider = createProvider({
     config,
     db: deps.db,
-    clients,
+    clients: withConsoleClient(clients, config.publicUrl),
     accounts,
     keyring,
     signingKeys: await loadSigningKeys(deps.db, sealer),
@@ -255,6 +259,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,
     loadSigner: () => loadCheckpointSigner(deps.db, keyring),
     claim: deps.jobs?.claim,
+    // A read carrying several patients: one entry per patient, with that patient's grounds, in one transaction (issue 15).
+    pdp,
+    db: deps.db,
   })
 
   const corsOptions = {
@@ -299,6 +306,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, registry: metrics.registry }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
+  await app.register(consoleRoutes())
   const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })
   await app.register(emailVerificationPageRoutes({ emailVerification }))
 
@@ -312,6 +320,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       careRoutesV2(modules),
       deviceRoutesV2(modules),
       deviceDataRoutesV2(modules),
+      readingSummaryRoutesV2(modules),
+      accessReportRoutesV2(modules),
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
       smartRoutesV2(modules),

@@ -4,8 +4,17 @@
 // every few seconds, carry no user and touch no health data, and would drown the trail (ADR-0006).
 // Never the query string, headers other than the user agent, or the body.
 //
-// The entry is written after the response has gone: a failed write cannot fail a request that
-// already answered, so it is logged loudly (identifiers only) and counted
+// A successful read (GET) is recorded BEFORE its body leaves (onSend): if the entry cannot be
+// written, the caller gets 503 and no data — a read that left no trace is a disclosure no one can
+// account for (issue 15). Its entry names every patient whose data the response carries: the one
+// the policy decided on, those a handler declares (request.carriesPatients), and any the response
+// body names (a `patientId`, a FHIR `Patient/<id>` reference, a Patient resource). A response
+// carrying several patients leaves one entry per patient, each with the grounds the policy gives
+// for that patient — as IHE BALP records a query that returns several patients — so a patient's
+// access report (their accounting of disclosures) finds every search and list that showed them.
+//
+// Every other entry is written after the response has gone: a failed write cannot fail a request
+// that already answered, so it is logged loudly (identifiers only) and counted
 // (vigil_audit_write_failures_total) for alerting. Writes of health data record their own entry in
 // their transaction (AuditTrail.record(entry, tx)) and fail closed.
 
@@ -17,7 +26,11 @@ import type { Logger } from 'pino'
 import type { AuditTrail } from './audit-trail.ts'
 import type { CheckpointSigner } from './checkpoint-key.ts'
 import type { AuditEntryInput, Outcome } from './entry.ts'
-import type { Queryable } from '../platform/db/index.ts'
+import type { Database, Queryable } from '../platform/db/index.ts'
+import { AppError } from '../platform/http/errors.ts'
+import type { Principal } from '../security/authn/index.ts'
+import type { PolicyDecisionPoint } from '../security/policy/index.ts'
+import { categoryOf } from '../security/policy/rules.ts'
 
 /** The request decorations this hook reads (set by security/policy's route access). */
 interface AccessContext {
@@ -71,7 +84,37 @@ declare module 'fastify' {
      */
     auditInTransaction(tx: Queryable, entry: { status: number } & Partial<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId' | 'patientId' | 'consentId' | 'breakGlass'>>): Promise<void>
     auditWritten: boolean
+    /** Names patients whose data this response carries, for its audit entries (lists and searches). */
+    carriesPatients(ids: Iterable<string>): void
+    auditPatients: Set<string> | null
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const PATIENT_REFERENCE = /^Patient\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i
+
+/** The patients a response body names: `patientId` fields, FHIR `Patient/<id>` references and Patient resources. */
+export function patientsNamedIn(body: unknown, into: Set<string> = new Set()): Set<string> {
+  const stack: unknown[] = [body]
+  let visited = 0
+  while (stack.length > 0 && visited < 1_000_000) {
+    const node = stack.pop()
+    visited++
+    if (Array.isArray(node)) {
+      for (const item of node) if (item !== null && typeof item === 'object') stack.push(item)
+      continue
+    }
+    if (node === null || typeof node !== 'object') continue
+    const o = node as Record<string, unknown>
+    if (typeof o.patientId === 'string' && UUID.test(o.patientId)) into.add(o.patientId.toLowerCase())
+    if (typeof o.reference === 'string') {
+      const m = PATIENT_REFERENCE.exec(o.reference)
+      if (m?.[1]) into.add(m[1].toLowerCase())
+    }
+    if (o.resourceType === 'Patient' && typeof o.id === 'string' && UUID.test(o.id)) into.add(o.id.toLowerCase())
+    for (const value of Object.values(o)) if (value !== null && typeof value === 'object') stack.push(value)
+  }
+  return into
 }
 
 export interface AuditHttpOptions {
@@ -83,6 +126,10 @@ export interface AuditHttpOptions {
   readonly loadSigner?: () => Promise<CheckpointSigner>
   /** With several instances, the periodic checkpoint is made by the one that claims the period (ADR-0017). */
   readonly claim?: ((job: string, periodSeconds: number) => Promise<boolean>) | undefined
+  /** The grounds (rule, consent, break-glass) of each further patient a read carries. */
+  readonly pdp?: Pick<PolicyDecisionPoint, 'decide'>
+  /** Where a read's several entries are written in one transaction. */
+  readonly db?: Pick<Database, 'transaction'>
 }
 
 export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOptions): void {
@@ -103,6 +150,72 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
   // A handler that failed after writing its entry rolled its transaction back: the entry went with it.
   app.addHook('onError', async (request) => {
     request.auditWritten = false
+  })
+
+  app.decorateRequest('auditPatients', null)
+  app.decorateRequest('carriesPatients', function (this: FastifyRequest, ids: Iterable<string>) {
+    this.auditPatients ??= new Set()
+    for (const id of ids) this.auditPatients.add(id.toLowerCase())
+  })
+  // The patients a patient-data answer carries, read from the object before it is serialised.
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    const policy = request.routeOptions.config?.policy
+    if (policy === undefined || categoryOf(policy) === undefined || reply.statusCode >= 300) return payload
+    request.auditPatients ??= new Set()
+    patientsNamedIn(payload, request.auditPatients)
+    return payload
+  })
+
+  /** The read's entries: one, or one per patient carried, each with that patient's grounds. */
+  async function recordRead(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const base = requestEntry(request, reply)
+    const decided = base.patientId?.toLowerCase() ?? null
+    const carried = new Set(request.auditPatients ?? [])
+    if (decided) carried.add(decided)
+    if (carried.size === 0) {
+      await options.audit.record(base)
+      return
+    }
+    const principal = request.principal as Principal | null
+    const policy = request.routeOptions.config?.policy as string
+    const entries: AuditEntryInput[] = []
+    for (const patientId of [...carried].sort()) {
+      // The object-level decision already names its patient's grounds; any other patient carried
+      // (a list or search) gets its own decision, so the entry says why this patient's data left.
+      if (patientId === decided) {
+        entries.push(base)
+        continue
+      }
+      const decision = principal && options.pdp ? await options.pdp.decide(principal, policy, { type: policy.split('.')[0] ?? policy, patientId }, { requestId: request.id, ip: request.ip, now: new Date() }) : null
+      entries.push({ ...base, patientId, decisionRule: decision?.rule ?? base.decisionRule, consentId: decision?.consentId ?? null, breakGlass: decision?.breakGlass === true })
+    }
+    if (entries.length === 1) {
+      await options.audit.record(entries[0] as AuditEntryInput)
+      return
+    }
+    // One request's entries in one transaction: all are recorded, or the read fails.
+    if (options.db) {
+      await options.db.transaction(async (tx) => {
+        for (const e of entries) await options.audit.record(e, tx)
+      })
+    } else {
+      for (const e of entries) await options.audit.record(e)
+    }
+  }
+
+  // A successful read is on the trail before its body leaves; if it cannot be, nothing leaves.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if ((request.method !== 'GET' && !request.url.includes('/_search')) || request.auditWritten || reply.statusCode >= 300) return payload
+    if (request.routeOptions.config?.policy === undefined || request.principal === null) return payload
+    try {
+      await recordRead(request, reply)
+      request.auditWritten = true
+    } catch (err) {
+      failures.inc()
+      options.logger.error({ requestId: request.id, err: { message: err instanceof Error ? err.message : String(err) } }, 'audit entry of a read could not be written; the response was withheld')
+      throw new AppError('SERVICE_UNAVAILABLE', 'The access could not be recorded, so nothing was sent. Try again shortly.')
+    }
+    return payload
   })
 
   app.addHook('onResponse', (request, reply, done) => {

@@ -27,6 +27,8 @@ export interface AuditSearch {
   readonly client?: string | undefined
   /** The actor or the client (FHIR `agent`). */
   readonly agent?: string | undefined
+  /** Leaves out the entries of this actor (a patient's access report leaves out their own). */
+  readonly notActor?: string | undefined
   readonly action?: string | undefined
   readonly outcomes?: readonly Outcome[] | undefined
   /** FHIR action codes (C R U D E). */
@@ -83,6 +85,7 @@ export async function searchEntries(db: Queryable, s: AuditSearch, seal: CursorS
     const p = bind(s.agent)
     where.push(`(actor_id = ${p} OR client_id = ${p})`)
   }
+  if (s.notActor !== undefined) where.push(`actor_id IS DISTINCT FROM ${bind(s.notActor)}`)
   if (s.action !== undefined) where.push(`action = ${bind(s.action)}`)
   if (s.outcomes !== undefined) where.push(`outcome = ANY(${bind(s.outcomes)}::text[])`)
   if (s.actionCode !== undefined) where.push(`(${ACTION_CODE_SQL}) = ${bind(s.actionCode)}`)

@@ -162,6 +162,7 @@ export const MATRIX: Record<string, Row> = {
   // Operational and documentation endpoints, open by design (SRS §Product contract: reviewed exceptions).
   'GET /openapi.json': publicRow(200),
   'GET /docs': publicRow(200),
+  'GET /console/': publicRow(200),
   'GET /health/live': publicRow(200, { unaudited: true }),
   'GET /health/ready': publicRow(200, { unaudited: true }),
   // No METRICS_TOKEN in tests: open to the scraper (production requires it).
@@ -200,6 +201,14 @@ export const MATRIX: Record<string, Row> = {
   'POST /api/v2/admin/clients': {
     expect: { others: 403, admin: 201 },
     prepare: async () => ({ body: { clientId: `matrix-client-${++clientCounter}-${Date.now()}`, type: 'confidential', grantTypes: ['client_credentials'], scope: 'device-data:write' } }),
+  },
+  'POST /api/v2/admin/clients/{clientId}/secret': {
+    expect: { others: 403, admin: 200 },
+    prepare: async (c, principal) => {
+      const id = `matrix-rotate-${principal}-${Date.now()}`
+      await c.db.query("INSERT INTO oauth_clients (client_id, metadata, secret_sealed) VALUES ($1, $2, 'placeholder')", [id, { client_id: id, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }])
+      return { params: { clientId: id } }
+    },
   },
   'DELETE /api/v2/admin/clients/{clientId}': {
     expect: { others: 403, admin: 204 },
@@ -331,6 +340,11 @@ export const MATRIX: Record<string, Row> = {
     body: () => ({ type: 'glucose', value: 104, unit: 'mg/dL', time: new Date(Date.now() - 60_000).toISOString() }),
   },
   'GET /api/v2/device-data': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient }) },
+  // Summaries for the console's charts (issue 15): the same decision as the readings they reduce.
+  'GET /api/v2/device-data/summary': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString(), bucket: 'hour', timeZone: 'Europe/Paris' }) },
+  // A patient's own access report (issue 15): each patient reads their own, nobody else's.
+  'GET /api/v2/me/access-report': { expect: { others: 403, patientSelf: 200, patientOther: 200 } },
+  'GET /api/v2/device-data/glucose-profile': { expect: patientRead(200), query: (c) => ({ patient: c.world.patients.patient, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() }) },
 
   // ---- The audit trail: auditors read it; admins and auditors see security events ----
   'GET /api/v2/audit/entries': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient, limit: '5' }) },

@@ -122,8 +122,10 @@ export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
       async (request) => {
         const scope = await request.patientScope('patients.read')
         if (scope.kind === 'none') return { patients: [] }
-        const found = await ctx.patients.getMany(scope.ids)
-        return { patients: found.filter((p) => p.demographics !== null).map(present) }
+        const found = (await ctx.patients.getMany(scope.ids)).filter((p) => p.demographics !== null)
+        // The audit entries name every patient listed (src/audit/http-audit.ts).
+        request.carriesPatients(found.map((p) => p.id))
+        return { patients: found.map(present) }
       },
     )
   }

@@ -70,6 +70,7 @@ type CreateClient = Static<typeof CreateClient>
 
 const ClientIdParam = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
 const ClientList = Type.Object({ clients: Type.Array(ClientView) })
+const RotatedSecret = Type.Object({ clientId: Type.String(), clientSecret: Type.String({ description: 'Shown this once, never again' }) })
 const CreatedClient = Type.Object({
   ...ClientView.properties,
   clientSecret: Type.Optional(Type.String({ description: 'A confidential client\'s secret: shown this once, never again' })),
@@ -106,6 +107,24 @@ export function clientRoutesV2(deps: { clients: ClientService }): FastifyPluginA
           .code(201)
           .header('cache-control', 'no-store')
           .send({ ...created.client, ...(created.clientSecret ? { clientSecret: created.clientSecret } : {}) })
+      },
+    )
+
+    app.post(
+      '/admin/clients/:clientId/secret',
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Rotate a confidential client\'s secret: a new one is generated and shown once; the old one stops working at once',
+          params: ClientIdParam,
+          response: { 200: RotatedSecret, 404: problem('No confidential client with this id') },
+        },
+      },
+      async (request, reply) => {
+        const { clientId } = request.params as Static<typeof ClientIdParam>
+        const clientSecret = await clients.rotateSecret(clientId)
+        return reply.header('cache-control', 'no-store').send({ clientId, clientSecret })
       },
     )
 

@@ -18,6 +18,8 @@ export interface ClientService {
   create(registration: ClientRegistration): Promise<CreatedClient>
   /** NOT_FOUND when there is no such client. */
   remove(clientId: string): Promise<void>
+  /** A new secret for a confidential client, returned once; the old one stops working at once. NOT_FOUND for an unknown or public client. */
+  rotateSecret(clientId: string): Promise<string>
 }
 
 /** Problems found by checkClientRegistration, as pointers into the request body. */
@@ -46,6 +48,12 @@ export function createClientService(deps: { store: ClientStore }): ClientService
 
     async remove(clientId) {
       if (!(await store.remove(clientId))) throw new AppError('NOT_FOUND', 'No client with this id')
+    },
+
+    async rotateSecret(clientId) {
+      const secret = generateClientSecret()
+      if (!(await store.replaceSecret(clientId, secret))) throw new AppError('NOT_FOUND', 'No confidential client with this id')
+      return secret
     },
   }
 }

@@ -72,6 +72,12 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
       }))
     },
 
+    /** Replaces a confidential client's secret (sealed like the first); false when there is no such client with a secret. */
+    async replaceSecret(clientId: string, secret: string): Promise<boolean> {
+      const { rowCount } = await db.query('UPDATE oauth_clients SET secret_sealed = $2, updated_at = now() WHERE client_id = $1 AND secret_sealed IS NOT NULL', [clientId, sealer.seal(secret, aad(clientId))])
+      return rowCount > 0
+    },
+
     async remove(clientId: string): Promise<boolean> {
       const { rowCount } = await db.query('DELETE FROM oauth_clients WHERE client_id = $1', [clientId])
       return rowCount > 0

@@ -32,6 +32,8 @@ export const ACTIONS = {
   'consent.manage': { scopes: ['consent:manage'] },
   'break-glass.open': { scopes: ['patients:read', 'device-data:read'] },
   'break-glass.review': { scopes: ['admin:users'] },
+  // A patient's own accounting of disclosures (issue 15): who read or changed their data, from the trail.
+  'access-report.read': { scopes: ['account:read', 'consent:manage'] },
   'audit.read': { scopes: ['audit:read'], fhir: { type: 'AuditEvent', needs: ['r', 's'] } },
   'security-events.read': { scopes: ['admin:users', 'audit:read'] },
   'security-events.manage': { scopes: ['admin:users'] },
@@ -104,6 +106,13 @@ export const RULES: readonly Rule[] = [
   { id: 'auditor.read-trail', actions: ['audit.read'], who: (p) => holds(p, 'auditor') },
   // Patients and clinicians resolve a clinician's fhirUser; which one they see is checked in the handler.
   { id: 'user.read-practitioners', actions: ['practitioners.read'], who: (p) => holds(p, 'clinician') || holds(p, 'patient') },
+  // A patient reads who accessed their own record (the handler reads only the caller's own patient id).
+  {
+    id: 'patient.own-access-report',
+    actions: ['access-report.read'],
+    who: (p) => holds(p, 'patient'),
+    object: (p, r) => p.patientId !== null && p.patientId !== undefined && r.patientId === p.patientId,
+  },
 
   // A patient and their own record: read everything, manage their consents, bind their devices.
   {
