@@ -62,6 +62,7 @@ import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
+import { createEvents } from './modules/events/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
@@ -214,7 +215,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 
-  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis }) }))
+  // Events out of the outbox: the relay, webhooks, FHIR Subscriptions, NATS JetStream (ADR-0020).
+  const events = createEvents(modules, { registry: metrics.registry })
+  app.addHook('onReady', () => events.start())
+  app.addHook('onClose', () => events.stop())
+  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, degradable: events.natsConnected ? { nats: events.natsConnected } : undefined }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
   const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })
@@ -232,6 +237,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       deviceDataRoutesV2(modules),
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
+      events.routesV2,
       ...(deps.apiModules?.v2 ?? []),
     ],
   })

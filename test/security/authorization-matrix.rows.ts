@@ -361,11 +361,34 @@ export const MATRIX: Record<string, Row> = {
       conclusion: 'Within range.',
     }),
   },
+  // ---- Event subscriptions (issue 16; ADR-0020): an organisation's administrator or its backend service (with subscriptions:manage) ----
+  'POST /api/v2/subscriptions': {
+    expect: { others: 403, orgAdminThis: 201, orgAdminOther: 201 },
+    body: () => ({ url: 'https://hooks.clinic.example/vigil', eventTypes: ['device-data.accepted'] }),
+  },
+  'GET /api/v2/subscriptions': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 200 } },
+  'GET /api/v2/subscriptions/{id}': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  'DELETE /api/v2/subscriptions/{id}': { expect: { others: 403, orgAdminThis: 204, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  'POST /api/v2/subscriptions/{id}/rotate-secret': {
+    expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 },
+    prepare: async (c) => ({ params: { id: await freshSubscription(c) }, body: { overlapSeconds: 60 } }),
+  },
+  'GET /api/v2/subscriptions/{id}/deliveries': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  'POST /api/v2/subscriptions/{id}/redrive': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
   'GET /fhir/R4/AuditEvent': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient }) },
   'GET /fhir/R4/AuditEvent/{id}': {
     expect: { others: 403, auditor: 200 },
     prepare: async (c) => ({ params: { id: ((await c.db.query<{ id: string }>('SELECT id FROM audit_entries ORDER BY occurred_at DESC LIMIT 1')).rows[0] as { id: string }).id } }),
   },
+}
+
+async function freshSubscription(c: MatrixContext): Promise<string> {
+  const id = randomUUID()
+  await c.db.query(
+    "INSERT INTO event_subscriptions (id, kind, organisation_id, owner_kind, owner_id, scopes, url, event_types) VALUES ($1, 'webhook', $2, 'organisation', $3, ARRAY['device-data:read'], 'https://hooks.clinic.example/vigil', ARRAY['device-data.accepted'])",
+    [id, c.world.orgA, c.world.orgA],
+  )
+  return id
 }
 
 async function freshSecurityEvent(c: MatrixContext): Promise<string> {

@@ -15,6 +15,8 @@ import { observationRoutes } from './observation.ts'
 import { patientRoutes } from './patient.ts'
 import { AnyResource, fhirBase } from './shared.ts'
 
+export { loadFhirResources } from './load-resources.ts'
+
 function oauthUrls(ctx: ModuleContext) {
   const issuer = ctx.config.publicUrl
   return {

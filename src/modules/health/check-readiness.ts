@@ -7,7 +7,8 @@ export interface RedisPing {
   ping(): Promise<string>
 }
 
-export type CheckStatus = 'ok' | 'down'
+/** degraded: an optional dependency (NATS) is unreachable; the service still serves, so it stays ready. */
+export type CheckStatus = 'ok' | 'degraded' | 'down'
 
 export interface Readiness {
   readonly ready: boolean
@@ -32,7 +33,7 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<{ s
   }
 }
 
-export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | undefined; timeoutMs?: number }) {
+export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | undefined; timeoutMs?: number; degradable?: Readonly<Record<string, () => boolean>> | undefined }) {
   const timeoutMs = deps.timeoutMs ?? 2_000
   return async function checkReadiness(): Promise<Readiness> {
     const [database, redis] = await Promise.all([
@@ -41,6 +42,7 @@ export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | u
     ])
     const checks: Record<string, { status: CheckStatus; latencyMs: number }> = { database }
     if (redis) checks.redis = redis
-    return { ready: Object.values(checks).every((c) => c.status === 'ok'), checks }
+    for (const [name, up] of Object.entries(deps.degradable ?? {})) checks[name] = { status: up() ? 'ok' : 'degraded', latencyMs: 0 }
+    return { ready: Object.values(checks).every((c) => c.status !== 'down'), checks }
   }
 }

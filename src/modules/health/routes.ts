@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Readiness } from './check-readiness.ts'
 
-const Check = Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal('down')]), latencyMs: Type.Number() })
+const Check = Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('down')]), latencyMs: Type.Number() })
 
 export function healthRoutes(deps: { checkReadiness: () => Promise<Readiness> }): FastifyPluginAsync {
   return async function healthRoutesPlugin(app) {

@@ -18,6 +18,8 @@ export const API_SCOPES = [
   'audit:read',
   'admin:users',
   'admin:clients',
+  // an organisation's event subscriptions (webhooks; ADR-0020)
+  'subscriptions:manage',
 ] as const
 
 export type ApiScope = (typeof API_SCOPES)[number]

@@ -41,6 +41,8 @@ export const ACTIONS = {
   'devices.bind': { scopes: ['devices:manage', 'device-data:write'], category: 'devices', access: 'write' },
   'reports.read': { scopes: ['reports:read'], category: 'reports', access: 'read', fhir: { type: 'DiagnosticReport', needs: ['r', 's'] } },
   'reports.write': { scopes: ['reports:write'], category: 'reports', access: 'write', fhir: { type: 'DiagnosticReport', needs: ['c', 'u'] } },
+  // Event subscriptions (webhooks) of an organisation, and their deliveries (ADR-0020).
+  'subscriptions.manage': { scopes: ['admin:users', 'subscriptions:manage'] },
 } as const satisfies Record<string, ActionMeta>
 
 export type Action = keyof typeof ACTIONS
@@ -140,6 +142,29 @@ export const RULES: readonly Rule[] = [
     object: (_p, _r, f, now) => (f.breakGlass && f.breakGlass.expiresAt.getTime() > now.getTime() ? { breakGlassId: f.breakGlass.id } : false),
   },
   { id: 'clinician.open-break-glass', actions: ['break-glass.open'], who: (p) => holds(p, 'clinician') },
+
+  // Event subscriptions (ADR-0020): an organisation's administrator, or its backend service,
+  // manages the organisation's webhooks.
+  {
+    id: 'org-admin.subscriptions',
+    actions: ['subscriptions.manage'],
+    who: (p) => holds(p, 'org-admin'),
+    object: (p, r) => r.organisationId !== undefined && r.organisationId !== null && orgsWith(p, 'org-admin').includes(r.organisationId),
+  },
+  {
+    id: 'service.subscriptions',
+    actions: ['subscriptions.manage'],
+    who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
+    object: (p, r) => r.organisationId !== undefined && r.organisationId !== null && r.organisationId === p.organisationId,
+  },
+  // A consent a patient gave an organisation reaches its backend services too, for reading —
+  // its integrations, such as a webhook receiving the patient's readings (ADR-0020).
+  {
+    id: 'service.organisation-consent',
+    actions: CLINICAL_READ,
+    who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
+    object: (p, _r, f, now, action) => byConsent(action, f, now, (c) => c.granteeKind === 'organisation' && c.granteeId === p.organisationId),
+  },
 
   // A backend service reads the patients of its own organisation (SMART system/*.rs).
   {
