@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { Webhook } from 'standardwebhooks'
-import { createTestApp, type TestApp } from '../support/app.ts'
+import { createTestApp, openIsolatedDatabase, type TestApp } from '../support/app.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 
@@ -18,6 +18,8 @@ describe('webhooks from the outbox', () => {
   let rx: WebhookReceiver
   let orgAdminA: string
   let deviceToken: string
+  // A schema of its own on PostgreSQL: one relay per outbox, and this one must be this test's.
+  let isolated: Awaited<ReturnType<typeof openIsolatedDatabase>>
 
   const api = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token: string, body?: unknown) => {
     const res = await t.app.inject({ method, url: `/api/v2${url}`, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { payload: JSON.stringify(body) } : {}) })
@@ -51,7 +53,9 @@ describe('webhooks from the outbox', () => {
 
   before(async () => {
     rx = await startWebhookReceiver()
+    isolated = await openIsolatedDatabase()
     t = await createTestApp({
+      deps: { db: isolated.db },
       env: {
         EVENTS_RELAY: 'true',
         EVENTS_RELAY_INTERVAL_MS: '40',
@@ -68,6 +72,7 @@ describe('webhooks from the outbox', () => {
   })
   after(async () => {
     await t?.close()
+    await isolated?.drop()
     await rx?.close()
   })
 
