@@ -6,7 +6,7 @@
 // two relays on one database still never send the same delivery twice (row claims).
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { after, before, describe, test } from 'node:test'
+import { after, before } from 'node:test'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
@@ -35,9 +35,11 @@ async function scopedDatabase(): Promise<{ url: string | undefined; drop: () => 
   }
 }
 
-/** One suite per file (each file has 120 s; server starts are slow on a loaded machine). */
-export function relayProcessSuite(part: 'crash' | 'instances'): void {
-describe(`the outbox relay in server processes (${part})`, () => {
+/**
+ * The shared set-up (registers before/after in the calling describe) and the two scenarios, one
+ * per test file (each file has 120 s; server starts are slow on a loaded machine).
+ */
+export function relayProcessContext(): { crash: () => Promise<void>; instances: () => Promise<void> } {
   let dir: string
   let env: Env
   let issuer: string
@@ -91,7 +93,7 @@ describe(`the outbox relay in server processes (${part})`, () => {
     removeDir(dir)
   })
 
-  if (part === 'crash') test('[SRS-EVT-362] an event committed before the server is killed with SIGKILL is delivered after the restart, signed and once', async () => {
+  async function crash(): Promise<void> {
     rx.mode = 'down'
     const first = await startServer(env)
     running.push(first)
@@ -112,9 +114,9 @@ describe(`the outbox relay in server processes (${part})`, () => {
     assert.equal(got[0]?.verified, true)
     second.proc.signal('SIGKILL')
     await second.proc.waitForExit()
-  })
+  }
 
-  if (part === 'instances') test('[SRS-EVT-363] two instances on one database never both deliver an event; when the active relay is killed the other takes over within seconds', async () => {
+  async function instances(): Promise<void> {
     for (const s of running) await s.proc.kill()
     rx.mode = 'up'
     if (!scoped.url) {
@@ -166,6 +168,6 @@ describe(`the outbox relay in server processes (${part})`, () => {
     assert.equal(sent.length, ids.length, 'each event sent exactly once, by one instance')
     standby.proc.signal('SIGKILL')
     await standby.proc.waitForExit()
-  })
-})
+  }
+  return { crash, instances }
 }
