@@ -129,7 +129,7 @@ describe('webhooks from the outbox', () => {
     const sent = rx.requests.filter((r) => r.path === sub.path).map((r) => r.id)
     const firstSeen = [...new Set(sent)]
     assert.deepEqual(firstSeen, expected.rows.map((e) => e.event_id), 'first attempts in order')
-    assert.ok((await deliveries(sub.id)).every((d) => d.status === 'delivered'))
+    await waitUntil('every row marked delivered', async () => (await deliveries(sub.id)).every((d) => d.status === 'delivered'))
   })
 
   test('[SRS-EVT-352] consent revocation stops the delivery of an event already queued; with the consent it was delivered', async () => {
@@ -149,14 +149,20 @@ describe('webhooks from the outbox', () => {
     await waitUntil('the second reading queued and failing', async () => (await deliveries(sub.id)).some((d) => d.status === 'pending' && d.attempts >= 1))
     const revoked = await api('DELETE', `/me/consents/${granted.body.id}`, patientToken)
     assert.equal(revoked.status, 204)
-    const sentBefore = rx.requests.length
-    rx.mode = 'up'
+    // The next decision after the revocation withholds it — even while the receiver is still down.
+    // (An attempt already in flight, decided a moment before the revocation, is the one exception
+    // the receiver may still see: it is answered 503 here and decided again.)
     await waitUntil('the queued delivery withheld', async () => (await deliveries(sub.id)).every((d) => d.status !== 'pending'))
     const rows = await deliveries(sub.id)
     assert.equal(rows.at(-1)?.status, 'withheld')
     assert.match(rows.at(-1)?.last_error ?? '', /not permitted at delivery time/)
+    const sentBefore = rx.requests.length
+    rx.mode = 'up'
+    await new Promise((r) => setTimeout(r, 500))
     assert.ok(!rx.accepted.some((r) => r.path === sub.path && (r.json.data.readingIds as string[] | undefined)?.includes(second as string)), 'never accepted by the receiver')
-    assert.ok(!rx.requests.slice(sentBefore).some((r) => r.path === sub.path && (r.json.data.readingIds as string[] | undefined)?.includes(second as string)), 'no request after the revocation carried it')
+    assert.ok(!rx.requests.slice(sentBefore).some((r) => r.path === sub.path), 'nothing sent after it was withheld')
+    const audit = await t.db.query<{ outcome: string; decision_rule: string }>("SELECT outcome, decision_rule FROM audit_entries WHERE actor_id = $1 ORDER BY occurred_at DESC LIMIT 1", [`subscription:${sub.id}`])
+    assert.deepEqual(audit.rows[0], { outcome: 'denied', decision_rule: 'no-relationship' })
   })
 
   test('[SRS-EVT-353] a forged, tampered or replayed delivery is rejected by the receiver\'s standardwebhooks library', async () => {

@@ -24,6 +24,7 @@ export { isPublicAddress, destinationUrlProblem } from './destination-address.ts
 export { createWebhookSender } from './webhook-sender.ts'
 export { retryDelayMs, nextAttemptAt } from './backoff.ts'
 export * as eventsRepository from './repository.ts'
+export { createEventOperations } from './operations.ts'
 
 export interface Events {
   readonly relay: Relay
