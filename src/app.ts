@@ -62,7 +62,7 @@ import { createDeviceService } from './modules/devices/index.ts'
 import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
 import { auditRoutesV2 } from './modules/auditor/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
-import { createEvents } from './modules/events/index.ts'
+import { createEvents, subscriptionCapability } from './modules/events/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
@@ -242,7 +242,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     ],
   })
   // FHIR R4 (issue 6) under /fhir/R4, with its own content type and OperationOutcome errors.
-  await app.register(fhirRoutes(modules), { prefix: '/fhir/R4' })
+  await app.register(fhirRoutes(modules, { routes: [events.fhirRoutes], capability: subscriptionCapability() }), { prefix: '/fhir/R4' })
   await app.register(smartConfigurationRoutes(modules))
 
   return app

@@ -92,7 +92,8 @@ export async function startWebhookReceiver(ca = makeTestCa()): Promise<WebhookRe
       if (receiver.mode === 'down') return void res.writeHead(503).end()
       if (receiver.mode === 'gone') return void res.writeHead(410).end()
       if (verified === false) return void res.writeHead(401).end()
-      if (!seen.has(`${r.path} ${r.id}`)) {
+      // Deduplicated on webhook-id (Standard Webhooks); unsigned FHIR notifications have none.
+      if (r.id === '' || !seen.has(`${r.path} ${r.id}`)) {
         seen.add(`${r.path} ${r.id}`)
         accepted.push(r)
       }

@@ -3,12 +3,18 @@
 // FHIR Subscriptions and the NATS JetStream publisher — built from the module context.
 
 import { readFileSync } from 'node:fs'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client'
 import { VERSION } from '../../version.ts'
 import type { ModuleContext } from '../context.ts'
 import { loadFhirResources } from '../fhir/index.ts'
+import { fhirBase } from '../fhir/shared.ts'
 import { createDispatch } from './dispatch.ts'
+import { createFhirSubscriptionService } from './fhir-subscription.service.ts'
+import { fhirSubscriptionRoutes } from './fhir-subscriptions.routes.ts'
+import { notificationBundle } from './fhir-notification.ts'
+import { BACKPORT, FHIR_TOPICS } from './fhir-topics.ts'
+import * as repo from './repository.ts'
 import { createLeaderLock } from './leader-lock.ts'
 import { createEventMetrics } from './metrics.ts'
 import { createNatsPublisher, type NatsPublisher } from './nats-publisher.ts'
@@ -26,9 +32,27 @@ export { retryDelayMs, nextAttemptAt } from './backoff.ts'
 export * as eventsRepository from './repository.ts'
 export { createEventOperations } from './operations.ts'
 
+/** What the CapabilityStatement declares for FHIR Subscriptions (Backport IG): the resource and the topics. */
+export function subscriptionCapability(): { resource: Record<string, unknown>; extension: Record<string, unknown>[] } {
+  return {
+    resource: {
+      type: 'Subscription',
+      supportedProfile: [BACKPORT.subscriptionProfile],
+      interaction: [{ code: 'create' }, { code: 'read' }, { code: 'delete' }],
+      operation: [
+        { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status' },
+        { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events' },
+      ],
+    },
+    extension: FHIR_TOPICS.map((t) => ({ url: BACKPORT.topicCanonical, valueCanonical: t.canonical })),
+  }
+}
+
 export interface Events {
   readonly relay: Relay
   readonly routesV2: FastifyPluginAsync
+  /** /fhir/R4/Subscription, registered inside the FHIR plugin. */
+  readonly fhirRoutes: (app: FastifyInstance) => Promise<void>
   /** NATS connection state for /health/ready when NATS_URL is set (degraded, never down). */
   readonly natsConnected: (() => boolean) | undefined
   start(): Promise<void>
@@ -49,7 +73,13 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
     createWebhookSender({ ...destinations, timeoutMs: cfg.webhookTimeoutMs, ca: cfg.webhookCaFile ? readFileSync(cfg.webhookCaFile) : undefined, userAgent: `Vigil/${VERSION} (webhooks)` })
   const nats: NatsPublisher | undefined = cfg.natsUrl ? createNatsPublisher({ url: cfg.natsUrl, stream: cfg.natsStream, logger: ctx.logger }) : undefined
   const loadSubscriber = createSubscriberLoader(ctx.db)
+  const base = fhirBase(ctx)
   const dispatch = createDispatch({
+    fhirNotification: async (subscription, delivery, event, resources) => {
+      await repo.markNotified(ctx.db, subscription.id, ctx.clock())
+      const body = notificationBundle(base, subscription, 'event-notification', [{ number: delivery.eventNumber ?? 0, event, resources }])
+      return { body: JSON.stringify(body), headers: { 'content-type': 'application/fhir+json' } }
+    },
     db: ctx.db,
     keyring: ctx.keyring,
     pdp: ctx.pdp,
@@ -75,10 +105,21 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
       stream: nats !== undefined,
     },
   )
+  const fhirSubscriptions = createFhirSubscriptionService({
+    db: ctx.db,
+    pdp: ctx.pdp,
+    loadSubscriber,
+    loadResources: (type, ids, patientId) => loadFhirResources(ctx, type, ids, patientId),
+    send,
+    destinations,
+    base,
+    clock: ctx.clock,
+  })
   const subscriptions = createSubscriptionService({ db: ctx.db, keyring: ctx.keyring, pdp: ctx.pdp, loadSubscriber, destinations, clock: ctx.clock })
   return {
     relay,
     routesV2: subscriptionRoutesV2({ subscriptions }),
+    fhirRoutes: fhirSubscriptionRoutes({ subscriptions: fhirSubscriptions, base }),
     natsConnected: nats ? () => nats.connected() : undefined,
     async start() {
       if (nats) void nats.connect().catch((err: unknown) => ctx.logger.warn({ err: { message: (err as Error).message } }, 'NATS JetStream is not reachable yet; events wait in the outbox'))

@@ -75,7 +75,12 @@ export function createRelay(deps: RelayDeps, options: RelayOptions): Relay {
         const now = clock()
         const deliveries: repo.NewDelivery[] = []
         for (const event of events) {
-          for (const s of subscriptions) if (matches(s, event)) deliveries.push({ destination: `${s.kind}:${s.id}`, subscriptionId: s.id, event })
+          for (const s of subscriptions) {
+            if (!matches(s, event)) continue
+            // FHIR subscriptions number their events (Backport IG: events-since-subscription-start).
+            const eventNumber = s.kind === 'fhir' ? await repo.reserveEventNumbers(tx, s.id, 1) : undefined
+            deliveries.push({ destination: `${s.kind}:${s.id}`, subscriptionId: s.id, event, eventNumber })
+          }
           if (options.stream) deliveries.push({ destination: 'nats', subscriptionId: null, event })
         }
         await repo.insertDeliveries(tx, deliveries, now)

@@ -28,6 +28,10 @@ export interface Subscription {
   readonly previousSecretExpiresAt: Date | null
   readonly createdAt: Date
   readonly updatedAt: Date
+  /** FHIR subscriptions: the SubscriptionTopic canonical, heartbeat and event count (migration 0019). */
+  readonly topic: string | null
+  readonly heartbeatSeconds: number | null
+  readonly eventsSinceStart: number
 }
 
 interface SubscriptionRow {
@@ -51,10 +55,13 @@ interface SubscriptionRow {
   previous_secret_expires_at: Date | string | null
   created_at: Date | string
   updated_at: Date | string
+  topic: string | null
+  heartbeat_seconds: number | null
+  events_since_start: number | string
 }
 
 const SUBSCRIPTION_COLUMNS =
-  'id, kind, organisation_id, owner_kind, owner_id, owner_client_id, scopes, launch_patient_id, url, event_types, patient_id, payload, description, status, status_reason, secret_sealed, previous_secret_sealed, previous_secret_expires_at, created_at, updated_at'
+  'id, kind, organisation_id, owner_kind, owner_id, owner_client_id, scopes, launch_patient_id, url, event_types, patient_id, payload, description, status, status_reason, secret_sealed, previous_secret_sealed, previous_secret_expires_at, created_at, updated_at, topic, heartbeat_seconds, events_since_start'
 
 /** pg returns text[] as an array; be lenient with the '{a,b}' form. */
 const textArray = (v: string[] | string): string[] => (Array.isArray(v) ? v : v.replace(/^\{|\}$/g, '').split(',').filter(Boolean))
@@ -82,16 +89,20 @@ function toSubscription(r: SubscriptionRow): Subscription {
     previousSecretExpiresAt: r.previous_secret_expires_at === null ? null : date(r.previous_secret_expires_at),
     createdAt: date(r.created_at),
     updatedAt: date(r.updated_at),
+    topic: r.topic,
+    heartbeatSeconds: r.heartbeat_seconds === null ? null : Number(r.heartbeat_seconds),
+    eventsSinceStart: Number(r.events_since_start),
   }
 }
 
-export type NewSubscription = Omit<Subscription, 'statusReason' | 'previousSecretSealed' | 'previousSecretExpiresAt' | 'createdAt' | 'updatedAt'>
+export type NewSubscription = Omit<Subscription, 'statusReason' | 'previousSecretSealed' | 'previousSecretExpiresAt' | 'createdAt' | 'updatedAt' | 'eventsSinceStart' | 'topic' | 'heartbeatSeconds'> &
+  Partial<Pick<Subscription, 'topic' | 'heartbeatSeconds'>>
 
 export async function insertSubscription(q: Queryable, s: NewSubscription, now: Date): Promise<Subscription> {
   const { rows } = await q.query<SubscriptionRow>(
-    `INSERT INTO event_subscriptions (id, kind, organisation_id, owner_kind, owner_id, owner_client_id, scopes, launch_patient_id, url, event_types, patient_id, payload, description, status, secret_sealed, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10::text[], $11, $12, $13, $14, $15, $16, $16) RETURNING ${SUBSCRIPTION_COLUMNS}`,
-    [s.id, s.kind, s.organisationId, s.ownerKind, s.ownerId, s.ownerClientId, s.scopes, s.launchPatientId, s.url, s.eventTypes, s.patientId, s.payload, s.description, s.status, s.secretSealed, now.toISOString()],
+    `INSERT INTO event_subscriptions (id, kind, organisation_id, owner_kind, owner_id, owner_client_id, scopes, launch_patient_id, url, event_types, patient_id, payload, description, status, secret_sealed, created_at, updated_at, topic, heartbeat_seconds)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10::text[], $11, $12, $13, $14, $15, $16, $16, $17, $18) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+    [s.id, s.kind, s.organisationId, s.ownerKind, s.ownerId, s.ownerClientId, s.scopes, s.launchPatientId, s.url, s.eventTypes, s.patientId, s.payload, s.description, s.status, s.secretSealed, now.toISOString(), s.topic ?? null, s.heartbeatSeconds ?? null],
   )
   return toSubscription(rows[0] as SubscriptionRow)
 }
@@ -205,6 +216,8 @@ export interface Delivery {
   readonly eventCreatedAt: Date
   readonly createdAt: Date
   readonly finishedAt: Date | null
+  /** FHIR subscriptions: the event's number in its subscription (1, 2, …). */
+  readonly eventNumber: number | null
 }
 
 interface DeliveryRow {
@@ -223,9 +236,10 @@ interface DeliveryRow {
   event_created_at: Date | string
   created_at: Date | string
   finished_at: Date | string | null
+  event_number: number | string | null
 }
 
-const DELIVERY_COLUMNS = 'id, destination, subscription_id, outbox_id, event_id, event_type, order_key, status, attempts, next_attempt_at, last_status, last_error, event_created_at, created_at, finished_at'
+const DELIVERY_COLUMNS = 'id, destination, subscription_id, outbox_id, event_id, event_type, order_key, status, attempts, next_attempt_at, last_status, last_error, event_created_at, created_at, finished_at, event_number'
 
 const toDelivery = (r: DeliveryRow): Delivery => ({
   id: Number(r.id),
@@ -243,21 +257,23 @@ const toDelivery = (r: DeliveryRow): Delivery => ({
   eventCreatedAt: date(r.event_created_at),
   createdAt: date(r.created_at),
   finishedAt: r.finished_at === null ? null : date(r.finished_at),
+  eventNumber: r.event_number === null ? null : Number(r.event_number),
 })
 
 export interface NewDelivery {
   readonly destination: string
   readonly subscriptionId: string | null
   readonly event: OutboxEvent
+  readonly eventNumber?: number | undefined
 }
 
 export async function insertDeliveries(q: Queryable, deliveries: readonly NewDelivery[], now: Date): Promise<void> {
   if (deliveries.length === 0) return
   await q.query(
-    `INSERT INTO event_deliveries (destination, subscription_id, outbox_id, event_id, event_type, order_key, event_created_at, next_attempt_at, created_at)
-     SELECT d.destination, d.subscription_id, d.outbox_id, d.event_id, d.event_type, d.order_key, d.event_created_at, $8, $8
-       FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[])
-            AS d(destination, subscription_id, outbox_id, event_id, event_type, order_key, event_created_at)
+    `INSERT INTO event_deliveries (destination, subscription_id, outbox_id, event_id, event_type, order_key, event_created_at, next_attempt_at, created_at, event_number)
+     SELECT d.destination, d.subscription_id, d.outbox_id, d.event_id, d.event_type, d.order_key, d.event_created_at, $8, $8, d.event_number
+       FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $9::bigint[])
+            AS d(destination, subscription_id, outbox_id, event_id, event_type, order_key, event_created_at, event_number)
      ON CONFLICT (destination, outbox_id) DO NOTHING`,
     [
       deliveries.map((d) => d.destination),
@@ -268,6 +284,7 @@ export async function insertDeliveries(q: Queryable, deliveries: readonly NewDel
       deliveries.map((d) => d.event.patientId ?? d.event.eventId),
       deliveries.map((d) => d.event.createdAt.toISOString()),
       now.toISOString(),
+      deliveries.map((d) => d.eventNumber ?? null),
     ],
   )
 }
@@ -376,4 +393,34 @@ export async function prune(q: Queryable, cutoff: Date): Promise<{ deliveries: n
     [cutoff.toISOString()],
   )
   return { deliveries, events }
+}
+
+/** Numbers the next `count` events of a FHIR subscription; returns the first number. */
+export async function reserveEventNumbers(q: Queryable, subscriptionId: string, count: number): Promise<number> {
+  const { rows } = await q.query<{ n: number | string }>('UPDATE event_subscriptions SET events_since_start = events_since_start + $2 WHERE id = $1 RETURNING events_since_start AS n', [subscriptionId, count])
+  return Number(rows[0]?.n ?? count) - count + 1
+}
+
+export async function markNotified(q: Queryable, subscriptionId: string, now: Date): Promise<void> {
+  await q.query('UPDATE event_subscriptions SET last_notified_at = $2 WHERE id = $1', [subscriptionId, now.toISOString()])
+}
+
+/** Active FHIR subscriptions with a heartbeat that nothing was sent to for a whole period. */
+export async function heartbeatsDue(q: Queryable, now: Date): Promise<Subscription[]> {
+  const { rows } = await q.query<SubscriptionRow>(
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM event_subscriptions
+      WHERE kind = 'fhir' AND status = 'active' AND heartbeat_seconds IS NOT NULL
+        AND COALESCE(last_notified_at, created_at) + make_interval(secs => heartbeat_seconds) <= $1`,
+    [now.toISOString()],
+  )
+  return rows.map(toSubscription)
+}
+
+/** A FHIR subscription's deliveries by event number (for $events), with their outbox rows when still kept. */
+export async function deliveriesByNumber(q: Queryable, subscriptionId: string, from: number, to: number): Promise<Delivery[]> {
+  const { rows } = await q.query<DeliveryRow>(
+    `SELECT ${DELIVERY_COLUMNS} FROM event_deliveries WHERE subscription_id = $1 AND event_number BETWEEN $2 AND $3 ORDER BY event_number LIMIT 1000`,
+    [subscriptionId, from, to],
+  )
+  return rows.map(toDelivery)
 }

@@ -103,7 +103,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       }
       if (draft.patientId) {
         // The subscriber (as deliveries will be judged) must be permitted every event type on this patient.
-        const subscriber = await deps.loadSubscriber({ ...draft, statusReason: null, previousSecretSealed: null, previousSecretExpiresAt: null, createdAt: clock(), updatedAt: clock() })
+        const subscriber = await deps.loadSubscriber({ ...draft, statusReason: null, previousSecretSealed: null, previousSecretExpiresAt: null, createdAt: clock(), updatedAt: clock(), topic: null, heartbeatSeconds: null, eventsSinceStart: 0 })
         for (const t of types) {
           const d = subscriber ? await deps.pdp.decide(subscriber, EVENT_TYPES[t].action, { type: EVENT_TYPES[t].resourceType, patientId: draft.patientId }, { requestId: id, ip: '', now: clock() }) : undefined
           if (d?.effect !== 'permit') throw field('/body/patientId', `the subscriber may not receive ${t} events about this patient`, 'FORBIDDEN')

@@ -27,7 +27,8 @@ function oauthUrls(ctx: ModuleContext) {
   }
 }
 
-export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
+/** `extra`: more FHIR routes registered inside this plugin (the events module's Subscription), and what the CapabilityStatement declares for them. */
+export function fhirRoutes(ctx: ModuleContext, extra: { routes?: readonly ((app: FastifyInstance) => Promise<void>)[]; capability?: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } } = {}): FastifyPluginAsync {
   const startedAt = ctx.clock().toISOString()
   return async function fhir(app: FastifyInstance) {
     // application/fhir+json is JSON (application/json is parsed by the root already).
@@ -56,7 +57,7 @@ export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
         config: { public: 'FHIR capability statement: servers must describe themselves to unauthenticated clients (R4 3.1.0.15)' },
         schema: { tags: ['FHIR'], summary: 'CapabilityStatement: the resources, interactions and search parameters this server implements', response: { 200: AnyResource } },
       },
-      async () => capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }),
+      async () => withExtra(capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }), extra.capability),
     )
 
     await app.register(patientRoutes(ctx))
@@ -64,7 +65,16 @@ export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
     await app.register(observationRoutes(ctx))
     await app.register(diagnosticReportRoutes(ctx))
     await app.register(auditEventFhirRoutes(ctx))
+    for (const routes of extra.routes ?? []) await app.register(routes)
   }
+}
+
+function withExtra(statement: Record<string, unknown>, extra: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } | undefined): Record<string, unknown> {
+  if (!extra) return statement
+  const rest = (statement.rest as Array<Record<string, unknown>>).map((r, i) =>
+    i === 0 ? { ...r, resource: [...((r.resource as unknown[]) ?? []), extra.resource] } : r,
+  )
+  return { ...statement, extension: [...((statement.extension as unknown[]) ?? []), ...extra.extension], rest }
 }
 
 const SmartConfiguration = Type.Object(

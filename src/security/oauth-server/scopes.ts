@@ -25,7 +25,7 @@ export const API_SCOPES = [
 export type ApiScope = (typeof API_SCOPES)[number]
 
 /** The FHIR resource types a SMART scope may name (src/fhir serves them; AuditEvent through the auditor module). */
-const SMART_TYPES = ['*', 'Patient', 'Observation', 'Device', 'DiagnosticReport', 'AuditEvent'] as const
+const SMART_TYPES = ['*', 'Patient', 'Observation', 'Device', 'DiagnosticReport', 'AuditEvent', 'Subscription'] as const
 
 /**
  * SMART App Launch scopes for the FHIR resource server: v2 (`patient/Observation.rs`) and their v1

@@ -43,6 +43,8 @@ export const ACTIONS = {
   'reports.write': { scopes: ['reports:write'], category: 'reports', access: 'write', fhir: { type: 'DiagnosticReport', needs: ['c', 'u'] } },
   // Event subscriptions (webhooks) of an organisation, and their deliveries (ADR-0020).
   'subscriptions.manage': { scopes: ['admin:users', 'subscriptions:manage'] },
+  // FHIR Subscriptions (rest-hook) under SMART scopes; every notification is decided per patient at delivery (ADR-0021).
+  'fhir-subscriptions.manage': { scopes: ['subscriptions:manage'], fhir: { type: 'Subscription', needs: ['c', 'r', 'd'] } },
 } as const satisfies Record<string, ActionMeta>
 
 export type Action = keyof typeof ACTIONS
@@ -156,6 +158,13 @@ export const RULES: readonly Rule[] = [
     actions: ['subscriptions.manage'],
     who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
     object: (p, r) => r.organisationId !== undefined && r.organisationId !== null && r.organisationId === p.organisationId,
+  },
+  // Anyone who reads patients' data may subscribe to what they may read; the topic's read action
+  // is decided for the filtered patient at creation and again for every notification (ADR-0021).
+  {
+    id: 'subscriber.own-fhir-subscriptions',
+    actions: ['fhir-subscriptions.manage'],
+    who: (p) => holds(p, 'patient') || holds(p, 'clinician') || holds(p, 'caregiver') || (p.kind === 'client' && (p.organisationId ?? null) !== null),
   },
   // A consent a patient gave an organisation reaches its backend services too, for reading —
   // its integrations, such as a webhook receiving the patient's readings (ADR-0020).
