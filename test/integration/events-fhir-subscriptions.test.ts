@@ -85,6 +85,12 @@ describe('FHIR Subscriptions (R4 Backport IG)', () => {
     assert.ok((metadata.rest[0].resource as Json[]).some((r) => r.type === 'Subscription'))
     assert.ok((metadata.extension as Json[]).some((e) => e.valueCanonical === TOPIC))
 
+    // Heartbeat: a second subscription with a 1-second period, and no events for it.
+    const beating = (await fhir.create({ resourceType: 'Subscription', body: subscription({}, { endpoint: `${rx.url}/beat`, extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period', valueUnsignedInt: 1 }] }) })) as Json
+    assert.equal(beating.status, 'active')
+    await rx.waitFor((a) => a.some((r) => r.path === '/beat' && status(r.json as Json).type === 'heartbeat'), 15_000)
+    await fhir.delete({ resourceType: 'Subscription', id: beating.id })
+
     await fhir.delete({ resourceType: 'Subscription', id: created.id })
     await assert.rejects(fhir.read({ resourceType: 'Subscription', id: created.id }))
   })

@@ -96,7 +96,22 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
     onChange: (held) => ctx.logger.info({ leader: held }, held ? 'outbox relay: this instance is the active relay' : 'outbox relay: this instance is no longer the active relay'),
   })
   const relay = createRelay(
-    { db: ctx.db, logger: ctx.logger, lock, dispatch, metrics: createEventMetrics(options.registry, ctx.db), clock: ctx.clock },
+    {
+      db: ctx.db,
+      logger: ctx.logger,
+      lock,
+      dispatch,
+      metrics: createEventMetrics(options.registry, ctx.db),
+      clock: ctx.clock,
+      // Backport IG heartbeat: a notification without events when a whole period passed in silence.
+      heartbeats: async () => {
+        for (const s of await repo.heartbeatsDue(ctx.db, ctx.clock())) {
+          await repo.markNotified(ctx.db, s.id, ctx.clock())
+          const result = await send(s.url, { 'content-type': 'application/fhir+json' }, JSON.stringify(notificationBundle(base, s, 'heartbeat', [])))
+          if (result.status === undefined || result.status >= 300) ctx.logger.warn({ subscriptionId: s.id, status: result.status }, 'FHIR subscription heartbeat not accepted')
+        }
+      },
+    },
     {
       intervalMs: cfg.relayIntervalMs,
       backoff: { baseMs: cfg.retryBaseMs, maxDelayMs: cfg.retryMaxDelayMs, retryForMs: cfg.retryForSeconds * 1000 },

@@ -38,6 +38,8 @@ export interface RelayDeps {
   readonly dispatch: Dispatch
   readonly metrics: EventMetrics
   readonly clock: () => Date
+  /** Heartbeats of FHIR subscriptions that nothing was sent to for their period (ADR-0021). */
+  readonly heartbeats?: (() => Promise<void>) | undefined
 }
 
 export interface Relay {
@@ -173,6 +175,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions): Relay {
       attempted += round.attempted
       if (round.finished === 0 || stopped || Date.now() > until) break
     }
+    await deps.heartbeats?.()
     if (Date.now() - lastPrune > 60_000) {
       lastPrune = Date.now()
       const pruned = await repo.prune(db, new Date(clock().getTime() - options.retentionMs))
