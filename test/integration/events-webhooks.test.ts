@@ -270,6 +270,20 @@ describe('webhooks from the outbox', () => {
     assert.ok(got.every((r) => r.json.data.patientId === w.patients.patient))
   })
 
+  test('[SRS-EVT-367] /metrics reports events delivered, retried, dead and withheld, the queue by state and the delivery latency histogram', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+    assert.equal(res.statusCode, 200)
+    const text = res.body
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 'NaN')
+    assert.ok(value(/^vigil_events_delivered_total\{destination="webhook"\} (\d+)/m) > 0, 'delivered')
+    assert.ok(value(/^vigil_events_retried_total\{destination="webhook"\} (\d+)/m) > 0, 'retried')
+    assert.ok(value(/^vigil_events_dead_total\{destination="webhook"\} (\d+)/m) > 0, 'dead')
+    assert.ok(value(/^vigil_events_withheld_total (\d+)/m) > 0, 'withheld')
+    assert.ok(value(/^vigil_events_delivery_latency_seconds_count\{destination="webhook"\} (\d+)/m) > 0, 'latency histogram')
+    assert.match(text, /^vigil_events_queue\{state="pending"\} \d+/m)
+    assert.match(text, /^vigil_events_queue\{state="dead"\} \d+/m)
+  })
+
   test('[SRS-EVT-358] bad subscriptions are refused with problem+json naming the field, and nothing is stored', async () => {
     const count = async () => Number((await t.db.query<{ n: number | string }>('SELECT count(*) AS n FROM event_subscriptions')).rows[0]?.n)
     const before = await count()

@@ -403,7 +403,7 @@ export const MATRIX: Record<string, Row> = {
     }),
   },
   'GET /fhir/R4/Subscription/{id}': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
-  'DELETE /fhir/R4/Subscription/{id}': { expect: OWNER_ONLY(204), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
+  'DELETE /fhir/R4/Subscription/{id}': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
   'GET /fhir/R4/Subscription/{id}/$status': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
   'GET /fhir/R4/Subscription/{id}/$events': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
   'GET /fhir/R4/AuditEvent': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient }) },

@@ -56,9 +56,9 @@ export function fhirSubscriptionRoutes(deps: { subscriptions: FhirSubscriptionSe
     app.get('/Subscription/:id', { config, schema: { tags, summary: 'Read one of my Subscriptions', params: IdParams, response: { 200: AnyResource } } }, async (request) =>
       subscriptions.present(await subscriptions.read(principal(request), (request.params as { id: string }).id)),
     )
-    app.delete('/Subscription/:id', { config, schema: { tags, summary: 'Delete one of my Subscriptions', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }) } } }, async (request, reply) => {
+    app.delete('/Subscription/:id', { config, schema: { tags, summary: 'Delete one of my Subscriptions (answers an OperationOutcome)', params: IdParams, response: { 200: AnyResource } } }, async (request) => {
       await subscriptions.remove(principal(request), (request.params as { id: string }).id)
-      return reply.code(204).send()
+      return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: 'Subscription deleted' }] }
     })
     app.get('/Subscription/:id/$status', { config, schema: { tags, summary: 'The Subscription\u2019s status (Backport IG $status)', params: IdParams, response: { 200: AnyResource } } }, async (request) =>
       subscriptions.status(principal(request), (request.params as { id: string }).id),
