@@ -79,6 +79,7 @@ import { readingSummaryRoutesV2 } from './modules/reading-summaries/index.ts'
 import { accessReportRoutesV2 } from './modules/access-report/index.ts'
 import { erasureRoutesV2 } from './modules/erasure/index.ts'
 import { smartRoutesV2 } from './modules/smart/index.ts'
+import { createEvents, subscriptionCapability } from './modules/events/index.ts'
 import type Provider from 'oidc-provider'
 import { VERSION } from './version.ts'
 
@@ -303,7 +304,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
   await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
 
-  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, registry: metrics.registry }) }))
+  // Events out of the outbox: the relay, webhooks, FHIR Subscriptions, NATS JetStream (ADR-0020).
+  const events = createEvents(modules, { registry: metrics.registry })
+  app.addHook('onReady', () => events.start())
+  app.addHook('onClose', () => events.stop())
+  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, registry: metrics.registry, degradable: events.natsConnected ? { nats: events.natsConnected } : undefined }) }))
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
   await app.register(consoleRoutes())
@@ -325,11 +330,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       auditRoutesV2(modules),
       erasureRoutesV2(modules),
       smartRoutesV2(modules),
+      events.routesV2,
       ...(deps.apiModules?.v2 ?? []),
     ],
   })
   // FHIR R4 (issue 6) under /fhir/R4, with its own content type and OperationOutcome errors.
-  await app.register(fhirRoutes(modules), { prefix: '/fhir/R4' })
+  await app.register(fhirRoutes(modules, { routes: [events.fhirRoutes], capability: subscriptionCapability() }), { prefix: '/fhir/R4' })
   await app.register(smartConfigurationRoutes(modules))
 
   return app

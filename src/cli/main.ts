@@ -16,6 +16,7 @@ import { createAuditTrail, formatVerifyResult, loadCheckpointSigner, readLastChe
 import { rotateCheckpointKey } from '../audit/checkpoint-key.ts'
 import { createDataKeyStore, createPatientCipher, createPatientService } from '../modules/patients/index.ts'
 import { erasePatient, reencrypt, runRetention } from '../modules/erasure/index.ts'
+import { createEventOperations } from '../modules/events/index.ts'
 
 function config(): Config {
   try {
@@ -296,6 +297,66 @@ audit
       return { exported: await createAuditTrail({ db, checkpointFile: cfg.audit.checkpointFile, checkpointCommand: cfg.audit.checkpointCommand }).checkpoint(signer), file: cfg.audit.checkpointFile }
     })
     process.stdout.write(`checkpoint ${exported.id} of ${Object.keys(exported.heads).length} chains written to ${file}\n`)
+  })
+
+const events = program.command('events').description('event delivery from the outbox: webhooks, FHIR Subscriptions, NATS (ADR-0020)')
+const DELIVERY_STATUSES = ['pending', 'delivered', 'withheld', 'dead'] as const
+
+events
+  .command('list')
+  .description('the queue by state, and the latest deliveries (JSON); --status dead lists the dead letters')
+  .option('--status <status>', `one of ${DELIVERY_STATUSES.join(', ')}`)
+  .option('--subscription <id>', 'one subscription only')
+  .option('--limit <n>', 'at most this many deliveries (default 50)', '50')
+  .action(async (options: { status?: string; subscription?: string; limit: string }) => {
+    if (options.status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(options.status)) throw new Error(`--status: expected one of ${DELIVERY_STATUSES.join(', ')}`)
+    const limit = Number(options.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new Error('--limit: expected an integer from 1 to 10000')
+    const cfg = config()
+    const result = await withDatabase(cfg, (db) =>
+      createEventOperations({ db, audit: createAuditTrail({ db }), clock: () => new Date() }).list({
+        ...(options.status ? { status: options.status as (typeof DELIVERY_STATUSES)[number] } : {}),
+        ...(options.subscription ? { subscriptionId: options.subscription } : {}),
+        limit,
+      }),
+    )
+    process.stdout.write(JSON.stringify(result) + '\n')
+  })
+
+events
+  .command('redrive')
+  .description('queue dead-lettered deliveries again, with a fresh retry period: all of them, one subscription\'s, or the given ids')
+  .option('--subscription <id>', 'one subscription only')
+  .option('--id <deliveryId...>', 'these deliveries only')
+  .action(async (options: { subscription?: string; id?: string[] }) => {
+    const ids = options.id?.map(Number)
+    if (ids?.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error('--id: expected delivery ids (positive integers)')
+    const cfg = config()
+    const redriven = await withDatabase(cfg, (db) =>
+      createEventOperations({ db, audit: createAuditTrail({ db }), clock: () => new Date() }).redrive({ ...(ids ? { ids } : {}), ...(options.subscription ? { subscriptionId: options.subscription } : {}) }),
+    )
+    process.stdout.write(JSON.stringify({ redriven }) + '\n')
+  })
+
+events
+  .command('replay')
+  .description('deliver past events (still in the outbox) again to one subscription or to the NATS stream, with their original event ids')
+  .option('--subscription <id>', 'the subscription to replay to')
+  .option('--nats', 'replay to the NATS JetStream stream', false)
+  .requiredOption('--since <time>', 'events committed at or after this RFC 3339 time')
+  .option('--types <types>', 'comma-separated event types')
+  .action(async (options: { subscription?: string; nats: boolean; since: string; types?: string }) => {
+    const since = new Date(options.since)
+    if (Number.isNaN(since.getTime())) throw new Error('--since: expected an RFC 3339 time')
+    if (options.nats === (options.subscription !== undefined)) throw new Error('give exactly one of --subscription and --nats')
+    const cfg = config()
+    const replayed = await withDatabase(cfg, (db) =>
+      createEventOperations({ db, audit: createAuditTrail({ db }), clock: () => new Date() }).replay(
+        { ...(options.subscription ? { subscriptionId: options.subscription } : {}), nats: options.nats },
+        { since, ...(options.types ? { types: options.types.split(',').map((t) => t.trim()) } : {}) },
+      ),
+    )
+    process.stdout.write(JSON.stringify({ replayed }) + '\n')
   })
 
 function requireKeyring(cfg: Config): string {

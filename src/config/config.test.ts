@@ -72,6 +72,19 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     deviceData: { v1Sunset: '2027-12-31', dailyQuota: 100_000, deviceRequestsPerMinute: 600 },
     retention: { readingsDays: 3650, tokensDays: 30, auditDays: 2190 },
     anomalies: { intervalSeconds: 60, webhookUrl: undefined, patientsThreshold: 50, patientsWindowSeconds: 600 },
+    events: {
+      relay: true,
+      relayIntervalMs: 500,
+      retryBaseMs: 5_000,
+      retryMaxDelayMs: 3_600_000,
+      retryForSeconds: 86_400,
+      retentionHours: 168,
+      webhookTimeoutMs: 10_000,
+      allowPrivateDestinations: true,
+      webhookCaFile: undefined,
+      natsUrl: undefined,
+      natsStream: 'VIGIL_EVENTS',
+    },
     secrets: { keyring: undefined, cookieSecret: undefined },
   }
   assert.deepEqual(config, expected)

@@ -92,6 +92,27 @@ export interface Config {
     readonly patientsThreshold: number
     readonly patientsWindowSeconds: number
   }
+  /** Event delivery from the outbox: webhooks, FHIR Subscriptions, NATS JetStream (ADR-0020). */
+  readonly events: {
+    /** Run the outbox relay in this process (one instance is active at a time). */
+    readonly relay: boolean
+    readonly relayIntervalMs: number
+    /** First retry delay; doubled per attempt (with jitter) up to retryMaxDelayMs. */
+    readonly retryBaseMs: number
+    readonly retryMaxDelayMs: number
+    /** How long an event is retried before it is dead-lettered (at least a day in production). */
+    readonly retryForSeconds: number
+    /** Hours delivered events stay in the outbox (for replay) before they are pruned. */
+    readonly retentionHours: number
+    readonly webhookTimeoutMs: number
+    /** Deliver to private, loopback and link-local addresses and over plain http (never in production). */
+    readonly allowPrivateDestinations: boolean
+    /** An extra CA certificate (PEM file) trusted for webhook TLS: test receivers only, refused in production. */
+    readonly webhookCaFile: string | undefined
+    /** nats:// or tls:// URL of a NATS server with JetStream; unset → no stream. */
+    readonly natsUrl: string | undefined
+    readonly natsStream: string
+  }
   readonly secrets: {
     /** Comma-separated `kid:base64(32 bytes)` key-encryption keys, newest last. */
     readonly keyring: string | undefined
@@ -296,6 +317,19 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       patientsThreshold: read('ANOMALY_PATIENTS_THRESHOLD', integer(2, 1_000_000), 50),
       patientsWindowSeconds: read('ANOMALY_PATIENTS_WINDOW_SECONDS', integer(60, 86_400), 600),
     },
+    events: {
+      relay: read('EVENTS_RELAY', boolean, true),
+      relayIntervalMs: read('EVENTS_RELAY_INTERVAL_MS', integer(10, 60_000), 500),
+      retryBaseMs: read('EVENTS_RETRY_BASE_MS', integer(10, 3_600_000), 5_000),
+      retryMaxDelayMs: read('EVENTS_RETRY_MAX_DELAY_MS', integer(10, 86_400_000), 3_600_000),
+      retryForSeconds: read('EVENTS_RETRY_FOR_SECONDS', integer(1, 30 * 86_400), 86_400),
+      retentionHours: read('EVENTS_RETENTION_HOURS', integer(1, 24 * 365), 168),
+      webhookTimeoutMs: read('EVENTS_WEBHOOK_TIMEOUT_MS', integer(100, 60_000), 10_000),
+      allowPrivateDestinations: read('EVENTS_ALLOW_PRIVATE_DESTINATIONS', boolean, nodeEnv !== 'production'),
+      webhookCaFile: read('EVENTS_WEBHOOK_CA_FILE', text(1, 'a path to a PEM CA certificate file')),
+      natsUrl: read('NATS_URL', url(['nats:', 'tls:'])),
+      natsStream: read('NATS_STREAM', streamName, 'VIGIL_EVENTS'),
+    },
     secrets: { keyring, cookieSecret },
   }
 
@@ -320,6 +354,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       if (u.protocol === 'smtp:' && (u.username || u.password) && u.searchParams.get('requireTLS') !== 'true')
         refuse('SMTP_URL', 'smtps:// or ?requireTLS=true in production when the URL carries credentials')
     }
+    // Webhook destinations: https to public addresses only (SSRF), and at least a day of retries (ADR-0020).
+    if (config.events.allowPrivateDestinations) refuse('EVENTS_ALLOW_PRIVATE_DESTINATIONS', 'false in production (webhooks reach public https addresses only)')
+    if (config.events.webhookCaFile !== undefined) refuse('EVENTS_WEBHOOK_CA_FILE', 'unset in production (a test receiver\'s CA only)')
+    if (config.events.retryForSeconds < 86_400) refuse('EVENTS_RETRY_FOR_SECONDS', 'at least 86400 (24 hours) in production')
     if (missing('PUBLIC_URL')) refuse('PUBLIC_URL', 'in production (the https base URL clients reach)')
     else if (!config.publicUrl.startsWith('https://')) refuse('PUBLIC_URL', 'an https:// URL in production')
   }
@@ -331,6 +369,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
 /** The entry points' one read of the environment (main.ts, cli/main.ts). */
 export function loadConfigFromProcess(): Config {
   return loadConfig(process.env)
+}
+
+function streamName(raw: string): Parsed<string> {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(raw) ? ok(raw) : bad('a JetStream stream name (letters, digits, _ and -)')
 }
 
 function keyringFormat(raw: string): Parsed<string> {

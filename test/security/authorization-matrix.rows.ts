@@ -108,6 +108,21 @@ export function patientWrite(ok = 201, overrides: Partial<Record<PrincipalName, 
 }
 
 
+/** A FHIR subscription of the world's care-team clinician: only they see it; other subscribers get 404, non-subscribers 403. */
+const OWNER_ONLY = (ok: number): Row['expect'] => ({
+  others: 403,
+  patientSelf: 404,
+  patientOther: 404,
+  caregiverWith: 404,
+  caregiverWithout: 404,
+  clinicianTeam: ok,
+  clinicianOutside: 404,
+  clinicianConsent: 404,
+  clinicianRevoked: 404,
+  clinicianBreakGlass: 404,
+  service: 404,
+})
+
 // ---- fixtures that a write cell prepares, so no cell depends on another's side effects ----
 
 const uniq = (label: string) => `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
@@ -403,11 +418,59 @@ export const MATRIX: Record<string, Row> = {
       conclusion: 'Within range.',
     }),
   },
+  // ---- Event subscriptions (issue 16; ADR-0020): an organisation's administrator or its backend service (with subscriptions:manage) ----
+  'POST /api/v2/subscriptions': {
+    expect: { others: 403, orgAdminThis: 201, orgAdminOther: 201 },
+    body: () => ({ url: 'https://hooks.clinic.example/vigil', eventTypes: ['device-data.accepted'] }),
+  },
+  'GET /api/v2/subscriptions': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 200 } },
+  'GET /api/v2/subscriptions/{id}': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  'DELETE /api/v2/subscriptions/{id}': { expect: { others: 403, orgAdminThis: 204, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  'POST /api/v2/subscriptions/{id}/rotate-secret': {
+    expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 },
+    prepare: async (c) => ({ params: { id: await freshSubscription(c) }, body: { overlapSeconds: 60 } }),
+  },
+  'GET /api/v2/subscriptions/{id}/deliveries': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  'POST /api/v2/subscriptions/{id}/redrive': { expect: { others: 403, orgAdminThis: 200, orgAdminOther: 404 }, prepare: async (c) => ({ params: { id: await freshSubscription(c) } }) },
+  // ---- FHIR Subscriptions (issue 16; ADR-0021): anyone who may read the filtered patient's topic resources; each subscription its owner's only ----
+  'POST /fhir/R4/Subscription': {
+    expect: { others: 403, patientSelf: 201, caregiverWith: 201, clinicianTeam: 201, clinicianConsent: 201, clinicianBreakGlass: 201, service: 201 },
+    body: (c) => ({
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'matrix',
+      criteria: 'https://vigil.dev/fhir/SubscriptionTopic/new-observation',
+      _criteria: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria', valueString: `Observation?patient=${FHIR_PATIENT(c)}` }] },
+      channel: { type: 'rest-hook', endpoint: 'https://127.0.0.1:1/notify', payload: 'application/fhir+json' },
+    }),
+  },
+  'GET /fhir/R4/Subscription/{id}': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
+  'DELETE /fhir/R4/Subscription/{id}': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
+  'GET /fhir/R4/Subscription/{id}/$status': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
+  'GET /fhir/R4/Subscription/{id}/$events': { expect: OWNER_ONLY(200), prepare: async (c) => ({ params: { id: await freshFhirSubscription(c) } }) },
   'GET /fhir/R4/AuditEvent': { expect: { others: 403, auditor: 200 }, query: (c) => ({ patient: c.world.patients.patient }) },
   'GET /fhir/R4/AuditEvent/{id}': {
     expect: { others: 403, auditor: 200 },
     prepare: async (c) => ({ params: { id: ((await c.db.query<{ id: string }>('SELECT id FROM audit_entries ORDER BY occurred_at DESC LIMIT 1')).rows[0] as { id: string }).id } }),
   },
+}
+
+async function freshFhirSubscription(c: MatrixContext): Promise<string> {
+  const id = randomUUID()
+  await c.db.query(
+    "INSERT INTO event_subscriptions (id, kind, owner_kind, owner_id, scopes, url, event_types, patient_id, status, topic) VALUES ($1, 'fhir', 'user', $2, ARRAY['user/*.rs'], 'https://127.0.0.1:1/notify', ARRAY['device-data.accepted'], $3, 'active', 'https://vigil.dev/fhir/SubscriptionTopic/new-observation')",
+    [id, c.world.users.clinicianTeam.id, c.world.patients.patient],
+  )
+  return id
+}
+
+async function freshSubscription(c: MatrixContext): Promise<string> {
+  const id = randomUUID()
+  await c.db.query(
+    "INSERT INTO event_subscriptions (id, kind, organisation_id, owner_kind, owner_id, scopes, url, event_types) VALUES ($1, 'webhook', $2, 'organisation', $3, ARRAY['device-data:read'], 'https://hooks.clinic.example/vigil', ARRAY['device-data.accepted'])",
+    [id, c.world.orgA, c.world.orgA],
+  )
+  return id
 }
 
 async function freshSecurityEvent(c: MatrixContext): Promise<string> {

@@ -19,6 +19,9 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     // The anomaly detector runs only where a test asks for it (anomaly-detection.test.ts): on a
     // shared PostgreSQL database every other test app would otherwise scan the whole suite's trail.
     ANOMALY_INTERVAL_SECONDS: '0',
+    // The outbox relay likewise runs only in the event tests (test/integration/events-*.test.ts):
+    // one relay per database schema, so test apps on a shared database would contend for it.
+    EVENTS_RELAY: 'false',
     ...overrides,
   }
 }

@@ -10,6 +10,7 @@ import { Type, type Static } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
+import { recordEvent } from '../events/index.ts'
 import type { CareRepository, ConsentRecord } from './repository.ts'
 import { iso, problem, Time, Uuid } from './schemas.ts'
 
@@ -102,6 +103,7 @@ export function consentRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
           const id = randomUUID()
           const created = await repo.insertConsent(tx, { id, patientId, ...body, expiresAt, grantedBy: principal.id, now })
           await request.auditInTransaction(tx, { status: 201, action: 'consent.grant', resourceType: 'consent', resourceId: id, patientId, consentId: id })
+          await recordEvent(tx, { type: 'consent.granted', patientId, resourceId: id, data: { granteeKind: body.granteeKind, granteeId: body.granteeId } }, now)
           return created
         })
         return reply.code(201).send(present(consent))
@@ -132,8 +134,10 @@ export function consentRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
         const { principal, patientId } = await ownRecord(request)
         const { consentId } = request.params as Static<typeof ConsentParam>
         const revoked = await ctx.db.transaction(async (tx) => {
-          const done = await repo.revokeConsent(tx, patientId, consentId, principal.id, ctx.clock())
+          const now = ctx.clock()
+          const done = await repo.revokeConsent(tx, patientId, consentId, principal.id, now)
           if (done) await request.auditInTransaction(tx, { status: 204, action: 'consent.revoke', resourceType: 'consent', resourceId: consentId, patientId, consentId })
+          if (done) await recordEvent(tx, { type: 'consent.revoked', patientId, resourceId: consentId }, now)
           return done
         })
         if (!revoked && !(await repo.consentOf(patientId, consentId))) throw new AppError('NOT_FOUND', 'No such consent')

@@ -9,6 +9,7 @@ import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { createClientStore, generateClientSecret } from '../../security/oauth-server/index.ts'
+import { recordEvent } from '../events/index.ts'
 import * as repo from './repository.ts'
 
 export interface Registration {
@@ -88,7 +89,9 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
         // Spent by a concurrent pairing, or bound meanwhile: the same 404 as a wrong code.
         if (!device || (rows[0]?.pairing_code_hash ?? null) === null || device.patientId !== null) throw new AppError('NOT_FOUND', 'No unbound device with these details and pairing code')
         await tx.query('UPDATE devices SET pairing_code_hash = NULL WHERE id = $1', [id])
-        await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy: pairedBy }, clock())
+        const now = clock()
+        await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy: pairedBy }, now)
+        await recordEvent(tx, { type: 'device.bound', patientId, resourceId: id }, now)
       })
       return get(id)
     },
@@ -158,7 +161,9 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
         if (!device) throw new AppError('NOT_FOUND', 'No device with this id')
         if (device.patientId === patientId) return
         if (device.patientId !== null) throw new AppError('CONFLICT', 'The device is bound to another patient; unbind it first')
-        await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy }, clock())
+        const now = clock()
+        await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy }, now)
+        await recordEvent(tx, { type: 'device.bound', patientId, resourceId: id }, now)
       })
       return get(id)
     },
@@ -167,7 +172,9 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
     async unbind(id: string): Promise<void> {
       await db.transaction(async (tx) => {
         await repo.lockDevice(tx, id)
-        await repo.endBinding(tx, id, clock())
+        const boundTo = (await repo.findDevice(tx, id))?.patientId ?? null
+        const now = clock()
+        if ((await repo.endBinding(tx, id, now)) && boundTo !== null) await recordEvent(tx, { type: 'device.unbound', patientId: boundTo, resourceId: id }, now)
       })
     },
   }

@@ -9,10 +9,11 @@ import { dateSql, datesOf, idsOf, isUuid, one, referencesOf, searchQuerySchema, 
 import { assertValidResource } from '../../fhir/validate.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
+import { recordEvent } from '../events/index.ts'
 import { LOINC } from './observation.ts'
 import { AnyResource, FhirBody, etag, fhirBase, IdParams, intersect, keysetPage, pagedBundle, pagingOf, scopeIds, unknownSearchParams, type KeysetRow } from './shared.ts'
 
-interface ReportRow extends KeysetRow {
+export interface ReportRow extends KeysetRow {
   readonly patient_id: string
   readonly code: string
   readonly code_display: string | null
@@ -26,7 +27,7 @@ interface ReportRow extends KeysetRow {
   readonly updated_at: Date | string
 }
 
-const COLUMNS = 'r.id, r.patient_id, r.code, r.code_display, r.status, r.effective_at, r.effective_offset_minutes, r.issued_at, r.result_reading_ids, r.conclusion_sealed, r.version, r.updated_at'
+export const COLUMNS = 'r.id, r.patient_id, r.code, r.code_display, r.status, r.effective_at, r.effective_offset_minutes, r.issued_at, r.result_reading_ids, r.conclusion_sealed, r.version, r.updated_at'
 const conclusionAad = (id: string) => `diagnostic-report:${id}`
 
 /** pg returns uuid[] as an array; some drivers as '{a,b}'. */
@@ -35,7 +36,7 @@ function uuidArray(v: string[] | string): string[] {
   return v.replace(/^\{|\}$/g, '').split(',').filter(Boolean)
 }
 
-async function presentReport(ctx: ModuleContext, row: ReportRow): Promise<Record<string, unknown>> {
+export async function presentReport(ctx: ModuleContext, row: ReportRow): Promise<Record<string, unknown>> {
   const conclusion = row.conclusion_sealed ? await ctx.cipher.open(row.patient_id, row.conclusion_sealed, conclusionAad(row.id)) : undefined
   const results = uuidArray(row.result_reading_ids)
   return {
@@ -174,6 +175,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
             [id, patientId, coding.code, coding.display ?? null, r.status, new Date(r.effectiveDateTime as string).toISOString(), offsetMinutes, now, unique, sealed, request.principal?.kind === 'user' ? request.principal.id : null],
           )
           await request.auditInTransaction(tx, { status: 201, resourceType: 'DiagnosticReport', resourceId: id, patientId })
+          await recordEvent(tx, { type: 'diagnostic-report.created', patientId, resourceId: id }, now)
           return inserted[0] as ReportRow
         })
         reply.code(201).header('location', `${base}/DiagnosticReport/${id}/_history/1`).header('etag', etag(1))

@@ -17,6 +17,8 @@ import { patientRoutes } from './patient.ts'
 import { practitionerRoutes } from './practitioner.ts'
 import { AnyResource, fhirBase } from './shared.ts'
 
+export { loadFhirResources } from './load-resources.ts'
+
 function oauthUrls(ctx: ModuleContext) {
   const issuer = ctx.config.publicUrl
   return {
@@ -27,7 +29,8 @@ function oauthUrls(ctx: ModuleContext) {
   }
 }
 
-export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
+/** `extra`: more FHIR routes registered inside this plugin (the events module's Subscription), and what the CapabilityStatement declares for them. */
+export function fhirRoutes(ctx: ModuleContext, extra: { routes?: readonly ((app: FastifyInstance) => Promise<void>)[]; capability?: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } } = {}): FastifyPluginAsync {
   const startedAt = ctx.clock().toISOString()
   return async function fhir(app: FastifyInstance) {
     // application/fhir+json is JSON, through the same strict parser as application/json at the root (ADR-0015).
@@ -58,7 +61,7 @@ export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
         config: { public: 'FHIR capability statement: servers must describe themselves to unauthenticated clients (R4 3.1.0.15)' },
         schema: { tags: ['FHIR'], summary: 'CapabilityStatement: the resources, interactions and search parameters this server implements', response: { 200: AnyResource } },
       },
-      async () => capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }),
+      async () => withExtra(capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }), extra.capability),
     )
 
     // SMART App Launch 2.0 §2.0.2: discovery at [FHIR base]/.well-known/smart-configuration.
@@ -80,7 +83,16 @@ export function fhirRoutes(ctx: ModuleContext): FastifyPluginAsync {
     await app.register(observationRoutes(ctx))
     await app.register(diagnosticReportRoutes(ctx))
     await app.register(auditEventFhirRoutes(ctx))
+    for (const routes of extra.routes ?? []) await app.register(routes)
   }
+}
+
+function withExtra(statement: Record<string, unknown>, extra: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } | undefined): Record<string, unknown> {
+  if (!extra) return statement
+  const rest = (statement.rest as Array<Record<string, unknown>>).map((r, i) =>
+    i === 0 ? { ...r, resource: [...((r.resource as unknown[]) ?? []), extra.resource] } : r,
+  )
+  return { ...statement, extension: [...((statement.extension as unknown[]) ?? []), ...extra.extension], rest }
 }
 
 const SmartConfiguration = Type.Object(

@@ -12,7 +12,8 @@ export interface RedisPing {
   ping(): Promise<string>
 }
 
-export type CheckStatus = 'ok' | 'down'
+/** degraded: an optional dependency (NATS) is unreachable; the service still serves, so it stays ready. */
+export type CheckStatus = 'ok' | 'degraded' | 'down'
 
 export interface Readiness {
   /** The instance can serve (every critical dependency answers). */
@@ -40,7 +41,7 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<{ s
   }
 }
 
-export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | undefined; timeoutMs?: number; registry?: Registry }) {
+export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | undefined; timeoutMs?: number; registry?: Registry; degradable?: Readonly<Record<string, () => boolean>> | undefined }) {
   const timeoutMs = deps.timeoutMs ?? 2_000
   const up = new Gauge({
     name: 'vigil_dependency_up',
@@ -55,11 +56,13 @@ export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | u
     ])
     const checks: Record<string, { status: CheckStatus; latencyMs: number; critical: boolean }> = { database: { ...database, critical: true } }
     if (redis) checks.redis = { ...redis, critical: false }
+    // NATS and the like: the service runs without them, reporting them degraded (ADR-0020).
+    for (const [name, isUp] of Object.entries(deps.degradable ?? {})) checks[name] = { status: isUp() ? 'ok' : 'degraded', latencyMs: 0, critical: false }
     for (const [name, c] of Object.entries(checks)) up.set({ dependency: name, critical: String(c.critical) }, c.status === 'ok' ? 1 : 0)
     const all = Object.values(checks)
     return {
       ready: all.every((c) => !c.critical || c.status === 'ok'),
-      degraded: all.some((c) => !c.critical && c.status === 'down'),
+      degraded: all.some((c) => !c.critical && c.status !== 'ok'),
       checks,
     }
   }

@@ -4,7 +4,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import type { Readiness } from './check-readiness.ts'
 
 const Check = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('down')]),
   latencyMs: Type.Number(),
   critical: Type.Boolean({ description: 'Without a critical dependency the instance is not ready (503); without another it is degraded (200).' }),
 })

@@ -18,12 +18,14 @@ export const API_SCOPES = [
   'audit:read',
   'admin:users',
   'admin:clients',
+  // an organisation's event subscriptions (webhooks; ADR-0020)
+  'subscriptions:manage',
 ] as const
 
 export type ApiScope = (typeof API_SCOPES)[number]
 
 /** The FHIR resource types a SMART scope may name (src/fhir serves them; AuditEvent through the auditor module). */
-export const SMART_TYPES = ['*', 'Patient', 'Practitioner', 'Observation', 'Device', 'DiagnosticReport', 'AuditEvent'] as const
+export const SMART_TYPES = ['*', 'Patient', 'Practitioner', 'Observation', 'Device', 'DiagnosticReport', 'AuditEvent', 'Subscription'] as const
 
 /** SMART App Launch context scopes (§ scopes for requesting context data, identity data and refresh tokens). */
 export const SMART_CONTEXT_SCOPES = ['launch', 'launch/patient', 'fhirUser', 'online_access'] as const

@@ -69,7 +69,7 @@ describe('policy rules, one by one', () => {
   })
 
   test('[SRS-AUTHZ-012] org-admin: users, care teams, devices and patients of their own organisation only (another answers concealed)', () => {
-    assert.deepEqual(routeActions(orgAdminA), ['account.read', 'care-team.manage', 'devices.manage', 'patients.manage', 'users.manage'])
+    assert.deepEqual(routeActions(orgAdminA), ['account.read', 'care-team.manage', 'devices.manage', 'patients.manage', 'subscriptions.manage', 'users.manage'])
     for (const a of ['users.manage', 'devices.manage', 'patients.manage', 'care-team.manage']) {
       assert.equal(evaluate(orgAdminA, a, { type: 'x', organisationId: ORG_A }, undefined, NOW).effect, 'permit', a)
       const other = evaluate(orgAdminA, a, { type: 'x', organisationId: ORG_B }, undefined, NOW)

@@ -47,6 +47,10 @@ export const ACTIONS = {
   'reports.write': { scopes: ['reports:write'], category: 'reports', access: 'write', fhir: { type: 'DiagnosticReport', needs: ['c', 'u'] } },
   // A clinician as a FHIR Practitioner (the fhirUser of staff); who sees whom is checked in the handler.
   'practitioners.read': { scopes: ['fhirUser'], fhir: { type: 'Practitioner', needs: ['r'] } },
+  // Event subscriptions (webhooks) of an organisation, and their deliveries (ADR-0020).
+  'subscriptions.manage': { scopes: ['admin:users', 'subscriptions:manage'] },
+  // FHIR Subscriptions (rest-hook) under SMART scopes; every notification is decided per patient at delivery (ADR-0021).
+  'fhir-subscriptions.manage': { scopes: ['subscriptions:manage'], fhir: { type: 'Subscription', needs: ['c', 'r', 'd'] } },
 } as const satisfies Record<string, ActionMeta>
 
 export type Action = keyof typeof ACTIONS
@@ -154,13 +158,43 @@ export const RULES: readonly Rule[] = [
     who: (p) => holds(p, 'clinician'),
     object: (_p, _r, f, now) => (f.breakGlass && f.breakGlass.expiresAt.getTime() > now.getTime() ? { breakGlassId: f.breakGlass.id } : false),
   },
-  // Break-glass stays within the organisations where the caller is a clinician (SPEC; ADR-0012):
+  // Break-glass stays within the organisations where the caller is a clinician (SRS §Product contract; ADR-0012):
   // any other patient is concealed, exactly like one that does not exist.
   {
     id: 'clinician.open-break-glass',
     actions: ['break-glass.open'],
     who: (p) => holds(p, 'clinician'),
     object: (p, _r, f) => f.organisationId !== null && orgsWith(p, 'clinician').includes(f.organisationId),
+  },
+
+  // Event subscriptions (ADR-0020): an organisation's administrator, or its backend service,
+  // manages the organisation's webhooks.
+  {
+    id: 'org-admin.subscriptions',
+    actions: ['subscriptions.manage'],
+    who: (p) => holds(p, 'org-admin'),
+    object: (p, r) => r.organisationId !== undefined && r.organisationId !== null && orgsWith(p, 'org-admin').includes(r.organisationId),
+  },
+  {
+    id: 'service.subscriptions',
+    actions: ['subscriptions.manage'],
+    who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
+    object: (p, r) => r.organisationId !== undefined && r.organisationId !== null && r.organisationId === p.organisationId,
+  },
+  // Anyone who reads patients' data may subscribe to what they may read; the topic's read action
+  // is decided for the filtered patient at creation and again for every notification (ADR-0021).
+  {
+    id: 'subscriber.own-fhir-subscriptions',
+    actions: ['fhir-subscriptions.manage'],
+    who: (p) => holds(p, 'patient') || holds(p, 'clinician') || holds(p, 'caregiver') || (p.kind === 'client' && (p.organisationId ?? null) !== null),
+  },
+  // A consent a patient gave an organisation reaches its backend services too, for reading —
+  // its integrations, such as a webhook receiving the patient's readings (ADR-0020).
+  {
+    id: 'service.organisation-consent',
+    actions: CLINICAL_READ,
+    who: (p) => p.kind === 'client' && (p.organisationId ?? null) !== null,
+    object: (p, _r, f, now, action) => byConsent(action, f, now, (c) => c.granteeKind === 'organisation' && c.granteeId === p.organisationId),
   },
 
   // A backend service reads the patients of its own organisation (SMART system/*.rs).
