@@ -49,8 +49,9 @@ describe('FHIR R4 API', () => {
     assert.equal(status, 200)
     assert.equal(body.fhirVersion, '4.0.1')
     const rest = body.rest[0]
-    // Practitioner: read only, the fhirUser of a clinician (SMART App Launch).
-    assert.deepEqual(rest.resource.map((r: any) => r.type), [...FHIR_RESOURCES.map((r) => r.type), 'Practitioner'])
+    // Practitioner: read only, the fhirUser of a clinician (SMART App Launch); Subscription: the
+    // R4 Subscriptions Backport (rest-hook), declared by the events module.
+    assert.deepEqual(rest.resource.map((r: any) => r.type), [...FHIR_RESOURCES.map((r) => r.type), 'Practitioner', 'Subscription'])
     const obs = rest.resource.find((r: any) => r.type === 'Observation')
     assert.deepEqual(obs.searchParam.map((p: any) => p.name).sort(), ['_id', '_lastUpdated', 'category', 'code', 'date', 'device', 'patient', 'subject'])
     assert.deepEqual(obs.searchInclude, ['Observation:subject', 'Observation:device'])

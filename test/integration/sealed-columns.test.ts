@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test'
 import { reencrypt, SEALED_COLUMNS } from '../../src/modules/erasure/index.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 
-// Sealed by the keyring (platform secrets), not by a patient's data key.
-const KEYRING_SEALED = new Set(['totp_credentials.secret_sealed', 'oauth_clients.secret_sealed', 'signing_keys.private_jwk_sealed', 'audit_signing_keys.private_key_sealed', 'kek_versions.sealed_key'])
+// Sealed by the keyring (platform secrets: TOTP, client and webhook secrets, signing keys), not by a patient's data key.
+const KEYRING_SEALED = new Set(['totp_credentials.secret_sealed', 'oauth_clients.secret_sealed', 'signing_keys.private_jwk_sealed', 'audit_signing_keys.private_key_sealed', 'kek_versions.sealed_key', 'event_subscriptions.secret_sealed', 'event_subscriptions.previous_secret_sealed'])
 
 describe('sealed PHI columns', () => {
   let t: TestApp

@@ -175,6 +175,7 @@ export function scopeDescriptions(): Record<string, string> {
       out[`${context}/${type}.rs`] = `SMART: read and search ${what} ${who}`
       out[`${context}/${type}.cu`] = `SMART: create and update ${what} ${who} (where the policy allows)`
       out[`${context}/${type}.c`] = `SMART: create ${what} ${who} (where the policy allows)`
+      if (type === 'Subscription') out[`${context}/Subscription.crd`] = `SMART: create, read and delete the caller's FHIR Subscriptions (rest-hook); each notification is decided per patient ${who} at delivery`
     }
   }
   return out
