@@ -5,7 +5,7 @@
 
 import type { App } from '../../src/app.ts'
 import { ALL_API_SCOPES, mintToken, userToken, type World } from '../support/world.ts'
-import type { PrincipalName } from './authorization-matrix.rows.ts'
+import { PRINCIPALS, type PrincipalName } from './authorization-matrix.rows.ts'
 
 export interface AudienceTokens {
   readonly api: string
@@ -13,25 +13,11 @@ export interface AudienceTokens {
 }
 
 /** The principals that hold a valid token (anonymous, expired, revoked and wrong-audience callers are the matrix's own). */
-export const TOKEN_PRINCIPALS = [
-  'patientSelf',
-  'patientOther',
-  'caregiverWith',
-  'caregiverWithout',
-  'clinicianTeam',
-  'clinicianOutside',
-  'clinicianConsent',
-  'clinicianRevoked',
-  'clinicianBreakGlass',
-  'orgAdminThis',
-  'orgAdminOther',
-  'admin',
-  'auditor',
-  'deviceBound',
-  'deviceOther',
-  'service',
-] as const satisfies readonly PrincipalName[]
-export type TokenPrincipal = (typeof TOKEN_PRINCIPALS)[number]
+const WITHOUT_VALID_TOKEN = ['anonymous', 'expired', 'revoked', 'wrongAudience'] as const
+export type TokenPrincipal = Exclude<PrincipalName, (typeof WITHOUT_VALID_TOKEN)[number]>
+export const TOKEN_PRINCIPALS: readonly TokenPrincipal[] = PRINCIPALS.filter(
+  (p): p is TokenPrincipal => !(WITHOUT_VALID_TOKEN as readonly string[]).includes(p),
+)
 
 const USER_OF: Partial<Record<TokenPrincipal, keyof World['users']>> = {
   patientSelf: 'patient',
