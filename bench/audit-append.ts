@@ -39,7 +39,6 @@ const ENTRY: AuditEntryInput = {
   decisionRule: 'patient-own-data',
 }
 
-
 /** Runs `total` operations over `writers` concurrent loops; returns operations per second. */
 async function rate(writers: number, total: number, op: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0
@@ -53,7 +52,10 @@ async function rate(writers: number, total: number, op: (i: number) => Promise<u
 }
 
 export async function runAuditAppendBench(options: AppendBenchOptions): Promise<AppendBenchResult> {
-  const { db, drop } = await openIsolatedDatabase({ databaseUrl: options.databaseUrl, poolMax: options.writers })
+  const { db, drop } = await openIsolatedDatabase({
+    databaseUrl: options.databaseUrl,
+    poolMax: options.writers,
+  })
   try {
     await db.exec('CREATE TABLE audit_bench_baseline (LIKE audit_entries INCLUDING DEFAULTS)')
     const hash = 'a'.repeat(64)
@@ -61,20 +63,51 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
       db.query(
         `INSERT INTO audit_bench_baseline (id, chain, seq, occurred_at, actor_kind, actor_id, client_id, ip, user_agent, action, resource_type, outcome, status, decision_rule, request_id, prev_hash, hash)
          VALUES ($1, 0, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-        [randomUUID(), i + 1, new Date().toISOString(), ENTRY.actorKind, ENTRY.actorId, ENTRY.clientId, ENTRY.ip, ENTRY.userAgent, ENTRY.action, ENTRY.resourceType, ENTRY.outcome, ENTRY.status, ENTRY.decisionRule, `req-${i}`, hash, hash],
+        [
+          randomUUID(),
+          i + 1,
+          new Date().toISOString(),
+          ENTRY.actorKind,
+          ENTRY.actorId,
+          ENTRY.clientId,
+          ENTRY.ip,
+          ENTRY.userAgent,
+          ENTRY.action,
+          ENTRY.resourceType,
+          ENTRY.outcome,
+          ENTRY.status,
+          ENTRY.decisionRule,
+          `req-${i}`,
+          hash,
+          hash,
+        ],
       )
     const one = createAuditTrail({ db, chains: 1 })
     const eight = createAuditTrail({ db, chains: 8 })
     // Warm-up: connections, plans, caches.
     await rate(options.writers, options.writers * 10, baseline)
-    await rate(options.writers, options.writers * 10, (i) => eight.record({ ...ENTRY, requestId: `warm-${i}` }))
+    await rate(options.writers, options.writers * 10, (i) =>
+      eight.record({ ...ENTRY, requestId: `warm-${i}` }),
+    )
 
     const baselinePerSecond = await rate(options.writers, options.entries, baseline)
-    const oneChainPerSecond = await rate(options.writers, options.entries, (i) => one.record({ ...ENTRY, requestId: `k1-${i}` }))
-    const eightChainsPerSecond = await rate(options.writers, options.entries, (i) => eight.record({ ...ENTRY, requestId: `k8-${i}` }))
+    const oneChainPerSecond = await rate(options.writers, options.entries, (i) =>
+      one.record({ ...ENTRY, requestId: `k1-${i}` }),
+    )
+    const eightChainsPerSecond = await rate(options.writers, options.entries, (i) =>
+      eight.record({ ...ENTRY, requestId: `k8-${i}` }),
+    )
     const verified = await eight.verify()
-    if (!verified.ok) throw new Error(`the benchmark's trail does not verify: ${JSON.stringify(verified.firstBad)}`)
-    return { engine: db.kind, writers: options.writers, entries: options.entries, baselinePerSecond, oneChainPerSecond, eightChainsPerSecond }
+    if (!verified.ok)
+      throw new Error(`the benchmark's trail does not verify: ${JSON.stringify(verified.firstBad)}`)
+    return {
+      engine: db.kind,
+      writers: options.writers,
+      entries: options.entries,
+      baselinePerSecond,
+      oneChainPerSecond,
+      eightChainsPerSecond,
+    }
   } finally {
     await drop()
   }

@@ -32,21 +32,34 @@
 //   BENCH_LOG_LEVEL info  BENCH_COUNT_QUERIES=1 (the server counts its statements; reported in each phase's `stored` line)
 //   BENCH_SERVER_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")  BENCH_OUT (also append the JSON lines to this file)
 
-import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import net from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { insertReadings, type ReadingRow } from '../src/modules/device-data/repository.ts'
 import { migrate, openDatabase, type Database } from '../src/platform/db/index.ts'
 import { Client, closedLoop, paced, type LoadResult, type Request } from './load.ts'
 import type { LoadedReply, LoadFailed, LoadProgress, LoadRequest } from './loader.ts'
-import type { BenchDevice, ServerReady } from './server.ts'
-
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
+import type { BenchDevice } from './server.ts'
+import {
+  check,
+  cpuPerRequest,
+  cpuSnapshot,
+  createRunDatabase,
+  deviceToken,
+  emitter,
+  envNumbers,
+  freePort,
+  goalLine,
+  logger,
+  round,
+  startServer,
+  summary,
+  type Check,
+  type Engine,
+  type Emit,
+  type RunningServer,
+} from './support.ts'
 
 export interface DeviceDataBenchOptions {
   readonly databaseUrl: string | undefined
@@ -79,27 +92,26 @@ const GOAL_READINGS = 10_000_000
 const GOAL_PATIENTS = 10_000
 const READ_WINDOW_DAYS = 90
 
+/** Why reads at scale (and its loader) refuse PGlite. */
+export const PGLITE_REFUSED =
+  'reads at scale loads BENCH_READINGS readings (10 million by default) through the repository and runs on PostgreSQL only: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres); PGlite would hold the whole load in the server process'
+
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): DeviceDataBenchOptions {
-  const num = (name: string, fallback: number) => {
-    const v = env[name]
-    if (v === undefined || v === '') return fallback
-    const n = Number(v)
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number`)
-    return n
-  }
-  const cases = env.BENCH_CASES === 'all' ? [...CASES] : (env.BENCH_CASES || DEFAULT_CASES.join(','))
-    .split(',')
-    .map((c) => c.trim())
-    .filter(Boolean)
-  for (const c of cases) if (!(CASES as readonly string[]).includes(c)) throw new Error(`BENCH_CASES: unknown case ${c} (known: ${CASES.join(', ')}, or all)`)
-  const int = (name: string, fallback: number) => {
-    const n = num(name, fallback)
-    if (!Number.isInteger(n)) throw new Error(`${name}: expected a whole number`)
-    return n
-  }
+  const { num, int } = envNumbers(env)
+  const cases =
+    env.BENCH_CASES === 'all'
+      ? [...CASES]
+      : (env.BENCH_CASES || DEFAULT_CASES.join(','))
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean)
+  for (const c of cases)
+    if (!(CASES as readonly string[]).includes(c))
+      throw new Error(`BENCH_CASES: unknown case ${c} (known: ${CASES.join(', ')}, or all)`)
   const readings = int('BENCH_READINGS', GOAL_READINGS)
   const readingsSmall = int('BENCH_READINGS_SMALL', Math.max(1, Math.min(100_000, Math.floor(readings / 10))))
-  if (readingsSmall >= readings) throw new Error('BENCH_READINGS_SMALL: expected fewer readings than BENCH_READINGS')
+  if (readingsSmall >= readings)
+    throw new Error('BENCH_READINGS_SMALL: expected fewer readings than BENCH_READINGS')
   const patients = int('BENCH_PATIENTS', Math.max(1, Math.ceil(readings / 1000)))
   if (patients > readings) throw new Error('BENCH_PATIENTS: expected at most BENCH_READINGS patients')
   return {
@@ -122,142 +134,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): DeviceData
   }
 }
 
-const log = (message: string) => process.stderr.write(`[bench device-data] ${message}\n`)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.unref()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address()
-      s.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
-
-// --- the run's PostgreSQL database ------------------------------------------------------------
-
-async function adminQuery(baseUrl: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: baseUrl })
-  await c.connect()
-  try {
-    await c.query(sql)
-  } finally {
-    await c.end()
-  }
-}
-
-async function createRunDatabase(baseUrl: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
-  const name = `vigil_bench_${randomBytes(5).toString('hex')}`
-  await adminQuery(baseUrl, `CREATE DATABASE ${name}`)
-  const url = new URL(baseUrl)
-  url.pathname = `/${name}`
-  return { name, url: url.toString(), drop: () => adminQuery(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
-}
-
-// --- CPU accounting (Linux /proc; absent elsewhere) -------------------------------------------
-
-const TICK_MS = 10 // USER_HZ is 100 on Linux
-
-function procCpuMs(pid: number | string): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS // utime, stime
-  } catch {
-    return NaN
-  }
-}
-
-/** CPU time so far of the server process, of the PostgreSQL backends serving `database`, and of this process. */
-function cpuSnapshot(serverPid: number, database: string | undefined): { server: number; postgres: Map<string, number>; runner: number } {
-  const postgres = new Map<string, number>()
-  if (database) {
-    try {
-      for (const pid of readdirSync('/proc')) {
-        if (!/^\d+$/.test(pid)) continue
-        let cmd: string
-        try {
-          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-        } catch {
-          continue
-        }
-        if (cmd.startsWith('postgres: ') && cmd.includes(` ${database} `)) postgres.set(pid, procCpuMs(pid))
-      }
-    } catch {
-      // not Linux
-    }
-  }
-  const own = process.cpuUsage()
-  return { server: procCpuMs(serverPid), postgres, runner: (own.user + own.system) / 1000 }
-}
-
-/** CPU milliseconds per request between two snapshots, by process. */
-function cpuPerRequest(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, requests: number) {
-  let pgMs = 0
-  for (const [pid, ms] of after.postgres) pgMs += ms - (before.postgres.get(pid) ?? 0)
-  const per = (ms: number) => (Number.isFinite(ms) && requests > 0 ? Number((ms / requests).toFixed(3)) : null)
-  return { serverMs: per(after.server - before.server), ...(after.postgres.size > 0 ? { postgresMs: per(pgMs) } : {}), runnerMs: per(after.runner - before.runner) }
-}
-
-// --- the server process ---------------------------------------------------------------------
-
-interface RunningServer {
-  readonly ready: ServerReady
-  readonly child: ChildProcess
-  stop(): Promise<void>
-}
-
-async function startServer(options: DeviceDataBenchOptions, env: Record<string, string>): Promise<RunningServer> {
-  const child = fork(path.join(ROOT, 'bench/server.ts'), [], {
-    cwd: ROOT,
-    env,
-    execArgv: ['--import', 'tsx', ...options.serverNodeOptions.split(/\s+/).filter(Boolean)],
-    // The server's JSON log goes nowhere (it is written all the same, as in production).
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  })
-  let stderr = ''
-  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)))
-  const ready = await new Promise<ServerReady>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the bench server did not start in 180 s\n${stderr}`)), 180_000)
-    child.on('message', (m: ServerReady) => {
-      if (m?.type === 'ready') {
-        clearTimeout(timer)
-        resolve(m)
-      }
-    })
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the bench server exited (${code ?? signal}) before it was ready\n${stderr}`))
-    })
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  return {
-    ready,
-    child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000)
-      await exited
-      clearTimeout(t)
-    },
-  }
-}
-
-async function deviceToken(baseUrl: string, device: BenchDevice): Promise<string> {
-  const meta = (await (await fetch(`${baseUrl}/.well-known/oauth-authorization-server`)).json()) as { token_endpoint: string }
-  const basic = Buffer.from(`${encodeURIComponent(device.clientId)}:${encodeURIComponent(device.clientSecret)}`).toString('base64')
-  const res = await fetch(meta.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'device-data:write' }),
-  })
-  const body = (await res.json()) as { access_token?: string; error?: string }
-  if (!res.ok || !body.access_token) throw new Error(`token endpoint answered ${res.status} ${body.error ?? ''} for ${device.clientId}`)
-  return body.access_token
-}
+const log = logger('device-data')
 
 // --- request bodies -------------------------------------------------------------------------
 
@@ -268,7 +145,12 @@ class Readings {
   private readonly tag = randomBytes(3).toString('hex')
   next(): { id: string; time: string; value: number; sequence: number } {
     const n = this.n++
-    return { id: `bench-${this.tag}-${n}`, time: new Date(this.base - n).toISOString(), value: 70 + (n % 110), sequence: n }
+    return {
+      id: `bench-${this.tag}-${n}`,
+      time: new Date(this.base - n).toISOString(),
+      value: 70 + (n % 110),
+      sequence: n,
+    }
   }
 }
 
@@ -276,7 +158,14 @@ function v2Body(readings: Readings, size: number): string {
   const items = []
   for (let i = 0; i < size; i++) {
     const r = readings.next()
-    items.push({ id: r.id, code: '2339-0', value: r.value, unit: 'mg/dL', effectiveDateTime: r.time, sequence: r.sequence })
+    items.push({
+      id: r.id,
+      code: '2339-0',
+      value: r.value,
+      unit: 'mg/dL',
+      effectiveDateTime: r.time,
+      sequence: r.sequence,
+    })
   }
   return JSON.stringify({ readings: items })
 }
@@ -288,7 +177,13 @@ function v1Body(readings: Readings): string {
 
 // --- baseline (b): the driver alone ---------------------------------------------------------
 
-async function driverBaseline(db: Database, target: { deviceId: string; patientId: string }, readings: Readings, size: number, options: DeviceDataBenchOptions): Promise<{ rowsPerSecond: number; statementsPerSecond: number }> {
+async function driverBaseline(
+  db: Database,
+  target: { deviceId: string; patientId: string },
+  readings: Readings,
+  size: number,
+  options: DeviceDataBenchOptions,
+): Promise<{ rowsPerSecond: number; statementsPerSecond: number }> {
   const rows = (): ReadingRow[] => {
     const now = new Date()
     return Array.from({ length: size }, () => {
@@ -331,7 +226,11 @@ async function driverBaseline(db: Database, target: { deviceId: string; patientI
 }
 
 /** The database baseline (b) writes to: the run's PostgreSQL database, or a PGlite of its own. */
-async function openDriverDatabase(runDatabaseUrl: string | undefined, poolMax: number, device: BenchDevice): Promise<{ db: Database; target: { deviceId: string; patientId: string }; close: () => Promise<void> }> {
+async function openDriverDatabase(
+  runDatabaseUrl: string | undefined,
+  poolMax: number,
+  device: BenchDevice,
+): Promise<{ db: Database; target: { deviceId: string; patientId: string }; close: () => Promise<void> }> {
   if (runDatabaseUrl) {
     const db = await openDatabase({ databaseUrl: runDatabaseUrl, poolMax })
     return { db, target: device, close: () => db.close() }
@@ -341,7 +240,10 @@ async function openDriverDatabase(runDatabaseUrl: string | undefined, poolMax: n
   await migrate(db)
   const target = { patientId: randomUUID(), deviceId: randomUUID() }
   await db.query('INSERT INTO patients (id) VALUES ($1)', [target.patientId])
-  await db.query("INSERT INTO devices (id, manufacturer, model, serial, type) VALUES ($1, 'Vigil Bench', 'Glucometer', 'DRIVER-1', 'glucometer')", [target.deviceId])
+  await db.query(
+    "INSERT INTO devices (id, manufacturer, model, serial, type) VALUES ($1, 'Vigil Bench', 'Glucometer', 'DRIVER-1', 'glucometer')",
+    [target.deviceId],
+  )
   return {
     db,
     target,
@@ -354,29 +256,33 @@ async function openDriverDatabase(runDatabaseUrl: string | undefined, poolMax: n
 
 // --- the goals of issue 17: one line each, with its target, the figure and met ------------------
 
-const isIngestCase = (name: CaseName): name is (typeof INGEST_CASES)[number] => (INGEST_CASES as readonly string[]).includes(name)
+const isIngestCase = (name: CaseName): name is (typeof INGEST_CASES)[number] =>
+  (INGEST_CASES as readonly string[]).includes(name)
 const READ_QUERIES = ['device-data-90d', 'fhir-search'] as const
 type ReadQuery = (typeof READ_QUERIES)[number]
 
 interface GoalFigures {
   single?: { ratioToA: number; p99AtHalfLoadMs: number }
   batch1000?: { ratioToB: number }
-  reads?: { readings: number; patients: number; queries: Partial<Record<ReadQuery, { throughputRatioLargeToSmall: number; p99AtHalfLoadMsLarge: number; p99AtHalfLoadMsSmall: number }>> }
+  reads?: {
+    readings: number
+    patients: number
+    queries: Partial<
+      Record<
+        ReadQuery,
+        { throughputRatioLargeToSmall: number; p99AtHalfLoadMsLarge: number; p99AtHalfLoadMsSmall: number }
+      >
+    >
+  }
   token?: { ratioToHealthLive: number; grantsPerSecond: number }
-  fhirSearch?: { readings: number; patients: number; requestsPerCoreSecond: number; p99AtHalfLoadMs: number; ratioToHealthLive: number; requestsPerSecond: number }
-}
-
-interface Check {
-  readonly measure: string
-  readonly comparison: '>=' | '<='
-  readonly target: number
-  readonly figure: number | null
-  readonly met: boolean | null
-}
-
-const check = (measure: string, comparison: '>=' | '<=', target: number, figure: number | undefined, digits = 3): Check => {
-  const f = figure === undefined || !Number.isFinite(figure) ? null : Number(figure.toFixed(digits))
-  return { measure, comparison, target, figure: f, met: f === null ? null : comparison === '>=' ? f >= target : f <= target }
+  fhirSearch?: {
+    readings: number
+    patients: number
+    requestsPerCoreSecond: number
+    p99AtHalfLoadMs: number
+    ratioToHealthLive: number
+    requestsPerSecond: number
+  }
 }
 
 /**
@@ -385,81 +291,130 @@ const check = (measure: string, comparison: '>=' | '<=', target: number, figure:
  * goal's own — PostgreSQL (PGlite's figures are reported, not held to the goals) and, for goals 3
  * and 5, the 10-million-reading set across 10,000 patients — and `why` when they are not.
  */
-export function goalLines(engine: 'pglite' | 'postgres', f: GoalFigures): Array<Record<string, unknown>> {
+export function goalLines(engine: Engine, f: GoalFigures): Array<Record<string, unknown>> {
   const postgres = engine === 'postgres' ? undefined : 'measured on PGlite; the goals are for PostgreSQL'
   const atScale = (set: { readings: number; patients: number } | undefined) =>
-    postgres ?? (set && (set.readings < GOAL_READINGS || set.patients < GOAL_PATIENTS) ? `measured over ${set.readings.toLocaleString('en')} readings across ${set.patients.toLocaleString('en')} patients; the goal is for 10,000,000 across 10,000` : undefined)
-  const line = (goal: number, title: string, checks: Check[], why: string | undefined, reported: Record<string, unknown> = {}) => {
-    const met = checks.some((c) => c.met === null) ? null : checks.every((c) => c.met === true)
-    const reason = met === null ? 'not measured in this run (BENCH_CASES)' : why
-    return { kind: 'goal', engine, goal, title, met, applies: reason === undefined, ...(reason !== undefined ? { why: reason } : {}), checks, ...reported }
-  }
+    postgres ??
+    (set && (set.readings < GOAL_READINGS || set.patients < GOAL_PATIENTS)
+      ? `measured over ${set.readings.toLocaleString('en')} readings across ${set.patients.toLocaleString('en')} patients; the goal is for 10,000,000 across 10,000`
+      : undefined)
+  const line = (
+    goal: number,
+    title: string,
+    checks: Check[],
+    why: string | undefined,
+    reported: Record<string, unknown> = {},
+  ) =>
+    goalLine({
+      engine,
+      goal,
+      title,
+      checks,
+      why,
+      notMeasured: 'not measured in this run (BENCH_CASES)',
+      reported,
+    })
   const reads = f.reads?.queries ?? {}
   return [
-    line(1, 'v2 single reading: throughput at least 0.50 of the bare route (a), p99 at most 50 ms at half the maximum rate', [check('ratioToA', '>=', 0.5, f.single?.ratioToA), check('p99AtHalfLoadMs', '<=', 50, f.single?.p99AtHalfLoadMs, 2)], postgres),
-    line(2, 'batch of 1,000: readings/s at least 0.60 of the driver multi-row insert (b) of the same rows', [check('ratioToB', '>=', 0.6, f.batch1000?.ratioToB)], postgres),
+    line(
+      1,
+      'v2 single reading: throughput at least 0.50 of the bare route (a), p99 at most 50 ms at half the maximum rate',
+      [
+        check('ratioToA', '>=', 0.5, f.single?.ratioToA),
+        check('p99AtHalfLoadMs', '<=', 50, f.single?.p99AtHalfLoadMs, 2),
+      ],
+      postgres,
+    ),
+    line(
+      2,
+      'batch of 1,000: readings/s at least 0.60 of the driver multi-row insert (b) of the same rows',
+      [check('ratioToB', '>=', 0.6, f.batch1000?.ratioToB)],
+      postgres,
+    ),
     line(
       3,
       'reads at scale (10 M readings, 10,000 patients): GET /api/v2/device-data (one patient, 90 days) and the FHIR Observation search, each p99 at most 50 ms at half load and throughput at 10 M at least 0.8 of that at 100 k',
-      READ_QUERIES.flatMap((q) => [check(`${q}.p99AtHalfLoadMs`, '<=', 50, reads[q]?.p99AtHalfLoadMsLarge, 2), check(`${q}.throughputRatioLargeToSmall`, '>=', 0.8, reads[q]?.throughputRatioLargeToSmall)]),
+      READ_QUERIES.flatMap((q) => [
+        check(`${q}.p99AtHalfLoadMs`, '<=', 50, reads[q]?.p99AtHalfLoadMsLarge, 2),
+        check(`${q}.throughputRatioLargeToSmall`, '>=', 0.8, reads[q]?.throughputRatioLargeToSmall),
+      ]),
       atScale(f.reads),
     ),
-    line(4, 'token endpoint: client-credentials grants/s at least 0.25 of /health/live in the same run', [check('ratioToHealthLive', '>=', 0.25, f.token?.ratioToHealthLive)], postgres, f.token ? { grantsPerSecond: Math.round(f.token.grantsPerSecond) } : {}),
+    line(
+      4,
+      'token endpoint: client-credentials grants/s at least 0.25 of /health/live in the same run',
+      [check('ratioToHealthLive', '>=', 0.25, f.token?.ratioToHealthLive)],
+      postgres,
+      f.token ? { grantsPerSecond: Math.round(f.token.grantsPerSecond) } : {},
+    ),
     line(
       5,
       'FHIR search Observation?patient=&code=&date=&_count=50 on the 10 M set: at least 300 requests/s per core (1000 / server + PostgreSQL CPU ms per request), p99 at most 50 ms at half load; ratio to /health/live reported',
-      [check('requestsPerCoreSecond', '>=', 300, f.fhirSearch?.requestsPerCoreSecond, 0), check('p99AtHalfLoadMs', '<=', 50, f.fhirSearch?.p99AtHalfLoadMs, 2)],
+      [
+        check('requestsPerCoreSecond', '>=', 300, f.fhirSearch?.requestsPerCoreSecond, 0),
+        check('p99AtHalfLoadMs', '<=', 50, f.fhirSearch?.p99AtHalfLoadMs, 2),
+      ],
       atScale(f.fhirSearch),
-      f.fhirSearch ? { ratioToHealthLive: Number(f.fhirSearch.ratioToHealthLive.toFixed(3)), requestsPerSecond: Math.round(f.fhirSearch.requestsPerSecond) } : {},
+      f.fhirSearch
+        ? {
+            ratioToHealthLive: Number(f.fhirSearch.ratioToHealthLive.toFixed(3)),
+            requestsPerSecond: Math.round(f.fhirSearch.requestsPerSecond),
+          }
+        : {},
     ),
   ]
 }
 
 // --- the run --------------------------------------------------------------------------------
 
-const round = (n: number, digits = 0) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null)
-/** perRequest: readings a request carries (ingestion), or undefined (no readings/s reported). */
-const summary = (r: LoadResult, perRequest?: number) => ({
-  requestsPerSecond: round(r.requestsPerSecond),
-  ...(perRequest !== undefined ? { readingsPerSecond: round(r.requestsPerSecond * perRequest) } : {}),
-  p50Ms: round(r.p50Ms, 2),
-  p99Ms: round(r.p99Ms, 2),
-  maxMs: round(r.maxMs, 2),
-  requests: r.requests,
-  errors: r.errors,
-  ...(r.errors > 0 ? { unexpected: r.unexpected, sampleError: r.sampleError } : {}),
-})
+/** BENCH=reads: the reads-at-scale case alone (whatever BENCH_CASES says), the other variables as for device-data. */
+export function readsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DeviceDataBenchOptions {
+  return optionsFromEnv({ ...env, BENCH_CASES: 'reads-at-scale' })
+}
 
-type Emit = (line: Record<string, unknown>) => void
+/** BENCH=reads: reads at scale on PostgreSQL (PGlite refused, PGLITE_REFUSED), with the lines of goals 3 and 5. */
+export function runReadsBench(options: DeviceDataBenchOptions): Promise<{ ok: boolean }> {
+  return runDeviceDataBench({ ...options, cases: ['reads-at-scale'] }, [3, 5])
+}
 
 /**
  * Two phases, each with a server and a database of its own: the ingestion cases and the token
  * endpoint; then the reads (fhir-search, reads-at-scale), so that the readings table holds exactly
  * the readings loaded for them and not the ingestion cases' hundreds of thousands.
  */
-export async function runDeviceDataBench(options: DeviceDataBenchOptions): Promise<{ ok: boolean }> {
-  const emit: Emit = (line) => {
-    const text = JSON.stringify({ bench: 'device-data', ...line })
-    process.stdout.write(`${text}\n`)
-    if (options.out) appendFileSync(options.out, `${text}\n`)
-  }
+export async function runDeviceDataBench(
+  options: DeviceDataBenchOptions,
+  /** The goal lines to print (default: every goal of issue 17). */
+  goals: readonly number[] = [1, 2, 3, 4, 5],
+): Promise<{ ok: boolean }> {
+  if (options.cases.includes('reads-at-scale') && !options.databaseUrl) throw new Error(PGLITE_REFUSED)
+  const emit = emitter('device-data', options.out)
   const figures: GoalFigures = {}
   let ok = true
-  let engine: 'pglite' | 'postgres' = options.databaseUrl ? 'postgres' : 'pglite'
+  let engine: Engine = options.databaseUrl ? 'postgres' : 'pglite'
   const first = options.cases.filter((c) => isIngestCase(c) || c === 'token')
   const second = options.cases.filter((c) => c === 'fhir-search' || c === 'reads-at-scale')
-  for (const [phase, cases] of [['ingest', first], ['reads', second]] as const) {
+  for (const [phase, cases] of [
+    ['ingest', first],
+    ['reads', second],
+  ] as const) {
     if (cases.length === 0) continue
     const result = await runPhase(options, phase, cases, figures, emit)
     engine = result.engine
     ok &&= result.ok
   }
-  for (const line of goalLines(engine, figures)) emit(line)
+  for (const line of goalLines(engine, figures)) if (goals.includes(line.goal as number)) emit(line)
   return { ok }
 }
 
-async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'reads', cases: readonly CaseName[], figures: GoalFigures, emit: Emit): Promise<{ ok: boolean; engine: 'pglite' | 'postgres' }> {
-  let engine: 'pglite' | 'postgres' = options.databaseUrl ? 'postgres' : 'pglite'
+async function runPhase(
+  options: DeviceDataBenchOptions,
+  phase: 'ingest' | 'reads',
+  cases: readonly CaseName[],
+  figures: GoalFigures,
+  emit: Emit,
+): Promise<{ ok: boolean; engine: Engine }> {
+  let engine: Engine = options.databaseUrl ? 'postgres' : 'pglite'
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-'))
   const runDb = options.databaseUrl ? await createRunDatabase(options.databaseUrl) : undefined
   let server: RunningServer | undefined
@@ -485,7 +440,9 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
       ...(process.env.BENCH_COUNT_QUERIES === '1' ? { BENCH_COUNT_QUERIES: '1' } : {}),
       ...(runDb ? { DATABASE_URL: runDb.url } : {}),
     }
-    log(`${phase} phase: starting the server on ${runDb ? 'PostgreSQL (a database for this run)' : 'PGlite (temporary DATA_DIR)'} with ${options.devices} devices`)
+    log(
+      `${phase} phase: starting the server on ${runDb ? 'PostgreSQL (a database for this run)' : 'PGlite (temporary DATA_DIR)'} with ${options.devices} devices`,
+    )
     const startedAt = performance.now()
     server = await startServer(options, env)
     const { ready } = server
@@ -512,7 +469,16 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
       logLevel: options.logLevel,
       cases,
       ...(cases.some((c) => c === 'fhir-search' || c === 'reads-at-scale')
-        ? { reads: { readings: options.readings, readingsSmall: options.readingsSmall, patients: options.patients, readingsDays: options.readingsDays, careTeam: options.careTeam, windowDays: READ_WINDOW_DAYS } }
+        ? {
+            reads: {
+              readings: options.readings,
+              readingsSmall: options.readingsSmall,
+              patients: options.patients,
+              readingsDays: options.readingsDays,
+              careTeam: options.careTeam,
+              windowDays: READ_WINDOW_DAYS,
+            },
+          }
         : {}),
       date: new Date().toISOString(),
     })
@@ -523,16 +489,23 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
     const readings = new Readings()
     // Readings the server acknowledged, by contract, to compare with what it stored.
     const acknowledged: Record<string, number> = { v1: 0, v2: 0, 'bench-v1': 0, 'bench-v2': 0 }
-    const count = (source: string, r: LoadResult, size: number) => (acknowledged[source] = (acknowledged[source] ?? 0) + (r.requests - r.errors) * size)
+    const count = (source: string, r: LoadResult, size: number) =>
+      (acknowledged[source] = (acknowledged[source] ?? 0) + (r.requests - r.errors) * size)
 
     for (const name of cases) {
       if (!isIngestCase(name)) continue
-      if (!driver) driver = await openDriverDatabase(runDb?.url, options.poolMax, ready.devices[0] as BenchDevice)
+      if (!driver)
+        driver = await openDriverDatabase(runDb?.url, options.poolMax, ready.devices[0] as BenchDevice)
       const size = name === 'v2-batch-100' ? 100 : name === 'v2-batch-1000' ? 1000 : 1
       const v1 = name === 'v1-single'
       const securedReq = (i: number): Request =>
-        v1 ? { path: '/api/v1/device-data', body: v1Body(readings), headers: auth(i) } : { path: '/api/v2/device-data', body: v2Body(readings, size), headers: auth(i) }
-      const baselineReq = (): Request => (v1 ? { path: '/baseline/v1', body: v1Body(readings) } : { path: '/baseline/v2', body: v2Body(readings, size) })
+        v1
+          ? { path: '/api/v1/device-data', body: v1Body(readings), headers: auth(i) }
+          : { path: '/api/v2/device-data', body: v2Body(readings, size), headers: auth(i) }
+      const baselineReq = (): Request =>
+        v1
+          ? { path: '/baseline/v1', body: v1Body(readings) }
+          : { path: '/baseline/v2', body: v2Body(readings, size) }
       const securedOk = v1 ? [201] : [200]
       const baselineOk = v1 ? [201] : [200]
       const load = { concurrency: options.concurrency, seconds: options.seconds }
@@ -541,21 +514,44 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
       const b = await driverBaseline(driver.db, driver.target, readings, size, options)
       log(`${name}: baseline (a), bare route`)
       const source = v1 ? 'v1' : 'v2'
-      count(`bench-${source}`, await closedLoop(bare, { ...load, seconds: options.warmupSeconds, ok: baselineOk, make: baselineReq }), size)
+      count(
+        `bench-${source}`,
+        await closedLoop(bare, {
+          ...load,
+          seconds: options.warmupSeconds,
+          ok: baselineOk,
+          make: baselineReq,
+        }),
+        size,
+      )
       const serverPid = server.child.pid as number
       const cpuA0 = cpuSnapshot(serverPid, runDb?.name)
       const a = await closedLoop(bare, { ...load, ok: baselineOk, make: baselineReq })
       const cpuA = cpuPerRequest(cpuA0, cpuSnapshot(serverPid, runDb?.name), a.requests)
       count(`bench-${source}`, a, size)
       log(`${name}: secured, maximum`)
-      count(source, await closedLoop(secured, { ...load, seconds: options.warmupSeconds, ok: securedOk, make: securedReq }), size)
+      count(
+        source,
+        await closedLoop(secured, {
+          ...load,
+          seconds: options.warmupSeconds,
+          ok: securedOk,
+          make: securedReq,
+        }),
+        size,
+      )
       const cpuS0 = cpuSnapshot(serverPid, runDb?.name)
       const max = await closedLoop(secured, { ...load, ok: securedOk, make: securedReq })
       const cpuS = cpuPerRequest(cpuS0, cpuSnapshot(serverPid, runDb?.name), max.requests)
       count(source, max, size)
       const rate = max.requestsPerSecond / 2
       log(`${name}: secured, paced at half load (${rate.toFixed(0)} requests/s)`)
-      const half = await paced(pacedClient, { rate, seconds: options.halfSeconds, ok: securedOk, make: securedReq })
+      const half = await paced(pacedClient, {
+        rate,
+        seconds: options.halfSeconds,
+        ok: securedOk,
+        make: securedReq,
+      })
       count(source, half, size)
 
       const ratioToA = (max.requestsPerSecond * size) / (a.requestsPerSecond * size)
@@ -573,7 +569,12 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
         secured: { ...summary(max, size), cpuPerRequest: cpuS },
         halfLoad: { targetRequestsPerSecond: round(rate), ...summary(half, size) },
         baselineA: { ...summary(a, size), cpuPerRequest: cpuA },
-        baselineB: { rowsPerSecond: round(b.rowsPerSecond), statementsPerSecond: round(b.statementsPerSecond), rowsPerStatement: size, concurrency: options.concurrency },
+        baselineB: {
+          rowsPerSecond: round(b.rowsPerSecond),
+          statementsPerSecond: round(b.statementsPerSecond),
+          rowsPerStatement: size,
+          concurrency: options.concurrency,
+        },
         ratioToA: round(ratioToA, 3),
         ratioToB: round(ratioToB, 3),
       })
@@ -607,7 +608,11 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
         ratioToHealthLive,
         requestsPerCoreSecond,
         line: {
-          secured: { ...summary(max), cpuPerRequest: cpu, requestsPerCoreSecond: round(requestsPerCoreSecond) },
+          secured: {
+            ...summary(max),
+            cpuPerRequest: cpu,
+            requestsPerCoreSecond: round(requestsPerCoreSecond),
+          },
           halfLoad: { targetRequestsPerSecond: round(rate), ...summary(half) },
           healthLive: summary(health),
           ratioToHealthLive: round(ratioToHealthLive, 3),
@@ -616,9 +621,14 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
     }
 
     if (cases.includes('token')) {
-      const meta = (await (await fetch(`${baseUrl}/.well-known/oauth-authorization-server`)).json()) as { token_endpoint: string }
+      const meta = (await (await fetch(`${baseUrl}/.well-known/oauth-authorization-server`)).json()) as {
+        token_endpoint: string
+      }
       const tokenPath = new URL(meta.token_endpoint).pathname
-      const basics = ready.devices.map((d) => `Basic ${Buffer.from(`${encodeURIComponent(d.clientId)}:${encodeURIComponent(d.clientSecret)}`).toString('base64')}`)
+      const basics = ready.devices.map(
+        (d) =>
+          `Basic ${Buffer.from(`${encodeURIComponent(d.clientId)}:${encodeURIComponent(d.clientSecret)}`).toString('base64')}`,
+      )
       const grant = (i: number): Request => ({
         path: tokenPath,
         body: 'grant_type=client_credentials&scope=device-data%3Awrite',
@@ -627,15 +637,32 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
       })
       const m = await measure('token', [200], grant)
       figures.token = { ratioToHealthLive: m.ratioToHealthLive, grantsPerSecond: m.max.requestsPerSecond }
-      emit({ kind: 'case', engine: ready.engine, case: 'token', grant: 'client_credentials (client_secret_basic)', clients: basics.length, concurrency: options.concurrency, ...m.line })
+      emit({
+        kind: 'case',
+        engine: ready.engine,
+        case: 'token',
+        grant: 'client_credentials (client_secret_basic)',
+        clients: basics.length,
+        concurrency: options.concurrency,
+        ...m.line,
+      })
     }
 
     // Reads: the loader (in the server process) loads whole patients through the repository.
     const perPatient = Math.max(1, Math.floor(options.readings / options.patients))
     let loaded: LoadedReply | undefined
-    const loadTo = async (readings: number): Promise<LoadedReply> => {
-      log(`loading readings through the repository up to ${readings.toLocaleString('en')} (${perPatient} a patient)`)
-      const request: LoadRequest = { type: 'load', readings, readingsPerPatient: perPatient, days: options.readingsDays, careTeam: options.careTeam }
+    const loadTo = async (readings: number, scale: 'small' | 'large'): Promise<LoadedReply> => {
+      log(
+        `loading readings through the repository up to ${readings.toLocaleString('en')} (${perPatient} a patient)`,
+      )
+      const request: LoadRequest = {
+        type: 'load',
+        readings,
+        readingsPerPatient: perPatient,
+        days: options.readingsDays,
+        careTeam: options.careTeam,
+        scale,
+      }
       const reply = await new Promise<LoadedReply>((resolve, reject) => {
         const onMessage = (m: LoadedReply | LoadFailed | LoadProgress) => {
           if (m?.type === 'load-progress') return log(`  ${m.readings.toLocaleString('en')} readings loaded`)
@@ -648,7 +675,18 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
         server?.child.send(request)
       })
       loaded = reply
-      emit({ kind: 'load', engine: ready.engine, readings: reply.readings, patients: reply.patients, readingsPerPatient: perPatient, days: options.readingsDays, seconds: reply.seconds, readingsPerSecond: reply.readingsPerSecond, tableRows: reply.tableRows, tableBytes: reply.tableBytes })
+      emit({
+        kind: 'load',
+        engine: ready.engine,
+        readings: reply.readings,
+        patients: reply.patients,
+        readingsPerPatient: perPatient,
+        days: options.readingsDays,
+        seconds: reply.seconds,
+        readingsPerSecond: reply.readingsPerSecond,
+        tableRows: reply.tableRows,
+        tableBytes: reply.tableBytes,
+      })
       return reply
     }
     const queries = (set: LoadedReply) => {
@@ -678,13 +716,18 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
       if (res.status !== 200) throw new Error(`${name}: answered ${res.status}: ${res.body.slice(0, 300)}`)
       const body = JSON.parse(res.body) as { readings?: unknown[]; entry?: unknown[] }
       const n = (name === 'fhir-search' ? body.entry : body.readings)?.length ?? 0
-      if (n === 0) throw new Error(`${name}: the query found no readings; the loaded set does not cover the window`)
+      if (n === 0)
+        throw new Error(`${name}: the query found no readings; the loaded set does not cover the window`)
       return n
     }
     const measureRead = async (name: ReadQuery, set: LoadedReply, scale: string) => {
       const make = queries(set)[name]
       const size = await resultSize(name, make(0))
-      const m = await measure(`${name} (${scale}, ${set.readings.toLocaleString('en')} readings)`, [200], make)
+      const m = await measure(
+        `${name} (${scale}, ${set.readings.toLocaleString('en')} readings)`,
+        [200],
+        make,
+      )
       return { ...m, size }
     }
     const scaleLine = (set: LoadedReply, m: Awaited<ReturnType<typeof measureRead>>) => ({
@@ -696,23 +739,50 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
     })
 
     if (cases.includes('fhir-search')) {
-      const set = loaded ?? (await loadTo(options.readingsSmall))
+      const set = loaded ?? (await loadTo(options.readingsSmall, 'small'))
       const m = await measureRead('fhir-search', set, 'fhir-search')
-      figures.fhirSearch = { readings: set.readings, patients: set.patients, requestsPerCoreSecond: m.requestsPerCoreSecond, p99AtHalfLoadMs: m.half.p99Ms, ratioToHealthLive: m.ratioToHealthLive, requestsPerSecond: m.max.requestsPerSecond }
-      emit({ kind: 'case', engine: ready.engine, case: 'fhir-search', careTeam: set.careTeam.length, windowDays: READ_WINDOW_DAYS, ...scaleLine(set, m) })
+      figures.fhirSearch = {
+        readings: set.readings,
+        patients: set.patients,
+        requestsPerCoreSecond: m.requestsPerCoreSecond,
+        p99AtHalfLoadMs: m.half.p99Ms,
+        ratioToHealthLive: m.ratioToHealthLive,
+        requestsPerSecond: m.max.requestsPerSecond,
+      }
+      emit({
+        kind: 'case',
+        engine: ready.engine,
+        case: 'fhir-search',
+        careTeam: set.careTeam.length,
+        windowDays: READ_WINDOW_DAYS,
+        ...scaleLine(set, m),
+      })
     }
 
     if (cases.includes('reads-at-scale')) {
-      const small = loaded && loaded.readings >= options.readingsSmall && loaded.readings < options.readings ? loaded : await loadTo(options.readingsSmall)
-      const atSmall = { 'device-data-90d': await measureRead('device-data-90d', small, 'small'), 'fhir-search': await measureRead('fhir-search', small, 'small') }
-      const large = await loadTo(options.readings)
-      const atLarge = { 'device-data-90d': await measureRead('device-data-90d', large, 'large'), 'fhir-search': await measureRead('fhir-search', large, 'large') }
+      const small =
+        loaded && loaded.readings >= options.readingsSmall && loaded.readings < options.readings
+          ? loaded
+          : await loadTo(options.readingsSmall, 'small')
+      const atSmall = {
+        'device-data-90d': await measureRead('device-data-90d', small, 'small'),
+        'fhir-search': await measureRead('fhir-search', small, 'small'),
+      }
+      const large = await loadTo(options.readings, 'large')
+      const atLarge = {
+        'device-data-90d': await measureRead('device-data-90d', large, 'large'),
+        'fhir-search': await measureRead('fhir-search', large, 'large'),
+      }
       figures.reads = { readings: large.readings, patients: large.patients, queries: {} }
       for (const q of READ_QUERIES) {
         const s = atSmall[q]
         const l = atLarge[q]
         const ratio = l.max.requestsPerSecond / s.max.requestsPerSecond
-        figures.reads.queries[q] = { throughputRatioLargeToSmall: ratio, p99AtHalfLoadMsLarge: l.half.p99Ms, p99AtHalfLoadMsSmall: s.half.p99Ms }
+        figures.reads.queries[q] = {
+          throughputRatioLargeToSmall: ratio,
+          p99AtHalfLoadMsLarge: l.half.p99Ms,
+          p99AtHalfLoadMsSmall: s.half.p99Ms,
+        }
         emit({
           kind: 'case',
           engine: ready.engine,
@@ -726,16 +796,39 @@ async function runPhase(options: DeviceDataBenchOptions, phase: 'ingest' | 'read
         })
       }
       const f = atLarge['fhir-search']
-      figures.fhirSearch = { readings: large.readings, patients: large.patients, requestsPerCoreSecond: f.requestsPerCoreSecond, p99AtHalfLoadMs: f.half.p99Ms, ratioToHealthLive: f.ratioToHealthLive, requestsPerSecond: f.max.requestsPerSecond }
+      figures.fhirSearch = {
+        readings: large.readings,
+        patients: large.patients,
+        requestsPerCoreSecond: f.requestsPerCoreSecond,
+        p99AtHalfLoadMs: f.half.p99Ms,
+        ratioToHealthLive: f.ratioToHealthLive,
+        requestsPerSecond: f.max.requestsPerSecond,
+      }
     }
 
     // What the server stored, by contract: every acknowledged reading is there.
-    const stats = (await (await fetch(`http://127.0.0.1:${ready.baselinePort}/baseline/stats`)).json()) as { readings: Record<string, number>; auditEntries: number; queryCounts?: unknown }
+    const stats = (await (await fetch(`http://127.0.0.1:${ready.baselinePort}/baseline/stats`)).json()) as {
+      readings: Record<string, number>
+      auditEntries: number
+      queryCounts?: unknown
+    }
     // The loader's readings are stored as v2 readings; they are not acknowledged ones.
     const loadedReadings = loaded?.readings ?? 0
-    const missing = Object.entries(acknowledged).filter(([source, n]) => (stats.readings[source] ?? 0) - (source === 'v2' ? loadedReadings : 0) < n)
+    const missing = Object.entries(acknowledged).filter(
+      ([source, n]) => (stats.readings[source] ?? 0) - (source === 'v2' ? loadedReadings : 0) < n,
+    )
     if (missing.length > 0) ok = false
-    emit({ kind: 'stored', phase, engine: ready.engine, acknowledged, loaded: loadedReadings, stored: stats.readings, auditEntries: stats.auditEntries, everyAcknowledgedReadingStored: missing.length === 0, ...(stats.queryCounts ? { queryCounts: stats.queryCounts } : {}) })
+    emit({
+      kind: 'stored',
+      phase,
+      engine: ready.engine,
+      acknowledged,
+      loaded: loadedReadings,
+      stored: stats.readings,
+      auditEntries: stats.auditEntries,
+      everyAcknowledgedReadingStored: missing.length === 0,
+      ...(stats.queryCounts ? { queryCounts: stats.queryCounts } : {}),
+    })
     secured.close()
     pacedClient.close()
     bare.close()

@@ -56,12 +56,21 @@ export class Client {
           method: req.method ?? 'POST',
           path: req.path,
           agent: this.agent,
-          headers: req.method === 'GET' ? { ...req.headers } : { 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(req.body), ...req.headers },
+          headers:
+            req.method === 'GET'
+              ? { ...req.headers }
+              : {
+                  'content-type': req.contentType ?? 'application/json',
+                  'content-length': Buffer.byteLength(req.body),
+                  ...req.headers,
+                },
         },
         (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          )
           res.on('error', reject)
         },
       )
@@ -113,8 +122,17 @@ class Recorder {
   }
 }
 
-/** `concurrency` workers back to back for `seconds`; make(i) builds the i-th request. */
-export async function closedLoop(client: Client, options: { concurrency: number; seconds: number; ok: readonly number[]; make: (i: number) => Request }): Promise<LoadResult> {
+/** `concurrency` workers back to back for `seconds`; make(i) builds the i-th request; `answered` (optional) sees each answer. */
+export async function closedLoop(
+  client: Client,
+  options: {
+    concurrency: number
+    seconds: number
+    ok: readonly number[]
+    make: (i: number) => Request
+    answered?: (i: number, status: number, body: string) => void
+  },
+): Promise<LoadResult> {
   const rec = new Recorder(options.ok)
   let next = 0
   const started = performance.now()
@@ -122,11 +140,13 @@ export async function closedLoop(client: Client, options: { concurrency: number;
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
       while (performance.now() < deadline) {
-        const req = options.make(next++)
+        const i = next++
+        const req = options.make(i)
         const t0 = performance.now()
         try {
           const res = await client.send(req)
           rec.record(res.status, res.body, performance.now() - t0)
+          options.answered?.(i, res.status, res.body)
         } catch (err) {
           rec.failed(err, performance.now() - t0)
         }
@@ -136,8 +156,20 @@ export async function closedLoop(client: Client, options: { concurrency: number;
   return rec.result((performance.now() - started) / 1000)
 }
 
-/** Requests at `rate` per second for `seconds`, each timed from its scheduled send time. */
-export async function paced(client: Client, options: { rate: number; seconds: number; ok: readonly number[]; make: (i: number) => Request }): Promise<LoadResult> {
+/**
+ * Requests at `rate` per second for `seconds`, each timed from its scheduled send time;
+ * `answered` (optional) sees each answer with that time (performance.now() clock).
+ */
+export async function paced(
+  client: Client,
+  options: {
+    rate: number
+    seconds: number
+    ok: readonly number[]
+    make: (i: number) => Request
+    answered?: (i: number, status: number, body: string, scheduledAt: number) => void
+  },
+): Promise<LoadResult> {
   const rec = new Recorder(options.ok)
   const total = Math.max(1, Math.round(options.rate * options.seconds))
   const interval = 1000 / options.rate
@@ -149,11 +181,15 @@ export async function paced(client: Client, options: { rate: number; seconds: nu
       const now = performance.now()
       while (sent < total && started + sent * interval <= now) {
         const scheduled = started + sent * interval
-        const req = options.make(sent++)
+        const i = sent++
+        const req = options.make(i)
         const p: Promise<void> = client
           .send(req)
           .then(
-            (res) => rec.record(res.status, res.body, performance.now() - scheduled),
+            (res) => {
+              rec.record(res.status, res.body, performance.now() - scheduled)
+              options.answered?.(i, res.status, res.body, scheduled)
+            },
             (err: unknown) => rec.failed(err, performance.now() - scheduled),
           )
           .finally(() => inflight.delete(p))

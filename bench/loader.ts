@@ -32,7 +32,12 @@ export interface LoadRequest {
   readonly days: number
   /** How many of the first patients the reading clinician's care team holds (the patients queried). */
   readonly careTeam: number
+  /** `large` (the reads-at-scale set) is refused on PGlite: the load would live in the server's own process. */
+  readonly scale: 'small' | 'large'
 }
+
+export const LOADER_REFUSES_PGLITE =
+  'the reads-at-scale loader runs on PostgreSQL only (set DATABASE_URL): on PGlite the large set would be held in the server process'
 
 export interface LoadedReply {
   readonly type: 'loaded'
@@ -67,15 +72,30 @@ function content(j: number): { code: string; category: string; content: ReadingC
   switch (j % 4) {
     case 0: {
       const value = 70 + (j % 110)
-      return { code: '2339-0', category: 'laboratory', content: { value, unit: 'mg/dL' }, stable: `{"unit":"mg/dL","value":${value}}` }
+      return {
+        code: '2339-0',
+        category: 'laboratory',
+        content: { value, unit: 'mg/dL' },
+        stable: `{"unit":"mg/dL","value":${value}}`,
+      }
     }
     case 1: {
       const value = 50 + (j % 60)
-      return { code: '8867-4', category: 'vital-signs', content: { value, unit: '/min' }, stable: `{"unit":"/min","value":${value}}` }
+      return {
+        code: '8867-4',
+        category: 'vital-signs',
+        content: { value, unit: '/min' },
+        stable: `{"unit":"/min","value":${value}}`,
+      }
     }
     case 2: {
       const value = 90 + (j % 10)
-      return { code: '59408-5', category: 'vital-signs', content: { value, unit: '%' }, stable: `{"unit":"%","value":${value}}` }
+      return {
+        code: '59408-5',
+        category: 'vital-signs',
+        content: { value, unit: '%' },
+        stable: `{"unit":"%","value":${value}}`,
+      }
     }
     default: {
       const sys = 100 + (j % 50)
@@ -83,7 +103,12 @@ function content(j: number): { code: string; category: string; content: ReadingC
       return {
         code: '85354-9',
         category: 'vital-signs',
-        content: { components: [{ code: '8480-6', value: sys, unit: 'mm[Hg]' }, { code: '8462-4', value: dia, unit: 'mm[Hg]' }] },
+        content: {
+          components: [
+            { code: '8480-6', value: sys, unit: 'mm[Hg]' },
+            { code: '8462-4', value: dia, unit: 'mm[Hg]' },
+          ],
+        },
         stable: `{"components":[{"code":"8480-6","unit":"mm[Hg]","value":${sys}},{"code":"8462-4","unit":"mm[Hg]","value":${dia}}]}`,
       }
     }
@@ -105,9 +130,21 @@ export function createReadLoader(app: App, organisationId: string) {
   async function loadPatient(n: number, request: LoadRequest): Promise<number> {
     const deviceId = randomUUID()
     const patientId = await db.transaction(async (tx) => {
-      const patient = await modules.patients.create({ organisationId, demographics: { name: { given: ['Loaded'], family: `Patient ${n}` }, gender: 'unknown' } }, tx)
-      await tx.query("INSERT INTO devices (id, organisation_id, manufacturer, model, serial, type, firmware_version) VALUES ($1, $2, 'Vigil Bench', 'Monitor', $3, 'other', '1.0.0')", [deviceId, organisationId, `LOAD-${n}-${deviceId}`])
-      await tx.query("INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'bench-loader')", [randomUUID(), deviceId, patient.id])
+      const patient = await modules.patients.create(
+        {
+          organisationId,
+          demographics: { name: { given: ['Loaded'], family: `Patient ${n}` }, gender: 'unknown' },
+        },
+        tx,
+      )
+      await tx.query(
+        "INSERT INTO devices (id, organisation_id, manufacturer, model, serial, type, firmware_version) VALUES ($1, $2, 'Vigil Bench', 'Monitor', $3, 'other', '1.0.0')",
+        [deviceId, organisationId, `LOAD-${n}-${deviceId}`],
+      )
+      await tx.query(
+        "INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'bench-loader')",
+        [randomUUID(), deviceId, patient.id],
+      )
       return patient.id
     })
     const k = request.readingsPerPatient
@@ -121,7 +158,9 @@ export function createReadLoader(app: App, organisationId: string) {
         const c = content(j)
         const clientReadingId = `load-${j}`
         // Oldest first, evenly over the span; the patient's index shifts each by a few ms so patients differ.
-        const effectiveAt = new Date(windowEnd.getTime() - span + Math.floor(((j + 1) * span) / k) - (n % 1000))
+        const effectiveAt = new Date(
+          windowEnd.getTime() - span + Math.floor(((j + 1) * span) / k) - (n % 1000),
+        )
         rows.push({
           id,
           patientId,
@@ -134,12 +173,16 @@ export function createReadLoader(app: App, organisationId: string) {
           clientReadingId,
           sequence: j,
           valueSealed: await sealReading(modules.cipher, patientId, id, c.content),
-          contentIndex: modules.keyring.blindIndex(`{"content":${c.stable},"key":${JSON.stringify(`${deviceId}|c|${clientReadingId}`)},"offset":0}`, 'reading-content'),
+          contentIndex: modules.keyring.blindIndex(
+            `{"content":${c.stable},"key":${JSON.stringify(`${deviceId}|c|${clientReadingId}`)},"offset":0}`,
+            'reading-content',
+          ),
           source: 'v2',
         })
       }
       const inserted = await insertReadings(db, rows)
-      if (inserted.size !== rows.length) throw new Error(`the loader stored ${inserted.size} of ${rows.length} readings`)
+      if (inserted.size !== rows.length)
+        throw new Error(`the loader stored ${inserted.size} of ${rows.length} readings`)
       stored += inserted.size
     }
     patients.push(patientId)
@@ -176,14 +219,29 @@ export function createReadLoader(app: App, organisationId: string) {
     // Fresh tokens after every load (a load at 10 M can outlast a token), for an hour.
     const hour = 3600
     return {
-      api: await mintToken(app, publicUrl, { clientId, accountId: clinician.id, scope: 'device-data:read', expiresIn: hour }),
-      fhir: await mintToken(app, publicUrl, { clientId, accountId: clinician.id, scope: 'user/*.rs', resource: 'fhir', expiresIn: hour }),
+      api: await mintToken(app, publicUrl, {
+        clientId,
+        accountId: clinician.id,
+        scope: 'device-data:read',
+        expiresIn: hour,
+      }),
+      fhir: await mintToken(app, publicUrl, {
+        clientId,
+        accountId: clinician.id,
+        scope: 'user/*.rs',
+        resource: 'fhir',
+        expiresIn: hour,
+      }),
     }
   }
 
   let numbered = 0
   /** progress(readings) is called about every 10 s while loading. */
-  return async function load(request: LoadRequest, progress: (readings: number) => void = () => {}): Promise<LoadedReply> {
+  return async function load(
+    request: LoadRequest,
+    progress: (readings: number) => void = () => {},
+  ): Promise<LoadedReply> {
+    if (request.scale === 'large' && db.kind !== 'postgres') throw new Error(LOADER_REFUSES_PGLITE)
     const started = performance.now()
     const before = readings
     const workers = db.kind === 'postgres' ? 4 : 1
@@ -212,13 +270,18 @@ export function createReadLoader(app: App, organisationId: string) {
     if (careTeam.length === 0) {
       careTeam = patients.slice(0, Math.min(request.careTeam, patients.length))
       for (const patientId of careTeam) {
-        await db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [patientId, (clinician as { id: string }).id, organisationId])
+        await db.query(
+          'INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)',
+          [patientId, (clinician as { id: string }).id, organisationId],
+        )
       }
     }
     // As autovacuum would after a bulk load: fresh planner statistics for the table.
     await db.exec('ANALYZE readings')
     const seconds = (performance.now() - started) / 1000
-    const { rows } = await db.query<{ n: number | string; bytes: number | string }>("SELECT count(*) AS n, pg_total_relation_size('readings') AS bytes FROM readings")
+    const { rows } = await db.query<{ n: number | string; bytes: number | string }>(
+      "SELECT count(*) AS n, pg_total_relation_size('readings') AS bytes FROM readings",
+    )
     return {
       type: 'loaded',
       readings,

@@ -1,39 +1,87 @@
 // `npm run bench`: the benchmarks, each printing its figures and ratios against a baseline run in
 // the same process or the same run. PostgreSQL when DATABASE_URL is set (benchmark there: PGlite
 // is 3-7x slower and single-connection), otherwise PGlite. Not part of `npm test`.
-//   BENCH=all (default) | device-data | audit
+//   BENCH=all (default) | device-data | audit | events | reads
 //   audit append: BENCH_WRITERS (default 16), BENCH_ENTRIES (default 4000 on PostgreSQL, 1000 on PGlite)
 //   device data: see bench/device-data.ts (BENCH_CONCURRENCY, BENCH_SECONDS, BENCH_CASES, BENCH_READINGS, …):
 //     ingestion, the token endpoint, FHIR search and reads at scale, and one line per goal of issue 17;
 //     prints JSON lines on stdout, progress on stderr. Figures: docs/performance.md.
+//   reads: reads at scale alone (issue 17, goals 3 and 5), PostgreSQL only: BENCH_READINGS (10 M)
+//     readings across BENCH_PATIENTS (10,000) loaded through the repository, then the 90-day
+//     device-data page and the FHIR Observation search at 100 k and at BENCH_READINGS.
+//   events: see bench/events.ts (issue 16): webhook end-to-end latency at half the maximum ingest
+//     rate, and the relay's delivered events/s against the raw outbox insert rate, with goal lines.
 
 import { runAuditAppendBench } from './audit-append.ts'
-import { optionsFromEnv, runDeviceDataBench } from './device-data.ts'
+import {
+  optionsFromEnv,
+  PGLITE_REFUSED,
+  readsOptionsFromEnv,
+  runDeviceDataBench,
+  runReadsBench,
+} from './device-data.ts'
+import { eventsOptionsFromEnv, runEventsBench } from './events.ts'
 
 const which = process.env.BENCH ?? 'all'
-if (!['all', 'device-data', 'audit'].includes(which)) {
-  process.stderr.write('BENCH: expected all, device-data or audit\n')
+if (!['all', 'device-data', 'audit', 'events', 'reads'].includes(which)) {
+  process.stderr.write('BENCH: expected all, device-data, audit, events or reads\n')
   process.exit(78)
 }
 const databaseUrl = process.env.DATABASE_URL || undefined
+const readsAtScale =
+  which === 'reads' ||
+  ((which === 'all' || which === 'device-data') && optionsFromEnv().cases.includes('reads-at-scale'))
+// Refused before anything runs (the audit append would otherwise run first on BENCH=all).
+if (readsAtScale && !databaseUrl) {
+  process.stderr.write(`BENCH=${which}: ${PGLITE_REFUSED}\n`)
+  process.exit(78)
+}
 let ok = true
 
 if (which === 'all' || which === 'audit') {
   const writers = Number(process.env.BENCH_WRITERS ?? 16)
   const entries = Number(process.env.BENCH_ENTRIES ?? (databaseUrl ? 4000 : 1000))
-  console.log(databaseUrl ? 'audit append on PostgreSQL (DATABASE_URL)' : 'audit append on in-memory PGlite (DATABASE_URL not set: figures say little about contention; benchmark on PostgreSQL)')
+  console.log(
+    databaseUrl
+      ? 'audit append on PostgreSQL (DATABASE_URL)'
+      : 'audit append on in-memory PGlite (DATABASE_URL not set: figures say little about contention; benchmark on PostgreSQL)',
+  )
   const r = await runAuditAppendBench({ databaseUrl, writers, entries })
   const fmt = (n: number) => `${Math.round(n).toLocaleString('en')}/s`
   console.log(`  ${r.entries} entries each, ${r.writers} concurrent writers, engine ${r.engine}`)
   console.log(`  (a) baseline single-row INSERT   ${fmt(r.baselinePerSecond)}`)
-  console.log(`  (b) audit.record, K = 1 chain    ${fmt(r.oneChainPerSecond)}   b/a = ${(r.oneChainPerSecond / r.baselinePerSecond).toFixed(2)}`)
-  console.log(`  (c) audit.record, K = 8 chains   ${fmt(r.eightChainsPerSecond)}   c/a = ${(r.eightChainsPerSecond / r.baselinePerSecond).toFixed(2)}   c/b = ${(r.eightChainsPerSecond / r.oneChainPerSecond).toFixed(2)}`)
+  console.log(
+    `  (b) audit.record, K = 1 chain    ${fmt(r.oneChainPerSecond)}   b/a = ${(r.oneChainPerSecond / r.baselinePerSecond).toFixed(2)}`,
+  )
+  console.log(
+    `  (c) audit.record, K = 8 chains   ${fmt(r.eightChainsPerSecond)}   c/a = ${(r.eightChainsPerSecond / r.baselinePerSecond).toFixed(2)}   c/b = ${(r.eightChainsPerSecond / r.oneChainPerSecond).toFixed(2)}`,
+  )
 }
 
 if (which === 'all' || which === 'device-data') {
   const result = await runDeviceDataBench(optionsFromEnv())
   if (!result.ok) {
-    process.stderr.write('device-data bench: some requests failed or some acknowledged readings are missing (see the JSON lines)\n')
+    process.stderr.write(
+      'device-data bench: some requests failed or some acknowledged readings are missing (see the JSON lines)\n',
+    )
+    ok = false
+  }
+}
+
+if (which === 'all' || which === 'events') {
+  const result = await runEventsBench(eventsOptionsFromEnv())
+  if (!result.ok) {
+    process.stderr.write(
+      'events bench: some requests failed, some events were not delivered, or a signature did not verify (see the JSON lines)\n',
+    )
+    ok = false
+  }
+}
+
+if (which === 'reads') {
+  const result = await runReadsBench(readsOptionsFromEnv())
+  if (!result.ok) {
+    process.stderr.write('reads bench: some requests failed (see the JSON lines)\n')
     ok = false
   }
 }

@@ -12,6 +12,13 @@
 //   - the reads-at-scale loader (bench/loader.ts): on a `load` message from the parent it loads
 //     readings through the repository, in this process (PGlite allows one process per
 //     directory; the data keys are this server's), and answers `loaded` when done.
+//   - for the events benchmark (bench/events.ts, BENCH_EVENTS=1): a backend service of the demo
+//     organisation (client credentials, scope subscriptions:manage device-data:read) whose
+//     credentials go to the parent, which subscribes through /api/v2/subscriptions like any
+//     integration; and, on a `relay-start` message, the outbox relay — the events module's own
+//     (createEvents, the production code, on this process's module context), started then rather
+//     than at listen so the parent can measure it draining a backlog (the run sets EVENTS_RELAY=false
+//     so the app's relay never runs beside it). Answers `relay-started`.
 // It reports its ports and the devices' credentials to the parent over the IPC channel, and stops
 // on SIGTERM (so `--cpu-prof` writes its profile).
 
@@ -30,6 +37,9 @@ import { migrate, openDatabase, type Database, type Queryable } from '../src/pla
 import { createLogger } from '../src/platform/observability/logger.ts'
 import { startTracing } from '../src/platform/observability/tracing.ts'
 import { createClientStore } from '../src/security/oauth-server/index.ts'
+import { serviceClientMetadata } from '../src/modules/clients/index.ts'
+import { createEvents, type Events } from '../src/modules/events/index.ts'
+import { Registry } from 'prom-client'
 import { VERSION } from '../src/version.ts'
 import { createReadLoader, type LoadFailed, type LoadProgress, type LoadRequest } from './loader.ts'
 
@@ -47,11 +57,28 @@ export interface ServerReady {
   readonly baselinePort: number
   readonly devices: readonly BenchDevice[]
   readonly poolMax: number
+  /** BENCH_EVENTS=1: a backend service of the demo organisation that may manage its webhook subscriptions. */
+  readonly eventsService?: { readonly clientId: string; readonly clientSecret: string }
+}
+
+/** The parent's request to start the outbox relay (events benchmark), and the answer. */
+export interface RelayStart {
+  readonly type: 'relay-start'
+}
+export interface RelayStarted {
+  readonly type: 'relay-started'
 }
 
 // The v1 body as routes.v1.ts declares it (that schema is not exported; kept identical here).
 const V1_TYPES = ['glucose', 'heart-rate', 'blood-pressure', 'spo2', 'weight', 'temperature'] as const
-const V1_CODES: Record<string, string> = { glucose: '2339-0', 'heart-rate': '8867-4', 'blood-pressure': '85354-9', spo2: '59408-5', weight: '29463-7', temperature: '8310-5' }
+const V1_CODES: Record<string, string> = {
+  glucose: '2339-0',
+  'heart-rate': '8867-4',
+  'blood-pressure': '85354-9',
+  spo2: '59408-5',
+  weight: '29463-7',
+  temperature: '8310-5',
+}
 const PostReadingV1 = Type.Object(
   {
     type: Type.Union(V1_TYPES.map((t) => Type.Literal(t))),
@@ -104,7 +131,18 @@ interface BaselineTarget {
   readonly patientId: string
 }
 
-function baselineRow(target: BaselineTarget, r: { id?: string | undefined; code: string; effectiveDateTime: string; sequence?: number | undefined; content: unknown }, now: Date, source: string): ReadingRow {
+function baselineRow(
+  target: BaselineTarget,
+  r: {
+    id?: string | undefined
+    code: string
+    effectiveDateTime: string
+    sequence?: number | undefined
+    content: unknown
+  },
+  now: Date,
+  source: string,
+): ReadingRow {
   const time = parseDeviceTime(r.effectiveDateTime)
   if (!time) throw Object.assign(new Error('bad time'), { statusCode: 400 })
   return {
@@ -125,28 +163,58 @@ function baselineRow(target: BaselineTarget, r: { id?: string | undefined; code:
   }
 }
 
-async function startBaseline(db: Database, target: BaselineTarget, bodyLimit: number, host: string, counts: QueryCounts | undefined): Promise<{ port: number; close: () => Promise<void> }> {
-  const bare = Fastify({ logger: false, bodyLimit, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } })
+async function startBaseline(
+  db: Database,
+  target: BaselineTarget,
+  bodyLimit: number,
+  host: string,
+  counts: QueryCounts | undefined,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const bare = Fastify({
+    logger: false,
+    bodyLimit,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  })
   bare.post('/baseline/v2', { schema: { body: PostReadings } }, async (request) => {
     const body = request.body as PostReadings
     const now = new Date()
     const rows = body.readings.map((r) =>
-      baselineRow(target, { ...r, content: { value: r.value, unit: r.unit, components: r.components, note: r.note } }, now, 'v2'),
+      baselineRow(
+        target,
+        { ...r, content: { value: r.value, unit: r.unit, components: r.components, note: r.note } },
+        now,
+        'v2',
+      ),
     )
     const stored = await insertReadings(db, rows)
     return { created: stored.size }
   })
   bare.post('/baseline/v1', { schema: { body: PostReadingV1 } }, async (request, reply) => {
     const body = request.body as { type: string; value?: number; unit: string; time: string }
-    const row = baselineRow(target, { code: V1_CODES[body.type] as string, effectiveDateTime: body.time, content: { value: body.value, unit: body.unit } }, new Date(), 'v1')
+    const row = baselineRow(
+      target,
+      {
+        code: V1_CODES[body.type] as string,
+        effectiveDateTime: body.time,
+        content: { value: body.value, unit: body.unit },
+      },
+      new Date(),
+      'v1',
+    )
     const stored = await insertReadings(db, [row])
     return reply.code(201).send({ id: row.id, status: stored.size === 1 ? 'created' : 'duplicate' })
   })
   // For the runner's sanity check at the end: what was stored, by contract.
   bare.get('/baseline/stats', async () => {
-    const { rows } = await db.query<{ source: string; n: number | string }>('SELECT source, count(*) AS n FROM readings GROUP BY source')
+    const { rows } = await db.query<{ source: string; n: number | string }>(
+      'SELECT source, count(*) AS n FROM readings GROUP BY source',
+    )
     const audit = await db.query<{ n: number | string }>('SELECT count(*) AS n FROM audit_entries')
-    return { readings: Object.fromEntries(rows.map((r) => [r.source, Number(r.n)])), auditEntries: Number(audit.rows[0]?.n ?? 0), ...(counts ? { queryCounts: counts } : {}) }
+    return {
+      readings: Object.fromEntries(rows.map((r) => [r.source, Number(r.n)])),
+      auditEntries: Number(audit.rows[0]?.n ?? 0),
+      ...(counts ? { queryCounts: counts } : {}),
+    }
   })
   await bare.listen({ port: 0, host })
   const address = bare.server.address()
@@ -154,43 +222,100 @@ async function startBaseline(db: Database, target: BaselineTarget, bodyLimit: nu
   return { port: address.port, close: () => bare.close() }
 }
 
+/** A confidential client-credentials client with a secret (the bench's devices and its integration). */
+function upsertServiceClient(
+  clients: ReturnType<typeof createClientStore>,
+  clientId: string,
+  secret: string,
+  scope: string,
+): Promise<void> {
+  return clients.upsert({ clientId, secret, metadata: serviceClientMetadata(clientId, scope) })
+}
+
 async function main(): Promise<void> {
   let config = loadConfigFromProcess()
   const logger = createLogger({ level: config.logLevel })
   config = (await resolveSecrets(config)).config
-  const tracing = startTracing({ endpoint: config.otel.endpoint, serviceName: config.otel.serviceName, version: VERSION })
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: config.dataDir, poolMax: config.databasePoolMax })
+  const tracing = startTracing({
+    endpoint: config.otel.endpoint,
+    serviceName: config.otel.serviceName,
+    version: VERSION,
+  })
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    pgliteDir: config.dataDir,
+    poolMax: config.databasePoolMax,
+  })
   await migrate(db)
-  const counts: QueryCounts | undefined = process.env.BENCH_COUNT_QUERIES === '1' ? { statements: {}, transactions: 0 } : undefined
-  const app = await buildApp(config, { db: counts ? countingDatabase(db, counts) : db, logger, tracing, processMetrics: true })
+  const counts: QueryCounts | undefined =
+    process.env.BENCH_COUNT_QUERIES === '1' ? { statements: {}, transactions: 0 } : undefined
+  const app = await buildApp(config, {
+    db: counts ? countingDatabase(db, counts) : db,
+    logger,
+    tracing,
+    processMetrics: true,
+  })
   const { modules } = app.vigil
 
   // The devices: the demo glucometer of `vigil seed-demo`, and more like it.
-  const demo = await seedDemo({ db, keyring: modules.keyring, password: process.env.BENCH_DEMO_PASSWORD ?? randomBytes(12).toString('base64url') })
-  const demoDevice = (await db.query<{ id: string }>('SELECT id FROM devices WHERE client_id = $1', [demo.clients.device.clientId])).rows[0]
+  const demo = await seedDemo({
+    db,
+    keyring: modules.keyring,
+    password: process.env.BENCH_DEMO_PASSWORD ?? randomBytes(12).toString('base64url'),
+  })
+  const demoDevice = (
+    await db.query<{ id: string }>('SELECT id FROM devices WHERE client_id = $1', [
+      demo.clients.device.clientId,
+    ])
+  ).rows[0]
   if (!demoDevice) throw new Error('seed-demo did not create the demo device')
-  const devices: BenchDevice[] = [{ deviceId: demoDevice.id, patientId: demo.patients.patient, clientId: demo.clients.device.clientId, clientSecret: demo.clients.device.clientSecret }]
+  const devices: BenchDevice[] = [
+    {
+      deviceId: demoDevice.id,
+      patientId: demo.patients.patient,
+      clientId: demo.clients.device.clientId,
+      clientSecret: demo.clients.device.clientSecret,
+    },
+  ]
   const clients = createClientStore({ db, sealer: keyringSealer(modules.keyring) })
   const wanted = Math.max(1, Number(process.env.BENCH_DEVICES ?? 16))
   for (let i = devices.length; i < wanted; i++) {
     const clientId = `bench-device-${i}-${randomBytes(4).toString('hex')}`
     const clientSecret = randomBytes(32).toString('base64url')
-    await clients.upsert({
-      clientId,
-      secret: clientSecret,
-      metadata: { client_id: clientId, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'device-data:write' },
-    })
+    await upsertServiceClient(clients, clientId, clientSecret, 'device-data:write')
     const deviceId = randomUUID()
     const patientId = await db.transaction(async (tx) => {
-      const patient = await modules.patients.create({ organisationId: demo.organisation.id, demographics: { name: { given: ['Bench'], family: `Patient ${i}` }, gender: 'unknown' } }, tx)
+      const patient = await modules.patients.create(
+        {
+          organisationId: demo.organisation.id,
+          demographics: { name: { given: ['Bench'], family: `Patient ${i}` }, gender: 'unknown' },
+        },
+        tx,
+      )
       await tx.query(
         "INSERT INTO devices (id, client_id, organisation_id, manufacturer, model, serial, type, firmware_version) VALUES ($1, $2, $3, 'Vigil Bench', 'Glucometer', $4, 'glucometer', '1.0.0')",
         [deviceId, clientId, demo.organisation.id, `BENCH-${i}-${clientId}`],
       )
-      await tx.query("INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'bench')", [randomUUID(), deviceId, patient.id])
+      await tx.query(
+        "INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'bench')",
+        [randomUUID(), deviceId, patient.id],
+      )
       return patient.id
     })
     devices.push({ deviceId, patientId, clientId, clientSecret })
+  }
+
+  // The events benchmark's integration: a backend service of the demo organisation.
+  let eventsService: ServerReady['eventsService']
+  if (process.env.BENCH_EVENTS === '1') {
+    const clientId = `bench-integration-${randomBytes(4).toString('hex')}`
+    const clientSecret = randomBytes(32).toString('base64url')
+    await upsertServiceClient(clients, clientId, clientSecret, 'subscriptions:manage device-data:read')
+    await db.query('UPDATE oauth_clients SET organisation_id = $2 WHERE client_id = $1', [
+      clientId,
+      demo.organisation.id,
+    ])
+    eventsService = { clientId, clientSecret }
   }
 
   if (counts) {
@@ -198,14 +323,22 @@ async function main(): Promise<void> {
     counts.statements = {}
     counts.transactions = 0
   }
-  const baseline = await startBaseline(db, devices[0] as BenchDevice, config.bodyLimitBytes, config.host, counts)
+  const baseline = await startBaseline(
+    db,
+    devices[0] as BenchDevice,
+    config.bodyLimitBytes,
+    config.host,
+    counts,
+  )
   await app.listen({ port: config.port, host: config.host })
 
+  let relay: Events | undefined
   let stopping = false
   const stop = async () => {
     if (stopping) return
     stopping = true
     const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
+    await relay?.stop()
     await baseline.close()
     await app.close()
     clearInterval(reaper)
@@ -217,19 +350,42 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop())
 
   const load = createReadLoader(app, demo.organisation.id)
+  process.on('message', (m: RelayStart) => {
+    if (m?.type !== 'relay-start' || relay) return
+    // The production relay on this server's module context, switched on (its metrics in a registry of their own).
+    relay = createEvents(
+      { ...modules, config: { ...modules.config, events: { ...modules.config.events, relay: true } } },
+      { registry: new Registry() },
+    )
+    void relay.start().then(() => process.send?.({ type: 'relay-started' } satisfies RelayStarted))
+  })
   process.on('message', (m: LoadRequest) => {
     if (m?.type !== 'load') return
     load(m, (readings) => process.send?.({ type: 'load-progress', readings } satisfies LoadProgress)).then(
       (reply) => process.send?.(reply),
-      (err: unknown) => process.send?.({ type: 'load-failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies LoadFailed),
+      (err: unknown) =>
+        process.send?.({
+          type: 'load-failed',
+          message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        } satisfies LoadFailed),
     )
   })
 
-  const ready: ServerReady = { type: 'ready', engine: db.kind, port: config.port, baselinePort: baseline.port, devices, poolMax: config.databasePoolMax }
+  const ready: ServerReady = {
+    type: 'ready',
+    engine: db.kind,
+    port: config.port,
+    baselinePort: baseline.port,
+    devices,
+    poolMax: config.databasePoolMax,
+    ...(eventsService ? { eventsService } : {}),
+  }
   process.send?.(ready)
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench server: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.stderr.write(
+    `bench server: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  )
   process.exit(1)
 })

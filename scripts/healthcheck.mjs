@@ -11,7 +11,14 @@ const port = Number(process.env.PORT || 8080)
 const timeoutMs = Number(process.env.HEALTHCHECK_TIMEOUT_MS || 4000)
 
 const request = (tls ? https : http).get(
-  { host: '127.0.0.1', port, path: '/health/ready', timeout: timeoutMs, rejectUnauthorized: false, headers: { accept: 'application/json' } },
+  {
+    host: '127.0.0.1',
+    port,
+    path: '/health/ready',
+    timeout: timeoutMs,
+    rejectUnauthorized: false,
+    headers: { accept: 'application/json' },
+  },
   (res) => {
     res.resume()
     process.exit(res.statusCode === 200 ? 0 : 1)

@@ -31,7 +31,10 @@ if (files.length === 0) {
 // packages (root, apt-get present), install it once so `npm test` needs nothing done by hand;
 // elsewhere the browser tests fail with a message saying what to install.
 const CHROMIUM = '/usr/bin/chromium'
-if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.startsWith(`test${path.sep}e2e`)) && !existsSync(CHROMIUM)) {
+if (
+  files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.startsWith(`test${path.sep}e2e`)) &&
+  !existsSync(CHROMIUM)
+) {
   const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
   if (canInstall) {
     console.log('installing Debian chromium for the browser tests (apt-get install -y chromium)…')
@@ -39,16 +42,27 @@ if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`) || f.startsWith(`t
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
     spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env })
   } else {
-    console.warn(`${CHROMIUM} is missing: the browser tests will fail. Install it with: sudo apt-get install -y chromium`)
+    console.warn(
+      `${CHROMIUM} is missing: the browser tests will fail. Install it with: sudo apt-get install -y chromium`,
+    )
   }
 }
 
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout']
-if (process.env.VIGIL_TEST_TAP) reporters.push('--test-reporter=tap', `--test-reporter-destination=${process.env.VIGIL_TEST_TAP}`)
+if (process.env.VIGIL_TEST_TAP)
+  reporters.push('--test-reporter=tap', `--test-reporter-destination=${process.env.VIGIL_TEST_TAP}`)
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.VIGIL_TEST_CONCURRENCY ?? 2}`, '--test-timeout=300000', ...reporters, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${process.env.VIGIL_TEST_CONCURRENCY ?? 2}`,
+    '--test-timeout=300000',
+    ...reporters,
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 )
 process.exit(result.status ?? 1)

@@ -32,7 +32,9 @@ function parseArgs(argv) {
     if (argv[i] === '--check') args.check = true
     else if (argv[i] === '--root' && argv[i + 1]) args.root = path.resolve(argv[++i])
     else {
-      console.error(`trace: unknown argument ${argv[i]}\nusage: node scripts/trace.mjs [--check] [--root DIR]`)
+      console.error(
+        `trace: unknown argument ${argv[i]}\nusage: node scripts/trace.mjs [--check] [--root DIR]`,
+      )
       process.exit(2)
     }
   }
@@ -59,7 +61,8 @@ export function readRequirements(srsText) {
     const m = ID_CELL.exec(first ?? '')
     if (!m) return
     const id = m[1]
-    if (seen.has(id)) throw new Error(`${SRS_FILE}:${index + 1}: ${id} is already defined on line ${seen.get(id)}`)
+    if (seen.has(id))
+      throw new Error(`${SRS_FILE}:${index + 1}: ${id} is already defined on line ${seen.get(id)}`)
     seen.set(id, index + 1)
     requirements.push({ id, title: (second ?? '').replace(/\\\|/g, '|'), line: index + 1 })
   })
@@ -102,7 +105,8 @@ export function readTests(source) {
     const ids = [...new Set(title.match(ID) ?? [])].sort()
     if (ids.length === 0) continue
     // The options object, when there is one, sits between the title and the function.
-    const options = /^\s*,\s*(\{[^{}]*\})/.exec(source.slice(TITLE.lastIndex, TITLE.lastIndex + 400))?.[1] ?? ''
+    const options =
+      /^\s*,\s*(\{[^{}]*\})/.exec(source.slice(TITLE.lastIndex, TITLE.lastIndex + 400))?.[1] ?? ''
     const pending = m[4] === 'skip' || m[4] === 'todo' || /\b(skip|todo)\s*:\s*(?!false\b)/.test(options)
     const line = source.slice(0, m.index).split('\n').length
     tests.push({ title, ids, pending, line })
@@ -133,7 +137,8 @@ export function trace(root) {
       }
     }
   }
-  for (const list of byId.values()) list.sort((a, b) => byString(a.file, b.file) || byString(a.title, b.title))
+  for (const list of byId.values())
+    list.sort((a, b) => byString(a.file, b.file) || byString(a.title, b.title))
   unknown.sort((a, b) => byString(a.id, b.id) || byString(a.file, b.file) || a.line - b.line)
 
   const uncovered = requirements.filter((r) => !byId.get(r.id).some((t) => !t.pending))
@@ -191,7 +196,9 @@ function main() {
   const stale = previous !== table
   // A check only reads: CI must see the committed table as it is, and leave the checkout untouched.
   if (args.check && stale) {
-    console.error(`trace: ${OUT_FILE} is ${previous === undefined ? 'missing' : 'out of date'}; run npm run trace and commit it`)
+    console.error(
+      `trace: ${OUT_FILE} is ${previous === undefined ? 'missing' : 'out of date'}; run npm run trace and commit it`,
+    )
   }
   if (stale && !args.check) writeFileSync(outPath, table)
 
@@ -201,7 +208,8 @@ function main() {
       `${uncovered.length} without; ${titled} test titles name a requirement → ${OUT_FILE}${stale ? (args.check ? ' (stale, not written)' : '') : ' (unchanged)'}`,
   )
   for (const r of uncovered) console.error(`trace: no test for ${r.id}: ${r.title}`)
-  for (const u of unknown) console.error(`trace: ${u.file}:${u.line} names ${u.id}, which is not in ${SRS_FILE}`)
+  for (const u of unknown)
+    console.error(`trace: ${u.file}:${u.line} names ${u.id}, which is not in ${SRS_FILE}`)
   process.exit(uncovered.length > 0 || unknown.length > 0 || (args.check && stale) ? 1 : 0)
 }
 

@@ -4,83 +4,74 @@
 
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import cors from '@fastify/cors'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
-import type { Logger } from 'pino'
-import type { Config } from './config/index.ts'
-import { createAuditTrail, loadCheckpointSigner, registerHttpAudit, securityEventEntry, type AuditTrail } from './audit/index.ts'
-import { registerRateLimit } from './platform/http/rate-limit.ts'
-import { isOperationalProbe } from './platform/http/probes.ts'
-import { registerRequestScope } from './platform/http/request-scope.ts'
-import { apiIndexRoutes } from './modules/api-index/routes.ts'
-import { docsRoutes } from './modules/docs/routes.ts'
-import { consoleRoutes, withConsoleClient } from './modules/console/index.ts'
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify'
 import type { Redis } from 'ioredis'
-import { createReadinessCheck } from './modules/health/check-readiness.ts'
-import { metricsRoutes } from './modules/health/metrics.routes.ts'
-import { healthRoutes } from './modules/health/routes.ts'
+import type Provider from 'oidc-provider'
+import type { Logger } from 'pino'
+import { loadCheckpointSigner, registerHttpAudit, type AuditTrail } from './audit/index.ts'
+import { composeServices } from './compose.ts'
+import type { Config } from './config/index.ts'
+import {
+  accountRoutesV2,
+  emailVerificationPageRoutes,
+  emailVerificationRoutesV2,
+} from './modules/account/index.ts'
+import { accessReportRoutesV2 } from './modules/access-report/index.ts'
+import { apiIndexRoutes } from './modules/api-index/index.ts'
+import { auditRoutesV2 } from './modules/auditor/index.ts'
+import { careRoutesV2 } from './modules/care/index.ts'
+import { clientRoutesV2 } from './modules/clients/index.ts'
+import { consoleRoutes } from './modules/console/index.ts'
+import type { ModuleContext } from './modules/context.ts'
+import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
+import { docsRoutes } from './modules/docs/index.ts'
+import { createRetentionJob, erasureRoutesV2 } from './modules/erasure/index.ts'
+import { createEvents, subscriptionCapability } from './modules/events/index.ts'
+import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
+import { createReadinessCheck, healthRoutes, metricsRoutes } from './modules/health/index.ts'
+import { readingSummaryRoutesV2 } from './modules/reading-summaries/index.ts'
+import { smartRoutesV2 } from './modules/smart/index.ts'
 import type { Database } from './platform/db/index.ts'
 import type { JobClaimer } from './platform/db/scheduler.ts'
-import { startSigningKeyRefresh } from './security/oauth-server/signing-key-refresh.ts'
-import { createMailer, mailerOptionsFromConfig, type Mailer } from './platform/mail/index.ts'
 import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts'
-import { registerOpenApi } from './platform/http/openapi.ts'
-import { ProblemSchema } from './platform/http/problem.ts'
-import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
-import { clientErrorHandler, registerSecurityHeaders } from './platform/http/security-headers.ts'
-import { registerUntrustedProxyWarning } from './platform/http/untrusted-proxy.ts'
-import { createDeviceCookies } from './security/oauth-server/device-cookies.ts'
-import { createLoginUnlock } from './modules/users/login-throttle-unlock.ts'
-import { userIdOfAccountKey } from './modules/users/login-throttle.ts'
-import { loginUnlock } from './security/oauth-server/login-unlock.ts'
-import { completeRouteSchema } from './platform/http/route-schema.ts'
-import { registerValidation } from './platform/http/validation.ts'
 import { registerInputBoundary } from './platform/http/input-boundary.ts'
+import { registerOpenApi } from './platform/http/openapi.ts'
+import { isOperationalProbe } from './platform/http/probes.ts'
+import { ProblemSchema } from './platform/http/problem.ts'
+import { registerRateLimit } from './platform/http/rate-limit.ts'
+import { generateRequestId, registerRequestContext } from './platform/http/request-context.ts'
+import { registerRequestScope } from './platform/http/request-scope.ts'
+import { completeRouteSchema } from './platform/http/route-schema.ts'
+import { clientErrorHandler, registerSecurityHeaders } from './platform/http/security-headers.ts'
+import type { TypeBoxTypeProvider, TypedApp } from './platform/http/typed-routes.ts'
+import { registerUntrustedProxyWarning } from './platform/http/untrusted-proxy.ts'
+import { registerValidation } from './platform/http/validation.ts'
 import { registerApiVersions, registerDeprecation, type ApiVersion } from './platform/http/versioning.ts'
+import type { Mailer } from './platform/mail/index.ts'
 import { registerMetrics } from './platform/observability/metrics.ts'
 import { registerRequestLog } from './platform/observability/request-log.ts'
 import type { Tracing } from './platform/observability/tracing.ts'
-import { accountRoutesV2 } from './modules/account/routes.v2.ts'
-import { createEmailVerification } from './modules/account/email-verification.ts'
-import { emailVerificationPageRoutes, emailVerificationRoutesV2 } from './modules/account/email-verification.routes.ts'
-import { clientRoutesV2, createClientService } from './modules/clients/index.ts'
-import { createPasswordHasher, createUserService } from './modules/users/index.ts'
-import { createAccountDirectory } from './modules/identity/account-directory.ts'
-import { createKeyring, keyringSealer } from './platform/crypto/keyring.ts'
-import { createAccessTokenAuthenticator, routeAudience } from './security/authn/access-token.ts'
 import type { Authenticate } from './security/authn/index.ts'
+import { startPrincipalInvalidation } from './security/authn/principal-cache.ts'
 import {
-  apiResource,
-  fhirResource,
-  createClientStore,
-  createProvider,
   isSmartAppOrigin,
   isSmartCorsPath,
   OAUTH_ROUTES,
   scopeDescriptions,
   interactionRoutes,
-  loadSigningKeys,
   oauthProtocolRoutes,
   passwordChangeRoutes,
   passwordResetRoutes,
   type AccountDirectory,
-  type Sealer,
 } from './security/oauth-server/index.ts'
-import { createPdp, registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
-import { scopesForOperation } from './security/policy/scopes.ts'
-import type { ModuleContext } from './modules/context.ts'
-import { createAccessFactSource, createDataKeyStore, createPatientCipher, createPatientService } from './modules/patients/index.ts'
-import { createPrincipalDirectory } from './modules/identity/principal-directory.ts'
-import { careRoutesV2, createGranteeFactSource } from './modules/care/index.ts'
-import { deviceRoutesV2, deviceDataRoutesV1, deviceDataRoutesV2 } from './modules/device-data/index.ts'
-import { createDeviceService } from './modules/devices/index.ts'
-import { fhirRoutes, smartConfigurationRoutes } from './modules/fhir/index.ts'
-import { auditRoutesV2 } from './modules/auditor/index.ts'
-import { readingSummaryRoutesV2 } from './modules/reading-summaries/index.ts'
-import { accessReportRoutesV2 } from './modules/access-report/index.ts'
-import { erasureRoutesV2 } from './modules/erasure/index.ts'
-import { smartRoutesV2 } from './modules/smart/index.ts'
-import { createEvents, subscriptionCapability } from './modules/events/index.ts'
-import type Provider from 'oidc-provider'
+import { startSigningKeyRefresh } from './security/oauth-server/signing-key-refresh.ts'
+import { registerRouteAccess, type PolicyDecisionPoint } from './security/policy/index.ts'
+import { fhirInteraction, scopesForOperation } from './security/policy/scopes.ts'
 import { VERSION } from './version.ts'
 
 export interface AppDeps {
@@ -106,6 +97,8 @@ export interface AppDeps {
   readonly jobs?: JobClaimer
   /** Milliseconds between checks for a rotated signing key in the database (main.ts; unset = none). */
   readonly signingKeyRefreshMs?: number
+  /** The verified-principal cache (ADR-0029): false turns it off; default 10,000 entries, 60 s. */
+  readonly principalCache?: false | { readonly max: number; readonly ttlMs: number }
 }
 
 export type App = FastifyInstance
@@ -117,13 +110,8 @@ declare module 'fastify' {
   }
 }
 
-/** A test's PDP without patientScope reaches no patient in lists. */
-function withPatientScope(pdp: PolicyDecisionPoint): Required<PolicyDecisionPoint> {
-  return { decide: pdp.decide.bind(pdp), patientScope: pdp.patientScope?.bind(pdp) ?? (async () => ({ kind: 'none' }) as const) }
-}
-
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
-  const app = Fastify({
+  const base = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     genReqId: generateRequestId,
     requestIdHeader: false,
@@ -142,53 +130,41 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     frameworkErrors: frameworkErrorHandler,
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance
+  // The TypeBox type provider, once for the whole app: route plugins (RoutePlugin) take their
+  // request and reply types from their schemas (platform/http/typed-routes.ts; ADR-0030).
+  const app: TypedApp = base.withTypeProvider<TypeBoxTypeProvider>()
 
   if (deps.tracing) await app.register(deps.tracing.fastifyPlugin)
 
-  // Identity: the keyring seals secrets at rest; oidc-provider issues every token (ADR-0005).
-  if (!config.secrets.keyring || !config.secrets.cookieSecret) throw new Error('ENCRYPTION_KEYRING and COOKIE_SECRET must be resolved before buildApp (resolveSecrets)')
-  const keyring = createKeyring(config.secrets.keyring)
-  const sealer: Sealer = keyringSealer(keyring)
-  // The audit trail (ADR-0006), and the request each piece of code runs for, so security events
-  // raised deep in the accounts module carry their request id and caller.
-  const auditTrail =
-    deps.audit ??
-    createAuditTrail({ db: deps.db, checkpointFile: config.audit.checkpointFile, checkpointCommand: config.audit.checkpointCommand, onCheckpoint: (c) => deps.logger.info({ auditCheckpoint: c }, 'audit checkpoint') })
+  // The request each piece of code runs for, so security events raised deep in the accounts
+  // module carry their request id and caller; then every service, built once (src/compose.ts).
   const requestScope = registerRequestScope(app)
-  // A delay that starts on a real account mails its owner a one-time unlock link (ADR-0014); the
-  // mailer is built further down, so the notice is wired once it exists.
-  const delayNotice: { notify?: (userId: string) => void } = {}
-  // Login failures, locks, second-factor and password events: logged (identifiers only, never
-  // the password or code) and written to the audit trail.
-  const accounts =
-    deps.accounts ??
-    createAccountDirectory({
-      db: deps.db,
-      keyring,
-      onEvent: (event) => {
-        deps.logger[/failed|locked|blocked/.test(event.type) ? 'warn' : 'info']({ securityEvent: event }, event.type)
-        const delayed = event.type === 'login.locked' ? userIdOfAccountKey(String((event as { key?: unknown }).key)) : undefined
-        if (delayed) delayNotice.notify?.(delayed)
-        const request = requestScope.current()
-        const facts = request && { id: request.id, ip: request.ip, userAgent: request.headers['user-agent'] }
-        auditTrail.record(securityEventEntry(event, facts)).catch((err: unknown) => deps.logger.error({ err, requestId: facts?.id }, 'audit write failed for a security event'))
-      },
-    })
-  const clients = createClientStore({ db: deps.db, sealer })
-  // The web console's client is built in (ADR-0022); every other client comes from the store.
-  const provider = createProvider({
-    config,
-    db: deps.db,
-    clients: withConsoleClient(clients, config.publicUrl),
-    accounts,
+  const services = await composeServices(config, deps, { currentRequest: () => requestScope.current() })
+  const {
     keyring,
-    signingKeys: await loadSigningKeys(deps.db, sealer),
-    // A refused authorization or token request (bad scope, aud or launch) leaves an entry (ADR-0018).
-    onRefusal: (r) =>
-      void auditTrail
-        .record({ actorKind: r.clientId ? 'client' : 'anonymous', actorId: r.clientId, clientId: r.clientId, ip: r.ip, action: `oauth.${r.endpoint}`, outcome: 'denied', status: 400, decisionRule: r.error, requestId: r.requestId })
-        .catch((err: unknown) => deps.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit write failed for a refused OAuth request')),
-  })
+    sealer,
+    cookieSecret,
+    audit: auditTrail,
+    accounts,
+    provider,
+    authenticate,
+    principalCache,
+    pdp,
+    mailer,
+    deviceCookies,
+    unlock,
+    emailVerification,
+    modules,
+  } = services
+  if (principalCache) {
+    const stop = await startPrincipalInvalidation(deps.db, principalCache, (err) =>
+      deps.logger.warn(
+        { err: { message: err instanceof Error ? err.message : String(err) } },
+        'LISTEN vigil_auth failed: the principal cache stays off',
+      ),
+    )
+    app.addHook('onClose', stop)
+  }
   if (deps.signingKeyRefreshMs) {
     // A rotation made by `vigil keys rotate-signing` (or another instance) reaches this one without a restart (ADR-0017).
     const refresh = startSigningKeyRefresh({
@@ -197,34 +173,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       sealer,
       intervalMs: deps.signingKeyRefreshMs,
       onReload: (kids) => deps.logger.info({ signingKeys: kids }, 'signing keys reloaded'),
-      onError: (err) => deps.logger.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'signing key check failed'),
+      onError: (err) =>
+        deps.logger.warn(
+          { err: { message: err instanceof Error ? err.message : String(err) } },
+          'signing key check failed',
+        ),
     })
     app.addHook('onClose', async () => refresh.stop())
   }
-  const api = apiResource(config.publicUrl)
-  const fhir = fhirResource(config.publicUrl)
-  const authenticate =
-    deps.authenticate ??
-    createAccessTokenAuthenticator({
-      provider,
-      // A token is for one resource: the FHIR server's routes take only FHIR tokens, the API only
-      // API tokens — decided from the matched route, never the raw URL (ADR-0012).
-      audience: routeAudience({ api, fhir }),
-      accounts,
-      directory: createPrincipalDirectory(deps.db),
-    })
-
-  // Patients' PHI: per-patient data keys wrapped by versioned KEKs sealed by the keyring (ADR-0009);
-  // the policy decision point over care teams, consents and break-glass (ADR-0008).
-  const dataKeys = createDataKeyStore({ db: deps.db, root: sealer })
-  const cipher = createPatientCipher(dataKeys)
-  const patients = createPatientService({ db: deps.db, keys: dataKeys, cipher, keyring })
-  const pdp: Required<PolicyDecisionPoint> = withPatientScope(deps.pdp ?? createPdp({ facts: createAccessFactSource(deps.db), grantees: createGranteeFactSource(deps.db) }))
-  const mailer = deps.mailer ?? createMailer(mailerOptionsFromConfig(config, deps.logger))
-  const deviceCookies = createDeviceCookies(config.secrets.cookieSecret)
-  const unlock = loginUnlock({ unlock: createLoginUnlock({ db: deps.db, clock: () => new Date() }), mailer, deviceCookies, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl, logger: deps.logger })
-  delayNotice.notify = unlock.notifyDelayed
-  const modules: ModuleContext = { config, db: deps.db, logger: deps.logger, redis: deps.redis, audit: auditTrail, keyring, dataKeys, cipher, patients, pdp, mailer, clock: () => new Date(), jobs: deps.jobs }
 
   app.decorate('vigil', { provider, modules })
   if (!deps.mailer) app.addHook('onClose', async () => mailer.close())
@@ -233,7 +189,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   registerRequestContext(app)
   // Every response's security headers, oidc-provider's included (ADR-0013); first, so a reply
   // from any later onRequest hook (rate limit, authentication) carries them.
-  registerSecurityHeaders(app, { tls: config.tls !== undefined, protocolPaths: ['/oauth', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'] })
+  registerSecurityHeaders(app, {
+    tls: config.tls !== undefined,
+    protocolPaths: ['/oauth', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'],
+  })
   registerUntrustedProxyWarning(app, { trustProxy: config.trustProxy })
   // Before authentication, so floods of bad tokens or passwords are limited too.
   await registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redis: deps.redis })
@@ -247,11 +206,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   registerRouteAccess(app, { authenticate, pdp, securityEvent: (event) => auditTrail.record(event) })
   app.addHook('onRoute', (route) => {
     if (route.method === 'OPTIONS' && route.url.endsWith('*')) return // CORS preflight, undocumented
-    completeRouteSchema(route, { protected: route.config?.policy !== undefined, rateLimited: config.rateLimitPerMinute > 0 && !isOperationalProbe(route.url) })
+    completeRouteSchema(route, {
+      protected: route.config?.policy !== undefined,
+      rateLimited: config.rateLimitPerMinute > 0 && !isOperationalProbe(route.url),
+    })
   })
 
   registerRequestLog(app)
-  const metrics = registerMetrics(app, { poolStats: () => deps.db.poolStats(), defaultMetrics: deps.processMetrics ?? false })
+  const metrics = registerMetrics(app, {
+    poolStats: () => deps.db.poolStats(),
+    defaultMetrics: deps.processMetrics ?? false,
+  })
   // One audit entry per request (probes aside) and periodic signed checkpoints (ADR-0006).
   registerHttpAudit(app, {
     audit: auditTrail,
@@ -269,8 +234,25 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     // An allow-list from CORS_ORIGINS; none configured → no cross-origin access at all.
     origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Exist', 'Prefer', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'Deprecation', 'Sunset', 'Link', 'ETag', 'Location', 'Retry-After', 'WWW-Authenticate'],
+    allowedHeaders: [
+      'Authorization',
+      'Content-Type',
+      'Idempotency-Key',
+      'If-Match',
+      'If-None-Exist',
+      'Prefer',
+      'X-Request-Id',
+    ],
+    exposedHeaders: [
+      'X-Request-Id',
+      'Deprecation',
+      'Sunset',
+      'Link',
+      'ETag',
+      'Location',
+      'Retry-After',
+      'WWW-Authenticate',
+    ],
     credentials: false,
     maxAge: 600,
     strictPreflight: true,
@@ -280,7 +262,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     // Plus, on /fhir/R4 and the token endpoint, the origins of registered SMART apps (ADR-0018).
     delegator: async (req: { url?: string; headers: Record<string, string | string[] | undefined> }) => {
       const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
-      if (!origin || config.corsOrigins.includes(origin) || !isSmartCorsPath(req.url ?? '') || !(await isSmartAppOrigin(deps.db, origin))) return corsOptions
+      if (
+        !origin ||
+        config.corsOrigins.includes(origin) ||
+        !isSmartCorsPath(req.url ?? '') ||
+        !(await isSmartAppOrigin(deps.db, origin))
+      )
+        return corsOptions
       return { ...corsOptions, origin: [...config.corsOrigins, origin] }
     },
   })
@@ -293,35 +281,65 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       authorizationUrl: `${config.publicUrl}${OAUTH_ROUTES.authorization}`,
       tokenUrl: `${config.publicUrl}${OAUTH_ROUTES.token}`,
       scopes: scopeDescriptions(),
-      scopesFor: (policy, url) => scopesForOperation(policy, url.startsWith('/fhir/')),
+      scopesFor: (policy, url, method) =>
+        scopesForOperation(policy, url.startsWith('/fhir/'), fhirInteraction(method, url)),
     },
   })
   await app.register(oauthProtocolRoutes({ provider, publicUrl: config.publicUrl }))
   // A registered device paired through the device authorization grant is bound to the approving patient (ADR-0010).
-  const devices = createDeviceService({ db: deps.db, keyring, clock: () => new Date() })
-  await app.register(interactionRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, beforeConsent: (c) => devices.approveDeviceGrant(c), deviceCookies, secureCookies: config.publicUrl.startsWith('https://') }))
+  await app.register(
+    interactionRoutes({
+      provider,
+      accounts,
+      db: deps.db,
+      cookieSecret,
+      beforeConsent: (c) => modules.devices.approveDeviceGrant(c),
+      deviceCookies,
+      secureCookies: config.publicUrl.startsWith('https://'),
+    }),
+  )
   await app.register(unlock.routes)
-  await app.register(passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
-  await app.register(passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret: config.secrets.cookieSecret, publicUrl: config.publicUrl }))
+  await app.register(
+    passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret, publicUrl: config.publicUrl }),
+  )
+  await app.register(
+    passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret, publicUrl: config.publicUrl }),
+  )
 
   // Events out of the outbox: the relay, webhooks, FHIR Subscriptions, NATS JetStream (ADR-0020).
   const events = createEvents(modules, { registry: metrics.registry })
   app.addHook('onReady', () => events.start())
   app.addHook('onClose', () => events.stop())
-  await app.register(healthRoutes({ checkReadiness: createReadinessCheck({ db: deps.db, redis: deps.redis, registry: metrics.registry, degradable: events.natsConnected ? { nats: events.natsConnected } : undefined }) }))
+  // Retention every RETENTION_INTERVAL_SECONDS, once per period across instances (issue 12, ADR-0025).
+  const retention = createRetentionJob(modules)
+  app.addHook('onReady', async () => retention.start(config.retention.intervalSeconds))
+  app.addHook('onClose', () => retention.stop())
+  await app.register(
+    healthRoutes({
+      checkReadiness: createReadinessCheck({
+        db: deps.db,
+        redis: deps.redis,
+        registry: metrics.registry,
+        degradable: events.natsConnected ? { nats: events.natsConnected } : undefined,
+      }),
+    }),
+  )
   await app.register(metricsRoutes({ registry: metrics.registry, token: config.metricsToken }))
   await app.register(docsRoutes())
   await app.register(consoleRoutes())
-  const emailVerification = createEmailVerification({ users: createUserService({ db: deps.db, hasher: createPasswordHasher(), clock: () => new Date() }), mailer, publicUrl: config.publicUrl })
   await app.register(emailVerificationPageRoutes({ emailVerification }))
 
   await registerApiVersions(app, {
-    v1: [apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }), deviceDataRoutesV1(modules), ...(deps.apiModules?.v1 ?? [])],
+    v1: [
+      apiIndexRoutes('v1', { current: false, publicUrl: config.publicUrl }),
+      deviceDataRoutesV1(modules),
+      ...(deps.apiModules?.v1 ?? []),
+    ],
     v2: [
       apiIndexRoutes('v2', { current: true, publicUrl: config.publicUrl }),
       accountRoutesV2,
       emailVerificationRoutesV2({ emailVerification }),
-      clientRoutesV2({ clients: createClientService({ store: clients }) }),
+      clientRoutesV2({ clients: services.clientService }),
       careRoutesV2(modules),
       deviceRoutesV2(modules),
       deviceDataRoutesV2(modules),
@@ -335,7 +353,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     ],
   })
   // FHIR R4 (issue 6) under /fhir/R4, with its own content type and OperationOutcome errors.
-  await app.register(fhirRoutes(modules, { routes: [events.fhirRoutes], capability: subscriptionCapability() }), { prefix: '/fhir/R4' })
+  await app.register(
+    fhirRoutes(modules, { routes: [events.fhirRoutes], capability: subscriptionCapability() }),
+    { prefix: '/fhir/R4' },
+  )
   await app.register(smartConfigurationRoutes(modules))
 
   return app

@@ -3,7 +3,13 @@
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfigFromProcess } from './config/index.ts'
 import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
-import { DatabaseLockedError, DatabaseUnavailableError, migrate, openDatabase, pendingMigrations } from './platform/db/index.ts'
+import {
+  DatabaseLockedError,
+  DatabaseUnavailableError,
+  migrate,
+  openDatabase,
+  pendingMigrations,
+} from './platform/db/index.ts'
 import { TlsMaterialError, tlsServerOptions } from './platform/http/tls.ts'
 import { createRedisClient } from './platform/redis/client.ts'
 import { HEARTBEAT_SECONDS, publicUrlDisagreement, registerInstance } from './platform/db/instances.ts'
@@ -30,7 +36,9 @@ async function main(): Promise<void> {
   const tlsConfig = config.tls
   let https
   try {
-    https = tlsConfig ? tlsServerOptions(tlsConfig, (warning) => logger.warn({ certFile: tlsConfig.certFile }, warning)) : undefined
+    https = tlsConfig
+      ? tlsServerOptions(tlsConfig, (warning) => logger.warn({ certFile: tlsConfig.certFile }, warning))
+      : undefined
   } catch (err) {
     if (err instanceof TlsMaterialError) {
       logger.fatal(err.message)
@@ -42,12 +50,19 @@ async function main(): Promise<void> {
   const resolved = await resolveSecrets(config)
   config = resolved.config
   if (resolved.devSecrets?.generated) {
-    logger.warn({ file: resolved.devSecrets.file }, 'development keys and secrets generated on first start; NODE_ENV=production refuses them')
+    logger.warn(
+      { file: resolved.devSecrets.file },
+      'development keys and secrets generated on first start; NODE_ENV=production refuses them',
+    )
   } else if (resolved.devSecrets) {
     logger.warn({ file: resolved.devSecrets.file }, 'using development keys and secrets; never in production')
   }
 
-  const tracing = startTracing({ endpoint: config.otel.endpoint, serviceName: config.otel.serviceName, version: VERSION })
+  const tracing = startTracing({
+    endpoint: config.otel.endpoint,
+    serviceName: config.otel.serviceName,
+    version: VERSION,
+  })
 
   let db
   try {
@@ -61,11 +76,27 @@ async function main(): Promise<void> {
       idleInTransactionTimeoutMs: r.idleInTransactionTimeoutMs,
       connectTimeoutMs: r.connectTimeoutMs,
       startupWaitMs: r.databaseStartupWaitSeconds * 1000,
+      circuit: r.databaseCircuit,
       // Never the error object itself: a driver message can carry a connection string.
       onEvent: (event) => {
-        if (event.type === 'waiting') logger.warn({ attempt: event.attempt, retryInMs: event.retryInMs, reason: event.reason }, 'waiting for the database')
-        else if (event.type === 'circuit') logger[event.state === 'closed' ? 'info' : 'warn']({ dependency: 'database', circuit: event.state, previous: event.previous }, `database circuit ${event.state}`)
-        else logger.warn({ where: event.where, err: { message: event.error.message, code: (event.error as { code?: unknown }).code } }, 'database connection error')
+        if (event.type === 'waiting')
+          logger.warn(
+            { attempt: event.attempt, retryInMs: event.retryInMs, reason: event.reason },
+            'waiting for the database',
+          )
+        else if (event.type === 'circuit')
+          logger[event.state === 'closed' ? 'info' : 'warn'](
+            { dependency: 'database', circuit: event.state, previous: event.previous },
+            `database circuit ${event.state}`,
+          )
+        else
+          logger.warn(
+            {
+              where: event.where,
+              err: { message: event.error.message, code: (event.error as { code?: unknown }).code },
+            },
+            'database connection error',
+          )
       },
     })
   } catch (err) {
@@ -81,7 +112,10 @@ async function main(): Promise<void> {
     }
     throw err
   }
-  logger.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database opened')
+  logger.info(
+    { database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.dataDir } : {}) },
+    'database opened',
+  )
 
   if (config.migrateOnStart) {
     const report = await migrate(db)
@@ -115,15 +149,27 @@ async function main(): Promise<void> {
     logger.warn({ instanceId }, message)
   }
   const heartbeat = setInterval(() => {
-    instance?.heartbeat().catch((err: unknown) => logger.debug({ err: { message: err instanceof Error ? err.message : String(err) } }, 'instance heartbeat failed'))
+    instance
+      ?.heartbeat()
+      .catch((err: unknown) =>
+        logger.debug(
+          { err: { message: err instanceof Error ? err.message : String(err) } },
+          'instance heartbeat failed',
+        ),
+      )
   }, HEARTBEAT_SECONDS * 1000)
   heartbeat.unref()
 
   const redis = config.redisUrl
     ? createRedisClient(config.redisUrl, {
         commandTimeoutMs: config.resilience.redisCommandTimeoutMs,
+        circuit: config.resilience.redisCircuit,
         onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
-        onCircuit: (state, previous) => logger[state === 'closed' ? 'info' : 'warn']({ dependency: 'redis', circuit: state, previous }, `redis circuit ${state}`),
+        onCircuit: (state, previous) =>
+          logger[state === 'closed' ? 'info' : 'warn'](
+            { dependency: 'redis', circuit: state, previous },
+            `redis circuit ${state}`,
+          ),
       })
     : undefined
 
@@ -163,7 +209,14 @@ async function main(): Promise<void> {
         clearInterval(reaper)
       }
       clearInterval(heartbeat)
-      await instance?.stop().catch((err: unknown) => logger.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not record the stop'))
+      await instance
+        ?.stop()
+        .catch((err: unknown) =>
+          logger.warn(
+            { err: { message: err instanceof Error ? err.message : String(err) } },
+            'could not record the stop',
+          ),
+        )
       await db.close()
       redis?.disconnect()
       await tracing.shutdown()

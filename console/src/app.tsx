@@ -16,6 +16,7 @@ import { AdminCareTeams } from './pages/admin-care-teams.tsx'
 import { AuditSearch } from './pages/audit-search.tsx'
 import { AuditEntry } from './pages/audit-entry.tsx'
 import { SecurityEvents } from './pages/security-events.tsx'
+import { Anomalies } from './pages/anomalies.tsx'
 
 interface NavItem {
   readonly path: string
@@ -23,17 +24,34 @@ interface NavItem {
   readonly when: (me: Me) => boolean
 }
 const NAV: readonly NavItem[] = [
-  { path: '/console/patients', label: 'Patients', when: (me) => has(me, 'clinician') || has(me, 'caregiver') },
+  {
+    path: '/console/patients',
+    label: 'Patients',
+    when: (me) => has(me, 'clinician') || has(me, 'caregiver'),
+  },
   { path: '/console/me/record', label: 'My readings', when: (me) => has(me, 'patient') },
   { path: '/console/me/devices', label: 'My devices', when: (me) => has(me, 'patient') },
   { path: '/console/me/consents', label: 'Sharing', when: (me) => has(me, 'patient') },
   { path: '/console/me/access-report', label: 'Who saw my data', when: (me) => has(me, 'patient') },
   { path: '/console/admin/users', label: 'Users', when: (me) => has(me, 'admin') || has(me, 'org-admin') },
-  { path: '/console/admin/devices', label: 'Devices', when: (me) => has(me, 'admin') || has(me, 'org-admin') },
+  {
+    path: '/console/admin/devices',
+    label: 'Devices',
+    when: (me) => has(me, 'admin') || has(me, 'org-admin'),
+  },
   { path: '/console/admin/clients', label: 'OAuth clients', when: (me) => has(me, 'admin') },
-  { path: '/console/admin/care-teams', label: 'Care teams', when: (me) => has(me, 'admin') || has(me, 'org-admin') },
+  {
+    path: '/console/admin/care-teams',
+    label: 'Care teams',
+    when: (me) => has(me, 'admin') || has(me, 'org-admin'),
+  },
   { path: '/console/audit', label: 'Audit trail', when: (me) => has(me, 'auditor') },
-  { path: '/console/security-events', label: 'Security events', when: (me) => has(me, 'auditor') || has(me, 'admin') },
+  { path: '/console/security-events', label: 'Security events', when: (me) => has(me, 'auditor') },
+  {
+    path: '/console/anomalies',
+    label: 'Anomalies',
+    when: (me) => has(me, 'auditor') || has(me, 'admin'),
+  },
 ]
 
 function Page({ path }: { path: string }) {
@@ -52,12 +70,15 @@ function Page({ path }: { path: string }) {
   if (match('/console/audit', path)) return <AuditSearch />
   if ((m = match('/console/audit/entries/:id', path))) return <AuditEntry id={m.id as string} />
   if (match('/console/security-events', path)) return <SecurityEvents />
+  if (match('/console/anomalies', path)) return <Anomalies />
   const items = NAV.filter((n) => n.when(me))
   return (
     <section class="card">
       <h1>Welcome</h1>
       {items.length === 0 ? (
-        <p>Your account has no role that the console serves. Ask your organisation administrator for access.</p>
+        <p>
+          Your account has no role that the console serves. Ask your organisation administrator for access.
+        </p>
       ) : (
         <>
           <p>Choose where to go:</p>
@@ -110,4 +131,3 @@ export function App() {
     </>
   )
 }
-

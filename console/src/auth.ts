@@ -21,6 +21,8 @@ const SCOPES = [
   'account:read',
   'patients:read',
   'device-data:read',
+  // A care team's target ranges (ADR-0027). Not device-data:write: the console writes no readings.
+  'target-ranges:write',
   'reports:read',
   'consent:manage',
   'devices:manage',
@@ -89,15 +91,29 @@ export async function signIn(returnTo: string = currentPath()): Promise<never> {
   return new Promise<never>(() => {})
 }
 
-async function tokenRequest(form: Record<string, string>): Promise<{ access_token: string; expires_in: number; refresh_token?: string }> {
-  const res = await fetch('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form), credentials: 'omit', cache: 'no-store' })
+async function tokenRequest(
+  form: Record<string, string>,
+): Promise<{ access_token: string; expires_in: number; refresh_token?: string }> {
+  const res = await fetch('/oauth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+    credentials: 'omit',
+    cache: 'no-store',
+  })
   if (!res.ok) throw new Error('token request refused')
   return (await res.json()) as { access_token: string; expires_in: number; refresh_token?: string }
 }
 
-function keep(resource: Resource, answer: { access_token: string; expires_in: number; refresh_token?: string }): void {
+function keep(
+  resource: Resource,
+  answer: { access_token: string; expires_in: number; refresh_token?: string },
+): void {
   // Renewed 30 s early, so a request never leaves with a token about to lapse.
-  held.access[resource] = { token: answer.access_token, expiresAt: Date.now() + (answer.expires_in - 30) * 1000 }
+  held.access[resource] = {
+    token: answer.access_token,
+    expiresAt: Date.now() + (answer.expires_in - 30) * 1000,
+  }
   if (answer.refresh_token) held.refresh = answer.refresh_token
 }
 
@@ -112,11 +128,26 @@ export async function completeSignIn(): Promise<string | null> {
   sessionStorage.removeItem(PENDING_KEY)
   // The code and state leave the address bar and the history at once.
   window.history.replaceState(null, '', '/console/')
-  const saved = pending ? (JSON.parse(pending) as { verifier: string; state: string; returnTo: string }) : null
+  const saved = pending
+    ? (JSON.parse(pending) as { verifier: string; state: string; returnTo: string })
+    : null
   const code = params.get('code')
-  if (!saved || !code || params.get('state') !== saved.state) throw new SignInError(params.get('error') === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not complete.')
+  if (!saved || !code || params.get('state') !== saved.state)
+    throw new SignInError(
+      params.get('error') === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not complete.',
+    )
   freshSignIn = true
-  keep('api', await tokenRequest({ grant_type: 'authorization_code', client_id: CLIENT_ID, code, redirect_uri: REDIRECT_URI, code_verifier: saved.verifier, resource: API_RESOURCE }))
+  keep(
+    'api',
+    await tokenRequest({
+      grant_type: 'authorization_code',
+      client_id: CLIENT_ID,
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: saved.verifier,
+      resource: API_RESOURCE,
+    }),
+  )
   return saved.returnTo.startsWith('/console/') ? saved.returnTo : '/console/'
 }
 
@@ -126,7 +157,15 @@ async function refresh(resource: Resource): Promise<boolean> {
   const token = held.refresh
   if (!token) return false
   try {
-    keep(resource, await tokenRequest({ grant_type: 'refresh_token', client_id: CLIENT_ID, refresh_token: token, resource: resource === 'api' ? API_RESOURCE : FHIR_RESOURCE }))
+    keep(
+      resource,
+      await tokenRequest({
+        grant_type: 'refresh_token',
+        client_id: CLIENT_ID,
+        refresh_token: token,
+        resource: resource === 'api' ? API_RESOURCE : FHIR_RESOURCE,
+      }),
+    )
     return true
   } catch {
     held.refresh = undefined
@@ -135,7 +174,10 @@ async function refresh(resource: Resource): Promise<boolean> {
 }
 
 /** An access token for the resource, renewed with the refresh token when needed; null when signed out. */
-export async function accessToken(resource: Resource, options: { forceRefresh?: boolean } = {}): Promise<string | null> {
+export async function accessToken(
+  resource: Resource,
+  options: { forceRefresh?: boolean } = {},
+): Promise<string | null> {
   const current = held.access[resource]
   if (current && current.expiresAt > Date.now() && !options.forceRefresh) return current.token
   // One refresh at a time: the refresh token rotates, so a second concurrent use would fail.
@@ -159,6 +201,12 @@ export async function signOut(): Promise<void> {
   const token = held.refresh
   held.access = {}
   held.refresh = undefined
-  if (token) await fetch('/oauth/revoke', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: CLIENT_ID }), credentials: 'omit' }).catch(() => undefined)
+  if (token)
+    await fetch('/oauth/revoke', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token, client_id: CLIENT_ID }),
+      credentials: 'omit',
+    }).catch(() => undefined)
   window.location.assign('/oauth/logout')
 }

@@ -34,19 +34,35 @@ export function Chart({ title, unit, points, target, from, to }: ChartProps) {
     if (!el) return
     const xs = points.map((p) => p.at / 1000)
     const ys = points.map((p) => p.value)
-    const out = points.map((p) => (target && (p.value < target.low || p.value > target.high) ? p.value : null))
+    const out = points.map((p) =>
+      target && (p.value < target.low || p.value > target.high) ? p.value : null,
+    )
     const lows = points.map((p) => p.low ?? null)
     const highs = points.map((p) => p.high ?? null)
     const hasBand = points.some((p) => p.low !== undefined)
     const width = Math.max(280, el.clientWidth)
     const series: uPlot.Series[] = [
       {},
-      { label: `${title} (${unit})`, stroke: IN, width: 1.5, points: { show: points.length < 400, size: 5, fill: IN } },
-      { label: 'Out of target', stroke: OUT, width: 0, paths: () => null, points: { show: true, size: 9, fill: OUT, stroke: OUT } },
+      {
+        label: `${title} (${unit})`,
+        stroke: IN,
+        width: 1.5,
+        points: { show: points.length < 400, size: 5, fill: IN },
+      },
+      {
+        label: 'Out of target',
+        stroke: OUT,
+        width: 0,
+        paths: () => null,
+        points: { show: true, size: 9, fill: OUT, stroke: OUT },
+      },
     ]
     const data: uPlot.AlignedData = [xs, ys, out]
     if (hasBand) {
-      series.push({ label: '25th percentile', stroke: 'rgba(31,95,168,0.4)', width: 1 }, { label: '75th percentile', stroke: 'rgba(31,95,168,0.4)', width: 1 })
+      series.push(
+        { label: '25th percentile', stroke: 'rgba(31,95,168,0.4)', width: 1 },
+        { label: '75th percentile', stroke: 'rgba(31,95,168,0.4)', width: 1 },
+      )
       data.push(lows, highs)
     }
     const values = ys.concat(target ? [target.low, target.high] : [])

@@ -2,7 +2,17 @@
 import type { ComponentChildren } from 'preact'
 import { navigate } from './router.ts'
 
-export function Link({ href, children, current = false, class: className }: { href: string; children: ComponentChildren; current?: boolean; class?: string }) {
+export function Link({
+  href,
+  children,
+  current = false,
+  class: className,
+}: {
+  href: string
+  children: ComponentChildren
+  current?: boolean
+  class?: string
+}) {
   return (
     <a
       href={href}

@@ -30,7 +30,12 @@ async function start() {
     const returnTo = await completeSignIn()
     if (returnTo) window.history.replaceState(null, '', returnTo)
   } catch (err) {
-    fatal(err instanceof SignInError ? `${err.message} Sign in again to continue.` : 'Sign-in did not complete. Sign in again to continue.', true)
+    fatal(
+      err instanceof SignInError
+        ? `${err.message} Sign in again to continue.`
+        : 'Sign-in did not complete. Sign in again to continue.',
+      true,
+    )
     return
   }
   if (!isSignedIn()) {

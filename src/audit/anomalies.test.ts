@@ -5,7 +5,12 @@ import { test } from 'node:test'
 import { findCrossings, type RuleRow } from './anomalies.ts'
 
 const T0 = Date.parse('2026-01-01T00:00:00Z')
-const row = (seconds: number, group = 'a', value?: string): RuleRow => ({ id: `e-${group}-${String(seconds).padStart(6, '0')}-${value ?? ''}`, at: new Date(T0 + seconds * 1000), group, value: value ?? null })
+const row = (seconds: number, group = 'a', value?: string): RuleRow => ({
+  id: `e-${group}-${String(seconds).padStart(6, '0')}-${value ?? ''}`,
+  at: new Date(T0 + seconds * 1000),
+  group,
+  value: value ?? null,
+})
 const EPOCH = new Date(0)
 
 test('[SRS-AUDIT-015] anomaly rule: five entries within the window cross once, at the fifth', () => {
@@ -18,8 +23,22 @@ test('[SRS-AUDIT-015] anomaly rule: five entries within the window cross once, a
 })
 
 test('[SRS-AUDIT-015] anomaly rule: four in a window is no burst; spread-out entries never cross', () => {
-  assert.equal(findCrossings([0, 10, 20, 30].map((s) => row(s)), { count: 5, windowSeconds: 60 }, { evaluateFrom: EPOCH }).length, 0)
-  assert.equal(findCrossings([0, 20, 40, 60, 80, 100].map((s) => row(s)), { count: 5, windowSeconds: 60 }, { evaluateFrom: EPOCH }).length, 0)
+  assert.equal(
+    findCrossings(
+      [0, 10, 20, 30].map((s) => row(s)),
+      { count: 5, windowSeconds: 60 },
+      { evaluateFrom: EPOCH },
+    ).length,
+    0,
+  )
+  assert.equal(
+    findCrossings(
+      [0, 20, 40, 60, 80, 100].map((s) => row(s)),
+      { count: 5, windowSeconds: 60 },
+      { evaluateFrom: EPOCH },
+    ).length,
+    0,
+  )
 })
 
 test('[SRS-AUDIT-015] anomaly rule: a sustained burst raises one event; a new one only after a full quiet window', () => {
@@ -38,15 +57,27 @@ test('[SRS-AUDIT-015] anomaly rule: a run starting mid-burst finds the same cros
   assert.equal(full.length, 1)
   assert.equal(later.length, 0)
   // a run evaluating from before the crossing finds exactly it
-  const overlapping = findCrossings(rows, { count: 5, windowSeconds: 60 }, { evaluateFrom: new Date(T0 + 18_000) })
-  assert.deepEqual(overlapping.map((c) => c.entryId), full.map((c) => c.entryId))
+  const overlapping = findCrossings(
+    rows,
+    { count: 5, windowSeconds: 60 },
+    { evaluateFrom: new Date(T0 + 18_000) },
+  )
+  assert.deepEqual(
+    overlapping.map((c) => c.entryId),
+    full.map((c) => c.entryId),
+  )
 })
 
 test('[SRS-AUDIT-015] anomaly rule: subjects are counted apart; distinct values count once each', () => {
-  const rows = [...[0, 1, 2, 3].map((s) => row(s, 'a')), ...[0, 1, 2, 3].map((s) => row(s, 'b'))].sort((x, y) => x.at.getTime() - y.at.getTime())
+  const rows = [...[0, 1, 2, 3].map((s) => row(s, 'a')), ...[0, 1, 2, 3].map((s) => row(s, 'b'))].sort(
+    (x, y) => x.at.getTime() - y.at.getTime(),
+  )
   assert.equal(findCrossings(rows, { count: 5, windowSeconds: 60 }, { evaluateFrom: EPOCH }).length, 0)
   const same = Array.from({ length: 10 }, (_, i) => row(i, 'u', 'p1'))
-  assert.equal(findCrossings(same, { count: 3, windowSeconds: 60 }, { distinct: true, evaluateFrom: EPOCH }).length, 0)
+  assert.equal(
+    findCrossings(same, { count: 3, windowSeconds: 60 }, { distinct: true, evaluateFrom: EPOCH }).length,
+    0,
+  )
   const many = Array.from({ length: 10 }, (_, i) => row(i, 'u', `p${i % 4}`))
   const c = findCrossings(many, { count: 3, windowSeconds: 60 }, { distinct: true, evaluateFrom: EPOCH })
   assert.equal(c.length, 1)
@@ -56,5 +87,8 @@ test('[SRS-AUDIT-015] anomaly rule: subjects are counted apart; distinct values 
 test('[SRS-AUDIT-013] anomaly rule: a threshold of one raises one event per episode (break-glass)', () => {
   const rows = [0, 60, 600, 3000, 7000, 7100].map((s) => row(s))
   const c = findCrossings(rows, { count: 1, windowSeconds: 3600 }, { evaluateFrom: EPOCH })
-  assert.deepEqual(c.map((x) => x.entryId), [rows[0]?.id, rows[4]?.id])
+  assert.deepEqual(
+    c.map((x) => x.entryId),
+    [rows[0]?.id, rows[4]?.id],
+  )
 })

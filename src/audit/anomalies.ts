@@ -17,7 +17,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../platform/db/index.ts'
 
-export type SecurityEventKind = 'failed-logins' | 'failed-logins-ip' | 'many-patients' | 'new-login-ip' | 'break-glass' | 'forbidden-burst'
+export type SecurityEventKind =
+  'failed-logins' | 'failed-logins-ip' | 'many-patients' | 'new-login-ip' | 'break-glass' | 'forbidden-burst'
 
 export interface Threshold {
   readonly count: number
@@ -86,7 +87,11 @@ export interface Crossing {
  * The crossings of a threshold in rows sorted by (at, id). `distinct`: count distinct values, not
  * entries. Only crossings at or after `evaluateFrom` are returned (earlier rows are context).
  */
-export function findCrossings(rows: readonly RuleRow[], threshold: Threshold, options: { distinct?: boolean; evaluateFrom: Date }): Crossing[] {
+export function findCrossings(
+  rows: readonly RuleRow[],
+  threshold: Threshold,
+  options: { distinct?: boolean; evaluateFrom: Date },
+): Crossing[] {
   const windowMs = threshold.windowSeconds * 1000
   const byGroup = new Map<string, RuleRow[]>()
   for (const r of rows) {
@@ -118,7 +123,14 @@ export function findCrossings(rows: readonly RuleRow[], threshold: Threshold, op
       lastOver = t
       if (crosses && t >= options.evaluateFrom.getTime()) {
         const first = list[left] as RuleRow
-        out.push({ group, entryId: row.id, at: row.at, windowStart: first.at, firstEntryId: first.id, measure })
+        out.push({
+          group,
+          entryId: row.id,
+          at: row.at,
+          windowStart: first.at,
+          firstEntryId: first.id,
+          measure,
+        })
       }
     }
   }
@@ -137,11 +149,15 @@ const CURSOR = 'trail'
 const asDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
 
 async function rowsSince(q: Queryable, sql: string, from: Date, extra: unknown[] = []): Promise<RuleRow[]> {
-  const { rows } = await q.query<{ id: string; at: Date | string; grp: string; value: string | null }>(sql, [from.toISOString(), ...extra])
+  const { rows } = await q.query<{ id: string; at: Date | string; grp: string; value: string | null }>(sql, [
+    from.toISOString(),
+    ...extra,
+  ])
   return rows.map((r) => ({ id: r.id, at: asDate(r.at), group: r.grp, value: r.value }))
 }
 
-const before = (from: Date, windowSeconds: number): Date => new Date(from.getTime() - 2 * windowSeconds * 1000)
+const before = (from: Date, windowSeconds: number): Date =>
+  new Date(from.getTime() - 2 * windowSeconds * 1000)
 
 async function countRule(
   q: Queryable,
@@ -158,12 +174,22 @@ async function countRule(
     subject: c.group,
     windowStart: c.windowStart,
     windowKey: c.entryId,
-    details: { [distinct ? 'distinctPatients' : 'count']: c.measure, windowSeconds: threshold.windowSeconds, firstEntryId: c.firstEntryId, crossingEntryId: c.entryId, ...details(c) },
+    details: {
+      [distinct ? 'distinctPatients' : 'count']: c.measure,
+      windowSeconds: threshold.windowSeconds,
+      firstEntryId: c.firstEntryId,
+      crossingEntryId: c.entryId,
+      ...details(c),
+    },
   }))
 }
 
 /** Every rule over the entries from `evaluateFrom` (with the look-back each needs). */
-export async function evaluateRules(q: Queryable, evaluateFrom: Date, t: AnomalyThresholds): Promise<Candidate[]> {
+export async function evaluateRules(
+  q: Queryable,
+  evaluateFrom: Date,
+  t: AnomalyThresholds,
+): Promise<Candidate[]> {
   const failedLogins = countRule(
     q,
     'failed-logins',
@@ -216,7 +242,13 @@ export async function evaluateRules(q: Queryable, evaluateFrom: Date, t: Anomaly
     )
     return findCrossings(rows, threshold, { evaluateFrom }).map((c) => {
       const [actor = '', patient = ''] = c.group.split('|')
-      return { kind: 'break-glass', subject: actor, windowStart: c.at, windowKey: c.entryId, details: { patientId: patient || null, entryId: c.entryId } }
+      return {
+        kind: 'break-glass',
+        subject: actor,
+        windowStart: c.at,
+        windowKey: c.entryId,
+        details: { patientId: patient || null, entryId: c.entryId },
+      }
     })
   })()
   // A successful login from an address this account never logged in from before (and it has logged in before).
@@ -229,11 +261,18 @@ export async function evaluateRules(q: Queryable, evaluateFrom: Date, t: Anomaly
         ORDER BY e.occurred_at, e.id`,
       [evaluateFrom.toISOString()],
     )
-    return rows.map((r) => ({ kind: 'new-login-ip', subject: r.actor_id, windowStart: asDate(r.at), windowKey: r.id, details: { ip: r.ip, entryId: r.id } }))
+    return rows.map((r) => ({
+      kind: 'new-login-ip',
+      subject: r.actor_id,
+      windowStart: asDate(r.at),
+      windowKey: r.id,
+      details: { ip: r.ip, entryId: r.id },
+    }))
   })()
   // One connection may serve a transaction: run the rules one after another.
   const out: Candidate[] = []
-  for (const rule of [failedLogins, failedLoginsIp, manyPatients, forbidden, breakGlass, newIp]) out.push(...(await rule))
+  for (const rule of [failedLogins, failedLoginsIp, manyPatients, forbidden, breakGlass, newIp])
+    out.push(...(await rule))
   return out
 }
 
@@ -242,11 +281,19 @@ export async function evaluateRules(q: Queryable, evaluateFrom: Date, t: Anomaly
  * events not stored before and returns only those (so only the run that raised an event logs and
  * delivers it), and moves the mark.
  */
-export async function detectAnomalies(db: Queryable, options: DetectOptions = {}): Promise<RaisedSecurityEvent[]> {
+export async function detectAnomalies(
+  db: Queryable,
+  options: DetectOptions = {},
+): Promise<RaisedSecurityEvent[]> {
   const now = (options.clock ?? (() => new Date()))()
   const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS
-  const { rows: cursor } = await db.query<{ high_water: Date | string }>('SELECT high_water FROM anomaly_cursor WHERE name = $1', [CURSOR])
-  const highWater = cursor[0] ? asDate(cursor[0].high_water) : new Date(now.getTime() - (options.initialLookbackSeconds ?? 86_400) * 1000)
+  const { rows: cursor } = await db.query<{ high_water: Date | string }>(
+    'SELECT high_water FROM anomaly_cursor WHERE name = $1',
+    [CURSOR],
+  )
+  const highWater = cursor[0]
+    ? asDate(cursor[0].high_water)
+    : new Date(now.getTime() - (options.initialLookbackSeconds ?? 86_400) * 1000)
   const evaluateFrom = new Date(highWater.getTime() - (options.settleSeconds ?? 120) * 1000)
 
   const candidates = await evaluateRules(db, evaluateFrom, thresholds)
@@ -257,7 +304,15 @@ export async function detectAnomalies(db: Queryable, options: DetectOptions = {}
        VALUES ($1, $2, $3, $4::timestamptz, $5, $6::jsonb, $7::timestamptz)
        ON CONFLICT (kind, subject, window_key) DO NOTHING
        RETURNING id, created_at`,
-      [randomUUID(), c.kind, c.subject, c.windowStart.toISOString(), c.windowKey, JSON.stringify(c.details), now.toISOString()],
+      [
+        randomUUID(),
+        c.kind,
+        c.subject,
+        c.windowStart.toISOString(),
+        c.windowKey,
+        JSON.stringify(c.details),
+        now.toISOString(),
+      ],
     )
     const row = rows[0]
     if (row) raised.push({ ...c, id: row.id, createdAt: asDate(row.created_at) })

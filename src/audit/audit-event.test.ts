@@ -54,12 +54,28 @@ test('[SRS-AUDIT-008] AuditEvent action: the SQL the search filters with gives t
   const db = await openDatabase({})
   try {
     const cases: Array<[string, number | null]> = [
-      ['device-data.read', 200], ['GET /api/v2/me', 200], ['HEAD /x', 200], ['device-data.write', 201], ['device-data.write', 200], ['PUT /x/:id', 200],
-      ['PATCH /x/:id', 200], ['DELETE /x/:id', 204], ['login.failed', null], ['second_factor.failed', null], ['password.reset', null],
-      ['clients.manage', 201], ['clients.manage', 200], ['POST /x', 201], ['POST /x', 400], ['break-glass.open', 201],
+      ['device-data.read', 200],
+      ['GET /api/v2/me', 200],
+      ['HEAD /x', 200],
+      ['device-data.write', 201],
+      ['device-data.write', 200],
+      ['PUT /x/:id', 200],
+      ['PATCH /x/:id', 200],
+      ['DELETE /x/:id', 204],
+      ['login.failed', null],
+      ['second_factor.failed', null],
+      ['password.reset', null],
+      ['clients.manage', 201],
+      ['clients.manage', 200],
+      ['POST /x', 201],
+      ['POST /x', 400],
+      ['break-glass.open', 201],
     ]
     for (const [action, status] of cases) {
-      const { rows } = await db.query<{ code: string }>(`SELECT ${ACTION_CODE_SQL} AS code FROM (SELECT $1::text AS action, $2::int AS status) AS e`, [action, status])
+      const { rows } = await db.query<{ code: string }>(
+        `SELECT ${ACTION_CODE_SQL} AS code FROM (SELECT $1::text AS action, $2::int AS status) AS e`,
+        [action, status],
+      )
       assert.equal(rows[0]?.code, actionCode({ action, status }), `${action} ${String(status)}`)
     }
   } finally {
@@ -72,7 +88,11 @@ test('[SRS-AUDIT-008] AuditEvent outcome: 0 success, 4 refused or invalid, 8 ser
 })
 
 test('[SRS-AUDIT-008] AuditEvent agents: anonymous callers are named, never invented; no network without an address; no entity without a subject', () => {
-  const ev = toAuditEvent(ENTRY, { publicUrl: 'https://vigil.example' }) as { agent: Array<Record<string, unknown>>; entity?: unknown; purposeOfEvent?: unknown }
+  const ev = toAuditEvent(ENTRY, { publicUrl: 'https://vigil.example' }) as unknown as {
+    agent: Array<Record<string, unknown>>
+    entity?: unknown
+    purposeOfEvent?: unknown
+  }
   assert.deepEqual(ev.agent[0]?.who, { display: 'anonymous' })
   assert.equal(ev.agent[0]?.network, undefined)
   assert.equal(ev.agent.length, 1)

@@ -38,7 +38,8 @@ export interface AuditEventContext {
 
 type Coding = { system: string; code: string; display?: string }
 
-const isAuthentication = (action: string) => action.startsWith('login.') || action.startsWith('second_factor.')
+const isAuthentication = (action: string) =>
+  action.startsWith('login.') || action.startsWith('second_factor.')
 
 /** C R U D E — the same rule as search.ts ACTION_CODE_SQL, so a search by action finds what is shown. */
 export function actionCode(e: Pick<AuditEntry, 'action' | 'status'>): AuditEventAction {
@@ -68,15 +69,23 @@ export const OUTCOMES_OF_CODE: Record<string, readonly ('success' | 'denied' | '
 
 function typeAndSubtype(e: AuditEntry, action: AuditEventAction): { type: Coding; subtype: Coding[] } {
   if (isAuthentication(e.action)) {
-    return { type: { system: DCM, code: '110114', display: 'User Authentication' }, subtype: [{ system: DCM, code: '110122', display: 'Login' }] }
+    return {
+      type: { system: DCM, code: '110114', display: 'User Authentication' },
+      subtype: [{ system: DCM, code: '110122', display: 'Login' }],
+    }
   }
   if (e.action.startsWith('password.')) {
-    return { type: { system: DCM, code: '110114', display: 'User Authentication' }, subtype: [{ system: DCM, code: '110137', display: 'User Security Attributes Changed' }] }
+    return {
+      type: { system: DCM, code: '110114', display: 'User Authentication' },
+      subtype: [{ system: DCM, code: '110137', display: 'User Security Attributes Changed' }],
+    }
   }
   const rest: Coding = { system: AUDIT_EVENT_TYPE, code: 'rest', display: 'Restful Operation' }
   const interaction: Record<AuditEventAction, Coding> = {
     C: { system: RESTFUL_INTERACTION, code: 'create', display: 'create' },
-    R: e.resourceId ? { system: RESTFUL_INTERACTION, code: 'read', display: 'read' } : { system: RESTFUL_INTERACTION, code: 'search-type', display: 'search type' },
+    R: e.resourceId
+      ? { system: RESTFUL_INTERACTION, code: 'read', display: 'read' }
+      : { system: RESTFUL_INTERACTION, code: 'search-type', display: 'search type' },
     U: { system: RESTFUL_INTERACTION, code: 'update', display: 'update' },
     D: { system: RESTFUL_INTERACTION, code: 'delete', display: 'delete' },
     E: { system: RESTFUL_INTERACTION, code: 'operation', display: 'operation' },
@@ -90,11 +99,13 @@ function requestor(e: AuditEntry, ctx: AuditEventContext): Record<string, unknow
   const who = ((): Record<string, unknown> => {
     if (e.actorKind === 'user' && e.actorId) {
       const patientId = ctx.patientOfUser?.get(e.actorId)
-      if (patientId) return { reference: `Patient/${patientId}`, identifier: { system: USER_ID_SYSTEM, value: e.actorId } }
+      if (patientId)
+        return { reference: `Patient/${patientId}`, identifier: { system: USER_ID_SYSTEM, value: e.actorId } }
       return { type: 'Practitioner', identifier: { system: USER_ID_SYSTEM, value: e.actorId } }
     }
     if (e.actorKind === 'device' && e.actorId) return { reference: `Device/${e.actorId}` }
-    if (e.actorKind === 'client' && (e.actorId ?? e.clientId)) return { identifier: { system: CLIENT_ID_SYSTEM, value: e.actorId ?? e.clientId } }
+    if (e.actorKind === 'client' && (e.actorId ?? e.clientId))
+      return { identifier: { system: CLIENT_ID_SYSTEM, value: e.actorId ?? e.clientId } }
     return { display: e.actorKind === 'system' ? 'Vigil (system)' : 'anonymous' }
   })()
   return {
@@ -145,7 +156,10 @@ function entities(e: AuditEntry): Record<string, unknown>[] {
   return out
 }
 
-export function toAuditEvent(e: AuditEntry, ctx: AuditEventContext): Record<string, unknown> {
+export function toAuditEvent(
+  e: AuditEntry,
+  ctx: AuditEventContext,
+): { resourceType: 'AuditEvent' } & Record<string, unknown> {
   const action = actionCode(e)
   const { type, subtype } = typeAndSubtype(e, action)
   const agents: Record<string, unknown>[] = [requestor(e, ctx)]

@@ -4,11 +4,26 @@
 
 import { randomInt } from 'node:crypto'
 import type { Database, Queryable } from '../platform/db/index.ts'
-import { appendCheckpointLine, checkpointPayload, runCheckpointCommand, toExported, type Checkpoint, type CheckpointHeads, type ExportedCheckpoint } from './checkpoint.ts'
+import {
+  appendCheckpointLine,
+  checkpointPayload,
+  runCheckpointCommand,
+  toExported,
+  type Checkpoint,
+  type CheckpointHeads,
+  type ExportedCheckpoint,
+} from './checkpoint.ts'
 import type { CheckpointSigner } from './checkpoint-key.ts'
 import { entryHash, truncateUserAgent, type AuditEntry, type AuditEntryInput } from './entry.ts'
 import { uuidv7 } from './entry-id.ts'
-import { appendEntry, insertCheckpoint, lockHead, readHeads } from './repository.ts'
+import {
+  appendEntry,
+  appendEntryIfHead,
+  insertCheckpoint,
+  lockHead,
+  readHeads,
+  type ChainHead,
+} from './repository.ts'
 import { verifyTrail, type VerifyResult } from './verify-trail.ts'
 
 export const MAX_CHAINS = 64 // migration 0004 creates head rows 0-63
@@ -35,6 +50,13 @@ export interface AuditTrailDeps {
   readonly onCheckpoint?: (c: ExportedCheckpoint) => void
   /** An executable given each checkpoint as a JSON line on stdin (AUDIT_CHECKPOINT_COMMAND). */
   readonly checkpointCommand?: string | undefined
+  /** Told once per chain found holding an entry its head does not know (the server logs it). */
+  readonly onBrokenChain?: (chain: number) => void
+}
+
+/** A unique violation on audit_entries: the slot after the head is already taken. */
+function slotTaken(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505'
 }
 
 /** FNV-1a over the request id: the entries of one request land on one chain, in order. */
@@ -51,13 +73,43 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
   const { db } = deps
   const clock = deps.clock ?? (() => new Date())
   const chains = deps.chains ?? 8
-  if (!Number.isInteger(chains) || chains < 1 || chains > MAX_CHAINS) throw new RangeError(`audit chains must be an integer from 1 to ${MAX_CHAINS}`)
+  if (!Number.isInteger(chains) || chains < 1 || chains > MAX_CHAINS)
+    throw new RangeError(`audit chains must be an integer from 1 to ${MAX_CHAINS}`)
   // Several entries in one caller transaction go to one chain: taking two head locks in varying
   // order across transactions could deadlock.
   const txChain = new WeakMap<Queryable, number>()
 
+  // The head each chain had after this process's latest append to it (ADR-0029): a guess, checked
+  // by the database. Right, the append is one statement; wrong (another instance appended, or our
+  // append rolled back), nothing is written and the append locks and reads the head as before.
+  const heads = new Map<number, ChainHead>()
+  // Chains holding an entry their head does not know — a row slipped in behind the trail's back,
+  // or a partial restore. Every append to such a chain fails on the taken slot; standalone
+  // appends go to the next sound chain instead, so the trail stays writable (and an auditor can
+  // still run the verification that names the bad entry). The chain itself is left as found.
+  const broken = new Set<number>()
+  const soundChain = (preferred: number): number => {
+    for (let i = 0; i < chains; i++) {
+      const c = (preferred + i) % chains
+      if (!broken.has(c)) return c
+    }
+    return preferred
+  }
+
   async function append(q: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
-    const head = await lockHead(q, chain)
+    const guess = heads.get(chain)
+    if (guess) {
+      const entry = build(input, chain, guess)
+      heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
+      if (await appendEntryIfHead(q, entry)) return entry
+    }
+    const entry = build(input, chain, await lockHead(q, chain))
+    await appendEntry(q, entry)
+    heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
+    return entry
+  }
+
+  function build(input: AuditEntryInput, chain: number, head: ChainHead): AuditEntry {
     const now = clock()
     const body = {
       id: uuidv7(now),
@@ -82,24 +134,32 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       traceId: input.traceId ?? null,
       prevHash: head.hash,
     }
-    const entry: AuditEntry = { ...body, hash: entryHash(body) }
-    await appendEntry(q, entry)
-    return entry
+    return { ...body, hash: entryHash(body) }
   }
 
   return {
     chains,
-    record(input, tx) {
+    async record(input, tx) {
+      const preferred = input.requestId ? chainFor(input.requestId, chains) : randomInt(chains)
       if (tx) {
         let chain = txChain.get(tx)
         if (chain === undefined) {
-          chain = input.requestId ? chainFor(input.requestId, chains) : randomInt(chains)
+          chain = soundChain(preferred)
           txChain.set(tx, chain)
         }
         return append(tx, input, chain)
       }
-      const chain = input.requestId ? chainFor(input.requestId, chains) : randomInt(chains)
-      return db.transaction((q) => append(q, input, chain))
+      for (;;) {
+        const chain = soundChain(preferred)
+        try {
+          return await db.transaction((q) => append(q, input, chain))
+        } catch (err) {
+          heads.delete(chain)
+          if (!slotTaken(err) || broken.has(chain) || broken.size >= chains - 1) throw err
+          broken.add(chain)
+          deps.onBrokenChain?.(chain)
+        }
+      }
     },
 
     async checkpoint(signer) {
@@ -107,7 +167,13 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       for (const h of await readHeads(db)) heads[String(h.chain)] = { seq: h.seq, hash: h.hash }
       const createdAt = clock()
       const id = uuidv7(createdAt)
-      const cp: Checkpoint = { id, createdAt, heads, kid: signer.kid, signature: signer.sign(checkpointPayload({ id, createdAt, heads })) }
+      const cp: Checkpoint = {
+        id,
+        createdAt,
+        heads,
+        kid: signer.kid,
+        signature: signer.sign(checkpointPayload({ id, createdAt, heads })),
+      }
       await insertCheckpoint(db, cp)
       const exported = toExported(cp, signer.publicKey)
       if (deps.checkpointFile) await appendCheckpointLine(deps.checkpointFile, exported)

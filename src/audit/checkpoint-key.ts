@@ -26,14 +26,20 @@ export function signerFromPrivateKey(kid: string, pkcs8Der: Buffer): CheckpointS
 }
 
 /** A fresh in-memory key pair (tests, benchmarks). */
-export function generateCheckpointKey(kid: string = randomUUID()): { signer: CheckpointSigner; pkcs8Der: Buffer } {
+export function generateCheckpointKey(kid: string = randomUUID()): {
+  signer: CheckpointSigner
+  pkcs8Der: Buffer
+} {
   const { privateKey } = generateKeyPairSync('ed25519')
   const pkcs8Der = privateKey.export({ format: 'der', type: 'pkcs8' })
   return { signer: signerFromPrivateKey(kid, pkcs8Der), pkcs8Der }
 }
 
 /** The current checkpoint key from the database; the first call creates it. */
-export async function loadCheckpointSigner(db: Database, keyring: Pick<Keyring, 'encrypt' | 'decrypt'>): Promise<CheckpointSigner> {
+export async function loadCheckpointSigner(
+  db: Database,
+  keyring: Pick<Keyring, 'encrypt' | 'decrypt'>,
+): Promise<CheckpointSigner> {
   let row = await readCurrentSigningKey(db)
   if (!row) {
     row = await db.transaction(async (tx) => {
@@ -41,7 +47,11 @@ export async function loadCheckpointSigner(db: Database, keyring: Pick<Keyring, 
       const again = await readCurrentSigningKey(tx)
       if (again) return again
       const { signer, pkcs8Der } = generateCheckpointKey()
-      const created = { kid: signer.kid, publicKey: signer.publicKey, privateKeySealed: keyring.encrypt(pkcs8Der, aad(signer.kid)) }
+      const created = {
+        kid: signer.kid,
+        publicKey: signer.publicKey,
+        privateKeySealed: keyring.encrypt(pkcs8Der, aad(signer.kid)),
+      }
       await insertSigningKey(tx, created)
       return created
     })
@@ -73,7 +83,11 @@ export async function rotateCheckpointKey(
     const old = await readCurrentSigningKey(tx)
     await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL')
     const { signer, pkcs8Der } = generateCheckpointKey()
-    await insertSigningKey(tx, { kid: signer.kid, publicKey: signer.publicKey, privateKeySealed: keyring.encrypt(pkcs8Der, aad(signer.kid)) })
+    await insertSigningKey(tx, {
+      kid: signer.kid,
+      publicKey: signer.publicKey,
+      privateKeySealed: keyring.encrypt(pkcs8Der, aad(signer.kid)),
+    })
     await recordIn?.(tx, { retired: old?.kid ?? null, current: signer.kid })
     return signer.kid
   })

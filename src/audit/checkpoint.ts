@@ -21,7 +21,10 @@ export function checkpointPayload(c: Pick<Checkpoint, 'id' | 'createdAt' | 'head
   const heads = Object.entries(c.heads)
     .map(([chain, h]) => [Number(chain), h.seq, h.hash] as const)
     .sort((a, b) => a[0] - b[0])
-  return Buffer.from(JSON.stringify(['vigil-audit-checkpoint-v1', c.id, c.createdAt.toISOString(), heads]), 'utf8')
+  return Buffer.from(
+    JSON.stringify(['vigil-audit-checkpoint-v1', c.id, c.createdAt.toISOString(), heads]),
+    'utf8',
+  )
 }
 
 export interface ExportedCheckpoint {
@@ -34,7 +37,14 @@ export interface ExportedCheckpoint {
 }
 
 export function toExported(c: Checkpoint, publicKey: string): ExportedCheckpoint {
-  return { id: c.id, createdAt: c.createdAt.toISOString(), heads: c.heads, signature: c.signature, kid: c.kid, publicKey }
+  return {
+    id: c.id,
+    createdAt: c.createdAt.toISOString(),
+    heads: c.heads,
+    signature: c.signature,
+    kid: c.kid,
+    publicKey,
+  }
 }
 
 /**
@@ -42,12 +52,30 @@ export function toExported(c: Checkpoint, publicKey: string): ExportedCheckpoint
  * with no arguments and an environment holding only a standard PATH (none of the server's
  * secrets), killed after 10 s. Rejects on a non-zero exit.
  */
-export function runCheckpointCommand(command: string, c: ExportedCheckpoint, timeoutMs = 10_000): Promise<void> {
+export function runCheckpointCommand(
+  command: string,
+  c: ExportedCheckpoint,
+  timeoutMs = 10_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile(command, [], { timeout: timeoutMs, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, maxBuffer: 64 * 1024 }, (err) => {
-      if (err) reject(new Error(`AUDIT_CHECKPOINT_COMMAND failed: ${err.killed ? 'timed out' : `exit ${String(err.code)}`}`))
-      else resolve()
-    })
+    const child = execFile(
+      command,
+      [],
+      {
+        timeout: timeoutMs,
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+        maxBuffer: 64 * 1024,
+      },
+      (err) => {
+        if (err)
+          reject(
+            new Error(
+              `AUDIT_CHECKPOINT_COMMAND failed: ${err.killed ? 'timed out' : `exit ${String(err.code)}`}`,
+            ),
+          )
+        else resolve()
+      },
+    )
     child.stdin?.on('error', () => {}) // a command that exits without reading: the exit status decides
     child.stdin?.end(JSON.stringify(c) + '\n')
   })
@@ -71,5 +99,11 @@ export async function readLastCheckpointLine(file: string): Promise<Checkpoint |
   const last = text.trimEnd().split('\n').at(-1)
   if (!last) return undefined
   const parsed = JSON.parse(last) as ExportedCheckpoint
-  return { id: parsed.id, createdAt: new Date(parsed.createdAt), heads: parsed.heads, signature: parsed.signature, kid: parsed.kid }
+  return {
+    id: parsed.id,
+    createdAt: new Date(parsed.createdAt),
+    heads: parsed.heads,
+    signature: parsed.signature,
+    kid: parsed.kid,
+  }
 }

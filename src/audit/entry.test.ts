@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { chainFor } from './audit-trail.ts'
-import { canonicalEntry, entryHash, GENESIS_HASH, truncateUserAgent, USER_AGENT_MAX, type AuditEntry } from './entry.ts'
+import {
+  canonicalEntry,
+  entryHash,
+  GENESIS_HASH,
+  truncateUserAgent,
+  USER_AGENT_MAX,
+  type AuditEntry,
+} from './entry.ts'
 import { uuidv7 } from './entry-id.ts'
 import { isOperationalProbe, outcomeFor } from './http-audit.ts'
 

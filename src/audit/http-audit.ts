@@ -35,7 +35,14 @@ import { categoryOf } from '../security/policy/rules.ts'
 /** The request decorations this hook reads (set by security/policy's route access). */
 interface AccessContext {
   principal?: { kind: 'user' | 'device' | 'client'; id: string; clientId: string | undefined } | null
-  decision?: { effect: string; rule: string; conceal?: boolean; consentId?: string; breakGlass?: boolean; patientId?: string } | null
+  decision?: {
+    effect: string
+    rule: string
+    conceal?: boolean
+    consentId?: string
+    breakGlass?: boolean
+    patientId?: string
+  } | null
   auditResourceId?: string | null
 }
 
@@ -82,7 +89,15 @@ declare module 'fastify' {
      * and the entry written after the response is skipped. Status is the one the handler will
      * answer; if the transaction rolls back, the request's error response is audited as usual.
      */
-    auditInTransaction(tx: Queryable, entry: { status: number } & Partial<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId' | 'patientId' | 'consentId' | 'breakGlass'>>): Promise<void>
+    auditInTransaction(
+      tx: Queryable,
+      entry: { status: number } & Partial<
+        Pick<
+          AuditEntryInput,
+          'action' | 'resourceType' | 'resourceId' | 'patientId' | 'consentId' | 'breakGlass'
+        >
+      >,
+    ): Promise<void>
     auditWritten: boolean
     /** Names patients whose data this response carries, for its audit entries (lists and searches). */
     carriesPatients(ids: Iterable<string>): void
@@ -111,7 +126,8 @@ export function patientsNamedIn(body: unknown, into: Set<string> = new Set()): S
       const m = PATIENT_REFERENCE.exec(o.reference)
       if (m?.[1]) into.add(m[1].toLowerCase())
     }
-    if (o.resourceType === 'Patient' && typeof o.id === 'string' && UUID.test(o.id)) into.add(o.id.toLowerCase())
+    if (o.resourceType === 'Patient' && typeof o.id === 'string' && UUID.test(o.id))
+      into.add(o.id.toLowerCase())
     for (const value of Object.values(o)) if (value !== null && typeof value === 'object') stack.push(value)
   }
   return into
@@ -144,7 +160,15 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
   app.decorateRequest('auditInTransaction', async function (this: FastifyRequest, tx: Queryable, entry) {
     const base = requestEntry(this, { statusCode: entry.status } as FastifyReply)
     const { status, ...overrides } = entry
-    await options.audit.record({ ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)), status, outcome: outcomeFor(status, false) }, tx)
+    await options.audit.record(
+      {
+        ...base,
+        ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+        status,
+        outcome: outcomeFor(status, false),
+      },
+      tx,
+    )
     this.auditWritten = true
   })
   // A handler that failed after writing its entry rolled its transaction back: the entry went with it.
@@ -186,8 +210,22 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
         entries.push(base)
         continue
       }
-      const decision = principal && options.pdp ? await options.pdp.decide(principal, policy, { type: policy.split('.')[0] ?? policy, patientId }, { requestId: request.id, ip: request.ip, now: new Date() }) : null
-      entries.push({ ...base, patientId, decisionRule: decision?.rule ?? base.decisionRule, consentId: decision?.consentId ?? null, breakGlass: decision?.breakGlass === true })
+      const decision =
+        principal && options.pdp
+          ? await options.pdp.decide(
+              principal,
+              policy,
+              { type: policy.split('.')[0] ?? policy, patientId },
+              { requestId: request.id, ip: request.ip, now: new Date() },
+            )
+          : null
+      entries.push({
+        ...base,
+        patientId,
+        decisionRule: decision?.rule ?? base.decisionRule,
+        consentId: decision?.consentId ?? null,
+        breakGlass: decision?.breakGlass === true,
+      })
     }
     if (entries.length === 1) {
       await options.audit.record(entries[0] as AuditEntryInput)
@@ -205,15 +243,26 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
 
   // A successful read is on the trail before its body leaves; if it cannot be, nothing leaves.
   app.addHook('onSend', async (request, reply, payload) => {
-    if ((request.method !== 'GET' && !request.url.includes('/_search')) || request.auditWritten || reply.statusCode >= 300) return payload
+    if (
+      (request.method !== 'GET' && !request.url.includes('/_search')) ||
+      request.auditWritten ||
+      reply.statusCode >= 300
+    )
+      return payload
     if (request.routeOptions.config?.policy === undefined || request.principal === null) return payload
     try {
       await recordRead(request, reply)
       request.auditWritten = true
     } catch (err) {
       failures.inc()
-      options.logger.error({ requestId: request.id, err: { message: err instanceof Error ? err.message : String(err) } }, 'audit entry of a read could not be written; the response was withheld')
-      throw new AppError('SERVICE_UNAVAILABLE', 'The access could not be recorded, so nothing was sent. Try again shortly.')
+      options.logger.error(
+        { requestId: request.id, err: { message: err instanceof Error ? err.message : String(err) } },
+        'audit entry of a read could not be written; the response was withheld',
+      )
+      throw new AppError(
+        'SERVICE_UNAVAILABLE',
+        'The access could not be recorded, so nothing was sent. Try again shortly.',
+      )
     }
     return payload
   })
@@ -226,7 +275,10 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
       .record(requestEntry(request, reply))
       .catch((err: unknown) => {
         failures.inc()
-        options.logger.error({ requestId: request.id, err: { message: err instanceof Error ? err.message : String(err) } }, 'audit entry could not be written')
+        options.logger.error(
+          { requestId: request.id, err: { message: err instanceof Error ? err.message : String(err) } },
+          'audit entry could not be written',
+        )
       })
       .finally(() => pending.delete(write))
     pending.add(write)
@@ -245,7 +297,10 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
         .then(async (mine) => (mine ? options.audit.checkpoint(await (signer ??= loadSigner())) : undefined))
         .catch((err: unknown) => {
           signer = undefined
-          options.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'audit checkpoint failed')
+          options.logger.error(
+            { err: { message: err instanceof Error ? err.message : String(err) } },
+            'audit checkpoint failed',
+          )
         })
         .finally(() => {
           pending.delete(running as Promise<unknown>)

@@ -76,7 +76,10 @@ export function toEntry(r: EntryRow): AuditEntry {
 
 /** Locks the chain's head row until the transaction ends and returns it. */
 export async function lockHead(tx: Queryable, chain: number): Promise<ChainHead> {
-  const { rows } = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_chain_heads WHERE chain = $1 FOR UPDATE', [chain])
+  const { rows } = await tx.query<{ seq: number; hash: string }>(
+    'SELECT seq, hash FROM audit_chain_heads WHERE chain = $1 FOR UPDATE',
+    [chain],
+  )
   const row = rows[0]
   if (!row) throw new Error(`audit chain ${chain} has no head row (migration 0004 creates chains 0-63)`)
   return { chain, seq: Number(row.seq), hash: row.hash }
@@ -95,8 +98,32 @@ export async function appendEntry(tx: Queryable, e: AuditEntry): Promise<void> {
   )
 }
 
+/** Every column of audit_entries as typed parameters $1…$22, for INSERT … SELECT (no target types to infer from). */
+const TYPED_VALUES =
+  '$1::uuid, $2::smallint, $3::bigint, $4::timestamptz, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::text, $13::text, $14::text, $15::integer, $16::text, $17::text, $18::boolean, $19::text, $20::text, $21::text, $22::text'
+
+/**
+ * The append in one round trip when the caller knows the chain's head (ADR-0029): moves the head
+ * from (seq − 1, prev_hash) to the entry and inserts the entry, only if the head is still there —
+ * a compare-and-set on the head row, which takes the same row lock a `SELECT … FOR UPDATE` would.
+ * A concurrent append holding the lock makes this wait, then re-check on the head it committed.
+ * False when the head had moved (or the holder rolled back): nothing was written.
+ */
+export async function appendEntryIfHead(tx: Queryable, e: AuditEntry): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `WITH head AS (
+       UPDATE audit_chain_heads SET seq = $3::bigint, hash = $22::text WHERE chain = $2::smallint AND seq = $3::bigint - 1 AND hash = $21::text RETURNING chain
+     )
+     INSERT INTO audit_entries (${ENTRY_COLUMNS}) SELECT ${TYPED_VALUES} FROM head`,
+    [...entryValues(e), e.hash],
+  )
+  return rowCount === 1
+}
+
 export async function readHeads(db: Queryable): Promise<ChainHead[]> {
-  const { rows } = await db.query<{ chain: number; seq: number; hash: string }>('SELECT chain, seq, hash FROM audit_chain_heads WHERE seq > 0 ORDER BY chain')
+  const { rows } = await db.query<{ chain: number; seq: number; hash: string }>(
+    'SELECT chain, seq, hash FROM audit_chain_heads WHERE seq > 0 ORDER BY chain',
+  )
   return rows.map((r) => ({ chain: Number(r.chain), seq: Number(r.seq), hash: r.hash }))
 }
 
@@ -108,36 +135,58 @@ export async function readChains(db: Queryable): Promise<number[]> {
 }
 
 /** One page of a chain, by seq. */
-export async function readChainPage(db: Queryable, chain: number, afterSeq: number, limit: number): Promise<AuditEntry[]> {
-  const { rows } = await db.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM audit_entries WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [chain, afterSeq, limit])
+export async function readChainPage(
+  db: Queryable,
+  chain: number,
+  afterSeq: number,
+  limit: number,
+): Promise<AuditEntry[]> {
+  const { rows } = await db.query<EntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM audit_entries WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    [chain, afterSeq, limit],
+  )
   return rows.map(toEntry)
 }
 
 export async function insertCheckpoint(db: Queryable, c: StoredCheckpoint): Promise<void> {
-  await db.query('INSERT INTO audit_checkpoints (id, created_at, heads, signature, kid) VALUES ($1, $2::timestamptz, $3, $4, $5)', [
-    c.id,
-    c.createdAt.toISOString(),
-    JSON.stringify(c.heads),
-    c.signature,
-    c.kid,
-  ])
+  await db.query(
+    'INSERT INTO audit_checkpoints (id, created_at, heads, signature, kid) VALUES ($1, $2::timestamptz, $3, $4, $5)',
+    [c.id, c.createdAt.toISOString(), JSON.stringify(c.heads), c.signature, c.kid],
+  )
 }
 
 export async function latestCheckpoint(db: Queryable): Promise<StoredCheckpoint | undefined> {
-  const { rows } = await db.query<{ id: string; created_at: Date | string; heads: StoredCheckpoint['heads']; signature: string; kid: string }>(
+  const { rows } = await db.query<{
+    id: string
+    created_at: Date | string
+    heads: StoredCheckpoint['heads']
+    signature: string
+    kid: string
+  }>(
     'SELECT id, created_at, heads, signature, kid FROM audit_checkpoints ORDER BY created_at DESC, id DESC LIMIT 1',
   )
   const r = rows[0]
   if (!r) return undefined
-  return { id: r.id, createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at), heads: r.heads, signature: r.signature, kid: r.kid }
+  return {
+    id: r.id,
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    heads: r.heads,
+    signature: r.signature,
+    kid: r.kid,
+  }
 }
 
 export async function readPublicKey(db: Queryable, kid: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ public_key: string }>('SELECT public_key FROM audit_signing_keys WHERE kid = $1', [kid])
+  const { rows } = await db.query<{ public_key: string }>(
+    'SELECT public_key FROM audit_signing_keys WHERE kid = $1',
+    [kid],
+  )
   return rows[0]?.public_key
 }
 
-export async function readCurrentSigningKey(db: Queryable): Promise<{ kid: string; privateKeySealed: string; publicKey: string } | undefined> {
+export async function readCurrentSigningKey(
+  db: Queryable,
+): Promise<{ kid: string; privateKeySealed: string; publicKey: string } | undefined> {
   const { rows } = await db.query<{ kid: string; private_key_sealed: string; public_key: string }>(
     'SELECT kid, private_key_sealed, public_key FROM audit_signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
   )
@@ -145,6 +194,13 @@ export async function readCurrentSigningKey(db: Queryable): Promise<{ kid: strin
   return r ? { kid: r.kid, privateKeySealed: r.private_key_sealed, publicKey: r.public_key } : undefined
 }
 
-export async function insertSigningKey(db: Queryable, key: { kid: string; publicKey: string; privateKeySealed: string }): Promise<void> {
-  await db.query('INSERT INTO audit_signing_keys (kid, public_key, private_key_sealed) VALUES ($1, $2, $3)', [key.kid, key.publicKey, key.privateKeySealed])
+export async function insertSigningKey(
+  db: Queryable,
+  key: { kid: string; publicKey: string; privateKeySealed: string },
+): Promise<void> {
+  await db.query('INSERT INTO audit_signing_keys (kid, public_key, private_key_sealed) VALUES ($1, $2, $3)', [
+    key.kid,
+    key.publicKey,
+    key.privateKeySealed,
+  ])
 }

@@ -50,7 +50,6 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError'
 }
 
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The position after an entry: base64url of its time (ms, as written) and id, sealed with the server's tag (ADR-0015). */
@@ -62,7 +61,8 @@ export function decodeCursor(cursor: string, seal: CursorSeal): { at: Date; id: 
   const content = seal.open(cursor)
   const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
   const at = new Date(iso ?? '')
-  if (!id || !UUID.test(id) || !isInstantInRange(at)) throw new InvalidCursorError('the cursor is not one this server issued')
+  if (!id || !UUID.test(id) || !isInstantInRange(at))
+    throw new InvalidCursorError('the cursor is not one this server issued')
   return { at, id }
 }
 
@@ -89,8 +89,10 @@ export async function searchEntries(db: Queryable, s: AuditSearch, seal: CursorS
   if (s.action !== undefined) where.push(`action = ${bind(s.action)}`)
   if (s.outcomes !== undefined) where.push(`outcome = ANY(${bind(s.outcomes)}::text[])`)
   if (s.actionCode !== undefined) where.push(`(${ACTION_CODE_SQL}) = ${bind(s.actionCode)}`)
-  for (const b of s.after ?? []) where.push(`occurred_at ${b.inclusive ? '>=' : '>'} ${bind(b.at.toISOString())}::timestamptz`)
-  for (const b of s.before ?? []) where.push(`occurred_at ${b.inclusive ? '<=' : '<'} ${bind(b.at.toISOString())}::timestamptz`)
+  for (const b of s.after ?? [])
+    where.push(`occurred_at ${b.inclusive ? '>=' : '>'} ${bind(b.at.toISOString())}::timestamptz`)
+  for (const b of s.before ?? [])
+    where.push(`occurred_at ${b.inclusive ? '<=' : '<'} ${bind(b.at.toISOString())}::timestamptz`)
   if (s.cursor !== undefined) {
     const c = decodeCursor(s.cursor, seal)
     where.push(`(occurred_at, id) < (${bind(c.at.toISOString())}::timestamptz, ${bind(c.id)}::uuid)`)

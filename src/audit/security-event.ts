@@ -23,7 +23,8 @@ export function securityEventEntry(event: SecurityEvent, request: RequestFacts |
   const separator = key?.indexOf(':') ?? -1
   const keyKind = key && separator > 0 ? key.slice(0, separator) : undefined
   const keyValue = key && separator > 0 ? key.slice(separator + 1) : undefined
-  const accountId = typeof event.userId === 'string' ? event.userId : keyKind === 'account' ? keyValue : undefined
+  const accountId =
+    typeof event.userId === 'string' ? event.userId : keyKind === 'account' ? keyValue : undefined
   const refused = REFUSED.test(event.type)
   return {
     // Who acted: the user once they proved who they are; before that, an anonymous caller.

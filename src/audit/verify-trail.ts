@@ -31,7 +31,12 @@ export interface FirstBad {
 }
 
 export type VerifyResult =
-  | { readonly ok: true; readonly entries: number; readonly chains: number; readonly checkpoint: { readonly id: string; readonly createdAt: Date } | null }
+  | {
+      readonly ok: true
+      readonly entries: number
+      readonly chains: number
+      readonly checkpoint: { readonly id: string; readonly createdAt: Date } | null
+    }
   | { readonly ok: false; readonly firstBad: FirstBad }
 
 const PAGE = 5_000
@@ -44,7 +49,10 @@ function movedFrom(row: AuditEntry, maxSeq: number): boolean {
   return false
 }
 
-async function checkSignatures(q: Queryable, checkpoints: readonly Checkpoint[]): Promise<FirstBad | undefined> {
+async function checkSignatures(
+  q: Queryable,
+  checkpoints: readonly Checkpoint[],
+): Promise<FirstBad | undefined> {
   for (const cp of checkpoints) {
     const publicKey = await readPublicKey(q, cp.kid)
     if (!publicKey || !verifySignature(publicKey, checkpointPayload(cp), cp.signature)) {
@@ -70,9 +78,16 @@ export async function verifyTrail(db: Database, external: readonly Checkpoint[] 
     let entries = 0
     for (const chain of chains) {
       const head = heads.get(chain)
-      const pinned = checkpoints.flatMap((cp) => (cp.heads[String(chain)] ? [{ cp, ...cp.heads[String(chain)]! }] : []))
+      const pinned = checkpoints.flatMap((cp) =>
+        cp.heads[String(chain)] ? [{ cp, ...cp.heads[String(chain)]! }] : [],
+      )
       const maxSeq = Math.max(head?.seq ?? 0, ...pinned.map((p) => p.seq))
-      const bad = (seq: number | null, id: string | null, reason: VerifyFailureReason, checkpointId?: string): VerifyResult => ({
+      const bad = (
+        seq: number | null,
+        id: string | null,
+        reason: VerifyFailureReason,
+        checkpointId?: string,
+      ): VerifyResult => ({
         ok: false,
         firstBad: { chain, seq, id, reason, ...(checkpointId ? { checkpointId } : {}) },
       })
@@ -84,9 +99,16 @@ export async function verifyTrail(db: Database, external: readonly Checkpoint[] 
         const page = await readChainPage(q, chain, expected - 1, PAGE)
         for (const row of page) {
           if (row.seq !== expected) return bad(expected, null, 'missing-entry')
-          if (entryHash(row) !== row.hash) return bad(row.seq, row.id, movedFrom(row, Math.max(maxSeq, row.seq + PAGE)) ? 'reordered' : 'hash-mismatch')
+          if (entryHash(row) !== row.hash)
+            return bad(
+              row.seq,
+              row.id,
+              movedFrom(row, Math.max(maxSeq, row.seq + PAGE)) ? 'reordered' : 'hash-mismatch',
+            )
           if (row.prevHash !== prev) return bad(row.seq, row.id, 'broken-link')
-          for (const p of pinned) if (p.seq === row.seq && p.hash !== row.hash) return bad(row.seq, row.id, 'checkpoint-mismatch', p.cp.id)
+          for (const p of pinned)
+            if (p.seq === row.seq && p.hash !== row.hash)
+              return bad(row.seq, row.id, 'checkpoint-mismatch', p.cp.id)
           if (row.seq === (head?.seq ?? 0) + 1) beyondHead = row
           prev = row.hash
           expected++
@@ -95,13 +117,22 @@ export async function verifyTrail(db: Database, external: readonly Checkpoint[] 
       }
       const last = expected - 1
       entries += last
-      for (const p of pinned) if (p.seq > last) return bad(last + 1, null, 'truncated-since-checkpoint', p.cp.id)
+      for (const p of pinned)
+        if (p.seq > last) return bad(last + 1, null, 'truncated-since-checkpoint', p.cp.id)
       const headSeq = head?.seq ?? 0
       if (headSeq > last) return bad(last + 1, null, 'missing-entry')
       if (headSeq < last) return bad(headSeq + 1, beyondHead?.id ?? null, 'unexpected-entry')
       if (head && head.hash !== prev) return bad(last, null, 'head-mismatch')
     }
-    const latest = checkpoints.reduce<Checkpoint | undefined>((a, b) => (!a || b.createdAt > a.createdAt ? b : a), undefined)
-    return { ok: true, entries, chains: chains.length, checkpoint: latest ? { id: latest.id, createdAt: latest.createdAt } : null }
+    const latest = checkpoints.reduce<Checkpoint | undefined>(
+      (a, b) => (!a || b.createdAt > a.createdAt ? b : a),
+      undefined,
+    )
+    return {
+      ok: true,
+      entries,
+      chains: chains.length,
+      checkpoint: latest ? { id: latest.id, createdAt: latest.createdAt } : null,
+    }
   })
 }

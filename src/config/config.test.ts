@@ -55,7 +55,16 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     databaseUrl: undefined,
     databasePoolMax: 10,
     redisUrl: undefined,
-    resilience: { statementTimeoutMs: 15_000, lockTimeoutMs: 5_000, idleInTransactionTimeoutMs: 30_000, connectTimeoutMs: 3_000, databaseStartupWaitSeconds: 300, redisCommandTimeoutMs: 500 },
+    resilience: {
+      statementTimeoutMs: 15_000,
+      lockTimeoutMs: 5_000,
+      idleInTransactionTimeoutMs: 30_000,
+      connectTimeoutMs: 3_000,
+      databaseStartupWaitSeconds: 300,
+      redisCommandTimeoutMs: 500,
+      databaseCircuit: { failureThreshold: 3, cooldownMs: 500 },
+      redisCircuit: { failureThreshold: 3, cooldownMs: 1_000 },
+    },
     migrateOnStart: true,
     logLevel: 'info',
     bodyLimitBytes: 1024 * 1024,
@@ -68,10 +77,19 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     mail: { smtpUrl: undefined, from: 'Vigil <no-reply@vigil.localhost>' },
     oauth: { accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 2592000, authorizationCodeTtlSeconds: 60 },
     otel: { endpoint: undefined, serviceName: 'vigil' },
-    audit: { checkpointFile: path.join(CWD, 'var', 'audit-checkpoints.jsonl'), checkpointIntervalSeconds: 300, checkpointCommand: undefined },
+    audit: {
+      checkpointFile: path.join(CWD, 'var', 'audit-checkpoints.jsonl'),
+      checkpointIntervalSeconds: 300,
+      checkpointCommand: undefined,
+    },
     deviceData: { v1Sunset: '2027-12-31', dailyQuota: 100_000, deviceRequestsPerMinute: 600 },
-    retention: { readingsDays: 3650, tokensDays: 30, auditDays: 2190 },
-    anomalies: { intervalSeconds: 60, webhookUrl: undefined, patientsThreshold: 50, patientsWindowSeconds: 600 },
+    retention: { readingsDays: 3650, tokensDays: 30, auditDays: 2190, intervalSeconds: 86_400 },
+    anomalies: {
+      intervalSeconds: 60,
+      webhookUrl: undefined,
+      patientsThreshold: 50,
+      patientsWindowSeconds: 600,
+    },
     events: {
       relay: true,
       relayIntervalMs: 500,
@@ -151,15 +169,27 @@ test('[SRS-CONF-001] booleans accept true/false and 1/0', () => {
 })
 
 test('[SRS-CONF-001] PUBLIC_URL loses its trailing slash; the default follows HOST, PORT and TLS', () => {
-  assert.equal(loadConfig({ PUBLIC_URL: 'https://vigil.example.com/base/' }, CWD).publicUrl, 'https://vigil.example.com/base')
+  assert.equal(
+    loadConfig({ PUBLIC_URL: 'https://vigil.example.com/base/' }, CWD).publicUrl,
+    'https://vigil.example.com/base',
+  )
   assert.equal(loadConfig({ HOST: '::1', PORT: '9000' }, CWD).publicUrl, 'http://[::1]:9000')
   const tls = loadConfig({ TLS_CERT_FILE: 'certs/server.pem', TLS_KEY_FILE: '/etc/vigil/server.key' }, CWD)
   assert.equal(tls.publicUrl, 'https://127.0.0.1:8080')
-  assert.deepEqual(tls.tls, { certFile: path.join(CWD, 'certs', 'server.pem'), keyFile: '/etc/vigil/server.key' })
+  assert.deepEqual(tls.tls, {
+    certFile: path.join(CWD, 'certs', 'server.pem'),
+    keyFile: '/etc/vigil/server.key',
+  })
 })
 
 test('[SRS-CONF-001] development keys and secrets are accepted outside production', () => {
-  const config = loadConfig({ ENCRYPTION_KEYRING: `${DEV_KEY_ID_PREFIX}1:${key(3)}`, COOKIE_SECRET: `${DEV_SECRET_PREFIX}${'d'.repeat(43)}` }, CWD)
+  const config = loadConfig(
+    {
+      ENCRYPTION_KEYRING: `${DEV_KEY_ID_PREFIX}1:${key(3)}`,
+      COOKIE_SECRET: `${DEV_SECRET_PREFIX}${'d'.repeat(43)}`,
+    },
+    CWD,
+  )
   assert.equal(config.secrets.keyring, `${DEV_KEY_ID_PREFIX}1:${key(3)}`)
 })
 
@@ -189,7 +219,12 @@ const BAD_VALUES: readonly (readonly [name: string, how: string, value: string, 
   ['BODY_LIMIT_BYTES', 'not a number', SECRET, /an integer from 1024 to 67108864/],
   ['SHUTDOWN_TIMEOUT_MS', 'negative', `-${SECRET}`, /an integer from 0 to 600000/],
   ['METRICS_TOKEN', 'shorter than 32 characters', SECRET, /at least 32 characters/],
-  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'with a grpc scheme', `grpc://${SECRET}@collector:4317`, /scheme http: or https:/],
+  [
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'with a grpc scheme',
+    `grpc://${SECRET}@collector:4317`,
+    /scheme http: or https:/,
+  ],
   ['ENCRYPTION_KEYRING', 'with a short key', `k1:${SECRET}`, /each key exactly 32 bytes/],
   ['COOKIE_SECRET', 'shorter than 32 characters', SECRET, /at least 32 characters/],
   ['AUDIT_CHECKPOINT_COMMAND', 'a relative path', `bin/${SECRET}`, /an absolute path to an executable/],
@@ -206,14 +241,11 @@ for (const [name, how, value, expected] of BAD_VALUES) {
   })
 }
 
-test(
-  '[SRS-CONF-001] a bad CORS_ORIGINS is refused without echoing the value',
-  () => {
-    const err = refusal({ CORS_ORIGINS: SECRET })
-    assert.equal(problemsFor(err, 'CORS_ORIGINS').length, 1)
-    assert.ok(!err.message.includes(SECRET), `the value is not echoed: ${err.message}`)
-  },
-)
+test('[SRS-CONF-001] a bad CORS_ORIGINS is refused without echoing the value', () => {
+  const err = refusal({ CORS_ORIGINS: SECRET })
+  assert.equal(problemsFor(err, 'CORS_ORIGINS').length, 1)
+  assert.ok(!err.message.includes(SECRET), `the value is not echoed: ${err.message}`)
+})
 
 test('[SRS-CONF-001] numbers out of range, signed, fractional or padded with text are refused', () => {
   for (const [name, value] of [
@@ -236,18 +268,40 @@ test('[SRS-CONF-001] numbers out of range, signed, fractional or padded with tex
 })
 
 test('[SRS-CONF-001] several bad variables are reported together, one message each', () => {
-  const err = refusal({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://db/vigil', MIGRATE_ON_START: 'yes', NODE_ENV: 'staging' })
-  assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['DATABASE_URL', 'LOG_LEVEL', 'MIGRATE_ON_START', 'NODE_ENV', 'PORT'])
-  for (const p of err.problems) assert.match(err.message, new RegExp(`^ {2}- ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+  const err = refusal({
+    PORT: 'eighty',
+    LOG_LEVEL: 'loud',
+    DATABASE_URL: 'mysql://db/vigil',
+    MIGRATE_ON_START: 'yes',
+    NODE_ENV: 'staging',
+  })
+  assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), [
+    'DATABASE_URL',
+    'LOG_LEVEL',
+    'MIGRATE_ON_START',
+    'NODE_ENV',
+    'PORT',
+  ])
+  for (const p of err.problems)
+    assert.match(err.message, new RegExp(`^ {2}- ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
 })
 
 test('[SRS-CONF-001] TLS_CERT_FILE without TLS_KEY_FILE is refused, and the reverse', () => {
-  assert.deepEqual(refusal({ TLS_CERT_FILE: 'server.pem' }).problems, ['TLS_KEY_FILE: expected to be set together with TLS_CERT_FILE'])
-  assert.deepEqual(refusal({ TLS_KEY_FILE: 'server.key' }).problems, ['TLS_CERT_FILE: expected to be set together with TLS_KEY_FILE'])
+  assert.deepEqual(refusal({ TLS_CERT_FILE: 'server.pem' }).problems, [
+    'TLS_KEY_FILE: expected to be set together with TLS_CERT_FILE',
+  ])
+  assert.deepEqual(refusal({ TLS_KEY_FILE: 'server.key' }).problems, [
+    'TLS_CERT_FILE: expected to be set together with TLS_KEY_FILE',
+  ])
 })
 
 test('[SRS-CONF-001] CORS_ORIGINS with a path, a trailing slash or a non-URL is refused naming CORS_ORIGINS', () => {
-  for (const value of ['https://console.example.com/app', 'https://console.example.com/', 'console.example.com', 'https://a.example.com,https://b.example.com/x']) {
+  for (const value of [
+    'https://console.example.com/app',
+    'https://console.example.com/',
+    'console.example.com',
+    'https://a.example.com,https://b.example.com/x',
+  ]) {
     const err = refusal({ CORS_ORIGINS: value })
     assert.equal(err.problems.length, 1, value)
     assert.match(err.problems[0] ?? '', /^CORS_ORIGINS: expected a comma-separated list of origins/, value)
@@ -274,7 +328,10 @@ test('[SRS-CONF-001] ENCRYPTION_KEYRING with a wrong-length key, a duplicate kid
     )
   }
   // The same keys with distinct kids are a valid rotation history.
-  assert.equal(loadConfig({ ENCRYPTION_KEYRING: `k1:${key(1)}, k2:${key(2)}` }, CWD).secrets.keyring, `k1:${key(1)}, k2:${key(2)}`)
+  assert.equal(
+    loadConfig({ ENCRYPTION_KEYRING: `k1:${key(1)}, k2:${key(2)}` }, CWD).secrets.keyring,
+    `k1:${key(1)}, k2:${key(2)}`,
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -288,13 +345,12 @@ test('[SRS-SETUP-004] a complete production environment is accepted', () => {
 })
 
 test('[SRS-SETUP-004] production without ENCRYPTION_KEYRING, COOKIE_SECRET, METRICS_TOKEN, SMTP_URL and PUBLIC_URL is refused naming each', () => {
-  assert.deepEqual(refusal({ NODE_ENV: 'production' }).problems.map((p) => p.split(':')[0]).sort(), [
-    'COOKIE_SECRET',
-    'ENCRYPTION_KEYRING',
-    'METRICS_TOKEN',
-    'PUBLIC_URL',
-    'SMTP_URL',
-  ])
+  assert.deepEqual(
+    refusal({ NODE_ENV: 'production' })
+      .problems.map((p) => p.split(':')[0])
+      .sort(),
+    ['COOKIE_SECRET', 'ENCRYPTION_KEYRING', 'METRICS_TOKEN', 'PUBLIC_URL', 'SMTP_URL'],
+  )
   for (const name of ['ENCRYPTION_KEYRING', 'COOKIE_SECRET', 'METRICS_TOKEN', 'SMTP_URL', 'PUBLIC_URL']) {
     const err = refusal({ ...PRODUCTION, [name]: undefined })
     assert.equal(err.problems.length, 1, `${name}: ${JSON.stringify(err.problems)}`)
@@ -305,51 +361,51 @@ test('[SRS-SETUP-004] production without ENCRYPTION_KEYRING, COOKIE_SECRET, METR
 })
 
 test('[SRS-SETUP-004] production refuses a development key (kid "dev-…") anywhere in ENCRYPTION_KEYRING', () => {
-  for (const keyring of [`${DEV_KEY_ID_PREFIX}1:${key(4)}`, `2025-01:${key(1)},${DEV_KEY_ID_PREFIX}1:${key(4)}`]) {
+  for (const keyring of [
+    `${DEV_KEY_ID_PREFIX}1:${key(4)}`,
+    `2025-01:${key(1)},${DEV_KEY_ID_PREFIX}1:${key(4)}`,
+  ]) {
     const err = refusal({ ...PRODUCTION, ENCRYPTION_KEYRING: keyring })
-    assert.deepEqual(err.problems, ['ENCRYPTION_KEYRING: expected production keys; development keys (kid "dev-…") are refused'])
+    assert.deepEqual(err.problems, [
+      'ENCRYPTION_KEYRING: expected production keys; development keys (kid "dev-…") are refused',
+    ])
     assert.ok(!err.message.includes(key(4)), 'the key is not echoed')
   }
 })
 
-test(
-  '[SRS-SETUP-004] production refuses a development key after a comma and a space',
-  () => {
-    refusal({ ...PRODUCTION, ENCRYPTION_KEYRING: `2025-01:${key(1)}, ${DEV_KEY_ID_PREFIX}1:${key(4)}` })
-  },
-)
+test('[SRS-SETUP-004] production refuses a development key after a comma and a space', () => {
+  refusal({ ...PRODUCTION, ENCRYPTION_KEYRING: `2025-01:${key(1)}, ${DEV_KEY_ID_PREFIX}1:${key(4)}` })
+})
 
 test('[SRS-SETUP-004] production refuses a development COOKIE_SECRET ("dev." prefix)', () => {
   const secret = `${DEV_SECRET_PREFIX}${SECRET}${'x'.repeat(32)}`
   const err = refusal({ ...PRODUCTION, COOKIE_SECRET: secret })
-  assert.deepEqual(err.problems, ['COOKIE_SECRET: expected a production secret; a development secret is refused'])
+  assert.deepEqual(err.problems, [
+    'COOKIE_SECRET: expected a production secret; a development secret is refused',
+  ])
   assert.ok(!err.message.includes(SECRET))
 })
 
-test(
-  '[SRS-SETUP-004] production refuses a development METRICS_TOKEN ("dev." prefix)',
-  () => {
-    refusal({ ...PRODUCTION, METRICS_TOKEN: `${DEV_SECRET_PREFIX}${'x'.repeat(40)}` })
-  },
-)
-
-test('[SRS-SETUP-004] production refuses an http:// PUBLIC_URL', () => {
-  assert.deepEqual(refusal({ ...PRODUCTION, PUBLIC_URL: 'http://vigil.example.com' }).problems, ['PUBLIC_URL: expected an https:// URL in production'])
+test('[SRS-SETUP-004] production refuses a development METRICS_TOKEN ("dev." prefix)', () => {
+  refusal({ ...PRODUCTION, METRICS_TOKEN: `${DEV_SECRET_PREFIX}${'x'.repeat(40)}` })
 })
 
-test(
-  '[SRS-CONF-001] production reports a malformed secret or URL once, not also as missing',
-  () => {
-    for (const [name, value] of [
-      ['ENCRYPTION_KEYRING', 'k1:short'],
-      ['COOKIE_SECRET', 'short'],
-      ['METRICS_TOKEN', 'short'],
-      ['PUBLIC_URL', 'ftp://vigil.example.com'],
-    ] as const) {
-      assert.equal(problemsFor(refusal({ ...PRODUCTION, [name]: value }), name).length, 1, name)
-    }
-  },
-)
+test('[SRS-SETUP-004] production refuses an http:// PUBLIC_URL', () => {
+  assert.deepEqual(refusal({ ...PRODUCTION, PUBLIC_URL: 'http://vigil.example.com' }).problems, [
+    'PUBLIC_URL: expected an https:// URL in production',
+  ])
+})
+
+test('[SRS-CONF-001] production reports a malformed secret or URL once, not also as missing', () => {
+  for (const [name, value] of [
+    ['ENCRYPTION_KEYRING', 'k1:short'],
+    ['COOKIE_SECRET', 'short'],
+    ['METRICS_TOKEN', 'short'],
+    ['PUBLIC_URL', 'ftp://vigil.example.com'],
+  ] as const) {
+    assert.equal(problemsFor(refusal({ ...PRODUCTION, [name]: value }), name).length, 1, name)
+  }
+})
 
 // ---------------------------------------------------------------------------------------------
 // .env.example documents every variable the loader reads, with its default
@@ -362,7 +418,8 @@ const ENV_EXAMPLE = readFileSync(new URL('../../.env.example', import.meta.url),
 function variablesRead(): Set<string> {
   const names = new Set<string>()
   for (const m of CONFIG_SOURCE.matchAll(/\bread\(\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1] ?? '')
-  for (const m of CONFIG_SOURCE.matchAll(/\benv(?:\.([A-Z][A-Z0-9_]*)|\[\s*'([A-Z][A-Z0-9_]*)'\s*\])/g)) names.add(m[1] ?? m[2] ?? '')
+  for (const m of CONFIG_SOURCE.matchAll(/\benv(?:\.([A-Z][A-Z0-9_]*)|\[\s*'([A-Z][A-Z0-9_]*)'\s*\])/g))
+    names.add(m[1] ?? m[2] ?? '')
   return names
 }
 
@@ -385,12 +442,20 @@ test('[SRS-CONF-002] every variable in .env.example is read by the loader (no st
   const read = variablesRead()
   const names = documentedVariables().map((v) => v.name)
   assert.deepEqual(names.filter((n) => !read.has(n)).sort(), [], 'documented but not read')
-  assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], 'documented twice')
+  assert.deepEqual(
+    names.filter((n, i) => names.indexOf(n) !== i),
+    [],
+    'documented twice',
+  )
 })
 
 test('[SRS-CONF-002] .env.example overrides nothing and explains every variable', () => {
   const lines = ENV_EXAMPLE.split('\n')
-  assert.deepEqual(lines.filter((l) => l.trim() !== '' && !l.startsWith('#')), [], 'only comments')
+  assert.deepEqual(
+    lines.filter((l) => l.trim() !== '' && !l.startsWith('#')),
+    [],
+    'only comments',
+  )
   for (const { name, line } of documentedVariables()) {
     // The explanation is the comment block right above (TLS_KEY_FILE shares TLS_CERT_FILE's).
     let above = line - 1
@@ -399,7 +464,7 @@ test('[SRS-CONF-002] .env.example overrides nothing and explains every variable'
   }
 })
 
-test('[SRS-CONF-002] each default written in .env.example is the loader\'s default', () => {
+test("[SRS-CONF-002] each default written in .env.example is the loader's default", () => {
   const defaults = loadConfig({}, CWD)
   for (const { name, value } of documentedVariables()) {
     assert.deepEqual(loadConfig({ [name]: value }, CWD), defaults, `${name}=${value} is the default`)
@@ -412,9 +477,54 @@ test('[SRS-CONF-001] HOST=:: (every interface) gives a default PUBLIC_URL on the
 })
 
 test('[SRS-MAIL-001] production refuses SMTP credentials over a connection that may stay unencrypted', () => {
-  assert.deepEqual(refusal({ ...PRODUCTION, SMTP_URL: 'smtp://user:secret-pass@mail.example.com:587' }).problems, [
-    'SMTP_URL: expected smtps:// or ?requireTLS=true in production when the URL carries credentials',
-  ])
-  assert.equal(loadConfig({ ...PRODUCTION, SMTP_URL: 'smtp://user:secret-pass@mail.example.com:587?requireTLS=true' }).mail.smtpUrl?.startsWith('smtp://'), true)
-  assert.equal(loadConfig({ ...PRODUCTION, SMTP_URL: 'smtps://user:secret-pass@mail.example.com:465' }).nodeEnv, 'production')
+  assert.deepEqual(
+    refusal({ ...PRODUCTION, SMTP_URL: 'smtp://user:secret-pass@mail.example.com:587' }).problems,
+    ['SMTP_URL: expected smtps:// or ?requireTLS=true in production when the URL carries credentials'],
+  )
+  assert.equal(
+    loadConfig({
+      ...PRODUCTION,
+      SMTP_URL: 'smtp://user:secret-pass@mail.example.com:587?requireTLS=true',
+    }).mail.smtpUrl?.startsWith('smtp://'),
+    true,
+  )
+  assert.equal(
+    loadConfig({ ...PRODUCTION, SMTP_URL: 'smtps://user:secret-pass@mail.example.com:465' }).nodeEnv,
+    'production',
+  )
+})
+
+test('[SRS-EVT-356] events: retries last a day by default and are configurable (EVENTS_RETRY_FOR_SECONDS); production refuses less than a day, private webhook destinations and a test CA, naming each', () => {
+  assert.equal(loadConfig(PRODUCTION, CWD).events.retryForSeconds, 86_400)
+  assert.equal(
+    loadConfig(PRODUCTION, CWD).events.allowPrivateDestinations,
+    false,
+    'production judges destinations as public-only by default',
+  )
+  assert.equal(
+    loadConfig({ ...PRODUCTION, EVENTS_RETRY_FOR_SECONDS: '259200' }, CWD).events.retryForSeconds,
+    259_200,
+    'three days',
+  )
+  assert.equal(
+    loadConfig({ EVENTS_RETRY_FOR_SECONDS: '60' }, CWD).events.retryForSeconds,
+    60,
+    'shorter outside production (tests)',
+  )
+  assert.deepEqual(
+    problemsFor(refusal({ ...PRODUCTION, EVENTS_RETRY_FOR_SECONDS: '86399' }), 'EVENTS_RETRY_FOR_SECONDS'),
+    ['EVENTS_RETRY_FOR_SECONDS: expected at least 86400 (24 hours) in production'],
+  )
+  assert.equal(
+    problemsFor(
+      refusal({ ...PRODUCTION, EVENTS_ALLOW_PRIVATE_DESTINATIONS: 'true' }),
+      'EVENTS_ALLOW_PRIVATE_DESTINATIONS',
+    ).length,
+    1,
+  )
+  assert.equal(
+    problemsFor(refusal({ ...PRODUCTION, EVENTS_WEBHOOK_CA_FILE: '/tmp/ca.pem' }), 'EVENTS_WEBHOOK_CA_FILE')
+      .length,
+    1,
+  )
 })

@@ -13,6 +13,13 @@ export interface TlsConfig {
   readonly keyFile: string
 }
 
+export interface CircuitConfig {
+  /** Consecutive connection failures or timeouts that open the circuit. */
+  readonly failureThreshold: number
+  /** Milliseconds the circuit stays open before one trial call probes the dependency. */
+  readonly cooldownMs: number
+}
+
 export interface Config {
   readonly nodeEnv: NodeEnv
   readonly host: string
@@ -32,6 +39,9 @@ export interface Config {
     /** How long start-up waits for an unreachable PostgreSQL before giving up (0 = not at all). */
     readonly databaseStartupWaitSeconds: number
     readonly redisCommandTimeoutMs: number
+    /** Circuit breakers (ADR-0017, ADR-0025): consecutive failures that open each circuit, and its cool-down. */
+    readonly databaseCircuit: CircuitConfig
+    readonly redisCircuit: CircuitConfig
   }
   readonly migrateOnStart: boolean
   readonly logLevel: LogLevel
@@ -81,6 +91,8 @@ export interface Config {
     readonly tokensDays: number
     /** At least 2190 (six years): audit entries are never pruned earlier. */
     readonly auditDays: number
+    /** Seconds between the server's retention runs, once per period across instances; 0 = none (CLI only). */
+    readonly intervalSeconds: number
   }
   /** Anomaly detection over the audit trail (ADR-0006 addendum). */
   readonly anomalies: {
@@ -193,7 +205,8 @@ function origins(raw: string): Parsed<string[]> {
     } catch {
       return bad('a comma-separated list of origins such as https://app.example.com')
     }
-    if (u.origin !== item) return bad('a comma-separated list of origins (scheme, host and port) without path or trailing slash')
+    if (u.origin !== item)
+      return bad('a comma-separated list of origins (scheme, host and port) without path or trailing slash')
   }
   return ok(items.value)
 }
@@ -201,7 +214,9 @@ function origins(raw: string): Parsed<string[]> {
 function isoDate(raw: string): Parsed<string> {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw)
   const d = m ? new Date(`${raw}T00:00:00Z`) : undefined
-  return d && !Number.isNaN(d.getTime()) && d.toISOString().startsWith(raw) ? ok(raw) : bad('a date as YYYY-MM-DD (UTC)')
+  return d && !Number.isNaN(d.getTime()) && d.toISOString().startsWith(raw)
+    ? ok(raw)
+    : bad('a date as YYYY-MM-DD (UTC)')
 }
 
 function text(minLength: number, what: string) {
@@ -243,9 +258,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const tlsCert = read('TLS_CERT_FILE', text(1, 'a path to a PEM certificate file'))
   const tlsKey = read('TLS_KEY_FILE', text(1, 'a path to a PEM private key file'))
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-    problems.push(`${tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'}: expected to be set together with ${tlsCert === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`)
+    problems.push(
+      `${tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'}: expected to be set together with ${tlsCert === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}`,
+    )
   }
-  const tls = tlsCert !== undefined && tlsKey !== undefined ? { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) } : undefined
+  const tls =
+    tlsCert !== undefined && tlsKey !== undefined
+      ? { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) }
+      : undefined
   // Listening on every interface: the default public URL names the loopback one clients can reach.
   const reachableHost = host_ === '0.0.0.0' ? '127.0.0.1' : host_ === '::' ? '::1' : host_
   const defaultPublicUrl = `${tls ? 'https' : 'http'}://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${port}`
@@ -268,10 +288,22 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     resilience: {
       statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', integer(0, 3_600_000), 15_000),
       lockTimeoutMs: read('DATABASE_LOCK_TIMEOUT_MS', integer(0, 3_600_000), 5_000),
-      idleInTransactionTimeoutMs: read('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', integer(0, 3_600_000), 30_000),
+      idleInTransactionTimeoutMs: read(
+        'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+        integer(0, 3_600_000),
+        30_000,
+      ),
       connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', integer(100, 60_000), 3_000),
       databaseStartupWaitSeconds: read('DATABASE_STARTUP_WAIT_SECONDS', integer(0, 86_400), 300),
       redisCommandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', integer(10, 60_000), 500),
+      databaseCircuit: {
+        failureThreshold: read('DATABASE_CIRCUIT_FAILURE_THRESHOLD', integer(1, 1_000), 3),
+        cooldownMs: read('DATABASE_CIRCUIT_COOLDOWN_MS', integer(10, 600_000), 500),
+      },
+      redisCircuit: {
+        failureThreshold: read('REDIS_CIRCUIT_FAILURE_THRESHOLD', integer(1, 1_000), 3),
+        cooldownMs: read('REDIS_CIRCUIT_COOLDOWN_MS', integer(10, 600_000), 1_000),
+      },
     },
     rateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
     deviceData: {
@@ -280,7 +312,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       deviceRequestsPerMinute: read('DEVICE_RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
     },
     migrateOnStart: read('MIGRATE_ON_START', boolean, true),
-    logLevel: read('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
+    logLevel: read(
+      'LOG_LEVEL',
+      oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+      'info',
+    ),
     bodyLimitBytes: read('BODY_LIMIT_BYTES', integer(1024, 64 * 1024 * 1024), 1024 * 1024),
     corsOrigins: read('CORS_ORIGINS', origins, []),
     trustProxy: read('TRUST_PROXY', list, []),
@@ -289,7 +325,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     metricsToken,
     mail: {
       smtpUrl: read('SMTP_URL', url(['smtp:', 'smtps:'])),
-      from: read('MAIL_FROM', text(3, 'a sender address such as "Vigil <no-reply@example.com>"'), 'Vigil <no-reply@vigil.localhost>'),
+      from: read(
+        'MAIL_FROM',
+        text(3, 'a sender address such as "Vigil <no-reply@example.com>"'),
+        'Vigil <no-reply@vigil.localhost>',
+      ),
     },
     oauth: {
       // Access tokens ≤ 15 min by default (issue 3); codes single-use and ≤ 60 s.
@@ -302,7 +342,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       serviceName: read('OTEL_SERVICE_NAME', text(1, 'a service name'), 'vigil'),
     },
     audit: {
-      checkpointFile: path.resolve(cwd, read('AUDIT_CHECKPOINT_FILE', text(1, 'a file path')) ?? path.join(dataDir, 'audit-checkpoints.jsonl')),
+      checkpointFile: path.resolve(
+        cwd,
+        read('AUDIT_CHECKPOINT_FILE', text(1, 'a file path')) ??
+          path.join(dataDir, 'audit-checkpoints.jsonl'),
+      ),
       checkpointIntervalSeconds: read('AUDIT_CHECKPOINT_INTERVAL_SECONDS', integer(0, 86_400), 300),
       checkpointCommand: read('AUDIT_CHECKPOINT_COMMAND', absolutePath),
     },
@@ -310,6 +354,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       readingsDays: read('RETENTION_READINGS_DAYS', integer(1, 36_500), 3650),
       tokensDays: read('RETENTION_TOKENS_DAYS', integer(1, 36_500), 30),
       auditDays: read('RETENTION_AUDIT_DAYS', integer(2190, 36_500), 2190),
+      intervalSeconds: read('RETENTION_INTERVAL_SECONDS', integer(0, 30 * 86_400), 86_400),
     },
     anomalies: {
       intervalSeconds: read('ANOMALY_INTERVAL_SECONDS', integer(0, 86_400), 60),
@@ -340,14 +385,18 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     const refuse = (name: string, expected: string) => {
       if (!invalid.has(name)) problems.push(`${name}: expected ${expected}`)
     }
-    if (missing('ENCRYPTION_KEYRING')) refuse('ENCRYPTION_KEYRING', 'in production (comma-separated kid:base64 32-byte keys)')
+    if (missing('ENCRYPTION_KEYRING'))
+      refuse('ENCRYPTION_KEYRING', 'in production (comma-separated kid:base64 32-byte keys)')
     else if (keyring?.split(',').some((k) => k.trim().startsWith(DEV_KEY_ID_PREFIX)))
       refuse('ENCRYPTION_KEYRING', 'production keys; development keys (kid "dev-…") are refused')
     if (missing('COOKIE_SECRET')) refuse('COOKIE_SECRET', 'in production (at least 32 random characters)')
-    else if (cookieSecret?.startsWith(DEV_SECRET_PREFIX)) refuse('COOKIE_SECRET', 'a production secret; a development secret is refused')
+    else if (cookieSecret?.startsWith(DEV_SECRET_PREFIX))
+      refuse('COOKIE_SECRET', 'a production secret; a development secret is refused')
     if (missing('METRICS_TOKEN')) refuse('METRICS_TOKEN', 'in production so /metrics is not public')
-    else if (metricsToken?.startsWith(DEV_SECRET_PREFIX)) refuse('METRICS_TOKEN', 'a production secret; a development secret is refused')
-    if (missing('SMTP_URL')) refuse('SMTP_URL', 'in production (password reset and verification mail must be delivered)')
+    else if (metricsToken?.startsWith(DEV_SECRET_PREFIX))
+      refuse('METRICS_TOKEN', 'a production secret; a development secret is refused')
+    if (missing('SMTP_URL'))
+      refuse('SMTP_URL', 'in production (password reset and verification mail must be delivered)')
     else if (config.mail.smtpUrl) {
       // Credentials must never cross the network in clear: smtps://, or STARTTLS made mandatory.
       const u = new URL(config.mail.smtpUrl)
@@ -355,9 +404,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
         refuse('SMTP_URL', 'smtps:// or ?requireTLS=true in production when the URL carries credentials')
     }
     // Webhook destinations: https to public addresses only (SSRF), and at least a day of retries (ADR-0020).
-    if (config.events.allowPrivateDestinations) refuse('EVENTS_ALLOW_PRIVATE_DESTINATIONS', 'false in production (webhooks reach public https addresses only)')
-    if (config.events.webhookCaFile !== undefined) refuse('EVENTS_WEBHOOK_CA_FILE', 'unset in production (a test receiver\'s CA only)')
-    if (config.events.retryForSeconds < 86_400) refuse('EVENTS_RETRY_FOR_SECONDS', 'at least 86400 (24 hours) in production')
+    if (config.events.allowPrivateDestinations)
+      refuse(
+        'EVENTS_ALLOW_PRIVATE_DESTINATIONS',
+        'false in production (webhooks reach public https addresses only)',
+      )
+    if (config.events.webhookCaFile !== undefined)
+      refuse('EVENTS_WEBHOOK_CA_FILE', "unset in production (a test receiver's CA only)")
+    if (config.events.retryForSeconds < 86_400)
+      refuse('EVENTS_RETRY_FOR_SECONDS', 'at least 86400 (24 hours) in production')
     if (missing('PUBLIC_URL')) refuse('PUBLIC_URL', 'in production (the https base URL clients reach)')
     else if (!config.publicUrl.startsWith('https://')) refuse('PUBLIC_URL', 'an https:// URL in production')
   }
@@ -372,7 +427,9 @@ export function loadConfigFromProcess(): Config {
 }
 
 function streamName(raw: string): Parsed<string> {
-  return /^[A-Za-z0-9_-]{1,64}$/.test(raw) ? ok(raw) : bad('a JetStream stream name (letters, digits, _ and -)')
+  return /^[A-Za-z0-9_-]{1,64}$/.test(raw)
+    ? ok(raw)
+    : bad('a JetStream stream name (letters, digits, _ and -)')
 }
 
 function keyringFormat(raw: string): Parsed<string> {

@@ -43,7 +43,16 @@ export function decodeCursor(raw: string | undefined, seal: CursorSeal): Cursor 
   if (content !== undefined) {
     try {
       const c = JSON.parse(Buffer.from(content, 'base64url').toString('utf8')) as Cursor
-      if ((c.d === 'n' || c.d === 'p') && Array.isArray(c.k) && c.k.length === 2 && typeof c.k[0] === 'string' && isInstantInRange(new Date(c.k[0])) && typeof c.k[1] === 'string' && UUID.test(c.k[1])) return c
+      if (
+        (c.d === 'n' || c.d === 'p') &&
+        Array.isArray(c.k) &&
+        c.k.length === 2 &&
+        typeof c.k[0] === 'string' &&
+        isInstantInRange(new Date(c.k[0])) &&
+        typeof c.k[1] === 'string' &&
+        UUID.test(c.k[1])
+      )
+        return c
     } catch {
       // fall through
     }
@@ -52,7 +61,12 @@ export function decodeCursor(raw: string | undefined, seal: CursorSeal): Cursor 
 }
 
 /** The URL of this search with its parameters and the given (sealed) cursor, if any. */
-export function searchUrl(base: string, type: string, query: Record<string, readonly string[] | undefined>, cursor?: string): string {
+export function searchUrl(
+  base: string,
+  type: string,
+  query: Record<string, readonly string[] | undefined>,
+  cursor?: string,
+): string {
   const params = new URLSearchParams()
   for (const [k, values] of Object.entries(query)) {
     if (k === '_cursor' || !values) continue
@@ -74,7 +88,11 @@ export function searchBundle(input: {
   total?: number | undefined
   now: Date
 }): SearchBundle {
-  const entry = (resource: Record<string, unknown>, mode: 'match' | 'include'): BundleEntry => ({ fullUrl: `${input.base}/${String(resource.resourceType)}/${String(resource.id)}`, resource, search: { mode } })
+  const entry = (resource: Record<string, unknown>, mode: 'match' | 'include'): BundleEntry => ({
+    fullUrl: `${input.base}/${String(resource.resourceType)}/${String(resource.id)}`,
+    resource,
+    search: { mode },
+  })
   return {
     resourceType: 'Bundle',
     type: 'searchset',
@@ -88,7 +106,15 @@ export function searchBundle(input: {
     entry: [
       ...input.matches.map((r) => entry(r, 'match')),
       ...(input.includes ?? []).map((r) => entry(r, 'include')),
-      ...(input.outcome ? [{ fullUrl: `urn:uuid:${crypto.randomUUID()}`, resource: input.outcome as unknown as Record<string, unknown>, search: { mode: 'outcome' as const } }] : []),
+      ...(input.outcome
+        ? [
+            {
+              fullUrl: `urn:uuid:${crypto.randomUUID()}`,
+              resource: input.outcome as unknown as Record<string, unknown>,
+              search: { mode: 'outcome' as const },
+            },
+          ]
+        : []),
     ],
   }
 }
@@ -96,5 +122,12 @@ export function searchBundle(input: {
 /** The warning a lenient search carries for the parameters it ignored (names only, never values). */
 export function ignoredParamsOutcome(names: readonly string[]): OperationOutcome | undefined {
   if (names.length === 0) return undefined
-  return operationOutcome(names.map((n) => ({ severity: 'warning' as const, code: 'not-supported' as const, diagnostics: `search parameter ${n} is not supported and was ignored`, expression: [n] })))
+  return operationOutcome(
+    names.map((n) => ({
+      severity: 'warning' as const,
+      code: 'not-supported' as const,
+      diagnostics: `search parameter ${n} is not supported and was ignored`,
+      expression: [n],
+    })),
+  )
 }

@@ -3,7 +3,14 @@
 // through; they would then be rolled over (2021-03-01) or fail further down. Added to the R4 schema
 // as formats (schema-validation.ts), so every such element of every resource is checked (ADR-0015).
 
-import { isCalendarDay, isClockTime, isInstantInRange, isUtcOffset, MAX_YEAR, MIN_YEAR } from '../platform/http/calendar.ts'
+import {
+  isCalendarDay,
+  isClockTime,
+  isInstantInRange,
+  isUtcOffset,
+  MAX_YEAR,
+  MIN_YEAR,
+} from '../platform/http/calendar.ts'
 
 const PARTIAL = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2}))?)?)?$/
 const TIME = /^(\d{2}):(\d{2}):(\d{2})(\.\d+)?$/
@@ -17,7 +24,8 @@ function check(value: string, requireTime: boolean, allowTime: boolean): boolean
   if (mo !== undefined && (Number(mo) < 1 || Number(mo) > 12)) return false
   if (d !== undefined && !isCalendarDay(year, Number(mo), Number(d))) return false
   if (h === undefined) return !requireTime
-  if (!allowTime || !isClockTime(Number(h), Number(mi), Number(s)) || !isUtcOffset(offset as string)) return false
+  if (!allowTime || !isClockTime(Number(h), Number(mi), Number(s)) || !isUtcOffset(offset as string))
+    return false
   return isInstantInRange(new Date(value))
 }
 

@@ -31,12 +31,18 @@ test('[SRS-HTTP-451] OperationOutcome: an unexpected error is INTERNAL and tells
   assert.equal(crash.body.issue[0]?.code, 'exception')
   assert.ok(!JSON.stringify(crash.body).includes('secret'))
 
-  const limited = renderError(new AppError('RATE_LIMITED', undefined, { headers: { 'retry-after': '7' } }), 'req-9')
+  const limited = renderError(
+    new AppError('RATE_LIMITED', undefined, { headers: { 'retry-after': '7' } }),
+    'req-9',
+  )
   assert.equal(limited.status, 429)
   assert.deepEqual(limited.headers, { 'retry-after': '7' })
   assert.equal(limited.body.issue[0]?.code, 'throttled')
 
-  const stale = renderError(new FhirError(412, 'conflict', 'the patient has changed since that version (If-Match)'), 'req-10')
+  const stale = renderError(
+    new FhirError(412, 'conflict', 'the patient has changed since that version (If-Match)'),
+    'req-10',
+  )
   assert.equal(stale.status, 412)
   assert.equal(stale.body.issue[0]?.code, 'conflict')
 })

@@ -24,7 +24,10 @@ export interface OperationOutcome {
 }
 
 export function operationOutcome(issues: readonly OutcomeIssue[]): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: issues.map((i) => ({ ...i, ...(i.expression ? { expression: [...i.expression] } : {}) })) }
+  return {
+    resourceType: 'OperationOutcome',
+    issue: issues.map((i) => ({ ...i, ...(i.expression ? { expression: [...i.expression] } : {}) })),
+  }
 }
 
 /** An error only the FHIR API raises: a status the problem catalogue has no code for (412), or a precise issue type. */
@@ -61,7 +64,19 @@ export interface RenderedOutcome {
 /** Any error thrown in the FHIR scope → status, OperationOutcome and headers (WWW-Authenticate kept). */
 export function renderError(err: unknown, requestId: string): RenderedOutcome {
   if (err instanceof FhirError) {
-    return { status: err.status, headers: { ...err.headers }, internal: false, body: operationOutcome([{ severity: 'error', code: err.issueCode, diagnostics: err.message, ...(err.expressions.length ? { expression: err.expressions } : {}) }]) }
+    return {
+      status: err.status,
+      headers: { ...err.headers },
+      internal: false,
+      body: operationOutcome([
+        {
+          severity: 'error',
+          code: err.issueCode,
+          diagnostics: err.message,
+          ...(err.expressions.length ? { expression: err.expressions } : {}),
+        },
+      ]),
+    }
   }
   // The same classification as problem+json (platform/http/error-handler.ts); only the shape differs.
   const e = (typeof err === 'object' && err !== null ? err : new Error(String(err))) as FastifyError
@@ -72,15 +87,28 @@ export function renderError(err: unknown, requestId: string): RenderedOutcome {
   // Schema validation names where, never what: the request part in the diagnostics, the fields as expressions.
   const validation = Boolean(e.validation) && !(e instanceof AppError)
   const part = e.validationContext ?? 'body'
-  const detail = validation ? `The request's ${part === 'querystring' ? 'search parameters' : part} are not valid` : classified.detail
+  const detail = validation
+    ? `The request's ${part === 'querystring' ? 'search parameters' : part} are not valid`
+    : classified.detail
   const expressions = fields.map((f) => (validation ? expressionOf(f.pointer) : f.pointer))
   const internal = code === 'INTERNAL'
   const entry = ERROR_CATALOGUE[code]
-  const diagnostics = internal ? `${entry.title} (request ${requestId})` : detail && detail !== entry.title ? `${entry.title}: ${detail}` : entry.title
+  const diagnostics = internal
+    ? `${entry.title} (request ${requestId})`
+    : detail && detail !== entry.title
+      ? `${entry.title}: ${detail}`
+      : entry.title
   return {
     status: entry.status,
     headers,
     internal,
-    body: operationOutcome([{ severity: 'error', code: entry.issue, diagnostics, ...(expressions.length ? { expression: expressions } : {}) }]),
+    body: operationOutcome([
+      {
+        severity: 'error',
+        code: entry.issue,
+        diagnostics,
+        ...(expressions.length ? { expression: expressions } : {}),
+      },
+    ]),
   }
 }

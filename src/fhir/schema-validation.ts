@@ -17,8 +17,22 @@ export interface SchemaIssue {
 
 /** Medplum's own resource types in the file, which R4 does not define. */
 const NON_R4_TYPES = new Set([
-  'Project', 'ProjectMembership', 'ClientApplication', 'User', 'Login', 'PasswordChangeRequest', 'JsonWebKey', 'Bot', 'AccessPolicy',
-  'UserConfiguration', 'BulkDataExport', 'SmartAppLaunch', 'DomainConfiguration', 'AsyncJob', 'Agent', 'UserSecurityRequest',
+  'Project',
+  'ProjectMembership',
+  'ClientApplication',
+  'User',
+  'Login',
+  'PasswordChangeRequest',
+  'JsonWebKey',
+  'Bot',
+  'AccessPolicy',
+  'UserConfiguration',
+  'BulkDataExport',
+  'SmartAppLaunch',
+  'DomainConfiguration',
+  'AsyncJob',
+  'Agent',
+  'UserSecurityRequest',
 ])
 
 let ajv: Ajv | undefined
@@ -47,13 +61,20 @@ function load(): Ajv {
   // The published complex types (CodeableConcept, Reference, …) declare properties but no type, so
   // `"code": null` passed as an empty object and failed later as a 500. FHIR JSON has no null
   // element: every definition with properties is an object.
-  for (const def of Object.values(definitions)) if (def.properties !== undefined && def.type === undefined) def.type = 'object'
+  for (const def of Object.values(definitions))
+    if (def.properties !== undefined && def.type === undefined) def.type = 'object'
   // Dates and times by the calendar and the clock, not only by pattern (fhir-dates.ts, ADR-0015).
   // Choice elements (effectiveDateTime, valueDate, …) repeat the primitive's pattern inline rather
   // than referring to it, so the format goes on every schema carrying one of those patterns.
-  const formats: Record<string, string> = { date: 'fhir-date', dateTime: 'fhir-dateTime', instant: 'fhir-instant', time: 'fhir-time' }
+  const formats: Record<string, string> = {
+    date: 'fhir-date',
+    dateTime: 'fhir-dateTime',
+    instant: 'fhir-instant',
+    time: 'fhir-time',
+  }
   const formatOfPattern = new Map<unknown, string>()
-  for (const [name, format] of Object.entries(formats)) if (definitions[name]?.pattern) formatOfPattern.set(definitions[name].pattern, format)
+  for (const [name, format] of Object.entries(formats))
+    if (definitions[name]?.pattern) formatOfPattern.set(definitions[name].pattern, format)
   const pending: unknown[] = [definitions]
   while (pending.length > 0) {
     const node = pending.pop()
@@ -61,9 +82,16 @@ function load(): Ajv {
     const obj = node as Record<string, unknown>
     const format = typeof obj.pattern === 'string' ? formatOfPattern.get(obj.pattern) : undefined
     if (format) obj.format = format
-    for (const child of Object.values(obj)) if (child !== null && typeof child === 'object') pending.push(child)
+    for (const child of Object.values(obj))
+      if (child !== null && typeof child === 'object') pending.push(child)
   }
-  const instance = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false, validateSchema: false, code: { optimize: false } })
+  const instance = new Ajv({
+    strict: false,
+    allErrors: true,
+    unicodeRegExp: false,
+    validateSchema: false,
+    code: { optimize: false },
+  })
   instance.addFormat('fhir-date', { type: 'string', validate: isFhirDate })
   instance.addFormat('fhir-dateTime', { type: 'string', validate: isFhirDateTime })
   instance.addFormat('fhir-instant', { type: 'string', validate: isFhirInstant })
@@ -78,24 +106,37 @@ function validatorFor(resourceType: string): ValidateFunction | undefined {
   const hit = compiled.get(resourceType)
   if (hit) return hit
   const a = load()
-  const definitions = (a.getSchema(SCHEMA_ID)?.schema as { definitions?: Record<string, unknown> } | undefined)?.definitions
-  if (!definitions || !(resourceType in definitions) || NON_R4_TYPES.has(resourceType) || !/^[A-Z][A-Za-z]+$/.test(resourceType)) return undefined
+  const definitions = (
+    a.getSchema(SCHEMA_ID)?.schema as { definitions?: Record<string, unknown> } | undefined
+  )?.definitions
+  if (
+    !definitions ||
+    !(resourceType in definitions) ||
+    NON_R4_TYPES.has(resourceType) ||
+    !/^[A-Z][A-Za-z]+$/.test(resourceType)
+  )
+    return undefined
   const fn = a.compile({ $ref: `${SCHEMA_ID}#/definitions/${resourceType}` })
   compiled.set(resourceType, fn)
   return fn
 }
 
 function expressionOf(resourceType: string, e: ErrorObject): string {
-  const parts = e.instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'))
+  const parts = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'))
   let out = resourceType
   for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : `.${p}`
-  if (e.keyword === 'additionalProperties' && typeof e.params.additionalProperty === 'string') out += `.${e.params.additionalProperty}`
+  if (e.keyword === 'additionalProperties' && typeof e.params.additionalProperty === 'string')
+    out += `.${e.params.additionalProperty}`
   return out
 }
 
 /** Validates a resource (any type, Bundle included) against the R4 schema; [] when valid. Never echoes values. */
 export function validateAgainstR4Schema(resource: unknown): SchemaIssue[] {
-  if (resource === null || typeof resource !== 'object' || Array.isArray(resource)) return [{ expression: '', message: 'a FHIR resource must be a JSON object' }]
+  if (resource === null || typeof resource !== 'object' || Array.isArray(resource))
+    return [{ expression: '', message: 'a FHIR resource must be a JSON object' }]
   const type = (resource as { resourceType?: unknown }).resourceType
   if (typeof type !== 'string') return [{ expression: 'resourceType', message: 'resourceType is required' }]
   const validate = validatorFor(type)

@@ -41,7 +41,8 @@ function refused(fn: () => unknown, name: string, issue: 'invalid' | 'not-suppor
     assert.equal(err.issueCode, issue)
     assert.deepEqual(err.expressions, [name])
     assert.match(err.message, new RegExp(name))
-    if (value !== undefined) assert.ok(!err.message.includes(value), `the message echoes the submitted value: ${err.message}`)
+    if (value !== undefined)
+      assert.ok(!err.message.includes(value), `the message echoes the submitted value: ${err.message}`)
     return true
   })
 }
@@ -59,7 +60,8 @@ test('[SRS-FHIR-450] [SRS-FHIR-005] search: _count defaults to 50 and takes only
   assert.equal(countOf({}), DEFAULT_COUNT)
   assert.equal(DEFAULT_COUNT, 50)
   assert.equal(MAX_COUNT, 200)
-  for (const bad of ['0', '201', '1000', '99999', '-1', '1.5', '1e2', ' 5', '', 'ten', '0x10']) refused(() => countOf({ _count: [bad] }), '_count', 'invalid')
+  for (const bad of ['0', '201', '1000', '99999', '-1', '1.5', '1e2', ' 5', '', 'ten', '0x10'])
+    refused(() => countOf({ _count: [bad] }), '_count', 'invalid')
   refused(() => countOf({ _count: ['10', '20'] }), '_count', 'invalid')
   fc.assert(
     fc.property(fc.integer({ min: 1, max: MAX_COUNT }), fc.nat({ max: 2 }), (n, zeros) => {
@@ -75,45 +77,89 @@ test('[SRS-FHIR-450] [SRS-FHIR-005] search: _count defaults to 50 and takes only
 
 test('[SRS-FHIR-450] search: a token is system|code, |code (no system) or code (any system); comma is OR, repetition AND', () => {
   assert.deepEqual(tokensOf({}, 'code'), [])
-  assert.deepEqual(tokensOf({ code: ['http://loinc.org|2339-0'] }, 'code'), [[{ system: 'http://loinc.org', code: '2339-0' }]])
+  assert.deepEqual(tokensOf({ code: ['http://loinc.org|2339-0'] }, 'code'), [
+    [{ system: 'http://loinc.org', code: '2339-0' }],
+  ])
   assert.deepEqual(tokensOf({ code: ['2339-0'] }, 'code'), [[{ code: '2339-0' }]])
   assert.deepEqual(tokensOf({ code: ['|2339-0'] }, 'code'), [[{ system: '', code: '2339-0' }]])
-  assert.deepEqual(tokensOf({ code: ['http://loinc.org|2339-0,8867-4'] }, 'code'), [[{ system: 'http://loinc.org', code: '2339-0' }, { code: '8867-4' }]])
-  assert.deepEqual(tokensOf({ code: ['2339-0', 'http://loinc.org|8867-4'] }, 'code'), [[{ code: '2339-0' }], [{ system: 'http://loinc.org', code: '8867-4' }]])
-  refused(() => tokensOf({ identifier: ['urn:oid:1.2.3|'] }, 'identifier'), 'identifier', 'invalid', 'urn:oid:1.2.3')
+  assert.deepEqual(tokensOf({ code: ['http://loinc.org|2339-0,8867-4'] }, 'code'), [
+    [{ system: 'http://loinc.org', code: '2339-0' }, { code: '8867-4' }],
+  ])
+  assert.deepEqual(tokensOf({ code: ['2339-0', 'http://loinc.org|8867-4'] }, 'code'), [
+    [{ code: '2339-0' }],
+    [{ system: 'http://loinc.org', code: '8867-4' }],
+  ])
+  refused(
+    () => tokensOf({ identifier: ['urn:oid:1.2.3|'] }, 'identifier'),
+    'identifier',
+    'invalid',
+    'urn:oid:1.2.3',
+  )
   refused(() => tokensOf({ identifier: ['a|b,urn:x|'] }, 'identifier'), 'identifier', 'invalid')
 
   const part = fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes('|') && !s.includes(','))
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.option(part, { nil: undefined }), part), { minLength: 1, maxLength: 5 }), (tokens) => {
-      const value = tokens.map(([system, code]) => (system === undefined ? code : `${system}|${code}`)).join(',')
-      const parsed = tokensOf({ code: [value] }, 'code')
-      assert.deepEqual(parsed, [tokens.map(([system, code]) => (system === undefined ? { code } : { system, code }))])
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.option(part, { nil: undefined }), part), { minLength: 1, maxLength: 5 }),
+      (tokens) => {
+        const value = tokens
+          .map(([system, code]) => (system === undefined ? code : `${system}|${code}`))
+          .join(',')
+        const parsed = tokensOf({ code: [value] }, 'code')
+        assert.deepEqual(parsed, [
+          tokens.map(([system, code]) => (system === undefined ? { code } : { system, code })),
+        ])
+      },
+    ),
   )
 })
 
 test('[SRS-FHIR-450] search: a reference is <id>, Type/<id> or an absolute URL; another type is refused; an id that cannot exist matches nothing', () => {
   const upper = ID.toUpperCase()
   assert.deepEqual(referencesOf({ patient: [ID] }, 'patient', 'Patient'), [[ID]])
-  assert.deepEqual(referencesOf({ patient: [`Patient/${upper}`] }, 'patient', 'Patient'), [[ID]], 'ids are compared in lower case')
-  assert.deepEqual(referencesOf({ subject: [`https://vigil.example/fhir/R4/Patient/${ID}`] }, 'subject', 'Patient'), [[ID]])
-  assert.deepEqual(referencesOf({ patient: [`${ID},Patient/not-an-id`] }, 'patient', 'Patient'), [[ID, NO_MATCH]])
+  assert.deepEqual(
+    referencesOf({ patient: [`Patient/${upper}`] }, 'patient', 'Patient'),
+    [[ID]],
+    'ids are compared in lower case',
+  )
+  assert.deepEqual(
+    referencesOf({ subject: [`https://vigil.example/fhir/R4/Patient/${ID}`] }, 'subject', 'Patient'),
+    [[ID]],
+  )
+  assert.deepEqual(referencesOf({ patient: [`${ID},Patient/not-an-id`] }, 'patient', 'Patient'), [
+    [ID, NO_MATCH],
+  ])
   assert.deepEqual(referencesOf({ patient: [ID, `Patient/${ID}`] }, 'patient', 'Patient'), [[ID], [ID]])
   refused(() => referencesOf({ patient: [`Device/${ID}`] }, 'patient', 'Patient'), 'patient', 'invalid', ID)
-  refused(() => referencesOf({ device: [`https://vigil.example/fhir/R4/Patient/${ID}`] }, 'device', 'Device'), 'device', 'invalid')
+  refused(
+    () => referencesOf({ device: [`https://vigil.example/fhir/R4/Patient/${ID}`] }, 'device', 'Device'),
+    'device',
+    'invalid',
+  )
 
   fc.assert(
-    fc.property(fc.uuid(), fc.constantFrom('', 'Patient/', 'https://h.example/fhir/R4/Patient/'), fc.boolean(), (uuid, prefix, shout) => {
-      const id = shout ? uuid.toUpperCase() : uuid
-      assert.deepEqual(referencesOf({ patient: [`${prefix}${id}`] }, 'patient', 'Patient'), [[uuid.toLowerCase()]])
-    }),
+    fc.property(
+      fc.uuid(),
+      fc.constantFrom('', 'Patient/', 'https://h.example/fhir/R4/Patient/'),
+      fc.boolean(),
+      (uuid, prefix, shout) => {
+        const id = shout ? uuid.toUpperCase() : uuid
+        assert.deepEqual(referencesOf({ patient: [`${prefix}${id}`] }, 'patient', 'Patient'), [
+          [uuid.toLowerCase()],
+        ])
+      },
+    ),
   )
   fc.assert(
-    fc.property(fc.string({ maxLength: 60 }).filter((s) => !s.includes('/') && !s.includes(',') && !/^[0-9a-f-]{36}$/i.test(s)), (junk) => {
-      assert.deepEqual(referencesOf({ patient: [junk] }, 'patient', 'Patient'), [[NO_MATCH]])
-      assert.deepEqual(idsOf({ _id: [junk] }), [[NO_MATCH]])
-    }),
+    fc.property(
+      fc
+        .string({ maxLength: 60 })
+        .filter((s) => !s.includes('/') && !s.includes(',') && !/^[0-9a-f-]{36}$/i.test(s)),
+      (junk) => {
+        assert.deepEqual(referencesOf({ patient: [junk] }, 'patient', 'Patient'), [[NO_MATCH]])
+        assert.deepEqual(idsOf({ _id: [junk] }), [[NO_MATCH]])
+      },
+    ),
   )
 })
 
@@ -132,15 +178,48 @@ test('[SRS-FHIR-450] search: a date value covers the range its precision implies
   assert.deepEqual(range('2024-02'), ['eq', '2024-02-01T00:00:00.000Z', '2024-03-01T00:00:00.000Z'])
   assert.deepEqual(range('2024-12'), ['eq', '2024-12-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'])
   assert.deepEqual(range('ge2024-02-29'), ['ge', '2024-02-29T00:00:00.000Z', '2024-03-01T00:00:00.000Z'])
-  assert.deepEqual(range('lt2024-05-01T09:30Z'), ['lt', '2024-05-01T09:30:00.000Z', '2024-05-01T09:31:00.000Z'])
-  assert.deepEqual(range('gt2024-05-01T09:30:15+02:00'), ['gt', '2024-05-01T07:30:15.000Z', '2024-05-01T07:30:16.000Z'])
-  assert.deepEqual(range('le2024-05-01T09:30:15.25-05:30'), ['le', '2024-05-01T15:00:15.250Z', '2024-05-01T15:00:15.251Z'])
-  assert.deepEqual(range('ne2024-05-01T23:59:59.999Z'), ['ne', '2024-05-01T23:59:59.999Z', '2024-05-02T00:00:00.000Z'])
+  assert.deepEqual(range('lt2024-05-01T09:30Z'), [
+    'lt',
+    '2024-05-01T09:30:00.000Z',
+    '2024-05-01T09:31:00.000Z',
+  ])
+  assert.deepEqual(range('gt2024-05-01T09:30:15+02:00'), [
+    'gt',
+    '2024-05-01T07:30:15.000Z',
+    '2024-05-01T07:30:16.000Z',
+  ])
+  assert.deepEqual(range('le2024-05-01T09:30:15.25-05:30'), [
+    'le',
+    '2024-05-01T15:00:15.250Z',
+    '2024-05-01T15:00:15.251Z',
+  ])
+  assert.deepEqual(range('ne2024-05-01T23:59:59.999Z'), [
+    'ne',
+    '2024-05-01T23:59:59.999Z',
+    '2024-05-02T00:00:00.000Z',
+  ])
 })
 
 test('[SRS-FHIR-450] search: date prefixes sa, eb and ap are refused as not supported; malformed values as invalid, never echoed', () => {
-  for (const p of ['sa', 'eb', 'ap']) refused(() => parseDate('date', `${p}2024-05-01`), 'date', 'not-supported')
-  for (const bad of ['', '24', '20245', '2024-5-1', '2024-05-1', 'gt', 'xx2024', 'GE2024', '2024-05-01T09', '2024-05-01 09:30Z', '2024-05-01T09:30:15+0200', '2024-05-01T09:30:15.Z', '2024-05-01T25:00Z', '2024-05-01T09:61Z', 'today']) {
+  for (const p of ['sa', 'eb', 'ap'])
+    refused(() => parseDate('date', `${p}2024-05-01`), 'date', 'not-supported')
+  for (const bad of [
+    '',
+    '24',
+    '20245',
+    '2024-5-1',
+    '2024-05-1',
+    'gt',
+    'xx2024',
+    'GE2024',
+    '2024-05-01T09',
+    '2024-05-01 09:30Z',
+    '2024-05-01T09:30:15+0200',
+    '2024-05-01T09:30:15.Z',
+    '2024-05-01T25:00Z',
+    '2024-05-01T09:61Z',
+    'today',
+  ]) {
     refused(() => parseDate('birthdate', bad), 'birthdate', 'invalid')
   }
   fc.assert(
@@ -164,7 +243,11 @@ test('[SRS-FHIR-450] search: several date values in one parameter are refused; a
 })
 
 // Instants from 1900 to 2100 with any offset a device or client may send (±14 h).
-const instant = fc.date({ min: new Date('1900-01-02T00:00:00Z'), max: new Date('2100-12-30T00:00:00Z'), noInvalidDate: true })
+const instant = fc.date({
+  min: new Date('1900-01-02T00:00:00Z'),
+  max: new Date('2100-12-30T00:00:00Z'),
+  noInvalidDate: true,
+})
 const offset = fc.integer({ min: -14 * 60, max: 14 * 60 })
 
 test('[SRS-FHIR-450] search: property — an instant written with any offset parses back to itself, at millisecond precision, under every prefix', () => {
@@ -182,8 +265,15 @@ test('[SRS-FHIR-450] search: property — a day, month or year value is the half
   fc.assert(
     fc.property(instant, fc.constantFrom(4, 7, 10), (at, length) => {
       const r = parseDate('date', iso(at).slice(0, length))
-      assert.ok(r.start.getTime() <= at.getTime() && at.getTime() < r.end.getTime(), `${iso(at)} in [${iso(r.start)}, ${iso(r.end)})`)
-      assert.equal(iso(r.start).slice(0, length), iso(at).slice(0, length), 'the range starts inside the value')
+      assert.ok(
+        r.start.getTime() <= at.getTime() && at.getTime() < r.end.getTime(),
+        `${iso(at)} in [${iso(r.start)}, ${iso(r.end)})`,
+      )
+      assert.equal(
+        iso(r.start).slice(0, length),
+        iso(at).slice(0, length),
+        'the range starts inside the value',
+      )
       assert.notEqual(iso(r.end).slice(0, length), iso(at).slice(0, length), 'and ends at the next one')
       assert.equal(iso(new Date(r.end.getTime() - 1)).slice(0, length), iso(at).slice(0, length))
     }),
@@ -199,8 +289,19 @@ test('[SRS-FHIR-450] search: property — comparing a birth date to a day value 
       const value = iso(new Date(base + searched * DAY)).slice(0, 10)
       const r = parseDate('birthdate', `${prefix}${value}`)
       const at = new Date(base + born * DAY)
-      const expected = { eq: born === searched, ne: born !== searched, lt: born < searched, le: born <= searched, gt: born > searched, ge: born >= searched }[prefix]
-      assert.equal(dateMatches(r, at, new Date(at.getTime() + DAY)), expected, `${iso(at).slice(0, 10)} ${prefix} ${value}`)
+      const expected = {
+        eq: born === searched,
+        ne: born !== searched,
+        lt: born < searched,
+        le: born <= searched,
+        gt: born > searched,
+        ge: born >= searched,
+      }[prefix]
+      assert.equal(
+        dateMatches(r, at, new Date(at.getTime() + DAY)),
+        expected,
+        `${iso(at).slice(0, 10)} ${prefix} ${value}`,
+      )
     }),
   )
 })
@@ -231,8 +332,16 @@ test('[SRS-FHIR-450] search: a date value becomes bound SQL parameters appended 
 
 test('[SRS-FHIR-450] [SRS-FHIR-005] search: modifiers (name:exact, code:text, birthdate:missing) are not known parameters, so the lenient or strict handling of unknown parameters applies', () => {
   const patient = knownParams('Patient')
-  for (const name of ['_id', 'identifier', 'name', 'birthdate', ...RESULT_PARAMS]) assert.ok(patient.has(name), name)
-  for (const modified of ['name:exact', 'name:contains', 'identifier:of-type', 'birthdate:missing', '_id:not']) assert.ok(!patient.has(modified), modified)
+  for (const name of ['_id', 'identifier', 'name', 'birthdate', ...RESULT_PARAMS])
+    assert.ok(patient.has(name), name)
+  for (const modified of [
+    'name:exact',
+    'name:contains',
+    'identifier:of-type',
+    'birthdate:missing',
+    '_id:not',
+  ])
+    assert.ok(!patient.has(modified), modified)
   assert.ok(!knownParams('Observation').has('code:text'))
   assert.ok(!knownParams('Observation').has('subject:Patient'))
   assert.ok(!knownParams('Observation').has('patient.name'), 'chained parameters are not supported either')
@@ -247,7 +356,10 @@ test('[SRS-FHIR-450] search: the query-string schema of every resource is closed
     assert.ok(validate({}), def.type)
     assert.ok(!validate({ [`${first}:exact`]: ['x'] }), `${def.type}: a modifier is not a declared parameter`)
     assert.ok(!validate({ nonsense: ['x'] }), def.type)
-    assert.ok(!validate({ [first]: Array.from({ length: 11 }, () => 'x') }), `${def.type}: at most 10 repetitions`)
+    assert.ok(
+      !validate({ [first]: Array.from({ length: 11 }, () => 'x') }),
+      `${def.type}: at most 10 repetitions`,
+    )
     assert.ok(!validate({ [first]: [''] }), `${def.type}: an empty value`)
     assert.ok(!validate({ [first]: ['x'.repeat(501)] }), `${def.type}: a value over 500 characters`)
   }

@@ -3,8 +3,14 @@
 // CapabilityStatement is written from it — so what the server says it does and what it does
 // cannot drift apart (ADR-0011).
 
-import { Type, type TSchema } from 'typebox'
-import { isCalendarDay, isClockTime, isInstantInRange, isUtcOffset, utcInstant } from '../platform/http/calendar.ts'
+import { Type, type TSchema, type TUnsafe } from 'typebox'
+import {
+  isCalendarDay,
+  isClockTime,
+  isInstantInRange,
+  isUtcOffset,
+  utcInstant,
+} from '../platform/http/calendar.ts'
 import { FhirError } from './outcome.ts'
 
 export type SearchParamType = 'token' | 'string' | 'date' | 'reference' | 'number' | 'special'
@@ -32,9 +38,20 @@ export interface ResourceDef {
   readonly providedBy?: string
 }
 
-const sp = (resource: string, name: string) => `http://hl7.org/fhir/SearchParameter/${resource}-${name.replace(/^_/, '')}`
-const lastUpdated: SearchParamDef = { name: '_lastUpdated', type: 'date', documentation: 'When the resource version last changed (eq, ne, lt, le, gt, ge)', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' }
-const idParam: SearchParamDef = { name: '_id', type: 'token', documentation: 'Logical id (comma-separated for several)', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' }
+const sp = (resource: string, name: string) =>
+  `http://hl7.org/fhir/SearchParameter/${resource}-${name.replace(/^_/, '')}`
+const lastUpdated: SearchParamDef = {
+  name: '_lastUpdated',
+  type: 'date',
+  documentation: 'When the resource version last changed (eq, ne, lt, le, gt, ge)',
+  definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated',
+}
+const idParam: SearchParamDef = {
+  name: '_id',
+  type: 'token',
+  documentation: 'Logical id (comma-separated for several)',
+  definition: 'http://hl7.org/fhir/SearchParameter/Resource-id',
+}
 
 export const VITAL_SIGNS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/vitalsigns'
 
@@ -45,9 +62,24 @@ export const FHIR_RESOURCES: readonly ResourceDef[] = [
     conditionalCreate: true,
     params: [
       idParam,
-      { name: 'identifier', type: 'token', documentation: 'system|value, exact match through a keyed blind index', definition: sp('Patient', 'identifier') },
-      { name: 'name', type: 'string', documentation: 'Case-insensitive prefix of a given or family name, within the caller\u2019s patients', definition: sp('Patient', 'name') },
-      { name: 'birthdate', type: 'date', documentation: 'Birth date with eq, ne, lt, le, gt, ge', definition: 'http://hl7.org/fhir/SearchParameter/individual-birthdate' },
+      {
+        name: 'identifier',
+        type: 'token',
+        documentation: 'system|value, exact match through a keyed blind index',
+        definition: sp('Patient', 'identifier'),
+      },
+      {
+        name: 'name',
+        type: 'string',
+        documentation: 'Case-insensitive prefix of a given or family name, within the caller\u2019s patients',
+        definition: sp('Patient', 'name'),
+      },
+      {
+        name: 'birthdate',
+        type: 'date',
+        documentation: 'Birth date with eq, ne, lt, le, gt, ge',
+        definition: 'http://hl7.org/fhir/SearchParameter/individual-birthdate',
+      },
     ],
   },
   {
@@ -55,8 +87,18 @@ export const FHIR_RESOURCES: readonly ResourceDef[] = [
     interactions: ['read', 'search-type'],
     params: [
       idParam,
-      { name: 'patient', type: 'reference', documentation: 'The patient the device is bound to now', definition: sp('Device', 'patient') },
-      { name: 'identifier', type: 'token', documentation: 'Serial number (urn:vigil:device-serial|<serial>, or the serial alone)', definition: sp('Device', 'identifier') },
+      {
+        name: 'patient',
+        type: 'reference',
+        documentation: 'The patient the device is bound to now',
+        definition: sp('Device', 'patient'),
+      },
+      {
+        name: 'identifier',
+        type: 'token',
+        documentation: 'Serial number (urn:vigil:device-serial|<serial>, or the serial alone)',
+        definition: sp('Device', 'identifier'),
+      },
     ],
   },
   {
@@ -66,12 +108,42 @@ export const FHIR_RESOURCES: readonly ResourceDef[] = [
     includes: ['Observation:subject', 'Observation:device'],
     params: [
       idParam,
-      { name: 'patient', type: 'reference', documentation: 'The patient (Patient/<id> or <id>)', definition: 'http://hl7.org/fhir/SearchParameter/clinical-patient' },
-      { name: 'subject', type: 'reference', documentation: 'The subject: a Patient reference', definition: sp('Observation', 'subject') },
-      { name: 'code', type: 'token', documentation: 'LOINC code as http://loinc.org|<code> (or the code alone)', definition: 'http://hl7.org/fhir/SearchParameter/clinical-code' },
-      { name: 'date', type: 'date', documentation: 'effective[x] with eq, ne, lt, le, gt, ge; repeat for a range', definition: 'http://hl7.org/fhir/SearchParameter/clinical-date' },
-      { name: 'category', type: 'token', documentation: 'vital-signs or laboratory (observation-category)', definition: sp('Observation', 'category') },
-      { name: 'device', type: 'reference', documentation: 'The device that measured (Device/<id>)', definition: sp('Observation', 'device') },
+      {
+        name: 'patient',
+        type: 'reference',
+        documentation: 'The patient (Patient/<id> or <id>)',
+        definition: 'http://hl7.org/fhir/SearchParameter/clinical-patient',
+      },
+      {
+        name: 'subject',
+        type: 'reference',
+        documentation: 'The subject: a Patient reference',
+        definition: sp('Observation', 'subject'),
+      },
+      {
+        name: 'code',
+        type: 'token',
+        documentation: 'LOINC code as http://loinc.org|<code> (or the code alone)',
+        definition: 'http://hl7.org/fhir/SearchParameter/clinical-code',
+      },
+      {
+        name: 'date',
+        type: 'date',
+        documentation: 'effective[x] with eq, ne, lt, le, gt, ge; repeat for a range',
+        definition: 'http://hl7.org/fhir/SearchParameter/clinical-date',
+      },
+      {
+        name: 'category',
+        type: 'token',
+        documentation: 'vital-signs or laboratory (observation-category)',
+        definition: sp('Observation', 'category'),
+      },
+      {
+        name: 'device',
+        type: 'reference',
+        documentation: 'The device that measured (Device/<id>)',
+        definition: sp('Observation', 'device'),
+      },
       lastUpdated,
     ],
   },
@@ -80,9 +152,24 @@ export const FHIR_RESOURCES: readonly ResourceDef[] = [
     interactions: ['read', 'search-type', 'create'],
     params: [
       idParam,
-      { name: 'patient', type: 'reference', documentation: 'The patient (Patient/<id> or <id>)', definition: 'http://hl7.org/fhir/SearchParameter/clinical-patient' },
-      { name: 'date', type: 'date', documentation: 'effective[x] with eq, ne, lt, le, gt, ge', definition: 'http://hl7.org/fhir/SearchParameter/clinical-date' },
-      { name: 'code', type: 'token', documentation: 'LOINC code of the report', definition: 'http://hl7.org/fhir/SearchParameter/clinical-code' },
+      {
+        name: 'patient',
+        type: 'reference',
+        documentation: 'The patient (Patient/<id> or <id>)',
+        definition: 'http://hl7.org/fhir/SearchParameter/clinical-patient',
+      },
+      {
+        name: 'date',
+        type: 'date',
+        documentation: 'effective[x] with eq, ne, lt, le, gt, ge',
+        definition: 'http://hl7.org/fhir/SearchParameter/clinical-date',
+      },
+      {
+        name: 'code',
+        type: 'token',
+        documentation: 'LOINC code of the report',
+        definition: 'http://hl7.org/fhir/SearchParameter/clinical-code',
+      },
     ],
   },
   {
@@ -90,11 +177,31 @@ export const FHIR_RESOURCES: readonly ResourceDef[] = [
     providedBy: 'auditor',
     interactions: ['read', 'search-type'],
     params: [
-      { name: 'patient', type: 'reference', documentation: 'The patient whose data the event concerns', definition: sp('AuditEvent', 'patient') },
+      {
+        name: 'patient',
+        type: 'reference',
+        documentation: 'The patient whose data the event concerns',
+        definition: sp('AuditEvent', 'patient'),
+      },
       { name: 'agent', type: 'reference', documentation: 'Who acted', definition: sp('AuditEvent', 'agent') },
-      { name: 'date', type: 'date', documentation: 'When the event happened', definition: sp('AuditEvent', 'date') },
-      { name: 'action', type: 'token', documentation: 'C, R, U, D or E', definition: sp('AuditEvent', 'action') },
-      { name: 'outcome', type: 'token', documentation: '0, 4, 8 or 12', definition: sp('AuditEvent', 'outcome') },
+      {
+        name: 'date',
+        type: 'date',
+        documentation: 'When the event happened',
+        definition: sp('AuditEvent', 'date'),
+      },
+      {
+        name: 'action',
+        type: 'token',
+        documentation: 'C, R, U, D or E',
+        definition: sp('AuditEvent', 'action'),
+      },
+      {
+        name: 'outcome',
+        type: 'token',
+        documentation: '0, 4, 8 or 12',
+        definition: sp('AuditEvent', 'outcome'),
+      },
     ],
   },
 ]
@@ -113,12 +220,13 @@ export function resourceDef(type: string): ResourceDef {
 const Values = Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: 10 })
 
 /** The querystring schema of a search: every declared parameter, closed (unknown ones are handled before validation). */
-export function searchQuerySchema(type: string): TSchema {
+export function searchQuerySchema(type: string): TUnsafe<Query> {
   const def = resourceDef(type)
   const props: Record<string, TSchema> = {}
   for (const p of def.params) props[p.name] = Type.Optional(Values)
   for (const r of RESULT_PARAMS) props[r] = Type.Optional(Values)
-  return Type.Object(props, { additionalProperties: false })
+  // The parameters are known only at run time; handlers read them as a Query (the same JSON schema).
+  return Type.Unsafe<Query>(Type.Object(props, { additionalProperties: false }))
 }
 
 export function knownParams(type: string): Set<string> {
@@ -142,7 +250,8 @@ export function countOf(q: Query): number {
   if (raw === undefined) return DEFAULT_COUNT
   if (!/^\d{1,4}$/.test(raw)) throw new FhirError(400, 'invalid', '_count must be a whole number', ['_count'])
   const n = Number(raw)
-  if (n < 1 || n > MAX_COUNT) throw new FhirError(400, 'invalid', `_count must be between 1 and ${MAX_COUNT}`, ['_count'])
+  if (n < 1 || n > MAX_COUNT)
+    throw new FhirError(400, 'invalid', `_count must be between 1 and ${MAX_COUNT}`, ['_count'])
   return n
 }
 
@@ -158,7 +267,10 @@ export function tokensOf(q: Query, name: string): TokenValue[][] {
       const bar = t.indexOf('|')
       if (bar < 0) return { code: t }
       const code = t.slice(bar + 1)
-      if (code === '') throw new FhirError(400, 'invalid', `search parameter ${name}: a code is required after the system`, [name])
+      if (code === '')
+        throw new FhirError(400, 'invalid', `search parameter ${name}: a code is required after the system`, [
+          name,
+        ])
       return { system: t.slice(0, bar), code }
     }),
   )
@@ -173,7 +285,8 @@ export function referencesOf(q: Query, name: string, type: string): string[][] {
       const parts = ref.split('/')
       const id = parts.at(-1) ?? ''
       const named = parts.at(-2)
-      if (parts.length > 1 && named !== type) throw new FhirError(400, 'invalid', `search parameter ${name} refers to ${type} resources`, [name])
+      if (parts.length > 1 && named !== type)
+        throw new FhirError(400, 'invalid', `search parameter ${name} refers to ${type} resources`, [name])
       // An id that cannot exist matches nothing: use a value no row has rather than failing the search.
       return UUID.test(id) ? id.toLowerCase() : '00000000-0000-0000-0000-000000000000'
     }),
@@ -181,7 +294,9 @@ export function referencesOf(q: Query, name: string, type: string): string[][] {
 }
 
 export function idsOf(q: Query): string[][] {
-  return (q['_id'] ?? []).map((v) => v.split(',').map((id) => (UUID.test(id) ? id.toLowerCase() : '00000000-0000-0000-0000-000000000000')))
+  return (q['_id'] ?? []).map((v) =>
+    v.split(',').map((id) => (UUID.test(id) ? id.toLowerCase() : '00000000-0000-0000-0000-000000000000')),
+  )
 }
 
 export const isUuid = (s: string): boolean => UUID.test(s)
@@ -195,16 +310,35 @@ export interface DateRange {
   readonly end: Date
 }
 
-const DATE = /^(eq|ne|lt|le|gt|ge|sa|eb|ap)?(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/
+const DATE =
+  /^(eq|ne|lt|le|gt|ge|sa|eb|ap)?(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/
 
 /** A date search value with its prefix, as the range of instants its precision covers. */
 export function parseDate(name: string, value: string): DateRange {
   const m = DATE.exec(value)
-  if (!m) throw new FhirError(400, 'invalid', `search parameter ${name}: expected [eq|ne|lt|le|gt|ge]YYYY[-MM[-DD[Thh:mm[:ss][Z|±hh:mm]]]]`, [name])
+  if (!m)
+    throw new FhirError(
+      400,
+      'invalid',
+      `search parameter ${name}: expected [eq|ne|lt|le|gt|ge]YYYY[-MM[-DD[Thh:mm[:ss][Z|±hh:mm]]]]`,
+      [name],
+    )
   const [, prefixRaw, y, mo, d, h, mi, s, frac, tz] = m
-  if (prefixRaw === 'sa' || prefixRaw === 'eb' || prefixRaw === 'ap') throw new FhirError(400, 'not-supported', `search parameter ${name}: prefix ${prefixRaw} is not supported`, [name])
+  if (prefixRaw === 'sa' || prefixRaw === 'eb' || prefixRaw === 'ap')
+    throw new FhirError(
+      400,
+      'not-supported',
+      `search parameter ${name}: prefix ${prefixRaw} is not supported`,
+      [name],
+    )
   const prefix = (prefixRaw ?? 'eq') as DatePrefix
-  const invalid = () => new FhirError(400, 'invalid', `search parameter ${name}: not a valid date (a calendar day in years 0001-9999, no leap second)`, [name])
+  const invalid = () =>
+    new FhirError(
+      400,
+      'invalid',
+      `search parameter ${name}: not a valid date (a calendar day in years 0001-9999, no leap second)`,
+      [name],
+    )
   // Field by field: Date.UTC would read year 0099 as 1999 and roll 2021-02-30 over to 2 March (ADR-0015).
   const year = Number(y)
   const month = mo === undefined ? 1 : Number(mo)
@@ -213,7 +347,8 @@ export function parseDate(name: string, value: string): DateRange {
   let start: Date
   let end: Date
   if (h !== undefined) {
-    if (!isClockTime(Number(h), Number(mi), Number(s ?? '0')) || (tz !== undefined && !isUtcOffset(tz))) throw invalid()
+    if (!isClockTime(Number(h), Number(mi), Number(s ?? '0')) || (tz !== undefined && !isUtcOffset(tz)))
+      throw invalid()
     const offset = tz === undefined || tz === 'Z' ? 'Z' : tz
     start = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ?? ''}${offset}`)
     const step = s === undefined ? 60_000 : frac === undefined ? 1000 : 1
@@ -235,7 +370,13 @@ export function parseDate(name: string, value: string): DateRange {
 
 export function datesOf(q: Query, name: string): DateRange[] {
   return (q[name] ?? []).map((v) => {
-    if (v.includes(',')) throw new FhirError(400, 'not-supported', `search parameter ${name}: several values in one parameter are not supported; repeat the parameter`, [name])
+    if (v.includes(','))
+      throw new FhirError(
+        400,
+        'not-supported',
+        `search parameter ${name}: several values in one parameter are not supported; repeat the parameter`,
+        [name],
+      )
     return parseDate(name, v)
   })
 }

@@ -1,5 +1,6 @@
 // What every business module is built from (HLD §10: dependencies passed in, never module
-// singletons). app.ts makes one and hands it to each module's route factory.
+// singletons). The composition root (src/compose.ts) makes one and app.ts hands it to each
+// module's route factory.
 
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -10,7 +11,9 @@ import type { Database } from '../platform/db/index.ts'
 import type { JobClaimer } from '../platform/db/scheduler.ts'
 import type { Mailer } from '../platform/mail/index.ts'
 import type { PolicyDecisionPoint } from '../security/policy/index.ts'
+import type { DeviceService } from './devices/index.ts'
 import type { DataKeyStore, PatientCipher, PatientService } from './patients/index.ts'
+import type { UserService } from './users/index.ts'
 
 export interface ModuleContext {
   readonly config: Config
@@ -22,6 +25,10 @@ export interface ModuleContext {
   readonly dataKeys: DataKeyStore
   readonly cipher: PatientCipher
   readonly patients: PatientService
+  /** Accounts, roles and organisations: one service for the whole app (src/compose.ts). */
+  readonly users: UserService
+  /** The device registry: one service for its routes and the device authorization grant (src/compose.ts). */
+  readonly devices: DeviceService
   readonly pdp: Required<PolicyDecisionPoint>
   readonly clock: () => Date
   /** Outgoing mail (invitations); absent → the care module invites without mailing, and logs it. */

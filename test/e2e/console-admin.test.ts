@@ -2,6 +2,7 @@
 // the administration pages.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { serviceClientMetadata } from '../../src/modules/clients/index.ts'
 import { foreignRequests } from '../support/console.ts'
 import { buildConsoleWorld, type ConsoleWorld } from '../support/console-world.ts'
 
@@ -15,9 +16,20 @@ describe('web console in Chromium: administrator', () => {
   test('[SRS-UI-404] an admin rotates a client secret: the new one is shown once and works, the old one no longer does', async () => {
     const clientId = `console-rotate-${w.tag}`
     const oldSecret = 'old-secret-0123456789-abcdefghij'
-    await w.s.clients.upsert({ clientId, secret: oldSecret, metadata: { client_id: clientId, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'device-data:write' } })
+    await w.s.clients.upsert({
+      clientId,
+      secret: oldSecret,
+      metadata: serviceClientMetadata(clientId, 'device-data:write'),
+    })
     const tokenWith = (secret: string) =>
-      fetch(`${w.s.issuer}/oauth/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })
+      fetch(`${w.s.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      })
     assert.equal((await tokenWith(oldSecret)).status, 200)
 
     const c = await w.open(w.users.admin)
@@ -35,7 +47,7 @@ describe('web console in Chromium: administrator', () => {
       ['Users', 'Invite a user', 'admin-users'],
       ['Devices', 'Register a device', 'admin-devices'],
       ['Care teams', 'Care teams', 'admin-care-teams'],
-      ['Security events', 'Security events and anomalies', 'admin-security-events'],
+      ['Anomalies', 'Anomalies', 'admin-anomalies'],
     ] as const) {
       await page.getByRole('link', { name: link, exact: true }).first().click()
       await page.getByRole('heading', { name: heading }).waitFor({ timeout: 30_000 })

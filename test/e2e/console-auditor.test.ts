@@ -13,20 +13,33 @@ describe('web console in Chromium: auditor', () => {
   })
   after(async () => w?.close())
 
-  test('[SRS-UI-405] an auditor finds the clinician\'s read of the patient and opens the entry', async () => {
+  test("[SRS-UI-405] an auditor finds the clinician's read of the patient and opens the entry", async () => {
     // The clinician reads the patient (a real request with a token the console client would hold).
-    const token = await mintToken(w.s.app, w.s.issuer, { clientId: 'vigil-console', accountId: w.users.clinician.id, scope: 'openid patients:read' })
-    const read = await fetch(`${w.s.issuer}/api/v2/patients/${w.patientId}`, { headers: { authorization: `Bearer ${token}` } })
+    const token = await mintToken(w.s.app, w.s.issuer, {
+      clientId: 'vigil-console',
+      accountId: w.users.clinician.id,
+      scope: 'openid patients:read',
+    })
+    const read = await fetch(`${w.s.issuer}/api/v2/patients/${w.patientId}`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
     assert.equal(read.status, 200)
     const c = await w.open(w.users.auditor)
     const { page } = c
     await page.getByRole('link', { name: 'Audit trail' }).first().click()
-    await page.getByText(/Intact|TAMPERED/).first().waitFor({ timeout: 60_000 })
+    await page
+      .getByText(/Intact|TAMPERED/)
+      .first()
+      .waitFor({ timeout: 60_000 })
     await page.getByLabel('Who (user, device or client id)').fill(w.users.clinician.id)
     await page.getByLabel('Patient id').fill(w.patientId)
     await page.getByLabel('Action (e.g. device-data.read)').fill('patients.read')
     await page.getByRole('button', { name: 'Search' }).click()
-    const row = page.getByRole('row').filter({ hasText: 'patients.read' }).filter({ hasText: w.patientId }).first()
+    const row = page
+      .getByRole('row')
+      .filter({ hasText: 'patients.read' })
+      .filter({ hasText: w.patientId })
+      .first()
     await row.waitFor({ timeout: 30_000 })
     assert.match((await row.textContent()) ?? '', /clinician\.care-team/)
     await w.checkPage(c, 'auditor-search')

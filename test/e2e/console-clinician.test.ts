@@ -22,7 +22,11 @@ describe('web console in Chromium: clinician', () => {
     await page.getByRole('heading', { name: /^Glucose/ }).waitFor({ timeout: 30_000 })
     const label = await page.getByRole('img', { name: /^Glucose: \d+ points/ }).getAttribute('aria-label')
     assert.match(label ?? '', /^Glucose: 4[89] points, target 70–180 mg\/dL, \d+ out of target/)
-    assert.equal(await page.locator('.chart-canvas canvas').count() >= 3, true, 'glucose, heart rate and blood pressure charts')
+    assert.equal(
+      (await page.locator('.chart-canvas canvas').count()) >= 3,
+      true,
+      'glucose, heart rate and blood pressure charts',
+    )
     await page.getByRole('heading', { name: 'Ambulatory glucose profile' }).waitFor()
     await page.getByText('Time in range (70–180 mg/dL)').waitFor()
     await w.checkPage(c, 'clinician-patient-day')
@@ -30,6 +34,9 @@ describe('web console in Chromium: clinician', () => {
     await page.getByRole('img', { name: /^Glucose: 1[45] points/ }).waitFor({ timeout: 30_000 })
     await w.checkPage(c, 'clinician-patient-90-days')
     assert.deepEqual(foreignRequests(c.requests, w.s.issuer), [])
-    assert.deepEqual(c.messages.filter((m) => /Content Security Policy|Refused/.test(m)), [])
+    assert.deepEqual(
+      c.messages.filter((m) => /Content Security Policy|Refused/.test(m)),
+      [],
+    )
   })
 })

@@ -16,13 +16,19 @@ describe('web console in Chromium: a phone-sized screen', () => {
     const c = await w.open(w.users.mobile, { width: 390, path: `/console/patients/${w.patientId}` })
     const { page } = c
     await page.getByRole('img', { name: /^Glucose: \d+ points/ }).waitFor({ timeout: 30_000 })
-    const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number
+    const overflow = (await page.evaluate(
+      'document.documentElement.scrollWidth - window.innerWidth',
+    )) as number
     assert.ok(overflow <= 1, `no horizontal scrolling (overflow ${overflow} px)`)
     await w.checkPage(c, 'clinician-patient-390px')
     await page.keyboard.press('Tab')
     assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Skip to content')
     await page.keyboard.press('Tab')
-    assert.equal(await page.evaluate('document.activeElement?.tagName'), 'A', 'the next stop is the first link of the header')
+    assert.equal(
+      await page.evaluate('document.activeElement?.tagName'),
+      'A',
+      'the next stop is the first link of the header',
+    )
     assert.deepEqual(foreignRequests(c.requests, w.s.issuer), [])
   })
 })

@@ -12,7 +12,7 @@ describe('web console in Chromium: patient', () => {
   })
   after(async () => w?.close())
 
-  test('[SRS-UI-403] a patient sees their readings, revokes a consent, and the clinician loses the patient on the next load; the access report shows the clinician\'s read on consent', async () => {
+  test("[SRS-UI-403] a patient sees their readings, revokes a consent, and the clinician loses the patient on the next load; the access report shows the clinician's read on consent", async () => {
     const clinician = await w.open(w.users.consented)
     await clinician.page.getByRole('link', { name: 'Patients' }).first().click()
     await clinician.page.getByRole('link', { name: `Grace Hopper${w.tag}` }).click()
@@ -25,7 +25,11 @@ describe('web console in Chromium: patient', () => {
     await p.page.getByRole('img', { name: /^Glucose: \d+ points/ }).waitFor({ timeout: 30_000 })
     await w.checkPage(p, 'patient-readings')
     await p.page.getByRole('link', { name: 'Who saw my data' }).first().click()
-    const row = p.page.getByRole('row').filter({ hasText: w.users.consented.email }).filter({ hasText: 'Your consent' }).first()
+    const row = p.page
+      .getByRole('row')
+      .filter({ hasText: w.users.consented.email })
+      .filter({ hasText: 'Your consent' })
+      .first()
     await row.waitFor({ timeout: 30_000 })
     assert.match((await row.textContent()) ?? '', /viewed your/)
     await w.checkPage(p, 'patient-access-report')

@@ -16,15 +16,24 @@ describe('web console in Chromium: an expired session', () => {
     const c = await w.open(w.users.clinician, { path: `/console/patients/${w.patientId}` })
     const { page } = c
     await page.getByRole('heading', { name: `Grace Hopper${w.tag}` }).waitFor({ timeout: 30_000 })
-    assert.equal(new URL(page.url()).pathname, `/console/patients/${w.patientId}`, 'the deep link survives sign-in')
+    assert.equal(
+      new URL(page.url()).pathname,
+      `/console/patients/${w.patientId}`,
+      'the deep link survives sign-in',
+    )
     // The session's tokens end (as at expiry or revocation): the next call is refused.
-    await w.s.db.query(`DELETE FROM oidc_payloads WHERE model IN ('AccessToken', 'RefreshToken') AND payload->>'accountId' = $1`, [w.users.clinician.id])
+    await w.s.db.query(
+      `DELETE FROM oidc_payloads WHERE model IN ('AccessToken', 'RefreshToken') AND payload->>'accountId' = $1`,
+      [w.users.clinician.id],
+    )
     await page.getByLabel('2 weeks').check()
     await page.waitForURL(/\/oauth\/|\/interaction\//, { timeout: 30_000 }).catch(() => undefined)
     await page.getByRole('heading', { name: `Grace Hopper${w.tag}` }).waitFor({ timeout: 30_000 })
     assert.equal(new URL(page.url()).pathname, `/console/patients/${w.patientId}`)
     assert.equal(new URL(page.url()).search, '', 'no code, state or anything else left in the address bar')
-    const stored = await page.evaluate('({ local: window.localStorage.length, session: window.sessionStorage.length })')
+    const stored = await page.evaluate(
+      '({ local: window.localStorage.length, session: window.sessionStorage.length })',
+    )
     assert.deepEqual(stored, { local: 0, session: 0 }, 'nothing kept in the browser storage')
     assert.deepEqual(foreignRequests(c.requests, w.s.issuer), [])
   })

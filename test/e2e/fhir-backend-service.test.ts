@@ -18,12 +18,23 @@ describe('SMART backend services', () => {
 
   before(async () => {
     s = await startOAuthTestServer()
-    const org = async () => ((await s.db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [`Backend clinic ${randomUUID()}`])).rows[0] as { id: string }).id
+    const org = async () =>
+      (
+        (
+          await s.db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [
+            `Backend clinic ${randomUUID()}`,
+          ])
+        ).rows[0] as { id: string }
+      ).id
     const own = await org()
     const other = await org()
     const { patients } = s.app.vigil.modules
-    ownPatient = (await patients.create({ organisationId: own, demographics: { name: { family: 'Ownorg' } } })).id
-    otherPatient = (await patients.create({ organisationId: other, demographics: { name: { family: 'Otherorg' } } })).id
+    ownPatient = (
+      await patients.create({ organisationId: own, demographics: { name: { family: 'Ownorg' } } })
+    ).id
+    otherPatient = (
+      await patients.create({ organisationId: other, demographics: { name: { family: 'Otherorg' } } })
+    ).id
     const pair = await generateKeyPair('ES256', { extractable: true })
     privateKey = pair.privateKey
     await s.clients.upsert({
@@ -35,7 +46,9 @@ describe('SMART backend services', () => {
         redirect_uris: [],
         token_endpoint_auth_method: 'private_key_jwt',
         token_endpoint_auth_signing_alg: 'ES256',
-        jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'backend-1', alg: 'ES256', use: 'sig' }] },
+        jwks: {
+          keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'backend-1', alg: 'ES256', use: 'sig' }],
+        },
         scope: 'system/*.rs system/Patient.rs',
       },
     })
@@ -43,19 +56,26 @@ describe('SMART backend services', () => {
   })
   after(() => s.close())
 
-  test('[SRS-FHIR-011] a backend service with private_key_jwt and system/*.rs reads its own organisation\'s patients, and no other\'s', async () => {
+  test("[SRS-FHIR-011] Inferno backend_services_authorization (SMART 2.0 backend-services.html, Obtaining an access token; client-confidential-asymmetric.html): a backend service with private_key_jwt and system/*.rs reads its own organisation's patients, and no other's", async () => {
     const config = await s.discover(serviceId, client.PrivateKeyJwt({ key: privateKey, kid: 'backend-1' }))
     const fhirBase = `${s.issuer}/fhir/R4`
     const tokens = await client.clientCredentialsGrant(config, { scope: 'system/*.rs', resource: fhirBase })
     assert.equal(tokens.scope, 'system/*.rs')
-    const get = (path: string) => fetch(`${fhirBase}${path}`, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/fhir+json' } })
+    const get = (path: string) =>
+      fetch(`${fhirBase}${path}`, {
+        headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/fhir+json' },
+      })
 
     const mine = await get(`/Patient/${ownPatient}`)
     assert.equal(mine.status, 200)
     const resource = (await mine.json()) as { id: string }
     assertValidFhir(resource)
     assert.equal(resource.id, ownPatient)
-    assert.equal((await get(`/Patient/${otherPatient}`)).status, 404, 'another organisation\'s patient is concealed')
+    assert.equal(
+      (await get(`/Patient/${otherPatient}`)).status,
+      404,
+      "another organisation's patient is concealed",
+    )
 
     const search = (await (await get('/Patient')).json()) as { entry?: Array<{ resource: { id: string } }> }
     assertValidFhir(search)
@@ -71,7 +91,9 @@ describe('SMART backend services', () => {
     })
     assert.equal(write.status, 403)
     // The FHIR token is not an API token.
-    const api = await fetch(`${s.issuer}/api/v2/patients/${ownPatient}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const api = await fetch(`${s.issuer}/api/v2/patients/${ownPatient}`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(api.status, 401)
   })
 })

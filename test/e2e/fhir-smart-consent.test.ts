@@ -4,7 +4,14 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
-import { createTestUser, csrfOf, followUntilOutside, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
+import {
+  createTestUser,
+  csrfOf,
+  followUntilOutside,
+  postForm,
+  signInThroughForms,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
 import { pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 describe('SMART app of a third party: the consent page', () => {
@@ -29,14 +36,29 @@ describe('SMART app of a third party: the consent page', () => {
         scope: 'openid fhirUser launch/patient patient/*.rs patient/Observation.rs',
       },
     })
-    user = await createTestUser(s.db, { email: `consenting-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: null }] })
-    patientId = (await s.app.vigil.modules.patients.create({ userId: user.id, demographics: { name: { family: 'Consenting' } } })).id
+    user = await createTestUser(s.db, {
+      email: `consenting-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: null }],
+    })
+    patientId = (
+      await s.app.vigil.modules.patients.create({
+        userId: user.id,
+        demographics: { name: { family: 'Consenting' } },
+      })
+    ).id
   })
   after(() => s.close())
 
   async function toConsentPage(config: client.Configuration) {
-    const req = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid launch/patient patient/Observation.rs', aud: `${s.issuer}/fhir/R4` })
-    const landed = await signInThroughForms(s.issuer, req.url.href, { email: user.email, password: TEST_PASSWORD })
+    const req = await pkceAuthorizationRequest(config, {
+      redirectUri,
+      scope: 'openid launch/patient patient/Observation.rs',
+      aud: `${s.issuer}/fhir/R4`,
+    })
+    const landed = await signInThroughForms(s.issuer, req.url.href, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    })
     assert.ok(landed.page, `expected the consent page, landed on ${landed.url}`)
     assert.match(landed.page, /Glucose Diary \(third party\)/)
     assert.match(landed.page, /patient\/Observation\.rs/)
@@ -47,21 +69,38 @@ describe('SMART app of a third party: the consent page', () => {
   test('[SRS-FHIR-010] allowing on the consent page completes the launch: the token names the patient and reads their Observations', async () => {
     const config = await s.discover(appId, client.None())
     const { req, landed, action } = await toConsentPage(config)
-    const done = await followUntilOutside(s.issuer, action, landed.jar, postForm({ decision: 'allow', csrf: csrfOf(landed.page as string) }))
+    const done = await followUntilOutside(
+      s.issuer,
+      action,
+      landed.jar,
+      postForm({ decision: 'allow', csrf: csrfOf(landed.page as string) }),
+    )
     assert.ok(done.url.startsWith(redirectUri), `after Allow, landed on ${done.url} (${done.status})`)
-    const tokens = await client.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: req.verifier, expectedState: req.state })
+    const tokens = await client.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+    })
     assert.equal(tokens.patient, patientId)
-    const res = await fetch(`${s.issuer}/fhir/R4/Observation?patient=${patientId}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const res = await fetch(`${s.issuer}/fhir/R4/Observation?patient=${patientId}`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(res.status, 200)
     // patient/Observation.rs reaches Observations only, never the Patient resource.
-    const patient = await fetch(`${s.issuer}/fhir/R4/Patient/${patientId}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const patient = await fetch(`${s.issuer}/fhir/R4/Patient/${patientId}`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(patient.status, 403)
   })
 
   test('[SRS-FHIR-010] denying on the consent page returns access_denied to the app and issues nothing', async () => {
     const config = await s.discover(appId, client.None())
     const { landed, action } = await toConsentPage(config)
-    const done = await followUntilOutside(s.issuer, action, landed.jar, postForm({ decision: 'deny', csrf: csrfOf(landed.page as string) }))
+    const done = await followUntilOutside(
+      s.issuer,
+      action,
+      landed.jar,
+      postForm({ decision: 'deny', csrf: csrfOf(landed.page as string) }),
+    )
     const back = new URL(done.url)
     assert.ok(done.url.startsWith(redirectUri))
     assert.equal(back.searchParams.get('error'), 'access_denied')

@@ -9,8 +9,22 @@ import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { totpCode } from '../../src/modules/users/index.ts'
-import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
-import { oauthError, pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import {
+  CookieJar,
+  createTestUser,
+  csrfOf,
+  followUntilOutside,
+  nativeAppMetadata,
+  postForm,
+  signInThroughForms,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
+import {
+  oauthError,
+  pkceAuthorizationRequest,
+  startOAuthTestServer,
+  type OAuthTestServer,
+} from '../support/oauth.ts'
 
 describe('authorization code with PKCE through the sign-in pages', () => {
   let s: OAuthTestServer
@@ -25,29 +39,55 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
     const users = createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users
     const org = await users.createOrganisation(`Clinic ${randomUUID()}`)
-    patient = await createTestUser(s.db, { email: `patient-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
-    clinician = await createTestUser(s.db, { email: `clinician-${randomUUID()}@demo.test`, roles: [{ role: 'clinician', organisationId: org.id }], totp: true })
+    patient = await createTestUser(s.db, {
+      email: `patient-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: org.id }],
+    })
+    clinician = await createTestUser(s.db, {
+      email: `clinician-${randomUUID()}@demo.test`,
+      roles: [{ role: 'clinician', organisationId: org.id }],
+      totp: true,
+    })
     config = await s.discover(appId, client.None())
   })
   after(() => s.close())
 
   // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
   const authorize = (extra: Record<string, string> = {}) =>
-    pkceAuthorizationRequest(config, { redirectUri, scope: 'openid offline_access account:read', prompt: 'consent', ...extra })
+    pkceAuthorizationRequest(config, {
+      redirectUri,
+      scope: 'openid offline_access account:read',
+      prompt: 'consent',
+      ...extra,
+    })
 
-  async function signIn(who: { email: string; totpSecret?: string | undefined }, extra: Record<string, string> = {}) {
+  async function signIn(
+    who: { email: string; totpSecret?: string | undefined },
+    extra: Record<string, string> = {},
+  ) {
     const req = await authorize(extra)
-    const landed = await signInThroughForms(s.issuer, req.url.href, { email: who.email, password: TEST_PASSWORD, totpSecret: who.totpSecret })
-    assert.ok(landed.url.startsWith(redirectUri), `landed on ${landed.url} (${landed.status}) ${landed.page?.slice(0, 300) ?? ''}`)
+    const landed = await signInThroughForms(s.issuer, req.url.href, {
+      email: who.email,
+      password: TEST_PASSWORD,
+      totpSecret: who.totpSecret,
+    })
+    assert.ok(
+      landed.url.startsWith(redirectUri),
+      `landed on ${landed.url} (${landed.status}) ${landed.page?.slice(0, 300) ?? ''}`,
+    )
     return { ...req, callback: new URL(landed.url) }
   }
 
-  const me = (token: string) => fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
+  const me = (token: string) =>
+    fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
 
   test('[SRS-OAUTH-002] a patient signs in; the code and verifier yield tokens; the access token works on the API', async () => {
     const { callback, verifier, state } = await signIn(patient)
     assert.equal(callback.searchParams.get('iss'), s.issuer, 'RFC 9207: iss in the authorization response')
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
     assert.ok(tokens.refresh_token, 'offline_access gives a refresh token')
     assert.equal(tokens.claims()?.sub, patient.id)
     const res = await me(tokens.access_token)
@@ -60,7 +100,10 @@ describe('authorization code with PKCE through the sign-in pages', () => {
 
   test('[SRS-OAUTH-002][SRS-AUTH-004] a clinician must give a TOTP code; the id token records both factors', async () => {
     const { callback, verifier, state } = await signIn(clinician)
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp'])
   })
 
@@ -68,14 +111,29 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   async function submitTotp(email: string, code: string) {
     const jar = new CookieJar()
     const first = await followUntilOutside(s.issuer, (await authorize()).url.href, jar)
-    const loginAction = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const second = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }))
-    const totpAction = new URL(/action="([^"]*\/totp)"/.exec(second.page ?? '')?.[1] ?? '', s.issuer).toString()
+    const loginAction = new URL(
+      /action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const second = await followUntilOutside(
+      s.issuer,
+      loginAction,
+      jar,
+      postForm({ email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }),
+    )
+    const totpAction = new URL(
+      /action="([^"]*\/totp)"/.exec(second.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
     return followUntilOutside(s.issuer, totpAction, jar, postForm({ code, csrf: csrfOf(second.page ?? '') }))
   }
 
   test('[SRS-AUTH-004] TOTP through the sign-in pages: a code accepted once is refused when reused', async () => {
-    const user = await createTestUser(s.db, { email: `reuse-${randomUUID()}@demo.test`, roles: [{ role: 'admin', organisationId: null }], totp: true })
+    const user = await createTestUser(s.db, {
+      email: `reuse-${randomUUID()}@demo.test`,
+      roles: [{ role: 'admin', organisationId: null }],
+      totp: true,
+    })
     const code = totpCode(user.totpSecret ?? '', new Date())
     const first = await submitTotp(user.email, code)
     assert.ok(first.url.startsWith(redirectUri), 'the first use signs in')
@@ -85,7 +143,11 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   })
 
   test('[SRS-AUTH-004] TOTP through the sign-in pages: after five wrong codes the sixth is refused even when right', async () => {
-    const user = await createTestUser(s.db, { email: `lock-${randomUUID()}@demo.test`, roles: [{ role: 'admin', organisationId: null }], totp: true })
+    const user = await createTestUser(s.db, {
+      email: `lock-${randomUUID()}@demo.test`,
+      roles: [{ role: 'admin', organisationId: null }],
+      totp: true,
+    })
     const right = totpCode(user.totpSecret ?? '', new Date())
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0')
     for (let i = 0; i < 5; i++) assert.equal((await submitTotp(user.email, wrong)).status, 401)
@@ -97,23 +159,53 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   test('[SRS-AUTH-004] a clinician without a second factor must enrol at the next login: QR code, first code, recovery codes once, then tokens', async () => {
     const users = createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users
     const org = await users.createOrganisation(`Enrol ${randomUUID()}`)
-    const fresh = await createTestUser(s.db, { email: `new-clinician-${randomUUID()}@demo.test`, roles: [{ role: 'clinician', organisationId: org.id }] })
+    const fresh = await createTestUser(s.db, {
+      email: `new-clinician-${randomUUID()}@demo.test`,
+      roles: [{ role: 'clinician', organisationId: org.id }],
+    })
     const req = await authorize()
     const jar = new CookieJar()
     const first = await followUntilOutside(s.issuer, req.url.href, jar)
-    const loginAction = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const enrol = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: fresh.email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }))
+    const loginAction = new URL(
+      /action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const enrol = await followUntilOutside(
+      s.issuer,
+      loginAction,
+      jar,
+      postForm({ email: fresh.email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }),
+    )
     assert.match(enrol.page ?? '', /<img src="data:image\/svg\+xml/, 'a QR code')
     const secret = /enter this key by hand: <code>([A-Z2-7]+)<\/code>/.exec(enrol.page ?? '')?.[1]
     assert.ok(secret, 'the key for manual entry')
-    const enrolAction = new URL(/action="([^"]*\/enrol)"/.exec(enrol.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const codes = await followUntilOutside(s.issuer, enrolAction, jar, postForm({ code: totpCode(secret, new Date()), csrf: csrfOf(enrol.page ?? '') }))
+    const enrolAction = new URL(
+      /action="([^"]*\/enrol)"/.exec(enrol.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const codes = await followUntilOutside(
+      s.issuer,
+      enrolAction,
+      jar,
+      postForm({ code: totpCode(secret, new Date()), csrf: csrfOf(enrol.page ?? '') }),
+    )
     const recovery = [...(codes.page ?? '').matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1])
     assert.equal(recovery.length, 10, 'ten recovery codes shown once')
-    const continueAction = new URL(/action="([^"]*\/continue)"/.exec(codes.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const landed = await followUntilOutside(s.issuer, continueAction, jar, postForm({ csrf: csrfOf(codes.page ?? '') }))
+    const continueAction = new URL(
+      /action="([^"]*\/continue)"/.exec(codes.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const landed = await followUntilOutside(
+      s.issuer,
+      continueAction,
+      jar,
+      postForm({ csrf: csrfOf(codes.page ?? '') }),
+    )
     assert.ok(landed.url.startsWith(redirectUri), landed.page?.slice(0, 300))
-    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: req.verifier, expectedState: req.state })
+    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+    })
     assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp'])
   })
 
@@ -123,7 +215,12 @@ describe('authorization code with PKCE through the sign-in pages', () => {
       const first = await followUntilOutside(s.issuer, (await authorize()).url.href, jar)
       const csrf = /name="csrf" value="([^"]+)"/.exec(first.page ?? '')?.[1] ?? ''
       const action = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
-      const res = await fetch(action, { method: 'POST', redirect: 'manual', headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email, password, csrf }) })
+      const res = await fetch(action, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email, password, csrf }),
+      })
       const html = await res.text()
       return { status: res.status, error: /<p class="error"[^>]*>([^<]*)</.exec(html)?.[1] }
     }
@@ -134,8 +231,17 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   })
 
   test('[SRS-OAUTH-002] without PKCE, or with plain PKCE, the request is refused with invalid_request', async () => {
-    for (const params of [{ code_challenge: '', code_challenge_method: '' }, { code_challenge_method: 'plain' }] as Record<string, string>[]) {
-      const base: Record<string, string> = { redirect_uri: redirectUri, scope: 'openid', state: 'x', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }
+    for (const params of [
+      { code_challenge: '', code_challenge_method: '' },
+      { code_challenge_method: 'plain' },
+    ] as Record<string, string>[]) {
+      const base: Record<string, string> = {
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        state: 'x',
+        code_challenge: 'a'.repeat(43),
+        code_challenge_method: 'S256',
+      }
       const url = client.buildAuthorizationUrl(config, { ...base, ...params })
       if (params.code_challenge === '') {
         url.searchParams.delete('code_challenge')
@@ -150,23 +256,51 @@ describe('authorization code with PKCE through the sign-in pages', () => {
   test('[SRS-OAUTH-002] a wrong code verifier is refused with invalid_grant', async () => {
     const { callback, state } = await signIn(patient)
     await assert.rejects(
-      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state }),
+      client.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: state,
+      }),
       (err) => oauthError(err) === 'invalid_grant',
     )
   })
 
   test('[SRS-OAUTH-002] a replayed code is refused, and the tokens it issued stop working', async () => {
     const { callback, verifier, state } = await signIn(patient)
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
     assert.equal((await me(tokens.access_token)).status, 200)
-    await assert.rejects(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }), (err) => oauthError(err) === 'invalid_grant')
-    assert.equal((await me(tokens.access_token)).status, 401, 'the access token from the first exchange is revoked')
-    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token ?? ''), (err) => oauthError(err) === 'invalid_grant')
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
+    assert.equal(
+      (await me(tokens.access_token)).status,
+      401,
+      'the access token from the first exchange is revoked',
+    )
+    await assert.rejects(
+      client.refreshTokenGrant(config, tokens.refresh_token ?? ''),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
   })
 
   test('[SRS-OAUTH-002] an unregistered or near-miss redirect URI is refused without any redirect', async () => {
-    for (const bad of ['http://127.0.0.1:49152/callback/', 'http://127.0.0.1:49152/callbackx', 'http://localhost:49152/callback', 'https://evil.example/callback', 'com.example.vigil:/callback2']) {
-      const url = client.buildAuthorizationUrl(config, { redirect_uri: bad, scope: 'openid', state: 'x', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' })
+    for (const bad of [
+      'http://127.0.0.1:49152/callback/',
+      'http://127.0.0.1:49152/callbackx',
+      'http://localhost:49152/callback',
+      'https://evil.example/callback',
+      'com.example.vigil:/callback2',
+    ]) {
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: bad,
+        scope: 'openid',
+        state: 'x',
+        code_challenge: 'a'.repeat(43),
+        code_challenge_method: 'S256',
+      })
       const res = await fetch(url, { redirect: 'manual' })
       assert.equal(res.status, 400, bad)
       assert.equal(res.headers.get('location'), null, `no redirect to ${bad}`)
@@ -176,18 +310,34 @@ describe('authorization code with PKCE through the sign-in pages', () => {
 
   test('[SRS-OAUTH-005] refresh tokens rotate; reusing a rotated one kills the whole grant', async () => {
     const { callback, verifier, state } = await signIn(patient)
-    const first = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    const first = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
     const second = await client.refreshTokenGrant(config, first.refresh_token ?? '')
     assert.ok(second.refresh_token && second.refresh_token !== first.refresh_token, 'rotated')
     assert.equal((await me(second.access_token)).status, 200)
-    await assert.rejects(client.refreshTokenGrant(config, first.refresh_token ?? ''), (err) => oauthError(err) === 'invalid_grant')
-    assert.equal((await me(second.access_token)).status, 401, 'the grant is revoked: its newest access token dies too')
-    await assert.rejects(client.refreshTokenGrant(config, second.refresh_token), (err) => oauthError(err) === 'invalid_grant')
+    await assert.rejects(
+      client.refreshTokenGrant(config, first.refresh_token ?? ''),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
+    assert.equal(
+      (await me(second.access_token)).status,
+      401,
+      'the grant is revoked: its newest access token dies too',
+    )
+    await assert.rejects(
+      client.refreshTokenGrant(config, second.refresh_token),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
   })
 
   test('[SRS-OAUTH-003] an expired access token answers 401 with WWW-Authenticate', async () => {
     const { callback, verifier, state } = await signIn(patient)
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
     assert.equal((await me(tokens.access_token)).status, 200)
     // Age the stored token past its expiry, as the clock would.
     await s.db.query(

@@ -21,7 +21,14 @@ describe('client credentials for devices and services', () => {
     await s.clients.upsert({
       clientId: secretClientId,
       secret,
-      metadata: { client_id: secretClientId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'account:read device-data:write' },
+      metadata: {
+        client_id: secretClientId,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'account:read device-data:write',
+      },
     })
     const pair = await generateKeyPair('ES256', { extractable: true })
     privateKey = pair.privateKey
@@ -49,7 +56,9 @@ describe('client credentials for devices and services', () => {
     assert.equal(meta.token_endpoint, `${s.issuer}/oauth/token`)
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256'])
     assert.deepEqual(meta.response_types_supported, ['code'])
-    assert.ok(!meta.grant_types_supported?.includes('implicit') && !meta.grant_types_supported?.includes('password'))
+    assert.ok(
+      !meta.grant_types_supported?.includes('implicit') && !meta.grant_types_supported?.includes('password'),
+    )
     assert.equal(meta.authorization_response_iss_parameter_supported, true, 'RFC 9207')
     // A forged Host header does not move the endpoints off the issuer's host.
     // (node:http, since fetch does not let a caller set Host.)
@@ -64,46 +73,84 @@ describe('client credentials for devices and services', () => {
     })
     assert.equal(forged.token_endpoint, meta.token_endpoint)
     assert.equal(forged.issuer, s.issuer)
-    const rfc8414 = (await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>
+    const rfc8414 = (await (
+      await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)
+    ).json()) as Record<string, unknown>
     assert.equal(rfc8414.issuer, s.issuer)
     assert.equal(rfc8414.token_endpoint, meta.token_endpoint)
     const jwks = (await (await fetch(String(meta.jwks_uri))).json()) as { keys: { d?: string }[] }
-    assert.ok(jwks.keys.length >= 1 && jwks.keys.every((k: { d?: string }) => k.d === undefined), 'public keys only')
+    assert.ok(
+      jwks.keys.length >= 1 && jwks.keys.every((k: { d?: string }) => k.d === undefined),
+      'public keys only',
+    )
   })
 
   test('[SRS-OAUTH-004] private_key_jwt client credentials yield an opaque token that works on the API', async () => {
-    const config = await s.discover(jwtClientId, client.PrivateKeyJwt({ key: privateKey, kid: 'device-key-1' }))
+    const config = await s.discover(
+      jwtClientId,
+      client.PrivateKeyJwt({ key: privateKey, kid: 'device-key-1' }),
+    )
     const tokens = await client.clientCredentialsGrant(config, { scope: 'account:read' })
     assert.equal(tokens.token_type.toLowerCase(), 'bearer')
-    assert.ok(tokens.expires_in !== undefined && tokens.expires_in <= 900, 'access tokens live at most 15 minutes')
+    assert.ok(
+      tokens.expires_in !== undefined && tokens.expires_in <= 900,
+      'access tokens live at most 15 minutes',
+    )
     assert.equal(tokens.access_token.split('.').length, 1, 'opaque, not a JWT')
-    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(me.status, 200)
-    assert.deepEqual(await me.json(), { kind: 'client', id: jwtClientId, clientId: jwtClientId, scopes: ['account:read'], roles: [] })
+    assert.deepEqual(await me.json(), {
+      kind: 'client',
+      id: jwtClientId,
+      clientId: jwtClientId,
+      scopes: ['account:read'],
+      roles: [],
+    })
   })
 
   test('[SRS-OAUTH-004] a client assertion signed by another key is refused', async () => {
     const other = await generateKeyPair('ES256')
-    const config = await s.discover(jwtClientId, client.PrivateKeyJwt({ key: other.privateKey, kid: 'device-key-1' }))
-    await assert.rejects(client.clientCredentialsGrant(config, { scope: 'account:read' }), (err) => oauthError(err) === 'invalid_client')
+    const config = await s.discover(
+      jwtClientId,
+      client.PrivateKeyJwt({ key: other.privateKey, kid: 'device-key-1' }),
+    )
+    await assert.rejects(
+      client.clientCredentialsGrant(config, { scope: 'account:read' }),
+      (err) => oauthError(err) === 'invalid_client',
+    )
   })
 
   test('[SRS-OAUTH-004] client_secret_basic works; a wrong secret is invalid_client; a scope outside the client is refused', async () => {
-    const ok = await client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), { scope: 'device-data:write' })
+    const ok = await client.clientCredentialsGrant(
+      await s.discover(secretClientId, client.ClientSecretBasic(secret)),
+      { scope: 'device-data:write' },
+    )
     assert.ok(ok.access_token)
     await assert.rejects(
-      client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(`${secret}x`)), { scope: 'account:read' }),
+      client.clientCredentialsGrant(
+        await s.discover(secretClientId, client.ClientSecretBasic(`${secret}x`)),
+        { scope: 'account:read' },
+      ),
       (err) => oauthError(err) === 'invalid_client',
     )
     await assert.rejects(
-      client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), { scope: 'device-data:read' }),
+      client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), {
+        scope: 'device-data:read',
+      }),
       (err) => oauthError(err) === 'invalid_scope',
     )
   })
 
   test('[SRS-OAUTH-003] a token without the scope a route needs is refused by the policy (403); no token → 401', async () => {
-    const tokens = await client.clientCredentialsGrant(await s.discover(secretClientId, client.ClientSecretBasic(secret)), { scope: 'device-data:write' })
-    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const tokens = await client.clientCredentialsGrant(
+      await s.discover(secretClientId, client.ClientSecretBasic(secret)),
+      { scope: 'device-data:write' },
+    )
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(me.status, 403)
     const anon = await fetch(`${s.issuer}/api/v2/me`)
     assert.equal(anon.status, 401)
@@ -119,7 +166,9 @@ describe('client credentials for devices and services', () => {
     await client.tokenRevocation(config, tokens.access_token)
     const after_ = await client.tokenIntrospection(config, tokens.access_token)
     assert.equal(after_.active, false)
-    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(me.status, 401)
     assert.match(String(me.headers.get('www-authenticate')), /error="invalid_token"/)
   })
@@ -128,11 +177,22 @@ describe('client credentials for devices and services', () => {
     await s.clients.upsert({
       clientId: `${secretClientId}-fhir`,
       secret,
-      metadata: { client_id: `${secretClientId}-fhir`, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'system/*.rs account:read' },
+      metadata: {
+        client_id: `${secretClientId}-fhir`,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'system/*.rs account:read',
+      },
     })
     const config = await s.discover(`${secretClientId}-fhir`, client.ClientSecretBasic(secret))
-    const tokens = await client.clientCredentialsGrant(config, { scope: 'system/*.rs', resource: `${s.issuer}/fhir/R4` })
-    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const tokens = await client.clientCredentialsGrant(config, {
+      scope: 'system/*.rs',
+      resource: `${s.issuer}/fhir/R4`,
+    })
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(me.status, 401)
   })
 })

@@ -7,7 +7,14 @@ import * as client from 'openid-client'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
-import { CookieJar, createTestUser, csrfOf, followUntilOutside, postForm, TEST_PASSWORD } from '../support/identity.ts'
+import {
+  CookieJar,
+  createTestUser,
+  csrfOf,
+  followUntilOutside,
+  postForm,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
@@ -24,30 +31,77 @@ describe('device authorization grant', () => {
     await s.clients.upsert({
       clientId: deviceId,
       secret,
-      metadata: { client_id: deviceId, client_name: 'Glucometer', grant_types: [DEVICE_GRANT, 'refresh_token'], response_types: [], redirect_uris: [], scope: 'device-data:write account:read offline_access' },
+      metadata: {
+        client_id: deviceId,
+        client_name: 'Glucometer',
+        grant_types: [DEVICE_GRANT, 'refresh_token'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'device-data:write account:read offline_access',
+      },
     })
-    const org = await createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users.createOrganisation(`Clinic ${randomUUID()}`)
-    patient = await createTestUser(s.db, { email: `patient-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
+    const org = await createAccountDirectory({
+      db: s.db,
+      keyring: createKeyring(TEST_KEYRING),
+    }).users.createOrganisation(`Clinic ${randomUUID()}`)
+    patient = await createTestUser(s.db, {
+      email: `patient-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: org.id }],
+    })
     config = await s.discover(deviceId, client.ClientSecretBasic(secret))
   })
   after(() => s.close())
 
   /** The patient's side on the phone: enter the code, confirm (or abort), sign in, approve (or deny). */
-  async function patientVisits(userCode: string, choice: { confirm: boolean; consent: 'allow' | 'deny' }, who: { email: string } = patient) {
+  async function patientVisits(
+    userCode: string,
+    choice: { confirm: boolean; consent: 'allow' | 'deny' },
+    who: { email: string } = patient,
+  ) {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     assert.match(input.page ?? '', /autocomplete="one-time-code"/)
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
-    const confirmPage = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf, user_code: userCode }))
+    const confirmPage = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm({ xsrf, user_code: userCode }),
+    )
     assert.match(confirmPage.page ?? '', /Is this your device\?/)
     const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirmPage.page ?? '')?.[1] ?? ''
-    const after = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm(choice.confirm ? { xsrf: xsrf2, user_code: userCode, confirm: 'yes' } : { xsrf: xsrf2, user_code: userCode, abort: 'yes' }))
+    const after = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm(
+        choice.confirm
+          ? { xsrf: xsrf2, user_code: userCode, confirm: 'yes' }
+          : { xsrf: xsrf2, user_code: userCode, abort: 'yes' },
+      ),
+    )
     if (!choice.confirm) return after
-    const loginAction = new URL(/action="([^"]*\/login)"/.exec(after.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const consent = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: who.email, password: TEST_PASSWORD, csrf: csrfOf(after.page ?? '') }))
+    const loginAction = new URL(
+      /action="([^"]*\/login)"/.exec(after.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const consent = await followUntilOutside(
+      s.issuer,
+      loginAction,
+      jar,
+      postForm({ email: who.email, password: TEST_PASSWORD, csrf: csrfOf(after.page ?? '') }),
+    )
     assert.match(consent.page ?? '', /Allow access\?/, consent.page?.slice(0, 400))
-    const consentAction = new URL(/action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '', s.issuer).toString()
-    return followUntilOutside(s.issuer, consentAction, jar, postForm({ decision: choice.consent, csrf: csrfOf(consent.page ?? '') }))
+    const consentAction = new URL(
+      /action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    return followUntilOutside(
+      s.issuer,
+      consentAction,
+      jar,
+      postForm({ decision: choice.consent, csrf: csrfOf(consent.page ?? '') }),
+    )
   }
 
   test('[SRS-OAUTH-006] the device gets tokens after the patient approves the user code', async () => {
@@ -55,36 +109,55 @@ describe('device authorization grant', () => {
     assert.match(auth.user_code, /^[A-Z]{4}-[A-Z]{4}$/)
     assert.equal(auth.verification_uri, `${s.issuer}/oauth/device`)
     // Before approval, polling says to wait.
-    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'authorization_pending')
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'authorization_pending',
+    )
     const done = await patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
     assert.match(done.page ?? '', /Device connected/)
     const tokens = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })
-    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
     assert.equal(me.status, 200)
     const body = (await me.json()) as { kind: string; id: string; clientId: string }
     assert.equal(body.id, patient.id, 'the token acts for the patient who approved')
     assert.equal(body.clientId, deviceId)
     // The device code is single-use.
-    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'invalid_grant')
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
   })
 
   test('[SRS-OAUTH-006] denied at consent → the device gets access_denied and no tokens', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
     await patientVisits(auth.user_code, { confirm: true, consent: 'deny' })
-    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'access_denied')
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'access_denied',
+    )
   })
 
   test('[SRS-OAUTH-006] aborted at the code confirmation → access_denied', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
     await patientVisits(auth.user_code, { confirm: false, consent: 'deny' })
-    await assert.rejects(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }), (err) => oauthError(err) === 'access_denied')
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'access_denied',
+    )
   })
 
   test('[SRS-OAUTH-006] a wrong user code is refused on the page', async () => {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
-    const res = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf, user_code: 'BCDF-GHJK' }))
+    const res = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm({ xsrf, user_code: 'BCDF-GHJK' }),
+    )
     assert.match(res.page ?? '', /That code is not right/)
   })
 
@@ -94,40 +167,86 @@ describe('device authorization grant', () => {
     await s.clients.upsert({
       clientId: regId,
       secret: regSecret,
-      metadata: { client_id: regId, client_name: 'Registered meter', grant_types: [DEVICE_GRANT], response_types: [], redirect_uris: [], scope: 'device-data:write' },
+      metadata: {
+        client_id: regId,
+        client_name: 'Registered meter',
+        grant_types: [DEVICE_GRANT],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'device-data:write',
+      },
     })
     const deviceRow = randomUUID()
-    await s.db.query("INSERT INTO devices (id, client_id, manufacturer, model, serial, type) VALUES ($1, $2, 'Acme', 'GrantMeter', $3, 'glucometer')", [deviceRow, regId, `SN-${deviceRow}`])
+    await s.db.query(
+      "INSERT INTO devices (id, client_id, manufacturer, model, serial, type) VALUES ($1, $2, 'Acme', 'GrantMeter', $3, 'glucometer')",
+      [deviceRow, regId, `SN-${deviceRow}`],
+    )
     const { patients } = s.app.vigil.modules
-    const record = (await patients.create({ userId: patient.id, demographics: { name: { family: 'Granting' } } })).id
-    const intruder = await createTestUser(s.db, { email: `intruder-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: null }] })
+    const record = (
+      await patients.create({ userId: patient.id, demographics: { name: { family: 'Granting' } } })
+    ).id
+    const intruder = await createTestUser(s.db, {
+      email: `intruder-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: null }],
+    })
     await patients.create({ userId: intruder.id, demographics: { name: { family: 'Intruding' } } })
     const regConfig = await s.discover(regId, client.ClientSecretBasic(regSecret))
 
     const auth = await client.initiateDeviceAuthorization(regConfig, { scope: 'device-data:write' })
     await patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
-    const tokens = await client.genericGrantRequest(regConfig, DEVICE_GRANT, { device_code: auth.device_code })
-    const { rows: bound } = await s.db.query<{ patient_id: string; bound_by: string }>('SELECT patient_id, bound_by FROM device_bindings WHERE device_id = $1 AND unbound_at IS NULL', [deviceRow])
-    assert.deepEqual(bound, [{ patient_id: record, bound_by: `device-grant:${patient.id}` }], 'bound to the approver\'s record when they allowed it')
+    const tokens = await client.genericGrantRequest(regConfig, DEVICE_GRANT, {
+      device_code: auth.device_code,
+    })
+    const { rows: bound } = await s.db.query<{ patient_id: string; bound_by: string }>(
+      'SELECT patient_id, bound_by FROM device_bindings WHERE device_id = $1 AND unbound_at IS NULL',
+      [deviceRow],
+    )
+    assert.deepEqual(
+      bound,
+      [{ patient_id: record, bound_by: `device-grant:${patient.id}` }],
+      "bound to the approver's record when they allowed it",
+    )
 
     const post = (token: string) =>
       fetch(`${s.issuer}/api/v2/device-data`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ readings: [{ id: `grant-${randomUUID()}`, code: '2339-0', value: 98, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString() }] }),
+        body: JSON.stringify({
+          readings: [
+            {
+              id: `grant-${randomUUID()}`,
+              code: '2339-0',
+              value: 98,
+              unit: 'mg/dL',
+              effectiveDateTime: new Date(Date.now() - 60_000).toISOString(),
+            },
+          ],
+        }),
       })
     const posted = await post(tokens.access_token)
     assert.equal(posted.status, 200, await posted.clone().text())
-    const { rows: stored } = await s.db.query<{ patient_id: string }>('SELECT patient_id FROM readings WHERE device_id = $1', [deviceRow])
-    assert.deepEqual(stored.map((r) => r.patient_id), [record])
+    const { rows: stored } = await s.db.query<{ patient_id: string }>(
+      'SELECT patient_id FROM readings WHERE device_id = $1',
+      [deviceRow],
+    )
+    assert.deepEqual(
+      stored.map((r) => r.patient_id),
+      [record],
+    )
 
     // Another patient approving the same device is refused: it stays paired with its patient.
     const second = await client.initiateDeviceAuthorization(regConfig, { scope: 'device-data:write' })
     await patientVisits(second.user_code, { confirm: true, consent: 'allow' }, intruder)
-    await assert.rejects(client.genericGrantRequest(regConfig, DEVICE_GRANT, { device_code: second.device_code }), (err) => oauthError(err) === 'access_denied')
+    await assert.rejects(
+      client.genericGrantRequest(regConfig, DEVICE_GRANT, { device_code: second.device_code }),
+      (err) => oauthError(err) === 'access_denied',
+    )
 
     // Moved to someone else by an administrator: the old token speaks for a patient the device no longer serves.
-    await s.db.query('UPDATE device_bindings SET unbound_at = now() WHERE device_id = $1 AND unbound_at IS NULL', [deviceRow])
+    await s.db.query(
+      'UPDATE device_bindings SET unbound_at = now() WHERE device_id = $1 AND unbound_at IS NULL',
+      [deviceRow],
+    )
     assert.equal((await post(tokens.access_token)).status, 401)
   })
 })

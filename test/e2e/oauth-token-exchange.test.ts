@@ -25,22 +25,52 @@ describe('token exchange (RFC 8693) for internal services', () => {
   let service: client.Configuration
   let subjectClient: client.Configuration
 
-  const subjectToken = async (scope = 'account:read device-data:read') => (await client.clientCredentialsGrant(subjectClient, { scope })).access_token
-  const exchange = (config: client.Configuration, params: Record<string, string>) => client.genericGrantRequest(config, TOKEN_EXCHANGE_GRANT_TYPE, params)
+  const subjectToken = async (scope = 'account:read device-data:read') =>
+    (await client.clientCredentialsGrant(subjectClient, { scope })).access_token
+  const exchange = (config: client.Configuration, params: Record<string, string>) =>
+    client.genericGrantRequest(config, TOKEN_EXCHANGE_GRANT_TYPE, params)
 
   before(async () => {
     s = await startOAuthTestServer()
-    const confidential = { response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' as const }
+    const confidential = {
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic' as const,
+    }
     await s.clients.upsert({
       clientId: subjectClientId,
       secret,
-      metadata: { client_id: subjectClientId, ...confidential, grant_types: ['client_credentials'], scope: 'account:read device-data:read device-data:write' },
+      metadata: {
+        client_id: subjectClientId,
+        ...confidential,
+        grant_types: ['client_credentials'],
+        scope: 'account:read device-data:read device-data:write',
+      },
     })
-    await s.clients.upsert({ clientId: serviceId, secret, metadata: { client_id: serviceId, ...confidential, grant_types: [TOKEN_EXCHANGE_GRANT_TYPE] } })
-    await s.clients.upsert({ clientId: noGrantId, secret, metadata: { client_id: noGrantId, ...confidential, grant_types: ['client_credentials'], scope: 'account:read' } })
+    await s.clients.upsert({
+      clientId: serviceId,
+      secret,
+      metadata: { client_id: serviceId, ...confidential, grant_types: [TOKEN_EXCHANGE_GRANT_TYPE] },
+    })
+    await s.clients.upsert({
+      clientId: noGrantId,
+      secret,
+      metadata: {
+        client_id: noGrantId,
+        ...confidential,
+        grant_types: ['client_credentials'],
+        scope: 'account:read',
+      },
+    })
     await s.clients.upsert({
       clientId: publicId,
-      metadata: { client_id: publicId, response_types: [], redirect_uris: [], token_endpoint_auth_method: 'none', grant_types: [TOKEN_EXCHANGE_GRANT_TYPE] },
+      metadata: {
+        client_id: publicId,
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'none',
+        grant_types: [TOKEN_EXCHANGE_GRANT_TYPE],
+      },
     })
     subjectClient = await s.discover(subjectClientId, client.ClientSecretBasic(secret))
     service = await s.discover(serviceId, client.ClientSecretBasic(secret))
@@ -48,19 +78,35 @@ describe('token exchange (RFC 8693) for internal services', () => {
   after(() => s.close())
 
   test('[SRS-OAUTH-007] a service exchanges an access token for a JWT for an internal audience: signed by the server, same scopes, act = the service, at most 5 minutes', async () => {
-    assert.ok(service.serverMetadata().grant_types_supported?.includes(TOKEN_EXCHANGE_GRANT_TYPE), 'advertised in discovery')
+    assert.ok(
+      service.serverMetadata().grant_types_supported?.includes(TOKEN_EXCHANGE_GRANT_TYPE),
+      'advertised in discovery',
+    )
     const subject = await subjectToken()
     const subjectExp = (await client.tokenIntrospection(subjectClient, subject)).exp
 
-    const res = await exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA })
+    const res = await exchange(service, {
+      subject_token: subject,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: DEVICE_DATA,
+    })
     assert.equal(res.issued_token_type, JWT_TOKEN_TYPE)
     assert.equal(res.token_type.toLowerCase(), 'bearer')
-    assert.equal(res.scope, 'account:read device-data:read', 'no scope requested → the subject token’s scopes')
+    assert.equal(
+      res.scope,
+      'account:read device-data:read',
+      'no scope requested → the subject token’s scopes',
+    )
     assert.ok(res.expires_in !== undefined && res.expires_in > 0 && res.expires_in <= 300)
     assert.equal(res.refresh_token, undefined)
 
     const jwks = createRemoteJWKSet(new URL(String(service.serverMetadata().jwks_uri)))
-    const { payload, protectedHeader } = await jwtVerify(res.access_token, jwks, { issuer: s.issuer, audience: DEVICE_DATA, algorithms: ['ES256'], typ: 'at+jwt' })
+    const { payload, protectedHeader } = await jwtVerify(res.access_token, jwks, {
+      issuer: s.issuer,
+      audience: DEVICE_DATA,
+      algorithms: ['ES256'],
+      typ: 'at+jwt',
+    })
     assert.equal(protectedHeader.alg, 'ES256')
     assert.equal(payload.sub, subjectClientId, 'the subject is the party whose token was exchanged')
     assert.equal(payload.client_id, serviceId)
@@ -68,30 +114,59 @@ describe('token exchange (RFC 8693) for internal services', () => {
     assert.equal(payload.aud, DEVICE_DATA)
     assert.equal(payload.scope, 'account:read device-data:read')
     assert.equal(typeof payload.jti, 'string')
-    assert.ok(payload.exp !== undefined && payload.iat !== undefined && payload.exp - payload.iat <= 300 && payload.exp > payload.iat)
+    assert.ok(
+      payload.exp !== undefined &&
+        payload.iat !== undefined &&
+        payload.exp - payload.iat <= 300 &&
+        payload.exp > payload.iat,
+    )
     assert.ok(subjectExp !== undefined && payload.exp <= subjectExp, 'never outlives the subject token')
   })
 
   test('[SRS-OAUTH-007] the requested scopes are issued when the subject token has them; one it lacks is invalid_scope (never widened)', async () => {
     const subject = await subjectToken()
-    const narrowed = await exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: AUDIT, scope: 'device-data:read' })
+    const narrowed = await exchange(service, {
+      subject_token: subject,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: AUDIT,
+      scope: 'device-data:read',
+    })
     assert.equal(narrowed.scope, 'device-data:read')
     assert.equal(decodeJwt(narrowed.access_token).scope, 'device-data:read')
 
     // device-data:write is allowed to the subject's client, but not in this token: still refused.
     for (const scope of ['device-data:write', 'device-data:read device-data:write', 'admin']) {
-      await assert.rejects(exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA, scope }), (err) => oauthError(err) === 'invalid_scope')
+      await assert.rejects(
+        exchange(service, {
+          subject_token: subject,
+          subject_token_type: ACCESS_TOKEN_TYPE,
+          audience: DEVICE_DATA,
+          scope,
+        }),
+        (err) => oauthError(err) === 'invalid_scope',
+      )
     }
   })
 
   test('[SRS-OAUTH-007] an audience that is not an internal service (or none, or the public API) is refused', async () => {
     const subject = await subjectToken()
     for (const audience of ['urn:vigil:internal:unknown', `${s.issuer}/api`]) {
-      await assert.rejects(exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience }), (err) => oauthError(err) === 'invalid_target')
+      await assert.rejects(
+        exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience }),
+        (err) => oauthError(err) === 'invalid_target',
+      )
     }
-    await assert.rejects(exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE }), (err) => oauthError(err) === 'invalid_request')
     await assert.rejects(
-      exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA, resource: `${s.issuer}/api` }),
+      exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE }),
+      (err) => oauthError(err) === 'invalid_request',
+    )
+    await assert.rejects(
+      exchange(service, {
+        subject_token: subject,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        audience: DEVICE_DATA,
+        resource: `${s.issuer}/api`,
+      }),
       (err) => oauthError(err) === 'invalid_target',
     )
   })
@@ -100,16 +175,32 @@ describe('token exchange (RFC 8693) for internal services', () => {
     const revoked = await subjectToken()
     await client.tokenRevocation(subjectClient, revoked)
     for (const subject_token of [revoked, 'not-a-token', randomUUID()]) {
-      await assert.rejects(exchange(service, { subject_token, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA }), (err) => oauthError(err) === 'invalid_grant')
+      await assert.rejects(
+        exchange(service, { subject_token, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA }),
+        (err) => oauthError(err) === 'invalid_grant',
+      )
     }
     const subject = await subjectToken()
     await assert.rejects(
-      exchange(service, { subject_token: subject, subject_token_type: 'urn:ietf:params:oauth:token-type:id_token', audience: DEVICE_DATA }),
+      exchange(service, {
+        subject_token: subject,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        audience: DEVICE_DATA,
+      }),
       (err) => oauthError(err) === 'invalid_request',
     )
     // An exchanged JWT is not a Vigil access token either: it cannot be exchanged again.
-    const jwt = (await exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA })).access_token
-    await assert.rejects(exchange(service, { subject_token: jwt, subject_token_type: ACCESS_TOKEN_TYPE, audience: AUDIT }), (err) => oauthError(err) === 'invalid_grant')
+    const jwt = (
+      await exchange(service, {
+        subject_token: subject,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        audience: DEVICE_DATA,
+      })
+    ).access_token
+    await assert.rejects(
+      exchange(service, { subject_token: jwt, subject_token_type: ACCESS_TOKEN_TYPE, audience: AUDIT }),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
   })
 
   test('[SRS-OAUTH-007] a public client, or a confidential client not registered for the grant type, is refused', async () => {
@@ -129,7 +220,11 @@ describe('token exchange (RFC 8693) for internal services', () => {
     const subject = await subjectToken()
     const before_ = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${subject}` } })
     assert.equal(before_.status, 200, 'the subject token itself works on the API')
-    const { access_token } = await exchange(service, { subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE, audience: DEVICE_DATA })
+    const { access_token } = await exchange(service, {
+      subject_token: subject,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: DEVICE_DATA,
+    })
     const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${access_token}` } })
     assert.equal(me.status, 401)
     assert.match(String(me.headers.get('www-authenticate')), /error="invalid_token"/)

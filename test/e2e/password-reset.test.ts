@@ -12,8 +12,22 @@ import type { Database } from '../../src/platform/db/index.ts'
 import { openTestDatabase } from '../support/app.ts'
 import { launchChromium } from '../support/browser.ts'
 import { TEST_KEYRING, testConfig } from '../support/config.ts'
-import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
-import { oauthError, pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import {
+  CookieJar,
+  createTestUser,
+  csrfOf,
+  followUntilOutside,
+  nativeAppMetadata,
+  postForm,
+  signInThroughForms,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
+import {
+  oauthError,
+  pkceAuthorizationRequest,
+  startOAuthTestServer,
+  type OAuthTestServer,
+} from '../support/oauth.ts'
 import { startTestSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp.ts'
 
 const NEW_PASSWORD = 'quiet lantern orchard 41'
@@ -36,7 +50,10 @@ describe('password reset by mail and password change', () => {
     const accounts = createAccountDirectory({
       db,
       keyring,
-      passwordResetThrottle: { address: { maxFailures: 3, windowSeconds: 3600, lockSeconds: 3600 }, ip: { maxFailures: 10_000, windowSeconds: 3600, lockSeconds: 3600 } },
+      passwordResetThrottle: {
+        address: { maxFailures: 3, windowSeconds: 3600, lockSeconds: 3600 },
+        ip: { maxFailures: 10_000, windowSeconds: 3600, lockSeconds: 3600 },
+      },
     })
     s = await startOAuthTestServer({ env: { SMTP_URL: smtp.url }, deps: { db, accounts } })
     await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
@@ -48,17 +65,30 @@ describe('password reset by mail and password change', () => {
     await smtp?.close()
   })
 
-  const newUser = () => createTestUser(s.db, { email: `reset-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: null }] })
-  const me = (token: string) => fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
+  const newUser = () =>
+    createTestUser(s.db, {
+      email: `reset-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: null }],
+    })
+  const me = (token: string) =>
+    fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
   const get = (path: string, jar = new CookieJar()) => followUntilOutside(s.issuer, `${s.issuer}${path}`, jar)
-  const post = (path: string, fields: Record<string, string>, jar = new CookieJar()) => followUntilOutside(s.issuer, `${s.issuer}${path}`, jar, postForm(fields))
+  const post = (path: string, fields: Record<string, string>, jar = new CookieJar()) =>
+    followUntilOutside(s.issuer, `${s.issuer}${path}`, jar, postForm(fields))
 
   /** Signs in through the pages (authorization code + PKCE); tokens and the browser's cookie jar. */
   async function signIn(email: string, password = TEST_PASSWORD) {
-    const { url, verifier, state } = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid offline_access account:read', prompt: 'consent' })
+    const { url, verifier, state } = await pkceAuthorizationRequest(config, {
+      redirectUri,
+      scope: 'openid offline_access account:read',
+      prompt: 'consent',
+    })
     const landed = await signInThroughForms(s.issuer, url.href, { email, password })
     if (!landed.url.startsWith(redirectUri)) return { ok: false as const, status: landed.status }
-    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: state })
+    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
     return { ok: true as const, tokens, jar: landed.jar }
   }
 
@@ -67,13 +97,18 @@ describe('password reset by mail and password change', () => {
     const jar = new CookieJar()
     const form = await get('/account/password-reset', jar)
     const started = performance.now()
-    const res = await fetch(`${s.issuer}/account/password-reset`, { ...postForm({ email, csrf: csrfOf(form.page ?? '') }), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() } })
+    const res = await fetch(`${s.issuer}/account/password-reset`, {
+      ...postForm({ email, csrf: csrfOf(form.page ?? '') }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+    })
     const body = await res.text()
     return { res, body, ms: performance.now() - started }
   }
 
   function linkIn(mail: ReceivedMail): { url: string; path: string; token: string } {
-    const m = new RegExp(`${s.issuer.replace(/[.]/g, '\\.')}(/account/password-reset/([A-Za-z0-9_-]+))`).exec(mail.text)
+    const m = new RegExp(`${s.issuer.replace(/[.]/g, '\\.')}(/account/password-reset/([A-Za-z0-9_-]+))`).exec(
+      mail.text,
+    )
     assert.ok(m?.[1] && m[2], `the mail carries a reset link:\n${mail.text}`)
     return { url: m[0], path: m[1], token: m[2] }
   }
@@ -106,8 +141,15 @@ describe('password reset by mail and password change', () => {
     assert.match(mail.raw, /^Subject: Reset your Vigil password/m)
     assert.match(mail.text, /within 30 minutes/)
     const link = linkIn(mail)
-    const { rows } = await s.db.query<{ token_hash: string }>('SELECT token_hash FROM password_reset_tokens WHERE user_id = $1', [user.id])
-    assert.deepEqual(rows.map((r) => r.token_hash), [createHash('sha256').update(link.token).digest('hex')], 'only the hash is stored')
+    const { rows } = await s.db.query<{ token_hash: string }>(
+      'SELECT token_hash FROM password_reset_tokens WHERE user_id = $1',
+      [user.id],
+    )
+    assert.deepEqual(
+      rows.map((r) => r.token_hash),
+      [createHash('sha256').update(link.token).digest('hex')],
+      'only the hash is stored',
+    )
 
     const page = await get(link.path)
     assert.equal(page.status, 200)
@@ -129,17 +171,30 @@ describe('password reset by mail and password change', () => {
     // Single use: the page and the form refuse the link from now on.
     assert.equal((await get(link.path)).status, 410)
     const form = await get('/account/password-reset')
-    const replay = await post(link.path, { newPassword: 'another fine passphrase', confirmPassword: 'another fine passphrase', csrf: csrfOf(form.page ?? '') })
+    const replay = await post(link.path, {
+      newPassword: 'another fine passphrase',
+      confirmPassword: 'another fine passphrase',
+      csrf: csrfOf(form.page ?? ''),
+    })
     assert.equal(replay.status, 410)
     assert.match(replay.page ?? '', /cannot be used/)
 
     // Everything issued before the reset is gone.
-    await assert.rejects(client.refreshTokenGrant(config, before.tokens.refresh_token), (err) => oauthError(err) === 'invalid_grant')
+    await assert.rejects(
+      client.refreshTokenGrant(config, before.tokens.refresh_token),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
     const api = await me(before.tokens.access_token)
     assert.equal(api.status, 401)
     assert.match(String(api.headers.get('www-authenticate')), /invalid_token/)
-    assert.equal((await get('/account/password', before.jar)).status, 403, 'the browser session is signed out')
-    const left = await s.db.query("SELECT model FROM oidc_payloads WHERE payload->>'accountId' = $1", [user.id])
+    assert.equal(
+      (await get('/account/password', before.jar)).status,
+      403,
+      'the browser session is signed out',
+    )
+    const left = await s.db.query("SELECT model FROM oidc_payloads WHERE payload->>'accountId' = $1", [
+      user.id,
+    ])
     assert.deepEqual(left.rows, [])
 
     // The old password no longer signs in; the new one does.
@@ -151,9 +206,12 @@ describe('password reset by mail and password change', () => {
 
     // The token reached no log line: the link's requests are logged by their route pattern.
     assert.ok(!s.logs.text.includes(link.token), 'the reset token is not in the logs')
-    const linkLines = s.logs.entries().filter((e) => (e.req as { route?: string } | undefined)?.route === '/account/password-reset/:token')
+    const linkLines = s.logs
+      .entries()
+      .filter((e) => (e.req as { route?: string } | undefined)?.route === '/account/password-reset/:token')
     assert.ok(linkLines.length >= 4)
-    for (const line of linkLines) assert.equal((line.req as { path?: string }).path, '/account/password-reset/:token')
+    for (const line of linkLines)
+      assert.equal((line.req as { path?: string }).path, '/account/password-reset/:token')
   })
 
   test('[SRS-OAUTH-008] reset request: an unknown address gets the byte-identical answer, as fast while the relay stalls, and no mail', async () => {
@@ -167,7 +225,9 @@ describe('password reset by mail and password change', () => {
       const comparable = (r: Awaited<ReturnType<typeof requestReset>>) => ({
         status: r.res.status,
         body: r.body,
-        headers: [...r.res.headers].filter(([name]) => !['date', 'x-request-id', 'keep-alive', 'connection'].includes(name)),
+        headers: [...r.res.headers].filter(
+          ([name]) => !['date', 'x-request-id', 'keep-alive', 'connection'].includes(name),
+        ),
       })
       assert.deepEqual(comparable(known), comparable(unknown))
       assert.equal(known.res.headers.get('set-cookie'), null)
@@ -191,12 +251,38 @@ describe('password reset by mail and password change', () => {
     const link = await mailedLink(user.email)
     const session = await signIn(user.email)
     assert.ok(session.ok)
-    const loginPage = (await followUntilOutside(s.issuer, client.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256', state: 'x' }).href, new CookieJar())).page ?? ''
+    const loginPage =
+      (
+        await followUntilOutside(
+          s.issuer,
+          client.buildAuthorizationUrl(config, {
+            redirect_uri: redirectUri,
+            scope: 'openid',
+            code_challenge: 'a'.repeat(43),
+            code_challenge_method: 'S256',
+            state: 'x',
+          }).href,
+          new CookieJar(),
+        )
+      ).page ?? ''
 
     const pages: [string, string, Record<string, string>][] = [
       ['/account/password-reset', (await get('/account/password-reset')).page ?? '', { email: 'username' }],
-      [link.path, (await get(link.path)).page ?? '', { username: 'username', 'new-password': 'new-password', 'confirm-password': 'new-password' }],
-      ['/account/password', (await get('/account/password', session.jar)).page ?? '', { username: 'username', 'current-password': 'current-password', 'new-password': 'new-password', 'confirm-password': 'new-password' }],
+      [
+        link.path,
+        (await get(link.path)).page ?? '',
+        { username: 'username', 'new-password': 'new-password', 'confirm-password': 'new-password' },
+      ],
+      [
+        '/account/password',
+        (await get('/account/password', session.jar)).page ?? '',
+        {
+          username: 'username',
+          'current-password': 'current-password',
+          'new-password': 'new-password',
+          'confirm-password': 'new-password',
+        },
+      ],
       ['login', loginPage, { email: 'username', password: 'current-password' }],
     ]
     assert.match(loginPage, /href="\/account\/password-reset"/, 'the login page links to the reset form')
@@ -210,7 +296,11 @@ describe('password reset by mail and password change', () => {
       assert.deepEqual(found, expected, `${name}: ids and autocomplete tokens`)
       for (const input of visible) {
         if (/\bhidden\b/.test(input)) continue // the username hint for password managers is not shown
-        assert.match(html, new RegExp(`<label for="${attr(input, 'id')}">`), `${name}: #${attr(input, 'id')} has a label`)
+        assert.match(
+          html,
+          new RegExp(`<label for="${attr(input, 'id')}">`),
+          `${name}: #${attr(input, 'id')} has a label`,
+        )
       }
     }
 
@@ -220,29 +310,51 @@ describe('password reset by mail and password change', () => {
       assert.equal(res.headers.get('referrer-policy'), 'no-referrer')
       assert.equal(res.headers.get('cache-control'), 'no-store')
       const csp = res.headers.get('content-security-policy') ?? ''
-      for (const directive of ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"]) assert.ok(csp.includes(directive), `${path}: ${directive}`)
+      for (const directive of [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+      ])
+        assert.ok(csp.includes(directive), `${path}: ${directive}`)
       assert.doesNotMatch(csp, /script-src/)
     }
   })
 
-  test('[SRS-OAUTH-008] a form posted without its CSRF token, or with another form\'s, is refused and changes nothing', async () => {
+  test("[SRS-OAUTH-008] a form posted without its CSRF token, or with another form's, is refused and changes nothing", async () => {
     const user = await newUser()
     // The request form without the cookie its token is bound to: refused, no mail.
     const since = smtp.received.length
     const form = await get('/account/password-reset')
-    const noCookie = await post('/account/password-reset', { email: user.email, csrf: csrfOf(form.page ?? '') })
+    const noCookie = await post('/account/password-reset', {
+      email: user.email,
+      csrf: csrfOf(form.page ?? ''),
+    })
     assert.equal(noCookie.status, 403)
     assert.match(noCookie.page ?? '', /form expired/)
 
     const link = await mailedLink(user.email)
     assert.equal(smtp.received.slice(since).length, 1, 'only the proper request sent a mail')
-    const forged = await post(link.path, { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, csrf: csrfOf(form.page ?? '') })
+    const forged = await post(link.path, {
+      newPassword: NEW_PASSWORD,
+      confirmPassword: NEW_PASSWORD,
+      csrf: csrfOf(form.page ?? ''),
+    })
     assert.equal(forged.status, 403)
     assert.equal((await get(link.path)).status, 200, 'the link is still usable')
 
     const session = await signIn(user.email)
     assert.ok(session.ok)
-    const change = await post('/account/password', { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, csrf: csrfOf(form.page ?? '') }, session.jar)
+    const change = await post(
+      '/account/password',
+      {
+        currentPassword: TEST_PASSWORD,
+        newPassword: NEW_PASSWORD,
+        confirmPassword: NEW_PASSWORD,
+        csrf: csrfOf(form.page ?? ''),
+      },
+      session.jar,
+    )
     assert.equal(change.status, 403)
     assert.equal((await signIn(user.email)).ok, true, 'the password is unchanged')
   })
@@ -251,9 +363,16 @@ describe('password reset by mail and password change', () => {
     const user = await newUser()
     const link = await mailedLink(user.email)
     const form = await get(link.path)
-    await s.db.query("UPDATE password_reset_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1", [user.id])
+    await s.db.query(
+      "UPDATE password_reset_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+      [user.id],
+    )
     assert.equal((await get(link.path)).status, 410)
-    const late = await post(link.path, { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, csrf: csrfOf(form.page ?? '') })
+    const late = await post(link.path, {
+      newPassword: NEW_PASSWORD,
+      confirmPassword: NEW_PASSWORD,
+      csrf: csrfOf(form.page ?? ''),
+    })
     assert.equal(late.status, 410)
     assert.equal((await signIn(user.email, NEW_PASSWORD)).ok, false)
     assert.equal((await signIn(user.email, TEST_PASSWORD)).ok, true, 'the old password still works')
@@ -269,7 +388,11 @@ describe('password reset by mail and password change', () => {
       await smtp.waitFor(user.email, { since: mails })
     }
     answers.push(await requestReset(user.email))
-    assert.equal(new Set(answers.map((a) => `${a.res.status} ${a.body}`)).size, 1, 'the same answer each time')
+    assert.equal(
+      new Set(answers.map((a) => `${a.res.status} ${a.body}`)).size,
+      1,
+      'the same answer each time',
+    )
     await new Promise((resolve) => setTimeout(resolve, 500))
     assert.equal(smtp.received.slice(since).filter((m) => m.to.includes(user.email)).length, 3)
   })
@@ -287,63 +410,101 @@ describe('password reset by mail and password change', () => {
     const form = await get('/account/password', here.jar)
     assert.equal(form.status, 200)
     const csrf = csrfOf(form.page ?? '')
-    const wrong = await post('/account/password', { currentPassword: 'not my password at all', newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, csrf }, here.jar)
+    const wrong = await post(
+      '/account/password',
+      {
+        currentPassword: 'not my password at all',
+        newPassword: NEW_PASSWORD,
+        confirmPassword: NEW_PASSWORD,
+        csrf,
+      },
+      here.jar,
+    )
     assert.equal(wrong.status, 403)
     assert.match(wrong.page ?? '', /current password is not right/)
-    const weak = await post('/account/password', { currentPassword: TEST_PASSWORD, newPassword: 'password123', confirmPassword: 'password123', csrf }, here.jar)
+    const weak = await post(
+      '/account/password',
+      { currentPassword: TEST_PASSWORD, newPassword: 'password123', confirmPassword: 'password123', csrf },
+      here.jar,
+    )
     assert.equal(weak.status, 422)
     assert.ok(!weak.page?.includes('password123'))
 
-    const changed = await post('/account/password', { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, csrf }, here.jar)
+    const changed = await post(
+      '/account/password',
+      { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, csrf },
+      here.jar,
+    )
     assert.equal(changed.status, 200)
     assert.match(changed.page ?? '', /Your password is changed/)
 
     assert.equal((await get('/account/password', here.jar)).status, 200, 'this browser stays signed in')
-    assert.equal((await get('/account/password', elsewhere.jar)).status, 403, 'the other browser is signed out')
+    assert.equal(
+      (await get('/account/password', elsewhere.jar)).status,
+      403,
+      'the other browser is signed out',
+    )
     for (const t of [here.tokens, elsewhere.tokens]) {
-      await assert.rejects(client.refreshTokenGrant(config, t.refresh_token ?? ''), (err) => oauthError(err) === 'invalid_grant')
+      await assert.rejects(
+        client.refreshTokenGrant(config, t.refresh_token ?? ''),
+        (err) => oauthError(err) === 'invalid_grant',
+      )
       assert.equal((await me(t.access_token)).status, 401)
     }
     assert.equal((await signIn(user.email, TEST_PASSWORD)).ok, false)
     assert.equal((await signIn(user.email, NEW_PASSWORD)).ok, true)
   })
 
-  test('[SRS-OAUTH-008] in Chromium with JavaScript off, the reset form mails a link and the link\'s form sets the new password', { timeout: 120_000 }, async () => {
-    const user = await newUser()
-    const browser = await launchChromium()
-    try {
-      const context = await browser.newContext({ javaScriptEnabled: false })
-      const problems: string[] = []
-      // Chromium asks for /favicon.ico on its own (we serve none): the only 404 allowed.
-      const notFavicon = (url: string) => new URL(url).pathname !== '/favicon.ico'
-      context.on('console', (m) => notFavicon(m.location().url) && problems.push(`${m.location().url}: ${m.text()}`))
-      context.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`))
-      context.on('response', (r) => r.status() >= 400 && notFavicon(r.url()) && problems.push(`${r.status()}: ${r.url()}`))
-      const page = await context.newPage()
-      const since = smtp.received.length
-      await page.goto(`${s.issuer}/account/password-reset`)
-      const email = page.getByLabel('Email')
-      assert.equal(await email.getAttribute('autocomplete'), 'username')
-      await email.fill(user.email)
-      await page.getByRole('button', { name: 'Send the link' }).click()
-      await page.getByRole('heading', { name: 'Check your email' }).waitFor()
-      assert.ok((await page.locator('main').innerText()).includes(SENT_TEXT))
+  test(
+    "[SRS-OAUTH-008] in Chromium with JavaScript off, the reset form mails a link and the link's form sets the new password",
+    { timeout: 120_000 },
+    async () => {
+      const user = await newUser()
+      const browser = await launchChromium()
+      try {
+        const context = await browser.newContext({ javaScriptEnabled: false })
+        const problems: string[] = []
+        // Chromium asks for /favicon.ico on its own (we serve none): the only 404 allowed.
+        const notFavicon = (url: string) => new URL(url).pathname !== '/favicon.ico'
+        context.on(
+          'console',
+          (m) => notFavicon(m.location().url) && problems.push(`${m.location().url}: ${m.text()}`),
+        )
+        context.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`))
+        context.on(
+          'response',
+          (r) => r.status() >= 400 && notFavicon(r.url()) && problems.push(`${r.status()}: ${r.url()}`),
+        )
+        const page = await context.newPage()
+        const since = smtp.received.length
+        await page.goto(`${s.issuer}/account/password-reset`)
+        const email = page.getByLabel('Email')
+        assert.equal(await email.getAttribute('autocomplete'), 'username')
+        await email.fill(user.email)
+        await page.getByRole('button', { name: 'Send the link' }).click()
+        await page.getByRole('heading', { name: 'Check your email' }).waitFor()
+        assert.ok((await page.locator('main').innerText()).includes(SENT_TEXT))
 
-      const link = linkIn(await smtp.waitFor(user.email, { since }))
-      await page.goto(link.url)
-      const first = page.getByLabel('New password', { exact: true })
-      const second = page.getByLabel('New password again')
-      assert.equal(await first.getAttribute('autocomplete'), 'new-password')
-      assert.equal(await second.getAttribute('autocomplete'), 'new-password')
-      await first.fill(NEW_PASSWORD)
-      await second.fill(NEW_PASSWORD)
-      await page.getByRole('button', { name: 'Set the new password' }).click()
-      await page.getByRole('heading', { name: 'Your password is changed' }).waitFor()
-      assert.deepEqual(problems, [], 'no console message (a CSP violation shows up here) and no failed request')
-      await context.close()
-    } finally {
-      await browser.close()
-    }
-    assert.equal((await signIn(user.email, NEW_PASSWORD)).ok, true)
-  })
+        const link = linkIn(await smtp.waitFor(user.email, { since }))
+        await page.goto(link.url)
+        const first = page.getByLabel('New password', { exact: true })
+        const second = page.getByLabel('New password again')
+        assert.equal(await first.getAttribute('autocomplete'), 'new-password')
+        assert.equal(await second.getAttribute('autocomplete'), 'new-password')
+        await first.fill(NEW_PASSWORD)
+        await second.fill(NEW_PASSWORD)
+        await page.getByRole('button', { name: 'Set the new password' }).click()
+        await page.getByRole('heading', { name: 'Your password is changed' }).waitFor()
+        assert.deepEqual(
+          problems,
+          [],
+          'no console message (a CSP violation shows up here) and no failed request',
+        )
+        await context.close()
+      } finally {
+        await browser.close()
+      }
+      assert.equal((await signIn(user.email, NEW_PASSWORD)).ok, true)
+    },
+  )
 })

@@ -12,7 +12,14 @@ import { totpCode } from '../../src/modules/users/index.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { launchChromium } from '../support/browser.ts'
 import { TEST_KEYRING } from '../support/config.ts'
-import { CookieJar, createTestUser, followUntilOutside, nativeAppMetadata, postForm, TEST_PASSWORD } from '../support/identity.ts'
+import {
+  CookieJar,
+  createTestUser,
+  followUntilOutside,
+  nativeAppMetadata,
+  postForm,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
 import { freePort, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 describe('sign-in pages in Chromium', () => {
@@ -28,8 +35,15 @@ describe('sign-in pages in Chromium', () => {
   before(async () => {
     s = await startOAuthTestServer()
     await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
-    const org = await createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users.createOrganisation(`Clinic ${randomUUID()}`)
-    clinician = await createTestUser(s.db, { email: `clinician-${randomUUID()}@demo.test`, roles: [{ role: 'clinician', organisationId: org.id }], totp: true })
+    const org = await createAccountDirectory({
+      db: s.db,
+      keyring: createKeyring(TEST_KEYRING),
+    }).users.createOrganisation(`Clinic ${randomUUID()}`)
+    clinician = await createTestUser(s.db, {
+      email: `clinician-${randomUUID()}@demo.test`,
+      roles: [{ role: 'clinician', organisationId: org.id }],
+      totp: true,
+    })
     config = await s.discover(appId, client.None())
     callbackPort = await freePort()
     callbackServer = createServer((req, res) => {
@@ -84,21 +98,31 @@ describe('sign-in pages in Chromium', () => {
 
       const landed = new URL(page.url())
       assert.equal(landed.searchParams.get('iss'), s.issuer)
-      const tokens = await client.authorizationCodeGrant(config, landed, { pkceCodeVerifier: verifier, expectedState: 'st-1' })
+      const tokens = await client.authorizationCodeGrant(config, landed, {
+        pkceCodeVerifier: verifier,
+        expectedState: 'st-1',
+      })
       assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp'])
-      const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+      const me = await fetch(`${s.issuer}/api/v2/me`, {
+        headers: { authorization: `Bearer ${tokens.access_token}` },
+      })
       assert.equal(me.status, 200)
     } finally {
       await context.close()
     }
   })
 
-  test('[SRS-OAUTH-008] a login form posted without its CSRF token, or with another interaction\'s, is refused', async () => {
+  test("[SRS-OAUTH-008] a login form posted without its CSRF token, or with another interaction's, is refused", async () => {
     const jar = new CookieJar()
     const { url } = await authorizationUrl()
     const first = await followUntilOutside(s.issuer, url.href, jar)
     const action = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const forged = await followUntilOutside(s.issuer, action, jar, postForm({ email: clinician.email, password: TEST_PASSWORD, csrf: 'x'.repeat(43) }))
+    const forged = await followUntilOutside(
+      s.issuer,
+      action,
+      jar,
+      postForm({ email: clinician.email, password: TEST_PASSWORD, csrf: 'x'.repeat(43) }),
+    )
     assert.equal(forged.status, 403)
     assert.doesNotMatch(forged.page ?? '', /authenticator/, 'no second step is reached')
   })

@@ -23,7 +23,15 @@ describe('OAuth defaults and scope errors', () => {
     s.clients.upsert({
       clientId,
       secret,
-      metadata: { client_id: clientId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', scope, ...extra },
+      metadata: {
+        client_id: clientId,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope,
+        ...extra,
+      },
     })
 
   before(async () => {
@@ -31,9 +39,20 @@ describe('OAuth defaults and scope errors', () => {
     await ccClient(device, 'device-data:write account:read')
     await ccClient(narrow, 'device-data:write account:read', { default_scope: 'device-data:write' })
     await ccClient(service, 'system/*.rs')
-    const org = (await s.db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [`Defaults ${randomUUID()}`])).rows[0]?.id
+    const org = (
+      await s.db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [
+        `Defaults ${randomUUID()}`,
+      ])
+    ).rows[0]?.id
     await s.db.query('UPDATE oauth_clients SET organisation_id = $1 WHERE client_id = $2', [org, service])
-    await s.clients.upsert({ clientId: app, metadata: { ...nativeAppMetadata(app), redirect_uris: ['http://127.0.0.1/callback'], scope: 'openid fhirUser launch/patient patient/*.rs offline_access' } })
+    await s.clients.upsert({
+      clientId: app,
+      metadata: {
+        ...nativeAppMetadata(app),
+        redirect_uris: ['http://127.0.0.1/callback'],
+        scope: 'openid fhirUser launch/patient patient/*.rs offline_access',
+      },
+    })
   })
   after(() => s.close())
 
@@ -45,7 +64,9 @@ describe('OAuth defaults and scope errors', () => {
   test('[SRS-OAUTH-300] a client-credentials request without scope gets the registered default scope, and its first call works', async () => {
     const all = await token(device)
     assert.deepEqual(String(all.scope).split(' ').sort(), ['account:read', 'device-data:write'])
-    const me = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${all.access_token}` } })
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${all.access_token}` },
+    })
     assert.equal(me.status, 200)
     // default_scope narrower than the registered scope: only it is given.
     const only = await token(narrow)
@@ -53,28 +74,44 @@ describe('OAuth defaults and scope errors', () => {
     // A SMART backend service without scope gets system/*.rs, for the FHIR server.
     const svc = await token(service)
     assert.equal(svc.scope, 'system/*.rs')
-    const fhir = await fetch(`${s.issuer}/fhir/R4/Patient`, { headers: { authorization: `Bearer ${svc.access_token}` } })
+    const fhir = await fetch(`${s.issuer}/fhir/R4/Patient`, {
+      headers: { authorization: `Bearer ${svc.access_token}` },
+    })
     assert.equal(fhir.status, 200)
   })
 
   test('[SRS-OAUTH-301] a token lacking the scope an operation needs gets 403 INSUFFICIENT_SCOPE naming it, in the body and in WWW-Authenticate', async () => {
     const t = await token(narrow)
-    const res = await fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${t.access_token}` } })
+    const res = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${t.access_token}` },
+    })
     assert.equal(res.status, 403)
     assert.match(String(res.headers.get('content-type')), /application\/problem\+json/)
     const body = (await res.json()) as { code: string; scope: string; detail: string }
     assert.equal(body.code, 'INSUFFICIENT_SCOPE')
     assert.equal(body.scope, 'account:read openid')
-    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="vigil", error="insufficient_scope", scope="account:read openid"')
-    // On the FHIR API: an OperationOutcome, and the SMART scope to ask for.
+    assert.equal(
+      res.headers.get('www-authenticate'),
+      'Bearer realm="vigil", error="insufficient_scope", scope="account:read openid"',
+    )
+    // On the FHIR API: an OperationOutcome, and the SMART scope to ask for — the search's own
+    // permission, `s` (ADR-0032).
     const svc = await token(service, { scope: 'system/Patient.rs' })
-    const obs = await fetch(`${s.issuer}/fhir/R4/Observation`, { headers: { authorization: `Bearer ${svc.access_token}` } })
+    const obs = await fetch(`${s.issuer}/fhir/R4/Observation`, {
+      headers: { authorization: `Bearer ${svc.access_token}` },
+    })
     assert.equal(obs.status, 403)
-    assert.equal(obs.headers.get('www-authenticate'), 'Bearer realm="vigil", error="insufficient_scope", scope="system/Observation.rs"')
-    const outcome = (await obs.json()) as { resourceType: string; issue: Array<{ code: string; diagnostics: string }> }
+    assert.equal(
+      obs.headers.get('www-authenticate'),
+      'Bearer realm="vigil", error="insufficient_scope", scope="system/Observation.s"',
+    )
+    const outcome = (await obs.json()) as {
+      resourceType: string
+      issue: Array<{ code: string; diagnostics: string }>
+    }
     assert.equal(outcome.resourceType, 'OperationOutcome')
     assert.equal(outcome.issue[0]?.code, 'forbidden')
-    assert.match(String(outcome.issue[0]?.diagnostics), /system\/Observation\.rs/)
+    assert.match(String(outcome.issue[0]?.diagnostics), /system\/Observation\.s/)
   })
 
   test('[SRS-OAUTH-302] an unknown or unregistered scope at the token endpoint is invalid_scope naming it, and is audited', async () => {
@@ -85,7 +122,10 @@ describe('OAuth defaults and scope errors', () => {
     ] as const) {
       const res = await fetch(`${s.issuer}/oauth/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${device}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${device}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
       })
       assert.equal(res.status, 400, scope)
@@ -95,11 +135,26 @@ describe('OAuth defaults and scope errors', () => {
       assert.equal(body.access_token, undefined)
     }
     // openid-client sees the same error.
-    await assert.rejects(token(device, { scope: 'patients:write' }), (err) => oauthError(err) === 'invalid_scope')
-    const { rows } = await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.token' AND client_id = $1 AND decision_rule = 'invalid_scope' AND outcome = 'denied'", [device])
+    await assert.rejects(
+      token(device, { scope: 'patients:write' }),
+      (err) => oauthError(err) === 'invalid_scope',
+    )
+    const { rows } = await s.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.token' AND client_id = $1 AND decision_rule = 'invalid_scope' AND outcome = 'denied'",
+      [device],
+    )
     for (let i = 0; i < 50 && (rows[0]?.n ?? 0) < 4; i++) {
       await new Promise((r) => setTimeout(r, 20))
-      rows.splice(0, 1, ...(await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.token' AND client_id = $1 AND decision_rule = 'invalid_scope'", [device])).rows)
+      rows.splice(
+        0,
+        1,
+        ...(
+          await s.db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.token' AND client_id = $1 AND decision_rule = 'invalid_scope'",
+            [device],
+          )
+        ).rows,
+      )
     }
     assert.equal(rows[0]?.n, 4)
   })
@@ -107,7 +162,15 @@ describe('OAuth defaults and scope errors', () => {
   const authorize = async (params: Record<string, string>) => {
     const url = new URL(`${s.issuer}/oauth/authorize`)
     const verifier = client.randomPKCECodeVerifier()
-    const all = { client_id: app, response_type: 'code', redirect_uri: redirectUri, state: 'st-1', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...params }
+    const all = {
+      client_id: app,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      state: 'st-1',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      ...params,
+    }
     for (const [k, v] of Object.entries(all)) url.searchParams.set(k, v)
     const res = await fetch(url, { redirect: 'manual' })
     const location = res.headers.get('location')
@@ -125,7 +188,10 @@ describe('OAuth defaults and scope errors', () => {
       assert.equal(r.status, 303, scope)
       assert.ok(r.location?.href.startsWith(redirectUri), r.location?.href)
       assert.equal(r.location?.searchParams.get('error'), 'invalid_scope', scope)
-      assert.match(String(r.location?.searchParams.get('error_description')), new RegExp(`${named.replace(/[.*?/]/g, '\\$&')}$`))
+      assert.match(
+        String(r.location?.searchParams.get('error_description')),
+        new RegExp(`${named.replace(/[.*?/]/g, '\\$&')}$`),
+      )
       assert.equal(r.location?.searchParams.get('code'), null)
     }
   })
@@ -146,7 +212,13 @@ describe('OAuth defaults and scope errors', () => {
     }
     let n = 0
     for (let i = 0; i < 50 && n < 3; i++) {
-      n = (await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.authorization' AND client_id = $1 AND decision_rule = 'invalid_request'", [app])).rows[0]?.n ?? 0
+      n =
+        (
+          await s.db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM audit_entries WHERE action = 'oauth.authorization' AND client_id = $1 AND decision_rule = 'invalid_request'",
+            [app],
+          )
+        ).rows[0]?.n ?? 0
       if (n < 3) await new Promise((r) => setTimeout(r, 20))
     }
     assert.equal(n, 3)

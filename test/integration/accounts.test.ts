@@ -21,7 +21,8 @@ import { TEST_KEYRING, testConfig } from '../support/config.ts'
 const MIN = 60_000
 const PASSWORD = 'violet kettle under the stairs'
 const suffix = (): string => randomBytes(5).toString('hex')
-const randomIp = (): string => `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::7`
+const randomIp = (): string =>
+  `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::7`
 const isAppError = (code: string) => (err: unknown) => err instanceof AppError && err.code === code
 
 describe('accounts (identity issue)', () => {
@@ -45,13 +46,23 @@ describe('accounts (identity issue)', () => {
   test('[SRS-AUTH-001][SRS-AUTH-002] Alice@X.test and alice@x.test are one account; the password is stored as argon2id with OWASP parameters', async () => {
     now = new Date('2032-01-10T12:00:00Z')
     const s = suffix()
-    const alice = await users.register({ email: `Alice.${s}@X.test`, password: PASSWORD, displayName: 'Alice' })
-    await assert.rejects(users.register({ email: `alice.${s}@x.test`, password: PASSWORD }), isAppError('CONFLICT'))
+    const alice = await users.register({
+      email: `Alice.${s}@X.test`,
+      password: PASSWORD,
+      displayName: 'Alice',
+    })
+    await assert.rejects(
+      users.register({ email: `alice.${s}@x.test`, password: PASSWORD }),
+      isAppError('CONFLICT'),
+    )
     const { rows } = await db.query<{ email: string; email_normalized: string; password_hash: string }>(
       'SELECT email, email_normalized, password_hash FROM users WHERE id = $1',
       [alice.id],
     )
-    assert.deepEqual(rows[0] && [rows[0].email, rows[0].email_normalized], [`Alice.${s}@X.test`, `alice.${s}@x.test`])
+    assert.deepEqual(rows[0] && [rows[0].email, rows[0].email_normalized], [
+      `Alice.${s}@X.test`,
+      `alice.${s}@x.test`,
+    ])
     assert.match(rows[0]?.password_hash ?? '', /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
     assert.ok(!(rows[0]?.password_hash ?? '').includes(PASSWORD))
     const login = await users.authenticate({ email: `ALICE.${s}@x.TEST`, password: PASSWORD, ip: randomIp() })
@@ -59,8 +70,14 @@ describe('accounts (identity issue)', () => {
   })
 
   test('[SRS-AUTH-003] registration applies the NIST policy: a listed password and 7 characters refused, a long passphrase without composition accepted', async () => {
-    await assert.rejects(users.register({ email: `p.${suffix()}@x.test`, password: 'superman' }), (err) => isAppError('VALIDATION_FAILED')(err) && JSON.stringify((err as AppError).errors).includes('common'))
-    await assert.rejects(users.register({ email: `p.${suffix()}@x.test`, password: 'k7#vQ2m' }), (err) => JSON.stringify((err as AppError).errors).includes('too_short'))
+    await assert.rejects(
+      users.register({ email: `p.${suffix()}@x.test`, password: 'superman' }),
+      (err) =>
+        isAppError('VALIDATION_FAILED')(err) && JSON.stringify((err as AppError).errors).includes('common'),
+    )
+    await assert.rejects(users.register({ email: `p.${suffix()}@x.test`, password: 'k7#vQ2m' }), (err) =>
+      JSON.stringify((err as AppError).errors).includes('too_short'),
+    )
     await users.register({ email: `p.${suffix()}@x.test`, password: 'correct horse battery staple' })
     const passphrase = 'river stones hum softly under the old mill bridge at dusk in may'
     assert.equal([...passphrase].length, 64)
@@ -77,7 +94,10 @@ describe('accounts (identity issue)', () => {
       emailVerified: true,
     })
     const first = await users.authenticate({ email: clinician.email, password: PASSWORD, ip: randomIp() })
-    assert.deepEqual(first.ok && { needs: first.needsSecondFactor, mustEnrol: first.mustEnrolSecondFactor }, { needs: false, mustEnrol: true })
+    assert.deepEqual(first.ok && { needs: first.needsSecondFactor, mustEnrol: first.mustEnrolSecondFactor }, {
+      needs: false,
+      mustEnrol: true,
+    })
 
     const enrolment = await factors.startTotpEnrolment({ userId: clinician.id, email: clinician.email })
     assert.match(enrolment.qrCodeDataUrl, /^data:image\/svg\+xml;base64,/)
@@ -87,26 +107,42 @@ describe('accounts (identity issue)', () => {
 
     advance(MIN)
     const second = await users.authenticate({ email: clinician.email, password: PASSWORD, ip: randomIp() })
-    assert.deepEqual(second.ok && { needs: second.needsSecondFactor, mustEnrol: second.mustEnrolSecondFactor }, { needs: true, mustEnrol: false })
+    assert.deepEqual(
+      second.ok && { needs: second.needsSecondFactor, mustEnrol: second.mustEnrolSecondFactor },
+      { needs: true, mustEnrol: false },
+    )
     const code = totpCode(enrolment.secret, now)
     assert.equal((await factors.verify(clinician.id, code)).ok, true)
     const replay = await factors.verify(clinician.id, code)
     assert.equal(!replay.ok && replay.reason, 'replayed', 'a code is accepted once')
 
     advance(MIN)
-    for (let i = 0; i < 5; i++) assert.equal((await factors.verify(clinician.id, i % 2 ? '000000' : '999999')).ok, false)
+    for (let i = 0; i < 5; i++)
+      assert.equal((await factors.verify(clinician.id, i % 2 ? '000000' : '999999')).ok, false)
     const sixth = await factors.verify(clinician.id, totpCode(enrolment.secret, now))
     assert.equal(!sixth.ok && sixth.reason, 'locked', 'the sixth attempt is refused even when right')
     advance(15 * MIN)
-    assert.equal((await factors.verify(clinician.id, totpCode(enrolment.secret, now))).ok, true, 'unlocked after 15 minutes')
+    assert.equal(
+      (await factors.verify(clinician.id, totpCode(enrolment.secret, now))).ok,
+      true,
+      'unlocked after 15 minutes',
+    )
 
     assert.equal((await factors.useRecoveryCode(clinician.id, recovery[3] as string)).ok, true)
-    assert.equal((await factors.useRecoveryCode(clinician.id, recovery[3] as string)).ok, false, 'a recovery code works once')
+    assert.equal(
+      (await factors.useRecoveryCode(clinician.id, recovery[3] as string)).ok,
+      false,
+      'a recovery code works once',
+    )
   })
 
   test('[SRS-AUTH-004] two concurrent verifications of one TOTP code: exactly one succeeds', async () => {
     now = new Date('2032-01-12T08:00:00Z')
-    const admin = await users.createUser({ email: `admin.${suffix()}@x.test`, password: PASSWORD, roles: [{ role: 'admin', organisationId: null }] })
+    const admin = await users.createUser({
+      email: `admin.${suffix()}@x.test`,
+      password: PASSWORD,
+      roles: [{ role: 'admin', organisationId: null }],
+    })
     const { secret } = await factors.startTotpEnrolment({ userId: admin.id, email: admin.email })
     assert.ok((await factors.confirmTotpEnrolment(admin.id, totpCode(secret, now))).ok)
     advance(30_000)
@@ -122,7 +158,11 @@ describe('accounts (identity issue)', () => {
     const events: unknown[] = []
     const reasons: string[] = []
     for (let i = 0; i < 5; i++) {
-      const r = await users.authenticate({ email: victim.email, password: `guess number ${i}`, ip: attackerIp })
+      const r = await users.authenticate({
+        email: victim.email,
+        password: `guess number ${i}`,
+        ip: attackerIp,
+      })
       events.push(...r.events)
       reasons.push(r.ok ? 'ok' : r.reason)
     }
@@ -134,23 +174,38 @@ describe('accounts (identity issue)', () => {
 
     // The attacker moves on to other accounts from the same address: the address is delayed at 50 failures.
     for (let i = 0; i < 45; i++) {
-      const r = await users.authenticate({ email: `someone.${suffix()}@x.test`, password: 'guess', ip: attackerIp })
+      const r = await users.authenticate({
+        email: `someone.${suffix()}@x.test`,
+        password: 'guess',
+        ip: attackerIp,
+      })
       events.push(...r.events)
     }
-    const fromAttacker = await users.authenticate({ email: `other.${suffix()}@x.test`, password: 'guess', ip: attackerIp })
+    const fromAttacker = await users.authenticate({
+      email: `other.${suffix()}@x.test`,
+      password: 'guess',
+      ip: attackerIp,
+    })
     assert.equal(!fromAttacker.ok && fromAttacker.reason, 'locked')
     assert.deepEqual(!fromAttacker.ok && fromAttacker.lockedUntil, new Date(now.getTime() + MIN))
 
     advance(MIN)
     const back = await users.authenticate({ email: victim.email, password: PASSWORD, ip: randomIp() })
     assert.equal(back.ok, true, 'the owner is back in after a minute')
-    assert.equal((await users.authenticate({ email: victim.email, password: PASSWORD, ip: attackerIp })).ok, true, 'a delay, not a lock: the address is let through again')
+    assert.equal(
+      (await users.authenticate({ email: victim.email, password: PASSWORD, ip: attackerIp })).ok,
+      true,
+      'a delay, not a lock: the address is let through again',
+    )
 
     const types = new Set(events.map((e) => (e as { type: string }).type))
     assert.deepEqual(types, new Set(['login.failed', 'login.locked', 'login.blocked']))
     for (const e of events) {
       assert.ok(typeof (e as { key: string }).key === 'string' && (e as { at: Date }).at instanceof Date)
-      assert.ok(!JSON.stringify(e).includes('guess') && !JSON.stringify(e).includes(PASSWORD), 'no password in an event')
+      assert.ok(
+        !JSON.stringify(e).includes('guess') && !JSON.stringify(e).includes(PASSWORD),
+        'no password in an event',
+      )
     }
   })
 
@@ -161,15 +216,27 @@ describe('accounts (identity issue)', () => {
     const issued = await users.createPasswordResetToken(user.email)
     assert.ok(issued)
     assert.ok(issued.expiresAt.getTime() - now.getTime() <= 30 * MIN)
-    const { rows } = await db.query('SELECT 1 FROM password_reset_tokens WHERE token_hash = $1', [issued.token])
+    const { rows } = await db.query('SELECT 1 FROM password_reset_tokens WHERE token_hash = $1', [
+      issued.token,
+    ])
     assert.equal(rows.length, 0, 'the token itself is not stored')
     advance(29 * MIN)
     await users.consumePasswordResetToken(issued.token, 'new lighthouse passphrase')
-    await assert.rejects(users.consumePasswordResetToken(issued.token, 'newer lighthouse passphrase'), isAppError('UNPROCESSABLE'))
+    await assert.rejects(
+      users.consumePasswordResetToken(issued.token, 'newer lighthouse passphrase'),
+      isAppError('UNPROCESSABLE'),
+    )
     const expired = await users.createPasswordResetToken(user.email)
     assert.ok(expired)
     advance(31 * MIN)
-    await assert.rejects(users.consumePasswordResetToken(expired.token, 'late lighthouse passphrase'), isAppError('UNPROCESSABLE'))
-    assert.equal((await users.authenticate({ email: user.email, password: 'new lighthouse passphrase', ip: randomIp() })).ok, true)
+    await assert.rejects(
+      users.consumePasswordResetToken(expired.token, 'late lighthouse passphrase'),
+      isAppError('UNPROCESSABLE'),
+    )
+    assert.equal(
+      (await users.authenticate({ email: user.email, password: 'new lighthouse passphrase', ip: randomIp() }))
+        .ok,
+      true,
+    )
   })
 })

@@ -15,9 +15,13 @@ import { loadCheckpointSigner } from '../../src/audit/checkpoint-key.ts'
 import { readLastCheckpointLine } from '../../src/audit/checkpoint.ts'
 import { GENESIS_HASH, type AuditEntryInput } from '../../src/audit/entry.ts'
 
-
-
-const ENTRY: AuditEntryInput = { actorKind: 'user', actorId: 'u-1', action: 'fixture.read', outcome: 'success', status: 200 }
+const ENTRY: AuditEntryInput = {
+  actorKind: 'user',
+  actorId: 'u-1',
+  action: 'fixture.read',
+  outcome: 'success',
+  status: 200,
+}
 
 describe('audit trail', () => {
   let db: Database
@@ -44,9 +48,10 @@ describe('audit trail', () => {
     assert.equal(result.ok, true, JSON.stringify(result))
   })
 
-  test('[SRS-AUDIT-001] record(entry, tx) commits and rolls back with the caller\'s transaction', async () => {
+  test("[SRS-AUDIT-001] record(entry, tx) commits and rolls back with the caller's transaction", async () => {
     const audit = createAuditTrail({ db, chains: 4 })
-    const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM audit_entries')).rows[0]?.n ?? 0
+    const count = async () =>
+      (await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM audit_entries')).rows[0]?.n ?? 0
     const before = await count()
     await assert.rejects(
       db.transaction(async (tx) => {
@@ -68,7 +73,12 @@ describe('audit trail', () => {
   test('[SRS-AUDIT-003] a checkpoint signs every head with Ed25519, is stored, and appended to the export file', async () => {
     const file = path.join(dir, 'cp', 'checkpoints.jsonl')
     const logged: unknown[] = []
-    const audit = createAuditTrail({ db, chains: 4, checkpointFile: file, onCheckpoint: (c) => logged.push(c) })
+    const audit = createAuditTrail({
+      db,
+      chains: 4,
+      checkpointFile: file,
+      onCheckpoint: (c) => logged.push(c),
+    })
     await audit.record({ ...ENTRY, requestId: 'req-cp' })
     const signer = await loadCheckpointSigner(db, createKeyring(TEST_KEYRING))
     const again = await loadCheckpointSigner(db, createKeyring(TEST_KEYRING))
@@ -76,7 +86,9 @@ describe('audit trail', () => {
     const cp = await audit.checkpoint(signer)
     assert.equal(cp.kid, signer.kid)
     assert.match(cp.signature, /^[A-Za-z0-9_-]{86}$/, '64-byte Ed25519 signature, base64url')
-    const { rows } = await db.query<{ seq: number; hash: string; chain: number }>('SELECT chain, seq, hash FROM audit_chain_heads WHERE seq > 0')
+    const { rows } = await db.query<{ seq: number; hash: string; chain: number }>(
+      'SELECT chain, seq, hash FROM audit_chain_heads WHERE seq > 0',
+    )
     for (const r of rows) assert.deepEqual(cp.heads[String(r.chain)], { seq: r.seq, hash: r.hash })
     const line = JSON.parse((await readFile(file, 'utf8')).trim()) as { id: string; publicKey: string }
     assert.equal(line.id, cp.id)
@@ -85,8 +97,13 @@ describe('audit trail', () => {
     const exported = await readLastCheckpointLine(file)
     const result = await audit.verify({ external: exported ? [exported] : [] })
     assert.ok(result.ok && result.checkpoint?.id === cp.id, JSON.stringify(result))
-    const { rows: keys } = await db.query<{ private_key_sealed: string }>('SELECT private_key_sealed FROM audit_signing_keys')
-    assert.ok(keys.every((k) => k.private_key_sealed.startsWith('v1.')), 'the private key is sealed by the keyring')
+    const { rows: keys } = await db.query<{ private_key_sealed: string }>(
+      'SELECT private_key_sealed FROM audit_signing_keys',
+    )
+    assert.ok(
+      keys.every((k) => k.private_key_sealed.startsWith('v1.')),
+      'the private key is sealed by the keyring',
+    )
   })
 
   test('[SRS-AUDIT-027] AUDIT_CHECKPOINT_COMMAND receives each signed checkpoint as a JSON line on stdin; a failing command fails the call but keeps the checkpoint', async () => {
@@ -96,14 +113,29 @@ describe('audit trail', () => {
     const signer = await loadCheckpointSigner(db, createKeyring(TEST_KEYRING))
     await createAuditTrail({ db, chains: 4 }).record({ ...ENTRY, requestId: 'req-ship' })
     const cp = await createAuditTrail({ db, chains: 4, checkpointCommand: ship }).checkpoint(signer)
-    const shipped = JSON.parse((await readFile(received, 'utf8')).trim()) as { id: string; signature: string; heads: unknown }
-    assert.deepEqual(shipped, JSON.parse(JSON.stringify(cp)), 'the command got the very checkpoint, signature included')
+    const shipped = JSON.parse((await readFile(received, 'utf8')).trim()) as {
+      id: string
+      signature: string
+      heads: unknown
+    }
+    assert.deepEqual(
+      shipped,
+      JSON.parse(JSON.stringify(cp)),
+      'the command got the very checkpoint, signature included',
+    )
 
     const failing = path.join(dir, 'fail.sh')
     await writeFile(failing, '#!/bin/sh\ncat > /dev/null\nexit 3\n', { mode: 0o700 })
-    const before = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_checkpoints')).rows[0]?.n)
-    await assert.rejects(createAuditTrail({ db, chains: 4, checkpointCommand: failing }).checkpoint(signer), /AUDIT_CHECKPOINT_COMMAND failed: exit 3/)
-    const afterCount = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_checkpoints')).rows[0]?.n)
+    const before = Number(
+      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_checkpoints')).rows[0]?.n,
+    )
+    await assert.rejects(
+      createAuditTrail({ db, chains: 4, checkpointCommand: failing }).checkpoint(signer),
+      /AUDIT_CHECKPOINT_COMMAND failed: exit 3/,
+    )
+    const afterCount = Number(
+      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_checkpoints')).rows[0]?.n,
+    )
     assert.equal(afterCount, before + 1, 'the checkpoint is stored even when shipping it failed')
   })
 
@@ -112,7 +144,16 @@ describe('audit trail', () => {
     const signer = await loadCheckpointSigner(db, createKeyring(TEST_KEYRING))
     const cp = await audit.checkpoint({ ...signer, sign: () => Buffer.alloc(64, 1).toString('base64url') })
     const result = await audit.verify()
-    assert.deepEqual(result, { ok: false, firstBad: { chain: null, seq: null, id: null, reason: 'checkpoint-signature-invalid', checkpointId: cp.id } })
+    assert.deepEqual(result, {
+      ok: false,
+      firstBad: {
+        chain: null,
+        seq: null,
+        id: null,
+        reason: 'checkpoint-signature-invalid',
+        checkpointId: cp.id,
+      },
+    })
     await audit.checkpoint(signer) // a good one is the latest again
     assert.equal((await audit.verify()).ok, true)
   })
@@ -120,11 +161,22 @@ describe('audit trail', () => {
   test('[SRS-AUDIT-002] UPDATE, DELETE and TRUNCATE of audit entries and checkpoints are refused by a trigger', async () => {
     const audit = createAuditTrail({ db, chains: 4 })
     const e = await audit.record({ ...ENTRY, requestId: 'req-append-only' })
-    await assert.rejects(db.query("UPDATE audit_entries SET action = 'x.y' WHERE id = $1", [e.id]), /append-only: UPDATE on audit_entries refused/)
-    await assert.rejects(db.query('DELETE FROM audit_entries WHERE id = $1', [e.id]), /append-only: DELETE on audit_entries refused/)
+    await assert.rejects(
+      db.query("UPDATE audit_entries SET action = 'x.y' WHERE id = $1", [e.id]),
+      /append-only: UPDATE on audit_entries refused/,
+    )
+    await assert.rejects(
+      db.query('DELETE FROM audit_entries WHERE id = $1', [e.id]),
+      /append-only: DELETE on audit_entries refused/,
+    )
     await assert.rejects(db.query('TRUNCATE audit_entries'), /append-only: TRUNCATE on audit_entries refused/)
-    await assert.rejects(db.query('DELETE FROM audit_checkpoints'), /append-only: DELETE on audit_checkpoints refused/)
-    const { rows } = await db.query<{ action: string }>('SELECT action FROM audit_entries WHERE id = $1', [e.id])
+    await assert.rejects(
+      db.query('DELETE FROM audit_checkpoints'),
+      /append-only: DELETE on audit_checkpoints refused/,
+    )
+    const { rows } = await db.query<{ action: string }>('SELECT action FROM audit_entries WHERE id = $1', [
+      e.id,
+    ])
     assert.equal(rows[0]?.action, ENTRY.action)
   })
 
@@ -134,7 +186,8 @@ describe('audit trail', () => {
     const start = new Map(before.rows.map((r) => [Number(r.chain), Number(r.seq)]))
     await Promise.all(
       Array.from({ length: 8 }, async (_, w) => {
-        for (let i = 0; i < 50; i++) await audit.record({ ...ENTRY, actorId: `writer-${w}`, requestId: `req-w${w}-${i}` })
+        for (let i = 0; i < 50; i++)
+          await audit.record({ ...ENTRY, actorId: `writer-${w}`, requestId: `req-w${w}-${i}` })
       }),
     )
     const { rows } = await db.query<{ chain: number; n: number; min: number; max: number }>(
@@ -147,7 +200,10 @@ describe('audit trail', () => {
       added += r.n - (start.get(Number(r.chain)) ?? 0)
     }
     assert.equal(added, 400)
-    assert.ok(rows.filter((r) => r.n > (start.get(Number(r.chain)) ?? 0)).length >= 4, 'the writers used several chains')
+    assert.ok(
+      rows.filter((r) => r.n > (start.get(Number(r.chain)) ?? 0)).length >= 4,
+      'the writers used several chains',
+    )
     const result = await audit.verify()
     assert.equal(result.ok, true, JSON.stringify(result))
   })

@@ -16,11 +16,18 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
   let t: TestApp
   let world: World
   let auditorToken: string
-  const e: Record<'breakGlass' | 'loginFailed' | 'deviceWrite' | 'serviceSearch' | 'patientOwn' | 'serverError', AuditEntry> = {} as never
+  const e: Record<
+    'breakGlass' | 'loginFailed' | 'deviceWrite' | 'serviceSearch' | 'patientOwn' | 'serverError',
+    AuditEntry
+  > = {} as never
   const readingId = randomUUID()
 
   const fhir = async (path: string, token = auditorToken, prefix = '/fhir/R4') => {
-    const res = await t.app.inject({ method: 'GET', url: `${prefix}${path}`, headers: { authorization: `Bearer ${token}` } })
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `${prefix}${path}`,
+      headers: { authorization: `Bearer ${token}` },
+    })
     return { status: res.statusCode, type: String(res.headers['content-type']), body: res.json() as Json }
   }
 
@@ -28,23 +35,95 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
     t = await createTestApp({
       env: { ANOMALY_INTERVAL_SECONDS: '0' },
       // the plugin on its own, as the FHIR plugin mounts it (no FHIR error rendering here)
-      routes: [async (app) => app.register(auditEventFhirRoutes(app.vigil.modules), { prefix: '/test-fhir' })],
+      routes: [
+        async (app) => app.register(auditEventFhirRoutes(app.vigil.modules), { prefix: '/test-fhir' }),
+      ],
     })
     world = await buildWorld(t.app)
-    auditorToken = await mintToken(t.app, t.config.publicUrl, { clientId: world.consoleClientId, accountId: world.users.auditor.id, scope: 'openid user/AuditEvent.rs', resource: 'fhir' })
+    auditorToken = await mintToken(t.app, t.config.publicUrl, {
+      clientId: world.consoleClientId,
+      accountId: world.users.auditor.id,
+      scope: 'openid user/AuditEvent.rs',
+      resource: 'fhir',
+    })
     const { audit } = t.app.vigil.modules
-    const rec = (input: AuditEntryInput) => audit.record({ requestId: `balp-${randomUUID()}`, ip: '203.0.113.9', ...input })
+    const rec = (input: AuditEntryInput) =>
+      audit.record({ requestId: `balp-${randomUUID()}`, ip: '203.0.113.9', ...input })
     const P = world.patients.patient
-    e.breakGlass = await rec({ actorKind: 'user', actorId: world.users.clinicianBreakGlass.id, clientId: world.consoleClientId, action: 'device-data.read', resourceType: 'device-data', resourceId: readingId, patientId: P, outcome: 'success', status: 200, decisionRule: 'clinician.break-glass', breakGlass: true })
-    e.loginFailed = await rec({ actorKind: 'anonymous', action: 'login.failed', resourceType: 'account', resourceId: world.users.patient.id, outcome: 'denied' })
-    e.deviceWrite = await rec({ actorKind: 'device', actorId: world.devices.bound.id, clientId: world.devices.bound.clientId, action: 'device-data.write', resourceType: 'device-data', patientId: P, outcome: 'success', status: 201, decisionRule: 'device.bound-patient' })
-    e.serviceSearch = await rec({ actorKind: 'client', actorId: world.services.orgA.clientId, clientId: world.services.orgA.clientId, action: 'patients.read', resourceType: 'patients', patientId: P, outcome: 'success', status: 200, decisionRule: 'service.own-organisation' })
-    e.patientOwn = await rec({ actorKind: 'user', actorId: world.users.patient.id, clientId: world.consoleClientId, action: 'device-data.read', resourceType: 'device-data', patientId: P, outcome: 'success', status: 200, decisionRule: 'patient.own-record' })
-    e.serverError = await rec({ actorKind: 'user', actorId: world.users.clinicianTeam.id, clientId: world.consoleClientId, action: 'patients.read', resourceType: 'patients', resourceId: P, patientId: P, outcome: 'error', status: 500 })
+    e.breakGlass = await rec({
+      actorKind: 'user',
+      actorId: world.users.clinicianBreakGlass.id,
+      clientId: world.consoleClientId,
+      action: 'device-data.read',
+      resourceType: 'device-data',
+      resourceId: readingId,
+      patientId: P,
+      outcome: 'success',
+      status: 200,
+      decisionRule: 'clinician.break-glass',
+      breakGlass: true,
+    })
+    e.loginFailed = await rec({
+      actorKind: 'anonymous',
+      action: 'login.failed',
+      resourceType: 'account',
+      resourceId: world.users.patient.id,
+      outcome: 'denied',
+    })
+    e.deviceWrite = await rec({
+      actorKind: 'device',
+      actorId: world.devices.bound.id,
+      clientId: world.devices.bound.clientId,
+      action: 'device-data.write',
+      resourceType: 'device-data',
+      patientId: P,
+      outcome: 'success',
+      status: 201,
+      decisionRule: 'device.bound-patient',
+    })
+    e.serviceSearch = await rec({
+      actorKind: 'client',
+      actorId: world.services.orgA.clientId,
+      clientId: world.services.orgA.clientId,
+      action: 'patients.read',
+      resourceType: 'patients',
+      patientId: P,
+      outcome: 'success',
+      status: 200,
+      decisionRule: 'service.own-organisation',
+    })
+    e.patientOwn = await rec({
+      actorKind: 'user',
+      actorId: world.users.patient.id,
+      clientId: world.consoleClientId,
+      action: 'device-data.read',
+      resourceType: 'device-data',
+      patientId: P,
+      outcome: 'success',
+      status: 200,
+      decisionRule: 'patient.own-record',
+    })
+    e.serverError = await rec({
+      actorKind: 'user',
+      actorId: world.users.clinicianTeam.id,
+      clientId: world.consoleClientId,
+      action: 'patients.read',
+      resourceType: 'patients',
+      resourceId: P,
+      patientId: P,
+      outcome: 'error',
+      status: 500,
+    })
   })
   after(() => t.close())
 
-  const codes = (x: Json | undefined) => (x ? [x].flat().flatMap((c: Json) => (c.coding ? c.coding : [c])).map((c: Json) => `${c.system}|${c.code}`) : [])
+  const codes = (x: Json | undefined) =>
+    x
+      ? [x]
+          .flat()
+          .flatMap((c: Json) => (c.coding ? c.coding : [c]))
+          .map((c: Json) => `${c.system}|${c.code}`)
+      : []
 
   test('[SRS-AUDIT-008] a break-glass read: rest/read, action R, outcome 0, requestor with address, patient entity, BTG, request id', async () => {
     const res = await fhir(`/AuditEvent/${e.breakGlass.id}`)
@@ -63,7 +142,9 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
     const requestor = ev.agent.find((a: Json) => a.requestor === true)
     assert.equal(requestor.who.identifier.value, world.users.clinicianBreakGlass.id)
     assert.deepEqual(requestor.network, { address: '203.0.113.9', type: '2' })
-    assert.ok(codes(requestor.purposeOfUse).includes('http://terminology.hl7.org/CodeSystem/v3-ActReason|BTG'))
+    assert.ok(
+      codes(requestor.purposeOfUse).includes('http://terminology.hl7.org/CodeSystem/v3-ActReason|BTG'),
+    )
     const app = ev.agent.find((a: Json) => a.requestor === false)
     assert.equal(app.who.identifier.value, world.consoleClientId)
     assert.equal(ev.source.observer.identifier.value, t.config.publicUrl)
@@ -93,7 +174,10 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
     assert.equal(device.agent[0].who.reference, `Device/${world.devices.bound.id}`)
     const service = (await fhir(`/AuditEvent/${e.serviceSearch.id}`)).body
     assertValidFhir(service)
-    assert.deepEqual(service.agent[0].who.identifier, { system: 'urn:ietf:params:oauth:client-id', value: world.services.orgA.clientId })
+    assert.deepEqual(service.agent[0].who.identifier, {
+      system: 'urn:ietf:params:oauth:client-id',
+      value: world.services.orgA.clientId,
+    })
     assert.deepEqual(codes(service.subtype), ['http://hl7.org/fhir/restful-interaction|search-type'])
     const own = (await fhir(`/AuditEvent/${e.patientOwn.id}`)).body
     assertValidFhir(own)
@@ -110,12 +194,21 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
     const mine = [e.breakGlass, e.deviceWrite, e.serviceSearch, e.patientOwn, e.serverError].map((x) => x.id)
     assert.deepEqual(ids(all.body), new Set(mine))
     assert.deepEqual(ids((await fhir(`/AuditEvent?patient=${P}&action=C`)).body), new Set([e.deviceWrite.id]))
-    assert.deepEqual(ids((await fhir(`/AuditEvent?patient=${P}&outcome=8`)).body), new Set([e.serverError.id]))
-    assert.deepEqual(ids((await fhir(`/AuditEvent?agent=Device/${world.devices.bound.id}`)).body), new Set([e.deviceWrite.id]))
+    assert.deepEqual(
+      ids((await fhir(`/AuditEvent?patient=${P}&outcome=8`)).body),
+      new Set([e.serverError.id]),
+    )
+    assert.deepEqual(
+      ids((await fhir(`/AuditEvent?agent=Device/${world.devices.bound.id}`)).body),
+      new Set([e.deviceWrite.id]),
+    )
     assert.deepEqual(ids((await fhir(`/AuditEvent?agent=Patient/${P}`)).body), new Set([e.patientOwn.id]))
     const from = encodeURIComponent(`ge${e.deviceWrite.occurredAt.toISOString()}`)
     const to = encodeURIComponent(`le${e.patientOwn.occurredAt.toISOString()}`)
-    assert.deepEqual(ids((await fhir(`/AuditEvent?patient=${P}&date=${from}&date=${to}`)).body), new Set([e.deviceWrite.id, e.serviceSearch.id, e.patientOwn.id]))
+    assert.deepEqual(
+      ids((await fhir(`/AuditEvent?patient=${P}&date=${from}&date=${to}`)).body),
+      new Set([e.deviceWrite.id, e.serviceSearch.id, e.patientOwn.id]),
+    )
     const day = e.breakGlass.occurredAt.toISOString().slice(0, 10)
     assert.equal(ids((await fhir(`/AuditEvent?patient=${P}&date=${day}`)).body).size >= 1, true)
 
@@ -136,27 +229,45 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
   })
 
   test('[SRS-AUDIT-008] the plugin mounted on its own serves the same resource', async () => {
-    const token = await mintToken(t.app, t.config.publicUrl, { clientId: world.consoleClientId, accountId: world.users.auditor.id, scope: 'openid audit:read' })
+    const token = await mintToken(t.app, t.config.publicUrl, {
+      clientId: world.consoleClientId,
+      accountId: world.users.auditor.id,
+      scope: 'openid audit:read',
+    })
     const res = await fhir(`/AuditEvent/${e.breakGlass.id}`, token, '/test-fhir')
     assert.equal(res.status, 200)
     assertValidFhir(res.body)
     assert.equal(res.body.id, e.breakGlass.id)
   })
 
-  test('[SRS-AUDIT-006] FHIR AuditEvent: a clinician, a patient and an admin are refused; the auditor\'s read is audited as audit.read', async () => {
+  test("[SRS-AUDIT-006] FHIR AuditEvent: a clinician, a patient and an admin are refused; the auditor's read is audited as audit.read", async () => {
     for (const u of [world.users.clinicianTeam, world.users.patient, world.users.admin]) {
-      const token = await mintToken(t.app, t.config.publicUrl, { clientId: world.consoleClientId, accountId: u.id, scope: 'openid user/*.rs', resource: 'fhir' })
+      const token = await mintToken(t.app, t.config.publicUrl, {
+        clientId: world.consoleClientId,
+        accountId: u.id,
+        scope: 'openid user/*.rs',
+        resource: 'fhir',
+      })
       const res = await fhir(`/AuditEvent?patient=${world.patients.patient}`, token)
       assert.equal(res.status, 403, `${u.email}: ${JSON.stringify(res.body)}`)
       assert.equal(res.body.resourceType, 'OperationOutcome')
     }
     const requestId = `fhir-audit-read-${randomUUID()}`
-    await t.app.inject({ method: 'GET', url: `/fhir/R4/AuditEvent/${e.loginFailed.id}`, headers: { authorization: `Bearer ${auditorToken}`, 'x-request-id': requestId } })
+    await t.app.inject({
+      method: 'GET',
+      url: `/fhir/R4/AuditEvent/${e.loginFailed.id}`,
+      headers: { authorization: `Bearer ${auditorToken}`, 'x-request-id': requestId },
+    })
     let rows: { action: string; actor_id: string; resource_id: string }[] = []
     for (let i = 0; i < 100 && rows.length === 0; i++) {
-      ;({ rows } = await t.db.query('SELECT action, actor_id, resource_id FROM audit_entries WHERE request_id = $1', [requestId]))
+      ;({ rows } = await t.db.query(
+        'SELECT action, actor_id, resource_id FROM audit_entries WHERE request_id = $1',
+        [requestId],
+      ))
       if (rows.length === 0) await new Promise((r) => setTimeout(r, 20))
     }
-    assert.deepEqual(rows, [{ action: 'audit.read', actor_id: world.users.auditor.id, resource_id: e.loginFailed.id }])
+    assert.deepEqual(rows, [
+      { action: 'audit.read', actor_id: world.users.auditor.id, resource_id: e.loginFailed.id },
+    ])
   })
 })

@@ -7,7 +7,14 @@ import * as client from 'openid-client'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
-import { CookieJar, createTestUser, csrfOf, followUntilOutside, nativeAppMetadata, TEST_PASSWORD } from '../support/identity.ts'
+import {
+  CookieJar,
+  createTestUser,
+  csrfOf,
+  followUntilOutside,
+  nativeAppMetadata,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
 import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 interface Row {
@@ -30,21 +37,37 @@ describe('security events in the audit trail', () => {
   before(async () => {
     s = await startOAuthTestServer()
     await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
-    const org = await createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users.createOrganisation(`Clinic ${randomUUID()}`)
-    patient = await createTestUser(s.db, { email: `audited-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
+    const org = await createAccountDirectory({
+      db: s.db,
+      keyring: createKeyring(TEST_KEYRING),
+    }).users.createOrganisation(`Clinic ${randomUUID()}`)
+    patient = await createTestUser(s.db, {
+      email: `audited-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: org.id }],
+    })
     config = await s.discover(appId, client.None())
   })
   after(() => s.close())
 
   async function attempt(email: string, password: string, requestId: string) {
     const jar = new CookieJar()
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: 'http://127.0.0.1:40000/callback', scope: 'openid', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256', state: 's' })
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:40000/callback',
+      scope: 'openid',
+      code_challenge: 'a'.repeat(43),
+      code_challenge_method: 'S256',
+      state: 's',
+    })
     const first = await followUntilOutside(s.issuer, url.href, jar)
     const action = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer).toString()
     const res = await fetch(action, {
       method: 'POST',
       redirect: 'manual',
-      headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': requestId },
+      headers: {
+        cookie: jar.header(),
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-request-id': requestId,
+      },
       body: new URLSearchParams({ email, password, csrf: csrfOf(first.page ?? '') }),
     })
     await res.arrayBuffer()
@@ -60,7 +83,11 @@ describe('security events in the audit trail', () => {
         'SELECT action, actor_kind, actor_id, resource_type, resource_id, outcome, ip, request_id FROM audit_entries WHERE request_id = $1 ORDER BY occurred_at, seq',
         [requestId],
       ))
-      if (rows.some((r) => r.action.startsWith('POST ')) && rows.some((r) => r.action === action && r.resource_type === 'account')) return rows
+      if (
+        rows.some((r) => r.action.startsWith('POST ')) &&
+        rows.some((r) => r.action === action && r.resource_type === 'account')
+      )
+        return rows
       await new Promise((r) => setTimeout(r, 20))
     }
     throw new Error(`no ${action} entry for ${requestId}: ${JSON.stringify(rows)}`)
@@ -76,7 +103,10 @@ describe('security events in the audit trail', () => {
     assert.equal(failed.actor_kind, 'anonymous')
     assert.equal(failed.outcome, 'denied')
     assert.equal(failed.ip, '127.0.0.1')
-    const { rows: all } = await s.db.query<{ row: string }>('SELECT row_to_json(a)::text AS row FROM audit_entries a WHERE request_id = $1', [requestId])
+    const { rows: all } = await s.db.query<{ row: string }>(
+      'SELECT row_to_json(a)::text AS row FROM audit_entries a WHERE request_id = $1',
+      [requestId],
+    )
     for (const r of all) {
       assert.ok(!r.row.includes(patient.email), 'no email in the trail')
       assert.ok(!r.row.includes('not the right password'), 'no password in the trail')
@@ -101,6 +131,8 @@ describe('security events in the audit trail', () => {
     const rows = await entriesFor(requestId, 'login.failed')
     const failed = rows.find((r) => r.action === 'login.failed' && r.resource_type === 'account')
     assert.ok(failed, JSON.stringify(rows))
-    assert.ok(failed.resource_id && !failed.resource_id.includes(email) && !failed.resource_id.includes('nobody'))
+    assert.ok(
+      failed.resource_id && !failed.resource_id.includes(email) && !failed.resource_id.includes('nobody'),
+    )
   })
 })

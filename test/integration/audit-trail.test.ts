@@ -8,7 +8,14 @@ import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import fc from 'fast-check'
-import { createAuditTrail, entryHash, loadCheckpointSigner, type AuditEntry, type AuditTrail, type CheckpointSigner } from '../../src/audit/index.ts'
+import {
+  createAuditTrail,
+  entryHash,
+  loadCheckpointSigner,
+  type AuditEntry,
+  type AuditTrail,
+  type CheckpointSigner,
+} from '../../src/audit/index.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { migrate, openDatabase, type Database, type Queryable } from '../../src/platform/db/index.ts'
 import type { Principal } from '../../src/security/authn/index.ts'
@@ -56,9 +63,18 @@ function settlingAudit(db: Database): { audit: AuditTrail; settle: () => Promise
   }
 }
 
-const USER: Principal = { kind: 'user', id: 'user-allowed', clientId: 'console', scopes: [], roles: ['clinician'] }
+const USER: Principal = {
+  kind: 'user',
+  id: 'user-allowed',
+  clientId: 'console',
+  scopes: [],
+  roles: ['clinician'],
+}
 const pdp: PolicyDecisionPoint = {
-  decide: (principal) => (principal.id === USER.id ? { effect: 'permit', rule: 'test-allow', consentId: 'consent-1' } : { effect: 'deny', rule: 'test-deny' }),
+  decide: (principal) =>
+    principal.id === USER.id
+      ? { effect: 'permit', rule: 'test-allow', consentId: 'consent-1' }
+      : { effect: 'deny', rule: 'test-deny' },
 }
 
 describe('[SRS-AUDIT-001] one audit entry per request', () => {
@@ -96,9 +112,19 @@ describe('[SRS-AUDIT-001] one audit entry per request', () => {
     return rows
   }
 
-  async function call(method: 'GET' | 'POST', url: string, headers: Record<string, string> = {}, body?: unknown) {
+  async function call(
+    method: 'GET' | 'POST',
+    url: string,
+    headers: Record<string, string> = {},
+    body?: unknown,
+  ) {
     const requestId = `audit-test-${randomUUID()}`
-    const res = await t.app.inject({ method, url, headers: { 'x-request-id': requestId, 'user-agent': 'vigil-test/1.0', ...headers }, ...(body ? { payload: body as object } : {}) })
+    const res = await t.app.inject({
+      method,
+      url,
+      headers: { 'x-request-id': requestId, 'user-agent': 'vigil-test/1.0', ...headers },
+      ...(body ? { payload: body as object } : {}),
+    })
     const entries = await entriesFor(requestId)
     assert.equal(entries.length, 1, `exactly one entry for ${method} ${url} (${res.statusCode})`)
     return { res, entry: entries[0] as Row }
@@ -140,20 +166,28 @@ describe('[SRS-AUDIT-001] one audit entry per request', () => {
     assert.equal(missing.res.statusCode, 404)
     assert.equal(missing.entry.action, 'GET (unmatched)')
     assert.equal(missing.entry.outcome, 'failure')
-    const invalid = await call('POST', '/test/echo?name=Jane', { 'content-type': 'application/json' }, { name: 'Jane Doe', count: 'x' })
+    const invalid = await call(
+      'POST',
+      '/test/echo?name=Jane',
+      { 'content-type': 'application/json' },
+      { name: 'Jane Doe', count: 'x' },
+    )
     assert.equal(invalid.res.statusCode, 400)
     assert.equal(invalid.entry.action, 'POST /test/echo')
     assert.equal(invalid.entry.status, 400)
     const boom = await call('GET', '/test/boom')
     assert.equal(boom.res.statusCode, 500)
     assert.equal(boom.entry.outcome, 'error')
-    const { rows } = await t.db.query<{ n: number }>("SELECT count(*)::int8 AS n FROM audit_entries WHERE concat_ws('|', action, resource_id, user_agent) ILIKE '%jane%'")
+    const { rows } = await t.db.query<{ n: number }>(
+      "SELECT count(*)::int8 AS n FROM audit_entries WHERE concat_ws('|', action, resource_id, user_agent) ILIKE '%jane%'",
+    )
     assert.equal(rows[0]?.n, 0, 'no query string or body value in the trail')
   })
 
   test('[SRS-AUDIT-001] the operational probes are not audited; the trail verifies', async () => {
     await settle()
-    const count = async () => (await t.db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM audit_entries')).rows[0]?.n
+    const count = async () =>
+      (await t.db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM audit_entries')).rows[0]?.n
     const before = await count()
     await t.app.inject({ method: 'GET', url: '/health/live' })
     await t.app.inject({ method: 'GET', url: '/metrics' })
@@ -170,8 +204,33 @@ describe('[SRS-AUDIT-001] one audit entry per request', () => {
 // ---------------------------------------------------------------------------------------------
 
 const K = 4
-const TEXT_COLUMNS = ['actor_id', 'client_id', 'ip', 'user_agent', 'action', 'resource_type', 'resource_id', 'patient_id', 'decision_rule', 'consent_id', 'request_id', 'trace_id'] as const
-const COLUMNS = ['id', 'chain', 'seq', 'occurred_at', 'actor_kind', 'outcome', 'status', 'break_glass', 'prev_hash', 'hash', ...TEXT_COLUMNS] as const
+const TEXT_COLUMNS = [
+  'actor_id',
+  'client_id',
+  'ip',
+  'user_agent',
+  'action',
+  'resource_type',
+  'resource_id',
+  'patient_id',
+  'decision_rule',
+  'consent_id',
+  'request_id',
+  'trace_id',
+] as const
+const COLUMNS = [
+  'id',
+  'chain',
+  'seq',
+  'occurred_at',
+  'actor_kind',
+  'outcome',
+  'status',
+  'break_glass',
+  'prev_hash',
+  'hash',
+  ...TEXT_COLUMNS,
+] as const
 
 type Tamper =
   | { kind: 'modify'; row: number; column: (typeof COLUMNS)[number] }
@@ -183,7 +242,11 @@ type Tamper =
 const tamperArb: fc.Arbitrary<Tamper> = fc.oneof(
   fc.record({ kind: fc.constant('modify' as const), row: fc.nat(), column: fc.constantFrom(...COLUMNS) }),
   fc.record({ kind: fc.constant('delete' as const), row: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), where: fc.constantFrom('forged-append' as const, 'new-chain' as const, 'beyond-gap' as const), row: fc.nat() }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    where: fc.constantFrom('forged-append' as const, 'new-chain' as const, 'beyond-gap' as const),
+    row: fc.nat(),
+  }),
   fc.record({ kind: fc.constant('reorder' as const), row: fc.nat(), other: fc.nat() }),
   fc.record({ kind: fc.constant('truncate' as const), row: fc.nat(), count: fc.integer({ min: 1, max: 5 }) }),
 )
@@ -199,7 +262,11 @@ async function withTriggersOff<T>(db: Database, fn: (tx: Queryable) => Promise<T
 }
 
 async function allEntries(q: Queryable): Promise<{ id: string; chain: number; seq: number }[]> {
-  return (await q.query<{ id: string; chain: number; seq: number }>('SELECT id, chain, seq FROM audit_entries ORDER BY chain, seq')).rows
+  return (
+    await q.query<{ id: string; chain: number; seq: number }>(
+      'SELECT id, chain, seq FROM audit_entries ORDER BY chain, seq',
+    )
+  ).rows
 }
 
 function changed(column: string, value: unknown): unknown {
@@ -236,8 +303,14 @@ async function tamper(db: Database, t: Tamper): Promise<number> {
     const inChain = rows.filter((r) => r.chain === target.chain)
     switch (t.kind) {
       case 'modify': {
-        const { rows: cur } = await tx.query<Record<string, unknown>>(`SELECT ${t.column} AS v FROM audit_entries WHERE id = $1`, [target.id])
-        await tx.query(`UPDATE audit_entries SET ${t.column} = $1 WHERE id = $2`, [changed(t.column, cur[0]?.v), target.id])
+        const { rows: cur } = await tx.query<Record<string, unknown>>(
+          `SELECT ${t.column} AS v FROM audit_entries WHERE id = $1`,
+          [target.id],
+        )
+        await tx.query(`UPDATE audit_entries SET ${t.column} = $1 WHERE id = $2`, [
+          changed(t.column, cur[0]?.v),
+          target.id,
+        ])
         return target.chain
       }
       case 'delete':
@@ -250,7 +323,8 @@ async function tamper(db: Database, t: Tamper): Promise<number> {
       }
       case 'reorder': {
         let other = inChain[t.other % inChain.length] as { id: string; seq: number }
-        if (other.id === target.id) other = inChain[(t.other + 1) % inChain.length] as { id: string; seq: number }
+        if (other.id === target.id)
+          other = inChain[(t.other + 1) % inChain.length] as { id: string; seq: number }
         if (other.id === target.id) {
           // one entry only in this chain: move it instead
           await tx.query('UPDATE audit_entries SET seq = seq + 1 WHERE id = $1', [target.id])
@@ -264,13 +338,34 @@ async function tamper(db: Database, t: Tamper): Promise<number> {
       case 'insert': {
         // A well-formed, correctly hashed entry written by someone who knows the algorithm.
         const last = inChain.at(-1) as { seq: number }
-        const { rows: prev } = await tx.query<{ hash: string }>('SELECT hash FROM audit_entries WHERE chain = $1 AND seq = $2', [target.chain, last.seq])
+        const { rows: prev } = await tx.query<{ hash: string }>(
+          'SELECT hash FROM audit_entries WHERE chain = $1 AND seq = $2',
+          [target.chain, last.seq],
+        )
         const chain = t.where === 'new-chain' ? K + 2 : target.chain
         const seq = t.where === 'new-chain' ? 1 : t.where === 'forged-append' ? last.seq + 1 : last.seq + 2
         const body: Omit<AuditEntry, 'hash'> = {
-          id: randomUUID(), chain, seq, occurredAt: new Date(), actorKind: 'user', actorId: 'intruder', clientId: null, ip: null, userAgent: null,
-          action: 'fixture.read', resourceType: null, resourceId: null, patientId: null, outcome: 'success', status: 200, decisionRule: null,
-          consentId: null, breakGlass: false, requestId: null, traceId: null, prevHash: t.where === 'new-chain' ? '0'.repeat(64) : (prev[0]?.hash ?? ''),
+          id: randomUUID(),
+          chain,
+          seq,
+          occurredAt: new Date(),
+          actorKind: 'user',
+          actorId: 'intruder',
+          clientId: null,
+          ip: null,
+          userAgent: null,
+          action: 'fixture.read',
+          resourceType: null,
+          resourceId: null,
+          patientId: null,
+          outcome: 'success',
+          status: 200,
+          decisionRule: null,
+          consentId: null,
+          breakGlass: false,
+          requestId: null,
+          traceId: null,
+          prevHash: t.where === 'new-chain' ? '0'.repeat(64) : (prev[0]?.hash ?? ''),
         }
         await tx.query(
           `INSERT INTO audit_entries (id, chain, seq, occurred_at, actor_kind, actor_id, action, outcome, status, break_glass, prev_hash, hash)
@@ -296,10 +391,32 @@ async function resetTrail(db: Database): Promise<void> {
   })
 }
 
-async function buildTrail(audit: AuditTrail, signer: CheckpointSigner, before: number, afterCheckpoint: number): Promise<void> {
-  for (let i = 0; i < before; i++) await audit.record({ actorKind: 'user', actorId: `u-${i % 3}`, action: 'fixture.read', outcome: 'success', status: 200, requestId: `req-${i}`, ...(i % 2 ? { patientId: 'p-1', userAgent: 'ua' } : {}) })
+async function buildTrail(
+  audit: AuditTrail,
+  signer: CheckpointSigner,
+  before: number,
+  afterCheckpoint: number,
+): Promise<void> {
+  for (let i = 0; i < before; i++)
+    await audit.record({
+      actorKind: 'user',
+      actorId: `u-${i % 3}`,
+      action: 'fixture.read',
+      outcome: 'success',
+      status: 200,
+      requestId: `req-${i}`,
+      ...(i % 2 ? { patientId: 'p-1', userAgent: 'ua' } : {}),
+    })
   await audit.checkpoint(signer)
-  for (let i = 0; i < afterCheckpoint; i++) await audit.record({ actorKind: 'device', actorId: 'd-1', action: 'fixture.write', outcome: 'denied', status: 403, requestId: `late-${i}` })
+  for (let i = 0; i < afterCheckpoint; i++)
+    await audit.record({
+      actorKind: 'device',
+      actorId: 'd-1',
+      action: 'fixture.write',
+      outcome: 'denied',
+      status: 403,
+      requestId: `late-${i}`,
+    })
 }
 
 describe('[SRS-AUDIT-003] tamper evidence', () => {
@@ -315,16 +432,26 @@ describe('[SRS-AUDIT-003] tamper evidence', () => {
   test('[SRS-AUDIT-003] property: any single modification, deletion, insertion, reordering or truncation of audit rows is detected', async () => {
     const audit = createAuditTrail({ db, chains: K })
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 4 }), tamperArb, async (n, late, change) => {
-        await resetTrail(db)
-        await buildTrail(audit, signer, n, late)
-        const intact = await audit.verify()
-        assert.equal(intact.ok, true, `intact before tampering: ${JSON.stringify(intact)}`)
-        const chain = await tamper(db, change)
-        const result = await audit.verify()
-        assert.equal(result.ok, false, `${JSON.stringify(change)} went undetected`)
-        if (!result.ok && change.kind !== 'modify') assert.equal(result.firstBad.chain, chain, `the tampered chain is named: ${JSON.stringify(result.firstBad)}`)
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 0, max: 4 }),
+        tamperArb,
+        async (n, late, change) => {
+          await resetTrail(db)
+          await buildTrail(audit, signer, n, late)
+          const intact = await audit.verify()
+          assert.equal(intact.ok, true, `intact before tampering: ${JSON.stringify(intact)}`)
+          const chain = await tamper(db, change)
+          const result = await audit.verify()
+          assert.equal(result.ok, false, `${JSON.stringify(change)} went undetected`)
+          if (!result.ok && change.kind !== 'modify')
+            assert.equal(
+              result.firstBad.chain,
+              chain,
+              `the tampered chain is named: ${JSON.stringify(result.firstBad)}`,
+            )
+        },
+      ),
       { numRuns: 40 },
     )
   })
@@ -342,7 +469,11 @@ describe('[SRS-AUDIT-003] `vigil audit verify`', () => {
     let badSeq: number
     try {
       await migrate(db)
-      const audit = createAuditTrail({ db, chains: K, checkpointFile: path.join(dataDir, 'audit-checkpoints.jsonl') })
+      const audit = createAuditTrail({
+        db,
+        chains: K,
+        checkpointFile: path.join(dataDir, 'audit-checkpoints.jsonl'),
+      })
       await buildTrail(audit, await loadCheckpointSigner(db, createKeyring(TEST_KEYRING)), 10, 2)
     } finally {
       await db.close()
@@ -350,21 +481,30 @@ describe('[SRS-AUDIT-003] `vigil audit verify`', () => {
     const env = childEnv(dataDir)
     const ok = await run(process.execPath, [...CLI_ARGS, 'audit', 'verify'], { env })
     assert.equal(ok.code, 0, ok.stderr)
-    assert.match(ok.stdout, /^audit trail intact: 12 entries in \d chains, checkpoint [0-9a-f-]{36} of \S+ verified\n$/)
+    assert.match(
+      ok.stdout,
+      /^audit trail intact: 12 entries in \d chains, checkpoint [0-9a-f-]{36} of \S+ verified\n$/,
+    )
 
     const again = await openDatabase({ pgliteDir: dataDir })
     try {
       const rows = await allEntries(again)
       const target = rows[3] as { id: string; chain: number; seq: number }
       ;({ id: badId, chain: badChain, seq: badSeq } = target)
-      await withTriggersOff(again, (tx) => tx.query("UPDATE audit_entries SET action = 'fixture.delete' WHERE id = $1", [badId]))
+      await withTriggersOff(again, (tx) =>
+        tx.query("UPDATE audit_entries SET action = 'fixture.delete' WHERE id = $1", [badId]),
+      )
     } finally {
       await again.close()
     }
     const bad = await run(process.execPath, [...CLI_ARGS, 'audit', 'verify'], { env })
     assert.equal(bad.code, 2)
     assert.ok(
-      bad.stderr.split('\n').includes(`vigil: audit trail NOT intact: first bad entry chain ${badChain} seq ${badSeq} (id ${badId}): hash-mismatch`),
+      bad.stderr
+        .split('\n')
+        .includes(
+          `vigil: audit trail NOT intact: first bad entry chain ${badChain} seq ${badSeq} (id ${badId}): hash-mismatch`,
+        ),
       bad.stderr,
     )
   })

@@ -12,6 +12,10 @@ import { inviteUser } from '../../src/modules/care/index.ts'
 import { createPasswordHasher, createUserService } from '../../src/modules/users/index.ts'
 import { createMailer } from '../../src/platform/mail/index.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
+import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { TEST_KEYRING } from '../support/config.ts'
+import { createTestUser, TEST_PASSWORD } from '../support/identity.ts'
 import { buildWorld, userToken, type World, type WorldUser } from '../support/world.ts'
 
 describe('care administration: organisations, users, patients, care teams', () => {
@@ -27,9 +31,19 @@ describe('care administration: organisations, users, patients, care teams', () =
     }
     return value
   }
-  const api = async (user: WorldUser | string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
+  const api = async (
+    user: WorldUser | string,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    url: string,
+    body?: unknown,
+  ) => {
     const bearer = typeof user === 'string' ? user : await token(user)
-    const res = await t.app.inject({ method, url: `/api/v2${url}`, headers: { authorization: `Bearer ${bearer}` }, ...(body !== undefined ? { payload: body as object } : {}) })
+    const res = await t.app.inject({
+      method,
+      url: `/api/v2${url}`,
+      headers: { authorization: `Bearer ${bearer}` },
+      ...(body !== undefined ? { payload: body as object } : {}),
+    })
     return { status: res.statusCode, body: res.body ? res.json() : undefined, raw: res.body }
   }
 
@@ -45,32 +59,69 @@ describe('care administration: organisations, users, patients, care teams', () =
     assert.equal(created.status, 201, created.raw)
     assert.equal(created.body?.name, name)
     assert.equal((await api(w.users.admin, 'POST', '/organisations', { name })).status, 409)
-    assert.equal((await api(w.users.orgAdminA, 'POST', '/organisations', { name: `x ${randomUUID()}` })).status, 403)
+    assert.equal(
+      (await api(w.users.orgAdminA, 'POST', '/organisations', { name: `x ${randomUUID()}` })).status,
+      403,
+    )
 
-    const all = (await api(w.users.admin, 'GET', '/organisations')).body?.organisations.map((o: { id: string }) => o.id)
+    const all = (await api(w.users.admin, 'GET', '/organisations')).body?.organisations.map(
+      (o: { id: string }) => o.id,
+    )
     assert.ok(all.includes(w.orgA) && all.includes(w.orgB) && all.includes(created.body?.id))
     const own = await api(w.users.orgAdminA, 'GET', '/organisations')
-    assert.deepEqual(own.body?.organisations.map((o: { id: string }) => o.id), [w.orgA])
+    assert.deepEqual(
+      own.body?.organisations.map((o: { id: string }) => o.id),
+      [w.orgA],
+    )
     assert.equal((await api(w.users.orgAdminA, 'GET', `/organisations/${w.orgA}`)).status, 200)
     assert.equal((await api(w.users.orgAdminA, 'GET', `/organisations/${w.orgB}`)).status, 404)
     assert.equal((await api(w.users.admin, 'GET', `/organisations/${randomUUID()}`)).status, 404)
     assert.equal((await api(w.users.clinicianTeam, 'GET', '/organisations')).status, 403)
   })
 
-  test('[SRS-AUTHZ-004] an org-admin invites a user into their organisation without a password; another organisation\'s users are out of reach (404)', async () => {
+  test("[SRS-AUTHZ-004] an org-admin invites a user into their organisation without a password; another organisation's users are out of reach (404)", async () => {
     const email = `invited.${randomUUID()}@world.test`
-    const invited = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, { email, role: 'clinician', displayName: 'Dr Invited' })
+    const invited = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, {
+      email,
+      role: 'clinician',
+      displayName: 'Dr Invited',
+    })
     assert.equal(invited.status, 201, invited.raw)
     assert.deepEqual(invited.body?.roles, ['clinician'])
     assert.equal(invited.body?.status, 'active')
     assert.equal(typeof invited.body?.invitationMailed, 'boolean')
     assert.ok(!/token|password-reset/i.test(invited.raw), 'no link or token in the response')
-    const row = (await t.db.query<{ password_hash: string | null }>('SELECT password_hash FROM users WHERE id = $1', [invited.body?.id])).rows[0]
+    const row = (
+      await t.db.query<{ password_hash: string | null }>('SELECT password_hash FROM users WHERE id = $1', [
+        invited.body?.id,
+      ])
+    ).rows[0]
     assert.equal(row?.password_hash, null, 'no password until the invitee chooses one')
 
-    assert.equal((await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, { email, role: 'clinician' })).status, 409)
-    assert.equal((await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, { email: `a.${randomUUID()}@world.test`, role: 'admin' })).status, 400, 'platform roles are not handed out here')
-    assert.equal((await api(w.users.orgAdminB, 'POST', `/organisations/${w.orgA}/users`, { email: `b.${randomUUID()}@world.test`, role: 'clinician' })).status, 404)
+    assert.equal(
+      (await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, { email, role: 'clinician' }))
+        .status,
+      409,
+    )
+    assert.equal(
+      (
+        await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, {
+          email: `a.${randomUUID()}@world.test`,
+          role: 'admin',
+        })
+      ).status,
+      400,
+      'platform roles are not handed out here',
+    )
+    assert.equal(
+      (
+        await api(w.users.orgAdminB, 'POST', `/organisations/${w.orgA}/users`, {
+          email: `b.${randomUUID()}@world.test`,
+          role: 'clinician',
+        })
+      ).status,
+      404,
+    )
 
     const listed = await api(w.users.orgAdminA, 'GET', `/organisations/${w.orgA}/users`)
     const ids = listed.body?.users.map((u: { id: string }) => u.id)
@@ -80,17 +131,71 @@ describe('care administration: organisations, users, patients, care teams', () =
 
     // Roles: given and taken within the organisation; another org-admin cannot, nor reach in through their own organisation.
     // A clinician's account is never made an administrator (segregation of duties, ADR-0012).
-    const refused = await api(w.users.orgAdminA, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)
+    const refused = await api(
+      w.users.orgAdminA,
+      'PUT',
+      `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`,
+    )
     assert.equal(refused.status, 403, refused.raw)
     assert.equal(refused.body?.code, 'SEGREGATION_OF_DUTIES')
-    const promoted = await api(w.users.orgAdminA, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`)
+    const promoted = await api(
+      w.users.orgAdminA,
+      'PUT',
+      `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`,
+    )
     assert.equal(promoted.status, 200, promoted.raw)
     assert.deepEqual(promoted.body?.roles, ['clinician', 'patient'])
-    assert.equal((await api(w.users.orgAdminB, 'PUT', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`)).status, 404)
-    assert.equal((await api(w.users.orgAdminB, 'PUT', `/organisations/${w.orgB}/users/${invited.body?.id}/roles/clinician`)).status, 404, 'cannot pull another organisation\'s user in')
-    assert.equal((await api(w.users.orgAdminA, 'DELETE', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`)).status, 204)
-    assert.equal((await api(w.users.orgAdminA, 'DELETE', `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`)).status, 404)
-    assert.equal((await api(w.users.orgAdminB, 'DELETE', `/organisations/${w.orgA}/users/${w.users.clinicianTeam.id}/roles/clinician`)).status, 404)
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminB,
+          'PUT',
+          `/organisations/${w.orgA}/users/${invited.body?.id}/roles/org-admin`,
+        )
+      ).status,
+      404,
+    )
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminB,
+          'PUT',
+          `/organisations/${w.orgB}/users/${invited.body?.id}/roles/clinician`,
+        )
+      ).status,
+      404,
+      "cannot pull another organisation's user in",
+    )
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminA,
+          'DELETE',
+          `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`,
+        )
+      ).status,
+      204,
+    )
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminA,
+          'DELETE',
+          `/organisations/${w.orgA}/users/${invited.body?.id}/roles/patient`,
+        )
+      ).status,
+      404,
+    )
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminB,
+          'DELETE',
+          `/organisations/${w.orgA}/users/${w.users.clinicianTeam.id}/roles/clinician`,
+        )
+      ).status,
+      404,
+    )
   })
 
   test('[SRS-AUTHZ-004] the invitation mail carries a single-use link to choose a password; the token appears nowhere else', async () => {
@@ -107,7 +212,9 @@ describe('care administration: organisations, users, patients, care teams', () =
       const files = await readdir(dir)
       assert.equal(files.length, 1)
       const mail = (await readFile(path.join(dir, files[0] as string), 'utf8')).replace(/=\r\n/g, '')
-      const link = new RegExp(`${t.config.publicUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/account/password-reset/([A-Za-z0-9_-]{16,128})`).exec(mail)
+      const link = new RegExp(
+        `${t.config.publicUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/account/password-reset/([A-Za-z0-9_-]{16,128})`,
+      ).exec(mail)
       assert.ok(link, 'the mail holds the set-password link')
       const page = await t.app.inject({ method: 'GET', url: `/account/password-reset/${link[1]}` })
       assert.equal(page.statusCode, 200, 'the link opens the choose-a-password page')
@@ -118,74 +225,267 @@ describe('care administration: organisations, users, patients, care teams', () =
     }
   })
 
-  test('[SRS-AUTHZ-005] a disabled user\'s token answers 401 on the next request; only who manages the account may disable it', async () => {
+  test("[SRS-AUTHZ-005] a disabled user's token answers 401 on the next request; only who manages the account may disable it", async () => {
     const email = `disable.${randomUUID()}@world.test`
-    const invited = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, { email, role: 'clinician' })
+    const invited = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, {
+      email,
+      role: 'clinician',
+    })
     const user = { id: invited.body?.id as string, email }
-    await t.db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [w.patients.patient, user.id, w.orgA])
+    await t.db.query(
+      'INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)',
+      [w.patients.patient, user.id, w.orgA],
+    )
     const bearer = await userToken(t.app, t.config.publicUrl, w, user)
     assert.equal((await api(bearer, 'GET', `/patients/${w.patients.patient}`)).status, 200)
 
-    assert.equal((await api(w.users.orgAdminB, 'POST', `/users/${user.id}/disable`)).status, 404, 'another organisation\'s admin')
-    assert.equal((await api(w.users.orgAdminA, 'POST', `/users/${w.users.admin.id}/disable`)).status, 404, 'a platform administrator is beyond an org-admin')
+    assert.equal(
+      (await api(w.users.orgAdminB, 'POST', `/users/${user.id}/disable`)).status,
+      404,
+      "another organisation's admin",
+    )
+    assert.equal(
+      (await api(w.users.orgAdminA, 'POST', `/users/${w.users.admin.id}/disable`)).status,
+      404,
+      'a platform administrator is beyond an org-admin',
+    )
     assert.equal((await api(w.users.orgAdminA, 'POST', `/users/${randomUUID()}/disable`)).status, 404)
-    assert.equal((await api(w.users.admin, 'POST', `/users/${w.users.admin.id}/disable`)).status, 409, 'not oneself')
+    assert.equal(
+      (await api(w.users.admin, 'POST', `/users/${w.users.admin.id}/disable`)).status,
+      409,
+      'not oneself',
+    )
 
     const disabled = await api(w.users.orgAdminA, 'POST', `/users/${user.id}/disable`)
     assert.deepEqual(disabled.body, { id: user.id, status: 'disabled' })
     assert.equal((await api(bearer, 'GET', `/patients/${w.patients.patient}`)).status, 401)
 
     assert.equal((await api(w.users.admin, 'POST', `/users/${user.id}/enable`)).status, 200)
-    assert.equal((await api(bearer, 'GET', `/patients/${w.patients.patient}`)).status, 401, 'the grants were revoked: re-enabling does not revive old tokens')
+    assert.equal(
+      (await api(bearer, 'GET', `/patients/${w.patients.patient}`)).status,
+      401,
+      'the grants were revoked: re-enabling does not revive old tokens',
+    )
     const fresh = await userToken(t.app, t.config.publicUrl, w, user)
     assert.equal((await api(fresh, 'GET', `/patients/${w.patients.patient}`)).status, 200)
   })
 
   test('[SRS-AUTHZ-006] an org-admin creates a patient record, sealed at rest; demographics are read only by who may see the patient', async () => {
     const family = `Sealedname${randomUUID().slice(0, 8)}`
-    const created = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, { demographics: { name: { given: ['Ada'], family }, birthDate: '1985-12-10', gender: 'female' } })
+    const created = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
+      demographics: { name: { given: ['Ada'], family }, birthDate: '1985-12-10', gender: 'female' },
+    })
     assert.equal(created.status, 201, created.raw)
     assert.ok(!created.raw.includes(family), 'administrators manage records; they are not shown PHI')
-    const stored = (await t.db.query<{ demographics_sealed: string }>('SELECT demographics_sealed FROM patients WHERE id = $1', [created.body?.id])).rows[0]
-    assert.ok(stored && !stored.demographics_sealed.includes(family) && !stored.demographics_sealed.includes('1985-12-10'))
-    assert.equal((await api(w.users.orgAdminB, 'POST', `/organisations/${w.orgA}/patients`, { demographics: { gender: 'male' } })).status, 404)
-    assert.equal((await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, { demographics: {}, userId: w.users.patient.id })).status, 409, 'already has a record')
-    assert.equal((await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, { demographics: {}, userId: w.users.clinicianTeam.id })).status, 422)
+    const stored = (
+      await t.db.query<{ demographics_sealed: string }>(
+        'SELECT demographics_sealed FROM patients WHERE id = $1',
+        [created.body?.id],
+      )
+    ).rows[0]
+    assert.ok(
+      stored &&
+        !stored.demographics_sealed.includes(family) &&
+        !stored.demographics_sealed.includes('1985-12-10'),
+    )
+    assert.equal(
+      (
+        await api(w.users.orgAdminB, 'POST', `/organisations/${w.orgA}/patients`, {
+          demographics: { gender: 'male' },
+        })
+      ).status,
+      404,
+    )
+    assert.equal(
+      (
+        await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
+          demographics: {},
+          userId: w.users.patient.id,
+        })
+      ).status,
+      409,
+      'already has a record',
+    )
+    assert.equal(
+      (
+        await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
+          demographics: {},
+          userId: w.users.clinicianTeam.id,
+        })
+      ).status,
+      422,
+    )
 
     const read = await api(w.users.clinicianTeam, 'GET', `/patients/${w.patients.patient}`)
     assert.equal(read.status, 200)
     assert.equal(read.body?.demographics.name.family, `Patient${w.suffix}`)
-    assert.equal((await api(w.users.patient, 'GET', `/patients/${w.patients.patient}`)).status, 200, 'own record')
+    assert.equal(
+      (await api(w.users.patient, 'GET', `/patients/${w.patients.patient}`)).status,
+      200,
+      'own record',
+    )
     assert.equal((await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.patient}`)).status, 404)
     assert.equal((await api(w.users.patient, 'GET', `/patients/${w.patients.otherPatient}`)).status, 404)
     assert.equal((await api(w.users.clinicianTeam, 'GET', `/patients/${randomUUID()}`)).status, 404)
-    assert.equal((await api(w.users.admin, 'GET', `/patients/${w.patients.patient}`)).status, 403, 'administrators do not read PHI')
+    assert.equal(
+      (await api(w.users.admin, 'GET', `/patients/${w.patients.patient}`)).status,
+      403,
+      'administrators do not read PHI',
+    )
 
     const list = await api(w.users.clinicianTeam, 'GET', '/patients')
     assert.equal(list.status, 200)
-    assert.deepEqual(list.body?.patients.map((p: { id: string }) => p.id), [w.patients.patient])
-    for (const v of w.canaryValues) assert.ok(!list.raw.includes(v) && !read.raw.includes(v), 'the canary never appears')
+    assert.deepEqual(
+      list.body?.patients.map((p: { id: string }) => p.id),
+      [w.patients.patient],
+    )
+    for (const v of w.canaryValues)
+      assert.ok(!list.raw.includes(v) && !read.raw.includes(v), 'the canary never appears')
     assert.deepEqual((await api(w.users.clinicianOutside, 'GET', '/patients')).body?.patients, [])
   })
 
-  test('[SRS-AUTHZ-007] an org-admin puts a clinician of the patient\'s organisation in the care team; access follows on the next request', async () => {
+  test("[SRS-AUTHZ-007] an org-admin puts a clinician of the patient's organisation in the care team; access follows on the next request", async () => {
     const url = `/patients/${w.patients.otherPatient}/care-team/${w.users.clinicianOutside.id}`
-    assert.equal((await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.otherPatient}`)).status, 404)
-    assert.equal((await api(w.users.orgAdminB, 'PUT', url)).status, 404, 'another organisation\'s admin')
-    assert.equal((await api(w.users.clinicianTeam, 'PUT', url)).status, 403, 'clinicians do not manage care teams')
-    assert.equal((await api(w.users.orgAdminA, 'PUT', `/patients/${w.patients.otherPatient}/care-team/${w.users.clinicianOrgB.id}`)).status, 422, 'a clinician of another organisation')
-    assert.equal((await api(w.users.orgAdminA, 'PUT', `/patients/${randomUUID()}/care-team/${w.users.clinicianOutside.id}`)).status, 404)
+    assert.equal(
+      (await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.otherPatient}`)).status,
+      404,
+    )
+    assert.equal((await api(w.users.orgAdminB, 'PUT', url)).status, 404, "another organisation's admin")
+    assert.equal(
+      (await api(w.users.clinicianTeam, 'PUT', url)).status,
+      403,
+      'clinicians do not manage care teams',
+    )
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminA,
+          'PUT',
+          `/patients/${w.patients.otherPatient}/care-team/${w.users.clinicianOrgB.id}`,
+        )
+      ).status,
+      422,
+      'a clinician of another organisation',
+    )
+    assert.equal(
+      (
+        await api(
+          w.users.orgAdminA,
+          'PUT',
+          `/patients/${randomUUID()}/care-team/${w.users.clinicianOutside.id}`,
+        )
+      ).status,
+      404,
+    )
 
     const added = await api(w.users.orgAdminA, 'PUT', url)
     assert.equal(added.status, 201, added.raw)
     assert.equal((await api(w.users.admin, 'PUT', url)).status, 200, 'idempotent')
-    assert.equal((await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.otherPatient}`)).status, 200)
+    assert.equal(
+      (await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.otherPatient}`)).status,
+      200,
+    )
     const team = await api(w.users.orgAdminA, 'GET', `/patients/${w.patients.otherPatient}/care-team`)
-    assert.deepEqual(team.body?.members.map((m: { userId: string }) => m.userId), [w.users.clinicianOutside.id])
-    assert.equal((await api(w.users.orgAdminB, 'GET', `/patients/${w.patients.otherPatient}/care-team`)).status, 404)
+    assert.deepEqual(
+      team.body?.members.map((m: { userId: string }) => m.userId),
+      [w.users.clinicianOutside.id],
+    )
+    assert.equal(
+      (await api(w.users.orgAdminB, 'GET', `/patients/${w.patients.otherPatient}/care-team`)).status,
+      404,
+    )
 
     assert.equal((await api(w.users.orgAdminA, 'DELETE', url)).status, 204)
-    assert.equal((await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.otherPatient}`)).status, 404, 'removal takes effect on the next request')
+    assert.equal(
+      (await api(w.users.clinicianOutside, 'GET', `/patients/${w.patients.otherPatient}`)).status,
+      404,
+      'removal takes effect on the next request',
+    )
     assert.equal((await api(w.users.orgAdminA, 'DELETE', url)).status, 404)
+  })
+  test("[SRS-API-541] an org-admin resets the second factor of a user of their organisation: TOTP and recovery codes go, their tokens stop, the next sign-in enrols anew, and a security entry is in the trail; another organisation's admin gets 404, one's own 403", async () => {
+    const target = await createTestUser(t.db, {
+      email: `reset.${randomUUID().slice(0, 8)}@world.test`,
+      roles: [{ role: 'clinician', organisationId: w.orgA }],
+      totp: true,
+    })
+    const directory = createAccountDirectory({ db: t.db, keyring: createKeyring(TEST_KEYRING) })
+    assert.deepEqual(
+      (await directory.checkPassword({
+        email: target.email,
+        password: TEST_PASSWORD,
+        ip: '192.0.2.10',
+      })) as object,
+      { ok: true, account: (await directory.findAccount(target.id)) as object, secondFactor: 'verify' },
+    )
+    const targetToken = await userToken(t.app, t.config.publicUrl, w, { id: target.id } as WorldUser)
+    assert.equal((await api(targetToken, 'GET', '/me')).status, 200)
+
+    // Another organisation's administrator, a clinician, an auditor: refused, nothing removed.
+    assert.equal(
+      (await api(w.users.orgAdminB, 'POST', `/users/${target.id}/second-factor/reset`)).status,
+      404,
+      'across organisations: concealed',
+    )
+    assert.equal(
+      (await api(w.users.clinicianTeam, 'POST', `/users/${target.id}/second-factor/reset`)).status,
+      403,
+    )
+    assert.equal((await api(w.users.auditor, 'POST', `/users/${target.id}/second-factor/reset`)).status, 403)
+    assert.equal(
+      (await api(w.users.orgAdminA, 'POST', `/users/${randomUUID()}/second-factor/reset`)).status,
+      404,
+    )
+    assert.equal((await api(w.users.orgAdminA, 'POST', '/users/not-a-uuid/second-factor/reset')).status, 400)
+    const own = await api(w.users.admin, 'POST', `/users/${w.users.admin.id}/second-factor/reset`)
+    assert.equal(own.status, 403, "never one's own")
+    assert.match(own.raw, /SEGREGATION_OF_DUTIES|segregation/i)
+    assert.equal(
+      (await t.db.query('SELECT 1 FROM totp_credentials WHERE user_id = $1', [target.id])).rows.length,
+      1,
+      'still enrolled after the refusals',
+    )
+
+    const reset = await api(w.users.orgAdminA, 'POST', `/users/${target.id}/second-factor/reset`)
+    assert.equal(reset.status, 200, reset.raw)
+    assert.deepEqual(reset.body, {
+      id: target.id,
+      totpRemoved: true,
+      recoveryCodesRemoved: 10,
+      enrolAtNextSignIn: true,
+    })
+    assert.equal(
+      (await t.db.query('SELECT 1 FROM totp_credentials WHERE user_id = $1', [target.id])).rows.length,
+      0,
+    )
+    assert.equal(
+      (await t.db.query('SELECT 1 FROM recovery_codes WHERE user_id = $1', [target.id])).rows.length,
+      0,
+    )
+    assert.equal(
+      (await api(targetToken, 'GET', '/me')).status,
+      401,
+      'the sessions and tokens of the account end',
+    )
+    const next = await directory.checkPassword({
+      email: target.email,
+      password: TEST_PASSWORD,
+      ip: '192.0.2.10',
+    })
+    assert.equal(next.ok && next.secondFactor, 'enrol', 'the next sign-in enrols a new authenticator')
+    const { rows } = await t.db.query<{ actor_id: string; resource_type: string; outcome: string }>(
+      "SELECT actor_id, resource_type, outcome FROM audit_entries WHERE action = 'second_factor.reset' AND resource_id = $1",
+      [target.id],
+    )
+    assert.deepEqual(
+      rows,
+      [{ actor_id: w.users.orgAdminA.id, resource_type: 'account', outcome: 'success' }],
+      'one security entry, written with the change',
+    )
+    // Last, as it ends the org-admin's tokens: a platform administrator may reset an organisation's administrator.
+    assert.equal(
+      (await api(w.users.admin, 'POST', `/users/${w.users.orgAdminA.id}/second-factor/reset`)).status,
+      200,
+    )
   })
 })

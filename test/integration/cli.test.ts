@@ -9,7 +9,18 @@ import path from 'node:path'
 import { openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createTestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
-import { childEnv, CLI_ARGS, get, removeDir, REPO_ROOT, run, startServer, stopServer, tempDir, type Proc } from './server-process.ts'
+import {
+  childEnv,
+  CLI_ARGS,
+  get,
+  removeDir,
+  REPO_ROOT,
+  run,
+  startServer,
+  stopServer,
+  tempDir,
+  type Proc,
+} from './server-process.ts'
 
 const MIGRATION_IDS = readdirSync(path.join(REPO_ROOT, 'migrations'))
   .filter((n) => /^\d{4}_[a-z0-9_]+\.sql$/.test(n))
@@ -17,7 +28,9 @@ const MIGRATION_IDS = readdirSync(path.join(REPO_ROOT, 'migrations'))
   .map((n) => n.replace(/\.sql$/, ''))
 
 async function tableExists(db: Database, name: string): Promise<boolean> {
-  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [name])
+  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+    name,
+  ])
   return rows[0]?.present === true
 }
 
@@ -34,15 +47,23 @@ describe('vigil migrate', () => {
 
     const first = await run('npm', ['run', 'vigil', '--', 'migrate'], { env })
     assert.equal(first.code, 0, first.stderr)
-    assert.match(first.stdout, new RegExp(`^applied ${MIGRATION_IDS.length} migration\\(s\\): ${MIGRATION_IDS.join(', ')}$`, 'm'))
+    assert.match(
+      first.stdout,
+      new RegExp(`^applied ${MIGRATION_IDS.length} migration\\(s\\): ${MIGRATION_IDS.join(', ')}$`, 'm'),
+    )
 
     const second = await run(process.execPath, [...CLI_ARGS, 'migrate'], { env })
     assert.equal(second.code, 0, second.stderr)
-    assert.equal(second.stdout, `database is up to date (${MIGRATION_IDS.length} migrations applied earlier)\n`)
+    assert.equal(
+      second.stdout,
+      `database is up to date (${MIGRATION_IDS.length} migrations applied earlier)\n`,
+    )
 
     const db = await openDatabase({ pgliteDir: dataDir })
     try {
-      const { rows } = await db.query<{ id: string; checksum: string }>('SELECT id, checksum FROM vigil_migrations ORDER BY id')
+      const { rows } = await db.query<{ id: string; checksum: string }>(
+        'SELECT id, checksum FROM vigil_migrations ORDER BY id',
+      )
       assert.deepEqual(
         rows.map((r) => r.id),
         MIGRATION_IDS,
@@ -63,10 +84,16 @@ describe('vigil migrate', () => {
     const env = childEnv(dataDir, {}, { externalServices: true })
     const first = await run(process.execPath, [...CLI_ARGS, 'migrate'], { env })
     assert.equal(first.code, 0, first.stderr)
-    assert.match(first.stdout, /^(applied \d+ migration\(s\): .+|database is up to date \(\d+ migrations applied earlier\))\n$/)
+    assert.match(
+      first.stdout,
+      /^(applied \d+ migration\(s\): .+|database is up to date \(\d+ migrations applied earlier\))\n$/,
+    )
     const second = await run(process.execPath, [...CLI_ARGS, 'migrate'], { env })
     assert.equal(second.code, 0, second.stderr)
-    assert.equal(second.stdout, `database is up to date (${MIGRATION_IDS.length} migrations applied earlier)\n`)
+    assert.equal(
+      second.stdout,
+      `database is up to date (${MIGRATION_IDS.length} migrations applied earlier)\n`,
+    )
   })
 })
 
@@ -77,7 +104,12 @@ describe('vigil openapi', () => {
   test('[SRS-DOC-001] `vigil openapi` prints an OpenAPI 3.1 document whose paths are those GET /openapi.json serves', async () => {
     const dataDir = tempDir('cli-openapi')
     dirs.push(dataDir)
-    const env = childEnv(dataDir, { NODE_ENV: 'test', PORT: undefined, ENCRYPTION_KEYRING: TEST_KEYRING, COOKIE_SECRET: TEST_COOKIE_SECRET })
+    const env = childEnv(dataDir, {
+      NODE_ENV: 'test',
+      PORT: undefined,
+      ENCRYPTION_KEYRING: TEST_KEYRING,
+      COOKIE_SECRET: TEST_COOKIE_SECRET,
+    })
     const result = await run(process.execPath, [...CLI_ARGS, 'openapi'], { env })
     assert.equal(result.code, 0, result.stderr)
     // stdout is the document and nothing else (no log line mixed in), so it pipes into tools.
@@ -112,13 +144,21 @@ describe('MIGRATE_ON_START=false', () => {
     dataDir = tempDir('no-migrate')
     // PGlite-specific (a fresh, empty database): DATABASE_URL is not passed to the child.
     const env = childEnv(dataDir, { MIGRATE_ON_START: 'false' })
-    const refused = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, timeoutMs: 60_000 })
+    const refused = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env,
+      timeoutMs: 60_000,
+    })
     assert.equal(refused.code, 78, refused.stdout + refused.stderr)
-    assert.match(refused.stderr, /not up to date \(pending: 0001_service_instances, .*\).*run `vigil migrate` first/)
+    assert.match(
+      refused.stderr,
+      /not up to date \(pending: 0001_service_instances, .*\).*run `vigil migrate` first/,
+    )
 
     const db = await openDatabase({ pgliteDir: dataDir })
     try {
-      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'",
+      )
       assert.equal(rows[0]?.n, 0, 'no table at all in the public schema')
     } finally {
       await db.close()

@@ -35,7 +35,17 @@ describe('device data survive a crash after the answer', () => {
       await t.close()
       await db?.close()
     }
-    env = childEnv(dir, { PORT: String(port), PUBLIC_URL: issuer, ENCRYPTION_KEYRING: TEST_KEYRING, COOKIE_SECRET: TEST_COOKIE_SECRET, LOG_LEVEL: 'warn' }, { externalServices: true })
+    env = childEnv(
+      dir,
+      {
+        PORT: String(port),
+        PUBLIC_URL: issuer,
+        ENCRYPTION_KEYRING: TEST_KEYRING,
+        COOKIE_SECRET: TEST_COOKIE_SECRET,
+        LOG_LEVEL: 'warn',
+      },
+      { externalServices: true },
+    )
   })
   after(async () => {
     for (const s of running) await s.proc.kill()
@@ -45,13 +55,33 @@ describe('device data survive a crash after the answer', () => {
   test('[SRS-DATA-012] a reading acknowledged with 200 is there after SIGKILL and a restart', async () => {
     const first = await startServer({ ...env, LOG_LEVEL: 'info' })
     running.push(first)
-    const config = await client.discovery(new URL(issuer), w.devices.bound.clientId, undefined, client.ClientSecretBasic(w.devices.bound.clientSecret), { execute: [client.allowInsecureRequests] })
-    const tokens = await client.clientCredentialsGrant(config, { scope: 'device-data:write', resource: `${issuer}/api` })
+    const config = await client.discovery(
+      new URL(issuer),
+      w.devices.bound.clientId,
+      undefined,
+      client.ClientSecretBasic(w.devices.bound.clientSecret),
+      { execute: [client.allowInsecureRequests] },
+    )
+    const tokens = await client.clientCredentialsGrant(config, {
+      scope: 'device-data:write',
+      resource: `${issuer}/api`,
+    })
     const note = `durable-${w.suffix}`
     const res = await get(`${issuer}/api/v2/device-data`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ readings: [{ id: note, code: '2339-0', value: 142, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString(), note }] }),
+      body: JSON.stringify({
+        readings: [
+          {
+            id: note,
+            code: '2339-0',
+            value: 142,
+            unit: 'mg/dL',
+            effectiveDateTime: new Date(Date.now() - 60_000).toISOString(),
+            note,
+          },
+        ],
+      }),
     })
     // Killed the moment the answer is in: no graceful shutdown, no flush.
     first.proc.signal('SIGKILL')
@@ -62,9 +92,13 @@ describe('device data survive a crash after the answer', () => {
 
     const second = await startServer({ ...env, LOG_LEVEL: 'info' })
     running.push(second)
-    const back = await get(`${issuer}/api/v2/device-data?patient=${w.patients.patient}&code=2339-0`, { headers: { authorization: `Bearer ${patientToken}` } })
+    const back = await get(`${issuer}/api/v2/device-data?patient=${w.patients.patient}&code=2339-0`, {
+      headers: { authorization: `Bearer ${patientToken}` },
+    })
     assert.equal(back.status, 200)
-    const readings = ((await back.json()) as { readings: Array<{ id: string; value: number; note?: string }> }).readings
+    const readings = (
+      (await back.json()) as { readings: Array<{ id: string; value: number; note?: string }> }
+    ).readings
     const found = readings.find((r) => r.id === id)
     assert.ok(found, 'the acknowledged reading survived')
     assert.equal(found.value, 142)

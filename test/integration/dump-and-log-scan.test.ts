@@ -23,7 +23,11 @@ const run = promisify(execFile)
 async function dump(db: Database): Promise<string> {
   if (!process.env.DATABASE_URL) return databaseText(db)
   const schema = (await db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s as string
-  const { stdout } = await run('/usr/bin/pg_dump', ['--dbname', process.env.DATABASE_URL, '--schema', schema, '--no-owner'], { maxBuffer: 512 * 1024 * 1024 })
+  const { stdout } = await run(
+    '/usr/bin/pg_dump',
+    ['--dbname', process.env.DATABASE_URL, '--schema', schema, '--no-owner'],
+    { maxBuffer: 512 * 1024 * 1024 },
+  )
   assert.match(stdout, /PostgreSQL database dump/)
   return stdout
 }
@@ -44,19 +48,44 @@ describe('a realistic run leaves no secret and no PHI in a dump or the log', () 
   test('[SRS-CRYPTO-150] tokens, client secrets, passwords, TOTP secrets and PHI markers of the run appear in neither the dump nor the log', async () => {
     // A clinic administrator with a password and TOTP signs in through the pages with a console app.
     const password = `Orchard lantern ${marker} quietly`
-    const admin = await createTestUser(s.db, { email: `org-admin-${marker}@demo.test`, roles: [{ role: 'org-admin', organisationId: world.orgA }], totp: true, password })
+    const admin = await createTestUser(s.db, {
+      email: `org-admin-${marker}@demo.test`,
+      roles: [{ role: 'org-admin', organisationId: world.orgA }],
+      totp: true,
+      password,
+    })
     const appId = `console-${marker}`
     const redirectUri = 'http://127.0.0.1:49152/callback'
     await s.clients.upsert({
       clientId: appId,
-      metadata: { client_id: appId, application_type: 'native', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [redirectUri], scope: 'openid offline_access admin:users account:read', first_party: true },
+      metadata: {
+        client_id: appId,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [redirectUri],
+        scope: 'openid offline_access admin:users account:read',
+        first_party: true,
+      },
     })
     const config = await s.discover(appId, client.None())
-    const req = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid offline_access admin:users', prompt: 'consent' })
-    const landed = await signInThroughForms(s.issuer, req.url.href, { email: admin.email, password, totpSecret: admin.totpSecret })
+    const req = await pkceAuthorizationRequest(config, {
+      redirectUri,
+      scope: 'openid offline_access admin:users',
+      prompt: 'consent',
+    })
+    const landed = await signInThroughForms(s.issuer, req.url.href, {
+      email: admin.email,
+      password,
+      totpSecret: admin.totpSecret,
+    })
     assert.ok(landed.url.startsWith(redirectUri), `signed in: ${landed.url}`)
     const callback = new URL(landed.url)
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: req.verifier, expectedState: req.state })
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+    })
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token ?? '')
     Object.assign(secrets, {
       password,
@@ -71,10 +100,23 @@ describe('a realistic run leaves no secret and no PHI in a dump or the log', () 
 
     // The administrator creates patients with marked demographics.
     for (let i = 0; i < 2; i++) {
-      const demographics = { name: { given: [`Given${marker}${i}`], family: `Family${marker}${i}` }, birthDate: `19${40 + i}-0${3 + i}-1${i}`, gender: 'female', identifiers: [{ system: 'urn:oid:2.16.840.1.113883.2.4.6.3', value: `ID${marker}${i}` }] }
-      const res = await fetch(`${s.issuer}/api/v2/organisations/${world.orgA}/patients`, { method: 'POST', headers: { authorization: `Bearer ${refreshed.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ demographics }) })
+      const demographics = {
+        name: { given: [`Given${marker}${i}`], family: `Family${marker}${i}` },
+        birthDate: `19${40 + i}-0${3 + i}-1${i}`,
+        gender: 'female',
+        identifiers: [{ system: 'urn:oid:2.16.840.1.113883.2.4.6.3', value: `ID${marker}${i}` }],
+      }
+      const res = await fetch(`${s.issuer}/api/v2/organisations/${world.orgA}/patients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${refreshed.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ demographics }),
+      })
       assert.equal(res.status, 201, await res.text())
-      Object.assign(phi, { [`given name ${i}`]: `Given${marker}${i}`, [`family name ${i}`]: `Family${marker}${i}`, [`identifier ${i}`]: `ID${marker}${i}` })
+      Object.assign(phi, {
+        [`given name ${i}`]: `Given${marker}${i}`,
+        [`family name ${i}`]: `Family${marker}${i}`,
+        [`identifier ${i}`]: `ID${marker}${i}`,
+      })
     }
 
     // The patient's bound device gets a token with its secret and posts readings.
@@ -82,13 +124,42 @@ describe('a realistic run leaves no secret and no PHI in a dump or the log', () 
     const deviceConfig = await s.discover(device.clientId, client.ClientSecretBasic(device.clientSecret))
     const deviceToken = await client.clientCredentialsGrant(deviceConfig, { scope: 'device-data:write' })
     const value = 97.4321
-    const body = { readings: [{ id: `r-${marker}`, code: '2339-0', value, unit: 'mg/dL', effectiveDateTime: new Date().toISOString(), sequence: 1 }] }
-    const posted = await fetch(`${s.issuer}/api/v2/device-data`, { method: 'POST', headers: { authorization: `Bearer ${deviceToken.access_token}`, 'content-type': 'application/json', 'idempotency-key': `key-${marker}` }, body: JSON.stringify(body) })
+    const body = {
+      readings: [
+        {
+          id: `r-${marker}`,
+          code: '2339-0',
+          value,
+          unit: 'mg/dL',
+          effectiveDateTime: new Date().toISOString(),
+          sequence: 1,
+        },
+      ],
+    }
+    const posted = await fetch(`${s.issuer}/api/v2/device-data`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${deviceToken.access_token}`,
+        'content-type': 'application/json',
+        'idempotency-key': `key-${marker}`,
+      },
+      body: JSON.stringify(body),
+    })
     assert.ok(posted.status === 201 || posted.status === 200, `${posted.status} ${await posted.text()}`)
     // A backend service introspects nothing but uses its secret; its token is live too.
     const service = world.services.orgA
-    const serviceToken = await client.clientCredentialsGrant(await s.discover(service.clientId, client.ClientSecretBasic(service.clientSecret)), { scope: 'patients:read' })
-    assert.equal((await fetch(`${s.issuer}/api/v2/patients`, { headers: { authorization: `Bearer ${serviceToken.access_token}` } })).status, 200)
+    const serviceToken = await client.clientCredentialsGrant(
+      await s.discover(service.clientId, client.ClientSecretBasic(service.clientSecret)),
+      { scope: 'patients:read' },
+    )
+    assert.equal(
+      (
+        await fetch(`${s.issuer}/api/v2/patients`, {
+          headers: { authorization: `Bearer ${serviceToken.access_token}` },
+        })
+      ).status,
+      200,
+    )
     Object.assign(secrets, {
       'device client secret': device.clientSecret,
       'device token': deviceToken.access_token,
@@ -98,7 +169,11 @@ describe('a realistic run leaves no secret and no PHI in a dump or the log', () 
 
     // A failed sign-in with a mistyped password: the attempt is logged, the password is not.
     const mistyped = `Mistyped ${marker} password`
-    await signInThroughForms(s.issuer, (await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid' })).url.href, { email: admin.email, password: mistyped }).catch(() => undefined)
+    await signInThroughForms(
+      s.issuer,
+      (await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid' })).url.href,
+      { email: admin.email, password: mistyped },
+    ).catch(() => undefined)
     secrets['mistyped password'] = mistyped
 
     const text = await dump(s.db)

@@ -23,14 +23,25 @@ describe('email verification by mail', () => {
 
   async function userToken(email: string): Promise<string> {
     const config = await s.discover(appId, client.None())
-    const { url, verifier, state } = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid account:read' })
+    const { url, verifier, state } = await pkceAuthorizationRequest(config, {
+      redirectUri,
+      scope: 'openid account:read',
+    })
     const landed = await signInThroughForms(s.issuer, url.href, { email, password: TEST_PASSWORD })
     assert.ok(landed.url.startsWith(redirectUri), `landed on ${landed.url} (${landed.status})`)
-    return (await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: state })).access_token
+    return (
+      await client.authorizationCodeGrant(config, new URL(landed.url), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      })
+    ).access_token
   }
 
   const askForLink = (token: string | undefined) =>
-    fetch(`${s.issuer}/api/v2/me/email-verification`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} })
+    fetch(`${s.issuer}/api/v2/me/email-verification`, {
+      method: 'POST',
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    })
 
   before(async () => {
     smtp = await startTestSmtpServer()
@@ -39,7 +50,14 @@ describe('email verification by mail', () => {
     await s.clients.upsert({
       clientId: serviceId,
       secret: serviceSecret,
-      metadata: { client_id: serviceId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', scope: 'account:read' },
+      metadata: {
+        client_id: serviceId,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'account:read',
+      },
     })
     directory = createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) })
   })
@@ -50,7 +68,11 @@ describe('email verification by mail', () => {
 
   test('[SRS-AUTH-001] email verification: the mailed link verifies the address once; a second use is refused', async () => {
     // Self-registered: the address is not verified yet.
-    const user = await directory.users.createUser({ email: `new-${randomUUID()}@demo.test`, password: TEST_PASSWORD, roles: [{ role: 'patient', organisationId: null }] })
+    const user = await directory.users.createUser({
+      email: `new-${randomUUID()}@demo.test`,
+      password: TEST_PASSWORD,
+      roles: [{ role: 'patient', organisationId: null }],
+    })
     assert.equal(user.emailVerifiedAt, null)
     const token = await userToken(user.email)
 
@@ -60,10 +82,16 @@ describe('email verification by mail', () => {
     const mail = await smtp.waitFor(user.email, { since })
     assert.deepEqual(mail.to, [user.email])
     assert.match(mail.raw, /^Subject: Confirm your Vigil email address\r$/m)
-    const link = new RegExp(`${s.issuer.replaceAll('.', '\\.')}/account/verify-email/([A-Za-z0-9_-]{43})`).exec(mail.text)
+    const link = new RegExp(
+      `${s.issuer.replaceAll('.', '\\.')}/account/verify-email/([A-Za-z0-9_-]{43})`,
+    ).exec(mail.text)
     assert.ok(link?.[1], `a link in the mail: ${mail.text}`)
     const linkToken = link[1]
-    assert.equal((await directory.findAccount(user.id))?.emailVerified, false, 'asking for the link verifies nothing')
+    assert.equal(
+      (await directory.findAccount(user.id))?.emailVerified,
+      false,
+      'asking for the link verifies nothing',
+    )
 
     // Opening the link (as a mail scanner would, twice) uses nothing: it shows a confirm button.
     for (let i = 0; i < 2; i++) {
@@ -74,7 +102,11 @@ describe('email verification by mail', () => {
       assert.equal(opened.headers.get('cache-control'), 'no-store')
       assert.match(await opened.text(), /<button type="submit">Confirm my email address<\/button>/)
     }
-    assert.equal((await directory.findAccount(user.id))?.emailVerified, false, 'opening the link verifies nothing')
+    assert.equal(
+      (await directory.findAccount(user.id))?.emailVerified,
+      false,
+      'opening the link verifies nothing',
+    )
 
     const first = await fetch(link[0], { method: 'POST' })
     assert.equal(first.status, 200)
@@ -100,14 +132,20 @@ describe('email verification by mail', () => {
 
     // The token is in the URL path only: logs record the route pattern.
     assert.ok(!s.logs.text.includes(linkToken), 'the link token is not logged')
-    const pageLines = s.logs.entries().filter((e) => (e.req as { route?: string } | undefined)?.route === '/account/verify-email/:token')
+    const pageLines = s.logs
+      .entries()
+      .filter((e) => (e.req as { route?: string } | undefined)?.route === '/account/verify-email/:token')
     assert.ok(pageLines.length >= 2)
-    for (const line of pageLines) assert.equal((line.req as { path?: string }).path, '/account/verify-email/:token')
+    for (const line of pageLines)
+      assert.equal((line.req as { path?: string }).path, '/account/verify-email/:token')
   })
 
   test('[SRS-AUTH-001] email verification: only a user asks for a link; a client credentials token gets 403 and no token 401', async () => {
     const since = smtp.received.length
-    const service = await client.clientCredentialsGrant(await s.discover(serviceId, client.ClientSecretBasic(serviceSecret)), { scope: 'account:read' })
+    const service = await client.clientCredentialsGrant(
+      await s.discover(serviceId, client.ClientSecretBasic(serviceSecret)),
+      { scope: 'account:read' },
+    )
     const refused = await askForLink(service.access_token)
     assert.equal(refused.status, 403)
     assert.match(String(refused.headers.get('content-type')), /^application\/problem\+json/)

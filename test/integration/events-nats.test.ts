@@ -34,7 +34,10 @@ describe('events on NATS JetStream', () => {
     // The app must create the stream when it is absent.
     await jsm.streams.delete(STREAM).catch(() => false)
     isolated = await openIsolatedDatabase()
-    t = await createTestApp({ env: { EVENTS_RELAY: 'true', EVENTS_RELAY_INTERVAL_MS: '40', NATS_URL, NATS_STREAM: STREAM }, deps: { db: isolated.db } })
+    t = await createTestApp({
+      env: { EVENTS_RELAY: 'true', EVENTS_RELAY_INTERVAL_MS: '40', NATS_URL, NATS_STREAM: STREAM },
+      deps: { db: isolated.db },
+    })
     w = await buildWorld(t.app)
   })
   after(async () => {
@@ -44,14 +47,28 @@ describe('events on NATS JetStream', () => {
   })
 
   test('[SRS-EVT-360] every event is published to the stream (created if absent) on vigil.events.<type>, message id = event id, identifiers only; a second publish of the event is dropped by JetStream', async () => {
-    await waitUntil('the stream created by the app', async () => (await jsm.streams.info(STREAM).catch(() => undefined)) !== undefined)
+    await waitUntil(
+      'the stream created by the app',
+      async () => (await jsm.streams.info(STREAM).catch(() => undefined)) !== undefined,
+    )
     const before = (await jsm.streams.info(STREAM)).state.last_seq
-    const token = await mintToken(t.app, t.config.publicUrl, { clientId: w.devices.bound.clientId, scope: 'device-data:write' })
+    const token = await mintToken(t.app, t.config.publicUrl, {
+      clientId: w.devices.bound.clientId,
+      scope: 'device-data:write',
+    })
     const time = `${new Date(Date.now() - 60_000).toISOString().slice(0, 23)}Z`
-    const res = await t.app.inject({ method: 'POST', url: '/api/v2/device-data', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: { readings: [{ code: '2339-0', value: 97.25, unit: 'mg/dL', effectiveDateTime: time }] } })
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v2/device-data',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: { readings: [{ code: '2339-0', value: 97.25, unit: 'mg/dL', effectiveDateTime: time }] },
+    })
     assert.equal(res.statusCode, 200, res.body)
     const readingId = res.json().results[0].id as string
-    const { rows } = await t.db.query<{ id: number; event_id: string }>("SELECT id, event_id FROM outbox WHERE topic = 'device-data.accepted' AND payload->>'readingIds' LIKE $1", [`%${readingId}%`])
+    const { rows } = await t.db.query<{ id: number; event_id: string }>(
+      "SELECT id, event_id FROM outbox WHERE topic = 'device-data.accepted' AND payload->>'readingIds' LIKE $1",
+      [`%${readingId}%`],
+    )
     const event = rows[0]
     assert.ok(event)
     await waitUntil('published', async () => (await jsm.streams.info(STREAM)).state.last_seq > before)
@@ -63,15 +80,35 @@ describe('events on NATS JetStream', () => {
     assert.equal(body.type, 'device-data.accepted')
     assert.equal(body.data.eventId, event.event_id)
     assert.deepEqual(body.data.readingIds, [readingId])
-    assert.doesNotMatch(new TextDecoder().decode(stored.data), /97\.25|valueQuantity|resources/, 'identifiers only, never a value')
-    const delivered = await t.db.query<{ status: string }>("SELECT status FROM event_deliveries WHERE destination = 'nats' AND outbox_id = $1", [event.id])
+    assert.doesNotMatch(
+      new TextDecoder().decode(stored.data),
+      /97\.25|valueQuantity|resources/,
+      'identifiers only, never a value',
+    )
+    const delivered = await t.db.query<{ status: string }>(
+      "SELECT status FROM event_deliveries WHERE destination = 'nats' AND outbox_id = $1",
+      [event.id],
+    )
     assert.equal(delivered.rows[0]?.status, 'delivered')
 
     // Replayed (as after a crash between publish and the row's update): the stream keeps one copy.
     const replayed = await eventsRepository.eventsByOutboxIds(t.db, [event.id])
     await eventsRepository.replay(t.db, 'nats', null, [...replayed.values()], new Date())
-    await waitUntil('the replay processed', async () => (await t.db.query<{ status: string }>("SELECT status FROM event_deliveries WHERE destination = 'nats' AND outbox_id = $1", [event.id])).rows[0]?.status === 'delivered')
-    assert.equal((await jsm.streams.info(STREAM)).state.last_seq, before + 1, 'JetStream deduplicated the message id')
+    await waitUntil(
+      'the replay processed',
+      async () =>
+        (
+          await t.db.query<{ status: string }>(
+            "SELECT status FROM event_deliveries WHERE destination = 'nats' AND outbox_id = $1",
+            [event.id],
+          )
+        ).rows[0]?.status === 'delivered',
+    )
+    assert.equal(
+      (await jsm.streams.info(STREAM)).state.last_seq,
+      before + 1,
+      'JetStream deduplicated the message id',
+    )
 
     const ready = await t.app.inject({ method: 'GET', url: '/health/ready' })
     assert.equal(ready.statusCode, 200)
@@ -80,17 +117,42 @@ describe('events on NATS JetStream', () => {
 
   test('[SRS-EVT-361] NATS unreachable: /health/ready stays 200 and reports nats as degraded; the events wait as pending deliveries', async () => {
     const down = await openIsolatedDatabase()
-    const app = await createTestApp({ env: { EVENTS_RELAY: 'true', EVENTS_RELAY_INTERVAL_MS: '40', EVENTS_RETRY_BASE_MS: '50', NATS_URL: 'nats://127.0.0.1:1', NATS_STREAM: STREAM }, deps: { db: down.db } })
+    const app = await createTestApp({
+      env: {
+        EVENTS_RELAY: 'true',
+        EVENTS_RELAY_INTERVAL_MS: '40',
+        EVENTS_RETRY_BASE_MS: '50',
+        NATS_URL: 'nats://127.0.0.1:1',
+        NATS_STREAM: STREAM,
+      },
+      deps: { db: down.db },
+    })
     try {
       const ready = await app.app.inject({ method: 'GET', url: '/health/ready' })
       assert.equal(ready.statusCode, 200, ready.body)
       assert.equal(ready.json().checks.nats.status, 'degraded')
       const world = await buildWorld(app.app)
-      const token = await mintToken(app.app, app.config.publicUrl, { clientId: world.devices.bound.clientId, scope: 'device-data:write' })
+      const token = await mintToken(app.app, app.config.publicUrl, {
+        clientId: world.devices.bound.clientId,
+        scope: 'device-data:write',
+      })
       const time = `${new Date(Date.now() - 60_000).toISOString().slice(0, 23)}Z`
-      const res = await app.app.inject({ method: 'POST', url: '/api/v2/device-data', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: { readings: [{ code: '2339-0', value: 99, unit: 'mg/dL', effectiveDateTime: time }] } })
+      const res = await app.app.inject({
+        method: 'POST',
+        url: '/api/v2/device-data',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        payload: { readings: [{ code: '2339-0', value: 99, unit: 'mg/dL', effectiveDateTime: time }] },
+      })
       assert.equal(res.statusCode, 200)
-      await waitUntil('a failed publish attempt', async () => (await app.db.query<{ attempts: number }>("SELECT attempts FROM event_deliveries WHERE destination = 'nats' AND status = 'pending' AND attempts > 0")).rows.length > 0)
+      await waitUntil(
+        'a failed publish attempt',
+        async () =>
+          (
+            await app.db.query<{ attempts: number }>(
+              "SELECT attempts FROM event_deliveries WHERE destination = 'nats' AND status = 'pending' AND attempts > 0",
+            )
+          ).rows.length > 0,
+      )
     } finally {
       await app.close()
       await down.drop()

@@ -5,5 +5,6 @@ import { relayProcessContext } from './events-relay-process.ts'
 
 describe('the outbox relay in server processes: crash', () => {
   const ctx = relayProcessContext()
-  test('[SRS-EVT-362] an event committed before the server is killed with SIGKILL is delivered after the restart, signed and once', () => ctx.crash())
+  test('[SRS-EVT-362] an event committed before the server is killed with SIGKILL is delivered after the restart, signed and once', () =>
+    ctx.crash())
 })

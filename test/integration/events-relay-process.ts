@@ -13,9 +13,24 @@ import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
 import { freePort } from '../support/oauth.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'
-import { childEnv, get, removeDir, startServer, tempDir, until, type Env, type Serving } from './server-process.ts'
+import {
+  childEnv,
+  get,
+  removeDir,
+  startServer,
+  tempDir,
+  until,
+  type Env,
+  type Serving,
+} from './server-process.ts'
 
-const RELAY_ENV = { EVENTS_RELAY: 'true', EVENTS_RELAY_INTERVAL_MS: '50', EVENTS_RETRY_BASE_MS: '50', EVENTS_RETRY_MAX_DELAY_MS: '300', EVENTS_WEBHOOK_TIMEOUT_MS: '3000' }
+const RELAY_ENV = {
+  EVENTS_RELAY: 'true',
+  EVENTS_RELAY_INTERVAL_MS: '50',
+  EVENTS_RETRY_BASE_MS: '50',
+  EVENTS_RETRY_MAX_DELAY_MS: '300',
+  EVENTS_WEBHOOK_TIMEOUT_MS: '3000',
+}
 
 /** On PostgreSQL a schema of this test's own (one relay per outbox), with a URL processes can use. */
 async function scopedDatabase(): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
@@ -54,12 +69,24 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     const res = await get(`${base}/api/v2/device-data`, {
       method: 'POST',
       headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ readings: [{ code: '2339-0', value, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000 - value).toISOString() }] }),
+      body: JSON.stringify({
+        readings: [
+          {
+            code: '2339-0',
+            value,
+            unit: 'mg/dL',
+            effectiveDateTime: new Date(Date.now() - 60_000 - value).toISOString(),
+          },
+        ],
+      }),
     })
     assert.equal(res.status, 200, await res.clone().text())
     return ((await res.json()) as { results: Array<{ id: string }> }).results[0]?.id as string
   }
-  const receivedReading = (id: string) => rx.accepted.some((r) => r.path === subscriptionPath && (r.json.data.readingIds as string[] | undefined)?.includes(id))
+  const receivedReading = (id: string) =>
+    rx.accepted.some(
+      (r) => r.path === subscriptionPath && (r.json.data.readingIds as string[] | undefined)?.includes(id),
+    )
 
   before(async () => {
     rx = await startWebhookReceiver()
@@ -68,22 +95,43 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     const port = await freePort()
     issuer = `http://127.0.0.1:${port}`
     // The world and the subscription are made in this process, on the data the servers will use.
-    const db: Database = scoped.url ? await openDatabase({ databaseUrl: scoped.url, poolMax: 2 }) : await openDatabase({ pgliteDir: dir })
+    const db: Database = scoped.url
+      ? await openDatabase({ databaseUrl: scoped.url, poolMax: 2 })
+      : await openDatabase({ pgliteDir: dir })
     await migrate(db)
     const t: TestApp = await createTestApp({ env: { PUBLIC_URL: issuer }, deps: { db } })
     try {
       w = await buildWorld(t.app)
-      deviceToken = await mintToken(t.app, issuer, { clientId: w.devices.bound.clientId, scope: 'device-data:write' })
+      deviceToken = await mintToken(t.app, issuer, {
+        clientId: w.devices.bound.clientId,
+        scope: 'device-data:write',
+      })
       const admin = await userToken(t.app, issuer, w, w.users.orgAdminA, 'admin:users')
       subscriptionPath = '/process'
-      const res = await t.app.inject({ method: 'POST', url: '/api/v2/subscriptions', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, payload: { url: `${rx.url}${subscriptionPath}`, eventTypes: ['device-data.accepted'] } })
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v2/subscriptions',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        payload: { url: `${rx.url}${subscriptionPath}`, eventTypes: ['device-data.accepted'] },
+      })
       assert.equal(res.statusCode, 201, res.body)
       rx.secrets.set(subscriptionPath, res.json().secret as string)
     } finally {
       await t.close()
       await db.close()
     }
-    env = childEnv(dir, { PORT: String(port), PUBLIC_URL: issuer, ENCRYPTION_KEYRING: TEST_KEYRING, COOKIE_SECRET: TEST_COOKIE_SECRET, EVENTS_WEBHOOK_CA_FILE: rx.caFile, ...RELAY_ENV }, { externalServices: true })
+    env = childEnv(
+      dir,
+      {
+        PORT: String(port),
+        PUBLIC_URL: issuer,
+        ENCRYPTION_KEYRING: TEST_KEYRING,
+        COOKIE_SECRET: TEST_COOKIE_SECRET,
+        EVENTS_WEBHOOK_CA_FILE: rx.caFile,
+        ...RELAY_ENV,
+      },
+      { externalServices: true },
+    )
     if (scoped.url) env.DATABASE_URL = scoped.url
   })
   after(async () => {
@@ -99,7 +147,14 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     running.push(first)
     const id = await post(issuer, 101)
     // Committed and being retried against a receiver that is down …
-    await until('a failed attempt', () => (rx.requests.some((r) => (r.json.data.readingIds as string[] | undefined)?.includes(id)) ? true : undefined), 20_000)
+    await until(
+      'a failed attempt',
+      () =>
+        rx.requests.some((r) => (r.json.data.readingIds as string[] | undefined)?.includes(id))
+          ? true
+          : undefined,
+      20_000,
+    )
     // … when the server dies without any shutdown.
     first.proc.signal('SIGKILL')
     await first.proc.waitForExit()
@@ -109,7 +164,9 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     const second = await startServer(env)
     running.push(second)
     await until('delivered after the restart', () => (receivedReading(id) ? true : undefined), 30_000)
-    const got = rx.accepted.filter((r) => r.path === subscriptionPath && (r.json.data.readingIds as string[]).includes(id))
+    const got = rx.accepted.filter(
+      (r) => r.path === subscriptionPath && (r.json.data.readingIds as string[]).includes(id),
+    )
     assert.equal(got.length, 1)
     assert.equal(got[0]?.verified, true)
     second.proc.signal('SIGKILL')
@@ -122,18 +179,45 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     if (!scoped.url) {
       // PGlite: one process per data directory, so the two relays run in one process on one database.
       const db = await openDatabase({ pgliteDir: dir })
-      const apps = [await createTestApp({ env: { PUBLIC_URL: issuer, EVENTS_WEBHOOK_CA_FILE: rx.caFile, ...RELAY_ENV }, deps: { db } }), await createTestApp({ env: { PUBLIC_URL: issuer, EVENTS_WEBHOOK_CA_FILE: rx.caFile, ...RELAY_ENV }, deps: { db } })]
+      const apps = [
+        await createTestApp({
+          env: { PUBLIC_URL: issuer, EVENTS_WEBHOOK_CA_FILE: rx.caFile, ...RELAY_ENV },
+          deps: { db },
+        }),
+        await createTestApp({
+          env: { PUBLIC_URL: issuer, EVENTS_WEBHOOK_CA_FILE: rx.caFile, ...RELAY_ENV },
+          deps: { db },
+        }),
+      ]
       try {
         const ids: string[] = []
         for (let i = 0; i < 10; i++) {
           const app = apps[i % 2] as TestApp
-          const res = await app.app.inject({ method: 'POST', url: '/api/v2/device-data', headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' }, payload: { readings: [{ code: '2339-0', value: 200 + i, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 120_000 - i).toISOString() }] } })
+          const res = await app.app.inject({
+            method: 'POST',
+            url: '/api/v2/device-data',
+            headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' },
+            payload: {
+              readings: [
+                {
+                  code: '2339-0',
+                  value: 200 + i,
+                  unit: 'mg/dL',
+                  effectiveDateTime: new Date(Date.now() - 120_000 - i).toISOString(),
+                },
+              ],
+            },
+          })
           assert.equal(res.statusCode, 200, res.body)
           ids.push(res.json().results[0].id as string)
         }
         await until('all delivered', () => (ids.every(receivedReading) ? true : undefined), 30_000)
         await new Promise((r) => setTimeout(r, 500))
-        const sent = rx.requests.filter((r) => r.path === subscriptionPath && ids.some((id) => (r.json.data.readingIds as string[]).includes(id)))
+        const sent = rx.requests.filter(
+          (r) =>
+            r.path === subscriptionPath &&
+            ids.some((id) => (r.json.data.readingIds as string[]).includes(id)),
+        )
         assert.equal(sent.length, ids.length, 'each event sent exactly once')
       } finally {
         for (const a of apps) await a.close()
@@ -146,11 +230,16 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     running.push(a)
     const b = await startServer({ ...env, PORT: String(portB) })
     running.push(b)
-    const leaderOf = (s: Serving) => s.proc.entries().filter((e) => typeof e.leader === 'boolean').at(-1)?.leader === true
+    const leaderOf = (s: Serving) =>
+      s.proc
+        .entries()
+        .filter((e) => typeof e.leader === 'boolean')
+        .at(-1)?.leader === true
     await until('one active relay', () => (leaderOf(a) || leaderOf(b) ? true : undefined), 20_000)
     assert.notEqual(leaderOf(a), leaderOf(b), 'exactly one instance is the active relay')
     const ids: string[] = []
-    for (let i = 0; i < 10; i++) ids.push(await post(i % 2 === 0 ? issuer : `http://127.0.0.1:${portB}`, 300 + i))
+    for (let i = 0; i < 10; i++)
+      ids.push(await post(i % 2 === 0 ? issuer : `http://127.0.0.1:${portB}`, 300 + i))
     await until('all delivered', () => (ids.every(receivedReading) ? true : undefined), 30_000)
     const leader = leaderOf(a) ? a : b
     const standby = leader === a ? b : a
@@ -164,7 +253,10 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     for (let i = 0; i < 3; i++) ids.push(await post(standbyBase, 400 + i))
     await until('delivered by the new relay', () => (ids.every(receivedReading) ? true : undefined), 30_000)
     await new Promise((r) => setTimeout(r, 500))
-    const sent = rx.requests.filter((r) => r.path === subscriptionPath && ids.some((id) => (r.json.data.readingIds as string[]).includes(id)))
+    const sent = rx.requests.filter(
+      (r) =>
+        r.path === subscriptionPath && ids.some((id) => (r.json.data.readingIds as string[]).includes(id)),
+    )
     assert.equal(sent.length, ids.length, 'each event sent exactly once, by one instance')
     standby.proc.signal('SIGKILL')
     await standby.proc.waitForExit()

@@ -33,8 +33,16 @@ describe('three instances behind a round-robin client', () => {
     cluster.start()
     url = await cluster.createDatabase('vigil_multi')
     const redisPort = await freePort()
-    redis = new Proc('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { env: { PATH: process.env.PATH ?? '' } })
-    await redis.waitFor('redis ready', () => (redis!.stdout.includes('Ready to accept connections') ? true : undefined), 10_000)
+    redis = new Proc(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { env: { PATH: process.env.PATH ?? '' } },
+    )
+    await redis.waitFor(
+      'redis ready',
+      () => (redis!.stdout.includes('Ready to accept connections') ? true : undefined),
+      10_000,
+    )
     const db = await openDatabase({ databaseUrl: url, poolMax: 4 })
     await migrate(db)
     const t = await createTestApp({ env: { PUBLIC_URL: publicUrl, DATABASE_URL: url }, deps: { db } })
@@ -79,7 +87,11 @@ describe('three instances behind a round-robin client', () => {
           'content-type': 'application/x-www-form-urlencoded',
           'x-forwarded-for': ip,
         },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'device-data:write', resource: `${publicUrl}/api` }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'device-data:write',
+          resource: `${publicUrl}/api`,
+        }),
       })
       assert.equal(res.status, 200, await res.clone().text())
       return ((await res.json()) as { access_token: string }).access_token
@@ -87,8 +99,22 @@ describe('three instances behind a round-robin client', () => {
     const post = async (s: Serving, token: string, id: string, ip: string) => {
       const res = await fetch(`${s.address}/api/v2/device-data`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-forwarded-for': ip },
-        body: JSON.stringify({ readings: [{ id, code: '2339-0', value: 120, unit: 'mg/dL', effectiveDateTime: new Date(Date.now() - 60_000).toISOString() }] }),
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'x-forwarded-for': ip,
+        },
+        body: JSON.stringify({
+          readings: [
+            {
+              id,
+              code: '2339-0',
+              value: 120,
+              unit: 'mg/dL',
+              effectiveDateTime: new Date(Date.now() - 60_000).toISOString(),
+            },
+          ],
+        }),
         signal: AbortSignal.timeout(10_000),
       })
       await res.arrayBuffer()
@@ -101,7 +127,11 @@ describe('three instances behind a round-robin client', () => {
     let crossed = 0
     for (const [i, token] of tokens.entries()) {
       for (const [j, s] of servers.entries()) {
-        assert.equal(await post(s, token, `cross-${i}-${j}`, crossIp), 200, `a token from instance ${i} works on instance ${j}`)
+        assert.equal(
+          await post(s, token, `cross-${i}-${j}`, crossIp),
+          200,
+          `a token from instance ${i} works on instance ${j}`,
+        )
         crossed++
       }
     }
@@ -110,7 +140,9 @@ describe('three instances behind a round-robin client', () => {
     const limitIp = as()
     const statuses: number[] = []
     for (let i = 0; i < LIMIT + 20; i++) {
-      const res = await fetch(`${servers[i % 3]!.address}/api/v2/`, { headers: { 'x-forwarded-for': limitIp } })
+      const res = await fetch(`${servers[i % 3]!.address}/api/v2/`, {
+        headers: { 'x-forwarded-for': limitIp },
+      })
       await res.arrayBuffer()
       statuses.push(res.status)
     }
@@ -158,7 +190,9 @@ describe('three instances behind a round-robin client', () => {
     await Promise.all(writers)
 
     check = await openDatabase({ databaseUrl: url, poolMax: 1 })
-    const { rows } = await check.query<{ id: string; n: number }>("SELECT client_reading_id AS id, count(*)::int AS n FROM readings WHERE client_reading_id LIKE 'multi-%' GROUP BY 1")
+    const { rows } = await check.query<{ id: string; n: number }>(
+      "SELECT client_reading_id AS id, count(*)::int AS n FROM readings WHERE client_reading_id LIKE 'multi-%' GROUP BY 1",
+    )
     const stored = new Map(rows.map((r) => [r.id, r.n]))
     const lost = [...acked].filter((id) => !stored.has(id)).length
     const duplicated = rows.filter((r) => r.n > 1).length

@@ -15,12 +15,22 @@ import { REPO_ROOT, removeDir, tempDir } from './server-process.ts'
  * removed), so a hundred children start on bare node instead of each loading the TypeScript loader.
  */
 function transpileChild(into: string): string {
-  const files = { 'lock-child': 'test/support/lock-child.ts', 'data-dir-lock': 'src/platform/db/data-dir-lock.ts', database: 'src/platform/db/database.ts' }
+  const files = {
+    'lock-child': 'test/support/lock-child.ts',
+    'data-dir-lock': 'src/platform/db/data-dir-lock.ts',
+    database: 'src/platform/db/database.ts',
+  }
   for (const [name, source] of Object.entries(files)) {
     const { outputText } = ts.transpileModule(readFileSync(path.join(REPO_ROOT, source), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: false,
+      },
     })
-    const js = outputText.replace(/'(?:\.\.\/)+src\/platform\/db\/([a-z-]+)\.ts'/g, "'./$1.mjs'").replace(/'\.\/([a-z-]+)\.ts'/g, "'./$1.mjs'")
+    const js = outputText
+      .replace(/'(?:\.\.\/)+src\/platform\/db\/([a-z-]+)\.ts'/g, "'./$1.mjs'")
+      .replace(/'\.\/([a-z-]+)\.ts'/g, "'./$1.mjs'")
     writeFileSync(path.join(into, `${name}.mjs`), js)
   }
   return path.join(into, 'lock-child.mjs')
@@ -43,8 +53,19 @@ class LockChild {
 
   constructor(dataDir: string, options: { pidNamespace?: boolean } = {}) {
     const node = [process.execPath, CHILD, dataDir]
-    const [command, ...args] = options.pidNamespace ? ['unshare', '--pid', '--fork', '--mount-proc', ...node] : node
-    this.proc = spawn(command as string, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_PATH: path.join(REPO_ROOT, 'node_modules') } })
+    const [command, ...args] = options.pidNamespace
+      ? ['unshare', '--pid', '--fork', '--mount-proc', ...node]
+      : node
+    this.proc = spawn(command as string, args, {
+      cwd: REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_PATH: path.join(REPO_ROOT, 'node_modules'),
+      },
+    })
     this.proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       this.buffer += chunk
       let nl: number
@@ -157,10 +178,18 @@ describe('PGlite data-directory lock under concurrent starts and PID reuse', () 
     assert.equal((await second.next()).pid, 1)
 
     first.send('go')
-    assert.equal((await first.next()).result, 'held', 'a stale lock file naming PID 1 does not block the new PID 1')
+    assert.equal(
+      (await first.next()).result,
+      'held',
+      'a stale lock file naming PID 1 does not block the new PID 1',
+    )
     second.send('go')
     const refused = await second.next()
-    assert.equal(refused.result, 'locked', 'a live holder that is also PID 1 (another namespace) keeps the lock')
+    assert.equal(
+      refused.result,
+      'locked',
+      'a live holder that is also PID 1 (another namespace) keeps the lock',
+    )
     assert.match(refused.message ?? '', /is in use by another Vigil process \(pid 1\)/)
 
     // kill -9 of the container's PID 1; `unshare` may report its exit a moment before the kernel
@@ -175,6 +204,8 @@ describe('PGlite data-directory lock under concurrent starts and PID reuse', () 
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     assert.equal(taken?.result, 'held', 'after kill -9 of the holder the next PID 1 takes the lock')
-    console.log(`# pglite lock pid reuse: stale PID-1 file taken over, live PID 1 refused, lock free ${Math.round(performance.now() - killedAt)} ms after kill -9`)
+    console.log(
+      `# pglite lock pid reuse: stale PID-1 file taken over, live PID 1 refused, lock free ${Math.round(performance.now() - killedAt)} ms after kill -9`,
+    )
   })
 })

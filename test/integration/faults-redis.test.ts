@@ -24,8 +24,16 @@ describe('Redis frozen under a running server', () => {
   before(async () => {
     dir = tempDir('faults-redis')
     const port = await freePort()
-    redis = new Proc('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { env: { PATH: process.env.PATH ?? '' } })
-    await redis.waitFor('redis ready', () => (redis!.stdout.includes('Ready to accept connections') ? true : undefined), 10_000)
+    redis = new Proc(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { env: { PATH: process.env.PATH ?? '' } },
+    )
+    await redis.waitFor(
+      'redis ready',
+      () => (redis!.stdout.includes('Ready to accept connections') ? true : undefined),
+      10_000,
+    )
     serving = await startServer(
       childEnv(dir, {
         REDIS_URL: `redis://127.0.0.1:${port}`,
@@ -55,7 +63,10 @@ describe('Redis frozen under a running server', () => {
     }
     const readiness = async () => {
       const res = await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(15_000) })
-      return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, { status: string }> } }
+      return {
+        status: res.status,
+        body: (await res.json()) as { status: string; checks: Record<string, { status: string }> },
+      }
     }
     for (let i = 0; i < 20; i++) await timed() // warm-up
     const baseline: number[] = []
@@ -72,23 +83,38 @@ describe('Redis frozen under a running server', () => {
     redis.signal('SIGCONT')
     frozen = false
     const thawedAt = performance.now()
-    const back = await until('Redis in use again', async () => ((await readiness()).body.checks.redis?.status === 'ok' ? performance.now() - thawedAt : undefined), 10_000, 50)
+    const back = await until(
+      'Redis in use again',
+      async () =>
+        (await readiness()).body.checks.redis?.status === 'ok' ? performance.now() - thawedAt : undefined,
+      10_000,
+      50,
+    )
 
-    const slow = during.filter((ms) => ms > COMMAND_TIMEOUT_MS / 2).length
+    // A request that waited on the frozen Redis waited the whole command timeout; one merely slowed
+    // by a loaded machine (CI runs two test files on two cores) did not. Count the former.
+    const waitedMs = COMMAND_TIMEOUT_MS * 0.9
+    const slow = during.filter((ms) => ms >= waitedMs).length
     console.log(
       `# faults-redis: baseline p50 ${percentile(baseline, 50).toFixed(1)} ms p99 ${percentile(baseline, 99).toFixed(1)} ms; frozen ${during.length} requests ` +
         `p50 ${percentile(during, 50).toFixed(1)} ms p99 ${percentile(during, 99).toFixed(1)} ms max ${Math.max(...during).toFixed(1)} ms, ` +
-        `${slow} over ${COMMAND_TIMEOUT_MS / 2} ms, 5xx 0; ready during ${ready.status} ${ready.body.status}; Redis back in use ${Math.round(back)} ms after thaw`,
+        `${slow} of ${waitedMs} ms or more, ${during.filter((ms) => ms > COMMAND_TIMEOUT_MS / 2).length} over ${COMMAND_TIMEOUT_MS / 2} ms, 5xx 0; ready during ${ready.status} ${ready.body.status}; Redis back in use ${Math.round(back)} ms after thaw`,
     )
     assert.equal(ready.status, 200, 'a frozen Redis does not take the instance out of the load balancer')
     assert.equal(ready.body.status, 'degraded')
     assert.equal(ready.body.checks.redis?.status, 'down')
     // Before the circuit opens, each request waits one command timeout (three in a row open it);
     // while open, one trial per cool-down (1 s) may wait one more. Nothing waits longer.
-    assert.ok(Math.max(...during) < COMMAND_TIMEOUT_MS + 500, `no request waited beyond the command timeout (max ${Math.max(...during).toFixed(0)} ms)`)
+    assert.ok(
+      Math.max(...during) < COMMAND_TIMEOUT_MS + 500,
+      `no request waited beyond the command timeout (max ${Math.max(...during).toFixed(0)} ms)`,
+    )
     assert.ok(slow <= 3 + 3, `only the requests that opened or tried the circuit waited (${slow})`)
     assert.ok(during.length >= 20, 'the API kept serving while Redis was frozen')
-    assert.ok(percentile(during, 50) < percentile(baseline, 50) + 50, 'the typical request is as fast as before the freeze')
+    assert.ok(
+      percentile(during, 50) < percentile(baseline, 50) + 50,
+      'the typical request is as fast as before the freeze',
+    )
     assert.ok(serving.proc.running)
   })
 })

@@ -49,12 +49,22 @@ describe('health probes', () => {
 
   test('[SRS-OPS-001][SRS-OPS-253] /health/ready answers 200 "degraded" naming Redis when the configured Redis is unreachable, and says so in the metrics', async () => {
     // A real client pointed at a port where nothing listens.
-    const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 300, retryStrategy: () => null })
+    const redis = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      connectTimeout: 300,
+      retryStrategy: () => null,
+    })
     redis.on('error', () => {})
     const down = await createTestApp({ deps: { db: t.db, redis } })
     try {
       const res = await down.app.inject({ method: 'GET', url: '/health/ready' })
-      assert.equal(res.statusCode, 200, 'the API works without Redis (limits fail open): the instance stays in the load balancer')
+      assert.equal(
+        res.statusCode,
+        200,
+        'the API works without Redis (limits fail open): the instance stays in the load balancer',
+      )
       assert.equal(res.json().status, 'degraded')
       assert.equal(res.json().checks.redis.status, 'down')
       assert.equal(res.json().checks.redis.critical, false)
@@ -81,10 +91,20 @@ describe('metrics', () => {
       assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
       const text = res.body
       assert.match(text, /^vigil_http_requests_total\{method="GET",route="\/health\/live",status="200"\} 2$/m)
-      assert.match(text, /^vigil_http_requests_total\{method="GET",route="unmatched",status="404"\} 1$/m, 'unknown paths share one label')
+      assert.match(
+        text,
+        /^vigil_http_requests_total\{method="GET",route="unmatched",status="404"\} 1$/m,
+        'unknown paths share one label',
+      )
       assert.doesNotMatch(text, /no\/such\/thing/)
-      assert.match(text, /^vigil_http_request_duration_seconds_count\{method="GET",route="\/health\/live",status="200"\} 2$/m)
-      assert.match(text, /^vigil_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/health\/live",status="200"\} \d+$/m)
+      assert.match(
+        text,
+        /^vigil_http_request_duration_seconds_count\{method="GET",route="\/health\/live",status="200"\} 2$/m,
+      )
+      assert.match(
+        text,
+        /^vigil_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/health\/live",status="200"\} \d+$/m,
+      )
       assert.match(text, /^vigil_db_pool_connections\{state="max"\} \d+$/m)
       assert.match(text, /^vigil_db_pool_connections\{state="total"\} \d+$/m)
     } finally {
@@ -99,9 +119,17 @@ describe('metrics', () => {
       const none = await t.app.inject({ method: 'GET', url: '/metrics' })
       assert.equal(none.statusCode, 401)
       assert.equal(none.headers['content-type'], 'application/problem+json; charset=utf-8')
-      const wrong = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token.slice(0, -1)}x` } })
+      const wrong = await t.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: `Bearer ${token.slice(0, -1)}x` },
+      })
       assert.equal(wrong.statusCode, 401)
-      const right = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })
+      const right = await t.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: `Bearer ${token}` },
+      })
       assert.equal(right.statusCode, 200)
       assert.match(right.body, /vigil_http_requests_total/)
     } finally {

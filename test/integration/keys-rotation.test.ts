@@ -28,14 +28,31 @@ describe('vigil keys rotate / rotate-checkpoint / rotate-signing', () => {
     await withDb(async (db) => {
       const { cipher } = patientCrypto(db, ring)
       for (const r of readings) {
-        const { rows } = await db.query<{ value_sealed: string }>('SELECT value_sealed FROM readings WHERE id = $1', [r.id])
-        assert.equal((await openReading(cipher, r.patientId, r.id, (rows[0] as { value_sealed: string }).value_sealed)).value, r.value)
+        const { rows } = await db.query<{ value_sealed: string }>(
+          'SELECT value_sealed FROM readings WHERE id = $1',
+          [r.id],
+        )
+        assert.equal(
+          (await openReading(cipher, r.patientId, r.id, (rows[0] as { value_sealed: string }).value_sealed))
+            .value,
+          r.value,
+        )
       }
     })
   }
 
-  async function entries(action: string): Promise<Array<{ actor_kind: string; resource_id: string | null; decision_rule: string | null }>> {
-    return withDb(async (db) => (await db.query<{ actor_kind: string; resource_id: string | null; decision_rule: string | null }>('SELECT actor_kind, resource_id, decision_rule FROM audit_entries WHERE action = $1 ORDER BY occurred_at', [action])).rows)
+  async function entries(
+    action: string,
+  ): Promise<Array<{ actor_kind: string; resource_id: string | null; decision_rule: string | null }>> {
+    return withDb(
+      async (db) =>
+        (
+          await db.query<{ actor_kind: string; resource_id: string | null; decision_rule: string | null }>(
+            'SELECT actor_kind, resource_id, decision_rule FROM audit_entries WHERE action = $1 ORDER BY occurred_at',
+            [action],
+          )
+        ).rows,
+    )
   }
 
   before(async () => {
@@ -43,10 +60,16 @@ describe('vigil keys rotate / rotate-checkpoint / rotate-signing', () => {
     await withDb(async (db) => {
       const { patients, cipher } = patientCrypto(db)
       for (let p = 0; p < 3; p++) {
-        const patient = await patients.create({ demographics: { name: { family: `Rotate${p}` }, birthDate: '1970-01-01' } })
+        const patient = await patients.create({
+          demographics: { name: { family: `Rotate${p}` }, birthDate: '1970-01-01' },
+        })
         for (let i = 0; i < 4; i++) {
           const value = 100 + p * 10 + i
-          readings.push({ id: await insertReading(db, cipher, patient.id, value), patientId: patient.id, value })
+          readings.push({
+            id: await insertReading(db, cipher, patient.id, value),
+            patientId: patient.id,
+            value,
+          })
         }
       }
     })
@@ -60,8 +83,13 @@ describe('vigil keys rotate / rotate-checkpoint / rotate-signing', () => {
     assert.equal(result.kekVersion, 2)
     assert.equal(result.rewrapped, 3, 'one data key per patient')
     await withDb(async (db) => {
-      const { rows } = await db.query<{ kek_version: number }>('SELECT DISTINCT kek_version FROM patient_data_keys WHERE wrapped_key IS NOT NULL')
-      assert.deepEqual(rows.map((r) => Number(r.kek_version)), [2])
+      const { rows } = await db.query<{ kek_version: number }>(
+        'SELECT DISTINCT kek_version FROM patient_data_keys WHERE wrapped_key IS NOT NULL',
+      )
+      assert.deepEqual(
+        rows.map((r) => Number(r.kek_version)),
+        [2],
+      )
     })
     await allReadable()
     const audited = await entries('key.rotate')
@@ -98,12 +126,20 @@ describe('vigil keys rotate / rotate-checkpoint / rotate-signing', () => {
     const second = await cdb.cli(['audit', 'checkpoint'])
     assert.equal(second.code, 0, second.stderr)
     await withDb(async (db) => {
-      const { rows } = await db.query<{ kid: string; retired: boolean }>('SELECT kid, retired_at IS NOT NULL AS retired FROM audit_signing_keys ORDER BY created_at')
+      const { rows } = await db.query<{ kid: string; retired: boolean }>(
+        'SELECT kid, retired_at IS NOT NULL AS retired FROM audit_signing_keys ORDER BY created_at',
+      )
       assert.equal(rows.length, 2)
       assert.equal(rows[0]?.retired, true)
       assert.deepEqual(rows[1], { kid, retired: false })
-      const { rows: cps } = await db.query<{ kid: string }>('SELECT kid FROM audit_checkpoints ORDER BY created_at')
-      assert.deepEqual(cps.map((c) => c.kid), [rows[0]?.kid, kid], 'one checkpoint under each key')
+      const { rows: cps } = await db.query<{ kid: string }>(
+        'SELECT kid FROM audit_checkpoints ORDER BY created_at',
+      )
+      assert.deepEqual(
+        cps.map((c) => c.kid),
+        [rows[0]?.kid, kid],
+        'one checkpoint under each key',
+      )
     })
     const verifyNew = await cdb.cli(['audit', 'verify'])
     assert.equal(verifyNew.code, 0, verifyNew.stderr + verifyNew.stdout)

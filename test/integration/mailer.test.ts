@@ -12,7 +12,6 @@ import { createLogger } from '../../src/platform/observability/logger.ts'
 import { testConfig } from '../support/config.ts'
 import { LogSink } from '../support/log-sink.ts'
 
-
 interface Received {
   readonly from: string | undefined
   readonly to: readonly string[]
@@ -25,7 +24,10 @@ function parseMessage(raw: string): { headers: Map<string, string>; body: string
   const end = raw.indexOf('\r\n\r\n')
   assert.ok(end > 0, 'the message has a header block ended by an empty CRLF line')
   const headers = new Map<string, string>()
-  for (const line of raw.slice(0, end).replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
+  for (const line of raw
+    .slice(0, end)
+    .replace(/\r\n[ \t]+/g, ' ')
+    .split('\r\n')) {
     const colon = line.indexOf(':')
     assert.ok(colon > 0, `header line "${line}" has a name`)
     headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim())
@@ -36,7 +38,10 @@ function parseMessage(raw: string): { headers: Map<string, string>; body: string
 /** Quoted-printable (RFC 2045 §6.7): soft line breaks removed, =XX octets decoded. */
 function decodeQuotedPrintable(text: string): string {
   const joined = text.replace(/=\r\n/g, '')
-  return Buffer.from(joined.replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8')
+  return Buffer.from(
+    joined.replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  ).toString('utf8')
 }
 
 async function startSmtpServer(options: SMTPServerOptions = {}) {
@@ -75,7 +80,11 @@ const message = {
 
 test('[SRS-MAIL-001] mailer: with SMTP_URL set, a message reaches the SMTP server with its From, To, Subject and body', async () => {
   const { port, received } = await startSmtpServer()
-  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${port}`, from: 'Vigil <no-reply@vigil.test>', devDir: '/nonexistent' })
+  const mailer = createMailer({
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    from: 'Vigil <no-reply@vigil.test>',
+    devDir: '/nonexistent',
+  })
   assert.equal(mailer.transport, 'smtp')
   try {
     await mailer.send({ to: message.to, subject: message.subject, text: message.text })
@@ -107,7 +116,11 @@ test('[SRS-MAIL-001] mailer: credentials in SMTP_URL authenticate with the serve
     },
   })
   // The password is URL-encoded in the URL and decoded before use.
-  const mailer = createMailer({ smtpUrl: `smtp://vigil:pa%24%24%20w0rd@127.0.0.1:${port}`, from: 'Vigil <no-reply@vigil.test>', devDir: '/nonexistent' })
+  const mailer = createMailer({
+    smtpUrl: `smtp://vigil:pa%24%24%20w0rd@127.0.0.1:${port}`,
+    from: 'Vigil <no-reply@vigil.test>',
+    devDir: '/nonexistent',
+  })
   try {
     await mailer.send(message)
   } finally {
@@ -170,7 +183,11 @@ test('[SRS-MAIL-001] mailer: with ?requireTLS=true or smtps://, a relay that can
 test('[SRS-MAIL-001] mailer: an unreachable relay rejects promptly with a MailError', async () => {
   const { port } = await startSmtpServer()
   // A port that was just free: connection refused.
-  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${port === 65535 ? port - 1 : port + 1}`, from: 'Vigil <no-reply@vigil.test>', devDir: '/nonexistent' })
+  const mailer = createMailer({
+    smtpUrl: `smtp://127.0.0.1:${port === 65535 ? port - 1 : port + 1}`,
+    from: 'Vigil <no-reply@vigil.test>',
+    devDir: '/nonexistent',
+  })
   try {
     await assert.rejects(mailer.send(message), MailError)
   } finally {
@@ -182,7 +199,11 @@ test('[SRS-MAIL-001] mailer: without SMTP_URL, each message is written to DATA_D
   const dataDir = await mkdtemp(path.join(tmpdir(), 'vigil-mail-'))
   after(() => rm(dataDir, { recursive: true, force: true }))
   const logs = new LogSink()
-  const config = testConfig({ DATA_DIR: dataDir, SMTP_URL: undefined, MAIL_FROM: 'Vigil <no-reply@vigil.test>' })
+  const config = testConfig({
+    DATA_DIR: dataDir,
+    SMTP_URL: undefined,
+    MAIL_FROM: 'Vigil <no-reply@vigil.test>',
+  })
   const options = mailerOptionsFromConfig(config, createLogger({ level: 'info', destination: logs }))
   assert.equal(options.devDir, path.join(dataDir, 'mail'))
   const mailer = createMailer(options)
@@ -199,7 +220,10 @@ test('[SRS-MAIL-001] mailer: without SMTP_URL, each message is written to DATA_D
   }
   assert.equal((await stat(options.devDir)).mode & 0o077, 0, 'the mail directory is private to its owner')
 
-  const raw = (await Promise.all(files.map((f) => readFile(path.join(options.devDir, f), 'utf8')))).find((r) => r.includes(message.subject)) ?? ''
+  const raw =
+    (await Promise.all(files.map((f) => readFile(path.join(options.devDir, f), 'utf8')))).find((r) =>
+      r.includes(message.subject),
+    ) ?? ''
   assert.ok(!/[^\r]\n/.test(raw), 'every line ends in CRLF (RFC 5322 §2.1)')
   const { headers } = parseMessage(raw)
   assert.equal(headers.get('from'), 'Vigil <no-reply@vigil.test>')
@@ -212,8 +236,12 @@ test('[SRS-MAIL-001] mailer: without SMTP_URL, each message is written to DATA_D
 
   const entries = logs.entries().filter((e) => e.msg === 'mail written')
   assert.equal(entries.length, 2)
-  assert.deepEqual(entries.map((e) => e.file).sort(), files.map((f) => path.join(options.devDir, f)))
-  for (const leak of ['reset-token-3f9a', message.subject, message.to, 'this link']) assert.ok(!logs.text.includes(leak), `the log carries "${leak}"`)
+  assert.deepEqual(
+    entries.map((e) => e.file).sort(),
+    files.map((f) => path.join(options.devDir, f)),
+  )
+  for (const leak of ['reset-token-3f9a', message.subject, message.to, 'this link'])
+    assert.ok(!logs.text.includes(leak), `the log carries "${leak}"`)
 })
 
 test('[SRS-MAIL-001] mailer: SMTP_URL parameters other than requireTLS are refused, without echoing the URL', () => {

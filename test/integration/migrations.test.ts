@@ -24,7 +24,10 @@ describe('migrations', () => {
 
   test('[SRS-DB-001][SRS-DB-002] pending migrations are applied once, in order, and recorded', async () => {
     await writeFile(path.join(dir, '0001_first.sql'), 'CREATE TABLE first_t (id integer PRIMARY KEY);')
-    await writeFile(path.join(dir, '0002_second.sql'), 'CREATE TABLE second_t (id integer REFERENCES first_t(id));\nINSERT INTO first_t VALUES (1);')
+    await writeFile(
+      path.join(dir, '0002_second.sql'),
+      'CREATE TABLE second_t (id integer REFERENCES first_t(id));\nINSERT INTO first_t VALUES (1);',
+    )
     const first = await migrate(db, dir)
     assert.deepEqual(first.applied, ['0001_first', '0002_second'])
     const again = await migrate(db, dir)
@@ -42,15 +45,24 @@ describe('migrations', () => {
   })
 
   test('[SRS-DB-001] a failing migration leaves nothing half-applied', async () => {
-    await writeFile(path.join(dir, '0004_broken.sql'), 'CREATE TABLE fourth_t (id integer);\nSELECT no_such_function();')
-    await assert.rejects(migrate(db, dir), (err: Error) => err instanceof MigrationError && /0004_broken failed/.test(err.message))
+    await writeFile(
+      path.join(dir, '0004_broken.sql'),
+      'CREATE TABLE fourth_t (id integer);\nSELECT no_such_function();',
+    )
+    await assert.rejects(
+      migrate(db, dir),
+      (err: Error) => err instanceof MigrationError && /0004_broken failed/.test(err.message),
+    )
     const { rows } = await db.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'fourth_t'")
     assert.equal(rows.length, 0, 'the partial table was rolled back')
     await rm(path.join(dir, '0004_broken.sql'))
   })
 
   test('[SRS-DB-001] an applied migration that was edited afterwards stops start-up', async () => {
-    await writeFile(path.join(dir, '0001_first.sql'), 'CREATE TABLE first_t (id integer PRIMARY KEY, extra text);')
+    await writeFile(
+      path.join(dir, '0001_first.sql'),
+      'CREATE TABLE first_t (id integer PRIMARY KEY, extra text);',
+    )
     await assert.rejects(migrate(db, dir), /0001_first was changed after it was applied/)
     await writeFile(path.join(dir, '0001_first.sql'), 'CREATE TABLE first_t (id integer PRIMARY KEY);')
     await rm(path.join(dir, '0002_second.sql'))

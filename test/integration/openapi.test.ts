@@ -13,7 +13,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as 
 export function walkOpenApi(doc: Json): { operations: number; problems: string[] } {
   const problems: string[] = []
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false })
-  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) ajv.addSchema(schema as object, `#/components/schemas/${name}`)
+  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {}))
+    ajv.addSchema(schema as object, `#/components/schemas/${name}`)
   const schemes = Object.keys(doc.components?.securitySchemes ?? {})
   let operations = 0
 
@@ -26,20 +27,34 @@ export function walkOpenApi(doc: Json): { operations: number; problems: string[]
       const statuses = Object.keys(op.responses ?? {})
       if (typeof op.summary !== 'string' || op.summary.length < 5) problems.push(`${where}: no summary`)
       if (!Array.isArray(op.security)) problems.push(`${where}: no explicit security requirement`)
-      for (const req of op.security ?? []) for (const s of Object.keys(req)) if (!schemes.includes(s)) problems.push(`${where}: unknown security scheme ${s}`)
-      const isProtected = Array.isArray(op.security) && op.security.length > 0 && !op.security.some((r: Json) => Object.keys(r).length === 0)
+      for (const req of op.security ?? [])
+        for (const s of Object.keys(req))
+          if (!schemes.includes(s)) problems.push(`${where}: unknown security scheme ${s}`)
+      const isProtected =
+        Array.isArray(op.security) &&
+        op.security.length > 0 &&
+        !op.security.some((r: Json) => Object.keys(r).length === 0)
       const needs = ['500']
       if (!statuses.some((s) => /^2\d\d$/.test(s))) problems.push(`${where}: no 2xx response`)
       if (op.requestBody || (op.parameters ?? []).length > 0) needs.push('400')
       if (op.requestBody) needs.push('413', '415')
       if (isProtected) needs.push('401', '403')
       for (const s of needs) if (!statuses.includes(s)) problems.push(`${where}: status ${s} not documented`)
-      for (const [s, r] of Object.entries(op.responses ?? {})) if (typeof (r as Json).description !== 'string') problems.push(`${where}: response ${s} has no description`)
+      for (const [s, r] of Object.entries(op.responses ?? {}))
+        if (typeof (r as Json).description !== 'string')
+          problems.push(`${where}: response ${s} has no description`)
       // Errors are problem+json (OperationOutcome on FHIR); an HTML page answers its form errors as HTML.
-      const isPage = statuses.some((x) => /^2\d\d$/.test(x) && (op.responses[x] as Json).content?.['text/html'])
+      const isPage = statuses.some(
+        (x) => /^2\d\d$/.test(x) && (op.responses[x] as Json).content?.['text/html'],
+      )
       for (const s of statuses.filter((x) => /^[45]\d\d$/.test(x))) {
         const content = (op.responses[s] as Json).content ?? {}
-        if (!content['application/problem+json'] && !content['application/fhir+json'] && !(isPage && content['text/html'])) problems.push(`${where}: error ${s} is not problem+json`)
+        if (
+          !content['application/problem+json'] &&
+          !content['application/fhir+json'] &&
+          !(isPage && content['text/html'])
+        )
+          problems.push(`${where}: error ${s} is not problem+json`)
       }
       for (const [mediaType, media] of Object.entries((op.requestBody?.content ?? {}) as Json)) {
         const examples = [
@@ -48,7 +63,9 @@ export function walkOpenApi(doc: Json): { operations: number; problems: string[]
         ]
         if (examples.length === 0) problems.push(`${where}: request body ${mediaType} has no example`)
         const validate = ajv.compile(media.schema)
-        for (const ex of examples) if (!validate(ex)) problems.push(`${where}: example does not validate: ${ajv.errorsText(validate.errors)}`)
+        for (const ex of examples)
+          if (!validate(ex))
+            problems.push(`${where}: example does not validate: ${ajv.errorsText(validate.errors)}`)
       }
     }
   }
@@ -67,7 +84,16 @@ describe('OpenAPI document', () => {
   test('[SRS-DOC-001] /openapi.json is an OpenAPI 3.1 document generated from the routes', () => {
     assert.equal(doc.openapi, '3.1.0')
     assert.equal(doc.info.title, 'Vigil API')
-    for (const p of ['/health/live', '/health/ready', '/metrics', '/openapi.json', '/docs', '/api/v1/', '/api/v2/']) assert.ok(doc.paths[p], `${p} documented`)
+    for (const p of [
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+      '/openapi.json',
+      '/docs',
+      '/api/v1/',
+      '/api/v2/',
+    ])
+      assert.ok(doc.paths[p], `${p} documented`)
     assert.equal(doc.paths['/docs/scalar.js'], undefined, 'static assets are hidden')
     assert.ok(doc.components.schemas.Problem, 'the shared Problem schema is a named component')
   })
@@ -95,7 +121,10 @@ describe('OpenAPI document', () => {
       echo.requestBody.content['application/json'].example = { name: 'reading', count: -1, extra: true }
       delete guarded.responses['401']
       const broken = walkOpenApi(fdoc).problems
-      assert.ok(broken.some((p) => p.startsWith('POST /test/echo: example does not validate')), broken.join('\n'))
+      assert.ok(
+        broken.some((p) => p.startsWith('POST /test/echo: example does not validate')),
+        broken.join('\n'),
+      )
       assert.ok(broken.includes('GET /test/protected: status 401 not documented'), broken.join('\n'))
     } finally {
       await f.close()
@@ -105,13 +134,39 @@ describe('OpenAPI document', () => {
   test('[SRS-DOC-002] a route whose body has no example, or whose body accepts unknown fields, fails start-up', async () => {
     const { Type } = await import('typebox')
     const noExample = async (app: TestApp['app']) => {
-      app.post('/x', { config: { public: 'fixture without example' }, schema: { summary: 'no example', body: Type.Object({ a: Type.String() }, { additionalProperties: false }), response: { 200: Type.Object({}) } } }, async () => ({}))
+      app.post(
+        '/x',
+        {
+          config: { public: 'fixture without example' },
+          schema: {
+            summary: 'no example',
+            body: Type.Object({ a: Type.String() }, { additionalProperties: false }),
+            response: { 200: Type.Object({}) },
+          },
+        },
+        async () => ({}),
+      )
     }
     const open = async (app: TestApp['app']) => {
-      app.post('/y', { config: { public: 'fixture with open body' }, schema: { summary: 'open body', body: Type.Object({ a: Type.String() }, { examples: [{ a: 'x' }] }), response: { 200: Type.Object({}) } } }, async () => ({}))
+      app.post(
+        '/y',
+        {
+          config: { public: 'fixture with open body' },
+          schema: {
+            summary: 'open body',
+            body: Type.Object({ a: Type.String() }, { examples: [{ a: 'x' }] }),
+            response: { 200: Type.Object({}) },
+          },
+        },
+        async () => ({}),
+      )
     }
     const noSummary = async (app: TestApp['app']) => {
-      app.get('/z', { config: { public: 'fixture without summary' }, schema: { response: { 200: Type.Object({}) } } }, async () => ({}))
+      app.get(
+        '/z',
+        { config: { public: 'fixture without summary' }, schema: { response: { 200: Type.Object({}) } } },
+        async () => ({}),
+      )
     }
     await assert.rejects(createTestApp({ deps: { db: t.db }, routes: [noExample] }), /has no examples/)
     await assert.rejects(createTestApp({ deps: { db: t.db }, routes: [open] }), /additionalProperties: false/)

@@ -26,22 +26,37 @@ describe('rate limit', () => {
     const remaining = Number(first.headers['x-ratelimit-remaining'])
     assert.ok(remaining < LIMIT)
 
-    const second = await b.app.inject({ method: 'GET', url: '/api/v2/me', headers: { authorization: 'Bearer forged-token' } })
+    const second = await b.app.inject({
+      method: 'GET',
+      url: '/api/v2/me',
+      headers: { authorization: 'Bearer forged-token' },
+    })
     assert.equal(second.statusCode, 401, 'a bad token is answered, and counted')
     const afterB = Number(second.headers['x-ratelimit-remaining'])
-    if (a.config.redisUrl) assert.equal(afterB, remaining - 1, 'with Redis the second instance sees the first one\'s request')
+    if (a.config.redisUrl)
+      assert.equal(afterB, remaining - 1, "with Redis the second instance sees the first one's request")
     else assert.equal(afterB, LIMIT - 1, 'without Redis each instance counts alone')
 
     let limited = await a.app.inject({ method: 'GET', url: '/api/v2/' })
-    for (let i = 0; i < LIMIT + 1 && limited.statusCode !== 429; i++) limited = await a.app.inject({ method: 'GET', url: '/api/v2/' })
+    for (let i = 0; i < LIMIT + 1 && limited.statusCode !== 429; i++)
+      limited = await a.app.inject({ method: 'GET', url: '/api/v2/' })
     assert.equal(limited.statusCode, 429)
     assert.equal(limited.headers['content-type'], 'application/problem+json; charset=utf-8')
     assert.equal(limited.json().code, 'RATE_LIMITED')
     assert.ok(Number(limited.headers['retry-after']) >= 1 && Number(limited.headers['retry-after']) <= 60)
-    const anon = await a.app.inject({ method: 'GET', url: '/api/v2/me', headers: { authorization: 'Bearer forged-token' } })
+    const anon = await a.app.inject({
+      method: 'GET',
+      url: '/api/v2/me',
+      headers: { authorization: 'Bearer forged-token' },
+    })
     assert.equal(anon.statusCode, 429, 'limited before authentication')
 
-    for (let i = 0; i < LIMIT + 2; i++) assert.equal((await a.app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200, 'probes are never limited')
+    for (let i = 0; i < LIMIT + 2; i++)
+      assert.equal(
+        (await a.app.inject({ method: 'GET', url: '/health/live' })).statusCode,
+        200,
+        'probes are never limited',
+      )
   })
 
   test('[SRS-HTTP-010] the 429 is documented on every rate-limited operation, not on the probes', async () => {
@@ -50,7 +65,9 @@ describe('rate limit', () => {
     const res = await c.app.inject({ method: 'GET', url: '/openapi.json' })
     await c.close()
     assert.equal(res.statusCode, 200)
-    const doc = res.json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }
+    const doc = res.json() as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
+    }
     assert.ok(doc.paths['/api/v2/me']?.get?.responses['429'])
     assert.ok(doc.paths['/openapi.json']?.get?.responses['429'])
     assert.equal(doc.paths['/health/live']?.get?.responses['429'], undefined)

@@ -14,7 +14,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'var', 'coverage'])
 /** Generated or third-party text that cites nothing of ours. */
 const SKIP_FILES = new Set(['package-lock.json'])
-const TEXT = /\.(ts|mjs|cjs|js|json|md|sql|ya?ml|sh|txt|html|css)$|^(Dockerfile|run|\.env\.example|\.gitignore|\.dockerignore)$/
+const TEXT =
+  /\.(ts|mjs|cjs|js|json|md|sql|ya?ml|sh|txt|html|css)$|^(Dockerfile|run|\.env\.example|\.gitignore|\.dockerignore)$/
 
 function textFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
@@ -37,9 +38,18 @@ const DOCS = ['SP' + 'EC', 'ARCHIT' + 'ECTURE', 'STY' + 'LE']
 const OUTSIDE: readonly { readonly what: string; readonly pattern: RegExp }[] = [
   { what: 'an outside document by file name', pattern: new RegExp(`\\b(?:${DOCS.join('|')})\\.md\\b`) },
   { what: 'an outside document by name', pattern: new RegExp(`(?<![\\w-])(?:${DOCS.join('|')})(?![\\w-])`) },
-  { what: 'a shared directory beside the checkout', pattern: new RegExp(`(?:^|[\\s(\`'"=])(?:\\.\\./)*${'sha' + 'red'}/`, 'm') },
-  { what: 'a path on the development machine', pattern: new RegExp(`(?:^|[\\s(\`'"=])/${'wo' + 'rk'}/`, 'm') },
-  { what: 'the source articles', pattern: new RegExp(`\\b${'see' + 'ds'}/|\\b${'se' + 'ed'} articles?\\b`, 'i') },
+  {
+    what: 'a shared directory beside the checkout',
+    pattern: new RegExp(`(?:^|[\\s(\`'"=])(?:\\.\\./)*${'sha' + 'red'}/`, 'm'),
+  },
+  {
+    what: 'a path on the development machine',
+    pattern: new RegExp(`(?:^|[\\s(\`'"=])/${'wo' + 'rk'}/`, 'm'),
+  },
+  {
+    what: 'the source articles',
+    pattern: new RegExp(`\\b${'see' + 'ds'}/|\\b${'se' + 'ed'} articles?\\b`, 'i'),
+  },
 ]
 
 test('[SRS-ARCH-450] no file of the repository cites a document kept outside it', () => {
@@ -53,19 +63,29 @@ test('[SRS-ARCH-450] no file of the repository cites a document kept outside it'
     const lines = readFileSync(file, 'utf8').split('\n')
     lines.forEach((line, i) => {
       for (const { what, pattern } of OUTSIDE) {
-        if (pattern.test(line)) found.push(`${path.relative(ROOT, file)}:${i + 1}: ${what}: ${line.trim().slice(0, 140)}`)
+        if (pattern.test(line))
+          found.push(`${path.relative(ROOT, file)}:${i + 1}: ${what}: ${line.trim().slice(0, 140)}`)
       }
     })
   }
-  assert.deepEqual(found, [], `cite the repository's own documents instead (docs/requirements/srs.md#product-contract, docs/design/hld.md, docs/design/conventions.md):\n${found.join('\n')}`)
+  assert.deepEqual(
+    found,
+    [],
+    `cite the repository's own documents instead (docs/requirements/srs.md#product-contract, docs/design/hld.md, docs/design/conventions.md):\n${found.join('\n')}`,
+  )
 })
 
 test('[SRS-ARCH-450] the outside-citation patterns catch each kind of citation and pass the repository\u2019s own', () => {
   const hit = (line: string) => OUTSIDE.filter(({ pattern }) => pattern.test(line)).map(({ what }) => what)
-  assert.deepEqual(hit(`// see ${DOCS[0]}.md, non-negotiables`), ['an outside document by file name', 'an outside document by name'])
+  assert.deepEqual(hit(`// see ${DOCS[0]}.md, non-negotiables`), [
+    'an outside document by file name',
+    'an outside document by name',
+  ])
   assert.deepEqual(hit(`// (${DOCS[1]}: pitfalls)`), ['an outside document by name'])
   assert.deepEqual(hit(`// config is parsed once (${DOCS[2]} §5)`), ['an outside document by name'])
-  assert.deepEqual(hit(`# Runs from a fresh clone (${'sha' + 'red'}/ beside it)`), ['a shared directory beside the checkout'])
+  assert.deepEqual(hit(`# Runs from a fresh clone (${'sha' + 'red'}/ beside it)`), [
+    'a shared directory beside the checkout',
+  ])
   assert.deepEqual(hit(`read ../${'sha' + 'red'}/notes.txt`), ['a shared directory beside the checkout'])
   assert.deepEqual(hit(`cat /${'wo' + 'rk'}/main/x`), ['a path on the development machine'])
   assert.deepEqual(hit(`(see the ${'se' + 'ed'} article; ADR-0005)`), ['the source articles'])
@@ -108,7 +128,10 @@ function layoutDirectories(readme: string): string[] {
     const m = /^( *)([A-Za-z0-9_.-]+)\/(?:\s|$)/.exec(line)
     if (!m) continue
     const depth = (m[1] ?? '').length / 2
-    assert.ok(Number.isInteger(depth) && depth <= stack.length, `README layout: "${line.trim()}" is not indented by two spaces under its parent`)
+    assert.ok(
+      Number.isInteger(depth) && depth <= stack.length,
+      `README layout: "${line.trim()}" is not indented by two spaces under its parent`,
+    )
     stack.length = depth
     stack.push(m[2] ?? '')
     out.push(stack.join('/'))
@@ -117,9 +140,14 @@ function layoutDirectories(readme: string): string[] {
 }
 
 test('[SRS-ARCH-451] the README layout lists exactly the directories of src/ down to three levels', () => {
-  const documented = layoutDirectories(readFileSync(path.join(ROOT, 'README.md'), 'utf8')).filter((d) => d === 'src' || d.startsWith('src/'))
+  const documented = layoutDirectories(readFileSync(path.join(ROOT, 'README.md'), 'utf8')).filter(
+    (d) => d === 'src' || d.startsWith('src/'),
+  )
   const actual = srcTree()
-  assert.ok(actual.includes('src/platform/http') && actual.includes('src/modules'), 'the tree walk finds src/')
+  assert.ok(
+    actual.includes('src/platform/http') && actual.includes('src/modules'),
+    'the tree walk finds src/',
+  )
   const missing = actual.filter((d) => !documented.includes(d))
   const stale = documented.filter((d) => !actual.includes(d))
   assert.deepEqual(
@@ -130,7 +158,36 @@ test('[SRS-ARCH-451] the README layout lists exactly the directories of src/ dow
 })
 
 test('[SRS-ARCH-451] the layout parser nests by indentation and ignores files and wrapped description lines', () => {
-  const readme = ['# X', '', '## Layout', '', '```', 'src/', '  main.ts   entry', '  modules/  components, each', '            with index.ts', '    care/   care', '      deep/ deeper', '  cli/      the command', 'test/', '  e2e/      flows', 'bin/vigil.mjs  entry', '```', ''].join('\n')
-  assert.deepEqual(layoutDirectories(readme), ['src', 'src/cli', 'src/modules', 'src/modules/care', 'src/modules/care/deep', 'test', 'test/e2e'])
-  assert.throws(() => layoutDirectories(['', '## Layout', '```', 'src/', '     odd/ three spaces', '```'].join('\n')), /not indented by two spaces/)
+  const readme = [
+    '# X',
+    '',
+    '## Layout',
+    '',
+    '```',
+    'src/',
+    '  main.ts   entry',
+    '  modules/  components, each',
+    '            with index.ts',
+    '    care/   care',
+    '      deep/ deeper',
+    '  cli/      the command',
+    'test/',
+    '  e2e/      flows',
+    'bin/vigil.mjs  entry',
+    '```',
+    '',
+  ].join('\n')
+  assert.deepEqual(layoutDirectories(readme), [
+    'src',
+    'src/cli',
+    'src/modules',
+    'src/modules/care',
+    'src/modules/care/deep',
+    'test',
+    'test/e2e',
+  ])
+  assert.throws(
+    () => layoutDirectories(['', '## Layout', '```', 'src/', '     odd/ three spaces', '```'].join('\n')),
+    /not indented by two spaces/,
+  )
 })

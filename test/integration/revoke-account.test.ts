@@ -17,12 +17,17 @@ describe('revoking everything the authorization server holds for an account', ()
   let Adapter: ReturnType<typeof createPostgresAdapterFactory>
   before(async () => {
     db = await openTestDatabase(testConfig())
-    Adapter = createPostgresAdapterFactory({ db, clients: { find: async () => undefined }, keyring: createKeyring(TEST_KEYRING) })
+    Adapter = createPostgresAdapterFactory({
+      db,
+      clients: { find: async () => undefined },
+      keyring: createKeyring(TEST_KEYRING),
+    })
   })
   after(() => db.close())
 
   const id = (label: string) => `${label}-${randomUUID()}`
-  const put = (model: string, rowId: string, payload: AdapterPayload) => new Adapter(model).upsert(rowId, payload, 3600)
+  const put = (model: string, rowId: string, payload: AdapterPayload) =>
+    new Adapter(model).upsert(rowId, payload, 3600)
   const exists = async (model: string, rowId: string) => (await new Adapter(model).find(rowId)) !== undefined
 
   /** One account's state: two sessions, a grant with its tokens, a device code, interactions in flight, a pending login. */
@@ -50,16 +55,22 @@ describe('revoking everything the authorization server holds for an account', ()
     await put('AuthorizationCode', rows.code, { accountId, grantId: rows.grant, clientId: 'app' })
     await put('DeviceCode', rows.device, { accountId, clientId: 'app', userCode: id('UC') })
     await put('AccessToken', rows.grantOnly, { grantId: rows.grant, clientId: 'app' })
-    await put('Interaction', rows.interactionSession, { uid: rows.interactionSession, session: { accountId, uid: id('u') } })
-    await put('Interaction', rows.interactionResult, { uid: rows.interactionResult, result: { login: { accountId } } })
-    await db.query("INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at) VALUES ($1, $2, 'verify-totp', now() + interval '10 minutes')", [
-      rows.pendingLogin,
-      accountId,
-    ])
+    await put('Interaction', rows.interactionSession, {
+      uid: rows.interactionSession,
+      session: { accountId, uid: id('u') },
+    })
+    await put('Interaction', rows.interactionResult, {
+      uid: rows.interactionResult,
+      result: { login: { accountId } },
+    })
+    await db.query(
+      "INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at) VALUES ($1, $2, 'verify-totp', now() + interval '10 minutes')",
+      [rows.pendingLogin, accountId],
+    )
     return rows
   }
 
-  test('[SRS-AUTH-007] revokeAllForAccount deletes the account\'s sessions, grants, codes, tokens, interactions and pending logins — and nothing of anyone else', async () => {
+  test("[SRS-AUTH-007] revokeAllForAccount deletes the account's sessions, grants, codes, tokens, interactions and pending logins — and nothing of anyone else", async () => {
     const alice = randomUUID()
     const bob = randomUUID()
     const a = await seed(alice)
@@ -103,6 +114,10 @@ describe('revoking everything the authorization server holds for an account', ()
     assert.equal(await exists('Session', c.otherSession), false)
     assert.equal(await exists('Grant', c.grant), false)
     assert.equal(await exists('RefreshToken', c.refresh), false)
-    assert.equal(await revokeAllForAccount(db, carol, { keepSessionUid: c.sessionUid }), 0, 'nothing left but the kept session')
+    assert.equal(
+      await revokeAllForAccount(db, carol, { keepSessionUid: c.sessionUid }),
+      0,
+      'nothing left but the kept session',
+    )
   })
 })

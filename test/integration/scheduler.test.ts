@@ -26,7 +26,10 @@ describe('scheduler: one run per period across instances', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     const next = await Promise.all(instances.map((i) => i.claim(job, 1)))
     assert.equal(next.filter(Boolean).length, 1, 'the next period is claimed by one')
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM scheduled_jobs WHERE name = $1', [job])
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM scheduled_jobs WHERE name = $1',
+      [job],
+    )
     assert.equal(rows[0]?.n, 1)
     await db.query('DELETE FROM scheduled_jobs WHERE name = $1', [job])
   })
@@ -48,7 +51,11 @@ describe('instance registry', () => {
     assert.ok(found, 'the first instance is live')
     const message = publicUrlDisagreement({ others: [found] }, 'https://other.test')
     assert.match(message ?? '', /another live instance shares this database with PUBLIC_URL https:\/\/a-/)
-    assert.equal(publicUrlDisagreement({ others: [found] }, found.publicUrl!), undefined, 'agreeing instances pass')
+    assert.equal(
+      publicUrlDisagreement({ others: [found] }, found.publicUrl!),
+      undefined,
+      'agreeing instances pass',
+    )
     await a.stop()
     await same.stop()
     const later = await registerInstance(db, { version: 'test', publicUrl: 'https://later.test' })

@@ -7,7 +7,15 @@ import { reencrypt, SEALED_COLUMNS } from '../../src/modules/erasure/index.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 
 // Sealed by the keyring (platform secrets: TOTP, client and webhook secrets, signing keys), not by a patient's data key.
-const KEYRING_SEALED = new Set(['totp_credentials.secret_sealed', 'oauth_clients.secret_sealed', 'signing_keys.private_jwk_sealed', 'audit_signing_keys.private_key_sealed', 'kek_versions.sealed_key', 'event_subscriptions.secret_sealed', 'event_subscriptions.previous_secret_sealed'])
+const KEYRING_SEALED = new Set([
+  'totp_credentials.secret_sealed',
+  'oauth_clients.secret_sealed',
+  'signing_keys.private_jwk_sealed',
+  'audit_signing_keys.private_key_sealed',
+  'kek_versions.sealed_key',
+  'event_subscriptions.secret_sealed',
+  'event_subscriptions.previous_secret_sealed',
+])
 
 describe('sealed PHI columns', () => {
   let t: TestApp
@@ -21,8 +29,14 @@ describe('sealed PHI columns', () => {
       "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND (column_name LIKE '%\\_sealed' OR column_name LIKE 'sealed\\_%') ORDER BY 1, 2",
     )
     const known = new Set(SEALED_COLUMNS.map((c) => `${c.table}.${c.column}`))
-    const unknown = rows.map((r) => `${r.table_name}.${r.column_name}`).filter((c) => !known.has(c) && !KEYRING_SEALED.has(c))
-    assert.deepEqual(unknown, [], 'add these to SEALED_COLUMNS (src/modules/erasure/reencrypt.ts) or to the keyring list here')
+    const unknown = rows
+      .map((r) => `${r.table_name}.${r.column_name}`)
+      .filter((c) => !known.has(c) && !KEYRING_SEALED.has(c))
+    assert.deepEqual(
+      unknown,
+      [],
+      'add these to SEALED_COLUMNS (src/modules/erasure/reencrypt.ts) or to the keyring list here',
+    )
     assert.ok(known.has('diagnostic_reports.conclusion_sealed'))
   })
 
@@ -31,12 +45,21 @@ describe('sealed PHI columns', () => {
     const patient = await patients.create({ demographics: { name: { family: 'Reencrypted' } } })
     const id = randomUUID()
     const sealed = await cipher.seal(patient.id, 'Conclusion before re-encryption', `diagnostic-report:${id}`)
-    await db.query("INSERT INTO diagnostic_reports (id, patient_id, code, effective_at, issued_at, conclusion_sealed) VALUES ($1, $2, '11502-2', now(), now(), $3)", [id, patient.id, sealed])
+    await db.query(
+      "INSERT INTO diagnostic_reports (id, patient_id, code, effective_at, issued_at, conclusion_sealed) VALUES ($1, $2, '11502-2', now(), now(), $3)",
+      [id, patient.id, sealed],
+    )
     const report = await reencrypt({ db, dataKeys, cipher }, { newDataKeys: true, retireGraceMs: 0 })
     assert.ok(report.retired >= 1, 'the old version was destroyed')
-    const { rows } = await db.query<{ conclusion_sealed: string }>('SELECT conclusion_sealed FROM diagnostic_reports WHERE id = $1', [id])
+    const { rows } = await db.query<{ conclusion_sealed: string }>(
+      'SELECT conclusion_sealed FROM diagnostic_reports WHERE id = $1',
+      [id],
+    )
     const now = rows[0]?.conclusion_sealed as string
     assert.notEqual(now, sealed, 'moved onto the new data key')
-    assert.equal(await cipher.open(patient.id, now, `diagnostic-report:${id}`), 'Conclusion before re-encryption')
+    assert.equal(
+      await cipher.open(patient.id, now, `diagnostic-report:${id}`),
+      'Conclusion before re-encryption',
+    )
   })
 })

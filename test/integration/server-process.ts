@@ -31,7 +31,11 @@ export function removeDir(dir: string | undefined): void {
  * except PATH and HOME (npm and tsx need them). DATABASE_URL and REDIS_URL are passed through only
  * when `externalServices` is true, so PGlite-specific tests stay on the embedded database.
  */
-export function childEnv(dataDir: string, overrides: Record<string, string | undefined> = {}, options: { externalServices?: boolean } = {}): Env {
+export function childEnv(
+  dataDir: string,
+  overrides: Record<string, string | undefined> = {},
+  options: { externalServices?: boolean } = {},
+): Env {
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -84,7 +88,12 @@ export class Proc {
   constructor(command: string, args: readonly string[], options: { env: Env; cwd?: string }) {
     // detached: the child leads its own process group, so a timed-out `npm start` can be ended
     // with its tsx/node children by signalling that group (and nothing else).
-    this.child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    this.child = spawn(command, args, {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     if (this.child.pid === undefined) throw new Error(`could not spawn ${command}`)
     this.pid = this.child.pid
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -140,14 +149,22 @@ export class Proc {
       }
       const timer = setTimeout(() => {
         done()
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- stdout\n${this.stdout}\n--- stderr\n${this.stderr}`))
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}\n--- stdout\n${this.stdout}\n--- stderr\n${this.stderr}`,
+          ),
+        )
       }, timeoutMs)
       this.waiters.add(poll)
       poll()
     })
   }
 
-  waitForLog(what: string, predicate: (e: LogEntry) => boolean, timeoutMs = START_TIMEOUT_MS): Promise<LogEntry> {
+  waitForLog(
+    what: string,
+    predicate: (e: LogEntry) => boolean,
+    timeoutMs = START_TIMEOUT_MS,
+  ): Promise<LogEntry> {
     return this.waitFor(`log line: ${what}`, () => this.entries().find(predicate), timeoutMs)
   }
 
@@ -172,7 +189,11 @@ export class Proc {
 }
 
 /** Runs a command to completion (bounded) and returns its exit and output. */
-export async function run(command: string, args: readonly string[], options: { env: Env; cwd?: string; timeoutMs?: number }): Promise<Exit & { stdout: string; stderr: string }> {
+export async function run(
+  command: string,
+  args: readonly string[],
+  options: { env: Env; cwd?: string; timeoutMs?: number },
+): Promise<Exit & { stdout: string; stderr: string }> {
   const proc = new Proc(command, args, options)
   try {
     const exit = await proc.waitForExit(options.timeoutMs ?? START_TIMEOUT_MS)
@@ -203,7 +224,10 @@ export async function startServer(env: Env, timeoutMs = START_TIMEOUT_MS): Promi
     const line = await proc.waitFor(
       '"vigil is serving"',
       () => {
-        if (!proc.running) throw new Error(`server exited early (${JSON.stringify(proc.exit)})\n--- stdout\n${proc.stdout}\n--- stderr\n${proc.stderr}`)
+        if (!proc.running)
+          throw new Error(
+            `server exited early (${JSON.stringify(proc.exit)})\n--- stdout\n${proc.stdout}\n--- stderr\n${proc.stderr}`,
+          )
         return proc.entries().find((e) => e.msg === 'vigil is serving')
       },
       timeoutMs,
@@ -228,7 +252,12 @@ export function get(url: string, init: RequestInit = {}, timeoutMs = 10_000): Pr
 }
 
 /** Polls fn until it returns a value; rejects after timeoutMs. */
-export async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, intervalMs = 20): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await fn()

@@ -24,16 +24,24 @@ describe('signing-key rotation picked up by running instances', () => {
   })
 
   test('[SRS-OAUTH-250] after a rotation in the shared database every running instance publishes and signs with the new key, keeping the old one published', async () => {
-    const jwks = async (t: TestApp) => ((await t.app.inject({ method: 'GET', url: '/oauth/jwks' })).json() as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid)
+    const jwks = async (t: TestApp) =>
+      (
+        (await t.app.inject({ method: 'GET', url: '/oauth/jwks' })).json() as { keys: Array<{ kid: string }> }
+      ).keys.map((k) => k.kid)
     const before = await Promise.all(apps.map(jwks))
     assert.deepEqual(before[0], before[1], 'the instances agree before the rotation')
     const old = before[0]![0]!
     const rotatedAt = performance.now()
     const created = await rotateSigningKey(db, keyringSealer(createKeyring(TEST_KEYRING)))
-    const took = await until('every instance on the new key', async () => {
-      const now = await Promise.all(apps.map(jwks))
-      return now.every((kids) => kids[0] === created) ? performance.now() - rotatedAt : undefined
-    }, 10_000, 50)
+    const took = await until(
+      'every instance on the new key',
+      async () => {
+        const now = await Promise.all(apps.map(jwks))
+        return now.every((kids) => kids[0] === created) ? performance.now() - rotatedAt : undefined
+      },
+      10_000,
+      50,
+    )
     for (const t of apps) {
       const kids = await jwks(t)
       assert.equal(kids[0], created, 'the new key is current (listed first, used to sign)')

@@ -24,7 +24,9 @@ describe('signing key rotation', () => {
   const jwksOf = async () => {
     const t = await createTestApp({ deps: { db } })
     try {
-      return (await t.app.inject({ method: 'GET', url: '/oauth/jwks' })).json() as { keys: (JWK & { kid: string })[] }
+      return (await t.app.inject({ method: 'GET', url: '/oauth/jwks' })).json() as {
+        keys: (JWK & { kid: string })[]
+      }
     } finally {
       await t.close()
     }
@@ -33,7 +35,10 @@ describe('signing key rotation', () => {
   test('[SRS-OAUTH-001] private keys are stored sealed; the JWKS publishes public parts only', async () => {
     const [current] = await loadSigningKeys(db, sealer)
     assert.ok(current?.d, 'the loaded key is private')
-    const { rows } = await db.query<{ private_jwk_sealed: string }>('SELECT private_jwk_sealed FROM signing_keys WHERE kid = $1', [current.kid])
+    const { rows } = await db.query<{ private_jwk_sealed: string }>(
+      'SELECT private_jwk_sealed FROM signing_keys WHERE kid = $1',
+      [current.kid],
+    )
     assert.ok(rows[0] && !rows[0].private_jwk_sealed.includes(String(current.d)), 'not in plaintext at rest')
     const jwks = await jwksOf()
     assert.ok(jwks.keys.some((k) => k.kid === current.kid))
@@ -51,16 +56,25 @@ describe('signing key rotation', () => {
 
     const newKid = await rotateSigningKey(db, sealer)
     const [current] = await loadSigningKeys(db, sealer)
-    assert.equal(current?.kid, newKid, 'the newest key is the one oidc-provider signs with (first in the list)')
+    assert.equal(
+      current?.kid,
+      newKid,
+      'the newest key is the one oidc-provider signs with (first in the list)',
+    )
 
     const jwks = await jwksOf()
     assert.deepEqual(jwks.keys.map((k) => k.kid).sort(), [newKid, old.kid].sort())
     await jwtVerify(signedBefore, createLocalJWKSet(jwks), { issuer: 'test' })
 
     // Once the retired key expires it leaves the JWKS, and what it signed no longer verifies.
-    await db.query("UPDATE signing_keys SET expires_at = now() - interval '1 second' WHERE kid = $1", [old.kid])
+    await db.query("UPDATE signing_keys SET expires_at = now() - interval '1 second' WHERE kid = $1", [
+      old.kid,
+    ])
     const later = await jwksOf()
-    assert.deepEqual(later.keys.map((k) => k.kid), [newKid])
+    assert.deepEqual(
+      later.keys.map((k) => k.kid),
+      [newKid],
+    )
     await assert.rejects(jwtVerify(signedBefore, createLocalJWKSet(later), { issuer: 'test' }))
   })
 })

@@ -132,8 +132,14 @@ describe('first start, lock and restart on one DATA_DIR (embedded PGlite)', () =
     const migrations = entries.find((e) => e.msg === 'migrations checked')
     assert.ok(migrations)
     assert.deepEqual(migrations.applied, [])
-    assert.equal(migrations.alreadyApplied, readdirSync(path.join(REPO_ROOT, 'migrations')).filter((n) => n.endsWith('.sql')).length)
-    assert.ok(!entries.some((e) => typeof e.msg === 'string' && GENERATED.test(e.msg)), 'keys are not generated again')
+    assert.equal(
+      migrations.alreadyApplied,
+      readdirSync(path.join(REPO_ROOT, 'migrations')).filter((n) => n.endsWith('.sql')).length,
+    )
+    assert.ok(
+      !entries.some((e) => typeof e.msg === 'string' && GENERATED.test(e.msg)),
+      'keys are not generated again',
+    )
     assert.ok(entries.some((e) => e.msg === 'using development keys and secrets; never in production'))
     assert.equal(readFileSync(path.join(dataDir, 'dev-secrets.json'), 'utf8'), secretsBefore)
     const res = await get(`${restarted.address}/health/ready`)
@@ -198,8 +204,7 @@ class HoldingRedis {
           if (this.holdPings) {
             if (this.held.length === 0) this.firstHeldAt = Date.now()
             this.held.push(reply)
-          }
-          else reply()
+          } else reply()
         } else if (command === 'INFO') {
           const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n'
           socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`)
@@ -268,10 +273,15 @@ describe('graceful shutdown', () => {
     dataDir = tempDir('shutdown')
     const redisPort = await redis.listen()
     // The configured database (PostgreSQL when DATABASE_URL is set); Redis is the holding stand-in.
-    const serving = await startServer(childEnv(dataDir, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }, { externalServices: true }))
+    const serving = await startServer(
+      childEnv(dataDir, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }, { externalServices: true }),
+    )
     proc = serving.proc
     const { address } = serving
-    assert.equal(proc.entries().find((e) => e.msg === 'database opened')?.database, process.env.DATABASE_URL ? 'postgres' : 'pglite')
+    assert.equal(
+      proc.entries().find((e) => e.msg === 'database opened')?.database,
+      process.env.DATABASE_URL ? 'postgres' : 'pglite',
+    )
     const port = Number(new URL(address).port)
 
     // Ready once ioredis has connected to the stand-in (its offline queue is off).
@@ -289,10 +299,18 @@ describe('graceful shutdown', () => {
     redis.holdPings = true
     const requestId = 'graceful-shutdown-inflight-0001'
     let settled = false
-    const inFlight = get(`${address}/health/ready`, { headers: { 'x-request-id': requestId } }, 30_000).finally(() => {
+    const inFlight = get(
+      `${address}/health/ready`,
+      { headers: { 'x-request-id': requestId } },
+      30_000,
+    ).finally(() => {
       settled = true
     })
-    await until('the readiness PING to reach redis', async () => (redis.held.length > 0 ? true : undefined), 10_000)
+    await until(
+      'the readiness PING to reach redis',
+      async () => (redis.held.length > 0 ? true : undefined),
+      10_000,
+    )
     assert.equal(settled, false)
     const completedFor = (e: LogEntry) => e.requestId === requestId && e.msg === 'request completed'
     assert.ok(!proc.entries().some(completedFor), 'the request is still in flight in the server')
@@ -300,14 +318,21 @@ describe('graceful shutdown', () => {
     proc.signal('SIGTERM')
     await proc.waitForLog('shutting down', (e) => e.signal === 'SIGTERM', 10_000)
     // The listener is closed at once: a new connection is refused while the request is pending.
-    const refused = await until('new connections to be refused', async () => {
-      const outcome = await connectOutcome(port)
-      return outcome === 'ECONNREFUSED' ? outcome : undefined
-    }, 5_000)
+    const refused = await until(
+      'new connections to be refused',
+      async () => {
+        const outcome = await connectOutcome(port)
+        return outcome === 'ECONNREFUSED' ? outcome : undefined
+      },
+      5_000,
+    )
     assert.equal(refused, 'ECONNREFUSED')
     assert.equal(settled, false, 'the in-flight request was not cut off')
     assert.ok(proc.running, 'the process waits for the in-flight request')
-    assert.ok(Date.now() - redis.firstHeldAt < 1_800, 'PONG released before the readiness check deadline (2 s), so a 200 is possible')
+    assert.ok(
+      Date.now() - redis.firstHeldAt < 1_800,
+      'PONG released before the readiness check deadline (2 s), so a 200 is possible',
+    )
 
     redis.releaseAll()
     const res = await inFlight
@@ -383,7 +408,10 @@ describe('production refuses missing and development secrets', () => {
     assert.equal(problems.length, 2, result.stderr)
     assert.match(problems[0] ?? '', /^ {2}- ENCRYPTION_KEYRING: expected in production/)
     assert.match(problems[1] ?? '', /^ {2}- COOKIE_SECRET: expected in production/)
-    assert.ok(!existsSync(path.join(dataDir, 'dev-secrets.json')), 'production never generates development keys')
+    assert.ok(
+      !existsSync(path.join(dataDir, 'dev-secrets.json')),
+      'production never generates development keys',
+    )
   })
 
   test('[SRS-SETUP-004] NODE_ENV=production refuses a development keyring (kid "dev-…")', async () => {
@@ -395,7 +423,9 @@ describe('production refuses missing and development secrets', () => {
     })
     assert.equal(result.code, 78)
     const problems = result.stderr.split('\n').filter((l) => l.startsWith('  - '))
-    assert.deepEqual(problems, ['  - ENCRYPTION_KEYRING: expected production keys; development keys (kid "dev-…") are refused'])
+    assert.deepEqual(problems, [
+      '  - ENCRYPTION_KEYRING: expected production keys; development keys (kid "dev-…") are refused',
+    ])
     assert.ok(!existsSync(path.join(dataDir, 'dev-secrets.json')))
   })
 })

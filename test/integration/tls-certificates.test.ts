@@ -26,7 +26,11 @@ commonName = supplied
 `
 
 /** openssl's compact UTC time (YYYYMMDDHHMMSSZ). */
-const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z')
+const stamp = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
 const days = (n: number) => new Date(Date.now() + n * 86_400_000)
 
 interface Pair {
@@ -52,8 +56,44 @@ describe('TLS certificate and key checked at start-up', () => {
     writeFileSync(path.join(work, 'serial'), '01\n')
     const opts = { cwd: work, stdio: 'pipe' as const, timeout: 30_000 }
     execFileSync(OPENSSL, ['genpkey', ...keyAlgorithm, '-out', 'key.pem'], opts)
-    execFileSync(OPENSSL, ['req', '-new', '-key', 'key.pem', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-out', 'req.csr'], opts)
-    execFileSync(OPENSSL, ['ca', '-batch', '-config', 'ca.cnf', '-selfsign', '-keyfile', 'key.pem', '-in', 'req.csr', '-startdate', stamp(notBefore), '-enddate', stamp(notAfter), '-notext', '-out', 'cert.pem'], opts)
+    execFileSync(
+      OPENSSL,
+      [
+        'req',
+        '-new',
+        '-key',
+        'key.pem',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-out',
+        'req.csr',
+      ],
+      opts,
+    )
+    execFileSync(
+      OPENSSL,
+      [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-selfsign',
+        '-keyfile',
+        'key.pem',
+        '-in',
+        'req.csr',
+        '-startdate',
+        stamp(notBefore),
+        '-enddate',
+        stamp(notAfter),
+        '-notext',
+        '-out',
+        'cert.pem',
+      ],
+      opts,
+    )
     const certFile = path.join(work, 'cert.pem')
     const keyFile = path.join(work, 'key.pem')
     return { certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) }
@@ -82,22 +122,38 @@ describe('TLS certificate and key checked at start-up', () => {
   })
 
   test('[SRS-TLS-150] an expired certificate is refused, naming the expiry', () => {
-    assert.match(refusal(makePair('expired', RSA2048, days(-60), days(-1))), /TLS_CERT_FILE: the certificate expired on \d{4}-/)
+    assert.match(
+      refusal(makePair('expired', RSA2048, days(-60), days(-1))),
+      /TLS_CERT_FILE: the certificate expired on \d{4}-/,
+    )
   })
 
   test('[SRS-TLS-150] a certificate not valid yet is refused', () => {
-    assert.match(refusal(makePair('future', RSA2048, days(10), days(100))), /TLS_CERT_FILE: the certificate is not valid yet/)
+    assert.match(
+      refusal(makePair('future', RSA2048, days(10), days(100))),
+      /TLS_CERT_FILE: the certificate is not valid yet/,
+    )
   })
 
   test('[SRS-TLS-150] an RSA key under 2048 bits is refused', () => {
-    assert.match(refusal(makePair('rsa1024', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'], days(-1), days(90))), /RSA key of 1024 bits; at least 2048/)
+    assert.match(
+      refusal(
+        makePair('rsa1024', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'], days(-1), days(90)),
+      ),
+      /RSA key of 1024 bits; at least 2048/,
+    )
   })
 
   test('[SRS-TLS-150] an EC key under 256 bits is refused', () => {
-    assert.match(refusal(makePair('p224', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-224'], days(-1), days(90))), /EC key of 224 bits/)
+    assert.match(
+      refusal(
+        makePair('p224', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-224'], days(-1), days(90)),
+      ),
+      /EC key of 224 bits/,
+    )
   })
 
-  test('[SRS-TLS-150] a key that is not the certificate\'s is refused', () => {
+  test("[SRS-TLS-150] a key that is not the certificate's is refused", () => {
     const a = makePair('mismatch-a', RSA2048, days(-1), days(90))
     const b = makePair('mismatch-b', RSA2048, days(-1), days(90))
     assert.match(refusal({ cert: a.cert, key: b.key }), /TLS_KEY_FILE does not match the certificate/)
@@ -112,11 +168,23 @@ describe('TLS certificate and key checked at start-up', () => {
   test('[SRS-TLS-150] the server process with an expired certificate or an RSA-1024 key exits 78 and says why, before serving', async () => {
     for (const [name, pair, reason] of [
       ['expired', makePair('proc-expired', RSA2048, days(-60), days(-1)), /the certificate expired on/],
-      ['rsa1024', makePair('proc-rsa1024', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'], days(-1), days(90)), /RSA key of 1024 bits/],
+      [
+        'rsa1024',
+        makePair(
+          'proc-rsa1024',
+          ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
+          days(-1),
+          days(90),
+        ),
+        /RSA key of 1024 bits/,
+      ],
     ] as const) {
       const dataDir = tempDir(`certs-${name}`)
       try {
-        const result = await run(process.execPath, SERVER_ARGS, { env: childEnv(dataDir, { TLS_CERT_FILE: pair.certFile, TLS_KEY_FILE: pair.keyFile }), timeoutMs: 60_000 })
+        const result = await run(process.execPath, SERVER_ARGS, {
+          env: childEnv(dataDir, { TLS_CERT_FILE: pair.certFile, TLS_KEY_FILE: pair.keyFile }),
+          timeoutMs: 60_000,
+        })
         assert.equal(result.code, 78, `${name}: ${result.stderr}`)
         assert.match(result.stderr, reason, name)
         assert.ok(!result.stdout.includes('vigil is serving'), `${name} never served`)

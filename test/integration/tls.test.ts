@@ -16,7 +16,9 @@ import { createTestApp, type TestApp } from '../support/app.ts'
 import { testConfig } from '../support/config.ts'
 import { removeDir, tempDir } from './server-process.ts'
 
-type Outcome = { ok: true; protocol: string | null; cipher: string; ephemeral: string | undefined } | { ok: false; code: string; message: string }
+type Outcome =
+  | { ok: true; protocol: string | null; cipher: string; ephemeral: string | undefined }
+  | { ok: false; code: string; message: string }
 
 /** One TLS handshake, bounded; the certificate is verified against our self-signed CA. */
 function handshake(port: number, ca: Buffer, options: tls.ConnectionOptions): Promise<Outcome> {
@@ -32,7 +34,9 @@ function handshake(port: number, ca: Buffer, options: tls.ConnectionOptions): Pr
         ok: true,
         protocol: socket.getProtocol(),
         cipher: socket.getCipher().name,
-        ephemeral: socket.getEphemeralKeyInfo() ? (socket.getEphemeralKeyInfo() as { type?: string }).type : undefined,
+        ephemeral: socket.getEphemeralKeyInfo()
+          ? (socket.getEphemeralKeyInfo() as { type?: string }).type
+          : undefined,
       }
       socket.end()
       resolve(outcome)
@@ -45,13 +49,29 @@ function handshake(port: number, ca: Buffer, options: tls.ConnectionOptions): Pr
   })
 }
 
-const TLS12_GCM: tls.ConnectionOptions = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }
+const TLS12_GCM: tls.ConnectionOptions = {
+  minVersion: 'TLSv1.2',
+  maxVersion: 'TLSv1.2',
+  ciphers: 'ECDHE-RSA-AES128-GCM-SHA256',
+}
 const TLS13: tls.ConnectionOptions = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }
-const TLS11: tls.ConnectionOptions = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }
+const TLS11: tls.ConnectionOptions = {
+  minVersion: 'TLSv1',
+  maxVersion: 'TLSv1.1',
+  ciphers: 'DEFAULT@SECLEVEL=0',
+}
 const TLS12_CBC_SUITES = ['ECDHE-RSA-AES128-SHA256', 'ECDHE-RSA-AES128-SHA', 'AES128-SHA']
-const TLS12_CBC: tls.ConnectionOptions = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: `${TLS12_CBC_SUITES.join(':')}:@SECLEVEL=0` }
+const TLS12_CBC: tls.ConnectionOptions = {
+  minVersion: 'TLSv1.2',
+  maxVersion: 'TLSv1.2',
+  ciphers: `${TLS12_CBC_SUITES.join(':')}:@SECLEVEL=0`,
+}
 // AEAD but RSA key exchange: no forward secrecy.
-const TLS12_STATIC_RSA_GCM: tls.ConnectionOptions = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'AES128-GCM-SHA256:AES256-GCM-SHA384:@SECLEVEL=0' }
+const TLS12_STATIC_RSA_GCM: tls.ConnectionOptions = {
+  minVersion: 'TLSv1.2',
+  maxVersion: 'TLSv1.2',
+  ciphers: 'AES128-GCM-SHA256:AES256-GCM-SHA384:@SECLEVEL=0',
+}
 
 describe('native HTTPS', () => {
   let dir: string
@@ -67,7 +87,24 @@ describe('native HTTPS', () => {
     const keyFile = path.join(dir, 'key.pem')
     execFileSync(
       '/usr/bin/openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-sha256',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
       { stdio: 'pipe', timeout: 30_000 },
     )
     cert = readFileSync(certFile)
@@ -78,10 +115,13 @@ describe('native HTTPS', () => {
     await testApp.app.listen({ port: 0, host: '127.0.0.1' })
     port = (testApp.app.server.address() as AddressInfo).port
 
-    control = tls.createServer({ cert, key: readFileSync(keyFile), minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }, (socket) => {
-      socket.on('error', () => {})
-      socket.end()
-    })
+    control = tls.createServer(
+      { cert, key: readFileSync(keyFile), minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' },
+      (socket) => {
+        socket.on('error', () => {})
+        socket.end()
+      },
+    )
     control.on('tlsClientError', () => {})
     await new Promise<void>((resolve) => control?.listen(0, '127.0.0.1', resolve))
     controlPort = (control.address() as AddressInfo).port
@@ -95,11 +135,28 @@ describe('native HTTPS', () => {
 
   test('[SRS-TLS-001][SRS-HTTP-006] TLS 1.2 with ECDHE and AES-GCM succeeds and HTTPS GET /health/live answers 200 with HSTS', async () => {
     const outcome = await handshake(port, cert, TLS12_GCM)
-    assert.deepEqual(outcome, { ok: true, protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', ephemeral: 'ECDH' })
+    assert.deepEqual(outcome, {
+      ok: true,
+      protocol: 'TLSv1.2',
+      cipher: 'ECDHE-RSA-AES128-GCM-SHA256',
+      ephemeral: 'ECDH',
+    })
 
-    const { status, headers, body } = await new Promise<{ status: number | undefined; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    const { status, headers, body } = await new Promise<{
+      status: number | undefined
+      headers: Record<string, unknown>
+      body: string
+    }>((resolve, reject) => {
       const req = https.get(
-        { host: '127.0.0.1', port, path: '/health/live', ca: cert, agent: false, ...TLS12_GCM, timeout: 10_000 },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/health/live',
+          ca: cert,
+          agent: false,
+          ...TLS12_GCM,
+          timeout: 10_000,
+        },
         (res) => {
           let text = ''
           res.setEncoding('utf8').on('data', (c: string) => (text += c))
@@ -124,7 +181,11 @@ describe('native HTTPS', () => {
 
   test('[SRS-TLS-001] a TLS 1.1 client is refused (and reaches a permissive control server)', async () => {
     const atControl = await handshake(controlPort, cert, TLS11)
-    assert.equal(atControl.ok, true, `the control proves the client can speak TLS 1.1: ${JSON.stringify(atControl)}`)
+    assert.equal(
+      atControl.ok,
+      true,
+      `the control proves the client can speak TLS 1.1: ${JSON.stringify(atControl)}`,
+    )
     assert.ok(atControl.ok)
     assert.equal(atControl.protocol, 'TLSv1.1')
 

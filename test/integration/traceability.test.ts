@@ -59,7 +59,10 @@ test('[SRS-TRACE-001] every requirement with a test: the table maps each to its 
   const run = trace(root)
   assert.equal(run.status, 0, run.stderr)
   assert.match(run.stdout, /2 requirements, 2 with a test, 0 without/)
-  assert.match(run.table, /^\| SRS-DEMO-001 \| The first thing works\. \| `src\/mod\/a\.test\.ts`: \[SRS-DEMO-001\] the first thing, unit \|$/m)
+  assert.match(
+    run.table,
+    /^\| SRS-DEMO-001 \| The first thing works\. \| `src\/mod\/a\.test\.ts`: \[SRS-DEMO-001\] the first thing, unit \|$/m,
+  )
   // Sorted by file, then title; a describe() title proves its ids like a test() title.
   assert.match(
     run.table,
@@ -88,10 +91,16 @@ test('[SRS-TRACE-001] a requirement without a test fails the run, naming it, and
 })
 
 test('[SRS-TRACE-001] a test naming an id the SRS does not define fails the run', () => {
-  const root = checkout({ ...COVERING, 'test/security/c.test.ts': "\n\ntest('[SRS-DEMO-003] a requirement nobody wrote', () => {})\n" })
+  const root = checkout({
+    ...COVERING,
+    'test/security/c.test.ts': "\n\ntest('[SRS-DEMO-003] a requirement nobody wrote', () => {})\n",
+  })
   const run = trace(root)
   assert.equal(run.status, 1)
-  assert.match(run.stderr, /test\/security\/c\.test\.ts:3 names SRS-DEMO-003, which is not in docs\/requirements\/srs\.md/)
+  assert.match(
+    run.stderr,
+    /test\/security\/c\.test\.ts:3 names SRS-DEMO-003, which is not in docs\/requirements\/srs\.md/,
+  )
 })
 
 test('[SRS-TRACE-001] skipped, todo and commented-out tests, and test code inside strings, prove nothing', () => {
@@ -119,7 +128,11 @@ test('[SRS-TRACE-001] [SRS-TRACE-450] --check fails on a stale committed table, 
   const run = trace(root, '--check')
   assert.equal(run.status, 1)
   assert.match(run.stderr, /docs\/traceability\.md is out of date; run npm run trace and commit it/)
-  assert.match(run.stdout, /2 requirements, 2 with a test, 0 without/, 'coverage itself is fine: only the table is stale')
+  assert.match(
+    run.stdout,
+    /2 requirements, 2 with a test, 0 without/,
+    'coverage itself is fine: only the table is stale',
+  )
   assert.equal(readFileSync(table, 'utf8'), 'stale\n', 'a check leaves the committed table as it found it')
   assert.equal(trace(root, '--check').status, 1, 'still stale: the check did not repair it')
   assert.equal(trace(root).status, 0, 'without --check the table is regenerated')
@@ -142,11 +155,17 @@ test('[SRS-TRACE-450] --check still fails on a requirement without a test, or a 
   assert.match(check.stderr, /no test for SRS-DEMO-002/)
   assert.doesNotMatch(check.stderr, /out of date|missing/)
 
-  const unknown = checkout({ ...COVERING, 'test/c.test.ts': "test('[SRS-DEMO-004] nobody wrote this', () => {})\n" })
+  const unknown = checkout({
+    ...COVERING,
+    'test/c.test.ts': "test('[SRS-DEMO-004] nobody wrote this', () => {})\n",
+  })
   assert.equal(trace(unknown).status, 1)
   const check2 = trace(unknown, '--check')
   assert.equal(check2.status, 1)
-  assert.match(check2.stderr, /test\/c\.test\.ts:1 names SRS-DEMO-004, which is not in docs\/requirements\/srs\.md/)
+  assert.match(
+    check2.stderr,
+    /test\/c\.test\.ts:1 names SRS-DEMO-004, which is not in docs\/requirements\/srs\.md/,
+  )
   assert.doesNotMatch(check2.stderr, /out of date|missing/)
 })
 
@@ -156,7 +175,11 @@ test('[SRS-TRACE-450] CI runs the trace check: .ci/run calls the script with --c
   const traceSteps = lines.filter((line) => /\b(npm run trace|node scripts\/trace\.mjs)\b/.test(line))
   assert.ok(traceSteps.length > 0, '.ci/run runs the trace script')
   for (const line of traceSteps) {
-    assert.match(line, /^step\s+"[^"]+"\s+(npm run trace -- --check|node scripts\/trace\.mjs --check)\s*$/, line)
+    assert.match(
+      line,
+      /^step\s+"[^"]+"\s+(npm run trace -- --check|node scripts\/trace\.mjs --check)\s*$/,
+      line,
+    )
   }
   // step() records a failed command and the EXIT trap turns a recorded failure into a non-zero exit.
   assert.match(ci, /FAILED_STEPS\+=\("\$name"\)/)
@@ -164,7 +187,10 @@ test('[SRS-TRACE-450] CI runs the trace check: .ci/run calls the script with --c
 })
 
 test('[SRS-TRACE-001] a duplicate requirement id in the SRS fails the run', () => {
-  const root = checkout({ 'docs/requirements/srs.md': `${SRS}\n| SRS-DEMO-001 | Again. | Test |\n`, ...COVERING })
+  const root = checkout({
+    'docs/requirements/srs.md': `${SRS}\n| SRS-DEMO-001 | Again. | Test |\n`,
+    ...COVERING,
+  })
   writeFileSync(path.join(root, 'docs/traceability.md'), '')
   const run = trace(root)
   assert.equal(run.status, 1)

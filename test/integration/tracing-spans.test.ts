@@ -48,7 +48,9 @@ describe('traces: named root spans, database and Redis client spans', () => {
 
   const spans = (): Span[] =>
     bodies.flatMap((b) => {
-      const doc = JSON.parse(b) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }> }
+      const doc = JSON.parse(b) as {
+        resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>
+      }
       return (doc.resourceSpans ?? []).flatMap((rs) =>
         (rs.scopeSpans ?? []).flatMap((ss) =>
           (ss.spans ?? []).map((s) => ({
@@ -57,7 +59,12 @@ describe('traces: named root spans, database and Redis client spans', () => {
             parentSpanId: hex(s.parentSpanId as string | undefined),
             name: String(s.name),
             kind: s.kind as number | undefined,
-            attributes: Object.fromEntries(((s.attributes as Array<{ key: string; value: Record<string, unknown> }>) ?? []).map((a) => [a.key, Object.values(a.value)[0]])),
+            attributes: Object.fromEntries(
+              ((s.attributes as Array<{ key: string; value: Record<string, unknown> }>) ?? []).map((a) => [
+                a.key,
+                Object.values(a.value)[0],
+              ]),
+            ),
           })),
         ),
       )
@@ -65,19 +72,34 @@ describe('traces: named root spans, database and Redis client spans', () => {
 
   before(async () => {
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
-    tracing = startTracing({ endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, serviceName: 'vigil', version: 'test' })
+    tracing = startTracing({
+      endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+      serviceName: 'vigil',
+      version: 'test',
+    })
     base = tempDir('tracing-spans')
     cluster = await PgCluster.create(base)
     cluster.start()
     const url = await cluster.createDatabase('vigil_tracing')
     const redisPort = await freePort()
-    redis = new Proc('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { env: { PATH: process.env.PATH ?? '' } })
-    await redis.waitFor('redis ready', () => (redis!.stdout.includes('Ready to accept connections') ? true : undefined), 10_000)
+    redis = new Proc(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { env: { PATH: process.env.PATH ?? '' } },
+    )
+    await redis.waitFor(
+      'redis ready',
+      () => (redis!.stdout.includes('Ready to accept connections') ? true : undefined),
+      10_000,
+    )
     db = await openDatabase({ databaseUrl: url, poolMax: 4 })
     await migrate(db)
     const client = createRedisClient(`redis://127.0.0.1:${redisPort}`, { commandTimeoutMs: 1_000 })
     await until('redis client ready', () => (client.status === 'ready' ? true : undefined), 10_000)
-    t = await createTestApp({ env: { DATABASE_URL: url, REDIS_URL: `redis://127.0.0.1:${redisPort}` }, deps: { db, tracing, redis: client } })
+    t = await createTestApp({
+      env: { DATABASE_URL: url, REDIS_URL: `redis://127.0.0.1:${redisPort}` },
+      deps: { db, tracing, redis: client },
+    })
     redisClient = client
   })
   after(async () => {
@@ -100,30 +122,69 @@ describe('traces: named root spans, database and Redis client spans', () => {
     const requestId = 'tracing-spans-0000001'
     const index = await fetch(`${address}/api/v2/`, { headers: { 'x-request-id': requestId } })
     assert.equal(index.status, 200)
-    const audited = await until('the audit entry', async () => (await db.query<{ trace_id: string | null }>('SELECT trace_id FROM audit_entries WHERE request_id = $1', [requestId])).rows[0], 10_000, 50)
+    const audited = await until(
+      'the audit entry',
+      async () =>
+        (
+          await db.query<{ trace_id: string | null }>(
+            'SELECT trace_id FROM audit_entries WHERE request_id = $1',
+            [requestId],
+          )
+        ).rows[0],
+      10_000,
+      50,
+    )
     await tracing.flush()
 
-    const all = await until('the exported spans', () => {
-      const s = spans()
-      return s.some((x) => x.name === 'GET /health/ready') && s.some((x) => x.name === 'GET /api/v2') ? s : undefined
-    }, 15_000, 100)
+    const all = await until(
+      'the exported spans',
+      () => {
+        const s = spans()
+        return s.some((x) => x.name === 'GET /health/ready') && s.some((x) => x.name === 'GET /api/v2')
+          ? s
+          : undefined
+      },
+      15_000,
+      100,
+    )
     const root = all.find((s) => s.name === 'GET /health/ready')!
     assert.equal(root.kind, 2, 'the root is a SERVER span')
     assert.equal(root.attributes['http.route'], '/health/ready')
     const inTrace = all.filter((s) => s.traceId === root.traceId)
-    const pg = inTrace.filter((s) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql')
-    const rd = inTrace.filter((s) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis')
-    assert.ok(pg.length >= 1, `a PostgreSQL client span in the request's trace; got ${inTrace.map((s) => s.name).join(', ')}`)
-    assert.ok(rd.length >= 1, `a Redis client span in the request's trace; got ${inTrace.map((s) => s.name).join(', ')}`)
+    const pg = inTrace.filter(
+      (s) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql',
+    )
+    const rd = inTrace.filter(
+      (s) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis',
+    )
+    assert.ok(
+      pg.length >= 1,
+      `a PostgreSQL client span in the request's trace; got ${inTrace.map((s) => s.name).join(', ')}`,
+    )
+    assert.ok(
+      rd.length >= 1,
+      `a Redis client span in the request's trace; got ${inTrace.map((s) => s.name).join(', ')}`,
+    )
     for (const s of [...pg, ...rd]) assert.equal(s.kind, 3, 'database spans are CLIENT spans')
     const byId = new Map(all.map((s) => [s.spanId, s]))
-    const rootOf = (s: Span): Span => (s.parentSpanId && byId.get(s.parentSpanId) ? rootOf(byId.get(s.parentSpanId)!) : s)
-    for (const s of [...pg, ...rd]) assert.equal(rootOf(s).spanId, root.spanId, 'client spans hang under the request span')
-    assert.ok(!all.some((s) => /^(onRequest|preParsing|preValidation|preHandler|preSerialization|onSend|onResponse|onError|onTimeout|onRequestAbort) - /.test(s.name)), 'no lifecycle hook spans')
+    const rootOf = (s: Span): Span =>
+      s.parentSpanId && byId.get(s.parentSpanId) ? rootOf(byId.get(s.parentSpanId)!) : s
+    for (const s of [...pg, ...rd])
+      assert.equal(rootOf(s).spanId, root.spanId, 'client spans hang under the request span')
+    assert.ok(
+      !all.some((s) =>
+        /^(onRequest|preParsing|preValidation|preHandler|preSerialization|onSend|onResponse|onError|onTimeout|onRequestAbort) - /.test(
+          s.name,
+        ),
+      ),
+      'no lifecycle hook spans',
+    )
     assert.ok(inTrace.length <= 8, `a handful of spans per request, not dozens (${inTrace.length})`)
 
     const apiRoot = all.find((s) => s.name === 'GET /api/v2')!
     assert.equal(audited.trace_id, apiRoot.traceId, 'the audit entry carries the request trace id')
-    console.log(`# tracing: /health/ready trace has ${inTrace.length} spans: ${inTrace.map((s) => s.name).join(', ')}`)
+    console.log(
+      `# tracing: /health/ready trace has ${inTrace.length} spans: ${inTrace.map((s) => s.name).join(', ')}`,
+    )
   })
 })

@@ -5,7 +5,17 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { childEnv, get, removeDir, startServer, stopServer, tempDir, until, type LogEntry, type Proc } from './server-process.ts'
+import {
+  childEnv,
+  get,
+  removeDir,
+  startServer,
+  stopServer,
+  tempDir,
+  until,
+  type LogEntry,
+  type Proc,
+} from './server-process.ts'
 
 interface Export {
   readonly path: string
@@ -28,7 +38,9 @@ interface OtlpAttribute {
 interface OtlpJson {
   resourceSpans?: {
     resource?: { attributes?: OtlpAttribute[] }
-    scopeSpans?: { spans?: { traceId?: string; name?: string; kind?: number; attributes?: OtlpAttribute[] }[] }[]
+    scopeSpans?: {
+      spans?: { traceId?: string; name?: string; kind?: number; attributes?: OtlpAttribute[] }[]
+    }[]
   }[]
 }
 
@@ -71,7 +83,11 @@ describe('OpenTelemetry export and log correlation', () => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      exports.push({ path: req.url ?? '', contentType: String(req.headers['content-type'] ?? ''), body: Buffer.concat(chunks) })
+      exports.push({
+        path: req.url ?? '',
+        contentType: String(req.headers['content-type'] ?? ''),
+        body: Buffer.concat(chunks),
+      })
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
     })
   })
@@ -83,7 +99,13 @@ describe('OpenTelemetry export and log correlation', () => {
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
     const { port } = collector.address() as AddressInfo
     dataDir = tempDir('tracing')
-    const serving = await startServer(childEnv(dataDir, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, { externalServices: true }))
+    const serving = await startServer(
+      childEnv(
+        dataDir,
+        { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` },
+        { externalServices: true },
+      ),
+    )
     proc = serving.proc
     address = serving.address
   })
@@ -97,7 +119,10 @@ describe('OpenTelemetry export and log correlation', () => {
 
   test('[SRS-OBS-001][SRS-OBS-002] a request is exported as OTLP spans whose trace id is the one in its JSON log line; credentials stay out of the log', async () => {
     assert.ok(proc)
-    assert.equal(proc.entries().find((e) => e.msg === 'database opened')?.database, process.env.DATABASE_URL ? 'postgres' : 'pglite')
+    assert.equal(
+      proc.entries().find((e) => e.msg === 'database opened')?.database,
+      process.env.DATABASE_URL ? 'postgres' : 'pglite',
+    )
     const requestId = 'otel-correlation-test-0001'
     const bearer = 'bearer-token-that-must-not-be-logged-0123456789'
     const cookie = 'session-cookie-that-must-not-be-logged-0123456789'
@@ -107,7 +132,11 @@ describe('OpenTelemetry export and log correlation', () => {
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('x-request-id'), requestId)
 
-    const line = await proc.waitForLog('request completed with a trace id', (e: LogEntry) => e.requestId === requestId && e.msg === 'request completed', 10_000)
+    const line = await proc.waitForLog(
+      'request completed with a trace id',
+      (e: LogEntry) => e.requestId === requestId && e.msg === 'request completed',
+      10_000,
+    )
     assert.equal(typeof line.traceId, 'string')
     assert.match(line.traceId as string, /^[0-9a-f]{32}$/)
     assert.notEqual(line.traceId, '0'.repeat(32))
@@ -115,7 +144,8 @@ describe('OpenTelemetry export and log correlation', () => {
     const traceId = line.traceId as string
     const requestLines = proc.entries().filter((e) => e.requestId === requestId)
     assert.ok(requestLines.length >= 1)
-    for (const e of requestLines) assert.equal(e.traceId, traceId, 'every line of the request carries its one trace id')
+    for (const e of requestLines)
+      assert.equal(e.traceId, traceId, 'every line of the request carries its one trace id')
 
     // The batch processor flushes about every second; bounded wait for our trace.
     const exported = await until(
@@ -127,12 +157,18 @@ describe('OpenTelemetry export and log correlation', () => {
       15_000,
       100,
     )
-    assert.ok(exports.every((e) => e.path === '/v1/traces'), 'spans go to <endpoint>/v1/traces')
+    assert.ok(
+      exports.every((e) => e.path === '/v1/traces'),
+      'spans go to <endpoint>/v1/traces',
+    )
     assert.ok(exported.length >= 1)
     assert.ok(exported.every((s) => s.serviceName === 'vigil'))
     // The request's server span: the route, the method and the status, under the logged trace id.
     const server = exported.find((s) => s.kind === SPAN_KIND_SERVER)
-    assert.ok(server, `a SERVER span in trace ${traceId}; got ${exported.map((s) => s.name.slice(0, 40)).join(', ')}`)
+    assert.ok(
+      server,
+      `a SERVER span in trace ${traceId}; got ${exported.map((s) => s.name.slice(0, 40)).join(', ')}`,
+    )
     assert.equal(server.attributes['http.route'], '/health/live')
     assert.equal(server.attributes['http.request.method'], 'GET')
     assert.equal(server.attributes['http.response.status_code'], 200)
@@ -142,9 +178,20 @@ describe('OpenTelemetry export and log correlation', () => {
     assert.ok(!output.includes(cookie), 'the cookie is not logged')
     assert.ok(!output.includes('query-token-not-logged'), 'the query string is not logged')
     const exportedText = exports.map((e) => e.body.toString('utf8')).join('\n')
-    for (const secret of [bearer, cookie, 'query-token-not-logged']) assert.ok(!exportedText.includes(secret), `no credential in the exported spans (${secret.slice(0, 12)}…)`)
-    assert.equal(server.attributes['url.path'], '/health/live', 'the span records the path without its query string')
-    assert.ok(exported.every((s) => s.name.length < 80), 'span names do not quote plugin source code')
+    for (const secret of [bearer, cookie, 'query-token-not-logged'])
+      assert.ok(
+        !exportedText.includes(secret),
+        `no credential in the exported spans (${secret.slice(0, 12)}…)`,
+      )
+    assert.equal(
+      server.attributes['url.path'],
+      '/health/live',
+      'the span records the path without its query string',
+    )
+    assert.ok(
+      exported.every((s) => s.name.length < 80),
+      'span names do not quote plugin source code',
+    )
 
     const exit = await stopServer(proc)
     assert.deepEqual(exit, { code: 0, signal: null }, proc.stdout + proc.stderr)

@@ -22,10 +22,16 @@ describe('requests through a proxy that is not trusted', () => {
 
   const warnings = (t: TestApp) => t.logs.entries().filter((e) => WARNING.test(String(e.msg)))
 
-  test('[SRS-HTTP-151] the first request with X-Forwarded-For from an untrusted peer logs a warning naming the peer, once; the header\'s value is not logged', async () => {
+  test("[SRS-HTTP-151] the first request with X-Forwarded-For from an untrusted peer logs a warning naming the peer, once; the header's value is not logged", async () => {
     assert.equal((await untrusted.app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
     assert.equal(warnings(untrusted).length, 0, 'no proxy header, no warning')
-    for (let i = 0; i < 3; i++) await untrusted.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-for': '203.0.113.77' }, remoteAddress: '127.0.0.1' })
+    for (let i = 0; i < 3; i++)
+      await untrusted.app.inject({
+        method: 'GET',
+        url: '/health/live',
+        headers: { 'x-forwarded-for': '203.0.113.77' },
+        remoteAddress: '127.0.0.1',
+      })
     const logged = warnings(untrusted)
     assert.equal(logged.length, 1, 'one warning, not one per request')
     assert.equal(logged[0]?.level, 40)
@@ -34,7 +40,12 @@ describe('requests through a proxy that is not trusted', () => {
   })
 
   test('[SRS-HTTP-151] with the proxy in TRUST_PROXY nothing is logged', async () => {
-    const res = await trusted.app.inject({ method: 'GET', url: '/api/v2/', headers: { 'x-forwarded-for': '203.0.113.78' }, remoteAddress: '127.0.0.1' })
+    const res = await trusted.app.inject({
+      method: 'GET',
+      url: '/api/v2/',
+      headers: { 'x-forwarded-for': '203.0.113.78' },
+      remoteAddress: '127.0.0.1',
+    })
     assert.equal(res.statusCode, 200)
     assert.equal(warnings(trusted).length, 0)
   })

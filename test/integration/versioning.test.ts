@@ -12,8 +12,14 @@ const readingsV1: FastifyPluginAsync = async (app) => {
   app.get(
     '/readings-demo',
     {
-      config: { public: 'test fixture: a deprecated v1 contract', deprecation: { since: SINCE, sunset: SUNSET, successor: '/api/v2/readings-demo' } },
-      schema: { summary: 'v1 demo contract', response: { 200: Type.Object({ contract: Type.Literal('v1') }) } },
+      config: {
+        public: 'test fixture: a deprecated v1 contract',
+        deprecation: { since: SINCE, sunset: SUNSET, successor: '/api/v2/readings-demo' },
+      },
+      schema: {
+        summary: 'v1 demo contract',
+        response: { 200: Type.Object({ contract: Type.Literal('v1') }) },
+      },
     },
     async () => ({ contract: 'v1' as const }),
   )
@@ -23,7 +29,10 @@ const readingsV2: FastifyPluginAsync = async (app) => {
     '/readings-demo',
     {
       config: { public: 'test fixture: the current v2 contract' },
-      schema: { summary: 'v2 demo contract', response: { 200: Type.Object({ contract: Type.Literal('v2'), items: Type.Array(Type.String()) }) } },
+      schema: {
+        summary: 'v2 demo contract',
+        response: { 200: Type.Object({ contract: Type.Literal('v2'), items: Type.Array(Type.String()) }) },
+      },
     },
     async () => ({ contract: 'v2' as const, items: [] }),
   )
@@ -79,12 +88,18 @@ describe('API versioning and deprecation', () => {
       app.get(
         '/bad',
         {
-          config: { public: 'test fixture: inconsistent dates', deprecation: { since: SUNSET, sunset: SINCE, successor: '/x' } },
+          config: {
+            public: 'test fixture: inconsistent dates',
+            deprecation: { since: SUNSET, sunset: SINCE, successor: '/x' },
+          },
           schema: { summary: 'bad', response: { 200: Type.Object({}) } },
         },
         async () => ({}),
       )
     }
-    await assert.rejects(createTestApp({ deps: { db: t.db, apiModules: { v1: [bad] } } }), /sunset must be after/)
+    await assert.rejects(
+      createTestApp({ deps: { db: t.db, apiModules: { v1: [bad] } } }),
+      /sunset must be after/,
+    )
   })
 })

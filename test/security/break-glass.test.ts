@@ -17,7 +17,8 @@ describe('break-glass', () => {
   let t: TestApp
   let w: World
 
-  const api = (user: WorldUser, method: 'GET' | 'POST', url: string, body?: unknown) => worldApiRequest(t.app, t.config.publicUrl, w, user, method, url, body)
+  const api = (user: WorldUser, method: 'GET' | 'POST', url: string, body?: unknown) =>
+    worldApiRequest(t.app, t.config.publicUrl, w, user, method, url, body)
   const entries = (requestId: string, count: number) => auditEntriesOf(t.db, requestId, count)
 
   before(async () => {
@@ -33,15 +34,33 @@ describe('break-glass', () => {
 
     const url = `/patients/${w.patients.otherPatient}/break-glass`
     assert.equal((await api(clinician, 'POST', url, { reason: 'too short' })).status, 400)
-    assert.equal((await api(clinician, 'POST', `/patients/${randomUUID()}/break-glass`, { reason: 'Unconscious in the emergency department' })).status, 404)
-    assert.equal((await api(w.users.caregiverWithout, 'POST', url, { reason: 'Unconscious in the emergency department' })).status, 403, 'clinicians only')
+    assert.equal(
+      (
+        await api(clinician, 'POST', `/patients/${randomUUID()}/break-glass`, {
+          reason: 'Unconscious in the emergency department',
+        })
+      ).status,
+      404,
+    )
+    assert.equal(
+      (
+        await api(w.users.caregiverWithout, 'POST', url, {
+          reason: 'Unconscious in the emergency department',
+        })
+      ).status,
+      403,
+      'clinicians only',
+    )
 
     const opened = await api(clinician, 'POST', url, { reason: 'Unconscious in the emergency department' })
     assert.equal(opened.status, 201, opened.raw)
-    assert.equal(new Date(opened.body.expiresAt).getTime() - new Date(opened.body.startedAt).getTime(), 60 * 60_000)
+    assert.equal(
+      new Date(opened.body.expiresAt).getTime() - new Date(opened.body.startedAt).getTime(),
+      60 * 60_000,
+    )
     await new Promise((r) => setTimeout(r, 100))
     const openEntries = await entries(opened.requestId, 1)
-    assert.equal(openEntries.length, 1, 'the request\'s one entry, written in the session\'s transaction')
+    assert.equal(openEntries.length, 1, "the request's one entry, written in the session's transaction")
     const openEntry = openEntries.find((e) => e.action === 'break-glass.open')
     assert.ok(openEntry, 'its own break-glass.open entry')
     assert.equal(openEntry.break_glass, true)
@@ -60,13 +79,23 @@ describe('break-glass', () => {
     assert.ok(list.body.patients.some((p: { id: string }) => p.id === w.patients.otherPatient))
 
     // An hour later: the same row, 61 minutes older.
-    await t.db.query("UPDATE break_glass_sessions SET started_at = started_at - interval '61 minutes', expires_at = expires_at - interval '61 minutes' WHERE id = $1", [opened.body.id])
+    await t.db.query(
+      "UPDATE break_glass_sessions SET started_at = started_at - interval '61 minutes', expires_at = expires_at - interval '61 minutes' WHERE id = $1",
+      [opened.body.id],
+    )
     assert.equal((await read()).status, 404, 'after 60 minutes the access stops')
-    assert.ok(!(await api(clinician, 'GET', '/patients')).body.patients.some((p: { id: string }) => p.id === w.patients.otherPatient))
+    assert.ok(
+      !(await api(clinician, 'GET', '/patients')).body.patients.some(
+        (p: { id: string }) => p.id === w.patients.otherPatient,
+      ),
+    )
 
     // The database refuses a session longer than 60 minutes, whatever the code does.
     await assert.rejects(
-      t.db.query("INSERT INTO break_glass_sessions (id, user_id, patient_id, reason, started_at, expires_at) VALUES ($1, $2, $3, 'a long enough reason', now(), now() + interval '61 minutes')", [randomUUID(), clinician.id, w.patients.otherPatient]),
+      t.db.query(
+        "INSERT INTO break_glass_sessions (id, user_id, patient_id, reason, started_at, expires_at) VALUES ($1, $2, $3, 'a long enough reason', now(), now() + interval '61 minutes')",
+        [randomUUID(), clinician.id, w.patients.otherPatient],
+      ),
       /break_glass_sessions_at_most_an_hour|check constraint/,
     )
   })
@@ -75,7 +104,7 @@ describe('break-glass', () => {
     const listed = await api(w.users.admin, 'GET', '/break-glass?reviewed=false')
     assert.equal(listed.status, 200)
     const session = listed.body.sessions.find((s: { id: string }) => s.id === w.breakGlassId)
-    assert.ok(session, 'the world\'s open session is listed')
+    assert.ok(session, "the world's open session is listed")
     assert.equal(session.userId, w.users.clinicianBreakGlass.id)
     assert.equal(session.patientId, w.patients.patient)
     assert.equal(session.reason, 'Unconscious patient in the emergency room')
@@ -84,10 +113,19 @@ describe('break-glass', () => {
     assert.equal(reviewed.status, 200)
     assert.equal(reviewed.body.reviewedBy, w.users.admin.id)
     assert.ok(reviewed.body.reviewedAt)
-    assert.ok(!(await api(w.users.admin, 'GET', '/break-glass?reviewed=false')).body.sessions.some((s: { id: string }) => s.id === w.breakGlassId))
-    assert.ok((await api(w.users.admin, 'GET', '/break-glass?reviewed=true')).body.sessions.some((s: { id: string }) => s.id === w.breakGlassId))
+    assert.ok(
+      !(await api(w.users.admin, 'GET', '/break-glass?reviewed=false')).body.sessions.some(
+        (s: { id: string }) => s.id === w.breakGlassId,
+      ),
+    )
+    assert.ok(
+      (await api(w.users.admin, 'GET', '/break-glass?reviewed=true')).body.sessions.some(
+        (s: { id: string }) => s.id === w.breakGlassId,
+      ),
+    )
     assert.equal((await api(w.users.admin, 'POST', `/break-glass/${randomUUID()}/review`)).status, 404)
 
-    for (const user of [w.users.orgAdminA, w.users.clinicianBreakGlass, w.users.auditor]) assert.equal((await api(user, 'GET', '/break-glass')).status, 403)
+    for (const user of [w.users.orgAdminA, w.users.clinicianBreakGlass, w.users.auditor])
+      assert.equal((await api(user, 'GET', '/break-glass')).status, 403)
   })
 })

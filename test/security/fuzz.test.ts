@@ -19,12 +19,32 @@ import fc from 'fast-check'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { ALL_API_SCOPES, buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 import { MATRIX, type MatrixContext } from './authorization-matrix.rows.ts'
-import { arbitraryFor, DEEP_JSON, hostileBodyValues, hostileStrings, HOSTILE_BODY_FORMS, isDateSchema, toJsonText, type Hostile, type HostileBodyForm, type JsonSchema } from './fuzz-schema.ts'
+import {
+  arbitraryFor,
+  DEEP_JSON,
+  hostileBodyValues,
+  hostileStrings,
+  HOSTILE_BODY_FORMS,
+  isDateSchema,
+  toJsonText,
+  type Hostile,
+  type HostileBodyForm,
+  type JsonSchema,
+} from './fuzz-schema.ts'
 
 const SEED = process.env.VIGIL_FUZZ_SEED ? Number(process.env.VIGIL_FUZZ_SEED) : randomInt(2 ** 31 - 1)
 const RUNS = process.env.VIGIL_FUZZ_RUNS ? Number(process.env.VIGIL_FUZZ_RUNS) : 5
 const REQUEST_TIMEOUT_MS = 15_000
-const PRINCIPALS = ['anonymous', 'patientSelf', 'clinicianTeam', 'orgAdminThis', 'admin', 'auditor', 'deviceBound', 'service'] as const
+const PRINCIPALS = [
+  'anonymous',
+  'patientSelf',
+  'clinicianTeam',
+  'orgAdminThis',
+  'admin',
+  'auditor',
+  'deviceBound',
+  'service',
+] as const
 type Principal = (typeof PRINCIPALS)[number]
 /** FHIR search parameters of type date (the FHIR table): a hostile date there must be refused. */
 const FHIR_DATE_PARAMS = new Set(['date', 'birthdate', '_lastUpdated'])
@@ -54,10 +74,17 @@ interface Case {
   readonly query: Record<string, unknown>
   readonly headers: Record<string, unknown>
   readonly body: unknown
-  readonly mutation: { readonly kind: 'none' } | { readonly kind: 'value'; readonly hostile: number; readonly site: number } | { readonly kind: 'form'; readonly form: HostileBodyForm }
+  readonly mutation:
+    | { readonly kind: 'none' }
+    | { readonly kind: 'value'; readonly hostile: number; readonly site: number }
+    | { readonly kind: 'form'; readonly form: HostileBodyForm }
 }
 
-type OpenApiOperation = { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: JsonSchema; example?: unknown }> }; responses?: Record<string, { content?: Record<string, unknown> }> }
+type OpenApiOperation = {
+  parameters?: Parameter[]
+  requestBody?: { content?: Record<string, { schema?: JsonSchema; example?: unknown }> }
+  responses?: Record<string, { content?: Record<string, unknown> }>
+}
 
 function operationsOf(doc: { paths: Record<string, Record<string, OpenApiOperation>> }): Operation[] {
   const ops: Operation[] = []
@@ -65,7 +92,9 @@ function operationsOf(doc: { paths: Record<string, Record<string, OpenApiOperati
     for (const [method, op] of Object.entries(item)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue
       const media = Object.values(op.requestBody?.content ?? {})[0]
-      const page = Object.values(op.responses ?? {}).some((r) => r.content !== undefined && 'text/html' in r.content)
+      const page = Object.values(op.responses ?? {}).some(
+        (r) => r.content !== undefined && 'text/html' in r.content,
+      )
       ops.push({
         key: `${method.toUpperCase()} ${path}`,
         method: method.toUpperCase(),
@@ -91,16 +120,23 @@ function encodeAny(s: string): string {
       out += encodeURIComponent(s.slice(i, i + 2))
       i++
     } else if (c >= 0xd800 && c <= 0xdfff) {
-      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('')
+      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('')
     } else out += encodeURIComponent(s[i] as string)
   }
   return out
 }
 
 /** Paths to the leaves of a JSON value (strings and numbers), for placing a hostile value. */
-function leavesOf(value: unknown, at: (string | number)[] = [], out: Array<{ path: (string | number)[]; leaf: unknown }> = []) {
+function leavesOf(
+  value: unknown,
+  at: (string | number)[] = [],
+  out: Array<{ path: (string | number)[]; leaf: unknown }> = [],
+) {
   if (Array.isArray(value)) value.forEach((v, i) => leavesOf(v, [...at, i], out))
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) leavesOf(v, [...at, k], out)
+  else if (value !== null && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) leavesOf(v, [...at, k], out)
   else if (typeof value === 'string' || typeof value === 'number') out.push({ path: at, leaf: value })
   return out
 }
@@ -137,13 +173,17 @@ describe('the OpenAPI fuzzer', () => {
   const bodyHostiles: Hostile[] = [...hostileStrings(marker), ...hostileBodyValues(marker)]
 
   before(async () => {
-    console.log(`fuzz: seed=${SEED} runs=${RUNS} per operation (reproduce: VIGIL_FUZZ_SEED=${SEED} VIGIL_FUZZ_RUNS=${RUNS} npm run test:fuzz)`)
+    console.log(
+      `fuzz: seed=${SEED} runs=${RUNS} per operation (reproduce: VIGIL_FUZZ_SEED=${SEED} VIGIL_FUZZ_RUNS=${RUNS} npm run test:fuzz)`,
+    )
     t = await createTestApp()
     w = await buildWorld(t.app)
     const pu = t.config.publicUrl
     const user = async (u: keyof World['users']) => ({
       api: await userToken(t.app, pu, w, w.users[u], ALL_API_SCOPES),
-      fhir: await userToken(t.app, pu, w, w.users[u], 'openid fhirUser user/*.rs user/*.cud patient/*.rs', { resource: 'fhir' }),
+      fhir: await userToken(t.app, pu, w, w.users[u], 'openid fhirUser user/*.rs user/*.cud patient/*.rs', {
+        resource: 'fhir',
+      }),
     })
     const client = async (clientId: string, scope: string) => ({
       api: await mintToken(t.app, pu, { clientId, scope }),
@@ -155,7 +195,10 @@ describe('the OpenAPI fuzzer', () => {
     tokens.set('admin', await user('admin'))
     tokens.set('auditor', await user('auditor'))
     tokens.set('deviceBound', await client(w.devices.bound.clientId, 'device-data:write'))
-    tokens.set('service', await client(w.services.orgA.clientId, 'patients:read device-data:read reports:read'))
+    tokens.set(
+      'service',
+      await client(w.services.orgA.clientId, 'patients:read device-data:read reports:read'),
+    )
     ctx = { app: t.app, world: w, db: t.db, publicUrl: pu }
     ops = operationsOf((await t.app.inject({ method: 'GET', url: '/openapi.json' })).json())
   })
@@ -165,7 +208,14 @@ describe('the OpenAPI fuzzer', () => {
   function validPathParam(op: Operation, name: string): string {
     const fromRow = MATRIX[op.key]?.params?.(ctx)?.[name]
     if (fromRow !== undefined) return fromRow
-    const byName: Record<string, string> = { userId: w.users.clinicianTeam.id, role: 'clinician', consentId: w.consents.live, clientId: w.services.orgB.clientId, uid: 'no-such-interaction', token: 'not-a-real-token' }
+    const byName: Record<string, string> = {
+      userId: w.users.clinicianTeam.id,
+      role: 'clinician',
+      consentId: w.consents.live,
+      clientId: w.services.orgB.clientId,
+      uid: 'no-such-interaction',
+      token: 'not-a-real-token',
+    }
     if (byName[name]) return byName[name]
     if (op.path.includes('/organisations/')) return w.orgA
     if (op.path.includes('/devices/') || op.path.includes('/Device/')) return w.devices.bound.id
@@ -180,25 +230,44 @@ describe('the OpenAPI fuzzer', () => {
     const headers: Record<string, fc.Arbitrary<unknown>> = {}
     for (const p of op.parameters) {
       const generated = arbitraryFor(p.schema)
-      if (p.in === 'path') params[p.name] = fc.oneof({ weight: 3, arbitrary: fc.constant(validPathParam(op, p.name)) }, { weight: 1, arbitrary: generated.map(String) })
+      if (p.in === 'path')
+        params[p.name] = fc.oneof(
+          { weight: 3, arbitrary: fc.constant(validPathParam(op, p.name)) },
+          { weight: 1, arbitrary: generated.map(String) },
+        )
       else if (p.in === 'query') query[p.name] = generated
       else headers[p.name] = generated
     }
-    const requiredOf = (where: Parameter['in']) => op.parameters.filter((p) => p.in === where && p.required).map((p) => p.name)
-    const body = op.bodySchema ? fc.oneof({ weight: 2, arbitrary: fc.constant(op.example) }, { weight: 1, arbitrary: arbitraryFor(op.bodySchema) }) : fc.constant(undefined)
+    const requiredOf = (where: Parameter['in']) =>
+      op.parameters.filter((p) => p.in === where && p.required).map((p) => p.name)
+    const body = op.bodySchema
+      ? fc.oneof(
+          { weight: 2, arbitrary: fc.constant(op.example) },
+          { weight: 1, arbitrary: arbitraryFor(op.bodySchema) },
+        )
+      : fc.constant(undefined)
     const mutations: Array<fc.Arbitrary<Case['mutation']>> = [
       fc.constant({ kind: 'none' as const }),
       fc.record({ kind: fc.constant('value' as const), hostile: fc.nat(), site: fc.nat() }),
       fc.record({ kind: fc.constant('value' as const), hostile: fc.nat(), site: fc.nat() }),
     ]
-    if (op.bodySchema) mutations.push(fc.record({ kind: fc.constant('form' as const), form: fc.constantFrom(...HOSTILE_BODY_FORMS) }))
+    if (op.bodySchema)
+      mutations.push(
+        fc.record({ kind: fc.constant('form' as const), form: fc.constantFrom(...HOSTILE_BODY_FORMS) }),
+      )
     // Mostly callers the matrix lets through, so the hostile values reach the handlers behind the policy.
     const row = MATRIX[op.key]
     const permitted = PRINCIPALS.filter((p) => {
       const status = row?.public ?? (p === 'anonymous' ? 401 : (row?.expect[p] ?? row?.expect.others ?? 0))
       return status >= 200 && status < 300
     })
-    const principal = permitted.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...permitted) }, { weight: 1, arbitrary: fc.constantFrom(...PRINCIPALS) }) : fc.constantFrom(...PRINCIPALS)
+    const principal =
+      permitted.length > 0
+        ? fc.oneof(
+            { weight: 3, arbitrary: fc.constantFrom(...permitted) },
+            { weight: 1, arbitrary: fc.constantFrom(...PRINCIPALS) },
+          )
+        : fc.constantFrom(...PRINCIPALS)
     return fc.record({
       principal,
       params: fc.record(params),
@@ -211,8 +280,16 @@ describe('the OpenAPI fuzzer', () => {
 
   function build(op: Operation, c: Case): BuiltRequest {
     const params: Record<string, string> = { ...c.params }
-    const query: Record<string, string> = Object.fromEntries(Object.entries(c.query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))
-    const headers: Record<string, string> = Object.fromEntries(Object.entries(c.headers).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))
+    const query: Record<string, string> = Object.fromEntries(
+      Object.entries(c.query)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    )
+    const headers: Record<string, string> = Object.fromEntries(
+      Object.entries(c.headers)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    )
     let body = c.body
     let mustRefuse: string | undefined
     let description = 'generated input'
@@ -224,14 +301,30 @@ describe('the OpenAPI fuzzer', () => {
       for (const p of op.parameters) {
         const isDate = isDateSchema(p.schema) || (op.fhir && FHIR_DATE_PARAMS.has(p.name))
         const target = p.in === 'path' ? params : p.in === 'query' ? query : headers
-        sites.push({ where: `${p.in} ${p.name}`, isDate, body: false, apply: (h) => void (target[p.name] = h.value as string) })
+        sites.push({
+          where: `${p.in} ${p.name}`,
+          isDate,
+          body: false,
+          apply: (h) => void (target[p.name] = h.value as string),
+        })
       }
       if (op.bodySchema && body !== undefined && body !== null && typeof body === 'object') {
         const leaves = leavesOf(body)
         for (const { path, leaf } of leaves) {
-          sites.push({ where: `body /${path.join('/')}`, isDate: typeof leaf === 'string' && DATE_VALUE.test(leaf), body: true, apply: (h) => void (body = setAt(body, path, h.value)) })
+          sites.push({
+            where: `body /${path.join('/')}`,
+            isDate: typeof leaf === 'string' && DATE_VALUE.test(leaf),
+            body: true,
+            apply: (h) => void (body = setAt(body, path, h.value)),
+          })
         }
-        if (leaves.length === 0) sites.push({ where: 'body /fuzz (a new member)', isDate: true, body: true, apply: (h) => void (body = setAt(body, ['fuzz'], h.value)) })
+        if (leaves.length === 0)
+          sites.push({
+            where: 'body /fuzz (a new member)',
+            isDate: true,
+            body: true,
+            apply: (h) => void (body = setAt(body, ['fuzz'], h.value)),
+          })
       }
       if (sites.length > 0) {
         const site = sites[c.mutation.site % sites.length] as (typeof sites)[number]
@@ -249,7 +342,11 @@ describe('the OpenAPI fuzzer', () => {
 
     const url =
       op.path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeAny(params[name] ?? '')) +
-      (Object.keys(query).length ? `?${Object.entries(query).map(([k, v]) => `${encodeAny(k)}=${encodeAny(v)}`).join('&')}` : '')
+      (Object.keys(query).length
+        ? `?${Object.entries(query)
+            .map(([k, v]) => `${encodeAny(k)}=${encodeAny(v)}`)
+            .join('&')}`
+        : '')
     const token = tokens.get(c.principal)?.[op.fhir ? 'fhir' : 'api']
     const out: Record<string, string> = { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) }
     // Header values are Latin-1 on the wire: a value that cannot be one is sent percent-encoded.
@@ -265,7 +362,15 @@ describe('the OpenAPI fuzzer', () => {
           break
         case 'form':
           out['content-type'] = 'application/x-www-form-urlencoded'
-          payload = body !== null && typeof body === 'object' ? new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString() : 'a=b'
+          payload =
+            body !== null && typeof body === 'object'
+              ? new URLSearchParams(
+                  Object.entries(body).map(([k, v]): [string, string] => [
+                    k,
+                    typeof v === 'string' ? v : JSON.stringify(v),
+                  ]),
+                ).toString()
+              : 'a=b'
           break
         case 'text/plain':
           out['content-type'] = 'text/plain'
@@ -285,7 +390,11 @@ describe('the OpenAPI fuzzer', () => {
           break
         case 'invalid UTF-8':
           out['content-type'] = jsonType
-          payload = Buffer.concat([Buffer.from('{"resourceType":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')])
+          payload = Buffer.concat([
+            Buffer.from('{"resourceType":"'),
+            Buffer.from([0xc3, 0x28, 0xff]),
+            Buffer.from('"}'),
+          ])
           break
         case 'deep':
           out['content-type'] = jsonType
@@ -293,15 +402,32 @@ describe('the OpenAPI fuzzer', () => {
           break
       }
     }
-    return { method: op.method, url, headers: out, ...(payload !== undefined ? { payload } : {}), ...(mustRefuse ? { mustRefuse } : {}), description }
+    return {
+      method: op.method,
+      url,
+      headers: out,
+      ...(payload !== undefined ? { payload } : {}),
+      ...(mustRefuse ? { mustRefuse } : {}),
+      description,
+    }
   }
 
   async function check(op: Operation, c: Case): Promise<string | undefined> {
     const req = build(op, c)
     const what = `${op.key} as ${c.principal}, ${req.description}`
     let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), REQUEST_TIMEOUT_MS)))
-    const res = await Promise.race([t.app.inject({ method: req.method as 'GET', url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) }), timeout])
+    const timeout = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), REQUEST_TIMEOUT_MS)),
+    )
+    const res = await Promise.race([
+      t.app.inject({
+        method: req.method as 'GET',
+        url: req.url,
+        headers: req.headers,
+        ...(req.payload !== undefined ? { payload: req.payload } : {}),
+      }),
+      timeout,
+    ])
     clearTimeout(timer)
     if (res === 'timeout') return `${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`
     const status = res.statusCode
@@ -312,39 +438,67 @@ describe('the OpenAPI fuzzer', () => {
     if (status >= 400) {
       const type = String(res.headers['content-type'] ?? '')
       if (op.fhir) {
-        if (!type.startsWith('application/fhir+json')) return `${what}: error ${status} as ${type}, not an OperationOutcome`
-        if ((JSON.parse(res.body) as { resourceType?: string }).resourceType !== 'OperationOutcome') return `${what}: error ${status} is not an OperationOutcome`
-      } else if (!type.startsWith('application/problem+json') && !(op.page && type.startsWith('text/html'))) return `${what}: error ${status} as ${type}, not problem+json`
+        if (!type.startsWith('application/fhir+json'))
+          return `${what}: error ${status} as ${type}, not an OperationOutcome`
+        if ((JSON.parse(res.body) as { resourceType?: string }).resourceType !== 'OperationOutcome')
+          return `${what}: error ${status} is not an OperationOutcome`
+      } else if (!type.startsWith('application/problem+json') && !(op.page && type.startsWith('text/html')))
+        return `${what}: error ${status} as ${type}, not problem+json`
       if (res.body.includes(marker)) return `${what}: the error echoes the hostile value`
     }
     return undefined
   }
 
-  test('[SRS-HTTP-205] every operation × every kind of principal × generated and hostile input: no 5xx, no hang, no 2xx for invalid input, problem+json or OperationOutcome on errors, nothing hostile in the log', { timeout: 30 * 60_000 }, async () => {
-    const failures: string[] = []
-    let cases = 0
-    const started = Date.now()
-    for (const [i, op] of ops.entries()) {
-      const seed = (SEED + i * 7919) % (2 ** 31 - 1)
-      const result = await fc.check(
-        fc.asyncProperty(caseArbitrary(op), async (c) => {
-          cases++
-          const problem = await check(op, c)
-          if (problem) throw new Error(problem)
-        }),
-        { seed, numRuns: RUNS, endOnFailure: true },
+  test(
+    '[SRS-HTTP-205] every operation × every kind of principal × generated and hostile input: no 5xx, no hang, no 2xx for invalid input, problem+json or OperationOutcome on errors, nothing hostile in the log',
+    { timeout: 30 * 60_000 },
+    async () => {
+      const failures: string[] = []
+      let cases = 0
+      const started = Date.now()
+      for (const [i, op] of ops.entries()) {
+        const seed = (SEED + i * 7919) % (2 ** 31 - 1)
+        const result = await fc.check(
+          fc.asyncProperty(caseArbitrary(op), async (c) => {
+            cases++
+            const problem = await check(op, c)
+            if (problem) throw new Error(problem)
+          }),
+          { seed, numRuns: RUNS, endOnFailure: true },
+        )
+        if (result.failed)
+          failures.push(
+            `${(result.errorInstance as Error | undefined)?.message ?? 'failed'} [seed ${seed}, path ${result.counterexamplePath ?? ''}]`,
+          )
+      }
+      const lines = t.logs.lines
+      const marked = lines.filter((l) => l.includes(marker))
+      const errors = lines.filter((l) => /"level":(50|60)/.test(l))
+      const long = lines.filter((l) => l.length > 64 * 1024)
+      console.log(
+        `fuzz: ${cases} requests over ${ops.length} operations in ${Math.round((Date.now() - started) / 1000)} s (${[...statuses].map(([k, n]) => `${k}: ${n}`).join(', ')}); ${failures.length} failing operations`,
       )
-      if (result.failed) failures.push(`${(result.errorInstance as Error | undefined)?.message ?? 'failed'} [seed ${seed}, path ${result.counterexamplePath ?? ''}]`)
-    }
-    const lines = t.logs.lines
-    const marked = lines.filter((l) => l.includes(marker))
-    const errors = lines.filter((l) => /"level":(50|60)/.test(l))
-    const long = lines.filter((l) => l.length > 64 * 1024)
-    console.log(`fuzz: ${cases} requests over ${ops.length} operations in ${Math.round((Date.now() - started) / 1000)} s (${[...statuses].map(([k, n]) => `${k}: ${n}`).join(', ')}); ${failures.length} failing operations`)
-    assert.ok(cases >= ops.length, 'every operation was fuzzed')
-    assert.deepEqual(failures, [], `seed ${SEED}: ${failures.length} operations failed:\n${failures.join('\n')}`)
-    assert.deepEqual(marked.map((l) => l.slice(0, 300)), [], 'a hostile value reached the log')
-    assert.deepEqual(errors.map((l) => l.slice(0, 300)), [], 'error-level log lines')
-    assert.deepEqual(long.map((l) => l.slice(0, 300)), [], 'log lines over 64 KiB')
-  })
+      assert.ok(cases >= ops.length, 'every operation was fuzzed')
+      assert.deepEqual(
+        failures,
+        [],
+        `seed ${SEED}: ${failures.length} operations failed:\n${failures.join('\n')}`,
+      )
+      assert.deepEqual(
+        marked.map((l) => l.slice(0, 300)),
+        [],
+        'a hostile value reached the log',
+      )
+      assert.deepEqual(
+        errors.map((l) => l.slice(0, 300)),
+        [],
+        'error-level log lines',
+      )
+      assert.deepEqual(
+        long.map((l) => l.slice(0, 300)),
+        [],
+        'log lines over 64 KiB',
+      )
+    },
+  )
 })

@@ -28,7 +28,18 @@ interface Operation {
   readonly example: unknown
 }
 
-type OpenApi = { paths: Record<string, Record<string, { security?: Array<Record<string, unknown>>; requestBody?: { content?: Record<string, { schema?: { examples?: unknown[] } }> } }>> }
+type OpenApi = {
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: Array<Record<string, unknown>>
+        requestBody?: { content?: Record<string, { schema?: { examples?: unknown[] } }> }
+      }
+    >
+  >
+}
 
 function protectedOperations(doc: OpenApi): Operation[] {
   const ops: Operation[] = []
@@ -37,7 +48,12 @@ function protectedOperations(doc: OpenApi): Operation[] {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue
       if (!op.security?.some((s) => 'bearerAuth' in s)) continue
       const media = Object.values(op.requestBody?.content ?? {})[0]
-      ops.push({ key: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), path, example: media?.schema?.examples?.[0] })
+      ops.push({
+        key: `${method.toUpperCase()} ${path}`,
+        method: method.toUpperCase(),
+        path,
+        example: media?.schema?.examples?.[0],
+      })
     }
   }
   return ops
@@ -57,7 +73,10 @@ export function spellingsOf(path: string, authority: string): Array<{ name: stri
     { name: 'absolute form, upper-case scheme and host', target: `HTTP://LOCALHOST${path}` },
     { name: 'percent-encoded first letter', target: `/${hex(first)}${path.slice(2)}` },
     { name: 'every letter percent-encoded', target: path.replace(/[a-zA-Z]/g, hex) },
-    { name: 'every letter percent-encoded, upper-case hex', target: path.replace(/[a-zA-Z]/g, (c) => hex(c).toUpperCase()) },
+    {
+      name: 'every letter percent-encoded, upper-case hex',
+      target: path.replace(/[a-zA-Z]/g, (c) => hex(c).toUpperCase()),
+    },
     { name: 'encoded slash', target: path.replace(/^\/([^/]+)\//, '/$1%2f') },
     { name: 'leading double slash', target: `/${path}` },
     { name: 'inner double slash', target: path.replace(/^\/([^/]+)\//, '/$1//') },
@@ -69,7 +88,12 @@ export function spellingsOf(path: string, authority: string): Array<{ name: stri
     { name: 'trailing slash', target: `${path}/` },
     { name: 'upper case', target: path.toUpperCase() },
     { name: 'first letter upper case', target: `/${first.toUpperCase()}${path.slice(2)}` },
-    { name: 'last segment case flipped', target: segments.map((s, i) => (i === last ? s.replace(/[a-z]/g, (c) => c.toUpperCase()) : s)).join('/') },
+    {
+      name: 'last segment case flipped',
+      target: segments
+        .map((s, i) => (i === last ? s.replace(/[a-z]/g, (c) => c.toUpperCase()) : s))
+        .join('/'),
+    },
     { name: 'semicolon parameter', target: path.replace(/^\/([^/]+)\//, '/$1;x=1/') },
     { name: 'backslash', target: path.replace(/^\/([^/]+)\//, '/$1\\') },
   ]
@@ -81,7 +105,13 @@ interface RawResponse {
 }
 
 /** One request over a fresh TCP connection, the request line exactly as given. */
-function rawRequest(port: number, method: string, target: string, headers: Record<string, string>, body?: string): Promise<RawResponse> {
+function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
@@ -91,10 +121,18 @@ function rawRequest(port: number, method: string, target: string, headers: Recor
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1')
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(text)
-      if (!m) return reject(new Error(`no status line for ${method} ${target}: ${JSON.stringify(text.slice(0, 80))}`))
+      if (!m)
+        return reject(
+          new Error(`no status line for ${method} ${target}: ${JSON.stringify(text.slice(0, 80))}`),
+        )
       resolve({ status: Number(m[1]), head: text.slice(0, text.indexOf('\r\n\r\n')) })
     })
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
+    const lines = [
+      `${method} ${target} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      'Connection: close',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ]
     if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
     // Written, not ended: a half-closed socket may be dropped before the answer; the server closes (Connection: close).
     socket.write(`${lines.join('\r\n')}\r\n\r\n${body ?? ''}`)
@@ -131,7 +169,9 @@ describe('path spellings × token audiences (raw socket, real listening server)'
     ctx = { app: t.app, world: w, db: t.db, publicUrl: t.config.publicUrl }
     await t.app.listen({ port: 0, host: '127.0.0.1' })
     port = (t.app.server.address() as { port: number }).port
-    operations = protectedOperations((await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApi)
+    operations = protectedOperations(
+      (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApi,
+    )
   })
   after(() => t?.close())
 
@@ -145,7 +185,10 @@ describe('path spellings × token audiences (raw socket, real listening server)'
   }
 
   test('[SRS-AUTHZ-100] a token for the other audience never gets a 2xx, however a protected path is spelled; the right audience reaches the route or gets 400/404', async () => {
-    assert.ok(operations.length >= 40, `the OpenAPI document lists the protected operations (${operations.length})`)
+    assert.ok(
+      operations.length >= 40,
+      `the OpenAPI document lists the protected operations (${operations.length})`,
+    )
     const failures: string[] = []
     let sent = 0
     let wrongRefused = 0
@@ -186,11 +229,15 @@ describe('path spellings × token audiences (raw socket, real listening server)'
       // Control: the canonical spelling with the right audience reaches the route.
       const controlCell = (await row.prepare?.(ctx, principal)) ?? {}
       const control = await request(pathOf(controlCell), right, controlCell)
-      if (control.status === 401) failures.push(`${op.key} as ${principal}: the right-audience token is refused at the canonical path (the suite proves nothing)`)
+      if (control.status === 401)
+        failures.push(
+          `${op.key} as ${principal}: the right-audience token is refused at the canonical path (the suite proves nothing)`,
+        )
       // The canonical spelling with the wrong audience.
       const canonicalCell = (await row.prepare?.(ctx, principal)) ?? {}
       const canonicalWrong = await request(pathOf(canonicalCell), wrong, canonicalCell)
-      if (canonicalWrong.status !== 401) failures.push(`${op.key} canonical, wrong audience: ${canonicalWrong.status}, expected 401`)
+      if (canonicalWrong.status !== 401)
+        failures.push(`${op.key} canonical, wrong audience: ${canonicalWrong.status}, expected 401`)
 
       // One target for every wrong-audience spelling: none of them may succeed, so none uses it up.
       const wrongCell = (await row.prepare?.(ctx, principal)) ?? {}
@@ -201,18 +248,30 @@ describe('path spellings × token audiences (raw socket, real listening server)'
       await Promise.all(
         wrongSpellings.map(async ({ name, target }, i) => {
           const res = await request(target, wrong, wrongCell)
-          if (res.status >= 200 && res.status < 300) failures.push(`${op.method} ${target} (${name}) with the ${isFhir ? 'API' : 'FHIR'} token of ${principal}: ${res.status}`)
+          if (res.status >= 200 && res.status < 300)
+            failures.push(
+              `${op.method} ${target} (${name}) with the ${isFhir ? 'API' : 'FHIR'} token of ${principal}: ${res.status}`,
+            )
           else wrongRefused++
           if (op.method !== 'GET' || !rightSample.has(op.key)) return
           // The right audience: the same route as the canonical spelling, or a refusal of the spelling itself.
           const rightTarget = (rightSpellings[i] as { target: string }).target
           const ok = await request(rightTarget, right, controlCell)
           if (ok.status === control.status) rightReached++
-          else if (ok.status !== 400 && ok.status !== 404) failures.push(`${op.method} ${rightTarget} (${name}) with the right token of ${principal}: ${ok.status}, canonical ${control.status}`)
+          else if (ok.status !== 400 && ok.status !== 404)
+            failures.push(
+              `${op.method} ${rightTarget} (${name}) with the right token of ${principal}: ${ok.status}, canonical ${control.status}`,
+            )
         }),
       )
     }
-    console.log(`path spellings: ${sent} raw requests over ${operations.length} protected operations; ${wrongRefused} wrong-audience spellings refused; ${rightReached} right-audience spellings reached their route`)
-    assert.deepEqual(failures.slice(0, 30), [], `${failures.length} failures (the first 30 shown):\n${failures.slice(0, 30).join('\n')}`)
+    console.log(
+      `path spellings: ${sent} raw requests over ${operations.length} protected operations; ${wrongRefused} wrong-audience spellings refused; ${rightReached} right-audience spellings reached their route`,
+    )
+    assert.deepEqual(
+      failures.slice(0, 30),
+      [],
+      `${failures.length} failures (the first 30 shown):\n${failures.slice(0, 30).join('\n')}`,
+    )
   })
 })

@@ -38,13 +38,21 @@ const USER_OF: Partial<Record<TokenPrincipal, keyof World['users']>> = {
 export const FHIR_USER_SCOPES = 'openid fhirUser user/*.rs user/*.cud patient/*.rs'
 
 /** The world user behind a principal name, if it is a user. */
-export function worldUserOf(world: World, principal: TokenPrincipal): { id: string; email: string } | undefined {
+export function worldUserOf(
+  world: World,
+  principal: TokenPrincipal,
+): { id: string; email: string } | undefined {
   const key = USER_OF[principal]
   return key ? world.users[key] : undefined
 }
 
 /** Both audiences' tokens for one principal of the world. */
-export async function tokensFor(app: App, publicUrl: string, world: World, principal: TokenPrincipal): Promise<AudienceTokens> {
+export async function tokensFor(
+  app: App,
+  publicUrl: string,
+  world: World,
+  principal: TokenPrincipal,
+): Promise<AudienceTokens> {
   const user = worldUserOf(world, principal)
   if (user) {
     return {
@@ -57,9 +65,21 @@ export async function tokensFor(app: App, publicUrl: string, world: World, princ
       ? { clientId: world.devices.bound.clientId, scope: 'device-data:write' }
       : principal === 'deviceOther'
         ? { clientId: world.devices.other.clientId, scope: 'device-data:write' }
-        : { clientId: world.services.orgA.clientId, scope: 'patients:read device-data:read reports:read' }
+        : {
+            clientId: (principal === 'serviceOther'
+              ? world.services.orgB
+              : principal === 'serviceConsent'
+                ? world.services.consented
+                : world.services.orgA
+            ).clientId,
+            scope: 'patients:read device-data:read reports:read',
+          }
   return {
     api: await mintToken(app, publicUrl, { clientId: client.clientId, scope: client.scope }),
-    fhir: await mintToken(app, publicUrl, { clientId: client.clientId, scope: 'system/*.rs', resource: 'fhir' }),
+    fhir: await mintToken(app, publicUrl, {
+      clientId: client.clientId,
+      scope: 'system/*.rs',
+      resource: 'fhir',
+    }),
   }
 }

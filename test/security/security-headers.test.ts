@@ -25,7 +25,9 @@ interface RawResponse {
 /** Sends one request as bytes (so malformed and over-long ones can be sent) and parses the answer. */
 function rawRequest(port: number, secure: boolean, bytes: string): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const socket: net.Socket = secure ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : net.connect({ host: '127.0.0.1', port })
+    const socket: net.Socket = secure
+      ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+      : net.connect({ host: '127.0.0.1', port })
     const chunks: Buffer[] = []
     const timer = setTimeout(() => socket.destroy(new Error('no answer within 10 s')), 10_000)
     socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(bytes))
@@ -42,12 +44,17 @@ function rawRequest(port: number, secure: boolean, bytes: string): Promise<RawRe
         const i = line.indexOf(':')
         headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim()
       }
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine ?? '')?.[1]), headers, body: text.slice(end + 4) })
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine ?? '')?.[1]),
+        headers,
+        body: text.slice(end + 4),
+      })
     })
   })
 }
 
-const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n`
+const get = (target: string, extra = '') =>
+  `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n`
 const post = (target: string, contentType: string, body: string) =>
   `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
 
@@ -57,12 +64,27 @@ const CASES: ReadonlyArray<readonly [string, () => string, number, string]> = [
   ['an API route without a token', () => get('/api/v2/me'), 401, 'fastify'],
   ['an unknown path', () => get('/no/such/path'), 404, 'fastify'],
   ['malformed JSON', () => post('/test/echo', 'application/json', '{"name":'), 400, 'fastify'],
-  ['a body over the limit', () => post('/test/echo', 'application/json', JSON.stringify({ name: 'x'.repeat(1_100_000), count: 1 })), 413, 'fastify'],
+  [
+    'a body over the limit',
+    () => post('/test/echo', 'application/json', JSON.stringify({ name: 'x'.repeat(1_100_000), count: 1 })),
+    413,
+    'fastify',
+  ],
   ['OpenID discovery', () => get('/.well-known/openid-configuration'), 200, 'oidc-provider'],
   ['RFC 8414 metadata', () => get('/.well-known/oauth-authorization-server'), 200, 'oidc-provider'],
   ['the JWKS', () => get('/oauth/jwks'), 200, 'oidc-provider'],
-  ['a token request error', () => post('/oauth/token', 'application/x-www-form-urlencoded', 'grant_type=nonsense'), 400, 'oidc-provider'],
-  ['an authorization error page', () => get('/oauth/authorize?client_id=no-such-client&response_type=code'), 400, 'oidc-provider'],
+  [
+    'a token request error',
+    () => post('/oauth/token', 'application/x-www-form-urlencoded', 'grant_type=nonsense'),
+    400,
+    'oidc-provider',
+  ],
+  [
+    'an authorization error page',
+    () => get('/oauth/authorize?client_id=no-such-client&response_type=code'),
+    400,
+    'oidc-provider',
+  ],
   ['the device code page', () => get('/oauth/device'), 200, 'oidc-provider'],
   ['an over-long URL', () => get(`/health/live?${'a'.repeat(20_000)}`), 431, 'node'],
   ['over-long headers', () => get('/health/live', `X-Filler: ${'b'.repeat(20_000)}\r\n`), 431, 'node'],
@@ -82,7 +104,8 @@ function assertHeaderSet(res: RawResponse, secure: boolean, label: string): void
   assert.match(csp, /base-uri 'none'/, `${label}: CSP ${csp}`)
   assert.ok(h['cache-control'], `${label}: Cache-Control`)
   assert.match(h['x-request-id'] ?? '', /^[A-Za-z0-9._:-]{8,128}$/, `${label}: X-Request-Id`)
-  if (secure) assert.equal(h['strict-transport-security'], 'max-age=63072000; includeSubDomains', `${label}: HSTS`)
+  if (secure)
+    assert.equal(h['strict-transport-security'], 'max-age=63072000; includeSubDomains', `${label}: HSTS`)
   else assert.equal(h['strict-transport-security'], undefined, `${label}: no HSTS over plain HTTP`)
 }
 
@@ -98,7 +121,28 @@ for (const secure of [false, true]) {
         dir = tempDir('headers-tls')
         const certFile = path.join(dir, 'cert.pem')
         const keyFile = path.join(dir, 'key.pem')
-        execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-sha256', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'pipe', timeout: 30_000 })
+        execFileSync(
+          '/usr/bin/openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:P-256',
+            '-nodes',
+            '-sha256',
+            '-days',
+            '2',
+            '-subj',
+            '/CN=127.0.0.1',
+            '-keyout',
+            keyFile,
+            '-out',
+            certFile,
+          ],
+          { stdio: 'pipe', timeout: 30_000 },
+        )
         env = { ...env, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile }
         const config = testConfig(env)
         assert.ok(config.tls)

@@ -10,13 +10,29 @@ import { createAccountDirectory } from '../../src/modules/identity/account-direc
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import { databaseText, secretsFoundIn } from '../support/db-text.ts'
-import { CookieJar, createTestUser, csrfOf, followUntilOutside, postForm, signInThroughForms, TEST_PASSWORD } from '../support/identity.ts'
-import { oauthError, pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import {
+  CookieJar,
+  createTestUser,
+  csrfOf,
+  followUntilOutside,
+  postForm,
+  signInThroughForms,
+  TEST_PASSWORD,
+} from '../support/identity.ts'
+import {
+  oauthError,
+  pkceAuthorizationRequest,
+  startOAuthTestServer,
+  type OAuthTestServer,
+} from '../support/oauth.ts'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 
 function cookie(jar: CookieJar, name: string): string {
-  const pair = jar.header().split('; ').find((c) => c.startsWith(`${name}=`))
+  const pair = jar
+    .header()
+    .split('; ')
+    .find((c) => c.startsWith(`${name}=`))
   return pair?.slice(name.length + 1) ?? ''
 }
 
@@ -30,7 +46,8 @@ describe('tokens are stored only as keyed hashes', () => {
   let patient: Awaited<ReturnType<typeof createTestUser>>
   let web: client.Configuration
   let device: client.Configuration
-  const me = (token: string) => fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
+  const me = (token: string) =>
+    fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
 
   before(async () => {
     s = await startOAuthTestServer()
@@ -50,10 +67,22 @@ describe('tokens are stored only as keyed hashes', () => {
     await s.clients.upsert({
       clientId: deviceId,
       secret: deviceSecret,
-      metadata: { client_id: deviceId, grant_types: [DEVICE_GRANT, 'refresh_token'], response_types: [], redirect_uris: [], scope: 'device-data:write account:read offline_access' },
+      metadata: {
+        client_id: deviceId,
+        grant_types: [DEVICE_GRANT, 'refresh_token'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'device-data:write account:read offline_access',
+      },
     })
-    const org = await createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) }).users.createOrganisation(`Clinic ${randomUUID()}`)
-    patient = await createTestUser(s.db, { email: `patient-${randomUUID()}@demo.test`, roles: [{ role: 'patient', organisationId: org.id }] })
+    const org = await createAccountDirectory({
+      db: s.db,
+      keyring: createKeyring(TEST_KEYRING),
+    }).users.createOrganisation(`Clinic ${randomUUID()}`)
+    patient = await createTestUser(s.db, {
+      email: `patient-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: org.id }],
+    })
     web = await s.discover(webId, client.ClientSecretBasic(webSecret))
     device = await s.discover(deviceId, client.ClientSecretBasic(deviceSecret))
   })
@@ -64,33 +93,73 @@ describe('tokens are stored only as keyed hashes', () => {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
-    const confirmPage = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf, user_code: userCode }))
+    const confirmPage = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm({ xsrf, user_code: userCode }),
+    )
     const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirmPage.page ?? '')?.[1] ?? ''
-    const signInPage = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ xsrf: xsrf2, user_code: userCode, confirm: 'yes' }))
-    const loginAction = new URL(/action="([^"]*\/login)"/.exec(signInPage.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const consent = await followUntilOutside(s.issuer, loginAction, jar, postForm({ email: patient.email, password: TEST_PASSWORD, csrf: csrfOf(signInPage.page ?? '') }))
-    const consentAction = new URL(/action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '', s.issuer).toString()
-    const done = await followUntilOutside(s.issuer, consentAction, jar, postForm({ decision: 'allow', csrf: csrfOf(consent.page ?? '') }))
+    const signInPage = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm({ xsrf: xsrf2, user_code: userCode, confirm: 'yes' }),
+    )
+    const loginAction = new URL(
+      /action="([^"]*\/login)"/.exec(signInPage.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const consent = await followUntilOutside(
+      s.issuer,
+      loginAction,
+      jar,
+      postForm({ email: patient.email, password: TEST_PASSWORD, csrf: csrfOf(signInPage.page ?? '') }),
+    )
+    const consentAction = new URL(
+      /action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const done = await followUntilOutside(
+      s.issuer,
+      consentAction,
+      jar,
+      postForm({ decision: 'allow', csrf: csrfOf(consent.page ?? '') }),
+    )
     assert.match(done.page ?? '', /Device connected/)
   }
 
   test('[SRS-OAUTH-150] after real flows no token, code, session cookie or user code is anywhere in the database; the tokens still work, introspect, refresh and revoke', async () => {
     // Authorization code + PKCE with a refresh token, through the sign-in pages.
-    const req = await pkceAuthorizationRequest(web, { redirectUri, scope: 'openid offline_access account:read', prompt: 'consent' })
-    const landed = await signInThroughForms(s.issuer, req.url.href, { email: patient.email, password: TEST_PASSWORD })
+    const req = await pkceAuthorizationRequest(web, {
+      redirectUri,
+      scope: 'openid offline_access account:read',
+      prompt: 'consent',
+    })
+    const landed = await signInThroughForms(s.issuer, req.url.href, {
+      email: patient.email,
+      password: TEST_PASSWORD,
+    })
     assert.ok(landed.url.startsWith(redirectUri), `landed on ${landed.url}`)
     const callback = new URL(landed.url)
     const code = callback.searchParams.get('code') ?? ''
     const sessionCookie = cookie(landed.jar, '_session')
     assert.ok(sessionCookie, 'the browser holds a session cookie')
-    const first = await client.authorizationCodeGrant(web, callback, { pkceCodeVerifier: req.verifier, expectedState: req.state })
+    const first = await client.authorizationCodeGrant(web, callback, {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+    })
     const rotated = await client.refreshTokenGrant(web, first.refresh_token ?? '')
     // Client credentials.
     const machine = await client.clientCredentialsGrant(web, { scope: 'account:read' })
     // Device authorization grant, paired by the patient.
-    const auth = await client.initiateDeviceAuthorization(device, { scope: 'device-data:write account:read offline_access' })
+    const auth = await client.initiateDeviceAuthorization(device, {
+      scope: 'device-data:write account:read offline_access',
+    })
     await approveDevice(auth.user_code)
-    const deviceTokens = await client.genericGrantRequest(device, DEVICE_GRANT, { device_code: auth.device_code })
+    const deviceTokens = await client.genericGrantRequest(device, DEVICE_GRANT, {
+      device_code: auth.device_code,
+    })
 
     const secrets = {
       'authorization code': code,
@@ -108,9 +177,15 @@ describe('tokens are stored only as keyed hashes', () => {
       'web client secret': webSecret,
       'device client secret': deviceSecret,
     }
-    assert.deepEqual(secretsFoundIn(await databaseText(s.db), secrets), [], 'no bearer value is stored in plaintext')
+    assert.deepEqual(
+      secretsFoundIn(await databaseText(s.db), secrets),
+      [],
+      'no bearer value is stored in plaintext',
+    )
     // The rows are there, under their hashes: the tokens still work.
-    const stored = await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_payloads WHERE model IN ('AccessToken', 'RefreshToken', 'ClientCredentials')")
+    const stored = await s.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM oidc_payloads WHERE model IN ('AccessToken', 'RefreshToken', 'ClientCredentials')",
+    )
     assert.ok((stored.rows[0]?.n ?? 0) >= 4)
 
     assert.equal((await me(rotated.access_token)).status, 200, 'the access token authenticates')
@@ -119,27 +194,45 @@ describe('tokens are stored only as keyed hashes', () => {
     const introspected = await client.tokenIntrospection(web, rotated.access_token)
     assert.equal(introspected.active, true)
     assert.equal(introspected.sub, patient.id)
-    assert.equal((await client.tokenIntrospection(web, rotated.refresh_token ?? '')).active, true, 'the refresh token introspects')
+    assert.equal(
+      (await client.tokenIntrospection(web, rotated.refresh_token ?? '')).active,
+      true,
+      'the refresh token introspects',
+    )
     // The refresh token rotates once more; the rotated-out one is refused (reuse detection still finds the grant).
     const again = await client.refreshTokenGrant(web, rotated.refresh_token ?? '')
     assert.equal((await me(again.access_token)).status, 200)
-    await assert.rejects(client.refreshTokenGrant(web, first.refresh_token ?? ''), (err) => oauthError(err) === 'invalid_grant')
-    assert.equal((await me(again.access_token)).status, 401, 'reuse of a rotated refresh token revoked the whole grant')
+    await assert.rejects(
+      client.refreshTokenGrant(web, first.refresh_token ?? ''),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
+    assert.equal(
+      (await me(again.access_token)).status,
+      401,
+      'reuse of a rotated refresh token revoked the whole grant',
+    )
     // Revocation finds the token by its hash.
     assert.equal((await client.tokenIntrospection(web, machine.access_token)).active, true)
     await client.tokenRevocation(web, machine.access_token)
     assert.equal((await client.tokenIntrospection(web, machine.access_token)).active, false)
     const deviceRefresh = await client.refreshTokenGrant(device, String(deviceTokens.refresh_token))
     await client.tokenRevocation(device, String(deviceRefresh.refresh_token))
-    await assert.rejects(client.refreshTokenGrant(device, String(deviceRefresh.refresh_token)), (err) => oauthError(err) === 'invalid_grant')
+    await assert.rejects(
+      client.refreshTokenGrant(device, String(deviceRefresh.refresh_token)),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
   })
 
   test('[SRS-OAUTH-150] the stored key is the keyed hash: the same value hashed under another keyring finds nothing', async () => {
     const machine = await client.clientCredentialsGrant(web, { scope: 'account:read' })
     const { oidcStorageId } = await import('../../src/security/oauth-server/postgres-adapter.ts')
     const ours = oidcStorageId(createKeyring(TEST_KEYRING), machine.access_token)
-    const other = oidcStorageId(createKeyring(`other:${Buffer.alloc(32, 9).toString('base64')}`), machine.access_token)
-    const rows = async (id: string) => (await s.db.query('SELECT 1 FROM oidc_payloads WHERE id = $1', [id])).rows.length
+    const other = oidcStorageId(
+      createKeyring(`other:${Buffer.alloc(32, 9).toString('base64')}`),
+      machine.access_token,
+    )
+    const rows = async (id: string) =>
+      (await s.db.query('SELECT 1 FROM oidc_payloads WHERE id = $1', [id])).rows.length
     assert.equal(await rows(ours), 1)
     assert.equal(await rows(other), 0)
     assert.equal(await rows(machine.access_token), 0)

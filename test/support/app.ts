@@ -1,17 +1,17 @@
 // Builds the real app for a test: real Fastify, real database (in-memory PGlite, or the
 // PostgreSQL in DATABASE_URL), real migrations, and a log sink the test can read.
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import type { FastifyPluginAsync } from 'fastify'
 import { buildApp, type App, type AppDeps } from '../../src/app.ts'
 import type { Config } from '../../src/config/index.ts'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createLogger } from '../../src/platform/observability/logger.ts'
 import { createRedisClient } from '../../src/platform/redis/client.ts'
-import { testConfig } from './config.ts'
+import { TEST_CHECKPOINT_PREFIX, testConfig } from './config.ts'
 import { LogSink } from './log-sink.ts'
 
 export { LogSink }
-
 
 export interface TestApp {
   readonly app: App
@@ -38,10 +38,17 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const config = testConfig(options.env)
   const logs = new LogSink()
   const db = options.deps?.db ?? (await openTestDatabase(config))
-  const redis = config.redisUrl ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.resilience.redisCommandTimeoutMs }) : undefined
+  const redis = config.redisUrl
+    ? createRedisClient(config.redisUrl, { commandTimeoutMs: config.resilience.redisCommandTimeoutMs })
+    : undefined
   let app: App
   try {
-    app = await buildApp(config, { db, logger: createLogger({ level: config.logLevel, destination: logs }), redis, ...options.deps })
+    app = await buildApp(config, {
+      db,
+      logger: createLogger({ level: config.logLevel, destination: logs }),
+      redis,
+      ...options.deps,
+    })
     for (const routes of options.routes ?? []) await app.register(routes)
     await app.ready()
   } catch (err) {
@@ -59,6 +66,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await app.close()
       redis?.disconnect()
       if (!options.deps?.db) await db.close()
+      if (config.audit.checkpointFile.startsWith(TEST_CHECKPOINT_PREFIX))
+        rmSync(config.audit.checkpointFile, { force: true })
     },
   }
 }

@@ -15,7 +15,8 @@ import { createTestUser } from './identity.ts'
 import { startOAuthTestServer, type OAuthTestServer } from './oauth.ts'
 
 export type ConsoleUser = Awaited<ReturnType<typeof createTestUser>>
-export type ConsoleRole = 'clinician' | 'mobile' | 'consented' | 'outsider' | 'patient' | 'other' | 'admin' | 'auditor'
+export type ConsoleRole =
+  'clinician' | 'mobile' | 'consented' | 'outsider' | 'patient' | 'other' | 'admin' | 'auditor'
 
 export interface ConsoleWorld {
   readonly s: OAuthTestServer
@@ -26,7 +27,10 @@ export interface ConsoleWorld {
   readonly patientId: string
   readonly otherPatientId: string
   readonly consentId: string
-  open(user: ConsoleUser, options?: { width?: number; path?: string }): Promise<ConsoleSession>
+  open(
+    user: ConsoleUser,
+    options?: { width?: number; path?: string; timezoneId?: string },
+  ): Promise<ConsoleSession>
   checkPage(c: ConsoleSession, name: string): Promise<void>
   close(): Promise<void>
 }
@@ -36,17 +40,32 @@ export interface ConsoleWorld {
  * `signIn`: the users who will sign in (default all) get a password and TOTP; the others are plain
  * accounts, which spares the password hashing a browser test has no time for.
  */
-export async function buildConsoleWorld(options: { days?: number; signIn?: readonly ConsoleRole[] } = {}): Promise<ConsoleWorld> {
+export async function buildConsoleWorld(
+  options: { days?: number; signIn?: readonly ConsoleRole[] } = {},
+): Promise<ConsoleWorld> {
   const s = await startOAuthTestServer()
   const tag = randomUUID().slice(0, 8)
   const directory = createAccountDirectory({ db: s.db, keyring: createKeyring(TEST_KEYRING) })
   const orgId = (await directory.users.createOrganisation(`Console Clinic ${tag}`)).id
-  const mk = async (name: ConsoleRole, role: string, totp: boolean, organisationId: string | null = orgId): Promise<ConsoleUser> => {
+  const mk = async (
+    name: ConsoleRole,
+    role: string,
+    totp: boolean,
+    organisationId: string | null = orgId,
+  ): Promise<ConsoleUser> => {
     const email = `${name}.${tag}@console.test`
-    if (!options.signIn || options.signIn.includes(name)) return createTestUser(s.db, { email, roles: [{ role: role as 'clinician', organisationId }], totp })
+    if (!options.signIn || options.signIn.includes(name))
+      return createTestUser(s.db, { email, roles: [{ role: role as 'clinician', organisationId }], totp })
     const id = randomUUID()
-    await s.db.query("INSERT INTO users (id, email, email_normalized, status, email_verified_at) VALUES ($1, $2, $2, 'active', now())", [id, email])
-    await s.db.query('INSERT INTO user_roles (user_id, role, organisation_id) VALUES ($1, $2, $3)', [id, role, organisationId])
+    await s.db.query(
+      "INSERT INTO users (id, email, email_normalized, status, email_verified_at) VALUES ($1, $2, $2, 'active', now())",
+      [id, email],
+    )
+    await s.db.query('INSERT INTO user_roles (user_id, role, organisation_id) VALUES ($1, $2, $3)', [
+      id,
+      role,
+      organisationId,
+    ])
     return { id, email, totpSecret: undefined }
   }
   const users: Record<ConsoleRole, ConsoleUser> = {
@@ -60,20 +79,67 @@ export async function buildConsoleWorld(options: { days?: number; signIn?: reado
     auditor: await mk('auditor', 'auditor', true, null),
   }
   const { patients, cipher } = s.app.vigil.modules
-  const patientId = (await patients.create({ userId: users.patient.id, organisationId: orgId, demographics: { name: { given: ['Grace'], family: `Hopper${tag}` }, birthDate: '1970-12-09', gender: 'female', identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${tag}` }] } })).id
-  const otherPatientId = (await patients.create({ userId: users.other.id, organisationId: orgId, demographics: { name: { given: ['Alan'], family: `Turing${tag}` }, birthDate: '1962-06-23', gender: 'male' } })).id
-  for (const u of [users.clinician, users.mobile]) await s.db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [patientId, u.id, orgId])
+  const patientId = (
+    await patients.create({
+      userId: users.patient.id,
+      organisationId: orgId,
+      demographics: {
+        name: { given: ['Grace'], family: `Hopper${tag}` },
+        birthDate: '1970-12-09',
+        gender: 'female',
+        identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${tag}` }],
+      },
+    })
+  ).id
+  const otherPatientId = (
+    await patients.create({
+      userId: users.other.id,
+      organisationId: orgId,
+      demographics: {
+        name: { given: ['Alan'], family: `Turing${tag}` },
+        birthDate: '1962-06-23',
+        gender: 'male',
+      },
+    })
+  ).id
+  for (const u of [users.clinician, users.mobile])
+    await s.db.query(
+      'INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)',
+      [patientId, u.id, orgId],
+    )
   const consentId = randomUUID()
   await s.db.query(
     `INSERT INTO consents (id, patient_id, grantee_kind, grantee_id, categories, access, purpose, expires_at, granted_by)
      VALUES ($1, $2, 'user', $3, $4, 'read', 'treatment', now() + interval '30 days', $5)`,
-    [consentId, patientId, users.consented.id, ['device-data', 'demographics', 'reports', 'devices'], users.patient.id],
+    [
+      consentId,
+      patientId,
+      users.consented.id,
+      ['device-data', 'demographics', 'reports', 'devices'],
+      users.patient.id,
+    ],
   )
   // Readings sealed one by one with the patient's key, inserted a hundred rows per statement.
   const rows: unknown[][] = []
-  const add = async (patient: string, code: string, at: Date, content: { value?: number; unit?: string; components?: Array<{ code: string; value: number; unit: string }> }) => {
+  const add = async (
+    patient: string,
+    code: string,
+    at: Date,
+    content: {
+      value?: number
+      unit?: string
+      components?: Array<{ code: string; value: number; unit: string }>
+    },
+  ) => {
     const id = randomUUID()
-    rows.push([id, patient, code, at.toISOString(), `console-${id}`, await sealReading(cipher, patient, id, content)])
+    rows.push([
+      id,
+      patient,
+      code,
+      at.toISOString(),
+      `console-${id}`,
+      await sealReading(cipher, patient, id, content),
+    ])
   }
   // 14 days of glucose every 30 minutes (a few out of range), heart rate every 2 hours, and the last day's blood pressure.
   const now = Date.now()
@@ -82,7 +148,13 @@ export async function buildConsoleWorld(options: { days?: number; signIn?: reado
     const value = i % 40 === 0 ? 250 : i % 53 === 0 ? 60 : 110 + Math.round(30 * Math.sin(i / 7))
     await add(patientId, '2339-0', at, { value, unit: 'mg/dL' })
     if (i % 4 === 0) await add(patientId, '8867-4', at, { value: 70 + (i % 20), unit: '/min' })
-    if (i < 48 && i % 6 === 0) await add(patientId, '85354-9', at, { components: [{ code: '8480-6', value: 118 + i, unit: 'mm[Hg]' }, { code: '8462-4', value: 76, unit: 'mm[Hg]' }] })
+    if (i < 48 && i % 6 === 0)
+      await add(patientId, '85354-9', at, {
+        components: [
+          { code: '8480-6', value: 118 + i, unit: 'mm[Hg]' },
+          { code: '8462-4', value: 76, unit: 'mm[Hg]' },
+        ],
+      })
   }
   await add(otherPatientId, '2339-0', new Date(now - 3_600_000), { value: 99, unit: 'mg/dL' })
   for (let i = 0; i < rows.length; i += 100) {

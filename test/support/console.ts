@@ -21,9 +21,17 @@ export interface ConsoleSession {
   readonly messages: string[]
 }
 
-export async function openConsole(browser: Browser, issuer: string, user: { email: string; totpSecret?: string | undefined }, options: { width?: number; path?: string } = {}): Promise<ConsoleSession> {
+export async function openConsole(
+  browser: Browser,
+  issuer: string,
+  user: { email: string; totpSecret?: string | undefined },
+  options: { width?: number; path?: string; timezoneId?: string } = {},
+): Promise<ConsoleSession> {
   const width = options.width ?? 1280
-  const context = await browser.newContext({ viewport: { width, height: width > 600 ? 900 : 844 } })
+  const context = await browser.newContext({
+    viewport: { width, height: width > 600 ? 900 : 844 },
+    ...(options.timezoneId ? { timezoneId: options.timezoneId, locale: 'en-US' } : {}),
+  })
   const page = await context.newPage()
   const requests: string[] = []
   const messages: string[] = []
@@ -46,14 +54,20 @@ export async function openConsole(browser: Browser, issuer: string, user: { emai
 let axeSource: string | undefined
 
 /** axe-core's violations of impact serious or critical on the current page (WCAG 2.1 A and AA rules). */
-export async function seriousViolations(page: Page): Promise<Array<{ id: string; impact: string; help: string; nodes: string[] }>> {
+export async function seriousViolations(
+  page: Page,
+): Promise<Array<{ id: string; impact: string; help: string; nodes: string[] }>> {
   axeSource ??= await readFile(require.resolve('axe-core/axe.min.js'), 'utf8')
   // Evaluated through the DevTools protocol, not as a page script: the console's CSP stays as served.
   await page.evaluate(axeSource)
-  const result = (await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })`)) as {
+  const result = (await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })`,
+  )) as {
     violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>
   }
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }))
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }))
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -4,10 +4,15 @@ import type { Database } from '../../src/platform/db/index.ts'
 
 export async function databaseText(db: Database): Promise<string> {
   const schema = (await db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s as string
-  const { rows: tables } = await db.query<{ t: string }>('SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [schema])
+  const { rows: tables } = await db.query<{ t: string }>(
+    'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1',
+    [schema],
+  )
   if (tables.length < 20) throw new Error(`expected every table of schema ${schema}, found ${tables.length}`)
   const parts: string[] = []
-  for (const { t } of tables) for (const row of (await db.query<{ r: string }>(`SELECT x::text AS r FROM "${t}" x`)).rows) parts.push(`${t}\t${row.r}`)
+  for (const { t } of tables)
+    for (const row of (await db.query<{ r: string }>(`SELECT x::text AS r FROM "${t}" x`)).rows)
+      parts.push(`${t}\t${row.r}`)
   return parts.join('\n')
 }
 

@@ -2,6 +2,7 @@
 // checks as real routes (they declare access, summaries and examples like any route).
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
+import type { Action } from '../../src/security/policy/index.ts'
 
 export const EchoBody = Type.Object(
   {
@@ -46,7 +47,8 @@ export const fixtureRoutes: FastifyPluginAsync = async (app) => {
   app.get(
     '/test/protected',
     {
-      config: { policy: 'fixture.read' },
+      // An action outside the policy's union on purpose: the default-deny test needs one no rule permits.
+      config: { policy: 'fixture.read' as Action },
       schema: { summary: 'A policy-guarded fixture', response: { 200: Type.Object({ ok: Type.Boolean() }) } },
     },
     async () => ({ ok: true }),

@@ -9,17 +9,28 @@ import { TEST_KEYRING } from './config.ts'
 
 export const TEST_PASSWORD = 'correct horse battery staple 7'
 
-export async function createTestUser(db: Database, input: { email: string; roles: RoleGrant[]; totp?: boolean; password?: string }) {
+export async function createTestUser(
+  db: Database,
+  input: { email: string; roles: RoleGrant[]; totp?: boolean; password?: string },
+) {
   const keyring = createKeyring(TEST_KEYRING)
   const directory = createAccountDirectory({ db, keyring })
-  const user = await directory.users.createUser({ email: input.email, password: input.password ?? TEST_PASSWORD, roles: input.roles, emailVerified: true })
+  const user = await directory.users.createUser({
+    email: input.email,
+    password: input.password ?? TEST_PASSWORD,
+    roles: input.roles,
+    emailVerified: true,
+  })
   let totpSecret: string | undefined
   if (input.totp) {
     const sf = createSecondFactorService({ db, clock: () => new Date(), sealer: keyringSealer(keyring) })
     const enrolment = await sf.startTotpEnrolment({ userId: user.id, email: user.email })
     totpSecret = enrolment.secret
     // Confirm with the code of the previous step, so the current one is still unused for the login.
-    const confirmed = await sf.confirmTotpEnrolment(user.id, totpCode(enrolment.secret, new Date(Date.now() - 30_000)))
+    const confirmed = await sf.confirmTotpEnrolment(
+      user.id,
+      totpCode(enrolment.secret, new Date(Date.now() - 30_000)),
+    )
     if (!confirmed.ok) throw new Error(`TOTP enrolment failed: ${confirmed.reason}`)
   }
   return { id: user.id, email: user.email, totpSecret }
@@ -64,12 +75,21 @@ export function csrfOf(page: string): string {
 }
 
 /** Follows redirects by hand (keeping cookies) until one leaves the issuer; returns that URL. */
-export async function followUntilOutside(issuer: string, start: string, jar: CookieJar, init?: RequestInit): Promise<{ url: string; page?: string; status: number }> {
+export async function followUntilOutside(
+  issuer: string,
+  start: string,
+  jar: CookieJar,
+  init?: RequestInit,
+): Promise<{ url: string; page?: string; status: number }> {
   let url = start
   let req: RequestInit | undefined = init
   for (let hop = 0; hop < 15; hop++) {
     if (!url.startsWith(issuer)) return { url, status: 302 }
-    const res = await fetch(url, { ...req, redirect: 'manual', headers: { ...(req?.headers as Record<string, string> | undefined), cookie: jar.header() } })
+    const res = await fetch(url, {
+      ...req,
+      redirect: 'manual',
+      headers: { ...(req?.headers as Record<string, string> | undefined), cookie: jar.header() },
+    })
     jar.store(res)
     const location = res.headers.get('location')
     if (res.status >= 300 && res.status < 400 && location) {
@@ -83,20 +103,38 @@ export async function followUntilOutside(issuer: string, start: string, jar: Coo
 }
 
 export function postForm(fields: Record<string, string>): RequestInit {
-  return { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() }
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  }
 }
 
 /** Signs in through the HTML forms (password, then TOTP when asked); returns where the browser lands. */
-export async function signInThroughForms(issuer: string, authorizationUrl: string, login: { email: string; password: string; totpSecret?: string | undefined }) {
+export async function signInThroughForms(
+  issuer: string,
+  authorizationUrl: string,
+  login: { email: string; password: string; totpSecret?: string | undefined },
+) {
   const jar = new CookieJar()
   const first = await followUntilOutside(issuer, authorizationUrl, jar)
   if (!first.page) return { ...first, jar }
   const loginAction = new URL(/action="([^"]*\/login)"/.exec(first.page)?.[1] ?? '', issuer).toString()
-  let step = await followUntilOutside(issuer, loginAction, jar, postForm({ email: login.email, password: login.password, csrf: csrfOf(first.page) }))
+  let step = await followUntilOutside(
+    issuer,
+    loginAction,
+    jar,
+    postForm({ email: login.email, password: login.password, csrf: csrfOf(first.page) }),
+  )
   if (step.page && /action="[^"]*\/totp"/.test(step.page)) {
     if (!login.totpSecret) throw new Error('a second factor was asked for')
     const action = new URL(/action="([^"]*\/totp)"/.exec(step.page)?.[1] ?? '', issuer).toString()
-    step = await followUntilOutside(issuer, action, jar, postForm({ code: totpCode(login.totpSecret, new Date()), csrf: csrfOf(step.page) }))
+    step = await followUntilOutside(
+      issuer,
+      action,
+      jar,
+      postForm({ code: totpCode(login.totpSecret, new Date()), csrf: csrfOf(step.page) }),
+    )
   }
   return { ...step, jar }
 }

@@ -14,19 +14,21 @@ function answer(value: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ pid: process.pid, ...value })}\n`)
 }
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line === 'go') {
-    if (release) return answer({ result: 'held' })
-    try {
-      release = acquireDataDirLock(path.join(dataDir, 'pglite.lock'), dataDir)
-      answer({ result: 'held' })
-    } catch (err) {
-      answer({ result: 'locked', message: err instanceof Error ? err.message : String(err) })
+createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    if (line === 'go') {
+      if (release) return answer({ result: 'held' })
+      try {
+        release = acquireDataDirLock(path.join(dataDir, 'pglite.lock'), dataDir)
+        answer({ result: 'held' })
+      } catch (err) {
+        answer({ result: 'locked', message: err instanceof Error ? err.message : String(err) })
+      }
+    } else if (line === 'release') {
+      release?.()
+      release = undefined
+      answer({ result: 'released' })
     }
-  } else if (line === 'release') {
-    release?.()
-    release = undefined
-    answer({ result: 'released' })
-  }
-}).on('close', () => process.exit(0))
+  })
+  .on('close', () => process.exit(0))
 answer({ result: 'ready' })

@@ -13,7 +13,9 @@ export async function freePort(): Promise<number> {
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => {
       const address = srv.address()
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      srv.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }
@@ -21,7 +23,11 @@ export async function freePort(): Promise<number> {
 export interface OAuthTestServer extends TestApp {
   readonly issuer: string
   readonly clients: ReturnType<typeof createClientStore>
-  discover(clientId: string, auth?: client.ClientAuth, metadata?: Partial<client.ClientMetadata>): Promise<client.Configuration>
+  discover(
+    clientId: string,
+    auth?: client.ClientAuth,
+    metadata?: Partial<client.ClientMetadata>,
+  ): Promise<client.Configuration>
 }
 
 export async function startOAuthTestServer(options: TestAppOptions = {}): Promise<OAuthTestServer> {
@@ -36,7 +42,9 @@ export async function startOAuthTestServer(options: TestAppOptions = {}): Promis
     issuer,
     clients,
     discover: (clientId, auth, metadata) =>
-      client.discovery(new URL(issuer), clientId, metadata, auth, { execute: [client.allowInsecureRequests] }),
+      client.discovery(new URL(issuer), clientId, metadata, auth, {
+        execute: [client.allowInsecureRequests],
+      }),
   }
 }
 
@@ -44,12 +52,16 @@ export async function startOAuthTestServer(options: TestAppOptions = {}): Promis
 export function oauthError(err: unknown): string | undefined {
   const e = err as { error?: string; cause?: unknown }
   if (typeof e.error === 'string') return e.error
-  if (Array.isArray(e.cause)) return (e.cause[0] as { parameters?: { error?: string } } | undefined)?.parameters?.error
+  if (Array.isArray(e.cause))
+    return (e.cause[0] as { parameters?: { error?: string } } | undefined)?.parameters?.error
   return undefined
 }
 
 /** An authorization request with PKCE (S256) and state, as a client would build it. */
-export async function pkceAuthorizationRequest(config: client.Configuration, params: { redirectUri: string; scope: string } & Record<string, string>) {
+export async function pkceAuthorizationRequest(
+  config: client.Configuration,
+  params: { redirectUri: string; scope: string } & Record<string, string>,
+) {
   const { redirectUri, ...rest } = params
   const verifier = client.randomPKCECodeVerifier()
   const state = client.randomState()

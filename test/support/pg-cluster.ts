@@ -9,9 +9,14 @@ import { freePort } from './oauth.ts'
 
 const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
 
-function asPostgres(command: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+function asPostgres(
+  command: string,
+  args: readonly string[],
+): { status: number | null; stdout: string; stderr: string } {
   const root = process.getuid?.() === 0
-  const [cmd, argv] = root ? ['runuser', ['-u', 'postgres', '--', path.join(BIN, command), ...args]] : [path.join(BIN, command), [...args]]
+  const [cmd, argv] = root
+    ? ['runuser', ['-u', 'postgres', '--', path.join(BIN, command), ...args]]
+    : [path.join(BIN, command), [...args]]
   const res = spawnSync(cmd as string, argv as string[], { encoding: 'utf8', timeout: 60_000 })
   return { status: res.status, stdout: res.stdout ?? '', stderr: res.stderr ?? '' }
 }
@@ -37,7 +42,21 @@ export class PgCluster {
       chownSync(base, uid, Number(gid.stdout.trim()))
       chownSync(dir, uid, Number(gid.stdout.trim()))
     }
-    must(asPostgres('initdb', ['-D', dir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']), 'initdb')
+    must(
+      asPostgres('initdb', [
+        '-D',
+        dir,
+        '-U',
+        'postgres',
+        '-A',
+        'trust',
+        '-E',
+        'UTF8',
+        '--no-sync',
+        '--no-instructions',
+      ]),
+      'initdb',
+    )
     return new PgCluster(dir, await freePort())
   }
 
@@ -48,7 +67,21 @@ export class PgCluster {
   /** Starts the server and waits until it accepts connections (crash recovery included). */
   start(): void {
     const options = `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir} -c fsync=off -c max_connections=60 -c shared_buffers=16MB`
-    must(asPostgres('pg_ctl', ['start', '-D', this.dir, '-w', '-t', '60', '-l', path.join(this.dir, 'server.log'), '-o', options]), 'pg_ctl start')
+    must(
+      asPostgres('pg_ctl', [
+        'start',
+        '-D',
+        this.dir,
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        path.join(this.dir, 'server.log'),
+        '-o',
+        options,
+      ]),
+      'pg_ctl start',
+    )
   }
 
   /** A clean stop: fast mode terminates every session (57P01), as an operator's restart does. */
@@ -86,7 +119,8 @@ export class PgCluster {
       }
     }
     const deadline = Date.now() + 10_000
-    while (pids.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    while (pids.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20))
   }
 
   async destroy(): Promise<void> {

@@ -23,7 +23,10 @@ export interface TestSmtpServer {
 /** Quoted-printable (RFC 2045 §6.7): soft line breaks removed, =XX octets decoded. */
 function decodeQuotedPrintable(text: string): string {
   const joined = text.replace(/=\r\n/g, '')
-  return Buffer.from(joined.replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8')
+  return Buffer.from(
+    joined.replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  ).toString('utf8')
 }
 
 /** The text/plain part of a message nodemailer composed (single part or multipart/alternative). */
@@ -33,7 +36,9 @@ function textPart(raw: string): string {
   const bodyStart = part.indexOf('\r\n\r\n')
   const end = part.search(/\r\n--[^\r\n]+/)
   const body = part.slice(bodyStart + 4, end > bodyStart ? end : undefined)
-  return /Content-Transfer-Encoding: quoted-printable/i.test(part.slice(0, bodyStart)) ? decodeQuotedPrintable(body) : body
+  return /Content-Transfer-Encoding: quoted-printable/i.test(part.slice(0, bodyStart))
+    ? decodeQuotedPrintable(body)
+    : body
 }
 
 export async function startTestSmtpServer(): Promise<TestSmtpServer> {

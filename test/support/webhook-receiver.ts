@@ -43,11 +43,61 @@ export function makeTestCa(): { dir: string; caFile: string; certFile: string; k
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-webhook-ca-'))
   const f = (n: string) => path.join(dir, n)
   const run = (args: string[]) => execFileSync('/usr/bin/openssl', args, { stdio: 'pipe', timeout: 30_000 })
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-sha256', '-days', '1', '-subj', '/CN=Vigil test CA', '-keyout', f('ca.key'), '-out', f('ca.pem')])
-  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr')])
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=Vigil test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  ])
+  run([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  ])
   const ext = f('ext.cnf')
-  execFileSync('/bin/sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > '${ext}'`])
-  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-sha256', '-extfile', ext, '-out', f('server.pem')])
+  execFileSync('/bin/sh', [
+    '-c',
+    `printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > '${ext}'`,
+  ])
+  run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    f('server.pem'),
+  ])
   return { dir, caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') }
 }
 
@@ -65,48 +115,66 @@ export async function startWebhookReceiver(ca = makeTestCa()): Promise<WebhookRe
     secret: undefined as string | undefined,
     secrets,
   }
-  const server = https.createServer({ cert: readFileSync(ca.certFile), key: readFileSync(ca.keyFile) }, (req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8')
-      const headers = { 'webhook-id': String(req.headers['webhook-id'] ?? ''), 'webhook-timestamp': String(req.headers['webhook-timestamp'] ?? ''), 'webhook-signature': String(req.headers['webhook-signature'] ?? '') }
-      const secret = secrets.get(req.url ?? '/') ?? receiver.secret
-      let verified: boolean | undefined
-      if (secret) {
-        try {
-          new Webhook(secret).verify(body, headers)
-          verified = true
-        } catch {
-          verified = false
+  const server = https.createServer(
+    { cert: readFileSync(ca.certFile), key: readFileSync(ca.keyFile) },
+    (req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8')
+        const headers = {
+          'webhook-id': String(req.headers['webhook-id'] ?? ''),
+          'webhook-timestamp': String(req.headers['webhook-timestamp'] ?? ''),
+          'webhook-signature': String(req.headers['webhook-signature'] ?? ''),
         }
-      }
-      let json: Received['json']
-      try {
-        json = JSON.parse(body) as Received['json']
-      } catch {
-        json = { type: 'unparsable', timestamp: '', data: {} }
-      }
-      const r: Received = { path: req.url ?? '/', id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body, json, verified }
-      requests.push(r)
-      if (receiver.mode === 'down') return void res.writeHead(503).end()
-      if (receiver.mode === 'gone') return void res.writeHead(410).end()
-      if (verified === false) return void res.writeHead(401).end()
-      // Deduplicated on webhook-id (Standard Webhooks); unsigned FHIR notifications have none.
-      if (r.id === '' || !seen.has(`${r.path} ${r.id}`)) {
-        seen.add(`${r.path} ${r.id}`)
-        accepted.push(r)
-      }
-      res.writeHead(204).end()
-    })
-  })
+        const secret = secrets.get(req.url ?? '/') ?? receiver.secret
+        let verified: boolean | undefined
+        if (secret) {
+          try {
+            new Webhook(secret).verify(body, headers)
+            verified = true
+          } catch {
+            verified = false
+          }
+        }
+        let json: Received['json']
+        try {
+          json = JSON.parse(body) as Received['json']
+        } catch {
+          json = { type: 'unparsable', timestamp: '', data: {} }
+        }
+        const r: Received = {
+          path: req.url ?? '/',
+          id: headers['webhook-id'],
+          timestamp: headers['webhook-timestamp'],
+          signature: headers['webhook-signature'],
+          body,
+          json,
+          verified,
+        }
+        requests.push(r)
+        if (receiver.mode === 'down') return void res.writeHead(503).end()
+        if (receiver.mode === 'gone') return void res.writeHead(410).end()
+        if (verified === false) return void res.writeHead(401).end()
+        // Deduplicated on webhook-id (Standard Webhooks); unsigned FHIR notifications have none.
+        if (r.id === '' || !seen.has(`${r.path} ${r.id}`)) {
+          seen.add(`${r.path} ${r.id}`)
+          accepted.push(r)
+        }
+        res.writeHead(204).end()
+      })
+    },
+  )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   receiver.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
   return Object.assign(receiver, {
     async waitFor(predicate: (a: Received[]) => boolean, timeoutMs = 20_000) {
       const end = Date.now() + timeoutMs
       while (!predicate(accepted)) {
-        if (Date.now() > end) throw new Error(`webhook receiver: condition not met within ${timeoutMs} ms (${accepted.length} accepted, ${requests.length} requests)`)
+        if (Date.now() > end)
+          throw new Error(
+            `webhook receiver: condition not met within ${timeoutMs} ms (${accepted.length} accepted, ${requests.length} requests)`,
+          )
         await new Promise((r) => setTimeout(r, 25))
       }
     },

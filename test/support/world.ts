@@ -16,6 +16,7 @@ import { API_SCOPES } from '../../src/security/oauth-server/scopes.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import { createClientStore } from '../../src/security/oauth-server/index.ts'
+import { serviceClientMetadata } from '../../src/modules/clients/index.ts'
 import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from './config.ts'
 import { sealReading, type ReadingContent } from '../../src/modules/device-data/index.ts'
@@ -61,10 +62,21 @@ export interface World {
   readonly patients: { readonly patient: string; readonly otherPatient: string; readonly canary: string }
   /** Unique strings seeded into the canary patient's record: no response to anyone else may contain them. */
   readonly canaryValues: readonly string[]
-  readonly consents: { readonly live: string; readonly revoked: string; readonly caregiver: string }
+  /** `organisation`: the patient's consent to organisation D (read, every category), whose only member is a backend service. */
+  readonly consents: {
+    readonly live: string
+    readonly revoked: string
+    readonly caregiver: string
+    readonly organisation: string
+  }
   readonly breakGlassId: string
   readonly devices: { readonly bound: WorldDevice; readonly other: WorldDevice }
-  readonly services: { readonly orgA: { clientId: string; clientSecret: string }; readonly orgB: { clientId: string; clientSecret: string } }
+  /** Backend services: organisation A's (the patient's own), B's (no relationship to the patient) and D's (the patient consented to D). */
+  readonly services: {
+    readonly orgA: { clientId: string; clientSecret: string }
+    readonly orgB: { clientId: string; clientSecret: string }
+    readonly consented: { clientId: string; clientSecret: string }
+  }
   /** One reading each (FHIR Observations): the patient's from their bound device; the canary's with a unique value. */
   readonly readings: { readonly patient: string; readonly canary: string }
   /** One DiagnosticReport each; the canary's conclusion is a canary value. */
@@ -89,7 +101,12 @@ export async function mintToken(app: App, publicUrl: string, options: MintOption
   const client = await provider.Client.find(options.clientId)
   if (!client) throw new Error(`mintToken: no client ${options.clientId}`)
   const audience = options.resource === 'fhir' ? fhirResource(publicUrl) : apiResource(publicUrl)
-  const resourceServer = new provider.ResourceServer(audience, { scope: options.scope, audience, accessTokenFormat: 'opaque', accessTokenTTL: 600 })
+  const resourceServer = new provider.ResourceServer(audience, {
+    scope: options.scope,
+    audience,
+    accessTokenFormat: 'opaque',
+    accessTokenTTL: 600,
+  })
   const expiresIn = options.expiresIn ?? 600
   if (options.accountId) {
     const grant = new provider.Grant({ accountId: options.accountId, clientId: options.clientId })
@@ -109,7 +126,12 @@ export async function mintToken(app: App, publicUrl: string, options: MintOption
     if (expiresIn <= 0) await expire(app.vigil.modules.db, oidcStorageId(app.vigil.modules.keyring, value))
     return value
   }
-  const token = new provider.ClientCredentials({ client, scope: options.scope, resourceServer, ...(expiresIn > 0 ? { expiresIn } : {}) } as unknown as ConstructorParameters<typeof provider.ClientCredentials>[0])
+  const token = new provider.ClientCredentials({
+    client,
+    scope: options.scope,
+    resourceServer,
+    ...(expiresIn > 0 ? { expiresIn } : {}),
+  } as unknown as ConstructorParameters<typeof provider.ClientCredentials>[0])
   const value = await token.save()
   if (expiresIn <= 0) await expire(app.vigil.modules.db, oidcStorageId(app.vigil.modules.keyring, value))
   return value
@@ -124,10 +146,22 @@ async function expire(db: Database, storedId: string): Promise<void> {
   )
 }
 
-async function insertUser(db: Database, email: string, roles: Array<{ role: string; organisationId: string | null }>): Promise<WorldUser> {
+async function insertUser(
+  db: Database,
+  email: string,
+  roles: Array<{ role: string; organisationId: string | null }>,
+): Promise<WorldUser> {
   const id = randomUUID()
-  await db.query("INSERT INTO users (id, email, email_normalized, status, email_verified_at) VALUES ($1, $2, $2, 'active', now())", [id, email])
-  for (const r of roles) await db.query('INSERT INTO user_roles (user_id, role, organisation_id) VALUES ($1, $2, $3)', [id, r.role, r.organisationId])
+  await db.query(
+    "INSERT INTO users (id, email, email_normalized, status, email_verified_at) VALUES ($1, $2, $2, 'active', now())",
+    [id, email],
+  )
+  for (const r of roles)
+    await db.query('INSERT INTO user_roles (user_id, role, organisation_id) VALUES ($1, $2, $3)', [
+      id,
+      r.role,
+      r.organisationId,
+    ])
   return { id, email }
 }
 
@@ -135,11 +169,20 @@ async function insertUser(db: Database, email: string, roles: Array<{ role: stri
 export async function buildWorld(app: App): Promise<World> {
   const { db, patients } = app.vigil.modules
   const suffix = randomBytes(4).toString('hex')
-  const org = async (name: string) => ((await db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [`${name} ${suffix}`])).rows[0] as { id: string }).id
+  const org = async (name: string) =>
+    (
+      (
+        await db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [
+          `${name} ${suffix}`,
+        ])
+      ).rows[0] as { id: string }
+    ).id
   const orgA = await org('Clinic A')
   const orgB = await org('Clinic B')
   // The canary's own clinic: no principal of the world belongs to it, so nobody may see the canary.
   const orgC = await org('Clinic C')
+  // An integration's organisation: no user belongs to it; the patient consented to it (rule service.organisation-consent).
+  const orgD = await org('Clinic D')
   const mail = (name: string) => `${name}.${suffix}@world.test`
 
   const users = {
@@ -147,14 +190,30 @@ export async function buildWorld(app: App): Promise<World> {
     auditor: await insertUser(db, mail('auditor'), [{ role: 'auditor', organisationId: null }]),
     orgAdminA: await insertUser(db, mail('orgadmin-a'), [{ role: 'org-admin', organisationId: orgA }]),
     orgAdminB: await insertUser(db, mail('orgadmin-b'), [{ role: 'org-admin', organisationId: orgB }]),
-    clinicianTeam: await insertUser(db, mail('clinician-team'), [{ role: 'clinician', organisationId: orgA }]),
-    clinicianOutside: await insertUser(db, mail('clinician-outside'), [{ role: 'clinician', organisationId: orgA }]),
-    clinicianConsent: await insertUser(db, mail('clinician-consent'), [{ role: 'clinician', organisationId: orgB }]),
-    clinicianRevoked: await insertUser(db, mail('clinician-revoked'), [{ role: 'clinician', organisationId: orgB }]),
-    clinicianBreakGlass: await insertUser(db, mail('clinician-breakglass'), [{ role: 'clinician', organisationId: orgA }]),
-    clinicianOrgB: await insertUser(db, mail('clinician-orgb'), [{ role: 'clinician', organisationId: orgB }]),
-    caregiverWith: await insertUser(db, mail('caregiver-with'), [{ role: 'caregiver', organisationId: null }]),
-    caregiverWithout: await insertUser(db, mail('caregiver-without'), [{ role: 'caregiver', organisationId: null }]),
+    clinicianTeam: await insertUser(db, mail('clinician-team'), [
+      { role: 'clinician', organisationId: orgA },
+    ]),
+    clinicianOutside: await insertUser(db, mail('clinician-outside'), [
+      { role: 'clinician', organisationId: orgA },
+    ]),
+    clinicianConsent: await insertUser(db, mail('clinician-consent'), [
+      { role: 'clinician', organisationId: orgB },
+    ]),
+    clinicianRevoked: await insertUser(db, mail('clinician-revoked'), [
+      { role: 'clinician', organisationId: orgB },
+    ]),
+    clinicianBreakGlass: await insertUser(db, mail('clinician-breakglass'), [
+      { role: 'clinician', organisationId: orgA },
+    ]),
+    clinicianOrgB: await insertUser(db, mail('clinician-orgb'), [
+      { role: 'clinician', organisationId: orgB },
+    ]),
+    caregiverWith: await insertUser(db, mail('caregiver-with'), [
+      { role: 'caregiver', organisationId: null },
+    ]),
+    caregiverWithout: await insertUser(db, mail('caregiver-without'), [
+      { role: 'caregiver', organisationId: null },
+    ]),
     patient: await insertUser(db, mail('patient'), [{ role: 'patient', organisationId: orgA }]),
     otherPatient: await insertUser(db, mail('other-patient'), [{ role: 'patient', organisationId: orgA }]),
     canary: await insertUser(db, mail('canary'), [{ role: 'patient', organisationId: orgC }]),
@@ -162,22 +221,63 @@ export async function buildWorld(app: App): Promise<World> {
 
   // A reading value no other record holds: 93.75 plus a fraction from the suffix (e.g. 93.7531).
   const canaryReadingValue = Number(`93.75${parseInt(suffix.slice(0, 4), 16) % 100}`.padEnd(7, '1'))
-  const canaryValues = [`Canaryfamily${suffix}`, `Canarygiven${suffix}`, `CANARY-MRN-${suffix}`, String(canaryReadingValue), `Canaryconclusion${suffix}`]
-  const patient = await patients.create({ userId: users.patient.id, organisationId: orgA, demographics: { name: { given: ['Pat'], family: `Patient${suffix}` }, birthDate: '1980-02-03', gender: 'female', identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${suffix}-1` }] } })
-  const otherPatient = await patients.create({ userId: users.otherPatient.id, organisationId: orgA, demographics: { name: { given: ['Otto'], family: `Other${suffix}` }, birthDate: '1975-06-07', gender: 'male', identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${suffix}-2` }] } })
+  const canaryValues = [
+    `Canaryfamily${suffix}`,
+    `Canarygiven${suffix}`,
+    `CANARY-MRN-${suffix}`,
+    String(canaryReadingValue),
+    `Canaryconclusion${suffix}`,
+  ]
+  const patient = await patients.create({
+    userId: users.patient.id,
+    organisationId: orgA,
+    demographics: {
+      name: { given: ['Pat'], family: `Patient${suffix}` },
+      birthDate: '1980-02-03',
+      gender: 'female',
+      identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${suffix}-1` }],
+    },
+  })
+  const otherPatient = await patients.create({
+    userId: users.otherPatient.id,
+    organisationId: orgA,
+    demographics: {
+      name: { given: ['Otto'], family: `Other${suffix}` },
+      birthDate: '1975-06-07',
+      gender: 'male',
+      identifiers: [{ system: 'urn:vigil:mrn', value: `MRN-${suffix}-2` }],
+    },
+  })
   const canary = await patients.create({
     userId: users.canary.id,
     organisationId: orgC,
-    demographics: { name: { given: [canaryValues[1] as string], family: canaryValues[0] as string }, birthDate: '1911-11-11', gender: 'other', identifiers: [{ system: 'urn:vigil:mrn', value: canaryValues[2] as string }] },
+    demographics: {
+      name: { given: [canaryValues[1] as string], family: canaryValues[0] as string },
+      birthDate: '1911-11-11',
+      gender: 'other',
+      identifiers: [{ system: 'urn:vigil:mrn', value: canaryValues[2] as string }],
+    },
   })
 
-  await db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [patient.id, users.clinicianTeam.id, orgA])
+  await db.query('INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3)', [
+    patient.id,
+    users.clinicianTeam.id,
+    orgA,
+  ])
   const consent = async (granteeId: string, purpose: string, revoked: boolean) => {
     const id = randomUUID()
     await db.query(
       `INSERT INTO consents (id, patient_id, grantee_kind, grantee_id, categories, access, purpose, expires_at, granted_by, revoked_at)
        VALUES ($1, $2, 'user', $3, $4, 'read', $5, now() + interval '30 days', $6, $7)`,
-      [id, patient.id, granteeId, ['device-data', 'demographics', 'reports', 'devices'], purpose, users.patient.id, revoked ? new Date() : null],
+      [
+        id,
+        patient.id,
+        granteeId,
+        ['device-data', 'demographics', 'reports', 'devices'],
+        purpose,
+        users.patient.id,
+        revoked ? new Date() : null,
+      ],
     )
     return id
   }
@@ -185,7 +285,19 @@ export async function buildWorld(app: App): Promise<World> {
     live: await consent(users.clinicianConsent.id, 'treatment', false),
     revoked: await consent(users.clinicianRevoked.id, 'treatment', true),
     caregiver: await consent(users.caregiverWith.id, 'caregiving', false),
+    organisation: randomUUID(),
   }
+  await db.query(
+    `INSERT INTO consents (id, patient_id, grantee_kind, grantee_id, categories, access, purpose, expires_at, granted_by)
+     VALUES ($1, $2, 'organisation', $3, $4, 'read', 'treatment', now() + interval '30 days', $5)`,
+    [
+      consents.organisation,
+      patient.id,
+      orgD,
+      ['device-data', 'demographics', 'reports', 'devices'],
+      users.patient.id,
+    ],
+  )
   const breakGlassId = randomUUID()
   await db.query(
     "INSERT INTO break_glass_sessions (id, user_id, patient_id, reason, started_at, expires_at) VALUES ($1, $2, $3, 'Unconscious patient in the emergency room', now(), now() + interval '60 minutes')",
@@ -208,12 +320,12 @@ export async function buildWorld(app: App): Promise<World> {
   })
   const secretClient = async (clientId: string, scope: string, organisationId: string | null) => {
     const clientSecret = randomBytes(24).toString('base64url')
-    await clients.upsert({
-      clientId,
-      secret: clientSecret,
-      metadata: { client_id: clientId, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope } as ClientMetadata,
-    })
-    if (organisationId) await db.query('UPDATE oauth_clients SET organisation_id = $2 WHERE client_id = $1', [clientId, organisationId])
+    await clients.upsert({ clientId, secret: clientSecret, metadata: serviceClientMetadata(clientId, scope) })
+    if (organisationId)
+      await db.query('UPDATE oauth_clients SET organisation_id = $2 WHERE client_id = $1', [
+        clientId,
+        organisationId,
+      ])
     return { clientId, clientSecret }
   }
   const device = async (name: string, patientId: string): Promise<WorldDevice> => {
@@ -223,13 +335,32 @@ export async function buildWorld(app: App): Promise<World> {
       "INSERT INTO devices (id, client_id, organisation_id, manufacturer, model, serial, type, firmware_version) VALUES ($1, $2, $3, 'Acme', 'GlucoOne', $4, 'glucometer', '1.0.0')",
       [id, client.clientId, orgA, `SN-${name}-${suffix}`],
     )
-    await db.query("INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'world')", [randomUUID(), id, patientId])
+    await db.query(
+      "INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by) VALUES ($1, $2, $3, now(), 'world')",
+      [randomUUID(), id, patientId],
+    )
     return { id, patientId, ...client }
   }
-  const devices = { bound: await device('glucometer', patient.id), other: await device('glucometer-other', otherPatient.id) }
+  const devices = {
+    bound: await device('glucometer', patient.id),
+    other: await device('glucometer-other', otherPatient.id),
+  }
   const services = {
-    orgA: await secretClient(`world-service-a-${suffix}`, 'patients:read device-data:read reports:read system/*.rs', orgA),
-    orgB: await secretClient(`world-service-b-${suffix}`, 'patients:read device-data:read reports:read system/*.rs', orgB),
+    orgA: await secretClient(
+      `world-service-a-${suffix}`,
+      'patients:read device-data:read reports:read system/*.rs',
+      orgA,
+    ),
+    orgB: await secretClient(
+      `world-service-b-${suffix}`,
+      'patients:read device-data:read reports:read system/*.rs',
+      orgB,
+    ),
+    consented: await secretClient(
+      `world-service-d-${suffix}`,
+      'patients:read device-data:read reports:read system/*.rs',
+      orgD,
+    ),
   }
 
   const reading = async (patientId: string, deviceId: string | null, content: ReadingContent) => {
@@ -237,20 +368,37 @@ export async function buildWorld(app: App): Promise<World> {
     await db.query(
       `INSERT INTO readings (id, patient_id, device_id, code, category, effective_at, effective_offset_minutes, received_at, client_reading_id, value_sealed, content_index, source)
        VALUES ($1, $2, $3, '2339-0', 'vital-signs', now() - interval '1 hour', 60, now(), $4, $5, $6, 'v2')`,
-      [id, patientId, deviceId, `world-${id}`, await sealReading(app.vigil.modules.cipher, patientId, id, content), `world-${id}`],
+      [
+        id,
+        patientId,
+        deviceId,
+        `world-${id}`,
+        await sealReading(app.vigil.modules.cipher, patientId, id, content),
+        `world-${id}`,
+      ],
     )
     return id
   }
   const readings = {
     patient: await reading(patient.id, devices.bound.id, { value: 104, unit: 'mg/dL' }),
-    canary: await reading(canary.id, null, { value: canaryReadingValue, unit: 'mg/dL', note: canaryValues[4] as string }),
+    canary: await reading(canary.id, null, {
+      value: canaryReadingValue,
+      unit: 'mg/dL',
+      note: canaryValues[4] as string,
+    }),
   }
   const report = async (patientId: string, readingId: string, conclusion: string) => {
     const id = randomUUID()
     await db.query(
       `INSERT INTO diagnostic_reports (id, patient_id, code, code_display, status, effective_at, issued_at, result_reading_ids, conclusion_sealed, performer_user_id)
        VALUES ($1, $2, '11502-2', 'Laboratory report', 'final', now() - interval '1 hour', now(), ARRAY[$3]::uuid[], $4, $5)`,
-      [id, patientId, readingId, await app.vigil.modules.cipher.seal(patientId, conclusion, `diagnostic-report:${id}`), users.clinicianTeam.id],
+      [
+        id,
+        patientId,
+        readingId,
+        await app.vigil.modules.cipher.seal(patientId, conclusion, `diagnostic-report:${id}`),
+        users.clinicianTeam.id,
+      ],
     )
     return id
   }
@@ -259,23 +407,60 @@ export async function buildWorld(app: App): Promise<World> {
     canary: await report(canary.id, readings.canary, canaryValues[4] as string),
   }
 
-  return { suffix, orgA, orgB, consoleClientId, users, patients: { patient: patient.id, otherPatient: otherPatient.id, canary: canary.id }, canaryValues, consents, breakGlassId, devices, services, readings, reports }
+  return {
+    suffix,
+    orgA,
+    orgB,
+    consoleClientId,
+    users,
+    patients: { patient: patient.id, otherPatient: otherPatient.id, canary: canary.id },
+    canaryValues,
+    consents,
+    breakGlassId,
+    devices,
+    services,
+    readings,
+    reports,
+  }
 }
 
 /** A user's token through the world's console client, with every API scope unless narrowed. */
-export function userToken(app: App, publicUrl: string, world: World, user: WorldUser, scope = ALL_API_SCOPES, extra: Partial<MintOptions> = {}): Promise<string> {
+export function userToken(
+  app: App,
+  publicUrl: string,
+  world: World,
+  user: WorldUser,
+  scope = ALL_API_SCOPES,
+  extra: Partial<MintOptions> = {},
+): Promise<string> {
   return mintToken(app, publicUrl, { clientId: world.consoleClientId, accountId: user.id, scope, ...extra })
 }
 
 /** A JSON request to /api/v2 as a world user, with a request id of its own (to find its audit entries). */
-export async function worldApiRequest(app: App, publicUrl: string, world: World, user: WorldUser, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) {
+export async function worldApiRequest(
+  app: App,
+  publicUrl: string,
+  world: World,
+  user: WorldUser,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  body?: unknown,
+) {
   const requestId = `world-${randomUUID()}`
   const res = await app.inject({
     method,
     url: `/api/v2${url}`,
-    headers: { authorization: `Bearer ${await userToken(app, publicUrl, world, user)}`, 'x-request-id': requestId },
+    headers: {
+      authorization: `Bearer ${await userToken(app, publicUrl, world, user)}`,
+      'x-request-id': requestId,
+    },
     ...(body !== undefined ? { payload: body as object } : {}),
   })
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers are walked loosely in tests
-  return { status: res.statusCode, body: (res.body ? res.json() : undefined) as any, raw: res.body, requestId }
+  return {
+    status: res.statusCode,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers are walked loosely in tests
+    body: (res.body ? res.json() : undefined) as any,
+    raw: res.body,
+    requestId,
+  }
 }

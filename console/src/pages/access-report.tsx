@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
 import { formatTime } from '../format.ts'
-import { ErrorNote, Progress, useLoad } from '../ui.tsx'
+import { CursorPager, ErrorNote, Progress, useLoad } from '../ui.tsx'
 
 interface Entry {
   id: string
@@ -40,7 +40,8 @@ const ACTIONS: Record<string, string> = {
 }
 
 function who(e: Entry): string {
-  if (e.actor.kind === 'user') return `${e.actor.email ?? 'A user'}${e.actor.roles.length ? ` (${e.actor.roles.join(', ')}${e.actor.organisations.length ? `, ${e.actor.organisations.join(', ')}` : ''})` : ''}`
+  if (e.actor.kind === 'user')
+    return `${e.actor.email ?? 'A user'}${e.actor.roles.length ? ` (${e.actor.roles.join(', ')}${e.actor.organisations.length ? `, ${e.actor.organisations.join(', ')}` : ''})` : ''}`
   if (e.actor.kind === 'device') return 'A device'
   if (e.actor.kind === 'client') return `A system (${e.clientId ?? 'unknown'})`
   return 'Someone not signed in'
@@ -49,11 +50,18 @@ function who(e: Entry): string {
 export function AccessReport() {
   const [cursors, setCursors] = useState<Array<string | null>>([null])
   const cursor = cursors[cursors.length - 1] ?? null
-  const page = useLoad(() => api.get<{ entries: Entry[]; next: string | null }>(`/me/access-report${query({ limit: 25, cursor })}`), [cursor])
+  const page = useLoad(
+    () =>
+      api.get<{ entries: Entry[]; next: string | null }>(`/me/access-report${query({ limit: 25, cursor })}`),
+    [cursor],
+  )
   return (
     <section class="card" aria-labelledby="report-title">
       <h1 id="report-title">Who saw or changed my data</h1>
-      <p class="hint">Every access to your record by someone other than you, newest first, from the tamper-evident audit trail. Times in your time zone.</p>
+      <p class="hint">
+        Every access to your record by someone other than you, newest first, from the tamper-evident audit
+        trail. Times in your time zone.
+      </p>
       {page.loading && <Progress label="Loading the report…" />}
       {page.error && <ErrorNote message={page.error} />}
       {page.data && page.data.entries.length === 0 && <p>Nobody else has accessed your data.</p>}
@@ -84,14 +92,7 @@ export function AccessReport() {
           </table>
         </div>
       )}
-      <nav class="pager" aria-label="Report pages">
-        <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Newer
-        </button>
-        <button type="button" disabled={!page.data?.next} onClick={() => page.data?.next && setCursors([...cursors, page.data.next])}>
-          Older
-        </button>
-      </nav>
+      <CursorPager label="Report pages" cursors={cursors} setCursors={setCursors} next={page.data?.next} />
     </section>
   )
 }

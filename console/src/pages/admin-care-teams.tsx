@@ -14,7 +14,11 @@ export function AdminCareTeams() {
   const [patientId, setPatientId] = useState('')
   const [current, setCurrent] = useState<string | null>(null)
   const [clinician, setClinician] = useState('')
-  const team = useLoad(async () => (current ? (await api.get<{ members: Member[] }>(`/patients/${current}/care-team`)).members : null), [current])
+  const team = useLoad(
+    async () =>
+      current ? (await api.get<{ members: Member[] }>(`/patients/${current}/care-team`)).members : null,
+    [current],
+  )
   const action = useAction()
   return (
     <section class="card" aria-labelledby="care-title">
@@ -76,7 +80,12 @@ export function AdminCareTeams() {
           >
             <label>
               Clinician's user id
-              <input required value={clinician} autocomplete="off" onInput={(e) => setClinician(e.currentTarget.value)} />
+              <input
+                required
+                value={clinician}
+                autocomplete="off"
+                onInput={(e) => setClinician(e.currentTarget.value)}
+              />
             </label>
             <button type="submit" disabled={action.busy}>
               Add to care team

@@ -1,8 +1,8 @@
 // Platform admin: OAuth clients — register, rotate a confidential client's secret (shown once),
-// remove.
+// remove (after an inline confirmation step).
 import { useState } from 'preact/hooks'
 import { api } from '../api.ts'
-import { ErrorNote, Outcome, Paged, Progress, useAction, useLoad } from '../ui.tsx'
+import { ConfirmAction, ErrorNote, Outcome, Paged, Progress, useAction, useLoad } from '../ui.tsx'
 
 interface Client {
   clientId: string
@@ -15,7 +15,13 @@ interface Client {
 export function AdminClients() {
   const clients = useLoad(async () => (await api.get<{ clients: Client[] }>('/admin/clients')).clients, [])
   const [secret, setSecret] = useState<{ clientId: string; clientSecret: string } | null>(null)
-  const [form, setForm] = useState({ clientId: '', type: 'confidential', grantTypes: 'client_credentials', scope: 'device-data:write', redirectUris: '' })
+  const [form, setForm] = useState({
+    clientId: '',
+    type: 'confidential',
+    grantTypes: 'client_credentials',
+    scope: 'device-data:write',
+    redirectUris: '',
+  })
   const action = useAction()
   return (
     <>
@@ -38,51 +44,54 @@ export function AdminClients() {
         {clients.loading && <Progress label="Loading clients…" />}
         {clients.error && <ErrorNote message={clients.error} />}
         {clients.data && (
-          <ul class="rows" aria-label="OAuth clients">
-            <Paged
-              label="OAuth clients"
-              items={clients.data}
-              render={(c) => (
-                <li key={c.clientId} class="row">
-                  <span class="mono">{c.clientId}</span>
-                  <span>{c.type}</span>
-                  <span>{c.grantTypes.join(', ')}</span>
-                  {c.type === 'confidential' && (
-                    <button
-                      type="button"
-                      class="secondary"
-                      aria-label={`Rotate secret of ${c.clientId}`}
-                      disabled={action.busy}
-                      onClick={() =>
-                        void action.run(async () => {
-                          setSecret(await api.post<{ clientId: string; clientSecret: string }>(`/admin/clients/${encodeURIComponent(c.clientId)}/secret`))
-                          return 'Secret rotated: the old one no longer works.'
-                        })
-                      }
-                    >
-                      Rotate secret
-                    </button>
-                  )}
+          <Paged
+            listLabel="OAuth clients"
+            label="OAuth clients"
+            items={clients.data}
+            render={(c) => (
+              <li key={c.clientId} class="row">
+                <span class="mono">{c.clientId}</span>
+                <span>{c.type}</span>
+                <span>{c.grantTypes.join(', ')}</span>
+                {c.type === 'confidential' && (
                   <button
                     type="button"
-                    class="danger"
-                    aria-label={`Delete ${c.clientId}`}
+                    class="secondary"
+                    aria-label={`Rotate secret of ${c.clientId}`}
                     disabled={action.busy}
                     onClick={() =>
                       void action.run(async () => {
-                        if (!window.confirm(`Delete the client ${c.clientId}? Apps using it stop working.`)) return undefined
-                        await api.del(`/admin/clients/${encodeURIComponent(c.clientId)}`)
-                        clients.reload()
-                        return `${c.clientId} deleted.`
+                        setSecret(
+                          await api.post<{ clientId: string; clientSecret: string }>(
+                            `/admin/clients/${encodeURIComponent(c.clientId)}/secret`,
+                          ),
+                        )
+                        return 'Secret rotated: the old one no longer works.'
                       })
                     }
                   >
-                    Delete
+                    Rotate secret
                   </button>
-                </li>
-              )}
-            />
-          </ul>
+                )}
+                <ConfirmAction
+                  trigger="Delete"
+                  triggerClass="danger"
+                  triggerLabel={`Delete ${c.clientId}`}
+                  groupLabel={`Confirm deleting ${c.clientId}`}
+                  question={`Delete the client ${c.clientId}? Apps using it stop working.`}
+                  confirm="Yes, delete"
+                  busy={action.busy}
+                  onConfirm={() =>
+                    action.run(async () => {
+                      await api.del(`/admin/clients/${encodeURIComponent(c.clientId)}`)
+                      clients.reload()
+                      return `${c.clientId} deleted.`
+                    })
+                  }
+                />
+              </li>
+            )}
+          />
         )}
       </section>
       <section class="card">
@@ -96,9 +105,12 @@ export function AdminClients() {
                 type: form.type,
                 grantTypes: form.grantTypes.split(/[\s,]+/).filter(Boolean),
                 scope: form.scope.trim(),
-                ...(form.redirectUris.trim() ? { redirectUris: form.redirectUris.split(/\s+/).filter(Boolean) } : {}),
+                ...(form.redirectUris.trim()
+                  ? { redirectUris: form.redirectUris.split(/\s+/).filter(Boolean) }
+                  : {}),
               })
-              if (created.clientSecret) setSecret({ clientId: created.clientId, clientSecret: created.clientSecret })
+              if (created.clientSecret)
+                setSecret({ clientId: created.clientId, clientSecret: created.clientSecret })
               clients.reload()
               return `${created.clientId} registered.`
             })
@@ -107,7 +119,12 @@ export function AdminClients() {
           <h2>Register a client</h2>
           <label>
             Client id
-            <input required value={form.clientId} autocomplete="off" onInput={(e) => setForm({ ...form, clientId: e.currentTarget.value })} />
+            <input
+              required
+              value={form.clientId}
+              autocomplete="off"
+              onInput={(e) => setForm({ ...form, clientId: e.currentTarget.value })}
+            />
           </label>
           <label>
             Type
@@ -118,15 +135,26 @@ export function AdminClients() {
           </label>
           <label>
             Grant types (space-separated)
-            <input required value={form.grantTypes} onInput={(e) => setForm({ ...form, grantTypes: e.currentTarget.value })} />
+            <input
+              required
+              value={form.grantTypes}
+              onInput={(e) => setForm({ ...form, grantTypes: e.currentTarget.value })}
+            />
           </label>
           <label>
             Scopes (space-separated)
-            <input required value={form.scope} onInput={(e) => setForm({ ...form, scope: e.currentTarget.value })} />
+            <input
+              required
+              value={form.scope}
+              onInput={(e) => setForm({ ...form, scope: e.currentTarget.value })}
+            />
           </label>
           <label>
             Redirect URIs (space-separated)
-            <input value={form.redirectUris} onInput={(e) => setForm({ ...form, redirectUris: e.currentTarget.value })} />
+            <input
+              value={form.redirectUris}
+              onInput={(e) => setForm({ ...form, redirectUris: e.currentTarget.value })}
+            />
           </label>
           <button type="submit" disabled={action.busy}>
             Register

@@ -14,13 +14,24 @@ interface Device {
   organisationId: string | null
   patientId: string | null
 }
-const call = (method: string, path: string, body: unknown) => rawCall('api', path, { method, body: JSON.stringify(body) })
-const TYPES = ['glucometer', 'cgm', 'blood-pressure-monitor', 'pulse-oximeter', 'scale', 'thermometer', 'other']
+const call = (method: string, path: string, body: unknown) =>
+  rawCall('api', path, { method, body: JSON.stringify(body) })
+const TYPES = [
+  'glucometer',
+  'cgm',
+  'blood-pressure-monitor',
+  'pulse-oximeter',
+  'scale',
+  'thermometer',
+  'other',
+]
 
 export function AdminDevices() {
   const devices = useLoad(async () => (await api.get<{ devices: Device[] }>('/devices')).devices, [])
   const [form, setForm] = useState({ manufacturer: '', model: '', serial: '', type: 'glucometer' })
-  const [shown, setShown] = useState<{ clientId: string; clientSecret?: string; pairingCode: string } | null>(null)
+  const [shown, setShown] = useState<{ clientId: string; clientSecret?: string; pairingCode: string } | null>(
+    null,
+  )
   const [bindTo, setBindTo] = useState<Record<string, string>>({})
   const action = useAction()
   const act = (fn: () => Promise<unknown>, done: string) =>
@@ -38,45 +49,86 @@ export function AdminDevices() {
         {devices.error && <ErrorNote message={devices.error} />}
         {devices.data && devices.data.length === 0 && <p>No devices registered.</p>}
         {devices.data && devices.data.length > 0 && (
-          <ul class="rows" aria-label="Devices">
-            <Paged
-              label="Devices"
-              items={devices.data}
-              render={(d) => {
-                const bound = d.patientId
-                return (
-                  <li key={d.id} class="row">
-                    <span>
-                      {d.manufacturer} {d.model}
-                    </span>
-                    <span>Serial {d.serial}</span>
-                    <span>{d.status}</span>
-                    <span>{bound ? <>Bound to patient <span class="mono">{bound}</span></> : 'Not bound'}</span>
+          <Paged
+            listLabel="Devices"
+            label="Devices"
+            items={devices.data}
+            render={(d) => {
+              const bound = d.patientId
+              return (
+                <li key={d.id} class="row">
+                  <span>
+                    {d.manufacturer} {d.model}
+                  </span>
+                  <span>Serial {d.serial}</span>
+                  <span>{d.status}</span>
+                  <span>
                     {bound ? (
-                      <button type="button" class="secondary" aria-label={`Unbind ${d.serial}`} disabled={action.busy} onClick={() => act(() => api.del(`/devices/${d.id}/binding`), 'Device unbound.')}>
-                        Unbind
-                      </button>
+                      <>
+                        Bound to patient <span class="mono">{bound}</span>
+                      </>
                     ) : (
-                      <span class="search">
-                        <label>
-                          Patient id for {d.serial}
-                          <input value={bindTo[d.id] ?? ''} autocomplete="off" onInput={(e) => setBindTo({ ...bindTo, [d.id]: e.currentTarget.value })} />
-                        </label>
-                        <button type="button" disabled={action.busy || !bindTo[d.id]} onClick={() => act(() => api.put(`/devices/${d.id}/binding`, { patientId: (bindTo[d.id] ?? '').trim() }), 'Device bound.')}>
-                          Bind
-                        </button>
-                      </span>
+                      'Not bound'
                     )}
-                    {d.status === 'active' && (
-                      <button type="button" class="danger" aria-label={`Retire ${d.serial}`} disabled={action.busy} onClick={() => act(() => call('PATCH', `/devices/${d.id}`, { status: 'disabled' }), 'Device retired: its tokens are refused now.')}>
-                        Retire
+                  </span>
+                  {bound ? (
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-label={`Unbind ${d.serial}`}
+                      disabled={action.busy}
+                      onClick={() => act(() => api.del(`/devices/${d.id}/binding`), 'Device unbound.')}
+                    >
+                      Unbind
+                    </button>
+                  ) : (
+                    <span class="search">
+                      <label>
+                        Patient id for {d.serial}
+                        <input
+                          value={bindTo[d.id] ?? ''}
+                          autocomplete="off"
+                          onInput={(e) => setBindTo({ ...bindTo, [d.id]: e.currentTarget.value })}
+                        />
+                      </label>
+                      <button
+                        type="button"
+                        aria-label={`Bind ${d.serial}`}
+                        disabled={action.busy || !bindTo[d.id]}
+                        onClick={() =>
+                          act(
+                            () =>
+                              api.put(`/devices/${d.id}/binding`, {
+                                patientId: (bindTo[d.id] ?? '').trim(),
+                              }),
+                            'Device bound.',
+                          )
+                        }
+                      >
+                        Bind
                       </button>
-                    )}
-                  </li>
-                )
-              }}
-            />
-          </ul>
+                    </span>
+                  )}
+                  {d.status === 'active' && (
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`Retire ${d.serial}`}
+                      disabled={action.busy}
+                      onClick={() =>
+                        act(
+                          () => call('PATCH', `/devices/${d.id}`, { status: 'disabled' }),
+                          'Device retired: its tokens are refused now.',
+                        )
+                      }
+                    >
+                      Retire
+                    </button>
+                  )}
+                </li>
+              )
+            }}
+          />
         )}
       </section>
       <section class="card">
@@ -85,7 +137,10 @@ export function AdminDevices() {
           onSubmit={(e) => {
             e.preventDefault()
             void action.run(async () => {
-              const r = await api.post<{ clientId: string; clientSecret?: string; pairingCode: string }>('/devices', form)
+              const r = await api.post<{ clientId: string; clientSecret?: string; pairingCode: string }>(
+                '/devices',
+                form,
+              )
               setShown(r)
               devices.reload()
               return 'Device registered. Copy its credentials now: they are shown once.'
@@ -96,7 +151,12 @@ export function AdminDevices() {
           {(['manufacturer', 'model', 'serial'] as const).map((k) => (
             <label key={k}>
               {k === 'serial' ? 'Serial number' : k[0]?.toUpperCase() + k.slice(1)}
-              <input required value={form[k]} autocomplete="off" onInput={(e) => setForm({ ...form, [k]: e.currentTarget.value })} />
+              <input
+                required
+                value={form[k]}
+                autocomplete="off"
+                onInput={(e) => setForm({ ...form, [k]: e.currentTarget.value })}
+              />
             </label>
           ))}
           <label>

@@ -29,7 +29,10 @@ export function AuditEntry({ id }: { id: string }) {
                 ['Action', entry.data.action],
                 ['Resource', [entry.data.resourceType, entry.data.resourceId].filter(Boolean).join(' ')],
                 ['Patient', entry.data.patientId],
-                ['Outcome', `${entry.data.outcome}${entry.data.status ? ` (HTTP ${entry.data.status})` : ''}`],
+                [
+                  'Outcome',
+                  `${entry.data.outcome}${entry.data.status ? ` (HTTP ${entry.data.status})` : ''}`,
+                ],
                 ['Rule that decided', entry.data.decisionRule],
                 ['Consent', entry.data.consentId],
                 ['Break-glass', entry.data.breakGlass ? 'yes' : 'no'],

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
 import { formatTime } from '../format.ts'
 import { Link } from '../link.tsx'
-import { ErrorNote, Progress, useLoad } from '../ui.tsx'
+import { CursorPager, ErrorNote, Progress, useLoad } from '../ui.tsx'
 
 export interface AuditEntryView {
   id: string
@@ -42,7 +42,18 @@ interface Filters {
 const EMPTY: Filters = { actor: '', patient: '', action: '', outcome: '', from: '', to: '' }
 
 function Verification() {
-  const v = useLoad(() => api.get<{ intact: boolean; verifiedAt: string; entries: number | null; chains: number | null; lastCheckpoint: { id: string; createdAt: string } | null; firstBad: { id: string | null; reason: string } | null }>('/audit/verification'), [])
+  const v = useLoad(
+    () =>
+      api.get<{
+        intact: boolean
+        verifiedAt: string
+        entries: number | null
+        chains: number | null
+        lastCheckpoint: { id: string; createdAt: string } | null
+        firstBad: { id: string | null; reason: string } | null
+      }>('/audit/verification'),
+    [],
+  )
   return (
     <section class="card" aria-labelledby="verify-title">
       <h2 id="verify-title">Trail verification</h2>
@@ -104,7 +115,12 @@ export function AuditSearch() {
   const input = (name: keyof Filters, label: string, type = 'text') => (
     <label>
       {label}
-      <input type={type} value={draft[name]} autocomplete="off" onInput={(e) => setDraft({ ...draft, [name]: e.currentTarget.value })} />
+      <input
+        type={type}
+        value={draft[name]}
+        autocomplete="off"
+        onInput={(e) => setDraft({ ...draft, [name]: e.currentTarget.value })}
+      />
     </label>
   )
   return (
@@ -126,7 +142,10 @@ export function AuditSearch() {
           {input('action', 'Action (e.g. device-data.read)')}
           <label>
             Outcome
-            <select value={draft.outcome} onChange={(e) => setDraft({ ...draft, outcome: e.currentTarget.value })}>
+            <select
+              value={draft.outcome}
+              onChange={(e) => setDraft({ ...draft, outcome: e.currentTarget.value })}
+            >
               <option value="">Any</option>
               <option value="success">success</option>
               <option value="denied">denied</option>
@@ -140,7 +159,9 @@ export function AuditSearch() {
         </form>
         {page.loading && <Progress label="Searching the trail…" />}
         {page.error && <ErrorNote message={page.error} />}
-        {page.data && page.data.entries.length === 0 && <p>No entry matches. Widen the time range or clear a filter.</p>}
+        {page.data && page.data.entries.length === 0 && (
+          <p>No entry matches. Widen the time range or clear a filter.</p>
+        )}
         {page.data && page.data.entries.length > 0 && (
           <div class="table-scroll" tabIndex={0} role="region" aria-label="Audit entries, newest first">
             <table>
@@ -177,14 +198,7 @@ export function AuditSearch() {
             </table>
           </div>
         )}
-        <nav class="pager" aria-label="Audit pages">
-          <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-            Newer
-          </button>
-          <button type="button" disabled={!page.data?.next} onClick={() => page.data?.next && setCursors([...cursors, page.data.next])}>
-            Older
-          </button>
-        </nav>
+        <CursorPager label="Audit pages" cursors={cursors} setCursors={setCursors} next={page.data?.next} />
       </section>
     </>
   )

@@ -17,7 +17,12 @@ interface Consent {
   revokedAt: string | null
   active: boolean
 }
-const CATEGORIES: Record<string, string> = { 'device-data': 'Readings', demographics: 'Personal details', reports: 'Reports', devices: 'Devices' }
+const CATEGORIES: Record<string, string> = {
+  'device-data': 'Readings',
+  demographics: 'Personal details',
+  reports: 'Reports',
+  devices: 'Devices',
+}
 const PURPOSES = ['treatment', 'care-coordination', 'caregiving', 'research', 'payment', 'operations']
 
 function GrantForm({ onGranted }: { onGranted: () => void }) {
@@ -34,7 +39,14 @@ function GrantForm({ onGranted }: { onGranted: () => void }) {
       onSubmit={(e) => {
         e.preventDefault()
         void action.run(async () => {
-          await api.post('/me/consents', { granteeKind: kind, granteeId: granteeId.trim(), categories, access, purpose, expiresAt: new Date(`${until}T23:59:59`).toISOString() })
+          await api.post('/me/consents', {
+            granteeKind: kind,
+            granteeId: granteeId.trim(),
+            categories,
+            access,
+            purpose,
+            expiresAt: new Date(`${until}T23:59:59`).toISOString(),
+          })
           onGranted()
           return 'Access granted.'
         })
@@ -44,21 +56,43 @@ function GrantForm({ onGranted }: { onGranted: () => void }) {
       <fieldset>
         <legend>Share with</legend>
         <label>
-          <input type="radio" name="kind" checked={kind === 'user'} onChange={() => setKind('user')} /> A person (clinician or caregiver)
+          <input type="radio" name="kind" checked={kind === 'user'} onChange={() => setKind('user')} /> A
+          person (clinician or caregiver)
         </label>
         <label>
-          <input type="radio" name="kind" checked={kind === 'organisation'} onChange={() => setKind('organisation')} /> An organisation
+          <input
+            type="radio"
+            name="kind"
+            checked={kind === 'organisation'}
+            onChange={() => setKind('organisation')}
+          />{' '}
+          An organisation
         </label>
       </fieldset>
       <label>
         {kind === 'user' ? 'Their Vigil user id (they can read it in their account)' : 'The organisation id'}
-        <input required value={granteeId} pattern="[0-9a-fA-F-]{36}" onInput={(e) => setGranteeId(e.currentTarget.value)} autocomplete="off" />
+        <input
+          required
+          value={granteeId}
+          pattern="[0-9a-fA-F-]{36}"
+          onInput={(e) => setGranteeId(e.currentTarget.value)}
+          autocomplete="off"
+        />
       </label>
       <fieldset>
         <legend>What they may see</legend>
         {Object.entries(CATEGORIES).map(([c, label]) => (
           <label key={c}>
-            <input type="checkbox" checked={categories.includes(c)} onChange={(e) => setCategories(e.currentTarget.checked ? [...categories, c] : categories.filter((x) => x !== c))} /> {label}
+            <input
+              type="checkbox"
+              checked={categories.includes(c)}
+              onChange={(e) =>
+                setCategories(
+                  e.currentTarget.checked ? [...categories, c] : categories.filter((x) => x !== c),
+                )
+              }
+            />{' '}
+            {label}
           </label>
         ))}
       </fieldset>
@@ -98,47 +132,56 @@ export function MyConsents() {
     <>
       <section class="card" aria-labelledby="consents-title">
         <h1 id="consents-title">Who may see my data</h1>
-        <p class="hint">Your care team sees your data without a consent. Here you share with anyone else, and stop sharing at any time.</p>
+        <p class="hint">
+          Your care team sees your data without a consent. Here you share with anyone else, and stop sharing
+          at any time.
+        </p>
         <Outcome action={action} />
         {list.loading && <Progress label="Loading your consents…" />}
         {list.error && <ErrorNote message={list.error} />}
         {list.data && list.data.consents.length === 0 && <p>You have not shared your data with anyone.</p>}
         {list.data && list.data.consents.length > 0 && (
-          <ul class="rows" aria-label="Consents">
-            <Paged
-              label="Consents"
-              items={list.data.consents}
-              render={(c) => (
-                <li key={c.id} class="row">
-                  <span>
-                    {c.granteeKind === 'user' ? 'Person' : 'Organisation'} <span class="mono">{c.granteeId}</span>
-                  </span>
-                  <span>{c.categories.map((x) => CATEGORIES[x] ?? x).join(', ')}</span>
-                  <span>
-                    {c.access === 'read' ? 'read only' : 'read and add'}, for {c.purpose}
-                  </span>
-                  <span>{c.revokedAt ? `Revoked ${formatTime(c.revokedAt)}` : c.active ? `Until ${formatDate(c.expiresAt)}` : `Expired ${formatDate(c.expiresAt)}`}</span>
-                  {c.active && (
-                    <button
-                      type="button"
-                      class="danger"
-                      aria-label={`Revoke access of ${c.granteeId}`}
-                      disabled={action.busy}
-                      onClick={() =>
-                        void action.run(async () => {
-                          await api.del(`/me/consents/${c.id}`)
-                          list.reload()
-                          return 'Access revoked: their next request is refused.'
-                        })
-                      }
-                    >
-                      Revoke
-                    </button>
-                  )}
-                </li>
-              )}
-            />
-          </ul>
+          <Paged
+            listLabel="Consents"
+            label="Consents"
+            items={list.data.consents}
+            render={(c) => (
+              <li key={c.id} class="row">
+                <span>
+                  {c.granteeKind === 'user' ? 'Person' : 'Organisation'}{' '}
+                  <span class="mono">{c.granteeId}</span>
+                </span>
+                <span>{c.categories.map((x) => CATEGORIES[x] ?? x).join(', ')}</span>
+                <span>
+                  {c.access === 'read' ? 'read only' : 'read and add'}, for {c.purpose}
+                </span>
+                <span>
+                  {c.revokedAt
+                    ? `Revoked ${formatTime(c.revokedAt)}`
+                    : c.active
+                      ? `Until ${formatDate(c.expiresAt)}`
+                      : `Expired ${formatDate(c.expiresAt)}`}
+                </span>
+                {c.active && (
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Revoke access of ${c.granteeId}`}
+                    disabled={action.busy}
+                    onClick={() =>
+                      void action.run(async () => {
+                        await api.del(`/me/consents/${c.id}`)
+                        list.reload()
+                        return 'Access revoked: their next request is refused.'
+                      })
+                    }
+                  >
+                    Revoke
+                  </button>
+                )}
+              </li>
+            )}
+          />
         )}
       </section>
       <section class="card">

@@ -1,7 +1,8 @@
-// Patient: my paired devices, and pairing a new one with the details on its label and its one-time code.
+// Patient: my paired devices, unpairing one (after a confirmation step), and pairing a new one with
+// the details on its label and its one-time code.
 import { useState } from 'preact/hooks'
 import { api, fhir, query } from '../api.ts'
-import { ErrorNote, Outcome, Progress, useAction, useLoad } from '../ui.tsx'
+import { ConfirmAction, ErrorNote, Outcome, Progress, useAction, useLoad } from '../ui.tsx'
 import { useOwnRecord } from './my-record.tsx'
 
 interface FhirDevice {
@@ -16,13 +17,31 @@ interface FhirDevice {
 export function MyDevices() {
   const own = useOwnRecord()
   const patientId = own.data?.id
-  const devices = useLoad(async () => (patientId ? ((await fhir.get<{ entry?: Array<{ resource: FhirDevice }> }>(`/Device${query({ patient: patientId })}`)).entry ?? []).map((e) => e.resource) : []), [patientId])
+  const devices = useLoad(
+    async () =>
+      patientId
+        ? (
+            (
+              await fhir.get<{ entry?: Array<{ resource: FhirDevice }> }>(
+                `/Device${query({ patient: patientId })}`,
+              )
+            ).entry ?? []
+          ).map((e) => e.resource)
+        : [],
+    [patientId],
+  )
   const [form, setForm] = useState({ manufacturer: '', model: '', serial: '', pairingCode: '' })
   const action = useAction()
+  const unpair = useAction()
   const field = (name: keyof typeof form, label: string, autocomplete = 'off') => (
     <label>
       {label}
-      <input required value={form[name]} autocomplete={autocomplete} onInput={(e) => setForm({ ...form, [name]: e.currentTarget.value })} />
+      <input
+        required
+        value={form[name]}
+        autocomplete={autocomplete}
+        onInput={(e) => setForm({ ...form, [name]: e.currentTarget.value })}
+      />
     </label>
   )
   return (
@@ -42,11 +61,26 @@ export function MyDevices() {
                 </span>
                 <span>Serial {d.serialNumber ?? '—'}</span>
                 <span>{d.type?.text ?? ''}</span>
+                <ConfirmAction
+                  trigger="Unpair"
+                  triggerLabel={`Unpair ${d.serialNumber ?? d.id}`}
+                  groupLabel={`Confirm unpairing ${d.serialNumber ?? d.id}`}
+                  question="Unpair this device? Its readings stop reaching your record until it is paired again."
+                  confirm="Yes, unpair"
+                  busy={unpair.busy}
+                  onConfirm={() =>
+                    unpair.run(async () => {
+                      await api.del(`/me/devices/${d.id}`)
+                      devices.reload()
+                      return 'Device unpaired: it can no longer send readings to your record.'
+                    })
+                  }
+                />
               </li>
             ))}
           </ul>
         )}
-        <p class="hint">To unpair a device, ask your clinic's administrator: they unbind it in the console.</p>
+        <Outcome action={unpair} />
       </section>
       <section class="card">
         <form
@@ -62,7 +96,9 @@ export function MyDevices() {
           }}
         >
           <h2>Pair a new device</h2>
-          <p class="hint">Copy the details from the device's label and the one-time pairing code that came with it.</p>
+          <p class="hint">
+            Copy the details from the device's label and the one-time pairing code that came with it.
+          </p>
           {field('manufacturer', 'Manufacturer')}
           {field('model', 'Model')}
           {field('serial', 'Serial number')}

@@ -4,10 +4,14 @@ import { ErrorNote, Progress, useLoad } from '../ui.tsx'
 import type { PatientView } from './patient-list.tsx'
 import { PatientHeader } from './patient-page.tsx'
 import { Readings } from './readings.tsx'
+import { TargetRanges } from './target-ranges.tsx'
 
 /** The signed-in patient's own record (the only one GET /patients returns to a patient). */
 export function useOwnRecord() {
-  return useLoad(async () => (await api.get<{ patients: PatientView[] }>('/patients')).patients[0] ?? null, [])
+  return useLoad(
+    async () => (await api.get<{ patients: PatientView[] }>('/patients')).patients[0] ?? null,
+    [],
+  )
 }
 
 export function MyRecord() {
@@ -19,6 +23,7 @@ export function MyRecord() {
     <>
       <PatientHeader patient={own.data} />
       <Readings patientId={own.data.id} />
+      <TargetRanges patientId={own.data.id} canEdit={false} onChange={() => undefined} />
     </>
   )
 }

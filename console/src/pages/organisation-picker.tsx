@@ -8,8 +8,17 @@ export interface Organisation {
   name: string
 }
 
-export function OrganisationPicker({ value, onChange }: { value: string | null; onChange: (id: string) => void }) {
-  const orgs = useLoad(async () => (await api.get<{ organisations: Organisation[] }>('/organisations')).organisations, [])
+export function OrganisationPicker({
+  value,
+  onChange,
+}: {
+  value: string | null
+  onChange: (id: string) => void
+}) {
+  const orgs = useLoad(
+    async () => (await api.get<{ organisations: Organisation[] }>('/organisations')).organisations,
+    [],
+  )
   useEffect(() => {
     const first = orgs.data?.[0]
     if (value === null && first) onChange(first.id)

@@ -8,7 +8,12 @@ import { ErrorNote, Paged, Progress, useLoad } from '../ui.tsx'
 
 export interface PatientView {
   id: string
-  demographics: { name?: { given?: string[]; family?: string }; birthDate?: string; gender?: string; identifiers?: Array<{ system: string; value: string }> }
+  demographics: {
+    name?: { given?: string[]; family?: string }
+    birthDate?: string
+    gender?: string
+    identifiers?: Array<{ system: string; value: string }>
+  }
 }
 
 interface FhirPatient {
@@ -24,7 +29,9 @@ function fromFhir(p: FhirPatient): PatientView {
   return {
     id: p.id,
     demographics: {
-      ...(n ? { name: { ...(n.given ? { given: n.given } : {}), ...(n.family ? { family: n.family } : {}) } } : {}),
+      ...(n
+        ? { name: { ...(n.given ? { given: n.given } : {}), ...(n.family ? { family: n.family } : {}) } }
+        : {}),
       ...(p.birthDate ? { birthDate: p.birthDate } : {}),
       ...(p.gender ? { gender: p.gender } : {}),
       ...(p.identifier ? { identifiers: p.identifier } : {}),
@@ -41,7 +48,10 @@ export function PatientList() {
   const [system, setSystem] = useState('urn:vigil:mrn')
   const list = useLoad(async () => {
     if (!search) return (await api.get<{ patients: PatientView[] }>('/patients')).patients
-    const q = search.by === 'name' ? query({ name: search.text, _count: 100 }) : query({ identifier: `${search.system}|${search.text}`, _count: 100 })
+    const q =
+      search.by === 'name'
+        ? query({ name: search.text, _count: 100 })
+        : query({ identifier: `${search.system}|${search.text}`, _count: 100 })
     const bundle = await fhir.get<{ entry?: Array<{ resource: FhirPatient }> }>(`/Patient${q}`)
     return (bundle.entry ?? []).map((e) => fromFhir(e.resource))
   }, [search])
@@ -49,7 +59,9 @@ export function PatientList() {
   return (
     <section class="card" aria-labelledby="patients-title">
       <h1 id="patients-title">Patients</h1>
-      <p class="hint">Patients in your care teams, who consented to share with you, or whom you opened in an emergency.</p>
+      <p class="hint">
+        Patients in your care teams, who consented to share with you, or whom you opened in an emergency.
+      </p>
       <form
         class="search"
         role="search"
@@ -61,10 +73,24 @@ export function PatientList() {
         <fieldset>
           <legend>Search by</legend>
           <label>
-            <input type="radio" name="by" value="name" checked={by === 'name'} onChange={() => setBy('name')} /> Name
+            <input
+              type="radio"
+              name="by"
+              value="name"
+              checked={by === 'name'}
+              onChange={() => setBy('name')}
+            />{' '}
+            Name
           </label>
           <label>
-            <input type="radio" name="by" value="identifier" checked={by === 'identifier'} onChange={() => setBy('identifier')} /> Identifier
+            <input
+              type="radio"
+              name="by"
+              value="identifier"
+              checked={by === 'identifier'}
+              onChange={() => setBy('identifier')}
+            />{' '}
+            Identifier
           </label>
         </fieldset>
         {by === 'identifier' && (
@@ -75,7 +101,12 @@ export function PatientList() {
         )}
         <label>
           {by === 'name' ? 'Name to search for' : 'Identifier value'}
-          <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} autocomplete="off" />
+          <input
+            type="search"
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+            autocomplete="off"
+          />
         </label>
         <button type="submit">Search</button>
         {search && (
@@ -93,21 +124,26 @@ export function PatientList() {
       </form>
       {list.loading && <Progress label="Loading patients…" />}
       {list.error && <ErrorNote message={list.error} />}
-      {list.data && list.data.length === 0 && <p>{search ? 'No patient you may see matches this search.' : 'No patients yet. Patients appear here when you join their care team or they share their data with you.'}</p>}
+      {list.data && list.data.length === 0 && (
+        <p>
+          {search
+            ? 'No patient you may see matches this search.'
+            : 'No patients yet. Patients appear here when you join their care team or they share their data with you.'}
+        </p>
+      )}
       {list.data && list.data.length > 0 && (
-        <ul class="rows" aria-label="Patient list">
-          <Paged
-            label="Patient list"
-            items={list.data}
-            render={(p) => (
-              <li key={p.id} class="row">
-                <Link href={`/console/patients/${p.id}`}>{patientName(p.demographics)}</Link>
-                <span>Born {formatDate(p.demographics.birthDate)}</span>
-                <span>{p.demographics.identifiers?.map((i) => i.value).join(', ') ?? ''}</span>
-              </li>
-            )}
-          />
-        </ul>
+        <Paged
+          listLabel="Patient list"
+          label="Patient list"
+          items={list.data}
+          render={(p) => (
+            <li key={p.id} class="row">
+              <Link href={`/console/patients/${p.id}`}>{patientName(p.demographics)}</Link>
+              <span>Born {formatDate(p.demographics.birthDate)}</span>
+              <span>{p.demographics.identifiers?.map((i) => i.value).join(', ') ?? ''}</span>
+            </li>
+          )}
+        />
       )}
     </section>
   )

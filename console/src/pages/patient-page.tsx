@@ -8,6 +8,7 @@ import { has, useMe } from '../session.ts'
 import { ErrorNote, Outcome, Progress, useAction, useLoad } from '../ui.tsx'
 import type { PatientView } from './patient-list.tsx'
 import { Readings } from './readings.tsx'
+import { TargetRanges } from './target-ranges.tsx'
 
 // Break-glass sessions opened in this tab (memory only): patient id → expiry.
 const emergency = new Map<string, number>()
@@ -23,7 +24,8 @@ function BreakGlassBanner({ patientId }: { patientId: string }) {
   const minutes = Math.max(1, Math.ceil((until - now) / 60_000))
   return (
     <div class="banner" role="status">
-      <strong>Emergency access (break-glass).</strong> {minutes} {minutes === 1 ? 'minute' : 'minutes'} left, until {formatTime(until)}. Every view is recorded in the audit trail and reviewed by an administrator.
+      <strong>Emergency access (break-glass).</strong> {minutes} {minutes === 1 ? 'minute' : 'minutes'} left,
+      until {formatTime(until)}. Every view is recorded in the audit trail and reviewed by an administrator.
     </div>
   )
 }
@@ -37,7 +39,9 @@ function BreakGlassForm({ patientId, onOpened }: { patientId: string; onOpened: 
       onSubmit={(e) => {
         e.preventDefault()
         void action.run(async () => {
-          const s = await api.post<{ expiresAt: string }>(`/patients/${patientId}/break-glass`, { reason: reason.trim() })
+          const s = await api.post<{ expiresAt: string }>(`/patients/${patientId}/break-glass`, {
+            reason: reason.trim(),
+          })
           emergency.set(patientId, Date.parse(s.expiresAt))
           onOpened()
           return 'Emergency access opened.'
@@ -45,10 +49,19 @@ function BreakGlassForm({ patientId, onOpened }: { patientId: string; onOpened: 
       }}
     >
       <h2>Emergency access</h2>
-      <p>If this is an emergency and the patient's care team cannot be reached, you may open access for 60 minutes. Your reason is recorded and reviewed.</p>
+      <p>
+        If this is an emergency and the patient's care team cannot be reached, you may open access for 60
+        minutes. Your reason is recorded and reviewed.
+      </p>
       <label>
         Reason for emergency access (at least 10 characters)
-        <textarea required minLength={10} maxLength={1000} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+        <textarea
+          required
+          minLength={10}
+          maxLength={1000}
+          value={reason}
+          onInput={(e) => setReason(e.currentTarget.value)}
+        />
       </label>
       <button type="submit" disabled={action.busy || reason.trim().length < 10}>
         Open emergency access
@@ -69,7 +82,15 @@ interface Report {
 }
 
 function Reports({ patientId }: { patientId: string }) {
-  const list = useLoad(async () => (await fhir.get<{ entry?: Array<{ resource: Report }> }>(`/DiagnosticReport${query({ patient: patientId, _count: 50 })}`)).entry?.map((e) => e.resource) ?? [], [patientId])
+  const list = useLoad(
+    async () =>
+      (
+        await fhir.get<{ entry?: Array<{ resource: Report }> }>(
+          `/DiagnosticReport${query({ patient: patientId, _count: 50 })}`,
+        )
+      ).entry?.map((e) => e.resource) ?? [],
+    [patientId],
+  )
   const [open, setOpen] = useState<string | null>(null)
   const detail = useLoad(async () => (open ? fhir.get<Report>(`/DiagnosticReport/${open}`) : null), [open])
   return (
@@ -82,7 +103,12 @@ function Reports({ patientId }: { patientId: string }) {
         <ul class="rows" aria-label="Reports">
           {list.data.map((r) => (
             <li key={r.id} class="row">
-              <button type="button" class="link" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>
+              <button
+                type="button"
+                class="link"
+                aria-expanded={open === r.id}
+                onClick={() => setOpen(open === r.id ? null : r.id)}
+              >
                 {r.code?.text ?? r.code?.coding?.[0]?.display ?? 'Report'}
               </button>
               <span>{formatTime(r.effectiveDateTime ?? r.issued)}</span>
@@ -97,7 +123,8 @@ function Reports({ patientId }: { patientId: string }) {
                         <strong>Conclusion:</strong> {detail.data.conclusion ?? 'none recorded'}
                       </p>
                       <p>
-                        Issued {formatTime(detail.data.issued)}; {detail.data.result?.length ?? 0} {detail.data.result?.length === 1 ? 'result' : 'results'}.
+                        Issued {formatTime(detail.data.issued)}; {detail.data.result?.length ?? 0}{' '}
+                        {detail.data.result?.length === 1 ? 'result' : 'results'}.
                       </p>
                     </>
                   )}
@@ -128,6 +155,8 @@ export function PatientHeader({ patient }: { patient: PatientView }) {
 export function PatientPage({ id }: { id: string }) {
   const me = useMe()
   const [tick, setTick] = useState(0)
+  // A new target range redraws the charts against it.
+  const [targets, setTargets] = useState(0)
   const patient = useLoad(async () => {
     try {
       return await api.get<PatientView>(`/patients/${id}`)
@@ -142,7 +171,10 @@ export function PatientPage({ id }: { id: string }) {
     return (
       <section class="card">
         <h1>Patient not available</h1>
-        <p>This patient is not in your care teams and has not shared data with you, or does not exist. Go back to your patient list.</p>
+        <p>
+          This patient is not in your care teams and has not shared data with you, or does not exist. Go back
+          to your patient list.
+        </p>
         {has(me, 'clinician') && <BreakGlassForm patientId={id} onOpened={() => setTick((t) => t + 1)} />}
       </section>
     )
@@ -150,7 +182,8 @@ export function PatientPage({ id }: { id: string }) {
     <>
       <BreakGlassBanner patientId={id} />
       <PatientHeader patient={patient.data} />
-      <Readings patientId={id} />
+      <Readings key={targets} patientId={id} />
+      <TargetRanges patientId={id} canEdit={has(me, 'clinician')} onChange={() => setTargets((t) => t + 1)} />
       <Reports patientId={id} />
     </>
   )

@@ -45,7 +45,22 @@ interface Series {
   points: ChartPoint[]
 }
 interface Summary {
-  series: Array<{ code: string; display: string; unit: string; target: { low: number; high: number } | null; buckets: Array<{ start: string; count: number; min: number; max: number; mean: number; p25: number; p50: number; p75: number }> }>
+  series: Array<{
+    code: string
+    display: string
+    unit: string
+    target: { low: number; high: number } | null
+    buckets: Array<{
+      start: string
+      count: number
+      min: number
+      max: number
+      mean: number
+      p25: number
+      p50: number
+      p75: number
+    }>
+  }>
 }
 interface Profile {
   unit: string
@@ -60,15 +75,37 @@ interface Profile {
 }
 
 // Targets for raw readings: the same defaults the summary operation returns.
-async function targets(patientId: string, from: Date, to: Date): Promise<Map<string, { display: string; target: Series['target'] }>> {
-  const s = await api.get<Summary>(`/device-data/summary${query({ patient: patientId, from: from.toISOString(), to: to.toISOString(), bucket: 'day', timeZone: viewerTimeZone })}`)
+async function targets(
+  patientId: string,
+  from: Date,
+  to: Date,
+): Promise<Map<string, { display: string; target: Series['target'] }>> {
+  const s = await api.get<Summary>(
+    `/device-data/summary${query({ patient: patientId, from: from.toISOString(), to: to.toISOString(), bucket: 'day', timeZone: viewerTimeZone })}`,
+  )
   return new Map(s.series.map((x) => [x.code, { display: x.display, target: x.target }]))
 }
 
 async function deviceNames(patientId: string): Promise<Map<string, string>> {
   try {
-    const bundle = await fhir.get<{ entry?: Array<{ resource: { id: string; manufacturer?: string; modelNumber?: string; deviceName?: Array<{ name: string }> } }> }>(`/Device${query({ patient: patientId })}`)
-    return new Map((bundle.entry ?? []).map((e) => [e.resource.id, e.resource.deviceName?.[0]?.name ?? [e.resource.manufacturer, e.resource.modelNumber].filter(Boolean).join(' ') ?? 'device']))
+    const bundle = await fhir.get<{
+      entry?: Array<{
+        resource: {
+          id: string
+          manufacturer?: string
+          modelNumber?: string
+          deviceName?: Array<{ name: string }>
+        }
+      }>
+    }>(`/Device${query({ patient: patientId })}`)
+    return new Map(
+      (bundle.entry ?? []).map((e) => [
+        e.resource.id,
+        e.resource.deviceName?.[0]?.name ??
+          [e.resource.manufacturer, e.resource.modelNumber].filter(Boolean).join(' ') ??
+          'device',
+      ]),
+    )
   } catch {
     return new Map()
   }
@@ -80,7 +117,9 @@ async function loadDay(patientId: string, from: Date, to: Date): Promise<Series[
   let cursor: string | null = null
   // At most 10 pages of 1,000: a day of 5-minute readings is 288 per measurement.
   for (let page = 0; page < 10; page++) {
-    const answer: { readings: Reading[]; nextCursor: string | null } = await api.get(`/device-data${query({ patient: patientId, from: from.toISOString(), to: to.toISOString(), limit: 1000, cursor })}`)
+    const answer: { readings: Reading[]; nextCursor: string | null } = await api.get(
+      `/device-data${query({ patient: patientId, from: from.toISOString(), to: to.toISOString(), limit: 1000, cursor })}`,
+    )
     readings.push(...answer.readings)
     cursor = answer.nextCursor
     if (!cursor) break
@@ -88,9 +127,23 @@ async function loadDay(patientId: string, from: Date, to: Date): Promise<Series[
   const byCode = new Map<string, Series>()
   const add = (code: string, unit: string, r: Reading, value: number) => {
     let s = byCode.get(code)
-    if (!s) byCode.set(code, (s = { code, display: NAMES[code] ?? meta.get(code)?.display ?? code, unit, target: meta.get(code)?.target ?? null, points: [] }))
+    if (!s)
+      byCode.set(
+        code,
+        (s = {
+          code,
+          display: NAMES[code] ?? meta.get(code)?.display ?? code,
+          unit,
+          target: meta.get(code)?.target ?? null,
+          points: [],
+        }),
+      )
     const device = r.deviceId ? (devices.get(r.deviceId) ?? 'a paired device') : 'entered by hand'
-    s.points.push({ at: Date.parse(r.effectiveDateTime), value, detail: `${device}, device time zone ${offsetOf(r.effectiveDateTime)}` })
+    s.points.push({
+      at: Date.parse(r.effectiveDateTime),
+      value,
+      detail: `${device}, device time zone ${offsetOf(r.effectiveDateTime)}`,
+    })
   }
   for (const r of readings) {
     if (typeof r.value === 'number') add(r.code, r.unit ?? '', r, r.value)
@@ -99,22 +152,52 @@ async function loadDay(patientId: string, from: Date, to: Date): Promise<Series[
   return [...byCode.values()].sort((a, b) => a.code.localeCompare(b.code))
 }
 
-async function loadBuckets(patientId: string, from: Date, to: Date, bucket: 'hour' | 'day'): Promise<Series[]> {
-  const s = await api.get<Summary>(`/device-data/summary${query({ patient: patientId, from: from.toISOString(), to: to.toISOString(), bucket, timeZone: viewerTimeZone })}`)
+async function loadBuckets(
+  patientId: string,
+  from: Date,
+  to: Date,
+  bucket: 'hour' | 'day',
+): Promise<Series[]> {
+  const s = await api.get<Summary>(
+    `/device-data/summary${query({ patient: patientId, from: from.toISOString(), to: to.toISOString(), bucket, timeZone: viewerTimeZone })}`,
+  )
   return s.series.map((x) => ({
     code: x.code,
     display: NAMES[x.code] ?? x.display,
     unit: x.unit,
     target: x.target,
-    points: x.buckets.map((b) => ({ at: Date.parse(b.start), value: b.mean, low: b.p25, high: b.p75, detail: `${bucket === 'hour' ? 'hour' : 'day'} mean of ${b.count} ${b.count === 1 ? 'reading' : 'readings'}, range ${b.min}–${b.max}, median ${b.p50}` })),
+    points: x.buckets.map((b) => ({
+      at: Date.parse(b.start),
+      value: b.mean,
+      low: b.p25,
+      high: b.p75,
+      detail: `${bucket === 'hour' ? 'hour' : 'day'} mean of ${b.count} ${b.count === 1 ? 'reading' : 'readings'}, range ${b.min}–${b.max}, median ${b.p50}`,
+    })),
   }))
 }
 
 const pct = (f: number) => `${Math.round(f * 1000) / 10} %`
-const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`
+const hhmm = (m: number) =>
+  `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`
 
-function GlucoseProfile({ patientId, code, from, to }: { patientId: string; code: string; from: Date; to: Date }) {
-  const agp = useLoad(() => api.get<Profile>(`/device-data/glucose-profile${query({ patient: patientId, code, from: from.toISOString(), to: to.toISOString(), timeZone: viewerTimeZone })}`), [patientId, code, from.getTime(), to.getTime()])
+function GlucoseProfile({
+  patientId,
+  code,
+  from,
+  to,
+}: {
+  patientId: string
+  code: string
+  from: Date
+  to: Date
+}) {
+  const agp = useLoad(
+    () =>
+      api.get<Profile>(
+        `/device-data/glucose-profile${query({ patient: patientId, code, from: from.toISOString(), to: to.toISOString(), timeZone: viewerTimeZone })}`,
+      ),
+    [patientId, code, from.getTime(), to.getTime()],
+  )
   // Times of day drawn on one local day (the axis shows hours in the viewer's zone).
   const day = new Date(2000, 0, 1).getTime()
   return (
@@ -126,20 +209,30 @@ function GlucoseProfile({ patientId, code, from, to }: { patientId: string; code
         <>
           <dl class="metrics">
             <div>
-              <dt>Time in range ({agp.data.thresholds.low}–{agp.data.thresholds.high} {agp.data.unit})</dt>
+              <dt>
+                Time in range ({agp.data.thresholds.low}–{agp.data.thresholds.high} {agp.data.unit})
+              </dt>
               <dd>{pct(agp.data.timeInRanges.inRange)}</dd>
             </div>
             <div>
               <dt>Below range (under {agp.data.thresholds.low})</dt>
-              <dd>{pct(agp.data.timeInRanges.low + agp.data.timeInRanges.veryLow)} (very low: {pct(agp.data.timeInRanges.veryLow)})</dd>
+              <dd>
+                {pct(agp.data.timeInRanges.low + agp.data.timeInRanges.veryLow)} (very low:{' '}
+                {pct(agp.data.timeInRanges.veryLow)})
+              </dd>
             </div>
             <div>
               <dt>Above range (over {agp.data.thresholds.high})</dt>
-              <dd>{pct(agp.data.timeInRanges.high + agp.data.timeInRanges.veryHigh)} (very high: {pct(agp.data.timeInRanges.veryHigh)})</dd>
+              <dd>
+                {pct(agp.data.timeInRanges.high + agp.data.timeInRanges.veryHigh)} (very high:{' '}
+                {pct(agp.data.timeInRanges.veryHigh)})
+              </dd>
             </div>
             <div>
               <dt>Mean glucose</dt>
-              <dd>{agp.data.mean ?? '—'} {agp.data.unit}</dd>
+              <dd>
+                {agp.data.mean ?? '—'} {agp.data.unit}
+              </dd>
             </div>
             <div>
               <dt>GMI</dt>
@@ -163,7 +256,13 @@ function GlucoseProfile({ patientId, code, from, to }: { patientId: string; code
               target={{ low: agp.data.thresholds.low, high: agp.data.thresholds.high }}
               from={day}
               to={day + 86_400_000}
-              points={agp.data.profile.map((s) => ({ at: day + s.minute * 60_000, value: s.p50, low: s.p25, high: s.p75, detail: `${hhmm(s.minute)}–${hhmm(s.minute + 15)}: 5th ${s.p5}, 25th ${s.p25}, 75th ${s.p75}, 95th ${s.p95}` }))}
+              points={agp.data.profile.map((s) => ({
+                at: day + s.minute * 60_000,
+                value: s.p50,
+                low: s.p25,
+                high: s.p75,
+                detail: `${hhmm(s.minute)}–${hhmm(s.minute + 15)}: 5th ${s.p5}, 25th ${s.p25}, 75th ${s.p75}, 95th ${s.p95}`,
+              }))}
             />
           )}
         </>
@@ -179,7 +278,10 @@ export function Readings({ patientId }: { patientId: string }) {
   const to = new Date(now + 60_000)
   const from = new Date(now - PERIODS[period].ms)
   const bucket = PERIODS[period].bucket
-  const series = useLoad(() => (bucket ? loadBuckets(patientId, from, to, bucket) : loadDay(patientId, from, to)), [patientId, period, now])
+  const series = useLoad(
+    () => (bucket ? loadBuckets(patientId, from, to, bucket) : loadDay(patientId, from, to)),
+    [patientId, period, now],
+  )
   const glucose = series.data?.find((s) => GLUCOSE.has(s.code))
   // The AGP needs days of data: at least the last 14 days.
   const agpFrom = new Date(Math.min(from.getTime(), now - 14 * 86_400_000))
@@ -205,7 +307,12 @@ export function Readings({ patientId }: { patientId: string }) {
             </label>
           ))}
         </fieldset>
-        <p class="hint">Times in your time zone ({viewerTimeZone}). {bucket ? `Each point is the ${bucket === 'hour' ? 'hourly' : 'daily'} mean; the shaded band spans the 25th to 75th percentile.` : 'Every reading of the last 24 hours.'}</p>
+        <p class="hint">
+          Times in your time zone ({viewerTimeZone}).{' '}
+          {bucket
+            ? `Each point is the ${bucket === 'hour' ? 'hourly' : 'daily'} mean; the shaded band spans the 25th to 75th percentile.`
+            : 'Every reading of the last 24 hours.'}
+        </p>
         {series.loading && <Progress label="Loading readings…" />}
         {series.error && <ErrorNote message={series.error} />}
         {series.data && series.data.length === 0 && <p>No readings in this period.</p>}
@@ -214,7 +321,14 @@ export function Readings({ patientId }: { patientId: string }) {
             <h3>
               {s.display} <span class="unit">({s.unit})</span>
             </h3>
-            <Chart title={s.display} unit={s.unit} points={s.points} target={s.target} from={from.getTime()} to={to.getTime()} />
+            <Chart
+              title={s.display}
+              unit={s.unit}
+              points={s.points}
+              target={s.target}
+              from={from.getTime()}
+              to={to.getTime()}
+            />
           </div>
         ))}
       </section>

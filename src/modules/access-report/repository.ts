@@ -12,7 +12,12 @@ export interface ActorInfo {
 export async function actorsById(q: Queryable, ids: readonly string[]): Promise<Map<string, ActorInfo>> {
   const uuids = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
   if (uuids.length === 0) return new Map()
-  const { rows } = await q.query<{ id: string; email: string; roles: string[] | null; organisations: string[] | null }>(
+  const { rows } = await q.query<{
+    id: string
+    email: string
+    roles: string[] | null
+    organisations: string[] | null
+  }>(
     `SELECT u.id, u.email,
             array_remove(array_agg(DISTINCT r.role), NULL) AS roles,
             array_remove(array_agg(DISTINCT o.name), NULL) AS organisations
@@ -23,5 +28,10 @@ export async function actorsById(q: Queryable, ids: readonly string[]): Promise<
       GROUP BY u.id, u.email`,
     [uuids],
   )
-  return new Map(rows.map((r) => [r.id, { id: r.id, email: r.email, roles: r.roles ?? [], organisations: r.organisations ?? [] }]))
+  return new Map(
+    rows.map((r) => [
+      r.id,
+      { id: r.id, email: r.email, roles: r.roles ?? [], organisations: r.organisations ?? [] },
+    ]),
+  )
 }

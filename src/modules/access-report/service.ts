@@ -11,7 +11,15 @@ import type { Database } from '../../platform/db/index.ts'
 import type { CursorSeal } from '../../platform/http/cursor.ts'
 import { actorsById, type ActorInfo } from './repository.ts'
 
-export type Grounds = 'care-team' | 'consent' | 'break-glass' | 'own-organisation-service' | 'bound-device' | 'administration' | 'self' | 'none'
+export type Grounds =
+  | 'care-team'
+  | 'consent'
+  | 'break-glass'
+  | 'own-organisation-service'
+  | 'bound-device'
+  | 'administration'
+  | 'self'
+  | 'none'
 
 /** The grounds of an entry, from the rule that decided it (src/security/policy/rules.ts). */
 export function groundsOf(e: Pick<AuditEntry, 'decisionRule' | 'breakGlass' | 'outcome'>): Grounds {
@@ -32,7 +40,8 @@ export function groundsOf(e: Pick<AuditEntry, 'decisionRule' | 'breakGlass' | 'o
     case 'patient.own-record':
       return 'self'
     default:
-      if (e.decisionRule?.startsWith('admin.') || e.decisionRule?.startsWith('org-admin.')) return 'administration'
+      if (e.decisionRule?.startsWith('admin.') || e.decisionRule?.startsWith('org-admin.'))
+        return 'administration'
       return 'none'
   }
 }
@@ -40,7 +49,13 @@ export function groundsOf(e: Pick<AuditEntry, 'decisionRule' | 'breakGlass' | 'o
 export interface AccessReportEntry {
   readonly id: string
   readonly occurredAt: string
-  readonly actor: { readonly kind: string; readonly id: string | null; readonly email: string | null; readonly roles: readonly string[]; readonly organisations: readonly string[] }
+  readonly actor: {
+    readonly kind: string
+    readonly id: string | null
+    readonly email: string | null
+    readonly roles: readonly string[]
+    readonly organisations: readonly string[]
+  }
   readonly clientId: string | null
   readonly action: string
   readonly outcome: string
@@ -49,23 +64,49 @@ export interface AccessReportEntry {
   readonly breakGlass: boolean
 }
 
-export async function accessReport(db: Database, seal: CursorSeal, query: { patientId: string; ownUserId: string; from?: Date | undefined; to?: Date | undefined; limit: number; cursor?: string | undefined }): Promise<{ entries: AccessReportEntry[]; next: string | null }> {
-  const page = await searchEntries(db, {
-    patient: query.patientId,
-    notActor: query.ownUserId,
-    after: query.from ? [{ at: query.from, inclusive: true }] : undefined,
-    before: query.to ? [{ at: query.to, inclusive: false }] : undefined,
-    limit: query.limit,
-    cursor: query.cursor,
-  }, seal)
-  const actors = await actorsById(db, [...new Set(page.entries.filter((e) => e.actorKind === 'user' && e.actorId).map((e) => e.actorId as string))])
+export async function accessReport(
+  db: Database,
+  seal: CursorSeal,
+  query: {
+    patientId: string
+    ownUserId: string
+    from?: Date | undefined
+    to?: Date | undefined
+    limit: number
+    cursor?: string | undefined
+  },
+): Promise<{ entries: AccessReportEntry[]; next: string | null }> {
+  const page = await searchEntries(
+    db,
+    {
+      patient: query.patientId,
+      notActor: query.ownUserId,
+      after: query.from ? [{ at: query.from, inclusive: true }] : undefined,
+      before: query.to ? [{ at: query.to, inclusive: false }] : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    },
+    seal,
+  )
+  const actors = await actorsById(db, [
+    ...new Set(
+      page.entries.filter((e) => e.actorKind === 'user' && e.actorId).map((e) => e.actorId as string),
+    ),
+  ])
   return {
     entries: page.entries.map((e) => {
-      const who: ActorInfo | undefined = e.actorKind === 'user' && e.actorId ? actors.get(e.actorId) : undefined
+      const who: ActorInfo | undefined =
+        e.actorKind === 'user' && e.actorId ? actors.get(e.actorId) : undefined
       return {
         id: e.id,
         occurredAt: e.occurredAt.toISOString(),
-        actor: { kind: e.actorKind, id: e.actorId, email: who?.email ?? null, roles: who?.roles ?? [], organisations: who?.organisations ?? [] },
+        actor: {
+          kind: e.actorKind,
+          id: e.actorId,
+          email: who?.email ?? null,
+          roles: who?.roles ?? [],
+          organisations: who?.organisations ?? [],
+        },
         clientId: e.clientId,
         action: e.action,
         outcome: e.outcome,

@@ -11,7 +11,13 @@ import type { UserService } from '../users/index.ts'
 export const EMAIL_VERIFICATION_PATH = '/account/verify-email'
 
 export interface EmailVerificationDeps {
-  readonly users: Pick<UserService, 'findById' | 'createEmailVerificationToken' | 'consumeEmailVerificationToken' | 'peekEmailVerificationToken'>
+  readonly users: Pick<
+    UserService,
+    | 'findById'
+    | 'createEmailVerificationToken'
+    | 'consumeEmailVerificationToken'
+    | 'peekEmailVerificationToken'
+  >
   readonly mailer: Mailer
   /** The origin the mailed link points to (PUBLIC_URL). */
   readonly publicUrl: string
@@ -32,7 +38,8 @@ function mailFor(url: string) {
   return {
     subject: 'Confirm your Vigil email address',
     text: `${intro}\n\nOpen this link to confirm it:\n\n${url}\n\n${outro}\n`,
-    html: html`<p>${intro}</p><p>Open this link to confirm it:</p><p><a href="${url}">${url}</a></p><p>${outro}</p>`.html,
+    html: html`<p>${intro}</p><p>Open this link to confirm it:</p><p><a href="${url}">${url}</a></p><p>${outro}</p>`
+      .html,
   }
 }
 
@@ -47,7 +54,10 @@ export function createEmailVerification(deps: EmailVerificationDeps): EmailVerif
       const issued = await users.createEmailVerificationToken(user.id)
       // A failure propagates as a MailError, which names the relay and the reason, never the
       // address or the link; the error handler logs it and answers 500 with the request id only.
-      await mailer.send({ to: user.email, ...mailFor(`${deps.publicUrl}${EMAIL_VERIFICATION_PATH}/${issued.token}`) })
+      await mailer.send({
+        to: user.email,
+        ...mailFor(`${deps.publicUrl}${EMAIL_VERIFICATION_PATH}/${issued.token}`),
+      })
       return 'sent'
     },
 

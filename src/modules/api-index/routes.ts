@@ -1,9 +1,9 @@
 // The root of each API version: what version this is, whether it is current, and where the docs
 // are. Old firmware and apps can discover that their version is deprecated from here.
 
-import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import type { ApiVersion } from '../../platform/http/versioning.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const ApiIndex = Type.Object({
   version: Type.String({ examples: ['v2'] }),
@@ -12,7 +12,10 @@ const ApiIndex = Type.Object({
   openapi: Type.String({ format: 'uri' }),
 })
 
-export function apiIndexRoutes(version: ApiVersion, options: { current: boolean; publicUrl: string }): FastifyPluginAsync {
+export function apiIndexRoutes(
+  version: ApiVersion,
+  options: { current: boolean; publicUrl: string },
+): RoutePlugin {
   return async function apiIndexRoutesPlugin(app) {
     app.get(
       '/',

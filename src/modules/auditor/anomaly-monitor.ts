@@ -6,7 +6,12 @@
 import type { Logger } from 'pino'
 import { detectAnomalies, type AnomalyThresholds, type RaisedSecurityEvent } from '../../audit/anomalies.ts'
 import type { Database } from '../../platform/db/index.ts'
-import { claimUndelivered, markDelivered, releaseLease, type SecurityEventRecord } from './security-events.repository.ts'
+import {
+  claimUndelivered,
+  markDelivered,
+  releaseLease,
+  type SecurityEventRecord,
+} from './security-events.repository.ts'
 import { presentSecurityEvent } from './security-event.presenter.ts'
 
 export interface AnomalyMonitorDeps {
@@ -55,9 +60,15 @@ export function createAnomalyMonitor(deps: AnomalyMonitorDeps): AnomalyMonitor {
       })
       await res.arrayBuffer().catch(() => undefined)
       if (res.ok) return true
-      deps.logger.error({ securityEventId: event.id, status: res.status }, 'security event webhook refused the event; retried on the next run')
+      deps.logger.error(
+        { securityEventId: event.id, status: res.status },
+        'security event webhook refused the event; retried on the next run',
+      )
     } catch (err) {
-      deps.logger.error({ securityEventId: event.id, err: { message: err instanceof Error ? err.message : String(err) } }, 'security event webhook unreachable; retried on the next run')
+      deps.logger.error(
+        { securityEventId: event.id, err: { message: err instanceof Error ? err.message : String(err) } },
+        'security event webhook unreachable; retried on the next run',
+      )
     }
     return false
   }
@@ -66,7 +77,12 @@ export function createAnomalyMonitor(deps: AnomalyMonitorDeps): AnomalyMonitor {
     let delivered = 0
     let failures = 0
     const now = deps.clock()
-    const claimed = await claimUndelivered(deps.db, now, new Date(now.getTime() + 2 * timeoutMs + 5_000), DELIVERY_BATCH)
+    const claimed = await claimUndelivered(
+      deps.db,
+      now,
+      new Date(now.getTime() + 2 * timeoutMs + 5_000),
+      DELIVERY_BATCH,
+    )
     for (const event of claimed) {
       if (await deliver(event, url)) {
         await markDelivered(deps.db, event.id, deps.clock())
@@ -83,7 +99,18 @@ export function createAnomalyMonitor(deps: AnomalyMonitorDeps): AnomalyMonitor {
     const raised = await detectAnomalies(deps.db, { clock: deps.clock, thresholds: deps.thresholds })
     for (const e of raised) {
       // Identifiers only: the kind, the subject (an account, user or client id, or an address) and counts.
-      deps.logger.warn({ securityEvent: { id: e.id, kind: e.kind, subject: e.subject, windowStart: e.windowStart.toISOString(), details: e.details } }, `security event: ${e.kind}`)
+      deps.logger.warn(
+        {
+          securityEvent: {
+            id: e.id,
+            kind: e.kind,
+            subject: e.subject,
+            windowStart: e.windowStart.toISOString(),
+            details: e.details,
+          },
+        },
+        `security event: ${e.kind}`,
+      )
     }
     const delivery = deps.webhookUrl ? await deliverPending(deps.webhookUrl) : { delivered: 0, failures: 0 }
     return { raised, delivered: delivery.delivered, deliveryFailures: delivery.failures }
@@ -100,7 +127,14 @@ export function createAnomalyMonitor(deps: AnomalyMonitorDeps): AnomalyMonitor {
       if (intervalSeconds <= 0 || timer) return
       timer = setInterval(() => {
         const claimed = deps.claim ? deps.claim('anomaly-scan', intervalSeconds) : Promise.resolve(true)
-        claimed.then((mine) => (mine ? monitor.run() : undefined)).catch((err: unknown) => deps.logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'anomaly detection run failed'))
+        claimed
+          .then((mine) => (mine ? monitor.run() : undefined))
+          .catch((err: unknown) =>
+            deps.logger.error(
+              { err: { message: err instanceof Error ? err.message : String(err) } },
+              'anomaly detection run failed',
+            ),
+          )
       }, intervalSeconds * 1000)
       timer.unref()
     },

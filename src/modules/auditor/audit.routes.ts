@@ -5,15 +5,13 @@
 // Guarded by 'audit.read' (auditors only, rules.ts). Reading the trail is itself audited: each of
 // these requests gets its entry with the action 'audit.read' (audit/http-audit.ts).
 
-import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { readLastCheckpointLine, type Outcome } from '../../audit/index.ts'
-import { InvalidCursorError, MAX_PAGE, auditCursorSeal, findEntry, searchEntries } from '../../audit/search.ts'
-import { AppError } from '../../platform/http/errors.ts'
 import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { ModuleContext } from '../context.ts'
 import { AuditEntryView, presentEntry } from './entry.presenter.ts'
-
+import { AUDIT_READ, MAX_PAGE, createAuditorService } from './service.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const OUTCOMES = ['success', 'denied', 'failure', 'error'] as const
 const Identifier = (description: string) => Type.String({ minLength: 1, maxLength: 200, description })
@@ -23,12 +21,18 @@ const EntryQuery = Type.Object(
     patient: Type.Optional(Identifier('Patient id: entries about this patient')),
     actor: Type.Optional(Identifier('User, device or client id that acted')),
     client: Type.Optional(Identifier('OAuth client id the request came through')),
-    action: Type.Optional(Identifier('Exact action: a policy action (device-data.read), a security event (login.failed) or METHOD /route')),
+    action: Type.Optional(
+      Identifier(
+        'Exact action: a policy action (device-data.read), a security event (login.failed) or METHOD /route',
+      ),
+    ),
     outcome: Type.Optional(Type.Union(OUTCOMES.map((o) => Type.Literal(o)))),
     from: Type.Optional(Type.String({ format: 'date-time', description: 'RFC 3339; entries at or after' })),
     to: Type.Optional(Type.String({ format: 'date-time', description: 'RFC 3339; entries before' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The `next` of the previous page' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'The `next` of the previous page' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -36,17 +40,25 @@ type EntryQuery = Static<typeof EntryQuery>
 
 const EntryPage = Type.Object({
   entries: Type.Array(AuditEntryView),
-  next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor of the next page (newest first); null on the last page' }),
+  next: Type.Union([Type.String(), Type.Null()], {
+    description: 'Cursor of the next page (newest first); null on the last page',
+  }),
 })
 
-const EntryId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false })
+const EntryId = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 100 }) },
+  { additionalProperties: false },
+)
 
 const Verification = Type.Object({
   intact: Type.Boolean(),
   verifiedAt: Type.String({ format: 'date-time' }),
   entries: Type.Union([Type.Integer(), Type.Null()], { description: 'Entries checked (when intact)' }),
   chains: Type.Union([Type.Integer(), Type.Null()]),
-  lastCheckpoint: Type.Union([Type.Object({ id: Type.String(), createdAt: Type.String({ format: 'date-time' }) }), Type.Null()]),
+  lastCheckpoint: Type.Union([
+    Type.Object({ id: Type.String(), createdAt: Type.String({ format: 'date-time' }) }),
+    Type.Null(),
+  ]),
   firstBad: Type.Union([
     Type.Object({
       chain: Type.Union([Type.Integer(), Type.Null()]),
@@ -59,20 +71,29 @@ const Verification = Type.Object({
   ]),
 })
 
-export function auditSearchRoutes(ctx: ModuleContext): FastifyPluginAsync {
+export function auditSearchRoutes(ctx: ModuleContext): RoutePlugin {
   return async function auditSearch(app) {
-    const config = { policy: 'audit.read' }
+    const config = AUDIT_READ
     const tags = ['Audit']
+    const auditor = createAuditorService(ctx)
 
     app.get(
       '/audit/entries',
-      { config, schema: { tags, summary: 'Search the audit trail, newest first (keyset pagination)', querystring: EntryQuery, response: { 200: EntryPage } } },
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Search the audit trail, newest first (keyset pagination)',
+          querystring: EntryQuery,
+          response: { 200: EntryPage },
+        },
+      },
       async (request) => {
-        const q = request.query as EntryQuery
+        const q = request.query
         const from = q.from ? new Date(q.from) : undefined
         const to = q.to ? new Date(q.to) : undefined
-        try {
-          const page = await searchEntries(ctx.db, {
+        const page = await auditor.search(
+          {
             patient: q.patient,
             actor: q.actor,
             client: q.client,
@@ -82,22 +103,27 @@ export function auditSearchRoutes(ctx: ModuleContext): FastifyPluginAsync {
             before: to ? [{ at: to, inclusive: false }] : undefined,
             limit: q.limit ?? 50,
             cursor: q.cursor,
-          }, auditCursorSeal(ctx.keyring))
-          return { entries: page.entries.map(presentEntry), next: page.next ?? null }
-        } catch (err) {
-          if (err instanceof InvalidCursorError) throw new AppError('VALIDATION_FAILED', err.message, { errors: [{ pointer: '/querystring/cursor', detail: err.message }] })
-          throw err
-        }
+          },
+          '/querystring/cursor',
+        )
+        return { entries: page.entries.map(presentEntry), next: page.next ?? null }
       },
     )
 
     app.get(
       '/audit/entries/:id',
-      { config, schema: { tags, summary: 'One audit entry', params: EntryId, response: { 200: AuditEntryView, 404: problem('No entry with this id') } } },
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'One audit entry',
+          params: EntryId,
+          response: { 200: AuditEntryView, 404: problem('No entry with this id') },
+        },
+      },
       async (request) => {
-        const { id } = request.params as Static<typeof EntryId>
-        const entry = await findEntry(ctx.db, id)
-        if (!entry) throw new AppError('NOT_FOUND', 'No audit entry with this id')
+        const { id } = request.params
+        const entry = await auditor.read(id, 'No audit entry with this id')
         ;(request as unknown as { auditResourceId: string }).auditResourceId = entry.id
         return presentEntry(entry)
       },
@@ -109,7 +135,8 @@ export function auditSearchRoutes(ctx: ModuleContext): FastifyPluginAsync {
         config,
         schema: {
           tags,
-          summary: 'Verify the whole trail now: every chain recomputed and checked against the latest signed checkpoint (database and exported file)',
+          summary:
+            'Verify the whole trail now: every chain recomputed and checked against the latest signed checkpoint (database and exported file)',
           response: { 200: Verification },
         },
       },
@@ -123,7 +150,9 @@ export function auditSearchRoutes(ctx: ModuleContext): FastifyPluginAsync {
             verifiedAt,
             entries: result.entries,
             chains: result.chains,
-            lastCheckpoint: result.checkpoint ? { id: result.checkpoint.id, createdAt: result.checkpoint.createdAt.toISOString() } : null,
+            lastCheckpoint: result.checkpoint
+              ? { id: result.checkpoint.id, createdAt: result.checkpoint.createdAt.toISOString() }
+              : null,
             firstBad: null,
           }
         }
@@ -134,7 +163,13 @@ export function auditSearchRoutes(ctx: ModuleContext): FastifyPluginAsync {
           entries: null,
           chains: null,
           lastCheckpoint: null,
-          firstBad: { chain: b.chain, seq: b.seq, id: b.id, reason: b.reason, checkpointId: b.checkpointId ?? null },
+          firstBad: {
+            chain: b.chain,
+            seq: b.seq,
+            id: b.id,
+            reason: b.reason,
+            checkpointId: b.checkpointId ?? null,
+          },
         }
       },
     )

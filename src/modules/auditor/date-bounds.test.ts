@@ -15,5 +15,9 @@ test('[SRS-AUDIT-008] AuditEvent date: a day is [00:00Z, next 00:00Z); ge, gt, l
   assert.deepEqual(range.after.map(iso), ['[2026-03-01T08:00:00.000Z'])
   assert.deepEqual(range.before.map(iso), ['(2026-03-01T12:00:00.000Z'])
   assert.deepEqual(dateBounds(['gt2026-03-01T10:00:00Z']).after.map(iso), ['(2026-03-01T10:00:00.000Z'])
-  assert.throws(() => dateBounds(['2026-03-01T10:00:00']), /offset/, 'a date-time without an offset is ambiguous')
+  assert.throws(
+    () => dateBounds(['2026-03-01T10:00:00']),
+    /offset/,
+    'a date-time without an offset is ambiguous',
+  )
 })

@@ -14,7 +14,9 @@ export const AuditEntryView = Type.Object({
   clientId: Nullable(Type.String()),
   ip: Nullable(Type.String()),
   userAgent: Nullable(Type.String()),
-  action: Type.String({ description: 'The policy action, a security event (login.failed …) or METHOD /route/pattern' }),
+  action: Type.String({
+    description: 'The policy action, a security event (login.failed …) or METHOD /route/pattern',
+  }),
   resourceType: Nullable(Type.String()),
   resourceId: Nullable(Type.String()),
   patientId: Nullable(Type.String()),

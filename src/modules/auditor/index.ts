@@ -13,7 +13,13 @@ export { createAnomalyMonitor, type AnomalyMonitor, type RunReport } from './ano
 
 /** The thresholds from configuration (the patients rule), the rest at their defaults. */
 export function thresholdsFromConfig(ctx: ModuleContext): AnomalyThresholds {
-  return { ...DEFAULT_THRESHOLDS, distinctPatients: { count: ctx.config.anomalies.patientsThreshold, windowSeconds: ctx.config.anomalies.patientsWindowSeconds } }
+  return {
+    ...DEFAULT_THRESHOLDS,
+    distinctPatients: {
+      count: ctx.config.anomalies.patientsThreshold,
+      windowSeconds: ctx.config.anomalies.patientsWindowSeconds,
+    },
+  }
 }
 
 export function anomalyMonitorFor(ctx: ModuleContext): AnomalyMonitor {

@@ -30,7 +30,8 @@ interface Row {
   delivery_attempts: number | string
 }
 
-const COLUMNS = 'id, kind, subject, window_start, window_key, details, created_at, acknowledged_at, acknowledged_by, delivered_at, delivery_attempts'
+const COLUMNS =
+  'id, kind, subject, window_start, window_key, details, created_at, acknowledged_at, acknowledged_by, delivered_at, delivery_attempts'
 const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -68,8 +69,12 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<Securit
   }
   if (f.kind !== undefined) where.push(`kind = ${bind(f.kind)}`)
   if (f.subject !== undefined) where.push(`subject = ${bind(f.subject)}`)
-  if (f.acknowledged !== undefined) where.push(f.acknowledged ? 'acknowledged_at IS NOT NULL' : 'acknowledged_at IS NULL')
-  if (f.after) where.push(`(created_at, id) < (${bind(f.after.createdAt.toISOString())}::timestamptz, ${bind(f.after.id)}::uuid)`)
+  if (f.acknowledged !== undefined)
+    where.push(f.acknowledged ? 'acknowledged_at IS NOT NULL' : 'acknowledged_at IS NULL')
+  if (f.after)
+    where.push(
+      `(created_at, id) < (${bind(f.after.createdAt.toISOString())}::timestamptz, ${bind(f.after.id)}::uuid)`,
+    )
   const { rows } = await db.query<Row>(
     `SELECT ${COLUMNS} FROM security_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${bind(f.limit)}`,
     params,
@@ -84,9 +89,17 @@ export async function findEvent(db: Queryable, id: string): Promise<SecurityEven
 }
 
 /** Sets the acknowledgement once; a second acknowledgement keeps the first. */
-export async function acknowledgeEvent(db: Queryable, id: string, by: string, at: Date): Promise<SecurityEventRecord | undefined> {
+export async function acknowledgeEvent(
+  db: Queryable,
+  id: string,
+  by: string,
+  at: Date,
+): Promise<SecurityEventRecord | undefined> {
   if (!UUID.test(id)) return undefined
-  await db.query('UPDATE security_events SET acknowledged_at = $2::timestamptz, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL', [id, at.toISOString(), by])
+  await db.query(
+    'UPDATE security_events SET acknowledged_at = $2::timestamptz, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL',
+    [id, at.toISOString(), by],
+  )
   return findEvent(db, id)
 }
 
@@ -95,7 +108,12 @@ export async function acknowledgeEvent(db: Queryable, id: string, by: string, at
  * are repeated on the outer UPDATE so that, of two instances racing, PostgreSQL's re-check of the
  * locked row lets only one claim it.
  */
-export async function claimUndelivered(db: Queryable, now: Date, leaseUntil: Date, limit: number): Promise<SecurityEventRecord[]> {
+export async function claimUndelivered(
+  db: Queryable,
+  now: Date,
+  leaseUntil: Date,
+  limit: number,
+): Promise<SecurityEventRecord[]> {
   const { rows } = await db.query<Row>(
     `UPDATE security_events SET delivery_lease_until = $2::timestamptz, delivery_attempts = delivery_attempts + 1
       WHERE id IN (SELECT id FROM security_events WHERE delivered_at IS NULL AND (delivery_lease_until IS NULL OR delivery_lease_until < $1::timestamptz) ORDER BY created_at LIMIT $3)
@@ -107,10 +125,16 @@ export async function claimUndelivered(db: Queryable, now: Date, leaseUntil: Dat
 }
 
 export async function markDelivered(db: Queryable, id: string, at: Date): Promise<void> {
-  await db.query('UPDATE security_events SET delivered_at = $2::timestamptz, delivery_lease_until = NULL WHERE id = $1', [id, at.toISOString()])
+  await db.query(
+    'UPDATE security_events SET delivered_at = $2::timestamptz, delivery_lease_until = NULL WHERE id = $1',
+    [id, at.toISOString()],
+  )
 }
 
 /** A failed delivery: free the lease so the next run retries at once. */
 export async function releaseLease(db: Queryable, id: string): Promise<void> {
-  await db.query('UPDATE security_events SET delivery_lease_until = NULL WHERE id = $1 AND delivered_at IS NULL', [id])
+  await db.query(
+    'UPDATE security_events SET delivery_lease_until = NULL WHERE id = $1 AND delivered_at IS NULL',
+    [id],
+  )
 }

@@ -6,7 +6,6 @@
 // Reads are guarded by 'security-events.read' (admin or auditor), the two writes by
 // 'security-events.manage' (platform administrators; rules.ts).
 
-import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import { problemResponse as problem } from '../../platform/http/problem.ts'
@@ -17,7 +16,7 @@ import type { Database } from '../../platform/db/index.ts'
 import type { Keyring } from '../../platform/crypto/keyring.ts'
 import { isInstantInRange } from '../../platform/http/calendar.ts'
 import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
-
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const ListQuery = Type.Object(
   {
@@ -30,9 +29,19 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 )
 type ListQuery = Static<typeof ListQuery>
-const EventPage = Type.Object({ events: Type.Array(SecurityEventView), next: Type.Union([Type.String(), Type.Null()]) })
-const EventId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false })
-const ScanReport = Type.Object({ raised: Type.Array(SecurityEventView), delivered: Type.Integer(), deliveryFailures: Type.Integer() })
+const EventPage = Type.Object({
+  events: Type.Array(SecurityEventView),
+  next: Type.Union([Type.String(), Type.Null()]),
+})
+const EventId = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 100 }) },
+  { additionalProperties: false },
+)
+const ScanReport = Type.Object({
+  raised: Type.Array(SecurityEventView),
+  delivered: Type.Integer(),
+  deliveryFailures: Type.Integer(),
+})
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -42,39 +51,70 @@ function decodeCursor(cursor: string, seal: CursorSeal): { createdAt: Date; id: 
   const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
   const createdAt = new Date(iso ?? '')
   if (!id || !UUID.test(id) || !isInstantInRange(createdAt)) {
-    throw new AppError('VALIDATION_FAILED', 'the cursor is not one this server issued', { errors: [{ pointer: '/querystring/cursor', detail: 'unknown cursor' }] })
+    throw new AppError('VALIDATION_FAILED', 'the cursor is not one this server issued', {
+      errors: [{ pointer: '/querystring/cursor', detail: 'unknown cursor' }],
+    })
   }
   return { createdAt, id }
 }
 
-
-export function securityEventRoutes(deps: { db: Database; clock: () => Date; monitor: AnomalyMonitor; keyring: Pick<Keyring, 'blindIndex'> }): FastifyPluginAsync {
+export function securityEventRoutes(deps: {
+  db: Database
+  clock: () => Date
+  monitor: AnomalyMonitor
+  keyring: Pick<Keyring, 'blindIndex'>
+}): RoutePlugin {
   const { db, clock, monitor } = deps
   const seal = cursorSeal(deps.keyring, 'security events')
   return async function securityEvents(app) {
-    const config = { policy: 'security-events.read' }
-    const manage = { policy: 'security-events.manage' }
+    const config = { policy: 'security-events.read' } as const
+    const manage = { policy: 'security-events.manage' } as const
     const tags = ['Security events']
 
     app.get(
       '/security-events',
-      { config, schema: { tags, summary: 'Security events raised by anomaly detection, newest first', querystring: ListQuery, response: { 200: EventPage } } },
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'Security events raised by anomaly detection, newest first',
+          querystring: ListQuery,
+          response: { 200: EventPage },
+        },
+      },
       async (request) => {
-        const q = request.query as ListQuery
+        const q = request.query
         const limit = q.limit ?? 50
-        const rows = await listEvents(db, { kind: q.kind, subject: q.subject, acknowledged: q.acknowledged, limit: limit + 1, after: q.cursor ? decodeCursor(q.cursor, seal) : undefined })
+        const rows = await listEvents(db, {
+          kind: q.kind,
+          subject: q.subject,
+          acknowledged: q.acknowledged,
+          limit: limit + 1,
+          after: q.cursor ? decodeCursor(q.cursor, seal) : undefined,
+        })
         const page = rows.slice(0, limit)
         const last = page[page.length - 1]
-        const next = rows.length > limit && last ? seal.seal(Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')) : null
+        const next =
+          rows.length > limit && last
+            ? seal.seal(Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'))
+            : null
         return { events: page.map(presentSecurityEvent), next }
       },
     )
 
     app.get(
       '/security-events/:id',
-      { config, schema: { tags, summary: 'One security event', params: EventId, response: { 200: SecurityEventView, 404: problem('No security event with this id') } } },
+      {
+        config,
+        schema: {
+          tags,
+          summary: 'One security event',
+          params: EventId,
+          response: { 200: SecurityEventView, 404: problem('No security event with this id') },
+        },
+      },
       async (request) => {
-        const { id } = request.params as Static<typeof EventId>
+        const { id } = request.params
         const event = await findEvent(db, id)
         if (!event) throw new AppError('NOT_FOUND', 'No security event with this id')
         return presentSecurityEvent(event)
@@ -94,7 +134,7 @@ export function securityEventRoutes(deps: { db: Database; clock: () => Date; mon
       },
       async (request) => {
         const by = (request.principal as { id: string }).id
-        const { id } = request.params as Static<typeof EventId>
+        const { id } = request.params
         ;(request as unknown as { auditResourceId: string }).auditResourceId = id
         const event = await acknowledgeEvent(db, id, by, clock())
         if (!event) throw new AppError('NOT_FOUND', 'No security event with this id')
@@ -104,11 +144,26 @@ export function securityEventRoutes(deps: { db: Database; clock: () => Date; mon
 
     app.post(
       '/security-events/scan',
-      { config: manage, schema: { tags, summary: 'Run anomaly detection now (administrators); returns the events this run raised', response: { 200: ScanReport } } },
+      {
+        config: manage,
+        schema: {
+          tags,
+          summary: 'Run anomaly detection now (administrators); returns the events this run raised',
+          response: { 200: ScanReport },
+        },
+      },
       async () => {
         const report = await monitor.run()
         return {
-          raised: report.raised.map((e) => presentSecurityEvent({ ...e, acknowledgedAt: null, acknowledgedBy: null, deliveredAt: null, deliveryAttempts: 0 })),
+          raised: report.raised.map((e) =>
+            presentSecurityEvent({
+              ...e,
+              acknowledgedAt: null,
+              acknowledgedBy: null,
+              deliveredAt: null,
+              deliveryAttempts: 0,
+            }),
+          ),
           delivered: report.delivered,
           deliveryFailures: report.deliveryFailures,
         }

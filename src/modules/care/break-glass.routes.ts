@@ -4,20 +4,30 @@
 // decision carries it). Opening writes its own audit entry in the same transaction. Administrators
 // list the sessions for review and mark them reviewed (/api/v2/break-glass). ADR-0008.
 
-import { randomUUID } from 'node:crypto'
-import type { FastifyPluginAsync } from 'fastify'
-import { Type, type Static } from 'typebox'
+import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
 import type { BreakGlassRecord, CareRepository } from './repository.ts'
+import { BREAK_GLASS_MINUTES, type BreakGlassService } from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
-
-export const BREAK_GLASS_MINUTES = 60
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const OpenBody = Type.Object(
-  { reason: Type.String({ minLength: 10, maxLength: 1000, pattern: '\\S', description: 'Why emergency access is needed; read by the reviewing administrator' }) },
-  { additionalProperties: false, examples: [{ reason: 'Patient admitted unconscious to the emergency department; the care team cannot be reached' }] },
+  {
+    reason: Type.String({
+      minLength: 10,
+      maxLength: 1000,
+      pattern: '\\S',
+      description: 'Why emergency access is needed; read by the reviewing administrator',
+    }),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      { reason: 'Patient admitted unconscious to the emergency department; the care team cannot be reached' },
+    ],
+  },
 )
 const SessionView = Type.Object({
   id: Uuid(),
@@ -31,7 +41,14 @@ const SessionView = Type.Object({
   reviewedBy: Type.Union([Uuid(), Type.Null()]),
 })
 const SessionList = Type.Object({ sessions: Type.Array(SessionView) })
-const ListQuery = Type.Object({ reviewed: Type.Optional(Type.Boolean({ description: 'Only reviewed (true) or unreviewed (false) sessions' })) }, { additionalProperties: false })
+const ListQuery = Type.Object(
+  {
+    reviewed: Type.Optional(
+      Type.Boolean({ description: 'Only reviewed (true) or unreviewed (false) sessions' }),
+    ),
+  },
+  { additionalProperties: false },
+)
 
 const present = (s: BreakGlassRecord) => ({
   id: s.id,
@@ -45,9 +62,12 @@ const present = (s: BreakGlassRecord) => ({
   reviewedBy: s.reviewedBy,
 })
 
-export function breakGlassRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): FastifyPluginAsync {
-  const { repo } = deps
-  return async function breakGlass(app) {
+export function breakGlassRoutes(
+  ctx: ModuleContext,
+  deps: { repo: CareRepository; breakGlass: BreakGlassService },
+): RoutePlugin {
+  const { repo, breakGlass } = deps
+  return async function breakGlassPlugin(app) {
     const tags = ['Break-glass']
 
     app.post(
@@ -61,45 +81,63 @@ export function breakGlassRoutes(ctx: ModuleContext, deps: { repo: CareRepositor
           body: OpenBody,
           response: {
             201: SessionView,
-            403: problem('FORBIDDEN: not a clinician; SEGREGATION_OF_DUTIES: an account that holds an administrative role (ADR-0012)'),
-            404: problem('No such patient, or not one of an organisation where the caller is a clinician (the same answer)'),
+            403: problem(
+              'FORBIDDEN: not a clinician; SEGREGATION_OF_DUTIES: an account that holds an administrative role (ADR-0012)',
+            ),
+            404: problem(
+              'No such patient, or not one of an organisation where the caller is a clinician (the same answer)',
+            ),
           },
         },
       },
       async (request, reply) => {
         const principal = request.principal as Principal
-        const patientId = (request.params as Static<typeof IdParam>).id
-        const { reason } = request.body as Static<typeof OpenBody>
+        const patientId = request.params.id
+        const { reason } = request.body
         // Only a patient of an organisation where the caller is a clinician; any other answers
         // exactly as one that does not exist (concealed 404, ADR-0012). The decision carries the
         // patient into the request's audit entry.
         await request.authorize('break-glass.open', { type: 'break-glass', patientId })
-        const startedAt = ctx.clock()
-        const session = await ctx.db.transaction(async (tx) => {
-          const id = randomUUID()
-          const created = await repo.insertBreakGlass(tx, { id, userId: principal.id, patientId, reason: reason.trim(), startedAt, expiresAt: new Date(startedAt.getTime() + BREAK_GLASS_MINUTES * 60_000) })
-          // The request's one audit entry, in the session's transaction (marked break-glass).
-          await request.auditInTransaction(tx, { status: 201, action: 'break-glass.open', resourceType: 'break-glass', resourceId: id, patientId, breakGlass: true })
-          return created
-        })
+        const session = await breakGlass.open(principal.id, patientId, reason, (tx, entry) =>
+          request.auditInTransaction(tx, entry),
+        )
         return reply.code(201).send(present(session))
       },
     )
 
     app.get(
       '/break-glass',
-      { config: { policy: 'break-glass.review' }, schema: { tags, summary: 'Break-glass sessions for review, newest first (administrators)', querystring: ListQuery, response: { 200: SessionList } } },
-      async (request) => ({ sessions: (await repo.listBreakGlass({ reviewed: (request.query as Static<typeof ListQuery>).reviewed })).map(present) }),
+      {
+        config: { policy: 'break-glass.review' },
+        schema: {
+          tags,
+          summary: 'Break-glass sessions for review, newest first (administrators)',
+          querystring: ListQuery,
+          response: { 200: SessionList },
+        },
+      },
+      async (request) => ({
+        sessions: (await repo.listBreakGlass({ reviewed: request.query.reviewed })).map(present),
+      }),
     )
 
     app.post(
       '/break-glass/:id/review',
       {
         config: { policy: 'break-glass.review' },
-        schema: { tags, summary: 'Mark a break-glass session reviewed (the first review stands)', params: IdParam, response: { 200: SessionView, 404: problem('No such session') } },
+        schema: {
+          tags,
+          summary: 'Mark a break-glass session reviewed (the first review stands)',
+          params: IdParam,
+          response: { 200: SessionView, 404: problem('No such session') },
+        },
       },
       async (request) => {
-        const reviewed = await repo.reviewBreakGlass((request.params as Static<typeof IdParam>).id, (request.principal as Principal).id, ctx.clock())
+        const reviewed = await repo.reviewBreakGlass(
+          request.params.id,
+          (request.principal as Principal).id,
+          ctx.clock(),
+        )
         if (!reviewed) throw new AppError('NOT_FOUND', 'No such break-glass session')
         return present(reviewed)
       },

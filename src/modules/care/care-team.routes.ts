@@ -4,31 +4,49 @@
 // clinician of the patient's organisation joins the team; membership is read by the policy
 // decision point on every decision, so adding or removing takes effect on the next request.
 
-import type { FastifyPluginAsync } from 'fastify'
-import { Type, type Static } from 'typebox'
+import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import type { CareRepository, CareTeamMember } from './repository.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
+import { noContent, type RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const MemberParams = Type.Object({ id: Uuid(), userId: Uuid() }, { additionalProperties: false })
-const MemberView = Type.Object({ userId: Uuid(), displayName: Type.Union([Type.String(), Type.Null()]), organisationId: Uuid(), addedAt: Time() })
+const MemberView = Type.Object({
+  userId: Uuid(),
+  displayName: Type.Union([Type.String(), Type.Null()]),
+  organisationId: Uuid(),
+  addedAt: Time(),
+})
 const TeamView = Type.Object({ patientId: Uuid(), members: Type.Array(MemberView) })
 
-const present = (m: CareTeamMember) => ({ userId: m.userId, displayName: m.displayName, organisationId: m.organisationId, addedAt: iso(m.addedAt) })
+const present = (m: CareTeamMember) => ({
+  userId: m.userId,
+  displayName: m.displayName,
+  organisationId: m.organisationId,
+  addedAt: iso(m.addedAt),
+})
 
-export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): FastifyPluginAsync {
+export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): RoutePlugin {
   const { repo } = deps
   return async function careTeams(app) {
-    const config = { policy: 'care-team.manage' }
+    const config = { policy: 'care-team.manage' } as const
     const tags = ['Care teams']
     const notFound = problem('No such patient, or not one the caller administers')
 
     app.get(
       '/patients/:id/care-team',
-      { config, schema: { tags, summary: 'The clinicians in a patient\'s care team', params: IdParam, response: { 200: TeamView, 404: notFound } } },
+      {
+        config,
+        schema: {
+          tags,
+          summary: "The clinicians in a patient's care team",
+          params: IdParam,
+          response: { 200: TeamView, 404: notFound },
+        },
+      },
       async (request) => {
-        const id = (request.params as Static<typeof IdParam>).id
+        const id = request.params.id
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
         return { patientId: id, members: (await repo.careTeam(id)).map(present) }
       },
@@ -40,29 +58,48 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
         config,
         schema: {
           tags,
-          summary: 'Put a clinician of the patient\'s organisation in the patient\'s care team (idempotent)',
+          summary: "Put a clinician of the patient's organisation in the patient's care team (idempotent)",
           params: MemberParams,
           response: {
             200: MemberView,
             201: MemberView,
-            403: problem('SEGREGATION_OF_DUTIES: the caller\'s own account, or an account that holds an administrative role (ADR-0012); or FORBIDDEN'),
+            403: problem(
+              "SEGREGATION_OF_DUTIES: the caller's own account, or an account that holds an administrative role (ADR-0012); or FORBIDDEN",
+            ),
             404: notFound,
-            422: problem('The user is not a clinician of the patient\'s organisation'),
+            422: problem("The user is not a clinician of the patient's organisation"),
           },
         },
       },
       async (request, reply) => {
-        const { id, userId } = request.params as Static<typeof MemberParams>
+        const { id, userId } = request.params
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
         const patient = await ctx.patients.get(id)
         if (!patient) throw new AppError('NOT_FOUND')
         // Segregation of duties (ADR-0012): nobody puts themselves in a care team, and an account
         // that holds an administrative role never joins one.
-        await request.authorize('access.grant', { type: 'care-team', id: userId, organisationId: patient.organisationId, grant: { userId, kind: 'care-team' } })
-        if (patient.organisationId === null || !(await repo.holdsRole(userId, 'clinician', patient.organisationId))) {
-          throw new AppError('UNPROCESSABLE', 'Only a clinician of the patient\'s organisation joins the care team')
+        await request.authorize('access.grant', {
+          type: 'care-team',
+          id: userId,
+          organisationId: patient.organisationId,
+          grant: { userId, kind: 'care-team' },
+        })
+        if (
+          patient.organisationId === null ||
+          !(await repo.holdsRole(userId, 'clinician', patient.organisationId))
+        ) {
+          throw new AppError(
+            'UNPROCESSABLE',
+            "Only a clinician of the patient's organisation joins the care team",
+          )
         }
-        const added = await repo.addToCareTeam({ patientId: id, userId, organisationId: patient.organisationId, addedBy: request.principal?.kind === 'user' ? request.principal.id : null, now: ctx.clock() })
+        const added = await repo.addToCareTeam({
+          patientId: id,
+          userId,
+          organisationId: patient.organisationId,
+          addedBy: request.principal?.kind === 'user' ? request.principal.id : null,
+          now: ctx.clock(),
+        })
         const member = (await repo.careTeam(id)).find((m) => m.userId === userId) as CareTeamMember
         return reply.code(added ? 201 : 200).send(present(member))
       },
@@ -72,13 +109,19 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
       '/patients/:id/care-team/:userId',
       {
         config,
-        schema: { tags, summary: 'Take a clinician out of a patient\'s care team', params: MemberParams, response: { 204: Type.Null({ description: 'Removed' }), 404: problem('No such patient or member') } },
+        schema: {
+          tags,
+          summary: "Take a clinician out of a patient's care team",
+          params: MemberParams,
+          response: { 204: Type.Null({ description: 'Removed' }), 404: problem('No such patient or member') },
+        },
       },
       async (request, reply) => {
-        const { id, userId } = request.params as Static<typeof MemberParams>
+        const { id, userId } = request.params
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
-        if (!(await repo.removeFromCareTeam(id, userId))) throw new AppError('NOT_FOUND', 'The user is not in this care team')
-        return reply.code(204).send()
+        if (!(await repo.removeFromCareTeam(id, userId)))
+          throw new AppError('NOT_FOUND', 'The user is not in this care team')
+        return noContent(reply)
       },
     )
   }

@@ -28,32 +28,53 @@ export interface Invitation {
 
 function invitationMail(organisationName: string, url: string) {
   const intro = `You have been invited to Vigil by ${organisationName}.`
-  const outro = 'The link works once, for 30 minutes. If it has expired, ask for a new one with "Forgot your password?" on the sign-in page.'
+  const outro =
+    'The link works once, for 30 minutes. If it has expired, ask for a new one with "Forgot your password?" on the sign-in page.'
   return {
     subject: 'Your Vigil invitation',
     text: `${intro}\n\nOpen this link to choose your password:\n\n${url}\n\n${outro}\n`,
-    html: html`<p>${intro}</p><p>Open this link to choose your password:</p><p><a href="${url}">${url}</a></p><p>${outro}</p>`.html,
+    html: html`<p>${intro}</p><p>Open this link to choose your password:</p><p><a href="${url}">${url}</a></p><p>${outro}</p>`
+      .html,
   }
 }
 
 export async function inviteUser(
   deps: InviteDeps,
-  input: { email: string; displayName?: string | undefined; role: OrganisationRole; organisation: { id: string; name: string }; requestId: string },
+  input: {
+    email: string
+    displayName?: string | undefined
+    role: OrganisationRole
+    organisation: { id: string; name: string }
+    requestId: string
+  },
 ): Promise<Invitation> {
   // VALIDATION_FAILED for an implausible email, CONFLICT when the address has an account.
-  const user = await deps.users.createUser({ email: input.email, displayName: input.displayName, roles: [{ role: input.role, organisationId: input.organisation.id }] })
+  const user = await deps.users.createUser({
+    email: input.email,
+    displayName: input.displayName,
+    roles: [{ role: input.role, organisationId: input.organisation.id }],
+  })
   if (!deps.mailer) {
-    deps.logger.warn({ requestId: input.requestId, userId: user.id }, 'invitation not mailed: no mailer in the module context')
+    deps.logger.warn(
+      { requestId: input.requestId, userId: user.id },
+      'invitation not mailed: no mailer in the module context',
+    )
     return { user, mailed: false }
   }
   try {
     const issued = await deps.users.createPasswordResetToken(user.email)
     if (!issued) return { user, mailed: false }
-    await deps.mailer.send({ to: user.email, ...invitationMail(input.organisation.name, `${deps.publicUrl}${PASSWORD_SET_PATH}/${issued.token}`) })
+    await deps.mailer.send({
+      to: user.email,
+      ...invitationMail(input.organisation.name, `${deps.publicUrl}${PASSWORD_SET_PATH}/${issued.token}`),
+    })
     return { user, mailed: true }
   } catch (err) {
     // The account exists either way; the error names the relay and reason, never the recipient or link.
-    deps.logger.error({ requestId: input.requestId, userId: user.id, err: err instanceof Error ? err.message : 'unknown' }, 'invitation mail failed')
+    deps.logger.error(
+      { requestId: input.requestId, userId: user.id, err: err instanceof Error ? err.message : 'unknown' },
+      'invitation mail failed',
+    )
     return { user, mailed: false }
   }
 }

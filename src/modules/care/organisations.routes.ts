@@ -3,17 +3,25 @@
 // reads every organisation, an organisation's administrator only their own — another
 // organisation answers 404, as if it did not exist (ADR-0008).
 
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { Type, type Static } from 'typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
 import type { UserService } from '../users/index.ts'
 import type { CareRepository, OrganisationRecord } from './repository.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const CreateOrganisation = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Unique; shown to the organisation\'s users' }) },
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: '\\S',
+      description: "Unique; shown to the organisation's users",
+    }),
+  },
   { additionalProperties: false, examples: [{ name: 'Riverside Cardiology' }] },
 )
 export const OrganisationView = Type.Object({ id: Uuid(), name: Type.String(), createdAt: Time() })
@@ -22,14 +30,22 @@ const OrganisationList = Type.Object({ organisations: Type.Array(OrganisationVie
 const present = (o: OrganisationRecord) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) })
 
 /** 404 for an organisation the caller may not manage users of, or that does not exist. */
-export async function authorizeOrganisation(request: FastifyRequest, repo: CareRepository, organisationId: string, action = 'users.manage'): Promise<OrganisationRecord> {
+export async function authorizeOrganisation(
+  request: FastifyRequest,
+  repo: CareRepository,
+  organisationId: string,
+  action = 'users.manage',
+): Promise<OrganisationRecord> {
   await request.authorize(action, { type: 'organisations', id: organisationId, organisationId })
   const organisation = await repo.findOrganisation(organisationId)
   if (!organisation) throw new AppError('NOT_FOUND', 'No such organisation')
   return organisation
 }
 
-export function organisationRoutes(ctx: ModuleContext, deps: { users: UserService; repo: CareRepository }): FastifyPluginAsync {
+export function organisationRoutes(
+  ctx: ModuleContext,
+  deps: { users: UserService; repo: CareRepository },
+): RoutePlugin {
   const { users, repo } = deps
   return async function organisations(app) {
     const tags = ['Organisations']
@@ -38,24 +54,41 @@ export function organisationRoutes(ctx: ModuleContext, deps: { users: UserServic
       '/organisations',
       {
         config: { policy: 'organisations.manage' },
-        schema: { tags, summary: 'Create an organisation (platform administrators)', body: CreateOrganisation, response: { 201: OrganisationView, 409: problem('An organisation with this name exists') } },
+        schema: {
+          tags,
+          summary: 'Create an organisation (platform administrators)',
+          body: CreateOrganisation,
+          response: { 201: OrganisationView, 409: problem('An organisation with this name exists') },
+        },
       },
       async (request, reply) => {
-        const created = await users.createOrganisation((request.body as Static<typeof CreateOrganisation>).name)
+        const created = await users.createOrganisation(request.body.name)
         return reply.code(201).send(present(created))
       },
     )
 
     app.get(
       '/organisations',
-      { config: { policy: 'users.manage' }, schema: { tags, summary: 'The organisations the caller administers (all of them for a platform administrator)', response: { 200: OrganisationList } } },
+      {
+        config: { policy: 'users.manage' },
+        schema: {
+          tags,
+          summary: 'The organisations the caller administers (all of them for a platform administrator)',
+          response: { 200: OrganisationList },
+        },
+      },
       async (request) => {
         const principal = request.principal as Principal
         const now = ctx.clock()
         const visible: OrganisationRecord[] = []
         // Decided one by one by the policy decision point (pure for organisation resources: no facts to load).
         for (const o of await repo.listOrganisations()) {
-          const d = await ctx.pdp.decide(principal, 'users.manage', { type: 'organisations', id: o.id, organisationId: o.id }, { requestId: request.id, ip: request.ip, now })
+          const d = await ctx.pdp.decide(
+            principal,
+            'users.manage',
+            { type: 'organisations', id: o.id, organisationId: o.id },
+            { requestId: request.id, ip: request.ip, now },
+          )
           if (d.effect === 'permit') visible.push(o)
         }
         return { organisations: visible.map(present) }
@@ -64,8 +97,19 @@ export function organisationRoutes(ctx: ModuleContext, deps: { users: UserServic
 
     app.get(
       '/organisations/:id',
-      { config: { policy: 'users.manage' }, schema: { tags, summary: 'One organisation', params: IdParam, response: { 200: OrganisationView, 404: problem('No such organisation, or not one the caller administers') } } },
-      async (request) => present(await authorizeOrganisation(request, repo, (request.params as Static<typeof IdParam>).id)),
+      {
+        config: { policy: 'users.manage' },
+        schema: {
+          tags,
+          summary: 'One organisation',
+          params: IdParam,
+          response: {
+            200: OrganisationView,
+            404: problem('No such organisation, or not one the caller administers'),
+          },
+        },
+      },
+      async (request) => present(await authorizeOrganisation(request, repo, request.params.id)),
     )
   }
 }

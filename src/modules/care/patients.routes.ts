@@ -4,27 +4,40 @@
 // break-glass), decided per patient; a patient the caller may not see answers 404 (ADR-0008).
 // Demographics are sealed with the patient's data key (ADR-0009) and opened only to answer.
 
-import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import type { Patient } from '../patients/index.ts'
 import { authorizeOrganisation } from './organisations.routes.ts'
 import type { CareRepository } from './repository.ts'
+import type { PatientRecordService } from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const Demographics = Type.Object(
   {
     name: Type.Optional(
       Type.Object(
-        { given: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 5 })), family: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+        {
+          given: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 5 })),
+          family: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        },
         { additionalProperties: false },
       ),
     ),
     birthDate: Type.Optional(Type.String({ format: 'date' })),
     gender: Type.Optional(Type.Enum(['male', 'female', 'other', 'unknown'])),
     identifiers: Type.Optional(
-      Type.Array(Type.Object({ system: Type.String({ minLength: 1, maxLength: 200 }), value: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), { maxItems: 10 }),
+      Type.Array(
+        Type.Object(
+          {
+            system: Type.String({ minLength: 1, maxLength: 200 }),
+            value: Type.String({ minLength: 1, maxLength: 200 }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 10 },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -32,18 +45,31 @@ const Demographics = Type.Object(
 const CreatePatient = Type.Object(
   {
     demographics: Demographics,
-    userId: Type.Optional(Uuid('An existing user holding the patient role in this organisation, whose own record this is')),
+    userId: Type.Optional(
+      Uuid('An existing user holding the patient role in this organisation, whose own record this is'),
+    ),
   },
   {
     additionalProperties: false,
     examples: [
       {
-        demographics: { name: { given: ['Ada'], family: 'Lovelace' }, birthDate: '1985-12-10', gender: 'female', identifiers: [{ system: 'urn:oid:2.16.840.1.113883.2.4.6.3', value: '123456782' }] },
+        demographics: {
+          name: { given: ['Ada'], family: 'Lovelace' },
+          birthDate: '1985-12-10',
+          gender: 'female',
+          identifiers: [{ system: 'urn:oid:2.16.840.1.113883.2.4.6.3', value: '123456782' }],
+        },
       },
     ],
   },
 )
-const CreatedPatient = Type.Object({ id: Uuid(), organisationId: Type.Union([Uuid(), Type.Null()]), userId: Type.Union([Uuid(), Type.Null()]), version: Type.Integer(), createdAt: Time() })
+const CreatedPatient = Type.Object({
+  id: Uuid(),
+  organisationId: Type.Union([Uuid(), Type.Null()]),
+  userId: Type.Union([Uuid(), Type.Null()]),
+  version: Type.Integer(),
+  createdAt: Time(),
+})
 const PatientView = Type.Object({
   id: Uuid(),
   organisationId: Type.Union([Uuid(), Type.Null()]),
@@ -54,17 +80,21 @@ const PatientView = Type.Object({
 })
 const PatientList = Type.Object({ patients: Type.Array(PatientView) })
 
-const present = (p: Patient) => ({
+const present = (p: Patient): Static<typeof PatientView> => ({
   id: p.id,
   organisationId: p.organisationId,
-  demographics: p.demographics ?? {},
+  // The domain's arrays are readonly; the wire type's are not. Same values, no copy.
+  demographics: (p.demographics ?? {}) as Static<typeof Demographics>,
   version: p.version,
   createdAt: iso(p.createdAt),
   updatedAt: iso(p.updatedAt),
 })
 
-export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): FastifyPluginAsync {
-  const { repo } = deps
+export function patientRoutes(
+  ctx: ModuleContext,
+  deps: { repo: CareRepository; records: PatientRecordService },
+): RoutePlugin {
+  const { repo, records } = deps
   return async function patients(app) {
     const tags = ['Patients']
 
@@ -74,7 +104,8 @@ export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
         config: { policy: 'patients.manage' },
         schema: {
           tags,
-          summary: 'Create a patient record in the organisation (its administrators); demographics are sealed with the patient\'s own data key',
+          summary:
+            "Create a patient record in the organisation (its administrators); demographics are sealed with the patient's own data key",
           params: IdParam,
           body: CreatePatient,
           response: {
@@ -86,18 +117,17 @@ export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
         },
       },
       async (request, reply) => {
-        const organisation = await authorizeOrganisation(request, repo, (request.params as Static<typeof IdParam>).id, 'patients.manage')
-        const body = request.body as Static<typeof CreatePatient>
-        if (body.userId !== undefined) {
-          if (!(await repo.holdsRole(body.userId, 'patient', organisation.id))) throw new AppError('UNPROCESSABLE', 'The user does not hold the patient role in this organisation')
-          if (await ctx.patients.byUserId(body.userId)) throw new AppError('CONFLICT', 'The user already has a patient record')
-        }
-        const created = await ctx.db.transaction(async (tx) => {
-          const patient = await ctx.patients.create({ userId: body.userId ?? null, organisationId: organisation.id, demographics: body.demographics }, tx)
-          await request.auditInTransaction(tx, { status: 201, resourceType: 'patients', resourceId: patient.id, patientId: patient.id })
-          return patient
+        const organisation = await authorizeOrganisation(request, repo, request.params.id, 'patients.manage')
+        const created = await records.create(organisation.id, request.body, (tx, entry) =>
+          request.auditInTransaction(tx, entry),
+        )
+        return reply.code(201).send({
+          id: created.id,
+          organisationId: created.organisationId,
+          userId: created.userId,
+          version: created.version,
+          createdAt: iso(created.createdAt),
         })
-        return reply.code(201).send({ id: created.id, organisationId: created.organisationId, userId: created.userId, version: created.version, createdAt: iso(created.createdAt) })
       },
     )
 
@@ -105,10 +135,15 @@ export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
       '/patients/:id',
       {
         config: { policy: 'patients.read' },
-        schema: { tags, summary: 'A patient\'s record with their demographics', params: IdParam, response: { 200: PatientView, 404: problem('No such patient, or not one the caller may see') } },
+        schema: {
+          tags,
+          summary: "A patient's record with their demographics",
+          params: IdParam,
+          response: { 200: PatientView, 404: problem('No such patient, or not one the caller may see') },
+        },
       },
       async (request) => {
-        const id = (request.params as Static<typeof IdParam>).id
+        const id = request.params.id
         await request.authorize('patients.read', { type: 'patients', id, patientId: id })
         const patient = await ctx.patients.get(id)
         if (!patient || patient.demographics === null) throw new AppError('NOT_FOUND')
@@ -118,7 +153,14 @@ export function patientRoutes(ctx: ModuleContext, deps: { repo: CareRepository }
 
     app.get(
       '/patients',
-      { config: { policy: 'patients.read' }, schema: { tags, summary: 'The patients the caller may see now (own record, care teams, consents, break-glass)', response: { 200: PatientList } } },
+      {
+        config: { policy: 'patients.read' },
+        schema: {
+          tags,
+          summary: 'The patients the caller may see now (own record, care teams, consents, break-glass)',
+          response: { 200: PatientList },
+        },
+      },
       async (request) => {
         const scope = await request.patientScope('patients.read')
         if (scope.kind === 'none') return { patients: [] }

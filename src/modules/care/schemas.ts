@@ -7,8 +7,10 @@ import { problemResponse } from '../../platform/http/problem.ts'
 
 export { problemResponse as problem }
 
-export const Uuid = (description?: string) => Type.String({ format: 'uuid', ...(description ? { description } : {}) })
-export const Time = (description?: string) => Type.String({ format: 'date-time', ...(description ? { description } : {}) })
+export const Uuid = (description?: string) =>
+  Type.String({ format: 'uuid', ...(description ? { description } : {}) })
+export const Time = (description?: string) =>
+  Type.String({ format: 'date-time', ...(description ? { description } : {}) })
 
 /** The roles an organisation hands out; admin and auditor are platform-wide and granted only by the CLI. */
 export const ORGANISATION_ROLES = ['clinician', 'org-admin', 'patient', 'caregiver'] as const

@@ -18,7 +18,8 @@ export const ClientView = Type.Object({
 })
 export type ClientView = Static<typeof ClientView>
 
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [])
+const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
 
 export function presentClient(client: Pick<StoredClient, 'clientId' | 'metadata'>): ClientView {
   const m: ClientMetadata & { first_party?: unknown } = client.metadata

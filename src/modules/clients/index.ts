@@ -7,10 +7,13 @@ export {
   CLIENT_SCOPES,
   checkClientRegistration,
   clientMetadata,
+  publicJwkProblem,
   redirectUriProblem,
+  serviceClientMetadata,
   type ClientRegistration,
   type ClientType,
 } from './client-registration.ts'
 export { presentClient, type ClientView } from './client.presenter.ts'
 export { createClientService, type ClientService, type CreatedClient } from './service.ts'
 export { clientRoutesV2, PublicJwk } from './routes.v2.ts'
+export { setClientOrganisation } from './repository.ts'

@@ -52,7 +52,8 @@ export function createClientService(deps: { store: ClientStore }): ClientService
 
     async rotateSecret(clientId) {
       const secret = generateClientSecret()
-      if (!(await store.replaceSecret(clientId, secret))) throw new AppError('NOT_FOUND', 'No confidential client with this id')
+      if (!(await store.replaceSecret(clientId, secret)))
+        throw new AppError('NOT_FOUND', 'No confidential client with this id')
       return secret
     },
   }

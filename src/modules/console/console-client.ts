@@ -10,7 +10,12 @@ import { API_SCOPES } from '../../security/oauth-server/scopes.ts'
 export const CONSOLE_CLIENT_ID = 'vigil-console'
 
 /** The SMART scopes the console asks for on the FHIR resource: reads in the signed-in user's own context. */
-export const CONSOLE_FHIR_SCOPES = ['user/Patient.rs', 'user/Observation.rs', 'user/Device.rs', 'user/DiagnosticReport.rs'] as const
+export const CONSOLE_FHIR_SCOPES = [
+  'user/Patient.rs',
+  'user/Observation.rs',
+  'user/Device.rs',
+  'user/DiagnosticReport.rs',
+] as const
 
 export function consoleRedirectUri(publicUrl: string): string {
   return `${publicUrl}/console/callback`
@@ -33,7 +38,14 @@ export function consoleClientMetadata(publicUrl: string): ClientMetadata {
 }
 
 /** The client store with the console answered from its built-in metadata; every other id goes to the store. */
-export function withConsoleClient<T extends { find(clientId: string): Promise<unknown> }>(store: T, publicUrl: string): T {
+export function withConsoleClient<T extends { find(clientId: string): Promise<unknown> }>(
+  store: T,
+  publicUrl: string,
+): T {
   const metadata = consoleClientMetadata(publicUrl)
-  return { ...store, find: async (clientId: string) => (clientId === CONSOLE_CLIENT_ID ? { ...metadata } : store.find(clientId)) }
+  return {
+    ...store,
+    find: async (clientId: string) =>
+      clientId === CONSOLE_CLIENT_ID ? { ...metadata } : store.find(clientId),
+  }
 }

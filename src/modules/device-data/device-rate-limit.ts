@@ -12,7 +12,11 @@ export interface DeviceRateLimiter {
   check(deviceId: string): Promise<void>
 }
 
-export function createDeviceRateLimiter(options: { perMinute: number; redis?: Redis | undefined; clock: () => Date }): DeviceRateLimiter {
+export function createDeviceRateLimiter(options: {
+  perMinute: number
+  redis?: Redis | undefined
+  clock: () => Date
+}): DeviceRateLimiter {
   const { perMinute, redis, clock } = options
   const windows = new Map<string, { minute: number; count: number }>()
 

@@ -16,8 +16,18 @@ function partsFor(ctx: ModuleContext): { ingest: Ingest; limiter: DeviceRateLimi
   let parts = shared.get(ctx)
   if (!parts) {
     parts = {
-      ingest: createIngest({ db: ctx.db, cipher: ctx.cipher, keyring: ctx.keyring, clock: ctx.clock, defaultDailyQuota: ctx.config.deviceData.dailyQuota }),
-      limiter: createDeviceRateLimiter({ perMinute: ctx.config.deviceData.deviceRequestsPerMinute, redis: ctx.redis, clock: ctx.clock }),
+      ingest: createIngest({
+        db: ctx.db,
+        cipher: ctx.cipher,
+        keyring: ctx.keyring,
+        clock: ctx.clock,
+        defaultDailyQuota: ctx.config.deviceData.dailyQuota,
+      }),
+      limiter: createDeviceRateLimiter({
+        perMinute: ctx.config.deviceData.deviceRequestsPerMinute,
+        redis: ctx.redis,
+        clock: ctx.clock,
+      }),
     }
     shared.set(ctx, parts)
   }
@@ -30,6 +40,12 @@ export function deviceDataRoutesV1(ctx: ModuleContext): FastifyPluginAsync {
 export function deviceDataRoutesV2(ctx: ModuleContext): FastifyPluginAsync {
   return deviceDataV2Plugin(ctx, partsFor(ctx))
 }
-export { sealReading, openReading, readingAad, type ReadingContent, type ReadingComponent } from './reading-content.ts'
+export {
+  sealReading,
+  openReading,
+  readingAad,
+  type ReadingContent,
+  type ReadingComponent,
+} from './reading-content.ts'
 export { formatDeviceTime, parseDeviceTime } from './validate-reading.ts'
 export { measurementRule, KNOWN_CODES } from './loinc-catalogue.ts'

@@ -12,14 +12,21 @@ import type { Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database, Queryable } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { PatientCipher } from '../patients/index.ts'
-import { sealReading } from './reading-content.ts'
+import { contentIndexText, sealReadings } from './reading-content.ts'
 import * as repo from './repository.ts'
 import type { ValidReading } from './validate-reading.ts'
 
 export type Outcome =
   | { readonly index: number; readonly outcome: 'created'; readonly id: string; readonly clientId?: string }
   | { readonly index: number; readonly outcome: 'duplicate'; readonly id: string; readonly clientId?: string }
-  | { readonly index: number; readonly outcome: 'rejected'; readonly reason: 'conflict'; readonly conflictsWith: string; readonly detail: string; readonly clientId?: string }
+  | {
+      readonly index: number
+      readonly outcome: 'rejected'
+      readonly reason: 'conflict'
+      readonly conflictsWith: string
+      readonly detail: string
+      readonly clientId?: string
+    }
 
 export interface IngestResult {
   readonly created: number
@@ -52,7 +59,8 @@ export interface IngestAnswer {
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000
 export const OUTBOX_TOPIC = 'device-data.accepted'
 
-function stableJson(value: unknown): string {
+/** Key-sorted JSON, undefined members left out. */
+export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
   if (value !== null && typeof value === 'object') {
     return `{${Object.keys(value)
@@ -69,8 +77,13 @@ export function requestHash(route: string, patientId: string, body: unknown): st
   return createHash('sha256').update(stableJson({ route, patientId, body })).digest('base64url')
 }
 
-const dedupKey = (deviceId: string | null, r: { clientReadingId: string | null; code: string; effectiveAt: Date; sequence: number | null }): string =>
-  r.clientReadingId !== null ? `${deviceId}|c|${r.clientReadingId}` : `${deviceId}|t|${r.code}|${r.effectiveAt.getTime()}|${r.sequence ?? -1}`
+const dedupKey = (
+  deviceId: string | null,
+  r: { clientReadingId: string | null; code: string; effectiveAt: Date; sequence: number | null },
+): string =>
+  r.clientReadingId !== null
+    ? `${deviceId}|c|${r.clientReadingId}`
+    : `${deviceId}|t|${r.code}|${r.effectiveAt.getTime()}|${r.sequence ?? -1}`
 
 /** Seconds until the next UTC midnight, when a device's daily quota starts again. */
 export function secondsToUtcMidnight(now: Date): number {
@@ -79,6 +92,17 @@ export function secondsToUtcMidnight(now: Date): number {
 }
 
 class LostIdempotencyRace extends Error {}
+
+/** The `device-data.accepted` event: identifiers only, never values. */
+function outboxPayload(request: IngestRequest, readingIds: readonly string[]) {
+  return {
+    patientId: request.patientId,
+    deviceId: request.deviceId,
+    readingIds,
+    count: readingIds.length,
+    source: request.source,
+  }
+}
 
 export interface IngestDeps {
   readonly db: Database
@@ -93,18 +117,30 @@ export function createIngest(deps: IngestDeps) {
 
   function replay(record: repo.IdempotencyRecord, hash: string): IngestAnswer {
     // RFC draft-ietf-httpapi-idempotency-key-header §2.7: the same key with another payload is refused.
-    if (record.requestHash !== hash) throw new AppError('UNPROCESSABLE', 'This Idempotency-Key was already used for a different request')
+    if (record.requestHash !== hash)
+      throw new AppError('UNPROCESSABLE', 'This Idempotency-Key was already used for a different request')
     return { status: record.statusCode, body: record.responseBody, replayed: true }
   }
 
   async function store(tx: Queryable, request: IngestRequest, now: Date): Promise<IngestResult> {
     const { patientId, deviceId } = request
-    const rows: repo.ReadingRow[] = []
-    for (const r of request.readings) {
-      const id = randomUUID()
-      const key = dedupKey(deviceId, { clientReadingId: r.clientId, code: r.code, effectiveAt: r.effectiveAt, sequence: r.sequence })
-      rows.push({
-        id,
+    const ids = request.readings.map(() => randomUUID())
+    // One data-key fetch for the batch, then synchronous AES-GCM per reading.
+    const sealed = await sealReadings(
+      cipher,
+      patientId,
+      request.readings.map((r, i) => ({ id: ids[i] as string, content: r.content })),
+      tx,
+    )
+    const rows: repo.ReadingRow[] = request.readings.map((r, i) => {
+      const key = dedupKey(deviceId, {
+        clientReadingId: r.clientId,
+        code: r.code,
+        effectiveAt: r.effectiveAt,
+        sequence: r.sequence,
+      })
+      return {
+        id: ids[i] as string,
         patientId,
         deviceId,
         code: r.code,
@@ -114,13 +150,34 @@ export function createIngest(deps: IngestDeps) {
         receivedAt: now,
         clientReadingId: r.clientId,
         sequence: r.sequence,
-        valueSealed: await sealReading(cipher, patientId, id, r.content, tx),
+        valueSealed: sealed[i] as string,
         // Bound to the dedup key, so equal values under different keys do not show as equal.
-        contentIndex: keyring.blindIndex(stableJson({ key, offset: r.offsetMinutes, content: r.content }), 'reading-content'),
+        contentIndex: keyring.blindIndex(
+          contentIndexText(key, r.offsetMinutes, r.content),
+          'reading-content',
+        ),
         source: request.source,
-      })
-    }
-    const inserted = await repo.insertReadings(tx, rows)
+      }
+    })
+    const day = now.toISOString().slice(0, 10)
+    // A device's batch: the readings, its daily count and the outbox row in one statement (ADR-0029).
+    const counted =
+      deviceId !== null
+        ? await repo.insertReadingsCounted(
+            tx,
+            rows,
+            { deviceId, day },
+            {
+              topic: OUTBOX_TOPIC,
+              payload: outboxPayload(
+                request,
+                rows.map((r) => r.id),
+              ),
+              createdAt: now,
+            },
+          )
+        : undefined
+    const inserted = counted ? counted.inserted : await repo.insertReadings(tx, rows)
     const skipped = rows.filter((r) => !inserted.has(r.id))
     const existing = new Map<string, repo.StoredKey>()
     if (skipped.length > 0 && deviceId !== null) {
@@ -135,22 +192,40 @@ export function createIngest(deps: IngestDeps) {
       if (inserted.has(r.id)) return { index, outcome: 'created', id: r.id, ...clientId }
       const stored = existing.get(dedupKey(deviceId, r))
       if (!stored) throw new Error('a skipped reading has no stored reading under its key')
-      if (stored.contentIndex === r.contentIndex) return { index, outcome: 'duplicate', id: stored.id, ...clientId }
-      return { index, outcome: 'rejected', reason: 'conflict', conflictsWith: stored.id, detail: 'a different reading is already stored under this key', ...clientId }
+      if (stored.contentIndex === r.contentIndex)
+        return { index, outcome: 'duplicate', id: stored.id, ...clientId }
+      return {
+        index,
+        outcome: 'rejected',
+        reason: 'conflict',
+        conflictsWith: stored.id,
+        detail: 'a different reading is already stored under this key',
+        ...clientId,
+      }
     })
     const created = results.filter((r) => r.outcome === 'created').map((r) => (r as { id: string }).id)
 
     if (deviceId !== null && created.length > 0) {
-      const usage = await repo.addDailyUsage(tx, deviceId, now.toISOString().slice(0, 10), created.length)
+      const usage = counted?.usage ?? (await repo.addDailyUsage(tx, deviceId, day, created.length))
       if (usage.used > (usage.quota ?? deps.defaultDailyQuota)) {
-        throw new AppError('RATE_LIMITED', "This device has used today's reading quota; retry after UTC midnight", {
-          headers: { 'retry-after': String(secondsToUtcMidnight(now)) },
-        })
+        throw new AppError(
+          'RATE_LIMITED',
+          "This device has used today's reading quota; retry after UTC midnight",
+          {
+            headers: { 'retry-after': String(secondsToUtcMidnight(now)) },
+          },
+        )
       }
     }
     // One event per accepted batch that stored something; identifiers only, never values.
-    if (created.length > 0) await repo.insertOutbox(tx, OUTBOX_TOPIC, { patientId, deviceId, readingIds: created, count: created.length, source: request.source }, now)
-    return { created: created.length, duplicates: results.filter((r) => r.outcome === 'duplicate').length, rejected: results.filter((r) => r.outcome === 'rejected').length, results }
+    if (created.length > 0 && !counted?.outboxWritten)
+      await repo.insertOutbox(tx, OUTBOX_TOPIC, outboxPayload(request, created), now)
+    return {
+      created: created.length,
+      duplicates: results.filter((r) => r.outcome === 'duplicate').length,
+      rejected: results.filter((r) => r.outcome === 'rejected').length,
+      results,
+    }
   }
 
   return async function ingest(request: IngestRequest): Promise<IngestAnswer> {
@@ -166,7 +241,14 @@ export function createIngest(deps: IngestDeps) {
         const answer = request.present(result)
         await request.audit?.(tx, answer.status)
         if (idem) {
-          const saved = await repo.saveIdempotency(tx, request.principal, idem.key, { requestHash: idem.requestHash, statusCode: answer.status, responseBody: answer.body }, now, new Date(now.getTime() + IDEMPOTENCY_TTL_MS))
+          const saved = await repo.saveIdempotency(
+            tx,
+            request.principal,
+            idem.key,
+            { requestHash: idem.requestHash, statusCode: answer.status, responseBody: answer.body },
+            now,
+            new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
+          )
           // A concurrent request with the same key committed first: roll ours back, answer as it did.
           if (!saved) throw new LostIdempotencyRace()
         }
@@ -175,7 +257,8 @@ export function createIngest(deps: IngestDeps) {
     } catch (err) {
       if (!(err instanceof LostIdempotencyRace) || !idem) throw err
       const prior = await repo.findIdempotency(db, request.principal, idem.key, now)
-      if (!prior) throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress; retry')
+      if (!prior)
+        throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress; retry')
       return replay(prior, idem.requestHash)
     }
   }

@@ -62,11 +62,56 @@ const RULES: readonly MeasurementRule[] = [
   glucoseMass('41653-7', 'Glucose [Mass/volume] in Capillary blood by Glucometer'),
   glucoseMoles('15074-8', 'Glucose [Moles/volume] in Blood'),
   glucoseMoles('14743-9', 'Glucose [Moles/volume] in Capillary blood by Glucometer'),
-  { code: '8867-4', display: 'Heart rate', unit: '/min', units: { '/min': same, '{beats}/min': same }, min: 20, max: 300, decimals: 0, category: 'vital-signs' },
-  { code: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry', unit: '%', units: { '%': same }, min: 50, max: 100, decimals: 1, category: 'vital-signs' },
-  { code: '2708-6', display: 'Oxygen saturation in Arterial blood', unit: '%', units: { '%': same }, min: 50, max: 100, decimals: 1, category: 'vital-signs' },
-  { code: '8480-6', display: 'Systolic blood pressure', unit: 'mm[Hg]', units: { 'mm[Hg]': same }, min: 40, max: 300, decimals: 0, category: 'vital-signs' },
-  { code: '8462-4', display: 'Diastolic blood pressure', unit: 'mm[Hg]', units: { 'mm[Hg]': same }, min: 20, max: 200, decimals: 0, category: 'vital-signs' },
+  {
+    code: '8867-4',
+    display: 'Heart rate',
+    unit: '/min',
+    units: { '/min': same, '{beats}/min': same },
+    min: 20,
+    max: 300,
+    decimals: 0,
+    category: 'vital-signs',
+  },
+  {
+    code: '59408-5',
+    display: 'Oxygen saturation in Arterial blood by Pulse oximetry',
+    unit: '%',
+    units: { '%': same },
+    min: 50,
+    max: 100,
+    decimals: 1,
+    category: 'vital-signs',
+  },
+  {
+    code: '2708-6',
+    display: 'Oxygen saturation in Arterial blood',
+    unit: '%',
+    units: { '%': same },
+    min: 50,
+    max: 100,
+    decimals: 1,
+    category: 'vital-signs',
+  },
+  {
+    code: '8480-6',
+    display: 'Systolic blood pressure',
+    unit: 'mm[Hg]',
+    units: { 'mm[Hg]': same },
+    min: 40,
+    max: 300,
+    decimals: 0,
+    category: 'vital-signs',
+  },
+  {
+    code: '8462-4',
+    display: 'Diastolic blood pressure',
+    unit: 'mm[Hg]',
+    units: { 'mm[Hg]': same },
+    min: 20,
+    max: 200,
+    decimals: 0,
+    category: 'vital-signs',
+  },
   {
     code: '29463-7',
     display: 'Body weight',
@@ -89,7 +134,12 @@ const RULES: readonly MeasurementRule[] = [
   },
 ]
 
-export const BLOOD_PRESSURE_PANEL: PanelRule = { code: '85354-9', display: 'Blood pressure panel with all children optional', components: ['8480-6', '8462-4'], category: 'vital-signs' }
+export const BLOOD_PRESSURE_PANEL: PanelRule = {
+  code: '85354-9',
+  display: 'Blood pressure panel with all children optional',
+  components: ['8480-6', '8462-4'],
+  category: 'vital-signs',
+}
 
 const BY_CODE = new Map(RULES.map((r) => [r.code, r]))
 

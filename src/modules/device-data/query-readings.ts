@@ -18,7 +18,8 @@ import { formatDeviceTime, parseDeviceTime } from './validate-reading.ts'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** The keyed seal of reading-list cursors: a forged or altered cursor is a 400, never a query (ADR-0015). */
-export const readingCursorSeal = (keyring: Pick<Keyring, 'blindIndex'>): CursorSeal => cursorSeal(keyring, 'device data')
+export const readingCursorSeal = (keyring: Pick<Keyring, 'blindIndex'>): CursorSeal =>
+  cursorSeal(keyring, 'device data')
 
 export function encodeCursor(row: Pick<ReadingRow, 'effectiveAt' | 'id'>, seal: CursorSeal): string {
   return seal.seal(Buffer.from(`${row.effectiveAt.toISOString()}|${row.id}`).toString('base64url'))
@@ -29,12 +30,17 @@ export function decodeCursor(cursor: string, seal: CursorSeal): { effectiveAt: D
   const [at, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
   const effectiveAt = new Date(at ?? '')
   if (!id || !UUID.test(id) || !isInstantInRange(effectiveAt)) {
-    throw new AppError('VALIDATION_FAILED', 'The cursor is not one this API gave', { errors: [{ pointer: '/querystring/cursor', detail: 'invalid cursor' }] })
+    throw new AppError('VALIDATION_FAILED', 'The cursor is not one this API gave', {
+      errors: [{ pointer: '/querystring/cursor', detail: 'invalid cursor' }],
+    })
   }
   return { effectiveAt, id }
 }
 
-export async function presentReading(cipher: PatientCipher, row: ReadingRow): Promise<Static<typeof ReadingOut>> {
+export async function presentReading(
+  cipher: PatientCipher,
+  row: ReadingRow,
+): Promise<Static<typeof ReadingOut>> {
   const content = await openReading(cipher, row.patientId, row.id, row.valueSealed)
   return {
     id: row.id,
@@ -45,7 +51,9 @@ export async function presentReading(cipher: PatientCipher, row: ReadingRow): Pr
     category: row.category,
     ...(content.value !== undefined ? { value: content.value } : {}),
     ...(content.unit !== undefined ? { unit: content.unit } : {}),
-    ...(content.components ? { components: content.components.map((c) => ({ code: c.code, value: c.value, unit: c.unit })) } : {}),
+    ...(content.components
+      ? { components: content.components.map((c) => ({ code: c.code, value: c.value, unit: c.unit })) }
+      : {}),
     ...(content.note !== undefined ? { note: content.note } : {}),
     effectiveDateTime: formatDeviceTime(row.effectiveAt, row.offsetMinutes),
     receivedAt: row.receivedAt.toISOString(),
@@ -57,17 +65,36 @@ export async function presentReading(cipher: PatientCipher, row: ReadingRow): Pr
 export function timeBound(text: string | undefined, name: string): Date | undefined {
   if (text === undefined) return undefined
   const t = parseDeviceTime(text)
-  if (!t) throw new AppError('VALIDATION_FAILED', undefined, { errors: [{ pointer: `/querystring/${name}`, detail: 'expected an RFC 3339 date-time with its UTC offset' }] })
+  if (!t)
+    throw new AppError('VALIDATION_FAILED', undefined, {
+      errors: [
+        { pointer: `/querystring/${name}`, detail: 'expected an RFC 3339 date-time with its UTC offset' },
+      ],
+    })
   return t.at
 }
 
 export async function readPage(
   deps: { db: Database; cipher: PatientCipher; keyring: Pick<Keyring, 'blindIndex'> },
-  query: { patientIds: readonly string[]; code?: string | undefined; from?: Date | undefined; to?: Date | undefined; cursor?: string | undefined; limit: number },
+  query: {
+    patientIds: readonly string[]
+    code?: string | undefined
+    from?: Date | undefined
+    to?: Date | undefined
+    cursor?: string | undefined
+    limit: number
+  },
 ): Promise<{ readings: Array<Static<typeof ReadingOut>>; nextCursor: string | null }> {
   const seal = readingCursorSeal(deps.keyring)
   const after = query.cursor !== undefined ? decodeCursor(query.cursor, seal) : undefined
-  const rows = await queryReadings(deps.db, { patientIds: query.patientIds, code: query.code, from: query.from, to: query.to, after, limit: query.limit + 1 })
+  const rows = await queryReadings(deps.db, {
+    patientIds: query.patientIds,
+    code: query.code,
+    from: query.from,
+    to: query.to,
+    after,
+    limit: query.limit + 1,
+  })
   const page = rows.slice(0, query.limit)
   const readings = []
   for (const row of page) readings.push(await presentReading(deps.cipher, row))

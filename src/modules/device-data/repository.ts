@@ -29,28 +29,159 @@ export interface StoredKey {
   readonly contentIndex: string
 }
 
-const COLUMNS = ['id', 'patient_id', 'device_id', 'code', 'category', 'effective_at', 'effective_offset_minutes', 'received_at', 'client_reading_id', 'sequence', 'value_sealed', 'content_index', 'source'] as const
+const COLUMNS = [
+  'id',
+  'patient_id',
+  'device_id',
+  'code',
+  'category',
+  'effective_at',
+  'effective_offset_minutes',
+  'received_at',
+  'client_reading_id',
+  'sequence',
+  'value_sealed',
+  'content_index',
+  'source',
+] as const
+
+/** Each column's SQL array type, in COLUMNS order. */
+const COLUMN_TYPES = [
+  'uuid',
+  'uuid',
+  'uuid',
+  'text',
+  'text',
+  'timestamptz',
+  'smallint',
+  'timestamptz',
+  'text',
+  'bigint',
+  'text',
+  'text',
+  'text',
+] as const
+
+/** A row's values in COLUMNS order. */
+function rowValues(r: ReadingRow): unknown[] {
+  return [
+    r.id,
+    r.patientId,
+    r.deviceId,
+    r.code,
+    r.category,
+    r.effectiveAt.toISOString(),
+    r.offsetMinutes,
+    r.receivedAt.toISOString(),
+    r.clientReadingId,
+    r.sequence,
+    r.valueSealed,
+    r.contentIndex,
+    r.source,
+  ]
+}
+
+/**
+ * The rows as one array per column, appended to `params` after any already there, and the
+ * `SELECT * FROM unnest(…)` that turns them back into rows in the same order: 13 parameters for
+ * any number of rows, instead of 13 per row (issue 17).
+ */
+function readingArrays(rows: readonly ReadingRow[], params: unknown[]): string {
+  const columns: unknown[][] = COLUMNS.map(() => [])
+  for (const r of rows) rowValues(r).forEach((value, c) => (columns[c] as unknown[]).push(value))
+  const start = params.length
+  params.push(...columns)
+  return `SELECT * FROM unnest(${COLUMN_TYPES.map((t, i) => `$${start + i + 1}::${t}[]`).join(', ')})`
+}
 
 /** Inserts the rows, skipping any whose dedup key is taken (either unique index); returns the ids stored. */
 export async function insertReadings(q: Queryable, rows: readonly ReadingRow[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set()
   const params: unknown[] = []
-  const tuples = rows.map((r) => {
-    const values = [r.id, r.patientId, r.deviceId, r.code, r.category, r.effectiveAt.toISOString(), r.offsetMinutes, r.receivedAt.toISOString(), r.clientReadingId, r.sequence, r.valueSealed, r.contentIndex, r.source]
-    const start = params.length
-    params.push(...values)
-    return `(${values.map((_, i) => `$${start + i + 1}`).join(', ')})`
-  })
+  const select = readingArrays(rows, params)
   // ON CONFLICT DO NOTHING without a target covers both partial unique indexes (dedup keys);
   // a concurrent insert of the same key waits for the other transaction, then is skipped.
   const { rows: inserted } = await q.query<{ id: string }>(
-    `INSERT INTO readings (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING id`,
+    `INSERT INTO readings (${COLUMNS.join(', ')}) ${select} ON CONFLICT DO NOTHING RETURNING id`,
     params,
   )
   return new Set(inserted.map((r) => r.id))
 }
 
-function toKey(r: { id: string; client_reading_id: string | null; code: string; effective_at: Date | string; sequence: number | string | null; content_index: string }): StoredKey {
+export interface CountedInsert {
+  /** The ids stored (the others' dedup keys were taken). */
+  readonly inserted: Set<string>
+  /** The device's count for the day after this insert, and its own quota; undefined when nothing was stored. */
+  readonly usage: { used: number; quota: number | null } | undefined
+  /** Whether the outbox row was written: only when every row was stored (its payload names them all). */
+  readonly outboxWritten: boolean
+}
+
+/**
+ * A device's readings, its daily count and the outbox row in one statement (issue 17; ADR-0029):
+ * the insert skips taken dedup keys like insertReadings, the count grows by the rows stored, and
+ * the outbox row — whose payload the caller wrote for every row — is written only when every row
+ * was stored (otherwise the caller writes the right one). The caller checks the quota and rolls
+ * the transaction back when it is exceeded.
+ */
+export async function insertReadingsCounted(
+  q: Queryable,
+  rows: readonly ReadingRow[],
+  device: { readonly deviceId: string; readonly day: string },
+  outbox: { readonly topic: string; readonly payload: unknown; readonly createdAt: Date },
+): Promise<CountedInsert> {
+  if (rows.length === 0) return { inserted: new Set(), usage: undefined, outboxWritten: false }
+  const params: unknown[] = [
+    device.deviceId,
+    device.day,
+    rows.length,
+    outbox.topic,
+    JSON.stringify(outbox.payload),
+    outbox.createdAt.toISOString(),
+  ]
+  const select = readingArrays(rows, params)
+  const { rows: out } = await q.query<{
+    ids: string[] | null
+    used: number | string | null
+    quota: number | string | null
+  }>(
+    `WITH r AS (
+       INSERT INTO readings (${COLUMNS.join(', ')}) ${select} ON CONFLICT DO NOTHING RETURNING id
+     ), u AS (
+       INSERT INTO device_daily_usage (device_id, day, readings) SELECT $1::uuid, $2::date, count(*) FROM r HAVING count(*) > 0
+       ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings
+       RETURNING readings, (SELECT daily_quota FROM devices WHERE id = $1::uuid) AS quota
+     ), o AS (
+       INSERT INTO outbox (topic, payload, created_at) SELECT $4::text, $5::jsonb, $6::timestamptz WHERE (SELECT count(*) FROM r) = $3::bigint RETURNING 1
+     )
+     SELECT (SELECT array_agg(id::text) FROM r) AS ids, (SELECT readings FROM u) AS used, (SELECT quota FROM u) AS quota, (SELECT count(*) FROM o) AS outbox`,
+    params,
+  )
+  const row = out[0] as {
+    ids: string[] | null
+    used: number | string | null
+    quota: number | string | null
+    outbox: number | string
+  }
+  const inserted = new Set(row.ids ?? [])
+  return {
+    inserted,
+    usage:
+      row.used === null
+        ? undefined
+        : { used: Number(row.used), quota: row.quota === null ? null : Number(row.quota) },
+    outboxWritten: Number(row.outbox) === 1,
+  }
+}
+
+function toKey(r: {
+  id: string
+  client_reading_id: string | null
+  code: string
+  effective_at: Date | string
+  sequence: number | string | null
+  content_index: string
+}): StoredKey {
   return {
     id: r.id,
     clientReadingId: r.client_reading_id,
@@ -65,7 +196,10 @@ function toKey(r: { id: string; client_reading_id: string | null; code: string; 
 export async function findByDedupKeys(
   q: Queryable,
   deviceId: string,
-  keys: { clientIds: readonly string[]; timed: ReadonlyArray<{ code: string; effectiveAt: Date; sequence: number | null }> },
+  keys: {
+    clientIds: readonly string[]
+    timed: ReadonlyArray<{ code: string; effectiveAt: Date; sequence: number | null }>
+  },
 ): Promise<StoredKey[]> {
   const found: StoredKey[] = []
   type Row = Parameters<typeof toKey>[0]
@@ -82,7 +216,12 @@ export async function findByDedupKeys(
          FROM readings r JOIN unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS k(code, effective_at, seq)
            ON r.code = k.code AND r.effective_at = k.effective_at AND coalesce(r.sequence, -1) = k.seq
         WHERE r.device_id = $1 AND r.client_reading_id IS NULL`,
-      [deviceId, keys.timed.map((k) => k.code), keys.timed.map((k) => k.effectiveAt.toISOString()), keys.timed.map((k) => k.sequence ?? -1)],
+      [
+        deviceId,
+        keys.timed.map((k) => k.code),
+        keys.timed.map((k) => k.effectiveAt.toISOString()),
+        keys.timed.map((k) => k.sequence ?? -1),
+      ],
     )
     found.push(...rows.map(toKey))
   }
@@ -95,35 +234,69 @@ export interface IdempotencyRecord {
   readonly responseBody: unknown
 }
 
-export async function findIdempotency(q: Queryable, principal: string, key: string, now: Date): Promise<IdempotencyRecord | undefined> {
+export async function findIdempotency(
+  q: Queryable,
+  principal: string,
+  key: string,
+  now: Date,
+): Promise<IdempotencyRecord | undefined> {
   const { rows } = await q.query<{ request_hash: string; status_code: number; response_body: unknown }>(
     'SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE principal = $1 AND key = $2 AND expires_at > $3',
     [principal, key, now.toISOString()],
   )
   const row = rows[0]
   if (!row) return undefined
-  const body = typeof row.response_body === 'string' ? (JSON.parse(row.response_body) as unknown) : row.response_body
+  const body =
+    typeof row.response_body === 'string' ? (JSON.parse(row.response_body) as unknown) : row.response_body
   return { requestHash: row.request_hash, statusCode: Number(row.status_code), responseBody: body }
 }
 
 /** Stores the response under the key; false when another request stored one first (it wins). */
-export async function saveIdempotency(q: Queryable, principal: string, key: string, record: IdempotencyRecord, now: Date, expiresAt: Date): Promise<boolean> {
+export async function saveIdempotency(
+  q: Queryable,
+  principal: string,
+  key: string,
+  record: IdempotencyRecord,
+  now: Date,
+  expiresAt: Date,
+): Promise<boolean> {
   // An expired record under the same key is replaced, not replayed.
-  await q.query('DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND expires_at <= $3', [principal, key, now.toISOString()])
+  await q.query('DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND expires_at <= $3', [
+    principal,
+    key,
+    now.toISOString(),
+  ])
   const { rowCount } = await q.query(
     `INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response_body, created_at, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (principal, key) DO NOTHING`,
-    [principal, key, record.requestHash, record.statusCode, JSON.stringify(record.responseBody), now.toISOString(), expiresAt.toISOString()],
+    [
+      principal,
+      key,
+      record.requestHash,
+      record.statusCode,
+      JSON.stringify(record.responseBody),
+      now.toISOString(),
+      expiresAt.toISOString(),
+    ],
   )
   return rowCount > 0
 }
 
 export async function insertOutbox(q: Queryable, topic: string, payload: unknown, now: Date): Promise<void> {
-  await q.query('INSERT INTO outbox (topic, payload, created_at) VALUES ($1, $2, $3)', [topic, JSON.stringify(payload), now.toISOString()])
+  await q.query('INSERT INTO outbox (topic, payload, created_at) VALUES ($1, $2, $3)', [
+    topic,
+    JSON.stringify(payload),
+    now.toISOString(),
+  ])
 }
 
 /** Adds to the device's count for the UTC day; returns the new count and the device's own quota (null: the default). */
-export async function addDailyUsage(q: Queryable, deviceId: string, day: string, readings: number): Promise<{ used: number; quota: number | null }> {
+export async function addDailyUsage(
+  q: Queryable,
+  deviceId: string,
+  day: string,
+  readings: number,
+): Promise<{ used: number; quota: number | null }> {
   const { rows } = await q.query<{ readings: number | string; quota: number | string | null }>(
     `INSERT INTO device_daily_usage (device_id, day, readings) VALUES ($1, $2, $3)
      ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings

@@ -1,7 +1,7 @@
 // /api/v2/device-data — the current contract (ADR-0010): a batch of 1–1000 readings per request,
 // safe to retry (Idempotency-Key, dedup keys), all-or-nothing on invalid input; and the query.
 
-import type { FastifyPluginAsync } from 'fastify'
+import type { Static } from 'typebox'
 import { AppError, type ProblemFieldError } from '../../platform/http/errors.ts'
 import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { Principal } from '../../security/authn/index.ts'
@@ -12,13 +12,16 @@ import { readPage, timeBound } from './query-readings.ts'
 import { BatchResult, IdempotencyHeaders, PostReadings, ReadingPage, ReadingsQuery } from './schema.v2.ts'
 import { validateReading, type ValidReading } from './validate-reading.ts'
 import { authorizeWriter } from './writer.ts'
-
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 export function presentBatch(result: IngestResult): { status: number; body: unknown } {
   return { status: 200, body: result }
 }
 
-export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; limiter: DeviceRateLimiter }): FastifyPluginAsync {
+export function deviceDataV2Plugin(
+  ctx: ModuleContext,
+  deps: { ingest: Ingest; limiter: DeviceRateLimiter },
+): RoutePlugin {
   return async function deviceDataV2(app) {
     const tags = ['Device data']
 
@@ -45,7 +48,7 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
         },
       },
       async (request, reply) => {
-        const body = request.body as PostReadings
+        const body = request.body
         const principal = request.principal as Principal
         if (principal.kind === 'device') await deps.limiter.check(principal.id)
         const writer = await authorizeWriter(request, body.patientId)
@@ -58,7 +61,11 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
         })
         if (errors.length > 0) {
           const indexes = [...new Set(errors.map((e) => Number(e.pointer.split('/')[3])))]
-          throw new AppError('VALIDATION_FAILED', `Readings at index ${indexes.join(', ')} are not valid; nothing was stored`, { errors })
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `Readings at index ${indexes.join(', ')} are not valid; nothing was stored`,
+            { errors },
+          )
         }
         const key = request.headers['idempotency-key']
         const answer = await deps.ingest({
@@ -67,9 +74,17 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
           deviceId: writer.deviceId,
           source: 'v2',
           readings,
-          idempotency: typeof key === 'string' ? { key, requestHash: requestHash('POST /api/v2/device-data', writer.patientId, body) } : undefined,
+          idempotency:
+            typeof key === 'string'
+              ? { key, requestHash: requestHash('POST /api/v2/device-data', writer.patientId, body) }
+              : undefined,
           present: presentBatch,
-          audit: (tx, status) => request.auditInTransaction(tx, { status, resourceType: 'device-data', patientId: writer.patientId }),
+          audit: (tx, status) =>
+            request.auditInTransaction(tx, {
+              status,
+              resourceType: 'device-data',
+              patientId: writer.patientId,
+            }),
         })
         if (answer.replayed) {
           reply.header('idempotent-replayed', 'true')
@@ -77,7 +92,8 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
           // rolled back with its transaction, so its entry is written after the response as usual.
           request.auditWritten = false
         }
-        return reply.code(answer.status as 200).send(answer.body)
+        // The body this route presented, or the one stored with the Idempotency-Key for a replay.
+        return reply.code(answer.status as 200).send(answer.body as Static<typeof BatchResult>)
       },
     )
 
@@ -89,11 +105,14 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
           tags,
           summary: "A patient's readings by code and time, oldest first, a page at a time",
           querystring: ReadingsQuery,
-          response: { 200: ReadingPage, 404: problem('No such patient, or not one this caller may read (concealed)') },
+          response: {
+            200: ReadingPage,
+            404: problem('No such patient, or not one this caller may read (concealed)'),
+          },
         },
       },
       async (request) => {
-        const q = request.query as ReadingsQuery
+        const q = request.query
         const principal = request.principal as Principal
         let patientIds: readonly string[]
         const own = principal.kind === 'user' ? (principal.patientId ?? undefined) : undefined
@@ -108,7 +127,10 @@ export function deviceDataV2Plugin(ctx: ModuleContext, deps: { ingest: Ingest; l
         const from = timeBound(q.from, 'from')
         const to = timeBound(q.to, 'to')
         if (patientIds.length === 0) return { readings: [], nextCursor: null }
-        return readPage({ db: ctx.db, cipher: ctx.cipher, keyring: ctx.keyring }, { patientIds, code: q.code, from, to, cursor: q.cursor, limit: q.limit ?? 100 })
+        return readPage(
+          { db: ctx.db, cipher: ctx.cipher, keyring: ctx.keyring },
+          { patientIds, code: q.code, from, to, cursor: q.cursor, limit: q.limit ?? 100 },
+        )
       },
     )
   }

@@ -8,23 +8,57 @@ import { RFC3339_WITH_OFFSET } from './validate-reading.ts'
 
 export const MAX_BATCH = 1000
 
-const Code = Type.String({ pattern: '^[0-9]{1,7}-[0-9]$', description: `LOINC code; supported: ${KNOWN_CODES.join(', ')}` })
-const Unit = Type.String({ minLength: 1, maxLength: 32, description: 'UCUM unit (mg/dL, mmol/L, /min, %, mm[Hg], kg, Cel, …)' })
+const Code = Type.String({
+  pattern: '^[0-9]{1,7}-[0-9]$',
+  description: `LOINC code; supported: ${KNOWN_CODES.join(', ')}`,
+})
+const Unit = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  description: 'UCUM unit (mg/dL, mmol/L, /min, %, mm[Hg], kg, Cel, …)',
+})
 const Value = Type.Number({ description: 'The measured value, in `unit`' })
-const Time = Type.String({ pattern: RFC3339_WITH_OFFSET, description: "The device's own time, RFC 3339 with its UTC offset (required), to the millisecond" })
+const Time = Type.String({
+  pattern: RFC3339_WITH_OFFSET,
+  description: "The device's own time, RFC 3339 with its UTC offset (required), to the millisecond",
+})
 
-export const Component = Type.Object({ code: Code, value: Value, unit: Unit }, { additionalProperties: false })
+export const Component = Type.Object(
+  { code: Code, value: Value, unit: Unit },
+  { additionalProperties: false },
+)
 
 export const ReadingIn = Type.Object(
   {
-    id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The device's own id for the reading: the dedup key with the device when given" })),
+    id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "The device's own id for the reading: the dedup key with the device when given",
+      }),
+    ),
     code: Code,
     value: Type.Optional(Value),
     unit: Type.Optional(Unit),
-    components: Type.Optional(Type.Array(Component, { minItems: 1, maxItems: 4, description: 'For a panel (85354-9 blood pressure): systolic 8480-6 and diastolic 8462-4' })),
+    components: Type.Optional(
+      Type.Array(Component, {
+        minItems: 1,
+        maxItems: 4,
+        description: 'For a panel (85354-9 blood pressure): systolic 8480-6 and diastolic 8462-4',
+      }),
+    ),
     effectiveDateTime: Time,
-    sequence: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "The device's sequence number: tells apart two readings of one code in the same millisecond" })),
-    note: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'Free text; sealed like the value' })),
+    sequence: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description:
+          "The device's sequence number: tells apart two readings of one code in the same millisecond",
+      }),
+    ),
+    note: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1000, description: 'Free text; sealed like the value' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -32,7 +66,11 @@ export const ReadingIn = Type.Object(
 export const PostReadings = Type.Object(
   {
     patientId: Type.Optional(
-      Type.String({ format: 'uuid', description: "The patient the readings are for. A device may omit it (its binding decides); a user (clinician) must give it" }),
+      Type.String({
+        format: 'uuid',
+        description:
+          'The patient the readings are for. A device may omit it (its binding decides); a user (clinician) must give it',
+      }),
     ),
     readings: Type.Array(ReadingIn, { minItems: 1, maxItems: MAX_BATCH }),
   },
@@ -41,7 +79,14 @@ export const PostReadings = Type.Object(
     examples: [
       {
         readings: [
-          { id: 'gm1-000123', code: '2339-0', value: 104, unit: 'mg/dL', effectiveDateTime: '2026-11-22T07:45:12.250+01:00', sequence: 123 },
+          {
+            id: 'gm1-000123',
+            code: '2339-0',
+            value: 104,
+            unit: 'mg/dL',
+            effectiveDateTime: '2026-11-22T07:45:12.250+01:00',
+            sequence: 123,
+          },
           {
             id: 'gm1-000124',
             code: '85354-9',
@@ -51,7 +96,13 @@ export const PostReadings = Type.Object(
             ],
             effectiveDateTime: '2026-11-22T07:46:00.000+01:00',
           },
-          { code: '8867-4', value: 72, unit: '/min', effectiveDateTime: '2026-11-22T06:46:00Z', note: 'after the morning walk' },
+          {
+            code: '8867-4',
+            value: 72,
+            unit: '/min',
+            effectiveDateTime: '2026-11-22T06:46:00Z',
+            note: 'after the morning walk',
+          },
         ],
       },
     ],
@@ -61,17 +112,25 @@ export type PostReadings = Static<typeof PostReadings>
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ pattern: '^[\\x21-\\x7E]{1,255}$', description: 'Makes a retry safe: an identical request under the same key replays the first answer; another body is refused (422)' }),
+    Type.String({
+      pattern: '^[\\x21-\\x7E]{1,255}$',
+      description:
+        'Makes a retry safe: an identical request under the same key replays the first answer; another body is refused (422)',
+    }),
   ),
 })
 
 const OutcomeOut = Type.Object({
   index: Type.Integer({ description: "The reading's position in the request" }),
   outcome: Type.Union([Type.Literal('created'), Type.Literal('duplicate'), Type.Literal('rejected')]),
-  id: Type.Optional(Type.String({ description: 'created: the new reading; duplicate: the reading already stored' })),
+  id: Type.Optional(
+    Type.String({ description: 'created: the new reading; duplicate: the reading already stored' }),
+  ),
   clientId: Type.Optional(Type.String()),
   reason: Type.Optional(Type.Literal('conflict')),
-  conflictsWith: Type.Optional(Type.String({ description: 'rejected (conflict): the different reading stored under the same key' })),
+  conflictsWith: Type.Optional(
+    Type.String({ description: 'rejected (conflict): the different reading stored under the same key' }),
+  ),
   detail: Type.Optional(Type.String()),
 })
 
@@ -84,12 +143,25 @@ export const BatchResult = Type.Object({
 
 export const ReadingsQuery = Type.Object(
   {
-    patient: Type.Optional(Type.String({ format: 'uuid', description: "The patient; a patient's own token may omit it" })),
+    patient: Type.Optional(
+      Type.String({ format: 'uuid', description: "The patient; a patient's own token may omit it" }),
+    ),
     code: Type.Optional(Code),
-    from: Type.Optional(Type.String({ pattern: RFC3339_WITH_OFFSET, description: 'Inclusive lower bound of the device time' })),
-    to: Type.Optional(Type.String({ pattern: RFC3339_WITH_OFFSET, description: 'Exclusive upper bound of the device time' })),
+    from: Type.Optional(
+      Type.String({ pattern: RFC3339_WITH_OFFSET, description: 'Inclusive lower bound of the device time' }),
+    ),
+    to: Type.Optional(
+      Type.String({ pattern: RFC3339_WITH_OFFSET, description: 'Exclusive upper bound of the device time' }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'From the previous page: nextCursor' })),
+    cursor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: 'From the previous page: nextCursor',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -104,7 +176,9 @@ export const ReadingOut = Type.Object({
   category: Type.String(),
   value: Type.Optional(Type.Number()),
   unit: Type.Optional(Type.String()),
-  components: Type.Optional(Type.Array(Type.Object({ code: Type.String(), value: Type.Number(), unit: Type.String() }))),
+  components: Type.Optional(
+    Type.Array(Type.Object({ code: Type.String(), value: Type.Number(), unit: Type.String() })),
+  ),
   note: Type.Optional(Type.String()),
   effectiveDateTime: Type.String({ description: "The device's time, in its own offset" }),
   receivedAt: Type.String({ description: "The server's time of receipt (UTC)" }),

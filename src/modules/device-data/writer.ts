@@ -18,15 +18,23 @@ export async function authorizeWriter(request: FastifyRequest, named: string | u
   const principal = request.principal as Principal
   let patientId: string
   if (principal.kind === 'device') {
-    if (!principal.patientId) throw new AppError('CONFLICT', 'This device is not bound to a patient; bind it before sending readings')
+    if (!principal.patientId)
+      throw new AppError('CONFLICT', 'This device is not bound to a patient; bind it before sending readings')
     if (named !== undefined && named !== principal.patientId) throw new AppError('NOT_FOUND')
     patientId = principal.patientId
   } else {
     const own = principal.patientId ?? undefined
     const chosen = named ?? own
-    if (chosen === undefined) throw new AppError('VALIDATION_FAILED', 'patientId is required when a user writes readings', { errors: [{ pointer: '/body/patientId', detail: 'required' }] })
+    if (chosen === undefined)
+      throw new AppError('VALIDATION_FAILED', 'patientId is required when a user writes readings', {
+        errors: [{ pointer: '/body/patientId', detail: 'required' }],
+      })
     patientId = chosen
   }
   await request.authorize('device-data.write', { type: 'device-data', patientId })
-  return { principalKey: `${principal.kind}:${principal.id}`, patientId, deviceId: principal.kind === 'device' ? principal.id : null }
+  return {
+    principalKey: `${principal.kind}:${principal.id}`,
+    patientId,
+    deviceId: principal.kind === 'device' ? principal.id : null,
+  }
 }

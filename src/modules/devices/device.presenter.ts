@@ -14,7 +14,9 @@ export const DeviceView = Type.Object({
   firmwareVersion: Type.Union([Type.String(), Type.Null()]),
   status: Type.String(),
   dailyQuota: Type.Union([Type.Integer(), Type.Null()]),
-  patientId: Type.Union([Type.String(), Type.Null()], { description: 'The patient it is bound to now (pseudonymous id)' }),
+  patientId: Type.Union([Type.String(), Type.Null()], {
+    description: 'The patient it is bound to now (pseudonymous id)',
+  }),
   boundAt: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
   updatedAt: Type.String(),
@@ -48,5 +50,11 @@ export function presentDevice(d: Device): Static<typeof DeviceView> {
 }
 
 export function presentBinding(b: Binding): Static<typeof BindingView> {
-  return { id: b.id, patientId: b.patientId, boundAt: b.boundAt.toISOString(), unboundAt: b.unboundAt?.toISOString() ?? null, boundBy: b.boundBy }
+  return {
+    id: b.id,
+    patientId: b.patientId,
+    boundAt: b.boundAt.toISOString(),
+    unboundAt: b.unboundAt?.toISOString() ?? null,
+    boundBy: b.boundBy,
+  }
 }

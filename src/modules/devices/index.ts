@@ -3,11 +3,17 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ModuleContext } from '../context.ts'
 import { deviceRegistryRoutes } from './routes.v2.ts'
-import { createDeviceService } from './service.ts'
 
-export { createDeviceService, DEVICE_CLIENT_SCOPE, type DeviceService, type Registration } from './service.ts'
+export {
+  createDeviceService,
+  DEVICE_CLIENT_SCOPE,
+  type DeviceClients,
+  type DevicePatients,
+  type DeviceService,
+  type Registration,
+} from './service.ts'
 export { DEVICE_TYPES, type Device, type Binding, type DeviceType } from './repository.ts'
 
 export function deviceRoutesV2(ctx: ModuleContext): FastifyPluginAsync {
-  return deviceRegistryRoutes({ devices: createDeviceService({ db: ctx.db, keyring: ctx.keyring, clock: ctx.clock }) })
+  return deviceRegistryRoutes({ devices: ctx.devices })
 }

@@ -5,10 +5,11 @@
 
 import { randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { ClientMetadata } from 'oidc-provider'
-import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
-import type { Database } from '../../platform/db/index.ts'
+import type { Keyring } from '../../platform/crypto/keyring.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import { createClientStore, generateClientSecret } from '../../security/oauth-server/index.ts'
+import { generateClientSecret } from '../../security/oauth-server/index.ts'
+import { publicJwkProblem } from '../clients/index.ts'
 import { recordEvent } from '../events/index.ts'
 import * as repo from './repository.ts'
 
@@ -37,14 +38,47 @@ export function normalisePairingCode(code: string): string {
 }
 
 function newPairingCode(): string {
-  const chars = Array.from({ length: PAIRING_LENGTH }, () => PAIRING_ALPHABET[randomInt(PAIRING_ALPHABET.length)])
+  const chars = Array.from(
+    { length: PAIRING_LENGTH },
+    () => PAIRING_ALPHABET[randomInt(PAIRING_ALPHABET.length)],
+  )
   return [chars.slice(0, 4), chars.slice(4, 8), chars.slice(8)].map((g) => g.join('')).join('-')
 }
 
-export function createDeviceService(deps: { db: Database; keyring: Keyring; clock: () => Date }) {
+/**
+ * What the registry needs of the OAuth side: a confidential client for each device, written in
+ * the registry's own transaction (q). The registry never writes oauth_clients itself; compose.ts
+ * wires this over the OAuth server's client store.
+ */
+export interface DeviceClients {
+  /** False (and nothing written) when the client id is taken. */
+  register(
+    q: Queryable,
+    c: {
+      clientId: string
+      metadata: ClientMetadata
+      secret: string | undefined
+      description: string
+      organisationId: string | null
+    },
+  ): Promise<boolean>
+}
+
+/** What the registry needs of the patients module: the user's own patient record, if not erased. */
+export interface DevicePatients {
+  activeIdOfUser(userId: string): Promise<string | undefined>
+}
+
+export function createDeviceService(deps: {
+  db: Database
+  keyring: Keyring
+  clock: () => Date
+  clients: DeviceClients
+  patients: DevicePatients
+}) {
   const { db, clock } = deps
-  const sealer = keyringSealer(deps.keyring)
-  const pairingHash = (deviceId: string, code: string) => deps.keyring.blindIndex(`${deviceId}:${normalisePairingCode(code)}`, 'device-pairing-code')
+  const pairingHash = (deviceId: string, code: string) =>
+    deps.keyring.blindIndex(`${deviceId}:${normalisePairingCode(code)}`, 'device-pairing-code')
 
   async function get(id: string): Promise<repo.Device> {
     const device = await repo.findDevice(db, id)
@@ -56,12 +90,13 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
     get,
     list: (organisations: readonly string[] | null) => repo.listDevices(db, organisations),
     history: (id: string) => repo.bindingHistory(db, id),
-    findBySerial: (manufacturer: string, model: string, serial: string) => repo.findDeviceBySerial(db, manufacturer, model, serial),
+    findBySerial: (manufacturer: string, model: string, serial: string) =>
+      repo.findDeviceBySerial(db, manufacturer, model, serial),
 
     /** A new one-time pairing code for the device (any earlier code stops working); shown once. */
     async issuePairingCode(id: string): Promise<string> {
       const code = newPairingCode()
-      await db.query('UPDATE devices SET pairing_code_hash = $2 WHERE id = $1', [id, pairingHash(id, code)])
+      await repo.setPairingCodeHash(db, id, pairingHash(id, code))
       return code
     },
 
@@ -70,12 +105,19 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
      * or undefined — the same answer for unknown details, a wrong code, a spent code, or a device
      * bound to someone else, so nothing is revealed.
      */
-    async findForPairing(manufacturer: string, model: string, serial: string, code: string): Promise<repo.Device | undefined> {
+    async findForPairing(
+      manufacturer: string,
+      model: string,
+      serial: string,
+      code: string,
+    ): Promise<repo.Device | undefined> {
       const device = await repo.findDeviceBySerial(db, manufacturer, model, serial)
-      const { rows } = device ? await db.query<{ pairing_code_hash: string | null }>('SELECT pairing_code_hash FROM devices WHERE id = $1', [device.id]) : { rows: [] }
-      const stored = rows[0]?.pairing_code_hash ?? null
+      const stored = device ? await repo.pairingCodeHash(db, device.id) : null
       const offered = pairingHash(device?.id ?? 'none', code)
-      const matches = stored !== null && stored.length === offered.length && timingSafeEqual(Buffer.from(stored), Buffer.from(offered))
+      const matches =
+        stored !== null &&
+        stored.length === offered.length &&
+        timingSafeEqual(Buffer.from(stored), Buffer.from(offered))
       if (!device || !matches || device.status !== 'active') return undefined
       return device
     },
@@ -85,10 +127,11 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
       await db.transaction(async (tx) => {
         await repo.lockDevice(tx, id)
         const device = await repo.findDevice(tx, id)
-        const { rows } = await tx.query<{ pairing_code_hash: string | null }>('SELECT pairing_code_hash FROM devices WHERE id = $1', [id])
+        const stored = await repo.pairingCodeHash(tx, id)
         // Spent by a concurrent pairing, or bound meanwhile: the same 404 as a wrong code.
-        if (!device || (rows[0]?.pairing_code_hash ?? null) === null || device.patientId !== null) throw new AppError('NOT_FOUND', 'No unbound device with these details and pairing code')
-        await tx.query('UPDATE devices SET pairing_code_hash = NULL WHERE id = $1', [id])
+        if (!device || stored === null || device.patientId !== null)
+          throw new AppError('NOT_FOUND', 'No unbound device with these details and pairing code')
+        await repo.setPairingCodeHash(tx, id, null)
         const now = clock()
         await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy: pairedBy }, now)
         await recordEvent(tx, { type: 'device.bound', patientId, resourceId: id }, now)
@@ -102,23 +145,32 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
      * to another patient or the approver has no patient record. Other clients: nothing to do.
      */
     async approveDeviceGrant(c: { clientId: string; accountId: string }): Promise<'ok' | { refuse: string }> {
-      const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM devices WHERE client_id = $1', [c.clientId])
-      const device = rows[0]
+      const device = await repo.deviceOfClient(db, c.clientId)
       if (!device) return 'ok'
       if (device.status !== 'active') return { refuse: 'This device is disabled' }
-      const { rows: own } = await db.query<{ id: string }>('SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL', [c.accountId])
-      const patientId = own[0]?.id
+      const patientId = await deps.patients.activeIdOfUser(c.accountId)
       if (!patientId) return { refuse: 'Only a patient can pair a device with their record' }
       try {
         await this.bind(device.id, patientId, `device-grant:${c.accountId}`)
         return 'ok'
       } catch (err) {
-        if (err instanceof AppError && err.code === 'CONFLICT') return { refuse: 'This device is paired with another patient' }
+        if (err instanceof AppError && err.code === 'CONFLICT')
+          return { refuse: 'This device is paired with another patient' }
         throw err
       }
     },
 
-    async register(r: Registration): Promise<{ device: repo.Device; clientSecret: string | undefined; pairingCode: string }> {
+    async register(
+      r: Registration,
+    ): Promise<{ device: repo.Device; clientSecret: string | undefined; pairingCode: string }> {
+      const keyProblems = (r.jwks?.keys ?? []).flatMap((key, i) => {
+        const detail = publicJwkProblem(key)
+        return detail ? [{ pointer: `/body/jwks/keys/${i}`, detail }] : []
+      })
+      if (keyProblems.length > 0)
+        throw new AppError('VALIDATION_FAILED', "The device's public keys are not valid", {
+          errors: keyProblems,
+        })
       const id = randomUUID()
       const clientId = `device-${id}`
       const clientSecret = r.jwks ? undefined : generateClientSecret()
@@ -129,26 +181,58 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
         response_types: [],
         redirect_uris: [],
         scope: DEVICE_CLIENT_SCOPE,
-        ...(r.jwks ? { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [...r.jwks.keys] } } : { token_endpoint_auth_method: 'client_secret_basic' }),
+        ...(r.jwks
+          ? { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [...r.jwks.keys] } }
+          : { token_endpoint_auth_method: 'client_secret_basic' }),
       } as unknown as ClientMetadata
       const now = clock()
       await db.transaction(async (tx) => {
-        const clients = createClientStore({ db: tx, sealer })
-        if (!(await clients.insert({ clientId, metadata, secret: clientSecret, description: `device ${id}` }))) throw new AppError('CONFLICT', 'The device client already exists')
-        if (r.organisationId) await tx.query('UPDATE oauth_clients SET organisation_id = $2 WHERE client_id = $1', [clientId, r.organisationId])
+        // An administrator may name any organisation: one that does not exist is a 404, never a
+        // foreign-key failure half-way through the registration.
+        if (r.organisationId !== undefined && !(await repo.organisationExists(tx, r.organisationId)))
+          throw new AppError('NOT_FOUND', 'The organisation is not one this caller manages')
+        const registered = await deps.clients.register(tx, {
+          clientId,
+          metadata,
+          secret: clientSecret,
+          description: `device ${id}`,
+          organisationId: r.organisationId ?? null,
+        })
+        if (!registered) throw new AppError('CONFLICT', 'The device client already exists')
         const inserted = await repo.insertDevice(
           tx,
-          { id, clientId, organisationId: r.organisationId ?? null, manufacturer: r.manufacturer, model: r.model, serial: r.serial, type: r.type, firmwareVersion: r.firmwareVersion ?? null, dailyQuota: r.dailyQuota ?? null },
+          {
+            id,
+            clientId,
+            organisationId: r.organisationId ?? null,
+            manufacturer: r.manufacturer,
+            model: r.model,
+            serial: r.serial,
+            type: r.type,
+            firmwareVersion: r.firmwareVersion ?? null,
+            dailyQuota: r.dailyQuota ?? null,
+          },
           now,
         )
-        if (!inserted) throw new AppError('CONFLICT', 'A device with this manufacturer, model and serial number is already registered')
+        if (!inserted)
+          throw new AppError(
+            'CONFLICT',
+            'A device with this manufacturer, model and serial number is already registered',
+          )
       })
       const pairingCode = newPairingCode()
-      await db.query('UPDATE devices SET pairing_code_hash = $2 WHERE id = $1', [id, pairingHash(id, pairingCode)])
+      await repo.setPairingCodeHash(db, id, pairingHash(id, pairingCode))
       return { device: await get(id), clientSecret, pairingCode }
     },
 
-    async update(id: string, changes: { firmwareVersion?: string | null | undefined; status?: 'active' | 'disabled' | undefined; dailyQuota?: number | null | undefined }): Promise<repo.Device> {
+    async update(
+      id: string,
+      changes: {
+        firmwareVersion?: string | null | undefined
+        status?: 'active' | 'disabled' | undefined
+        dailyQuota?: number | null | undefined
+      },
+    ): Promise<repo.Device> {
       await repo.updateDevice(db, id, changes, clock())
       return get(id)
     },
@@ -160,12 +244,29 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
         const device = await repo.findDevice(tx, id)
         if (!device) throw new AppError('NOT_FOUND', 'No device with this id')
         if (device.patientId === patientId) return
-        if (device.patientId !== null) throw new AppError('CONFLICT', 'The device is bound to another patient; unbind it first')
+        if (device.patientId !== null)
+          throw new AppError('CONFLICT', 'The device is bound to another patient; unbind it first')
         const now = clock()
         await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy }, now)
         await recordEvent(tx, { type: 'device.bound', patientId, resourceId: id }, now)
       })
       return get(id)
+    },
+
+    /**
+     * A patient unpairs a device from their own record (ADR-0027): ends the binding only while it is
+     * this patient's, under the device's lock, so a device handed on in between is never unbound by
+     * its former patient. False when the device is not bound to this patient (the caller answers 404).
+     */
+    async unpair(id: string, patientId: string): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        await repo.lockDevice(tx, id)
+        if ((await repo.findDevice(tx, id))?.patientId !== patientId) return false
+        const now = clock()
+        if (!(await repo.endBinding(tx, id, now))) return false
+        await recordEvent(tx, { type: 'device.unbound', patientId, resourceId: id }, now)
+        return true
+      })
     },
 
     /** Ends the current binding, if any; the history keeps it. */
@@ -174,7 +275,8 @@ export function createDeviceService(deps: { db: Database; keyring: Keyring; cloc
         await repo.lockDevice(tx, id)
         const boundTo = (await repo.findDevice(tx, id))?.patientId ?? null
         const now = clock()
-        if ((await repo.endBinding(tx, id, now)) && boundTo !== null) await recordEvent(tx, { type: 'device.unbound', patientId: boundTo, resourceId: id }, now)
+        if ((await repo.endBinding(tx, id, now)) && boundTo !== null)
+          await recordEvent(tx, { type: 'device.unbound', patientId: boundTo, resourceId: id }, now)
       })
     },
   }

@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import type { FastifyPluginAsync } from 'fastify'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -47,7 +47,11 @@ const SCALAR_CONFIGURATION = {
 }
 
 function escapeAttribute(value: string): string {
-  return value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+  return value
+    .replaceAll('&', '&amp;')
+    .replaceAll('"', '&quot;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
 }
 
 const PAGE = `<!doctype html>
@@ -67,7 +71,7 @@ const PAGE = `<!doctype html>
 </html>
 `
 
-export function docsRoutes(): FastifyPluginAsync {
+export function docsRoutes(): RoutePlugin {
   return async function docsRoutesPlugin(app) {
     const bundlePath = require.resolve('@scalar/api-reference/browser/standalone.js')
     const bundle = await readFile(bundlePath)
@@ -79,10 +83,17 @@ export function docsRoutes(): FastifyPluginAsync {
         schema: {
           tags: ['Operations'],
           summary: 'The rendered API reference (HTML)',
-          response: { 200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+          response: {
+            200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
+          },
         },
       },
-      async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_CSP).serializer(String).send(PAGE),
+      async (_request, reply) =>
+        reply
+          .type('text/html; charset=utf-8')
+          .header('content-security-policy', DOCS_CSP)
+          .serializer(String)
+          .send(PAGE),
     )
 
     app.get(
@@ -92,7 +103,10 @@ export function docsRoutes(): FastifyPluginAsync {
         schema: { hide: true },
       },
       async (_request, reply) =>
-        reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(bundle),
+        reply
+          .type('text/javascript; charset=utf-8')
+          .header('cache-control', 'public, max-age=86400')
+          .send(bundle),
     )
   }
 }

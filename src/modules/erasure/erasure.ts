@@ -18,24 +18,26 @@ export interface ErasureActor {
   readonly ip?: string | null
 }
 
-export type ErasureResult = { readonly status: 'erased'; readonly erasedAt: Date } | { readonly status: 'already-erased'; readonly erasedAt: Date } | { readonly status: 'not-found' }
+export type ErasureResult =
+  | { readonly status: 'erased'; readonly erasedAt: Date }
+  | { readonly status: 'already-erased'; readonly erasedAt: Date }
+  | { readonly status: 'not-found' }
 
 export async function erasePatient(
-  ctx: { db: Database; audit: AuditTrail; patients: Pick<PatientService, 'erase'> },
+  ctx: { db: Database; audit: AuditTrail; patients: Pick<PatientService, 'erase' | 'erasedAt'> },
   patientId: string,
   actor: ErasureActor,
   /** An HTTP request's own entry, written in the erasure's transaction instead of a separate one (ADR-0006: one entry per request). */
   recordRequestEntry?: (tx: Queryable) => Promise<void>,
 ): Promise<ErasureResult> {
   return ctx.db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ erased_at: Date | string | null }>('SELECT erased_at FROM patients WHERE id = $1 FOR UPDATE', [patientId])
-    const row = rows[0]
-    if (!row) return { status: 'not-found' } as const
-    if (row.erased_at !== null) return { status: 'already-erased', erasedAt: new Date(row.erased_at) } as const
+    const before = await ctx.patients.erasedAt(patientId, tx, { forUpdate: true })
+    if (before === undefined) return { status: 'not-found' } as const
+    if (before !== null) return { status: 'already-erased', erasedAt: before } as const
     await ctx.patients.erase(patientId, tx)
     // Sessions and tokens of the patient's own login would only reach a concealed record now;
     // the account itself is left to the account-deletion process (not PHI: email, password hash).
-    const { rows: after } = await tx.query<{ erased_at: Date | string }>('SELECT erased_at FROM patients WHERE id = $1', [patientId])
+    const erasedAt = (await ctx.patients.erasedAt(patientId, tx)) as Date
     if (recordRequestEntry) {
       await recordRequestEntry(tx)
     } else {
@@ -55,6 +57,6 @@ export async function erasePatient(
         tx,
       )
     }
-    return { status: 'erased', erasedAt: new Date((after[0] as { erased_at: Date | string }).erased_at) } as const
+    return { status: 'erased', erasedAt } as const
   })
 }

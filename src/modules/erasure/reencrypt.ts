@@ -5,29 +5,35 @@
 // re-sealed, written back with a compare on the old ciphertext), so a `kill -9` loses at most one
 // uncommitted batch, and a rerun picks up exactly the values still under an old version. Readers
 // never fail in between: an old version is destroyed only when nothing is sealed under it any
-// more and a grace period has passed since the last value moved (a reader may hold an old
-// ciphertext it read just before the move; another instance may hold the old "current" key in its
-// data-key cache for up to DATA_KEY_CACHE_MS).
+// more, a grace period has passed since the last value moved (a reader may hold an old ciphertext
+// it read just before the move) and the same grace has passed since the version was superseded
+// (another instance may hold the old "current" key in its data-key cache for up to
+// DATA_KEY_CACHE_MS and seal with it, even when the job found nothing to move).
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Database, Queryable } from '../../platform/db/index.ts'
 import { DATA_KEY_CACHE_MS, type DataKeyStore, type PatientCipher } from '../patients/index.ts'
 import { readingAad } from '../device-data/index.ts'
+import * as repo from './repository.ts'
+import type { SealedColumn } from './repository.ts'
 
-/** Every column holding PHI sealed with a patient's data key, with how to find its patient and aad. */
-export interface SealedColumn {
-  readonly table: string
-  readonly column: string
-  /** SQL expression of the row's patient id. */
-  readonly patient: string
-  /** The aad the value was sealed with (the cipher adds the patient id), from the row's id. */
-  readonly aad: (rowId: string) => string
-}
+export type { SealedColumn } from './repository.ts'
 
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'patients', column: 'demographics_sealed', patient: 'id', aad: () => 'patient-demographics' },
   { table: 'readings', column: 'value_sealed', patient: 'patient_id', aad: readingAad },
-  { table: 'diagnostic_reports', column: 'conclusion_sealed', patient: 'patient_id', aad: (id) => `diagnostic-report:${id}` },
+  {
+    table: 'diagnostic_reports',
+    column: 'conclusion_sealed',
+    patient: 'patient_id',
+    aad: (id) => `diagnostic-report:${id}`,
+  },
+  {
+    table: 'patient_target_ranges',
+    column: 'range_sealed',
+    patient: 'patient_id',
+    aad: (id) => `target-range:${id}`,
+  },
 ]
 
 export interface ReencryptOptions {
@@ -49,13 +55,10 @@ export interface ReencryptReport {
   readonly failed: number
 }
 
-// The version is the second dot-separated field of "e1.<version>.<iv>.<ct>.<tag>"; the live
-// maximum per patient is the current data key.
-const underOldVersion = (c: SealedColumn, alias: string) =>
-  `${alias}.${c.column} IS NOT NULL AND split_part(${alias}.${c.column}, '.', 2)::int <
-     (SELECT max(k.version) FROM patient_data_keys k WHERE k.patient_id = ${alias}.${c.patient} AND k.wrapped_key IS NOT NULL)`
-
-export async function reencrypt(deps: { db: Database; dataKeys: DataKeyStore; cipher: PatientCipher }, options: ReencryptOptions = {}): Promise<ReencryptReport> {
+export async function reencrypt(
+  deps: { db: Database; dataKeys: DataKeyStore; cipher: PatientCipher },
+  options: ReencryptOptions = {},
+): Promise<ReencryptReport> {
   const { db, dataKeys, cipher } = deps
   const batchSize = options.batchSize ?? 200
   const graceMs = options.retireGraceMs ?? DATA_KEY_CACHE_MS + 5_000
@@ -66,42 +69,38 @@ export async function reencrypt(deps: { db: Database; dataKeys: DataKeyStore; ci
   if (options.newDataKeys) {
     let after = '00000000-0000-0000-0000-000000000000'
     for (;;) {
-      const { rows } = await db.query<{ id: string }>('SELECT id FROM patients WHERE erased_at IS NULL AND id > $1 ORDER BY id LIMIT $2', [after, batchSize])
-      if (rows.length === 0) break
-      for (const { id } of rows) {
+      const ids = await repo.activePatientIdsAfter(db, after, batchSize)
+      if (ids.length === 0) break
+      for (const id of ids) {
         if ((await dataKeys.olderVersions(id)).length > 0) continue
         await dataKeys.addVersion(id)
         newDataKeys++
       }
-      after = (rows.at(-1) as { id: string }).id
+      after = ids.at(-1) as string
     }
   }
 
   /** One batch of one column, committed on its own; returns [moved, failed ids]. */
-  async function batch(c: SealedColumn, skip: readonly string[]): Promise<{ moved: number; failed: string[]; seen: number }> {
+  async function batch(
+    c: SealedColumn,
+    skip: readonly string[],
+  ): Promise<{ moved: number; failed: string[]; seen: number }> {
     return db.transaction(async (tx: Queryable) => {
-      const { rows } = await tx.query<{ id: string; patient_id: string; value: string }>(
-        `SELECT r.id, r.${c.patient} AS patient_id, r.${c.column} AS value FROM ${c.table} r
-           JOIN patients p ON p.id = r.${c.patient} AND p.erased_at IS NULL
-          WHERE ${underOldVersion(c, 'r')} AND NOT (r.id = ANY($2::uuid[]))
-          ORDER BY r.id LIMIT $1 FOR UPDATE OF r SKIP LOCKED`,
-        [batchSize, skip],
-      )
+      const rows = await repo.lockValuesUnderOldVersions(tx, c, batchSize, skip)
       let moved = 0
       const failed: string[] = []
       // Another process may have added a version since this one cached the patient's current key.
-      for (const patientId of new Set(rows.map((r) => r.patient_id))) dataKeys.forget(patientId)
+      for (const patientId of new Set(rows.map((r) => r.patientId))) dataKeys.forget(patientId)
       for (const row of rows) {
         let plain: string
         try {
-          plain = await cipher.open(row.patient_id, row.value, c.aad(row.id), tx)
+          plain = await cipher.open(row.patientId, row.value, c.aad(row.id), tx)
         } catch {
           failed.push(row.id)
           continue
         }
-        const sealed = await cipher.seal(row.patient_id, plain, c.aad(row.id), tx)
-        const updated = await tx.query(`UPDATE ${c.table} SET ${c.column} = $1 WHERE id = $2 AND ${c.column} = $3`, [sealed, row.id, row.value])
-        moved += updated.rowCount
+        const sealed = await cipher.seal(row.patientId, plain, c.aad(row.id), tx)
+        moved += await repo.replaceSealedValue(tx, c, row.id, row.value, sealed)
       }
       return { moved, failed, seen: rows.length }
     })
@@ -125,11 +124,7 @@ export async function reencrypt(deps: { db: Database; dataKeys: DataKeyStore; ci
   async function remainingUnder(patientId: string, version: number): Promise<number> {
     let n = 0
     for (const c of SEALED_COLUMNS) {
-      const { rows } = await db.query<{ n: number | string }>(
-        `SELECT count(*) AS n FROM ${c.table} WHERE ${c.patient} = $1 AND ${c.column} IS NOT NULL AND split_part(${c.column}, '.', 2)::int = $2`,
-        [patientId, version],
-      )
-      n += Number(rows[0]?.n ?? 0)
+      n += await repo.countValuesUnderVersion(db, c, patientId, version)
     }
     return n
   }
@@ -140,24 +135,28 @@ export async function reencrypt(deps: { db: Database; dataKeys: DataKeyStore; ci
     reencrypted += pass.moved
     failedCount = pass.failed.length
     if (pass.moved > 0 && graceMs > 0) await sleep(graceMs)
-    // Destroy the versions nothing is sealed under any more; a value written under an old version
-    // by a writer with a stale cache after the pass keeps its version alive for the next round.
-    const { rows } = await db.query<{ patient_id: string; version: number }>(
-      `SELECT k.patient_id, k.version FROM patient_data_keys k JOIN patients p ON p.id = k.patient_id AND p.erased_at IS NULL
-        WHERE k.wrapped_key IS NOT NULL AND k.version < (SELECT max(m.version) FROM patient_data_keys m WHERE m.patient_id = k.patient_id)
-        ORDER BY k.patient_id, k.version`,
-    )
+    // Destroy the versions nothing is sealed under any more — but only once the grace has passed
+    // since the version was superseded (database clock): until then a writer whose cached
+    // "current" key is the old version may still seal a value under it, even when this pass moved
+    // nothing. A value written so keeps its version alive: it is moved in the next round.
     let pending = 0
-    for (const row of rows) {
-      const version = Number(row.version)
-      if ((await remainingUnder(row.patient_id, version)) > 0) {
+    let youngest = 0
+    for (const { patientId, version, supersededMsAgo } of await repo.olderLiveDataKeyVersions(db)) {
+      if (supersededMsAgo < graceMs) {
+        pending++
+        youngest = Math.max(youngest, graceMs - supersededMsAgo)
+        continue
+      }
+      if ((await remainingUnder(patientId, version)) > 0) {
         pending++
         continue
       }
-      await dataKeys.retireVersion(row.patient_id, version)
+      await dataKeys.retireVersion(patientId, version)
       retired++
     }
-    if (pending === 0 || pending <= failedCount) break
+    if (pending === 0 || (youngest === 0 && pending <= failedCount)) break
+    // Versions superseded too recently: wait them out, then move what was written meanwhile.
+    if (youngest > 0) await sleep(youngest + 50)
   }
   return { newDataKeys, reencrypted, retired, failed: failedCount }
 }

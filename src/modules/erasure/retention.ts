@@ -7,22 +7,25 @@
 import type { AuditTrail } from '../../audit/index.ts'
 import type { Config } from '../../config/index.ts'
 import type { Database, Queryable } from '../../platform/db/index.ts'
+import * as repo from './repository.ts'
 
 export interface RetentionReport {
   readonly dryRun: boolean
   readonly cutoffs: { readonly readings: string; readonly tokens: string; readonly audit: string }
   readonly readings: number
-  readonly tokens: { readonly oidcPayloads: number; readonly emailVerificationTokens: number; readonly passwordResetTokens: number; readonly idempotencyKeys: number; readonly loginThrottle: number; readonly deviceDailyUsage: number }
+  readonly tokens: {
+    readonly oidcPayloads: number
+    readonly emailVerificationTokens: number
+    readonly passwordResetTokens: number
+    readonly idempotencyKeys: number
+    readonly loginThrottle: number
+    readonly deviceDailyUsage: number
+  }
   /** Audit entries older than the audit retention period: counted, kept (future: archived). */
   readonly auditPastRetention: number
 }
 
 const DAY_MS = 86_400_000
-
-async function count(q: Queryable, sql: string, params: readonly unknown[]): Promise<number> {
-  const { rows } = await q.query<{ n: number | string }>(sql, params)
-  return Number(rows[0]?.n ?? 0)
-}
 
 export async function runRetention(
   deps: { db: Database; audit: AuditTrail; retention: Config['retention']; clock?: () => Date },
@@ -51,16 +54,23 @@ export async function runRetention(
 
   const run = async (q: Queryable) => {
     const n = {} as Record<keyof typeof classes, number>
-    for (const [name, [table, where]] of Object.entries(classes) as [keyof typeof classes, readonly [string, string]][]) {
-      const params = [cutoffOf(name).toISOString()]
+    for (const [name, [table, where]] of Object.entries(classes) as [
+      keyof typeof classes,
+      readonly [string, string],
+    ][]) {
+      const cutoff = cutoffOf(name).toISOString()
       n[name] = dryRun
-        ? await count(q, `SELECT count(*) AS n FROM ${table} WHERE ${where}`, params)
-        : (await q.query(`DELETE FROM ${table} WHERE ${where}`, params)).rowCount
+        ? await repo.countRows(q, table, where, cutoff)
+        : await repo.deleteRows(q, table, where, cutoff)
     }
-    const auditPastRetention = await count(q, 'SELECT count(*) AS n FROM audit_entries WHERE occurred_at < $1', [auditCutoff.toISOString()])
+    const auditPastRetention = await repo.countAuditEntriesBefore(q, auditCutoff.toISOString())
     const report: RetentionReport = {
       dryRun,
-      cutoffs: { readings: readingsCutoff.toISOString(), tokens: tokensCutoff.toISOString(), audit: auditCutoff.toISOString() },
+      cutoffs: {
+        readings: readingsCutoff.toISOString(),
+        tokens: tokensCutoff.toISOString(),
+        audit: auditCutoff.toISOString(),
+      },
       readings: n.readings,
       tokens: {
         oidcPayloads: n.oidcPayloads,

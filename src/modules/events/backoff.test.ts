@@ -5,13 +5,36 @@ import { nextAttemptAt, retryDelayMs } from './backoff.ts'
 const policy = { baseMs: 1000, maxDelayMs: 60_000, retryForMs: 86_400_000 }
 
 test('[SRS-EVT-356] back-off: the delay doubles per attempt, capped, and is drawn from the upper half of its bound', () => {
-  assert.equal(retryDelayMs(policy, 1, () => 1), 1000)
-  assert.equal(retryDelayMs(policy, 1, () => 0), 500)
-  assert.equal(retryDelayMs(policy, 2, () => 1), 2000)
-  assert.equal(retryDelayMs(policy, 4, () => 1), 8000)
-  assert.equal(retryDelayMs(policy, 4, () => 0), 4000)
-  assert.equal(retryDelayMs(policy, 30, () => 1), 60_000, 'capped at the maximum')
-  assert.equal(retryDelayMs(policy, 1000, () => 0.5), 45_000, 'no overflow for very many attempts')
+  assert.equal(
+    retryDelayMs(policy, 1, () => 1),
+    1000,
+  )
+  assert.equal(
+    retryDelayMs(policy, 1, () => 0),
+    500,
+  )
+  assert.equal(
+    retryDelayMs(policy, 2, () => 1),
+    2000,
+  )
+  assert.equal(
+    retryDelayMs(policy, 4, () => 1),
+    8000,
+  )
+  assert.equal(
+    retryDelayMs(policy, 4, () => 0),
+    4000,
+  )
+  assert.equal(
+    retryDelayMs(policy, 30, () => 1),
+    60_000,
+    'capped at the maximum',
+  )
+  assert.equal(
+    retryDelayMs(policy, 1000, () => 0.5),
+    45_000,
+    'no overflow for very many attempts',
+  )
   const spread = new Set(Array.from({ length: 50 }, () => retryDelayMs(policy, 5)))
   assert.ok(spread.size > 10, 'jittered')
 })

@@ -6,10 +6,33 @@ import { createWebhookSender } from './webhook-sender.ts'
 const production = { allowPrivate: false }
 
 test('[SRS-EVT-359] SSRF guard: private, loopback, link-local, CGNAT, multicast and special-purpose addresses are not public, IPv4-mapped IPv6 included', () => {
-  for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '198.18.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd12:3456::1', '::ffff:127.0.0.1', '::ffff:169.254.169.254', '::ffff:7f00:1', '64:ff9b::a00:1', 'ff02::1']) {
+  for (const a of [
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '198.18.0.1',
+    '::1',
+    '::',
+    'fe80::1',
+    'fc00::1',
+    'fd12:3456::1',
+    '::ffff:127.0.0.1',
+    '::ffff:169.254.169.254',
+    '::ffff:7f00:1',
+    '64:ff9b::a00:1',
+    'ff02::1',
+  ]) {
     assert.equal(isPublicAddress(a), false, a)
   }
-  for (const a of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) assert.equal(isPublicAddress(a), true, a)
+  for (const a of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])
+    assert.equal(isPublicAddress(a), true, a)
 })
 
 test('[SRS-EVT-359] SSRF guard: in production a destination is an https URL naming a public host, without credentials', () => {

@@ -31,7 +31,12 @@ export type PublishToStream = (event: OutboxEvent) => Promise<void>
 
 export interface NotificationBuilder {
   /** A FHIR rest-hook notification for this subscription (fhir-notification.ts). */
-  (subscription: repo.Subscription, delivery: repo.Delivery, event: OutboxEvent, resources: Record<string, unknown>[] | undefined): Promise<{ body: string; headers: Record<string, string> }>
+  (
+    subscription: repo.Subscription,
+    delivery: repo.Delivery,
+    event: OutboxEvent,
+    resources: Record<string, unknown>[] | undefined,
+  ): Promise<{ body: string; headers: Record<string, string> }>
 }
 
 export interface DispatchDeps {
@@ -40,7 +45,11 @@ export interface DispatchDeps {
   readonly pdp: PolicyDecisionPoint
   readonly audit: AuditTrail
   readonly loadSubscriber: LoadSubscriber
-  readonly loadResources: (resourceType: string, ids: readonly string[], patientId: string) => Promise<Record<string, unknown>[]>
+  readonly loadResources: (
+    resourceType: string,
+    ids: readonly string[],
+    patientId: string,
+  ) => Promise<Record<string, unknown>[]>
   readonly send: SendWebhook
   readonly publish?: PublishToStream | undefined
   readonly fhirNotification?: NotificationBuilder | undefined
@@ -48,7 +57,16 @@ export interface DispatchDeps {
 }
 
 /** Identifiers of the event's payload that a permitted subscriber receives (never values). */
-const ID_FIELDS = ['patientId', 'deviceId', 'resourceId', 'readingIds', 'count', 'source', 'granteeKind', 'granteeId'] as const
+const ID_FIELDS = [
+  'patientId',
+  'deviceId',
+  'resourceId',
+  'readingIds',
+  'count',
+  'source',
+  'granteeKind',
+  'granteeId',
+] as const
 
 export function eventData(event: OutboxEvent): Record<string, unknown> {
   const data: Record<string, unknown> = { eventId: event.eventId }
@@ -69,9 +87,12 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
         return { kind: 'retry', error: `nats: ${(err as Error).message}`.slice(0, 300) }
       }
     }
-    const subscription = delivery.subscriptionId ? await repo.findSubscription(deps.db, delivery.subscriptionId) : undefined
+    const subscription = delivery.subscriptionId
+      ? await repo.findSubscription(deps.db, delivery.subscriptionId)
+      : undefined
     if (!subscription) return { kind: 'withheld', reason: 'the subscription was deleted' }
-    if (subscription.status !== 'active') return { kind: 'dead', error: `the subscription is ${subscription.status}` }
+    if (subscription.status !== 'active')
+      return { kind: 'dead', error: `the subscription is ${subscription.status}` }
     if (!isEventType(event.type)) return { kind: 'withheld', reason: `unknown event type ${event.type}` }
     const meta = EVENT_TYPES[event.type]
     const now = deps.clock()
@@ -79,7 +100,12 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
     const principal = await deps.loadSubscriber(subscription)
     const patientId = event.patientId ?? undefined
     const decision = principal
-      ? await deps.pdp.decide(principal, meta.action, { type: meta.resourceType, id: event.eventId, patientId }, { requestId: `delivery-${delivery.id}`, ip: '', now })
+      ? await deps.pdp.decide(
+          principal,
+          meta.action,
+          { type: meta.resourceType, id: event.eventId, patientId },
+          { requestId: `delivery-${delivery.id}`, ip: '', now },
+        )
       : { effect: 'deny' as const, rule: 'subscriber-gone' }
     await deps.audit.record({
       actorKind: 'system',
@@ -95,10 +121,13 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
       breakGlass: 'breakGlass' in decision ? decision.breakGlass === true : false,
       requestId: `delivery-${delivery.id}`,
     })
-    if (decision.effect !== 'permit') return { kind: 'withheld', reason: `not permitted at delivery time (${decision.rule})` }
+    if (decision.effect !== 'permit')
+      return { kind: 'withheld', reason: `not permitted at delivery time (${decision.rule})` }
 
     const resources =
-      subscription.payload === 'full-resource' && patientId ? await deps.loadResources(meta.resourceType, resourceIdsOf(event), patientId) : undefined
+      subscription.payload === 'full-resource' && patientId
+        ? await deps.loadResources(meta.resourceType, resourceIdsOf(event), patientId)
+        : undefined
 
     let body: string
     let extraHeaders: Record<string, string> = {}
@@ -108,7 +137,11 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
       body = built.body
       extraHeaders = built.headers
     } else {
-      body = JSON.stringify({ type: event.type, timestamp: event.createdAt.toISOString(), data: { ...eventData(event), ...(resources ? { resources } : {}) } })
+      body = JSON.stringify({
+        type: event.type,
+        timestamp: event.createdAt.toISOString(),
+        data: { ...eventData(event), ...(resources ? { resources } : {}) },
+      })
     }
     const headers: Record<string, string> = { ...extraHeaders }
     const secrets = signingSecrets(deps.keyring, subscription, now)
@@ -118,10 +151,13 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
       const sentAt = now
       headers['webhook-id'] = event.eventId
       headers['webhook-timestamp'] = String(Math.floor(sentAt.getTime() / 1000))
-      headers['webhook-signature'] = secrets.map((s) => new Webhook(s).sign(event.eventId, sentAt, body)).join(' ')
+      headers['webhook-signature'] = secrets
+        .map((s) => new Webhook(s).sign(event.eventId, sentAt, body))
+        .join(' ')
     }
     const result = await deps.send(subscription.url, headers, body)
-    if (result.status !== undefined && result.status >= 200 && result.status < 300) return { kind: 'delivered', httpStatus: result.status }
+    if (result.status !== undefined && result.status >= 200 && result.status < 300)
+      return { kind: 'delivered', httpStatus: result.status }
     if (result.status === 410) return { kind: 'gone', subscriptionId: subscription.id }
     return { kind: 'retry', httpStatus: result.status, error: result.error ?? `HTTP ${result.status}` }
   }

@@ -4,12 +4,36 @@
 // whose subscription asks for full resources.
 
 export const EVENT_TYPES = {
-  'device-data.accepted': { action: 'device-data.read', resourceType: 'Observation', description: 'Readings of a patient were accepted (one event per accepted batch)' },
-  'diagnostic-report.created': { action: 'reports.read', resourceType: 'DiagnosticReport', description: 'A DiagnosticReport was created' },
-  'device.bound': { action: 'devices.read', resourceType: 'Device', description: 'A device was bound to a patient' },
-  'device.unbound': { action: 'devices.read', resourceType: 'Device', description: 'A device was unbound from its patient' },
-  'consent.granted': { action: 'patients.read', resourceType: 'Consent', description: 'A patient granted a consent' },
-  'consent.revoked': { action: 'patients.read', resourceType: 'Consent', description: 'A patient revoked a consent' },
+  'device-data.accepted': {
+    action: 'device-data.read',
+    resourceType: 'Observation',
+    description: 'Readings of a patient were accepted (one event per accepted batch)',
+  },
+  'diagnostic-report.created': {
+    action: 'reports.read',
+    resourceType: 'DiagnosticReport',
+    description: 'A DiagnosticReport was created',
+  },
+  'device.bound': {
+    action: 'devices.read',
+    resourceType: 'Device',
+    description: 'A device was bound to a patient',
+  },
+  'device.unbound': {
+    action: 'devices.read',
+    resourceType: 'Device',
+    description: 'A device was unbound from its patient',
+  },
+  'consent.granted': {
+    action: 'patients.read',
+    resourceType: 'Consent',
+    description: 'A patient granted a consent',
+  },
+  'consent.revoked': {
+    action: 'patients.read',
+    resourceType: 'Consent',
+    description: 'A patient revoked a consent',
+  },
 } as const
 
 export type EventType = keyof typeof EVENT_TYPES
@@ -32,7 +56,8 @@ export interface OutboxEvent {
 /** The ids of the event's resources, from its payload (device-data.accepted lists its readings). */
 export function resourceIdsOf(event: Pick<OutboxEvent, 'type' | 'payload'>): string[] {
   const p = event.payload
-  if (event.type === 'device-data.accepted') return Array.isArray(p.readingIds) ? p.readingIds.filter((v): v is string => typeof v === 'string') : []
+  if (event.type === 'device-data.accepted')
+    return Array.isArray(p.readingIds) ? p.readingIds.filter((v): v is string => typeof v === 'string') : []
   const id = p.resourceId
   return typeof id === 'string' ? [id] : []
 }

@@ -10,7 +10,8 @@ import { resourceIdsOf, type OutboxEvent } from './event-types.ts'
 import { BACKPORT, topicOfEvent } from './fhir-topics.ts'
 import type { Subscription } from './repository.ts'
 
-export type NotificationType = 'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event'
+export type NotificationType =
+  'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event'
 
 export interface NotificationEvent {
   readonly number: number
@@ -19,8 +20,20 @@ export interface NotificationEvent {
   readonly resources?: readonly Record<string, unknown>[] | undefined
 }
 
-export function subscriptionStatus(base: string, s: Subscription, type: NotificationType, events: readonly NotificationEvent[]): Record<string, unknown> {
-  const status = s.status === 'active' ? 'active' : s.status === 'off' ? 'off' : s.status === 'error' ? 'error' : 'requested'
+export function subscriptionStatus(
+  base: string,
+  s: Subscription,
+  type: NotificationType,
+  events: readonly NotificationEvent[],
+): Record<string, unknown> {
+  const status =
+    s.status === 'active'
+      ? 'active'
+      : s.status === 'off'
+        ? 'off'
+        : s.status === 'error'
+          ? 'error'
+          : 'requested'
   return {
     resourceType: 'Parameters',
     id: randomUUID(),
@@ -36,7 +49,10 @@ export function subscriptionStatus(base: string, s: Subscription, type: Notifica
         part: [
           { name: 'event-number', valueString: String(e.number) },
           { name: 'timestamp', valueInstant: e.event.createdAt.toISOString() },
-          ...focusIds(e.event).map((ref) => ({ name: 'focus', valueReference: { reference: `${base}/${ref}` } })),
+          ...focusIds(e.event).map((ref) => ({
+            name: 'focus',
+            valueReference: { reference: `${base}/${ref}` },
+          })),
         ],
       })),
     ],
@@ -48,18 +64,38 @@ function focusIds(event: OutboxEvent): string[] {
   return topic ? resourceIdsOf(event).map((id) => `${topic.resourceType}/${id}`) : []
 }
 
-export function notificationBundle(base: string, s: Subscription, type: NotificationType, events: readonly NotificationEvent[]): Record<string, unknown> {
+export function notificationBundle(
+  base: string,
+  s: Subscription,
+  type: NotificationType,
+  events: readonly NotificationEvent[],
+): Record<string, unknown> {
   const status = subscriptionStatus(base, s, type, events)
-  const focus = s.payload === 'empty' ? [] : events.flatMap((e) => {
-    if (s.payload === 'full-resource' && e.resources) return e.resources.map((r) => ({ fullUrl: `${base}/${String(r.resourceType)}/${String(r.id)}`, resource: r }))
-    return focusIds(e.event).map((ref) => ({ fullUrl: `${base}/${ref}` }))
-  })
+  const focus =
+    s.payload === 'empty'
+      ? []
+      : events.flatMap((e) => {
+          if (s.payload === 'full-resource' && e.resources)
+            return e.resources.map((r) => ({
+              fullUrl: `${base}/${String(r.resourceType)}/${String(r.id)}`,
+              resource: r,
+            }))
+          return focusIds(e.event).map((ref) => ({ fullUrl: `${base}/${ref}` }))
+        })
   return {
     resourceType: 'Bundle',
     id: randomUUID(),
     meta: { profile: [BACKPORT.notificationProfile] },
     type: 'history',
     timestamp: new Date().toISOString(),
-    entry: [{ fullUrl: `urn:uuid:${String(status.id)}`, resource: status, request: { method: 'GET', url: `${base}/Subscription/${s.id}/$status` }, response: { status: '200' } }, ...focus],
+    entry: [
+      {
+        fullUrl: `urn:uuid:${String(status.id)}`,
+        resource: status,
+        request: { method: 'GET', url: `${base}/Subscription/${s.id}/$status` },
+        response: { status: '200' },
+      },
+      ...focus,
+    ],
   }
 }

@@ -14,20 +14,39 @@ export interface FhirTopic {
 export const TOPIC_BASE = 'https://vigil.dev/fhir/SubscriptionTopic'
 
 export const FHIR_TOPICS: readonly FhirTopic[] = [
-  { canonical: `${TOPIC_BASE}/new-observation`, eventType: 'device-data.accepted', resourceType: 'Observation', title: 'New Observations (device readings) of a patient' },
-  { canonical: `${TOPIC_BASE}/new-diagnostic-report`, eventType: 'diagnostic-report.created', resourceType: 'DiagnosticReport', title: 'New DiagnosticReports of a patient' },
+  {
+    canonical: `${TOPIC_BASE}/new-observation`,
+    eventType: 'device-data.accepted',
+    resourceType: 'Observation',
+    title: 'New Observations (device readings) of a patient',
+  },
+  {
+    canonical: `${TOPIC_BASE}/new-diagnostic-report`,
+    eventType: 'diagnostic-report.created',
+    resourceType: 'DiagnosticReport',
+    title: 'New DiagnosticReports of a patient',
+  },
 ]
 
-export const topicFor = (canonical: string): FhirTopic | undefined => FHIR_TOPICS.find((t) => t.canonical === canonical)
-export const topicOfEvent = (eventType: string): FhirTopic | undefined => FHIR_TOPICS.find((t) => t.eventType === eventType)
+export const topicFor = (canonical: string): FhirTopic | undefined =>
+  FHIR_TOPICS.find((t) => t.canonical === canonical)
+export const topicOfEvent = (eventType: string): FhirTopic | undefined =>
+  FHIR_TOPICS.find((t) => t.eventType === eventType)
 
 /** Backport IG extension and profile URLs. */
 export const BACKPORT = {
-  filterCriteria: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria',
-  payloadContent: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
-  heartbeatPeriod: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period',
-  statusProfile: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4',
-  notificationProfile: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4',
-  topicCanonical: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical',
-  subscriptionProfile: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription',
+  filterCriteria:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria',
+  payloadContent:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
+  heartbeatPeriod:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period',
+  statusProfile:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4',
+  notificationProfile:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4',
+  topicCanonical:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical',
+  subscriptionProfile:
+    'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription',
 } as const

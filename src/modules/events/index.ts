@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client'
 import { VERSION } from '../../version.ts'
 import type { ModuleContext } from '../context.ts'
 import { loadFhirResources } from '../fhir/index.ts'
-import { fhirBase } from '../fhir/shared.ts'
+import { fhirBaseUrl } from '../../fhir/base-url.ts'
 import { createDispatch } from './dispatch.ts'
 import { createFhirSubscriptionService } from './fhir-subscription.service.ts'
 import { fhirSubscriptionRoutes } from './fhir-subscriptions.routes.ts'
@@ -33,15 +33,26 @@ export * as eventsRepository from './repository.ts'
 export { createEventOperations } from './operations.ts'
 
 /** What the CapabilityStatement declares for FHIR Subscriptions (Backport IG): the resource and the topics. */
-export function subscriptionCapability(): { resource: Record<string, unknown>; extension: Record<string, unknown>[] } {
+export function subscriptionCapability(): {
+  resource: Record<string, unknown>
+  extension: Record<string, unknown>[]
+} {
   return {
     resource: {
       type: 'Subscription',
       supportedProfile: [BACKPORT.subscriptionProfile],
       interaction: [{ code: 'create' }, { code: 'read' }, { code: 'delete' }],
       operation: [
-        { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status' },
-        { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events' },
+        {
+          name: 'status',
+          definition:
+            'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status',
+        },
+        {
+          name: 'events',
+          definition:
+            'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events',
+        },
       ],
     },
     extension: FHIR_TOPICS.map((t) => ({ url: BACKPORT.topicCanonical, valueCanonical: t.canonical })),
@@ -70,14 +81,23 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
   const destinations = { allowPrivate: cfg.allowPrivateDestinations }
   const send =
     options.send ??
-    createWebhookSender({ ...destinations, timeoutMs: cfg.webhookTimeoutMs, ca: cfg.webhookCaFile ? readFileSync(cfg.webhookCaFile) : undefined, userAgent: `Vigil/${VERSION} (webhooks)` })
-  const nats: NatsPublisher | undefined = cfg.natsUrl ? createNatsPublisher({ url: cfg.natsUrl, stream: cfg.natsStream, logger: ctx.logger }) : undefined
+    createWebhookSender({
+      ...destinations,
+      timeoutMs: cfg.webhookTimeoutMs,
+      ca: cfg.webhookCaFile ? readFileSync(cfg.webhookCaFile) : undefined,
+      userAgent: `Vigil/${VERSION} (webhooks)`,
+    })
+  const nats: NatsPublisher | undefined = cfg.natsUrl
+    ? createNatsPublisher({ url: cfg.natsUrl, stream: cfg.natsStream, logger: ctx.logger })
+    : undefined
   const loadSubscriber = createSubscriberLoader(ctx.db)
-  const base = fhirBase(ctx)
+  const base = fhirBaseUrl(ctx.config.publicUrl)
   const dispatch = createDispatch({
     fhirNotification: async (subscription, delivery, event, resources) => {
       await repo.markNotified(ctx.db, subscription.id, ctx.clock())
-      const body = notificationBundle(base, subscription, 'event-notification', [{ number: delivery.eventNumber ?? 0, event, resources }])
+      const body = notificationBundle(base, subscription, 'event-notification', [
+        { number: delivery.eventNumber ?? 0, event, resources },
+      ])
       return { body: JSON.stringify(body), headers: { 'content-type': 'application/fhir+json' } }
     },
     db: ctx.db,
@@ -93,7 +113,13 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
   const lock = createLeaderLock({
     db: ctx.db,
     databaseUrl: ctx.config.databaseUrl,
-    onChange: (held) => ctx.logger.info({ leader: held }, held ? 'outbox relay: this instance is the active relay' : 'outbox relay: this instance is no longer the active relay'),
+    onChange: (held) =>
+      ctx.logger.info(
+        { leader: held },
+        held
+          ? 'outbox relay: this instance is the active relay'
+          : 'outbox relay: this instance is no longer the active relay',
+      ),
   })
   const relay = createRelay(
     {
@@ -107,14 +133,26 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
       heartbeats: async () => {
         for (const s of await repo.heartbeatsDue(ctx.db, ctx.clock())) {
           await repo.markNotified(ctx.db, s.id, ctx.clock())
-          const result = await send(s.url, { 'content-type': 'application/fhir+json' }, JSON.stringify(notificationBundle(base, s, 'heartbeat', [])))
-          if (result.status === undefined || result.status >= 300) ctx.logger.warn({ subscriptionId: s.id, status: result.status }, 'FHIR subscription heartbeat not accepted')
+          const result = await send(
+            s.url,
+            { 'content-type': 'application/fhir+json' },
+            JSON.stringify(notificationBundle(base, s, 'heartbeat', [])),
+          )
+          if (result.status === undefined || result.status >= 300)
+            ctx.logger.warn(
+              { subscriptionId: s.id, status: result.status },
+              'FHIR subscription heartbeat not accepted',
+            )
         }
       },
     },
     {
       intervalMs: cfg.relayIntervalMs,
-      backoff: { baseMs: cfg.retryBaseMs, maxDelayMs: cfg.retryMaxDelayMs, retryForMs: cfg.retryForSeconds * 1000 },
+      backoff: {
+        baseMs: cfg.retryBaseMs,
+        maxDelayMs: cfg.retryMaxDelayMs,
+        retryForMs: cfg.retryForSeconds * 1000,
+      },
       retentionMs: cfg.retentionHours * 3_600_000,
       claimMs: cfg.webhookTimeoutMs + 30_000,
       stream: nats !== undefined,
@@ -130,14 +168,29 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
     base,
     clock: ctx.clock,
   })
-  const subscriptions = createSubscriptionService({ db: ctx.db, keyring: ctx.keyring, pdp: ctx.pdp, loadSubscriber, destinations, clock: ctx.clock })
+  const subscriptions = createSubscriptionService({
+    db: ctx.db,
+    keyring: ctx.keyring,
+    pdp: ctx.pdp,
+    loadSubscriber,
+    destinations,
+    clock: ctx.clock,
+  })
   return {
     relay,
     routesV2: subscriptionRoutesV2({ subscriptions }),
     fhirRoutes: fhirSubscriptionRoutes({ subscriptions: fhirSubscriptions, base }),
     natsConnected: nats ? () => nats.connected() : undefined,
     async start() {
-      if (nats) void nats.connect().catch((err: unknown) => ctx.logger.warn({ err: { message: (err as Error).message } }, 'NATS JetStream is not reachable yet; events wait in the outbox'))
+      if (nats)
+        void nats
+          .connect()
+          .catch((err: unknown) =>
+            ctx.logger.warn(
+              { err: { message: (err as Error).message } },
+              'NATS JetStream is not reachable yet; events wait in the outbox',
+            ),
+          )
       if (cfg.relay) relay.start()
     },
     async stop() {

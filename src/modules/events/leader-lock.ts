@@ -8,6 +8,7 @@
 
 import pg from 'pg'
 import type { Database } from '../../platform/db/index.ts'
+import { currentSchema, pingRelaySession, prepareRelaySession, tryRelayLock } from './repository.ts'
 
 const LOCK_CLASS = 727_000_002 // advisory lock namespace of the outbox relay (727_000_001: migrations)
 
@@ -18,7 +19,11 @@ export interface LeaderLock {
   readonly held: boolean
 }
 
-export function createLeaderLock(deps: { db: Database; databaseUrl: string | undefined; onChange?: (held: boolean) => void }): LeaderLock {
+export function createLeaderLock(deps: {
+  db: Database
+  databaseUrl: string | undefined
+  onChange?: (held: boolean) => void
+}): LeaderLock {
   if (deps.db.kind === 'pglite' || !deps.databaseUrl) {
     let held = false
     return {
@@ -51,21 +56,24 @@ export function createLeaderLock(deps: { db: Database; databaseUrl: string | und
     },
     async acquire() {
       try {
-        schema ??= (await deps.db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s ?? 'public'
+        schema ??= await currentSchema(deps.db)
         if (!client) {
-          const c = new pg.Client({ connectionString: deps.databaseUrl, keepAlive: true, keepAliveInitialDelayMillis: 5_000, connectionTimeoutMillis: 5_000 })
+          const c = new pg.Client({
+            connectionString: deps.databaseUrl,
+            keepAlive: true,
+            keepAliveInitialDelayMillis: 5_000,
+            connectionTimeoutMillis: 5_000,
+          })
           c.on('error', lost)
           await c.connect()
-          // The server notices a vanished holder within ~10 s rather than the kernel's default hours.
-          await c.query("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET application_name = 'vigil-outbox-relay'")
+          await prepareRelaySession(c)
           client = c
         }
         if (held) {
-          await client.query('SELECT 1')
+          await pingRelaySession(client)
           return true
         }
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, schema])
-        if (rows[0]?.ok === true) {
+        if (await tryRelayLock(client, LOCK_CLASS, schema)) {
           held = true
           deps.onChange?.(true)
         }

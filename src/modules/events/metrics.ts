@@ -15,13 +15,32 @@ export interface EventMetrics {
 export function createEventMetrics(registry: Registry | undefined, db: Queryable): EventMetrics {
   if (!registry) return { delivered: () => {}, retried: () => {}, dead: () => {}, withheld: () => {} }
   const labelNames = ['destination'] as const
-  const delivered = new Counter({ name: 'vigil_events_delivered_total', help: 'Event deliveries answered 2xx (or published to the stream), by destination kind.', labelNames, registers: [registry] })
-  const retried = new Counter({ name: 'vigil_events_retried_total', help: 'Event delivery attempts that failed and were scheduled again.', labelNames, registers: [registry] })
-  const dead = new Counter({ name: 'vigil_events_dead_total', help: 'Event deliveries dead-lettered (retried for EVENTS_RETRY_FOR_SECONDS, or their subscription switched off).', labelNames, registers: [registry] })
-  const withheld = new Counter({ name: 'vigil_events_withheld_total', help: 'Event deliveries the policy decision point refused at delivery time.', registers: [registry] })
+  const delivered = new Counter({
+    name: 'vigil_events_delivered_total',
+    help: 'Event deliveries answered 2xx (or published to the stream), by destination kind.',
+    labelNames,
+    registers: [registry],
+  })
+  const retried = new Counter({
+    name: 'vigil_events_retried_total',
+    help: 'Event delivery attempts that failed and were scheduled again.',
+    labelNames,
+    registers: [registry],
+  })
+  const dead = new Counter({
+    name: 'vigil_events_dead_total',
+    help: 'Event deliveries dead-lettered (retried for EVENTS_RETRY_FOR_SECONDS, or their subscription switched off).',
+    labelNames,
+    registers: [registry],
+  })
+  const withheld = new Counter({
+    name: 'vigil_events_withheld_total',
+    help: 'Event deliveries the policy decision point refused at delivery time.',
+    registers: [registry],
+  })
   const latency = new Histogram({
     name: 'vigil_events_delivery_latency_seconds',
-    help: 'Seconds from an event\'s commit to its delivery, by destination kind.',
+    help: "Seconds from an event's commit to its delivery, by destination kind.",
     labelNames,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
     registers: [registry],

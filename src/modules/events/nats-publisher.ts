@@ -33,12 +33,22 @@ export function createNatsPublisher(options: { url: string; stream: string; logg
   let up = false
 
   async function open(): Promise<JetStreamClient> {
-    const conn = await connect({ servers: options.url, name: 'vigil', maxReconnectAttempts: -1, reconnectTimeWait: 1_000, timeout: 3_000 })
+    const conn = await connect({
+      servers: options.url,
+      name: 'vigil',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      timeout: 3_000,
+    })
     const jsm = await jetstreamManager(conn)
     try {
       await jsm.streams.info(options.stream)
     } catch {
-      await jsm.streams.add({ name: options.stream, subjects: [`${SUBJECT_PREFIX}.>`], duplicate_window: 2 * 60 * 1_000_000_000 })
+      await jsm.streams.add({
+        name: options.stream,
+        subjects: [`${SUBJECT_PREFIX}.>`],
+        duplicate_window: 2 * 60 * 1_000_000_000,
+      })
       options.logger.info({ stream: options.stream }, 'NATS JetStream stream created')
     }
     void conn.closed().then(() => {
@@ -72,7 +82,11 @@ export function createNatsPublisher(options: { url: string; stream: string; logg
   return {
     async publish(event) {
       const c = await client()
-      const body = JSON.stringify({ type: event.type, timestamp: event.createdAt.toISOString(), data: eventData(event) })
+      const body = JSON.stringify({
+        type: event.type,
+        timestamp: event.createdAt.toISOString(),
+        data: eventData(event),
+      })
       await c.publish(subjectFor(event.type), body, { msgID: event.eventId, timeout: 5_000 })
     },
     connected: () => up && nc !== undefined && !nc.isClosed(),

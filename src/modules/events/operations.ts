@@ -23,26 +23,54 @@ export function createEventOperations(deps: EventOperationsDeps) {
     async redrive(filter: { ids?: readonly number[]; subscriptionId?: string }): Promise<number> {
       return db.transaction(async (tx) => {
         const n = await repo.redrive(tx, filter, clock())
-        await audit.record({ actorKind: 'system', action: 'events.redrive', resourceType: 'event-subscription', resourceId: filter.subscriptionId ?? null, outcome: 'success' }, tx)
+        await audit.record(
+          {
+            actorKind: 'system',
+            action: 'events.redrive',
+            resourceType: 'event-subscription',
+            resourceId: filter.subscriptionId ?? null,
+            outcome: 'success',
+          },
+          tx,
+        )
         return n
       })
     },
 
     /** Queues past events again for one subscription ('nats' for the stream): the same event ids, so receivers deduplicate. */
-    async replay(target: { subscriptionId?: string; nats?: boolean }, filter: { since: Date; types?: readonly string[] }): Promise<number> {
+    async replay(
+      target: { subscriptionId?: string; nats?: boolean },
+      filter: { since: Date; types?: readonly string[] },
+    ): Promise<number> {
       let destination = 'nats'
       let subscription: repo.Subscription | undefined
       if (!target.nats) {
-        subscription = target.subscriptionId ? await repo.findSubscription(db, target.subscriptionId) : undefined
+        subscription = target.subscriptionId
+          ? await repo.findSubscription(db, target.subscriptionId)
+          : undefined
         if (!subscription) throw new Error('no such subscription')
         destination = `${subscription.kind}:${subscription.id}`
       }
-      const events = (await repo.findEvents(db, { since: filter.since, ...(filter.types ? { types: filter.types } : {}), ...(subscription?.patientId ? { patientId: subscription.patientId } : {}), limit: 100_000 })).filter(
-        (e) => !subscription || subscription.eventTypes.includes(e.type),
-      )
+      const events = (
+        await repo.findEvents(db, {
+          since: filter.since,
+          ...(filter.types ? { types: filter.types } : {}),
+          ...(subscription?.patientId ? { patientId: subscription.patientId } : {}),
+          limit: 100_000,
+        })
+      ).filter((e) => !subscription || subscription.eventTypes.includes(e.type))
       return db.transaction(async (tx) => {
         await repo.replay(tx, destination, subscription?.id ?? null, events, clock())
-        await audit.record({ actorKind: 'system', action: 'events.replay', resourceType: 'event-subscription', resourceId: subscription?.id ?? 'nats', outcome: 'success' }, tx)
+        await audit.record(
+          {
+            actorKind: 'system',
+            action: 'events.replay',
+            resourceType: 'event-subscription',
+            resourceId: subscription?.id ?? 'nats',
+            outcome: 'success',
+          },
+          tx,
+        )
         return events.length
       })
     },

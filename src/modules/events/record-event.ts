@@ -3,6 +3,7 @@
 
 import type { Queryable } from '../../platform/db/index.ts'
 import type { EventType } from './event-types.ts'
+import { insertOutboxEvent } from './repository.ts'
 
 export interface EventInput {
   readonly type: EventType
@@ -16,5 +17,5 @@ export interface EventInput {
 
 export async function recordEvent(tx: Queryable, event: EventInput, now: Date): Promise<void> {
   const payload = { patientId: event.patientId, resourceId: event.resourceId, ...(event.data ?? {}) }
-  await tx.query('INSERT INTO outbox (topic, payload, patient_id, created_at) VALUES ($1, $2, $3, $4)', [event.type, JSON.stringify(payload), event.patientId, now.toISOString()])
+  await insertOutboxEvent(tx, { topic: event.type, payload, patientId: event.patientId }, now)
 }

@@ -10,7 +10,7 @@
 
 import type { Database } from '../../platform/db/index.ts'
 import type { Principal } from '../../security/authn/index.ts'
-import { createPrincipalDirectory } from '../identity/principal-directory.ts'
+import { createPrincipalDirectory } from '../identity/index.ts'
 import type { Subscription } from './repository.ts'
 
 export type LoadSubscriber = (subscription: Subscription) => Promise<Principal | undefined>
@@ -20,12 +20,33 @@ export function createSubscriberLoader(db: Database): LoadSubscriber {
   return async (s) => {
     if (s.ownerKind === 'organisation') {
       if (!s.organisationId) return undefined
-      return { kind: 'client', id: `organisation:${s.organisationId}`, clientId: undefined, scopes: s.scopes, roles: [], memberships: [], patientId: null, organisationId: s.organisationId }
+      return {
+        kind: 'client',
+        id: `organisation:${s.organisationId}`,
+        clientId: undefined,
+        scopes: s.scopes,
+        roles: [],
+        memberships: [],
+        patientId: null,
+        organisationId: s.organisationId,
+      }
     }
     if (s.ownerKind === 'client') {
-      const { rows } = await db.query<{ organisation_id: string | null }>('SELECT organisation_id FROM oauth_clients WHERE client_id = $1', [s.ownerId])
+      const { rows } = await db.query<{ organisation_id: string | null }>(
+        'SELECT organisation_id FROM oauth_clients WHERE client_id = $1',
+        [s.ownerId],
+      )
       if (rows.length === 0) return undefined
-      return { kind: 'client', id: s.ownerId, clientId: s.ownerId, scopes: s.scopes, roles: [], memberships: [], patientId: null, organisationId: rows[0]?.organisation_id ?? null }
+      return {
+        kind: 'client',
+        id: s.ownerId,
+        clientId: s.ownerId,
+        scopes: s.scopes,
+        roles: [],
+        memberships: [],
+        patientId: null,
+        organisationId: rows[0]?.organisation_id ?? null,
+      }
     }
     const { rows } = await db.query<{ status: string }>('SELECT status FROM users WHERE id = $1', [s.ownerId])
     if (rows[0]?.status !== 'active') return undefined

@@ -12,9 +12,16 @@ export const SubscriptionView = Type.Object({
   payload: Type.Union([Type.Literal('id-only'), Type.Literal('full-resource')]),
   description: Type.Union([Type.String(), Type.Null()]),
   organisationId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-  status: Type.Union([Type.Literal('active'), Type.Literal('off'), Type.Literal('error'), Type.Literal('requested')]),
+  status: Type.Union([
+    Type.Literal('active'),
+    Type.Literal('off'),
+    Type.Literal('error'),
+    Type.Literal('requested'),
+  ]),
   statusReason: Type.Union([Type.String(), Type.Null()]),
-  previousSecretExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'After a rotation: until when the previous secret also signs' }),
+  previousSecretExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'After a rotation: until when the previous secret also signs',
+  }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 })
@@ -41,7 +48,12 @@ export const DeliveryView = Type.Object({
   id: Type.Integer(),
   eventId: Type.String({ format: 'uuid' }),
   eventType: Type.String(),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('withheld'), Type.Literal('dead')]),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('delivered'),
+    Type.Literal('withheld'),
+    Type.Literal('dead'),
+  ]),
   attempts: Type.Integer(),
   nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   lastStatus: Type.Union([Type.Integer(), Type.Null()]),

@@ -11,7 +11,12 @@ import { AppError } from '../../platform/http/errors.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { Decision, PolicyDecisionPoint, Resource } from '../../security/policy/index.ts'
 import { ACTIONS } from '../../security/policy/rules.ts'
-import { DestinationRefused, destinationUrlProblem, resolvePublic, type DestinationRules } from './destination-address.ts'
+import {
+  DestinationRefused,
+  destinationUrlProblem,
+  resolvePublic,
+  type DestinationRules,
+} from './destination-address.ts'
 import { EVENT_TYPES, type EventType } from './event-types.ts'
 import * as repo from './repository.ts'
 import type { LoadSubscriber } from './subscriber.ts'
@@ -37,18 +42,34 @@ export interface SubscriptionServiceDeps {
   readonly clock: () => Date
 }
 
-const field = (pointer: string, detail: string, status: 'VALIDATION_FAILED' | 'FORBIDDEN' = 'VALIDATION_FAILED') =>
-  new AppError(status, status === 'FORBIDDEN' ? 'The subscriber may not receive events about this patient' : 'The subscription is not valid', { errors: [{ pointer, detail }] })
+const field = (
+  pointer: string,
+  detail: string,
+  status: 'VALIDATION_FAILED' | 'FORBIDDEN' = 'VALIDATION_FAILED',
+) =>
+  new AppError(
+    status,
+    status === 'FORBIDDEN'
+      ? 'The subscriber may not receive events about this patient'
+      : 'The subscription is not valid',
+    { errors: [{ pointer, detail }] },
+  )
 
 /** The organisations whose subscriptions this principal manages. */
 function managedOrganisations(p: Principal): string[] {
   if (p.kind === 'client') return p.organisationId ? [p.organisationId] : []
-  return (p.memberships ?? []).filter((m) => m.role === 'org-admin' && m.organisationId !== null).map((m) => m.organisationId as string)
+  return (p.memberships ?? [])
+    .filter((m) => m.role === 'org-admin' && m.organisationId !== null)
+    .map((m) => m.organisationId as string)
 }
 
 /** The read scopes an organisation's integration needs for these event types. */
 function readScopes(types: readonly EventType[]): string[] {
-  return [...new Set(types.map((t) => (ACTIONS[EVENT_TYPES[t].action] as { scopes: readonly string[] }).scopes[0] as string))]
+  return [
+    ...new Set(
+      types.map((t) => (ACTIONS[EVENT_TYPES[t].action] as { scopes: readonly string[] }).scopes[0] as string),
+    ),
+  ]
 }
 
 export function createSubscriptionService(deps: SubscriptionServiceDeps) {
@@ -62,22 +83,41 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     try {
       await resolvePublic(new URL(url).hostname, deps.destinations)
     } catch (err) {
-      throw field('/body/url', err instanceof DestinationRefused ? 'must not resolve to a private, loopback or link-local address' : 'the host name does not resolve')
+      throw field(
+        '/body/url',
+        err instanceof DestinationRefused
+          ? 'must not resolve to a private, loopback or link-local address'
+          : 'the host name does not resolve',
+      )
     }
   }
 
   async function load(id: string, authorize: Authorize): Promise<repo.Subscription> {
     const s = await repo.findSubscription(db, id, 'webhook')
     if (!s) throw new AppError('NOT_FOUND', 'No such subscription')
-    await authorize('subscriptions.manage', { type: 'subscription', id: s.id, organisationId: s.organisationId })
+    await authorize('subscriptions.manage', {
+      type: 'subscription',
+      id: s.id,
+      organisationId: s.organisationId,
+    })
     return s
   }
 
   return {
-    async create(principal: Principal, input: CreateSubscription, authorize: Authorize): Promise<{ subscription: repo.Subscription; secret: string }> {
+    async create(
+      principal: Principal,
+      input: CreateSubscription,
+      authorize: Authorize,
+    ): Promise<{ subscription: repo.Subscription; secret: string }> {
       const managed = managedOrganisations(principal)
       const organisationId = input.organisationId ?? (managed.length === 1 ? managed[0] : undefined)
-      if (!organisationId) throw field('/body/organisationId', managed.length > 1 ? 'required: you administer several organisations' : 'no organisation of yours to subscribe for')
+      if (!organisationId)
+        throw field(
+          '/body/organisationId',
+          managed.length > 1
+            ? 'required: you administer several organisations'
+            : 'no organisation of yours to subscribe for',
+        )
       await authorize('subscriptions.manage', { type: 'subscription', organisationId })
       await checkUrl(input.url)
       const types = [...new Set(input.eventTypes)]
@@ -85,8 +125,18 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       const id = randomUUID()
       const owner: Pick<repo.Subscription, 'ownerKind' | 'ownerId' | 'ownerClientId' | 'scopes'> =
         principal.kind === 'client'
-          ? { ownerKind: 'client', ownerId: principal.id, ownerClientId: principal.clientId ?? principal.id, scopes: [...principal.scopes] }
-          : { ownerKind: 'organisation', ownerId: organisationId, ownerClientId: principal.clientId ?? null, scopes: readScopes(types) }
+          ? {
+              ownerKind: 'client',
+              ownerId: principal.id,
+              ownerClientId: principal.clientId ?? principal.id,
+              scopes: [...principal.scopes],
+            }
+          : {
+              ownerKind: 'organisation',
+              ownerId: organisationId,
+              ownerClientId: principal.clientId ?? null,
+              scopes: readScopes(types),
+            }
       const draft: repo.NewSubscription = {
         id,
         kind: 'webhook',
@@ -103,14 +153,40 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       }
       if (draft.patientId) {
         // The subscriber (as deliveries will be judged) must be permitted every event type on this patient.
-        const subscriber = await deps.loadSubscriber({ ...draft, statusReason: null, previousSecretSealed: null, previousSecretExpiresAt: null, createdAt: clock(), updatedAt: clock(), topic: null, heartbeatSeconds: null, eventsSinceStart: 0 })
+        const subscriber = await deps.loadSubscriber({
+          ...draft,
+          statusReason: null,
+          previousSecretSealed: null,
+          previousSecretExpiresAt: null,
+          createdAt: clock(),
+          updatedAt: clock(),
+          topic: null,
+          heartbeatSeconds: null,
+          eventsSinceStart: 0,
+        })
         for (const t of types) {
-          const d = subscriber ? await deps.pdp.decide(subscriber, EVENT_TYPES[t].action, { type: EVENT_TYPES[t].resourceType, patientId: draft.patientId }, { requestId: id, ip: '', now: clock() }) : undefined
-          if (d?.effect !== 'permit') throw field('/body/patientId', `the subscriber may not receive ${t} events about this patient`, 'FORBIDDEN')
+          const d = subscriber
+            ? await deps.pdp.decide(
+                subscriber,
+                EVENT_TYPES[t].action,
+                { type: EVENT_TYPES[t].resourceType, patientId: draft.patientId },
+                { requestId: id, ip: '', now: clock() },
+              )
+            : undefined
+          if (d?.effect !== 'permit')
+            throw field(
+              '/body/patientId',
+              `the subscriber may not receive ${t} events about this patient`,
+              'FORBIDDEN',
+            )
         }
       }
       const secret = generateWebhookSecret()
-      const subscription = await repo.insertSubscription(db, { ...draft, secretSealed: sealSecret(deps.keyring, id, secret) }, clock())
+      const subscription = await repo.insertSubscription(
+        db,
+        { ...draft, secretSealed: sealSecret(deps.keyring, id, secret) },
+        clock(),
+      )
       return { subscription, secret }
     },
 
@@ -127,15 +203,29 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       await repo.deleteSubscription(db, id)
     },
 
-    async rotateSecret(id: string, overlapSeconds: number, authorize: Authorize): Promise<{ subscription: repo.Subscription; secret: string }> {
+    async rotateSecret(
+      id: string,
+      overlapSeconds: number,
+      authorize: Authorize,
+    ): Promise<{ subscription: repo.Subscription; secret: string }> {
       await load(id, authorize)
       const secret = generateWebhookSecret()
       const now = clock()
-      await repo.rotateSecret(db, id, sealSecret(deps.keyring, id, secret), new Date(now.getTime() + overlapSeconds * 1000), now)
+      await repo.rotateSecret(
+        db,
+        id,
+        sealSecret(deps.keyring, id, secret),
+        new Date(now.getTime() + overlapSeconds * 1000),
+        now,
+      )
       return { subscription: (await repo.findSubscription(db, id)) as repo.Subscription, secret }
     },
 
-    async deliveries(id: string, status: repo.DeliveryStatus | undefined, authorize: Authorize): Promise<repo.Delivery[]> {
+    async deliveries(
+      id: string,
+      status: repo.DeliveryStatus | undefined,
+      authorize: Authorize,
+    ): Promise<repo.Delivery[]> {
       await load(id, authorize)
       return repo.listDeliveries(db, { subscriptionId: id, ...(status ? { status } : {}), limit: 200 })
     },

@@ -15,14 +15,27 @@ export function generateWebhookSecret(): string {
 
 const aad = (subscriptionId: string) => `event-subscription:${subscriptionId}`
 
-export function sealSecret(keyring: Pick<Keyring, 'encrypt'>, subscriptionId: string, secret: string): string {
+export function sealSecret(
+  keyring: Pick<Keyring, 'encrypt'>,
+  subscriptionId: string,
+  secret: string,
+): string {
   return keyring.encrypt(secret, aad(subscriptionId))
 }
 
 /** The secrets that sign a delivery now: the current one, and the previous one during its overlap. */
-export function signingSecrets(keyring: Pick<Keyring, 'decryptString'>, s: Subscription, now: Date): string[] {
+export function signingSecrets(
+  keyring: Pick<Keyring, 'decryptString'>,
+  s: Subscription,
+  now: Date,
+): string[] {
   const secrets: string[] = []
   if (s.secretSealed) secrets.push(keyring.decryptString(s.secretSealed, aad(s.id)))
-  if (s.previousSecretSealed && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > now.getTime()) secrets.push(keyring.decryptString(s.previousSecretSealed, aad(s.id)))
+  if (
+    s.previousSecretSealed &&
+    s.previousSecretExpiresAt &&
+    s.previousSecretExpiresAt.getTime() > now.getTime()
+  )
+    secrets.push(keyring.decryptString(s.previousSecretSealed, aad(s.id)))
   return secrets
 }

@@ -5,7 +5,12 @@
 
 import http from 'node:http'
 import https from 'node:https'
-import { DestinationRefused, destinationUrlProblem, guardedLookup, type DestinationRules } from './destination-address.ts'
+import {
+  DestinationRefused,
+  destinationUrlProblem,
+  guardedLookup,
+  type DestinationRules,
+} from './destination-address.ts'
 
 export interface SendResult {
   /** HTTP status, or undefined when no answer came (refused, unreachable, timed out). */
@@ -41,7 +46,12 @@ export function createWebhookSender(options: WebhookSenderOptions): SendWebhook 
         target,
         {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': options.userAgent ?? 'Vigil-Webhooks', ...headers },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(body)),
+            'user-agent': options.userAgent ?? 'Vigil-Webhooks',
+            ...headers,
+          },
           lookup: lookup as unknown as http.RequestOptions['lookup'],
           // A fresh connection per delivery: pooled sockets would skip the address check of a re-pointed name.
           agent: false,
@@ -63,7 +73,15 @@ export function createWebhookSender(options: WebhookSenderOptions): SendWebhook 
         req.destroy(new Error('timed out'))
         finish({ status: undefined, error: `no answer within ${options.timeoutMs} ms` })
       }, options.timeoutMs)
-      req.on('error', (err) => finish({ status: undefined, error: err instanceof DestinationRefused ? `destination refused: ${err.message}` : `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`.slice(0, 300) }))
+      req.on('error', (err) =>
+        finish({
+          status: undefined,
+          error:
+            err instanceof DestinationRefused
+              ? `destination refused: ${err.message}`
+              : `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`.slice(0, 300),
+        }),
+      )
       req.end(body)
     })
 }

@@ -1,12 +1,22 @@
 // Device: a registered device bound to a patient now, as an R4 Device. An unbound device holds no
 // patient's data and is not served here (its organisation manages it through the device API).
 
-import type { FastifyInstance } from 'fastify'
-import { idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf, type Query } from '../../fhir/search.ts'
+import { idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf } from '../../fhir/search.ts'
 import { FhirError } from '../../fhir/outcome.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
-import { AnyResource, etag, IdParams, intersect, keysetPage, pagedBundle, pagingOf, scopeIds, unknownSearchParams, type KeysetRow } from './shared.ts'
+import {
+  AnyResource,
+  etag,
+  IdParams,
+  keysetPage,
+  pagedBundle,
+  pagingOf,
+  scopeIds,
+  unknownSearchParams,
+  type KeysetRow,
+} from './shared.ts'
+import type { TypedApp } from '../../platform/http/typed-routes.ts'
 
 export const SERIAL_SYSTEM = 'urn:vigil:device-serial'
 
@@ -22,12 +32,16 @@ export interface DeviceRow extends KeysetRow {
   readonly patient_id: string | null
 }
 
-const COLUMNS = 'd.id, d.manufacturer, d.model, d.serial, d.type, d.firmware_version, d.status, d.version, d.updated_at, b.patient_id'
+const COLUMNS =
+  'd.id, d.manufacturer, d.model, d.serial, d.type, d.firmware_version, d.status, d.version, d.updated_at, b.patient_id'
 const FROM = 'devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL'
 
 export async function loadDevices(ctx: ModuleContext, ids: readonly string[]): Promise<DeviceRow[]> {
   if (ids.length === 0) return []
-  const { rows } = await ctx.db.query<DeviceRow>(`SELECT ${COLUMNS}, '' AS sort_key FROM ${FROM} WHERE d.id = ANY($1::uuid[])`, [ids])
+  const { rows } = await ctx.db.query<DeviceRow>(
+    `SELECT ${COLUMNS}, '' AS sort_key FROM ${FROM} WHERE d.id = ANY($1::uuid[])`,
+    [ids],
+  )
   return rows
 }
 
@@ -48,16 +62,28 @@ export function presentDevice(d: DeviceRow): Record<string, unknown> {
 }
 
 export function deviceRoutes(ctx: ModuleContext) {
-  return async function devices(app: FastifyInstance): Promise<void> {
+  return async function devices(app: TypedApp): Promise<void> {
     app.get(
       '/Device/:id',
-      { config: { policy: 'devices.read' }, schema: { tags: ['FHIR'], summary: 'Read a Device (bound to a patient)', params: IdParams, response: { 200: AnyResource } } },
+      {
+        config: { policy: 'devices.read' },
+        schema: {
+          tags: ['FHIR'],
+          summary: 'Read a Device (bound to a patient)',
+          params: IdParams,
+          response: { 200: AnyResource },
+        },
+      },
       async (request, reply) => {
-        const { id } = request.params as { id: string }
+        const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
         const device = (await loadDevices(ctx, [id.toLowerCase()]))[0]
         if (!device || !device.patient_id) throw new AppError('NOT_FOUND')
-        await request.authorize('devices.read', { type: 'Device', id: device.id, patientId: device.patient_id })
+        await request.authorize('devices.read', {
+          type: 'Device',
+          id: device.id,
+          patientId: device.patient_id,
+        })
         reply.header('etag', etag(Number(device.version)))
         return presentDevice(device)
       },
@@ -68,13 +94,19 @@ export function deviceRoutes(ctx: ModuleContext) {
       {
         config: { policy: 'devices.read' },
         preValidation: unknownSearchParams('Device'),
-        schema: { tags: ['FHIR'], summary: 'Search Devices bound to the caller\u2019s patients', querystring: searchQuerySchema('Device'), response: { 200: AnyResource } },
+        schema: {
+          tags: ['FHIR'],
+          summary: 'Search Devices bound to the caller\u2019s patients',
+          querystring: searchQuerySchema('Device'),
+          response: { 200: AnyResource },
+        },
       },
       async (request) => {
-        const q = request.query as Query
+        const q = request.query
         const { count, cursor } = pagingOf(ctx, 'Device', q)
-        if (one(q, '_sort') !== undefined || q._include) throw new FhirError(400, 'not-supported', '_sort and _include are not supported on Device')
-        const patients = intersect(await scopeIds(request, 'devices.read'), referencesOf(q, 'patient', 'Patient'))
+        if (one(q, '_sort') !== undefined || q._include)
+          throw new FhirError(400, 'not-supported', '_sort and _include are not supported on Device')
+        const patients = await scopeIds(request, 'devices.read', referencesOf(q, 'patient', 'Patient'))
         const params: unknown[] = [patients]
         const where = ['b.patient_id = ANY($1::uuid[])']
         for (const ids of idsOf(q)) {
@@ -82,12 +114,25 @@ export function deviceRoutes(ctx: ModuleContext) {
           where.push(`d.id = ANY($${params.length}::uuid[])`)
         }
         for (const group of tokensOf(q, 'identifier')) {
-          params.push(group.filter((t) => t.system === undefined || t.system === SERIAL_SYSTEM).map((t) => t.code))
+          params.push(
+            group.filter((t) => t.system === undefined || t.system === SERIAL_SYSTEM).map((t) => t.code),
+          )
           where.push(`d.serial = ANY($${params.length}::text[])`)
         }
-        const page = patients.length === 0
-          ? { rows: [] as DeviceRow[], hasNext: false, hasPrevious: false }
-          : await keysetPage<DeviceRow>(ctx, { select: COLUMNS, from: FROM.replace('LEFT JOIN', 'JOIN'), where, params, timeColumn: 'd.created_at', idColumn: 'd.id', descending: false, count, cursor })
+        const page =
+          patients.length === 0
+            ? { rows: [] as DeviceRow[], hasNext: false, hasPrevious: false }
+            : await keysetPage<DeviceRow>(ctx, {
+                select: COLUMNS,
+                from: FROM.replace('LEFT JOIN', 'JOIN'),
+                where,
+                params,
+                timeColumn: 'd.created_at',
+                idColumn: 'd.id',
+                descending: false,
+                count,
+                cursor,
+              })
         return pagedBundle(ctx, request, 'Device', q, page, page.rows.map(presentDevice))
       },
     )

@@ -3,15 +3,39 @@
 // with the patient's data key (migration 0008).
 
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+
 import { FhirError } from '../../fhir/outcome.ts'
-import { dateSql, datesOf, idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf, withOffset, type Query } from '../../fhir/search.ts'
+import {
+  dateSql,
+  datesOf,
+  idsOf,
+  isUuid,
+  one,
+  referencesOf,
+  searchQuerySchema,
+  tokensOf,
+  withOffset,
+} from '../../fhir/search.ts'
 import { assertValidResource } from '../../fhir/validate.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import { recordEvent } from '../events/index.ts'
 import { LOINC } from './observation.ts'
-import { AnyResource, FhirBody, etag, fhirBase, IdParams, intersect, keysetPage, pagedBundle, pagingOf, scopeIds, unknownSearchParams, type KeysetRow } from './shared.ts'
+import {
+  AnyResource,
+  FhirBody,
+  etag,
+  fhirBase,
+  IdParams,
+  Outcome,
+  keysetPage,
+  pagedBundle,
+  pagingOf,
+  scopeIds,
+  unknownSearchParams,
+  type KeysetRow,
+} from './shared.ts'
+import type { TypedApp } from '../../platform/http/typed-routes.ts'
 
 export interface ReportRow extends KeysetRow {
   readonly patient_id: string
@@ -27,24 +51,32 @@ export interface ReportRow extends KeysetRow {
   readonly updated_at: Date | string
 }
 
-export const COLUMNS = 'r.id, r.patient_id, r.code, r.code_display, r.status, r.effective_at, r.effective_offset_minutes, r.issued_at, r.result_reading_ids, r.conclusion_sealed, r.version, r.updated_at'
+export const COLUMNS =
+  'r.id, r.patient_id, r.code, r.code_display, r.status, r.effective_at, r.effective_offset_minutes, r.issued_at, r.result_reading_ids, r.conclusion_sealed, r.version, r.updated_at'
 const conclusionAad = (id: string) => `diagnostic-report:${id}`
 
 /** pg returns uuid[] as an array; some drivers as '{a,b}'. */
 function uuidArray(v: string[] | string): string[] {
   if (Array.isArray(v)) return v
-  return v.replace(/^\{|\}$/g, '').split(',').filter(Boolean)
+  return v
+    .replace(/^\{|\}$/g, '')
+    .split(',')
+    .filter(Boolean)
 }
 
 export async function presentReport(ctx: ModuleContext, row: ReportRow): Promise<Record<string, unknown>> {
-  const conclusion = row.conclusion_sealed ? await ctx.cipher.open(row.patient_id, row.conclusion_sealed, conclusionAad(row.id)) : undefined
+  const conclusion = row.conclusion_sealed
+    ? await ctx.cipher.open(row.patient_id, row.conclusion_sealed, conclusionAad(row.id))
+    : undefined
   const results = uuidArray(row.result_reading_ids)
   return {
     resourceType: 'DiagnosticReport',
     id: row.id,
     meta: { versionId: String(Number(row.version)), lastUpdated: new Date(row.updated_at).toISOString() },
     status: row.status,
-    code: { coding: [{ system: LOINC, code: row.code, ...(row.code_display ? { display: row.code_display } : {}) }] },
+    code: {
+      coding: [{ system: LOINC, code: row.code, ...(row.code_display ? { display: row.code_display } : {}) }],
+    },
     subject: { reference: `Patient/${row.patient_id}` },
     effectiveDateTime: withOffset(new Date(row.effective_at), Number(row.effective_offset_minutes)),
     issued: new Date(row.issued_at).toISOString(),
@@ -67,17 +99,32 @@ const OFFSET = /(Z|([+-])(\d{2}):(\d{2}))$/
 
 export function diagnosticReportRoutes(ctx: ModuleContext) {
   const base = fhirBase(ctx)
-  return async function diagnosticReports(app: FastifyInstance): Promise<void> {
+  return async function diagnosticReports(app: TypedApp): Promise<void> {
     app.get(
       '/DiagnosticReport/:id',
-      { config: { policy: 'reports.read' }, schema: { tags: ['FHIR'], summary: 'Read a DiagnosticReport', params: IdParams, response: { 200: AnyResource } } },
+      {
+        config: { policy: 'reports.read' },
+        schema: {
+          tags: ['FHIR'],
+          summary: 'Read a DiagnosticReport',
+          params: IdParams,
+          response: { 200: AnyResource },
+        },
+      },
       async (request, reply) => {
-        const { id } = request.params as { id: string }
+        const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const { rows } = await ctx.db.query<ReportRow>(`SELECT ${COLUMNS}, '' AS sort_key FROM diagnostic_reports r WHERE r.id = $1`, [id.toLowerCase()])
+        const { rows } = await ctx.db.query<ReportRow>(
+          `SELECT ${COLUMNS}, '' AS sort_key FROM diagnostic_reports r WHERE r.id = $1`,
+          [id.toLowerCase()],
+        )
         const row = rows[0]
         if (!row) throw new AppError('NOT_FOUND')
-        await request.authorize('reports.read', { type: 'DiagnosticReport', id: row.id, patientId: row.patient_id })
+        await request.authorize('reports.read', {
+          type: 'DiagnosticReport',
+          id: row.id,
+          patientId: row.patient_id,
+        })
         reply.header('etag', etag(Number(row.version)))
         return presentReport(ctx, row)
       },
@@ -88,13 +135,23 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
       {
         config: { policy: 'reports.read' },
         preValidation: unknownSearchParams('DiagnosticReport'),
-        schema: { tags: ['FHIR'], summary: 'Search DiagnosticReports', querystring: searchQuerySchema('DiagnosticReport'), response: { 200: AnyResource } },
+        schema: {
+          tags: ['FHIR'],
+          summary: 'Search DiagnosticReports',
+          querystring: searchQuerySchema('DiagnosticReport'),
+          response: { 200: AnyResource },
+        },
       },
       async (request) => {
-        const q = request.query as Query
+        const q = request.query
         const { count, cursor } = pagingOf(ctx, 'DiagnosticReport', q)
-        if (one(q, '_sort') !== undefined || q._include) throw new FhirError(400, 'not-supported', '_sort and _include are not supported on DiagnosticReport')
-        const patients = intersect(await scopeIds(request, 'reports.read'), referencesOf(q, 'patient', 'Patient'))
+        if (one(q, '_sort') !== undefined || q._include)
+          throw new FhirError(
+            400,
+            'not-supported',
+            '_sort and _include are not supported on DiagnosticReport',
+          )
+        const patients = await scopeIds(request, 'reports.read', referencesOf(q, 'patient', 'Patient'))
         const params: unknown[] = [patients]
         const where = ['r.patient_id = ANY($1::uuid[])']
         for (const ids of idsOf(q)) {
@@ -106,10 +163,28 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
           where.push(`r.code = ANY($${params.length}::text[])`)
         }
         for (const d of datesOf(q, 'date')) where.push(dateSql('r.effective_at', d, params))
-        const page = patients.length === 0
-          ? { rows: [] as ReportRow[], hasNext: false, hasPrevious: false }
-          : await keysetPage<ReportRow>(ctx, { select: COLUMNS, from: 'diagnostic_reports r', where, params, timeColumn: 'r.effective_at', idColumn: 'r.id', descending: true, count, cursor })
-        return pagedBundle(ctx, request, 'DiagnosticReport', q, page, await Promise.all(page.rows.map((r) => presentReport(ctx, r))))
+        const page =
+          patients.length === 0
+            ? { rows: [] as ReportRow[], hasNext: false, hasPrevious: false }
+            : await keysetPage<ReportRow>(ctx, {
+                select: COLUMNS,
+                from: 'diagnostic_reports r',
+                where,
+                params,
+                timeColumn: 'r.effective_at',
+                idColumn: 'r.id',
+                descending: true,
+                count,
+                cursor,
+              })
+        return pagedBundle(
+          ctx,
+          request,
+          'DiagnosticReport',
+          q,
+          page,
+          await Promise.all(page.rows.map((r) => presentReport(ctx, r))),
+        )
       },
     )
 
@@ -126,7 +201,9 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
               {
                 resourceType: 'DiagnosticReport',
                 status: 'final',
-                code: { coding: [{ system: 'http://loinc.org', code: '11502-2', display: 'Laboratory report' }] },
+                code: {
+                  coding: [{ system: 'http://loinc.org', code: '11502-2', display: 'Laboratory report' }],
+                },
                 subject: { reference: 'Patient/00000000-0000-4000-8000-000000000000' },
                 effectiveDateTime: '2026-11-01T09:00:00+01:00',
                 result: [{ reference: 'Observation/00000000-0000-4000-8000-000000000001' }],
@@ -134,51 +211,127 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
               },
             ],
           },
-          response: { 201: AnyResource },
+          response: {
+            201: AnyResource,
+            422: Outcome(
+              'The report uses elements Vigil does not store, or its status, code, subject, time or results are not acceptable',
+            ),
+          },
         },
       },
       async (request, reply) => {
-        assertValidResource(request.body, 'DiagnosticReport')
-        const r = request.body as ReportResource
+        assertValidResource<ReportResource>(request.body, 'DiagnosticReport')
+        const r = request.body
         // Our profile: a LOINC code, a Patient subject, an effectiveDateTime with an offset, Observation results.
-        const allowed = new Set(['resourceType', 'status', 'code', 'subject', 'effectiveDateTime', 'result', 'conclusion', 'meta', 'text'])
+        const allowed = new Set([
+          'resourceType',
+          'status',
+          'code',
+          'subject',
+          'effectiveDateTime',
+          'result',
+          'conclusion',
+          'meta',
+          'text',
+        ])
         const extra = Object.keys(r).filter((k) => !allowed.has(k))
-        if (extra.length) throw new FhirError(422, 'not-supported', 'Vigil does not store these DiagnosticReport elements', extra.map((k) => `DiagnosticReport.${k}`))
-        if (!['registered', 'partial', 'preliminary', 'final', 'amended', 'corrected', 'appended'].includes(r.status)) throw new FhirError(422, 'value', 'status cannot be used on a new report', ['DiagnosticReport.status'])
+        if (extra.length)
+          throw new FhirError(
+            422,
+            'not-supported',
+            'Vigil does not store these DiagnosticReport elements',
+            extra.map((k) => `DiagnosticReport.${k}`),
+          )
+        if (
+          !['registered', 'partial', 'preliminary', 'final', 'amended', 'corrected', 'appended'].includes(
+            r.status,
+          )
+        )
+          throw new FhirError(422, 'value', 'status cannot be used on a new report', [
+            'DiagnosticReport.status',
+          ])
         const coding = r.code.coding?.find((c) => c.system === LOINC && c.code)
-        if (!coding?.code) throw new FhirError(422, 'required', 'code needs a LOINC coding', ['DiagnosticReport.code'])
+        if (!coding?.code)
+          throw new FhirError(422, 'required', 'code needs a LOINC coding', ['DiagnosticReport.code'])
         const subject = /^Patient\/([0-9a-fA-F-]{36})$/.exec(r.subject?.reference ?? '')?.[1]
-        if (!subject || !isUuid(subject)) throw new FhirError(422, 'required', 'subject must be Patient/<id>', ['DiagnosticReport.subject'])
+        if (!subject || !isUuid(subject))
+          throw new FhirError(422, 'required', 'subject must be Patient/<id>', ['DiagnosticReport.subject'])
         const offset = OFFSET.exec(r.effectiveDateTime ?? '')
-        if (!r.effectiveDateTime || !offset || !r.effectiveDateTime.includes('T')) throw new FhirError(422, 'required', 'effectiveDateTime with a time and an offset is required', ['DiagnosticReport.effectiveDateTime'])
-        const offsetMinutes = offset[1] === 'Z' ? 0 : (offset[2] === '-' ? -1 : 1) * (Number(offset[3]) * 60 + Number(offset[4]))
+        if (!r.effectiveDateTime || !offset || !r.effectiveDateTime.includes('T'))
+          throw new FhirError(422, 'required', 'effectiveDateTime with a time and an offset is required', [
+            'DiagnosticReport.effectiveDateTime',
+          ])
+        const offsetMinutes =
+          offset[1] === 'Z' ? 0 : (offset[2] === '-' ? -1 : 1) * (Number(offset[3]) * 60 + Number(offset[4]))
         const results = (r.result ?? []).map((ref, n) => {
           const id = /^Observation\/([0-9a-fA-F-]{36})$/.exec(ref.reference ?? '')?.[1]
-          if (!id || !isUuid(id)) throw new FhirError(422, 'value', 'a result must be Observation/<id>', [`DiagnosticReport.result[${n}]`])
+          if (!id || !isUuid(id))
+            throw new FhirError(422, 'value', 'a result must be Observation/<id>', [
+              `DiagnosticReport.result[${n}]`,
+            ])
           return id.toLowerCase()
         })
         const patientId = subject.toLowerCase()
         await request.authorize('reports.write', { type: 'DiagnosticReport', patientId })
         // Every result: an Observation of this same patient that the author may read.
         const unique = [...new Set(results)]
-        const { rows } = unique.length ? await ctx.db.query<{ id: string }>('SELECT id FROM readings WHERE id = ANY($1::uuid[]) AND patient_id = $2', [unique, patientId]) : { rows: [] }
-        if (rows.length !== unique.length) throw new FhirError(422, 'value', 'every result must be an Observation of the report\u2019s subject', ['DiagnosticReport.result'])
-        for (const id of unique) await request.authorize('device-data.read', { type: 'Observation', id, patientId })
+        const { rows } = unique.length
+          ? await ctx.db.query<{ id: string }>(
+              'SELECT id FROM readings WHERE id = ANY($1::uuid[]) AND patient_id = $2',
+              [unique, patientId],
+            )
+          : { rows: [] }
+        if (rows.length !== unique.length)
+          throw new FhirError(
+            422,
+            'value',
+            'every result must be an Observation of the report\u2019s subject',
+            ['DiagnosticReport.result'],
+          )
+        for (const id of unique)
+          await request.authorize('device-data.read', {
+            type: 'Observation',
+            id,
+            patientId,
+            interaction: 'r',
+          })
 
         const id = randomUUID()
         const now = ctx.clock()
         const row = await ctx.db.transaction(async (tx) => {
-          const sealed = r.conclusion ? await ctx.cipher.seal(patientId, r.conclusion, conclusionAad(id), tx) : null
+          const sealed = r.conclusion
+            ? await ctx.cipher.seal(patientId, r.conclusion, conclusionAad(id), tx)
+            : null
           const { rows: inserted } = await tx.query<ReportRow>(
             `INSERT INTO diagnostic_reports (id, patient_id, code, code_display, status, effective_at, effective_offset_minutes, issued_at, result_reading_ids, conclusion_sealed, performer_user_id, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid[], $10, $11, $8, $8) RETURNING ${COLUMNS.replaceAll('r.', '')}, '' AS sort_key`,
-            [id, patientId, coding.code, coding.display ?? null, r.status, new Date(r.effectiveDateTime as string).toISOString(), offsetMinutes, now, unique, sealed, request.principal?.kind === 'user' ? request.principal.id : null],
+            [
+              id,
+              patientId,
+              coding.code,
+              coding.display ?? null,
+              r.status,
+              new Date(r.effectiveDateTime as string).toISOString(),
+              offsetMinutes,
+              now,
+              unique,
+              sealed,
+              request.principal?.kind === 'user' ? request.principal.id : null,
+            ],
           )
-          await request.auditInTransaction(tx, { status: 201, resourceType: 'DiagnosticReport', resourceId: id, patientId })
+          await request.auditInTransaction(tx, {
+            status: 201,
+            resourceType: 'DiagnosticReport',
+            resourceId: id,
+            patientId,
+          })
           await recordEvent(tx, { type: 'diagnostic-report.created', patientId, resourceId: id }, now)
           return inserted[0] as ReportRow
         })
-        reply.code(201).header('location', `${base}/DiagnosticReport/${id}/_history/1`).header('etag', etag(1))
+        reply
+          .code(201)
+          .header('location', `${base}/DiagnosticReport/${id}/_history/1`)
+          .header('etag', etag(1))
         return presentReport(ctx, row)
       },
     )

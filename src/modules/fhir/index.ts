@@ -7,7 +7,11 @@ import { Type, type Static } from 'typebox'
 import { capabilityStatement } from '../../fhir/capability.ts'
 import { FHIR_JSON, renderError } from '../../fhir/outcome.ts'
 import { strictJsonParser } from '../../platform/http/input-boundary.ts'
-import { FHIR_SCOPES, OAUTH_ROUTES } from '../../security/oauth-server/index.ts'
+import {
+  CLIENT_AUTH_SIGNING_ALGS,
+  OAUTH_ROUTES,
+  SMART_SCOPES_SUPPORTED,
+} from '../../security/oauth-server/index.ts'
 import { auditEventFhirRoutes } from '../auditor/index.ts'
 import type { ModuleContext } from '../context.ts'
 import { deviceRoutes } from './device.ts'
@@ -30,17 +34,29 @@ function oauthUrls(ctx: ModuleContext) {
 }
 
 /** `extra`: more FHIR routes registered inside this plugin (the events module's Subscription), and what the CapabilityStatement declares for them. */
-export function fhirRoutes(ctx: ModuleContext, extra: { routes?: readonly ((app: FastifyInstance) => Promise<void>)[]; capability?: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } } = {}): FastifyPluginAsync {
+export function fhirRoutes(
+  ctx: ModuleContext,
+  extra: {
+    routes?: readonly ((app: FastifyInstance) => Promise<void>)[]
+    capability?: { resource: Record<string, unknown>; extension: Record<string, unknown>[] }
+  } = {},
+): FastifyPluginAsync {
   const startedAt = ctx.clock().toISOString()
   return async function fhir(app: FastifyInstance) {
     // application/fhir+json is JSON, through the same strict parser as application/json at the root (ADR-0015).
-    app.addContentTypeParser(['application/fhir+json'], { parseAs: 'buffer' }, strictJsonParser(app.getDefaultJsonParser('error', 'error')))
+    app.addContentTypeParser(
+      ['application/fhir+json'],
+      { parseAs: 'buffer' },
+      strictJsonParser(app.getDefaultJsonParser('error', 'error')),
+    )
 
     app.addHook('onSend', async (request, reply, payload) => {
       const type = String(reply.getHeader('content-type') ?? '')
       // The SMART configuration is plain JSON (SMART App Launch §2.0.2), not a FHIR resource.
-      if (request.routeOptions.url?.endsWith('/.well-known/smart-configuration') && reply.statusCode === 200) return payload
-      if (type.startsWith('application/json') || type.startsWith('application/problem+json')) reply.header('content-type', FHIR_JSON)
+      if (request.routeOptions.url?.endsWith('/.well-known/smart-configuration') && reply.statusCode === 200)
+        return payload
+      if (type.startsWith('application/json') || type.startsWith('application/problem+json'))
+        reply.header('content-type', FHIR_JSON)
       return payload
     })
 
@@ -51,24 +67,41 @@ export function fhirRoutes(ctx: ModuleContext, extra: { routes?: readonly ((app:
       return reply.code(out.status).type(FHIR_JSON).send(out.body)
     })
     app.setNotFoundHandler((request, reply) => {
-      const out = renderError(Object.assign(new Error('No route matches this method and path'), { statusCode: 404 }), request.id)
+      const out = renderError(
+        Object.assign(new Error('No route matches this method and path'), { statusCode: 404 }),
+        request.id,
+      )
       return reply.code(404).type(FHIR_JSON).send(out.body)
     })
 
     app.get(
       '/metadata',
       {
-        config: { public: 'FHIR capability statement: servers must describe themselves to unauthenticated clients (R4 3.1.0.15)' },
-        schema: { tags: ['FHIR'], summary: 'CapabilityStatement: the resources, interactions and search parameters this server implements', response: { 200: AnyResource } },
+        config: {
+          public:
+            'FHIR capability statement: servers must describe themselves to unauthenticated clients (R4 3.1.0.15)',
+        },
+        schema: {
+          tags: ['FHIR'],
+          summary:
+            'CapabilityStatement: the resources, interactions and search parameters this server implements',
+          response: { 200: AnyResource },
+        },
       },
-      async () => withExtra(capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }), extra.capability),
+      async () =>
+        withExtra(
+          capabilityStatement({ base: fhirBase(ctx), endpoints: oauthUrls(ctx), date: startedAt }),
+          extra.capability,
+        ),
     )
 
     // SMART App Launch 2.0 §2.0.2: discovery at [FHIR base]/.well-known/smart-configuration.
     app.get(
       '/.well-known/smart-configuration',
       {
-        config: { public: 'SMART App Launch discovery at the FHIR base: apps read it before they can authenticate' },
+        config: {
+          public: 'SMART App Launch discovery at the FHIR base: apps read it before they can authenticate',
+        },
         schema: smartConfigurationSchema('getSmartConfiguration'),
       },
       async (_request, reply) => {
@@ -87,12 +120,19 @@ export function fhirRoutes(ctx: ModuleContext, extra: { routes?: readonly ((app:
   }
 }
 
-function withExtra(statement: Record<string, unknown>, extra: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } | undefined): Record<string, unknown> {
+function withExtra(
+  statement: Record<string, unknown>,
+  extra: { resource: Record<string, unknown>; extension: Record<string, unknown>[] } | undefined,
+): Record<string, unknown> {
   if (!extra) return statement
   const rest = (statement.rest as Array<Record<string, unknown>>).map((r, i) =>
     i === 0 ? { ...r, resource: [...((r.resource as unknown[]) ?? []), extra.resource] } : r,
   )
-  return { ...statement, extension: [...((statement.extension as unknown[]) ?? []), ...extra.extension], rest }
+  return {
+    ...statement,
+    extension: [...((statement.extension as unknown[]) ?? []), ...extra.extension],
+    rest,
+  }
 }
 
 const SmartConfiguration = Type.Object(
@@ -116,7 +156,8 @@ const SmartConfiguration = Type.Object(
 
 /**
  * SMART App Launch 2.0 §2.0.2 capabilities — exactly those that work, each shown by a test
- * (test/conformance/smart-app-launch.test.ts derives this list from behaviour and compares).
+ * (test/e2e/smart-app-launch.test.ts derives this list from behaviour and compares; the other
+ * lists are derived in test/e2e/smart-discovery-behaviour.test.ts).
  * Not advertised: authorize-post, context-style, context-*-encounter, permission-offline without
  * refresh (none), sso beyond OpenID Connect.
  */
@@ -149,12 +190,12 @@ export function smartConfiguration(ctx: ModuleContext): Static<typeof SmartConfi
     revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
     introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,
     capabilities: SMART_CAPABILITIES,
-    scopes_supported: ['openid', 'offline_access', ...FHIR_SCOPES],
+    scopes_supported: [...SMART_SCOPES_SUPPORTED],
     response_types_supported: ['code'],
     code_challenge_methods_supported: ['S256'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'private_key_jwt'],
-    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'],
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_AUTH_SIGNING_ALGS],
   }
 }
 

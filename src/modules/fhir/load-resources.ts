@@ -7,19 +7,32 @@ import { loadDevices, presentDevice } from './device.ts'
 import { COLUMNS as REPORT_COLUMNS, presentReport, type ReportRow } from './diagnostic-report.ts'
 import { presentObservation, READING_COLUMNS, type ReadingRow } from './observation.ts'
 
-export async function loadFhirResources(ctx: ModuleContext, resourceType: string, ids: readonly string[], patientId: string): Promise<Record<string, unknown>[]> {
+export async function loadFhirResources(
+  ctx: ModuleContext,
+  resourceType: string,
+  ids: readonly string[],
+  patientId: string,
+): Promise<Record<string, unknown>[]> {
   if (ids.length === 0) return []
   if (resourceType === 'Observation') {
-    const { rows } = await ctx.db.query<ReadingRow>(`SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2 ORDER BY r.effective_at, r.id`, [ids, patientId])
+    const { rows } = await ctx.db.query<ReadingRow>(
+      `SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2 ORDER BY r.effective_at, r.id`,
+      [ids, patientId],
+    )
     return Promise.all(rows.map((r) => presentObservation(ctx, r)))
   }
   if (resourceType === 'DiagnosticReport') {
-    const { rows } = await ctx.db.query<ReportRow>(`SELECT ${REPORT_COLUMNS}, '' AS sort_key FROM diagnostic_reports r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2`, [ids, patientId])
+    const { rows } = await ctx.db.query<ReportRow>(
+      `SELECT ${REPORT_COLUMNS}, '' AS sort_key FROM diagnostic_reports r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2`,
+      [ids, patientId],
+    )
     return Promise.all(rows.map((r) => presentReport(ctx, r)))
   }
   if (resourceType === 'Device') {
     // A device event names its patient in the event; the device may since be bound elsewhere.
-    return (await loadDevices(ctx, ids)).map((d) => presentDevice({ ...d, patient_id: d.patient_id === patientId ? d.patient_id : null }))
+    return (await loadDevices(ctx, ids)).map((d) =>
+      presentDevice({ ...d, patient_id: d.patient_id === patientId ? d.patient_id : null }),
+    )
   }
   return []
 }

@@ -2,16 +2,39 @@
 // where one applies, LOINC code, UCUM quantities, blood-pressure components, subject and device
 // references, effective time with the device's offset, issued, version and last update.
 
-import type { FastifyInstance } from 'fastify'
 import { FhirError } from '../../fhir/outcome.ts'
-import { dateSql, datesOf, idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf, VITAL_SIGNS_PROFILE, withOffset, type Query } from '../../fhir/search.ts'
+import {
+  dateSql,
+  datesOf,
+  idsOf,
+  isUuid,
+  one,
+  referencesOf,
+  searchQuerySchema,
+  tokensOf,
+  VITAL_SIGNS_PROFILE,
+  withOffset,
+  type Query,
+} from '../../fhir/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { granularConstraints, type GranularConstraint } from '../../security/policy/scopes.ts'
 import { openReading } from '../device-data/index.ts'
 import type { ModuleContext } from '../context.ts'
 import { presentDevice, loadDevices } from './device.ts'
 import { presentPatient } from './patient.ts'
-import { AnyResource, etag, IdParams, intersect, keysetPage, maySee, pagedBundle, pagingOf, scopeIds, unknownSearchParams, type KeysetRow } from './shared.ts'
+import {
+  AnyResource,
+  etag,
+  IdParams,
+  keysetPage,
+  maySee,
+  pagedBundle,
+  pagingOf,
+  scopeIds,
+  unknownSearchParams,
+  type KeysetRow,
+} from './shared.ts'
+import type { TypedApp } from '../../platform/http/typed-routes.ts'
 
 export const LOINC = 'http://loinc.org'
 export const UCUM = 'http://unitsofmeasure.org'
@@ -19,15 +42,27 @@ const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-categ
 
 /** LOINC codes with an R4 vital-signs profile, and their display names. */
 const VITALS: Record<string, { profile: string; display: string }> = {
-  '85354-9': { profile: 'http://hl7.org/fhir/StructureDefinition/bp', display: 'Blood pressure panel with all children optional' },
+  '85354-9': {
+    profile: 'http://hl7.org/fhir/StructureDefinition/bp',
+    display: 'Blood pressure panel with all children optional',
+  },
   '8867-4': { profile: 'http://hl7.org/fhir/StructureDefinition/heartrate', display: 'Heart rate' },
   '9279-1': { profile: 'http://hl7.org/fhir/StructureDefinition/resprate', display: 'Respiratory rate' },
-  '2708-6': { profile: 'http://hl7.org/fhir/StructureDefinition/oxygensat', display: 'Oxygen saturation in Arterial blood' },
-  '59408-5': { profile: 'http://hl7.org/fhir/StructureDefinition/oxygensat', display: 'Oxygen saturation in Arterial blood by Pulse oximetry' },
+  '2708-6': {
+    profile: 'http://hl7.org/fhir/StructureDefinition/oxygensat',
+    display: 'Oxygen saturation in Arterial blood',
+  },
+  '59408-5': {
+    profile: 'http://hl7.org/fhir/StructureDefinition/oxygensat',
+    display: 'Oxygen saturation in Arterial blood by Pulse oximetry',
+  },
   '8310-5': { profile: 'http://hl7.org/fhir/StructureDefinition/bodytemp', display: 'Body temperature' },
   '8302-2': { profile: 'http://hl7.org/fhir/StructureDefinition/bodyheight', display: 'Body height' },
   '29463-7': { profile: 'http://hl7.org/fhir/StructureDefinition/bodyweight', display: 'Body weight' },
-  '39156-5': { profile: 'http://hl7.org/fhir/StructureDefinition/bmi', display: 'Body mass index (BMI) [Ratio]' },
+  '39156-5': {
+    profile: 'http://hl7.org/fhir/StructureDefinition/bmi',
+    display: 'Body mass index (BMI) [Ratio]',
+  },
 }
 const DISPLAY: Record<string, string> = {
   '2339-0': 'Glucose [Mass/volume] in Blood',
@@ -48,34 +83,76 @@ export interface ReadingRow extends KeysetRow {
   readonly updated_at: Date | string
 }
 
-export const READING_COLUMNS = 'r.id, r.patient_id, r.device_id, r.code, r.category, r.effective_at, r.effective_offset_minutes, r.received_at, r.value_sealed, r.version, r.updated_at'
+export const READING_COLUMNS =
+  'r.id, r.patient_id, r.device_id, r.code, r.category, r.effective_at, r.effective_offset_minutes, r.received_at, r.value_sealed, r.version, r.updated_at'
 
 const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit })
-const loinc = (code: string) => ({ coding: [{ system: LOINC, code, ...(VITALS[code] || DISPLAY[code] ? { display: VITALS[code]?.display ?? DISPLAY[code] } : {}) }] })
+const loinc = (code: string) => ({
+  coding: [
+    {
+      system: LOINC,
+      code,
+      ...(VITALS[code] || DISPLAY[code] ? { display: VITALS[code]?.display ?? DISPLAY[code] } : {}),
+    },
+  ],
+})
 
-export async function presentObservation(ctx: ModuleContext, row: ReadingRow): Promise<Record<string, unknown>> {
+export async function presentObservation(
+  ctx: ModuleContext,
+  row: ReadingRow,
+): Promise<Record<string, unknown>> {
   const content = await openReading(ctx.cipher, row.patient_id, row.id, row.value_sealed)
   const vital = row.category === 'vital-signs' ? VITALS[row.code] : undefined
   return {
     resourceType: 'Observation',
     id: row.id,
-    meta: { versionId: String(Number(row.version)), lastUpdated: new Date(row.updated_at).toISOString(), ...(vital ? { profile: [VITAL_SIGNS_PROFILE, vital.profile] } : {}) },
+    meta: {
+      versionId: String(Number(row.version)),
+      lastUpdated: new Date(row.updated_at).toISOString(),
+      ...(vital ? { profile: [VITAL_SIGNS_PROFILE, vital.profile] } : {}),
+    },
     status: 'final',
-    category: [{ coding: [{ system: CATEGORY_SYSTEM, code: row.category, display: row.category === 'vital-signs' ? 'Vital Signs' : row.category === 'laboratory' ? 'Laboratory' : row.category }] }],
+    category: [
+      {
+        coding: [
+          {
+            system: CATEGORY_SYSTEM,
+            code: row.category,
+            display:
+              row.category === 'vital-signs'
+                ? 'Vital Signs'
+                : row.category === 'laboratory'
+                  ? 'Laboratory'
+                  : row.category,
+          },
+        ],
+      },
+    ],
     code: loinc(row.code),
     subject: { reference: `Patient/${row.patient_id}` },
     effectiveDateTime: withOffset(new Date(row.effective_at), Number(row.effective_offset_minutes)),
     issued: new Date(row.received_at).toISOString(),
-    ...(content.value !== undefined && content.unit !== undefined ? { valueQuantity: quantity(content.value, content.unit) } : {}),
+    ...(content.value !== undefined && content.unit !== undefined
+      ? { valueQuantity: quantity(content.value, content.unit) }
+      : {}),
     ...(row.device_id ? { device: { reference: `Device/${row.device_id}` } } : {}),
     ...(content.note ? { note: [{ text: content.note }] } : {}),
-    ...(content.components && content.components.length > 0 ? { component: content.components.map((c) => ({ code: loinc(c.code), valueQuantity: quantity(c.value, c.unit) })) } : {}),
+    ...(content.components && content.components.length > 0
+      ? {
+          component: content.components.map((c) => ({
+            code: loinc(c.code),
+            valueQuantity: quantity(c.value, c.unit),
+          })),
+        }
+      : {}),
   }
 }
 
 /** Token values to codes: a system other than `system` matches nothing. */
 function codesOf(q: Query, name: string, system: string): string[][] {
-  return tokensOf(q, name).map((group) => group.filter((t) => t.system === undefined || t.system === system).map((t) => t.code))
+  return tokensOf(q, name).map((group) =>
+    group.filter((t) => t.system === undefined || t.system === system).map((t) => t.code),
+  )
 }
 
 /** A granular scope's parameter value (`system|code` or `code`) as the stored code, or null when its system is not the expected one. */
@@ -87,9 +164,18 @@ function granularValue(value: string, system: string): string | null {
 }
 
 /** Does a reading meet one of the granular constraints (category and code are enforced; any other parameter matches nothing)? */
-function meetsGranular(row: Pick<ReadingRow, 'category' | 'code'>, constraints: readonly GranularConstraint[]): boolean {
+function meetsGranular(
+  row: Pick<ReadingRow, 'category' | 'code'>,
+  constraints: readonly GranularConstraint[],
+): boolean {
   return constraints.some((c) =>
-    c.every(([name, value]) => (name === 'category' ? granularValue(value, CATEGORY_SYSTEM) === row.category : name === 'code' ? granularValue(value, LOINC) === row.code : false)),
+    c.every(([name, value]) =>
+      name === 'category'
+        ? granularValue(value, CATEGORY_SYSTEM) === row.category
+        : name === 'code'
+          ? granularValue(value, LOINC) === row.code
+          : false,
+    ),
   )
 }
 
@@ -97,7 +183,12 @@ function meetsGranular(row: Pick<ReadingRow, 'category' | 'code'>, constraints: 
 function granularSql(constraints: readonly GranularConstraint[], params: unknown[]): string {
   const alternatives = constraints.map((c) => {
     const parts = c.map(([name, value]) => {
-      const v = name === 'category' ? granularValue(value, CATEGORY_SYSTEM) : name === 'code' ? granularValue(value, LOINC) : null
+      const v =
+        name === 'category'
+          ? granularValue(value, CATEGORY_SYSTEM)
+          : name === 'code'
+            ? granularValue(value, LOINC)
+            : null
       if (v === null) return 'false'
       params.push(v)
       return `r.${name} = $${params.length}`
@@ -108,24 +199,40 @@ function granularSql(constraints: readonly GranularConstraint[], params: unknown
 }
 
 export function observationRoutes(ctx: ModuleContext) {
-  return async function observations(app: FastifyInstance): Promise<void> {
+  return async function observations(app: TypedApp): Promise<void> {
     app.get(
       '/Observation/:id',
       {
         config: { policy: 'device-data.read' },
-        schema: { tags: ['FHIR'], summary: 'Read an Observation (a device reading)', params: IdParams, response: { 200: AnyResource } },
+        schema: {
+          tags: ['FHIR'],
+          summary: 'Read an Observation (a device reading)',
+          params: IdParams,
+          response: { 200: AnyResource },
+        },
       },
       async (request, reply) => {
-        const { id } = request.params as { id: string }
+        const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const { rows } = await ctx.db.query<ReadingRow>(`SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = $1`, [id.toLowerCase()])
+        const { rows } = await ctx.db.query<ReadingRow>(
+          `SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = $1`,
+          [id.toLowerCase()],
+        )
         const row = rows[0]
         if (!row) throw new AppError('NOT_FOUND')
-        await request.authorize('device-data.read', { type: 'Observation', id: row.id, patientId: row.patient_id })
+        await request.authorize('device-data.read', {
+          type: 'Observation',
+          id: row.id,
+          patientId: row.patient_id,
+        })
         // A granular SMART scope (patient/Observation.rs?category=vital-signs) reaches only what it names.
-        const granular = request.principal ? granularConstraints(request.principal, 'device-data.read') : undefined
+        const granular = request.principal
+          ? granularConstraints(request.principal, 'device-data.read', 'r')
+          : undefined
         if (granular && !meetsGranular(row, granular)) throw new AppError('NOT_FOUND')
-        reply.header('etag', etag(Number(row.version))).header('last-modified', new Date(row.updated_at).toUTCString())
+        reply
+          .header('etag', etag(Number(row.version)))
+          .header('last-modified', new Date(row.updated_at).toUTCString())
         return presentObservation(ctx, row)
       },
     )
@@ -135,17 +242,33 @@ export function observationRoutes(ctx: ModuleContext) {
       {
         config: { policy: 'device-data.read' },
         preValidation: unknownSearchParams('Observation'),
-        schema: { tags: ['FHIR'], summary: 'Search Observations (searchset Bundle, keyset paging)', querystring: searchQuerySchema('Observation'), response: { 200: AnyResource } },
+        schema: {
+          tags: ['FHIR'],
+          summary: 'Search Observations (searchset Bundle, keyset paging)',
+          querystring: searchQuerySchema('Observation'),
+          response: { 200: AnyResource },
+        },
       },
       async (request) => {
-        const q = request.query as Query
+        const q = request.query
         const { count, cursor } = pagingOf(ctx, 'Observation', q)
         const sort = one(q, '_sort') ?? '-date'
-        if (sort !== '-date' && sort !== 'date') throw new FhirError(400, 'not-supported', '_sort supports date and -date', ['_sort'])
+        if (sort !== '-date' && sort !== 'date')
+          throw new FhirError(400, 'not-supported', '_sort supports date and -date', ['_sort'])
         const includes = (q._include ?? []).flatMap((v) => v.split(','))
-        for (const inc of includes) if (inc !== 'Observation:subject' && inc !== 'Observation:device') throw new FhirError(400, 'not-supported', '_include supports Observation:subject and Observation:device', ['_include'])
+        for (const inc of includes)
+          if (inc !== 'Observation:subject' && inc !== 'Observation:device')
+            throw new FhirError(
+              400,
+              'not-supported',
+              '_include supports Observation:subject and Observation:device',
+              ['_include'],
+            )
 
-        const patients = intersect(await scopeIds(request, 'device-data.read'), [...referencesOf(q, 'patient', 'Patient'), ...referencesOf(q, 'subject', 'Patient')])
+        const patients = await scopeIds(request, 'device-data.read', [
+          ...referencesOf(q, 'patient', 'Patient'),
+          ...referencesOf(q, 'subject', 'Patient'),
+        ])
         const params: unknown[] = [patients]
         const where = ['r.patient_id = ANY($1::uuid[])']
         const any = (column: string, values: readonly string[], cast = 'text') => {
@@ -159,19 +282,33 @@ export function observationRoutes(ctx: ModuleContext) {
         for (const d of datesOf(q, 'date')) where.push(dateSql('r.effective_at', d, params))
         for (const d of datesOf(q, '_lastUpdated')) where.push(dateSql('r.updated_at', d, params))
         // Granular SMART scopes: only the Observations their parameters name (SMART App Launch 2.0 §3.0.2.3).
-        const granular = request.principal ? granularConstraints(request.principal, 'device-data.read') : undefined
+        const granular = request.principal
+          ? granularConstraints(request.principal, 'device-data.read', 's')
+          : undefined
         if (granular) where.push(granularSql(granular, params))
 
-        const page = patients.length === 0
-          ? { rows: [] as ReadingRow[], hasNext: false, hasPrevious: false }
-          : await keysetPage<ReadingRow>(ctx, { select: READING_COLUMNS, from: 'readings r', where, params, timeColumn: 'r.effective_at', idColumn: 'r.id', descending: sort === '-date', count, cursor })
+        const page =
+          patients.length === 0
+            ? { rows: [] as ReadingRow[], hasNext: false, hasPrevious: false }
+            : await keysetPage<ReadingRow>(ctx, {
+                select: READING_COLUMNS,
+                from: 'readings r',
+                where,
+                params,
+                timeColumn: 'r.effective_at',
+                idColumn: 'r.id',
+                descending: sort === '-date',
+                count,
+                cursor,
+              })
         const matches = await Promise.all(page.rows.map((r) => presentObservation(ctx, r)))
 
         // _include: each included resource is checked on its own; one the caller may not see is left out.
         const included: Array<Record<string, unknown>> = []
         if (includes.includes('Observation:subject')) {
           for (const pid of new Set(page.rows.map((r) => r.patient_id))) {
-            if (!(await maySee(ctx, request, 'patients.read', { type: 'Patient', id: pid, patientId: pid }))) continue
+            if (!(await maySee(ctx, request, 'patients.read', { type: 'Patient', id: pid, patientId: pid })))
+              continue
             const p = await ctx.patients.get(pid)
             if (p && p.demographics) included.push(presentPatient(p))
           }
@@ -179,7 +316,15 @@ export function observationRoutes(ctx: ModuleContext) {
         if (includes.includes('Observation:device')) {
           const ids = [...new Set(page.rows.map((r) => r.device_id).filter((d): d is string => d !== null))]
           for (const device of await loadDevices(ctx, ids)) {
-            if (!device.patient_id || !(await maySee(ctx, request, 'devices.read', { type: 'Device', id: device.id, patientId: device.patient_id }))) continue
+            if (
+              !device.patient_id ||
+              !(await maySee(ctx, request, 'devices.read', {
+                type: 'Device',
+                id: device.id,
+                patientId: device.patient_id,
+              }))
+            )
+              continue
             included.push(presentDevice(device))
           }
         }

@@ -3,13 +3,17 @@
 // themself, to the patients whose care team they are in, and to staff of their organisations;
 // anyone else gets 404, whether or not the id exists.
 
-import type { FastifyInstance } from 'fastify'
 import { isUuid } from '../../fhir/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import { AnyResource, IdParams } from './shared.ts'
+import type { TypedApp } from '../../platform/http/typed-routes.ts'
 
-export function presentPractitioner(row: { id: string; display_name: string | null; updated_at: Date | string }): Record<string, unknown> {
+export function presentPractitioner(row: {
+  id: string
+  display_name: string | null
+  updated_at: Date | string
+}): Record<string, unknown> {
   return {
     resourceType: 'Practitioner',
     id: row.id,
@@ -20,19 +24,29 @@ export function presentPractitioner(row: { id: string; display_name: string | nu
 }
 
 export function practitionerRoutes(ctx: ModuleContext) {
-  return async function practitioners(app: FastifyInstance) {
+  return async function practitioners(app: TypedApp) {
     app.get(
       '/Practitioner/:id',
       {
         config: { policy: 'practitioners.read' },
-        schema: { tags: ['FHIR'], operationId: 'readPractitioner', summary: 'Read a Practitioner (a clinician): the fhirUser of a clinician', params: IdParams, response: { 200: AnyResource } },
+        schema: {
+          tags: ['FHIR'],
+          operationId: 'readPractitioner',
+          summary: 'Read a Practitioner (a clinician): the fhirUser of a clinician',
+          params: IdParams,
+          response: { 200: AnyResource },
+        },
       },
       async (request) => {
-        const { id } = request.params as { id: string }
+        const { id } = request.params
         const principal = request.principal
         if (!principal || !isUuid(id)) throw new AppError('NOT_FOUND')
         const practitioner = id.toLowerCase()
-        const { rows } = await ctx.db.query<{ id: string; display_name: string | null; updated_at: Date | string }>(
+        const { rows } = await ctx.db.query<{
+          id: string
+          display_name: string | null
+          updated_at: Date | string
+        }>(
           `SELECT u.id, u.display_name, u.updated_at FROM users u
             WHERE u.id = $1 AND u.status = 'active'
               AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'clinician')

@@ -1,27 +1,50 @@
 // What every FHIR route adapter shares: the base URL, the lenient/strict handling of unknown
 // search parameters, side-effect-free visibility checks for _include, and the keyset paging query.
 
+import { fhirBaseUrl } from '../../fhir/base-url.ts'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { decodeCursor, encodeCursor, ignoredParamsOutcome, searchBundle, searchUrl, type Cursor, type SearchBundle } from '../../fhir/bundle.ts'
+import {
+  decodeCursor,
+  encodeCursor,
+  ignoredParamsOutcome,
+  searchBundle,
+  searchUrl,
+  type Cursor,
+  type SearchBundle,
+} from '../../fhir/bundle.ts'
 import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
 import { FhirError } from '../../fhir/outcome.ts'
 import { countOf, knownParams, one, type Query } from '../../fhir/search.ts'
 import type { ModuleContext } from '../context.ts'
 
-export const fhirBase = (ctx: ModuleContext): string => `${ctx.config.publicUrl}/fhir/R4`
+export const fhirBase = (ctx: ModuleContext): string => fhirBaseUrl(ctx.config.publicUrl)
 
 /** Any FHIR resource: validated against the R4 schema in the handler (closed there), documented loosely here. */
-export const AnyResource = Type.Object({}, { additionalProperties: true, description: 'A FHIR R4 resource (application/fhir+json)' })
+export const AnyResource = Type.Object(
+  {},
+  { additionalProperties: true, description: 'A FHIR R4 resource (application/fhir+json)' },
+)
 
 /**
  * A FHIR request body. The route schema only requires an object with a resourceType: the handler
  * validates it against the (closed) R4 JSON schema and our profile, which reject unknown elements
  * with an OperationOutcome naming them (ADR-0011).
  */
-export const FhirBody = { type: 'object', required: ['resourceType'], description: 'A FHIR R4 resource (application/fhir+json), validated against the R4 schema' } as const
+export const FhirBody = {
+  type: 'object',
+  required: ['resourceType'],
+  description: 'A FHIR R4 resource (application/fhir+json), validated against the R4 schema',
+} as const
 
-export const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9\\-.]{1,64}$', description: 'Logical id' }) }, { additionalProperties: false })
+/** A FHIR error status a route answers beyond the common ones; the document shows it as an OperationOutcome (platform/http/openapi.ts). */
+export const Outcome = (description: string) =>
+  Type.Object({ resourceType: Type.Literal('OperationOutcome') }, { additionalProperties: true, description })
+
+export const IdParams = Type.Object(
+  { id: Type.String({ pattern: '^[A-Za-z0-9\\-.]{1,64}$', description: 'Logical id' }) },
+  { additionalProperties: false },
+)
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,23 +62,52 @@ export function unknownSearchParams(type: string) {
     if (unknown.length === 0) return
     const prefer = String(request.headers.prefer ?? '')
     if (/(^|[;,\s])handling\s*=\s*strict\b/i.test(prefer)) {
-      throw new FhirError(400, 'not-supported', `unknown or unsupported search parameter(s): ${unknown.map((u) => u.replace(/[^A-Za-z0-9_:.-]/g, '?').slice(0, 60)).join(', ')}`, unknown.map((u) => u.slice(0, 60)))
+      throw new FhirError(
+        400,
+        'not-supported',
+        `unknown or unsupported search parameter(s): ${unknown.map((u) => u.replace(/[^A-Za-z0-9_:.-]/g, '?').slice(0, 60)).join(', ')}`,
+        unknown.map((u) => u.slice(0, 60)),
+      )
     }
     for (const k of unknown) delete query[k]
     request.fhirIgnored = unknown.map((u) => u.replace(/[^A-Za-z0-9_:.-]/g, '?').slice(0, 60))
   }
 }
 
-/** The patients the request may reach with action (for searches; marks the object check done). */
-export async function scopeIds(request: FastifyRequest, action: string): Promise<string[]> {
-  const scope = await request.patientScope(action)
+/**
+ * The patients the request may reach with action (for searches; marks the object check done),
+ * narrowed to those named in every group of patient references the search gives (`patient=a,b`
+ * and `subject=Patient/c` each a group): only those are decided.
+ */
+export async function scopeIds(
+  request: FastifyRequest,
+  action: string,
+  named: readonly (readonly string[])[] = [],
+): Promise<string[]> {
+  const within = named.length > 0 ? intersect(named[0] as readonly string[], named.slice(1)) : undefined
+  const scope = await request.patientScope(action, within)
   return scope.kind === 'none' ? [] : [...scope.ids]
 }
 
 /** Whether the caller may see this patient's data under action — for _include, without touching the request's audit decision. */
-export async function maySee(ctx: ModuleContext, request: FastifyRequest, action: string, resource: { type: string; id: string; patientId: string }): Promise<boolean> {
+export async function maySee(
+  ctx: ModuleContext,
+  request: FastifyRequest,
+  action: string,
+  resource: { type: string; id: string; patientId: string },
+): Promise<boolean> {
   if (!request.principal) return false
-  const d = await ctx.pdp.decide(request.principal, action, resource, { requestId: request.id, ip: request.ip, now: new Date() })
+  // An included resource is read (SMART `r`), whatever the search that includes it.
+  const d = await ctx.pdp.decide(
+    request.principal,
+    action,
+    { ...resource, interaction: 'r' },
+    {
+      requestId: request.id,
+      ip: request.ip,
+      now: new Date(),
+    },
+  )
   return d.effect === 'permit'
 }
 
@@ -79,7 +131,17 @@ export interface KeysetRow {
  */
 export async function keysetPage<R extends KeysetRow>(
   ctx: ModuleContext,
-  input: { select: string; from: string; where: string[]; params: unknown[]; timeColumn: string; idColumn: string; descending: boolean; count: number; cursor: Cursor | undefined },
+  input: {
+    select: string
+    from: string
+    where: string[]
+    params: unknown[]
+    timeColumn: string
+    idColumn: string
+    descending: boolean
+    count: number
+    cursor: Cursor | undefined
+  },
 ): Promise<{ rows: R[]; hasNext: boolean; hasPrevious: boolean }> {
   const { cursor, count } = input
   const params = [...input.params]
@@ -90,7 +152,9 @@ export async function keysetPage<R extends KeysetRow>(
   if (cursor) {
     params.push(cursor.k[0], cursor.k[1])
     const op = desc ? '<' : '>'
-    where.push(`(${input.timeColumn}, ${input.idColumn}) ${op} ($${params.length - 1}::timestamptz, $${params.length}::uuid)`)
+    where.push(
+      `(${input.timeColumn}, ${input.idColumn}) ${op} ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
+    )
   }
   params.push(count + 1)
   const dir = desc ? 'DESC' : 'ASC'
@@ -100,7 +164,11 @@ export async function keysetPage<R extends KeysetRow>(
   const more = rows.length > count
   const page = rows.slice(0, count)
   if (backwards) page.reverse()
-  return { rows: page, hasNext: backwards ? true : more, hasPrevious: backwards ? more : cursor !== undefined }
+  return {
+    rows: page,
+    hasNext: backwards ? true : more,
+    hasPrevious: backwards ? more : cursor !== undefined,
+  }
 }
 
 /** The Bundle of a keyset page with its self, next and previous links. */
@@ -119,8 +187,24 @@ export function pagedBundle(
   return searchBundle({
     base,
     self: searchUrl(base, type, query, one(query, '_cursor')),
-    next: page.hasNext && last ? searchUrl(base, type, query, encodeCursor({ d: 'n', k: [last.sort_key, last.id] }, fhirCursorSeal(ctx, type))) : undefined,
-    previous: page.hasPrevious && first ? searchUrl(base, type, query, encodeCursor({ d: 'p', k: [first.sort_key, first.id] }, fhirCursorSeal(ctx, type))) : undefined,
+    next:
+      page.hasNext && last
+        ? searchUrl(
+            base,
+            type,
+            query,
+            encodeCursor({ d: 'n', k: [last.sort_key, last.id] }, fhirCursorSeal(ctx, type)),
+          )
+        : undefined,
+    previous:
+      page.hasPrevious && first
+        ? searchUrl(
+            base,
+            type,
+            query,
+            encodeCursor({ d: 'p', k: [first.sort_key, first.id] }, fhirCursorSeal(ctx, type)),
+          )
+        : undefined,
     matches,
     includes,
     outcome: ignoredParamsOutcome(request.fhirIgnored ?? []),
@@ -134,7 +218,11 @@ export function fhirCursorSeal(ctx: Pick<ModuleContext, 'keyring'>, type: string
 }
 
 /** _count and the verified _cursor of a search (a forged or altered cursor is a 400). */
-export function pagingOf(ctx: Pick<ModuleContext, 'keyring'>, type: string, query: Query): { count: number; cursor: Cursor | undefined } {
+export function pagingOf(
+  ctx: Pick<ModuleContext, 'keyring'>,
+  type: string,
+  query: Query,
+): { count: number; cursor: Cursor | undefined } {
   return { count: countOf(query), cursor: decodeCursor(one(query, '_cursor'), fhirCursorSeal(ctx, type)) }
 }
 

@@ -20,10 +20,15 @@ export interface Readiness {
   readonly ready: boolean
   /** Ready, but an optional dependency is down (Redis): served with reduced guarantees. */
   readonly degraded: boolean
-  readonly checks: Readonly<Record<string, { readonly status: CheckStatus; readonly latencyMs: number; readonly critical: boolean }>>
+  readonly checks: Readonly<
+    Record<string, { readonly status: CheckStatus; readonly latencyMs: number; readonly critical: boolean }>
+  >
 }
 
-async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<{ status: CheckStatus; latencyMs: number }> {
+async function timed(
+  fn: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<{ status: CheckStatus; latencyMs: number }> {
   const start = performance.now()
   let timer: NodeJS.Timeout | undefined
   try {
@@ -41,7 +46,13 @@ async function timed(fn: () => Promise<unknown>, timeoutMs: number): Promise<{ s
   }
 }
 
-export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | undefined; timeoutMs?: number; registry?: Registry; degradable?: Readonly<Record<string, () => boolean>> | undefined }) {
+export function createReadinessCheck(deps: {
+  db: Queryable
+  redis: RedisPing | undefined
+  timeoutMs?: number
+  registry?: Registry
+  degradable?: Readonly<Record<string, () => boolean>> | undefined
+}) {
   const timeoutMs = deps.timeoutMs ?? 2_000
   const up = new Gauge({
     name: 'vigil_dependency_up',
@@ -54,11 +65,15 @@ export function createReadinessCheck(deps: { db: Queryable; redis: RedisPing | u
       timed(() => deps.db.query('SELECT 1 AS ok'), timeoutMs),
       deps.redis ? timed(() => deps.redis!.ping(), timeoutMs) : Promise.resolve(undefined),
     ])
-    const checks: Record<string, { status: CheckStatus; latencyMs: number; critical: boolean }> = { database: { ...database, critical: true } }
+    const checks: Record<string, { status: CheckStatus; latencyMs: number; critical: boolean }> = {
+      database: { ...database, critical: true },
+    }
     if (redis) checks.redis = { ...redis, critical: false }
     // NATS and the like: the service runs without them, reporting them degraded (ADR-0020).
-    for (const [name, isUp] of Object.entries(deps.degradable ?? {})) checks[name] = { status: isUp() ? 'ok' : 'degraded', latencyMs: 0, critical: false }
-    for (const [name, c] of Object.entries(checks)) up.set({ dependency: name, critical: String(c.critical) }, c.status === 'ok' ? 1 : 0)
+    for (const [name, isUp] of Object.entries(deps.degradable ?? {}))
+      checks[name] = { status: isUp() ? 'ok' : 'degraded', latencyMs: 0, critical: false }
+    for (const [name, c] of Object.entries(checks))
+      up.set({ dependency: name, critical: String(c.critical) }, c.status === 'ok' ? 1 : 0)
     const all = Object.values(checks)
     return {
       ready: all.every((c) => !c.critical || c.status === 'ok'),

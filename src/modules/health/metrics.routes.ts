@@ -1,21 +1,23 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
-import type { FastifyPluginAsync } from 'fastify'
+
 import type { Registry } from 'prom-client'
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest()
 }
 
-export function metricsRoutes(deps: { registry: Registry; token: string | undefined }): FastifyPluginAsync {
+export function metricsRoutes(deps: { registry: Registry; token: string | undefined }): RoutePlugin {
   const expected = deps.token === undefined ? undefined : digest(`Bearer ${deps.token}`)
   return async function metricsRoutesPlugin(app) {
     app.get(
       '/metrics',
       {
         config: {
-          public: 'Prometheus scrape endpoint: no health data; guarded by its own METRICS_TOKEN, which production requires',
+          public:
+            'Prometheus scrape endpoint: no health data; guarded by its own METRICS_TOKEN, which production requires',
           otel: false,
         },
         schema: {
@@ -24,8 +26,14 @@ export function metricsRoutes(deps: { registry: Registry; token: string | undefi
           description: 'When METRICS_TOKEN is set, send `Authorization: Bearer <METRICS_TOKEN>`.',
           security: [{}, { metricsToken: [] }],
           response: {
-            200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: Type.String() } } },
-            401: { description: 'METRICS_TOKEN is set and the request did not carry it', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } },
+            200: {
+              description: 'Prometheus text format 0.0.4',
+              content: { 'text/plain': { schema: Type.String() } },
+            },
+            401: {
+              description: 'METRICS_TOKEN is set and the request did not carry it',
+              content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+            },
           },
         },
       },
@@ -34,7 +42,9 @@ export function metricsRoutes(deps: { registry: Registry; token: string | undefi
           // Compare digests in constant time: a plain === leaks how many bytes matched.
           const given = digest(request.headers.authorization ?? '')
           if (!timingSafeEqual(given, expected)) {
-            throw new AppError('UNAUTHENTICATED', 'This endpoint needs the metrics token', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } })
+            throw new AppError('UNAUTHENTICATED', 'This endpoint needs the metrics token', {
+              headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+            })
           }
         }
         // Plain text: bypass the JSON serializer the response schema would otherwise apply.

@@ -1,15 +1,18 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Readiness } from './check-readiness.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const Check = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('down')]),
   latencyMs: Type.Number(),
-  critical: Type.Boolean({ description: 'Without a critical dependency the instance is not ready (503); without another it is degraded (200).' }),
+  critical: Type.Boolean({
+    description:
+      'Without a critical dependency the instance is not ready (503); without another it is degraded (200).',
+  }),
 })
 
-export function healthRoutes(deps: { checkReadiness: () => Promise<Readiness> }): FastifyPluginAsync {
+export function healthRoutes(deps: { checkReadiness: () => Promise<Readiness> }): RoutePlugin {
   return async function healthRoutesPlugin(app) {
     app.get(
       '/health/live',
@@ -36,11 +39,26 @@ export function healthRoutes(deps: { checkReadiness: () => Promise<Readiness> })
             'Redis is not: when it does not answer, 200 with `status: "degraded"` (rate limits count per instance until it is back).',
           response: {
             200: Type.Object(
-              { status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]), checks: Type.Record(Type.String(), Check) },
+              {
+                status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+                checks: Type.Record(Type.String(), Check),
+              },
               {
                 examples: [
-                  { status: 'ok', checks: { database: { status: 'ok', latencyMs: 0.8, critical: true }, redis: { status: 'ok', latencyMs: 0.3, critical: false } } },
-                  { status: 'degraded', checks: { database: { status: 'ok', latencyMs: 0.9, critical: true }, redis: { status: 'down', latencyMs: 500.2, critical: false } } },
+                  {
+                    status: 'ok',
+                    checks: {
+                      database: { status: 'ok', latencyMs: 0.8, critical: true },
+                      redis: { status: 'ok', latencyMs: 0.3, critical: false },
+                    },
+                  },
+                  {
+                    status: 'degraded',
+                    checks: {
+                      database: { status: 'ok', latencyMs: 0.9, critical: true },
+                      redis: { status: 'down', latencyMs: 500.2, critical: false },
+                    },
+                  },
                 ],
               },
             ),
@@ -57,9 +75,14 @@ export function healthRoutes(deps: { checkReadiness: () => Promise<Readiness> })
           const down = Object.entries(readiness.checks)
             .filter(([, c]) => c.status === 'down' && c.critical)
             .map(([name]) => name)
-          throw new AppError('SERVICE_UNAVAILABLE', `Unavailable: ${down.join(', ')}`, { headers: { 'retry-after': '5' } })
+          throw new AppError('SERVICE_UNAVAILABLE', `Unavailable: ${down.join(', ')}`, {
+            headers: { 'retry-after': '5' },
+          })
         }
-        return { status: readiness.degraded ? ('degraded' as const) : ('ok' as const), checks: readiness.checks }
+        return {
+          status: readiness.degraded ? ('degraded' as const) : ('ok' as const),
+          checks: readiness.checks,
+        }
       },
     )
   }

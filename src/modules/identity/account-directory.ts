@@ -6,7 +6,12 @@
 import { keyringSealer, type Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import type { AccountDirectory, DirectoryAccount, PasswordUpdate, Role } from '../../security/oauth-server/index.ts'
+import type {
+  AccountDirectory,
+  DirectoryAccount,
+  PasswordUpdate,
+  Role,
+} from '../../security/oauth-server/index.ts'
 import {
   createPasswordHasher,
   createPasswordResetThrottle,
@@ -15,6 +20,7 @@ import {
   type PasswordHasher,
   type PasswordResetThrottlePolicy,
   type User,
+  type UserService,
 } from '../users/index.ts'
 
 export type AccountEvent = { readonly type: string } & Record<string, unknown>
@@ -55,19 +61,28 @@ export interface AccountDirectoryDeps {
   readonly keyring: Keyring
   readonly clock?: () => Date
   readonly hasher?: PasswordHasher
+  /** The user service to act through (the composition root's); default: one built here on db. */
+  readonly users?: UserService
   readonly onEvent?: (event: AccountEvent) => void
   readonly passwordResetThrottle?: PasswordResetThrottlePolicy
 }
 
-export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirectory & { users: ReturnType<typeof createUserService> } {
+export function createAccountDirectory(
+  deps: AccountDirectoryDeps,
+): AccountDirectory & { users: ReturnType<typeof createUserService> } {
   const clock = deps.clock ?? (() => new Date())
-  const users = createUserService({ db: deps.db, hasher: deps.hasher ?? createPasswordHasher(), clock })
+  const users =
+    deps.users ?? createUserService({ db: deps.db, hasher: deps.hasher ?? createPasswordHasher(), clock })
   const secondFactor = createSecondFactorService({
     db: deps.db,
     clock,
     sealer: keyringSealer(deps.keyring),
   })
-  const resetThrottle = createPasswordResetThrottle({ db: deps.db, clock, ...(deps.passwordResetThrottle ? { policy: deps.passwordResetThrottle } : {}) })
+  const resetThrottle = createPasswordResetThrottle({
+    db: deps.db,
+    clock,
+    ...(deps.passwordResetThrottle ? { policy: deps.passwordResetThrottle } : {}),
+  })
   const emit = (events: readonly object[]) => {
     for (const e of events) deps.onEvent?.(e as AccountEvent)
   }
@@ -83,12 +98,18 @@ export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirec
       const result = await users.authenticate({ email, password, ip, trustedDevice })
       emit(result.events)
       if (!result.ok) return { ok: false, reason: result.reason }
-      const secondFactorStep = result.needsSecondFactor ? 'verify' : result.mustEnrolSecondFactor ? 'enrol' : 'none'
+      const secondFactorStep = result.needsSecondFactor
+        ? 'verify'
+        : result.mustEnrolSecondFactor
+          ? 'enrol'
+          : 'none'
       return { ok: true, account: toDirectoryAccount(result.user), secondFactor: secondFactorStep }
     },
 
     async verifyTotp({ accountId, code }) {
-      const result = looksLikeRecoveryCode(code) ? await secondFactor.useRecoveryCode(accountId, code) : await secondFactor.verify(accountId, code)
+      const result = looksLikeRecoveryCode(code)
+        ? await secondFactor.useRecoveryCode(accountId, code)
+        : await secondFactor.verify(accountId, code)
       emit(result.events)
       return { ok: result.ok, locked: !result.ok && result.reason === 'locked' }
     },
@@ -97,7 +118,11 @@ export function createAccountDirectory(deps: AccountDirectoryDeps): AccountDirec
       const user = await users.findById(accountId)
       if (!user) throw new Error('enrolment for an unknown account')
       const enrolment = await secondFactor.startTotpEnrolment({ userId: accountId, email: user.email })
-      return { otpauthUri: enrolment.provisioningUri, qrSvgDataUrl: enrolment.qrCodeDataUrl, secretBase32: enrolment.secret }
+      return {
+        otpauthUri: enrolment.provisioningUri,
+        qrSvgDataUrl: enrolment.qrCodeDataUrl,
+        secretBase32: enrolment.secret,
+      }
     },
 
     async confirmTotpEnrolment({ accountId, code }) {

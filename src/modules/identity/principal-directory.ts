@@ -1,6 +1,7 @@
 // What the token authenticator needs to know of a token's subject (security/authn's
 // PrincipalDirectory port): a user's memberships and own patient record, a device's current
-// binding, a service client's organisation. Read on every request, never cached.
+// binding, a service client's organisation. Read when a token is first seen; the principal built
+// from it is cached until any of these rows changes (security/authn/principal-cache.ts, ADR-0029).
 
 import type { Database } from '../../platform/db/index.ts'
 import type { PrincipalDirectory } from '../../security/authn/index.ts'
@@ -11,7 +12,11 @@ export function createPrincipalDirectory(db: Database): PrincipalDirectory {
   return {
     async user(userId) {
       if (!UUID.test(userId)) return undefined
-      const { rows } = await db.query<{ role: string | null; organisation_id: string | null; patient_id: string | null }>(
+      const { rows } = await db.query<{
+        role: string | null
+        organisation_id: string | null
+        patient_id: string | null
+      }>(
         `SELECT r.role, r.organisation_id, p.id AS patient_id
            FROM users u LEFT JOIN user_roles r ON r.user_id = u.id LEFT JOIN patients p ON p.user_id = u.id
           WHERE u.id = $1`,
@@ -19,22 +24,39 @@ export function createPrincipalDirectory(db: Database): PrincipalDirectory {
       )
       if (rows.length === 0) return undefined
       return {
-        memberships: rows.filter((r) => r.role !== null).map((r) => ({ role: r.role as string, organisationId: r.organisation_id })),
+        memberships: rows
+          .filter((r) => r.role !== null)
+          .map((r) => ({ role: r.role as string, organisationId: r.organisation_id })),
         patientId: rows[0]?.patient_id ?? null,
       }
     },
     async deviceForClient(clientId) {
-      const { rows } = await db.query<{ id: string; status: 'active' | 'disabled'; organisation_id: string | null; patient_id: string | null }>(
+      const { rows } = await db.query<{
+        id: string
+        status: 'active' | 'disabled'
+        organisation_id: string | null
+        patient_id: string | null
+      }>(
         `SELECT d.id, d.status, d.organisation_id, b.patient_id
            FROM devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL
           WHERE d.client_id = $1`,
         [clientId],
       )
       const row = rows[0]
-      return row && { id: row.id, status: row.status, patientId: row.patient_id, organisationId: row.organisation_id }
+      return (
+        row && {
+          id: row.id,
+          status: row.status,
+          patientId: row.patient_id,
+          organisationId: row.organisation_id,
+        }
+      )
     },
     async clientOrganisation(clientId) {
-      const { rows } = await db.query<{ organisation_id: string | null }>('SELECT organisation_id FROM oauth_clients WHERE client_id = $1', [clientId])
+      const { rows } = await db.query<{ organisation_id: string | null }>(
+        'SELECT organisation_id FROM oauth_clients WHERE client_id = $1',
+        [clientId],
+      )
       return rows[0]?.organisation_id ?? null
     },
   }

@@ -12,15 +12,32 @@ interface FactRow {
   organisation_id: string | null
   erased_at: Date | string | null
   care_team: boolean
-  consents: Array<{ id: string; grantee_kind: 'user' | 'organisation'; grantee_id: string; categories: string[]; access: 'read' | 'read-write'; purpose: string; expires_at: string }> | null
+  consents: Array<{
+    id: string
+    grantee_kind: 'user' | 'organisation'
+    grantee_id: string
+    categories: string[]
+    access: 'read' | 'read-write'
+    purpose: string
+    expires_at: string
+  }> | null
   break_glass_id: string | null
   break_glass_expires_at: Date | string | null
 }
 
-const ABSENT: PatientFacts = { exists: false, erased: false, organisationId: null, careTeam: false, consents: [], breakGlass: null }
+const ABSENT: PatientFacts = {
+  exists: false,
+  erased: false,
+  organisationId: null,
+  careTeam: false,
+  consents: [],
+  breakGlass: null,
+}
 
 function organisationsOf(principal: Principal): string[] {
-  const orgs = (principal.memberships ?? []).map((m) => m.organisationId).filter((o): o is string => o !== null)
+  const orgs = (principal.memberships ?? [])
+    .map((m) => m.organisationId)
+    .filter((o): o is string => o !== null)
   if (principal.organisationId) orgs.push(principal.organisationId)
   return [...new Set(orgs)]
 }
@@ -64,7 +81,10 @@ export function createAccessFactSource(db: Database): AccessFactSource {
         organisationId: row.organisation_id,
         careTeam: row.care_team === true,
         consents,
-        breakGlass: row.break_glass_id && row.break_glass_expires_at ? { id: row.break_glass_id, expiresAt: new Date(row.break_glass_expires_at) } : null,
+        breakGlass:
+          row.break_glass_id && row.break_glass_expires_at
+            ? { id: row.break_glass_id, expiresAt: new Date(row.break_glass_expires_at) }
+            : null,
       }
     },
 

@@ -31,15 +31,21 @@ describe('data keys', () => {
     const cipher = createPatientCipher(keys)
     const ids = [await patient(), await patient(), await patient()]
     const sealed = await Promise.all(ids.map((id) => cipher.seal(id, `value of ${id}`, 'x')))
-    const before = Number((await db.query<{ v: number }>('SELECT max(version) AS v FROM kek_versions')).rows[0]?.v)
+    const before = Number(
+      (await db.query<{ v: number }>('SELECT max(version) AS v FROM kek_versions')).rows[0]?.v,
+    )
     const { kekVersion, rewrapped } = await keys.rotateKek()
     assert.equal(kekVersion, before + 1)
     assert.ok(rewrapped >= 3)
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version <> $1', [kekVersion])
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version <> $1',
+      [kekVersion],
+    )
     assert.equal(Number(rows[0]?.n), 0, 'no live data key is left under an older KEK')
     // A fresh store (another instance, no cache) opens the old values through the new wrapping.
     const fresh = createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) }))
-    for (const [i, id] of ids.entries()) assert.equal(await fresh.open(id, sealed[i] as string, 'x'), `value of ${id}`)
+    for (const [i, id] of ids.entries())
+      assert.equal(await fresh.open(id, sealed[i] as string, 'x'), `value of ${id}`)
   })
 
   test('[SRS-CRYPTO-021] two stores rotating at once converge on the newest KEK (no livelock, nothing lost)', async () => {
@@ -50,14 +56,26 @@ describe('data keys', () => {
     const [ra, rb] = await Promise.all([a.rotateKek(), b.rotateKek()])
     const newest = Math.max(ra.kekVersion, rb.kekVersion)
     await a.rewrapAll()
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version < $1', [newest])
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version < $1',
+      [newest],
+    )
     assert.equal(Number(rows[0]?.n), 0)
-    assert.equal(await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })).open(id, sealed, 'x'), 'v')
+    assert.equal(
+      await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })).open(
+        id,
+        sealed,
+        'x',
+      ),
+      'v',
+    )
   })
 
   test('[SRS-CRYPTO-022] root keyring rotation: KEKs sealed under an older root key are re-sealed under the newest, and the old root key can then be dropped', async () => {
     const id = await patient()
-    const sealed = await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) })).seal(id, 'before', 'x')
+    const sealed = await createPatientCipher(
+      createDataKeyStore({ db, root: keyringSealer(createKeyring(ring1)) }),
+    ).seal(id, 'before', 'x')
     const rotated = createKeyring(ring2)
     const keys = createDataKeyStore({ db, root: keyringSealer(rotated) })
     const resealed = await keys.resealKeks((s) => rotated.needsRotation(s))
@@ -67,7 +85,14 @@ describe('data keys', () => {
     assert.equal(await keys.resealKeks((s) => rotated.needsRotation(s)), 0, 'idempotent')
     // Only the new root key in the ring: everything still opens.
     const onlyNew = createKeyring(ring2.split(',')[1] as string)
-    assert.equal(await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(onlyNew) })).open(id, sealed, 'x'), 'before')
+    assert.equal(
+      await createPatientCipher(createDataKeyStore({ db, root: keyringSealer(onlyNew) })).open(
+        id,
+        sealed,
+        'x',
+      ),
+      'before',
+    )
   })
 
   test('[SRS-CRYPTO-023] a new data-key version seals new values; the old version opens old ones until retired, and the current version cannot be retired', async () => {
@@ -97,8 +122,18 @@ describe('data keys', () => {
     await db.transaction((tx) => keys.erase(id, tx))
     await assert.rejects(cipher.open(id, sealed, 'x'), PatientErasedError)
     await assert.rejects(cipher.seal(id, 'new', 'x'), PatientErasedError)
-    await assert.rejects(createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })).open(id, sealed, 'x'), PatientErasedError)
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM patient_data_keys WHERE patient_id = $1 AND wrapped_key IS NOT NULL', [id])
+    await assert.rejects(
+      createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })).open(
+        id,
+        sealed,
+        'x',
+      ),
+      PatientErasedError,
+    )
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM patient_data_keys WHERE patient_id = $1 AND wrapped_key IS NOT NULL',
+      [id],
+    )
     assert.equal(Number(rows[0]?.n), 0)
   })
 })

@@ -13,7 +13,12 @@
 // would otherwise unwrap on every reading; erase() evicts at once on this instance.
 
 import { randomBytes } from 'node:crypto'
-import { DATA_KEY_BYTES, envelopeKeyVersion, openWithDataKey, sealWithDataKey } from '../../platform/crypto/envelope.ts'
+import {
+  DATA_KEY_BYTES,
+  envelopeKeyVersion,
+  openWithDataKey,
+  sealWithDataKey,
+} from '../../platform/crypto/envelope.ts'
 import type { Sealer } from '../../platform/crypto/keyring.ts'
 import type { Database, Queryable } from '../../platform/db/index.ts'
 
@@ -59,6 +64,12 @@ export interface DataKeyStore {
 
 export interface PatientCipher {
   seal(patientId: string, plaintext: string, aad: string, q?: Queryable): Promise<string>
+  /** Many values of one patient under one fetch of the current key (a batch of readings). */
+  sealMany(
+    patientId: string,
+    values: ReadonlyArray<{ readonly plaintext: string; readonly aad: string }>,
+    q?: Queryable,
+  ): Promise<string[]>
   open(patientId: string, sealed: string, aad: string, q?: Queryable): Promise<string>
 }
 
@@ -70,7 +81,12 @@ interface Kek {
 const kekAad = (version: number) => `kek:${version}`
 const dekAad = (patientId: string, version: number) => `dek:${patientId}:${version}`
 
-export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: () => Date; cacheMs?: number }): DataKeyStore {
+export function createDataKeyStore(deps: {
+  db: Database
+  root: Sealer
+  clock?: () => Date
+  cacheMs?: number
+}): DataKeyStore {
   const { db, root } = deps
   const clock = deps.clock ?? (() => new Date())
   const cacheMs = deps.cacheMs ?? DATA_KEY_CACHE_MS
@@ -80,7 +96,9 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
   const cache = new Map<string, { key: DataKey; at: number }>()
 
   async function loadKeks(q: Queryable = db): Promise<void> {
-    const { rows } = await q.query<{ version: number; sealed_key: string }>('SELECT version, sealed_key FROM kek_versions ORDER BY version')
+    const { rows } = await q.query<{ version: number; sealed_key: string }>(
+      'SELECT version, sealed_key FROM kek_versions ORDER BY version',
+    )
     const next = new Map<number, Kek>()
     for (const row of rows) {
       const version = Number(row.version)
@@ -95,7 +113,10 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
     await loadKeks(q)
     const version = (latestKek?.version ?? 0) + 1
     const key = randomBytes(DATA_KEY_BYTES)
-    await q.query('INSERT INTO kek_versions (version, sealed_key) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING', [version, root.seal(key.toString('base64'), kekAad(version))])
+    await q.query(
+      'INSERT INTO kek_versions (version, sealed_key) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING',
+      [version, root.seal(key.toString('base64'), kekAad(version))],
+    )
     await loadKeks(q)
     return latestKek as Kek
   }
@@ -160,10 +181,16 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
   async function loadCurrent(patientId: string, q: Queryable): Promise<DataKey> {
     const hit = cached(cacheKey(patientId, 'current'))
     if (hit) return hit
-    let { rows } = await q.query<KeyRow>('SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1', [patientId])
+    let { rows } = await q.query<KeyRow>(
+      'SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1',
+      [patientId],
+    )
     if (rows.length === 0) {
       await insertVersion(patientId, 1, q)
-      ;({ rows } = await q.query<KeyRow>('SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1', [patientId]))
+      ;({ rows } = await q.query<KeyRow>(
+        'SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1',
+        [patientId],
+      ))
     }
     const key = await unwrap(patientId, rows[0] as KeyRow, q)
     remember(cacheKey(patientId, key.version), key)
@@ -173,7 +200,10 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
   async function loadVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
     const hit = cached(cacheKey(patientId, version))
     if (hit) return hit
-    const { rows } = await q.query<KeyRow>('SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 AND version = $2', [patientId, version])
+    const { rows } = await q.query<KeyRow>(
+      'SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 AND version = $2',
+      [patientId, version],
+    )
     if (rows.length === 0) throw new PatientErasedError(patientId)
     return remember(cacheKey(patientId, version), await unwrap(patientId, rows[0] as KeyRow, q))
   }
@@ -197,15 +227,17 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
       if (rows.length === 0) return total
       for (const row of rows) {
         const dek = await unwrap(row.patient_id, row, db)
-        const wrapped = sealWithDataKey(target.key, target.version, dek.key.toString('base64'), dekAad(row.patient_id, dek.version))
-        // Compare-and-set on the old KEK version: a concurrent rewrap or erasure wins cleanly.
-        const updated = await db.query('UPDATE patient_data_keys SET kek_version = $1, wrapped_key = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5 AND wrapped_key IS NOT NULL', [
+        const wrapped = sealWithDataKey(
+          target.key,
           target.version,
-          wrapped,
-          row.patient_id,
-          dek.version,
-          row.kek_version,
-        ])
+          dek.key.toString('base64'),
+          dekAad(row.patient_id, dek.version),
+        )
+        // Compare-and-set on the old KEK version: a concurrent rewrap or erasure wins cleanly.
+        const updated = await db.query(
+          'UPDATE patient_data_keys SET kek_version = $1, wrapped_key = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5 AND wrapped_key IS NOT NULL',
+          [target.version, wrapped, row.patient_id, dek.version, row.kek_version],
+        )
         total += updated.rowCount
       }
     }
@@ -229,14 +261,19 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
     },
     rewrapAll,
     async resealKeks(needsRotation) {
-      const { rows } = await db.query<{ version: number; sealed_key: string }>('SELECT version, sealed_key FROM kek_versions ORDER BY version')
+      const { rows } = await db.query<{ version: number; sealed_key: string }>(
+        'SELECT version, sealed_key FROM kek_versions ORDER BY version',
+      )
       let resealed = 0
       for (const row of rows) {
         if (!needsRotation(row.sealed_key)) continue
         const version = Number(row.version)
         const plain = root.unseal(row.sealed_key, kekAad(version))
         // Compare-and-set on the old sealed value: a concurrent re-seal wins cleanly.
-        const updated = await db.query('UPDATE kek_versions SET sealed_key = $1 WHERE version = $2 AND sealed_key = $3', [root.seal(plain, kekAad(version)), version, row.sealed_key])
+        const updated = await db.query(
+          'UPDATE kek_versions SET sealed_key = $1 WHERE version = $2 AND sealed_key = $3',
+          [root.seal(plain, kekAad(version)), version, row.sealed_key],
+        )
         resealed += updated.rowCount
       }
       await loadKeks(db)
@@ -245,8 +282,14 @@ export function createDataKeyStore(deps: { db: Database; root: Sealer; clock?: (
     async erase(patientId, q) {
       forget(patientId)
       const now = clock()
-      await q.query('UPDATE patient_data_keys SET wrapped_key = NULL, kek_version = NULL, destroyed_at = $2 WHERE patient_id = $1 AND wrapped_key IS NOT NULL', [patientId, now])
-      await q.query('UPDATE patients SET erased_at = $2, updated_at = $2 WHERE id = $1 AND erased_at IS NULL', [patientId, now])
+      await q.query(
+        'UPDATE patient_data_keys SET wrapped_key = NULL, kek_version = NULL, destroyed_at = $2 WHERE patient_id = $1 AND wrapped_key IS NOT NULL',
+        [patientId, now],
+      )
+      await q.query(
+        'UPDATE patients SET erased_at = $2, updated_at = $2 WHERE id = $1 AND erased_at IS NULL',
+        [patientId, now],
+      )
     },
     async olderVersions(patientId) {
       const { rows } = await db.query<{ version: number }>(
@@ -274,6 +317,11 @@ export function createPatientCipher(keys: DataKeyStore): PatientCipher {
     async seal(patientId, plaintext, aad, q) {
       const key = await keys.current(patientId, q)
       return sealWithDataKey(key.key, key.version, plaintext, `${patientId}:${aad}`)
+    },
+    async sealMany(patientId, values, q) {
+      if (values.length === 0) return []
+      const key = await keys.current(patientId, q)
+      return values.map((v) => sealWithDataKey(key.key, key.version, v.plaintext, `${patientId}:${v.aad}`))
     },
     async open(patientId, sealed, aad, q) {
       const key = await keys.version(patientId, envelopeKeyVersion(sealed), q)

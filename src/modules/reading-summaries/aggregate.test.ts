@@ -2,7 +2,15 @@
 // change), and the consensus time-in-ranges of the ambulatory glucose profile.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { bucketise, glucoseProfile, percentile, stats, timeInRanges, THRESHOLDS_MG_DL, THRESHOLDS_MMOL_L } from './aggregate.ts'
+import {
+  bucketise,
+  glucoseProfile,
+  percentile,
+  stats,
+  timeInRanges,
+  THRESHOLDS_MG_DL,
+  THRESHOLDS_MMOL_L,
+} from './aggregate.ts'
 
 describe('reading summaries', () => {
   test('[SRS-DATA-400] percentiles interpolate between ranks; stats give count, min, max, mean and p5-p95', () => {
@@ -10,7 +18,10 @@ describe('reading summaries', () => {
     assert.equal(percentile([10], 95), 10)
     assert.equal(percentile([0, 10], 25), 2.5)
     const s = stats([5, 1, 3, 2, 4])
-    assert.deepEqual({ count: s.count, min: s.min, max: s.max, mean: s.mean, p50: s.p50, p25: s.p25, p75: s.p75 }, { count: 5, min: 1, max: 5, mean: 3, p50: 3, p25: 2, p75: 4 })
+    assert.deepEqual(
+      { count: s.count, min: s.min, max: s.max, mean: s.mean, p50: s.p50, p25: s.p25, p75: s.p75 },
+      { count: 5, min: 1, max: 5, mean: 3, p50: 3, p25: 2, p75: 4 },
+    )
   })
 
   test('[SRS-DATA-400] day buckets follow the time zone, including the day a DST change makes 23 hours long', () => {
@@ -53,7 +64,10 @@ describe('reading summaries', () => {
     const p = glucoseProfile(points, 'mg/dL', 'America/New_York')
     assert.equal(p.readings, 6)
     assert.equal(p.daysWithData, 3)
-    assert.deepEqual(p.profile.map((s) => [s.minute, s.count, s.p50]), [[480, 6, 160]])
+    assert.deepEqual(
+      p.profile.map((s) => [s.minute, s.count, s.p50]),
+      [[480, 6, 160]],
+    )
     assert.equal(p.mean, 155)
     assert.equal(p.gmi, Math.round((3.31 + 0.02392 * 155) * 10) / 10)
     assert.ok(p.cv !== null && p.cv > 30)

@@ -64,12 +64,29 @@ export function isTimeZone(tz: string): boolean {
 
 /** The UTC offset of a time zone at an instant, in minutes, cached per UTC hour (offsets change on hour or half-hour boundaries). */
 export function offsetFinder(timeZone: string): (at: Date) => number {
-  const format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  })
   const cache = new Map<number, number>()
   const compute = (t: number) => {
     const parts: Record<string, number> = {}
-    for (const p of format.formatToParts(new Date(t))) if (p.type !== 'literal') parts[p.type] = Number(p.value)
-    const asUtc = Date.UTC(parts.year as number, (parts.month as number) - 1, parts.day as number, parts.hour as number, parts.minute as number, parts.second as number)
+    for (const p of format.formatToParts(new Date(t)))
+      if (p.type !== 'literal') parts[p.type] = Number(p.value)
+    const asUtc = Date.UTC(
+      parts.year as number,
+      (parts.month as number) - 1,
+      parts.day as number,
+      parts.hour as number,
+      parts.minute as number,
+      parts.second as number,
+    )
     return Math.round((asUtc - Math.floor(t / 1000) * 1000) / 60_000)
   }
   return (at) => {
@@ -97,7 +114,11 @@ export function bucketStart(at: Date, bucket: Bucket, offsetAt: (d: Date) => num
   return localStart - offsetAt(new Date(guess)) * 60_000
 }
 
-export function bucketise(points: readonly Point[], bucket: Bucket, timeZone: string): Array<{ start: string } & Stats> {
+export function bucketise(
+  points: readonly Point[],
+  bucket: Bucket,
+  timeZone: string,
+): Array<{ start: string } & Stats> {
   const offsetAt = offsetFinder(timeZone)
   const groups = new Map<number, number[]>()
   for (const p of points) {
@@ -106,7 +127,9 @@ export function bucketise(points: readonly Point[], bucket: Bucket, timeZone: st
     if (!g) groups.set(start, (g = []))
     g.push(p.value)
   }
-  return [...groups.entries()].sort(([a], [b]) => a - b).map(([start, values]) => ({ start: new Date(start).toISOString(), ...stats(values) }))
+  return [...groups.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([start, values]) => ({ start: new Date(start).toISOString(), ...stats(values) }))
 }
 
 /** Glucose thresholds of the consensus, in the unit of the readings. */
@@ -150,6 +173,8 @@ export const AGP_SLOT_MINUTES = 15
 
 export interface GlucoseProfile {
   readonly readings: number
+  /** The bounds time in ranges used: the consensus', with the patient's own target as the in-range band when set. */
+  readonly thresholds: GlucoseThresholds
   readonly daysWithData: number
   readonly mean: number | null
   /** Glucose management indicator, % (Bergenstal et al., Diabetes Care 2018: 3.31 + 0.02392 × mean mg/dL). */
@@ -158,10 +183,24 @@ export interface GlucoseProfile {
   readonly cv: number | null
   readonly timeInRanges: TimeInRanges
   /** Percentiles by time of day in 15-minute slots (local time of the viewer's time zone); slots without readings are left out. */
-  readonly profile: Array<{ minute: number; count: number; p5: number; p25: number; p50: number; p75: number; p95: number }>
+  readonly profile: Array<{
+    minute: number
+    count: number
+    p5: number
+    p25: number
+    p50: number
+    p75: number
+    p95: number
+  }>
 }
 
-export function glucoseProfile(points: readonly Point[], unit: 'mg/dL' | 'mmol/L', timeZone: string): GlucoseProfile {
+/** `target`: the patient's own target range (ADR-0027), which moves the in-range band's bounds; the level-2 thresholds stay the consensus'. */
+export function glucoseProfile(
+  points: readonly Point[],
+  unit: 'mg/dL' | 'mmol/L',
+  timeZone: string,
+  target?: { low: number; high: number },
+): GlucoseProfile {
   const offsetAt = offsetFinder(timeZone)
   const slots = new Map<number, number[]>()
   const days = new Set<number>()
@@ -176,7 +215,8 @@ export function glucoseProfile(points: readonly Point[], unit: 'mg/dL' | 'mmol/L
     g.push(p.value)
     values.push(p.value)
   }
-  const thresholds = unit === 'mg/dL' ? THRESHOLDS_MG_DL : THRESHOLDS_MMOL_L
+  const consensus = unit === 'mg/dL' ? THRESHOLDS_MG_DL : THRESHOLDS_MMOL_L
+  const thresholds = target ? { ...consensus, low: target.low, high: target.high } : consensus
   let mean: number | null = null
   let cv: number | null = null
   let gmi: number | null = null
@@ -194,5 +234,14 @@ export function glucoseProfile(points: readonly Point[], unit: 'mg/dL' | 'mmol/L
       const s = stats(v)
       return { minute, count: s.count, p5: s.p5, p25: s.p25, p50: s.p50, p75: s.p75, p95: s.p95 }
     })
-  return { readings: values.length, daysWithData: days.size, mean, gmi, cv, timeInRanges: timeInRanges(values, thresholds), profile }
+  return {
+    readings: values.length,
+    daysWithData: days.size,
+    mean,
+    gmi,
+    cv,
+    thresholds,
+    timeInRanges: timeInRanges(values, thresholds),
+    profile,
+  }
 }

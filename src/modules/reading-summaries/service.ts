@@ -8,6 +8,7 @@ import { measurementRule, openReading } from '../device-data/index.ts'
 import type { PatientCipher } from '../patients/index.ts'
 import { bucketise, glucoseProfile, type Bucket, type GlucoseProfile, type Point } from './aggregate.ts'
 import { readingsInRange } from './repository.ts'
+import { ownTargets } from './target-ranges.service.ts'
 import { GLUCOSE_CODES, targetRange, type TargetRange } from './target-ranges.ts'
 
 /** Longest range one summary covers, and the most readings it opens. */
@@ -27,16 +28,35 @@ export interface Range {
 }
 
 export function checkRange(from: Date, to: Date): void {
-  if (to.getTime() <= from.getTime()) throw new AppError('VALIDATION_FAILED', 'The range is empty', { errors: [{ pointer: '/querystring/to', detail: 'must be after from' }] })
+  if (to.getTime() <= from.getTime())
+    throw new AppError('VALIDATION_FAILED', 'The range is empty', {
+      errors: [{ pointer: '/querystring/to', detail: 'must be after from' }],
+    })
   if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) {
-    throw new AppError('VALIDATION_FAILED', `A summary covers at most ${MAX_RANGE_DAYS} days`, { errors: [{ pointer: '/querystring/to', detail: `at most ${MAX_RANGE_DAYS} days after from` }] })
+    throw new AppError('VALIDATION_FAILED', `A summary covers at most ${MAX_RANGE_DAYS} days`, {
+      errors: [{ pointer: '/querystring/to', detail: `at most ${MAX_RANGE_DAYS} days after from` }],
+    })
   }
 }
 
 /** Values by code: single measurements under their code, a panel's components under theirs. */
-async function pointsByCode(deps: SummaryDeps, range: Range, codes?: readonly string[]): Promise<Map<string, { unit: string; points: Point[] }>> {
-  const rows = await readingsInRange(deps.db, { patientId: range.patientId, from: range.from, to: range.to, codes, limit: MAX_READINGS + 1 })
-  if (rows.length > MAX_READINGS) throw new AppError('UNPROCESSABLE', `More than ${MAX_READINGS} readings in this range: choose a shorter range`)
+async function pointsByCode(
+  deps: SummaryDeps,
+  range: Range,
+  codes?: readonly string[],
+): Promise<Map<string, { unit: string; points: Point[] }>> {
+  const rows = await readingsInRange(deps.db, {
+    patientId: range.patientId,
+    from: range.from,
+    to: range.to,
+    codes,
+    limit: MAX_READINGS + 1,
+  })
+  if (rows.length > MAX_READINGS)
+    throw new AppError(
+      'UNPROCESSABLE',
+      `More than ${MAX_READINGS} readings in this range: choose a shorter range`,
+    )
   const out = new Map<string, { unit: string; points: Point[] }>()
   const add = (code: string, unit: string | undefined, at: Date, value: number) => {
     let s = out.get(code)
@@ -55,22 +75,50 @@ export interface SeriesSummary {
   readonly code: string
   readonly display: string
   readonly unit: string
-  readonly target: TargetRange | null
+  /** The patient's own target (ADR-0027), else the population default; null when there is neither. */
+  readonly target: (TargetRange & { readonly source: 'patient' | 'default' }) | null
   readonly buckets: ReturnType<typeof bucketise>
 }
 
-export async function summarise(deps: SummaryDeps, range: Range & { bucket: Bucket; code?: string | undefined }): Promise<SeriesSummary[]> {
+export async function summarise(
+  deps: SummaryDeps,
+  range: Range & { bucket: Bucket; code?: string | undefined },
+): Promise<SeriesSummary[]> {
   checkRange(range.from, range.to)
   const byCode = await pointsByCode(deps, range, range.code !== undefined ? [range.code] : undefined)
+  const own = await ownTargets(deps, range.patientId)
+  const targetOf = (code: string): SeriesSummary['target'] => {
+    const mine = own.get(code)
+    if (mine) return { low: mine.low, high: mine.high, source: 'patient' }
+    const d = targetRange(code)
+    return d && { ...d, source: 'default' }
+  }
   return [...byCode.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([code, s]) => ({ code, display: measurementRule(code)?.display ?? code, unit: s.unit, target: targetRange(code), buckets: bucketise(s.points, range.bucket, range.timeZone) }))
+    .map(([code, s]) => ({
+      code,
+      display: measurementRule(code)?.display ?? code,
+      unit: s.unit,
+      target: targetOf(code),
+      buckets: bucketise(s.points, range.bucket, range.timeZone),
+    }))
 }
 
-export async function profileGlucose(deps: SummaryDeps, range: Range & { code: string }): Promise<GlucoseProfile & { unit: 'mg/dL' | 'mmol/L' }> {
+export async function profileGlucose(
+  deps: SummaryDeps,
+  range: Range & { code: string },
+): Promise<GlucoseProfile & { unit: 'mg/dL' | 'mmol/L'; targetSource: 'patient' | 'default' }> {
   checkRange(range.from, range.to)
   const unit = GLUCOSE_CODES[range.code]
-  if (!unit) throw new AppError('VALIDATION_FAILED', 'The ambulatory glucose profile is for glucose codes only', { errors: [{ pointer: '/querystring/code', detail: `one of ${Object.keys(GLUCOSE_CODES).join(', ')}` }] })
+  if (!unit)
+    throw new AppError('VALIDATION_FAILED', 'The ambulatory glucose profile is for glucose codes only', {
+      errors: [{ pointer: '/querystring/code', detail: `one of ${Object.keys(GLUCOSE_CODES).join(', ')}` }],
+    })
   const byCode = await pointsByCode(deps, range, [range.code])
-  return { unit, ...glucoseProfile(byCode.get(range.code)?.points ?? [], unit, range.timeZone) }
+  const own = (await ownTargets(deps, range.patientId)).get(range.code)
+  return {
+    unit,
+    targetSource: own ? 'patient' : 'default',
+    ...glucoseProfile(byCode.get(range.code)?.points ?? [], unit, range.timeZone, own),
+  }
 }

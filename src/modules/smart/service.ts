@@ -10,10 +10,18 @@ import type { SmartRepository } from './repository.ts'
 
 export function createSmartLaunchService(ctx: ModuleContext, repo: SmartRepository) {
   return {
-    async launch(input: { clientId: string; userId: string; patientId: string }): Promise<{ launch: string; iss: string; expiresAt: Date }> {
+    async launch(input: {
+      clientId: string
+      userId: string
+      patientId: string
+    }): Promise<{ launch: string; iss: string; expiresAt: Date }> {
       const scope = await repo.clientScope(input.clientId)
       if (scope === undefined || !scope.split(' ').includes('launch')) {
-        throw new AppError('UNPROCESSABLE', 'The client is not a registered SMART app with the launch scope', { errors: [{ pointer: '/body/client_id', detail: 'not a SMART app registered for EHR launch' }] })
+        throw new AppError(
+          'UNPROCESSABLE',
+          'The client is not a registered SMART app with the launch scope',
+          { errors: [{ pointer: '/body/client_id', detail: 'not a SMART app registered for EHR launch' }] },
+        )
       }
       const created = await createLaunch(ctx.db, { ...input, now: ctx.clock() })
       return { launch: created.launch, iss: `${ctx.config.publicUrl}/fhir/R4`, expiresAt: created.expiresAt }

@@ -2,14 +2,39 @@
 // policy, the second factor (TOTP, recovery codes) and login throttling. Everything else in this
 // folder is private to it.
 
-export { ROLES, GLOBAL_ROLES, ORGANISATION_ONLY_ROLES, SECOND_FACTOR_ROLES, isRole, isValidGrant, secondFactorRequired } from './user.ts'
+export {
+  ROLES,
+  GLOBAL_ROLES,
+  ORGANISATION_ONLY_ROLES,
+  SECOND_FACTOR_ROLES,
+  isRole,
+  isValidGrant,
+  secondFactorRequired,
+} from './user.ts'
 export type { Role, RoleGrant, User, UserStatus, Organisation } from './user.ts'
 export { normalizeEmail, isPlausibleEmail, emailAddressProblem } from './email-address.ts'
 
-export { createPasswordHasher, OWASP_ARGON2ID, type PasswordHasher, type Argon2idParameters } from './password-hasher.ts'
-export { checkPasswordPolicy, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordPolicyViolation, type PasswordContext } from './password-policy.ts'
+export {
+  createPasswordHasher,
+  OWASP_ARGON2ID,
+  type PasswordHasher,
+  type Argon2idParameters,
+} from './password-hasher.ts'
+export {
+  checkPasswordPolicy,
+  PASSWORD_MIN_LENGTH,
+  PASSWORD_MAX_LENGTH,
+  type PasswordPolicyViolation,
+  type PasswordContext,
+} from './password-policy.ts'
 
-export { createUserRepository, type UserRepository, type NewUser, type UserCredentials } from './repository.ts'
+export { deleteSecondFactors } from './second-factor.repository.ts'
+export {
+  createUserRepository,
+  type UserRepository,
+  type NewUser,
+  type UserCredentials,
+} from './repository.ts'
 export {
   createUserService,
   PASSWORD_RESET_MAX_TTL_SECONDS,
@@ -43,6 +68,7 @@ export {
   createLoginThrottle,
   DEFAULT_LOGIN_THROTTLE_POLICY,
   accountKey,
+  userIdOfAccountKey,
   unknownAccountKey,
   ipKey,
   type LoginThrottle,
@@ -58,3 +84,5 @@ export {
   type PasswordResetThrottle,
   type PasswordResetThrottlePolicy,
 } from './password-reset-throttle.ts'
+
+export { createLoginUnlock, type LoginUnlock } from './login-throttle-unlock.ts'

@@ -44,13 +44,26 @@ describe('login timing', () => {
     await users.createUser({ email, password, roles: [{ role: 'patient', organisationId: null }] })
     const ip = '192.0.2.10'
     assert.equal(await costOf(() => users.authenticate({ email, password, ip })), 1, 'right password')
-    assert.equal(await costOf(() => users.authenticate({ email: `nobody-${randomUUID()}@demo.test`, password, ip })), 1, 'unknown address')
-    for (let i = 0; i < 5; i++) assert.equal(await costOf(() => users.authenticate({ email, password: `wrong ${i}`, ip })), 1, 'wrong password')
+    assert.equal(
+      await costOf(() => users.authenticate({ email: `nobody-${randomUUID()}@demo.test`, password, ip })),
+      1,
+      'unknown address',
+    )
+    for (let i = 0; i < 5; i++)
+      assert.equal(
+        await costOf(() => users.authenticate({ email, password: `wrong ${i}`, ip })),
+        1,
+        'wrong password',
+      )
     let delayed
     const cost = await costOf(async () => {
       delayed = await users.authenticate({ email, password, ip })
     })
-    assert.deepEqual((delayed as unknown as { ok: boolean; reason: string } | undefined)?.reason, 'locked', 'the account is delayed')
+    assert.deepEqual(
+      (delayed as unknown as { ok: boolean; reason: string } | undefined)?.reason,
+      'locked',
+      'the account is delayed',
+    )
     assert.equal(cost, 1, 'a delayed attempt costs the same verification')
   })
 })

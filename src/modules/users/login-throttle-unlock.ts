@@ -12,7 +12,9 @@ export const UNLOCK_MIN_INTERVAL_SECONDS = 15 * 60
 
 export interface LoginUnlock {
   /** A new link's token for an active account, unless one was issued in the last 15 minutes; with the address to mail it to. */
-  issue(userId: string): Promise<{ readonly token: string; readonly email: string; readonly expiresAt: Date } | undefined>
+  issue(
+    userId: string,
+  ): Promise<{ readonly token: string; readonly email: string; readonly expiresAt: Date } | undefined>
   /** The account a usable token unlocks (the token stays usable: a mail scanner's GET does not spend it). */
   peek(token: string): Promise<string | undefined>
   /** Spends the token; the account id, or undefined when not usable. */
@@ -25,32 +27,36 @@ export function createLoginUnlock(deps: { db: Database; clock: () => Date }): Lo
     async issue(userId) {
       const now = clock()
       return db.transaction(async (tx) => {
-        const { rows: users } = await tx.query<{ email: string }>("SELECT email FROM users WHERE id = $1 AND status = 'active' FOR UPDATE", [userId])
+        const { rows: users } = await tx.query<{ email: string }>(
+          "SELECT email FROM users WHERE id = $1 AND status = 'active' FOR UPDATE",
+          [userId],
+        )
         const email = users[0]?.email
         if (!email) return undefined
-        const recent = await tx.query('SELECT 1 FROM login_unlock_tokens WHERE user_id = $1 AND created_at > $2::timestamptz', [
-          userId,
-          new Date(now.getTime() - UNLOCK_MIN_INTERVAL_SECONDS * 1000).toISOString(),
-        ])
+        const recent = await tx.query(
+          'SELECT 1 FROM login_unlock_tokens WHERE user_id = $1 AND created_at > $2::timestamptz',
+          [userId, new Date(now.getTime() - UNLOCK_MIN_INTERVAL_SECONDS * 1000).toISOString()],
+        )
         if (recent.rows.length > 0) return undefined
-        await tx.query('DELETE FROM login_unlock_tokens WHERE user_id = $1 AND (expires_at < $2::timestamptz OR used_at IS NOT NULL)', [userId, now.toISOString()])
+        await tx.query(
+          'DELETE FROM login_unlock_tokens WHERE user_id = $1 AND (expires_at < $2::timestamptz OR used_at IS NOT NULL)',
+          [userId, now.toISOString()],
+        )
         const token = generateAccountToken()
         const expiresAt = new Date(now.getTime() + UNLOCK_TTL_SECONDS * 1000)
-        await tx.query('INSERT INTO login_unlock_tokens (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)', [
-          hashAccountToken(token),
-          userId,
-          expiresAt.toISOString(),
-          now.toISOString(),
-        ])
+        await tx.query(
+          'INSERT INTO login_unlock_tokens (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)',
+          [hashAccountToken(token), userId, expiresAt.toISOString(), now.toISOString()],
+        )
         return { token, email, expiresAt }
       })
     },
 
     async peek(token) {
-      const { rows } = await db.query<{ user_id: string }>('SELECT user_id FROM login_unlock_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2::timestamptz', [
-        hashAccountToken(token),
-        clock().toISOString(),
-      ])
+      const { rows } = await db.query<{ user_id: string }>(
+        'SELECT user_id FROM login_unlock_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2::timestamptz',
+        [hashAccountToken(token), clock().toISOString()],
+      )
       return rows[0]?.user_id
     },
 

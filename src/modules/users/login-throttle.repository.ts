@@ -39,7 +39,10 @@ interface StateRow {
   failures: number
   locked_until: Date | null
 }
-const toState = (row: StateRow | undefined): ThrottleState => ({ failures: row?.failures ?? 0, lockedUntil: row?.locked_until ?? null })
+const toState = (row: StateRow | undefined): ThrottleState => ({
+  failures: row?.failures ?? 0,
+  lockedUntil: row?.locked_until ?? null,
+})
 
 // Parameters shared by both upserts: $1 key, $2 now, $3 window seconds, $4 failures that lock.
 const NOW = '$2::timestamptz'
@@ -86,22 +89,35 @@ export function createLoginThrottleRepository(db: Database): LoginThrottleReposi
     async findLocks(keys, now) {
       const locks = new Map<string, Date>()
       for (const key of keys) {
-        const { rows } = await db.query<{ locked_until: Date }>('SELECT locked_until FROM login_throttle WHERE key = $1 AND locked_until > $2::timestamptz', [
-          key,
-          now.toISOString(),
-        ])
+        const { rows } = await db.query<{ locked_until: Date }>(
+          'SELECT locked_until FROM login_throttle WHERE key = $1 AND locked_until > $2::timestamptz',
+          [key, now.toISOString()],
+        )
         if (rows[0]) locks.set(key, rows[0].locked_until)
       }
       return locks
     },
 
     async recordAccountFailure(key, now, p) {
-      const { rows } = await db.query<StateRow>(ACCOUNT_UPSERT, [key, now.toISOString(), p.windowSeconds, p.maxFailures, p.baseLockSeconds, p.maxLockSeconds])
+      const { rows } = await db.query<StateRow>(ACCOUNT_UPSERT, [
+        key,
+        now.toISOString(),
+        p.windowSeconds,
+        p.maxFailures,
+        p.baseLockSeconds,
+        p.maxLockSeconds,
+      ])
       return toState(rows[0])
     },
 
     async recordIpFailure(key, now, p) {
-      const { rows } = await db.query<StateRow>(IP_UPSERT, [key, now.toISOString(), p.windowSeconds, p.maxFailures, p.lockSeconds])
+      const { rows } = await db.query<StateRow>(IP_UPSERT, [
+        key,
+        now.toISOString(),
+        p.windowSeconds,
+        p.maxFailures,
+        p.lockSeconds,
+      ])
       return toState(rows[0])
     },
 
@@ -110,7 +126,10 @@ export function createLoginThrottleRepository(db: Database): LoginThrottleReposi
     },
 
     async purge(before) {
-      const { rowCount } = await db.query('DELETE FROM login_throttle WHERE GREATEST(last_failure_at, locked_until) < $1::timestamptz', [before.toISOString()])
+      const { rowCount } = await db.query(
+        'DELETE FROM login_throttle WHERE GREATEST(last_failure_at, locked_until) < $1::timestamptz',
+        [before.toISOString()],
+      )
       return rowCount
     },
   }

@@ -4,14 +4,26 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { testConfig } from '../../../test/support/config.ts'
 import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
-import { accountKey, createLoginThrottle, deviceKey, ipKey, unknownAccountKey, type LoginAttempt, type LoginThrottle } from './login-throttle.ts'
+import {
+  accountKey,
+  createLoginThrottle,
+  deviceKey,
+  ipKey,
+  unknownAccountKey,
+  type LoginAttempt,
+  type LoginThrottle,
+} from './login-throttle.ts'
 
 const T0 = new Date('2031-05-06T08:00:00Z')
 const MIN = 60_000
 
 // Random keys: the database may be shared with other runs.
-const randomIp = (): string => `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::${randomBytes(2).toString('hex')}`
-const attempt = (ip: string | undefined = randomIp()): LoginAttempt => ({ accountKey: accountKey(randomUUID()), ip })
+const randomIp = (): string =>
+  `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::${randomBytes(2).toString('hex')}`
+const attempt = (ip: string | undefined = randomIp()): LoginAttempt => ({
+  accountKey: accountKey(randomUUID()),
+  ip,
+})
 
 describe('login throttle', () => {
   let db: Database
@@ -47,11 +59,19 @@ describe('login throttle', () => {
     }
     const fifth = await throttle.recordFailure(a)
     assert.deepEqual(fifth.lockedUntil, new Date(now.getTime() + 1 * MIN))
-    assert.deepEqual(fifth.events.at(-1), { type: 'login.locked', key: a.accountKey, failures: 5, lockedUntil: new Date(now.getTime() + MIN), at: now })
+    assert.deepEqual(fifth.events.at(-1), {
+      type: 'login.locked',
+      key: a.accountKey,
+      failures: 5,
+      lockedUntil: new Date(now.getTime() + MIN),
+      at: now,
+    })
 
     const blocked = await throttle.check({ ...a, ip: randomIp() })
     assert.equal(blocked.allowed, false)
-    assert.deepEqual(!blocked.allowed && blocked.events.map((e) => [e.type, e.key]), [['login.blocked', a.accountKey]])
+    assert.deepEqual(!blocked.allowed && blocked.events.map((e) => [e.type, e.key]), [
+      ['login.blocked', a.accountKey],
+    ])
     advance(MIN)
     assert.deepEqual(await throttle.check(a), { allowed: true })
   })
@@ -111,14 +131,27 @@ describe('login throttle', () => {
     const ip = randomIp()
     const victims = Array.from({ length: 60 }, () => attempt(ip))
     for (let i = 0; i < 20; i++) await throttle.recordFailure(victims[i] as LoginAttempt)
-    assert.equal((await throttle.check(victims[0] as LoginAttempt)).allowed, true, 'twenty mistakes behind one address delay nobody')
+    assert.equal(
+      (await throttle.check(victims[0] as LoginAttempt)).allowed,
+      true,
+      'twenty mistakes behind one address delay nobody',
+    )
     let last
     for (let i = 20; i < 50; i++) last = await throttle.recordFailure(victims[i] as LoginAttempt)
     assert.ok(last?.events.some((e) => e.type === 'login.locked' && e.key === ipKey(ip)))
     const refused = await throttle.check(victims[0] as LoginAttempt)
-    assert.deepEqual(!refused.allowed && refused.events.map((e) => e.key), [ipKey(ip)], 'the address is delayed, the accounts are not')
+    assert.deepEqual(
+      !refused.allowed && refused.events.map((e) => e.key),
+      [ipKey(ip)],
+      'the address is delayed, the accounts are not',
+    )
     assert.deepEqual(!refused.allowed && refused.lockedUntil, new Date(now.getTime() + MIN))
-    for (const victim of victims.slice(0, 10)) assert.equal((await throttle.check({ ...victim, ip: randomIp() })).allowed, true, 'the owners sign in from elsewhere')
+    for (const victim of victims.slice(0, 10))
+      assert.equal(
+        (await throttle.check({ ...victim, ip: randomIp() })).allowed,
+        true,
+        'the owners sign in from elsewhere',
+      )
     const delays: number[] = []
     for (let i = 50; i < 56; i++) {
       now = (last?.lockedUntil as Date) ?? now
@@ -128,26 +161,49 @@ describe('login throttle', () => {
     assert.deepEqual(delays, [2, 4, 8, 15, 15, 15])
   })
 
-  test('[SRS-AUTH-150] a browser with a device cookie for the account is not held back by a stranger\'s failures, on the account or the address', async () => {
+  test("[SRS-AUTH-150] a browser with a device cookie for the account is not held back by a stranger's failures, on the account or the address", async () => {
     now = T0
     const ip = randomIp()
     const a = attempt(ip)
-    for (let i = 0; i < 60; i++) await throttle.recordFailure({ ...attempt(ip), accountKey: i < 10 ? a.accountKey : accountKey(randomUUID()) })
-    assert.equal((await throttle.check(a)).allowed, false, 'the account and the address are delayed for strangers')
-    assert.equal((await throttle.check({ ...a, ip: randomIp() })).allowed, false, 'the account is delayed from anywhere')
+    for (let i = 0; i < 60; i++)
+      await throttle.recordFailure({
+        ...attempt(ip),
+        accountKey: i < 10 ? a.accountKey : accountKey(randomUUID()),
+      })
+    assert.equal(
+      (await throttle.check(a)).allowed,
+      false,
+      'the account and the address are delayed for strangers',
+    )
+    assert.equal(
+      (await throttle.check({ ...a, ip: randomIp() })).allowed,
+      false,
+      'the account is delayed from anywhere',
+    )
     const owner: LoginAttempt = { ...a, trustedDevice: `dev-${randomUUID()}` }
-    assert.deepEqual(await throttle.check(owner), { allowed: true }, 'the owner\'s browser is let through')
+    assert.deepEqual(await throttle.check(owner), { allowed: true }, "the owner's browser is let through")
     await throttle.recordSuccess(owner)
-    assert.equal((await throttle.check({ ...a, ip: randomIp() })).allowed, false, 'the owner signing in gives strangers no fresh attempts')
+    assert.equal(
+      (await throttle.check({ ...a, ip: randomIp() })).allowed,
+      false,
+      'the owner signing in gives strangers no fresh attempts',
+    )
     // The device's own failures are counted on it alone, with the same back-off.
     for (let i = 0; i < 4; i++) assert.equal((await throttle.recordFailure(owner)).lockedUntil, undefined)
     const fifth = await throttle.recordFailure(owner)
-    assert.deepEqual(fifth.events.map((e) => [e.type, e.key]), [
-      ['login.failed', deviceKey(owner.trustedDevice as string)],
-      ['login.locked', deviceKey(owner.trustedDevice as string)],
-    ])
+    assert.deepEqual(
+      fifth.events.map((e) => [e.type, e.key]),
+      [
+        ['login.failed', deviceKey(owner.trustedDevice as string)],
+        ['login.locked', deviceKey(owner.trustedDevice as string)],
+      ],
+    )
     assert.equal((await throttle.check(owner)).allowed, false)
-    assert.equal((await throttle.check({ ...owner, trustedDevice: `dev-${randomUUID()}` })).allowed, true, 'another of the owner\'s browsers is not')
+    assert.equal(
+      (await throttle.check({ ...owner, trustedDevice: `dev-${randomUUID()}` })).allowed,
+      true,
+      "another of the owner's browsers is not",
+    )
   })
 
   test('[SRS-AUTH-005] an attacker hammering one account from one IP locks it for at most 15 minutes at a time', async () => {
@@ -159,7 +215,8 @@ describe('login throttle', () => {
       if (check.allowed) {
         const r = await throttle.recordFailure(a)
         const accountLock = r.events.find((e) => e.type === 'login.locked' && e.key === a.accountKey)
-        if (accountLock?.type === 'login.locked') longest = Math.max(longest, accountLock.lockedUntil.getTime() - now.getTime())
+        if (accountLock?.type === 'login.locked')
+          longest = Math.max(longest, accountLock.lockedUntil.getTime() - now.getTime())
       }
       advance(15_000)
     }
@@ -170,7 +227,10 @@ describe('login throttle', () => {
     now = T0
     const a = attempt(undefined)
     await Promise.all(Array.from({ length: 12 }, () => throttle.recordFailure(a)))
-    const { rows } = await db.query<{ failures: number }>('SELECT failures FROM login_throttle WHERE key = $1', [a.accountKey])
+    const { rows } = await db.query<{ failures: number }>(
+      'SELECT failures FROM login_throttle WHERE key = $1',
+      [a.accountKey],
+    )
     assert.equal(rows[0]?.failures, 12)
   })
 
@@ -194,7 +254,13 @@ describe('login throttle', () => {
     await throttle.recordFailure(locked) // and again
     advance(16 * MIN)
     await throttle.purge()
-    const { rows } = await db.query<{ key: string }>('SELECT key FROM login_throttle WHERE key = $1 OR key = $2', [idle.accountKey, locked.accountKey])
-    assert.deepEqual(rows.map((r) => r.key), [locked.accountKey])
+    const { rows } = await db.query<{ key: string }>(
+      'SELECT key FROM login_throttle WHERE key = $1 OR key = $2',
+      [idle.accountKey, locked.accountKey],
+    )
+    assert.deepEqual(
+      rows.map((r) => r.key),
+      [locked.accountKey],
+    )
   })
 })

@@ -36,7 +36,13 @@ export const DEFAULT_LOGIN_THROTTLE_POLICY: LoginThrottlePolicy = {
 export type LoginEvent =
   | { readonly type: 'login.failed'; readonly key: string; readonly failures: number; readonly at: Date }
   /** This failure locked the key (or lengthened its lock). */
-  | { readonly type: 'login.locked'; readonly key: string; readonly failures: number; readonly lockedUntil: Date; readonly at: Date }
+  | {
+      readonly type: 'login.locked'
+      readonly key: string
+      readonly failures: number
+      readonly lockedUntil: Date
+      readonly at: Date
+    }
   /** An attempt refused, unchecked, because the key is locked. */
   | { readonly type: 'login.blocked'; readonly key: string; readonly lockedUntil: Date; readonly at: Date }
   | { readonly type: 'login.succeeded'; readonly key: string; readonly at: Date }
@@ -57,7 +63,9 @@ export type ThrottleCheck =
 export interface LoginThrottle {
   /** Before the password is checked: refuses when the IP or the account is locked. */
   check(attempt: LoginAttempt): Promise<ThrottleCheck>
-  recordFailure(attempt: LoginAttempt): Promise<{ readonly lockedUntil: Date | undefined; readonly events: readonly LoginEvent[] }>
+  recordFailure(
+    attempt: LoginAttempt,
+  ): Promise<{ readonly lockedUntil: Date | undefined; readonly events: readonly LoginEvent[] }>
   recordSuccess(attempt: LoginAttempt): Promise<{ readonly events: readonly LoginEvent[] }>
   /** Removes counters idle for longer than their window (housekeeping; safe to run anywhere). */
   purge(): Promise<number>
@@ -66,7 +74,8 @@ export interface LoginThrottle {
 export const accountKey = (userId: string): string => `account:${userId}`
 export const deviceKey = (deviceId: string): string => `device:${deviceId}`
 /** The user id of an account key ('account:<uuid>'); undefined for unknown-email and other keys. */
-export const userIdOfAccountKey = (key: string): string | undefined => /^account:([0-9a-f-]{36})$/.exec(key)?.[1]
+export const userIdOfAccountKey = (key: string): string | undefined =>
+  /^account:([0-9a-f-]{36})$/.exec(key)?.[1]
 export const unknownAccountKey = (email: string): string =>
   `account:unknown:${createHash('sha256').update(normalizeEmail(email)).digest('hex')}`
 
@@ -81,7 +90,10 @@ function expandIPv6(address: string): string[] {
 
 /** 'ip:<IPv4>' or 'ip:<first four hextets>::/64': one IPv6 subscriber usually holds a whole /64. */
 export function ipKey(ip: string): string {
-  const address = ip.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '')
+  const address = ip
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '')
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
   if (mapped?.[1]) return `ip:${mapped[1]}`
   if (isIPv4(address)) return `ip:${address}`
@@ -95,7 +107,11 @@ export interface LoginThrottleDeps {
   readonly policy?: LoginThrottlePolicy
 }
 
-export function createLoginThrottle({ db, clock, policy = DEFAULT_LOGIN_THROTTLE_POLICY }: LoginThrottleDeps): LoginThrottle {
+export function createLoginThrottle({
+  db,
+  clock,
+  policy = DEFAULT_LOGIN_THROTTLE_POLICY,
+}: LoginThrottleDeps): LoginThrottle {
   const repo = createLoginThrottleRepository(db)
   const keysOf = (attempt: LoginAttempt): string[] => {
     if (attempt.trustedDevice !== undefined) return [deviceKey(attempt.trustedDevice)]
@@ -108,7 +124,12 @@ export function createLoginThrottle({ db, clock, policy = DEFAULT_LOGIN_THROTTLE
       // The IP first: when it is locked the account is not consulted at all.
       const locks = await repo.findLocks(keysOf(attempt), at)
       if (locks.size === 0) return { allowed: true }
-      const events: LoginEvent[] = [...locks].map(([key, lockedUntil]) => ({ type: 'login.blocked', key, lockedUntil, at }))
+      const events: LoginEvent[] = [...locks].map(([key, lockedUntil]) => ({
+        type: 'login.blocked',
+        key,
+        lockedUntil,
+        at,
+      }))
       const lockedUntil = new Date(Math.max(...[...locks.values()].map((d) => d.getTime())))
       return { allowed: false, lockedUntil, events }
     },
@@ -117,10 +138,21 @@ export function createLoginThrottle({ db, clock, policy = DEFAULT_LOGIN_THROTTLE
       const at = clock()
       const events: LoginEvent[] = []
       let lockedUntil: Date | undefined
-      const note = (key: string, state: { failures: number; lockedUntil: Date | null }, newLock: boolean): void => {
+      const note = (
+        key: string,
+        state: { failures: number; lockedUntil: Date | null },
+        newLock: boolean,
+      ): void => {
         events.push({ type: 'login.failed', key, failures: state.failures, at })
         if (state.lockedUntil && state.lockedUntil > at) {
-          if (newLock) events.push({ type: 'login.locked', key, failures: state.failures, lockedUntil: state.lockedUntil, at })
+          if (newLock)
+            events.push({
+              type: 'login.locked',
+              key,
+              failures: state.failures,
+              lockedUntil: state.lockedUntil,
+              at,
+            })
           if (!lockedUntil || state.lockedUntil > lockedUntil) lockedUntil = state.lockedUntil
         }
       }

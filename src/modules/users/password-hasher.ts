@@ -3,7 +3,13 @@
 // so the same passphrase typed on two keyboards verifies.
 
 import { randomBytes } from 'node:crypto'
-import { hash as argon2Hash, parseOptions, verify as argon2Verify, type Algorithm, type Options } from '@node-rs/argon2'
+import {
+  hash as argon2Hash,
+  parseOptions,
+  verify as argon2Verify,
+  type Algorithm,
+  type Options,
+} from '@node-rs/argon2'
 
 export interface Argon2idParameters {
   /** KiB */

@@ -13,7 +13,11 @@ describe('password policy (NIST SP 800-63B §5.1.1.2)', () => {
     const long = dictionary['passwords-common'].filter((p) => [...p].length >= 8 && new Set(p).size > 1)
     assert.ok(long.length > 10_000, 'the shipped list is the large one')
     for (const entry of [long[0], long[Math.floor(long.length / 2)], long.at(-1)]) {
-      assert.deepEqual(checkPasswordPolicy(entry as string), ['common'], 'an entry of the shipped list is refused')
+      assert.deepEqual(
+        checkPasswordPolicy(entry as string),
+        ['common'],
+        'an entry of the shipped list is refused',
+      )
     }
   })
 

@@ -12,7 +12,8 @@ import { emailLocalPart, normalizeEmail } from './email-address.ts'
 export const PASSWORD_MIN_LENGTH = 8
 export const PASSWORD_MAX_LENGTH = 128
 
-export type PasswordPolicyViolation = 'too_short' | 'too_long' | 'common' | 'contains_email' | 'repeated_character'
+export type PasswordPolicyViolation =
+  'too_short' | 'too_long' | 'common' | 'contains_email' | 'repeated_character'
 
 export interface PasswordContext {
   /** The account's email: a password equal to or containing its local part is refused. */
@@ -31,7 +32,10 @@ function isCommon(candidate: string): boolean {
 // equality is still refused.
 const MIN_LOCAL_PART_FOR_CONTAINMENT = 3
 
-export function checkPasswordPolicy(password: string, context: PasswordContext = {}): PasswordPolicyViolation[] {
+export function checkPasswordPolicy(
+  password: string,
+  context: PasswordContext = {},
+): PasswordPolicyViolation[] {
   const normalized = password.normalize('NFKC')
   const codePoints = [...normalized]
   const lower = normalized.toLowerCase()
@@ -39,13 +43,16 @@ export function checkPasswordPolicy(password: string, context: PasswordContext =
 
   if (codePoints.length < PASSWORD_MIN_LENGTH) reasons.push('too_short')
   if (codePoints.length > PASSWORD_MAX_LENGTH) reasons.push('too_long')
-  if (codePoints.length > 0 && codePoints.every((c) => c === codePoints[0])) reasons.push('repeated_character')
+  if (codePoints.length > 0 && codePoints.every((c) => c === codePoints[0]))
+    reasons.push('repeated_character')
   if (isCommon(lower)) reasons.push('common')
 
   if (context.email !== undefined) {
     const local = emailLocalPart(context.email)
-    const containsLocal = local.length >= MIN_LOCAL_PART_FOR_CONTAINMENT ? lower.includes(local) : lower === local
-    if (local.length > 0 && (containsLocal || lower === normalizeEmail(context.email))) reasons.push('contains_email')
+    const containsLocal =
+      local.length >= MIN_LOCAL_PART_FOR_CONTAINMENT ? lower.includes(local) : lower === local
+    if (local.length > 0 && (containsLocal || lower === normalizeEmail(context.email)))
+      reasons.push('contains_email')
   }
   return reasons
 }

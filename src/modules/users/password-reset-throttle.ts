@@ -30,10 +30,15 @@ export interface PasswordResetThrottle {
   admit(request: { email: string; ip?: string | undefined }): Promise<boolean>
 }
 
-export const resetAddressKey = (email: string): string => `password-reset:address:${createHash('sha256').update(normalizeEmail(email)).digest('hex')}`
+export const resetAddressKey = (email: string): string =>
+  `password-reset:address:${createHash('sha256').update(normalizeEmail(email)).digest('hex')}`
 export const resetIpKey = (ip: string): string => `password-reset:${ipKey(ip)}`
 
-export function createPasswordResetThrottle(deps: { db: Database; clock: () => Date; policy?: PasswordResetThrottlePolicy }): PasswordResetThrottle {
+export function createPasswordResetThrottle(deps: {
+  db: Database
+  clock: () => Date
+  policy?: PasswordResetThrottlePolicy
+}): PasswordResetThrottle {
   const repo = createLoginThrottleRepository(deps.db)
   const policy = deps.policy ?? DEFAULT_PASSWORD_RESET_THROTTLE_POLICY
   return {

@@ -14,7 +14,8 @@ export const RECOVERY_CODE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ'
 export function generateRecoveryCodes(count = RECOVERY_CODE_COUNT): string[] {
   return Array.from({ length: count }, () => {
     let code = ''
-    for (let i = 0; i < RECOVERY_CODE_LENGTH; i++) code += RECOVERY_CODE_ALPHABET[randomInt(RECOVERY_CODE_ALPHABET.length)]
+    for (let i = 0; i < RECOVERY_CODE_LENGTH; i++)
+      code += RECOVERY_CODE_ALPHABET[randomInt(RECOVERY_CODE_ALPHABET.length)]
     return `${code.slice(0, 5)}-${code.slice(5)}`
   })
 }
@@ -25,5 +26,7 @@ export function normalizeRecoveryCode(code: string): string {
 }
 
 export function hashRecoveryCode(userId: string, code: string): string {
-  return createHash('sha256').update(`${userId}:${normalizeRecoveryCode(code)}`).digest('hex')
+  return createHash('sha256')
+    .update(`${userId}:${normalizeRecoveryCode(code)}`)
+    .digest('hex')
 }

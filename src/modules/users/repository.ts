@@ -24,7 +24,16 @@ interface RoleRow {
   organisation_id: string | null
 }
 
-const COLUMNS = ['id', 'email', 'display_name', 'status', 'email_verified_at', 'password_changed_at', 'created_at', 'updated_at']
+const COLUMNS = [
+  'id',
+  'email',
+  'display_name',
+  'status',
+  'email_verified_at',
+  'password_changed_at',
+  'created_at',
+  'updated_at',
+]
 const USER_COLUMNS = COLUMNS.map((c) => `u.${c}`).join(', ')
 
 function toGrant(row: RoleRow): RoleGrant {
@@ -86,7 +95,10 @@ export interface UserRepository {
   createOrganisation(name: string): Promise<Organisation | undefined>
   findOrganisationByName(name: string): Promise<Organisation | undefined>
   findOrganisationById(id: string): Promise<Organisation | undefined>
-  insertToken(kind: AccountTokenKind, token: { tokenHash: string; userId: string; expiresAt: Date; now: Date }): Promise<void>
+  insertToken(
+    kind: AccountTokenKind,
+    token: { tokenHash: string; userId: string; expiresAt: Date; now: Date },
+  ): Promise<void>
   /** The user of an unused, unexpired token, without using it. */
   peekToken(kind: AccountTokenKind, tokenHash: string, now: Date): Promise<string | undefined>
   /** Marks an email verification token used and the email verified, in one statement. */
@@ -97,7 +109,10 @@ export interface UserRepository {
 }
 
 async function rolesOf(q: Queryable, userId: string): Promise<RoleGrant[]> {
-  const { rows } = await q.query<RoleRow>('SELECT user_id, role, organisation_id FROM user_roles WHERE user_id = $1 ORDER BY created_at, role', [userId])
+  const { rows } = await q.query<RoleRow>(
+    'SELECT user_id, role, organisation_id FROM user_roles WHERE user_id = $1 ORDER BY created_at, role',
+    [userId],
+  )
   return rows.map(toGrant)
 }
 
@@ -131,7 +146,10 @@ export function createUserRepository(db: Database): UserRepository {
     },
 
     async findByEmail(email) {
-      const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.email_normalized = $1`, [normalizeEmail(email)])
+      const { rows } = await db.query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM users u WHERE u.email_normalized = $1`,
+        [normalizeEmail(email)],
+      )
       return withRoles(db, rows[0])
     },
 
@@ -147,7 +165,10 @@ export function createUserRepository(db: Database): UserRepository {
 
     async findPasswordHash(userId) {
       if (!isUuid(userId)) return undefined
-      const { rows } = await db.query<{ password_hash: string | null }>('SELECT password_hash FROM users WHERE id = $1', [userId])
+      const { rows } = await db.query<{ password_hash: string | null }>(
+        'SELECT password_hash FROM users WHERE id = $1',
+        [userId],
+      )
       return rows[0]?.password_hash
     },
 
@@ -159,7 +180,14 @@ export function createUserRepository(db: Database): UserRepository {
            VALUES ($1, $2, $3, $4, $5::timestamptz, CASE WHEN $3::text IS NULL THEN NULL ELSE $6::timestamptz END, $6::timestamptz, $6::timestamptz)
            ON CONFLICT (email_normalized) DO NOTHING
            RETURNING ${COLUMNS.join(', ')}`,
-          [input.email, normalizeEmail(input.email), input.passwordHash, input.displayName, input.emailVerifiedAt?.toISOString() ?? null, now],
+          [
+            input.email,
+            normalizeEmail(input.email),
+            input.passwordHash,
+            input.displayName,
+            input.emailVerifiedAt?.toISOString() ?? null,
+            now,
+          ],
         )
         const row = rows[0]
         if (!row) return undefined
@@ -169,19 +197,26 @@ export function createUserRepository(db: Database): UserRepository {
     },
 
     async setPassword(userId, passwordHash, now) {
-      await db.query('UPDATE users SET password_hash = $2, password_changed_at = $3::timestamptz, updated_at = $3::timestamptz WHERE id = $1', [
+      await db.query(
+        'UPDATE users SET password_hash = $2, password_changed_at = $3::timestamptz, updated_at = $3::timestamptz WHERE id = $1',
+        [userId, passwordHash, now.toISOString()],
+      )
+    },
+
+    async replacePasswordHash(userId, passwordHash, now) {
+      await db.query('UPDATE users SET password_hash = $2, updated_at = $3::timestamptz WHERE id = $1', [
         userId,
         passwordHash,
         now.toISOString(),
       ])
     },
 
-    async replacePasswordHash(userId, passwordHash, now) {
-      await db.query('UPDATE users SET password_hash = $2, updated_at = $3::timestamptz WHERE id = $1', [userId, passwordHash, now.toISOString()])
-    },
-
     async setStatus(userId, status, now) {
-      await db.query('UPDATE users SET status = $2, updated_at = $3::timestamptz WHERE id = $1', [userId, status, now.toISOString()])
+      await db.query('UPDATE users SET status = $2, updated_at = $3::timestamptz WHERE id = $1', [
+        userId,
+        status,
+        now.toISOString(),
+      ])
     },
 
     addRole: (userId, grant) => insertRole(db, userId, grant),
@@ -207,23 +242,27 @@ export function createUserRepository(db: Database): UserRepository {
     },
 
     async findOrganisationByName(name) {
-      const { rows } = await db.query<OrganisationRow>('SELECT id, name, created_at FROM organisations WHERE name = $1', [name])
+      const { rows } = await db.query<OrganisationRow>(
+        'SELECT id, name, created_at FROM organisations WHERE name = $1',
+        [name],
+      )
       return toOrganisation(rows[0])
     },
 
     async findOrganisationById(id) {
       if (!isUuid(id)) return undefined
-      const { rows } = await db.query<OrganisationRow>('SELECT id, name, created_at FROM organisations WHERE id = $1', [id])
+      const { rows } = await db.query<OrganisationRow>(
+        'SELECT id, name, created_at FROM organisations WHERE id = $1',
+        [id],
+      )
       return toOrganisation(rows[0])
     },
 
     async insertToken(kind, token) {
-      await db.query(`INSERT INTO ${TOKEN_TABLES[kind]} (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)`, [
-        token.tokenHash,
-        token.userId,
-        token.expiresAt.toISOString(),
-        token.now.toISOString(),
-      ])
+      await db.query(
+        `INSERT INTO ${TOKEN_TABLES[kind]} (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)`,
+        [token.tokenHash, token.userId, token.expiresAt.toISOString(), token.now.toISOString()],
+      )
     },
 
     async peekToken(kind, tokenHash, now) {

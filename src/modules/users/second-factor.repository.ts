@@ -2,7 +2,7 @@
 // is accepted is one guarded statement, so two instances (or two requests) racing on one code
 // cannot both win.
 
-import type { Database } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 
 export interface TotpCredential {
   readonly secretSealed: string
@@ -25,10 +25,21 @@ export interface SecondFactorRepository {
   /** Accepts time step `step` for the stored secret `secretSealed`: only if the step is later than
    *  the last one used, the factor is not locked, and the credential is (or, when confirming, is
    *  not yet) confirmed. Resets the failure count. */
-  acceptTotpStep(userId: string, secretSealed: string, step: number, now: Date, confirming: boolean): Promise<boolean>
+  acceptTotpStep(
+    userId: string,
+    secretSealed: string,
+    step: number,
+    now: Date,
+    confirming: boolean,
+  ): Promise<boolean>
   /** Counts one failure; the `maxFailures`-th locks the factor for `lockSeconds`. A lock that has
    *  expired starts a new count. */
-  recordFailure(userId: string, now: Date, maxFailures: number, lockSeconds: number): Promise<SecondFactorFailure | undefined>
+  recordFailure(
+    userId: string,
+    now: Date,
+    maxFailures: number,
+    lockSeconds: number,
+  ): Promise<SecondFactorFailure | undefined>
   resetFailures(userId: string): Promise<void>
   deleteTotp(userId: string): Promise<void>
   replaceRecoveryCodes(userId: string, codeHashes: readonly string[], now: Date): Promise<void>
@@ -109,7 +120,9 @@ export function createSecondFactorRepository(db: Database): SecondFactorReposito
     },
 
     async resetFailures(userId) {
-      await db.query('UPDATE totp_credentials SET failed_count = 0, locked_until = NULL WHERE user_id = $1', [userId])
+      await db.query('UPDATE totp_credentials SET failed_count = 0, locked_until = NULL WHERE user_id = $1', [
+        userId,
+      ])
     },
 
     async deleteTotp(userId) {
@@ -123,7 +136,10 @@ export function createSecondFactorRepository(db: Database): SecondFactorReposito
       await db.transaction(async (tx) => {
         await tx.query('DELETE FROM recovery_codes WHERE user_id = $1', [userId])
         for (const codeHash of codeHashes) {
-          await tx.query('INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3::timestamptz)', [userId, codeHash, now.toISOString()])
+          await tx.query(
+            'INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3::timestamptz)',
+            [userId, codeHash, now.toISOString()],
+          )
         }
       })
     },
@@ -140,8 +156,25 @@ export function createSecondFactorRepository(db: Database): SecondFactorReposito
     },
 
     async countUnusedRecoveryCodes(userId) {
-      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL', [userId])
+      const { rows } = await db.query<{ n: number }>(
+        'SELECT count(*)::int8 AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL',
+        [userId],
+      )
       return rows[0]?.n ?? 0
     },
   }
+}
+
+/**
+ * An administrator's reset of a user's second factor (ADR-0027): the TOTP credential, confirmed or
+ * pending, and every recovery code go, inside the caller's transaction (with its audit entry).
+ * Returns what was removed, for the entry; the user enrols again at their next sign-in.
+ */
+export async function deleteSecondFactors(
+  tx: Queryable,
+  userId: string,
+): Promise<{ totp: boolean; recoveryCodes: number }> {
+  const totp = await tx.query('DELETE FROM totp_credentials WHERE user_id = $1', [userId])
+  const codes = await tx.query('DELETE FROM recovery_codes WHERE user_id = $1', [userId])
+  return { totp: (totp.rowCount ?? 0) > 0, recoveryCodes: codes.rowCount ?? 0 }
 }

@@ -21,13 +21,24 @@ describe('second factor: TOTP and recovery codes', () => {
   before(async () => {
     db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 4 })
     await migrate(db)
-    factors = createSecondFactorService({ db, sealer: sealerFromKeyring(createKeyring(TEST_KEYRING)), clock: () => now })
+    factors = createSecondFactorService({
+      db,
+      sealer: sealerFromKeyring(createKeyring(TEST_KEYRING)),
+      clock: () => now,
+    })
   })
   after(() => db.close())
 
   async function newUser(): Promise<{ id: string; email: string }> {
     const email = `totp.${randomBytes(6).toString('hex')}@x.test`
-    const user = await createUserRepository(db).create({ email, passwordHash: null, displayName: null, roles: [], emailVerifiedAt: null, now: T0 })
+    const user = await createUserRepository(db).create({
+      email,
+      passwordHash: null,
+      displayName: null,
+      roles: [],
+      emailVerifiedAt: null,
+      now: T0,
+    })
     assert.ok(user)
     return { id: user.id, email }
   }
@@ -55,30 +66,51 @@ describe('second factor: TOTP and recovery codes', () => {
     assert.equal(uri.searchParams.get('period'), '30')
     assert.match(decodeURIComponent(uri.pathname), new RegExp(`Vigil:${user.email.replace('.', '\\.')}$`))
     assert.match(enrolment.qrCodeDataUrl, /^data:image\/svg\+xml;base64,/)
-    assert.match(Buffer.from(enrolment.qrCodeDataUrl.split(',')[1] as string, 'base64').toString('utf8'), /<svg[\s\S]*<\/svg>/)
+    assert.match(
+      Buffer.from(enrolment.qrCodeDataUrl.split(',')[1] as string, 'base64').toString('utf8'),
+      /<svg[\s\S]*<\/svg>/,
+    )
 
-    const { rows } = await db.query<{ secret_sealed: string }>('SELECT secret_sealed FROM totp_credentials WHERE user_id = $1', [user.id])
+    const { rows } = await db.query<{ secret_sealed: string }>(
+      'SELECT secret_sealed FROM totp_credentials WHERE user_id = $1',
+      [user.id],
+    )
     assert.ok(rows[0] && !rows[0].secret_sealed.includes(enrolment.secret), 'the secret is stored sealed')
     assert.match(rows[0].secret_sealed, /^v1\./)
 
     assert.equal((await factors.status(user.id)).totp, 'pending')
-    assert.equal((await factors.verify(user.id, totpCode(enrolment.secret, now))).ok, false, 'a pending factor does not log in')
+    assert.equal(
+      (await factors.verify(user.id, totpCode(enrolment.secret, now))).ok,
+      false,
+      'a pending factor does not log in',
+    )
     const wrong = await factors.confirmTotpEnrolment(user.id, '000000')
     assert.equal(wrong.ok, false)
     const confirmed = await factors.confirmTotpEnrolment(user.id, totpCode(enrolment.secret, now))
     assert.ok(confirmed.ok)
     assert.equal(confirmed.recoveryCodes.length, 10)
     for (const code of confirmed.recoveryCodes) assert.match(code, /^[2-9A-HJKMNP-Z]{5}-[2-9A-HJKMNP-Z]{5}$/)
-    assert.deepEqual(await factors.status(user.id), { totp: 'enrolled', lockedUntil: null, recoveryCodesLeft: 10 })
-    await assert.rejects(factors.startTotpEnrolment({ userId: user.id, email: user.email }), { code: 'CONFLICT' })
+    assert.deepEqual(await factors.status(user.id), {
+      totp: 'enrolled',
+      lockedUntil: null,
+      recoveryCodesLeft: 10,
+    })
+    await assert.rejects(factors.startTotpEnrolment({ userId: user.id, email: user.email }), {
+      code: 'CONFLICT',
+    })
   })
 
   test('[SRS-AUTH-004] the sealed secret is bound to its user: moved to another account it does not open', async () => {
     const victim = await enrolled()
     const other = await newUser()
     await factors.startTotpEnrolment({ userId: other.id, email: other.email })
-    await db.query('UPDATE totp_credentials SET secret_sealed = (SELECT secret_sealed FROM totp_credentials WHERE user_id = $1) WHERE user_id = $2', [victim.id, other.id])
-    await assert.rejects(factors.confirmTotpEnrolment(other.id, totpCode(victim.secret, now)), { code: 'KEYRING_AUTH_FAILED' })
+    await db.query(
+      'UPDATE totp_credentials SET secret_sealed = (SELECT secret_sealed FROM totp_credentials WHERE user_id = $1) WHERE user_id = $2',
+      [victim.id, other.id],
+    )
+    await assert.rejects(factors.confirmTotpEnrolment(other.id, totpCode(victim.secret, now)), {
+      code: 'KEYRING_AUTH_FAILED',
+    })
   })
 
   test('[SRS-AUTH-004] a code is accepted once: replaying it, or an older step, is refused; the next step passes', async () => {
@@ -95,7 +127,11 @@ describe('second factor: TOTP and recovery codes', () => {
 
   test('[SRS-AUTH-004] one step of drift either side is accepted, two are not', async () => {
     const user = await enrolled()
-    assert.equal((await factors.verify(user.id, totpCode(user.secret, at(-30)), at(0))).ok, true, 'previous step')
+    assert.equal(
+      (await factors.verify(user.id, totpCode(user.secret, at(-30)), at(0))).ok,
+      true,
+      'previous step',
+    )
     assert.equal((await factors.verify(user.id, totpCode(user.secret, at(30)), at(0))).ok, true, 'next step')
     const far = await factors.verify(user.id, totpCode(user.secret, at(120)), at(0))
     assert.equal(!far.ok && far.reason, 'invalid')
@@ -107,26 +143,43 @@ describe('second factor: TOTP and recovery codes', () => {
     const wrong = (totp: string): string => String((Number(totp) + 1) % 1_000_000).padStart(6, '0')
     for (let i = 1; i <= 4; i++) {
       const r = await factors.verify(user.id, wrong(totpCode(user.secret, at(i))), at(i))
-      assert.deepEqual(r.ok === false && [r.reason, r.lockedUntil, r.events.map((e) => e.type)], ['invalid', undefined, ['second_factor.failed']])
+      assert.deepEqual(r.ok === false && [r.reason, r.lockedUntil, r.events.map((e) => e.type)], [
+        'invalid',
+        undefined,
+        ['second_factor.failed'],
+      ])
     }
     const fifth = await factors.verify(user.id, wrong(totpCode(user.secret, at(5))), at(5))
     assert.equal(fifth.ok, false)
-    assert.deepEqual(fifth.events.map((e) => e.type), ['second_factor.failed', 'second_factor.locked'])
+    assert.deepEqual(
+      fifth.events.map((e) => e.type),
+      ['second_factor.failed', 'second_factor.locked'],
+    )
     assert.deepEqual(!fifth.ok && fifth.lockedUntil, at(5 + 15 * 60))
 
     const sixth = await factors.verify(user.id, totpCode(user.secret, at(6)), at(6))
     assert.equal(!sixth.ok && sixth.reason, 'locked', 'the right code is refused while locked')
-    assert.deepEqual(sixth.events.map((e) => e.type), ['second_factor.blocked'])
+    assert.deepEqual(
+      sixth.events.map((e) => e.type),
+      ['second_factor.blocked'],
+    )
     const justBefore = at(5 + 15 * 60 - 1)
     assert.equal((await factors.verify(user.id, totpCode(user.secret, justBefore), justBefore)).ok, false)
-    assert.equal((await factors.useRecoveryCode(user.id, user.recoveryCodes[0] as string, justBefore)).ok, false, 'recovery codes are locked too')
+    assert.equal(
+      (await factors.useRecoveryCode(user.id, user.recoveryCodes[0] as string, justBefore)).ok,
+      false,
+      'recovery codes are locked too',
+    )
     const lockedStatus = await factors.status(user.id, justBefore)
     assert.deepEqual(lockedStatus.lockedUntil, at(5 + 15 * 60))
 
     const later = at(5 + 15 * 60)
     const unlocked = await factors.verify(user.id, totpCode(user.secret, later), later)
     assert.equal(unlocked.ok, true)
-    const { rows } = await db.query<{ failed_count: number; locked_until: Date | null }>('SELECT failed_count, locked_until FROM totp_credentials WHERE user_id = $1', [user.id])
+    const { rows } = await db.query<{ failed_count: number; locked_until: Date | null }>(
+      'SELECT failed_count, locked_until FROM totp_credentials WHERE user_id = $1',
+      [user.id],
+    )
     assert.deepEqual(rows[0], { failed_count: 0, locked_until: null }, 'success resets the count')
   })
 
@@ -149,26 +202,45 @@ describe('second factor: TOTP and recovery codes', () => {
 
   test('[SRS-AUTH-004] recovery codes are stored as SHA-256 hashes and each works once', async () => {
     const user = await enrolled()
-    const { rows } = await db.query<{ code_hash: string; used_at: Date | null }>('SELECT code_hash, used_at FROM recovery_codes WHERE user_id = $1', [user.id])
+    const { rows } = await db.query<{ code_hash: string; used_at: Date | null }>(
+      'SELECT code_hash, used_at FROM recovery_codes WHERE user_id = $1',
+      [user.id],
+    )
     assert.equal(rows.length, 10)
     const hashes = new Set(rows.map((r) => r.code_hash))
     for (const code of user.recoveryCodes) {
       assert.ok(hashes.has(hashRecoveryCode(user.id, code)))
-      assert.equal(hashRecoveryCode(user.id, code), createHash('sha256').update(`${user.id}:${code.replace('-', '')}`).digest('hex'))
+      assert.equal(
+        hashRecoveryCode(user.id, code),
+        createHash('sha256')
+          .update(`${user.id}:${code.replace('-', '')}`)
+          .digest('hex'),
+      )
       assert.ok(!rows.some((r) => r.code_hash.includes(code.replace('-', ''))))
     }
     const first = user.recoveryCodes[0] as string
-    assert.equal((await factors.useRecoveryCode(user.id, first.toLowerCase().replace('-', ' '), at(0))).ok, true, 'case and separators do not matter')
+    assert.equal(
+      (await factors.useRecoveryCode(user.id, first.toLowerCase().replace('-', ' '), at(0))).ok,
+      true,
+      'case and separators do not matter',
+    )
     const again = await factors.useRecoveryCode(user.id, first, at(1))
     assert.equal(!again.ok && again.reason, 'invalid')
     assert.equal((await factors.status(user.id, at(1))).recoveryCodesLeft, 9)
 
     const concurrent = user.recoveryCodes[1] as string
-    const results = await Promise.all([factors.useRecoveryCode(user.id, concurrent, at(2)), factors.useRecoveryCode(user.id, concurrent, at(2))])
+    const results = await Promise.all([
+      factors.useRecoveryCode(user.id, concurrent, at(2)),
+      factors.useRecoveryCode(user.id, concurrent, at(2)),
+    ])
     assert.equal(results.filter((r) => r.ok).length, 1, 'one use even when raced')
 
     const fresh = await factors.regenerateRecoveryCodes(user.id, at(3))
-    assert.equal((await factors.useRecoveryCode(user.id, user.recoveryCodes[2] as string, at(4))).ok, false, 'old codes die with regeneration')
+    assert.equal(
+      (await factors.useRecoveryCode(user.id, user.recoveryCodes[2] as string, at(4))).ok,
+      false,
+      'old codes die with regeneration',
+    )
     assert.equal((await factors.useRecoveryCode(user.id, fresh[0] as string, at(4))).ok, true)
   })
 

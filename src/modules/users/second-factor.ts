@@ -11,7 +11,13 @@ import { keyringSealer, type Keyring } from '../../platform/crypto/index.ts'
 import type { Database } from '../../platform/db/index.ts'
 import { generateRecoveryCodes, hashRecoveryCode } from './recovery-codes.ts'
 import { createSecondFactorRepository, type TotpCredential } from './second-factor.repository.ts'
-import { generateTotpSecret, matchingSteps, normalizeTotpCode, provisioningUri, qrCodeDataUrl } from './totp.ts'
+import {
+  generateTotpSecret,
+  matchingSteps,
+  normalizeTotpCode,
+  provisioningUri,
+  qrCodeDataUrl,
+} from './totp.ts'
 
 export const SECOND_FACTOR_MAX_FAILURES = 5
 export const SECOND_FACTOR_LOCK_SECONDS = 15 * 60
@@ -31,7 +37,12 @@ export type SecondFactorMethod = 'totp' | 'recovery_code'
 
 /** Audit-ready facts; the caller adds who, from where and the request id. */
 export type SecondFactorEvent =
-  | { readonly type: 'second_factor.succeeded'; readonly userId: string; readonly method: SecondFactorMethod; readonly at: Date }
+  | {
+      readonly type: 'second_factor.succeeded'
+      readonly userId: string
+      readonly method: SecondFactorMethod
+      readonly at: Date
+    }
   | {
       readonly type: 'second_factor.failed'
       readonly userId: string
@@ -41,9 +52,21 @@ export type SecondFactorEvent =
       readonly at: Date
     }
   /** This failure locked the factor. */
-  | { readonly type: 'second_factor.locked'; readonly userId: string; readonly method: SecondFactorMethod; readonly lockedUntil: Date; readonly at: Date }
+  | {
+      readonly type: 'second_factor.locked'
+      readonly userId: string
+      readonly method: SecondFactorMethod
+      readonly lockedUntil: Date
+      readonly at: Date
+    }
   /** An attempt refused, unchecked, because the factor is locked. */
-  | { readonly type: 'second_factor.blocked'; readonly userId: string; readonly method: SecondFactorMethod; readonly lockedUntil: Date; readonly at: Date }
+  | {
+      readonly type: 'second_factor.blocked'
+      readonly userId: string
+      readonly method: SecondFactorMethod
+      readonly lockedUntil: Date
+      readonly at: Date
+    }
 
 export type SecondFactorFailureReason = 'invalid' | 'replayed' | 'locked' | 'not_enrolled'
 
@@ -58,7 +81,11 @@ export type SecondFactorResult =
     }
 
 export type TotpConfirmation =
-  | { readonly ok: true; readonly recoveryCodes: readonly string[]; readonly events: readonly SecondFactorEvent[] }
+  | {
+      readonly ok: true
+      readonly recoveryCodes: readonly string[]
+      readonly events: readonly SecondFactorEvent[]
+    }
   | Extract<SecondFactorResult, { ok: false }>
 
 export interface TotpEnrolment {
@@ -98,36 +125,68 @@ export interface SecondFactorDeps {
 // Associated data binds a sealed secret to its row: copied to another user, it does not open.
 const aadFor = (userId: string): string => `vigil:totp:${userId}`
 
-export function createSecondFactorService({ db, sealer, clock, issuer }: SecondFactorDeps): SecondFactorService {
+export function createSecondFactorService({
+  db,
+  sealer,
+  clock,
+  issuer,
+}: SecondFactorDeps): SecondFactorService {
   const repo = createSecondFactorRepository(db)
 
-  const blocked = (userId: string, method: SecondFactorMethod, lockedUntil: Date, at: Date): SecondFactorResult => ({
+  const blocked = (
+    userId: string,
+    method: SecondFactorMethod,
+    lockedUntil: Date,
+    at: Date,
+  ): SecondFactorResult => ({
     ok: false,
     reason: 'locked',
     lockedUntil,
     events: [{ type: 'second_factor.blocked', userId, method, lockedUntil, at }],
   })
 
-  async function fail(userId: string, method: SecondFactorMethod, reason: 'invalid' | 'replayed', at: Date): Promise<SecondFactorResult> {
-    const failure = await repo.recordFailure(userId, at, SECOND_FACTOR_MAX_FAILURES, SECOND_FACTOR_LOCK_SECONDS)
+  async function fail(
+    userId: string,
+    method: SecondFactorMethod,
+    reason: 'invalid' | 'replayed',
+    at: Date,
+  ): Promise<SecondFactorResult> {
+    const failure = await repo.recordFailure(
+      userId,
+      at,
+      SECOND_FACTOR_MAX_FAILURES,
+      SECOND_FACTOR_LOCK_SECONDS,
+    )
     const failures = failure?.failedCount ?? 0
-    const events: SecondFactorEvent[] = [{ type: 'second_factor.failed', userId, method, reason, failures, at }]
+    const events: SecondFactorEvent[] = [
+      { type: 'second_factor.failed', userId, method, reason, failures, at },
+    ]
     const lockedUntil = failure?.lockedUntil ?? undefined
-    if (lockedUntil && failures === SECOND_FACTOR_MAX_FAILURES) events.push({ type: 'second_factor.locked', userId, method, lockedUntil, at })
+    if (lockedUntil && failures === SECOND_FACTOR_MAX_FAILURES)
+      events.push({ type: 'second_factor.locked', userId, method, lockedUntil, at })
     return lockedUntil ? { ok: false, reason, lockedUntil, events } : { ok: false, reason, events }
   }
 
   const isLocked = (cred: TotpCredential, at: Date): cred is TotpCredential & { lockedUntil: Date } =>
     cred.lockedUntil !== null && cred.lockedUntil > at
 
-  async function checkTotp(userId: string, code: string, at: Date, confirming: boolean): Promise<SecondFactorResult> {
+  async function checkTotp(
+    userId: string,
+    code: string,
+    at: Date,
+    confirming: boolean,
+  ): Promise<SecondFactorResult> {
     const cred = await repo.findTotp(userId)
-    if (!cred || (cred.confirmedAt === null) !== confirming) return { ok: false, reason: 'not_enrolled', events: [] }
+    if (!cred || (cred.confirmedAt === null) !== confirming)
+      return { ok: false, reason: 'not_enrolled', events: [] }
     if (isLocked(cred, at)) return blocked(userId, 'totp', cred.lockedUntil, at)
     const secret = await sealer.unseal(cred.secretSealed, aadFor(userId))
     const steps = matchingSteps(secret, normalizeTotpCode(code), at)
     const fresh = steps.find((step) => cred.lastUsedStep === null || step > cred.lastUsedStep)
-    if (fresh !== undefined && (await repo.acceptTotpStep(userId, cred.secretSealed, fresh, at, confirming))) {
+    if (
+      fresh !== undefined &&
+      (await repo.acceptTotpStep(userId, cred.secretSealed, fresh, at, confirming))
+    ) {
       return { ok: true, events: [{ type: 'second_factor.succeeded', userId, method: 'totp', at }] }
     }
     // A right code for a step already used, or one a concurrent request took first: a replay.
@@ -136,14 +195,19 @@ export function createSecondFactorService({ db, sealer, clock, issuer }: SecondF
 
   async function issueRecoveryCodes(userId: string, at: Date): Promise<string[]> {
     const codes = generateRecoveryCodes()
-    await repo.replaceRecoveryCodes(userId, codes.map((c) => hashRecoveryCode(userId, c)), at)
+    await repo.replaceRecoveryCodes(
+      userId,
+      codes.map((c) => hashRecoveryCode(userId, c)),
+      at,
+    )
     return codes
   }
 
   return {
     async startTotpEnrolment({ userId, email, secret = generateTotpSecret() }) {
       const sealed = await sealer.seal(secret, aadFor(userId))
-      if (!(await repo.savePendingTotp(userId, sealed, clock()))) throw new AppError('CONFLICT', 'A second factor is already enrolled')
+      if (!(await repo.savePendingTotp(userId, sealed, clock())))
+        throw new AppError('CONFLICT', 'A second factor is already enrolled')
       const uri = provisioningUri(email, secret, issuer)
       return { secret, provisioningUri: uri, qrCodeDataUrl: await qrCodeDataUrl(uri) }
     },
@@ -162,14 +226,18 @@ export function createSecondFactorService({ db, sealer, clock, issuer }: SecondF
       if (isLocked(cred, now)) return blocked(userId, 'recovery_code', cred.lockedUntil, now)
       if (await repo.useRecoveryCode(userId, hashRecoveryCode(userId, code), now)) {
         await repo.resetFailures(userId)
-        return { ok: true, events: [{ type: 'second_factor.succeeded', userId, method: 'recovery_code', at: now }] }
+        return {
+          ok: true,
+          events: [{ type: 'second_factor.succeeded', userId, method: 'recovery_code', at: now }],
+        }
       }
       return fail(userId, 'recovery_code', 'invalid', now)
     },
 
     async regenerateRecoveryCodes(userId, now = clock()) {
       const cred = await repo.findTotp(userId)
-      if (!cred || cred.confirmedAt === null) throw new AppError('CONFLICT', 'Recovery codes need an enrolled second factor')
+      if (!cred || cred.confirmedAt === null)
+        throw new AppError('CONFLICT', 'Recovery codes need an enrolled second factor')
       return issueRecoveryCodes(userId, now)
     },
 

@@ -16,7 +16,8 @@ const T0 = new Date('2031-07-08T09:00:00Z')
 const MIN = 60_000
 const PASSWORD = 'lantern orchard seventeen'
 const uniqueEmail = (name: string): string => `${name}.${randomBytes(6).toString('hex')}@x.test`
-const randomIp = (): string => `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`
+const randomIp = (): string =>
+  `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`
 
 /** The real hasher, counting which path each login took. */
 function countingHasher(): PasswordHasher & { calls: { verify: number; dummy: number } } {
@@ -69,15 +70,33 @@ describe('user service', () => {
     assert.equal(user.displayName, 'Dr Staff')
     assert.equal(user.status, 'active')
     assert.equal(user.emailVerifiedAt, null)
-    assert.deepEqual(new Set(user.roles.map((r) => `${r.role}@${r.organisationId}`)), new Set([`auditor@null`, `clinician@${org.id}`, `org-admin@${org.id}`]))
-    assert.equal(await users.addRole(user.id, { role: 'clinician', organisationId: org.id }), false, 'held already')
+    assert.deepEqual(
+      new Set(user.roles.map((r) => `${r.role}@${r.organisationId}`)),
+      new Set([`auditor@null`, `clinician@${org.id}`, `org-admin@${org.id}`]),
+    )
+    assert.equal(
+      await users.addRole(user.id, { role: 'clinician', organisationId: org.id }),
+      false,
+      'held already',
+    )
     assert.equal(await users.addRole(user.id, { role: 'admin', organisationId: null }), true)
     assert.equal(await users.addRole(user.id, { role: 'admin', organisationId: null }), false)
-    await assert.rejects(users.addRole(user.id, { role: 'admin', organisationId: org.id }), isAppError('VALIDATION_FAILED'))
-    await assert.rejects(users.addRole(user.id, { role: 'clinician', organisationId: null }), isAppError('VALIDATION_FAILED'))
-    await assert.rejects(users.addRole(user.id, { role: 'patient', organisationId: '00000000-0000-4000-8000-000000000000' }), isAppError('VALIDATION_FAILED'))
+    await assert.rejects(
+      users.addRole(user.id, { role: 'admin', organisationId: org.id }),
+      isAppError('VALIDATION_FAILED'),
+    )
+    await assert.rejects(
+      users.addRole(user.id, { role: 'clinician', organisationId: null }),
+      isAppError('VALIDATION_FAILED'),
+    )
+    await assert.rejects(
+      users.addRole(user.id, { role: 'patient', organisationId: '00000000-0000-4000-8000-000000000000' }),
+      isAppError('VALIDATION_FAILED'),
+    )
     // The database holds the same rule.
-    await assert.rejects(db.query("INSERT INTO user_roles (user_id, role) VALUES ($1, 'clinician')", [user.id]))
+    await assert.rejects(
+      db.query("INSERT INTO user_roles (user_id, role) VALUES ($1, 'clinician')", [user.id]),
+    )
     assert.equal((await users.findById(user.id))?.roles.length, 4)
     assert.equal(await users.findById('not-a-uuid'), undefined)
   })
@@ -86,11 +105,20 @@ describe('user service', () => {
     const local = `case.${randomBytes(6).toString('hex')}`
     const created = await users.createUser({ email: `  ${local.toUpperCase()}@X.TEST `, password: PASSWORD })
     assert.equal(created.email, `${local.toUpperCase()}@X.TEST`, 'kept as typed, trimmed')
-    await assert.rejects(users.createUser({ email: `${local}@x.test`, password: PASSWORD }), isAppError('CONFLICT'))
+    await assert.rejects(
+      users.createUser({ email: `${local}@x.test`, password: PASSWORD }),
+      isAppError('CONFLICT'),
+    )
     const fullWidthAt = `${local}＠x.test` // U+FF20 would fold to @ under NFKC: the email policy (ADR-0015) refuses it outright
-    await assert.rejects(users.createUser({ email: fullWidthAt, password: PASSWORD }), isAppError('VALIDATION_FAILED'))
+    await assert.rejects(
+      users.createUser({ email: fullWidthAt, password: PASSWORD }),
+      isAppError('VALIDATION_FAILED'),
+    )
     assert.equal((await users.findByEmail(`${local}@X.test`))?.id, created.id)
-    await assert.rejects(users.createUser({ email: 'not an email', password: PASSWORD }), isAppError('VALIDATION_FAILED'))
+    await assert.rejects(
+      users.createUser({ email: 'not an email', password: PASSWORD }),
+      isAppError('VALIDATION_FAILED'),
+    )
   })
 
   test('[SRS-AUTH-003] a refused password names the reasons, never the password', async () => {
@@ -105,7 +133,8 @@ describe('user service', () => {
   test('[SRS-AUTH-002] the stored hash is argon2id with the OWASP parameters; a weaker one is upgraded at login', async () => {
     const user = await users.createUser({ email: uniqueEmail('hash'), password: PASSWORD })
     const stored = async (): Promise<string> =>
-      (await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [user.id])).rows[0]?.password_hash as string
+      (await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [user.id]))
+        .rows[0]?.password_hash as string
     assert.match(await stored(), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
     const weak = await createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }).hash(PASSWORD)
     await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [user.id, weak])
@@ -116,10 +145,21 @@ describe('user service', () => {
   test('[SRS-AUTH-006] an unknown email and a wrong password give the same answer, and both spend one argon2 verification', async () => {
     const user = await users.createUser({ email: uniqueEmail('login'), password: PASSWORD })
     const before = { ...hasher.calls }
-    const wrong = await users.authenticate({ email: user.email, password: 'not the password', ip: randomIp() })
-    const unknown = await users.authenticate({ email: uniqueEmail('nobody'), password: 'not the password', ip: randomIp() })
+    const wrong = await users.authenticate({
+      email: user.email,
+      password: 'not the password',
+      ip: randomIp(),
+    })
+    const unknown = await users.authenticate({
+      email: uniqueEmail('nobody'),
+      password: 'not the password',
+      ip: randomIp(),
+    })
     assert.deepEqual(hasher.calls, { verify: before.verify + 1, dummy: before.dummy + 1 })
-    const shape = (r: typeof wrong) => ({ ...r, events: r.events.map((e) => ({ type: e.type, key: e.key.replace(/^(account|ip):.*$/, '$1:…') })) })
+    const shape = (r: typeof wrong) => ({
+      ...r,
+      events: r.events.map((e) => ({ type: e.type, key: e.key.replace(/^(account|ip):.*$/, '$1:…') })),
+    })
     assert.deepEqual(shape(wrong), shape(unknown))
     assert.deepEqual(shape(wrong), {
       ok: false,
@@ -138,17 +178,32 @@ describe('user service', () => {
     await users.authenticate({ email: nobody, password: 'not the password', ip: randomIp() })
     const lockedKnown = await users.authenticate({ email: user.email, password: PASSWORD, ip: randomIp() })
     const lockedUnknown = await users.authenticate({ email: nobody, password: PASSWORD, ip: randomIp() })
-    assert.equal(!lockedKnown.ok && lockedKnown.reason, 'locked', 'even the right password is refused while locked')
+    assert.equal(
+      !lockedKnown.ok && lockedKnown.reason,
+      'locked',
+      'even the right password is refused while locked',
+    )
     assert.equal(!lockedUnknown.ok && lockedUnknown.reason, 'locked')
     now = new Date(now.getTime() + MIN)
-    assert.equal((await users.authenticate({ email: user.email, password: PASSWORD, ip: randomIp() })).ok, true, 'a minute later')
+    assert.equal(
+      (await users.authenticate({ email: user.email, password: PASSWORD, ip: randomIp() })).ok,
+      true,
+      'a minute later',
+    )
     now = T0
   })
 
   test('[SRS-CRYPTO-031] a patient account never stores a display name: the name is PHI and lives only in the sealed patient record', async () => {
-    const registered = await users.register({ email: uniqueEmail('named-patient'), password: PASSWORD, displayName: 'Ada Plaintext' })
+    const registered = await users.register({
+      email: uniqueEmail('named-patient'),
+      password: PASSWORD,
+      displayName: 'Ada Plaintext',
+    })
     assert.equal(registered.displayName, null)
-    const { rows } = await db.query<{ display_name: string | null }>('SELECT display_name FROM users WHERE id = $1', [registered.id])
+    const { rows } = await db.query<{ display_name: string | null }>(
+      'SELECT display_name FROM users WHERE id = $1',
+      [registered.id],
+    )
     assert.equal(rows[0]?.display_name, null)
   })
 
@@ -156,22 +211,41 @@ describe('user service', () => {
     const org = await users.createOrganisation(`Ward ${randomBytes(4).toString('hex')}`)
     const patient = await users.register({ email: uniqueEmail('patient'), password: PASSWORD })
     assert.deepEqual(patient.roles, [{ role: 'patient', organisationId: null }])
-    const clinician = await users.createUser({ email: uniqueEmail('clinician'), password: PASSWORD, roles: [{ role: 'clinician', organisationId: org.id }] })
+    const clinician = await users.createUser({
+      email: uniqueEmail('clinician'),
+      password: PASSWORD,
+      roles: [{ role: 'clinician', organisationId: org.id }],
+    })
     assert.equal(users.secondFactorRequired(patient), false)
     assert.equal(users.secondFactorRequired(clinician), true)
 
     const p = await users.authenticate({ email: patient.email, password: PASSWORD })
     assert.deepEqual(p.ok && [p.needsSecondFactor, p.mustEnrolSecondFactor], [false, false])
     const c = await users.authenticate({ email: clinician.email, password: PASSWORD })
-    assert.deepEqual(c.ok && [c.needsSecondFactor, c.mustEnrolSecondFactor, c.events.map((e) => e.type)], [false, true, ['login.succeeded']])
+    assert.deepEqual(c.ok && [c.needsSecondFactor, c.mustEnrolSecondFactor, c.events.map((e) => e.type)], [
+      false,
+      true,
+      ['login.succeeded'],
+    ])
 
-    const factors = createSecondFactorService({ db, sealer: sealerFromKeyring(createKeyring(TEST_KEYRING)), clock: () => now })
+    const factors = createSecondFactorService({
+      db,
+      sealer: sealerFromKeyring(createKeyring(TEST_KEYRING)),
+      clock: () => now,
+    })
     const { secret } = await factors.startTotpEnrolment({ userId: clinician.id, email: clinician.email })
     const pending = await users.authenticate({ email: clinician.email, password: PASSWORD })
-    assert.deepEqual(pending.ok && [pending.needsSecondFactor, pending.mustEnrolSecondFactor], [false, true], 'a pending enrolment is not enough')
+    assert.deepEqual(
+      pending.ok && [pending.needsSecondFactor, pending.mustEnrolSecondFactor],
+      [false, true],
+      'a pending enrolment is not enough',
+    )
     assert.ok((await factors.confirmTotpEnrolment(clinician.id, totpCode(secret, now))).ok)
     const enrolled = await users.authenticate({ email: clinician.email, password: PASSWORD })
-    assert.deepEqual(enrolled.ok && [enrolled.needsSecondFactor, enrolled.mustEnrolSecondFactor], [true, false])
+    assert.deepEqual(enrolled.ok && [enrolled.needsSecondFactor, enrolled.mustEnrolSecondFactor], [
+      true,
+      false,
+    ])
   })
 
   test('[SRS-AUTH-005] a disabled account, or one without a password, is refused like a wrong password', async () => {
@@ -188,17 +262,44 @@ describe('user service', () => {
 
   test('[SRS-AUTH-003] changing the password checks the current one (throttled) and the policy', async () => {
     const user = await users.createUser({ email: uniqueEmail('change'), password: PASSWORD })
-    await assert.rejects(users.changePassword({ userId: user.id, currentPassword: 'wrong one', newPassword: 'a brand new passphrase' }), isAppError('FORBIDDEN'))
-    await assert.rejects(users.changePassword({ userId: user.id, currentPassword: PASSWORD, newPassword: 'qwertyuiop' }), isAppError('VALIDATION_FAILED'))
+    await assert.rejects(
+      users.changePassword({
+        userId: user.id,
+        currentPassword: 'wrong one',
+        newPassword: 'a brand new passphrase',
+      }),
+      isAppError('FORBIDDEN'),
+    )
+    await assert.rejects(
+      users.changePassword({ userId: user.id, currentPassword: PASSWORD, newPassword: 'qwertyuiop' }),
+      isAppError('VALIDATION_FAILED'),
+    )
     now = new Date(T0.getTime() + 5 * MIN)
-    await users.changePassword({ userId: user.id, currentPassword: PASSWORD, newPassword: 'a brand new passphrase' })
+    await users.changePassword({
+      userId: user.id,
+      currentPassword: PASSWORD,
+      newPassword: 'a brand new passphrase',
+    })
     assert.deepEqual((await users.findById(user.id))?.passwordChangedAt, now)
     assert.equal((await users.authenticate({ email: user.email, password: PASSWORD })).ok, false)
-    assert.equal((await users.authenticate({ email: user.email, password: 'a brand new passphrase' })).ok, true)
-    for (let i = 0; i < 5; i++) await users.changePassword({ userId: user.id, currentPassword: 'guess', newPassword: 'x' }).catch(() => {})
-    await assert.rejects(users.changePassword({ userId: user.id, currentPassword: 'a brand new passphrase', newPassword: 'another new passphrase' }), (err) => {
-      return err instanceof AppError && err.code === 'RATE_LIMITED' && err.headers['retry-after'] === '60'
-    })
+    assert.equal(
+      (await users.authenticate({ email: user.email, password: 'a brand new passphrase' })).ok,
+      true,
+    )
+    for (let i = 0; i < 5; i++)
+      await users
+        .changePassword({ userId: user.id, currentPassword: 'guess', newPassword: 'x' })
+        .catch(() => {})
+    await assert.rejects(
+      users.changePassword({
+        userId: user.id,
+        currentPassword: 'a brand new passphrase',
+        newPassword: 'another new passphrase',
+      }),
+      (err) => {
+        return err instanceof AppError && err.code === 'RATE_LIMITED' && err.headers['retry-after'] === '60'
+      },
+    )
     now = T0
   })
 
@@ -209,22 +310,46 @@ describe('user service', () => {
     assert.ok(issued)
     assert.ok(issued.token.length >= 43)
     assert.deepEqual(issued.expiresAt, new Date(T0.getTime() + 30 * MIN))
-    const { rows } = await db.query<{ token_hash: string }>('SELECT token_hash FROM password_reset_tokens WHERE user_id = $1', [user.id])
-    assert.deepEqual(rows.map((r) => r.token_hash), [createHash('sha256').update(issued.token).digest('hex')], 'only the hash is stored')
+    const { rows } = await db.query<{ token_hash: string }>(
+      'SELECT token_hash FROM password_reset_tokens WHERE user_id = $1',
+      [user.id],
+    )
+    assert.deepEqual(
+      rows.map((r) => r.token_hash),
+      [createHash('sha256').update(issued.token).digest('hex')],
+      'only the hash is stored',
+    )
 
-    await assert.rejects(users.consumePasswordResetToken(issued.token, 'password123'), isAppError('VALIDATION_FAILED'))
+    await assert.rejects(
+      users.consumePasswordResetToken(issued.token, 'password123'),
+      isAppError('VALIDATION_FAILED'),
+    )
     const reset = await users.consumePasswordResetToken(issued.token, 'a fresh reset passphrase')
     assert.equal(reset.id, user.id)
     assert.deepEqual(reset.emailVerifiedAt, T0, 'the link proved control of the mailbox')
-    await assert.rejects(users.consumePasswordResetToken(issued.token, 'yet another passphrase'), isAppError('UNPROCESSABLE'), 'single use')
-    assert.equal((await users.authenticate({ email: user.email, password: 'a fresh reset passphrase' })).ok, true)
+    await assert.rejects(
+      users.consumePasswordResetToken(issued.token, 'yet another passphrase'),
+      isAppError('UNPROCESSABLE'),
+      'single use',
+    )
+    assert.equal(
+      (await users.authenticate({ email: user.email, password: 'a fresh reset passphrase' })).ok,
+      true,
+    )
 
     const late = await users.createPasswordResetToken(user.email)
     assert.ok(late)
     now = new Date(T0.getTime() + 30 * MIN)
-    await assert.rejects(users.consumePasswordResetToken(late.token, 'too late passphrase'), isAppError('UNPROCESSABLE'), 'expired at 30 minutes')
+    await assert.rejects(
+      users.consumePasswordResetToken(late.token, 'too late passphrase'),
+      isAppError('UNPROCESSABLE'),
+      'expired at 30 minutes',
+    )
     now = T0
-    await assert.rejects(users.consumePasswordResetToken('made-up-token', 'whatever passphrase'), isAppError('UNPROCESSABLE'))
+    await assert.rejects(
+      users.consumePasswordResetToken('made-up-token', 'whatever passphrase'),
+      isAppError('UNPROCESSABLE'),
+    )
   })
 
   test('[SRS-AUTH-006] peeking at a reset token names its account without using it; a used, expired or unknown token names none', async () => {
@@ -232,7 +357,11 @@ describe('user service', () => {
     const issued = await users.createPasswordResetToken(user.email)
     assert.ok(issued)
     assert.equal((await users.peekPasswordResetToken(issued.token))?.id, user.id)
-    assert.equal((await users.peekPasswordResetToken(issued.token))?.id, user.id, 'a peek does not use the token')
+    assert.equal(
+      (await users.peekPasswordResetToken(issued.token))?.id,
+      user.id,
+      'a peek does not use the token',
+    )
     await users.consumePasswordResetToken(issued.token, 'a peeked reset passphrase')
     assert.equal(await users.peekPasswordResetToken(issued.token), undefined, 'used')
     const late = await users.createPasswordResetToken(user.email)
@@ -253,7 +382,10 @@ describe('user service', () => {
       users.consumePasswordResetToken(a.token, 'second racer passphrase'),
     ])
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
-    await assert.rejects(users.consumePasswordResetToken(b.token, 'third passphrase here'), isAppError('UNPROCESSABLE'))
+    await assert.rejects(
+      users.consumePasswordResetToken(b.token, 'third passphrase here'),
+      isAppError('UNPROCESSABLE'),
+    )
   })
 
   test('[SRS-AUTH-001] email verification: a mailed token verifies the address once', async () => {

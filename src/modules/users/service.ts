@@ -5,12 +5,25 @@ import type { Database } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { generateAccountToken, hashAccountToken } from './account-token.ts'
 import { emailAddressProblem } from './email-address.ts'
-import { accountKey, createLoginThrottle, unknownAccountKey, type LoginEvent, type LoginThrottle } from './login-throttle.ts'
+import {
+  accountKey,
+  createLoginThrottle,
+  unknownAccountKey,
+  type LoginEvent,
+  type LoginThrottle,
+} from './login-throttle.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import { checkPasswordPolicy } from './password-policy.ts'
 import { createUserRepository, type UserRepository } from './repository.ts'
 import { createSecondFactorRepository } from './second-factor.repository.ts'
-import { isValidGrant, secondFactorRequired, type Organisation, type RoleGrant, type User, type UserStatus } from './user.ts'
+import {
+  isValidGrant,
+  secondFactorRequired,
+  type Organisation,
+  type RoleGrant,
+  type User,
+  type UserStatus,
+} from './user.ts'
 
 /** Upper bound for a reset link's life (issue 3: ≤ 30 minutes). */
 export const PASSWORD_RESET_MAX_TTL_SECONDS = 30 * 60
@@ -57,10 +70,20 @@ export interface UserService {
   /** VALIDATION_FAILED (email, roles, password policy — reasons in `errors`), CONFLICT (email taken). */
   createUser(input: CreateUserInput): Promise<User>
   /** trustedDevice: a sign-in device cookie the caller verified (security/oauth-server/device-cookies.ts); it counts only when it names the account signing in. */
-  authenticate(input: { email: string; password: string; ip?: string | undefined; trustedDevice?: { accountId: string; deviceId: string } | undefined }): Promise<AuthenticateResult>
+  authenticate(input: {
+    email: string
+    password: string
+    ip?: string | undefined
+    trustedDevice?: { accountId: string; deviceId: string } | undefined
+  }): Promise<AuthenticateResult>
   secondFactorRequired(user: Pick<User, 'roles'>): boolean
   /** FORBIDDEN for a wrong current password (counted like a failed login), RATE_LIMITED while locked. */
-  changePassword(input: { userId: string; currentPassword: string; newPassword: string; ip?: string | undefined }): Promise<void>
+  changePassword(input: {
+    userId: string
+    currentPassword: string
+    newPassword: string
+    ip?: string | undefined
+  }): Promise<void>
   /** undefined for an unknown or disabled email: the caller answers the same either way. */
   createPasswordResetToken(email: string): Promise<IssuedToken | undefined>
   /** The account of an unused, unexpired reset token, without using it (the link's page shows
@@ -98,14 +121,18 @@ function policyError(reasons: readonly string[]): AppError {
   })
 }
 
-const invalidToken = (): AppError => new AppError('UNPROCESSABLE', 'The link is not valid, has been used or has expired')
+const invalidToken = (): AppError =>
+  new AppError('UNPROCESSABLE', 'The link is not valid, has been used or has expired')
 
 export function createUserService(deps: UserServiceDeps): UserService {
   const { db, hasher, clock } = deps
   const repo = deps.repository ?? createUserRepository(db)
   const secondFactors = createSecondFactorRepository(db)
   const throttle = deps.throttle ?? createLoginThrottle({ db, clock })
-  const resetTtl = Math.min(deps.passwordResetTtlSeconds ?? PASSWORD_RESET_MAX_TTL_SECONDS, PASSWORD_RESET_MAX_TTL_SECONDS)
+  const resetTtl = Math.min(
+    deps.passwordResetTtlSeconds ?? PASSWORD_RESET_MAX_TTL_SECONDS,
+    PASSWORD_RESET_MAX_TTL_SECONDS,
+  )
 
   async function hashAccepted(password: string, email: string): Promise<string> {
     const reasons = checkPasswordPolicy(password, { email })
@@ -115,10 +142,16 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
   async function assertGrants(grants: readonly RoleGrant[]): Promise<void> {
     for (const grant of grants) {
-      const orgMissing = grant.organisationId !== null && !(await repo.findOrganisationById(grant.organisationId))
+      const orgMissing =
+        grant.organisationId !== null && !(await repo.findOrganisationById(grant.organisationId))
       if (!isValidGrant(grant) || orgMissing) {
         throw new AppError('VALIDATION_FAILED', 'A role does not fit its organisation scope', {
-          errors: [{ pointer: '/roles', detail: `${grant.role} ${grant.organisationId === null ? 'without' : 'with'} an organisation${orgMissing ? ' that does not exist' : ''}` }],
+          errors: [
+            {
+              pointer: '/roles',
+              detail: `${grant.role} ${grant.organisationId === null ? 'without' : 'with'} an organisation${orgMissing ? ' that does not exist' : ''}`,
+            },
+          ],
         })
       }
     }
@@ -127,7 +160,10 @@ export function createUserService(deps: UserServiceDeps): UserService {
   async function createUser(input: CreateUserInput): Promise<User> {
     // One policy for every address that enters (ADR-0015): plain ASCII, so no look-alike of another account.
     const emailProblem = emailAddressProblem(input.email)
-    if (emailProblem) throw new AppError('VALIDATION_FAILED', `The email address ${emailProblem}`, { errors: [{ pointer: '/email', detail: `the address ${emailProblem}` }] })
+    if (emailProblem)
+      throw new AppError('VALIDATION_FAILED', `The email address ${emailProblem}`, {
+        errors: [{ pointer: '/email', detail: `the address ${emailProblem}` }],
+      })
     const roles = input.roles ?? []
     await assertGrants(roles)
     const conflict = (): AppError => new AppError('CONFLICT', 'An account with this email already exists')
@@ -148,7 +184,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return user
   }
 
-  async function issueToken(kind: 'email_verification' | 'password_reset', userId: string, ttlSeconds: number): Promise<IssuedToken> {
+  async function issueToken(
+    kind: 'email_verification' | 'password_reset',
+    userId: string,
+    ttlSeconds: number,
+  ): Promise<IssuedToken> {
     const token = generateAccountToken()
     const now = clock()
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000)
@@ -163,14 +203,20 @@ export function createUserService(deps: UserServiceDeps): UserService {
   }
 
   return {
-    register: ({ email, password, displayName }) => createUser({ email, password, displayName, roles: [{ role: 'patient', organisationId: null }] }),
+    register: ({ email, password, displayName }) =>
+      createUser({ email, password, displayName, roles: [{ role: 'patient', organisationId: null }] }),
 
     createUser,
 
     async authenticate({ email, password, ip, trustedDevice }) {
       const credentials = await repo.findCredentialsByEmail(email)
-      const device = credentials && trustedDevice?.accountId === credentials.user.id ? trustedDevice.deviceId : undefined
-      const attempt = { accountKey: credentials ? accountKey(credentials.user.id) : unknownAccountKey(email), ip, trustedDevice: device }
+      const device =
+        credentials && trustedDevice?.accountId === credentials.user.id ? trustedDevice.deviceId : undefined
+      const attempt = {
+        accountKey: credentials ? accountKey(credentials.user.id) : unknownAccountKey(email),
+        ip,
+        trustedDevice: device,
+      }
       const check = await throttle.check(attempt)
       if (!check.allowed) {
         // A delayed attempt costs the same argon2 verify as any other (ADR-0014): the answer's
@@ -193,12 +239,19 @@ export function createUserService(deps: UserServiceDeps): UserService {
       }
 
       const { user } = credentials
-      if (hasher.needsRehash(credentials.passwordHash)) await repo.replacePasswordHash(user.id, await hasher.hash(password), clock())
+      if (hasher.needsRehash(credentials.passwordHash))
+        await repo.replacePasswordHash(user.id, await hasher.hash(password), clock())
       const success = await throttle.recordSuccess(attempt)
       // Through a device cookie only the device's count is cleared: strangers stay delayed (ADR-0014).
       const totp = await secondFactors.findTotp(user.id)
       const enrolled = totp !== undefined && totp.confirmedAt !== null
-      return { ok: true, user, needsSecondFactor: enrolled, mustEnrolSecondFactor: secondFactorRequired(user) && !enrolled, events: success.events }
+      return {
+        ok: true,
+        user,
+        needsSecondFactor: enrolled,
+        mustEnrolSecondFactor: secondFactorRequired(user) && !enrolled,
+        events: success.events,
+      }
     },
 
     secondFactorRequired,
@@ -209,7 +262,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const check = await throttle.check(attempt)
       if (!check.allowed) {
         const retryAfter = Math.max(1, Math.ceil((check.lockedUntil.getTime() - clock().getTime()) / 1000))
-        throw new AppError('RATE_LIMITED', 'Too many failed attempts; try again later', { headers: { 'retry-after': String(retryAfter) } })
+        throw new AppError('RATE_LIMITED', 'Too many failed attempts; try again later', {
+          headers: { 'retry-after': String(retryAfter) },
+        })
       }
       const currentHash = await repo.findPasswordHash(userId)
       if (!currentHash || !(await hasher.verify(currentHash, currentPassword))) {

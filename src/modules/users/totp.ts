@@ -43,7 +43,13 @@ export function timeStep(at: Date): number {
 
 /** The code for the step containing `at` (tests, the demo seed). */
 export function totpCode(secret: string, at: Date): string {
-  return TOTP.generate({ secret: Secret.fromBase32(secret), algorithm: TOTP_ALGORITHM, digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, timestamp: at.getTime() })
+  return TOTP.generate({
+    secret: Secret.fromBase32(secret),
+    algorithm: TOTP_ALGORITHM,
+    digits: TOTP_DIGITS,
+    period: TOTP_PERIOD_SECONDS,
+    timestamp: at.getTime(),
+  })
 }
 
 export function isWellFormedTotpCode(code: string): boolean {

@@ -14,14 +14,27 @@ test('[SRS-CRYPTO-020] a value sealed under a data key opens with the same key a
   assert.equal(envelopeKeyVersion(sealed), 3)
   assert.equal(openWithDataKey(key, sealed, 'p:reading:r1'), '{"value":123.4}')
   assert.ok(!sealed.includes('123.4'))
-  assert.notEqual(sealWithDataKey(key, 3, 'x', 'a'), sealWithDataKey(key, 3, 'x', 'a'), 'a fresh IV per value')
+  assert.notEqual(
+    sealWithDataKey(key, 3, 'x', 'a'),
+    sealWithDataKey(key, 3, 'x', 'a'),
+    'a fresh IV per value',
+  )
 })
 
 test('[SRS-CRYPTO-020] another key, another place, a changed version or a flipped byte fail authentication', () => {
   const sealed = sealWithDataKey(key, 1, 'secret', 'here')
-  assert.throws(() => openWithDataKey(randomBytes(32), sealed, 'here'), (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_AUTH_FAILED')
-  assert.throws(() => openWithDataKey(key, sealed, 'there'), (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_AUTH_FAILED')
-  assert.throws(() => openWithDataKey(key, sealed.replace(/^e1\.1\./, 'e1.2.'), 'here'), (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_AUTH_FAILED')
+  assert.throws(
+    () => openWithDataKey(randomBytes(32), sealed, 'here'),
+    (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_AUTH_FAILED',
+  )
+  assert.throws(
+    () => openWithDataKey(key, sealed, 'there'),
+    (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_AUTH_FAILED',
+  )
+  assert.throws(
+    () => openWithDataKey(key, sealed.replace(/^e1\.1\./, 'e1.2.'), 'here'),
+    (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_AUTH_FAILED',
+  )
   const parts = sealed.split('.')
   const ct = Buffer.from(parts[3] as string, 'base64url')
   ct[0] = (ct[0] as number) ^ 1
@@ -33,7 +46,11 @@ test('[SRS-CRYPTO-020] the key version has one spelling: "01", "1e0", "0x1" or "
   const sealed = sealWithDataKey(key, 1, 'secret', 'here')
   const rest = sealed.slice('e1.1.'.length)
   for (const v of ['01', '1e0', '0x1', ' 1', '0', '-1', '1.0', '']) {
-    assert.throws(() => openWithDataKey(key, `e1.${v}.${rest}`, 'here'), (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_MALFORMED', v)
+    assert.throws(
+      () => openWithDataKey(key, `e1.${v}.${rest}`, 'here'),
+      (e: unknown) => e instanceof KeyringError && e.code === 'KEYRING_MALFORMED',
+      v,
+    )
   }
   assert.throws(() => sealWithDataKey(key, 0, 'x', 'a'), TypeError)
   assert.throws(() => openWithDataKey(Buffer.alloc(16), sealed, 'here'), TypeError)

@@ -23,9 +23,11 @@ function aadFor(version: number, aad: string): Buffer {
 }
 
 function part(value: string | undefined, what: string): Buffer {
-  if (value === undefined || !BASE64URL.test(value)) throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not base64url`)
+  if (value === undefined || !BASE64URL.test(value))
+    throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not base64url`)
   const bytes = Buffer.from(value, 'base64url')
-  if (bytes.toString('base64url') !== value) throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not canonical base64url`)
+  if (bytes.toString('base64url') !== value)
+    throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not canonical base64url`)
   return bytes
 }
 
@@ -33,18 +35,29 @@ function part(value: string | undefined, what: string): Buffer {
 export function envelopeKeyVersion(sealed: string): number {
   if (typeof sealed !== 'string') throw new KeyringError('KEYRING_MALFORMED', 'sealed value: not a string')
   const [format, version] = sealed.split('.', 2)
-  if (format !== FORMAT || version === undefined || !VERSION_TEXT.test(version)) throw new KeyringError('KEYRING_MALFORMED', `sealed value: expected ${FORMAT}.<version>.<iv>.<ciphertext>.<tag>`)
+  if (format !== FORMAT || version === undefined || !VERSION_TEXT.test(version))
+    throw new KeyringError(
+      'KEYRING_MALFORMED',
+      `sealed value: expected ${FORMAT}.<version>.<iv>.<ciphertext>.<tag>`,
+    )
   return Number(version)
 }
 
 export function sealWithDataKey(key: Buffer, version: number, plaintext: string, aad: string): string {
   if (key.length !== DATA_KEY_BYTES) throw new TypeError('sealWithDataKey: the key must be 32 bytes')
-  if (!VERSION_TEXT.test(String(version))) throw new TypeError('sealWithDataKey: the version must be a positive integer')
+  if (!VERSION_TEXT.test(String(version)))
+    throw new TypeError('sealWithDataKey: the version must be a positive integer')
   const iv = randomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
   cipher.setAAD(aadFor(version, aad))
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-  return [FORMAT, String(version), iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.')
+  return [
+    FORMAT,
+    String(version),
+    iv.toString('base64url'),
+    ciphertext.toString('base64url'),
+    cipher.getAuthTag().toString('base64url'),
+  ].join('.')
 }
 
 /** Throws KeyringError on a malformed value, tampering, or the wrong associated data or key. */
@@ -56,7 +69,8 @@ export function openWithDataKey(key: Buffer, sealed: string, aad: string): strin
   const iv = part(parts[2], 'iv')
   const ciphertext = part(parts[3], 'ciphertext')
   const tag = part(parts[4], 'tag')
-  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new KeyringError('KEYRING_MALFORMED', 'sealed value: bad iv or tag length')
+  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES)
+    throw new KeyringError('KEYRING_MALFORMED', 'sealed value: bad iv or tag length')
   const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
   decipher.setAAD(aadFor(version, aad))
   decipher.setAuthTag(tag)
@@ -65,6 +79,9 @@ export function openWithDataKey(key: Buffer, sealed: string, aad: string): strin
     return Buffer.concat([head, decipher.final()]).toString('utf8')
   } catch {
     head.fill(0)
-    throw new KeyringError('KEYRING_AUTH_FAILED', 'sealed value failed authentication (tampered with, moved to another row, or opened with the wrong key)')
+    throw new KeyringError(
+      'KEYRING_AUTH_FAILED',
+      'sealed value failed authentication (tampered with, moved to another row, or opened with the wrong key)',
+    )
   }
 }

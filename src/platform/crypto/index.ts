@@ -1,3 +1,10 @@
-export { createKeyring, keyringSealer, KeyringError, type Keyring, type KeyringErrorCode, type Sealer } from './keyring.ts'
+export {
+  createKeyring,
+  keyringSealer,
+  KeyringError,
+  type Keyring,
+  type KeyringErrorCode,
+  type Sealer,
+} from './keyring.ts'
 export { resolveSecrets, type ResolvedSecrets } from './dev-secrets.ts'
 export { sealWithDataKey, openWithDataKey, envelopeKeyVersion, DATA_KEY_BYTES } from './envelope.ts'

@@ -13,11 +13,16 @@ const AAD = 'users.totp_secret:7f1c2d'
 const PLAINTEXT = 'JBSWY3DPEHPK3PXP totp seed of jane@example.com'
 
 /** Runs fn, asserts it throws a KeyringError with the given code, and that the message leaks nothing. */
-function assertKeyringError(fn: () => unknown, code: string, secrets: readonly string[] = [PLAINTEXT, keyA, keyB]): void {
+function assertKeyringError(
+  fn: () => unknown,
+  code: string,
+  secrets: readonly string[] = [PLAINTEXT, keyA, keyB],
+): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof KeyringError, `expected KeyringError, got ${String(err)}`)
     assert.equal(err.code, code)
-    for (const secret of secrets) assert.ok(!err.message.includes(secret), 'the error message carries secret material')
+    for (const secret of secrets)
+      assert.ok(!err.message.includes(secret), 'the error message carries secret material')
     return true
   })
 }
@@ -51,7 +56,9 @@ test('[SRS-CRYPTO-001] keyring: values are sealed under an HKDF-derived subkey, 
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: 16 })
     decipher.setAAD(Buffer.from(JSON.stringify(['v1', kid, AAD])))
     decipher.setAuthTag(Buffer.from(tag, 'base64url'))
-    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8')
+    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString(
+      'utf8',
+    )
   }
   const kek = Buffer.from(keyA, 'base64')
   assert.equal(open(Buffer.from(hkdfSync('sha256', kek, Buffer.alloc(0), 'vigil aes-gcm', 32))), PLAINTEXT)
@@ -102,14 +109,25 @@ test('[SRS-CRYPTO-001] keyring: truncated, re-encoded or malformed sealed values
   const parts = sealed.split('.')
   const tag = parts[4] ?? ''
   // A truncated tag (12 bytes) must not be accepted as a weaker tag (NIST SP 800-38D Appendix C).
-  const truncated = [...parts.slice(0, 4), Buffer.from(tag, 'base64url').subarray(0, 12).toString('base64url')].join('.')
+  const truncated = [
+    ...parts.slice(0, 4),
+    Buffer.from(tag, 'base64url').subarray(0, 12).toString('base64url'),
+  ].join('.')
   assertKeyringError(() => ring.decrypt(truncated, AAD), 'KEYRING_MALFORMED')
   // A last character changed only in its unused bits decodes to the same bytes: still refused.
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   const last = alphabet[alphabet.indexOf(tag.at(-1) ?? '') ^ 1] ?? ''
   assert.deepEqual(Buffer.from(tag.slice(0, -1) + last, 'base64url'), Buffer.from(tag, 'base64url'))
   assertKeyringError(() => ring.decrypt(sealed.slice(0, -1) + last, AAD), 'KEYRING_MALFORMED')
-  for (const bad of ['', 'v1', 'v2.a.x.y.z', sealed.replace(/^v1/, 'v2'), sealed + '.', `v1.a.${parts[2]}.${parts[3]}`, sealed.replace(parts[3] ?? '', '!!!!')]) {
+  for (const bad of [
+    '',
+    'v1',
+    'v2.a.x.y.z',
+    sealed.replace(/^v1/, 'v2'),
+    sealed + '.',
+    `v1.a.${parts[2]}.${parts[3]}`,
+    sealed.replace(parts[3] ?? '', '!!!!'),
+  ]) {
     assert.throws(() => ring.decrypt(bad, AAD), KeyringError, JSON.stringify(bad))
   }
 })
@@ -157,14 +175,28 @@ test('[SRS-CRYPTO-002] keyring: blind indexes are deterministic, stable across r
   assert.notEqual(createKeyring(`b:${keyB}`).blindIndex(email, 'user email'), index)
   assert.ok(!index.includes(email))
   // HMAC-SHA256 under HKDF(first key, "vigil blind index " + purpose), as documented.
-  const key = Buffer.from(hkdfSync('sha256', Buffer.from(keyA, 'base64'), Buffer.alloc(0), 'vigil blind index user email', 32))
+  const key = Buffer.from(
+    hkdfSync('sha256', Buffer.from(keyA, 'base64'), Buffer.alloc(0), 'vigil blind index user email', 32),
+  )
   assert.equal(index, createHmac('sha256', key).update(email).digest('base64url'))
 })
 
 test('[SRS-CRYPTO-001] keyring: a malformed spec is refused without echoing key material', () => {
   const short = Buffer.alloc(16, 1).toString('base64')
   const long = Buffer.alloc(33, 1).toString('base64')
-  const cases = ['', '   ', 'a', `:${keyA}`, `a:${short}`, `a:${long}`, `a:${keyA},a:${keyB}`, `a:${keyA},,b:${keyB}`, 'a:not*base64', `a b:${keyA}`, `a:${keyA}:extra`]
+  const cases = [
+    '',
+    '   ',
+    'a',
+    `:${keyA}`,
+    `a:${short}`,
+    `a:${long}`,
+    `a:${keyA},a:${keyB}`,
+    `a:${keyA},,b:${keyB}`,
+    'a:not*base64',
+    `a b:${keyA}`,
+    `a:${keyA}:extra`,
+  ]
   for (const spec of cases) {
     assertKeyringError(() => createKeyring(spec), 'KEYRING_INVALID_SPEC', [keyA, keyB, short, long])
   }

@@ -81,7 +81,8 @@ function parseSpec(spec: string): ParsedSpec {
   const kids: string[] = []
   entries.forEach((entry, index) => {
     // The entry itself is never echoed: it carries a key.
-    const invalid = (why: string) => new KeyringError('KEYRING_INVALID_SPEC', `keyring entry ${index + 1} of ${entries.length}: ${why}`)
+    const invalid = (why: string) =>
+      new KeyringError('KEYRING_INVALID_SPEC', `keyring entry ${index + 1} of ${entries.length}: ${why}`)
     const colon = entry.indexOf(':')
     if (colon < 0) throw invalid('expected kid:base64(32 bytes)')
     const kid = entry.slice(0, colon)
@@ -108,28 +109,40 @@ interface Sealed {
 // changed character could decode to the same bytes. Requiring the canonical encoding makes any
 // edit of the string an error.
 function decodePart(part: string | undefined, what: string): Buffer {
-  if (part === undefined || !BASE64URL.test(part)) throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not base64url`)
+  if (part === undefined || !BASE64URL.test(part))
+    throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not base64url`)
   const bytes = Buffer.from(part, 'base64url')
-  if (bytes.toString('base64url') !== part) throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not canonical base64url`)
+  if (bytes.toString('base64url') !== part)
+    throw new KeyringError('KEYRING_MALFORMED', `sealed value: the ${what} is not canonical base64url`)
   return bytes
 }
 
 function parseSealed(sealed: string): Sealed {
   if (typeof sealed !== 'string') throw new KeyringError('KEYRING_MALFORMED', 'sealed value: not a string')
   const parts = sealed.split('.')
-  if (parts.length < 5 || parts[0] !== VERSION) throw new KeyringError('KEYRING_MALFORMED', `sealed value: expected ${VERSION}.<kid>.<iv>.<ciphertext>.<tag>`)
+  if (parts.length < 5 || parts[0] !== VERSION)
+    throw new KeyringError(
+      'KEYRING_MALFORMED',
+      `sealed value: expected ${VERSION}.<kid>.<iv>.<ciphertext>.<tag>`,
+    )
   const kid = parts.slice(1, -3).join('.')
   if (!KID.test(kid)) throw new KeyringError('KEYRING_MALFORMED', 'sealed value: the kid is not valid')
   const iv = decodePart(parts.at(-3), 'iv')
   const ciphertext = decodePart(parts.at(-2), 'ciphertext')
   const tag = decodePart(parts.at(-1), 'tag')
-  if (iv.length !== IV_BYTES) throw new KeyringError('KEYRING_MALFORMED', `sealed value: the iv is not ${IV_BYTES} bytes`)
-  if (tag.length !== TAG_BYTES) throw new KeyringError('KEYRING_MALFORMED', `sealed value: the tag is not ${TAG_BYTES} bytes`)
+  if (iv.length !== IV_BYTES)
+    throw new KeyringError('KEYRING_MALFORMED', `sealed value: the iv is not ${IV_BYTES} bytes`)
+  if (tag.length !== TAG_BYTES)
+    throw new KeyringError('KEYRING_MALFORMED', `sealed value: the tag is not ${TAG_BYTES} bytes`)
   return { kid, iv, ciphertext, tag }
 }
 
 export function createKeyring(spec: string): Keyring {
-  if (typeof spec !== 'string' || spec.trim() === '') throw new KeyringError('KEYRING_INVALID_SPEC', 'keyring: no keys configured (expected comma-separated kid:base64(32 bytes), newest last)')
+  if (typeof spec !== 'string' || spec.trim() === '')
+    throw new KeyringError(
+      'KEYRING_INVALID_SPEC',
+      'keyring: no keys configured (expected comma-separated kid:base64(32 bytes), newest last)',
+    )
   const { kids, keks } = parseSpec(spec)
   const currentKid = kids.at(-1) as string
   const firstKek = keks.get(kids[0] as string) as Buffer
@@ -142,7 +155,8 @@ export function createKeyring(spec: string): Keyring {
   function decrypt(sealed: string, aad: string): Buffer {
     const { kid, iv, ciphertext, tag } = parseSealed(sealed)
     const key = aesKeys.get(kid)
-    if (!key) throw new KeyringError('KEYRING_UNKNOWN_KEY', `sealed value: kid "${kid}" is not in the keyring`)
+    if (!key)
+      throw new KeyringError('KEYRING_UNKNOWN_KEY', `sealed value: kid "${kid}" is not in the keyring`)
     const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
     decipher.setAAD(associatedData(kid, aad))
     decipher.setAuthTag(tag)
@@ -153,7 +167,10 @@ export function createKeyring(spec: string): Keyring {
       return Buffer.concat([head, decipher.final()])
     } catch {
       head.fill(0)
-      throw new KeyringError('KEYRING_AUTH_FAILED', `sealed value under kid "${kid}" failed authentication (tampered with, or opened in the wrong context)`)
+      throw new KeyringError(
+        'KEYRING_AUTH_FAILED',
+        `sealed value under kid "${kid}" failed authentication (tampered with, or opened in the wrong context)`,
+      )
     }
   }
 
@@ -172,7 +189,13 @@ export function createKeyring(spec: string): Keyring {
       const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext
       const ciphertext = Buffer.concat([cipher.update(data), cipher.final()])
       const tag = cipher.getAuthTag()
-      return [VERSION, currentKid, iv.toString('base64url'), ciphertext.toString('base64url'), tag.toString('base64url')].join('.')
+      return [
+        VERSION,
+        currentKid,
+        iv.toString('base64url'),
+        ciphertext.toString('base64url'),
+        tag.toString('base64url'),
+      ].join('.')
     },
 
     decrypt,
@@ -186,7 +209,8 @@ export function createKeyring(spec: string): Keyring {
     },
 
     blindIndex(value: string, purpose: string): string {
-      if (typeof purpose !== 'string' || purpose === '') throw new TypeError('keyring.blindIndex: purpose must be a non-empty string')
+      if (typeof purpose !== 'string' || purpose === '')
+        throw new TypeError('keyring.blindIndex: purpose must be a non-empty string')
       if (typeof value !== 'string') throw new TypeError('keyring.blindIndex: value must be a string')
       // Derived from the FIRST key, so an index stays valid through rotations; that key must stay
       // in the ring for as long as indexes built from it are queried. One subkey per purpose, so
@@ -209,5 +233,8 @@ export interface Sealer {
 }
 
 export function keyringSealer(keyring: Pick<Keyring, 'encrypt' | 'decryptString'>): Sealer {
-  return { seal: (plaintext, aad) => keyring.encrypt(plaintext, aad), unseal: (sealed, aad) => keyring.decryptString(sealed, aad) }
+  return {
+    seal: (plaintext, aad) => keyring.encrypt(plaintext, aad),
+    unseal: (sealed, aad) => keyring.decryptString(sealed, aad),
+  }
 }

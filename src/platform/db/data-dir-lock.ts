@@ -9,7 +9,16 @@
 // The file also records who holds it (pid, host, boot id, process start time), for the message
 // the loser prints and for an operator; the lock itself never depends on what the file says.
 
-import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import { DatabaseLockedError } from './database.ts'
@@ -65,7 +74,9 @@ function holderRecord(): string {
   const holder: LockHolder = {
     pid: process.pid,
     hostname: os.hostname(),
-    ...(readOptional('/proc/sys/kernel/random/boot_id') ? { bootId: readOptional('/proc/sys/kernel/random/boot_id') } : {}),
+    ...(readOptional('/proc/sys/kernel/random/boot_id')
+      ? { bootId: readOptional('/proc/sys/kernel/random/boot_id') }
+      : {}),
     ...(processStart() !== undefined ? { processStart: processStart() } : {}),
     acquiredAt: new Date().toISOString(),
   }

@@ -21,6 +21,16 @@ export interface PoolStats {
   readonly max: number
 }
 
+export interface ListenHandlers {
+  readonly onMessage: (payload: string) => void
+  /** false as soon as the listening connection is lost (notifications may be missed), true once listening (again). */
+  readonly onState: (listening: boolean) => void
+}
+
+export interface Listening {
+  close(): Promise<void>
+}
+
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres'
   /** Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
@@ -28,11 +38,16 @@ export interface Database extends Queryable {
   poolStats(): PoolStats
   /** The circuit breaker's state where the engine has one (PostgreSQL; ADR-0017). */
   circuitState?(): 'closed' | 'open' | 'half-open'
+  /** PostgreSQL: LISTEN on channel (another process's NOTIFY reaches this one). Absent on PGlite (one process). */
+  listen?(channel: string, handlers: ListenHandlers): Promise<Listening>
   close(): Promise<void>
 }
 
 export class DatabaseLockedError extends Error {
-  constructor(readonly dataDir: string, readonly holderPid: number | undefined) {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number | undefined,
+  ) {
     super(
       `The embedded database in ${dataDir} is in use by another Vigil process${holderPid === undefined ? '' : ` (pid ${holderPid})`}. ` +
         'PGlite allows one process per data directory: stop that process, use another DATA_DIR, or set DATABASE_URL.',

@@ -1,4 +1,5 @@
-export type { Database, Queryable, QueryResult, PoolStats } from './database.ts'
+export type { Database, ListenHandlers, Listening, Queryable, QueryResult, PoolStats } from './database.ts'
+export { watchWrites } from './write-watch.ts'
 export { DatabaseLockedError } from './database.ts'
 export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
 import type { Database } from './database.ts'
@@ -20,6 +21,8 @@ export interface DatabaseOptions {
   /** How long opening PostgreSQL waits for it to become reachable (ms; unset = fail at once). */
   readonly startupWaitMs?: number
   readonly onEvent?: (event: DatabaseEvent) => void
+  /** The PostgreSQL circuit breaker's threshold and cool-down (defaults: 3 failures, 500 ms). */
+  readonly circuit?: { readonly failureThreshold: number; readonly cooldownMs: number }
 }
 
 export function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -28,9 +31,12 @@ export function openDatabase(options: DatabaseOptions): Promise<Database> {
     max: options.poolMax ?? 10,
     ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
-    ...(options.idleInTransactionTimeoutMs !== undefined ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs } : {}),
+    ...(options.idleInTransactionTimeoutMs !== undefined
+      ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }
+      : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     ...(options.startupWaitMs !== undefined ? { startupWaitMs: options.startupWaitMs } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.circuit ? { circuit: options.circuit } : {}),
   })
 }

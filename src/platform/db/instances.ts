@@ -25,7 +25,10 @@ export interface InstanceRegistration {
 }
 
 /** The message when a live instance on the database names itself with another PUBLIC_URL, or undefined. */
-export function publicUrlDisagreement(registration: Pick<InstanceRegistration, 'others'> | undefined, publicUrl: string): string | undefined {
+export function publicUrlDisagreement(
+  registration: Pick<InstanceRegistration, 'others'> | undefined,
+  publicUrl: string,
+): string | undefined {
   const other = registration?.others.find((o) => o.publicUrl !== null && o.publicUrl !== publicUrl)
   if (!other) return undefined
   return (
@@ -34,8 +37,13 @@ export function publicUrlDisagreement(registration: Pick<InstanceRegistration, '
   )
 }
 
-export async function registerInstance(db: Queryable, facts: { version: string; publicUrl: string }): Promise<InstanceRegistration | undefined> {
-  const { rows: tables } = await db.query<{ present: boolean }>("SELECT to_regclass('service_instances') IS NOT NULL AS present")
+export async function registerInstance(
+  db: Queryable,
+  facts: { version: string; publicUrl: string },
+): Promise<InstanceRegistration | undefined> {
+  const { rows: tables } = await db.query<{ present: boolean }>(
+    "SELECT to_regclass('service_instances') IS NOT NULL AS present",
+  )
   if (tables[0]?.present !== true) return undefined
   const { rows } = await db.query<{ id: string }>(
     'INSERT INTO service_instances (hostname, pid, version, public_url, last_seen_at) VALUES ($1, $2, $3, $4, now()) RETURNING id',

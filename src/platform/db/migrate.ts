@@ -50,12 +50,20 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
       checksum text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`)
-    const { rows } = await tx.query<{ id: string; checksum: string }>('SELECT id, checksum FROM vigil_migrations ORDER BY id')
+    const { rows } = await tx.query<{ id: string; checksum: string }>(
+      'SELECT id, checksum FROM vigil_migrations ORDER BY id',
+    )
     const applied = new Map(rows.map((r) => [r.id, r.checksum]))
     for (const [id, checksum] of applied) {
       const file = files.find((f) => f.id === id)
-      if (!file) throw new MigrationError(`Migration ${id} is recorded in the database but its file is missing from ${dir}`)
-      if (file.checksum !== checksum) throw new MigrationError(`Migration ${id} was changed after it was applied (checksum mismatch); add a new migration instead`)
+      if (!file)
+        throw new MigrationError(
+          `Migration ${id} is recorded in the database but its file is missing from ${dir}`,
+        )
+      if (file.checksum !== checksum)
+        throw new MigrationError(
+          `Migration ${id} was changed after it was applied (checksum mismatch); add a new migration instead`,
+        )
     }
     const pending = files.filter((f) => !applied.has(f.id))
     for (const file of pending) {
@@ -73,7 +81,9 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
 /** Migration files not yet applied (without applying anything or creating any table). */
 export async function pendingMigrations(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
   const files = await readMigrations(dir)
-  const { rows: present } = await db.query<{ present: boolean }>("SELECT to_regclass('vigil_migrations') IS NOT NULL AS present")
+  const { rows: present } = await db.query<{ present: boolean }>(
+    "SELECT to_regclass('vigil_migrations') IS NOT NULL AS present",
+  )
   if (present[0]?.present !== true) return files.map((f) => f.id)
   const { rows } = await db.query<{ id: string }>('SELECT id FROM vigil_migrations')
   const applied = new Set(rows.map((r) => r.id))

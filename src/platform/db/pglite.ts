@@ -3,6 +3,7 @@ import path from 'node:path'
 import { PGlite, types, type Transaction } from '@electric-sql/pglite'
 import type { Database, Queryable, QueryResult } from './database.ts'
 import { acquireDataDirLock } from './data-dir-lock.ts'
+import { notify, PendingWrites, watchesFor } from './write-watch.ts'
 
 // 64-bit integers: PGlite and pg disagree by default (number vs string); both return numbers
 // here (HLD §11: normalise). Values beyond 2^53 are refused rather than rounded.
@@ -12,10 +13,12 @@ function parseInt8(value: string): number {
   return n
 }
 
-function wrap(q: PGlite | Transaction): Queryable {
+function wrap(q: PGlite | Transaction, pending?: PendingWrites): Queryable {
   return {
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
       const res = await q.query<R>(sql, params as unknown[])
+      if (pending) pending.note(sql)
+      else notify(watchesFor(sql))
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length }
     },
     async exec(sql: string): Promise<void> {
@@ -34,7 +37,10 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
     release = acquireDataDirLock(path.join(dataDir, 'pglite.lock'), dataDir)
     try {
-      pg = await PGlite.create({ dataDir: path.join(dataDir, 'pglite'), parsers: { [types.INT8]: parseInt8 } })
+      pg = await PGlite.create({
+        dataDir: path.join(dataDir, 'pglite'),
+        parsers: { [types.INT8]: parseInt8 },
+      })
     } catch (err) {
       release()
       throw err
@@ -44,7 +50,14 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   return {
     kind: 'pglite',
     ...base,
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    async transaction(fn) {
+      const pending = new PendingWrites()
+      try {
+        return await pg.transaction((tx) => fn(wrap(tx, pending)))
+      } finally {
+        pending.flush()
+      }
+    },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0, max: 1 }),
     async close() {
       try {

@@ -11,8 +11,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { CircuitBreaker, CircuitOpenError, type CircuitState } from '../resilience/circuit-breaker.ts'
-import type { Database, Queryable, QueryResult } from './database.ts'
+import type { Database, ListenHandlers, Listening, Queryable, QueryResult } from './database.ts'
 import { DatabaseUnavailableError, isConnectionFailure, isTimeout } from './unavailable.ts'
+import { notify, PendingWrites, watchesFor } from './write-watch.ts'
 
 const INT8_OID = 20
 
@@ -36,12 +37,19 @@ export interface PostgresOptions {
   readonly startupWaitMs?: number
   /** Connection errors and waiting at start-up are reported here (never with credentials). */
   readonly onEvent?: (event: DatabaseEvent) => void
+  /** Circuit breaker: consecutive failures that open it, and its cool-down (DATABASE_CIRCUIT_*). */
+  readonly circuit?: { readonly failureThreshold: number; readonly cooldownMs: number }
 }
 
 export type DatabaseEvent =
   | { readonly type: 'connection-error'; readonly where: 'idle' | 'checked-out'; readonly error: Error }
   | { readonly type: 'circuit'; readonly state: CircuitState; readonly previous: CircuitState }
-  | { readonly type: 'waiting'; readonly attempt: number; readonly retryInMs: number; readonly reason: string }
+  | {
+      readonly type: 'waiting'
+      readonly attempt: number
+      readonly retryInMs: number
+      readonly reason: string
+    }
 
 function reasonOf(err: unknown): string {
   const code = (err as { code?: unknown }).code
@@ -51,18 +59,25 @@ function reasonOf(err: unknown): string {
 
 export async function openPostgres(connectionString: string, options: PostgresOptions): Promise<Database> {
   const statementTimeout = options.statementTimeoutMs ?? 0
-  const pool = new pg.Pool({
+  const poolConfig: pg.PoolConfig = {
     connectionString,
     max: options.max,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 2_000 } : {}),
+    ...(statementTimeout > 0
+      ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 2_000 }
+      : {}),
     ...(options.lockTimeoutMs ? { lock_timeout: options.lockTimeoutMs } : {}),
-    ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
+    ...(options.idleInTransactionTimeoutMs
+      ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }
+      : {}),
     types: {
       getTypeParser: ((oid: number, format?: string) =>
-        oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+        oid === INT8_OID
+          ? parseInt8
+          : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
-  })
+  }
+  const pool = new pg.Pool(poolConfig)
   const emit = options.onEvent ?? (() => {})
   // An idle client's error (server restart): the pool drops the client; the next query reconnects.
   pool.on('error', (error) => emit({ type: 'connection-error', where: 'idle', error }))
@@ -73,17 +88,28 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     client.on('error', (error) => emit({ type: 'connection-error', where: 'checked-out', error }))
   })
 
-  const breaker = new CircuitBreaker('database', { failureThreshold: 3, cooldownMs: 500, onStateChange: (state, previous) => emit({ type: 'circuit', state, previous }) })
+  const breaker = new CircuitBreaker('database', {
+    failureThreshold: options.circuit?.failureThreshold ?? 3,
+    cooldownMs: options.circuit?.cooldownMs ?? 500,
+    onStateChange: (state, previous) => emit({ type: 'circuit', state, previous }),
+  })
 
   /** Maps a driver error to what the caller should see, and tells the breaker. */
   function classify(err: unknown): unknown {
     if (err instanceof DatabaseUnavailableError) return err
     if (isConnectionFailure(err)) {
       breaker.failure()
-      return new DatabaseUnavailableError('The database connection was lost or could not be opened', { cause: err, reason: reasonOf(err) })
+      return new DatabaseUnavailableError('The database connection was lost or could not be opened', {
+        cause: err,
+        reason: reasonOf(err),
+      })
     }
     breaker.success() // the server answered, if only with an error of its own
-    if (isTimeout(err)) return new DatabaseUnavailableError('The database did not complete the statement in time', { cause: err, reason: reasonOf(err) })
+    if (isTimeout(err))
+      return new DatabaseUnavailableError('The database did not complete the statement in time', {
+        cause: err,
+        reason: reasonOf(err),
+      })
     return err
   }
 
@@ -91,12 +117,20 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     try {
       breaker.enter()
     } catch (err) {
-      if (err instanceof CircuitOpenError) throw new DatabaseUnavailableError('The database is unavailable', { cause: err, reason: 'circuit-open' })
+      if (err instanceof CircuitOpenError)
+        throw new DatabaseUnavailableError('The database is unavailable', {
+          cause: err,
+          reason: 'circuit-open',
+        })
       throw err
     }
   }
 
-  async function run<R>(q: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
+  async function run<R>(
+    q: pg.Pool | pg.PoolClient,
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<pg.QueryResult> {
     try {
       const res = await q.query(sql, params as unknown[] | undefined)
       breaker.success()
@@ -106,11 +140,13 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     }
   }
 
-  function wrap(q: pg.Pool | pg.PoolClient, guard: boolean): Queryable {
+  function wrap(q: pg.Pool | pg.PoolClient, guard: boolean, pending?: PendingWrites): Queryable {
     return {
       async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
         if (guard) enter()
         const res = await run<R>(q, sql, params)
+        if (pending) pending.note(sql)
+        else notify(watchesFor(sql))
         return { rows: res.rows as R[], rowCount: res.rowCount ?? res.rows.length }
       },
       async exec(sql: string): Promise<void> {
@@ -121,6 +157,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
   }
 
   const base = wrap(pool, true)
+  const listeners = new Set<Listening>()
   await waitForDatabase(() => pool.query('SELECT 1'), options.startupWaitMs ?? 0, emit)
   return {
     kind: 'postgres',
@@ -134,9 +171,10 @@ export async function openPostgres(connectionString: string, options: PostgresOp
         throw classify(err)
       }
       let broken: unknown
+      const pending = new PendingWrites()
       try {
         await run(client, 'BEGIN')
-        const result = await fn(wrap(client, false))
+        const result = await fn(wrap(client, false, pending))
         await run(client, 'COMMIT')
         return result
       } catch (err) {
@@ -149,16 +187,41 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       } finally {
         // A client whose connection failed is destroyed, never handed to the next request.
         client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true)
+        pending.flush()
       }
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: options.max }),
+    async listen(channel, handlers) {
+      const listening = await listenOn(poolConfig, channel, handlers, emit)
+      listeners.add(listening)
+      return {
+        async close() {
+          listeners.delete(listening)
+          await listening.close()
+        },
+      }
+    },
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: options.max,
+    }),
     circuitState: () => breaker.state,
-    close: () => pool.end(),
+    // The listeners go with the pool, so a caller that closes the database leaves no connection open.
+    async close() {
+      await Promise.all([...listeners].map((l) => l.close()))
+      listeners.clear()
+      await pool.end()
+    },
   }
 }
 
 /** Start-up: wait for the database with capped exponential back-off; wrong credentials or a missing database fail at once. */
-async function waitForDatabase(probe: () => Promise<unknown>, waitMs: number, emit: (e: DatabaseEvent) => void): Promise<void> {
+async function waitForDatabase(
+  probe: () => Promise<unknown>,
+  waitMs: number,
+  emit: (e: DatabaseEvent) => void,
+): Promise<void> {
   const deadline = performance.now() + waitMs
   for (let attempt = 1; ; attempt++) {
     try {
@@ -169,10 +232,66 @@ async function waitForDatabase(probe: () => Promise<unknown>, waitMs: number, em
       const reason = reasonOf(err)
       const retryInMs = Math.min(5_000, 200 * 2 ** Math.min(attempt - 1, 5))
       if (performance.now() + retryInMs > deadline) {
-        throw new DatabaseUnavailableError(`The database is unreachable (${reason}); gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`, { cause: err, reason })
+        throw new DatabaseUnavailableError(
+          `The database is unreachable (${reason}); gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
+          { cause: err, reason },
+        )
       }
       emit({ type: 'waiting', attempt, retryInMs, reason })
       await sleep(retryInMs)
     }
+  }
+}
+
+/**
+ * LISTEN on a connection of its own (not the pool's: a pooled connection is handed to others).
+ * When the connection is lost, onState(false) is called at once — a cache relying on the
+ * notifications must stop trusting itself — and the listener reconnects with back-off, calling
+ * onState(true) once listening again (notifications sent in between are lost: the caller starts afresh).
+ */
+async function listenOn(
+  config: pg.PoolConfig,
+  channel: string,
+  handlers: ListenHandlers,
+  emit: (e: DatabaseEvent) => void,
+): Promise<Listening> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name: ${channel}`)
+  let closed = false
+  let client: pg.Client | undefined
+  let attempt = 0
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({
+      ...config,
+      statement_timeout: undefined,
+      query_timeout: undefined,
+      idle_in_transaction_session_timeout: undefined,
+    } as pg.ClientConfig)
+    c.on('notification', (n) => {
+      if (n.channel === channel) handlers.onMessage(n.payload ?? '')
+    })
+    let lost = false
+    const onLost = (error?: Error) => {
+      if (lost || closed) return
+      lost = true
+      handlers.onState(false)
+      if (error) emit({ type: 'connection-error', where: 'idle', error })
+      c.end().catch(() => {})
+      const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt++, 6))
+      setTimeout(() => void connect().catch(() => onLost()), delay).unref()
+    }
+    c.on('error', onLost)
+    c.on('end', () => onLost())
+    client = c
+    await c.connect()
+    await c.query(`LISTEN ${channel}`)
+    attempt = 0
+    if (!closed) handlers.onState(true)
+  }
+  await connect()
+  return {
+    async close() {
+      closed = true
+      await client?.end().catch(() => {})
+    },
   }
 }

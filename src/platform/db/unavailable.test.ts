@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { classifyError } from '../http/error-handler.ts'
-import { DatabaseUnavailableError, findDatabaseUnavailable, isConnectionFailure, isTimeout } from './unavailable.ts'
+import {
+  DatabaseUnavailableError,
+  findDatabaseUnavailable,
+  isConnectionFailure,
+  isTimeout,
+} from './unavailable.ts'
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code })
 
@@ -19,7 +24,12 @@ test('[SRS-OPS-250] database errors that mean "cannot serve now" are told apart 
   ]) {
     assert.equal(isConnectionFailure(e), true, e.message)
   }
-  for (const e of [withCode('duplicate key value', '23505'), withCode('syntax error', '42601'), new Error('anything else'), 'not an error']) {
+  for (const e of [
+    withCode('duplicate key value', '23505'),
+    withCode('syntax error', '42601'),
+    new Error('anything else'),
+    'not an error',
+  ]) {
     assert.equal(isConnectionFailure(e), false, String(e))
   }
   assert.equal(isTimeout(withCode('canceling statement due to statement timeout', '57014')), true)

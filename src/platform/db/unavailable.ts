@@ -2,6 +2,9 @@
 // wrong" (ADR-0017). They become 503 problem+json with Retry-After, never 500, and the connection-
 // level ones feed the database circuit breaker.
 
+/** Retry-After (seconds) on every 503 for an unavailable database: a restart takes seconds. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2
+
 /** The database could not serve the request: lost connection, restart, timeout. Retryable. */
 export class DatabaseUnavailableError extends Error {
   /** SQLSTATE or errno of the underlying error, when there is one. */
@@ -19,9 +22,20 @@ const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/
 // Timeouts the server enforced on this statement: 57014 query_canceled (statement_timeout),
 // 55P03 lock_not_available (lock_timeout), 25P03 idle_in_transaction_session_timeout.
 const TIMEOUT_SQLSTATE = /^(57014|55P03|25P03)$/
-const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED'])
+const CONNECTION_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+])
 // node-postgres reports a lost or unusable connection with these messages and no code.
-const CONNECTION_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
+const CONNECTION_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
 
 function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code

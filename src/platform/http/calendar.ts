@@ -21,7 +21,15 @@ export function daysInMonth(year: number, month: number): number {
 
 /** A calendar day: year 0001–9999, month 1–12, day within the month (29 February only in leap years). */
 export function isCalendarDay(year: number, month: number, day: number): boolean {
-  return Number.isInteger(year) && year >= MIN_YEAR && year <= MAX_YEAR && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month)
+  return (
+    Number.isInteger(year) &&
+    year >= MIN_YEAR &&
+    year <= MAX_YEAR &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month)
+  )
 }
 
 /** A wall-clock time: 00:00:00–23:59:59 (no leap second: neither Date nor PostgreSQL holds one). */
@@ -37,7 +45,15 @@ export function isUtcOffset(offset: string): boolean {
 }
 
 /** The instant of a UTC calendar time, years 1–99 included (Date.UTC would read them as 19xx). */
-export function utcInstant(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): Date {
+export function utcInstant(
+  year: number,
+  month: number,
+  day: number,
+  hour = 0,
+  minute = 0,
+  second = 0,
+  ms = 0,
+): Date {
   const d = new Date(0)
   d.setUTCFullYear(year, month - 1, day)
   d.setUTCHours(hour, minute, second, ms)
@@ -64,7 +80,12 @@ export function parseDateTime(value: string): Date | undefined {
   const m = DATE_TIME.exec(value)
   if (!m) return undefined
   const [, y, mo, d, h, mi, s, , offset] = m
-  if (!isCalendarDay(Number(y), Number(mo), Number(d)) || !isClockTime(Number(h), Number(mi), Number(s)) || !isUtcOffset(offset as string)) return undefined
+  if (
+    !isCalendarDay(Number(y), Number(mo), Number(d)) ||
+    !isClockTime(Number(h), Number(mi), Number(s)) ||
+    !isUtcOffset(offset as string)
+  )
+    return undefined
   const at = new Date(value)
   return isInstantInRange(at) ? at : undefined
 }

@@ -6,17 +6,27 @@ import { jsonDefect, jsonTextDepthExceeds } from './untrusted-text.ts'
 
 const ring = createKeyring(`k1:${Buffer.alloc(32, 7).toString('base64')}`)
 
-test('[SRS-HTTP-203] cursor seal: its own cursors open; forged, altered, truncated and other lists\' do not', () => {
+test("[SRS-HTTP-203] cursor seal: its own cursors open; forged, altered, truncated and other lists' do not", () => {
   const seal = cursorSeal(ring, 'audit entries')
-  const content = Buffer.from('2024-05-01T09:30:00.000Z|0d4c2f5e-3f7a-4a39-9a51-6bf2d0f5e1a2').toString('base64url')
+  const content = Buffer.from('2024-05-01T09:30:00.000Z|0d4c2f5e-3f7a-4a39-9a51-6bf2d0f5e1a2').toString(
+    'base64url',
+  )
   const cursor = seal.seal(content)
   assert.equal(seal.open(cursor), content)
   assert.equal(seal.open(content), undefined, 'an unsealed cursor')
   assert.equal(seal.open(cursor.slice(0, -1)), undefined, 'truncated')
   assert.equal(seal.open(`A${cursor.slice(1)}`), undefined, 'altered content')
-  assert.equal(seal.open(`${cursor.slice(0, -1)}${cursor.endsWith('A') ? 'B' : 'A'}`), undefined, 'altered tag')
+  assert.equal(
+    seal.open(`${cursor.slice(0, -1)}${cursor.endsWith('A') ? 'B' : 'A'}`),
+    undefined,
+    'altered tag',
+  )
   assert.equal(cursorSeal(ring, 'device data').open(cursor), undefined, "another list's cursor")
-  assert.equal(cursorSeal(createKeyring(`k1:${Buffer.alloc(32, 8).toString('base64')}`), 'audit entries').open(cursor), undefined, "another deployment's key")
+  assert.equal(
+    cursorSeal(createKeyring(`k1:${Buffer.alloc(32, 8).toString('base64')}`), 'audit entries').open(cursor),
+    undefined,
+    "another deployment's key",
+  )
   assert.equal(seal.open('x'.repeat(5000)), undefined)
   assert.equal(seal.open('not base64url!'), undefined)
 })
@@ -33,5 +43,8 @@ test('[SRS-HTTP-204] untrusted text: NUL, lone surrogates, depth, length and non
   assert.match(jsonDefect(deep)?.detail ?? '', /nested deeper/)
   assert.ok(jsonTextDepthExceeds('['.repeat(33) + ']'.repeat(33)))
   assert.ok(!jsonTextDepthExceeds(`{"a":"${'['.repeat(100)}"}`), 'brackets inside strings do not count')
-  assert.ok(!jsonTextDepthExceeds(`{"a":"\\"${'['.repeat(100)}"}`), 'an escaped quote does not end the string')
+  assert.ok(
+    !jsonTextDepthExceeds(`{"a":"\\"${'['.repeat(100)}"}`),
+    'an escaped quote does not end the string',
+  )
 })

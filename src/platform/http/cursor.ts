@@ -27,7 +27,13 @@ export function cursorSeal(keyring: Pick<Keyring, 'blindIndex'>, purpose: string
       return content + tagOf(content)
     },
     open(cursor) {
-      if (typeof cursor !== 'string' || cursor.length <= TAG_LENGTH || cursor.length > 1024 || !BASE64URL.test(cursor)) return undefined
+      if (
+        typeof cursor !== 'string' ||
+        cursor.length <= TAG_LENGTH ||
+        cursor.length > 1024 ||
+        !BASE64URL.test(cursor)
+      )
+        return undefined
       const content = cursor.slice(0, -TAG_LENGTH)
       const given = Buffer.from(cursor.slice(-TAG_LENGTH))
       const expected = Buffer.from(tagOf(content))

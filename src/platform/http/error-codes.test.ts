@@ -12,10 +12,37 @@ const CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[]
 
 /** The FHIR R4 IssueType value set (http://hl7.org/fhir/R4/valueset-issue-type.html). */
 const FHIR_ISSUE_TYPES = new Set([
-  'invalid', 'structure', 'required', 'value', 'invariant', 'security', 'login', 'unknown', 'expired', 'forbidden',
-  'suppressed', 'processing', 'not-supported', 'duplicate', 'multiple-matches', 'not-found', 'deleted', 'too-long',
-  'code-invalid', 'extension', 'too-costly', 'business-rule', 'conflict', 'transient', 'lock-error', 'no-store',
-  'exception', 'timeout', 'incomplete', 'throttled', 'informational',
+  'invalid',
+  'structure',
+  'required',
+  'value',
+  'invariant',
+  'security',
+  'login',
+  'unknown',
+  'expired',
+  'forbidden',
+  'suppressed',
+  'processing',
+  'not-supported',
+  'duplicate',
+  'multiple-matches',
+  'not-found',
+  'deleted',
+  'too-long',
+  'code-invalid',
+  'extension',
+  'too-costly',
+  'business-rule',
+  'conflict',
+  'transient',
+  'lock-error',
+  'no-store',
+  'exception',
+  'timeout',
+  'incomplete',
+  'throttled',
+  'informational',
 ])
 
 test('[SRS-HTTP-451] error codes: every code is UPPER_SNAKE with an error status, a title, a FHIR issue type and a meaning, and a problem type of its own', () => {
@@ -24,15 +51,22 @@ test('[SRS-HTTP-451] error codes: every code is UPPER_SNAKE with an error status
   for (const code of CODES) {
     const entry = ERROR_CATALOGUE[code]
     assert.match(code, /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/, code)
-    assert.ok(Number.isInteger(entry.status) && entry.status >= 400 && entry.status <= 599, `${code}: ${entry.status}`)
+    assert.ok(
+      Number.isInteger(entry.status) && entry.status >= 400 && entry.status <= 599,
+      `${code}: ${entry.status}`,
+    )
     assert.ok(entry.title.length > 0 && !entry.title.endsWith('.'), `${code}: a title is a short phrase`)
-    assert.ok(FHIR_ISSUE_TYPES.has(entry.issue), `${code}: ${entry.issue} is not in the FHIR IssueType value set`)
+    assert.ok(
+      FHIR_ISSUE_TYPES.has(entry.issue),
+      `${code}: ${entry.issue} is not in the FHIR IssueType value set`,
+    )
     assert.ok(entry.meaning.length > 20, `${code}: the meaning tells the client what happened`)
     const type = problemType(code)
     assert.equal(type, `${PROBLEM_TYPE_BASE}${code.toLowerCase().replaceAll('_', '-')}`)
     assert.ok(!types.has(type), `${code}: problem type ${type} is taken`)
     types.add(type)
-    if (entry.status >= 500) assert.equal(entry.issue, 'exception', `${code}: a server error is an exception in FHIR`)
+    if (entry.status >= 500)
+      assert.equal(entry.issue, 'exception', `${code}: a server error is an exception in FHIR`)
   }
 })
 
@@ -69,10 +103,26 @@ test('[SRS-HTTP-451] error codes: problem+json and AppError take status, type an
     assert.equal(error.message, entry.title, code)
     const problem = buildProblem(code, 'req-1', 'what happened, in words')
     assert.deepEqual(
-      { type: problem.type, title: problem.title, status: problem.status, code: problem.code, detail: problem.detail },
-      { type: problemType(code), title: entry.title, status: entry.status, code, detail: 'what happened, in words' },
+      {
+        type: problem.type,
+        title: problem.title,
+        status: problem.status,
+        code: problem.code,
+        detail: problem.detail,
+      },
+      {
+        type: problemType(code),
+        title: entry.title,
+        status: entry.status,
+        code,
+        detail: 'what happened, in words',
+      },
     )
-    assert.equal(buildProblem(code, 'req-1', entry.title).detail, undefined, `${code}: a detail equal to the title is left out`)
+    assert.equal(
+      buildProblem(code, 'req-1', entry.title).detail,
+      undefined,
+      `${code}: a detail equal to the title is left out`,
+    )
   }
 })
 
@@ -86,5 +136,9 @@ test('[SRS-HTTP-451] error codes: docs/design/error-codes.md lists the catalogue
   const doc = readFileSync(new URL('../../../docs/design/error-codes.md', import.meta.url), 'utf8')
   const rows = doc.split('\n').filter((line) => /^\| `[A-Z0-9_]+` \|/.test(line))
   const expected = CODES.map(docRow)
-  assert.deepEqual(rows, expected, `docs/design/error-codes.md is out of date; its table rows should be:\n${expected.join('\n')}`)
+  assert.deepEqual(
+    rows,
+    expected,
+    `docs/design/error-codes.md is out of date; its table rows should be:\n${expected.join('\n')}`,
+  )
 })

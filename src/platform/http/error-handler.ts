@@ -2,13 +2,11 @@
 // cause — no message, no stack — only the request id to quote; the cause goes to the log.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { findDatabaseUnavailable } from '../db/unavailable.ts'
+import { DATABASE_RETRY_AFTER_SECONDS, findDatabaseUnavailable } from '../db/unavailable.ts'
 import { AppError, ERROR_CATALOGUE, type ErrorCode, type ProblemFieldError } from './errors.ts'
 import { buildProblem, PROBLEM_CONTENT_TYPE } from './problem.ts'
 
 const MAX_FIELD_ERRORS = 20
-/** Retry-After on a 503 for an unavailable database: a restart takes seconds. */
-const DATABASE_RETRY_AFTER_SECONDS = '2'
 
 interface AjvError {
   instancePath?: string
@@ -51,9 +49,21 @@ export interface ClassifiedError {
 
 /** Any thrown error → its catalogue code, detail, field errors (JSON Pointers) and headers; shared by problem+json and the FHIR API's OperationOutcome. */
 export function classifyError(err: FastifyError | AppError): ClassifiedError {
-  if (err instanceof AppError) return { code: err.code, detail: err.message, errors: err.errors, headers: { ...err.headers }, scope: err.scope }
+  if (err instanceof AppError)
+    return {
+      code: err.code,
+      detail: err.message,
+      errors: err.errors,
+      headers: { ...err.headers },
+      scope: err.scope,
+    }
   // The database lost its connection, restarts or timed out: retryable, not a server bug (ADR-0017).
-  if (findDatabaseUnavailable(err)) return { code: 'SERVICE_UNAVAILABLE', detail: 'The database is unavailable; retry shortly', headers: { 'retry-after': DATABASE_RETRY_AFTER_SECONDS } }
+  if (findDatabaseUnavailable(err))
+    return {
+      code: 'SERVICE_UNAVAILABLE',
+      detail: 'The database is unavailable; retry shortly',
+      headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+    }
   if (err.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(err) }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined
   if (mapped) return { code: mapped }
@@ -89,13 +99,19 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (code === 'SERVICE_UNAVAILABLE') {
       const unavailable = findDatabaseUnavailable(err)
-      if (unavailable) request.log.warn({ err: { type: unavailable.name, message: unavailable.message, code: unavailable.reason } }, 'database unavailable')
+      if (unavailable)
+        request.log.warn(
+          { err: { type: unavailable.name, message: unavailable.message, code: unavailable.reason } },
+          'database unavailable',
+        )
     }
     if (headers) reply.headers(headers)
     return sendProblem(request, reply, code, detail, errors, scope)
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'NOT_FOUND', 'No route matches this method and path'))
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, 'NOT_FOUND', 'No route matches this method and path'),
+  )
 }
 
 /**
@@ -104,12 +120,22 @@ export function registerErrorHandling(app: FastifyInstance): void {
  * the FHIR API's shape under /fhir/ (no route matched, so the path is all there is to go by).
  */
 export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const detail = err.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid percent-encoded UTF-8' : undefined
+  const detail =
+    err.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid percent-encoded UTF-8' : undefined
   if (request.url.startsWith('/fhir/')) {
     void reply
       .code(400)
       .type('application/fhir+json; charset=utf-8')
-      .send({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: `${ERROR_CATALOGUE.VALIDATION_FAILED.title}${detail ? `: ${detail}` : ''}` }] })
+      .send({
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'invalid',
+            diagnostics: `${ERROR_CATALOGUE.VALIDATION_FAILED.title}${detail ? `: ${detail}` : ''}`,
+          },
+        ],
+      })
     return
   }
   void sendProblem(request, reply, 'VALIDATION_FAILED', detail)

@@ -27,7 +27,12 @@ export class AppError extends Error {
   constructor(
     code: ErrorCode,
     detail?: string,
-    options: { errors?: readonly ProblemFieldError[]; headers?: Record<string, string>; cause?: unknown; scope?: string } = {},
+    options: {
+      errors?: readonly ProblemFieldError[]
+      headers?: Record<string, string>
+      cause?: unknown
+      scope?: string
+    } = {},
   ) {
     super(detail ?? ERROR_CATALOGUE[code].title, { cause: options.cause })
     this.name = 'AppError'

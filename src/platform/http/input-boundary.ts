@@ -11,7 +11,13 @@
 // Refusals are 400/415 problem+json (OperationOutcome under /fhir/R4: the route's own error
 // handler renders them) naming where, never what: a refused value is not echoed or logged.
 
-import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type {
+  FastifyContextConfig,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RouteOptions,
+} from 'fastify'
 import { AppError } from './errors.ts'
 import { decodeComponent, jsonDefect, jsonTextDepthExceeds, MAX_JSON_DEPTH } from './untrusted-text.ts'
 
@@ -32,18 +38,29 @@ const PLAIN_NAME = /^[A-Za-z0-9_.:-]{1,64}$/
 const nameFor = (name: string | undefined) => (name !== undefined && PLAIN_NAME.test(name) ? `/${name}` : '')
 
 function refuse(pointer: string, detail: string): AppError {
-  return new AppError('VALIDATION_FAILED', 'The request carries characters or encodings that are not accepted', { errors: [{ pointer, detail }] })
+  return new AppError(
+    'VALIDATION_FAILED',
+    'The request carries characters or encodings that are not accepted',
+    { errors: [{ pointer, detail }] },
+  )
 }
 
 /** `type/subtype` and its charset, lower-cased, from a Content-Type header. */
-export function mediaTypeOf(header: string | undefined): { type: string; charset: string | undefined } | undefined {
+export function mediaTypeOf(
+  header: string | undefined,
+): { type: string; charset: string | undefined } | undefined {
   if (!header) return undefined
   const [type, ...params] = header.split(';')
   let charset: string | undefined
   for (const p of params) {
     const eq = p.indexOf('=')
     if (eq < 0) continue
-    if (p.slice(0, eq).trim().toLowerCase() === 'charset') charset = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase()
+    if (p.slice(0, eq).trim().toLowerCase() === 'charset')
+      charset = p
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase()
   }
   return { type: (type ?? '').trim().toLowerCase(), charset }
 }
@@ -58,19 +75,26 @@ function queryDefect(query: string, part: string): AppError | undefined {
     const eq = pair.indexOf('=')
     const rawName = eq < 0 ? pair : pair.slice(0, eq)
     const name = decodeComponent(rawName, true)
-    if (name === undefined) return refuse(`/${part}`, 'a parameter name is not valid percent-encoded UTF-8, or holds a NUL')
-    if (eq >= 0 && decodeComponent(pair.slice(eq + 1), true) === undefined) return refuse(`/${part}${nameFor(name)}`, 'not valid percent-encoded UTF-8, or holds a NUL or an unpaired surrogate')
+    if (name === undefined)
+      return refuse(`/${part}`, 'a parameter name is not valid percent-encoded UTF-8, or holds a NUL')
+    if (eq >= 0 && decodeComponent(pair.slice(eq + 1), true) === undefined)
+      return refuse(
+        `/${part}${nameFor(name)}`,
+        'not valid percent-encoded UTF-8, or holds a NUL or an unpaired surrogate',
+      )
   }
   return undefined
 }
 
 /** The URL of a request: the first defect, or undefined. */
 export function urlDefect(url: string): AppError | undefined {
-  if (!URL_CHARS.test(url)) return refuse('/url', 'characters outside printable ASCII must be percent-encoded')
+  if (!URL_CHARS.test(url))
+    return refuse('/url', 'characters outside printable ASCII must be percent-encoded')
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
   for (const segment of path.split('/')) {
-    if (decodeComponent(segment, false) === undefined) return refuse('/params', 'a path segment is not valid percent-encoded UTF-8, or holds a NUL')
+    if (decodeComponent(segment, false) === undefined)
+      return refuse('/params', 'a path segment is not valid percent-encoded UTF-8, or holds a NUL')
   }
   return q < 0 ? undefined : queryDefect(url.slice(q + 1).split('#')[0] ?? '', 'querystring')
 }
@@ -78,7 +102,8 @@ export function urlDefect(url: string): AppError | undefined {
 function headerDefect(headers: FastifyRequest['headers']): AppError | undefined {
   for (const [name, value] of Object.entries(headers)) {
     for (const v of Array.isArray(value) ? value : [value]) {
-      if (typeof v === 'string' && v.includes('\u0000')) return refuse(`/headers${nameFor(name)}`, 'contains a NUL character')
+      if (typeof v === 'string' && v.includes('\u0000'))
+        return refuse(`/headers${nameFor(name)}`, 'contains a NUL character')
     }
   }
   const ifNoneExist = headers['if-none-exist']
@@ -87,10 +112,15 @@ function headerDefect(headers: FastifyRequest['headers']): AppError | undefined 
 
 /** The media types a route takes, from what it is: FHIR (fhir+json or JSON), an HTML page (a form post or JSON), or an API route (JSON only). */
 function bodyMediaTypesOf(route: RouteOptions): readonly string[] | undefined {
-  const schema = (route.schema ?? {}) as { hide?: boolean; response?: Record<string, { content?: Record<string, unknown> }> }
+  const schema = (route.schema ?? {}) as {
+    hide?: boolean
+    response?: Record<string, { content?: Record<string, unknown> }>
+  }
   if (schema.hide === true) return undefined // oidc-provider's protocol endpoints parse their own bodies
   if (route.url.startsWith('/fhir/')) return [FHIR_MEDIA_TYPE, JSON_MEDIA_TYPE]
-  const answersHtml = Object.values(schema.response ?? {}).some((r) => r?.content !== undefined && 'text/html' in r.content)
+  const answersHtml = Object.values(schema.response ?? {}).some(
+    (r) => r?.content !== undefined && 'text/html' in r.content,
+  )
   return answersHtml ? [FORM_MEDIA_TYPE, JSON_MEDIA_TYPE] : [JSON_MEDIA_TYPE]
 }
 
@@ -112,14 +142,18 @@ function decodeUtf8(body: Buffer): string | undefined {
   }
 }
 
-const bodyRefusal = (d: { pointer: string; detail: string }) => new AppError('VALIDATION_FAILED', 'The request body holds a value that is not accepted', { errors: [{ pointer: `/body${d.pointer}`, detail: d.detail }] })
+const bodyRefusal = (d: { pointer: string; detail: string }) =>
+  new AppError('VALIDATION_FAILED', 'The request body holds a value that is not accepted', {
+    errors: [{ pointer: `/body${d.pointer}`, detail: d.detail }],
+  })
 
 /** The JSON body parser (application/json, and application/fhir+json in the FHIR scope): bytes → checked text → Fastify's safe parse → checked value. */
 export function strictJsonParser(parse: TextParser) {
   return (request: FastifyRequest, body: Buffer, done: Done): void => {
     const text = decodeUtf8(body)
     if (text === undefined) return done(new AppError('MALFORMED_BODY', 'The request body is not valid UTF-8'))
-    if (jsonTextDepthExceeds(text)) return done(bodyRefusal({ pointer: '', detail: `nested deeper than ${MAX_JSON_DEPTH} levels` }))
+    if (jsonTextDepthExceeds(text))
+      return done(bodyRefusal({ pointer: '', detail: `nested deeper than ${MAX_JSON_DEPTH} levels` }))
     parse(request, text, (err, value) => {
       if (err) return done(err)
       const defect = jsonDefect(value)
@@ -138,8 +172,15 @@ function formParser(_request: FastifyRequest, body: Buffer, done: Done): void {
     const eq = pair.indexOf('=')
     const name = decodeComponent(eq < 0 ? pair : pair.slice(0, eq), true)
     const value = eq < 0 ? '' : decodeComponent(pair.slice(eq + 1), true)
-    if (name === undefined || value === undefined) return done(bodyRefusal({ pointer: nameFor(name), detail: 'not valid percent-encoded UTF-8, or holds a NUL or an unpaired surrogate' }))
-    if (name === '__proto__' || name === 'constructor' || name === 'prototype') return done(bodyRefusal({ pointer: '', detail: 'a reserved field name' }))
+    if (name === undefined || value === undefined)
+      return done(
+        bodyRefusal({
+          pointer: nameFor(name),
+          detail: 'not valid percent-encoded UTF-8, or holds a NUL or an unpaired surrogate',
+        }),
+      )
+    if (name === '__proto__' || name === 'constructor' || name === 'prototype')
+      return done(bodyRefusal({ pointer: '', detail: 'a reserved field name' }))
     const prior = out[name]
     out[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value]
   }
@@ -155,7 +196,11 @@ export function registerInputBoundary(app: FastifyInstance): void {
   })
 
   app.removeContentTypeParser(JSON_MEDIA_TYPE)
-  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'buffer' }, strictJsonParser(app.getDefaultJsonParser('error', 'error')))
+  app.addContentTypeParser(
+    JSON_MEDIA_TYPE,
+    { parseAs: 'buffer' },
+    strictJsonParser(app.getDefaultJsonParser('error', 'error')),
+  )
   app.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: FORM_BODY_LIMIT }, formParser)
 
   app.addHook('onRequest', async (request) => {
@@ -167,8 +212,13 @@ export function registerInputBoundary(app: FastifyInstance): void {
     const accepted = request.routeOptions.config?.bodyMediaTypes
     if (reply.sent || !accepted || !hasBody(request)) return payload
     const media = mediaTypeOf(request.headers['content-type'])
-    if (!media || !accepted.includes(media.type)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `This operation takes ${accepted.join(' or ')}`)
-    if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Request bodies are UTF-8: send charset=utf-8 or no charset')
+    if (!media || !accepted.includes(media.type))
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', `This operation takes ${accepted.join(' or ')}`)
+    if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8')
+      throw new AppError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Request bodies are UTF-8: send charset=utf-8 or no charset',
+      )
     return payload
   })
 }

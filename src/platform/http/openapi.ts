@@ -13,7 +13,7 @@ export interface OpenApiOAuth {
   /** scope → what it opens (shown by the docs page and used by code generators). */
   readonly scopes: Readonly<Record<string, string>>
   /** The scopes any one of which carries a route's policy action (for the operation's security requirement). */
-  scopesFor(policy: string, url: string): readonly string[]
+  scopesFor(policy: string, url: string, method: string): readonly string[]
 }
 
 const INTRODUCTION = `
@@ -49,7 +49,9 @@ export function operationIdOf(method: string, url: string): string {
   const words = url
     .split('/')
     .filter(Boolean)
-    .map((seg) => (seg.startsWith(':') ? `by-${seg.slice(1)}` : seg.startsWith('{') ? `by-${seg.slice(1, -1)}` : seg))
+    .map((seg) =>
+      seg.startsWith(':') ? `by-${seg.slice(1)}` : seg.startsWith('{') ? `by-${seg.slice(1, -1)}` : seg,
+    )
     .flatMap((seg) => seg.split(/[^A-Za-z0-9]+/))
     .filter(Boolean)
   return method.toLowerCase() + words.map((w) => w[0]?.toUpperCase() + w.slice(1)).join('')
@@ -69,11 +71,21 @@ const OPERATION_OUTCOME = {
       items: {
         type: 'object',
         required: ['severity', 'code'],
-        properties: { severity: { type: 'string', enum: ['fatal', 'error', 'warning', 'information'] }, code: { type: 'string' }, diagnostics: { type: 'string' }, expression: { type: 'array', items: { type: 'string' } } },
+        properties: {
+          severity: { type: 'string', enum: ['fatal', 'error', 'warning', 'information'] },
+          code: { type: 'string' },
+          diagnostics: { type: 'string' },
+          expression: { type: 'array', items: { type: 'string' } },
+        },
       },
     },
   },
-  examples: [{ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found', diagnostics: 'The resource was not found' }] }],
+  examples: [
+    {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'not-found', diagnostics: 'The resource was not found' }],
+    },
+  ],
 }
 
 /** FHIR operations answer application/fhir+json, and every error as an OperationOutcome, 404 included. */
@@ -84,21 +96,30 @@ function fhirContent(doc: Json): void {
     for (const op of Object.values(item)) {
       if (typeof op !== 'object' || op === null || !('responses' in op)) continue
       const responses = op.responses as Record<string, Json>
-      if (!responses['404']) responses['404'] = { description: 'Not found: no such resource, one the caller may not see (concealed), or no such route' }
+      if (!responses['404'])
+        responses['404'] = {
+          description:
+            'Not found: no such resource, one the caller may not see (concealed), or no such route',
+        }
       for (const [status, response] of Object.entries(responses)) {
         const content = (response.content ?? {}) as Record<string, Json>
         if (/^2\d\d$/.test(status)) {
           const json = content['application/json']
           if (json) response.content = { 'application/fhir+json': json }
         } else if (/^[45]\d\d$/.test(status)) {
-          response.content = { 'application/fhir+json': { schema: { $ref: '#/components/schemas/OperationOutcome' } } }
+          response.content = {
+            'application/fhir+json': { schema: { $ref: '#/components/schemas/OperationOutcome' } },
+          }
         }
       }
     }
   }
 }
 
-export async function registerOpenApi(app: FastifyInstance, options: { publicUrl: string; version: string; oauth?: OpenApiOAuth }): Promise<void> {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  options: { publicUrl: string; version: string; oauth?: OpenApiOAuth },
+): Promise<void> {
   const oauth = options.oauth
   await app.register(swagger, {
     transform: ({ schema, url, route }) => {
@@ -109,8 +130,9 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
       // A protected operation: the bearer token, or the OAuth 2.0 flows with the scopes that carry it.
       const policy = (route.config as { policy?: string } | undefined)?.policy
       const security = s.security as Array<Record<string, string[]>> | undefined
-      const scopes = oauth && policy ? oauth.scopesFor(policy, url) : []
-      if (scopes.length > 0 && security?.some((r) => BEARER_SCHEME in r)) s.security = [...security, { [OAUTH2_SCHEME]: [...scopes] }]
+      const scopes = oauth && policy ? oauth.scopesFor(policy, url, method) : []
+      if (scopes.length > 0 && security?.some((r) => BEARER_SCHEME in r))
+        s.security = [...security, { [OAUTH2_SCHEME]: [...scopes] }]
       return { schema: s as never, url }
     },
     transformObject: (documentObject) => {
@@ -146,14 +168,24 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
             scheme: 'bearer',
             description: 'An opaque access token issued by the Vigil authorization server.',
           },
-          metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN configured for Prometheus scrapes.' },
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The METRICS_TOKEN configured for Prometheus scrapes.',
+          },
           ...(oauth
             ? {
                 [OAUTH2_SCHEME]: {
                   type: 'oauth2',
-                  description: 'Vigil\'s OAuth 2.0 server. Authorization code with PKCE (S256) for apps and SMART apps; client credentials for devices and backend services. A request without scope gets the client\'s registered default scopes.',
+                  description:
+                    "Vigil's OAuth 2.0 server. Authorization code with PKCE (S256) for apps and SMART apps; client credentials for devices and backend services. A request without scope gets the client's registered default scopes.",
                   flows: {
-                    authorizationCode: { authorizationUrl: oauth.authorizationUrl, tokenUrl: oauth.tokenUrl, refreshUrl: oauth.tokenUrl, scopes: { ...oauth.scopes } },
+                    authorizationCode: {
+                      authorizationUrl: oauth.authorizationUrl,
+                      tokenUrl: oauth.tokenUrl,
+                      refreshUrl: oauth.tokenUrl,
+                      scopes: { ...oauth.scopes },
+                    },
                     clientCredentials: { tokenUrl: oauth.tokenUrl, scopes: { ...oauth.scopes } },
                   },
                 },
@@ -163,23 +195,32 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
       },
     },
     refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   })
 
   app.get(
     '/openapi.json',
     {
-      config: { public: 'The API description is public so integrators can read it before they hold credentials' },
+      config: {
+        public: 'The API description is public so integrators can read it before they hold credentials',
+      },
       schema: {
         tags: ['Operations'],
         operationId: 'getOpenApiDocument',
         summary: 'This OpenAPI 3.1 document',
-        response: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } },
+        response: {
+          200: {
+            description: 'OpenAPI 3.1 document',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+        },
       },
     },
     async (_request, reply) => {
-      reply.header('cache-control', 'no-cache')
+      // A custom serializer leaves the type unset: name it, or clients and proxies must guess (SRS-DOC-524).
+      reply.header('cache-control', 'no-cache').type('application/json; charset=utf-8')
       return reply.serializer((doc: unknown) => JSON.stringify(doc)).send(app.swagger())
     },
   )

@@ -15,11 +15,19 @@ export const ProblemSchema = Type.Object(
     instance: Type.Optional(Type.String({ description: 'The request id as a URN (urn:vigil:request:…).' })),
     code: Type.String({ description: 'Machine-readable code from the error catalogue.' }),
     requestId: Type.String(),
-    scope: Type.Optional(Type.String({ description: 'INSUFFICIENT_SCOPE: the scope the operation needs (any one of them, space-separated), as in WWW-Authenticate.' })),
+    scope: Type.Optional(
+      Type.String({
+        description:
+          'INSUFFICIENT_SCOPE: the scope the operation needs (any one of them, space-separated), as in WWW-Authenticate.',
+      }),
+    ),
     errors: Type.Optional(
       Type.Array(
         Type.Object({
-          pointer: Type.String({ description: 'JSON Pointer to the offending part, prefixed by body, querystring, params or headers.' }),
+          pointer: Type.String({
+            description:
+              'JSON Pointer to the offending part, prefixed by body, querystring, params or headers.',
+          }),
           detail: Type.String(),
         }),
       ),
@@ -30,7 +38,13 @@ export const ProblemSchema = Type.Object(
 
 export type Problem = Static<typeof ProblemSchema>
 
-export function buildProblem(code: ErrorCode, requestId: string, detail?: string, errors?: readonly ProblemFieldError[], scope?: string): Problem {
+export function buildProblem(
+  code: ErrorCode,
+  requestId: string,
+  detail?: string,
+  errors?: readonly ProblemFieldError[],
+  scope?: string,
+): Problem {
   const entry = ERROR_CATALOGUE[code]
   return {
     type: problemType(code),
@@ -46,4 +60,7 @@ export function buildProblem(code: ErrorCode, requestId: string, detail?: string
 }
 
 /** A route's documented problem response (OpenAPI): `response: { 404: problemResponse('No such patient') }`. */
-export const problemResponse = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } } })
+export const problemResponse = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: `${PROBLEM_SCHEMA_ID}#` } } },
+})

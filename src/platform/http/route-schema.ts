@@ -22,12 +22,15 @@ export const BEARER_SCHEME = 'bearerAuth'
 function findOpenObject(schema: unknown, pointer: string): string | undefined {
   if (schema === null || typeof schema !== 'object') return undefined
   const s = schema as JsonSchema
-  if (s.type === 'object' && s.properties !== undefined && s.additionalProperties !== false) return pointer || '/'
+  if (s.type === 'object' && s.properties !== undefined && s.additionalProperties !== false)
+    return pointer || '/'
   for (const [key, value] of Object.entries(s)) {
     if (key === 'examples' || key === 'default' || key === 'const' || key === 'enum') continue
     const found =
       key === 'properties' && value && typeof value === 'object'
-        ? Object.entries(value as JsonSchema).map(([name, sub]) => findOpenObject(sub, `${pointer}/${name}`)).find(Boolean)
+        ? Object.entries(value as JsonSchema)
+            .map(([name, sub]) => findOpenObject(sub, `${pointer}/${name}`))
+            .find(Boolean)
         : findOpenObject(value, pointer)
     if (found) return found
   }
@@ -53,16 +56,21 @@ export function completeRouteSchema(route: RouteOptions, options: RouteSchemaOpt
   const schema = (route.schema ??= {}) as JsonSchema
   if (schema.hide === true) return
 
-  if (typeof schema.summary !== 'string' || schema.summary.length === 0) throw new RouteSchemaError(`Route ${where} has no summary`)
+  if (typeof schema.summary !== 'string' || schema.summary.length === 0)
+    throw new RouteSchemaError(`Route ${where} has no summary`)
 
   for (const part of ['body', 'querystring', 'params'] as const) {
     const open = findOpenObject(schema[part], '')
-    if (open) throw new RouteSchemaError(`Route ${where}: ${part} schema at ${open} must set additionalProperties: false`)
+    if (open)
+      throw new RouteSchemaError(
+        `Route ${where}: ${part} schema at ${open} must set additionalProperties: false`,
+      )
   }
 
   if (schema.body !== undefined) {
     const examples = (schema.body as JsonSchema).examples
-    if (!Array.isArray(examples) || examples.length === 0) throw new RouteSchemaError(`Route ${where}: the request body schema has no examples`)
+    if (!Array.isArray(examples) || examples.length === 0)
+      throw new RouteSchemaError(`Route ${where}: the request body schema has no examples`)
   }
 
   const responses = (schema.response ??= {}) as JsonSchema
@@ -70,7 +78,8 @@ export function completeRouteSchema(route: RouteOptions, options: RouteSchemaOpt
   if (successes.length === 0) throw new RouteSchemaError(`Route ${where} documents no 2xx response`)
   for (const status of successes) {
     const response = responses[status] as JsonSchema
-    if (typeof response.description !== 'string') responses[status] = { ...response, description: status === '204' ? 'No content' : 'Success' }
+    if (typeof response.description !== 'string')
+      responses[status] = { ...response, description: status === '204' ? 'No content' : 'Success' }
   }
   const add = (status: number, code: ErrorCode, description?: string) => {
     if (responses[status] === undefined) responses[status] = problemResponse(code, description)
@@ -86,7 +95,8 @@ export function completeRouteSchema(route: RouteOptions, options: RouteSchemaOpt
     add(401, 'UNAUTHENTICATED', 'No valid bearer access token (expired, revoked, wrong audience or absent)')
     add(403, 'FORBIDDEN', 'The policy decision point denied the request')
   }
-  if (options.rateLimited) add(429, 'RATE_LIMITED', 'Too many requests from this address; Retry-After says when to retry')
+  if (options.rateLimited)
+    add(429, 'RATE_LIMITED', 'Too many requests from this address; Retry-After says when to retry')
   add(500, 'INTERNAL', 'An unexpected error; the body names only the request id')
 
   // OpenAPI: the security requirement is always explicit, empty for public routes.

@@ -19,7 +19,8 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'no
 /** The CSP for the OAuth protocol endpoints (oidc-provider): its few pages post to this origin
  *  only; `script-src 'none'` is present so oidc-provider can add the hash of an inline script it
  *  writes (it adds a hash only to an existing script-src). */
-export const PROTOCOL_CSP = "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+export const PROTOCOL_CSP =
+  "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /** HSTS: two years, subdomains included; sent only on responses the client received over TLS. */
 export const HSTS = 'max-age=63072000; includeSubDomains'
@@ -51,15 +52,26 @@ export function registerSecurityHeaders(app: FastifyInstance, options: SecurityH
   app.addHook('onRequest', async (request, reply) => {
     const path = request.routeOptions.url ?? ''
     const protocol = protocolPaths.some((p) => path === p || path.startsWith(`${p}/`))
-    const headers = securityHeaders({ https: options.tls || request.protocol === 'https', ...(protocol ? { csp: PROTOCOL_CSP } : {}) })
+    const headers = securityHeaders({
+      https: options.tls || request.protocol === 'https',
+      ...(protocol ? { csp: PROTOCOL_CSP } : {}),
+    })
     for (const [name, value] of Object.entries(headers)) reply.raw.setHeader(name, value)
     reply.raw.setHeader('x-request-id', request.id)
   })
 }
 
 const CLIENT_ERRORS: Record<string, { status: number; code: string; title: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', title: 'The request line or headers are too large' },
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', title: 'The request took too long to arrive' },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'HEADERS_TOO_LARGE',
+    title: 'The request line or headers are too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    title: 'The request took too long to arrive',
+  },
 }
 const MALFORMED = { status: 400, code: 'MALFORMED_REQUEST', title: 'The request is not valid HTTP' }
 
@@ -70,7 +82,14 @@ export function clientErrorHandler(options: { tls: boolean }) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
     const { status, code, title } = (err.code && CLIENT_ERRORS[err.code]) || MALFORMED
     const requestId = randomUUID()
-    const body = JSON.stringify({ type: PROBLEM_TYPE_BASE + code.toLowerCase().replaceAll('_', '-'), title, status, instance: `urn:vigil:request:${requestId}`, code, requestId })
+    const body = JSON.stringify({
+      type: PROBLEM_TYPE_BASE + code.toLowerCase().replaceAll('_', '-'),
+      title,
+      status,
+      instance: `urn:vigil:request:${requestId}`,
+      code,
+      requestId,
+    })
     const headers = {
       ...securityHeaders({ https: options.tls }),
       'x-request-id': requestId,
@@ -80,7 +99,9 @@ export function clientErrorHandler(options: { tls: boolean }) {
     }
     this.log.debug({ errCode: err.code, status }, 'client error before a request was parsed')
     if (socket.writable) {
-      const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')
+      const head = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')
       socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${head}\r\n\r\n${body}`)
     }
     socket.destroy()

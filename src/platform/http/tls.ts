@@ -17,7 +17,11 @@ export const TLS12_CIPHERS = [
 ]
 
 /** TLS 1.3 suites are all AEAD and forward-secret; listed so the set is explicit. */
-export const TLS13_CIPHERSUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']
+export const TLS13_CIPHERSUITES = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+]
 
 /** Why the certificate or key is refused; the message names the file's role and the reason, never key material. */
 export class TlsMaterialError extends Error {
@@ -49,14 +53,25 @@ function keyStrength(key: KeyObject, what: string): void {
   const details = key.asymmetricKeyDetails ?? {}
   if (type === 'rsa' || type === 'rsa-pss') {
     const bits = details.modulusLength ?? 0
-    if (bits < MIN_RSA_BITS) throw new TlsMaterialError(`${what} is an RSA key of ${bits} bits; at least ${MIN_RSA_BITS} are required`)
+    if (bits < MIN_RSA_BITS)
+      throw new TlsMaterialError(
+        `${what} is an RSA key of ${bits} bits; at least ${MIN_RSA_BITS} are required`,
+      )
   } else if (type === 'ec') {
     const curve = details.namedCurve ?? 'unknown'
     const bits = CURVE_BITS[curve]
-    if (bits === undefined) throw new TlsMaterialError(`${what} is an EC key on an unsupported curve (${curve}); use P-256, P-384 or P-521`)
-    if (bits < MIN_EC_BITS) throw new TlsMaterialError(`${what} is an EC key of ${bits} bits (${curve}); at least ${MIN_EC_BITS} are required`)
+    if (bits === undefined)
+      throw new TlsMaterialError(
+        `${what} is an EC key on an unsupported curve (${curve}); use P-256, P-384 or P-521`,
+      )
+    if (bits < MIN_EC_BITS)
+      throw new TlsMaterialError(
+        `${what} is an EC key of ${bits} bits (${curve}); at least ${MIN_EC_BITS} are required`,
+      )
   } else if (type !== 'ed25519' && type !== 'ed448') {
-    throw new TlsMaterialError(`${what} is a ${type ?? 'unknown'} key; RSA (2048 bits or more), EC (P-256 or larger) or Ed25519/Ed448 are accepted`)
+    throw new TlsMaterialError(
+      `${what} is a ${type ?? 'unknown'} key; RSA (2048 bits or more), EC (P-256 or larger) or Ed25519/Ed448 are accepted`,
+    )
   }
 }
 
@@ -65,7 +80,11 @@ function keyStrength(key: KeyObject, what: string): void {
  * certificate parses and is valid now, its key and the private key are strong enough, and the key
  * is the certificate's. Throws TlsMaterialError with the reason; returns warnings (expiring soon).
  */
-export function checkTlsMaterial(certPem: Buffer, keyPem: Buffer, now: Date = new Date()): { readonly warnings: readonly string[]; readonly validTo: Date } {
+export function checkTlsMaterial(
+  certPem: Buffer,
+  keyPem: Buffer,
+  now: Date = new Date(),
+): { readonly warnings: readonly string[]; readonly validTo: Date } {
   let cert: X509Certificate
   try {
     cert = new X509Certificate(certPem)
@@ -80,18 +99,29 @@ export function checkTlsMaterial(certPem: Buffer, keyPem: Buffer, now: Date = ne
   }
   const validFrom = new Date(cert.validFrom)
   const validTo = new Date(cert.validTo)
-  if (now < validFrom) throw new TlsMaterialError(`TLS_CERT_FILE: the certificate is not valid yet (valid from ${validFrom.toISOString()})`)
-  if (now > validTo) throw new TlsMaterialError(`TLS_CERT_FILE: the certificate expired on ${validTo.toISOString()}`)
-  keyStrength(cert.publicKey, 'TLS_CERT_FILE: the certificate\'s key')
+  if (now < validFrom)
+    throw new TlsMaterialError(
+      `TLS_CERT_FILE: the certificate is not valid yet (valid from ${validFrom.toISOString()})`,
+    )
+  if (now > validTo)
+    throw new TlsMaterialError(`TLS_CERT_FILE: the certificate expired on ${validTo.toISOString()}`)
+  keyStrength(cert.publicKey, "TLS_CERT_FILE: the certificate's key")
   keyStrength(key, 'TLS_KEY_FILE')
-  if (!cert.checkPrivateKey(key)) throw new TlsMaterialError('TLS_KEY_FILE does not match the certificate in TLS_CERT_FILE')
+  if (!cert.checkPrivateKey(key))
+    throw new TlsMaterialError('TLS_KEY_FILE does not match the certificate in TLS_CERT_FILE')
   const daysLeft = (validTo.getTime() - now.getTime()) / 86_400_000
-  const warnings = daysLeft < EXPIRY_WARNING_DAYS ? [`the TLS certificate expires on ${validTo.toISOString()} (in ${Math.floor(daysLeft)} days)`] : []
+  const warnings =
+    daysLeft < EXPIRY_WARNING_DAYS
+      ? [`the TLS certificate expires on ${validTo.toISOString()} (in ${Math.floor(daysLeft)} days)`]
+      : []
   return { warnings, validTo }
 }
 
 /** The HTTPS server options; refuses (TlsMaterialError) a certificate or key checkTlsMaterial rejects. */
-export function tlsServerOptions(tls: TlsConfig, onWarning: (message: string) => void = () => {}): HttpsServerOptions {
+export function tlsServerOptions(
+  tls: TlsConfig,
+  onWarning: (message: string) => void = () => {},
+): HttpsServerOptions {
   const cert = readFileSync(tls.certFile)
   const key = readFileSync(tls.keyFile)
   for (const warning of checkTlsMaterial(cert, key).warnings) onWarning(warning)

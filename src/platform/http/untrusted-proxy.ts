@@ -9,7 +9,10 @@ import type { FastifyInstance } from 'fastify'
 
 export const UNTRUSTED_PROXY_WARNING_INTERVAL_MS = 3600_000
 
-export function registerUntrustedProxyWarning(app: FastifyInstance, options: { trustProxy: readonly string[]; clock?: () => number }): void {
+export function registerUntrustedProxyWarning(
+  app: FastifyInstance,
+  options: { trustProxy: readonly string[]; clock?: () => number },
+): void {
   const clock = options.clock ?? Date.now
   let lastWarning = -Infinity
   let since = 0
@@ -23,7 +26,11 @@ export function registerUntrustedProxyWarning(app: FastifyInstance, options: { t
     if (now - lastWarning < UNTRUSTED_PROXY_WARNING_INTERVAL_MS) return
     lastWarning = now
     request.log.warn(
-      { proxyPeer: peer, trustProxy: options.trustProxy.length > 0 ? options.trustProxy : 'unset', requestsSinceLastWarning: since },
+      {
+        proxyPeer: peer,
+        trustProxy: options.trustProxy.length > 0 ? options.trustProxy : 'unset',
+        requestsSinceLastWarning: since,
+      },
       'requests arrive with X-Forwarded-For from a proxy that TRUST_PROXY does not trust: every client behind it shares its address for rate limits, sign-in delays and the audit trail; add the proxy to TRUST_PROXY',
     )
     since = 0

@@ -34,10 +34,15 @@ function escapeToken(token: string): string {
  * stack here either): NUL or lone surrogates in a string or a key, a string longer than
  * MAX_STRING_LENGTH, a non-finite number, nesting deeper than MAX_JSON_DEPTH.
  */
-export function jsonDefect(root: unknown, limits: { maxDepth?: number; maxStringLength?: number } = {}): TextProblem | undefined {
+export function jsonDefect(
+  root: unknown,
+  limits: { maxDepth?: number; maxStringLength?: number } = {},
+): TextProblem | undefined {
   const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH
   const maxString = limits.maxStringLength ?? MAX_STRING_LENGTH
-  const stack: Array<{ value: unknown; pointer: string; depth: number }> = [{ value: root, pointer: '', depth: 0 }]
+  const stack: Array<{ value: unknown; pointer: string; depth: number }> = [
+    { value: root, pointer: '', depth: 0 },
+  ]
   while (stack.length > 0) {
     const { value, pointer, depth } = stack.pop() as { value: unknown; pointer: string; depth: number }
     if (typeof value === 'string') {
@@ -48,7 +53,9 @@ export function jsonDefect(root: unknown, limits: { maxDepth?: number; maxString
       if (!Number.isFinite(value)) return { pointer, detail: 'a number out of range' }
     } else if (value !== null && typeof value === 'object') {
       if (depth + 1 > maxDepth) return { pointer, detail: `nested deeper than ${maxDepth} levels` }
-      const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value)
+      const entries: Array<[string, unknown]> = Array.isArray(value)
+        ? value.map((v, i) => [String(i), v])
+        : Object.entries(value)
       for (const [key, child] of entries) {
         const keyDefect = textDefect(key)
         if (keyDefect) return { pointer, detail: `a member name ${keyDefect}` }
@@ -70,7 +77,8 @@ export function jsonTextDepthExceeds(text: string, maxDepth = MAX_JSON_DEPTH): b
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
       else if (c === 0x22) inString = false
     } else if (c === 0x22) inString = true
     else if (c === 0x7b || c === 0x5b) {

@@ -26,7 +26,8 @@ export class DeprecationConfigError extends Error {
 
 function parseInstant(value: string, where: string, field: string): Date {
   const d = new Date(value)
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) throw new DeprecationConfigError(`Route ${where}: deprecation.${field} must be an ISO 8601 date`)
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime()))
+    throw new DeprecationConfigError(`Route ${where}: deprecation.${field} must be an ISO 8601 date`)
   return d
 }
 
@@ -48,7 +49,8 @@ export function registerDeprecation(app: FastifyInstance, options: { docsUrl: st
     const where = `${String(route.method)} ${route.url}`
     const since = parseInstant(dep.since, where, 'since')
     const sunset = parseInstant(dep.sunset, where, 'sunset')
-    if (sunset <= since) throw new DeprecationConfigError(`Route ${where}: deprecation.sunset must be after deprecation.since`)
+    if (sunset <= since)
+      throw new DeprecationConfigError(`Route ${where}: deprecation.sunset must be after deprecation.since`)
     const schema = (route.schema ??= {}) as Record<string, unknown>
     schema.deprecated = true
     const note = `Deprecated since ${since.toISOString().slice(0, 10)}; sunset ${sunset.toISOString().slice(0, 10)}. Use ${dep.successor}.`
@@ -63,7 +65,10 @@ export function registerDeprecation(app: FastifyInstance, options: { docsUrl: st
 }
 
 /** Registers each version's route modules under its own prefix. */
-export async function registerApiVersions(app: FastifyInstance, versions: Readonly<Record<ApiVersion, readonly FastifyPluginAsync[]>>): Promise<void> {
+export async function registerApiVersions(
+  app: FastifyInstance,
+  versions: Readonly<Record<ApiVersion, readonly FastifyPluginAsync[]>>,
+): Promise<void> {
   for (const [version, modules] of Object.entries(versions)) {
     const versionScope: FastifyPluginAsync = async (scope) => {
       for (const mod of modules) await scope.register(mod)

@@ -25,17 +25,21 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
 /** Why an address is refused (a sentence for the caller, naming no character), or undefined when it is acceptable. */
 export function emailAddressProblem(email: string): string | undefined {
   const address = email.trim()
-  if (/[^\x21-\x7e]/.test(address)) return 'must be written in plain ASCII letters, digits and punctuation (an internationalised domain in its xn-- form); look-alike letters from other scripts, invisible and control characters are not accepted'
+  if (/[^\x21-\x7e]/.test(address))
+    return 'must be written in plain ASCII letters, digits and punctuation (an internationalised domain in its xn-- form); look-alike letters from other scripts, invisible and control characters are not accepted'
   if (address.length > MAX_EMAIL_LENGTH) return `is longer than ${MAX_EMAIL_LENGTH} characters`
   const at = address.lastIndexOf('@')
   if (at <= 0 || at === address.length - 1) return 'is not an email address (name@domain)'
   const local = address.slice(0, at)
   const domain = address.slice(at + 1).toLowerCase()
-  if (local.length > MAX_LOCAL_LENGTH || !local.split('.').every((atom) => ATEXT.test(atom))) return 'has a part before the @ that is not a plain address (letters, digits and . _ + - and similar, no leading, trailing or double dot)'
+  if (local.length > MAX_LOCAL_LENGTH || !local.split('.').every((atom) => ATEXT.test(atom)))
+    return 'has a part before the @ that is not a plain address (letters, digits and . _ + - and similar, no leading, trailing or double dot)'
   const labels = domain.split('.')
-  if (domain.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l))) return 'has a domain that is not a plain host name (letters, digits and hyphens in dotted labels)'
+  if (domain.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)))
+    return 'has a domain that is not a plain host name (letters, digits and hyphens in dotted labels)'
   // An A-label must be valid Punycode of a valid IDN: domainToASCII gives '' for one that is not.
-  if (labels.some((l) => l.startsWith('xn--')) && domainToASCII(domain) !== domain) return 'has an xn-- domain label that is not valid IDNA'
+  if (labels.some((l) => l.startsWith('xn--')) && domainToASCII(domain) !== domain)
+    return 'has an xn-- domain label that is not valid IDNA'
   return undefined
 }
 

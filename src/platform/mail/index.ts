@@ -1,1 +1,8 @@
-export { createMailer, mailerOptionsFromConfig, MailError, type MailMessage, type Mailer, type MailerOptions } from './mailer.ts'
+export {
+  createMailer,
+  mailerOptionsFromConfig,
+  MailError,
+  type MailMessage,
+  type Mailer,
+  type MailerOptions,
+} from './mailer.ts'

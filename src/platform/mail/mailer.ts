@@ -53,11 +53,18 @@ export class MailError extends Error {
 
 /** The mailer's options from the configuration: SMTP_URL, MAIL_FROM, and DATA_DIR/mail. */
 export function mailerOptionsFromConfig(config: Config, logger?: Logger): MailerOptions {
-  return { smtpUrl: config.mail.smtpUrl, from: config.mail.from, devDir: path.join(config.dataDir, 'mail'), ...(logger ? { logger } : {}) }
+  return {
+    smtpUrl: config.mail.smtpUrl,
+    from: config.mail.from,
+    devDir: path.join(config.dataDir, 'mail'),
+    ...(logger ? { logger } : {}),
+  }
 }
 
 export function createMailer(options: MailerOptions): Mailer {
-  return options.smtpUrl === undefined ? createDirectoryMailer(options) : createSmtpMailer(options.smtpUrl, options)
+  return options.smtpUrl === undefined
+    ? createDirectoryMailer(options)
+    : createSmtpMailer(options.smtpUrl, options)
 }
 
 // Nodemailer can inline attachments from files and URLs named in a message; ours never need to,
@@ -77,7 +84,8 @@ function smtpTarget(smtpUrl: string): SmtpTarget {
   const secure = url.protocol === 'smtps:'
   if (!secure && url.protocol !== 'smtp:') throw new Error('mail: SMTP_URL must use smtp:// or smtps://')
   for (const name of url.searchParams.keys()) {
-    if (!SMTP_PARAMETERS.has(name)) throw new Error(`mail: SMTP_URL parameter "${name}" is not supported (only requireTLS)`)
+    if (!SMTP_PARAMETERS.has(name))
+      throw new Error(`mail: SMTP_URL parameter "${name}" is not supported (only requireTLS)`)
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
   // RFC 8314 §3.3: implicit TLS on 465 for smtps; 587 (submission, RFC 6409) otherwise.
@@ -109,7 +117,13 @@ function smtpTarget(smtpUrl: string): SmtpTarget {
   // Everything that could reveal the password in an error: the raw and URL-encoded forms and the
   // base64 forms AUTH LOGIN and AUTH PLAIN send (RFC 4616), in case a relay echoes them back.
   const secrets = pass
-    ? [smtpUrl, url.password, pass, Buffer.from(pass).toString('base64'), Buffer.from(`\0${user}\0${pass}`).toString('base64')]
+    ? [
+        smtpUrl,
+        url.password,
+        pass,
+        Buffer.from(pass).toString('base64'),
+        Buffer.from(`\0${user}\0${pass}`).toString('base64'),
+      ]
     : [smtpUrl]
   return { options, where: `${host}:${port}`, secrets }
 }
@@ -145,7 +159,11 @@ function createSmtpMailer(smtpUrl: string, options: MailerOptions): Mailer {
         const reason = scrub(scrub(String(e.message), target.secrets), [message.to])
         // The cause is not attached: nodemailer errors carry the SMTP command and response, which
         // a logger would serialise; the message below is all an operator needs.
-        throw new MailError(`mail: sending through ${target.where} failed${code ? ` (${code})` : ''}: ${reason}`, code, typeof e.responseCode === 'number' ? e.responseCode : undefined)
+        throw new MailError(
+          `mail: sending through ${target.where} failed${code ? ` (${code})` : ''}: ${reason}`,
+          code,
+          typeof e.responseCode === 'number' ? e.responseCode : undefined,
+        )
       }
     },
     close() {
@@ -156,7 +174,12 @@ function createSmtpMailer(smtpUrl: string, options: MailerOptions): Mailer {
 
 function createDirectoryMailer(options: MailerOptions): Mailer {
   // RFC 5322 §2.1: lines end in CRLF; nodemailer writes LF unless told otherwise.
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', ...NO_FILE_OR_URL_ACCESS })
+  const composer = nodemailer.createTransport({
+    streamTransport: true,
+    buffer: true,
+    newline: 'windows',
+    ...NO_FILE_OR_URL_ACCESS,
+  })
   return {
     transport: 'directory',
     async send(message) {

@@ -16,7 +16,15 @@ function capture() {
 
 test('[SRS-OBS-001] logger: secret-bearing keys are redacted at the top level and nested two levels down', () => {
   const { lines, logger } = capture()
-  logger.info({ password: 'p1', user: { token: 't1', name: 'kept' }, deep: { client: { client_secret: 's1', refresh_token: 'r1' } }, headers: { authorization: 'Bearer b1' } }, 'x')
+  logger.info(
+    {
+      password: 'p1',
+      user: { token: 't1', name: 'kept' },
+      deep: { client: { client_secret: 's1', refresh_token: 'r1' } },
+      headers: { authorization: 'Bearer b1' },
+    },
+    'x',
+  )
   const entry = JSON.parse(lines[0] ?? '{}')
   assert.equal(entry.password, REDACTED)
   assert.equal(entry.user.token, REDACTED)
@@ -29,7 +37,11 @@ test('[SRS-OBS-001] logger: secret-bearing keys are redacted at the top level an
 
 test('[SRS-OBS-001] logger: errors keep message, code and stack, and drop driver fields that echo data values', () => {
   const { lines, logger } = capture()
-  const err = Object.assign(new Error('duplicate key'), { code: '23505', detail: 'Key (email)=(jane@example.com) already exists.', parameters: ['jane@example.com'] })
+  const err = Object.assign(new Error('duplicate key'), {
+    code: '23505',
+    detail: 'Key (email)=(jane@example.com) already exists.',
+    parameters: ['jane@example.com'],
+  })
   logger.error({ err }, 'failed')
   const entry = JSON.parse(lines[0] ?? '{}')
   assert.equal(entry.err.message, 'duplicate key')

@@ -26,7 +26,8 @@ export function loggablePath(request: Pick<FastifyRequest, 'url' | 'routeOptions
   if (request.routeOptions?.config?.secretInPath === true) return request.routeOptions.url
   const path = typeof request.url === 'string' ? request.url.split('?')[0] : undefined
   // A path the input boundary refuses (NUL, bad encodings) is hostile input: log the pattern, not the path (ADR-0015).
-  if (path !== undefined && urlDefect(path) !== undefined) return request.routeOptions?.url ?? '[refused path]'
+  if (path !== undefined && urlDefect(path) !== undefined)
+    return request.routeOptions?.url ?? '[refused path]'
   return path
 }
 
@@ -64,7 +65,15 @@ function serializeError(err: unknown): Record<string, unknown> {
   // A database error's message quotes the offending value ('invalid input syntax for type uuid:
   // "…"'), and its stack repeats it: keep the SQLSTATE and the frames only (ADR-0015).
   if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string') {
-    return { type: e.name, message: `database error ${e.code}`, code: e.code, stack: e.stack?.split('\n').filter((l) => l.trimStart().startsWith('at ')).join('\n') }
+    return {
+      type: e.name,
+      message: `database error ${e.code}`,
+      code: e.code,
+      stack: e.stack
+        ?.split('\n')
+        .filter((l) => l.trimStart().startsWith('at '))
+        .join('\n'),
+    }
   }
   return {
     type: e.name,

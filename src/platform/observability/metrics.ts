@@ -9,7 +9,10 @@ export interface Metrics {
   readonly registry: Registry
 }
 
-export function registerMetrics(app: FastifyInstance, options: { poolStats: () => PoolStats; defaultMetrics: boolean }): Metrics {
+export function registerMetrics(
+  app: FastifyInstance,
+  options: { poolStats: () => PoolStats; defaultMetrics: boolean },
+): Metrics {
   const registry = new Registry()
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'vigil_' })
 
@@ -43,7 +46,11 @@ export function registerMetrics(app: FastifyInstance, options: { poolStats: () =
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: ids in paths would explode the label set.
-    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    }
     requests.inc(labels)
     duration.observe(labels, reply.elapsedTime / 1000)
   })

@@ -8,6 +8,9 @@ import type { FastifyInstance } from 'fastify'
 export function registerRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
     const level = reply.statusCode >= 500 ? 'error' : 'info'
-    request.log[level]({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
+    request.log[level](
+      { req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
+      'request completed',
+    )
   })
 }

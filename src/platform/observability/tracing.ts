@@ -1,6 +1,9 @@
 // OpenTelemetry traces. A tracer provider is always registered so every request has a trace id
-// (logged beside the request id); spans are exported over OTLP/HTTP only when
-// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+// (logged beside the request id and kept in its audit entry); spans are exported over OTLP/HTTP
+// only when OTEL_EXPORTER_OTLP_ENDPOINT is set. Without an exporter nothing would read a span, so
+// none is recorded (the sampler drops them: a request still gets its trace id, from the incoming
+// `traceparent` or a new one) and PostgreSQL and Redis get no client spans — recording them cost
+// the single reading about a tenth of its server CPU for nothing (issue 17).
 // What a trace holds (issue 12): one root span per request named `METHOD route` (semantic
 // conventions: the route pattern, never the path), the handler, and a client span for every
 // PostgreSQL query and Redis command made inside it (@opentelemetry/instrumentation-pg and
@@ -15,7 +18,12 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis'
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node'
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-node'
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
 import type { FastifyPluginCallback } from 'fastify'
 import { loggablePath } from './logger.ts'
@@ -30,16 +38,26 @@ export interface Tracing {
 let active: Tracing | undefined
 
 /** Process-wide, like the OpenTelemetry API it feeds: the first call configures, later calls reuse. */
-export function startTracing(options: { endpoint: string | undefined; serviceName: string; version: string }): Tracing {
+export function startTracing(options: {
+  endpoint: string | undefined
+  serviceName: string
+  version: string
+}): Tracing {
   if (active) return active
   const spanProcessors: SpanProcessor[] = []
   if (options.endpoint) {
     const url = `${options.endpoint.replace(/\/+$/, '')}/v1/traces`
-    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 }))
+    spanProcessors.push(
+      new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 }),
+    )
   }
   const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.version }),
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: options.serviceName,
+      [ATTR_SERVICE_VERSION]: options.version,
+    }),
     spanProcessors,
+    ...(options.endpoint ? {} : { sampler: new AlwaysOffSampler() }),
   })
   provider.register()
   const instrumentation = new FastifyOtelInstrumentation({
@@ -52,7 +70,7 @@ export function startTracing(options: { endpoint: string | undefined; serviceNam
       span.updateName(route ? `${request.method} ${route}` : request.method)
     },
   })
-  enableClientSpans(provider)
+  if (options.endpoint) enableClientSpans(provider)
   instrumentation.setTracerProvider(provider)
   active = {
     fastifyPlugin: instrumentation.plugin() as unknown as FastifyPluginCallback,
@@ -68,7 +86,10 @@ const requireCjs = createRequire(import.meta.url)
 function packageVersion(file: string, name: string): string {
   for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string
+        version?: string
+      }
       if (pkg.name === name && pkg.version) return pkg.version
     } catch {
       // no package.json here
@@ -87,7 +108,11 @@ function packageVersion(file: string, name: string): string {
 function enableClientSpans(provider: NodeTracerProvider): void {
   const instrumentations = [
     new PgInstrumentation({ enabled: false, requireParentSpan: true, enhancedDatabaseReporting: false }),
-    new IORedisInstrumentation({ enabled: false, requireParentSpan: true, dbStatementSerializer: (command) => command }),
+    new IORedisInstrumentation({
+      enabled: false,
+      requireParentSpan: true,
+      dbStatementSerializer: (command) => command,
+    }),
   ]
   for (const instrumentation of instrumentations) {
     instrumentation.setTracerProvider(provider)

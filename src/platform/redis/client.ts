@@ -11,6 +11,8 @@ export interface RedisClientOptions {
   readonly commandTimeoutMs: number
   readonly onError?: (err: Error) => void
   readonly onCircuit?: (state: CircuitState, previous: CircuitState) => void
+  /** Circuit breaker: consecutive failures that open it, and its cool-down (REDIS_CIRCUIT_*). */
+  readonly circuit?: { readonly failureThreshold: number; readonly cooldownMs: number }
 }
 
 export interface ResilientRedis extends Redis {
@@ -28,7 +30,11 @@ export function createRedisClient(url: string, options: RedisClientOptions): Res
     retryStrategy: (times) => Math.min(100 * times, 2_000),
   })
   redis.on('error', (err: Error) => options.onError?.(err))
-  const breaker = new CircuitBreaker('redis', { failureThreshold: 3, cooldownMs: 1_000, ...(options.onCircuit ? { onStateChange: options.onCircuit } : {}) })
+  const breaker = new CircuitBreaker('redis', {
+    failureThreshold: options.circuit?.failureThreshold ?? 3,
+    cooldownMs: options.circuit?.cooldownMs ?? 1_000,
+    ...(options.onCircuit ? { onStateChange: options.onCircuit } : {}),
+  })
 
   const send = redis.sendCommand.bind(redis)
   redis.sendCommand = ((command: Command, stream?: unknown) => {

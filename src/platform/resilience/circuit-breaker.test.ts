@@ -5,7 +5,12 @@ import { CircuitBreaker, CircuitOpenError } from './circuit-breaker.ts'
 test('[SRS-OPS-252] circuit breaker: opens after consecutive failures, lets one trial through after the cool-down, closes on its success', () => {
   let now = 0
   const changes: string[] = []
-  const breaker = new CircuitBreaker('database', { failureThreshold: 3, cooldownMs: 500, now: () => now, onStateChange: (s, p) => changes.push(`${p}->${s}`) })
+  const breaker = new CircuitBreaker('database', {
+    failureThreshold: 3,
+    cooldownMs: 500,
+    now: () => now,
+    onStateChange: (s, p) => changes.push(`${p}->${s}`),
+  })
   breaker.failure()
   breaker.success() // an answer resets the count
   breaker.failure()
@@ -28,7 +33,13 @@ test('[SRS-OPS-252] circuit breaker: opens after consecutive failures, lets one 
   breaker.success()
   assert.equal(breaker.state, 'closed')
   assert.equal(breaker.allow(), true)
-  assert.deepEqual(changes, ['closed->open', 'open->half-open', 'half-open->open', 'open->half-open', 'half-open->closed'])
+  assert.deepEqual(changes, [
+    'closed->open',
+    'open->half-open',
+    'half-open->open',
+    'open->half-open',
+    'half-open->closed',
+  ])
 })
 
 test('[SRS-OPS-252] circuit breaker: a trial that ends without news about the dependency frees the slot for the next', () => {

@@ -37,12 +37,17 @@ export interface Principal {
 /** Turns a request's credentials into a Principal: null when it carries none; throws AppError('INVALID_TOKEN') when they are bad. */
 export type Authenticate = (request: FastifyRequest) => Promise<Principal | null>
 
-/** What the registry knows of a token's subject, looked up on every request (no cache: a disabled user or unbound device stops at once). */
+/** What the registry knows of a token's subject, looked up when a token is first seen; the principal cache drops it on any change to these rows (ADR-0029), so a disabled user or unbound device stops at once. */
 export interface PrincipalDirectory {
   /** A user's memberships and own patient record. */
   user(userId: string): Promise<{ memberships: readonly Membership[]; patientId: string | null } | undefined>
   /** The device registered for this OAuth client, if any, with the patient it is bound to now. */
-  deviceForClient(clientId: string): Promise<{ id: string; status: 'active' | 'disabled'; patientId: string | null; organisationId: string | null } | undefined>
+  deviceForClient(
+    clientId: string,
+  ): Promise<
+    | { id: string; status: 'active' | 'disabled'; patientId: string | null; organisationId: string | null }
+    | undefined
+  >
   /** A backend service client's organisation. */
   clientOrganisation(clientId: string): Promise<string | null>
 }

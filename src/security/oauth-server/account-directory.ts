@@ -13,7 +13,11 @@ export interface DirectoryAccount {
 }
 
 export type PasswordCheck =
-  | { readonly ok: true; readonly account: DirectoryAccount; readonly secondFactor: 'none' | 'verify' | 'enrol' }
+  | {
+      readonly ok: true
+      readonly account: DirectoryAccount
+      readonly secondFactor: 'none' | 'verify' | 'enrol'
+    }
   | { readonly ok: false; readonly reason: 'invalid' | 'locked' }
 
 /** The outcome of setting a password (reset link or change). `problems` are the password policy's
@@ -35,13 +39,27 @@ export interface AccountDirectory {
   findAccount(id: string): Promise<DirectoryAccount | undefined>
   /** Same result shape and similar timing whether or not the email exists. */
   /** trustedDevice: the sign-in device cookie the page verified (ADR-0014). */
-  checkPassword(input: { email: string; password: string; ip: string; trustedDevice?: { accountId: string; deviceId: string } | undefined }): Promise<PasswordCheck>
+  checkPassword(input: {
+    email: string
+    password: string
+    ip: string
+    trustedDevice?: { accountId: string; deviceId: string } | undefined
+  }): Promise<PasswordCheck>
   /** TOTP code or one-time recovery code. */
-  verifyTotp(input: { accountId: string; code: string; ip: string }): Promise<{ ok: boolean; locked: boolean }>
+  verifyTotp(input: {
+    accountId: string
+    code: string
+    ip: string
+  }): Promise<{ ok: boolean; locked: boolean }>
   /** A new, unconfirmed TOTP secret for enrolment (kept, sealed, by the accounts module): what to show. */
-  startTotpEnrolment(accountId: string): Promise<{ otpauthUri: string; qrSvgDataUrl: string; secretBase32: string }>
+  startTotpEnrolment(
+    accountId: string,
+  ): Promise<{ otpauthUri: string; qrSvgDataUrl: string; secretBase32: string }>
   /** Confirms enrolment with a first code; returns one-time recovery codes to show once. */
-  confirmTotpEnrolment(input: { accountId: string; code: string }): Promise<{ ok: true; recoveryCodes: readonly string[] } | { ok: false }>
+  confirmTotpEnrolment(input: {
+    accountId: string
+    code: string
+  }): Promise<{ ok: true; recoveryCodes: readonly string[] } | { ok: false }>
   /** A reset link for an active account, within the per-address and per-IP request limits;
    *  undefined otherwise (unknown, disabled, throttled) — the caller answers the same either way. */
   requestPasswordReset(input: { email: string; ip: string }): Promise<PasswordResetLink | undefined>
@@ -50,5 +68,10 @@ export interface AccountDirectory {
   /** Uses the link once and sets the password; a policy refusal leaves the link usable. */
   completePasswordReset(input: { token: string; newPassword: string }): Promise<PasswordUpdate>
   /** Checks the current password (throttled like a login) and sets the new one. */
-  changePassword(input: { accountId: string; currentPassword: string; newPassword: string; ip: string }): Promise<PasswordUpdate>
+  changePassword(input: {
+    accountId: string
+    currentPassword: string
+    newPassword: string
+    ip: string
+  }): Promise<PasswordUpdate>
 }

@@ -30,7 +30,8 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
       )
       const row = rows[0]
       if (!row) return undefined
-      const metadata = typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as ClientMetadata) : row.metadata
+      const metadata =
+        typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as ClientMetadata) : row.metadata
       return {
         ...metadata,
         client_id: clientId,
@@ -39,31 +40,54 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
     },
 
     /** Creates or replaces a client; returns the secret when one was set (shown once to the caller). */
-    async upsert(input: { clientId: string; metadata: ClientMetadata; secret?: string | undefined; description?: string }): Promise<void> {
+    async upsert(input: {
+      clientId: string
+      metadata: ClientMetadata
+      secret?: string | undefined
+      description?: string
+    }): Promise<void> {
       const { client_secret: _ignored, ...metadata } = input.metadata
       await db.query(
         `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description) VALUES ($1, $2, $3, $4)
          ON CONFLICT (client_id) DO UPDATE SET metadata = EXCLUDED.metadata, secret_sealed = EXCLUDED.secret_sealed,
            description = EXCLUDED.description, updated_at = now()`,
-        [input.clientId, JSON.stringify(metadata), input.secret ? sealer.seal(input.secret, aad(input.clientId)) : null, input.description ?? ''],
+        [
+          input.clientId,
+          JSON.stringify(metadata),
+          input.secret ? sealer.seal(input.secret, aad(input.clientId)) : null,
+          input.description ?? '',
+        ],
       )
     },
 
     /** Registers a new client; false (and nothing changed) when the id is taken. */
-    async insert(input: { clientId: string; metadata: ClientMetadata; secret?: string | undefined; description?: string }): Promise<boolean> {
+    async insert(input: {
+      clientId: string
+      metadata: ClientMetadata
+      secret?: string | undefined
+      description?: string
+    }): Promise<boolean> {
       const { client_secret: _ignored, ...metadata } = input.metadata
       const { rowCount } = await db.query(
         `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description) VALUES ($1, $2, $3, $4)
          ON CONFLICT (client_id) DO NOTHING`,
-        [input.clientId, JSON.stringify(metadata), input.secret ? sealer.seal(input.secret, aad(input.clientId)) : null, input.description ?? ''],
+        [
+          input.clientId,
+          JSON.stringify(metadata),
+          input.secret ? sealer.seal(input.secret, aad(input.clientId)) : null,
+          input.description ?? '',
+        ],
       )
       return rowCount > 0
     },
 
     async list(): Promise<StoredClient[]> {
-      const { rows } = await db.query<{ client_id: string; metadata: ClientMetadata | string; secret_sealed: string | null; description: string }>(
-        'SELECT client_id, metadata, secret_sealed, description FROM oauth_clients ORDER BY client_id',
-      )
+      const { rows } = await db.query<{
+        client_id: string
+        metadata: ClientMetadata | string
+        secret_sealed: string | null
+        description: string
+      }>('SELECT client_id, metadata, secret_sealed, description FROM oauth_clients ORDER BY client_id')
       return rows.map((r) => ({
         clientId: r.client_id,
         metadata: typeof r.metadata === 'string' ? (JSON.parse(r.metadata) as ClientMetadata) : r.metadata,
@@ -74,7 +98,10 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
 
     /** Replaces a confidential client's secret (sealed like the first); false when there is no such client with a secret. */
     async replaceSecret(clientId: string, secret: string): Promise<boolean> {
-      const { rowCount } = await db.query('UPDATE oauth_clients SET secret_sealed = $2, updated_at = now() WHERE client_id = $1 AND secret_sealed IS NOT NULL', [clientId, sealer.seal(secret, aad(clientId))])
+      const { rowCount } = await db.query(
+        'UPDATE oauth_clients SET secret_sealed = $2, updated_at = now() WHERE client_id = $1 AND secret_sealed IS NOT NULL',
+        [clientId, sealer.seal(secret, aad(clientId))],
+      )
       return rowCount > 0
     },
 

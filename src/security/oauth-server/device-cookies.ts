@@ -17,7 +17,10 @@ export interface DeviceCookies {
   /** The device id when `value` is a valid, unexpired cookie for `accountId`; else undefined. */
   verify(value: string | undefined, accountId: string, now: Date): string | undefined
   /** The account a valid cookie names (before the account is known), with its device id. */
-  read(value: string | undefined, now: Date): { readonly accountId: string; readonly deviceId: string } | undefined
+  read(
+    value: string | undefined,
+    now: Date,
+  ): { readonly accountId: string; readonly deviceId: string } | undefined
   /** The Set-Cookie header for a value. */
   setCookieHeader(value: string, options: { secure: boolean }): string
 }
@@ -25,7 +28,9 @@ export interface DeviceCookies {
 const VALUE = /^([A-Za-z0-9_-]{1,200})\.([A-Za-z0-9_-]{43})$/
 
 export function createDeviceCookies(cookieSecret: string): DeviceCookies {
-  const key = Buffer.from(hkdfSync('sha256', Buffer.from(cookieSecret, 'utf8'), Buffer.alloc(0), 'vigil login device cookie', 32))
+  const key = Buffer.from(
+    hkdfSync('sha256', Buffer.from(cookieSecret, 'utf8'), Buffer.alloc(0), 'vigil login device cookie', 32),
+  )
   const mac = (payload: string) => createHmac('sha256', key).update(payload).digest('base64url')
 
   function read(value: string | undefined, now: Date) {
@@ -40,14 +45,19 @@ export function createDeviceCookies(cookieSecret: string): DeviceCookies {
       return undefined
     }
     const { a, d, e } = (body ?? {}) as { a?: unknown; d?: unknown; e?: unknown }
-    if (typeof a !== 'string' || typeof d !== 'string' || typeof e !== 'number' || e * 1000 <= now.getTime()) return undefined
+    if (typeof a !== 'string' || typeof d !== 'string' || typeof e !== 'number' || e * 1000 <= now.getTime())
+      return undefined
     return { accountId: a, deviceId: d }
   }
 
   return {
     issue(accountId, now) {
       const payload = Buffer.from(
-        JSON.stringify({ a: accountId, d: randomBytes(16).toString('base64url'), e: Math.floor(now.getTime() / 1000) + DEVICE_COOKIE_MAX_AGE_SECONDS }),
+        JSON.stringify({
+          a: accountId,
+          d: randomBytes(16).toString('base64url'),
+          e: Math.floor(now.getTime() / 1000) + DEVICE_COOKIE_MAX_AGE_SECONDS,
+        }),
       ).toString('base64url')
       return `${payload}.${mac(payload)}`
     },

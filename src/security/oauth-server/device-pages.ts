@@ -17,8 +17,17 @@ function send(ctx: KoaContextWithOIDC, title: string, body: ReturnType<typeof ht
   ctx.body = page(title, body)
 }
 
-export async function userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out?: unknown, err?: Error & { userCode?: string }): Promise<void> {
-  const message = err ? (err.userCode || err.name === 'NoCodeError' ? 'That code is not right or has expired. Try again.' : 'The request could not continue. Start again on your device.') : undefined
+export async function userCodeInputSource(
+  ctx: KoaContextWithOIDC,
+  form: string,
+  _out?: unknown,
+  err?: Error & { userCode?: string },
+): Promise<void> {
+  const message = err
+    ? err.userCode || err.name === 'NoCodeError'
+      ? 'That code is not right or has expired. Try again.'
+      : 'The request could not continue. Start again on your device.'
+    : undefined
   send(
     ctx,
     'Connect a device',
@@ -32,7 +41,13 @@ export async function userCodeInputSource(ctx: KoaContextWithOIDC, form: string,
   )
 }
 
-export async function userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _deviceInfo: unknown, userCode: string): Promise<void> {
+export async function userCodeConfirmSource(
+  ctx: KoaContextWithOIDC,
+  form: string,
+  client: { clientName?: string; clientId: string },
+  _deviceInfo: unknown,
+  userCode: string,
+): Promise<void> {
   const action = ctx.oidc.urlFor('code_verification')
   const xsrf = xsrfOf(form)
   send(

@@ -3,7 +3,7 @@
 // autocomplete tokens password managers rely on, and never say whether an account exists.
 
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import { Type } from 'typebox'
 import type { Queryable } from '../../platform/db/index.ts'
@@ -11,9 +11,12 @@ import type { AccountDirectory } from './account-directory.ts'
 import { cookieValue, DEVICE_COOKIE, type DeviceCookies } from './device-cookies.ts'
 import { html, page, pageCsp } from './pages/html.ts'
 import { fhirUserOf, SMART_ERRORS } from './smart.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
-const LOGIN_FAILED = 'The email or password is not right, or there were too many attempts. Wait a minute and try again.'
-const CODE_FAILED = 'That code is not right, was already used, or there were too many attempts. Try the next code.'
+const LOGIN_FAILED =
+  'The email or password is not right, or there were too many attempts. Wait a minute and try again.'
+const CODE_FAILED =
+  'That code is not right, was already used, or there were too many attempts. Try the next code.'
 const PENDING_LOGIN_TTL_SECONDS = 600
 
 export interface InteractionDeps {
@@ -33,30 +36,54 @@ export interface InteractionDeps {
   readonly secureCookies?: boolean
 }
 
-const Uid = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{10,64}$' }) }, { additionalProperties: false })
+const Uid = Type.Object(
+  { uid: Type.String({ pattern: '^[A-Za-z0-9_-]{10,64}$' }) },
+  { additionalProperties: false },
+)
 const HtmlPage = { 200: { description: 'HTML page', content: { 'text/html': { schema: Type.String() } } } }
-const Redirect = { 303: { description: 'Continue the authorization request', content: { 'text/plain': { schema: Type.String() } } } }
+const Redirect = {
+  303: {
+    description: 'Continue the authorization request',
+    content: { 'text/plain': { schema: Type.String() } },
+  },
+}
 
 const LoginForm = Type.Object(
-  { email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 1024 }), csrf: Type.String({ maxLength: 128 }) },
-  { additionalProperties: false, examples: [{ email: 'patient@demo.test', password: 'correct horse battery staple', csrf: 'token-from-the-form' }] },
+  {
+    email: Type.String({ maxLength: 320 }),
+    password: Type.String({ maxLength: 1024 }),
+    csrf: Type.String({ maxLength: 128 }),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      { email: 'patient@demo.test', password: 'correct horse battery staple', csrf: 'token-from-the-form' },
+    ],
+  },
 )
 const CodeForm = Type.Object(
   { code: Type.String({ maxLength: 64 }), csrf: Type.String({ maxLength: 128 }) },
   { additionalProperties: false, examples: [{ code: '123456', csrf: 'token-from-the-form' }] },
 )
-const CsrfForm = Type.Object({ csrf: Type.String({ maxLength: 128 }) }, { additionalProperties: false, examples: [{ csrf: 'token-from-the-form' }] })
+const CsrfForm = Type.Object(
+  { csrf: Type.String({ maxLength: 128 }) },
+  { additionalProperties: false, examples: [{ csrf: 'token-from-the-form' }] },
+)
 const ConsentForm = Type.Object(
-  { decision: Type.Union([Type.Literal('allow'), Type.Literal('deny')]), csrf: Type.String({ maxLength: 128 }) },
+  {
+    decision: Type.Union([Type.Literal('allow'), Type.Literal('deny')]),
+    csrf: Type.String({ maxLength: 128 }),
+  },
   { additionalProperties: false, examples: [{ decision: 'allow', csrf: 'token-from-the-form' }] },
 )
 
 type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>
 
-export function interactionRoutes(deps: InteractionDeps): FastifyPluginAsync {
+export function interactionRoutes(deps: InteractionDeps): RoutePlugin {
   const { provider, accounts, db } = deps
 
-  const csrfFor = (uid: string) => createHmac('sha256', deps.cookieSecret).update(`csrf:${uid}`).digest('base64url')
+  const csrfFor = (uid: string) =>
+    createHmac('sha256', deps.cookieSecret).update(`csrf:${uid}`).digest('base64url')
   const csrfValid = (uid: string, given: string) => {
     const expected = Buffer.from(csrfFor(uid))
     const actual = Buffer.from(given)
@@ -66,7 +93,8 @@ export function interactionRoutes(deps: InteractionDeps): FastifyPluginAsync {
 
   /** The redirect target the browser will reach after our form posts (CSP form-action). */
   function formTargets(details: InteractionDetails): string[] {
-    const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined
+    const redirectUri =
+      typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined
     if (!redirectUri) return []
     try {
       const u = new URL(redirectUri)
@@ -76,7 +104,13 @@ export function interactionRoutes(deps: InteractionDeps): FastifyPluginAsync {
     }
   }
 
-  function render(reply: FastifyReply, details: InteractionDetails, title: string, body: ReturnType<typeof html>, status = 200) {
+  function render(
+    reply: FastifyReply,
+    details: InteractionDetails,
+    title: string,
+    body: ReturnType<typeof html>,
+    status = 200,
+  ) {
     return reply
       .code(status)
       .type('text/html; charset=utf-8')
@@ -107,7 +141,11 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <button type="submit">Verify</button>
 </form>`
 
-  const enrolPage = (uid: string, enrolment: { qrSvgDataUrl: string; secretBase32: string }, error?: string) => html`
+  const enrolPage = (
+    uid: string,
+    enrolment: { qrSvgDataUrl: string; secretBase32: string },
+    error?: string,
+  ) => html`
 <p>Your role requires a second factor. Scan this code with an authenticator app, then enter the code it shows.</p>
 ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <img src="${enrolment.qrSvgDataUrl}" alt="QR code for your authenticator app" width="200" height="200">
@@ -123,16 +161,22 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
     return provider.interactionDetails(request.raw, reply.raw)
   }
 
-  async function finish(request: FastifyRequest, reply: FastifyReply, result: Parameters<Provider['interactionFinished']>[2]) {
+  async function finish(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    result: Parameters<Provider['interactionFinished']>[2],
+  ) {
     reply.hijack()
     await provider.interactionFinished(request.raw, reply.raw, result, { mergeWithLastSubmission: false })
   }
 
   async function pendingLogin(uid: string) {
-    const { rows } = await db.query<{ account_id: string; next_step: 'verify-totp' | 'enrol-totp' | 'enrolled' }>(
-      'SELECT account_id, next_step FROM pending_logins WHERE interaction_uid = $1 AND expires_at > now()',
-      [uid],
-    )
+    const { rows } = await db.query<{
+      account_id: string
+      next_step: 'verify-totp' | 'enrol-totp' | 'enrolled'
+    }>('SELECT account_id, next_step FROM pending_logins WHERE interaction_uid = $1 AND expires_at > now()', [
+      uid,
+    ])
     return rows[0]
   }
 
@@ -141,17 +185,30 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
     const clientId = String(d.params.client_id)
     if (!accountId) throw new Error('consent without a session')
     const verdict = deps.beforeConsent ? await deps.beforeConsent({ clientId, accountId }) : 'ok'
-    if (verdict !== 'ok') return finish(request, reply, { error: 'access_denied', error_description: verdict.refuse })
+    if (verdict !== 'ok')
+      return finish(request, reply, { error: 'access_denied', error_description: verdict.refuse })
     // SMART App Launch §2.0.10: fhirUser for a user with no FHIR identity cannot be honoured.
-    if (String(d.params.scope ?? '').split(' ').includes('fhirUser') && !(await fhirUserOf(db, '', accountId))) {
+    if (
+      String(d.params.scope ?? '')
+        .split(' ')
+        .includes('fhirUser') &&
+      !(await fhirUserOf(db, '', accountId))
+    ) {
       return finish(request, reply, { error: 'access_denied', error_description: SMART_ERRORS.noFhirUser })
     }
-    const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId, clientId })
+    const grant = d.grantId
+      ? await provider.Grant.find(d.grantId)
+      : new provider.Grant({ accountId, clientId })
     if (!grant) throw new Error('grant not found')
-    const missing = d.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+    const missing = d.prompt.details as {
+      missingOIDCScope?: string[]
+      missingOIDCClaims?: string[]
+      missingResourceScopes?: Record<string, string[]>
+    }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims)
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
+      grant.addResourceScope(indicator, scopes.join(' '))
     const grantId = await grant.save()
     await finish(request, reply, { consent: { grantId } })
   }
@@ -161,19 +218,31 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
     app.get(
       '/interaction/:uid',
-      { config: { public: reason }, schema: { summary: 'The sign-in step an authorization request is waiting on (HTML)', tags: ['Sign-in'], params: Uid, response: HtmlPage } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'The sign-in step an authorization request is waiting on (HTML)',
+          tags: ['Sign-in'],
+          params: Uid,
+          response: HtmlPage,
+        },
+      },
       async (request, reply) => {
         const d = await details(request, reply)
         const uid = d.uid
         if (d.prompt.name === 'login') {
           const pending = await pendingLogin(uid)
-          if (pending?.next_step === 'verify-totp') return render(reply, d, 'Two-step verification', codePage(uid))
+          if (pending?.next_step === 'verify-totp')
+            return render(reply, d, 'Two-step verification', codePage(uid))
           return render(reply, d, 'Sign in', loginPage(uid))
         }
         if (d.prompt.name === 'consent') {
           const client = await provider.Client.find(String(d.params.client_id))
-          if ((client?.metadata() as { first_party?: boolean } | undefined)?.first_party) return grantConsent(request, reply, d)
-          const scopes = String(d.params.scope ?? '').split(' ').filter(Boolean)
+          if ((client?.metadata() as { first_party?: boolean } | undefined)?.first_party)
+            return grantConsent(request, reply, d)
+          const scopes = String(d.params.scope ?? '')
+            .split(' ')
+            .filter(Boolean)
           return render(
             reply,
             d,
@@ -187,34 +256,68 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 </form>`,
           )
         }
-        return render(reply, d, 'Sign-in could not continue', html`<p>Return to the application and try again.</p>`, 400)
+        return render(
+          reply,
+          d,
+          'Sign-in could not continue',
+          html`<p>Return to the application and try again.</p>`,
+          400,
+        )
       },
     )
 
     app.post(
       '/interaction/:uid/login',
-      { config: { public: reason }, schema: { summary: 'Submit email and password', tags: ['Sign-in'], params: Uid, body: LoginForm, response: { ...HtmlPage, ...Redirect } } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'Submit email and password',
+          tags: ['Sign-in'],
+          params: Uid,
+          body: LoginForm,
+          response: { ...HtmlPage, ...Redirect },
+        },
+      },
       async (request, reply) => {
         const d = await details(request, reply)
-        const body = request.body as { email: string; password: string; csrf: string }
-        if (d.prompt.name !== 'login' || !csrfValid(d.uid, body.csrf)) return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
+        const body = request.body
+        if (d.prompt.name !== 'login' || !csrfValid(d.uid, body.csrf))
+          return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         const cookies = deps.deviceCookies
         const device = cookies?.read(cookieValue(request.headers.cookie, DEVICE_COOKIE), new Date())
-        const result = await accounts.checkPassword({ email: body.email, password: body.password, ip: request.ip, trustedDevice: device })
+        const result = await accounts.checkPassword({
+          email: body.email,
+          password: body.password,
+          ip: request.ip,
+          trustedDevice: device,
+        })
         if (!result.ok) return render(reply, d, 'Sign in', loginPage(d.uid, LOGIN_FAILED, body.email), 401)
         // This browser knows the password: its next attempts are counted on it alone (ADR-0014).
         // On the raw response, since finish() hands the reply to oidc-provider.
-        if (cookies) reply.raw.appendHeader('set-cookie', cookies.setCookieHeader(cookies.issue(result.account.id, new Date()), { secure: deps.secureCookies ?? false }))
-        if (result.secondFactor === 'none') return finish(request, reply, { login: { accountId: result.account.id, amr: ['pwd'] } })
+        if (cookies)
+          reply.raw.appendHeader(
+            'set-cookie',
+            cookies.setCookieHeader(cookies.issue(result.account.id, new Date()), {
+              secure: deps.secureCookies ?? false,
+            }),
+          )
+        if (result.secondFactor === 'none')
+          return finish(request, reply, { login: { accountId: result.account.id, amr: ['pwd'] } })
 
         await db.query(
           `INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at)
            VALUES ($1, $2, $3, now() + ($4 || ' seconds')::interval)
            ON CONFLICT (interaction_uid) DO UPDATE SET account_id = EXCLUDED.account_id, next_step = EXCLUDED.next_step,
              expires_at = EXCLUDED.expires_at`,
-          [d.uid, result.account.id, result.secondFactor === 'enrol' ? 'enrol-totp' : 'verify-totp', String(PENDING_LOGIN_TTL_SECONDS)],
+          [
+            d.uid,
+            result.account.id,
+            result.secondFactor === 'enrol' ? 'enrol-totp' : 'verify-totp',
+            String(PENDING_LOGIN_TTL_SECONDS),
+          ],
         )
-        if (result.secondFactor === 'verify') return render(reply, d, 'Two-step verification', codePage(d.uid))
+        if (result.secondFactor === 'verify')
+          return render(reply, d, 'Two-step verification', codePage(d.uid))
         const enrolment = await accounts.startTotpEnrolment(result.account.id)
         return render(reply, d, 'Set up two-step verification', enrolPage(d.uid, enrolment))
       },
@@ -222,32 +325,69 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
     app.post(
       '/interaction/:uid/totp',
-      { config: { public: reason }, schema: { summary: 'Submit the second-factor code', tags: ['Sign-in'], params: Uid, body: CodeForm, response: { ...HtmlPage, ...Redirect } } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'Submit the second-factor code',
+          tags: ['Sign-in'],
+          params: Uid,
+          body: CodeForm,
+          response: { ...HtmlPage, ...Redirect },
+        },
+      },
       async (request, reply) => {
         const d = await details(request, reply)
-        const body = request.body as { code: string; csrf: string }
+        const body = request.body
         const pending = await pendingLogin(d.uid)
-        if (d.prompt.name !== 'login' || !pending || pending.next_step !== 'verify-totp' || !csrfValid(d.uid, body.csrf)) {
+        if (
+          d.prompt.name !== 'login' ||
+          !pending ||
+          pending.next_step !== 'verify-totp' ||
+          !csrfValid(d.uid, body.csrf)
+        ) {
           return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         }
-        const check = await accounts.verifyTotp({ accountId: pending.account_id, code: body.code.replaceAll(' ', ''), ip: request.ip })
+        const check = await accounts.verifyTotp({
+          accountId: pending.account_id,
+          code: body.code.replaceAll(' ', ''),
+          ip: request.ip,
+        })
         if (!check.ok) return render(reply, d, 'Two-step verification', codePage(d.uid, CODE_FAILED), 401)
         await db.query('DELETE FROM pending_logins WHERE interaction_uid = $1', [d.uid])
-        return finish(request, reply, { login: { accountId: pending.account_id, amr: ['pwd', 'otp'], acr: 'urn:vigil:acr:mfa' } })
+        return finish(request, reply, {
+          login: { accountId: pending.account_id, amr: ['pwd', 'otp'], acr: 'urn:vigil:acr:mfa' },
+        })
       },
     )
 
     app.post(
       '/interaction/:uid/enrol',
-      { config: { public: reason }, schema: { summary: 'Confirm second-factor enrolment with a first code', tags: ['Sign-in'], params: Uid, body: CodeForm, response: { ...HtmlPage, ...Redirect } } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'Confirm second-factor enrolment with a first code',
+          tags: ['Sign-in'],
+          params: Uid,
+          body: CodeForm,
+          response: { ...HtmlPage, ...Redirect },
+        },
+      },
       async (request, reply) => {
         const d = await details(request, reply)
-        const body = request.body as { code: string; csrf: string }
+        const body = request.body
         const pending = await pendingLogin(d.uid)
-        if (d.prompt.name !== 'login' || !pending || pending.next_step !== 'enrol-totp' || !csrfValid(d.uid, body.csrf)) {
+        if (
+          d.prompt.name !== 'login' ||
+          !pending ||
+          pending.next_step !== 'enrol-totp' ||
+          !csrfValid(d.uid, body.csrf)
+        ) {
           return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         }
-        const confirmed = await accounts.confirmTotpEnrolment({ accountId: pending.account_id, code: body.code.replaceAll(' ', '') })
+        const confirmed = await accounts.confirmTotpEnrolment({
+          accountId: pending.account_id,
+          code: body.code.replaceAll(' ', ''),
+        })
         if (!confirmed.ok) return render(reply, d, 'Sign in', loginPage(d.uid, CODE_FAILED), 401)
         // The factor is enrolled; the recovery codes are shown once, then "Continue" finishes the login.
         await db.query("UPDATE pending_logins SET next_step = 'enrolled' WHERE interaction_uid = $1", [d.uid])
@@ -264,27 +404,52 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
     app.post(
       '/interaction/:uid/continue',
-      { config: { public: reason }, schema: { summary: 'Finish sign-in after second-factor enrolment', tags: ['Sign-in'], params: Uid, body: CsrfForm, response: { ...HtmlPage, ...Redirect } } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'Finish sign-in after second-factor enrolment',
+          tags: ['Sign-in'],
+          params: Uid,
+          body: CsrfForm,
+          response: { ...HtmlPage, ...Redirect },
+        },
+      },
       async (request, reply) => {
         const d = await details(request, reply)
-        const body = request.body as { csrf: string }
+        const body = request.body
         const pending = await pendingLogin(d.uid)
         if (d.prompt.name !== 'login' || pending?.next_step !== 'enrolled' || !csrfValid(d.uid, body.csrf)) {
           return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         }
         await db.query('DELETE FROM pending_logins WHERE interaction_uid = $1', [d.uid])
-        return finish(request, reply, { login: { accountId: pending.account_id, amr: ['pwd', 'otp'], acr: 'urn:vigil:acr:mfa' } })
+        return finish(request, reply, {
+          login: { accountId: pending.account_id, amr: ['pwd', 'otp'], acr: 'urn:vigil:acr:mfa' },
+        })
       },
     )
 
     app.post(
       '/interaction/:uid/consent',
-      { config: { public: reason }, schema: { summary: 'Allow or deny the access an application asks for', tags: ['Sign-in'], params: Uid, body: ConsentForm, response: { ...HtmlPage, ...Redirect } } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'Allow or deny the access an application asks for',
+          tags: ['Sign-in'],
+          params: Uid,
+          body: ConsentForm,
+          response: { ...HtmlPage, ...Redirect },
+        },
+      },
       async (request, reply) => {
         const d = await details(request, reply)
-        const body = request.body as { decision: 'allow' | 'deny'; csrf: string }
-        if (d.prompt.name !== 'consent' || !csrfValid(d.uid, body.csrf)) return render(reply, d, 'Sign-in could not continue', html`<p>The form expired.</p>`, 403)
-        if (body.decision === 'deny') return finish(request, reply, { error: 'access_denied', error_description: 'The user denied access' })
+        const body = request.body
+        if (d.prompt.name !== 'consent' || !csrfValid(d.uid, body.csrf))
+          return render(reply, d, 'Sign-in could not continue', html`<p>The form expired.</p>`, 403)
+        if (body.decision === 'deny')
+          return finish(request, reply, {
+            error: 'access_denied',
+            error_description: 'The user denied access',
+          })
         return grantConsent(request, reply, d)
       },
     )
@@ -293,9 +458,12 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
       '/assets/vigil.css',
       { config: { public: 'Stylesheet of the sign-in pages' }, schema: { hide: true } },
       async (_request, reply) =>
-        reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(
-          'body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5}label{display:block;margin-top:1rem}input{display:block;width:100%;padding:.5rem;font-size:1rem}button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.error{color:#a00;border:1px solid #a00;padding:.5rem}',
-        ),
+        reply
+          .type('text/css; charset=utf-8')
+          .header('cache-control', 'public, max-age=3600')
+          .send(
+            'body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5}label{display:block;margin-top:1rem}input{display:block;width:100%;padding:.5rem;font-size:1rem}button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.error{color:#a00;border:1px solid #a00;padding:.5rem}',
+          ),
     )
   }
 }

@@ -8,7 +8,7 @@
 // The link's token travels only in the URL path of the mail, as the reset link's does: the pages
 // send Referrer-Policy: no-referrer, and the request log records the route pattern (secretInPath).
 
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import { Type } from 'typebox'
 import type { DeviceCookies } from './device-cookies.ts'
@@ -16,10 +16,13 @@ import type { Mailer } from '../../platform/mail/index.ts'
 import { createFormCsrf } from './pages/form-csrf.ts'
 import { html } from './pages/html.ts'
 import { htmlResponse, sendPage } from './pages/send-page.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 /** The unlock tokens (the users module's login-throttle-unlock.ts). */
 export interface UnlockTokens {
-  issue(userId: string): Promise<{ readonly token: string; readonly email: string; readonly expiresAt: Date } | undefined>
+  issue(
+    userId: string,
+  ): Promise<{ readonly token: string; readonly email: string; readonly expiresAt: Date } | undefined>
   peek(token: string): Promise<string | undefined>
   consume(token: string): Promise<string | undefined>
 }
@@ -34,11 +37,21 @@ export interface LoginUnlockDeps {
   readonly clock?: () => Date
 }
 
-const Token = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) }, { additionalProperties: false })
-const UnlockForm = Type.Object({ csrf: Type.String({ maxLength: 128 }) }, { additionalProperties: false, examples: [{ csrf: 'token-from-the-form' }] })
-const LINK_UNUSABLE = 'This link cannot be used: it was already used or it has expired. Sign in again; if you are held back, a new link is sent.'
+const Token = Type.Object(
+  { token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) },
+  { additionalProperties: false },
+)
+const UnlockForm = Type.Object(
+  { csrf: Type.String({ maxLength: 128 }) },
+  { additionalProperties: false, examples: [{ csrf: 'token-from-the-form' }] },
+)
+const LINK_UNUSABLE =
+  'This link cannot be used: it was already used or it has expired. Sign in again; if you are held back, a new link is sent.'
 
-export function loginUnlock(deps: LoginUnlockDeps): { readonly routes: FastifyPluginAsync; notifyDelayed(userId: string): void } {
+export function loginUnlock(deps: LoginUnlockDeps): {
+  readonly routes: RoutePlugin
+  notifyDelayed(userId: string): void
+} {
   const clock = deps.clock ?? (() => new Date())
   const secure = deps.publicUrl.startsWith('https://')
   const csrf = createFormCsrf({ secret: deps.cookieSecret, secureCookies: secure })
@@ -49,9 +62,12 @@ export function loginUnlock(deps: LoginUnlockDeps): { readonly routes: FastifyPl
       const link = await deps.unlock.issue(userId)
       if (!link) return
       const url = `${deps.publicUrl}/account/unlock/${link.token}`
-      const intro = 'Someone tried to sign in to your Vigil account with a wrong password several times, so sign-in attempts for it are being slowed down.'
-      const what = 'If that was you, or to sign in now from this device anyway, open this link within 60 minutes and confirm:'
-      const outro = 'The link works once and only unlocks sign-in on the browser that opens it; your password is still needed. If you did not try to sign in, someone may be guessing your password: consider changing it.'
+      const intro =
+        'Someone tried to sign in to your Vigil account with a wrong password several times, so sign-in attempts for it are being slowed down.'
+      const what =
+        'If that was you, or to sign in now from this device anyway, open this link within 60 minutes and confirm:'
+      const outro =
+        'The link works once and only unlocks sign-in on the browser that opens it; your password is still needed. If you did not try to sign in, someone may be guessing your password: consider changing it.'
       await deps.mailer.send({
         to: link.email,
         subject: 'Sign-in attempts on your Vigil account',
@@ -64,7 +80,8 @@ export function loginUnlock(deps: LoginUnlockDeps): { readonly routes: FastifyPl
     }
   }
 
-  const unusable = (reply: FastifyReply) => sendPage(reply, 'Link not valid', html`<p>${LINK_UNUSABLE}</p>`, 410)
+  const unusable = (reply: FastifyReply) =>
+    sendPage(reply, 'Link not valid', html`<p>${LINK_UNUSABLE}</p>`, 410)
   const confirmPage = (token: string) => html`
 <p>Confirm to let this browser sign in to your account again now. You will still need your password.</p>
 <form method="post" action="/account/unlock/${token}">
@@ -72,8 +89,9 @@ export function loginUnlock(deps: LoginUnlockDeps): { readonly routes: FastifyPl
 <button type="submit">Unlock sign-in on this browser</button>
 </form>`
 
-  const routes: FastifyPluginAsync = async (app) => {
-    const reason = 'Sign-in unlock link: the user is held back from signing in, so no credential can be asked for; the mailed token authenticates the request'
+  const routes: RoutePlugin = async (app) => {
+    const reason =
+      'Sign-in unlock link: the user is held back from signing in, so no credential can be asked for; the mailed token authenticates the request'
     app.addHook('onClose', async () => {
       await Promise.allSettled([...inFlight])
     })
@@ -82,10 +100,18 @@ export function loginUnlock(deps: LoginUnlockDeps): { readonly routes: FastifyPl
       '/account/unlock/:token',
       {
         config: { public: reason, secretInPath: true },
-        schema: { summary: 'The page of a mailed sign-in unlock link (HTML)', tags: ['Sign-in'], params: Token, response: { 200: htmlResponse('HTML page'), 410: htmlResponse('The link was used, has expired or never existed') } },
+        schema: {
+          summary: 'The page of a mailed sign-in unlock link (HTML)',
+          tags: ['Sign-in'],
+          params: Token,
+          response: {
+            200: htmlResponse('HTML page'),
+            410: htmlResponse('The link was used, has expired or never existed'),
+          },
+        },
       },
       async (request, reply) => {
-        const { token } = request.params as { token: string }
+        const { token } = request.params
         if (!(await deps.unlock.peek(token))) return unusable(reply)
         return sendPage(reply, 'Unlock sign-in', confirmPage(token))
       },
@@ -100,18 +126,30 @@ export function loginUnlock(deps: LoginUnlockDeps): { readonly routes: FastifyPl
           tags: ['Sign-in'],
           params: Token,
           body: UnlockForm,
-          response: { 200: htmlResponse('HTML page'), 403: htmlResponse('The form expired (CSRF check failed)'), 410: htmlResponse('The link was used, has expired or never existed') },
+          response: {
+            200: htmlResponse('HTML page'),
+            403: htmlResponse('The form expired (CSRF check failed)'),
+            410: htmlResponse('The link was used, has expired or never existed'),
+          },
         },
       },
       async (request, reply) => {
-        const { token } = request.params as { token: string }
-        const body = request.body as { csrf: string }
+        const { token } = request.params
+        const body = request.body
         if (!(await deps.unlock.peek(token))) return unusable(reply)
-        if (!csrf.valid('login-unlock', token, body.csrf)) return sendPage(reply, 'Unlock sign-in', confirmPage(token), 403)
+        if (!csrf.valid('login-unlock', token, body.csrf))
+          return sendPage(reply, 'Unlock sign-in', confirmPage(token), 403)
         const userId = await deps.unlock.consume(token)
         if (!userId) return unusable(reply)
-        reply.header('set-cookie', deps.deviceCookies.setCookieHeader(deps.deviceCookies.issue(userId, clock()), { secure }))
-        return sendPage(reply, 'Sign-in unlocked', html`<p>This browser can sign in to your account again. Return to the application and sign in.</p>`)
+        reply.header(
+          'set-cookie',
+          deps.deviceCookies.setCookieHeader(deps.deviceCookies.issue(userId, clock()), { secure }),
+        )
+        return sendPage(
+          reply,
+          'Sign-in unlocked',
+          html`<p>This browser can sign in to your account again. Return to the application and sign in.</p>`,
+        )
       },
     )
   }

@@ -5,8 +5,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import { OAUTH_ROUTES } from './provider.ts'
+import { identifyPublicRefreshClient } from './public-refresh.ts'
 
-const PUBLIC_REASON = 'OAuth 2.0 / OpenID Connect protocol endpoint: oidc-provider authenticates clients and users itself'
+const PUBLIC_REASON =
+  'OAuth 2.0 / OpenID Connect protocol endpoint: oidc-provider authenticates clients and users itself'
 
 export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: string }): FastifyPluginAsync {
   const callback = deps.provider.callback()
@@ -22,13 +24,23 @@ export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: strin
     request.raw.headers.host = publicHost
     // RFC 8414 metadata is the same document as OpenID discovery; serve one source of truth.
     if (request.raw.url?.startsWith('/.well-known/oauth-authorization-server')) {
-      request.raw.url = request.raw.url.replace('/.well-known/oauth-authorization-server', '/.well-known/openid-configuration')
+      request.raw.url = request.raw.url.replace(
+        '/.well-known/oauth-authorization-server',
+        '/.well-known/openid-configuration',
+      )
     }
+    // A public client refreshing without client_id (RFC 6749 §6; fhirclient's default) is named from its token.
+    if (request.raw.url?.split('?')[0] === OAUTH_ROUTES.token)
+      await identifyPublicRefreshClient(deps.provider, request.raw)
     await callback(request.raw, res)
   }
 
   return async function oauthProtocolPlugin(app) {
-    const paths = new Set<string>(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', ...Object.values(OAUTH_ROUTES)])
+    const paths = new Set<string>([
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server',
+      ...Object.values(OAUTH_ROUTES),
+    ])
     for (const url of paths) {
       for (const path of [url, `${url}/*`]) {
         app.route({

@@ -4,16 +4,23 @@
 // and ends every other session, every grant and every token of the account (revoke-account.ts):
 // other devices and apps sign in again with the new password.
 
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import { Type } from 'typebox'
 import type { Database } from '../../platform/db/index.ts'
 import type { AccountDirectory, DirectoryAccount } from './account-directory.ts'
 import { createFormCsrf } from './pages/form-csrf.ts'
 import { html } from './pages/html.ts'
-import { errorBlock, newPasswordFields, PASSWORDS_DIFFER, policyProblems, usernameHint } from './pages/password-fields.ts'
+import {
+  errorBlock,
+  newPasswordFields,
+  PASSWORDS_DIFFER,
+  policyProblems,
+  usernameHint,
+} from './pages/password-fields.ts'
 import { htmlResponse, sendPage } from './pages/send-page.ts'
 import { revokeAllForAccount } from './revoke-account.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 export interface PasswordChangeDeps {
   readonly provider: Provider
@@ -23,7 +30,8 @@ export interface PasswordChangeDeps {
   readonly publicUrl: string
 }
 
-const WRONG_PASSWORD = 'The current password is not right, or there were too many attempts. Wait a minute and try again.'
+const WRONG_PASSWORD =
+  'The current password is not right, or there were too many attempts. Wait a minute and try again.'
 const FORM_EXPIRED = 'The form expired. Please try again.'
 
 const ChangeForm = Type.Object(
@@ -35,7 +43,14 @@ const ChangeForm = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ currentPassword: 'correct horse battery staple', newPassword: 'lantern orchard seventeen', confirmPassword: 'lantern orchard seventeen', csrf: 'token-from-the-form' }],
+    examples: [
+      {
+        currentPassword: 'correct horse battery staple',
+        newPassword: 'lantern orchard seventeen',
+        confirmPassword: 'lantern orchard seventeen',
+        csrf: 'token-from-the-form',
+      },
+    ],
   },
 )
 
@@ -45,9 +60,12 @@ interface SignedIn {
   readonly account: DirectoryAccount
 }
 
-export function passwordChangeRoutes(deps: PasswordChangeDeps): FastifyPluginAsync {
+export function passwordChangeRoutes(deps: PasswordChangeDeps): RoutePlugin {
   const { provider, accounts } = deps
-  const csrf = createFormCsrf({ secret: deps.cookieSecret, secureCookies: deps.publicUrl.startsWith('https://') })
+  const csrf = createFormCsrf({
+    secret: deps.cookieSecret,
+    secureCookies: deps.publicUrl.startsWith('https://'),
+  })
 
   /** The signed-in, active account of this browser's session; undefined without one. */
   async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined> {
@@ -71,17 +89,31 @@ ${newPasswordFields()}
 </form>`
 
   const notSignedIn = (reply: FastifyReply) =>
-    sendPage(reply, 'Sign in first', html`<p>You are not signed in in this browser. Sign in through a Vigil app, then open this page again.</p>`, 403)
+    sendPage(
+      reply,
+      'Sign in first',
+      html`<p>You are not signed in in this browser. Sign in through a Vigil app, then open this page again.</p>`,
+      403,
+    )
 
   return async function passwordChangePlugin(app) {
     // Public to the bearer-token layer: the route authenticates the browser session itself.
     const reason = 'Password change page: authenticated by the sign-in session cookie, not a bearer token'
     const Page = htmlResponse('HTML page')
-    const Refused = htmlResponse('Not signed in, the form expired, or the current password is wrong: the form or a sign-in hint')
+    const Refused = htmlResponse(
+      'Not signed in, the form expired, or the current password is wrong: the form or a sign-in hint',
+    )
 
     app.get(
       '/account/password',
-      { config: { public: reason }, schema: { summary: 'The form to change the password of the signed-in user (HTML)', tags: ['Sign-in'], response: { 200: Page, 403: Refused } } },
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'The form to change the password of the signed-in user (HTML)',
+          tags: ['Sign-in'],
+          response: { 200: Page, 403: Refused },
+        },
+      },
       async (request, reply) => {
         const who = await signedIn(request, reply)
         if (!who) return notSignedIn(reply)
@@ -97,19 +129,34 @@ ${newPasswordFields()}
           summary: 'Change the password of the signed-in user; signs every other session out',
           tags: ['Sign-in'],
           body: ChangeForm,
-          response: { 200: Page, 403: Refused, 422: htmlResponse('The new password was refused (policy, or the two differ): the form again with the reasons') },
+          response: {
+            200: Page,
+            403: Refused,
+            422: htmlResponse(
+              'The new password was refused (policy, or the two differ): the form again with the reasons',
+            ),
+          },
         },
       },
       async (request, reply) => {
         const who = await signedIn(request, reply)
         if (!who) return notSignedIn(reply)
-        const body = request.body as { currentPassword: string; newPassword: string; confirmPassword: string; csrf: string }
-        const again = (error: string | readonly string[], status: number) => sendPage(reply, 'Change your password', form(who, error), status)
+        const body = request.body
+        const again = (error: string | readonly string[], status: number) =>
+          sendPage(reply, 'Change your password', form(who, error), status)
         if (!csrf.valid('password-change', who.sessionUid, body.csrf)) return again(FORM_EXPIRED, 403)
         if (body.newPassword !== body.confirmPassword) return again(PASSWORDS_DIFFER, 422)
 
-        const result = await accounts.changePassword({ accountId: who.account.id, currentPassword: body.currentPassword, newPassword: body.newPassword, ip: request.ip })
-        if (!result.ok) return result.reason === 'policy' ? again(policyProblems(result.problems), 422) : again(WRONG_PASSWORD, 403)
+        const result = await accounts.changePassword({
+          accountId: who.account.id,
+          currentPassword: body.currentPassword,
+          newPassword: body.newPassword,
+          ip: request.ip,
+        })
+        if (!result.ok)
+          return result.reason === 'policy'
+            ? again(policyProblems(result.problems), 422)
+            : again(WRONG_PASSWORD, 403)
         await revokeAllForAccount(deps.db, who.account.id, { keepSessionUid: who.sessionUid })
         return sendPage(
           reply,

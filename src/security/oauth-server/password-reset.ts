@@ -16,7 +16,7 @@
 // route pattern instead of the path (config.secretInPath), and the link's GET page only peeks at
 // the token — a mail scanner that fetches the link does not use it up.
 
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Database } from '../../platform/db/index.ts'
 import type { Mailer } from '../../platform/mail/index.ts'
@@ -24,12 +24,22 @@ import { emailAddressProblem } from '../../platform/mail/email-address.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { createFormCsrf } from './pages/form-csrf.ts'
 import { html } from './pages/html.ts'
-import { errorBlock, newPasswordFields, PASSWORDS_DIFFER, policyProblems, usernameHint } from './pages/password-fields.ts'
+import {
+  errorBlock,
+  newPasswordFields,
+  PASSWORDS_DIFFER,
+  policyProblems,
+  usernameHint,
+} from './pages/password-fields.ts'
 import { htmlResponse, sendPage } from './pages/send-page.ts'
 import { revokeAllForAccount } from './revoke-account.ts'
+import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 export interface PasswordResetDeps {
-  readonly accounts: Pick<AccountDirectory, 'requestPasswordReset' | 'findPasswordResetAccount' | 'completePasswordReset'>
+  readonly accounts: Pick<
+    AccountDirectory,
+    'requestPasswordReset' | 'findPasswordResetAccount' | 'completePasswordReset'
+  >
   readonly db: Database
   readonly mailer: Mailer
   readonly cookieSecret: string
@@ -40,36 +50,61 @@ export interface PasswordResetDeps {
   readonly clock?: () => Date
 }
 
-const SENT = 'If an account exists for that address, we sent a link to choose a new password. The link works once, for 30 minutes. Nothing arrived? Check the address and your spam folder, and ask again in a few minutes.'
+const SENT =
+  'If an account exists for that address, we sent a link to choose a new password. The link works once, for 30 minutes. Nothing arrived? Check the address and your spam folder, and ask again in a few minutes.'
 const FORM_EXPIRED = 'The form expired. Please try again.'
-const LINK_UNUSABLE = 'This link cannot be used: it was already used, it has expired, or a newer link replaced it.'
+const LINK_UNUSABLE =
+  'This link cannot be used: it was already used, it has expired, or a newer link replaced it.'
 
-const Token = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) }, { additionalProperties: false })
+const Token = Type.Object(
+  { token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) },
+  { additionalProperties: false },
+)
 const RequestForm = Type.Object(
   { email: Type.String({ maxLength: 320 }), csrf: Type.String({ maxLength: 128 }) },
   { additionalProperties: false, examples: [{ email: 'patient@demo.test', csrf: 'token-from-the-form' }] },
 )
 const ResetForm = Type.Object(
-  { newPassword: Type.String({ maxLength: 1024 }), confirmPassword: Type.String({ maxLength: 1024 }), csrf: Type.String({ maxLength: 128 }) },
-  { additionalProperties: false, examples: [{ newPassword: 'lantern orchard seventeen', confirmPassword: 'lantern orchard seventeen', csrf: 'token-from-the-form' }] },
+  {
+    newPassword: Type.String({ maxLength: 1024 }),
+    confirmPassword: Type.String({ maxLength: 1024 }),
+    csrf: Type.String({ maxLength: 128 }),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        newPassword: 'lantern orchard seventeen',
+        confirmPassword: 'lantern orchard seventeen',
+        csrf: 'token-from-the-form',
+      },
+    ],
+  },
 )
 
 const Page = htmlResponse('HTML page')
-const BadAddress = htmlResponse('The address does not meet the email policy (ADR-0015): the form again with the reason')
+const BadAddress = htmlResponse(
+  'The address does not meet the email policy (ADR-0015): the form again with the reason',
+)
 const Expired = htmlResponse('The form expired (CSRF check failed): the form again')
 const Gone = htmlResponse('The link was used, has expired or never existed')
-const Refused = htmlResponse('The new password was refused (policy, or the two differ): the form again with the reasons')
+const Refused = htmlResponse(
+  'The new password was refused (policy, or the two differ): the form again with the reasons',
+)
 
 interface MailJob {
   readonly email: string
   readonly ip: string
 }
 
-export function passwordResetRoutes(deps: PasswordResetDeps): FastifyPluginAsync {
+export function passwordResetRoutes(deps: PasswordResetDeps): RoutePlugin {
   const { accounts, mailer } = deps
   const clock = deps.clock ?? (() => new Date())
   const maxInFlight = deps.maxMailsInFlight ?? 100
-  const csrf = createFormCsrf({ secret: deps.cookieSecret, secureCookies: deps.publicUrl.startsWith('https://') })
+  const csrf = createFormCsrf({
+    secret: deps.cookieSecret,
+    secureCookies: deps.publicUrl.startsWith('https://'),
+  })
   const jobs = new WeakMap<FastifyRequest, MailJob>()
   const inFlight = new Set<Promise<void>>()
 
@@ -93,17 +128,24 @@ ${newPasswordFields()}
 </form>`
 
   const unusable = (reply: FastifyReply) =>
-    sendPage(reply, 'Link not valid', html`<p>${LINK_UNUSABLE}</p><p><a href="/account/password-reset">Ask for a new link</a></p>`, 410)
+    sendPage(
+      reply,
+      'Link not valid',
+      html`<p>${LINK_UNUSABLE}</p><p><a href="/account/password-reset">Ask for a new link</a></p>`,
+      410,
+    )
 
   function mailFor(link: { token: string; expiresAt: Date }) {
     const url = `${deps.publicUrl}/account/password-reset/${link.token}`
     const minutes = Math.max(1, Math.round((link.expiresAt.getTime() - clock().getTime()) / 60_000))
     const intro = 'Someone asked to reset the password of the Vigil account for this email address.'
-    const outro = 'The link works once. If you did not ask for it, ignore this message: your password stays as it is.'
+    const outro =
+      'The link works once. If you did not ask for it, ignore this message: your password stays as it is.'
     return {
       subject: 'Reset your Vigil password',
       text: `${intro}\n\nTo choose a new password, open this link within ${minutes} minutes:\n\n${url}\n\n${outro}\n`,
-      html: html`<p>${intro}</p><p>To choose a new password, open this link within ${minutes} minutes:</p><p><a href="${url}">${url}</a></p><p>${outro}</p>`.html,
+      html: html`<p>${intro}</p><p>To choose a new password, open this link within ${minutes} minutes:</p><p><a href="${url}">${url}</a></p><p>${outro}</p>`
+        .html,
     }
   }
 
@@ -128,15 +170,28 @@ ${newPasswordFields()}
 
     app.get(
       '/account/password-reset',
-      { config: { public: reason }, schema: { summary: 'The form to ask for a password reset link (HTML)', tags: ['Sign-in'], response: { 200: Page } } },
-      async (request, reply) => sendPage(reply, 'Reset your password', requestForm(csrf.nonce(request, reply))),
+      {
+        config: { public: reason },
+        schema: {
+          summary: 'The form to ask for a password reset link (HTML)',
+          tags: ['Sign-in'],
+          response: { 200: Page },
+        },
+      },
+      async (request, reply) =>
+        sendPage(reply, 'Reset your password', requestForm(csrf.nonce(request, reply))),
     )
 
     app.post(
       '/account/password-reset',
       {
         config: { public: reason },
-        schema: { summary: 'Ask for a password reset link by mail; the same answer for every address', tags: ['Sign-in'], body: RequestForm, response: { 200: Page, 400: BadAddress, 403: Expired } },
+        schema: {
+          summary: 'Ask for a password reset link by mail; the same answer for every address',
+          tags: ['Sign-in'],
+          body: RequestForm,
+          response: { 200: Page, 400: BadAddress, 403: Expired },
+        },
         onResponse: async (request) => {
           const job = jobs.get(request)
           if (!job) return
@@ -149,14 +204,25 @@ ${newPasswordFields()}
         },
       },
       async (request, reply) => {
-        const body = request.body as { email: string; csrf: string }
+        const body = request.body
         const nonce = csrf.existingNonce(request)
         if (!nonce || !csrf.valid('password-reset-request', nonce, body.csrf)) {
-          return sendPage(reply, 'Reset your password', requestForm(csrf.nonce(request, reply), FORM_EXPIRED), 403)
+          return sendPage(
+            reply,
+            'Reset your password',
+            requestForm(csrf.nonce(request, reply), FORM_EXPIRED),
+            403,
+          )
         }
         // The email policy (ADR-0015) says nothing about which addresses have accounts: refuse a look-alike at once.
         const emailProblem = emailAddressProblem(body.email)
-        if (emailProblem) return sendPage(reply, 'Reset your password', requestForm(nonce, `The email address ${emailProblem}.`), 400)
+        if (emailProblem)
+          return sendPage(
+            reply,
+            'Reset your password',
+            requestForm(nonce, `The email address ${emailProblem}.`),
+            400,
+          )
         jobs.set(request, { email: body.email.trim(), ip: request.ip })
         return sendPage(reply, 'Check your email', html`<p>${SENT}</p>`)
       },
@@ -166,10 +232,15 @@ ${newPasswordFields()}
       '/account/password-reset/:token',
       {
         config: { public: reason, secretInPath: true },
-        schema: { summary: 'The page of a mailed reset link: the form to choose a new password (HTML)', tags: ['Sign-in'], params: Token, response: { 200: Page, 410: Gone } },
+        schema: {
+          summary: 'The page of a mailed reset link: the form to choose a new password (HTML)',
+          tags: ['Sign-in'],
+          params: Token,
+          response: { 200: Page, 410: Gone },
+        },
       },
       async (request, reply) => {
-        const { token } = request.params as { token: string }
+        const { token } = request.params
         const account = await accounts.findPasswordResetAccount(token)
         if (!account) return unusable(reply)
         return sendPage(reply, 'Choose a new password', resetForm(token, account.email))
@@ -189,17 +260,19 @@ ${newPasswordFields()}
         },
       },
       async (request, reply) => {
-        const { token } = request.params as { token: string }
-        const body = request.body as { newPassword: string; confirmPassword: string; csrf: string }
+        const { token } = request.params
+        const body = request.body
         const account = await accounts.findPasswordResetAccount(token)
         if (!account) return unusable(reply)
-        const again = (error: string | readonly string[], status: number) => sendPage(reply, 'Choose a new password', resetForm(token, account.email, error), status)
+        const again = (error: string | readonly string[], status: number) =>
+          sendPage(reply, 'Choose a new password', resetForm(token, account.email, error), status)
         if (!csrf.valid('password-reset', token, body.csrf)) return again(FORM_EXPIRED, 403)
         if (body.newPassword !== body.confirmPassword) return again(PASSWORDS_DIFFER, 422)
 
         // Single use, atomically (users module: one UPDATE … WHERE used_at IS NULL).
         const result = await accounts.completePasswordReset({ token, newPassword: body.newPassword })
-        if (!result.ok) return result.reason === 'policy' ? again(policyProblems(result.problems), 422) : unusable(reply)
+        if (!result.ok)
+          return result.reason === 'policy' ? again(policyProblems(result.problems), 422) : unusable(reply)
         // Whoever knew the old password — or held a session or a token — loses access now.
         await revokeAllForAccount(deps.db, result.accountId)
         return sendPage(

@@ -19,7 +19,13 @@ import { timingSafeEqual } from 'node:crypto'
 import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
 
-const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'])
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+])
 
 /** The keyring's keyed blind index (platform/crypto/keyring.ts). */
 export interface StorageKeyring {
@@ -50,7 +56,11 @@ export interface ClientLookup {
   find(clientId: string): Promise<AdapterPayload | undefined>
 }
 
-export function createPostgresAdapterFactory(deps: { db: Queryable; clients: ClientLookup; keyring: StorageKeyring }) {
+export function createPostgresAdapterFactory(deps: {
+  db: Queryable
+  clients: ClientLookup
+  keyring: StorageKeyring
+}) {
   const { db, keyring } = deps
   const key = (value: string) => oidcStorageId(keyring, value)
 
@@ -69,7 +79,13 @@ export function createPostgresAdapterFactory(deps: { db: Queryable; clients: Cli
   }
 
   /** The payload oidc-provider expects back: its jti (the value it asked with, or a handle), and references turned back into handles. */
-  function fromStored(model: string, stored: string, payload: AdapterPayload, jti: string | undefined, extra: Partial<AdapterPayload>): AdapterPayload {
+  function fromStored(
+    model: string,
+    stored: string,
+    payload: AdapterPayload,
+    jti: string | undefined,
+    extra: Partial<AdapterPayload>,
+  ): AdapterPayload {
     const out: AdapterPayload = { ...payload, ...extra, jti: jti ?? handleFor(keyring, stored) }
     if (model === 'Interaction' && typeof out.deviceCode === 'string') {
       const ref = REFERENCE.exec(out.deviceCode)
@@ -84,7 +100,8 @@ export function createPostgresAdapterFactory(deps: { db: Queryable; clients: Cli
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed through the client store')
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null
-      const grantId = GRANTABLE.has(this.model) && typeof payload.grantId === 'string' ? key(payload.grantId) : null
+      const grantId =
+        GRANTABLE.has(this.model) && typeof payload.grantId === 'string' ? key(payload.grantId) : null
       const userCode = typeof payload.userCode === 'string' ? key(payload.userCode) : null
       const uid = typeof payload.uid === 'string' ? key(payload.uid) : null
       await db.query(
@@ -92,11 +109,24 @@ export function createPostgresAdapterFactory(deps: { db: Queryable; clients: Cli
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
            user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-        [this.model, key(id), JSON.stringify(toStored(this.model, payload)), grantId, userCode, uid, expiresAt],
+        [
+          this.model,
+          key(id),
+          JSON.stringify(toStored(this.model, payload)),
+          grantId,
+          userCode,
+          uid,
+          expiresAt,
+        ],
       )
     }
 
-    private async findWhere(column: 'id' | 'user_code' | 'uid', value: string, jti: string | undefined, extra: Partial<AdapterPayload> = {}): Promise<AdapterPayload | undefined> {
+    private async findWhere(
+      column: 'id' | 'user_code' | 'uid',
+      value: string,
+      jti: string | undefined,
+      extra: Partial<AdapterPayload> = {},
+    ): Promise<AdapterPayload | undefined> {
       const { rows } = await db.query<{ id: string; payload: AdapterPayload; consumed_at: Date | null }>(
         `SELECT id, payload, consumed_at FROM oidc_payloads
          WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
@@ -104,9 +134,12 @@ export function createPostgresAdapterFactory(deps: { db: Queryable; clients: Cli
       )
       const row = rows[0]
       if (!row) return undefined
-      const stored = typeof row.payload === 'string' ? (JSON.parse(row.payload) as AdapterPayload) : row.payload
+      const stored =
+        typeof row.payload === 'string' ? (JSON.parse(row.payload) as AdapterPayload) : row.payload
       const payload = fromStored(this.model, row.id, stored, jti, extra)
-      return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload
+      return row.consumed_at
+        ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) }
+        : payload
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -123,7 +156,10 @@ export function createPostgresAdapterFactory(deps: { db: Queryable; clients: Cli
     }
 
     async consume(id: string): Promise<void> {
-      await db.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL', [this.model, key(id)])
+      await db.query(
+        'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+        [this.model, key(id)],
+      )
     }
 
     async destroy(id: string): Promise<void> {
@@ -139,6 +175,51 @@ export function createPostgresAdapterFactory(deps: { db: Queryable; clients: Cli
 
 /** Removes expired rows; run periodically (retention). */
 export async function sweepExpiredPayloads(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query("DELETE FROM oidc_payloads WHERE expires_at < now() - interval '1 hour'")
+  const { rowCount } = await db.query(
+    "DELETE FROM oidc_payloads WHERE expires_at < now() - interval '1 hour'",
+  )
   return rowCount
+}
+
+/** The two models a bearer access token is stored under: a user's (or a paired device's) token, or a client-credentials token. */
+export type BearerModel = 'AccessToken' | 'ClientCredentials'
+
+export interface StoredBearer {
+  readonly model: BearerModel
+  /** The row's key: the token's keyed hash (never the token). */
+  readonly storedId: string
+  /** The payload as oidc-provider's adapter would return it (jti = the value presented). */
+  readonly payload: AdapterPayload
+}
+
+/**
+ * A presented bearer token looked up once, under either model (issue 17): one statement instead of
+ * `AccessToken.find` then `ClientCredentials.find`. The caller hands the payload to that model's
+ * own verification (expiry, format) before trusting it.
+ */
+export async function findBearerToken(
+  db: Queryable,
+  keyring: StorageKeyring,
+  value: string,
+): Promise<StoredBearer | undefined> {
+  const storedId = oidcStorageId(keyring, value)
+  const { rows } = await db.query<{
+    model: BearerModel
+    payload: AdapterPayload | string
+    consumed_at: Date | null
+  }>(
+    `SELECT model, payload, consumed_at FROM oidc_payloads
+      WHERE model IN ('AccessToken', 'ClientCredentials') AND id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+    [storedId],
+  )
+  // The same value stored under both models cannot happen (a random 256-bit value each); refuse it if it ever did.
+  if (rows.length !== 1) return undefined
+  const row = rows[0] as (typeof rows)[number]
+  const stored = typeof row.payload === 'string' ? (JSON.parse(row.payload) as AdapterPayload) : row.payload
+  const payload: AdapterPayload = {
+    ...stored,
+    jti: value,
+    ...(row.consumed_at ? { consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : {}),
+  }
+  return { model: row.model, storedId, payload }
 }

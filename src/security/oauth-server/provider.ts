@@ -10,9 +10,28 @@ import { successSource, userCodeConfirmSource, userCodeInputSource } from './dev
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
 import { createPostgresAdapterFactory, type StorageKeyring } from './postgres-adapter.ts'
-import { API_SCOPES, defaultScopeOf, FHIR_SCOPES, firstRefusedScope, normalizeScopes, parseSmartScope, scopeAllowed, STATIC_SCOPES } from './scopes.ts'
+import {
+  API_SCOPES,
+  defaultScopeOf,
+  FHIR_SCOPES,
+  firstRefusedScope,
+  normalizeScopes,
+  parseSmartScope,
+  scopeAllowed,
+  STATIC_SCOPES,
+} from './scopes.ts'
+import { renderOAuthError } from './error-page.ts'
 import { consumeLaunch, fhirUserOf, grantPatient, recordGrantContext, SMART_ERRORS } from './smart.ts'
 import { registerTokenExchange } from './token-exchange.ts'
+import { answerDatabaseOutagesWith503 } from './unavailable.ts'
+
+/**
+ * Algorithms a client may sign its private_key_jwt assertion with (advertised by discovery, each
+ * shown to work by test/e2e/smart-discovery-behaviour.test.ts). Ed25519 is the fully-specified
+ * name (RFC 9864) that current libraries (openid-client, jose 6) put in the header for an Ed25519
+ * key; EdDSA is the older name for the same signature, still sent by others (fhirclient's jose 4).
+ */
+export const CLIENT_AUTH_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'Ed25519', 'EdDSA'] as const
 
 export const OAUTH_ROUTES = {
   authorization: '/oauth/authorize',
@@ -81,7 +100,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     // must name the scope. So oidc-provider sees every registered scope as allowed, and the
     // `scope` check below (authorization, PAR, device flow) and prepareClientCredentialsScope
     // (client credentials) hold the client to `registered_scope`, its registration.
-    adapter: createPostgresAdapterFactory({ db: deps.db, keyring: deps.keyring, clients: { find: async (id) => withScopeRegistration(await deps.clients.find(id)) } }),
+    adapter: createPostgresAdapterFactory({
+      db: deps.db,
+      keyring: deps.keyring,
+      clients: { find: async (id) => withScopeRegistration(await deps.clients.find(id)) },
+    }),
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: [cookieSecret],
@@ -96,13 +119,31 @@ export function createProvider(deps: ProviderDeps): Provider {
         accountId: sub,
         async claims(_use, scope) {
           // SMART App Launch §2.0.10 (fhirUser): the user's FHIR resource, an absolute URL on /fhir/R4.
-          const fhirUser = scope.split(' ').includes('fhirUser') ? await fhirUserOf(deps.db, fhir, sub) : undefined
-          return { sub, email: account.email, email_verified: account.emailVerified, name: account.displayName ?? undefined, ...(fhirUser ? { fhirUser } : {}) }
+          const fhirUser = scope.split(' ').includes('fhirUser')
+            ? await fhirUserOf(deps.db, fhir, sub)
+            : undefined
+          return {
+            sub,
+            email: account.email,
+            email_verified: account.emailVerified,
+            name: account.displayName ?? undefined,
+            ...(fhirUser ? { fhirUser } : {}),
+          }
         },
       }
     },
     // acr, amr and auth_time let a relying party see how the user authenticated (both factors or one).
-    claims: { acr: null, amr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name'], fhirUser: ['fhirUser'] },
+    claims: {
+      acr: null,
+      amr: null,
+      auth_time: null,
+      sid: null,
+      iss: null,
+      openid: ['sub', 'acr', 'amr'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+      fhirUser: ['fhirUser'],
+    },
     scopes: [...STATIC_SCOPES],
 
     // Authorization code only: no implicit, no hybrid (OAuth 2.0 Security BCP, RFC 9700 §2.1.2).
@@ -112,7 +153,7 @@ export function createProvider(deps: ProviderDeps): Provider {
 
     clientAuthMethods: ['none', 'client_secret_basic', 'private_key_jwt'],
     enabledJWA: {
-      clientAuthSigningAlgValues: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'],
+      clientAuthSigningAlgValues: [...CLIENT_AUTH_SIGNING_ALGS],
       idTokenSigningAlgValues: ['ES256'],
     },
     clientDefaults: {
@@ -126,11 +167,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       // default_scope: RFC 6749 §3.3, the scopes a request without `scope` is given (absent: all of `scope`).
       properties: ['first_party', 'default_scope', 'registered_scope'],
       validator(_ctx, key, value, metadata) {
-        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean')
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean')
+          throw new errors.InvalidClientMetadata('first_party must be a boolean')
         if (key === 'default_scope' && value !== undefined) {
-          if (typeof value !== 'string') throw new errors.InvalidClientMetadata('default_scope must be a space-separated string')
+          if (typeof value !== 'string')
+            throw new errors.InvalidClientMetadata('default_scope must be a space-separated string')
           const registered = String(metadata.registered_scope ?? metadata.scope ?? '').split(' ')
-          if (value.split(' ').some((s) => s && !scopeAllowed(registered, s))) throw new errors.InvalidClientMetadata('default_scope must name only scopes the client is registered for')
+          if (value.split(' ').some((s) => s && !scopeAllowed(registered, s)))
+            throw new errors.InvalidClientMetadata(
+              'default_scope must name only scopes the client is registered for',
+            )
         }
       },
     },
@@ -139,7 +185,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       // RFC 8628: a device without a keyboard is paired by the patient on a phone.
-      deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', userCodeInputSource, userCodeConfirmSource, successSource },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource,
+        userCodeConfirmSource,
+        successSource,
+      },
       // RFC 7662 / RFC 7009: only authenticated (confidential) clients may introspect or revoke.
       introspection: {
         enabled: true,
@@ -161,7 +214,12 @@ export function createProvider(deps: ProviderDeps): Provider {
         useGrantedResource: async () => true,
         getResourceServerInfo: async (ctx, resourceIndicator, client) => {
           if (client) prepareClientCredentialsScope(ctx, client)
-          const scopes = resourceIndicator === api ? API_SCOPES : resourceIndicator === fhir ? [...FHIR_SCOPES, ...granularScopesIn(ctx)] : undefined
+          const scopes =
+            resourceIndicator === api
+              ? API_SCOPES
+              : resourceIndicator === fhir
+                ? [...FHIR_SCOPES, ...granularScopesIn(ctx)]
+                : undefined
           if (!scopes) throw new errors.InvalidTarget()
           return {
             scope: scopes.join(' '),
@@ -181,7 +239,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       async aud(ctx, value) {
         if (value === undefined) return
         // SMART App Launch §2.0.5: the app names the FHIR server it will call; any other is refused.
-        if (typeof value !== 'string' || !URL.canParse(value)) throw new errors.InvalidRequest(SMART_ERRORS.audMalformed)
+        if (typeof value !== 'string' || !URL.canParse(value))
+          throw new errors.InvalidRequest(SMART_ERRORS.audMalformed)
         if (value.replace(/\/$/, '') !== fhir) throw new errors.InvalidRequest(SMART_ERRORS.audOther)
       },
       // The scope the request goes on with: the client's default when absent (RFC 6749 §3.3), v1
@@ -194,13 +253,18 @@ export function createProvider(deps: ProviderDeps): Provider {
         let scope = typeof value === 'string' ? value : defaultScopeOf(registration(client))
         const asked = requestedScope(ctx)
         const prompt = typeof params.prompt === 'string' ? params.prompt.split(' ') : []
-        const refreshable = client.grantTypeAllowed('refresh_token') && (prompt.length === 0 || prompt.includes('consent'))
+        const refreshable =
+          client.grantTypeAllowed('refresh_token') && (prompt.length === 0 || prompt.includes('consent'))
         const words = new Set(scope.split(' ').filter(Boolean))
         if (refreshable && asked.includes('offline_access')) words.add('offline_access')
         if (!refreshable) words.delete('offline_access')
         scope = normalizeScopes([...words].join(' '))
         const refused = firstRefusedScope(registered, scope.split(' ').filter(Boolean))
-        if (refused) throw new errors.InvalidScope(`${refused.reason === 'unknown' ? 'unknown scope' : 'requested scope is not allowed'}: ${refused.scope}`, refused.scope)
+        if (refused)
+          throw new errors.InvalidScope(
+            `${refused.reason === 'unknown' ? 'unknown scope' : 'requested scope is not allowed'}: ${refused.scope}`,
+            refused.scope,
+          )
         params.scope = scope || undefined
       },
       // EHR launch (SMART App Launch §2.0.3): an opaque launch id from POST /api/v2/smart/launch,
@@ -208,8 +272,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       async launch(ctx, value, client) {
         if (value === undefined) return
         const params = ctx.oidc.params as Record<string, unknown>
-        if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(value)) throw new errors.InvalidRequest(SMART_ERRORS.launchUnknown)
-        if (!String(params.scope ?? '').split(' ').includes('launch')) throw new errors.InvalidScope(SMART_ERRORS.launchScope, 'launch')
+        if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(value))
+          throw new errors.InvalidRequest(SMART_ERRORS.launchUnknown)
+        if (
+          !String(params.scope ?? '')
+            .split(' ')
+            .includes('launch')
+        )
+          throw new errors.InvalidScope(SMART_ERRORS.launchScope, 'launch')
         const found = await consumeLaunch(deps.db, value, client?.clientId ?? '', false)
         if (found !== 'ok') throw new errors.InvalidRequest(SMART_ERRORS.launchUnknown)
       },
@@ -221,8 +291,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       const existing = (token as { extra?: Record<string, unknown> }).extra
       // Fail closed: a client-credentials token never carries a scope the client is not registered for.
       if (token.kind === 'ClientCredentials' && ctx?.oidc?.client) {
-        const refused = firstRefusedScope(registeredScopes(ctx.oidc.client), [...token.scopes].filter(Boolean))
-        if (refused) throw new errors.InvalidScope(`requested scope is not allowed: ${refused.scope}`, refused.scope)
+        const refused = firstRefusedScope(
+          registeredScopes(ctx.oidc.client),
+          [...token.scopes].filter(Boolean),
+        )
+        if (refused)
+          throw new errors.InvalidScope(`requested scope is not allowed: ${refused.scope}`, refused.scope)
       }
       const accountId = 'accountId' in token ? (token.accountId as string | undefined) : undefined
       const grantId = 'grantId' in token ? (token.grantId as string | undefined) : undefined
@@ -232,8 +306,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       const withUser = fhirUser ? { ...existing, fhirUser } : existing
       if (!(token.scopes.has('launch/patient') || token.scopes.has('launch'))) return withUser
       // EHR launch: the launch's patient, recorded on the grant; standalone: the user's own record.
-      const launched = grantId && token.scopes.has('launch') ? await grantPatient(deps.db, grantId) : undefined
-      const patient = launched ?? (token.scopes.has('launch/patient') ? await launchPatient(deps.db, accountId) : undefined)
+      const launched =
+        grantId && token.scopes.has('launch') ? await grantPatient(deps.db, grantId) : undefined
+      const patient =
+        launched ?? (token.scopes.has('launch/patient') ? await launchPatient(deps.db, accountId) : undefined)
       return patient ? { ...withUser, patient, need_patient_banner: launched === undefined } : withUser
     },
 
@@ -252,57 +328,102 @@ export function createProvider(deps: ProviderDeps): Provider {
     // when a rotated (consumed) refresh token is presented again.
     rotateRefreshToken: true,
     // The token endpoint answers a browser-hosted app from one of its own redirect origins (CORS).
-    clientBasedCORS: (_ctx, origin, client) => origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
+    clientBasedCORS: (_ctx, origin, client) =>
+      origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
     // SMART App Launch 2.0: offline_access, or online_access (a refresh token that oidc-provider ends
     // with the user's session, as it does for any refresh token issued without offline_access).
-    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') &&
+      (code.scopes.has('offline_access') || code.scopes.has('online_access')),
 
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
     routes: OAUTH_ROUTES,
 
-    async renderError(ctx, out) {
-      // Never echo request parameters; show the OAuth error code and a plain sentence.
-      ctx.type = 'html'
-      const code = String(out.error ?? 'server_error').replace(/[^a-z_]/g, '')
-      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Sign-in could not continue</h1><p>Error: <code>${code}</code></p><p>Return to the application and try again.</p></main></body></html>`
-    },
+    // A request that cannot go back to the app (unknown client, unregistered redirect_uri) or a
+    // failure: a page a person can read (error-page.ts); the refusal is audited (onRefusal below).
+    renderError: renderOAuthError,
   }
 
   const provider = new Provider(config.publicUrl, configuration)
   provider.proxy = config.trustProxy.length > 0
+  // A database outage is 503 with Retry-After on every OAuth endpoint, not the library's 500 (ADR-0025).
+  answerDatabaseOutagesWith503(provider)
   // RFC 8693 token exchange for internal services, on oidc-provider's grant-type extension point;
   // signed with the key oidc-provider signs with (the current one, first in the list).
   const [currentKey] = deps.signingKeys
   if (!currentKey) throw new Error('no signing key')
-  registerTokenExchange(provider, { signingKey: currentKey, audiences: INTERNAL_AUDIENCES, accounts: deps.accounts })
+  registerTokenExchange(provider, {
+    signingKey: currentKey,
+    audiences: INTERNAL_AUDIENCES,
+    accounts: deps.accounts,
+  })
   if (deps.onRefusal) {
     const report = deps.onRefusal
-    const refusal = (endpoint: OAuthRefusal['endpoint']) => (ctx: KoaContextWithOIDC, err: { error?: string }) => {
-      const requestId = ctx.res.getHeader('x-request-id') // set by the Fastify mount: the request's id
-      report({ endpoint, error: String(err.error ?? 'server_error'), clientId: ctx.oidc?.client?.clientId ?? null, requestId: typeof requestId === 'string' ? requestId : null, ip: ctx.ip ?? null })
-    }
+    const refusal =
+      (endpoint: OAuthRefusal['endpoint']) => (ctx: KoaContextWithOIDC, err: { error?: string }) => {
+        const requestId = ctx.res.getHeader('x-request-id') // set by the Fastify mount: the request's id
+        report({
+          endpoint,
+          error: String(err.error ?? 'server_error'),
+          clientId: ctx.oidc?.client?.clientId ?? null,
+          requestId: typeof requestId === 'string' ? requestId : null,
+          ip: ctx.ip ?? null,
+        })
+      }
     provider.on('authorization.error', refusal('authorization'))
     provider.on('grant.error', refusal('token'))
+    // An unexpected failure on either endpoint (oidc-provider's server_error) is audited too.
+    provider.on('server_error', (ctx: KoaContextWithOIDC) => {
+      const route = ctx.oidc?.route
+      if (route === 'authorization' || route === 'resume') refusal('authorization')(ctx, {})
+      else if (route === 'token') refusal('token')(ctx, {})
+    })
   }
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
   // hook for extra token-response members, so this middleware adds it from the stored token.
   provider.use(async (ctx, next) => {
     await next()
     // EHR launch: the code this authorization issued carries its launch's patient, through the grant.
-    if ((ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') && ctx.oidc.params?.launch && ctx.status >= 300 && ctx.status < 400) {
-      await recordGrantContext(provider, deps.db, String(ctx.oidc.params.launch), String(ctx.oidc.params.client_id ?? ''), ctx.response.get('location'))
+    if (
+      (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') &&
+      ctx.oidc.params?.launch &&
+      ctx.status >= 300 &&
+      ctx.status < 400
+    ) {
+      await recordGrantContext(
+        provider,
+        deps.db,
+        String(ctx.oidc.params.launch),
+        String(ctx.oidc.params.client_id ?? ''),
+        ctx.response.get('location'),
+      )
       return
     }
     if (ctx.oidc?.route !== 'token' || ctx.status !== 200) return
-    const body = ctx.body as Record<string, unknown> | undefined
+    let body = ctx.body as Record<string, unknown> | undefined
     if (!body || typeof body.access_token !== 'string' || typeof body.scope !== 'string') return
-    const words = body.scope.split(' ')
+    let words = body.scope.split(' ')
+    // SMART App Launch §scopes for requesting a refresh token: the granted scope names the
+    // offline_access / online_access that got the refresh token (oidc-provider lists only the
+    // resource's scopes for a FHIR token; fhirclient refuses to refresh without seeing one).
+    if (typeof body.refresh_token === 'string') {
+      const refresh = await provider.RefreshToken.find(body.refresh_token)
+      const lifetimes = ['offline_access', 'online_access'].filter(
+        (w) => refresh?.scopes.has(w) && !words.includes(w),
+      )
+      if (lifetimes.length > 0) {
+        words = [...words, ...lifetimes]
+        body = { ...body, scope: words.join(' ') }
+        ctx.body = body
+      }
+    }
     if (!words.includes('launch/patient') && !words.includes('launch')) return
-    const token = await provider.AccessToken.find(body.access_token)
+    const token = await provider.AccessToken.find(body.access_token as string)
     const extra = (token?.extra ?? {}) as Record<string, unknown>
     // need_patient_banner (SMART §2.0.10, context-banner): a standalone app shows whose record it is;
     // in an EHR launch the EHR already does.
-    if (typeof extra.patient === 'string') ctx.body = { ...body, patient: extra.patient, need_patient_banner: extra.need_patient_banner !== false }
+    if (typeof extra.patient === 'string')
+      ctx.body = { ...body, patient: extra.patient, need_patient_banner: extra.need_patient_banner !== false }
   })
   return provider
 }
@@ -312,14 +433,19 @@ function wantsFhir(params: Record<string, unknown>, fhir: string): boolean {
   const aud = params.aud
   if (typeof aud === 'string' && aud.replace(/\/$/, '') === fhir) return true
   const scope = typeof params.scope === 'string' ? params.scope : ''
-  return scope.split(' ').some((s) => parseSmartScope(s) !== undefined || s === 'launch/patient' || s === 'launch')
+  return scope
+    .split(' ')
+    .some((s) => parseSmartScope(s) !== undefined || s === 'launch/patient' || s === 'launch')
 }
 
 type Ctx = KoaContextWithOIDC
 
 /** The scope as the client sent it (before oidc-provider dropped offline_access). */
 function requestedScope(ctx: Ctx): string[] {
-  const source = ctx.method === 'POST' ? (ctx.oidc.body as Record<string, unknown> | undefined) : (ctx.query as Record<string, unknown>)
+  const source =
+    ctx.method === 'POST'
+      ? (ctx.oidc.body as Record<string, unknown> | undefined)
+      : (ctx.query as Record<string, unknown>)
   const raw = source?.['scope']
   return typeof raw === 'string' ? raw.split(' ') : []
 }
@@ -332,20 +458,30 @@ const prepared = new WeakSet<object>()
  * request, from the resource-indicator hooks that oidc-provider calls before it checks the scope.
  */
 function prepareClientCredentialsScope(ctx: Ctx, client: NonNullable<Ctx['oidc']['client']>): void {
-  if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials' || prepared.has(ctx)) return
+  if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials' || prepared.has(ctx))
+    return
   prepared.add(ctx)
   const params = ctx.oidc.params as Record<string, unknown>
   const scope = typeof params.scope === 'string' ? params.scope : defaultScopeOf(registration(client))
   const normalized = normalizeScopes(scope)
   const refused = firstRefusedScope(registeredScopes(client), normalized.split(' ').filter(Boolean))
-  if (refused) throw new errors.InvalidScope(`${refused.reason === 'unknown' ? 'unknown scope' : 'requested scope is not allowed'}: ${refused.scope}`, refused.scope)
+  if (refused)
+    throw new errors.InvalidScope(
+      `${refused.reason === 'unknown' ? 'unknown scope' : 'requested scope is not allowed'}: ${refused.scope}`,
+      refused.scope,
+    )
   params.scope = normalized || undefined
 }
 
 /** Granular SMART scopes (`patient/Observation.rs?category=vital-signs`) this request carries: the FHIR server accepts them too. */
 function granularScopesIn(ctx: Ctx): string[] {
   const entities = (ctx.oidc?.entities ?? {}) as Record<string, { scope?: string } | undefined>
-  const sources = [ctx.oidc?.params?.scope, entities.AuthorizationCode?.scope, entities.RefreshToken?.scope, entities.DeviceCode?.scope]
+  const sources = [
+    ctx.oidc?.params?.scope,
+    entities.AuthorizationCode?.scope,
+    entities.RefreshToken?.scope,
+    entities.DeviceCode?.scope,
+  ]
   const out = new Set<string>()
   for (const source of sources) {
     if (typeof source !== 'string') continue
@@ -363,16 +499,24 @@ function withScopeRegistration<T extends { scope?: unknown } | undefined>(client
 
 function registration(client: { metadata(): unknown }): { scope?: string; default_scope?: unknown } {
   const m = client.metadata() as { registered_scope?: unknown; default_scope?: unknown }
-  return { scope: typeof m.registered_scope === 'string' ? m.registered_scope : '', default_scope: m.default_scope }
+  return {
+    scope: typeof m.registered_scope === 'string' ? m.registered_scope : '',
+    default_scope: m.default_scope,
+  }
 }
 
 /** The scopes a client is registered for (its `scope` metadata as stored). */
 function registeredScopes(client: { metadata(): unknown }): string[] {
-  return String(registration(client).scope ?? '').split(' ').filter(Boolean)
+  return String(registration(client).scope ?? '')
+    .split(' ')
+    .filter(Boolean)
 }
 
 /** The patient record a user launches a SMART app for (standalone launch: their own). */
 async function launchPatient(db: Queryable, userId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL', [userId])
+  const { rows } = await db.query<{ id: string }>(
+    'SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL',
+    [userId],
+  )
   return rows[0]?.id
 }

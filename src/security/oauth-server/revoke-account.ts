@@ -8,7 +8,15 @@ import type { Database } from '../../platform/db/index.ts'
 
 /** The models that carry the account (payload.accountId, see postgres-adapter.ts). Client
  *  credentials tokens have no account; an interaction holds it in its session or its result. */
-const ACCOUNT_MODELS = ['Session', 'Grant', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']
+const ACCOUNT_MODELS = [
+  'Session',
+  'Grant',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]
 
 export interface RevokeOptions {
   /** The uid of a browser session to keep (the one that changed the password); its grants still
@@ -19,7 +27,11 @@ export interface RevokeOptions {
 /** Deletes the account's sessions, grants, codes and tokens, its interactions in flight and its
  *  pending logins between password and second factor, in one transaction. Returns the number of
  *  oidc_payloads rows removed. */
-export async function revokeAllForAccount(db: Database, accountId: string, options: RevokeOptions = {}): Promise<number> {
+export async function revokeAllForAccount(
+  db: Database,
+  accountId: string,
+  options: RevokeOptions = {},
+): Promise<number> {
   return db.transaction(async (tx) => {
     // No index on payload->>'accountId': this runs on a password change or reset only (rare, and
     // reset requests are rate-limited), so a scan of oidc_payloads is an accepted cost.

@@ -9,6 +9,8 @@ export const API_SCOPES = [
   'account:read',
   'device-data:read',
   'device-data:write',
+  // a care team's per-patient target ranges (ADR-0027): never a reading
+  'target-ranges:write',
   'patients:read',
   'patients:write',
   'reports:read',
@@ -25,7 +27,16 @@ export const API_SCOPES = [
 export type ApiScope = (typeof API_SCOPES)[number]
 
 /** The FHIR resource types a SMART scope may name (src/fhir serves them; AuditEvent through the auditor module). */
-export const SMART_TYPES = ['*', 'Patient', 'Practitioner', 'Observation', 'Device', 'DiagnosticReport', 'AuditEvent', 'Subscription'] as const
+export const SMART_TYPES = [
+  '*',
+  'Patient',
+  'Practitioner',
+  'Observation',
+  'Device',
+  'DiagnosticReport',
+  'AuditEvent',
+  'Subscription',
+] as const
 
 /** SMART App Launch context scopes (§ scopes for requesting context data, identity data and refresh tokens). */
 export const SMART_CONTEXT_SCOPES = ['launch', 'launch/patient', 'fhirUser', 'online_access'] as const
@@ -39,9 +50,53 @@ export const SMART_CONTEXT_SCOPES = ['launch', 'launch/patient', 'fhirUser', 'on
  * to its v2 form before it is checked (normalizeScopes).
  */
 export const FHIR_SCOPES = [
-  ...(['patient', 'user', 'system'] as const).flatMap((context) => SMART_TYPES.flatMap((type) => [`${context}/${type}.rs`, `${context}/${type}.read`, `${context}/${type}.cu`, `${context}/${type}.write`])),
+  ...(['patient', 'user', 'system'] as const).flatMap((context) =>
+    SMART_TYPES.flatMap((type) => [
+      `${context}/${type}.rs`,
+      `${context}/${type}.read`,
+      `${context}/${type}.cu`,
+      `${context}/${type}.write`,
+    ]),
+  ),
   ...SMART_CONTEXT_SCOPES,
 ] as readonly string[]
+
+/**
+ * What the SMART configuration's `scopes_supported` advertises: exactly the scopes a client can
+ * be granted and then use on /fhir/R4 (issue 13: discovery lists what works, nothing more; each
+ * one is obtained and used by test/e2e/smart-discovery-behaviour.test.ts, which reads this list
+ * from the document). Reads (`.rs`, v1 `.read`) where a caller of that context may read the type;
+ * writes (`.cu`) only where /fhir/R4 has a write that caller may make. Not advertised, though a
+ * client may still be registered for them: v1 `.write` (it maps to `.cud`, which no resource
+ * server scope carries, so the token gets nothing), patient/system AuditEvent (only auditors read
+ * the trail), system Practitioner, and writes of types with no FHIR write (Observation, Device,
+ * Practitioner, AuditEvent) or that the context may not make (a patient's Patient and
+ * DiagnosticReport, a service's Patient update and DiagnosticReport).
+ */
+const SMART_USES: Record<
+  'patient' | 'user' | 'system',
+  { read: readonly string[]; write: readonly string[] }
+> = {
+  patient: {
+    read: ['*', 'Patient', 'Practitioner', 'Observation', 'Device', 'DiagnosticReport', 'Subscription'],
+    write: ['Subscription'],
+  },
+  user: { read: SMART_TYPES, write: ['*', 'Patient', 'DiagnosticReport', 'Subscription'] },
+  system: {
+    read: ['*', 'Patient', 'Observation', 'Device', 'DiagnosticReport', 'Subscription'],
+    write: ['Subscription'],
+  },
+}
+
+export const SMART_SCOPES_SUPPORTED: readonly string[] = [
+  'openid',
+  'offline_access',
+  ...(['patient', 'user', 'system'] as const).flatMap((context) => [
+    ...SMART_USES[context].read.flatMap((type) => [`${context}/${type}.rs`, `${context}/${type}.read`]),
+    ...SMART_USES[context].write.map((type) => `${context}/${type}.cu`),
+  ]),
+  ...SMART_CONTEXT_SCOPES,
+]
 
 /** Every scope registered with oidc-provider (a client's `scope` metadata may name only these). */
 export const STATIC_SCOPES: readonly string[] = [...OIDC_SCOPES, ...API_SCOPES, ...FHIR_SCOPES]
@@ -59,18 +114,34 @@ export interface SmartScope {
   readonly v1: boolean
 }
 
-const SMART_SCOPE = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|c?r?u?d?s?)(\?([A-Za-z0-9_.:|,=&%/-]+))?$/
+const SMART_SCOPE =
+  /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*|c?r?u?d?s?)(\?([A-Za-z0-9_.:|,=&%/-]+))?$/
 const ORDER = ['c', 'r', 'u', 'd', 's'] as const
 
 /** A SMART resource scope, or undefined when the string is not one (unknown type, malformed suffix). */
 export function parseSmartScope(scope: string): SmartScope | undefined {
   const m = SMART_SCOPE.exec(scope)
   if (!m) return undefined
-  const [, context, type, perms, , rawQuery] = m as unknown as [string, SmartScope['context'], string, string, string | undefined, string | undefined]
+  const [, context, type, perms, , rawQuery] = m as unknown as [
+    string,
+    SmartScope['context'],
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+  ]
   if (!(SMART_TYPES as readonly string[]).includes(type)) return undefined
   if (perms === '') return undefined
   const v1 = perms === 'read' || perms === 'write' || perms === '*'
-  const permissions = new Set<string>(perms === 'read' ? ['r', 's'] : perms === 'write' ? ['c', 'u', 'd'] : perms === '*' ? ORDER : perms.split(''))
+  const permissions = new Set<string>(
+    perms === 'read'
+      ? ['r', 's']
+      : perms === 'write'
+        ? ['c', 'u', 'd']
+        : perms === '*'
+          ? ORDER
+          : perms.split(''),
+  )
   let query: Array<[string, string]> | undefined
   if (rawQuery !== undefined) {
     // Granular scopes are v2 only, on one resource type (not `*`), with name=value pairs.
@@ -127,7 +198,10 @@ export function scopeAllowed(registered: readonly string[], scope: string): bool
 }
 
 /** The first scope of `requested` that is unknown, or not allowed to a client registered with `registered`. */
-export function firstRefusedScope(registered: readonly string[], requested: readonly string[]): { scope: string; reason: 'unknown' | 'not-allowed' } | undefined {
+export function firstRefusedScope(
+  registered: readonly string[],
+  requested: readonly string[],
+): { scope: string; reason: 'unknown' | 'not-allowed' } | undefined {
   for (const scope of requested) {
     if (!isKnownScope(scope)) return { scope, reason: 'unknown' }
     if (!scopeAllowed(registered.map(normalizeScope), scope)) return { scope, reason: 'not-allowed' }
@@ -156,26 +230,38 @@ const API_SCOPE_TEXT: Record<string, string> = {
   'admin:clients': 'Manage OAuth clients (administrators)',
   openid: 'OpenID Connect sign-in (ID token); also reads the caller',
   offline_access: 'A refresh token that outlives the session',
-  profile: 'The user\'s name in the ID token',
-  email: 'The user\'s email in the ID token',
-  fhirUser: 'SMART: the user\'s FHIR resource (Patient or Practitioner) in the ID token',
+  profile: "The user's name in the ID token",
+  email: "The user's email in the ID token",
+  fhirUser: "SMART: the user's FHIR resource (Patient or Practitioner) in the ID token",
   launch: 'SMART EHR launch: the launch context (with the launch parameter)',
-  'launch/patient': 'SMART standalone launch: the patient context (the user\'s own record)',
-  online_access: 'SMART: a refresh token that ends with the user\'s session',
+  'launch/patient': "SMART standalone launch: the patient context (the user's own record)",
+  online_access: "SMART: a refresh token that ends with the user's session",
 }
 
 /** Every scope with what it opens, for the OpenAPI oauth2 scheme and the README. */
 export function scopeDescriptions(): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const scope of [...OIDC_SCOPES, ...API_SCOPES, ...SMART_CONTEXT_SCOPES]) out[scope] = API_SCOPE_TEXT[scope] ?? scope
+  for (const scope of [...OIDC_SCOPES, ...API_SCOPES, ...SMART_CONTEXT_SCOPES])
+    out[scope] = API_SCOPE_TEXT[scope] ?? scope
   for (const context of ['patient', 'user', 'system'] as const) {
     for (const type of SMART_TYPES) {
       const what = type === '*' ? 'every FHIR resource type' : type
-      const who = context === 'patient' ? 'of the launch patient' : context === 'user' ? 'the user may see' : 'of the service\'s organisation'
+      const who =
+        context === 'patient'
+          ? 'of the launch patient'
+          : context === 'user'
+            ? 'the user may see'
+            : "of the service's organisation"
       out[`${context}/${type}.rs`] = `SMART: read and search ${what} ${who}`
       out[`${context}/${type}.cu`] = `SMART: create and update ${what} ${who} (where the policy allows)`
       out[`${context}/${type}.c`] = `SMART: create ${what} ${who} (where the policy allows)`
-      if (type === 'Subscription') out[`${context}/Subscription.crd`] = `SMART: create, read and delete the caller's FHIR Subscriptions (rest-hook); each notification is decided per patient ${who} at delivery`
+      out[`${context}/${type}.r`] = `SMART: read ${what} ${who} by id (not search)`
+      out[`${context}/${type}.s`] = `SMART: search ${what} ${who} (not read by id)`
+      out[`${context}/${type}.u`] = `SMART: update ${what} ${who} (where the policy allows)`
+      out[`${context}/${type}.d`] = `SMART: delete ${what} ${who} (where the policy allows)`
+      if (type === 'Subscription')
+        out[`${context}/Subscription.crd`] =
+          `SMART: create, read and delete the caller's FHIR Subscriptions (rest-hook); each notification is decided per patient ${who} at delivery`
     }
   }
   return out

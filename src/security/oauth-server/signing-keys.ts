@@ -24,13 +24,16 @@ async function createKey(db: Queryable, sealer: Sealer): Promise<string> {
   const kid = randomUUID()
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' }
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG, use: 'sig' }
-  await db.query('INSERT INTO signing_keys (kid, use_for, alg, public_jwk, private_jwk_sealed) VALUES ($1, $2, $3, $4, $5)', [
-    kid,
-    'oauth',
-    SIGNING_ALG,
-    JSON.stringify(publicJwk),
-    sealer.seal(JSON.stringify(privateJwk), `signing_keys:${kid}`),
-  ])
+  await db.query(
+    'INSERT INTO signing_keys (kid, use_for, alg, public_jwk, private_jwk_sealed) VALUES ($1, $2, $3, $4, $5)',
+    [
+      kid,
+      'oauth',
+      SIGNING_ALG,
+      JSON.stringify(publicJwk),
+      sealer.seal(JSON.stringify(privateJwk), `signing_keys:${kid}`),
+    ],
+  )
   return kid
 }
 
@@ -63,7 +66,7 @@ export async function rotateSigningKey(db: Database, sealer: Sealer): Promise<st
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
     await tx.query(
-    `UPDATE signing_keys SET retired_at = now(), expires_at = now() + ($1 || ' days')::interval
+      `UPDATE signing_keys SET retired_at = now(), expires_at = now() + ($1 || ' days')::interval
      WHERE use_for = 'oauth' AND retired_at IS NULL`,
       [String(RETIRED_KEY_LIFETIME_DAYS)],
     )

@@ -13,14 +13,19 @@ export const SMART_ERRORS = {
   audOther: 'aud names a FHIR server other than this one',
   launchUnknown: 'launch is unknown, expired, already used or issued for another client',
   launchScope: 'the launch parameter needs the launch scope',
-  noFhirUser: 'fhirUser was requested but this user has no FHIR identity (a patient record or a clinician role)',
+  noFhirUser:
+    'fhirUser was requested but this user has no FHIR identity (a patient record or a clinician role)',
 } as const
 
 /** How long a launch context may wait for the app (SMART leaves it to the EHR; short, single use). */
 export const LAUNCH_TTL_SECONDS = 300
 
 /** SMART App Launch §2.0.10: the user's FHIR resource — their Patient record, or Practitioner for a clinician. */
-export async function fhirUserOf(db: Queryable, fhirBase: string, userId: string): Promise<string | undefined> {
+export async function fhirUserOf(
+  db: Queryable,
+  fhirBase: string,
+  userId: string,
+): Promise<string | undefined> {
   const { rows } = await db.query<{ patient_id: string | null; clinician: boolean }>(
     `SELECT (SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL LIMIT 1) AS patient_id,
             EXISTS (SELECT 1 FROM user_roles WHERE user_id = $1 AND role = 'clinician') AS clinician`,
@@ -33,22 +38,26 @@ export async function fhirUserOf(db: Queryable, fhirBase: string, userId: string
 }
 
 /** Records an EHR launch context; the id is what the EHR hands the app as `launch`. */
-export async function createLaunch(db: Queryable, input: { clientId: string; userId: string; patientId: string; now: Date }): Promise<{ launch: string; expiresAt: Date }> {
+export async function createLaunch(
+  db: Queryable,
+  input: { clientId: string; userId: string; patientId: string; now: Date },
+): Promise<{ launch: string; expiresAt: Date }> {
   const launch = randomBytes(24).toString('base64url')
   const expiresAt = new Date(input.now.getTime() + LAUNCH_TTL_SECONDS * 1000)
-  await db.query('INSERT INTO smart_launch_contexts (id, client_id, user_id, patient_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    launch,
-    input.clientId,
-    input.userId,
-    input.patientId,
-    input.now.toISOString(),
-    expiresAt.toISOString(),
-  ])
+  await db.query(
+    'INSERT INTO smart_launch_contexts (id, client_id, user_id, patient_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [launch, input.clientId, input.userId, input.patientId, input.now.toISOString(), expiresAt.toISOString()],
+  )
   return { launch, expiresAt }
 }
 
 /** Is this launch usable by this client now (and, with `use`, mark it used)? */
-export async function consumeLaunch(db: Queryable, launch: string, clientId: string, use: boolean): Promise<'ok' | 'refused'> {
+export async function consumeLaunch(
+  db: Queryable,
+  launch: string,
+  clientId: string,
+  use: boolean,
+): Promise<'ok' | 'refused'> {
   const sql = use
     ? 'UPDATE smart_launch_contexts SET used_at = now() WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL RETURNING id'
     : 'SELECT id FROM smart_launch_contexts WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL'
@@ -58,7 +67,10 @@ export async function consumeLaunch(db: Queryable, launch: string, clientId: str
 
 /** The patient an EHR launch bound to this grant, if any. */
 export async function grantPatient(db: Queryable, grantId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ patient_id: string }>('SELECT patient_id FROM smart_grant_contexts WHERE grant_id = $1', [grantId])
+  const { rows } = await db.query<{ patient_id: string }>(
+    'SELECT patient_id FROM smart_grant_contexts WHERE grant_id = $1',
+    [grantId],
+  )
   return rows[0]?.patient_id
 }
 
@@ -67,7 +79,13 @@ export async function grantPatient(db: Queryable, grantId: string): Promise<stri
  * code's grant (single use). A launch that is no longer usable, or that another user created,
  * destroys the code, so the app's token request fails with invalid_grant and nothing is issued.
  */
-export async function recordGrantContext(provider: Provider, db: Queryable, launch: string, clientId: string, location: string): Promise<void> {
+export async function recordGrantContext(
+  provider: Provider,
+  db: Queryable,
+  launch: string,
+  clientId: string,
+  location: string,
+): Promise<void> {
   const code = URL.canParse(location) ? new URL(location).searchParams.get('code') : null
   if (!code) return
   const stored = await provider.AuthorizationCode.find(code)
@@ -103,8 +121,13 @@ export async function isSmartAppOrigin(db: Queryable, origin: string): Promise<b
     [`%${origin.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
   )
   return rows.some((r) => {
-    const m = typeof r.metadata === 'string' ? (JSON.parse(r.metadata) as { redirect_uris?: string[]; scope?: string }) : r.metadata
-    const smart = String(m.scope ?? '').split(' ').some((s) => /^(patient|user)\//.test(s) || s === 'launch' || s === 'launch/patient')
+    const m =
+      typeof r.metadata === 'string'
+        ? (JSON.parse(r.metadata) as { redirect_uris?: string[]; scope?: string })
+        : r.metadata
+    const smart = String(m.scope ?? '')
+      .split(' ')
+      .some((s) => /^(patient|user)\//.test(s) || s === 'launch' || s === 'launch/patient')
     return smart && (m.redirect_uris ?? []).some((u) => URL.parse(u)?.origin === origin)
   })
 }

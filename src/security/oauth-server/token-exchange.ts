@@ -25,7 +25,16 @@ const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
 export const EXCHANGED_TOKEN_MAX_TTL_SECONDS = 300
 
 /** RFC 8693 §2.1 parameters. Registered so oidc-provider keeps them (it strips unknown ones). */
-const PARAMETERS = ['subject_token', 'subject_token_type', 'audience', 'scope', 'resource', 'requested_token_type', 'actor_token', 'actor_token_type'] as const
+const PARAMETERS = [
+  'subject_token',
+  'subject_token_type',
+  'audience',
+  'scope',
+  'resource',
+  'requested_token_type',
+  'actor_token',
+  'actor_token_type',
+] as const
 type ExchangeParams = Partial<Record<(typeof PARAMETERS)[number], string>>
 
 export interface TokenExchangeDeps {
@@ -34,7 +43,9 @@ export interface TokenExchangeDeps {
   /** The audiences an exchanged token may name (INTERNAL_AUDIENCES). */
   readonly audiences: readonly string[]
   /** A user's token is exchanged only while the account is active. */
-  readonly accounts: { findAccount(id: string): Promise<{ readonly status: 'active' | 'disabled' } | undefined> }
+  readonly accounts: {
+    findAccount(id: string): Promise<{ readonly status: 'active' | 'disabled' } | undefined>
+  }
 }
 
 export function registerTokenExchange(provider: Provider, deps: TokenExchangeDeps): void {
@@ -65,17 +76,25 @@ export function registerTokenExchange(provider: Provider, deps: TokenExchangeDep
     const { client, params } = ctx.oidc
 
     // RFC 6749 §5.2: a public client cannot prove who it is, so it may not act for anyone.
-    if (client.clientAuthMethod === 'none') throw new errors.UnauthorizedClient('token exchange is for confidential clients only')
+    if (client.clientAuthMethod === 'none')
+      throw new errors.UnauthorizedClient('token exchange is for confidential clients only')
 
     if (!params.subject_token) throw new errors.InvalidRequest("missing required parameter 'subject_token'")
-    if (params.subject_token_type !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`)
+    if (params.subject_token_type !== ACCESS_TOKEN_TYPE)
+      throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`)
     // RFC 8693 §2.1: the actor is the authenticated client (it appears as `act`); no separate actor token.
-    if (params.actor_token !== undefined || params.actor_token_type !== undefined) throw new errors.InvalidRequest('actor_token is not supported')
-    if (params.requested_token_type !== undefined && params.requested_token_type !== JWT_TOKEN_TYPE && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+    if (params.actor_token !== undefined || params.actor_token_type !== undefined)
+      throw new errors.InvalidRequest('actor_token is not supported')
+    if (
+      params.requested_token_type !== undefined &&
+      params.requested_token_type !== JWT_TOKEN_TYPE &&
+      params.requested_token_type !== ACCESS_TOKEN_TYPE
+    ) {
       throw new errors.InvalidRequest(`requested_token_type must be ${JWT_TOKEN_TYPE}`)
     }
     // RFC 8693 §2.2.2: an unknown or unwilling target is invalid_target. Targets are named by `audience` only.
-    if (params.resource !== undefined) throw new errors.InvalidTarget('name the internal service with audience, not resource')
+    if (params.resource !== undefined)
+      throw new errors.InvalidTarget('name the internal service with audience, not resource')
     if (!params.audience) throw new errors.InvalidRequest("missing required parameter 'audience'")
     if (!audiences.has(params.audience)) throw new errors.InvalidTarget('audience is not an internal service')
 
@@ -87,7 +106,8 @@ export function registerTokenExchange(provider: Provider, deps: TokenExchangeDep
     const subjectScopes = [...subject.token.scopes].filter(Boolean)
     const requested = [...new Set((params.scope ?? '').split(' ').filter(Boolean))]
     const extra = requested.filter((s) => !subjectScopes.includes(s))
-    if (extra.length > 0) throw new errors.InvalidScope('requested scope exceeds the subject token', extra.join(' '))
+    if (extra.length > 0)
+      throw new errors.InvalidScope('requested scope exceeds the subject token', extra.join(' '))
     const scope = (requested.length > 0 ? requested : subjectScopes).join(' ')
 
     const iat = Math.floor(Date.now() / 1000)
@@ -97,7 +117,11 @@ export function registerTokenExchange(provider: Provider, deps: TokenExchangeDep
 
     // RFC 9068 §2: the JWT access token profile (typ at+jwt, iss, sub, aud, client_id, iat, exp,
     // jti, scope); RFC 8693 §4.1: `act` names the client acting for the subject.
-    const accessToken = await new SignJWT({ scope: scope || undefined, client_id: client.clientId, act: { sub: client.clientId } })
+    const accessToken = await new SignJWT({
+      scope: scope || undefined,
+      client_id: client.clientId,
+      act: { sub: client.clientId },
+    })
       .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'at+jwt' })
       .setIssuer(provider.issuer)
       .setSubject(subject.sub)

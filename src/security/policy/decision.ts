@@ -1,6 +1,7 @@
 // The policy decision point's contract (ADR-0008): decide(principal, action, resource, context)
 // → permit or deny, naming the rule — and the consent or break-glass session — that decided.
 
+import type { Interaction } from './scopes.ts'
 import type { Principal } from '../authn/index.ts'
 
 export interface Resource {
@@ -16,9 +17,13 @@ export interface Resource {
    * applies the segregation-of-duties rules (ADR-0012).
    */
   readonly grant?: AccessGrant | undefined
+  /** The FHIR interaction performed (SMART v2 permission letter): the scope must carry exactly it (ADR-0032). */
+  readonly interaction?: Interaction | undefined
 }
 
-export type AccessGrant = { readonly userId: string; readonly kind: 'role'; readonly role: string } | { readonly userId: string; readonly kind: 'care-team' }
+export type AccessGrant =
+  | { readonly userId: string; readonly kind: 'role'; readonly role: string }
+  | { readonly userId: string; readonly kind: 'care-team' }
 
 /** What the account receiving a grant holds now, read fresh for the decision. */
 export interface GranteeFacts {
@@ -58,12 +63,27 @@ export interface Decision {
 }
 
 /** The patients a principal may reach for an action, for lists and searches (filtered in SQL). */
-export type PatientScope = { readonly kind: 'none' } | { readonly kind: 'patients'; readonly ids: readonly string[] }
+export type PatientScope =
+  { readonly kind: 'none' } | { readonly kind: 'patients'; readonly ids: readonly string[] }
 
 export interface PolicyDecisionPoint {
-  decide(principal: Principal, action: string, resource: Resource, context: DecisionContext): Decision | Promise<Decision>
-  /** Every patient the principal may reach with this action now (consents, care teams, break-glass, own record). */
-  patientScope?(principal: Principal, action: string, now: Date): Promise<PatientScope>
+  decide(
+    principal: Principal,
+    action: string,
+    resource: Resource,
+    context: DecisionContext,
+  ): Decision | Promise<Decision>
+  /**
+   * Every patient the principal may reach with this action now (consents, care teams, break-glass,
+   * own record) — or, given `within` (the patients a search names), those of them it may reach.
+   */
+  patientScope?(
+    principal: Principal,
+    action: string,
+    now: Date,
+    within?: readonly string[],
+    interaction?: Interaction,
+  ): Promise<PatientScope>
 }
 
 export const denyAll: PolicyDecisionPoint = {

@@ -1,4 +1,10 @@
-export { assertRouteAccess, registerRouteAccess, RouteAccessError, type PolicySecurityEvent, type RouteAccessDeps } from './route-access.ts'
+export {
+  assertRouteAccess,
+  registerRouteAccess,
+  RouteAccessError,
+  type PolicySecurityEvent,
+  type RouteAccessDeps,
+} from './route-access.ts'
 export {
   denyAll,
   type AccessFactSource,
@@ -14,5 +20,15 @@ export {
   type Resource,
 } from './decision.ts'
 export { createPdp, evaluate, type PdpDeps } from './pdp.ts'
-export { RULES, ACTIONS, FORBIDS, ADMINISTRATIVE_ROLES, PHI_ROLES, categoryOf, type Rule, type Action, type Forbid } from './rules.ts'
+export {
+  RULES,
+  ACTIONS,
+  FORBIDS,
+  ADMINISTRATIVE_ROLES,
+  PHI_ROLES,
+  categoryOf,
+  type Rule,
+  type Action,
+  type Forbid,
+} from './rules.ts'
 export { scopePermits } from './scopes.ts'

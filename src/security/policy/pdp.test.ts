@@ -12,15 +12,45 @@ const ORG_A = '00000000-0000-4000-8000-00000000000a'
 const PATIENT = '00000000-0000-4000-8000-000000000001'
 const OTHER = '00000000-0000-4000-8000-000000000002'
 
-const principal = (p: Partial<Principal>): Principal => ({ kind: 'user', id: 'u', clientId: 'c', scopes: [], roles: [], memberships: [], patientId: null, ...p })
-const clinician = (scopes: string[], extra: Partial<Principal> = {}) => principal({ id: 'u-clin', roles: ['clinician'], memberships: [{ role: 'clinician', organisationId: ORG_A }], scopes, ...extra })
-const inTeam: PatientFacts = { exists: true, erased: false, organisationId: ORG_A, careTeam: true, consents: [], breakGlass: null }
-const decide = (p: Principal, action: string, patientId: string | undefined, facts: PatientFacts | undefined = inTeam) =>
-  evaluate(p, action, { type: 'x', ...(patientId ? { patientId } : {}) }, facts, NOW)
+const principal = (p: Partial<Principal>): Principal => ({
+  kind: 'user',
+  id: 'u',
+  clientId: 'c',
+  scopes: [],
+  roles: [],
+  memberships: [],
+  patientId: null,
+  ...p,
+})
+const clinician = (scopes: string[], extra: Partial<Principal> = {}) =>
+  principal({
+    id: 'u-clin',
+    roles: ['clinician'],
+    memberships: [{ role: 'clinician', organisationId: ORG_A }],
+    scopes,
+    ...extra,
+  })
+const inTeam: PatientFacts = {
+  exists: true,
+  erased: false,
+  organisationId: ORG_A,
+  careTeam: true,
+  consents: [],
+  breakGlass: null,
+}
+const decide = (
+  p: Principal,
+  action: string,
+  patientId: string | undefined,
+  facts: PatientFacts | undefined = inTeam,
+) => evaluate(p, action, { type: 'x', ...(patientId ? { patientId } : {}) }, facts, NOW)
 
 describe('policy decision point: evaluate()', () => {
   test('[SRS-AUTHZ-013] default deny: an unknown action, or no rule for this kind of principal, is refused (403, not concealed)', () => {
-    assert.deepEqual(decide(clinician(['patients:read']), 'patients.delete', undefined), { effect: 'deny', rule: 'unknown-action' })
+    assert.deepEqual(decide(clinician(['patients:read']), 'patients.delete', undefined), {
+      effect: 'deny',
+      rule: 'unknown-action',
+    })
     const d = decide(principal({ roles: ['patient'], scopes: ['admin:users'] }), 'users.manage', undefined)
     assert.deepEqual([d.effect, d.rule, d.conceal], ['deny', 'default-deny', undefined])
   })
@@ -28,24 +58,59 @@ describe('policy decision point: evaluate()', () => {
   test('[SRS-AUTHZ-013] scopes narrow, never widen: an admin without admin:users is refused; a scope never makes anyone an admin', () => {
     const admin = principal({ roles: ['admin'], memberships: [{ role: 'admin', organisationId: null }] })
     assert.equal(decide({ ...admin, scopes: ['admin:users'] }, 'users.manage', undefined).effect, 'permit')
-    assert.equal(decide({ ...admin, scopes: ['account:read', 'admin:clients'] }, 'users.manage', undefined).rule, 'scope-missing')
-    assert.equal(decide(clinician(['admin:users', 'admin:clients']), 'clients.manage', undefined).rule, 'default-deny')
+    assert.equal(
+      decide({ ...admin, scopes: ['account:read', 'admin:clients'] }, 'users.manage', undefined).rule,
+      'scope-missing',
+    )
+    assert.equal(
+      decide(clinician(['admin:users', 'admin:clients']), 'clients.manage', undefined).rule,
+      'default-deny',
+    )
     const noScope = decide(clinician(['device-data:read']), 'patients.read', PATIENT)
-    assert.deepEqual([noScope.effect, noScope.rule, noScope.conceal], ['deny', 'scope-missing', true], 'a care-team clinician without patients:read')
+    assert.deepEqual(
+      [noScope.effect, noScope.rule, noScope.conceal],
+      ['deny', 'scope-missing', true],
+      'a care-team clinician without patients:read',
+    )
   })
 
   test('[SRS-AUTHZ-013] SMART patient/Observation.rs reaches only the launch patient and cannot write; user/ and system/ follow the principal kind', () => {
     const launched = clinician(['patient/Observation.rs'], { patientId: PATIENT })
     assert.equal(decide(launched, 'device-data.read', PATIENT).effect, 'permit')
-    assert.equal(decide(launched, 'device-data.read', OTHER).rule, 'scope-missing', 'another patient, even one in the care team')
+    assert.equal(
+      decide(launched, 'device-data.read', OTHER).rule,
+      'scope-missing',
+      'another patient, even one in the care team',
+    )
     assert.equal(decide(launched, 'device-data.write', PATIENT).rule, 'scope-missing', '.rs does not write')
     assert.equal(decide(launched, 'patients.read', PATIENT).rule, 'scope-missing', 'another resource type')
-    assert.equal(decide(clinician(['patient/Observation.rs']), 'device-data.read', PATIENT).rule, 'scope-missing', 'no launch context')
+    assert.equal(
+      decide(clinician(['patient/Observation.rs']), 'device-data.read', PATIENT).rule,
+      'scope-missing',
+      'no launch context',
+    )
     assert.equal(decide(clinician(['user/*.rs']), 'patients.read', PATIENT).effect, 'permit')
     assert.equal(decide(clinician(['user/*.cu']), 'device-data.write', PATIENT).effect, 'permit')
-    assert.equal(decide(clinician(['system/*.rs']), 'patients.read', PATIENT).rule, 'scope-missing', 'system/ is for services')
-    assert.equal(scopePermits({ kind: 'client', scopes: ['system/Observation.read'], patientId: null }, 'device-data.read'), true, 'SMART v1 .read')
-    assert.equal(scopePermits({ kind: 'client', scopes: ['system/Observation.read'], patientId: null }, 'device-data.write'), false)
+    assert.equal(
+      decide(clinician(['system/*.rs']), 'patients.read', PATIENT).rule,
+      'scope-missing',
+      'system/ is for services',
+    )
+    assert.equal(
+      scopePermits(
+        { kind: 'client', scopes: ['system/Observation.read'], patientId: null },
+        'device-data.read',
+      ),
+      true,
+      'SMART v1 .read',
+    )
+    assert.equal(
+      scopePermits(
+        { kind: 'client', scopes: ['system/Observation.read'], patientId: null },
+        'device-data.write',
+      ),
+      false,
+    )
   })
 
   test('[SRS-AUTHZ-013] concealment: an unknown, erased or unrelated patient is a 404, the same for each', () => {
@@ -63,17 +128,30 @@ describe('policy decision point: evaluate()', () => {
 
   test('[SRS-AUTHZ-013] a permit names its rule and patient; break-glass expiry is exact to the instant (60 minutes after opening)', () => {
     const c = clinician(['patients:read'])
-    assert.deepEqual(decide(c, 'patients.read', PATIENT), { effect: 'permit', rule: 'clinician.care-team', patientId: PATIENT })
+    assert.deepEqual(decide(c, 'patients.read', PATIENT), {
+      effect: 'permit',
+      rule: 'clinician.care-team',
+      patientId: PATIENT,
+    })
     const opened = new Date(NOW.getTime() - 59 * 60_000)
     const session = { id: 'bg', expiresAt: new Date(opened.getTime() + 60 * 60_000) }
     const facts = { ...inTeam, careTeam: false, breakGlass: session }
     assert.equal(decide(c, 'patients.read', PATIENT, facts).breakGlass, true, 'minute 59')
-    const later = evaluate(c, 'patients.read', { type: 'x', patientId: PATIENT }, facts, new Date(opened.getTime() + 60 * 60_000))
+    const later = evaluate(
+      c,
+      'patients.read',
+      { type: 'x', patientId: PATIENT },
+      facts,
+      new Date(opened.getTime() + 60 * 60_000),
+    )
     assert.equal(later.effect, 'deny', 'minute 60')
   })
 
   test('[SRS-AUTHZ-013] route-level decisions need no facts; the object check is where patients are told apart', () => {
     const c = clinician(['patients:read'])
-    assert.deepEqual(evaluate(c, 'patients.read', { type: 'x' }, undefined, NOW), { effect: 'permit', rule: 'clinician.care-team' })
+    assert.deepEqual(evaluate(c, 'patients.read', { type: 'x' }, undefined, NOW), {
+      effect: 'permit',
+      rule: 'clinician.care-team',
+    })
   })
 })

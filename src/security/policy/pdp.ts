@@ -7,17 +7,43 @@
 // exist → deny concealed (404: the caller learns nothing of its existence).
 
 import type { Principal } from '../authn/index.ts'
-import type { AccessFactSource, Decision, DecisionContext, GranteeFacts, GranteeFactSource, PatientFacts, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
+import type {
+  AccessFactSource,
+  Decision,
+  DecisionContext,
+  GranteeFacts,
+  GranteeFactSource,
+  PatientFacts,
+  PatientScope,
+  PolicyDecisionPoint,
+  Resource,
+} from './decision.ts'
 import { ACTIONS, FORBIDS, RULES, type Action, type Forbid, type Rule } from './rules.ts'
 import { scopePermits } from './scopes.ts'
 
-const NO_FACTS: PatientFacts = { exists: false, erased: false, organisationId: null, careTeam: false, consents: [], breakGlass: null }
+const NO_FACTS: PatientFacts = {
+  exists: false,
+  erased: false,
+  organisationId: null,
+  careTeam: false,
+  consents: [],
+  breakGlass: null,
+}
 
 const NO_GRANTEE: GranteeFacts = { exists: false, roles: [] }
 
 /** Once a rule permits: the first forbid rule that applies turns it into a refusal (segregation of duties, ADR-0012). */
-function forbidden(permit: Decision, principal: Principal, action: string, resource: Resource, grantee: GranteeFacts, forbids: readonly Forbid[]): Decision {
-  const forbid = forbids.find((f) => f.actions.includes(action as Action) && f.when(principal, resource, grantee, permit.rule))
+function forbidden(
+  permit: Decision,
+  principal: Principal,
+  action: string,
+  resource: Resource,
+  grantee: GranteeFacts,
+  forbids: readonly Forbid[],
+): Decision {
+  const forbid = forbids.find(
+    (f) => f.actions.includes(action as Action) && f.when(principal, resource, grantee, permit.rule),
+  )
   if (!forbid) return permit
   return {
     effect: 'deny',
@@ -33,6 +59,9 @@ function forbidden(permit: Decision, principal: Principal, action: string, resou
  * Pure: the decision for these facts (facts are needed only when resource.patientId is set; the
  * grantee's only when resource.grant is).
  */
+/** Up to this many patients named by a search are decided one by one; more, and the caller's reach is listed first. */
+const NAMED_PATIENTS_DECIDED_ALONE = 20
+
 export function evaluate(
   principal: Principal,
   action: string,
@@ -47,8 +76,12 @@ export function evaluate(
   const candidates = rules.filter((r) => r.actions.includes(action as Action) && r.who(principal))
   if (candidates.length === 0) return { effect: 'deny', rule: 'default-deny' }
   const patientId = resource.patientId
-  if (!scopePermits(principal, action, patientId)) {
-    return { effect: 'deny', rule: 'scope-missing', ...(patientId !== undefined ? { conceal: true, patientId } : {}) }
+  if (!scopePermits(principal, action, patientId, resource.interaction)) {
+    return {
+      effect: 'deny',
+      rule: 'scope-missing',
+      ...(patientId !== undefined ? { conceal: true, patientId } : {}),
+    }
   }
   // A grant is decided on the account it goes to: unnamed or unknown, nothing to grant (concealed).
   if (action === 'access.grant') {
@@ -56,12 +89,29 @@ export function evaluate(
     if (!grantee?.exists) return { effect: 'deny', rule: 'grantee-unknown', conceal: true }
   }
   const objectLevel = patientId !== undefined || resource.organisationId !== undefined
-  if (!objectLevel) return forbidden({ effect: 'permit', rule: (candidates[0] as Rule).id }, principal, action, resource, grantee ?? NO_GRANTEE, forbids)
+  if (!objectLevel)
+    return forbidden(
+      { effect: 'permit', rule: (candidates[0] as Rule).id },
+      principal,
+      action,
+      resource,
+      grantee ?? NO_GRANTEE,
+      forbids,
+    )
 
   const f = patientId !== undefined ? (facts ?? NO_FACTS) : NO_FACTS
-  if (patientId !== undefined && (!f.exists || f.erased)) return { effect: 'deny', rule: 'patient-unknown', conceal: true, patientId }
+  if (patientId !== undefined && (!f.exists || f.erased))
+    return { effect: 'deny', rule: 'patient-unknown', conceal: true, patientId }
   for (const rule of candidates) {
-    if (!rule.object) return forbidden({ effect: 'permit', rule: rule.id, ...(patientId !== undefined ? { patientId } : {}) }, principal, action, resource, grantee ?? NO_GRANTEE, forbids)
+    if (!rule.object)
+      return forbidden(
+        { effect: 'permit', rule: rule.id, ...(patientId !== undefined ? { patientId } : {}) },
+        principal,
+        action,
+        resource,
+        grantee ?? NO_GRANTEE,
+        forbids,
+      )
     const verdict = rule.object(principal, resource, f, now, action as Action)
     if (verdict === false) continue
     const extra = verdict === true ? {} : verdict
@@ -74,7 +124,12 @@ export function evaluate(
     }
     return forbidden(permit, principal, action, resource, grantee ?? NO_GRANTEE, forbids)
   }
-  return { effect: 'deny', rule: 'no-relationship', conceal: true, ...(patientId !== undefined ? { patientId } : {}) }
+  return {
+    effect: 'deny',
+    rule: 'no-relationship',
+    conceal: true,
+    ...(patientId !== undefined ? { patientId } : {}),
+  }
 }
 
 export interface PdpDeps {
@@ -86,19 +141,39 @@ export interface PdpDeps {
 
 export function createPdp(deps: PdpDeps): Required<PolicyDecisionPoint> {
   const rules = deps.rules ?? RULES
-  async function decide(principal: Principal, action: string, resource: Resource, context: Pick<DecisionContext, 'now'>): Promise<Decision> {
-    const facts = resource.patientId !== undefined ? await deps.facts.patientFacts(principal, resource.patientId, context.now) : undefined
-    const grantee = resource.grant !== undefined && deps.grantees ? await deps.grantees.granteeFacts(resource.grant.userId) : undefined
+  async function decide(
+    principal: Principal,
+    action: string,
+    resource: Resource,
+    context: Pick<DecisionContext, 'now'>,
+  ): Promise<Decision> {
+    const facts =
+      resource.patientId !== undefined
+        ? await deps.facts.patientFacts(principal, resource.patientId, context.now)
+        : undefined
+    const grantee =
+      resource.grant !== undefined && deps.grantees
+        ? await deps.grantees.granteeFacts(resource.grant.userId)
+        : undefined
     return evaluate(principal, action, resource, facts, context.now, rules, grantee)
   }
   return {
     decide,
-    async patientScope(principal, action, now): Promise<PatientScope> {
-      const candidates = new Set(await deps.facts.candidatePatients(principal, now))
-      if (principal.patientId) candidates.add(principal.patientId)
+    async patientScope(principal, action, now, within, interaction): Promise<PatientScope> {
+      // A search that names its patients (Observation?patient=…) is decided for those alone: one
+      // decision each, instead of listing and deciding every patient in the caller's reach (a
+      // clinician's care team, an organisation's service: hundreds). The decision is the same
+      // authority a read of one resource uses, so the answer cannot widen (issue 17, goal 5).
+      let candidates: Set<string>
+      if (within !== undefined && within.length <= NAMED_PATIENTS_DECIDED_ALONE) candidates = new Set(within)
+      else {
+        candidates = new Set(await deps.facts.candidatePatients(principal, now))
+        if (principal.patientId) candidates.add(principal.patientId)
+        if (within !== undefined) candidates = new Set(within.filter((id) => candidates.has(id)))
+      }
       const ids: string[] = []
       for (const id of candidates) {
-        const d = await decide(principal, action, { type: action, patientId: id }, { now })
+        const d = await decide(principal, action, { type: action, patientId: id, interaction }, { now })
         if (d.effect === 'permit') ids.push(id)
       }
       return ids.length === 0 ? { kind: 'none' } : { kind: 'patients', ids }

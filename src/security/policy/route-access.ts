@@ -7,28 +7,53 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Authenticate, Principal } from '../authn/index.ts'
 import type { Decision, PatientScope, PolicyDecisionPoint, Resource } from './decision.ts'
-import { categoryOf } from './rules.ts'
-import { requiredScopes } from './scopes.ts'
+import { categoryOf, type Action } from './rules.ts'
+import { fhirInteraction, requiredScopes, type Interaction } from './scopes.ts'
+
+/**
+ * The FHIR interaction of this request's route, for the route's own policy action: what its SMART
+ * scope must carry. Undefined off the FHIR API, and for any other action a handler decides (a
+ * DiagnosticReport create reading its result Observations names its interaction itself).
+ */
+function interactionOf(request: FastifyRequest, action: string): Interaction | undefined {
+  if (action !== request.routeOptions.config.policy) return undefined
+  return fhirInteraction(request.method, request.routeOptions.url ?? '')
+}
 
 /**
  * The error for a denial: concealed → 404; the token's scopes do not carry the action → 403
  * INSUFFICIENT_SCOPE naming the scope, in the body and in WWW-Authenticate (RFC 6750 §3.1);
  * otherwise 403 FORBIDDEN.
  */
-function denial(request: FastifyRequest, principal: Principal, action: string, decision: Decision): AppError {
+function denial(
+  request: FastifyRequest,
+  principal: Principal,
+  action: string,
+  decision: Decision,
+  interaction: Interaction | undefined,
+): AppError {
   if (decision.conceal) return new AppError('NOT_FOUND', decision.detail)
   if (decision.rule !== 'scope-missing') return new AppError('FORBIDDEN', decision.detail)
-  const scope = requiredScopes(principal, action, (request.routeOptions.url ?? '').startsWith('/fhir/')).join(' ')
-  return new AppError('INSUFFICIENT_SCOPE', `The access token does not carry the scope this operation needs: ${scope}`, {
-    scope,
-    headers: { 'www-authenticate': `Bearer realm="vigil", error="insufficient_scope", scope="${scope}"` },
-  })
+  const scope = requiredScopes(
+    principal,
+    action,
+    (request.routeOptions.url ?? '').startsWith('/fhir/'),
+    interaction,
+  ).join(' ')
+  return new AppError(
+    'INSUFFICIENT_SCOPE',
+    `The access token does not carry the scope this operation needs: ${scope}`,
+    {
+      scope,
+      headers: { 'www-authenticate': `Bearer realm="vigil", error="insufficient_scope", scope="${scope}"` },
+    },
+  )
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The policy action this route is guarded by. */
-    policy?: string
+    policy?: Action
     /** Why this route is open to anonymous callers; reviewed like code. */
     public?: string
   }
@@ -42,7 +67,7 @@ declare module 'fastify' {
      */
     authorize(action: string, resource: Resource): Promise<Decision>
     /** The patients this request may reach with `action`, for lists and searches (filter in SQL). */
-    patientScope(action: string): Promise<PatientScope>
+    patientScope(action: string, within?: readonly string[]): Promise<PatientScope>
     /** Set while a patient-data route has not yet checked an object; a 2xx with it set is a bug and answers 500. */
     objectCheckPending: boolean
   }
@@ -55,21 +80,28 @@ export class RouteAccessError extends Error {
 const POLICY_ACTION = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/
 const MIN_REASON_LENGTH = 10
 
-export function assertRouteAccess(route: Pick<RouteOptions, 'method' | 'url' | 'config'>): 'policy' | 'public' {
+export function assertRouteAccess(
+  route: Pick<RouteOptions, 'method' | 'url' | 'config'>,
+): 'policy' | 'public' {
   const where = `${String(route.method)} ${route.url}`
   const config = (route.config ?? {}) as { policy?: unknown; public?: unknown }
   const hasPolicy = config.policy !== undefined
   const hasPublic = config.public !== undefined
-  if (hasPolicy && hasPublic) throw new RouteAccessError(`Route ${where} declares both a policy and a public exception; choose one`)
+  if (hasPolicy && hasPublic)
+    throw new RouteAccessError(`Route ${where} declares both a policy and a public exception; choose one`)
   if (hasPolicy) {
     if (typeof config.policy !== 'string' || !POLICY_ACTION.test(config.policy)) {
-      throw new RouteAccessError(`Route ${where} has an invalid policy action; expected a dotted name such as "device-data.write"`)
+      throw new RouteAccessError(
+        `Route ${where} has an invalid policy action; expected a dotted name such as "device-data.write"`,
+      )
     }
     return 'policy'
   }
   if (hasPublic) {
     if (typeof config.public !== 'string' || config.public.trim().length < MIN_REASON_LENGTH) {
-      throw new RouteAccessError(`Route ${where} is public without a reason; write why anonymous access is acceptable`)
+      throw new RouteAccessError(
+        `Route ${where} is public without a reason; write why anonymous access is acceptable`,
+      )
     }
     return 'public'
   }
@@ -113,7 +145,13 @@ export interface RouteAccessDeps {
 
 export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps): void {
   /** Answers a denial: 404 when concealed, the decision's own problem (segregation of duties) or 403; a security event first when it is one. */
-  async function refuse(request: FastifyRequest, principal: Principal, action: string, decision: Decision, resource: Resource): Promise<never> {
+  async function refuse(
+    request: FastifyRequest,
+    principal: Principal,
+    action: string,
+    decision: Decision,
+    resource: Resource,
+  ): Promise<never> {
     if (decision.securityEvent && deps.securityEvent) {
       const ua = request.headers['user-agent']
       await deps
@@ -132,35 +170,54 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
           decisionRule: decision.rule,
           requestId: request.id,
         })
-        .catch((err: unknown) => request.log.error({ err: { message: err instanceof Error ? err.message : String(err) }, rule: decision.rule }, 'security event could not be written'))
+        .catch((err: unknown) =>
+          request.log.error(
+            { err: { message: err instanceof Error ? err.message : String(err) }, rule: decision.rule },
+            'security event could not be written',
+          ),
+        )
     }
     if (decision.problem) throw new AppError(decision.problem, decision.detail)
-    throw denial(request, principal, action, decision)
+    throw denial(request, principal, action, decision, resource.interaction)
   }
 
   app.decorateRequest('principal', null)
   app.decorateRequest('decision', null)
   app.decorateRequest('objectCheckPending', false)
-  app.decorateRequest('authorize', async function (this: FastifyRequest, action: string, resource: Resource): Promise<Decision> {
-    const principal = this.principal
-    if (principal === null) throw new AppError('UNAUTHENTICATED')
-    const decision = await deps.pdp.decide(principal, action, resource, { requestId: this.id, ip: this.ip, now: new Date() })
-    this.objectCheckPending = false
-    // The request's audit decision is the latest, except that a denial, or a break-glass permit
-    // followed by an ordinary one, is kept: the entry must show the denial or the break-glass.
-    const prior = this.decision
-    const keepPrior = prior !== null && (prior.effect === 'deny' || (prior.breakGlass === true && decision.effect === 'permit' && !decision.breakGlass))
-    if (!keepPrior) this.decision = decision
-    if (decision.effect !== 'permit') await refuse(this, principal, action, decision, resource)
-    return decision
-  })
-  app.decorateRequest('patientScope', async function (this: FastifyRequest, action: string): Promise<PatientScope> {
-    const principal = this.principal
-    if (principal === null) throw new AppError('UNAUTHENTICATED')
-    this.objectCheckPending = false
-    if (!deps.pdp.patientScope) return { kind: 'none' }
-    return deps.pdp.patientScope(principal, action, new Date())
-  })
+  app.decorateRequest(
+    'authorize',
+    async function (this: FastifyRequest, action: string, resource: Resource): Promise<Decision> {
+      const principal = this.principal
+      if (principal === null) throw new AppError('UNAUTHENTICATED')
+      resource = { ...resource, interaction: resource.interaction ?? interactionOf(this, action) }
+      const decision = await deps.pdp.decide(principal, action, resource, {
+        requestId: this.id,
+        ip: this.ip,
+        now: new Date(),
+      })
+      this.objectCheckPending = false
+      // The request's audit decision is the latest, except that a denial, or a break-glass permit
+      // followed by an ordinary one, is kept: the entry must show the denial or the break-glass.
+      const prior = this.decision
+      const keepPrior =
+        prior !== null &&
+        (prior.effect === 'deny' ||
+          (prior.breakGlass === true && decision.effect === 'permit' && !decision.breakGlass))
+      if (!keepPrior) this.decision = decision
+      if (decision.effect !== 'permit') await refuse(this, principal, action, decision, resource)
+      return decision
+    },
+  )
+  app.decorateRequest(
+    'patientScope',
+    async function (this: FastifyRequest, action: string, within?: readonly string[]): Promise<PatientScope> {
+      const principal = this.principal
+      if (principal === null) throw new AppError('UNAUTHENTICATED')
+      this.objectCheckPending = false
+      if (!deps.pdp.patientScope) return { kind: 'none' }
+      return deps.pdp.patientScope(principal, action, new Date(), within, interactionOf(this, action))
+    },
+  )
 
   app.addHook('onRoute', (route) => {
     if (isCorsPreflight(route)) return
@@ -184,8 +241,15 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
   app.addHook('preHandler', async (request) => {
     const policy = request.routeOptions.config.policy
     if (policy === undefined || request.principal === null) return
-    const resource: Resource = { type: policy.split('.')[0] ?? policy }
-    const decision = await deps.pdp.decide(request.principal, policy, resource, { requestId: request.id, ip: request.ip, now: new Date() })
+    const resource: Resource = {
+      type: policy.split('.')[0] ?? policy,
+      interaction: interactionOf(request, policy),
+    }
+    const decision = await deps.pdp.decide(request.principal, policy, resource, {
+      requestId: request.id,
+      ip: request.ip,
+      now: new Date(),
+    })
     request.decision = decision
     if (decision.effect !== 'permit') await refuse(request, request.principal, policy, decision, resource)
     // A patient's data: the handler must check each object it touches (request.authorize) or
@@ -197,7 +261,10 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
   app.addHook('preSerialization', async (request, reply, payload) => {
     if (request.objectCheckPending && reply.statusCode < 400) {
       request.objectCheckPending = false
-      request.log.error({ route: request.routeOptions.url }, 'patient-data route answered without an object-level authorization check')
+      request.log.error(
+        { route: request.routeOptions.url },
+        'patient-data route answered without an object-level authorization check',
+      )
       throw new AppError('INTERNAL')
     }
     return payload

@@ -38,7 +38,8 @@ export function createFormCsrf(options: { secret: string; secureCookies: boolean
   // RFC 6265bis §4.1.3.2: a __Host- cookie must be Secure, have Path=/ and no Domain.
   const cookieName = options.secureCookies ? '__Host-vigil-form' : 'vigil-form'
   const attributes = `Path=/; Max-Age=${NONCE_MAX_AGE_SECONDS}; HttpOnly; SameSite=Strict${options.secureCookies ? '; Secure' : ''}`
-  const token = (purpose: FormPurpose, binding: string) => createHmac('sha256', options.secret).update(`csrf:${purpose}:${binding}`).digest('base64url')
+  const token = (purpose: FormPurpose, binding: string) =>
+    createHmac('sha256', options.secret).update(`csrf:${purpose}:${binding}`).digest('base64url')
   const existingNonce = (request: FastifyRequest) => {
     const value = readCookie(request.headers.cookie, cookieName)
     return value !== undefined && NONCE.test(value) ? value : undefined

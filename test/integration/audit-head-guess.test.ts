@@ -1,0 +1,69 @@
+// Issue 17 (ADR-0029): the audit append guesses its chain's head (one statement instead of a
+// locked read and a write). Guesses go wrong when another instance appends to the chain, when two
+// appends of this process race, or when an append's transaction rolls back; every case must still
+// give one unbroken chain that verifies, with no entry lost and none written twice.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { openIsolatedDatabase } from '../support/app.ts'
+import type { Database } from '../../src/platform/db/index.ts'
+import { createAuditTrail } from '../../src/audit/audit-trail.ts'
+import type { AuditEntryInput } from '../../src/audit/entry.ts'
+
+const ENTRY: AuditEntryInput = {
+  actorKind: 'device',
+  actorId: 'd-1',
+  action: 'device-data.write',
+  outcome: 'success',
+  status: 200,
+}
+
+describe('audit append with a guessed head', () => {
+  let db: Database
+  let drop: () => Promise<void>
+  before(async () => {
+    ;({ db, drop } = await openIsolatedDatabase({ poolMax: 8 }))
+  })
+  after(() => drop())
+
+  test('[SRS-PERF-584] two instances appending to one chain, concurrent appends and a rolled-back append leave one chain that verifies, every committed entry in it once', async () => {
+    const one = createAuditTrail({ db, chains: 1 })
+    const two = createAuditTrail({ db, chains: 1 })
+    const count = async () =>
+      Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM audit_entries')).rows[0]?.n)
+    const before = await count()
+    // Alternating instances: each one's guess is stale every time (the other moved the head).
+    for (let i = 0; i < 6; i++) await (i % 2 === 0 ? one : two).record({ ...ENTRY, requestId: `alt-${i}` })
+    // A rolled-back append: its guess names an entry that never committed.
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await one.record({ ...ENTRY, requestId: 'rolled-back' }, tx)
+        throw new Error('roll back')
+      }),
+    )
+    // Concurrent appends from both instances, inside transactions as the ingest makes them.
+    await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        db.transaction((tx) => (i % 3 === 0 ? two : one).record({ ...ENTRY, requestId: `conc-${i}` }, tx)),
+      ),
+    )
+    assert.equal(await count(), before + 30)
+    const result = await one.verify()
+    assert.equal(result.ok, true, JSON.stringify(result))
+    const seqs = (
+      await db.query<{ seq: number }>('SELECT seq FROM audit_entries WHERE chain = 0 ORDER BY seq')
+    ).rows.map((r) => Number(r.seq))
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'seq 1…n without a gap or a repeat',
+    )
+    assert.equal(
+      await count(),
+      seqs.length +
+        Number(
+          (await db.query<{ n: number }>('SELECT count(*) AS n FROM audit_entries WHERE chain <> 0')).rows[0]
+            ?.n,
+        ),
+    )
+  })
+})

@@ -1,0 +1,137 @@
+// The reads-at-scale bench case (BENCH=reads: bench/device-data.ts with bench/loader.ts;
+// docs/performance.md, "Reads at scale") at a tiny size: it must keep working — readings loaded
+// through the repository into PostgreSQL, both queries measured at the small and the large scale
+// against /health/live, and the lines of goals 3 and 5. The figures of a run this short mean
+// nothing and are not judged here; speed is shown by `npm run bench`, never by a test. The case
+// runs on PostgreSQL only: on the PGlite suite it runs on a throwaway PostgreSQL cluster of the
+// test's own (as the two-instance tests do), and without DATABASE_URL it refuses to run, with a
+// message that says why and what to set.
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { test } from 'node:test'
+import { PGLITE_REFUSED, readsOptionsFromEnv, runReadsBench } from '../../bench/device-data.ts'
+import { PgCluster } from '../support/pg-cluster.ts'
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const tiny = {
+  BENCH_CONCURRENCY: '4',
+  BENCH_SECONDS: '1',
+  BENCH_WARMUP_SECONDS: '0.5',
+  BENCH_HALF_SECONDS: '1',
+  BENCH_DEVICES: '2',
+  BENCH_POOL: '4',
+  BENCH_LOG_LEVEL: 'warn',
+  BENCH_READINGS: '2000',
+  BENCH_PATIENTS: '10',
+  BENCH_CARE_TEAM: '2',
+  BENCH_READINGS_DAYS: '30', // every reading inside the 90-day window: a full page at both scales
+}
+
+test('[SRS-PERF-585] BENCH=reads takes BENCH_READINGS and BENCH_PATIENTS from the environment (10,000,000 across 10,000 by default), the small scale 100,000 (or a tenth), and runs the reads-at-scale case alone', () => {
+  const defaults = readsOptionsFromEnv({ BENCH_CASES: 'v2-single' })
+  assert.deepEqual(defaults.cases, ['reads-at-scale'])
+  assert.equal(defaults.readings, 10_000_000)
+  assert.equal(defaults.patients, 10_000)
+  assert.equal(defaults.readingsSmall, 100_000)
+  assert.equal(defaults.readingsDays, 365)
+  const set = readsOptionsFromEnv({ BENCH_READINGS: '1000000', BENCH_PATIENTS: '1000' })
+  assert.equal(set.readings, 1_000_000)
+  assert.equal(set.patients, 1000)
+  assert.equal(readsOptionsFromEnv(tiny).readingsSmall, 200)
+  assert.throws(() => readsOptionsFromEnv({ BENCH_READINGS: '-5' }), /BENCH_READINGS/)
+})
+
+test('[SRS-PERF-586] BENCH=reads refuses PGlite before it starts anything, saying it runs on PostgreSQL only and to set DATABASE_URL', async () => {
+  const options = readsOptionsFromEnv(tiny)
+  await assert.rejects(runReadsBench({ ...options, databaseUrl: undefined }), (err: Error) => {
+    assert.equal(err.message, PGLITE_REFUSED)
+    assert.match(err.message, /PostgreSQL only/)
+    assert.match(err.message, /DATABASE_URL/)
+    return true
+  })
+})
+
+test('[SRS-PERF-587] [SRS-PERF-588] [SRS-PERF-589] the reads bench case runs end to end at a tiny size on PostgreSQL: readings loaded through the repository, the 90-day device-data page and the FHIR search each measured at both scales with throughput, p99 at half load, the large ÷ small ratio and the ratio to /health/live, and the lines of goals 3 and 5', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-reads-test-'))
+  const out = path.join(dir, 'bench.jsonl')
+  let cluster: PgCluster | undefined
+  try {
+    // The server the bench creates its own database on (and drops it after).
+    let databaseUrl = process.env.DATABASE_URL
+    if (!databaseUrl) {
+      cluster = await PgCluster.create(dir)
+      cluster.start()
+      databaseUrl = cluster.url()
+    }
+    const options = readsOptionsFromEnv({ ...tiny, DATABASE_URL: databaseUrl, BENCH_OUT: out })
+    const result = await runReadsBench(options)
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json)
+    assert.equal(result.ok, true, JSON.stringify(lines))
+
+    // Loaded through the repository: the small scale, then the large one; whole patients, table rows counted.
+    const loads = lines.filter((l) => l.kind === 'load')
+    assert.deepEqual(
+      loads.map((l) => [l.readings, l.patients, l.readingsPerPatient]),
+      [
+        [200, 1, 200],
+        [2000, 10, 200],
+      ],
+    )
+    for (const l of loads) {
+      assert.equal(l.engine, 'postgres')
+      assert.ok(l.tableRows >= l.readings && l.tableBytes > 0 && l.readingsPerSecond > 0)
+    }
+
+    // One case line per query, each with both scales' figures and the ratios.
+    const cases = lines.filter((l) => l.kind === 'case')
+    assert.deepEqual(cases.map((c) => [c.case, c.query]).sort(), [
+      ['reads-at-scale', 'device-data-90d'],
+      ['reads-at-scale', 'fhir-search'],
+    ])
+    for (const c of cases) {
+      assert.equal(c.windowDays, 90)
+      assert.equal(typeof c.throughputRatioLargeToSmall, 'number')
+      for (const scale of ['small', 'large'] as const) {
+        const s = c[scale] as Json
+        assert.equal(s.readingsLoaded, scale === 'small' ? 200 : 2000)
+        assert.equal(s.resultsPerRequest, c.query === 'fhir-search' ? 50 : 100, 'a full page answered')
+        assert.ok(s.secured.requestsPerSecond > 0 && s.secured.errors === 0)
+        assert.equal(typeof s.secured.requestsPerCoreSecond, 'number')
+        assert.equal(typeof s.secured.cpuPerRequest.postgresMs, 'number')
+        assert.ok(s.halfLoad.targetRequestsPerSecond > 0 && s.halfLoad.errors === 0)
+        assert.ok(s.halfLoad.p99Ms >= s.halfLoad.p50Ms && s.halfLoad.p50Ms > 0)
+        assert.ok(s.healthLive.requestsPerSecond > 0)
+        assert.equal(typeof s.ratioToHealthLive, 'number')
+      }
+    }
+
+    // The goal lines of goals 3 and 5 only, each check with a figure; not at the goal's scale.
+    const goals = lines.filter((l) => l.kind === 'goal')
+    assert.deepEqual(
+      goals.map((g) => g.goal),
+      [3, 5],
+    )
+    for (const g of goals) {
+      assert.equal(typeof g.met, 'boolean')
+      assert.equal(g.applies, false)
+      assert.match(g.why, /2,000 readings across 10 patients/)
+      for (const c of g.checks as Json[]) {
+        assert.equal(typeof c.target, 'number')
+        assert.equal(typeof c.figure, 'number', `${c.measure} measured`)
+        assert.equal(typeof c.met, 'boolean')
+      }
+    }
+    assert.equal(goals[0]?.checks.length, 4)
+    assert.equal(typeof goals[1]?.ratioToHealthLive, 'number')
+    assert.equal(lines.find((l) => l.kind === 'stored')?.loaded, 2000)
+  } finally {
+    await cluster?.destroy()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -1,0 +1,132 @@
+// The module shape (issue 14; ADR-0030), checked on the tree: every module has an index.ts, and the
+// app's services are built once, in the composition root (src/compose.ts).
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { test } from 'node:test'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+const SRC = join(ROOT, 'src')
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) return sources(path)
+    return name.endsWith('.ts') && !name.endsWith('.test.ts') ? [path] : []
+  })
+}
+
+test('[SRS-ARCH-602] every module under src/modules has an index.ts, its only public face', () => {
+  const modules = readdirSync(join(SRC, 'modules')).filter((name) =>
+    statSync(join(SRC, 'modules', name)).isDirectory(),
+  )
+  assert.ok(modules.length > 10)
+  const missing = modules.filter((name) => !existsSync(join(SRC, 'modules', name, 'index.ts')))
+  assert.deepEqual(missing, [], `modules without index.ts: ${missing.join(', ')}`)
+})
+
+test('[SRS-ARCH-603] the app builds each service once, in src/compose.ts; app.ts and the modules build none of them', () => {
+  // The CLI (src/cli, and the demo seeder it runs) is another process with its own composition; the
+  // account directory builds a user service only when none is passed (tests that build one alone).
+  const elsewhere: Record<string, string[]> = {
+    createUserService: ['src/modules/identity/account-directory.ts'],
+  }
+  const files = sources(SRC)
+    .map((path) => [relative(ROOT, path), readFileSync(path, 'utf8')] as const)
+    .filter(([path]) => !path.startsWith('src/cli/') && !path.startsWith('src/modules/demo/'))
+  for (const factory of [
+    'createUserService',
+    'createDeviceService',
+    'createPatientService',
+    'createPdp',
+    'createAccountDirectory',
+    'createProvider',
+    'createClientService',
+    'createEmailVerification',
+  ]) {
+    const call = new RegExp(`(?<!function )\\b${factory}\\(`)
+    const callers = files
+      .filter(([path, text]) => call.test(text) && !(elsewhere[factory] ?? []).includes(path))
+      .map(([path]) => path)
+    assert.deepEqual(callers, ['src/compose.ts'], `${factory} is called from ${callers.join(', ')}`)
+  }
+  assert.doesNotMatch(readFileSync(join(SRC, 'app.ts'), 'utf8'), /\bcreate[A-Z]\w*Service\(/)
+})
+
+test('[SRS-ARCH-604] the linter refuses a deep import into another module, SQL outside a repository, and a cast of request.body/query/params', async () => {
+  const { ESLint } = await import('eslint')
+  const eslint = new ESLint({ cwd: ROOT })
+  const messages = async (filePath: string, code: string) =>
+    (await eslint.lintText(code, { filePath: join(ROOT, filePath) })).flatMap((r) =>
+      r.messages.filter((m) => m.severity === 2).map((m) => m.message),
+    )
+  // A deep import from one module into another; through index.ts it passes.
+  assert.match(
+    (
+      await messages(
+        'src/modules/care/example.ts',
+        "import { createUserService } from '../users/service.ts'\nexport const f = createUserService\n",
+      )
+    ).join('\n'),
+    /index\.ts/,
+  )
+  assert.deepEqual(
+    await messages(
+      'src/modules/care/example.ts',
+      "import { createUserService } from '../users/index.ts'\nexport const f = createUserService\n",
+    ),
+    [],
+  )
+  assert.match(
+    (
+      await messages('src/example.ts', "import { x } from './modules/users/service.ts'\nexport const f = x\n")
+    ).join('\n'),
+    /index\.ts/,
+  )
+  // SQL: refused in a service, accepted in a repository.
+  const sql =
+    "import type { Queryable } from '../../platform/db/index.ts'\nexport const f = (db: Queryable) => db.query<{ n: number }>('SELECT 1 AS n')\n"
+  assert.match((await messages('src/modules/care/service.ts', sql)).join('\n'), /repository/)
+  assert.deepEqual(await messages('src/modules/care/repository.ts', sql), [])
+  // A hand cast of the request.
+  assert.match(
+    (
+      await messages(
+        'src/modules/care/example.routes.ts',
+        'export const f = (request: { body: unknown }) => request.body as { a: string }\n',
+      )
+    ).join('\n'),
+    /schema/,
+  )
+})
+
+test('[SRS-ARCH-620] the cleaned modules run SQL only in repositories, even if listed again; the device registry writes no oauth_clients row itself', async () => {
+  const { ESLint } = await import('eslint')
+  const eslint = new ESLint({ cwd: ROOT })
+  const errors = async (filePath: string, code: string) =>
+    (await eslint.lintText(code, { filePath: join(ROOT, filePath) })).flatMap((r) =>
+      r.messages.filter((m) => m.severity === 2).map((m) => m.message),
+    )
+  const sql =
+    "import type { Queryable } from '../../platform/db/index.ts'\nexport const f = (db: Queryable) => db.query<{ n: number }>('SELECT 1 AS n')\n"
+  for (const file of [
+    'src/modules/devices/service.ts',
+    'src/modules/erasure/erasure.ts',
+    'src/modules/auditor/service.ts',
+    'src/modules/clients/service.ts',
+  ])
+    assert.match((await errors(file, sql)).join('\n'), /repository/, file)
+  assert.deepEqual(await errors('src/modules/devices/repository.ts', sql), [])
+  // No file of these modules outside a repository calls .query( at all.
+  for (const m of ['devices', 'erasure', 'auditor']) {
+    const offenders = sources(join(SRC, 'modules', m))
+      .filter((p) => !/repository\.ts$|\.test\.ts$/.test(p))
+      .filter((p) => /\.query(<[^>]*>)?\(/.test(readFileSync(p, 'utf8')))
+      .map((p) => relative(ROOT, p))
+    assert.deepEqual(offenders, [], `SQL outside a repository in ${m}`)
+  }
+  const deviceCode = sources(join(SRC, 'modules', 'devices'))
+    .map((p) => readFileSync(p, 'utf8'))
+    .join('\n')
+  assert.doesNotMatch(deviceCode, /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|FROM)\s+oauth_clients\b/i)
+})

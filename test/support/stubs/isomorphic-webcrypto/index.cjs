@@ -1,0 +1,3 @@
+/* global module */
+// Node's own Web Crypto, which is what fhirclient uses whenever globalThis.crypto exists.
+module.exports = { default: globalThis.crypto }
