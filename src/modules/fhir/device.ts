@@ -9,41 +9,20 @@ import {
   AnyResource,
   etag,
   IdParams,
-  keysetPage,
   pagedBundle,
   pagingOf,
   scopeIds,
   unknownSearchParams,
-  type KeysetRow,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
+import * as repo from './repository.ts'
+import type { DeviceRow } from './repository.ts'
 
 export const SERIAL_SYSTEM = 'urn:vigil:device-serial'
 
-export interface DeviceRow extends KeysetRow {
-  readonly manufacturer: string
-  readonly model: string
-  readonly serial: string
-  readonly type: string
-  readonly firmware_version: string | null
-  readonly status: string
-  readonly version: number
-  readonly updated_at: Date | string
-  readonly patient_id: string | null
-}
-
-const COLUMNS =
-  'd.id, d.manufacturer, d.model, d.serial, d.type, d.firmware_version, d.status, d.version, d.updated_at, b.patient_id'
-const FROM = 'devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL'
-
-export async function loadDevices(ctx: ModuleContext, ids: readonly string[]): Promise<DeviceRow[]> {
-  if (ids.length === 0) return []
-  const { rows } = await ctx.db.query<DeviceRow>(
-    `SELECT ${COLUMNS}, '' AS sort_key FROM ${FROM} WHERE d.id = ANY($1::uuid[])`,
-    [ids],
-  )
-  return rows
-}
+/** The devices with these ids, with the patient each is bound to now. */
+export const loadDevices = (ctx: ModuleContext, ids: readonly string[]): Promise<DeviceRow[]> =>
+  repo.devicesByIds(ctx.db, ids)
 
 export function presentDevice(d: DeviceRow): Record<string, unknown> {
   return {
@@ -122,9 +101,9 @@ export function deviceRoutes(ctx: ModuleContext) {
         const page =
           patients.length === 0
             ? { rows: [] as DeviceRow[], hasNext: false, hasPrevious: false }
-            : await keysetPage<DeviceRow>(ctx, {
-                select: COLUMNS,
-                from: FROM.replace('LEFT JOIN', 'JOIN'),
+            : await repo.keysetPage<DeviceRow>(ctx.db, {
+                select: repo.DEVICE_COLUMNS,
+                from: repo.BOUND_DEVICES,
                 where,
                 params,
                 timeColumn: 'd.created_at',

@@ -28,31 +28,15 @@ import {
   fhirBase,
   IdParams,
   Outcome,
-  keysetPage,
   pagedBundle,
   pagingOf,
   scopeIds,
   unknownSearchParams,
-  type KeysetRow,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
+import * as repo from './repository.ts'
+import type { ReportRow } from './repository.ts'
 
-export interface ReportRow extends KeysetRow {
-  readonly patient_id: string
-  readonly code: string
-  readonly code_display: string | null
-  readonly status: string
-  readonly effective_at: Date | string
-  readonly effective_offset_minutes: number
-  readonly issued_at: Date | string
-  readonly result_reading_ids: string[] | string
-  readonly conclusion_sealed: string | null
-  readonly version: number
-  readonly updated_at: Date | string
-}
-
-export const COLUMNS =
-  'r.id, r.patient_id, r.code, r.code_display, r.status, r.effective_at, r.effective_offset_minutes, r.issued_at, r.result_reading_ids, r.conclusion_sealed, r.version, r.updated_at'
 const conclusionAad = (id: string) => `diagnostic-report:${id}`
 
 /** pg returns uuid[] as an array; some drivers as '{a,b}'. */
@@ -114,11 +98,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
       async (request, reply) => {
         const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const { rows } = await ctx.db.query<ReportRow>(
-          `SELECT ${COLUMNS}, '' AS sort_key FROM diagnostic_reports r WHERE r.id = $1`,
-          [id.toLowerCase()],
-        )
-        const row = rows[0]
+        const row = await repo.reportById(ctx.db, id.toLowerCase())
         if (!row) throw new AppError('NOT_FOUND')
         await request.authorize('reports.read', {
           type: 'DiagnosticReport',
@@ -166,8 +146,8 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
         const page =
           patients.length === 0
             ? { rows: [] as ReportRow[], hasNext: false, hasPrevious: false }
-            : await keysetPage<ReportRow>(ctx, {
-                select: COLUMNS,
+            : await repo.keysetPage<ReportRow>(ctx.db, {
+                select: repo.REPORT_COLUMNS,
                 from: 'diagnostic_reports r',
                 where,
                 params,
@@ -253,6 +233,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
         const coding = r.code.coding?.find((c) => c.system === LOINC && c.code)
         if (!coding?.code)
           throw new FhirError(422, 'required', 'code needs a LOINC coding', ['DiagnosticReport.code'])
+        const code = coding.code
         const subject = /^Patient\/([0-9a-fA-F-]{36})$/.exec(r.subject?.reference ?? '')?.[1]
         if (!subject || !isUuid(subject))
           throw new FhirError(422, 'required', 'subject must be Patient/<id>', ['DiagnosticReport.subject'])
@@ -275,13 +256,8 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
         await request.authorize('reports.write', { type: 'DiagnosticReport', patientId })
         // Every result: an Observation of this same patient that the author may read.
         const unique = [...new Set(results)]
-        const { rows } = unique.length
-          ? await ctx.db.query<{ id: string }>(
-              'SELECT id FROM readings WHERE id = ANY($1::uuid[]) AND patient_id = $2',
-              [unique, patientId],
-            )
-          : { rows: [] }
-        if (rows.length !== unique.length)
+        const found = unique.length ? await repo.readingIdsOfPatient(ctx.db, unique, patientId) : []
+        if (found.length !== unique.length)
           throw new FhirError(
             422,
             'value',
@@ -302,23 +278,19 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
           const sealed = r.conclusion
             ? await ctx.cipher.seal(patientId, r.conclusion, conclusionAad(id), tx)
             : null
-          const { rows: inserted } = await tx.query<ReportRow>(
-            `INSERT INTO diagnostic_reports (id, patient_id, code, code_display, status, effective_at, effective_offset_minutes, issued_at, result_reading_ids, conclusion_sealed, performer_user_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid[], $10, $11, $8, $8) RETURNING ${COLUMNS.replaceAll('r.', '')}, '' AS sort_key`,
-            [
-              id,
-              patientId,
-              coding.code,
-              coding.display ?? null,
-              r.status,
-              new Date(r.effectiveDateTime as string).toISOString(),
-              offsetMinutes,
-              now,
-              unique,
-              sealed,
-              request.principal?.kind === 'user' ? request.principal.id : null,
-            ],
-          )
+          const inserted = await repo.insertReport(tx, {
+            id,
+            patientId,
+            code,
+            codeDisplay: coding.display ?? null,
+            status: r.status,
+            effectiveAt: new Date(r.effectiveDateTime as string).toISOString(),
+            effectiveOffsetMinutes: offsetMinutes,
+            issuedAt: now,
+            resultReadingIds: unique,
+            conclusionSealed: sealed,
+            performerUserId: request.principal?.kind === 'user' ? request.principal.id : null,
+          })
           await request.auditInTransaction(tx, {
             status: 201,
             resourceType: 'DiagnosticReport',
@@ -326,7 +298,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
             patientId,
           })
           await recordEvent(tx, { type: 'diagnostic-report.created', patientId, resourceId: id }, now)
-          return inserted[0] as ReportRow
+          return inserted
         })
         reply
           .code(201)

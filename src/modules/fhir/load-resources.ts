@@ -4,8 +4,9 @@
 
 import type { ModuleContext } from '../context.ts'
 import { loadDevices, presentDevice } from './device.ts'
-import { COLUMNS as REPORT_COLUMNS, presentReport, type ReportRow } from './diagnostic-report.ts'
-import { presentObservation, READING_COLUMNS, type ReadingRow } from './observation.ts'
+import { presentReport } from './diagnostic-report.ts'
+import { presentObservation } from './observation.ts'
+import * as repo from './repository.ts'
 
 export async function loadFhirResources(
   ctx: ModuleContext,
@@ -15,17 +16,11 @@ export async function loadFhirResources(
 ): Promise<Record<string, unknown>[]> {
   if (ids.length === 0) return []
   if (resourceType === 'Observation') {
-    const { rows } = await ctx.db.query<ReadingRow>(
-      `SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2 ORDER BY r.effective_at, r.id`,
-      [ids, patientId],
-    )
+    const rows = await repo.readingsOfPatient(ctx.db, ids, patientId)
     return Promise.all(rows.map((r) => presentObservation(ctx, r)))
   }
   if (resourceType === 'DiagnosticReport') {
-    const { rows } = await ctx.db.query<ReportRow>(
-      `SELECT ${REPORT_COLUMNS}, '' AS sort_key FROM diagnostic_reports r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2`,
-      [ids, patientId],
-    )
+    const rows = await repo.reportsOfPatient(ctx.db, ids, patientId)
     return Promise.all(rows.map((r) => presentReport(ctx, r)))
   }
   if (resourceType === 'Device') {

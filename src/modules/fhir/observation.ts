@@ -26,15 +26,15 @@ import {
   AnyResource,
   etag,
   IdParams,
-  keysetPage,
   maySee,
   pagedBundle,
   pagingOf,
   scopeIds,
   unknownSearchParams,
-  type KeysetRow,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
+import * as repo from './repository.ts'
+import type { ReadingRow } from './repository.ts'
 
 export const LOINC = 'http://loinc.org'
 export const UCUM = 'http://unitsofmeasure.org'
@@ -69,22 +69,6 @@ const DISPLAY: Record<string, string> = {
   '8480-6': 'Systolic blood pressure',
   '8462-4': 'Diastolic blood pressure',
 }
-
-export interface ReadingRow extends KeysetRow {
-  readonly patient_id: string
-  readonly device_id: string | null
-  readonly code: string
-  readonly category: string
-  readonly effective_at: Date | string
-  readonly effective_offset_minutes: number
-  readonly received_at: Date | string
-  readonly value_sealed: string
-  readonly version: number
-  readonly updated_at: Date | string
-}
-
-export const READING_COLUMNS =
-  'r.id, r.patient_id, r.device_id, r.code, r.category, r.effective_at, r.effective_offset_minutes, r.received_at, r.value_sealed, r.version, r.updated_at'
 
 const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit })
 const loinc = (code: string) => ({
@@ -214,11 +198,7 @@ export function observationRoutes(ctx: ModuleContext) {
       async (request, reply) => {
         const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const { rows } = await ctx.db.query<ReadingRow>(
-          `SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = $1`,
-          [id.toLowerCase()],
-        )
-        const row = rows[0]
+        const row = await repo.readingById(ctx.db, id.toLowerCase())
         if (!row) throw new AppError('NOT_FOUND')
         await request.authorize('device-data.read', {
           type: 'Observation',
@@ -290,8 +270,8 @@ export function observationRoutes(ctx: ModuleContext) {
         const page =
           patients.length === 0
             ? { rows: [] as ReadingRow[], hasNext: false, hasPrevious: false }
-            : await keysetPage<ReadingRow>(ctx, {
-                select: READING_COLUMNS,
+            : await repo.keysetPage<ReadingRow>(ctx.db, {
+                select: repo.READING_COLUMNS,
                 from: 'readings r',
                 where,
                 params,

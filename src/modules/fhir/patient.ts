@@ -24,6 +24,7 @@ import {
   unknownSearchParams,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
+import * as repo from './repository.ts'
 
 export function presentPatient(p: Patient): Record<string, unknown> {
   const d = p.demographics ?? {}
@@ -314,12 +315,9 @@ export function patientRoutes(ctx: ModuleContext) {
             value: value.slice(bar + 1),
           })
           // Only this organisation's records count: another organisation's patient is not revealed.
-          const { rows } = found.length
-            ? await ctx.db.query<{ id: string; version: number }>(
-                'SELECT id, version FROM patients WHERE id = ANY($1::uuid[]) AND organisation_id = $2',
-                [found, organisationId],
-              )
-            : { rows: [] }
+          const rows = found.length
+            ? await repo.patientVersionsInOrganisation(ctx.db, found, organisationId)
+            : []
           if (rows.length > 1)
             throw new FhirError(412, 'duplicate', 'If-None-Exist matches more than one patient')
           const existing = rows[0]

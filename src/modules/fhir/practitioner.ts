@@ -8,6 +8,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import { AnyResource, IdParams } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
+import * as repo from './repository.ts'
 
 export function presentPractitioner(row: {
   id: string
@@ -42,22 +43,12 @@ export function practitionerRoutes(ctx: ModuleContext) {
         const principal = request.principal
         if (!principal || !isUuid(id)) throw new AppError('NOT_FOUND')
         const practitioner = id.toLowerCase()
-        const { rows } = await ctx.db.query<{
-          id: string
-          display_name: string | null
-          updated_at: Date | string
-        }>(
-          `SELECT u.id, u.display_name, u.updated_at FROM users u
-            WHERE u.id = $1 AND u.status = 'active'
-              AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'clinician')
-              AND (u.id = $2
-                OR EXISTS (SELECT 1 FROM care_team_members c JOIN patients p ON p.id = c.patient_id
-                            WHERE c.user_id = u.id AND (p.user_id = $2 OR p.id = $3))
-                OR EXISTS (SELECT 1 FROM user_roles mine JOIN user_roles theirs ON theirs.organisation_id = mine.organisation_id
-                            WHERE mine.user_id = $2 AND theirs.user_id = u.id AND mine.role IN ('clinician', 'org-admin') AND theirs.role = 'clinician'))`,
-          [practitioner, principal.kind === 'user' ? principal.id : null, principal.launchPatientId ?? null],
+        const row = await repo.visiblePractitioner(
+          ctx.db,
+          practitioner,
+          principal.kind === 'user' ? principal.id : null,
+          principal.launchPatientId ?? null,
         )
-        const row = rows[0]
         if (!row) throw new AppError('NOT_FOUND')
         return presentPractitioner(row)
       },

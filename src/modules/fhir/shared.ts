@@ -17,6 +17,7 @@ import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
 import { FhirError } from '../../fhir/outcome.ts'
 import { countOf, knownParams, one, type Query } from '../../fhir/search.ts'
 import type { ModuleContext } from '../context.ts'
+import type { KeysetRow } from './repository.ts'
 
 export const fhirBase = (ctx: ModuleContext): string => fhirBaseUrl(ctx.config.publicUrl)
 
@@ -118,57 +119,6 @@ export function intersect(base: readonly string[], groups: readonly (readonly st
     out = out.filter((id) => s.has(id))
   }
   return out
-}
-
-export interface KeysetRow {
-  readonly id: string
-  readonly sort_key: string
-}
-
-/**
- * One page of a keyset search ordered by (time, id): `where` and `params` hold the filters; the
- * cursor adds the edge condition; one row more than the page tells whether another page follows.
- */
-export async function keysetPage<R extends KeysetRow>(
-  ctx: ModuleContext,
-  input: {
-    select: string
-    from: string
-    where: string[]
-    params: unknown[]
-    timeColumn: string
-    idColumn: string
-    descending: boolean
-    count: number
-    cursor: Cursor | undefined
-  },
-): Promise<{ rows: R[]; hasNext: boolean; hasPrevious: boolean }> {
-  const { cursor, count } = input
-  const params = [...input.params]
-  const where = [...input.where]
-  // Walking backwards (a previous link) reverses the order; the page is put back in order after.
-  const backwards = cursor?.d === 'p'
-  const desc = input.descending !== backwards
-  if (cursor) {
-    params.push(cursor.k[0], cursor.k[1])
-    const op = desc ? '<' : '>'
-    where.push(
-      `(${input.timeColumn}, ${input.idColumn}) ${op} ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
-    )
-  }
-  params.push(count + 1)
-  const dir = desc ? 'DESC' : 'ASC'
-  const sql = `SELECT ${input.select}, to_char(${input.timeColumn} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_key FROM ${input.from}
-    WHERE ${where.length ? where.join(' AND ') : 'true'} ORDER BY ${input.timeColumn} ${dir}, ${input.idColumn} ${dir} LIMIT $${params.length}`
-  const { rows } = await ctx.db.query<R>(sql, params)
-  const more = rows.length > count
-  const page = rows.slice(0, count)
-  if (backwards) page.reverse()
-  return {
-    rows: page,
-    hasNext: backwards ? true : more,
-    hasPrevious: backwards ? more : cursor !== undefined,
-  }
 }
 
 /** The Bundle of a keyset page with its self, next and previous links. */
