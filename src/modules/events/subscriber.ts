@@ -32,11 +32,8 @@ export function createSubscriberLoader(db: Database): LoadSubscriber {
       }
     }
     if (s.ownerKind === 'client') {
-      const { rows } = await db.query<{ organisation_id: string | null }>(
-        'SELECT organisation_id FROM oauth_clients WHERE client_id = $1',
-        [s.ownerId],
-      )
-      if (rows.length === 0) return undefined
+      const client = await directory.registeredClient(s.ownerId)
+      if (!client) return undefined
       return {
         kind: 'client',
         id: s.ownerId,
@@ -45,11 +42,10 @@ export function createSubscriberLoader(db: Database): LoadSubscriber {
         roles: [],
         memberships: [],
         patientId: null,
-        organisationId: rows[0]?.organisation_id ?? null,
+        organisationId: client.organisationId,
       }
     }
-    const { rows } = await db.query<{ status: string }>('SELECT status FROM users WHERE id = $1', [s.ownerId])
-    if (rows[0]?.status !== 'active') return undefined
+    if (!(await directory.userIsActive(s.ownerId))) return undefined
     const facts = await directory.user(s.ownerId)
     if (!facts) return undefined
     return {

@@ -6,7 +6,7 @@
 // also a metric, vigil_dependency_up, for alerting.
 
 import { Gauge, type Registry } from 'prom-client'
-import type { Queryable } from '../../platform/db/index.ts'
+import { ping, type Queryable } from '../../platform/db/index.ts'
 
 export interface RedisPing {
   ping(): Promise<string>
@@ -62,7 +62,7 @@ export function createReadinessCheck(deps: {
   })
   return async function checkReadiness(): Promise<Readiness> {
     const [database, redis] = await Promise.all([
-      timed(() => deps.db.query('SELECT 1 AS ok'), timeoutMs),
+      timed(() => ping(deps.db), timeoutMs),
       deps.redis ? timed(() => deps.redis!.ping(), timeoutMs) : Promise.resolve(undefined),
     ])
     const checks: Record<string, { status: CheckStatus; latencyMs: number; critical: boolean }> = {

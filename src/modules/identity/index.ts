@@ -2,4 +2,4 @@
 // declares — the authorization server's AccountDirectory and the authenticator's PrincipalDirectory.
 
 export { createAccountDirectory, type AccountDirectoryDeps, type AccountEvent } from './account-directory.ts'
-export { createPrincipalDirectory } from './principal-directory.ts'
+export { createPrincipalDirectory, type IdentityDirectory } from './principal-directory.repository.ts'

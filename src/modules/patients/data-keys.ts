@@ -21,6 +21,7 @@ import {
 } from '../../platform/crypto/envelope.ts'
 import type { Sealer } from '../../platform/crypto/keyring.ts'
 import type { Database, Queryable } from '../../platform/db/index.ts'
+import * as repo from './data-keys.repository.ts'
 
 export const DATA_KEY_CACHE_MS = 10_000
 const CACHE_MAX = 10_000
@@ -96,14 +97,9 @@ export function createDataKeyStore(deps: {
   const cache = new Map<string, { key: DataKey; at: number }>()
 
   async function loadKeks(q: Queryable = db): Promise<void> {
-    const { rows } = await q.query<{ version: number; sealed_key: string }>(
-      'SELECT version, sealed_key FROM kek_versions ORDER BY version',
-    )
     const next = new Map<number, Kek>()
-    for (const row of rows) {
-      const version = Number(row.version)
-      next.set(version, { version, key: Buffer.from(root.unseal(row.sealed_key, kekAad(version)), 'base64') })
-    }
+    for (const { version, sealedKey } of await repo.sealedKeks(q))
+      next.set(version, { version, key: Buffer.from(root.unseal(sealedKey, kekAad(version)), 'base64') })
     keks = next
     latestKek = [...next.values()].at(-1)
     keksLoadedAt = Date.now()
@@ -113,10 +109,7 @@ export function createDataKeyStore(deps: {
     await loadKeks(q)
     const version = (latestKek?.version ?? 0) + 1
     const key = randomBytes(DATA_KEY_BYTES)
-    await q.query(
-      'INSERT INTO kek_versions (version, sealed_key) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING',
-      [version, root.seal(key.toString('base64'), kekAad(version))],
-    )
+    await repo.insertKek(q, version, root.seal(key.toString('base64'), kekAad(version)))
     await loadKeks(q)
     return latestKek as Kek
   }
@@ -154,13 +147,7 @@ export function createDataKeyStore(deps: {
     return hit.key
   }
 
-  interface KeyRow {
-    version: number
-    kek_version: number | null
-    wrapped_key: string | null
-  }
-
-  async function unwrap(patientId: string, row: KeyRow, q: Queryable): Promise<DataKey> {
+  async function unwrap(patientId: string, row: repo.WrappedKeyRow, q: Queryable): Promise<DataKey> {
     if (row.wrapped_key === null || row.kek_version === null) throw new PatientErasedError(patientId)
     const version = Number(row.version)
     const k = await kek(Number(row.kek_version), q)
@@ -172,27 +159,19 @@ export function createDataKeyStore(deps: {
     const k = await currentKek(q)
     const key = randomBytes(DATA_KEY_BYTES)
     const wrapped = sealWithDataKey(k.key, k.version, key.toString('base64'), dekAad(patientId, version))
-    await q.query(
-      'INSERT INTO patient_data_keys (patient_id, version, kek_version, wrapped_key) VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id, version) DO NOTHING',
-      [patientId, version, k.version, wrapped],
-    )
+    await repo.insertDataKey(q, patientId, version, k.version, wrapped)
   }
 
   async function loadCurrent(patientId: string, q: Queryable): Promise<DataKey> {
     const hit = cached(cacheKey(patientId, 'current'))
     if (hit) return hit
-    let { rows } = await q.query<KeyRow>(
-      'SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1',
-      [patientId],
-    )
-    if (rows.length === 0) {
+    let row = await repo.newestDataKey(q, patientId)
+    if (!row) {
       await insertVersion(patientId, 1, q)
-      ;({ rows } = await q.query<KeyRow>(
-        'SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 ORDER BY version DESC LIMIT 1',
-        [patientId],
-      ))
+      row = await repo.newestDataKey(q, patientId)
     }
-    const key = await unwrap(patientId, rows[0] as KeyRow, q)
+    if (!row) throw new Error('the first data key was not stored')
+    const key = await unwrap(patientId, row, q)
     remember(cacheKey(patientId, key.version), key)
     return remember(cacheKey(patientId, 'current'), key)
   }
@@ -200,12 +179,9 @@ export function createDataKeyStore(deps: {
   async function loadVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
     const hit = cached(cacheKey(patientId, version))
     if (hit) return hit
-    const { rows } = await q.query<KeyRow>(
-      'SELECT version, kek_version, wrapped_key FROM patient_data_keys WHERE patient_id = $1 AND version = $2',
-      [patientId, version],
-    )
-    if (rows.length === 0) throw new PatientErasedError(patientId)
-    return remember(cacheKey(patientId, version), await unwrap(patientId, rows[0] as KeyRow, q))
+    const row = await repo.dataKeyVersion(q, patientId, version)
+    if (!row) throw new PatientErasedError(patientId)
+    return remember(cacheKey(patientId, version), await unwrap(patientId, row, q))
   }
 
   function forget(patientId: string): void {
@@ -220,10 +196,7 @@ export function createDataKeyStore(deps: {
     for (;;) {
       // Only keys under an OLDER version: with `<>`, two processes with different targets (two
       // rotations at once) would move the same keys back and forth forever.
-      const { rows } = await db.query<KeyRow & { patient_id: string }>(
-        'SELECT patient_id, version, kek_version, wrapped_key FROM patient_data_keys WHERE wrapped_key IS NOT NULL AND kek_version < $1 ORDER BY patient_id, version LIMIT $2',
-        [target.version, batchSize],
-      )
+      const rows = await repo.dataKeysUnderOlderKek(db, target.version, batchSize)
       if (rows.length === 0) return total
       for (const row of rows) {
         const dek = await unwrap(row.patient_id, row, db)
@@ -233,12 +206,13 @@ export function createDataKeyStore(deps: {
           dek.key.toString('base64'),
           dekAad(row.patient_id, dek.version),
         )
-        // Compare-and-set on the old KEK version: a concurrent rewrap or erasure wins cleanly.
-        const updated = await db.query(
-          'UPDATE patient_data_keys SET kek_version = $1, wrapped_key = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5 AND wrapped_key IS NOT NULL',
-          [target.version, wrapped, row.patient_id, dek.version, row.kek_version],
-        )
-        total += updated.rowCount
+        total += await repo.rewrapDataKey(db, {
+          patientId: row.patient_id,
+          version: dek.version,
+          fromKekVersion: row.kek_version,
+          toKekVersion: target.version,
+          wrappedKey: wrapped,
+        })
       }
     }
   }
@@ -261,51 +235,25 @@ export function createDataKeyStore(deps: {
     },
     rewrapAll,
     async resealKeks(needsRotation) {
-      const { rows } = await db.query<{ version: number; sealed_key: string }>(
-        'SELECT version, sealed_key FROM kek_versions ORDER BY version',
-      )
       let resealed = 0
-      for (const row of rows) {
-        if (!needsRotation(row.sealed_key)) continue
-        const version = Number(row.version)
-        const plain = root.unseal(row.sealed_key, kekAad(version))
-        // Compare-and-set on the old sealed value: a concurrent re-seal wins cleanly.
-        const updated = await db.query(
-          'UPDATE kek_versions SET sealed_key = $1 WHERE version = $2 AND sealed_key = $3',
-          [root.seal(plain, kekAad(version)), version, row.sealed_key],
-        )
-        resealed += updated.rowCount
+      for (const { version, sealedKey } of await repo.sealedKeks(db)) {
+        if (!needsRotation(sealedKey)) continue
+        const plain = root.unseal(sealedKey, kekAad(version))
+        resealed += await repo.resealKek(db, version, root.seal(plain, kekAad(version)), sealedKey)
       }
       await loadKeks(db)
       return resealed
     },
     async erase(patientId, q) {
       forget(patientId)
-      const now = clock()
-      await q.query(
-        'UPDATE patient_data_keys SET wrapped_key = NULL, kek_version = NULL, destroyed_at = $2 WHERE patient_id = $1 AND wrapped_key IS NOT NULL',
-        [patientId, now],
-      )
-      await q.query(
-        'UPDATE patients SET erased_at = $2, updated_at = $2 WHERE id = $1 AND erased_at IS NULL',
-        [patientId, now],
-      )
+      await repo.destroyAllDataKeys(q, patientId, clock())
     },
     async olderVersions(patientId) {
-      const { rows } = await db.query<{ version: number }>(
-        `SELECT version FROM patient_data_keys WHERE patient_id = $1 AND wrapped_key IS NOT NULL
-           AND version < (SELECT max(version) FROM patient_data_keys WHERE patient_id = $1) ORDER BY version`,
-        [patientId],
-      )
-      return rows.map((r) => Number(r.version))
+      return repo.olderLiveVersions(db, patientId)
     },
     async retireVersion(patientId, version) {
       forget(patientId)
-      await db.query(
-        `UPDATE patient_data_keys SET wrapped_key = NULL, kek_version = NULL, destroyed_at = $3 WHERE patient_id = $1 AND version = $2
-           AND version < (SELECT max(version) FROM patient_data_keys WHERE patient_id = $1)`,
-        [patientId, version, clock()],
-      )
+      await repo.destroyDataKeyVersion(db, patientId, version, clock())
     },
     forget,
   }

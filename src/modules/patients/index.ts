@@ -14,4 +14,4 @@ export {
   type Demographics,
   type Identifier,
 } from './service.ts'
-export { createAccessFactSource } from './access-facts.ts'
+export { createAccessFactSource } from './access-facts.repository.ts'

@@ -6,6 +6,7 @@
 
 import type { Database } from '../../platform/db/index.ts'
 import { generateAccountToken, hashAccountToken } from './account-token.ts'
+import * as repo from './login-unlock.repository.ts'
 
 export const UNLOCK_TTL_SECONDS = 3600
 export const UNLOCK_MIN_INTERVAL_SECONDS = 15 * 60
@@ -27,50 +28,22 @@ export function createLoginUnlock(deps: { db: Database; clock: () => Date }): Lo
     async issue(userId) {
       const now = clock()
       return db.transaction(async (tx) => {
-        const { rows: users } = await tx.query<{ email: string }>(
-          "SELECT email FROM users WHERE id = $1 AND status = 'active' FOR UPDATE",
-          [userId],
-        )
-        const email = users[0]?.email
+        const email = await repo.lockActiveUserEmail(tx, userId)
         if (!email) return undefined
-        const recent = await tx.query(
-          'SELECT 1 FROM login_unlock_tokens WHERE user_id = $1 AND created_at > $2::timestamptz',
-          [userId, new Date(now.getTime() - UNLOCK_MIN_INTERVAL_SECONDS * 1000).toISOString()],
-        )
-        if (recent.rows.length > 0) return undefined
-        await tx.query(
-          'DELETE FROM login_unlock_tokens WHERE user_id = $1 AND (expires_at < $2::timestamptz OR used_at IS NOT NULL)',
-          [userId, now.toISOString()],
-        )
+        const since = new Date(now.getTime() - UNLOCK_MIN_INTERVAL_SECONDS * 1000)
+        if (await repo.unlockIssuedSince(tx, userId, since)) return undefined
+        await repo.deleteSpentUnlocks(tx, userId, now)
         const token = generateAccountToken()
         const expiresAt = new Date(now.getTime() + UNLOCK_TTL_SECONDS * 1000)
-        await tx.query(
-          'INSERT INTO login_unlock_tokens (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)',
-          [hashAccountToken(token), userId, expiresAt.toISOString(), now.toISOString()],
-        )
+        await repo.insertUnlock(tx, { tokenHash: hashAccountToken(token), userId, expiresAt, createdAt: now })
         return { token, email, expiresAt }
       })
     },
 
-    async peek(token) {
-      const { rows } = await db.query<{ user_id: string }>(
-        'SELECT user_id FROM login_unlock_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2::timestamptz',
-        [hashAccountToken(token), clock().toISOString()],
-      )
-      return rows[0]?.user_id
-    },
+    peek: (token) => repo.usableUnlockUser(db, hashAccountToken(token), clock()),
 
-    async consume(token) {
-      const now = clock().toISOString()
-      return db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ user_id: string }>(
-          'UPDATE login_unlock_tokens SET used_at = $2::timestamptz WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2::timestamptz RETURNING user_id',
-          [hashAccountToken(token), now],
-        )
-        // The account's delay stays for everyone else: the owner gets in by the device cookie the
-        // caller sets, and a stranger gains no fresh attempts from the owner's click.
-        return rows[0]?.user_id
-      })
-    },
+    // The account's delay stays for everyone else: the owner gets in by the device cookie the
+    // caller sets, and a stranger gains no fresh attempts from the owner's click.
+    consume: (token) => repo.spendUnlock(db, hashAccountToken(token), clock()),
   }
 }

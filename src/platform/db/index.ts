@@ -2,7 +2,7 @@ export type { Database, ListenHandlers, Listening, Queryable, QueryResult, PoolS
 export { watchWrites } from './write-watch.ts'
 export { DatabaseLockedError } from './database.ts'
 export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
-import type { Database } from './database.ts'
+import type { Database, Queryable } from './database.ts'
 import { openPglite } from './pglite.ts'
 import { openPostgres, type DatabaseEvent } from './postgres.ts'
 export type { DatabaseEvent } from './postgres.ts'
@@ -39,4 +39,9 @@ export function openDatabase(options: DatabaseOptions): Promise<Database> {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.circuit ? { circuit: options.circuit } : {}),
   })
+}
+
+/** One round trip that proves the database answers (readiness checks); throws when it does not. */
+export async function ping(q: Pick<Queryable, 'query'>): Promise<void> {
+  await q.query('SELECT 1 AS ok')
 }

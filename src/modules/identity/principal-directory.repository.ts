@@ -2,14 +2,36 @@
 // PrincipalDirectory port): a user's memberships and own patient record, a device's current
 // binding, a service client's organisation. Read when a token is first seen; the principal built
 // from it is cached until any of these rows changes (security/authn/principal-cache.ts, ADR-0029).
+// The events module asks the same questions of a subscription's owner at each delivery, plus
+// whether the user is still active and the client still registered. SQL only (ADR-0030).
 
 import type { Database } from '../../platform/db/index.ts'
 import type { PrincipalDirectory } from '../../security/authn/index.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-export function createPrincipalDirectory(db: Database): PrincipalDirectory {
+export interface IdentityDirectory extends PrincipalDirectory {
+  /** Whether this user exists and is active (not disabled, not erased). */
+  userIsActive(userId: string): Promise<boolean>
+  /** A registered OAuth client's organisation; undefined when no such client is registered. */
+  registeredClient(clientId: string): Promise<{ organisationId: string | null } | undefined>
+}
+
+export function createPrincipalDirectory(db: Database): IdentityDirectory {
   return {
+    async userIsActive(userId) {
+      if (!UUID.test(userId)) return false
+      const { rows } = await db.query<{ status: string }>('SELECT status FROM users WHERE id = $1', [userId])
+      return rows[0]?.status === 'active'
+    },
+    async registeredClient(clientId) {
+      const { rows } = await db.query<{ organisation_id: string | null }>(
+        'SELECT organisation_id FROM oauth_clients WHERE client_id = $1',
+        [clientId],
+      )
+      const row = rows[0]
+      return row && { organisationId: row.organisation_id }
+    },
     async user(userId) {
       if (!UUID.test(userId)) return undefined
       const { rows } = await db.query<{

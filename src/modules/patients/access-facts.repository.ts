@@ -1,6 +1,7 @@
 // The facts the policy decision point decides on, read fresh from the database for every
 // decision (ADR-0008): no cache, so a revoked consent or an ended break-glass session refuses the
-// very next request. One round trip per decision.
+// very next request. One round trip per decision. SQL only (ADR-0030): this is the patients
+// module's repository for the PDP's AccessFactSource port.
 
 import type { Database } from '../../platform/db/index.ts'
 import type { Principal } from '../../security/authn/index.ts'
