@@ -16,6 +16,8 @@
 
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../platform/db/index.ts'
+import * as repo from './anomalies.repository.ts'
+import type { RuleRow } from './anomalies.repository.ts'
 
 export type SecurityEventKind =
   'failed-logins' | 'failed-logins-ip' | 'many-patients' | 'new-login-ip' | 'break-glass' | 'forbidden-burst'
@@ -67,12 +69,7 @@ export interface DetectOptions {
 }
 
 /** One row a rule works on: an entry, the subject it counts for, and (distinct rules) what is counted. */
-export interface RuleRow {
-  readonly id: string
-  readonly at: Date
-  readonly group: string
-  readonly value?: string | null
-}
+export type { RuleRow }
 
 export interface Crossing {
   readonly group: string
@@ -146,15 +143,6 @@ interface Candidate {
 }
 
 const CURSOR = 'trail'
-const asDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
-
-async function rowsSince(q: Queryable, sql: string, from: Date, extra: unknown[] = []): Promise<RuleRow[]> {
-  const { rows } = await q.query<{ id: string; at: Date | string; grp: string; value: string | null }>(sql, [
-    from.toISOString(),
-    ...extra,
-  ])
-  return rows.map((r) => ({ id: r.id, at: asDate(r.at), group: r.grp, value: r.value }))
-}
 
 const before = (from: Date, windowSeconds: number): Date =>
   new Date(from.getTime() - 2 * windowSeconds * 1000)
@@ -164,11 +152,11 @@ async function countRule(
   kind: SecurityEventKind,
   threshold: Threshold,
   evaluateFrom: Date,
-  sql: string,
+  load: (q: Queryable, from: Date) => Promise<RuleRow[]>,
   details: (c: Crossing) => Record<string, unknown> = () => ({}),
   distinct = false,
 ): Promise<Candidate[]> {
-  const rows = await rowsSince(q, sql, before(evaluateFrom, threshold.windowSeconds))
+  const rows = await load(q, before(evaluateFrom, threshold.windowSeconds))
   return findCrossings(rows, threshold, { distinct, evaluateFrom }).map((c) => ({
     kind,
     subject: c.group,
@@ -195,9 +183,7 @@ export async function evaluateRules(
     'failed-logins',
     t.failedLoginsPerAccount,
     evaluateFrom,
-    `SELECT id, occurred_at AS at, resource_id AS grp, NULL AS value FROM audit_entries
-      WHERE action IN ('login.failed', 'login.blocked') AND resource_type = 'account' AND resource_id IS NOT NULL AND occurred_at >= $1::timestamptz
-      ORDER BY occurred_at, id`,
+    repo.failedLoginEntries,
   )
   // One attempt leaves an entry per counter it touched (address and account): count requests.
   const failedLoginsIp = countRule(
@@ -205,41 +191,22 @@ export async function evaluateRules(
     'failed-logins-ip',
     t.failedLoginsPerIp,
     evaluateFrom,
-    `SELECT min(id::text) AS id, min(occurred_at) AS at, ip AS grp, NULL AS value FROM audit_entries
-      WHERE action IN ('login.failed', 'login.blocked') AND ip IS NOT NULL AND occurred_at >= $1::timestamptz
-      GROUP BY ip, coalesce(request_id, id::text)
-      ORDER BY at, id`,
+    repo.failedLoginRequestsByIp,
   )
   const manyPatients = countRule(
     q,
     'many-patients',
     t.distinctPatients,
     evaluateFrom,
-    `SELECT id, occurred_at AS at, actor_id AS grp, patient_id AS value FROM audit_entries
-      WHERE actor_kind = 'user' AND actor_id IS NOT NULL AND patient_id IS NOT NULL AND outcome = 'success' AND occurred_at >= $1::timestamptz
-      ORDER BY occurred_at, id`,
+    repo.patientAccessEntries,
     () => ({}),
     true,
   )
-  const forbidden = countRule(
-    q,
-    'forbidden-burst',
-    t.forbiddenBurst,
-    evaluateFrom,
-    `SELECT id, occurred_at AS at, actor_id AS grp, NULL AS value FROM audit_entries
-      WHERE actor_id IS NOT NULL AND (status = 403 OR (status = 404 AND outcome = 'denied')) AND occurred_at >= $1::timestamptz
-      ORDER BY occurred_at, id`,
-  )
+  const forbidden = countRule(q, 'forbidden-burst', t.forbiddenBurst, evaluateFrom, repo.forbiddenEntries)
   // Break-glass: a threshold of one, per user and patient; one event per episode.
   const breakGlass = (async (): Promise<Candidate[]> => {
     const threshold = { count: 1, windowSeconds: t.breakGlassEpisodeSeconds }
-    const rows = await rowsSince(
-      q,
-      `SELECT id, occurred_at AS at, actor_id || '|' || coalesce(patient_id, '') AS grp, NULL AS value FROM audit_entries
-        WHERE actor_id IS NOT NULL AND outcome = 'success' AND (break_glass OR action = 'break-glass.open') AND occurred_at >= $1::timestamptz
-        ORDER BY occurred_at, id`,
-      before(evaluateFrom, threshold.windowSeconds),
-    )
+    const rows = await repo.breakGlassEntries(q, before(evaluateFrom, threshold.windowSeconds))
     return findCrossings(rows, threshold, { evaluateFrom }).map((c) => {
       const [actor = '', patient = ''] = c.group.split('|')
       return {
@@ -253,18 +220,11 @@ export async function evaluateRules(
   })()
   // A successful login from an address this account never logged in from before (and it has logged in before).
   const newIp = (async (): Promise<Candidate[]> => {
-    const { rows } = await q.query<{ id: string; at: Date | string; actor_id: string; ip: string }>(
-      `SELECT e.id, e.occurred_at AS at, e.actor_id, e.ip FROM audit_entries e
-        WHERE e.action = 'login.succeeded' AND e.actor_id IS NOT NULL AND e.ip IS NOT NULL AND e.occurred_at >= $1::timestamptz
-          AND EXISTS (SELECT 1 FROM audit_entries p WHERE p.actor_id = e.actor_id AND p.action = 'login.succeeded' AND (p.occurred_at, p.id) < (e.occurred_at, e.id))
-          AND NOT EXISTS (SELECT 1 FROM audit_entries p WHERE p.actor_id = e.actor_id AND p.action = 'login.succeeded' AND p.ip = e.ip AND (p.occurred_at, p.id) < (e.occurred_at, e.id))
-        ORDER BY e.occurred_at, e.id`,
-      [evaluateFrom.toISOString()],
-    )
+    const rows = await repo.newIpLogins(q, evaluateFrom)
     return rows.map((r) => ({
       kind: 'new-login-ip',
-      subject: r.actor_id,
-      windowStart: asDate(r.at),
+      subject: r.actorId,
+      windowStart: r.at,
       windowKey: r.id,
       details: { ip: r.ip, entryId: r.id },
     }))
@@ -287,40 +247,17 @@ export async function detectAnomalies(
 ): Promise<RaisedSecurityEvent[]> {
   const now = (options.clock ?? (() => new Date()))()
   const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS
-  const { rows: cursor } = await db.query<{ high_water: Date | string }>(
-    'SELECT high_water FROM anomaly_cursor WHERE name = $1',
-    [CURSOR],
-  )
-  const highWater = cursor[0]
-    ? asDate(cursor[0].high_water)
-    : new Date(now.getTime() - (options.initialLookbackSeconds ?? 86_400) * 1000)
+  const highWater =
+    (await repo.readHighWater(db, CURSOR)) ??
+    new Date(now.getTime() - (options.initialLookbackSeconds ?? 86_400) * 1000)
   const evaluateFrom = new Date(highWater.getTime() - (options.settleSeconds ?? 120) * 1000)
 
   const candidates = await evaluateRules(db, evaluateFrom, thresholds)
   const raised: RaisedSecurityEvent[] = []
   for (const c of candidates) {
-    const { rows } = await db.query<{ id: string; created_at: Date | string }>(
-      `INSERT INTO security_events (id, kind, subject, window_start, window_key, details, created_at)
-       VALUES ($1, $2, $3, $4::timestamptz, $5, $6::jsonb, $7::timestamptz)
-       ON CONFLICT (kind, subject, window_key) DO NOTHING
-       RETURNING id, created_at`,
-      [
-        randomUUID(),
-        c.kind,
-        c.subject,
-        c.windowStart.toISOString(),
-        c.windowKey,
-        JSON.stringify(c.details),
-        now.toISOString(),
-      ],
-    )
-    const row = rows[0]
-    if (row) raised.push({ ...c, id: row.id, createdAt: asDate(row.created_at) })
+    const stored = await repo.insertSecurityEvent(db, { ...c, id: randomUUID() }, now)
+    if (stored) raised.push({ ...c, id: stored.id, createdAt: stored.createdAt })
   }
-  await db.query(
-    `INSERT INTO anomaly_cursor (name, high_water, updated_at) VALUES ($1, $2::timestamptz, $2::timestamptz)
-     ON CONFLICT (name) DO UPDATE SET high_water = GREATEST(anomaly_cursor.high_water, EXCLUDED.high_water), updated_at = EXCLUDED.updated_at`,
-    [CURSOR, now.toISOString()],
-  )
+  await repo.advanceHighWater(db, CURSOR, now)
   return raised
 }

@@ -6,7 +6,12 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto'
 import type { Database, Queryable } from '../platform/db/index.ts'
 import type { Keyring } from '../platform/crypto/keyring.ts'
-import { insertSigningKey, readCurrentSigningKey } from './repository.ts'
+import {
+  insertSigningKey,
+  lockKeyCreation,
+  readCurrentSigningKey,
+  retireCurrentSigningKeys,
+} from './repository.ts'
 
 export interface CheckpointSigner {
   readonly kid: string
@@ -43,7 +48,7 @@ export async function loadCheckpointSigner(
   let row = await readCurrentSigningKey(db)
   if (!row) {
     row = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
+      await lockKeyCreation(tx, KEY_CREATION_LOCK)
       const again = await readCurrentSigningKey(tx)
       if (again) return again
       const { signer, pkcs8Der } = generateCheckpointKey()
@@ -79,9 +84,9 @@ export async function rotateCheckpointKey(
   recordIn?: (tx: Queryable, kids: { retired: string | null; current: string }) => Promise<void>,
 ): Promise<string> {
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
+    await lockKeyCreation(tx, KEY_CREATION_LOCK)
     const old = await readCurrentSigningKey(tx)
-    await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL')
+    await retireCurrentSigningKeys(tx)
     const { signer, pkcs8Der } = generateCheckpointKey()
     await insertSigningKey(tx, {
       kid: signer.kid,

@@ -204,3 +204,18 @@ export async function insertSigningKey(
     key.privateKeySealed,
   ])
 }
+
+/** Serialises the creation and rotation of the checkpoint key for the rest of the transaction. */
+export async function lockKeyCreation(tx: Queryable, lockId: number): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [lockId])
+}
+
+/** Retires the current checkpoint key (its public key stays, so its checkpoints keep verifying). */
+export async function retireCurrentSigningKeys(tx: Queryable): Promise<void> {
+  await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL')
+}
+
+/** The verifier reads one consistent snapshot of the trail and writes nothing (first statement of its transaction). */
+export async function readOnlySnapshot(tx: Queryable): Promise<void> {
+  await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
+}

@@ -1,4 +1,5 @@
-// The auditor's search over the trail (issue 7: who saw this patient's data), SQL only (conventions C8).
+// The auditor's search over the trail (issue 7: who saw this patient's data); its SQL is in
+// search.repository.ts (ADR-0030).
 // Newest first, keyset-paginated on (occurred_at, id): a page never skips or repeats an entry
 // while new entries are appended, unlike OFFSET. The cursor is opaque to callers.
 
@@ -7,20 +8,18 @@ import type { Queryable } from '../platform/db/index.ts'
 import { isInstantInRange } from '../platform/http/calendar.ts'
 import { cursorSeal, type CursorSeal } from '../platform/http/cursor.ts'
 import type { AuditEntry, Outcome } from './entry.ts'
-import { ENTRY_COLUMNS, toEntry, type EntryRow } from './repository.ts'
+import * as repo from './search.repository.ts'
 
 export const MAX_PAGE = 200
 
-/** The FHIR AuditEvent.action of an entry (C R U D E), as SQL; audit-event.ts presents the same rule. */
-export const ACTION_CODE_SQL = `CASE
-  WHEN action LIKE 'login.%' OR action LIKE 'second_factor.%' OR action LIKE 'password.%' THEN 'E'
-  WHEN action LIKE 'DELETE %' THEN 'D'
-  WHEN action LIKE 'GET %' OR action LIKE 'HEAD %' OR action LIKE '%.read' THEN 'R'
-  WHEN status = 201 THEN 'C'
-  WHEN action LIKE 'PUT %' OR action LIKE 'PATCH %' OR action LIKE '%.write' THEN 'U'
-  ELSE 'E' END`
+export { ACTION_CODE_SQL } from './search.repository.ts'
 
-export interface AuditSearch {
+export interface AuditSearch extends AuditFilter {
+  readonly limit: number
+  readonly cursor?: string | undefined
+}
+
+export interface AuditFilter {
   readonly patient?: string | undefined
   /** A user, device or client id as the entry's actor. */
   readonly actor?: string | undefined
@@ -36,8 +35,6 @@ export interface AuditSearch {
   /** Inclusive lower bound and exclusive upper bound, each optional; several bounds all apply. */
   readonly after?: readonly { readonly at: Date; readonly inclusive: boolean }[] | undefined
   readonly before?: readonly { readonly at: Date; readonly inclusive: boolean }[] | undefined
-  readonly limit: number
-  readonly cursor?: string | undefined
 }
 
 export interface AuditPage {
@@ -72,44 +69,16 @@ export function auditCursorSeal(keyring: Pick<Keyring, 'blindIndex'>): CursorSea
 }
 
 export async function searchEntries(db: Queryable, s: AuditSearch, seal: CursorSeal): Promise<AuditPage> {
-  const where: string[] = []
-  const params: unknown[] = []
-  const bind = (v: unknown): string => {
-    params.push(v)
-    return `$${params.length}`
-  }
-  if (s.patient !== undefined) where.push(`patient_id = ${bind(s.patient)}`)
-  if (s.actor !== undefined) where.push(`actor_id = ${bind(s.actor)}`)
-  if (s.client !== undefined) where.push(`client_id = ${bind(s.client)}`)
-  if (s.agent !== undefined) {
-    const p = bind(s.agent)
-    where.push(`(actor_id = ${p} OR client_id = ${p})`)
-  }
-  if (s.notActor !== undefined) where.push(`actor_id IS DISTINCT FROM ${bind(s.notActor)}`)
-  if (s.action !== undefined) where.push(`action = ${bind(s.action)}`)
-  if (s.outcomes !== undefined) where.push(`outcome = ANY(${bind(s.outcomes)}::text[])`)
-  if (s.actionCode !== undefined) where.push(`(${ACTION_CODE_SQL}) = ${bind(s.actionCode)}`)
-  for (const b of s.after ?? [])
-    where.push(`occurred_at ${b.inclusive ? '>=' : '>'} ${bind(b.at.toISOString())}::timestamptz`)
-  for (const b of s.before ?? [])
-    where.push(`occurred_at ${b.inclusive ? '<=' : '<'} ${bind(b.at.toISOString())}::timestamptz`)
-  if (s.cursor !== undefined) {
-    const c = decodeCursor(s.cursor, seal)
-    where.push(`(occurred_at, id) < (${bind(c.at.toISOString())}::timestamptz, ${bind(c.id)}::uuid)`)
-  }
+  const after = s.cursor !== undefined ? decodeCursor(s.cursor, seal) : undefined
   const limit = Math.min(Math.max(1, Math.trunc(s.limit)), MAX_PAGE)
-  const { rows } = await db.query<EntryRow>(
-    `SELECT ${ENTRY_COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY occurred_at DESC, id DESC LIMIT ${bind(limit + 1)}`,
-    params,
-  )
-  const entries = rows.slice(0, limit).map(toEntry)
+  // One entry more than the page tells whether another page follows.
+  const rows = await repo.selectEntries(db, s, after, limit + 1)
+  const entries = rows.slice(0, limit)
   const last = entries[entries.length - 1]
   return { entries, next: rows.length > limit && last ? encodeCursor(last, seal) : undefined }
 }
 
 export async function findEntry(db: Queryable, id: string): Promise<AuditEntry | undefined> {
   if (!UUID.test(id)) return undefined
-  const { rows } = await db.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM audit_entries WHERE id = $1`, [id])
-  return rows[0] ? toEntry(rows[0]) : undefined
+  return repo.entryById(db, id)
 }

@@ -8,7 +8,14 @@ import type { Database, Queryable } from '../platform/db/index.ts'
 import { checkpointPayload, type Checkpoint } from './checkpoint.ts'
 import { verifySignature } from './checkpoint-key.ts'
 import { entryHash, GENESIS_HASH, type AuditEntry } from './entry.ts'
-import { latestCheckpoint, readChainPage, readChains, readHeads, readPublicKey } from './repository.ts'
+import {
+  latestCheckpoint,
+  readChainPage,
+  readChains,
+  readHeads,
+  readOnlySnapshot,
+  readPublicKey,
+} from './repository.ts'
 
 export type VerifyFailureReason =
   | 'hash-mismatch' // the row's content no longer hashes to its stored hash
@@ -64,7 +71,7 @@ async function checkSignatures(
 
 export async function verifyTrail(db: Database, external: readonly Checkpoint[] = []): Promise<VerifyResult> {
   return db.transaction(async (q) => {
-    await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    await readOnlySnapshot(q)
     const stored = await latestCheckpoint(q)
     const checkpoints = [...(stored ? [stored] : []), ...external.filter((e) => e.id !== stored?.id)]
     const badSignature = await checkSignatures(q, checkpoints)
