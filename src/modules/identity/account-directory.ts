@@ -22,6 +22,7 @@ import {
   type User,
   type UserService,
 } from '../users/index.ts'
+import * as repo from './repository.ts'
 
 export type AccountEvent = { readonly type: string } & Record<string, unknown>
 
@@ -93,6 +94,8 @@ export function createAccountDirectory(
       const user = await users.findById(id)
       return user && toDirectoryAccount(user)
     },
+
+    fhirIdentity: (accountId) => repo.fhirIdentity(deps.db, accountId),
 
     async checkPassword({ email, password, ip, trustedDevice }) {
       const result = await users.authenticate({ email, password, ip, trustedDevice })

@@ -37,6 +37,9 @@ export interface PasswordResetLink {
 
 export interface AccountDirectory {
   findAccount(id: string): Promise<DirectoryAccount | undefined>
+  /** The account's FHIR identity (SMART fhirUser and launch/patient): its own patient record, if
+   *  any and not erased, and whether it holds a clinician role. */
+  fhirIdentity(accountId: string): Promise<{ patientId: string | null; clinician: boolean }>
   /** Same result shape and similar timing whether or not the email exists. */
   /** trustedDevice: the sign-in device cookie the page verified (ADR-0014). */
   checkPassword(input: {

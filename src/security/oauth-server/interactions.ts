@@ -12,6 +12,7 @@ import { cookieValue, DEVICE_COOKIE, type DeviceCookies } from './device-cookies
 import { html, page, pageCsp } from './pages/html.ts'
 import { fhirUserOf, SMART_ERRORS } from './smart.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
+import * as pendingLogins from './pending-logins.repository.ts'
 
 const LOGIN_FAILED =
   'The email or password is not right, or there were too many attempts. Wait a minute and try again.'
@@ -171,13 +172,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   }
 
   async function pendingLogin(uid: string) {
-    const { rows } = await db.query<{
-      account_id: string
-      next_step: 'verify-totp' | 'enrol-totp' | 'enrolled'
-    }>('SELECT account_id, next_step FROM pending_logins WHERE interaction_uid = $1 AND expires_at > now()', [
-      uid,
-    ])
-    return rows[0]
+    return pendingLogins.pendingLogin(db, uid)
   }
 
   async function grantConsent(request: FastifyRequest, reply: FastifyReply, d: InteractionDetails) {
@@ -192,7 +187,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
       String(d.params.scope ?? '')
         .split(' ')
         .includes('fhirUser') &&
-      !(await fhirUserOf(db, '', accountId))
+      !(await fhirUserOf(accounts, '', accountId))
     ) {
       return finish(request, reply, { error: 'access_denied', error_description: SMART_ERRORS.noFhirUser })
     }
@@ -304,18 +299,12 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         if (result.secondFactor === 'none')
           return finish(request, reply, { login: { accountId: result.account.id, amr: ['pwd'] } })
 
-        await db.query(
-          `INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at)
-           VALUES ($1, $2, $3, now() + ($4 || ' seconds')::interval)
-           ON CONFLICT (interaction_uid) DO UPDATE SET account_id = EXCLUDED.account_id, next_step = EXCLUDED.next_step,
-             expires_at = EXCLUDED.expires_at`,
-          [
-            d.uid,
-            result.account.id,
-            result.secondFactor === 'enrol' ? 'enrol-totp' : 'verify-totp',
-            String(PENDING_LOGIN_TTL_SECONDS),
-          ],
-        )
+        await pendingLogins.savePendingLogin(db, {
+          interactionUid: d.uid,
+          accountId: result.account.id,
+          nextStep: result.secondFactor === 'enrol' ? 'enrol-totp' : 'verify-totp',
+          ttlSeconds: PENDING_LOGIN_TTL_SECONDS,
+        })
         if (result.secondFactor === 'verify')
           return render(reply, d, 'Two-step verification', codePage(d.uid))
         const enrolment = await accounts.startTotpEnrolment(result.account.id)
@@ -353,7 +342,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
           ip: request.ip,
         })
         if (!check.ok) return render(reply, d, 'Two-step verification', codePage(d.uid, CODE_FAILED), 401)
-        await db.query('DELETE FROM pending_logins WHERE interaction_uid = $1', [d.uid])
+        await pendingLogins.deletePendingLogin(db, d.uid)
         return finish(request, reply, {
           login: { accountId: pending.account_id, amr: ['pwd', 'otp'], acr: 'urn:vigil:acr:mfa' },
         })
@@ -390,7 +379,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         })
         if (!confirmed.ok) return render(reply, d, 'Sign in', loginPage(d.uid, CODE_FAILED), 401)
         // The factor is enrolled; the recovery codes are shown once, then "Continue" finishes the login.
-        await db.query("UPDATE pending_logins SET next_step = 'enrolled' WHERE interaction_uid = $1", [d.uid])
+        await pendingLogins.markEnrolled(db, d.uid)
         return render(
           reply,
           d,
@@ -421,7 +410,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         if (d.prompt.name !== 'login' || pending?.next_step !== 'enrolled' || !csrfValid(d.uid, body.csrf)) {
           return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         }
-        await db.query('DELETE FROM pending_logins WHERE interaction_uid = $1', [d.uid])
+        await pendingLogins.deletePendingLogin(db, d.uid)
         return finish(request, reply, {
           login: { accountId: pending.account_id, amr: ['pwd', 'otp'], acr: 'urn:vigil:acr:mfa' },
         })

@@ -18,6 +18,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
+import * as repo from './oidc-payloads.repository.ts'
 
 const GRANTABLE = new Set([
   'AccessToken',
@@ -104,21 +105,15 @@ export function createPostgresAdapterFactory(deps: {
         GRANTABLE.has(this.model) && typeof payload.grantId === 'string' ? key(payload.grantId) : null
       const userCode = typeof payload.userCode === 'string' ? key(payload.userCode) : null
       const uid = typeof payload.uid === 'string' ? key(payload.uid) : null
-      await db.query(
-        `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-           user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-        [
-          this.model,
-          key(id),
-          JSON.stringify(toStored(this.model, payload)),
-          grantId,
-          userCode,
-          uid,
-          expiresAt,
-        ],
-      )
+      await repo.upsertPayload(db, {
+        model: this.model,
+        id: key(id),
+        payload: toStored(this.model, payload),
+        grantId,
+        userCode,
+        uid,
+        expiresAt,
+      })
     }
 
     private async findWhere(
@@ -127,19 +122,10 @@ export function createPostgresAdapterFactory(deps: {
       jti: string | undefined,
       extra: Partial<AdapterPayload> = {},
     ): Promise<AdapterPayload | undefined> {
-      const { rows } = await db.query<{ id: string; payload: AdapterPayload; consumed_at: Date | null }>(
-        `SELECT id, payload, consumed_at FROM oidc_payloads
-         WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
-        [this.model, key(value)],
-      )
-      const row = rows[0]
+      const row = await repo.livePayloadWhere(db, this.model, column, key(value))
       if (!row) return undefined
-      const stored =
-        typeof row.payload === 'string' ? (JSON.parse(row.payload) as AdapterPayload) : row.payload
-      const payload = fromStored(this.model, row.id, stored, jti, extra)
-      return row.consumed_at
-        ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) }
-        : payload
+      const payload = fromStored(this.model, row.id, row.payload, jti, extra)
+      return row.consumedAt ? { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : payload
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -156,29 +142,23 @@ export function createPostgresAdapterFactory(deps: {
     }
 
     async consume(id: string): Promise<void> {
-      await db.query(
-        'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
-        [this.model, key(id)],
-      )
+      await repo.markConsumed(db, this.model, key(id))
     }
 
     async destroy(id: string): Promise<void> {
-      await db.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, key(id)])
+      await repo.deletePayload(db, this.model, key(id))
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       // Every code and token of the grant at once (a replayed code or a reused refresh token).
-      await db.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [key(grantId)])
+      await repo.deleteGrantPayloads(db, key(grantId))
     }
   }
 }
 
 /** Removes expired rows; run periodically (retention). */
-export async function sweepExpiredPayloads(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query(
-    "DELETE FROM oidc_payloads WHERE expires_at < now() - interval '1 hour'",
-  )
-  return rowCount
+export function sweepExpiredPayloads(db: Queryable): Promise<number> {
+  return repo.deleteExpiredPayloads(db)
 }
 
 /** The two models a bearer access token is stored under: a user's (or a paired device's) token, or a client-credentials token. */
@@ -203,23 +183,14 @@ export async function findBearerToken(
   value: string,
 ): Promise<StoredBearer | undefined> {
   const storedId = oidcStorageId(keyring, value)
-  const { rows } = await db.query<{
-    model: BearerModel
-    payload: AdapterPayload | string
-    consumed_at: Date | null
-  }>(
-    `SELECT model, payload, consumed_at FROM oidc_payloads
-      WHERE model IN ('AccessToken', 'ClientCredentials') AND id = $1 AND (expires_at IS NULL OR expires_at > now())`,
-    [storedId],
-  )
+  const rows = await repo.liveBearerRows(db, storedId)
   // The same value stored under both models cannot happen (a random 256-bit value each); refuse it if it ever did.
-  if (rows.length !== 1) return undefined
-  const row = rows[0] as (typeof rows)[number]
-  const stored = typeof row.payload === 'string' ? (JSON.parse(row.payload) as AdapterPayload) : row.payload
+  const row = rows.length === 1 ? rows[0] : undefined
+  if (!row) return undefined
   const payload: AdapterPayload = {
-    ...stored,
+    ...row.payload,
     jti: value,
-    ...(row.consumed_at ? { consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : {}),
+    ...(row.consumedAt ? { consumed: Math.floor(row.consumedAt.getTime() / 1000) } : {}),
   }
-  return { model: row.model, storedId, payload }
+  return { model: row.model as BearerModel, storedId, payload }
 }

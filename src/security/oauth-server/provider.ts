@@ -120,7 +120,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         async claims(_use, scope) {
           // SMART App Launch §2.0.10 (fhirUser): the user's FHIR resource, an absolute URL on /fhir/R4.
           const fhirUser = scope.split(' ').includes('fhirUser')
-            ? await fhirUserOf(deps.db, fhir, sub)
+            ? await fhirUserOf(deps.accounts, fhir, sub)
             : undefined
           return {
             sub,
@@ -302,14 +302,17 @@ export function createProvider(deps: ProviderDeps): Provider {
       const grantId = 'grantId' in token ? (token.grantId as string | undefined) : undefined
       if (!accountId) return existing
       // SMART: introspection names the user's FHIR identity when the token has fhirUser.
-      const fhirUser = token.scopes.has('fhirUser') ? await fhirUserOf(deps.db, fhir, accountId) : undefined
+      const fhirUser = token.scopes.has('fhirUser')
+        ? await fhirUserOf(deps.accounts, fhir, accountId)
+        : undefined
       const withUser = fhirUser ? { ...existing, fhirUser } : existing
       if (!(token.scopes.has('launch/patient') || token.scopes.has('launch'))) return withUser
       // EHR launch: the launch's patient, recorded on the grant; standalone: the user's own record.
       const launched =
         grantId && token.scopes.has('launch') ? await grantPatient(deps.db, grantId) : undefined
       const patient =
-        launched ?? (token.scopes.has('launch/patient') ? await launchPatient(deps.db, accountId) : undefined)
+        launched ??
+        (token.scopes.has('launch/patient') ? await launchPatient(deps.accounts, accountId) : undefined)
       return patient ? { ...withUser, patient, need_patient_banner: launched === undefined } : withUser
     },
 
@@ -513,10 +516,6 @@ function registeredScopes(client: { metadata(): unknown }): string[] {
 }
 
 /** The patient record a user launches a SMART app for (standalone launch: their own). */
-async function launchPatient(db: Queryable, userId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(
-    'SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL',
-    [userId],
-  )
-  return rows[0]?.id
+async function launchPatient(accounts: AccountDirectory, userId: string): Promise<string | undefined> {
+  return (await accounts.fhirIdentity(userId)).patientId ?? undefined
 }

@@ -5,6 +5,8 @@
 // a refresh gets invalid_grant, an API call 401.
 
 import type { Database } from '../../platform/db/index.ts'
+import { deleteAccountPayloads } from './oidc-payloads.repository.ts'
+import { deleteAccountPendingLogins } from './pending-logins.repository.ts'
 
 /** The models that carry the account (payload.accountId, see postgres-adapter.ts). Client
  *  credentials tokens have no account; an interaction holds it in its session or its result. */
@@ -33,18 +35,8 @@ export async function revokeAllForAccount(
   options: RevokeOptions = {},
 ): Promise<number> {
   return db.transaction(async (tx) => {
-    // No index on payload->>'accountId': this runs on a password change or reset only (rare, and
-    // reset requests are rate-limited), so a scan of oidc_payloads is an accepted cost.
-    const { rowCount } = await tx.query(
-      `DELETE FROM oidc_payloads
-       WHERE (model = ANY($2::text[]) AND payload->>'accountId' = $1 AND ($3::text IS NULL OR model <> 'Session' OR payload->>'uid' IS DISTINCT FROM $3::text))
-          -- every code and token of the account's grants, whatever its own payload says
-          OR grant_id IN (SELECT id FROM oidc_payloads WHERE model = 'Grant' AND payload->>'accountId' = $1)
-          -- a sign-in that passed the old password and waits to resume its authorization request
-          OR (model = 'Interaction' AND (payload->'session'->>'accountId' = $1 OR payload->'result'->'login'->>'accountId' = $1))`,
-      [accountId, ACCOUNT_MODELS, options.keepSessionUid ?? null],
-    )
-    await tx.query('DELETE FROM pending_logins WHERE account_id = $1', [accountId])
-    return rowCount
+    const removed = await deleteAccountPayloads(tx, accountId, ACCOUNT_MODELS, options.keepSessionUid ?? null)
+    await deleteAccountPendingLogins(tx, accountId)
+    return removed
   })
 }

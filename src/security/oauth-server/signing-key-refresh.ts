@@ -13,6 +13,7 @@ import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js
 import type { Database } from '../../platform/db/index.ts'
 import type { Sealer } from './sealer.ts'
 import { loadSigningKeys } from './signing-keys.ts'
+import { liveSigningKeyStates } from './signing-keys.repository.ts'
 
 export interface SigningKeyRefresh {
   /** Checks once; true when the keys changed and were reloaded. */
@@ -29,14 +30,7 @@ export function startSigningKeyRefresh(deps: {
   onReload?: (kids: readonly string[]) => void
 }): SigningKeyRefresh {
   const fingerprint = async () =>
-    (
-      await deps.db.query<{ kid: string; retired: boolean }>(
-        `SELECT kid, retired_at IS NOT NULL AS retired FROM signing_keys
-         WHERE use_for = 'oauth' AND (expires_at IS NULL OR expires_at > now()) ORDER BY kid`,
-      )
-    ).rows
-      .map((r) => `${r.kid}:${r.retired}`)
-      .join(',')
+    (await liveSigningKeyStates(deps.db)).map((r) => `${r.kid}:${r.retired}`).join(',')
   let known: Promise<string> = fingerprint().catch((err: unknown) => {
     deps.onError?.(err)
     return ''

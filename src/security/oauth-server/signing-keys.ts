@@ -8,32 +8,23 @@ import { randomUUID } from 'node:crypto'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { Database, Queryable } from '../../platform/db/index.ts'
 import type { Sealer } from './sealer.ts'
+import * as repo from './signing-keys.repository.ts'
 
 export const SIGNING_ALG = 'ES256'
 /** A retired key stays published this long: longer than any token it signed can live. */
 const RETIRED_KEY_LIFETIME_DAYS = 35
-
-interface KeyRow {
-  kid: string
-  private_jwk_sealed: string
-  retired_at: Date | null
-}
 
 async function createKey(db: Queryable, sealer: Sealer): Promise<string> {
   const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true })
   const kid = randomUUID()
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' }
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG, use: 'sig' }
-  await db.query(
-    'INSERT INTO signing_keys (kid, use_for, alg, public_jwk, private_jwk_sealed) VALUES ($1, $2, $3, $4, $5)',
-    [
-      kid,
-      'oauth',
-      SIGNING_ALG,
-      JSON.stringify(publicJwk),
-      sealer.seal(JSON.stringify(privateJwk), `signing_keys:${kid}`),
-    ],
-  )
+  await repo.insertSigningKey(db, {
+    kid,
+    alg: SIGNING_ALG,
+    publicJwk,
+    privateJwkSealed: sealer.seal(JSON.stringify(privateJwk), `signing_keys:${kid}`),
+  })
   return kid
 }
 
@@ -42,34 +33,24 @@ const KEY_CREATION_LOCK = 727_000_002 // pg_advisory_xact_lock key: first-key cr
 /** The private JWKs oidc-provider signs with: the current key first, then retired ones still valid.
  * The first start creates a key; instances starting together agree on one (advisory lock). */
 export async function loadSigningKeys(db: Database, sealer: Sealer): Promise<JWK[]> {
-  const read = (q: Queryable) =>
-    q.query<KeyRow>(
-      `SELECT kid, private_jwk_sealed, retired_at FROM signing_keys
-       WHERE use_for = 'oauth' AND (expires_at IS NULL OR expires_at > now())
-       ORDER BY retired_at IS NOT NULL, created_at DESC`,
-    )
-  let { rows } = await read(db)
-  if (!rows.some((r) => r.retired_at === null)) {
+  let rows = await repo.liveSigningKeys(db)
+  if (!rows.some((r) => !r.retired)) {
     rows = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
-      const again = await read(tx)
-      if (again.rows.some((r) => r.retired_at === null)) return again.rows
+      await repo.lockKeyCreation(tx, KEY_CREATION_LOCK)
+      const again = await repo.liveSigningKeys(tx)
+      if (again.some((r) => !r.retired)) return again
       await createKey(tx, sealer)
-      return (await read(tx)).rows
+      return repo.liveSigningKeys(tx)
     })
   }
-  return rows.map((r) => JSON.parse(sealer.unseal(r.private_jwk_sealed, `signing_keys:${r.kid}`)) as JWK)
+  return rows.map((r) => JSON.parse(sealer.unseal(r.privateJwkSealed, `signing_keys:${r.kid}`)) as JWK)
 }
 
 /** Adds a new signing key and retires the current one (kept for verification until it expires). */
 export async function rotateSigningKey(db: Database, sealer: Sealer): Promise<string> {
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK])
-    await tx.query(
-      `UPDATE signing_keys SET retired_at = now(), expires_at = now() + ($1 || ' days')::interval
-     WHERE use_for = 'oauth' AND retired_at IS NULL`,
-      [String(RETIRED_KEY_LIFETIME_DAYS)],
-    )
+    await repo.lockKeyCreation(tx, KEY_CREATION_LOCK)
+    await repo.retireCurrentSigningKey(tx, RETIRED_KEY_LIFETIME_DAYS)
     return createKey(tx, sealer)
   })
 }

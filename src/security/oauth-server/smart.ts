@@ -6,6 +6,9 @@
 import { randomBytes } from 'node:crypto'
 import type Provider from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
+import type { AccountDirectory } from './account-directory.ts'
+import { clientMetadataContaining } from './oauth-clients.repository.ts'
+import * as repo from './smart-launch.repository.ts'
 
 /** Error descriptions the authorization endpoint returns: fixed sentences, never the value sent. */
 export const SMART_ERRORS = {
@@ -22,18 +25,13 @@ export const LAUNCH_TTL_SECONDS = 300
 
 /** SMART App Launch §2.0.10: the user's FHIR resource — their Patient record, or Practitioner for a clinician. */
 export async function fhirUserOf(
-  db: Queryable,
+  accounts: Pick<AccountDirectory, 'fhirIdentity'>,
   fhirBase: string,
   userId: string,
 ): Promise<string | undefined> {
-  const { rows } = await db.query<{ patient_id: string | null; clinician: boolean }>(
-    `SELECT (SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL LIMIT 1) AS patient_id,
-            EXISTS (SELECT 1 FROM user_roles WHERE user_id = $1 AND role = 'clinician') AS clinician`,
-    [userId],
-  )
-  const row = rows[0]
-  if (row?.patient_id) return `${fhirBase}/Patient/${row.patient_id}`
-  if (row?.clinician) return `${fhirBase}/Practitioner/${userId}`
+  const identity = await accounts.fhirIdentity(userId)
+  if (identity.patientId) return `${fhirBase}/Patient/${identity.patientId}`
+  if (identity.clinician) return `${fhirBase}/Practitioner/${userId}`
   return undefined
 }
 
@@ -44,10 +42,14 @@ export async function createLaunch(
 ): Promise<{ launch: string; expiresAt: Date }> {
   const launch = randomBytes(24).toString('base64url')
   const expiresAt = new Date(input.now.getTime() + LAUNCH_TTL_SECONDS * 1000)
-  await db.query(
-    'INSERT INTO smart_launch_contexts (id, client_id, user_id, patient_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-    [launch, input.clientId, input.userId, input.patientId, input.now.toISOString(), expiresAt.toISOString()],
-  )
+  await repo.insertLaunch(db, {
+    id: launch,
+    clientId: input.clientId,
+    userId: input.userId,
+    patientId: input.patientId,
+    createdAt: input.now,
+    expiresAt,
+  })
   return { launch, expiresAt }
 }
 
@@ -58,20 +60,15 @@ export async function consumeLaunch(
   clientId: string,
   use: boolean,
 ): Promise<'ok' | 'refused'> {
-  const sql = use
-    ? 'UPDATE smart_launch_contexts SET used_at = now() WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL RETURNING id'
-    : 'SELECT id FROM smart_launch_contexts WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL'
-  const { rows } = await db.query<{ id: string }>(sql, [launch, clientId])
-  return rows.length === 1 ? 'ok' : 'refused'
+  const usable = use
+    ? (await repo.useLaunch(db, launch, clientId)) !== undefined
+    : await repo.launchUsable(db, launch, clientId)
+  return usable ? 'ok' : 'refused'
 }
 
 /** The patient an EHR launch bound to this grant, if any. */
-export async function grantPatient(db: Queryable, grantId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ patient_id: string }>(
-    'SELECT patient_id FROM smart_grant_contexts WHERE grant_id = $1',
-    [grantId],
-  )
-  return rows[0]?.patient_id
+export function grantPatient(db: Queryable, grantId: string): Promise<string | undefined> {
+  return repo.grantPatient(db, grantId)
 }
 
 /**
@@ -90,20 +87,12 @@ export async function recordGrantContext(
   if (!code) return
   const stored = await provider.AuthorizationCode.find(code)
   if (!stored?.grantId) return
-  const { rows } = await db.query<{ patient_id: string; user_id: string }>(
-    `UPDATE smart_launch_contexts SET used_at = now() WHERE id = $1 AND client_id = $2 AND expires_at > now() AND used_at IS NULL RETURNING patient_id, user_id`,
-    [launch, clientId],
-  )
-  const row = rows[0]
-  if (!row || row.user_id !== stored.accountId) {
+  const used = await repo.useLaunch(db, launch, clientId)
+  if (!used || used.userId !== stored.accountId) {
     await stored.destroy()
     return
   }
-  await db.query(
-    `INSERT INTO smart_grant_contexts (grant_id, patient_id, launch_id) VALUES ($1, $2, $3)
-     ON CONFLICT (grant_id) DO UPDATE SET patient_id = EXCLUDED.patient_id, launch_id = EXCLUDED.launch_id, updated_at = now()`,
-    [stored.grantId, row.patient_id, launch],
-  )
+  await repo.saveGrantPatient(db, { grantId: stored.grantId, patientId: used.patientId, launchId: launch })
 }
 
 /**
@@ -116,15 +105,7 @@ export async function isSmartAppOrigin(db: Queryable, origin: string): Promise<b
   if (!URL.canParse(origin)) return false
   const parsed = new URL(origin)
   if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.origin !== origin) return false
-  const { rows } = await db.query<{ metadata: { redirect_uris?: string[]; scope?: string } | string }>(
-    `SELECT metadata FROM oauth_clients WHERE metadata::text LIKE $1`,
-    [`%${origin.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
-  )
-  return rows.some((r) => {
-    const m =
-      typeof r.metadata === 'string'
-        ? (JSON.parse(r.metadata) as { redirect_uris?: string[]; scope?: string })
-        : r.metadata
+  return (await clientMetadataContaining(db, origin)).some((m) => {
     const smart = String(m.scope ?? '')
       .split(' ')
       .some((s) => /^(patient|user)\//.test(s) || s === 'launch' || s === 'launch/patient')

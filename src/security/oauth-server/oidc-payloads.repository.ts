@@ -1,0 +1,120 @@
+// oidc-provider's storage (oidc_payloads): one row per code, token, session, grant and
+// interaction, keyed by a keyed hash of its opaque value (ADR-0013). SQL only (ADR-0030): the
+// hashing, handles and payload shaping are postgres-adapter.ts's; only hashes reach this file.
+
+import type { AdapterPayload } from 'oidc-provider'
+import type { Queryable } from '../../platform/db/index.ts'
+
+export interface PayloadRow {
+  readonly model: string
+  /** The row's key: a keyed hash, never the value. */
+  readonly id: string
+  readonly payload: AdapterPayload
+  readonly consumedAt: Date | null
+}
+
+interface Row {
+  model: string
+  id: string
+  payload: AdapterPayload | string
+  consumed_at: Date | string | null
+}
+const toPayloadRow = (r: Row): PayloadRow => ({
+  model: r.model,
+  id: r.id,
+  payload: typeof r.payload === 'string' ? (JSON.parse(r.payload) as AdapterPayload) : r.payload,
+  consumedAt: r.consumed_at === null ? null : new Date(r.consumed_at),
+})
+
+export async function upsertPayload(
+  q: Queryable,
+  row: {
+    model: string
+    id: string
+    payload: AdapterPayload
+    grantId: string | null
+    userCode: string | null
+    uid: string | null
+    expiresAt: Date | null
+  },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
+       user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+    [row.model, row.id, JSON.stringify(row.payload), row.grantId, row.userCode, row.uid, row.expiresAt],
+  )
+}
+
+/** The unexpired row of this model whose id, user code or uid (each a keyed hash) is `hash`. */
+export async function livePayloadWhere(
+  q: Queryable,
+  model: string,
+  column: 'id' | 'user_code' | 'uid',
+  hash: string,
+): Promise<PayloadRow | undefined> {
+  const { rows } = await q.query<Row>(
+    `SELECT model, id, payload, consumed_at FROM oidc_payloads
+     WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
+    [model, hash],
+  )
+  return rows[0] && toPayloadRow(rows[0])
+}
+
+/** The unexpired bearer tokens (user or client-credentials) stored under this hash. */
+export async function liveBearerRows(q: Queryable, hash: string): Promise<PayloadRow[]> {
+  const { rows } = await q.query<Row>(
+    `SELECT model, id, payload, consumed_at FROM oidc_payloads
+      WHERE model IN ('AccessToken', 'ClientCredentials') AND id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+    [hash],
+  )
+  return rows.map(toPayloadRow)
+}
+
+export async function markConsumed(q: Queryable, model: string, id: string): Promise<void> {
+  await q.query(
+    'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+    [model, id],
+  )
+}
+
+export async function deletePayload(q: Queryable, model: string, id: string): Promise<void> {
+  await q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id])
+}
+
+/** Every code and token of a grant at once (a replayed code or a reused refresh token). */
+export async function deleteGrantPayloads(q: Queryable, grantId: string): Promise<void> {
+  await q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId])
+}
+
+/** Removes rows expired for more than an hour; the number removed. */
+export async function deleteExpiredPayloads(q: Queryable): Promise<number> {
+  const { rowCount } = await q.query("DELETE FROM oidc_payloads WHERE expires_at < now() - interval '1 hour'")
+  return rowCount
+}
+
+/**
+ * Deletes an account's rows of the given models (keeping the browser session with uid
+ * `keepSessionUid`, if any), every code and token of its grants, and its interactions in flight.
+ * The number removed.
+ */
+export async function deleteAccountPayloads(
+  q: Queryable,
+  accountId: string,
+  models: readonly string[],
+  keepSessionUid: string | null,
+): Promise<number> {
+  // No index on payload->>'accountId': this runs on a password change or reset only (rare, and
+  // reset requests are rate-limited), so a scan of oidc_payloads is an accepted cost.
+  const { rowCount } = await q.query(
+    `DELETE FROM oidc_payloads
+     WHERE (model = ANY($2::text[]) AND payload->>'accountId' = $1 AND ($3::text IS NULL OR model <> 'Session' OR payload->>'uid' IS DISTINCT FROM $3::text))
+        -- every code and token of the account's grants, whatever its own payload says
+        OR grant_id IN (SELECT id FROM oidc_payloads WHERE model = 'Grant' AND payload->>'accountId' = $1)
+        -- a sign-in that passed the old password and waits to resume its authorization request
+        OR (model = 'Interaction' AND (payload->'session'->>'accountId' = $1 OR payload->'result'->'login'->>'accountId' = $1))`,
+    [accountId, models, keepSessionUid],
+  )
+  return rowCount
+}
