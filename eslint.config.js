@@ -26,25 +26,8 @@ const REPOSITORY_FILES = [
   'src/platform/db/**',
   'src/**/*.test.ts',
 ]
-// Files that still run SQL themselves (issue 14, not yet moved into a repository). Listed here on
-// purpose, not hidden: the rule is a warning for them — printed by every `npm run lint` — and an
-// error everywhere else, so no new file can join them. Remove a line when its SQL has moved.
-const SQL_NOT_YET_IN_A_REPOSITORY = ['src/modules/demo/seed-demo.ts']
-
-// Modules whose SQL has all moved into repositories (issue 14): `.query(` outside their
-// repositories is an error even if one of their files were listed above again.
-const MODULES_WITH_SQL_ONLY_IN_REPOSITORIES = [
-  'auditor',
-  'clients',
-  'devices',
-  'erasure',
-  'events',
-  'fhir',
-  'health',
-  'identity',
-  'patients',
-  'users',
-]
+// Every SQL statement of src/ has moved into a repository (issue 14): the rule above is an error
+// in every file outside REPOSITORY_FILES, with no allowlist.
 
 export default tseslint.config(
   {
@@ -100,19 +83,6 @@ export default tseslint.config(
   {
     files: REPOSITORY_FILES,
     rules: { 'no-restricted-syntax': ['error', ...REQUEST_CASTS] },
-  },
-  {
-    files: SQL_NOT_YET_IN_A_REPOSITORY,
-    rules: { 'no-restricted-syntax': ['warn', SQL_OUTSIDE_REPOSITORY] },
-  },
-  {
-    files: [
-      ...MODULES_WITH_SQL_ONLY_IN_REPOSITORIES.map((m) => `src/modules/${m}/**/*.ts`),
-      'src/audit/**/*.ts',
-      'src/security/**/*.ts',
-    ],
-    ignores: REPOSITORY_FILES,
-    rules: { 'no-restricted-syntax': ['error', ...REQUEST_CASTS, SQL_OUTSIDE_REPOSITORY] },
   },
   {
     // docs/design/hld.md §10: dependency direction. config imports nothing of ours; platform imports config only.

@@ -100,7 +100,7 @@ test('[SRS-ARCH-604] the linter refuses a deep import into another module, SQL o
   )
 })
 
-test('[SRS-ARCH-620] the cleaned modules run SQL only in repositories, even if listed again; the device registry writes no oauth_clients row itself', async () => {
+test('[SRS-ARCH-620] every module, the audit trail and the security layer run SQL only in repositories, with no allowlist; the device registry writes no oauth_clients row itself', async () => {
   const { ESLint } = await import('eslint')
   const eslint = new ESLint({ cwd: ROOT })
   const errors = async (filePath: string, code: string) =>
@@ -114,19 +114,46 @@ test('[SRS-ARCH-620] the cleaned modules run SQL only in repositories, even if l
     'src/modules/erasure/erasure.ts',
     'src/modules/auditor/service.ts',
     'src/modules/clients/service.ts',
+    'src/modules/demo/seed-demo.ts',
+    'src/modules/fhir/observation.ts',
+    'src/audit/anomalies.ts',
+    'src/security/oauth-server/provider.ts',
   ])
     assert.match((await errors(file, sql)).join('\n'), /repository/, file)
   assert.deepEqual(await errors('src/modules/devices/repository.ts', sql), [])
-  // No file of these modules outside a repository calls .query( at all.
-  for (const m of ['devices', 'erasure', 'auditor']) {
-    const offenders = sources(join(SRC, 'modules', m))
-      .filter((p) => !/repository\.ts$|\.test\.ts$/.test(p))
-      .filter((p) => /\.query(<[^>]*>)?\(/.test(readFileSync(p, 'utf8')))
-      .map((p) => relative(ROOT, p))
-    assert.deepEqual(offenders, [], `SQL outside a repository in ${m}`)
-  }
+  assert.deepEqual(await errors('src/security/oauth-server/smart-launch.repository.ts', sql), [])
+  // No file of src/ outside a repository, the database platform and unit tests calls .query( at all.
+  const offenders = sources(SRC)
+    .map((p) => relative(ROOT, p))
+    .filter((p) => !/repository\.ts$/.test(p) && !p.startsWith('src/platform/db/'))
+    .filter((p) => /\.query(<[^>]*>)?\(/.test(readFileSync(join(ROOT, p), 'utf8')))
+  assert.deepEqual(offenders, [], 'SQL outside a repository')
   const deviceCode = sources(join(SRC, 'modules', 'devices'))
     .map((p) => readFileSync(p, 'utf8'))
     .join('\n')
   assert.doesNotMatch(deviceCode, /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|FROM)\s+oauth_clients\b/i)
+})
+
+test('[SRS-ARCH-621] the security layer reads and writes only the tables the authorization server owns; the user\u2019s FHIR identity comes through the AccountDirectory port', () => {
+  const OWN = new Set([
+    'oauth_clients',
+    'oidc_payloads',
+    'pending_logins',
+    'signing_keys',
+    'smart_launch_contexts',
+    'smart_grant_contexts',
+  ])
+  const touched = new Set<string>()
+  for (const path of sources(join(SRC, 'security')))
+    for (const m of readFileSync(path, 'utf8').matchAll(/`[^`]*`|'[^'\n]*'/g))
+      for (const t of m[0].matchAll(/\b(?:FROM|JOIN|INTO|UPDATE)\s+([a-z_]+)\b/g))
+        if (/^(?:SELECT|INSERT|UPDATE|DELETE)\b/.test(m[0].slice(1).trimStart())) touched.add(t[1] as string)
+  assert.ok(touched.has('oidc_payloads') && touched.has('oauth_clients'), [...touched].join(', '))
+  assert.deepEqual(
+    [...touched].filter((t) => !OWN.has(t)),
+    [],
+    'security/ reads a module table',
+  )
+  const port = readFileSync(join(SRC, 'security', 'oauth-server', 'account-directory.ts'), 'utf8')
+  assert.match(port, /fhirIdentity\(accountId: string\)/)
 })

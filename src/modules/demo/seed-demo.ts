@@ -16,6 +16,7 @@ import {
 } from '../users/index.ts'
 import { createDataKeyStore, createPatientCipher, createPatientService } from '../patients/index.ts'
 import { sealReading, type ReadingContent } from '../device-data/index.ts'
+import * as repo from './repository.ts'
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 
@@ -290,10 +291,7 @@ export async function seedDemo(deps: {
     },
   })
   // A backend service acts within one organisation (policy rule service.own-organisation).
-  await deps.db.query('UPDATE oauth_clients SET organisation_id = $1 WHERE client_id = $2', [
-    organisation.id,
-    DEMO_BACKEND_CLIENT_ID,
-  ])
+  await repo.setClientOrganisation(deps.db, DEMO_BACKEND_CLIENT_ID, organisation.id)
 
   // --- Patient records and the care team (issue 4, care module) ---------------------------------
   // Idempotent: each demo patient's record is found by its user id first, so a second run prints
@@ -325,40 +323,24 @@ export async function seedDemo(deps: {
     patient: await recordFor(seeded.patient.id, 'Demo', 'Patient'),
     otherPatient: await recordFor(seeded.otherPatient.id, 'Other', 'Patient'),
   }
-  await deps.db.query(
-    'INSERT INTO care_team_members (patient_id, user_id, organisation_id) VALUES ($1, $2, $3) ON CONFLICT (patient_id, user_id) DO NOTHING',
-    [patientIds.patient, seeded.clinician.id, organisation.id],
-  )
+  await repo.addCareTeamMember(deps.db, {
+    patientId: patientIds.patient,
+    userId: seeded.clinician.id,
+    organisationId: organisation.id,
+  })
   // --- end of the care module's block -------------------------------------------------------------
 
   // --- The demo glucometer in the device registry, bound to the demo patient (issue 5) -------------
   // Idempotent: the device row is found by its client id, and bound only while it has no binding.
-  const demoPatientRecord = (
-    await deps.db.query<{ id: string }>('SELECT id FROM patients WHERE user_id = $1', [seeded.patient.id])
-  ).rows[0]
+  const demoPatientRecord = await repo.patientRecordOfUser(deps.db, seeded.patient.id)
   if (demoPatientRecord) {
     await deps.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO devices (id, client_id, organisation_id, manufacturer, model, serial, type, firmware_version)
-         SELECT gen_random_uuid(), $1, $2, 'Vigil Demo', 'Glucometer', 'DEMO-GLUCOMETER-1', 'glucometer', '1.0.0'
-          WHERE NOT EXISTS (SELECT 1 FROM devices WHERE client_id = $1)
-         ON CONFLICT (manufacturer, model, serial) DO NOTHING`,
-        [DEMO_DEVICE_CLIENT_ID, organisation.id],
-      )
-      await tx.query(
-        `INSERT INTO device_bindings (id, device_id, patient_id, bound_at, bound_by)
-         SELECT gen_random_uuid(), d.id, $2, $3, 'seed-demo' FROM devices d
-          WHERE d.client_id = $1 AND NOT EXISTS (SELECT 1 FROM device_bindings b WHERE b.device_id = d.id AND b.unbound_at IS NULL)`,
-        [DEMO_DEVICE_CLIENT_ID, demoPatientRecord.id, clock().toISOString()],
-      )
+      await repo.ensureDemoDevice(tx, DEMO_DEVICE_CLIENT_ID, organisation.id)
+      await repo.bindDeviceIfUnbound(tx, DEMO_DEVICE_CLIENT_ID, demoPatientRecord, clock())
     })
   }
   // --- end of the device registry's block ----------------------------------------------------------
-  const demoDevice = (
-    await deps.db.query<{ id: string }>('SELECT id FROM devices WHERE client_id = $1', [
-      DEMO_DEVICE_CLIENT_ID,
-    ])
-  ).rows[0]
+  const demoDevice = await repo.deviceOfClient(deps.db, DEMO_DEVICE_CLIENT_ID)
 
   // --- The demo patient's last 30 days: glucose (3 a day), blood pressure and heart rate (morning and
   // evening), from the demo glucometer's record, so every read surface has data. Idempotent: written
@@ -368,7 +350,7 @@ export async function seedDemo(deps: {
     deps.keyring,
     createPatientCipher(dataKeys),
     patientIds.patient,
-    demoDevice?.id ?? null,
+    demoDevice ?? null,
     clock(),
     deps.password,
   )
@@ -388,8 +370,8 @@ export async function seedDemo(deps: {
         clientId: DEMO_DEVICE_CLIENT_ID,
         clientSecret: deviceSecret,
         boundTo: seeded.patient.id,
-        deviceId: demoDevice?.id ?? null,
-        patientRecordId: demoPatientRecord?.id ?? null,
+        deviceId: demoDevice ?? null,
+        patientRecordId: demoPatientRecord ?? null,
         scope: deviceScope,
         defaultScope: deviceScope,
       },
@@ -431,10 +413,7 @@ async function seedDemoReadings(
   password: string,
 ): Promise<number> {
   if (!deviceId) return 0
-  const existing = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM readings WHERE device_id = $1 AND client_reading_id LIKE 'seed-demo-%'",
-    [deviceId],
-  )
+  const existing = await repo.countSeededReadings(db, deviceId)
   // Values vary by day deterministically (from the demo password), the same on every run.
   const noise = derive(password, 'readings', DEMO_READING_DAYS * 8)
   const day0 =
@@ -478,27 +457,25 @@ async function seedDemoReadings(
     }
   }
   const due = planned.filter((p) => p.at.getTime() <= now.getTime())
-  if ((existing.rows[0]?.n ?? 0) > 0) return existing.rows[0]?.n ?? 0
+  if (existing > 0) return existing
   await db.transaction(async (tx) => {
     for (const p of due) {
       const id = randomUUID()
       const sealed = await sealReading(cipher, patientId, id, p.content, tx)
-      await tx.query(
-        `INSERT INTO readings (id, patient_id, device_id, code, category, effective_at, effective_offset_minutes, received_at, client_reading_id, value_sealed, content_index, source)
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, 'v2') ON CONFLICT DO NOTHING`,
-        [
-          id,
-          patientId,
-          deviceId,
-          p.code,
-          p.code === '2339-0' ? 'laboratory' : 'vital-signs',
-          p.at.toISOString(),
-          p.at.toISOString(),
-          p.key,
-          sealed,
-          keyring.blindIndex(JSON.stringify({ key: p.key, content: p.content }), 'reading-content'),
-        ],
-      )
+      await repo.insertSeededReading(tx, {
+        id,
+        patientId,
+        deviceId,
+        code: p.code,
+        category: p.code === '2339-0' ? 'laboratory' : 'vital-signs',
+        at: p.at,
+        clientReadingId: p.key,
+        valueSealed: sealed,
+        contentIndex: keyring.blindIndex(
+          JSON.stringify({ key: p.key, content: p.content }),
+          'reading-content',
+        ),
+      })
     }
   })
   return due.length
