@@ -106,7 +106,8 @@ export default tseslint.config(
                 '**/security/**',
                 '**/modules/**',
                 '**/audit/**',
-                '**/fhir/**',
+                '**/fhir-format/**',
+                '**/modules/fhir/**',
                 '**/app.ts',
                 '**/cli/**',
               ],
@@ -118,7 +119,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/security/**/*.ts', 'src/audit/**/*.ts', 'src/fhir/**/*.ts'],
+    files: ['src/security/**/*.ts', 'src/audit/**/*.ts', 'src/fhir-format/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -4,7 +4,7 @@
 // behaviours (strict handling, If-Match, conditional create, paging) hold. PGlite or PostgreSQL.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { FHIR_RESOURCES } from '../../src/fhir/search.ts'
+import { FHIR_RESOURCES } from '../../src/fhir-format/search.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { fhirJson, seedReadings } from '../support/fhir.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import type { App } from '../../src/app.ts'
-import { validateAgainstR4Schema } from '../../src/fhir/schema-validation.ts'
+import { validateAgainstR4Schema } from '../../src/fhir-format/schema-validation.ts'
 import { sealReading, type ReadingContent } from '../../src/modules/device-data/index.ts'
 
 export function assertValidFhir(resource: unknown, where = ''): void {

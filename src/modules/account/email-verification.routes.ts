@@ -3,8 +3,8 @@
 
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
-import { html } from '../../security/oauth-server/pages/html.ts'
-import { htmlResponse, sendPage } from '../../security/oauth-server/pages/send-page.ts'
+import { html } from '../../platform/http/pages/html.ts'
+import { htmlResponse, sendPage } from '../../platform/http/pages/send-page.ts'
 import { EMAIL_VERIFICATION_PATH, type EmailVerification } from './email-verification.ts'
 import { noContent, type RoutePlugin } from '../../platform/http/typed-routes.ts'
 

@@ -5,7 +5,7 @@
 
 import type { Mailer } from '../../platform/mail/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import { html } from '../../security/oauth-server/pages/html.ts'
+import { html } from '../../platform/http/pages/html.ts'
 import type { UserService } from '../users/index.ts'
 
 export const EMAIL_VERIFICATION_PATH = '/account/verify-email'

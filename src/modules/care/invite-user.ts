@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino'
 import type { Mailer } from '../../platform/mail/index.ts'
-import { html } from '../../security/oauth-server/pages/html.ts'
+import { html } from '../../platform/http/pages/html.ts'
 import type { User, UserService } from '../users/index.ts'
 import type { OrganisationRole } from './schemas.ts'
 

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto'
 import type { Database } from '../../platform/db/index.ts'
-import { FhirError } from '../../fhir/outcome.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { PolicyDecisionPoint } from '../../security/policy/index.ts'
 import {

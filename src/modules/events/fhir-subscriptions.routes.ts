@@ -5,7 +5,7 @@
 
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { FhirError } from '../../fhir/outcome.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { FhirSubscriptionService } from './fhir-subscription.service.ts'
 import { BACKPORT, FHIR_TOPICS } from './fhir-topics.ts'

@@ -1,8 +1,8 @@
 // Device: a registered device bound to a patient now, as an R4 Device. An unbound device holds no
 // patient's data and is not served here (its organisation manages it through the device API).
 
-import { idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf } from '../../fhir/search.ts'
-import { FhirError } from '../../fhir/outcome.ts'
+import { idsOf, isUuid, one, referencesOf, searchQuerySchema, tokensOf } from '../../fhir-format/search.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import {

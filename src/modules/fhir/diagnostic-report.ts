@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto'
 
-import { FhirError } from '../../fhir/outcome.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
 import {
   dateSql,
   datesOf,
@@ -15,8 +15,8 @@ import {
   searchQuerySchema,
   tokensOf,
   withOffset,
-} from '../../fhir/search.ts'
-import { assertValidResource } from '../../fhir/validate.ts'
+} from '../../fhir-format/search.ts'
+import { assertValidResource } from '../../fhir-format/validate.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import { recordEvent } from '../events/index.ts'

@@ -4,8 +4,8 @@
 
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from 'typebox'
-import { capabilityStatement } from '../../fhir/capability.ts'
-import { FHIR_JSON, renderError } from '../../fhir/outcome.ts'
+import { capabilityStatement } from '../../fhir-format/capability.ts'
+import { FHIR_JSON, renderError } from '../../fhir-format/outcome.ts'
 import { strictJsonParser } from '../../platform/http/input-boundary.ts'
 import {
   CLIENT_AUTH_SIGNING_ALGS,

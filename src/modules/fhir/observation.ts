@@ -2,7 +2,7 @@
 // where one applies, LOINC code, UCUM quantities, blood-pressure components, subject and device
 // references, effective time with the device's offset, issued, version and last update.
 
-import { FhirError } from '../../fhir/outcome.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
 import {
   dateSql,
   datesOf,
@@ -15,7 +15,7 @@ import {
   VITAL_SIGNS_PROFILE,
   withOffset,
   type Query,
-} from '../../fhir/search.ts'
+} from '../../fhir-format/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { granularConstraints, type GranularConstraint } from '../../security/policy/scopes.ts'
 import { openReading } from '../device-data/index.ts'

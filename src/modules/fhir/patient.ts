@@ -3,10 +3,18 @@
 // administrators (patients.manage) with conditional create, update with If-Match.
 
 import type { FastifyRequest } from 'fastify'
-import { searchBundle, searchUrl, ignoredParamsOutcome, encodeCursor } from '../../fhir/bundle.ts'
-import { FhirError } from '../../fhir/outcome.ts'
-import { dateMatches, datesOf, idsOf, isUuid, one, searchQuerySchema, tokensOf } from '../../fhir/search.ts'
-import { assertValidResource } from '../../fhir/validate.ts'
+import { searchBundle, searchUrl, ignoredParamsOutcome, encodeCursor } from '../../fhir-format/bundle.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
+import {
+  dateMatches,
+  datesOf,
+  idsOf,
+  isUuid,
+  one,
+  searchQuerySchema,
+  tokensOf,
+} from '../../fhir-format/search.ts'
+import { assertValidResource } from '../../fhir-format/validate.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import type { Demographics, Patient } from '../patients/index.ts'

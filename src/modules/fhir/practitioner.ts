@@ -3,7 +3,7 @@
 // themself, to the patients whose care team they are in, and to staff of their organisations;
 // anyone else gets 404, whether or not the id exists.
 
-import { isUuid } from '../../fhir/search.ts'
+import { isUuid } from '../../fhir-format/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import { AnyResource, IdParams } from './shared.ts'

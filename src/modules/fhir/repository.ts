@@ -3,7 +3,7 @@
 // the routes decide who may see a row after it is loaded.
 
 import type { Queryable } from '../../platform/db/index.ts'
-import type { Cursor } from '../../fhir/bundle.ts'
+import type { Cursor } from '../../fhir-format/bundle.ts'
 
 export interface KeysetRow {
   readonly id: string

@@ -1,7 +1,7 @@
 // What every FHIR route adapter shares: the base URL, the lenient/strict handling of unknown
 // search parameters, side-effect-free visibility checks for _include, and the keyset paging query.
 
-import { fhirBaseUrl } from '../../fhir/base-url.ts'
+import { fhirBaseUrl } from '../../fhir-format/base-url.ts'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import {
@@ -12,10 +12,10 @@ import {
   searchUrl,
   type Cursor,
   type SearchBundle,
-} from '../../fhir/bundle.ts'
+} from '../../fhir-format/bundle.ts'
 import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
-import { FhirError } from '../../fhir/outcome.ts'
-import { countOf, knownParams, one, type Query } from '../../fhir/search.ts'
+import { FhirError } from '../../fhir-format/outcome.ts'
+import { countOf, knownParams, one, type Query } from '../../fhir-format/search.ts'
 import type { ModuleContext } from '../context.ts'
 import type { KeysetRow } from './repository.ts'
 

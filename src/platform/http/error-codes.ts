@@ -1,6 +1,6 @@
 // The catalogue of error codes (conventions C4; ADR-0004, ADR-0024): every code a client can
 // receive, with its HTTP status, its title, the FHIR IssueType an OperationOutcome carries for it,
-// and what it tells the client. problem+json (problem.ts) and OperationOutcome (src/fhir/outcome.ts)
+// and what it tells the client. problem+json (problem.ts) and OperationOutcome (src/fhir-format/outcome.ts)
 // both render from this table, and docs/design/error-codes.md lists it (a test fails when the
 // two differ). A published code keeps its status and issue type and is never renamed: clients
 // branch on it. A new code must not tell a caller more than the caller may know (ADR-0024).

@@ -4,7 +4,7 @@
 // provider's own xsrf token.
 
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import { html, page, pageCsp } from './pages/html.ts'
+import { html, page, pageCsp } from '../../platform/http/pages/html.ts'
 
 function xsrfOf(form: string): string {
   return /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? ''

@@ -5,7 +5,7 @@
 // JSON: the heading and sentences are fixed per OAuth error code (ADR-0031).
 
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import { html, page } from './pages/html.ts'
+import { html, page } from '../../platform/http/pages/html.ts'
 
 interface Explanation {
   readonly title: string

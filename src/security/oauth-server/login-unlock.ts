@@ -13,9 +13,9 @@ import type { Logger } from 'pino'
 import { Type } from 'typebox'
 import type { DeviceCookies } from './device-cookies.ts'
 import type { Mailer } from '../../platform/mail/index.ts'
-import { createFormCsrf } from './pages/form-csrf.ts'
-import { html } from './pages/html.ts'
-import { htmlResponse, sendPage } from './pages/send-page.ts'
+import { createFormCsrf } from '../../platform/http/pages/form-csrf.ts'
+import { html } from '../../platform/http/pages/html.ts'
+import { htmlResponse, sendPage } from '../../platform/http/pages/send-page.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 /** The unlock tokens (the users module's login-throttle-unlock.ts). */

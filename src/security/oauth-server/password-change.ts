@@ -9,16 +9,16 @@ import type Provider from 'oidc-provider'
 import { Type } from 'typebox'
 import type { Database } from '../../platform/db/index.ts'
 import type { AccountDirectory, DirectoryAccount } from './account-directory.ts'
-import { createFormCsrf } from './pages/form-csrf.ts'
-import { html } from './pages/html.ts'
+import { createFormCsrf } from '../../platform/http/pages/form-csrf.ts'
+import { html } from '../../platform/http/pages/html.ts'
 import {
   errorBlock,
   newPasswordFields,
   PASSWORDS_DIFFER,
   policyProblems,
   usernameHint,
-} from './pages/password-fields.ts'
-import { htmlResponse, sendPage } from './pages/send-page.ts'
+} from '../../platform/http/pages/password-fields.ts'
+import { htmlResponse, sendPage } from '../../platform/http/pages/send-page.ts'
 import { revokeAllForAccount } from './revoke-account.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 

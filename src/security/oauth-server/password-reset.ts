@@ -22,16 +22,16 @@ import type { Database } from '../../platform/db/index.ts'
 import type { Mailer } from '../../platform/mail/index.ts'
 import { emailAddressProblem } from '../../platform/mail/email-address.ts'
 import type { AccountDirectory } from './account-directory.ts'
-import { createFormCsrf } from './pages/form-csrf.ts'
-import { html } from './pages/html.ts'
+import { createFormCsrf } from '../../platform/http/pages/form-csrf.ts'
+import { html } from '../../platform/http/pages/html.ts'
 import {
   errorBlock,
   newPasswordFields,
   PASSWORDS_DIFFER,
   policyProblems,
   usernameHint,
-} from './pages/password-fields.ts'
-import { htmlResponse, sendPage } from './pages/send-page.ts'
+} from '../../platform/http/pages/password-fields.ts'
+import { htmlResponse, sendPage } from '../../platform/http/pages/send-page.ts'
 import { revokeAllForAccount } from './revoke-account.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 

@@ -26,7 +26,7 @@ export const API_SCOPES = [
 
 export type ApiScope = (typeof API_SCOPES)[number]
 
-/** The FHIR resource types a SMART scope may name (src/fhir serves them; AuditEvent through the auditor module). */
+/** The FHIR resource types a SMART scope may name (src/modules/fhir serves them; AuditEvent through the auditor module). */
 export const SMART_TYPES = [
   '*',
   'Patient',
