@@ -53,7 +53,7 @@ describe('accounts (identity issue)', () => {
     })
     await assert.rejects(
       users.register({ email: `alice.${s}@x.test`, password: PASSWORD }),
-      isAppError('CONFLICT'),
+      isAppError('EMAIL_TAKEN'),
     )
     const { rows } = await db.query<{ email: string; email_normalized: string; password_hash: string }>(
       'SELECT email, email_normalized, password_hash FROM users WHERE id = $1',
@@ -224,14 +224,14 @@ describe('accounts (identity issue)', () => {
     await users.consumePasswordResetToken(issued.token, 'new lighthouse passphrase')
     await assert.rejects(
       users.consumePasswordResetToken(issued.token, 'newer lighthouse passphrase'),
-      isAppError('UNPROCESSABLE'),
+      isAppError('LINK_NOT_USABLE'),
     )
     const expired = await users.createPasswordResetToken(user.email)
     assert.ok(expired)
     advance(31 * MIN)
     await assert.rejects(
       users.consumePasswordResetToken(expired.token, 'late lighthouse passphrase'),
-      isAppError('UNPROCESSABLE'),
+      isAppError('LINK_NOT_USABLE'),
     )
     assert.equal(
       (await users.authenticate({ email: user.email, password: 'new lighthouse passphrase', ip: randomIp() }))

@@ -392,7 +392,10 @@ describe('admin API for OAuth clients', () => {
     })
     assert.equal(again.status, 409)
     assert.match(String(again.headers.get('content-type')), /^application\/problem\+json/)
-    assert.equal(((await again.json()) as { type: string }).type, 'urn:vigil:problem:conflict')
+    assert.deepEqual(
+      (({ type, code, status }) => ({ type, code, status }))((await again.json()) as Record<string, unknown>),
+      { type: 'urn:vigil:problem:client-id-taken', code: 'CLIENT_ID_TAKEN', status: 409 },
+    )
     // Still confidential, and the first secret still works.
     const tokens = await client.clientCredentialsGrant(
       await s.discover(clientId, client.ClientSecretBasic(clientSecret)),

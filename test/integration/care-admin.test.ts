@@ -58,7 +58,8 @@ describe('care administration: organisations, users, patients, care teams', () =
     const created = await api(w.users.admin, 'POST', '/organisations', { name })
     assert.equal(created.status, 201, created.raw)
     assert.equal(created.body?.name, name)
-    assert.equal((await api(w.users.admin, 'POST', '/organisations', { name })).status, 409)
+    const taken = await api(w.users.admin, 'POST', '/organisations', { name })
+    assert.deepEqual([taken.status, taken.body?.code], [409, 'ORGANISATION_NAME_TAKEN'])
     assert.equal(
       (await api(w.users.orgAdminA, 'POST', '/organisations', { name: `x ${randomUUID()}` })).status,
       403,
@@ -98,11 +99,11 @@ describe('care administration: organisations, users, patients, care teams', () =
     ).rows[0]
     assert.equal(row?.password_hash, null, 'no password until the invitee chooses one')
 
-    assert.equal(
-      (await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, { email, role: 'clinician' }))
-        .status,
-      409,
-    )
+    const again = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, {
+      email,
+      role: 'clinician',
+    })
+    assert.deepEqual([again.status, again.body?.code], [409, 'EMAIL_TAKEN'])
     assert.equal(
       (
         await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/users`, {
@@ -250,11 +251,8 @@ describe('care administration: organisations, users, patients, care teams', () =
       'a platform administrator is beyond an org-admin',
     )
     assert.equal((await api(w.users.orgAdminA, 'POST', `/users/${randomUUID()}/disable`)).status, 404)
-    assert.equal(
-      (await api(w.users.admin, 'POST', `/users/${w.users.admin.id}/disable`)).status,
-      409,
-      'not oneself',
-    )
+    const self = await api(w.users.admin, 'POST', `/users/${w.users.admin.id}/disable`)
+    assert.deepEqual([self.status, self.body?.code], [409, 'CANNOT_DISABLE_SELF'], 'not oneself')
 
     const disabled = await api(w.users.orgAdminA, 'POST', `/users/${user.id}/disable`)
     assert.deepEqual(disabled.body, { id: user.id, status: 'disabled' })
@@ -296,25 +294,20 @@ describe('care administration: organisations, users, patients, care teams', () =
       ).status,
       404,
     )
-    assert.equal(
-      (
-        await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
-          demographics: {},
-          userId: w.users.patient.id,
-        })
-      ).status,
-      409,
+    const exists = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
+      demographics: {},
+      userId: w.users.patient.id,
+    })
+    assert.deepEqual(
+      [exists.status, exists.body?.code],
+      [409, 'PATIENT_RECORD_EXISTS'],
       'already has a record',
     )
-    assert.equal(
-      (
-        await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
-          demographics: {},
-          userId: w.users.clinicianTeam.id,
-        })
-      ).status,
-      422,
-    )
+    const noRole = await api(w.users.orgAdminA, 'POST', `/organisations/${w.orgA}/patients`, {
+      demographics: {},
+      userId: w.users.clinicianTeam.id,
+    })
+    assert.deepEqual([noRole.status, noRole.body?.code], [422, 'PATIENT_ROLE_MISSING'])
 
     const read = await api(w.users.clinicianTeam, 'GET', `/patients/${w.patients.patient}`)
     assert.equal(read.status, 200)

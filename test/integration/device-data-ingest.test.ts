@@ -99,6 +99,7 @@ describe('device-data ingestion', () => {
       { 'idempotency-key': key },
     )
     assert.equal(other.statusCode, 422, other.body)
+    assert.equal(other.json().code, 'IDEMPOTENCY_KEY_REUSED')
     assert.match(String(other.headers['content-type']), /^application\/problem\+json/)
     assert.equal(await deviceCount(), before + 3)
     // Without the key, the dedup keys still hold: nothing is stored twice.
@@ -312,6 +313,11 @@ describe('device-data ingestion', () => {
     )
     const unbound = await post('/api/v2/device-data', otherDeviceToken, { readings: [glucose(100, at(97))] })
     assert.equal(unbound.statusCode, 409, unbound.body)
+    assert.equal(
+      unbound.json().code,
+      'DEVICE_NOT_BOUND',
+      'a device can tell "pair me first" from any conflict',
+    )
     assert.equal(await count('patient_id = $1', [w.patients.otherPatient]), before)
   })
 
@@ -413,6 +419,7 @@ describe('device-data ingestion', () => {
       time,
     })
     assert.equal(conflict.statusCode, 409)
+    assert.equal(conflict.json().code, 'READING_ALREADY_STORED')
     const bad = await post('/api/v1/device-data', deviceToken, {
       type: 'heart-rate',
       value: 900,

@@ -125,6 +125,7 @@ describe('device registry', () => {
       type: 'pulse-oximeter',
     })
     assert.equal(dup.status, 409)
+    assert.equal(dup.json.code, 'DEVICE_ALREADY_REGISTERED')
   })
 
   test('[SRS-DATA-008] a registration that cannot stand leaves nothing behind: an unknown organisation is 404 even for an administrator, and a key that is not a usable public key is 400 naming it; a real key registers a private_key_jwt device that gets a token', async () => {
@@ -184,10 +185,11 @@ describe('device registry', () => {
       200,
       'the same patient again is a no-op',
     )
-    assert.equal(
-      (await api('PUT', `/devices/${id}/binding`, admin, { patientId: w.patients.otherPatient })).status,
-      409,
-    )
+    const elsewhere = await api('PUT', `/devices/${id}/binding`, admin, {
+      patientId: w.patients.otherPatient,
+    })
+    assert.equal(elsewhere.status, 409)
+    assert.equal(elsewhere.json.code, 'DEVICE_BOUND_ELSEWHERE', 'the administrator learns to unbind first')
     assert.equal(
       (await api('PUT', `/devices/${id}/binding`, admin, { patientId: randomUUID() })).status,
       404,

@@ -71,7 +71,7 @@ export function createEmailVerification(deps: EmailVerificationDeps): EmailVerif
         return true
       } catch (err) {
         // Single use, atomically (users module: one UPDATE … WHERE used_at IS NULL AND expires_at > now).
-        if (err instanceof AppError && err.code === 'UNPROCESSABLE') return false
+        if (err instanceof AppError && err.code === 'LINK_NOT_USABLE') return false
         throw err
       }
     },

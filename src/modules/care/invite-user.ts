@@ -48,7 +48,7 @@ export async function inviteUser(
     requestId: string
   },
 ): Promise<Invitation> {
-  // VALIDATION_FAILED for an implausible email, CONFLICT when the address has an account.
+  // VALIDATION_FAILED for an implausible email, EMAIL_TAKEN when the address has an account.
   const user = await deps.users.createUser({
     email: input.email,
     displayName: input.displayName,

@@ -177,9 +177,8 @@ export function createPatientRecordService(deps: {
     ): Promise<Patient> {
       if (input.userId !== undefined) {
         if (!(await repo.holdsRole(input.userId, 'patient', organisationId)))
-          throw new AppError('UNPROCESSABLE', 'The user does not hold the patient role in this organisation')
-        if (await patients.byUserId(input.userId))
-          throw new AppError('CONFLICT', 'The user already has a patient record')
+          throw new AppError('PATIENT_ROLE_MISSING')
+        if (await patients.byUserId(input.userId)) throw new AppError('PATIENT_RECORD_EXISTS')
       }
       return db.transaction(async (tx) => {
         const patient = await patients.create(

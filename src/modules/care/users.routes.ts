@@ -312,7 +312,7 @@ export function userRoutes(
           const userId = request.params.id
           await authorizeUser(request, repo, userId)
           if (status === 'disabled' && request.principal?.kind === 'user' && request.principal.id === userId)
-            throw new AppError('CONFLICT', 'You cannot disable your own account')
+            throw new AppError('CANNOT_DISABLE_SELF')
           await users.setStatus(userId, status)
           if (status === 'disabled') await revokeAllForAccount(ctx.db, userId)
           return { id: userId, status }

@@ -14,7 +14,7 @@ export interface CreatedClient {
 
 export interface ClientService {
   list(): Promise<ClientView[]>
-  /** VALIDATION_FAILED with the reasons (pointers into the request body), CONFLICT when the id is taken. */
+  /** VALIDATION_FAILED with the reasons (pointers into the request body), CLIENT_ID_TAKEN when the id is taken. */
   create(registration: ClientRegistration): Promise<CreatedClient>
   /** NOT_FOUND when there is no such client. */
   remove(clientId: string): Promise<void>
@@ -42,7 +42,7 @@ export function createClientService(deps: { store: ClientStore }): ClientService
       const clientSecret = registration.type === 'confidential' ? generateClientSecret() : undefined
       const metadata = clientMetadata(registration)
       const inserted = await store.insert({ clientId: registration.clientId, metadata, secret: clientSecret })
-      if (!inserted) throw new AppError('CONFLICT', 'A client with this id already exists')
+      if (!inserted) throw new AppError('CLIENT_ID_TAKEN')
       return { client: presentClient({ clientId: registration.clientId, metadata }), clientSecret }
     },
 

@@ -117,8 +117,7 @@ export function createIngest(deps: IngestDeps) {
 
   function replay(record: repo.IdempotencyRecord, hash: string): IngestAnswer {
     // RFC draft-ietf-httpapi-idempotency-key-header §2.7: the same key with another payload is refused.
-    if (record.requestHash !== hash)
-      throw new AppError('UNPROCESSABLE', 'This Idempotency-Key was already used for a different request')
+    if (record.requestHash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED')
     return { status: record.statusCode, body: record.responseBody, replayed: true }
   }
 
@@ -258,7 +257,10 @@ export function createIngest(deps: IngestDeps) {
       if (!(err instanceof LostIdempotencyRace) || !idem) throw err
       const prior = await repo.findIdempotency(db, request.principal, idem.key, now)
       if (!prior)
-        throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress; retry')
+        throw new AppError(
+          'IDEMPOTENCY_KEY_IN_PROGRESS',
+          'A request with this Idempotency-Key is still in progress; retry',
+        )
       return replay(prior, idem.requestHash)
     }
   }

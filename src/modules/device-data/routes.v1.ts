@@ -111,8 +111,7 @@ function toReadingInput(body: PostReading): ReadingInput {
 
 function presentV1(result: IngestResult): { status: number; body: unknown } {
   const r = result.results[0]
-  if (!r || r.outcome === 'rejected')
-    throw new AppError('CONFLICT', 'A different reading of this type at this time is already stored')
+  if (!r || r.outcome === 'rejected') throw new AppError('READING_ALREADY_STORED')
   return r.outcome === 'created'
     ? { status: 201, body: { id: r.id, status: 'created' } }
     : { status: 200, body: { id: r.id, status: 'duplicate' } }

@@ -19,7 +19,10 @@ export async function authorizeWriter(request: FastifyRequest, named: string | u
   let patientId: string
   if (principal.kind === 'device') {
     if (!principal.patientId)
-      throw new AppError('CONFLICT', 'This device is not bound to a patient; bind it before sending readings')
+      throw new AppError(
+        'DEVICE_NOT_BOUND',
+        'This device is not bound to a patient; bind it before sending readings',
+      )
     if (named !== undefined && named !== principal.patientId) throw new AppError('NOT_FOUND')
     patientId = principal.patientId
   } else {

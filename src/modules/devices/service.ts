@@ -154,7 +154,7 @@ export function createDeviceService(deps: {
         await this.bind(device.id, patientId, `device-grant:${c.accountId}`)
         return 'ok'
       } catch (err) {
-        if (err instanceof AppError && err.code === 'CONFLICT')
+        if (err instanceof AppError && err.code === 'DEVICE_BOUND_ELSEWHERE')
           return { refuse: 'This device is paired with another patient' }
         throw err
       }
@@ -198,7 +198,7 @@ export function createDeviceService(deps: {
           description: `device ${id}`,
           organisationId: r.organisationId ?? null,
         })
-        if (!registered) throw new AppError('CONFLICT', 'The device client already exists')
+        if (!registered) throw new AppError('CLIENT_ID_TAKEN', 'The device client already exists')
         const inserted = await repo.insertDevice(
           tx,
           {
@@ -214,11 +214,7 @@ export function createDeviceService(deps: {
           },
           now,
         )
-        if (!inserted)
-          throw new AppError(
-            'CONFLICT',
-            'A device with this manufacturer, model and serial number is already registered',
-          )
+        if (!inserted) throw new AppError('DEVICE_ALREADY_REGISTERED')
       })
       const pairingCode = newPairingCode()
       await repo.setPairingCodeHash(db, id, pairingHash(id, pairingCode))
@@ -237,7 +233,7 @@ export function createDeviceService(deps: {
       return get(id)
     },
 
-    /** Binds the device to the patient; the same patient again is a no-op; another patient → CONFLICT (unbind first). */
+    /** Binds the device to the patient; the same patient again is a no-op; another patient → DEVICE_BOUND_ELSEWHERE (unbind first). */
     async bind(id: string, patientId: string, boundBy: string): Promise<repo.Device> {
       await db.transaction(async (tx) => {
         await repo.lockDevice(tx, id)
@@ -245,7 +241,10 @@ export function createDeviceService(deps: {
         if (!device) throw new AppError('NOT_FOUND', 'No device with this id')
         if (device.patientId === patientId) return
         if (device.patientId !== null)
-          throw new AppError('CONFLICT', 'The device is bound to another patient; unbind it first')
+          throw new AppError(
+            'DEVICE_BOUND_ELSEWHERE',
+            'The device is bound to another patient; unbind it first',
+          )
         const now = clock()
         await repo.insertBinding(tx, { id: randomUUID(), deviceId: id, patientId, boundBy }, now)
         await recordEvent(tx, { type: 'device.bound', patientId, resourceId: id }, now)

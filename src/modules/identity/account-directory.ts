@@ -43,7 +43,7 @@ function refusal(err: unknown): PasswordUpdate {
   switch (err.code) {
     case 'VALIDATION_FAILED':
       return { ok: false, reason: 'policy', problems: (err.errors ?? []).map((e) => e.detail) }
-    case 'UNPROCESSABLE':
+    case 'LINK_NOT_USABLE':
       return { ok: false, reason: 'invalid-link' }
     case 'FORBIDDEN':
       return { ok: false, reason: 'wrong-password' }

@@ -96,7 +96,7 @@ describe('second factor: TOTP and recovery codes', () => {
       recoveryCodesLeft: 10,
     })
     await assert.rejects(factors.startTotpEnrolment({ userId: user.id, email: user.email }), {
-      code: 'CONFLICT',
+      code: 'SECOND_FACTOR_ALREADY_ENROLLED',
     })
   })
 

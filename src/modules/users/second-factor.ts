@@ -102,7 +102,7 @@ export interface SecondFactorStatus {
 }
 
 export interface SecondFactorService {
-  /** Stores a new pending secret (replacing a pending one); CONFLICT when one is confirmed. */
+  /** Stores a new pending secret (replacing a pending one); SECOND_FACTOR_ALREADY_ENROLLED when one is confirmed. */
   startTotpEnrolment(input: { userId: string; email: string; secret?: string }): Promise<TotpEnrolment>
   /** The first right code confirms the enrolment and returns ten recovery codes, shown once. */
   confirmTotpEnrolment(userId: string, code: string, now?: Date): Promise<TotpConfirmation>
@@ -207,7 +207,7 @@ export function createSecondFactorService({
     async startTotpEnrolment({ userId, email, secret = generateTotpSecret() }) {
       const sealed = await sealer.seal(secret, aadFor(userId))
       if (!(await repo.savePendingTotp(userId, sealed, clock())))
-        throw new AppError('CONFLICT', 'A second factor is already enrolled')
+        throw new AppError('SECOND_FACTOR_ALREADY_ENROLLED')
       const uri = provisioningUri(email, secret, issuer)
       return { secret, provisioningUri: uri, qrCodeDataUrl: await qrCodeDataUrl(uri) }
     },
@@ -237,7 +237,7 @@ export function createSecondFactorService({
     async regenerateRecoveryCodes(userId, now = clock()) {
       const cred = await repo.findTotp(userId)
       if (!cred || cred.confirmedAt === null)
-        throw new AppError('CONFLICT', 'Recovery codes need an enrolled second factor')
+        throw new AppError('SECOND_FACTOR_NOT_ENROLLED', 'Recovery codes need an enrolled second factor')
       return issueRecoveryCodes(userId, now)
     },
 

@@ -55,7 +55,7 @@ describe('user service', () => {
 
   test('[SRS-AUTH-001] global and organisation roles; a role outside its scope is refused', async () => {
     const org = await users.createOrganisation(`Clinic ${randomBytes(4).toString('hex')}`)
-    await assert.rejects(users.createOrganisation(org.name), isAppError('CONFLICT'))
+    await assert.rejects(users.createOrganisation(org.name), isAppError('ORGANISATION_NAME_TAKEN'))
     assert.deepEqual(await users.findOrganisationByName(org.name), org)
     const user = await users.createUser({
       email: uniqueEmail('staff'),
@@ -107,7 +107,7 @@ describe('user service', () => {
     assert.equal(created.email, `${local.toUpperCase()}@X.TEST`, 'kept as typed, trimmed')
     await assert.rejects(
       users.createUser({ email: `${local}@x.test`, password: PASSWORD }),
-      isAppError('CONFLICT'),
+      isAppError('EMAIL_TAKEN'),
     )
     const fullWidthAt = `${local}＠x.test` // U+FF20 would fold to @ under NFKC: the email policy (ADR-0015) refuses it outright
     await assert.rejects(
@@ -329,7 +329,7 @@ describe('user service', () => {
     assert.deepEqual(reset.emailVerifiedAt, T0, 'the link proved control of the mailbox')
     await assert.rejects(
       users.consumePasswordResetToken(issued.token, 'yet another passphrase'),
-      isAppError('UNPROCESSABLE'),
+      isAppError('LINK_NOT_USABLE'),
       'single use',
     )
     assert.equal(
@@ -342,13 +342,13 @@ describe('user service', () => {
     now = new Date(T0.getTime() + 30 * MIN)
     await assert.rejects(
       users.consumePasswordResetToken(late.token, 'too late passphrase'),
-      isAppError('UNPROCESSABLE'),
+      isAppError('LINK_NOT_USABLE'),
       'expired at 30 minutes',
     )
     now = T0
     await assert.rejects(
       users.consumePasswordResetToken('made-up-token', 'whatever passphrase'),
-      isAppError('UNPROCESSABLE'),
+      isAppError('LINK_NOT_USABLE'),
     )
   })
 
@@ -384,7 +384,7 @@ describe('user service', () => {
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
     await assert.rejects(
       users.consumePasswordResetToken(b.token, 'third passphrase here'),
-      isAppError('UNPROCESSABLE'),
+      isAppError('LINK_NOT_USABLE'),
     )
   })
 
@@ -395,7 +395,7 @@ describe('user service', () => {
     now = new Date(T0.getTime() + 10 * MIN)
     const verified = await users.consumeEmailVerificationToken(issued.token)
     assert.deepEqual(verified.emailVerifiedAt, now)
-    await assert.rejects(users.consumeEmailVerificationToken(issued.token), isAppError('UNPROCESSABLE'))
+    await assert.rejects(users.consumeEmailVerificationToken(issued.token), isAppError('LINK_NOT_USABLE'))
     now = T0
   })
 })

@@ -67,7 +67,7 @@ export interface IssuedToken {
 export interface UserService {
   /** Self-registration: a patient without an organisation; the email is verified by mail. */
   register(input: { email: string; password: string; displayName?: string | undefined }): Promise<User>
-  /** VALIDATION_FAILED (email, roles, password policy — reasons in `errors`), CONFLICT (email taken). */
+  /** VALIDATION_FAILED (email, roles, password policy — reasons in `errors`), EMAIL_TAKEN. */
   createUser(input: CreateUserInput): Promise<User>
   /** trustedDevice: a sign-in device cookie the caller verified (security/oauth-server/device-cookies.ts); it counts only when it names the account signing in. */
   authenticate(input: {
@@ -91,7 +91,7 @@ export interface UserService {
   peekPasswordResetToken(token: string): Promise<User | undefined>
   /** The user of an unused, unexpired email verification token, without using it. */
   peekEmailVerificationToken(token: string): Promise<User | undefined>
-  /** Single use; UNPROCESSABLE for an unknown, used or expired token, VALIDATION_FAILED for the policy
+  /** Single use; LINK_NOT_USABLE for an unknown, used or expired token, VALIDATION_FAILED for the policy
    *  (the token then stays usable). Also verifies the email and clears the login counter. */
   consumePasswordResetToken(token: string, newPassword: string): Promise<User>
   createEmailVerificationToken(userId: string): Promise<IssuedToken>
@@ -101,7 +101,7 @@ export interface UserService {
   setStatus(userId: string, status: UserStatus): Promise<void>
   /** False when already held. VALIDATION_FAILED for a scope that does not fit the role. */
   addRole(userId: string, grant: RoleGrant): Promise<boolean>
-  /** CONFLICT when the name is taken. */
+  /** ORGANISATION_NAME_TAKEN when the name is taken. */
   createOrganisation(name: string): Promise<Organisation>
   findOrganisationByName(name: string): Promise<Organisation | undefined>
 }
@@ -121,8 +121,7 @@ function policyError(reasons: readonly string[]): AppError {
   })
 }
 
-const invalidToken = (): AppError =>
-  new AppError('UNPROCESSABLE', 'The link is not valid, has been used or has expired')
+const invalidToken = (): AppError => new AppError('LINK_NOT_USABLE')
 
 export function createUserService(deps: UserServiceDeps): UserService {
   const { db, hasher, clock } = deps
@@ -166,7 +165,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       })
     const roles = input.roles ?? []
     await assertGrants(roles)
-    const conflict = (): AppError => new AppError('CONFLICT', 'An account with this email already exists')
+    const conflict = (): AppError => new AppError('EMAIL_TAKEN')
     if (await repo.findByEmail(input.email)) throw conflict()
     const passwordHash = input.password === undefined ? null : await hashAccepted(input.password, input.email)
     const now = clock()
@@ -324,7 +323,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     async createOrganisation(name) {
       const organisation = await repo.createOrganisation(name.trim())
-      if (!organisation) throw new AppError('CONFLICT', 'An organisation with this name already exists')
+      if (!organisation) throw new AppError('ORGANISATION_NAME_TAKEN')
       return organisation
     },
 

@@ -87,6 +87,22 @@ test('[SRS-HTTP-451] error codes: published codes keep their status and FHIR iss
     RATE_LIMITED: [429, 'throttled'],
     INTERNAL: [500, 'exception'],
     SERVICE_UNAVAILABLE: [503, 'exception'],
+    // Domain codes (wave 7, SRS-HTTP-452)
+    DEVICE_NOT_BOUND: [409, 'business-rule'],
+    DEVICE_BOUND_ELSEWHERE: [409, 'business-rule'],
+    DEVICE_ALREADY_REGISTERED: [409, 'duplicate'],
+    READING_ALREADY_STORED: [409, 'duplicate'],
+    IDEMPOTENCY_KEY_IN_PROGRESS: [409, 'conflict'],
+    IDEMPOTENCY_KEY_REUSED: [422, 'processing'],
+    EMAIL_TAKEN: [409, 'duplicate'],
+    ORGANISATION_NAME_TAKEN: [409, 'duplicate'],
+    CLIENT_ID_TAKEN: [409, 'duplicate'],
+    PATIENT_RECORD_EXISTS: [409, 'duplicate'],
+    PATIENT_ROLE_MISSING: [422, 'business-rule'],
+    SECOND_FACTOR_ALREADY_ENROLLED: [409, 'business-rule'],
+    SECOND_FACTOR_NOT_ENROLLED: [409, 'business-rule'],
+    CANNOT_DISABLE_SELF: [409, 'business-rule'],
+    LINK_NOT_USABLE: [422, 'processing'],
   }
   for (const [code, [status, issue]] of Object.entries(published)) {
     const entry = (ERROR_CATALOGUE as Record<string, { status: number; issue: string }>)[code]
@@ -141,4 +157,16 @@ test('[SRS-HTTP-451] error codes: docs/design/error-codes.md lists the catalogue
     expected,
     `docs/design/error-codes.md is out of date; its table rows should be:\n${expected.join('\n')}`,
   )
+})
+
+test('[SRS-HTTP-452] domain codes: each refines a generic published code, keeps its status, says so in its meaning, and none stands for a 404 (what a caller may not know stays NOT_FOUND)', () => {
+  const generic = new Set(['CONFLICT', 'UNPROCESSABLE'])
+  const domain = CODES.filter((code) => /^Refines [A-Z_]+\./.test(ERROR_CATALOGUE[code].meaning))
+  assert.ok(domain.length >= 10, `domain codes: ${domain.join(', ')}`)
+  for (const code of domain) {
+    const refined = /^Refines ([A-Z_]+)\./.exec(ERROR_CATALOGUE[code].meaning)?.[1] as ErrorCode
+    assert.ok(generic.has(refined), `${code} refines ${refined}`)
+    assert.equal(ERROR_CATALOGUE[code].status, ERROR_CATALOGUE[refined].status, code)
+    assert.notEqual(ERROR_CATALOGUE[code].status, 404, code)
+  }
 })

@@ -112,7 +112,7 @@ export const ERROR_CATALOGUE = {
     title: 'The request conflicts with the current state',
     issue: 'conflict',
     meaning:
-      'The change collides with what is stored: a duplicate name or id, a device already bound or not bound, a different reading already stored under the same key, a request with the same Idempotency-Key still in progress.',
+      'The change collides with what is stored. The cases a client can act on have their own codes (the domain codes below, same status); CONFLICT remains for the others.',
   },
   BODY_TOO_LARGE: {
     status: 413,
@@ -133,7 +133,7 @@ export const ERROR_CATALOGUE = {
     title: 'The request cannot be processed',
     issue: 'processing',
     meaning:
-      'The request is well-formed but cannot be carried out as asked: an Idempotency-Key reused with a different body, a spent or expired one-time token, references that do not fit together.',
+      'The request is well-formed but cannot be carried out as asked, for example references that do not fit together. The cases a client can act on have their own codes (the domain codes below, same status).',
   },
   RATE_LIMITED: {
     status: 429,
@@ -155,6 +155,111 @@ export const ERROR_CATALOGUE = {
     issue: 'exception',
     meaning:
       'The instance cannot serve because a dependency (the database, Redis) is down. Retry later, after `Retry-After` when given.',
+  },
+  // Domain codes (issue 14): a case of a generic code above that a client can act on differently.
+  // Each keeps the generic code's status, so a client that knows only the status still reads it
+  // right; its meaning names the code it refines.
+  DEVICE_NOT_BOUND: {
+    status: 409,
+    title: 'The device is not bound to a patient',
+    issue: 'business-rule',
+    meaning:
+      'Refines CONFLICT. The device sent readings but is bound to no patient, so they are not stored. Pair the device (a pairing code, or an administrator binds it), then send again: the readings are accepted once it is bound.',
+  },
+  DEVICE_BOUND_ELSEWHERE: {
+    status: 409,
+    title: 'The device is bound to another patient',
+    issue: 'business-rule',
+    meaning:
+      'Refines CONFLICT. A device has one patient at a time: unbind it from its current patient first, then bind it again.',
+  },
+  DEVICE_ALREADY_REGISTERED: {
+    status: 409,
+    title: 'A device with this manufacturer, model and serial number is already registered',
+    issue: 'duplicate',
+    meaning:
+      'Refines CONFLICT. The registry holds one device per manufacturer, model and serial number; nothing new is stored. Find the registered device (GET /api/v2/devices) and manage it.',
+  },
+  READING_ALREADY_STORED: {
+    status: 409,
+    title: 'A different reading is already stored under this key',
+    issue: 'duplicate',
+    meaning:
+      'Refines CONFLICT (API v1). A different reading of this type at this time is already stored for the patient; the one sent is not stored. Sending the same reading again is not an error: it answers as the first time did.',
+  },
+  IDEMPOTENCY_KEY_IN_PROGRESS: {
+    status: 409,
+    title: 'A request with this Idempotency-Key is still in progress',
+    issue: 'conflict',
+    meaning:
+      'Refines CONFLICT. Another request with the same Idempotency-Key has not finished. Retry the same request a moment later: it then answers as the first one did.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    title: 'This Idempotency-Key was used for a different request',
+    issue: 'processing',
+    meaning:
+      'Refines UNPROCESSABLE. The key was already used with a different body or path; nothing is stored. Send a new request with a new key (a retry must repeat the first request byte for byte).',
+  },
+  EMAIL_TAKEN: {
+    status: 409,
+    title: 'An account with this email already exists',
+    issue: 'duplicate',
+    meaning:
+      'Refines CONFLICT. Answered to an administrator creating or inviting an account whose address another account holds; invite or manage that account instead.',
+  },
+  ORGANISATION_NAME_TAKEN: {
+    status: 409,
+    title: 'An organisation with this name already exists',
+    issue: 'duplicate',
+    meaning: 'Refines CONFLICT. Organisation names are unique; choose another name.',
+  },
+  CLIENT_ID_TAKEN: {
+    status: 409,
+    title: 'A client with this id already exists',
+    issue: 'duplicate',
+    meaning:
+      'Refines CONFLICT. An OAuth client (or a device\u2019s client) is already registered under this client id; register under another id, or rotate the existing client\u2019s secret.',
+  },
+  PATIENT_RECORD_EXISTS: {
+    status: 409,
+    title: 'The user already has a patient record',
+    issue: 'duplicate',
+    meaning: 'Refines CONFLICT. An account has at most one patient record; use the existing one.',
+  },
+  PATIENT_ROLE_MISSING: {
+    status: 422,
+    title: 'The user does not hold the patient role in this organisation',
+    issue: 'business-rule',
+    meaning:
+      'Refines UNPROCESSABLE. A patient record for an account needs the account to hold the patient role in the record\u2019s organisation; grant the role first.',
+  },
+  SECOND_FACTOR_ALREADY_ENROLLED: {
+    status: 409,
+    title: 'A second factor is already enrolled',
+    issue: 'business-rule',
+    meaning:
+      'Refines CONFLICT. The account already has an authenticator; it is replaced only after an administrator resets it.',
+  },
+  SECOND_FACTOR_NOT_ENROLLED: {
+    status: 409,
+    title: 'No second factor is enrolled',
+    issue: 'business-rule',
+    meaning: 'Refines CONFLICT. Recovery codes belong to an enrolled authenticator: enrol one first.',
+  },
+  CANNOT_DISABLE_SELF: {
+    status: 409,
+    title: 'You cannot disable your own account',
+    issue: 'business-rule',
+    meaning:
+      'Refines CONFLICT. An administrator cannot lock themself out; another administrator disables the account.',
+  },
+  LINK_NOT_USABLE: {
+    status: 422,
+    title: 'The link is not valid, has been used or has expired',
+    issue: 'processing',
+    meaning:
+      'Refines UNPROCESSABLE. A one-time e-mailed link (password reset, email verification) was used after its first use or its expiry, or never existed. Ask for a new link.',
   },
 } as const satisfies Record<string, ErrorCodeEntry>
 
