@@ -8,7 +8,7 @@ import type Provider from 'oidc-provider'
 import { createAuditTrail, securityEventEntry, type AuditTrail } from './audit/index.ts'
 import type { Config } from './config/index.ts'
 import { createEmailVerification, type EmailVerification } from './modules/account/index.ts'
-import { createClientService, setClientOrganisation, type ClientService } from './modules/clients/index.ts'
+import { createClientService, type ClientService } from './modules/clients/index.ts'
 import { withConsoleClient } from './modules/console/index.ts'
 import type { ModuleContext } from './modules/context.ts'
 import { createGranteeFactSource } from './modules/care/index.ts'
@@ -215,15 +215,13 @@ export async function composeServices(
     clients: {
       async register(q, c) {
         const store = createClientStore({ db: q, sealer })
-        const inserted = await store.insert({
+        return store.insert({
           clientId: c.clientId,
           metadata: c.metadata,
           secret: c.secret,
           description: c.description,
+          organisationId: c.organisationId,
         })
-        if (inserted && c.organisationId !== null)
-          await setClientOrganisation(q, c.clientId, c.organisationId)
-        return inserted
       },
     },
   })

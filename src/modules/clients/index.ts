@@ -16,4 +16,3 @@ export {
 export { presentClient, type ClientView } from './client.presenter.ts'
 export { createClientService, type ClientService, type CreatedClient } from './service.ts'
 export { clientRoutesV2, PublicJwk } from './routes.v2.ts'
-export { setClientOrganisation } from './repository.ts'

@@ -1,20 +1,9 @@
 // The demo seed's SQL (ADR-0030). A seed is a fixture loader: it writes rows of the tables other
-// modules own (a client's organisation, the care team, the demo device and its binding, readings)
+// modules own (the care team, the demo device and its binding, readings)
 // in the shape those modules write them, idempotently, so `vigil seed-demo` can run twice. No
 // request path calls this file; the modules' own repositories stay the only writers at run time.
 
 import type { Queryable } from '../../platform/db/index.ts'
-
-export async function setClientOrganisation(
-  q: Queryable,
-  clientId: string,
-  organisationId: string,
-): Promise<void> {
-  await q.query('UPDATE oauth_clients SET organisation_id = $1 WHERE client_id = $2', [
-    organisationId,
-    clientId,
-  ])
-}
 
 export async function addCareTeamMember(
   q: Queryable,

@@ -277,6 +277,8 @@ export async function seedDemo(deps: {
   await clients.upsert({
     clientId: DEMO_BACKEND_CLIENT_ID,
     description: 'Demo SMART backend service: private_key_jwt (ES384), system/*.rs within Demo Clinic',
+    // A backend service acts within one organisation (policy rule service.own-organisation).
+    organisationId: organisation.id,
     metadata: {
       client_id: DEMO_BACKEND_CLIENT_ID,
       client_name: 'Demo backend service',
@@ -290,8 +292,6 @@ export async function seedDemo(deps: {
       default_scope: backendScope,
     },
   })
-  // A backend service acts within one organisation (policy rule service.own-organisation).
-  await repo.setClientOrganisation(deps.db, DEMO_BACKEND_CLIENT_ID, organisation.id)
 
   // --- Patient records and the care team (issue 4, care module) ---------------------------------
   // Idempotent: each demo patient's record is found by its user id first, so a second run prints

@@ -28,6 +28,7 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
     metadata: ClientMetadata
     secret?: string | undefined
     description?: string
+    organisationId?: string | null | undefined
   }): repo.NewClientRow => {
     const { client_secret: _ignored, ...metadata } = input.metadata
     return {
@@ -35,6 +36,7 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
       metadata,
       secretSealed: input.secret ? sealer.seal(input.secret, aad(input.clientId)) : null,
       description: input.description ?? '',
+      organisationId: input.organisationId ?? null,
     }
   }
   return {
@@ -54,6 +56,8 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
       metadata: ClientMetadata
       secret?: string | undefined
       description?: string
+      /** The organisation the client acts for (backend services, devices); omitted keeps the stored one. */
+      organisationId?: string | null
     }): Promise<void> {
       await repo.upsertClient(db, row(input))
     },
@@ -64,6 +68,8 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
       metadata: ClientMetadata
       secret?: string | undefined
       description?: string
+      /** The organisation the client acts for (backend services, devices). */
+      organisationId?: string | null
     }): Promise<boolean> => repo.insertClient(db, row(input)),
 
     async list(): Promise<StoredClient[]> {

@@ -17,6 +17,9 @@ export interface NewClientRow {
   readonly metadata: ClientMetadata
   readonly secretSealed: string | null
   readonly description: string
+  /** The organisation a backend service or device client acts for; null for none. On an upsert,
+   *  null keeps the organisation already stored. */
+  readonly organisationId: string | null
 }
 
 /** jsonb comes back parsed from PostgreSQL; some drivers hand back its text. */
@@ -54,19 +57,20 @@ export async function allClients(q: Queryable): Promise<ClientRow[]> {
 /** Creates or replaces a client. */
 export async function upsertClient(q: Queryable, c: NewClientRow): Promise<void> {
   await q.query(
-    `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description) VALUES ($1, $2, $3, $4)
+    `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description, organisation_id) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (client_id) DO UPDATE SET metadata = EXCLUDED.metadata, secret_sealed = EXCLUDED.secret_sealed,
-       description = EXCLUDED.description, updated_at = now()`,
-    [c.clientId, JSON.stringify(c.metadata), c.secretSealed, c.description],
+       description = EXCLUDED.description,
+       organisation_id = COALESCE(EXCLUDED.organisation_id, oauth_clients.organisation_id), updated_at = now()`,
+    [c.clientId, JSON.stringify(c.metadata), c.secretSealed, c.description, c.organisationId],
   )
 }
 
 /** Registers a new client; false (and nothing changed) when the id is taken. */
 export async function insertClient(q: Queryable, c: NewClientRow): Promise<boolean> {
   const { rowCount } = await q.query(
-    `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description) VALUES ($1, $2, $3, $4)
+    `INSERT INTO oauth_clients (client_id, metadata, secret_sealed, description, organisation_id) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (client_id) DO NOTHING`,
-    [c.clientId, JSON.stringify(c.metadata), c.secretSealed, c.description],
+    [c.clientId, JSON.stringify(c.metadata), c.secretSealed, c.description, c.organisationId],
   )
   return rowCount > 0
 }
