@@ -9,7 +9,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import { revokeAllForAccount } from '../../security/oauth-server/index.ts'
 import type { ModuleContext } from '../context.ts'
 import {
-  deleteSecondFactors,
+  resetSecondFactor,
   secondFactorRequired,
   type UserRepository,
   type UserService,
@@ -256,16 +256,9 @@ export function userRoutes(
         const account = await users.findById(userId)
         if (!account) throw new AppError('NOT_FOUND', 'No such user')
         await revokeAllForAccount(ctx.db, userId)
-        const removed = await ctx.db.transaction(async (tx) => {
-          const r = await deleteSecondFactors(tx, userId)
-          await request.auditInTransaction(tx, {
-            status: 200,
-            action: 'second_factor.reset',
-            resourceType: 'account',
-            resourceId: userId,
-          })
-          return r
-        })
+        const removed = await resetSecondFactor(ctx.db, userId, (tx, entry) =>
+          request.auditInTransaction(tx, entry),
+        )
         const principal = request.principal
         ctx.logger.warn(
           {

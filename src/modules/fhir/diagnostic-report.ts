@@ -19,7 +19,6 @@ import {
 import { assertValidResource } from '../../fhir-format/validate.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
-import { recordEvent } from '../events/index.ts'
 import { LOINC } from './observation.ts'
 import {
   AnyResource,
@@ -35,9 +34,8 @@ import {
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
 import * as repo from './repository.ts'
+import { conclusionAad, type FhirService } from './service.ts'
 import type { ReportRow } from './repository.ts'
-
-const conclusionAad = (id: string) => `diagnostic-report:${id}`
 
 /** pg returns uuid[] as an array; some drivers as '{a,b}'. */
 function uuidArray(v: string[] | string): string[] {
@@ -81,7 +79,7 @@ interface ReportResource {
 
 const OFFSET = /(Z|([+-])(\d{2}):(\d{2}))$/
 
-export function diagnosticReportRoutes(ctx: ModuleContext) {
+export function diagnosticReportRoutes(ctx: ModuleContext, fhir: FhirService) {
   const base = fhirBase(ctx)
   return async function diagnosticReports(app: TypedApp): Promise<void> {
     app.get(
@@ -273,12 +271,8 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
           })
 
         const id = randomUUID()
-        const now = ctx.clock()
-        const row = await ctx.db.transaction(async (tx) => {
-          const sealed = r.conclusion
-            ? await ctx.cipher.seal(patientId, r.conclusion, conclusionAad(id), tx)
-            : null
-          const inserted = await repo.insertReport(tx, {
+        const row = await fhir.createReport(
+          {
             id,
             patientId,
             code,
@@ -286,20 +280,12 @@ export function diagnosticReportRoutes(ctx: ModuleContext) {
             status: r.status,
             effectiveAt: new Date(r.effectiveDateTime as string).toISOString(),
             effectiveOffsetMinutes: offsetMinutes,
-            issuedAt: now,
             resultReadingIds: unique,
-            conclusionSealed: sealed,
+            conclusion: r.conclusion,
             performerUserId: request.principal?.kind === 'user' ? request.principal.id : null,
-          })
-          await request.auditInTransaction(tx, {
-            status: 201,
-            resourceType: 'DiagnosticReport',
-            resourceId: id,
-            patientId,
-          })
-          await recordEvent(tx, { type: 'diagnostic-report.created', patientId, resourceId: id }, now)
-          return inserted
-        })
+          },
+          (tx, entry) => request.auditInTransaction(tx, entry),
+        )
         reply
           .code(201)
           .header('location', `${base}/DiagnosticReport/${id}/_history/1`)

@@ -18,6 +18,7 @@ import { deviceRoutes } from './device.ts'
 import { diagnosticReportRoutes } from './diagnostic-report.ts'
 import { observationRoutes } from './observation.ts'
 import { patientRoutes } from './patient.ts'
+import { createFhirService } from './service.ts'
 import { practitionerRoutes } from './practitioner.ts'
 import { AnyResource, fhirBase } from './shared.ts'
 
@@ -110,11 +111,13 @@ export function fhirRoutes(
       },
     )
 
-    await app.register(patientRoutes(ctx))
+    // One service for the module's writes, shared by its resource routes (ADR-0030).
+    const fhir = createFhirService(ctx)
+    await app.register(patientRoutes(ctx, fhir))
     await app.register(practitionerRoutes(ctx))
     await app.register(deviceRoutes(ctx))
     await app.register(observationRoutes(ctx))
-    await app.register(diagnosticReportRoutes(ctx))
+    await app.register(diagnosticReportRoutes(ctx, fhir))
     await app.register(auditEventFhirRoutes(ctx))
     for (const routes of extra.routes ?? []) await app.register(routes)
   }

@@ -33,6 +33,7 @@ import {
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
 import * as repo from './repository.ts'
+import type { FhirService } from './service.ts'
 
 export function presentPatient(p: Patient): Record<string, unknown> {
   const d = p.demographics ?? {}
@@ -168,7 +169,7 @@ function nameMatches(p: Patient, prefixes: readonly string[]): boolean {
   })
 }
 
-export function patientRoutes(ctx: ModuleContext) {
+export function patientRoutes(ctx: ModuleContext, fhir: FhirService) {
   const base = fhirBase(ctx)
   return async function patients(app: TypedApp): Promise<void> {
     app.get(
@@ -346,16 +347,9 @@ export function patientRoutes(ctx: ModuleContext) {
             }
           }
         }
-        const p = await ctx.db.transaction(async (tx) => {
-          const created = await ctx.patients.create({ organisationId, demographics }, tx)
-          await request.auditInTransaction(tx, {
-            status: 201,
-            resourceType: 'Patient',
-            resourceId: created.id,
-            patientId: created.id,
-          })
-          return created
-        })
+        const p = await fhir.createPatient({ organisationId, demographics }, (tx, entry) =>
+          request.auditInTransaction(tx, entry),
+        )
         reply
           .code(201)
           .header('location', `${base}/Patient/${p.id}/_history/${p.version}`)
@@ -405,13 +399,8 @@ export function patientRoutes(ctx: ModuleContext) {
           throw new FhirError(422, 'not-supported', 'managingOrganization cannot be changed here', [
             'Patient.managingOrganization',
           ])
-        const updated = await ctx.patients.update(patientId, demographics, expected, (tx) =>
-          request.auditInTransaction(tx, {
-            status: 200,
-            resourceType: 'Patient',
-            resourceId: patientId,
-            patientId,
-          }),
+        const updated = await fhir.updatePatient(patientId, demographics, expected, (tx, entry) =>
+          request.auditInTransaction(tx, entry),
         )
         if (updated === undefined) throw new AppError('NOT_FOUND')
         if (updated === 'conflict')

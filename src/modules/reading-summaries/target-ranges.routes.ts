@@ -102,27 +102,19 @@ export function targetRangeRoutes(ctx: ModuleContext): RoutePlugin {
         const body = request.body
         await request.authorize('target-ranges.write', { type: 'target-ranges', patientId: id })
         const principal = request.principal as Principal
-        return ctx.db.transaction(async (tx) => {
-          const target = await setTarget(
-            deps,
-            tx,
-            {
-              patientId: id,
-              code,
-              low: body.low,
-              high: body.high,
-              unit: body.unit,
-              setBy: `${principal.kind}:${principal.id}`,
-            },
-            ctx.clock(),
-          )
-          await request.auditInTransaction(tx, {
-            status: 200,
-            resourceType: 'target-range',
-            resourceId: code,
-          })
-          return target
-        })
+        return setTarget(
+          deps,
+          {
+            patientId: id,
+            code,
+            low: body.low,
+            high: body.high,
+            unit: body.unit,
+            setBy: `${principal.kind}:${principal.id}`,
+          },
+          ctx.clock(),
+          (tx, entry) => request.auditInTransaction(tx, entry),
+        )
       },
     )
 
@@ -145,14 +137,7 @@ export function targetRangeRoutes(ctx: ModuleContext): RoutePlugin {
       async (request, reply) => {
         const { id, code } = request.params
         await request.authorize('target-ranges.write', { type: 'target-ranges', patientId: id })
-        await ctx.db.transaction(async (tx) => {
-          await clearTarget(tx, id, code)
-          await request.auditInTransaction(tx, {
-            status: 204,
-            resourceType: 'target-range',
-            resourceId: code,
-          })
-        })
+        await clearTarget(deps, id, code, (tx, entry) => request.auditInTransaction(tx, entry))
         return noContent(reply)
       },
     )

@@ -81,12 +81,18 @@ export async function allTargets(deps: Deps, patientId: string): Promise<Patient
   })
 }
 
-/** Sets the patient's target for a code, in the caller's transaction (with its audit entry). */
+/** Writes the request's audit entry inside the use case's transaction (request.auditInTransaction). */
+export type AuditTargetChange = (
+  tx: Queryable,
+  entry: { status: number; resourceType: string; resourceId: string },
+) => Promise<void>
+
+/** Sets the patient's target for a code, audited in the same transaction. */
 export async function setTarget(
   deps: Deps,
-  tx: Queryable,
   input: { patientId: string; code: string; low: number; high: number; unit: string; setBy: string },
   now: Date,
+  audit: AuditTargetChange,
 ): Promise<PatientTarget> {
   const problems = targetProblems(input.code, input)
   if (problems.length > 0)
@@ -97,17 +103,20 @@ export async function setTarget(
     )
   const rule = ADJUSTABLE[input.code] as (typeof ADJUSTABLE)[string]
   const id = targetRangeId(input.patientId, input.code)
-  const sealed = await deps.cipher.seal(
-    input.patientId,
-    JSON.stringify({ low: input.low, high: input.high, unit: input.unit }),
-    aad(id),
-    tx,
-  )
-  await upsertTargetRange(
-    tx,
-    { id, patientId: input.patientId, code: input.code, rangeSealed: sealed, setBy: input.setBy },
-    now,
-  )
+  await deps.db.transaction(async (tx) => {
+    const sealed = await deps.cipher.seal(
+      input.patientId,
+      JSON.stringify({ low: input.low, high: input.high, unit: input.unit }),
+      aad(id),
+      tx,
+    )
+    await upsertTargetRange(
+      tx,
+      { id, patientId: input.patientId, code: input.code, rangeSealed: sealed, setBy: input.setBy },
+      now,
+    )
+    await audit(tx, { status: 200, resourceType: 'target-range', resourceId: input.code })
+  })
   return {
     code: input.code,
     label: rule.label,
@@ -120,11 +129,20 @@ export async function setTarget(
   }
 }
 
-/** Back to the default; false when the patient had no target of their own for the code. */
-export async function clearTarget(tx: Queryable, patientId: string, code: string): Promise<boolean> {
+/** Back to the default, audited in the same transaction; false when the patient had no target of their own for the code. */
+export async function clearTarget(
+  deps: Deps,
+  patientId: string,
+  code: string,
+  audit: AuditTargetChange,
+): Promise<boolean> {
   if (!ADJUSTABLE[code])
     throw new AppError('VALIDATION_FAILED', 'Not a measurement with an adjustable target', {
       errors: [{ pointer: '/params/code', detail: `one of ${Object.keys(ADJUSTABLE).join(', ')}` }],
     })
-  return deleteTargetRange(tx, patientId, code)
+  return deps.db.transaction(async (tx) => {
+    const cleared = await deleteTargetRange(tx, patientId, code)
+    await audit(tx, { status: 204, resourceType: 'target-range', resourceId: code })
+    return cleared
+  })
 }

@@ -28,7 +28,6 @@ export {
   type PasswordContext,
 } from './password-policy.ts'
 
-export { deleteSecondFactors } from './second-factor.repository.ts'
 export {
   createUserRepository,
   type UserRepository,
@@ -48,6 +47,7 @@ export {
 
 export {
   createSecondFactorService,
+  resetSecondFactor,
   sealerFromKeyring,
   SECOND_FACTOR_MAX_FAILURES,
   SECOND_FACTOR_LOCK_SECONDS,

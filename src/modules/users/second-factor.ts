@@ -8,9 +8,13 @@
 
 import { AppError } from '../../platform/http/errors.ts'
 import { keyringSealer, type Keyring } from '../../platform/crypto/index.ts'
-import type { Database } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import { generateRecoveryCodes, hashRecoveryCode } from './recovery-codes.ts'
-import { createSecondFactorRepository, type TotpCredential } from './second-factor.repository.ts'
+import {
+  createSecondFactorRepository,
+  deleteSecondFactors,
+  type TotpCredential,
+} from './second-factor.repository.ts'
 import {
   generateTotpSecret,
   matchingSteps,
@@ -257,4 +261,29 @@ export function createSecondFactorService({
 
     removeTotp: (userId) => repo.deleteTotp(userId),
   }
+}
+
+/**
+ * An administrator's reset of a user's second factor (ADR-0027): the TOTP credential, confirmed or
+ * pending, and every recovery code go, in one transaction with the request's audit entry. Returns
+ * what was removed; the user enrols again at their next sign-in.
+ */
+export function resetSecondFactor(
+  db: Database,
+  userId: string,
+  audit: (
+    tx: Queryable,
+    entry: { status: number; action: string; resourceType: string; resourceId: string },
+  ) => Promise<void>,
+): Promise<{ totp: boolean; recoveryCodes: number }> {
+  return db.transaction(async (tx) => {
+    const removed = await deleteSecondFactors(tx, userId)
+    await audit(tx, {
+      status: 200,
+      action: 'second_factor.reset',
+      resourceType: 'account',
+      resourceId: userId,
+    })
+    return removed
+  })
 }
