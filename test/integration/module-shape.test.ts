@@ -172,3 +172,90 @@ test('[SRS-ARCH-622] no file that registers a route opens a transaction: the use
     .map((p) => relative(ROOT, p))
   assert.deepEqual(opening, [], 'routes that open a transaction themselves')
 })
+
+/** Each table's owner: the one module (or layer) whose repository writes it (HLD §10, table ownership). */
+const TABLE_OWNERS: Record<string, string> = {
+  ...Object.fromEntries(
+    [
+      'anomaly_cursor',
+      'audit_chain_heads',
+      'audit_checkpoints',
+      'audit_entries',
+      'audit_signing_keys',
+      'security_events',
+    ].map((t) => [t, 'audit']),
+  ),
+  ...Object.fromEntries(['break_glass_sessions', 'care_team_members', 'consents'].map((t) => [t, 'care'])),
+  ...Object.fromEntries(['device_bindings', 'devices'].map((t) => [t, 'devices'])),
+  ...Object.fromEntries(
+    ['device_daily_usage', 'idempotency_keys', 'readings'].map((t) => [t, 'device-data']),
+  ),
+  diagnostic_reports: 'fhir',
+  ...Object.fromEntries(
+    [
+      'email_verification_tokens',
+      'login_throttle',
+      'login_unlock_tokens',
+      'organisations',
+      'password_reset_tokens',
+      'recovery_codes',
+      'totp_credentials',
+      'user_roles',
+      'users',
+    ].map((t) => [t, 'users']),
+  ),
+  ...Object.fromEntries(['event_deliveries', 'event_subscriptions', 'outbox'].map((t) => [t, 'events'])),
+  ...Object.fromEntries(
+    [
+      'oauth_clients',
+      'oidc_payloads',
+      'pending_logins',
+      'signing_keys',
+      'smart_grant_contexts',
+      'smart_launch_contexts',
+    ].map((t) => [t, 'security']),
+  ),
+  ...Object.fromEntries(['kek_versions', 'patient_data_keys', 'patients'].map((t) => [t, 'patients'])),
+  patient_target_ranges: 'reading-summaries',
+  ...Object.fromEntries(
+    ['scheduled_jobs', 'service_instances', 'vigil_migrations'].map((t) => [t, 'platform']),
+  ),
+}
+
+/** The writers beside the owner that the HLD names, each with its reason. */
+const OTHER_WRITERS: Record<string, string[]> = {
+  // The ingest statement writes the readings and their outbox rows at once (ADR-0029).
+  outbox: ['device-data'],
+  // The auditor module acknowledges events and leases their delivery; the detector raises them.
+  security_events: ['auditor'],
+  // The demo seed, a fixture loader no request path calls (ADR-0030).
+  care_team_members: ['demo'],
+  device_bindings: ['demo'],
+  devices: ['demo'],
+  readings: ['demo'],
+}
+
+test('[SRS-ARCH-623] every table has one owning writer: no repository writes a table another module owns, beyond the writers the HLD names', () => {
+  const layerOf = (path: string): string => {
+    const parts = relative(SRC, path).split('/')
+    return parts[0] === 'modules' ? (parts[1] as string) : (parts[0] as string)
+  }
+  const writers = new Map<string, Set<string>>()
+  for (const path of sources(SRC).filter((p) => /repository\.ts$/.test(p) || p.includes('/platform/db/')))
+    for (const m of readFileSync(path, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '') // comments are prose, not statements
+      .matchAll(/\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)\b/g)) {
+      const table = m[1] as string
+      if (!writers.has(table)) writers.set(table, new Set())
+      writers.get(table)?.add(layerOf(path))
+    }
+  assert.ok(writers.size > 30, `tables written: ${writers.size}`)
+  const unowned = [...writers.keys()].filter((t) => !(t in TABLE_OWNERS))
+  assert.deepEqual(unowned, [], 'a table no module owns: give it an owner in the HLD and here')
+  const trespass = [...writers].flatMap(([table, by]) =>
+    [...by]
+      .filter((w) => w !== TABLE_OWNERS[table] && !(OTHER_WRITERS[table] ?? []).includes(w))
+      .map((w) => `${w} writes ${table} (owner ${TABLE_OWNERS[table]})`),
+  )
+  assert.deepEqual(trespass, [])
+})
