@@ -20,17 +20,9 @@ export type AuditInTransaction = (
 /** A DiagnosticReport's conclusion is sealed under the patient's data key, bound to the report. */
 export const conclusionAad = (id: string): string => `diagnostic-report:${id}`
 
-export interface NewReport {
-  readonly id: string
-  readonly patientId: string
-  readonly code: string
-  readonly codeDisplay: string | null
-  readonly status: string
-  readonly effectiveAt: string
-  readonly effectiveOffsetMinutes: number
-  readonly resultReadingIds: readonly string[]
+/** A report as the route has validated it; the service adds the issue time and seals the conclusion. */
+export type NewReport = Omit<repo.NewReport, 'issuedAt' | 'conclusionSealed'> & {
   readonly conclusion: string | undefined
-  readonly performerUserId: string | null
 }
 
 export function createFhirService(ctx: ModuleContext) {
@@ -71,19 +63,8 @@ export function createFhirService(ctx: ModuleContext) {
         const sealed = r.conclusion
           ? await ctx.cipher.seal(r.patientId, r.conclusion, conclusionAad(r.id), tx)
           : null
-        const inserted = await repo.insertReport(tx, {
-          id: r.id,
-          patientId: r.patientId,
-          code: r.code,
-          codeDisplay: r.codeDisplay,
-          status: r.status,
-          effectiveAt: r.effectiveAt,
-          effectiveOffsetMinutes: r.effectiveOffsetMinutes,
-          issuedAt: now,
-          resultReadingIds: r.resultReadingIds,
-          conclusionSealed: sealed,
-          performerUserId: r.performerUserId,
-        })
+        const { conclusion: _plain, ...report } = r
+        const inserted = await repo.insertReport(tx, { ...report, issuedAt: now, conclusionSealed: sealed })
         await audit(tx, {
           status: 201,
           resourceType: 'DiagnosticReport',
