@@ -98,6 +98,27 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     assert.deepEqual(body.roles, ['patient'])
   })
 
+  test("[SRS-OAUTH-533] a sign-in-only client (openid email profile, on openid-client's defaults) gets an access token the userinfo endpoint accepts, and the API refuses it", async () => {
+    const { callback, verifier, state } = await signIn(patient, { scope: 'openid email profile' })
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
+    const info = await client.fetchUserInfo(config, tokens.access_token, patient.id)
+    assert.equal(info.sub, patient.id)
+    assert.equal(info.email, patient.email)
+    // A token for the userinfo endpoint is no API token: it names no audience of the API's.
+    const res = await me(tokens.access_token)
+    assert.equal(res.status, 401)
+    // With an API scope the token is for the API, as before, and the API accepts it.
+    const api = await signIn(patient)
+    const apiTokens = await client.authorizationCodeGrant(config, api.callback, {
+      pkceCodeVerifier: api.verifier,
+      expectedState: api.state,
+    })
+    assert.equal((await me(apiTokens.access_token)).status, 200)
+  })
+
   test('[SRS-OAUTH-002][SRS-AUTH-004] a clinician must give a TOTP code; the id token records both factors', async () => {
     const { callback, verifier, state } = await signIn(clinician)
     const tokens = await client.authorizationCodeGrant(config, callback, {

@@ -209,6 +209,10 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultResource: async (ctx, client, oneOf) => {
           if (client) prepareClientCredentialsScope(ctx, client)
           if (oneOf) return oneOf.includes(api) ? api : (oneOf[0] ?? api)
+          // A sign-in that asks for no API or FHIR scope (`openid email profile`) gets an access
+          // token for the userinfo endpoint, which refuses a token with a resource audience; the
+          // API and FHIR server refuse that token in turn (it has no audience of theirs).
+          if (signInOnly(ctx.oidc.params ?? {})) return undefined
           return wantsFhir(ctx.oidc.params ?? {}, fhir) ? fhir : api
         },
         useGrantedResource: async () => true,
@@ -432,6 +436,25 @@ export function createProvider(deps: ProviderDeps): Provider {
 }
 
 /** Does this request (authorization or client credentials) address the FHIR server: `aud` names it, or a SMART scope asks for it? */
+/** OpenID Connect's own scopes and SMART's identity ones: asked for alone, they are a sign-in. */
+const SIGN_IN_SCOPES = new Set([
+  'openid',
+  'profile',
+  'email',
+  'address',
+  'phone',
+  'offline_access',
+  'online_access',
+  'fhirUser',
+])
+
+/** An authorization request that names no resource and asks only for who the user is. */
+function signInOnly(params: Record<string, unknown>): boolean {
+  if (params.aud !== undefined || params.resource !== undefined) return false
+  const scopes = (typeof params.scope === 'string' ? params.scope : '').split(' ').filter(Boolean)
+  return scopes.includes('openid') && scopes.every((s) => SIGN_IN_SCOPES.has(s))
+}
+
 function wantsFhir(params: Record<string, unknown>, fhir: string): boolean {
   const aud = params.aud
   if (typeof aud === 'string' && aud.replace(/\/$/, '') === fhir) return true
