@@ -66,21 +66,26 @@ describe('OpenAPI document for tools', () => {
     assert.deepEqual(ingest.security, [{ bearerAuth: [] }, { oauth2: ['device-data:write'] }])
     // Each FHIR operation names its own SMART permission (ADR-0032): a search `s`, a read `r`.
     const obs = doc.paths['/fhir/R4/Observation'].get
-    assert.deepEqual(obs.security.find((r: Json) => r.oauth2).oauth2, [
-      'patient/Observation.s',
-      'user/Observation.s',
-      'system/Observation.s',
+    // Any one of them: one requirement object per scope (inside one object, all would be required).
+    const alternatives = (op: Json) =>
+      op.security.filter((r: Json) => r.oauth2).map((r: Json) => r.oauth2 as string[])
+    assert.deepEqual(alternatives(obs), [
+      ['patient/Observation.s'],
+      ['user/Observation.s'],
+      ['system/Observation.s'],
     ])
     const obsRead = doc.paths['/fhir/R4/Observation/{id}'].get
-    assert.deepEqual(obsRead.security.find((r: Json) => r.oauth2).oauth2, [
-      'patient/Observation.r',
-      'user/Observation.r',
-      'system/Observation.r',
+    assert.deepEqual(alternatives(obsRead), [
+      ['patient/Observation.r'],
+      ['user/Observation.r'],
+      ['system/Observation.r'],
     ])
     for (const { where, op } of operations())
-      for (const req of op.security ?? [])
-        for (const scope of (req as Json).oauth2 ?? [])
-          assert.ok(described[scope], `${where}: scope ${scope} is described`)
+      for (const req of op.security ?? []) {
+        const scopes = ((req as Json).oauth2 ?? []) as string[]
+        assert.ok(scopes.length <= 1, `${where}: one scope per oauth2 requirement (alternatives)`)
+        for (const scope of scopes) assert.ok(described[scope], `${where}: scope ${scope} is described`)
+      }
   })
 
   test('[SRS-DOC-315] FHIR operations answer application/fhir+json, with an OperationOutcome for every error status, 404 included', () => {

@@ -127,12 +127,14 @@ export async function registerOpenApi(
       if (s.hide === true) return { schema: s as never, url }
       const method = String(Array.isArray(route.method) ? route.method[0] : route.method)
       if (typeof s.operationId !== 'string') s.operationId = operationIdOf(method, url)
-      // A protected operation: the bearer token, or the OAuth 2.0 flows with the scopes that carry it.
+      // A protected operation: the bearer token, or the OAuth 2.0 flows with any one of the scopes
+      // that carry it. OpenAPI's security is a list of alternatives, and the scopes inside one
+      // requirement object are all required: so one object per scope, each an alternative.
       const policy = (route.config as { policy?: string } | undefined)?.policy
       const security = s.security as Array<Record<string, string[]>> | undefined
       const scopes = oauth && policy ? oauth.scopesFor(policy, url, method) : []
       if (scopes.length > 0 && security?.some((r) => BEARER_SCHEME in r))
-        s.security = [...security, { [OAUTH2_SCHEME]: [...scopes] }]
+        s.security = [...security, ...scopes.map((scope) => ({ [OAUTH2_SCHEME]: [scope] }))]
       return { schema: s as never, url }
     },
     transformObject: (documentObject) => {
