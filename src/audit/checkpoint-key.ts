@@ -4,14 +4,9 @@
 // keyring. The first checkpoint creates the key; instances doing so at once agree on one.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto'
-import type { Database, Queryable } from '../platform/db/index.ts'
+import { lockForTransaction, type Database, type Queryable } from '../platform/db/index.ts'
 import type { Keyring } from '../platform/crypto/keyring.ts'
-import {
-  insertSigningKey,
-  lockKeyCreation,
-  readCurrentSigningKey,
-  retireCurrentSigningKeys,
-} from './repository.ts'
+import { insertSigningKey, readCurrentSigningKey, retireCurrentSigningKeys } from './repository.ts'
 
 export interface CheckpointSigner {
   readonly kid: string
@@ -48,7 +43,7 @@ export async function loadCheckpointSigner(
   let row = await readCurrentSigningKey(db)
   if (!row) {
     row = await db.transaction(async (tx) => {
-      await lockKeyCreation(tx, KEY_CREATION_LOCK)
+      await lockForTransaction(tx, KEY_CREATION_LOCK)
       const again = await readCurrentSigningKey(tx)
       if (again) return again
       const { signer, pkcs8Der } = generateCheckpointKey()
@@ -84,7 +79,7 @@ export async function rotateCheckpointKey(
   recordIn?: (tx: Queryable, kids: { retired: string | null; current: string }) => Promise<void>,
 ): Promise<string> {
   return db.transaction(async (tx) => {
-    await lockKeyCreation(tx, KEY_CREATION_LOCK)
+    await lockForTransaction(tx, KEY_CREATION_LOCK)
     const old = await readCurrentSigningKey(tx)
     await retireCurrentSigningKeys(tx)
     const { signer, pkcs8Der } = generateCheckpointKey()

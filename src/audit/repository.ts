@@ -205,11 +205,6 @@ export async function insertSigningKey(
   ])
 }
 
-/** Serialises the creation and rotation of the checkpoint key for the rest of the transaction. */
-export async function lockKeyCreation(tx: Queryable, lockId: number): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [lockId])
-}
-
 /** Retires the current checkpoint key (its public key stays, so its checkpoints keep verifying). */
 export async function retireCurrentSigningKeys(tx: Queryable): Promise<void> {
   await tx.query('UPDATE audit_signing_keys SET retired_at = now() WHERE retired_at IS NULL')

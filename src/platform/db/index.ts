@@ -1,5 +1,6 @@
 export type { Database, ListenHandlers, Listening, Queryable, QueryResult, PoolStats } from './database.ts'
 export { watchWrites } from './write-watch.ts'
+export { lockForTransaction } from './advisory-lock.ts'
 export { DatabaseLockedError } from './database.ts'
 export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
 import type { Database, Queryable } from './database.ts'

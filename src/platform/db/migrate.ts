@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Database } from './database.ts'
+import { lockForTransaction } from './advisory-lock.ts'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url))
 const LOCK_KEY = 727_000_001 // pg_advisory_lock key reserved for migrations
@@ -43,8 +44,7 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
     // A migration may rewrite a large table and wait for another instance's: the session's
     // statement and lock timeouts (ADR-0017) do not apply to it.
     await tx.exec('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0')
-    // Transaction-scoped lock: released on COMMIT/ROLLBACK, even if this process dies.
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
+    await lockForTransaction(tx, LOCK_KEY)
     await tx.exec(`CREATE TABLE IF NOT EXISTS vigil_migrations (
       id text PRIMARY KEY,
       checksum text NOT NULL,

@@ -50,8 +50,3 @@ export async function retireCurrentSigningKey(q: Queryable, days: number): Promi
     [String(days)],
   )
 }
-
-/** Serialises key creation and rotation across instances for the rest of the transaction. */
-export async function lockKeyCreation(tx: Queryable, lockId: number): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [lockId])
-}

@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
-import type { Database, Queryable } from '../../platform/db/index.ts'
+import { lockForTransaction, type Database, type Queryable } from '../../platform/db/index.ts'
 import type { Sealer } from './sealer.ts'
 import * as repo from './signing-keys.repository.ts'
 
@@ -36,7 +36,7 @@ export async function loadSigningKeys(db: Database, sealer: Sealer): Promise<JWK
   let rows = await repo.liveSigningKeys(db)
   if (!rows.some((r) => !r.retired)) {
     rows = await db.transaction(async (tx) => {
-      await repo.lockKeyCreation(tx, KEY_CREATION_LOCK)
+      await lockForTransaction(tx, KEY_CREATION_LOCK)
       const again = await repo.liveSigningKeys(tx)
       if (again.some((r) => !r.retired)) return again
       await createKey(tx, sealer)
@@ -49,7 +49,7 @@ export async function loadSigningKeys(db: Database, sealer: Sealer): Promise<JWK
 /** Adds a new signing key and retires the current one (kept for verification until it expires). */
 export async function rotateSigningKey(db: Database, sealer: Sealer): Promise<string> {
   return db.transaction(async (tx) => {
-    await repo.lockKeyCreation(tx, KEY_CREATION_LOCK)
+    await lockForTransaction(tx, KEY_CREATION_LOCK)
     await repo.retireCurrentSigningKey(tx, RETIRED_KEY_LIFETIME_DAYS)
     return createKey(tx, sealer)
   })
