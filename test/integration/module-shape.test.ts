@@ -259,3 +259,70 @@ test('[SRS-ARCH-623] every table has one owning writer: no repository writes a t
   )
   assert.deepEqual(trespass, [])
 })
+
+/**
+ * The reads across owners the HLD names (§10, read models): one query that joins another module's
+ * tables where asking each owner's index.ts would cost a round trip per owner. Any other read of a
+ * table a module does not own goes through the owner's index.ts. The writers beside an owner
+ * (OTHER_WRITERS) read what they write and are not listed again.
+ */
+const READ_MODELS: Record<string, string[]> = {
+  // Who holds which role in which organisation, for the access report's rows.
+  'access-report': ['organisations', 'user_roles', 'users'],
+  // Care-team and consent lists name the people and organisations they show.
+  care: ['organisations', 'user_roles', 'users'],
+  // The fixture loader (ADR-0030), never on a request path.
+  demo: ['patients'],
+  // The ingest statement takes the device's own daily quota with its count (ADR-0029).
+  'device-data': ['devices'],
+  // A device is registered into an organisation that must exist.
+  devices: ['organisations'],
+  // Retention and erasure walk the patients and their keys, by nature across owners.
+  erasure: ['patient_data_keys', 'patients'],
+  // The FHIR adapters present the resources of the modules behind them, paged by one keyset query.
+  fhir: ['care_team_members', 'device_bindings', 'devices', 'patients', 'readings', 'user_roles', 'users'],
+  // The principal directory builds a caller from the account, device or client behind a token.
+  identity: ['device_bindings', 'devices', 'oauth_clients', 'patients', 'user_roles', 'users'],
+  // The policy decision point's facts: the patient and the caller's relationships, one query (ADR-0008).
+  patients: ['break_glass_sessions', 'care_team_members', 'consents'],
+  // Summaries aggregate the readings in the database rather than moving them to the server.
+  'reading-summaries': ['readings'],
+  // A SMART app's registration is an OAuth client, listed for its organisation.
+  smart: ['oauth_clients'],
+}
+
+test('[SRS-ARCH-624] a repository reads another module\u2019s table only as a read model the HLD names; a new read across owners fails until it is named or goes through the owner', () => {
+  const layerOf = (path: string): string => {
+    const parts = relative(SRC, path).split('/')
+    return parts[0] === 'modules' ? (parts[1] as string) : (parts[0] as string)
+  }
+  const tables = Object.keys(TABLE_OWNERS)
+  const word = new RegExp(`\\b(${tables.join('|')})\\b`, 'g')
+  const reads = new Map<string, Set<string>>()
+  for (const path of sources(join(SRC, 'modules')).filter((p) => /repository\.ts$/.test(p))) {
+    const reader = layerOf(path)
+    const text = readFileSync(path, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '')
+    for (const literal of text.matchAll(STRING_LITERALS)) {
+      // SQL text only: a literal with a clause keyword in capitals (messages and names have none).
+      if (!/\b(?:FROM|JOIN|SELECT|UPDATE|INSERT|DELETE|WHERE)\b/.test(literal[0])) continue
+      for (const m of literal[0].matchAll(word)) {
+        const table = m[1] as string
+        if (TABLE_OWNERS[table] === reader || (OTHER_WRITERS[table] ?? []).includes(reader)) continue
+        if (!reads.has(reader)) reads.set(reader, new Set())
+        reads.get(reader)?.add(table)
+      }
+    }
+  }
+  assert.ok(reads.has('fhir') && reads.has('identity'), [...reads.keys()].join(', '))
+  const unnamed = [...reads].flatMap(([reader, read]) =>
+    [...read]
+      .filter((t) => !(READ_MODELS[reader] ?? []).includes(t))
+      .map((t) => `${reader} reads ${t} (owner ${TABLE_OWNERS[t]})`),
+  )
+  assert.deepEqual(unnamed, [], 'name the read model in the HLD and here, or ask the owner')
+  // A named read model that no repository makes any more is stale: take it out.
+  const stale = Object.entries(READ_MODELS).flatMap(([reader, read]) =>
+    read.filter((t) => !reads.get(reader)?.has(t)).map((t) => `${reader} no longer reads ${t}`),
+  )
+  assert.deepEqual(stale, [])
+})
