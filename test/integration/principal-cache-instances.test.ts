@@ -1,5 +1,6 @@
-// Issue 17 (ADR-0029): two server processes on one PostgreSQL, each caching verified principals.
-// A revoked token, a disabled account, an unbound device and a revoked consent stop working on
+// Issue 17 (ADR-0029, ADR-0034): two server processes on one PostgreSQL, each caching verified
+// principals. A revoked token, a disabled account, an unbound device, a revoked consent and a bound
+// device's erased patient stop working on
 // the very next request at the instance that processed the change, and within one second at the
 // other (LISTEN/NOTIFY from the database's triggers).
 import assert from 'node:assert/strict'
@@ -20,7 +21,7 @@ describe('principal cache across two instances (issue 17)', () => {
   let w: World
   const publicUrl = 'http://vigil.test:8080'
   const tokens: Record<
-    'device' | 'otherDevice' | 'orgAdmin' | 'admin' | 'clinician' | 'consented' | 'patient',
+    'device' | 'deviceAgain' | 'otherDevice' | 'orgAdmin' | 'admin' | 'clinician' | 'consented' | 'patient',
     string
   > = {} as never
   let a: Serving
@@ -37,6 +38,12 @@ describe('principal cache across two instances (issue 17)', () => {
     try {
       w = await buildWorld(t.app)
       tokens.device = await mintToken(t.app, publicUrl, {
+        clientId: w.devices.bound.clientId,
+        scope: 'device-data:write',
+        expiresIn: 3600,
+      })
+      // The first is revoked below; the second writes until its patient is erased (the last test).
+      tokens.deviceAgain = await mintToken(t.app, publicUrl, {
         clientId: w.devices.bound.clientId,
         scope: 'device-data:write',
         expiresIn: 3600,
@@ -178,6 +185,20 @@ describe('principal cache across two instances (issue 17)', () => {
       200,
       404,
       () => call(a, tokens.patient, 'DELETE', `/api/v2/me/consents/${w.consents.live}`),
+    )
+  })
+
+  // Last: it erases the patient the other tests read.
+  test('[SRS-PERF-593] a bound device stops writing at once at the instance that erased its patient and within 1 s at the other', async () => {
+    await check(
+      'patient erasure',
+      (s) => reading(s, tokens.deviceAgain),
+      200,
+      404,
+      () =>
+        call(a, tokens.admin, 'POST', `/api/v2/admin/patients/${w.patients.patient}/erase`, {
+          confirm: true,
+        }),
     )
   })
 })

@@ -58,9 +58,13 @@ export function createPrincipalDirectory(db: Database): IdentityDirectory {
         status: 'active' | 'disabled'
         organisation_id: string | null
         patient_id: string | null
+        patient_organisation_id: string | null
+        patient_erased: boolean | null
       }>(
-        `SELECT d.id, d.status, d.organisation_id, b.patient_id
+        `SELECT d.id, d.status, d.organisation_id, b.patient_id,
+                p.organisation_id AS patient_organisation_id, p.erased_at IS NOT NULL AS patient_erased
            FROM devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL
+           LEFT JOIN patients p ON p.id = b.patient_id
           WHERE d.client_id = $1`,
         [clientId],
       )
@@ -71,6 +75,10 @@ export function createPrincipalDirectory(db: Database): IdentityDirectory {
           status: row.status,
           patientId: row.patient_id,
           organisationId: row.organisation_id,
+          boundPatient:
+            row.patient_id !== null && row.patient_erased !== null
+              ? { organisationId: row.patient_organisation_id, erased: row.patient_erased }
+              : null,
         }
       )
     },

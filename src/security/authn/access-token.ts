@@ -158,6 +158,7 @@ export function createAccessTokenAuthenticator(deps: AccessTokenAuthenticatorDep
         memberships: [],
         patientId: device.patientId,
         organisationId: device.organisationId,
+        ...(device.boundPatient ? { boundPatient: device.boundPatient } : {}),
       } satisfies Principal
       return { principal, accountId, deviceId: device.id }
     }

@@ -48,6 +48,25 @@ describe('principal cache', () => {
     assert.equal(cache.get('t5'), undefined, 'built from facts read before the invalidation')
   })
 
+  test('[SRS-PERF-593] a change to a patient\u2019s row drops the devices bound to that patient, and no other entry', () => {
+    const cache = createPrincipalCache({ max: 10, ttlMs: 60_000 })
+    const bound = (id: string, patientId: string) =>
+      entry(id, {
+        principal: {
+          ...entry(id).principal,
+          patientId,
+          boundPatient: { organisationId: 'org-a', erased: false },
+        },
+      })
+    cache.set('t1', bound('d1', 'p1'), cache.generation())
+    cache.set('t2', bound('d2', 'p1'), cache.generation())
+    cache.set('t3', bound('d3', 'p2'), cache.generation())
+    cache.invalidate('patient', 'p1')
+    assert.equal(cache.get('t1'), undefined)
+    assert.equal(cache.get('t2'), undefined)
+    assert.ok(cache.get('t3'), 'a device bound to another patient stays')
+  })
+
   test('[SRS-PERF-582] off while the invalidation channel is down: nothing kept, nothing answered', () => {
     const cache = createPrincipalCache({ max: 10, ttlMs: 60_000 })
     cache.set('t1', entry('d1'), cache.generation())

@@ -12,8 +12,10 @@
 //   instance LISTENs, so another instance drops the entry within milliseconds. While the
 //   listening connection is down the cache is off (every request reads the database).
 //
-// Patient facts (care team, consents, break-glass, erasure) are never cached: the policy decision
-// point reads them on every decision (ADR-0008).
+// Patient facts (care team, consents, break-glass, erasure) are never cached for users: the policy
+// decision point reads them on every decision (ADR-0008). A bound device carries its patient's
+// organisation and erasure, read with the binding, for its own writes (ADR-0034); they go with the
+// principal on any write to the patient's row.
 
 import type { Database } from '../../platform/db/index.ts'
 import { watchWrites } from '../../platform/db/index.ts'
@@ -25,7 +27,7 @@ export const AUTH_CHANNEL = 'vigil_auth'
 export const AUTH_WRITES =
   /\b(?:UPDATE|DELETE\s+FROM)\s+oidc_payloads\b|\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:users|user_roles|patients|devices|device_bindings|oauth_clients)\b/i
 
-export type InvalidationKind = 'token' | 'account' | 'device' | 'client'
+export type InvalidationKind = 'token' | 'account' | 'device' | 'client' | 'patient'
 
 export interface CachedPrincipal {
   readonly principal: Principal
@@ -97,7 +99,9 @@ export function createPrincipalCache(options: {
           (kind === 'token' && key === id) ||
           (kind === 'account' && e.accountId === id) ||
           (kind === 'device' && e.deviceId === id) ||
-          (kind === 'client' && e.principal.clientId === id)
+          (kind === 'client' && e.principal.clientId === id) ||
+          // A patient's row changed (erased): a device bound to them carries its facts (ADR-0034).
+          (kind === 'patient' && e.principal.patientId === id)
         if (hit) entries.delete(key)
       }
     },
@@ -119,7 +123,7 @@ export function createPrincipalCache(options: {
   }
 }
 
-const MESSAGE = /^(token|account|device|client):(.{1,200})$/
+const MESSAGE = /^(token|account|device|client|patient):(.{1,200})$/
 
 /**
  * Keeps the cache honest: local writes clear it; on PostgreSQL the cache is off until LISTEN

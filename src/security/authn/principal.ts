@@ -32,6 +32,12 @@ export interface Principal {
   readonly launchPatientId?: string | null
   /** A device or backend service: the organisation it belongs to. */
   readonly organisationId?: string | null
+  /**
+   * A bound device: the facts about its patient the policy decision point needs to decide the
+   * device's own writes, read with the binding (ADR-0034). Cached with the principal, so dropped on
+   * any write to the patient's row (a local write, or the patient's vigil_auth notification).
+   */
+  readonly boundPatient?: { readonly organisationId: string | null; readonly erased: boolean }
 }
 
 /** Turns a request's credentials into a Principal: null when it carries none; throws AppError('INVALID_TOKEN') when they are bad. */
@@ -42,10 +48,15 @@ export interface PrincipalDirectory {
   /** A user's memberships and own patient record. */
   user(userId: string): Promise<{ memberships: readonly Membership[]; patientId: string | null } | undefined>
   /** The device registered for this OAuth client, if any, with the patient it is bound to now. */
-  deviceForClient(
-    clientId: string,
-  ): Promise<
-    | { id: string; status: 'active' | 'disabled'; patientId: string | null; organisationId: string | null }
+  deviceForClient(clientId: string): Promise<
+    | {
+        id: string
+        status: 'active' | 'disabled'
+        patientId: string | null
+        organisationId: string | null
+        /** The bound patient's organisation and erasure, read with the binding (null when unbound). */
+        boundPatient: { organisationId: string | null; erased: boolean } | null
+      }
     | undefined
   >
   /** A backend service client's organisation. */

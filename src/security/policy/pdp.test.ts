@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Principal } from '../authn/index.ts'
 import type { PatientFacts } from './decision.ts'
-import { evaluate } from './pdp.ts'
+import { boundPatientFacts, createPdp, evaluate } from './pdp.ts'
 import { scopePermits } from './scopes.ts'
 
 const NOW = new Date('2026-11-22T12:00:00Z')
@@ -153,5 +153,80 @@ describe('policy decision point: evaluate()', () => {
       effect: 'permit',
       rule: 'clinician.care-team',
     })
+  })
+})
+
+describe('a bound device\u2019s own writes (ADR-0034)', () => {
+  const PATIENT = '00000000-0000-4000-8000-0000000000a1'
+  const device = (erased: boolean, patientId: string | null = PATIENT): Principal => ({
+    kind: 'device',
+    id: 'dev-1',
+    clientId: 'client-dev-1',
+    scopes: ['device-data:write', 'device-data:read'],
+    roles: [],
+    patientId,
+    organisationId: 'org-a',
+    boundPatient: { organisationId: 'org-a', erased },
+  })
+  /** A facts source that counts its reads and answers with the given facts. */
+  const counting = (facts: PatientFacts) => {
+    const source = {
+      reads: 0,
+      async patientFacts() {
+        source.reads++
+        return facts
+      },
+      async candidatePatients() {
+        return []
+      },
+    }
+    return source
+  }
+  const LIVE: PatientFacts = {
+    exists: true,
+    erased: false,
+    organisationId: 'org-a',
+    careTeam: false,
+    consents: [],
+    breakGlass: null,
+  }
+  const now = { now: new Date(), requestId: 'req-1', ip: '127.0.0.1' }
+
+  test('[SRS-PERF-593] a device writing for its bound patient is decided without reading the facts; erased, it is refused and concealed', async () => {
+    const facts = counting(LIVE)
+    const pdp = createPdp({ facts })
+    const write = { type: 'device-data', patientId: PATIENT }
+    assert.equal((await pdp.decide(device(false), 'device-data.write', write, now)).effect, 'permit')
+    const erased = await pdp.decide(device(true), 'device-data.write', write, now)
+    assert.deepEqual([erased.effect, erased.rule, erased.conceal], ['deny', 'patient-unknown', true])
+    assert.equal(facts.reads, 0)
+  })
+
+  test('[SRS-PERF-593] any other action, another patient, or a principal without bound facts reads the facts as before', async () => {
+    const facts = counting({ ...LIVE, erased: true })
+    const pdp = createPdp({ facts })
+    const other = '00000000-0000-4000-8000-0000000000b2'
+    assert.equal(boundPatientFacts(device(false), 'device-data.read', PATIENT), undefined)
+    assert.equal(boundPatientFacts(device(false), 'device-data.write', other), undefined)
+    assert.equal(boundPatientFacts(device(false, null), 'device-data.write', PATIENT), undefined)
+    const { boundPatient: _, ...withoutFacts } = device(false)
+    assert.equal(boundPatientFacts(withoutFacts, 'device-data.write', PATIENT), undefined)
+    const user: Principal = {
+      ...withoutFacts,
+      kind: 'user',
+      roles: ['clinician'],
+      boundPatient: { organisationId: 'org-a', erased: false },
+    }
+    assert.equal(boundPatientFacts(user, 'device-data.write', PATIENT), undefined)
+    // Decided on the facts read (here: erased), not on the principal's.
+    const d = await pdp.decide(
+      withoutFacts,
+      'device-data.write',
+      { type: 'device-data', patientId: PATIENT },
+      now,
+    )
+    assert.equal(d.rule, 'patient-unknown')
+    await pdp.decide(device(false), 'device-data.write', { type: 'device-data', patientId: other }, now)
+    assert.equal(facts.reads, 2)
   })
 })

@@ -132,6 +132,30 @@ export function evaluate(
   }
 }
 
+/**
+ * A device writing readings for the patient it is bound to now is decided on the facts read with
+ * its binding (ADR-0034): the patient exists (the binding refers to it) and whether it is erased.
+ * That rule (device.bound-patient) looks at nothing else, so the facts query, a statement on every
+ * reading, is not needed. The principal cache drops the facts with the principal on any write to
+ * the patient's row. Every other action, principal and patient reads the facts as before (ADR-0008).
+ */
+export function boundPatientFacts(
+  principal: Principal,
+  action: string,
+  patientId: string,
+): PatientFacts | undefined {
+  if (principal.kind !== 'device' || action !== 'device-data.write') return undefined
+  if (principal.boundPatient === undefined || principal.patientId !== patientId) return undefined
+  return {
+    exists: true,
+    erased: principal.boundPatient.erased,
+    organisationId: principal.boundPatient.organisationId,
+    careTeam: false,
+    consents: [],
+    breakGlass: null,
+  }
+}
+
 export interface PdpDeps {
   readonly facts: AccessFactSource
   /** The roles an account receiving a grant holds; without it every grant is refused (fail closed). */
@@ -149,7 +173,8 @@ export function createPdp(deps: PdpDeps): Required<PolicyDecisionPoint> {
   ): Promise<Decision> {
     const facts =
       resource.patientId !== undefined
-        ? await deps.facts.patientFacts(principal, resource.patientId, context.now)
+        ? (boundPatientFacts(principal, action, resource.patientId) ??
+          (await deps.facts.patientFacts(principal, resource.patientId, context.now)))
         : undefined
     const grantee =
       resource.grant !== undefined && deps.grantees
