@@ -96,17 +96,29 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     return preferred
   }
 
-  async function append(q: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
+  /** The append on this process's guess of the head: one statement, or undefined when the guess was wrong (nothing written). */
+  async function appendOnGuess(
+    q: Queryable,
+    input: AuditEntryInput,
+    chain: number,
+  ): Promise<AuditEntry | undefined> {
     const guess = heads.get(chain)
-    if (guess) {
-      const entry = build(input, chain, guess)
-      heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
-      if (await appendEntryIfHead(q, entry)) return entry
-    }
+    if (!guess) return undefined
+    const entry = build(input, chain, guess)
+    heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
+    return (await appendEntryIfHead(q, entry)) ? entry : undefined
+  }
+
+  /** The append on the head read under lock, held until q's transaction ends. */
+  async function appendLocked(q: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
     const entry = build(input, chain, await lockHead(q, chain))
     await appendEntry(q, entry)
     heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
     return entry
+  }
+
+  async function append(q: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
+    return (await appendOnGuess(q, input, chain)) ?? appendLocked(q, input, chain)
   }
 
   function build(input: AuditEntryInput, chain: number, head: ChainHead): AuditEntry {
@@ -152,7 +164,13 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       for (;;) {
         const chain = soundChain(preferred)
         try {
-          return await db.transaction((q) => append(q, input, chain))
+          // Standalone, a right guess is one autocommit statement (the head's move and the entry
+          // commit together: one statement is atomic), with no BEGIN and COMMIT around it; a wrong
+          // one wrote nothing, and the append takes the head's lock in a transaction of its own.
+          return (
+            (await appendOnGuess(db, input, chain)) ??
+            (await db.transaction((q) => appendLocked(q, input, chain)))
+          )
         } catch (err) {
           heads.delete(chain)
           if (!slotTaken(err) || broken.has(chain) || broken.size >= chains - 1) throw err

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { openIsolatedDatabase } from '../support/app.ts'
+import { countingDatabase } from '../support/counting-db.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import { createAuditTrail } from '../../src/audit/audit-trail.ts'
 import type { AuditEntryInput } from '../../src/audit/entry.ts'
@@ -65,5 +66,52 @@ describe('audit append with a guessed head', () => {
             ?.n,
         ),
     )
+  })
+
+  test('[SRS-PERF-594] a standalone append on a right guess is one statement with no BEGIN or COMMIT; stale guesses from two instances, standalone and concurrent, still leave one chain that verifies', async () => {
+    const { db: counted, log } = countingDatabase(db)
+    const one = createAuditTrail({ db: counted, chains: 1 })
+    const two = createAuditTrail({ db, chains: 1 })
+    await one.record({ ...ENTRY, requestId: 'standalone-first' }) // no guess yet: the locked read
+    for (let i = 0; i < 3; i++) {
+      log.reset()
+      await one.record({ ...ENTRY, requestId: `standalone-${i}` })
+      assert.equal(log.statements.length, 1, log.statements.join('\n'))
+      assert.match(log.statements[0] ?? '', /^WITH head AS \( UPDATE audit_chain_heads/)
+    }
+    // The other instance moves the head: the next guess is wrong, writes nothing, and the append
+    // falls back to the locked read in a transaction of its own.
+    await two.record({ ...ENTRY, requestId: 'other-instance' })
+    log.reset()
+    await one.record({ ...ENTRY, requestId: 'after-other' })
+    assert.deepEqual(
+      log.statements.map((l) => l.slice(0, 24)),
+      [
+        'WITH head AS ( UPDATE au',
+        'BEGIN',
+        '[tx] SELECT seq, hash FR',
+        '[tx] WITH entry AS ( INS',
+        'COMMIT/ROLLBACK',
+      ],
+    )
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 === 0 ? one : two).record({ ...ENTRY, requestId: `race-${i}` }),
+      ),
+    )
+    const result = await two.verify()
+    assert.equal(result.ok, true, JSON.stringify(result))
+    const seqs = (
+      await db.query<{ seq: number }>('SELECT seq FROM audit_entries WHERE chain = 0 ORDER BY seq')
+    ).rows.map((r) => Number(r.seq))
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'seq 1…n without a gap or a repeat',
+    )
+    const raced = await db.query<{ n: number | string }>(
+      "SELECT count(*) AS n FROM audit_entries WHERE request_id LIKE 'race-%'",
+    )
+    assert.equal(Number(raced.rows[0]?.n), 30, 'every append once')
   })
 })
