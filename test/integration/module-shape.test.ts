@@ -173,6 +173,26 @@ test('[SRS-ARCH-622] no file that registers a route opens a transaction: the use
   assert.deepEqual(opening, [], 'routes that open a transaction themselves')
 })
 
+test('[SRS-ARCH-625] no file that registers a route builds SQL: search filters reach the repository typed, and the repository writes the WHERE clause', () => {
+  const routeFiles = sources(join(SRC, 'modules')).filter((p) =>
+    /\bapp\.(get|post|put|patch|delete)\(/.test(readFileSync(p, 'utf8')),
+  )
+  assert.ok(routeFiles.length > 20, `route files found: ${routeFiles.length}`)
+  // A bound parameter's placeholder built in code, a cast to an array type, or a clause keyword
+  // followed by a column: the marks of SQL text in the making.
+  const SQL_TEXT = new RegExp(
+    [
+      '\\$\\$\\{',
+      '::(?:uuid|text|timestamptz)\\[\\]',
+      '\\b(?:WHERE|AND|OR)\\s+[a-z]\\.[a-z_]+\\s*(?:=|<|>)',
+    ].join('|'),
+  )
+  const building = routeFiles
+    .filter((p) => SQL_TEXT.test(readFileSync(p, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '')))
+    .map((p) => relative(ROOT, p))
+  assert.deepEqual(building, [], 'route files that build SQL text')
+})
+
 /** Each table's owner: the one module (or layer) whose repository writes it (HLD §10, table ownership). */
 const TABLE_OWNERS: Record<string, string> = {
   ...Object.fromEntries(

@@ -86,32 +86,17 @@ export function deviceRoutes(ctx: ModuleContext) {
         if (one(q, '_sort') !== undefined || q._include)
           throw new FhirError(400, 'not-supported', '_sort and _include are not supported on Device')
         const patients = await scopeIds(request, 'devices.read', referencesOf(q, 'patient', 'Patient'))
-        const params: unknown[] = [patients]
-        const where = ['b.patient_id = ANY($1::uuid[])']
-        for (const ids of idsOf(q)) {
-          params.push(ids)
-          where.push(`d.id = ANY($${params.length}::uuid[])`)
-        }
-        for (const group of tokensOf(q, 'identifier')) {
-          params.push(
-            group.filter((t) => t.system === undefined || t.system === SERIAL_SYSTEM).map((t) => t.code),
-          )
-          where.push(`d.serial = ANY($${params.length}::text[])`)
-        }
-        const page =
-          patients.length === 0
-            ? { rows: [] as DeviceRow[], hasNext: false, hasPrevious: false }
-            : await repo.keysetPage<DeviceRow>(ctx.db, {
-                select: repo.DEVICE_COLUMNS,
-                from: repo.BOUND_DEVICES,
-                where,
-                params,
-                timeColumn: 'd.created_at',
-                idColumn: 'd.id',
-                descending: false,
-                count,
-                cursor,
-              })
+        const page = await repo.searchBoundDevices(
+          ctx.db,
+          {
+            patients,
+            ids: idsOf(q),
+            serials: tokensOf(q, 'identifier').map((group) =>
+              group.filter((t) => t.system === undefined || t.system === SERIAL_SYSTEM).map((t) => t.code),
+            ),
+          },
+          { count, cursor },
+        )
         return pagedBundle(ctx, request, 'Device', q, page, page.rows.map(presentDevice))
       },
     )

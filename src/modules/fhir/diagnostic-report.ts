@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto'
 
 import { FhirError } from '../../fhir-format/outcome.ts'
 import {
-  dateSql,
   datesOf,
   idsOf,
   isUuid,
@@ -130,31 +129,18 @@ export function diagnosticReportRoutes(ctx: ModuleContext, fhir: FhirService) {
             '_sort and _include are not supported on DiagnosticReport',
           )
         const patients = await scopeIds(request, 'reports.read', referencesOf(q, 'patient', 'Patient'))
-        const params: unknown[] = [patients]
-        const where = ['r.patient_id = ANY($1::uuid[])']
-        for (const ids of idsOf(q)) {
-          params.push(ids)
-          where.push(`r.id = ANY($${params.length}::uuid[])`)
-        }
-        for (const group of tokensOf(q, 'code')) {
-          params.push(group.filter((t) => t.system === undefined || t.system === LOINC).map((t) => t.code))
-          where.push(`r.code = ANY($${params.length}::text[])`)
-        }
-        for (const d of datesOf(q, 'date')) where.push(dateSql('r.effective_at', d, params))
-        const page =
-          patients.length === 0
-            ? { rows: [] as ReportRow[], hasNext: false, hasPrevious: false }
-            : await repo.keysetPage<ReportRow>(ctx.db, {
-                select: repo.REPORT_COLUMNS,
-                from: 'diagnostic_reports r',
-                where,
-                params,
-                timeColumn: 'r.effective_at',
-                idColumn: 'r.id',
-                descending: true,
-                count,
-                cursor,
-              })
+        const page = await repo.searchReports(
+          ctx.db,
+          {
+            patients,
+            ids: idsOf(q),
+            codes: tokensOf(q, 'code').map((group) =>
+              group.filter((t) => t.system === undefined || t.system === LOINC).map((t) => t.code),
+            ),
+            dates: datesOf(q, 'date'),
+          },
+          { count, cursor },
+        )
         return pagedBundle(
           ctx,
           request,

@@ -4,7 +4,6 @@
 
 import { FhirError } from '../../fhir-format/outcome.ts'
 import {
-  dateSql,
   datesOf,
   idsOf,
   isUuid,
@@ -163,23 +162,19 @@ function meetsGranular(
   )
 }
 
-/** The same test in SQL, for searches (params grow). */
-function granularSql(constraints: readonly GranularConstraint[], params: unknown[]): string {
-  const alternatives = constraints.map((c) => {
-    const parts = c.map(([name, value]) => {
+/** The constraints as terms for the search: a column and its value, or null for a parameter no column answers. */
+function granularTerms(constraints: readonly GranularConstraint[]): repo.GranularTerm[][] {
+  return constraints.map((c) =>
+    c.map(([name, value]) => {
       const v =
         name === 'category'
           ? granularValue(value, CATEGORY_SYSTEM)
           : name === 'code'
             ? granularValue(value, LOINC)
             : null
-      if (v === null) return 'false'
-      params.push(v)
-      return `r.${name} = $${params.length}`
-    })
-    return `(${parts.join(' AND ') || 'true'})`
-  })
-  return `(${alternatives.join(' OR ') || 'false'})`
+      return v === null ? null : { column: name as 'category' | 'code', value: v }
+    }),
+  )
 }
 
 export function observationRoutes(ctx: ModuleContext) {
@@ -249,38 +244,25 @@ export function observationRoutes(ctx: ModuleContext) {
           ...referencesOf(q, 'patient', 'Patient'),
           ...referencesOf(q, 'subject', 'Patient'),
         ])
-        const params: unknown[] = [patients]
-        const where = ['r.patient_id = ANY($1::uuid[])']
-        const any = (column: string, values: readonly string[], cast = 'text') => {
-          params.push(values)
-          where.push(`${column} = ANY($${params.length}::${cast}[])`)
-        }
-        for (const ids of idsOf(q)) any('r.id', ids, 'uuid')
-        for (const codes of codesOf(q, 'code', LOINC)) any('r.code', codes)
-        for (const cats of codesOf(q, 'category', CATEGORY_SYSTEM)) any('r.category', cats)
-        for (const devices of referencesOf(q, 'device', 'Device')) any('r.device_id', devices, 'uuid')
-        for (const d of datesOf(q, 'date')) where.push(dateSql('r.effective_at', d, params))
-        for (const d of datesOf(q, '_lastUpdated')) where.push(dateSql('r.updated_at', d, params))
         // Granular SMART scopes: only the Observations their parameters name (SMART App Launch 2.0 §3.0.2.3).
         const granular = request.principal
           ? granularConstraints(request.principal, 'device-data.read', 's')
           : undefined
-        if (granular) where.push(granularSql(granular, params))
-
-        const page =
-          patients.length === 0
-            ? { rows: [] as ReadingRow[], hasNext: false, hasPrevious: false }
-            : await repo.keysetPage<ReadingRow>(ctx.db, {
-                select: repo.READING_COLUMNS,
-                from: 'readings r',
-                where,
-                params,
-                timeColumn: 'r.effective_at',
-                idColumn: 'r.id',
-                descending: sort === '-date',
-                count,
-                cursor,
-              })
+        const page = await repo.searchReadings(
+          ctx.db,
+          {
+            patients,
+            ids: idsOf(q),
+            codes: codesOf(q, 'code', LOINC),
+            categories: codesOf(q, 'category', CATEGORY_SYSTEM),
+            devices: referencesOf(q, 'device', 'Device'),
+            dates: datesOf(q, 'date'),
+            lastUpdated: datesOf(q, '_lastUpdated'),
+            granular: granular && granularTerms(granular),
+            descending: sort === '-date',
+          },
+          { count, cursor },
+        )
         const matches = await Promise.all(page.rows.map((r) => presentObservation(ctx, r)))
 
         // _include: each included resource is checked on its own; one the caller may not see is left out.

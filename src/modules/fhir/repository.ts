@@ -1,20 +1,34 @@
-// The FHIR module's SQL (ADR-0030): the rows its presenters turn into resources, the keyset page
-// its searches share, and its one write (a DiagnosticReport). Rows out, no HTTP and no policy:
-// the routes decide who may see a row after it is loaded.
+// The FHIR module's SQL (ADR-0030): the rows its presenters turn into resources, its searches
+// (typed filters in, the WHERE clause and its parameters built here, one keyset page out), and its
+// one write (a DiagnosticReport). Rows out, no HTTP and no policy: the routes decide which patients
+// a search may reach before it runs, and who may see a row after it is loaded.
 
 import type { Queryable } from '../../platform/db/index.ts'
 import type { Cursor } from '../../fhir-format/bundle.ts'
+import { dateSql, type DateRange } from '../../fhir-format/search.ts'
 
 export interface KeysetRow {
   readonly id: string
   readonly sort_key: string
 }
 
+export interface KeysetPage<R> {
+  readonly rows: R[]
+  readonly hasNext: boolean
+  readonly hasPrevious: boolean
+}
+
+/** Where a page of a search starts and how long it is. */
+export interface Paging {
+  readonly count: number
+  readonly cursor: Cursor | undefined
+}
+
 /**
  * One page of a keyset search ordered by (time, id): `where` and `params` hold the filters; the
  * cursor adds the edge condition; one row more than the page tells whether another page follows.
  */
-export async function keysetPage<R extends KeysetRow>(
+async function keysetPage<R extends KeysetRow>(
   q: Queryable,
   input: {
     select: string
@@ -27,7 +41,7 @@ export async function keysetPage<R extends KeysetRow>(
     count: number
     cursor: Cursor | undefined
   },
-): Promise<{ rows: R[]; hasNext: boolean; hasPrevious: boolean }> {
+): Promise<KeysetPage<R>> {
   const { cursor, count } = input
   const params = [...input.params]
   const where = [...input.where]
@@ -69,7 +83,7 @@ export interface ReadingRow extends KeysetRow {
   readonly updated_at: Date | string
 }
 
-export const READING_COLUMNS =
+const READING_COLUMNS =
   'r.id, r.patient_id, r.device_id, r.code, r.category, r.effective_at, r.effective_offset_minutes, r.received_at, r.value_sealed, r.version, r.updated_at'
 
 export async function readingById(q: Queryable, id: string): Promise<ReadingRow | undefined> {
@@ -120,7 +134,7 @@ export interface ReportRow extends KeysetRow {
   readonly updated_at: Date | string
 }
 
-export const REPORT_COLUMNS =
+const REPORT_COLUMNS =
   'r.id, r.patient_id, r.code, r.code_display, r.status, r.effective_at, r.effective_offset_minutes, r.issued_at, r.result_reading_ids, r.conclusion_sealed, r.version, r.updated_at'
 
 export async function reportById(q: Queryable, id: string): Promise<ReportRow | undefined> {
@@ -191,12 +205,12 @@ export interface DeviceRow extends KeysetRow {
   readonly patient_id: string | null
 }
 
-export const DEVICE_COLUMNS =
+const DEVICE_COLUMNS =
   'd.id, d.manufacturer, d.model, d.serial, d.type, d.firmware_version, d.status, d.version, d.updated_at, b.patient_id'
 /** Devices with their current binding, if any. */
 const DEVICES = 'devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL'
 /** Only devices bound to a patient now (the search's FROM). */
-export const BOUND_DEVICES = DEVICES.replace('LEFT JOIN', 'JOIN')
+const BOUND_DEVICES = DEVICES.replace('LEFT JOIN', 'JOIN')
 
 export async function devicesByIds(q: Queryable, ids: readonly string[]): Promise<DeviceRow[]> {
   if (ids.length === 0) return []
@@ -249,4 +263,137 @@ export async function visiblePractitioner(
     [practitionerId, callerUserId, launchPatientId],
   )
   return rows[0]
+}
+
+// Searches. Each list of lists is AND across its groups and OR within a group (a FHIR parameter
+// repeated, and a comma-separated value); the patients are those the caller may reach, decided
+// by the route; none, and the search is empty without a statement.
+
+const EMPTY = { rows: [], hasNext: false, hasPrevious: false }
+
+/** Adds `column = ANY($n)` for each group of alternatives. */
+function anyOf(
+  where: string[],
+  params: unknown[],
+  column: string,
+  groups: readonly (readonly string[])[],
+  cast: 'text' | 'uuid',
+): void {
+  for (const values of groups) {
+    params.push(values)
+    where.push(`${column} = ANY($${params.length}::${cast}[])`)
+  }
+}
+
+/** A granular SMART scope's parameter, resolved: a column it constrains, or null for one no column answers (matches nothing). */
+export type GranularTerm = { readonly column: 'category' | 'code'; readonly value: string } | null
+
+export interface ReadingSearch {
+  readonly patients: readonly string[]
+  readonly ids: readonly (readonly string[])[]
+  readonly codes: readonly (readonly string[])[]
+  readonly categories: readonly (readonly string[])[]
+  readonly devices: readonly (readonly string[])[]
+  readonly dates: readonly DateRange[]
+  readonly lastUpdated: readonly DateRange[]
+  /** Granular SMART scopes: any one alternative, all of its terms (SMART App Launch 2.0 §3.0.2.3). */
+  readonly granular?: readonly (readonly GranularTerm[])[] | undefined
+  readonly descending: boolean
+}
+
+export async function searchReadings(
+  q: Queryable,
+  s: ReadingSearch,
+  paging: Paging,
+): Promise<KeysetPage<ReadingRow>> {
+  if (s.patients.length === 0) return EMPTY
+  const params: unknown[] = [s.patients]
+  const where = ['r.patient_id = ANY($1::uuid[])']
+  anyOf(where, params, 'r.id', s.ids, 'uuid')
+  anyOf(where, params, 'r.code', s.codes, 'text')
+  anyOf(where, params, 'r.category', s.categories, 'text')
+  anyOf(where, params, 'r.device_id', s.devices, 'uuid')
+  for (const d of s.dates) where.push(dateSql('r.effective_at', d, params))
+  for (const d of s.lastUpdated) where.push(dateSql('r.updated_at', d, params))
+  if (s.granular) {
+    const alternatives = s.granular.map((terms) => {
+      const parts = terms.map((t) => {
+        if (t === null) return 'false'
+        params.push(t.value)
+        return `r.${t.column} = $${params.length}`
+      })
+      return `(${parts.join(' AND ') || 'true'})`
+    })
+    where.push(`(${alternatives.join(' OR ') || 'false'})`)
+  }
+  return keysetPage<ReadingRow>(q, {
+    select: READING_COLUMNS,
+    from: 'readings r',
+    where,
+    params,
+    timeColumn: 'r.effective_at',
+    idColumn: 'r.id',
+    descending: s.descending,
+    ...paging,
+  })
+}
+
+export interface ReportSearch {
+  readonly patients: readonly string[]
+  readonly ids: readonly (readonly string[])[]
+  readonly codes: readonly (readonly string[])[]
+  readonly dates: readonly DateRange[]
+}
+
+/** DiagnosticReports, newest first. */
+export async function searchReports(
+  q: Queryable,
+  s: ReportSearch,
+  paging: Paging,
+): Promise<KeysetPage<ReportRow>> {
+  if (s.patients.length === 0) return EMPTY
+  const params: unknown[] = [s.patients]
+  const where = ['r.patient_id = ANY($1::uuid[])']
+  anyOf(where, params, 'r.id', s.ids, 'uuid')
+  anyOf(where, params, 'r.code', s.codes, 'text')
+  for (const d of s.dates) where.push(dateSql('r.effective_at', d, params))
+  return keysetPage<ReportRow>(q, {
+    select: REPORT_COLUMNS,
+    from: 'diagnostic_reports r',
+    where,
+    params,
+    timeColumn: 'r.effective_at',
+    idColumn: 'r.id',
+    descending: true,
+    ...paging,
+  })
+}
+
+export interface DeviceSearch {
+  readonly patients: readonly string[]
+  readonly ids: readonly (readonly string[])[]
+  readonly serials: readonly (readonly string[])[]
+}
+
+/** Devices bound to one of the patients now, oldest registration first. */
+export async function searchBoundDevices(
+  q: Queryable,
+  s: DeviceSearch,
+  paging: Paging,
+): Promise<KeysetPage<DeviceRow>> {
+  if (s.patients.length === 0) return EMPTY
+  const params: unknown[] = [s.patients]
+  const where = ['b.patient_id = ANY($1::uuid[])']
+  anyOf(where, params, 'd.id', s.ids, 'uuid')
+  anyOf(where, params, 'd.serial', s.serials, 'text')
+  return keysetPage<DeviceRow>(q, {
+    select: DEVICE_COLUMNS,
+    from: BOUND_DEVICES,
+    where,
+    params,
+    timeColumn: 'd.created_at',
+    idColumn: 'd.id',
+    descending: false,
+    ...paging,
+  })
 }
