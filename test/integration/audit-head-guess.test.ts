@@ -21,6 +21,20 @@ const ENTRY: AuditEntryInput = {
 describe('audit append with a guessed head', () => {
   let db: Database
   let drop: () => Promise<void>
+  /** The trail verifies, and chain 0 holds seq 1…n without a gap or a repeat; returns its seqs. */
+  async function chainVerifiesUnbroken(trail: ReturnType<typeof createAuditTrail>): Promise<number[]> {
+    const result = await trail.verify()
+    assert.equal(result.ok, true, JSON.stringify(result))
+    const seqs = (
+      await db.query<{ seq: number }>('SELECT seq FROM audit_entries WHERE chain = 0 ORDER BY seq')
+    ).rows.map((r) => Number(r.seq))
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'seq 1…n without a gap or a repeat',
+    )
+    return seqs
+  }
   before(async () => {
     ;({ db, drop } = await openIsolatedDatabase({ poolMax: 8 }))
   })
@@ -48,16 +62,7 @@ describe('audit append with a guessed head', () => {
       ),
     )
     assert.equal(await count(), before + 30)
-    const result = await one.verify()
-    assert.equal(result.ok, true, JSON.stringify(result))
-    const seqs = (
-      await db.query<{ seq: number }>('SELECT seq FROM audit_entries WHERE chain = 0 ORDER BY seq')
-    ).rows.map((r) => Number(r.seq))
-    assert.deepEqual(
-      seqs,
-      Array.from({ length: seqs.length }, (_, i) => i + 1),
-      'seq 1…n without a gap or a repeat',
-    )
+    const seqs = await chainVerifiesUnbroken(one)
     assert.equal(
       await count(),
       seqs.length +
@@ -99,16 +104,7 @@ describe('audit append with a guessed head', () => {
         (i % 2 === 0 ? one : two).record({ ...ENTRY, requestId: `race-${i}` }),
       ),
     )
-    const result = await two.verify()
-    assert.equal(result.ok, true, JSON.stringify(result))
-    const seqs = (
-      await db.query<{ seq: number }>('SELECT seq FROM audit_entries WHERE chain = 0 ORDER BY seq')
-    ).rows.map((r) => Number(r.seq))
-    assert.deepEqual(
-      seqs,
-      Array.from({ length: seqs.length }, (_, i) => i + 1),
-      'seq 1…n without a gap or a repeat',
-    )
+    await chainVerifiesUnbroken(two)
     const raced = await db.query<{ n: number | string }>(
       "SELECT count(*) AS n FROM audit_entries WHERE request_id LIKE 'race-%'",
     )
