@@ -1,4 +1,4 @@
-// Issue 17 (ADR-0029, ADR-0034): two server processes on one PostgreSQL, each caching verified
+// Issue 17 (ADR-0029, ADR-0033): two server processes on one PostgreSQL, each caching verified
 // principals. A revoked token, a disabled account, an unbound device, a revoked consent and a bound
 // device's erased patient stop working on
 // the very next request at the instance that processed the change, and within one second at the

@@ -14,7 +14,7 @@
 //
 // Patient facts (care team, consents, break-glass, erasure) are never cached for users: the policy
 // decision point reads them on every decision (ADR-0008). A bound device carries its patient's
-// organisation and erasure, read with the binding, for its own writes (ADR-0034); they go with the
+// organisation and erasure, read with the binding, for its own writes (ADR-0033); they go with the
 // principal on any write to the patient's row.
 
 import type { Database } from '../../platform/db/index.ts'
@@ -100,7 +100,7 @@ export function createPrincipalCache(options: {
           (kind === 'account' && e.accountId === id) ||
           (kind === 'device' && e.deviceId === id) ||
           (kind === 'client' && e.principal.clientId === id) ||
-          // A patient's row changed (erased): a device bound to them carries its facts (ADR-0034).
+          // A patient's row changed (erased): a device bound to them carries its facts (ADR-0033).
           (kind === 'patient' && e.principal.patientId === id)
         if (hit) entries.delete(key)
       }

@@ -34,7 +34,7 @@ export interface Principal {
   readonly organisationId?: string | null
   /**
    * A bound device: the facts about its patient the policy decision point needs to decide the
-   * device's own writes, read with the binding (ADR-0034). Cached with the principal, so dropped on
+   * device's own writes, read with the binding (ADR-0033). Cached with the principal, so dropped on
    * any write to the patient's row (a local write, or the patient's vigil_auth notification).
    */
   readonly boundPatient?: { readonly organisationId: string | null; readonly erased: boolean }

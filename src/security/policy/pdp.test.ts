@@ -156,7 +156,7 @@ describe('policy decision point: evaluate()', () => {
   })
 })
 
-describe('a bound device\u2019s own writes (ADR-0034)', () => {
+describe('a bound device\u2019s own writes (ADR-0033)', () => {
   const PATIENT = '00000000-0000-4000-8000-0000000000a1'
   const device = (erased: boolean, patientId: string | null = PATIENT): Principal => ({
     kind: 'device',

@@ -134,7 +134,7 @@ export function evaluate(
 
 /**
  * A device writing readings for the patient it is bound to now is decided on the facts read with
- * its binding (ADR-0034): the patient exists (the binding refers to it) and whether it is erased.
+ * its binding (ADR-0033): the patient exists (the binding refers to it) and whether it is erased.
  * That rule (device.bound-patient) looks at nothing else, so the facts query, a statement on every
  * reading, is not needed. The principal cache drops the facts with the principal on any write to
  * the patient's row. Every other action, principal and patient reads the facts as before (ADR-0008).
