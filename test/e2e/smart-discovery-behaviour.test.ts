@@ -389,8 +389,9 @@ describe('SMART discovery: every advertised scope works', () => {
   /**
    * One use of a SMART resource scope by the caller of its context: a read (rs) or a write (cu)
    * of its type. A Subscription is created against an endpoint that refuses the handshake (stored
-   * in status error) — with the write scope itself, or for a read scope with the advertised `.cu` beside it — and
-   * read back with a read scope (each interaction needs its own permission, ADR-0032).
+   * in status error) — with the write scope itself, then deleted with it, or for a read scope with
+   * the advertised `.cd` beside it — and read back with a read scope (each interaction needs its own
+   * permission, ADR-0032).
    */
   async function useResourceScope(
     token: string,
@@ -421,8 +422,13 @@ describe('SMART discovery: every advertised scope works', () => {
       })
       assert.equal(created.status, 201, `POST Subscription: ${JSON.stringify(created.body)}`)
       const read = await call('GET', `Subscription/${created.body.id}`, token)
-      // A write scope (.cu) does not read: the read must be refused, not silently allowed.
+      // A write scope (.cd) does not read: the read must be refused, not silently allowed.
       assert.equal(read.status, write ? 403 : 200, `GET Subscription: ${JSON.stringify(read.body)}`)
+      if (write) {
+        // The advertised write carries the delete a Subscription has (and no update, which it has not).
+        const deleted = await call('DELETE', `Subscription/${created.body.id}`, token)
+        assert.ok([200, 204].includes(deleted.status), `DELETE Subscription: ${deleted.status}`)
+      }
       return
     }
     if (!write) {
@@ -494,10 +500,10 @@ describe('SMART discovery: every advertised scope works', () => {
     const smart = parseSmartScope(scope)
     const granted = (tokens: { scope?: string }) => String(tokens.scope ?? '').split(' ')
     // A Subscription's topic is Observations: creating one also needs their read (checked at
-    // creation); proving a read scope needs a Subscription to read, created with the advertised `.cu`.
+    // creation); proving a read scope needs a Subscription to read, created with the advertised `.cd`.
     const companion = (context: string) =>
       smart?.type === 'Subscription'
-        ? ` ${context}/Observation.rs${smart.permissions.has('c') ? '' : ` ${context}/Subscription.cu`}`
+        ? ` ${context}/Observation.rs${smart.permissions.has('c') ? '' : ` ${context}/Subscription.cd`}`
         : ''
     if (smart) {
       const write = !smart.permissions.has('r') && !smart.permissions.has('s')

@@ -112,6 +112,23 @@ describe('OAuth defaults and scope errors', () => {
     assert.equal(outcome.resourceType, 'OperationOutcome')
     assert.equal(outcome.issue[0]?.code, 'forbidden')
     assert.match(String(outcome.issue[0]?.diagnostics), /system\/Observation\.s/)
+
+    // The scope it names is one the client can then ask for (any SMART v2 permission set, not
+    // only the .rs/.cu pairs), and it opens exactly that interaction: the search, not a read by id.
+    const named = await token(service, { scope: 'system/Observation.s' })
+    assert.equal(named.scope, 'system/Observation.s')
+    const search = await fetch(`${s.issuer}/fhir/R4/Observation`, {
+      headers: { authorization: `Bearer ${named.access_token}` },
+    })
+    assert.equal(search.status, 200, await search.text())
+    const byId = await fetch(`${s.issuer}/fhir/R4/Observation/${randomUUID()}`, {
+      headers: { authorization: `Bearer ${named.access_token}` },
+    })
+    assert.equal(byId.status, 403)
+    assert.equal(
+      byId.headers.get('www-authenticate'),
+      'Bearer realm="vigil", error="insufficient_scope", scope="system/Observation.r"',
+    )
   })
 
   test('[SRS-OAUTH-302] an unknown or unregistered scope at the token endpoint is invalid_scope naming it, and is audited', async () => {

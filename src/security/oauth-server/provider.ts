@@ -222,7 +222,7 @@ export function createProvider(deps: ProviderDeps): Provider {
             resourceIndicator === api
               ? API_SCOPES
               : resourceIndicator === fhir
-                ? [...FHIR_SCOPES, ...granularScopesIn(ctx)]
+                ? [...new Set([...FHIR_SCOPES, ...smartScopesIn(ctx)])]
                 : undefined
           if (!scopes) throw new errors.InvalidTarget()
           return {
@@ -499,8 +499,14 @@ function prepareClientCredentialsScope(ctx: Ctx, client: NonNullable<Ctx['oidc']
   params.scope = normalized || undefined
 }
 
-/** Granular SMART scopes (`patient/Observation.rs?category=vital-signs`) this request carries: the FHIR server accepts them too. */
-function granularScopesIn(ctx: Ctx): string[] {
+/**
+ * The SMART resource scopes this request carries beyond the registered list: any v2 permission
+ * set (`.c`, `.cd`, `.s`, `.cruds`: SMART v2 lets an app ask for any of them, and discovery and
+ * insufficient_scope name them) and granular scopes (`patient/Observation.rs?category=vital-signs`).
+ * The FHIR server accepts them too; whether this client may have them was checked against its
+ * registration before (scopeAllowed).
+ */
+function smartScopesIn(ctx: Ctx): string[] {
   const entities = (ctx.oidc?.entities ?? {}) as Record<string, { scope?: string } | undefined>
   const sources = [
     ctx.oidc?.params?.scope,
@@ -511,7 +517,10 @@ function granularScopesIn(ctx: Ctx): string[] {
   const out = new Set<string>()
   for (const source of sources) {
     if (typeof source !== 'string') continue
-    for (const s of source.split(' ')) if (parseSmartScope(s)?.query) out.add(s)
+    for (const s of source.split(' ')) {
+      const smart = parseSmartScope(s)
+      if (smart && !smart.v1) out.add(s)
+    }
   }
   return [...out]
 }

@@ -66,7 +66,8 @@ export const FHIR_SCOPES = [
  * be granted and then use on /fhir/R4 (issue 13: discovery lists what works, nothing more; each
  * one is obtained and used by test/e2e/smart-discovery-behaviour.test.ts, which reads this list
  * from the document). Reads (`.rs`, v1 `.read`) where a caller of that context may read the type;
- * writes (`.cu`) only where /fhir/R4 has a write that caller may make. Not advertised, though a
+ * writes (`.cu`, `.c`, `.cd`: the letters of the type's write interactions, SMART_WRITES) only
+ * where /fhir/R4 has a write that caller may make. Not advertised, though a
  * client may still be registered for them: v1 `.write` (it maps to `.cud`, which no resource
  * server scope carries, so the token gets nothing), patient/system AuditEvent (only auditors read
  * the trail), system Practitioner, and writes of types with no FHIR write (Observation, Device,
@@ -88,12 +89,25 @@ const SMART_USES: Record<
   },
 }
 
+/**
+ * The write permissions each type's FHIR interactions use (ADR-0032: a scope must carry the
+ * interaction's own letter): Patient is created and updated, a DiagnosticReport created, a
+ * Subscription created and deleted (it has no update). Discovery advertises exactly these, so an
+ * app asking for what discovery lists gets every write it can make and no letter that opens nothing.
+ */
+const SMART_WRITES: Record<string, string> = {
+  '*': 'cud',
+  Patient: 'cu',
+  DiagnosticReport: 'c',
+  Subscription: 'cd',
+}
+
 export const SMART_SCOPES_SUPPORTED: readonly string[] = [
   'openid',
   'offline_access',
   ...(['patient', 'user', 'system'] as const).flatMap((context) => [
     ...SMART_USES[context].read.flatMap((type) => [`${context}/${type}.rs`, `${context}/${type}.read`]),
-    ...SMART_USES[context].write.map((type) => `${context}/${type}.cu`),
+    ...SMART_USES[context].write.map((type) => `${context}/${type}.${SMART_WRITES[type]}`),
   ]),
   ...SMART_CONTEXT_SCOPES,
 ]
@@ -259,6 +273,9 @@ export function scopeDescriptions(): Record<string, string> {
       out[`${context}/${type}.s`] = `SMART: search ${what} ${who} (not read by id)`
       out[`${context}/${type}.u`] = `SMART: update ${what} ${who} (where the policy allows)`
       out[`${context}/${type}.d`] = `SMART: delete ${what} ${who} (where the policy allows)`
+      out[`${context}/${type}.cd`] = `SMART: create and delete ${what} ${who} (where the policy allows)`
+      out[`${context}/${type}.cud`] =
+        `SMART: create, update and delete ${what} ${who} (where the policy allows)`
       if (type === 'Subscription')
         out[`${context}/Subscription.crd`] =
           `SMART: create, read and delete the caller's FHIR Subscriptions (rest-hook); each notification is decided per patient ${who} at delivery`
