@@ -176,6 +176,44 @@ describe('OAuth defaults and scope errors', () => {
     assert.equal(rows[0]?.n, 4)
   })
 
+  test('[SRS-OAUTH-302] every SMART v2 permission set is granted through the real grant exactly when the registration covers it, else invalid_scope naming it', async () => {
+    // The authorization matrix mints its tokens directly; this walks the grant itself. A service
+    // registered for Observation reads and Subscription create/delete asks, one at a time, for
+    // each of the 31 permission sets of three types (Patient not registered at all).
+    const registered: Record<string, string> = { Observation: 'rs', Subscription: 'cd', Patient: '' }
+    const letters = ['c', 'r', 'u', 'd', 's'] as const
+    const sets = Array.from({ length: 31 }, (_, i) =>
+      letters.filter((_, bit) => (i + 1) & (1 << bit)).join(''),
+    )
+    const granular = `grant-walk-${randomUUID()}`
+    await ccClient(granular, 'system/Observation.rs system/Subscription.cd')
+    const mismatches: string[] = []
+    for (const [type, have] of Object.entries(registered)) {
+      for (const set of sets) {
+        const scope = `system/${type}.${set}`
+        const covered = [...set].every((p) => have.includes(p))
+        const res = await fetch(`${s.issuer}/oauth/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${granular}:${secret}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
+        })
+        const body = (await res.json()) as { scope?: string; error?: string; error_description?: string }
+        const got =
+          res.status === 200
+            ? `granted ${body.scope}`
+            : `${res.status} ${body.error} ${body.error_description}`
+        const want = covered
+          ? `granted ${scope}`
+          : `400 invalid_scope requested scope is not allowed: ${scope}`
+        if (got !== want) mismatches.push(`${scope}: ${got} (expected ${want})`)
+      }
+    }
+    assert.deepEqual(mismatches, [])
+  })
+
   const authorize = async (params: Record<string, string>) => {
     const url = new URL(`${s.issuer}/oauth/authorize`)
     const verifier = client.randomPKCECodeVerifier()
