@@ -56,6 +56,17 @@ describe('OAuth defaults and scope errors', () => {
   })
   after(() => s.close())
 
+  /** A client-credentials request as plain HTTP (client_secret_basic), to read refusals as sent. */
+  const clientCredentialsRequest = (clientId: string, scope: string) =>
+    fetch(`${s.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
+    })
+
   const token = async (clientId: string, params: Record<string, string> = {}) => {
     const config = await s.discover(clientId, client.ClientSecretBasic(secret))
     return client.clientCredentialsGrant(config, params)
@@ -137,14 +148,7 @@ describe('OAuth defaults and scope errors', () => {
       ['admin:users', 'admin:users'],
       ['system/Nothing.rs', 'system/Nothing.rs'],
     ] as const) {
-      const res = await fetch(`${s.issuer}/oauth/token`, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${device}:${secret}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
-      })
+      const res = await clientCredentialsRequest(device, scope)
       assert.equal(res.status, 400, scope)
       const body = (await res.json()) as { error: string; error_description: string; access_token?: string }
       assert.equal(body.error, 'invalid_scope')
@@ -192,14 +196,7 @@ describe('OAuth defaults and scope errors', () => {
       for (const set of sets) {
         const scope = `system/${type}.${set}`
         const covered = [...set].every((p) => have.includes(p))
-        const res = await fetch(`${s.issuer}/oauth/token`, {
-          method: 'POST',
-          headers: {
-            authorization: `Basic ${Buffer.from(`${granular}:${secret}`).toString('base64')}`,
-            'content-type': 'application/x-www-form-urlencoded',
-          },
-          body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
-        })
+        const res = await clientCredentialsRequest(granular, scope)
         const body = (await res.json()) as { scope?: string; error?: string; error_description?: string }
         const got =
           res.status === 200
