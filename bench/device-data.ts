@@ -49,7 +49,6 @@ import {
   deviceToken,
   emitter,
   envNumbers,
-  freePort,
   goalLine,
   logger,
   round,
@@ -421,14 +420,12 @@ async function runPhase(
   let driver: Awaited<ReturnType<typeof openDriverDatabase>> | undefined
   let ok = true
   try {
-    const port = await freePort()
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? os.homedir(),
       NODE_ENV: 'development',
       DATA_DIR: dataDir,
       HOST: '127.0.0.1',
-      PORT: String(port),
       LOG_LEVEL: options.logLevel,
       DATABASE_POOL_MAX: String(options.poolMax),
       // The benchmark's own traffic must not be throttled: one address, a few devices, many readings.

@@ -44,7 +44,6 @@ import {
   deviceToken,
   emitter,
   envNumbers,
-  freePort,
   goalLine,
   logger,
   round,
@@ -304,14 +303,12 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<{ ok:
   const rx = await startReceiver()
   let server: RunningServer | undefined
   try {
-    const port = await freePort()
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? os.homedir(),
       NODE_ENV: 'development',
       DATA_DIR: dataDir,
       HOST: '127.0.0.1',
-      PORT: String(port),
       LOG_LEVEL: options.logLevel,
       DATABASE_POOL_MAX: String(options.poolMax),
       RATE_LIMIT_PER_MINUTE: '0',

@@ -19,8 +19,8 @@
 //     (createEvents, the production code, on this process's module context), started then rather
 //     than at listen so the parent can measure it draining a backlog (the run sets EVENTS_RELAY=false
 //     so the app's relay never runs beside it). Answers `relay-started`.
-// It reports its ports and the devices' credentials to the parent over the IPC channel, and stops
-// on SIGTERM (so `--cpu-prof` writes its profile).
+// It chooses its own port (reservePort), reports its ports and the devices' credentials to the
+// parent over the IPC channel, and stops on SIGTERM (so `--cpu-prof` writes its profile).
 
 import { randomBytes, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
@@ -41,6 +41,7 @@ import { serviceClientMetadata } from '../src/modules/clients/index.ts'
 import { createEvents, type Events } from '../src/modules/events/index.ts'
 import { Registry } from 'prom-client'
 import { VERSION } from '../src/version.ts'
+import { reservePort } from '../test/support/ports.ts'
 import { createReadLoader, type LoadFailed, type LoadProgress, type LoadRequest } from './loader.ts'
 
 export interface BenchDevice {
@@ -233,6 +234,9 @@ function upsertServiceClient(
 }
 
 async function main(): Promise<void> {
+  // Its own port, held from start-up to listen (the parent does not pick one: see reservePort).
+  const reservation = await reservePort(process.env.HOST ?? '127.0.0.1')
+  process.env.PORT = String(reservation.port)
   let config = loadConfigFromProcess()
   const logger = createLogger({ level: config.logLevel })
   config = (await resolveSecrets(config)).config
@@ -330,6 +334,7 @@ async function main(): Promise<void> {
     config.host,
     counts,
   )
+  await reservation.release()
   await app.listen({ port: config.port, host: config.host })
 
   let relay: Events | undefined

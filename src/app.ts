@@ -319,6 +319,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       checkReadiness: createReadinessCheck({
         db: deps.db,
         redis: deps.redis,
+        timeoutMs: config.readinessTimeoutMs,
         registry: metrics.registry,
         degradable: events.natsConnected ? { nats: events.natsConnected } : undefined,
       }),

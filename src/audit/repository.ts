@@ -214,3 +214,12 @@ export async function retireCurrentSigningKeys(tx: Queryable): Promise<void> {
 export async function readOnlySnapshot(tx: Queryable): Promise<void> {
   await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
 }
+
+/** Entries older than the cutoff, for the retention report: counted, never deleted (ADR-0006 addendum). */
+export async function countEntriesBefore(q: Queryable, cutoff: string): Promise<number> {
+  const { rows } = await q.query<{ n: number | string }>(
+    'SELECT count(*) AS n FROM audit_entries WHERE occurred_at < $1',
+    [cutoff],
+  )
+  return Number(rows[0]?.n ?? 0)
+}

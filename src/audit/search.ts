@@ -5,8 +5,7 @@
 
 import type { Keyring } from '../platform/crypto/keyring.ts'
 import type { Queryable } from '../platform/db/index.ts'
-import { isInstantInRange } from '../platform/http/calendar.ts'
-import { cursorSeal, type CursorSeal } from '../platform/http/cursor.ts'
+import { cursorSeal, openPosition, sealPosition, type CursorSeal } from '../platform/http/cursor.ts'
 import type { AuditEntry, Outcome } from './entry.ts'
 import * as repo from './search.repository.ts'
 
@@ -49,18 +48,15 @@ export class InvalidCursorError extends Error {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** The position after an entry: base64url of its time (ms, as written) and id, sealed with the server's tag (ADR-0015). */
+/** The position after an entry: its time (ms, as written) and id, sealed with the server's tag (ADR-0015). */
 export function encodeCursor(e: Pick<AuditEntry, 'occurredAt' | 'id'>, seal: CursorSeal): string {
-  return seal.seal(Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`, 'utf8').toString('base64url'))
+  return sealPosition(seal, e.occurredAt, e.id)
 }
 
 export function decodeCursor(cursor: string, seal: CursorSeal): { at: Date; id: string } {
-  const content = seal.open(cursor)
-  const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
-  const at = new Date(iso ?? '')
-  if (!id || !UUID.test(id) || !isInstantInRange(at))
-    throw new InvalidCursorError('the cursor is not one this server issued')
-  return { at, id }
+  const position = openPosition(seal, cursor)
+  if (!position) throw new InvalidCursorError('the cursor is not one this server issued')
+  return position
 }
 
 /** The one seal of audit-trail cursors (the REST search and the FHIR AuditEvent view page the same list). */

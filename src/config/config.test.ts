@@ -72,6 +72,7 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     trustProxy: [],
     tls: undefined,
     shutdownTimeoutMs: 10_000,
+    readinessTimeoutMs: 2_000,
     metricsToken: undefined,
     rateLimitPerMinute: 600,
     mail: { smtpUrl: undefined, from: 'Vigil <no-reply@vigil.localhost>' },
@@ -134,6 +135,7 @@ test('[SRS-CONF-001] valid values are parsed into typed fields', () => {
       CORS_ORIGINS: ' https://console.example.com , http://localhost:5173,',
       TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       SHUTDOWN_TIMEOUT_MS: '0',
+      READINESS_TIMEOUT_MS: '750',
       METRICS_TOKEN: 'm'.repeat(32),
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
       OTEL_SERVICE_NAME: 'vigil-eu-1',
@@ -157,6 +159,7 @@ test('[SRS-CONF-001] valid values are parsed into typed fields', () => {
   assert.deepEqual(config.corsOrigins, ['https://console.example.com', 'http://localhost:5173'])
   assert.deepEqual(config.trustProxy, ['10.0.0.0/8', '127.0.0.1'])
   assert.equal(config.shutdownTimeoutMs, 0)
+  assert.equal(config.readinessTimeoutMs, 750)
   assert.equal(config.metricsToken, 'm'.repeat(32))
   assert.deepEqual(config.otel, { endpoint: 'http://collector:4318', serviceName: 'vigil-eu-1' })
   assert.deepEqual(config.secrets, { keyring, cookieSecret: 'c'.repeat(32) })
@@ -258,6 +261,7 @@ test('[SRS-CONF-001] numbers out of range, signed, fractional or padded with tex
     ['BODY_LIMIT_BYTES', '1023'],
     ['BODY_LIMIT_BYTES', String(64 * 1024 * 1024 + 1)],
     ['SHUTDOWN_TIMEOUT_MS', '600001'],
+    ['READINESS_TIMEOUT_MS', '99'],
   ] as const) {
     assert.deepEqual(
       refusal({ [name]: value }).problems.map((p) => p.split(':')[0]),

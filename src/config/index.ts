@@ -51,6 +51,8 @@ export interface Config {
   readonly trustProxy: readonly string[]
   readonly tls: TlsConfig | undefined
   readonly shutdownTimeoutMs: number
+  /** Deadline of each dependency check of the readiness probe; keep it under the orchestrator's probe timeout. */
+  readonly readinessTimeoutMs: number
   readonly metricsToken: string | undefined
   /** Requests per minute per client address (0 = no limit); shared across instances through Redis when REDIS_URL is set. */
   readonly rateLimitPerMinute: number
@@ -322,6 +324,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     trustProxy: read('TRUST_PROXY', list, []),
     tls,
     shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT_MS', integer(0, 600_000), 10_000),
+    readinessTimeoutMs: read('READINESS_TIMEOUT_MS', integer(100, 60_000), 2_000),
     metricsToken,
     mail: {
       smtpUrl: read('SMTP_URL', url(['smtp:', 'smtps:'])),

@@ -346,4 +346,57 @@ describe('web console in Chromium: roles, clients, care teams, the trail, anomal
     assert.deepEqual(await ids(), first, 'back to the first page')
     assert.deepEqual(foreignRequests(c.requests, w.s.issuer), [])
   })
+
+  test('[SRS-UI-559] the organisation an administrator picks stays picked, even when picked the moment the list of organisations appears, before the page would have chosen the first one itself', async () => {
+    // A second organisation that sorts before the world's own, so "the first one" is not the one picked.
+    const created = await apiAs(w.users.admin.id, '/organisations', {
+      method: 'POST',
+      body: JSON.stringify({ name: `A first clinic ${w.tag}` }),
+    })
+    assert.equal(created.status, 201, await created.clone().text())
+    const c = await asAdmin()
+    const { page } = c
+    await page.getByRole('link', { name: 'Devices', exact: true }).first().click()
+    // The pick happens in the microtask after the select is put in the document: before the page's
+    // effects run after paint. A person or a script choosing that fast must not be overruled.
+    // (Browser code as text: the test's own TypeScript has no DOM types.)
+    await page.evaluate(`(() => { window.picked = new Promise((resolve) => {
+      const observer = new MutationObserver(() => {
+        const select = [...document.querySelectorAll('label')]
+          .find((l) => l.textContent.trim().startsWith('Organisation'))
+          ?.querySelector('select')
+        if (!select || !select.querySelector('option[value="${w.orgId}"]')) return
+        observer.disconnect()
+        select.value = '${w.orgId}'
+        select.dispatchEvent(new Event('change', { bubbles: true }))
+        resolve()
+      })
+      observer.observe(document.body, { childList: true, subtree: true })
+    }) })()`)
+    await page.getByRole('link', { name: 'Users', exact: true }).first().click()
+    await page.evaluate(
+      "Promise.race([window.picked, new Promise((_, no) => setTimeout(() => no(new Error('no organisation select')), 10000))])",
+    )
+    const email = w.users.consented.email
+    await page
+      .getByRole('list', { name: 'Users' })
+      .getByRole('listitem')
+      .filter({ hasText: email })
+      .waitFor({ timeout: 10_000 })
+    // Two frames later, nothing has moved the choice.
+    await page.evaluate(
+      'new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))',
+    )
+    assert.equal(await page.getByLabel('Organisation').inputValue(), w.orgId)
+    assert.equal(
+      await page
+        .getByRole('list', { name: 'Users' })
+        .getByRole('listitem')
+        .filter({ hasText: email })
+        .count(),
+      1,
+      "the list still shows the picked organisation's users",
+    )
+    assert.deepEqual(foreignRequests(c.requests, w.s.issuer), [])
+  })
 })

@@ -4,11 +4,10 @@
 // no CSP violation. A "Test Request" sent from the page goes straight to our own origin.
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { chromium, type Browser, type ConsoleMessage, type Request } from 'playwright-core'
-import { createTestApp, type TestApp } from '../support/app.ts'
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.ts'
+import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 const SCREENSHOT = '/tmp/docs.png'
 const SCREENSHOT_CLIENT = '/tmp/docs-test-request.png'
@@ -32,15 +31,6 @@ async function retry<T>(times: number, attempt: () => Promise<T>): Promise<T> {
   return value
 }
 
-/** A loopback port free right now, so PUBLIC_URL (the document's server) can name it before listen. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 test(
   '[SRS-DOC-003] /docs renders in Chromium with no request to a non-loopback host',
   { timeout: 120_000 },
@@ -50,13 +40,11 @@ test(
       `Chromium not found at ${CHROMIUM}: this test needs Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`,
     )
 
-    let t: TestApp | undefined
+    let t: OAuthTestServer | undefined
     let browser: Browser | undefined
     try {
-      const port = await freePort()
-      const origin = `http://127.0.0.1:${port}`
-      t = await createTestApp({ env: { PUBLIC_URL: origin } })
-      await t.app.listen({ port, host: '127.0.0.1' })
+      t = await startOAuthTestServer()
+      const origin = t.issuer
 
       browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: WAIT_MS })
       const context = await browser.newContext({

@@ -25,7 +25,7 @@ import {
   type Serving,
 } from '../integration/server-process.ts'
 import { launchChromium } from '../support/browser.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { ownDatabase, type OwnDatabase } from '../support/own-database.ts'
 import { totpCode } from '../../src/modules/users/index.ts'
 

@@ -14,7 +14,7 @@ import {
   type Serving,
 } from '../integration/server-process.ts'
 import { signInThroughForms } from '../support/identity.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { ownDatabase, type OwnDatabase } from '../support/own-database.ts'
 
 interface World {

@@ -20,7 +20,8 @@ import {
   postForm,
   TEST_PASSWORD,
 } from '../support/identity.ts'
-import { freePort, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 
 describe('sign-in pages in Chromium', () => {
   let s: OAuthTestServer

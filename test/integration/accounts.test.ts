@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createKeyring } from '../../src/platform/crypto/index.ts'
-import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
+import type { Database } from '../../src/platform/db/index.ts'
 import { AppError } from '../../src/platform/http/errors.ts'
 import {
   createPasswordHasher,
@@ -17,6 +17,7 @@ import {
   type UserService,
 } from '../../src/modules/users/index.ts'
 import { TEST_KEYRING, testConfig } from '../support/config.ts'
+import { openTestDatabase } from '../support/app.ts'
 
 const MIN = 60_000
 const PASSWORD = 'violet kettle under the stairs'
@@ -36,8 +37,7 @@ describe('accounts (identity issue)', () => {
   }
 
   before(async () => {
-    db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 4 })
-    await migrate(db)
+    db = await openTestDatabase(testConfig())
     users = createUserService({ db, hasher: createPasswordHasher(), clock })
     factors = createSecondFactorService({ db, sealer: sealerFromKeyring(createKeyring(TEST_KEYRING)), clock })
   })

@@ -47,8 +47,13 @@ describe('FHIR AuditEvent view of the audit trail (IHE BALP)', () => {
       resource: 'fhir',
     })
     const { audit } = t.app.vigil.modules
-    const rec = (input: AuditEntryInput) =>
-      audit.record({ requestId: `balp-${randomUUID()}`, ip: '203.0.113.9', ...input })
+    // Each entry a few milliseconds after the one before: a FHIR date given to the millisecond
+    // covers that whole millisecond, so two entries sharing one would both fall inside a range
+    // that names only one of them (the date search below).
+    const rec = async (input: AuditEntryInput) => {
+      await new Promise((resolve) => setTimeout(resolve, 3))
+      return audit.record({ requestId: `balp-${randomUUID()}`, ip: '203.0.113.9', ...input })
+    }
     const P = world.patients.patient
     e.breakGlass = await rec({
       actorKind: 'user',

@@ -8,7 +8,7 @@ import * as client from 'openid-client'
 import { migrate, openDatabase } from '../../src/platform/db/index.ts'
 import { createTestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING, usingPostgres } from '../support/config.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
 import { childEnv, get, removeDir, startServer, tempDir, type Env, type Serving } from './server-process.ts'
 

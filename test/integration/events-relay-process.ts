@@ -10,7 +10,7 @@ import { after, before } from 'node:test'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 import {
@@ -241,6 +241,28 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     for (let i = 0; i < 10; i++)
       ids.push(await post(i % 2 === 0 ? issuer : `http://127.0.0.1:${portB}`, 300 + i))
     await until('all delivered', () => (ids.every(receivedReading) ? true : undefined), 30_000)
+    // The leader is killed only once it has recorded every send. Killed between a receiver's 200
+    // and that record, the delivery would keep its claim (EVENTS_WEBHOOK_TIMEOUT_MS + 30 s, so a
+    // send in flight is never doubled), then be sent again: at least once, as designed, but not
+    // the "never both deliver" this test is about, and the patient's later events would wait out
+    // the claim behind it.
+    const observer = await openDatabase({ databaseUrl: scoped.url, poolMax: 1 })
+    try {
+      await until(
+        'every send recorded',
+        async () =>
+          (
+            await observer.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM event_deliveries WHERE status = 'pending'",
+            )
+          ).rows[0]?.n === 0
+            ? true
+            : undefined,
+        30_000,
+      )
+    } finally {
+      await observer.close()
+    }
     const leader = leaderOf(a) ? a : b
     const standby = leader === a ? b : a
     leader.proc.signal('SIGKILL')

@@ -91,7 +91,10 @@ describe('webhooks from the outbox', () => {
         EVENTS_RETRY_BASE_MS: '50',
         EVENTS_RETRY_MAX_DELAY_MS: '200',
         // Long enough that a loaded machine's slow attempt (3 s timeout) is retried, not dead-lettered.
-        EVENTS_RETRY_FOR_SECONDS: '12',
+        // The window runs from the event's creation: on PGlite the relay, the receiver and the
+        // database share this process, so a busy stretch can delay an event's first attempt and
+        // make it time out as well (12 s once left a first attempt with no retry: SRS-EVT-357).
+        EVENTS_RETRY_FOR_SECONDS: '30',
         EVENTS_WEBHOOK_TIMEOUT_MS: '3000',
         EVENTS_WEBHOOK_CA_FILE: rx.caFile,
       },
@@ -395,7 +398,7 @@ describe('webhooks from the outbox', () => {
       await waitUntil(
         'the delivery dead-lettered',
         async () => (await deliveries(sub.id)).some((d) => d.status === 'dead'),
-        40_000,
+        70_000,
       )
     } finally {
       rx.mode = 'up'

@@ -17,7 +17,7 @@ import {
 import { registerInstance } from '../../src/platform/db/instances.ts'
 import { createTestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
 import { buildWorld, type World } from '../support/world.ts'
 import { childEnv, removeDir, spawnServer, tempDir, type Serving } from './server-process.ts'

@@ -5,7 +5,7 @@
 // thaws the state returns to "ok".
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { childEnv, Proc, removeDir, startServer, tempDir, until, type Serving } from './server-process.ts'
 
 const COMMAND_TIMEOUT_MS = 200

@@ -164,6 +164,11 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       startupBudget >= Number(configMap.data.DATABASE_STARTUP_WAIT_SECONDS),
       'the startup probe outlasts the wait for the database',
     )
+    // Each readiness check answers (down) before the probe itself gives up on the request.
+    assert.ok(
+      Number(configMap.data.READINESS_TIMEOUT_MS) < container.readinessProbe.timeoutSeconds * 1000,
+      'the readiness checks answer within the probe timeout',
+    )
     // SIGTERM comes after preStop; the process then has SHUTDOWN_TIMEOUT_MS to finish in-flight requests.
     const grace = deployment.spec.template.spec.terminationGracePeriodSeconds * 1000
     assert.ok(

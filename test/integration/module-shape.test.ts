@@ -173,6 +173,31 @@ test('[SRS-ARCH-622] no file that registers a route opens a transaction: the use
   assert.deepEqual(opening, [], 'routes that open a transaction themselves')
 })
 
+test('[SRS-ARCH-627] no file that registers a route imports a repository, its own module\u2019s or another\u2019s (nor a type from one): a route calls its module\u2019s service, which calls the repository', () => {
+  const routeFiles = sources(join(SRC, 'modules')).filter((p) =>
+    /\bapp\.(get|post|put|patch|delete)\(/.test(readFileSync(p, 'utf8')),
+  )
+  assert.ok(routeFiles.length > 20, `route files found: ${routeFiles.length}`)
+  const reaching: string[] = []
+  for (const path of routeFiles) {
+    const text = readFileSync(path, 'utf8')
+    for (const m of text.matchAll(/^import\s+(?:type\s+)?([\s\S]*?)\s+from\s+'([^']+)'/gm)) {
+      const [, names, spec] = m as unknown as [string, string, string]
+      // A repository file, or a repository handed out by another module's index.ts.
+      if (
+        /repository\.ts$/.test(spec) ||
+        /\bRepository\b|\bcreate\w*Repository\b|\w+Repository\b/.test(names)
+      )
+        reaching.push(`${relative(ROOT, path)}: import ${names.replace(/\s+/g, ' ')} from '${spec}'`)
+    }
+  }
+  assert.deepEqual(
+    reaching,
+    [],
+    'call the module\u2019s service (re-export the record types it returns from there)',
+  )
+})
+
 test('[SRS-ARCH-625] no file that registers a route builds SQL: search filters reach the repository typed, and the repository writes the WHERE clause', () => {
   const routeFiles = sources(join(SRC, 'modules')).filter((p) =>
     /\bapp\.(get|post|put|patch|delete)\(/.test(readFileSync(p, 'utf8')),
@@ -280,69 +305,60 @@ test('[SRS-ARCH-623] every table has one owning writer: no repository writes a t
   assert.deepEqual(trespass, [])
 })
 
-/**
- * The reads across owners the HLD names (§10, read models): one query that joins another module's
- * tables where asking each owner's index.ts would cost a round trip per owner. Any other read of a
- * table a module does not own goes through the owner's index.ts. The writers beside an owner
- * (OTHER_WRITERS) read what they write and are not listed again.
- */
-const READ_MODELS: Record<string, string[]> = {
-  // Who holds which role in which organisation, for the access report's rows.
-  'access-report': ['organisations', 'user_roles', 'users'],
-  // Care-team and consent lists name the people and organisations they show.
-  care: ['organisations', 'user_roles', 'users'],
-  // The fixture loader (ADR-0030), never on a request path.
-  demo: ['patients'],
-  // The ingest statement takes the device's own daily quota with its count (ADR-0029).
-  'device-data': ['devices'],
-  // A device is registered into an organisation that must exist.
-  devices: ['organisations'],
-  // Retention and erasure walk the patients and their keys, by nature across owners.
-  erasure: ['patient_data_keys', 'patients'],
-  // The FHIR adapters present the resources of the modules behind them, paged by one keyset query.
-  fhir: ['care_team_members', 'device_bindings', 'devices', 'patients', 'readings', 'user_roles', 'users'],
-  // The principal directory builds a caller from the account, device or client behind a token.
-  identity: ['device_bindings', 'devices', 'oauth_clients', 'patients', 'user_roles', 'users'],
-  // The policy decision point's facts: the patient and the caller's relationships, one query (ADR-0008).
-  patients: ['break_glass_sessions', 'care_team_members', 'consents'],
-  // Summaries aggregate the readings in the database rather than moving them to the server.
-  'reading-summaries': ['readings'],
-  // A SMART app's registration is an OAuth client, listed for its organisation.
-  smart: ['oauth_clients'],
+/** The views of migrations/: `published_<table>` → the table it shows (ADR-0034). */
+function publishedViews(): Map<string, string> {
+  const dir = join(ROOT, 'migrations')
+  const views = new Map<string, string>()
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')))
+    for (const m of readFileSync(join(dir, file), 'utf8')
+      .replace(/--[^\n]*/g, '')
+      .matchAll(/CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+([a-z_]+)\s+AS\s+SELECT\b[\s\S]*?\bFROM\s+([a-z_]+)/g))
+      views.set(m[1] as string, m[2] as string)
+  return views
 }
 
-test('[SRS-ARCH-624] a repository reads another module\u2019s table only as a read model the HLD names; a new read across owners fails until it is named or goes through the owner', () => {
+test('[SRS-ARCH-624] a repository never names a table another module owns: it reads the published_<table> view the owner publishes (ADR-0034), and every view shows one table under its own name', () => {
   const layerOf = (path: string): string => {
     const parts = relative(SRC, path).split('/')
     return parts[0] === 'modules' ? (parts[1] as string) : (parts[0] as string)
   }
+  const views = publishedViews()
+  assert.ok(views.size >= 12, `published views: ${[...views.keys()].join(', ')}`)
+  // Each view is published_<the table it selects from>, and that table has an owner.
+  for (const [view, table] of views) {
+    assert.equal(view, `published_${table}`, `${view} shows ${table}`)
+    assert.ok(table in TABLE_OWNERS, `${view}: ${table} has no owner`)
+  }
   const tables = Object.keys(TABLE_OWNERS)
-  const word = new RegExp(`\\b(${tables.join('|')})\\b`, 'g')
-  const reads = new Map<string, Set<string>>()
+  // A bare table name: not part of a longer identifier (published_users is not users), nor a
+  // column alias (… AS consents).
+  const word = new RegExp(`(?<![a-z_.]|AS )(${tables.join('|')})(?![a-z_])`, 'g')
+  const published = new RegExp(`\\bpublished_(${tables.join('|')})(?![a-z_])`, 'g')
+  const trespass: string[] = []
+  const readers = new Set<string>()
   for (const path of sources(join(SRC, 'modules')).filter((p) => /repository\.ts$/.test(p))) {
     const reader = layerOf(path)
     const text = readFileSync(path, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '')
+    // Every string literal: SQL and the fragments a query is built from (a FROM clause in a constant).
     for (const literal of text.matchAll(STRING_LITERALS)) {
-      // SQL text only: a literal with a clause keyword in capitals (messages and names have none).
-      if (!/\b(?:FROM|JOIN|SELECT|UPDATE|INSERT|DELETE|WHERE)\b/.test(literal[0])) continue
       for (const m of literal[0].matchAll(word)) {
         const table = m[1] as string
         if (TABLE_OWNERS[table] === reader || (OTHER_WRITERS[table] ?? []).includes(reader)) continue
-        if (!reads.has(reader)) reads.set(reader, new Set())
-        reads.get(reader)?.add(table)
+        trespass.push(`${relative(ROOT, path)} names ${table} (owner ${TABLE_OWNERS[table]})`)
+      }
+      for (const m of literal[0].matchAll(published)) {
+        const view = `published_${m[1] as string}`
+        assert.ok(views.has(view), `${relative(ROOT, path)} reads ${view}, which no migration creates`)
+        readers.add(reader)
       }
     }
   }
-  assert.ok(reads.has('fhir') && reads.has('identity'), [...reads.keys()].join(', '))
-  const unnamed = [...reads].flatMap(([reader, read]) =>
-    [...read]
-      .filter((t) => !(READ_MODELS[reader] ?? []).includes(t))
-      .map((t) => `${reader} reads ${t} (owner ${TABLE_OWNERS[t]})`),
+  // The readers across owners today, so that a check that sees nothing fails rather than passes.
+  for (const reader of ['fhir', 'identity', 'patients', 'care', 'device-data'])
+    assert.ok(readers.has(reader), `${reader} reads published views: ${[...readers].join(', ')}`)
+  assert.deepEqual(
+    trespass,
+    [],
+    'read the owner\u2019s published_<table> view (add the columns you need to it), or ask its index.ts',
   )
-  assert.deepEqual(unnamed, [], 'name the read model in the HLD and here, or ask the owner')
-  // A named read model that no repository makes any more is stale: take it out.
-  const stale = Object.entries(READ_MODELS).flatMap(([reader, read]) =>
-    read.filter((t) => !reads.get(reader)?.has(t)).map((t) => `${reader} no longer reads ${t}`),
-  )
-  assert.deepEqual(stale, [])
 })

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import { assertValidFhir } from '../support/fhir.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 

@@ -183,9 +183,11 @@ describe('a FHIR search that names its patient (issue 17, goal 5)', () => {
         assert.equal(res.statusCode, 200, res.body)
         const statements = counted.log.statements
         return {
-          facts: statements.filter((s) => s.includes('EXISTS (SELECT 1 FROM care_team_members')).length,
-          listed: statements.filter((s) => s.includes('SELECT patient_id AS id FROM care_team_members'))
+          facts: statements.filter((s) => s.includes('EXISTS (SELECT 1 FROM published_care_team_members'))
             .length,
+          listed: statements.filter((s) =>
+            s.includes('SELECT patient_id AS id FROM published_care_team_members'),
+          ).length,
           entries: (res.json() as { entry?: unknown[] }).entry?.length ?? 0,
         }
       }

@@ -171,8 +171,6 @@ class HoldingRedis {
   readonly sockets = new Set<net.Socket>()
   holdPings = false
   readonly held: (() => void)[] = []
-  /** When the first held PING arrived (the readiness check's 2 s deadline runs from about then). */
-  firstHeldAt = 0
 
   async listen(): Promise<number> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
@@ -201,10 +199,8 @@ class HoldingRedis {
         const command = (name ?? '').toUpperCase()
         if (command === 'PING') {
           const reply = () => void socket.write('+PONG\r\n')
-          if (this.holdPings) {
-            if (this.held.length === 0) this.firstHeldAt = Date.now()
-            this.held.push(reply)
-          } else reply()
+          if (this.holdPings) this.held.push(reply)
+          else reply()
         } else if (command === 'INFO') {
           const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n'
           socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`)
@@ -273,8 +269,21 @@ describe('graceful shutdown', () => {
     dataDir = tempDir('shutdown')
     const redisPort = await redis.listen()
     // The configured database (PostgreSQL when DATABASE_URL is set); Redis is the holding stand-in.
+    // The readiness deadline and the Redis command deadline are set far beyond the test's steps, so
+    // the held PING keeps the request in flight for as long as the test needs, however loaded the
+    // machine (with the defaults, 2 s and 500 ms, the request answered on its own whenever SIGTERM
+    // and the refused connection took longer than that: CI saw it).
     const serving = await startServer(
-      childEnv(dataDir, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }, { externalServices: true }),
+      childEnv(
+        dataDir,
+        {
+          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          READINESS_TIMEOUT_MS: '60000',
+          REDIS_COMMAND_TIMEOUT_MS: '60000',
+          SHUTDOWN_TIMEOUT_MS: '60000',
+        },
+        { externalServices: true },
+      ),
     )
     proc = serving.proc
     const { address } = serving
@@ -302,7 +311,7 @@ describe('graceful shutdown', () => {
     const inFlight = get(
       `${address}/health/ready`,
       { headers: { 'x-request-id': requestId } },
-      30_000,
+      120_000,
     ).finally(() => {
       settled = true
     })
@@ -316,7 +325,7 @@ describe('graceful shutdown', () => {
     assert.ok(!proc.entries().some(completedFor), 'the request is still in flight in the server')
 
     proc.signal('SIGTERM')
-    await proc.waitForLog('shutting down', (e) => e.signal === 'SIGTERM', 10_000)
+    await proc.waitForLog('shutting down', (e) => e.signal === 'SIGTERM', 30_000)
     // The listener is closed at once: a new connection is refused while the request is pending.
     const refused = await until(
       'new connections to be refused',
@@ -324,15 +333,11 @@ describe('graceful shutdown', () => {
         const outcome = await connectOutcome(port)
         return outcome === 'ECONNREFUSED' ? outcome : undefined
       },
-      5_000,
+      30_000,
     )
     assert.equal(refused, 'ECONNREFUSED')
     assert.equal(settled, false, 'the in-flight request was not cut off')
     assert.ok(proc.running, 'the process waits for the in-flight request')
-    assert.ok(
-      Date.now() - redis.firstHeldAt < 1_800,
-      'PONG released before the readiness check deadline (2 s), so a 200 is possible',
-    )
 
     redis.releaseAll()
     const res = await inFlight

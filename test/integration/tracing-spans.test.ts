@@ -10,7 +10,7 @@ import { migrate, openDatabase, type Database } from '../../src/platform/db/inde
 import { startTracing, type Tracing } from '../../src/platform/observability/tracing.ts'
 import { createRedisClient } from '../../src/platform/redis/client.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
-import { freePort } from '../support/oauth.ts'
+import { freePort } from '../support/ports.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
 import { Proc, removeDir, tempDir, until } from './server-process.ts'
 

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/platform/observability/logger.ts'
 import { createRedisClient } from '../../src/platform/redis/client.ts'
 import { TEST_CHECKPOINT_PREFIX, testConfig } from './config.ts'
 import { LogSink } from './log-sink.ts'
+import { migratedPgliteImage } from './pglite-template.ts'
 
 export { LogSink }
 
@@ -28,8 +29,15 @@ export interface TestAppOptions {
   readonly routes?: readonly FastifyPluginAsync[]
 }
 
-export async function openTestDatabase(config: Config): Promise<Database> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, poolMax: 4 })
+export async function openTestDatabase(
+  config: Config,
+  options: { poolMax?: number } = {},
+): Promise<Database> {
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    poolMax: options.poolMax ?? 4,
+    pgliteImage: config.databaseUrl ? undefined : await migratedPgliteImage(),
+  })
   await migrate(db)
   return db
 }
@@ -80,8 +88,9 @@ export async function openIsolatedDatabase(
 ): Promise<{ db: Database; drop: () => Promise<void> }> {
   const url = 'databaseUrl' in options ? options.databaseUrl : process.env.DATABASE_URL
   if (!url) {
-    const db = await openDatabase({})
-    if (options.migrated !== false) await migrate(db)
+    const migrated = options.migrated !== false
+    const db = await openDatabase({ pgliteImage: migrated ? await migratedPgliteImage() : undefined })
+    if (migrated) await migrate(db)
     return { db, drop: () => db.close() }
   }
   const schema = `test_${randomBytes(6).toString('hex')}`

@@ -1,24 +1,11 @@
 // An app listening on a real loopback port whose PUBLIC_URL (the OAuth issuer) is that port, for
 // driving the authorization server with a real client library (openid-client).
-import { createServer } from 'node:net'
 import * as client from 'openid-client'
 import { createKeyring, keyringSealer } from '../../src/platform/crypto/keyring.ts'
 import { createClientStore } from '../../src/security/oauth-server/index.ts'
 import { createTestApp, type TestApp, type TestAppOptions } from './app.ts'
 import { TEST_KEYRING } from './config.ts'
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address()
-      srv.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
-}
+import { reservePort } from './ports.ts'
 
 export interface OAuthTestServer extends TestApp {
   readonly issuer: string
@@ -31,9 +18,15 @@ export interface OAuthTestServer extends TestApp {
 }
 
 export async function startOAuthTestServer(options: TestAppOptions = {}): Promise<OAuthTestServer> {
-  const port = await freePort()
+  const reservation = await reservePort()
+  const { port } = reservation
   const issuer = `http://127.0.0.1:${port}`
-  const t = await createTestApp({ ...options, env: { PUBLIC_URL: issuer, ...options.env } })
+  let t: TestApp
+  try {
+    t = await createTestApp({ ...options, env: { PUBLIC_URL: issuer, ...options.env } })
+  } finally {
+    await reservation.release()
+  }
   await t.app.listen({ port, host: '127.0.0.1' })
   const keyring = createKeyring(TEST_KEYRING)
   const clients = createClientStore({ db: t.db, sealer: keyringSealer(keyring) })

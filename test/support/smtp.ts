@@ -21,7 +21,7 @@ export interface TestSmtpServer {
 }
 
 /** Quoted-printable (RFC 2045 §6.7): soft line breaks removed, =XX octets decoded. */
-function decodeQuotedPrintable(text: string): string {
+export function decodeQuotedPrintable(text: string): string {
   const joined = text.replace(/=\r\n/g, '')
   return Buffer.from(
     joined.replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
@@ -31,14 +31,19 @@ function decodeQuotedPrintable(text: string): string {
 
 /** The text/plain part of a message nodemailer composed (single part or multipart/alternative). */
 function textPart(raw: string): string {
-  const start = raw.search(/Content-Type: text\/plain/i)
-  const part = start >= 0 ? raw.slice(start) : raw
-  const bodyStart = part.indexOf('\r\n\r\n')
-  const end = part.search(/\r\n--[^\r\n]+/)
-  const body = part.slice(bodyStart + 4, end > bodyStart ? end : undefined)
-  return /Content-Transfer-Encoding: quoted-printable/i.test(part.slice(0, bodyStart))
-    ? decodeQuotedPrintable(body)
-    : body
+  // Split at the message's own boundary lines, never at any line starting with "--": a
+  // quoted-printable soft break can fall just before "--" inside a base64url token, and cutting
+  // there handed a test a truncated reset link (an unknown token: 410 instead of 403).
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(raw)?.[1]
+  const parts = boundary ? raw.split(`\r\n--${boundary}`).slice(1) : [raw]
+  const part =
+    parts.find((p) => /^Content-Type: text\/plain/im.test(p.slice(0, p.indexOf('\r\n\r\n')))) ?? raw
+  const headersEnd = part.indexOf('\r\n\r\n')
+  // The transfer encoding is read from this part's own headers (in a single-part message, the
+  // message's: nodemailer may put it before Content-Type).
+  const headers = part.slice(0, headersEnd)
+  const body = part.slice(headersEnd + 4)
+  return /^Content-Transfer-Encoding: quoted-printable/im.test(headers) ? decodeQuotedPrintable(body) : body
 }
 
 export async function startTestSmtpServer(): Promise<TestSmtpServer> {

@@ -21,9 +21,9 @@ export async function actorsById(q: Queryable, ids: readonly string[]): Promise<
     `SELECT u.id, u.email,
             array_remove(array_agg(DISTINCT r.role), NULL) AS roles,
             array_remove(array_agg(DISTINCT o.name), NULL) AS organisations
-       FROM users u
-       LEFT JOIN user_roles r ON r.user_id = u.id
-       LEFT JOIN organisations o ON o.id = r.organisation_id
+       FROM published_users u
+       LEFT JOIN published_user_roles r ON r.user_id = u.id
+       LEFT JOIN published_organisations o ON o.id = r.organisation_id
       WHERE u.id = ANY($1::uuid[])
       GROUP BY u.id, u.email`,
     [uuids],

@@ -8,6 +8,7 @@ import { createAnomalyMonitor, type AnomalyMonitor } from './anomaly-monitor.ts'
 import { auditSearchRoutes } from './audit.routes.ts'
 import { auditEventRoutes } from './audit-event.fhir-routes.ts'
 import { securityEventRoutes } from './security-events.routes.ts'
+import { createSecurityEventService } from './security-events.service.ts'
 
 export { createAnomalyMonitor, type AnomalyMonitor, type RunReport } from './anomaly-monitor.ts'
 
@@ -39,7 +40,8 @@ export function auditRoutesV2(ctx: ModuleContext): FastifyPluginAsync {
   return async function auditRoutes(app) {
     const monitor = anomalyMonitorFor(ctx)
     await app.register(auditSearchRoutes(ctx))
-    await app.register(securityEventRoutes({ db: ctx.db, clock: ctx.clock, monitor, keyring: ctx.keyring }))
+    const events = createSecurityEventService({ db: ctx.db, clock: ctx.clock, keyring: ctx.keyring })
+    await app.register(securityEventRoutes({ events, monitor }))
     app.addHook('onReady', async () => monitor.start(ctx.config.anomalies.intervalSeconds))
     app.addHook('onClose', async () => monitor.stop())
   }

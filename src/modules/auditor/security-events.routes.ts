@@ -7,15 +7,10 @@
 // 'security-events.manage' (platform administrators; rules.ts).
 
 import { Type, type Static } from 'typebox'
-import { AppError } from '../../platform/http/errors.ts'
 import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { AnomalyMonitor } from './anomaly-monitor.ts'
 import { presentSecurityEvent, SECURITY_EVENT_KINDS, SecurityEventView } from './security-event.presenter.ts'
-import { acknowledgeEvent, findEvent, listEvents } from './security-events.repository.ts'
-import type { Database } from '../../platform/db/index.ts'
-import type { Keyring } from '../../platform/crypto/keyring.ts'
-import { isInstantInRange } from '../../platform/http/calendar.ts'
-import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
+import type { SecurityEventService } from './security-events.service.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const ListQuery = Type.Object(
@@ -43,29 +38,11 @@ const ScanReport = Type.Object({
   deliveryFailures: Type.Integer(),
 })
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-// Cursors are sealed with the server's tag: a forged or altered one is a 400 (ADR-0015).
-function decodeCursor(cursor: string, seal: CursorSeal): { createdAt: Date; id: string } {
-  const content = seal.open(cursor)
-  const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
-  const createdAt = new Date(iso ?? '')
-  if (!id || !UUID.test(id) || !isInstantInRange(createdAt)) {
-    throw new AppError('VALIDATION_FAILED', 'the cursor is not one this server issued', {
-      errors: [{ pointer: '/querystring/cursor', detail: 'unknown cursor' }],
-    })
-  }
-  return { createdAt, id }
-}
-
 export function securityEventRoutes(deps: {
-  db: Database
-  clock: () => Date
+  events: SecurityEventService
   monitor: AnomalyMonitor
-  keyring: Pick<Keyring, 'blindIndex'>
 }): RoutePlugin {
-  const { db, clock, monitor } = deps
-  const seal = cursorSeal(deps.keyring, 'security events')
+  const { events, monitor } = deps
   return async function securityEvents(app) {
     const config = { policy: 'security-events.read' } as const
     const manage = { policy: 'security-events.manage' } as const
@@ -84,21 +61,8 @@ export function securityEventRoutes(deps: {
       },
       async (request) => {
         const q = request.query
-        const limit = q.limit ?? 50
-        const rows = await listEvents(db, {
-          kind: q.kind,
-          subject: q.subject,
-          acknowledged: q.acknowledged,
-          limit: limit + 1,
-          after: q.cursor ? decodeCursor(q.cursor, seal) : undefined,
-        })
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        const next =
-          rows.length > limit && last
-            ? seal.seal(Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url'))
-            : null
-        return { events: page.map(presentSecurityEvent), next }
+        const page = await events.list({ ...q, limit: q.limit ?? 50 })
+        return { events: page.events.map(presentSecurityEvent), next: page.next }
       },
     )
 
@@ -114,10 +78,7 @@ export function securityEventRoutes(deps: {
         },
       },
       async (request) => {
-        const { id } = request.params
-        const event = await findEvent(db, id)
-        if (!event) throw new AppError('NOT_FOUND', 'No security event with this id')
-        return presentSecurityEvent(event)
+        return presentSecurityEvent(await events.find(request.params.id))
       },
     )
 
@@ -136,9 +97,7 @@ export function securityEventRoutes(deps: {
         const by = (request.principal as { id: string }).id
         const { id } = request.params
         ;(request as unknown as { auditResourceId: string }).auditResourceId = id
-        const event = await acknowledgeEvent(db, id, by, clock())
-        if (!event) throw new AppError('NOT_FOUND', 'No security event with this id')
-        return presentSecurityEvent(event)
+        return presentSecurityEvent(await events.acknowledge(id, by))
       },
     )
 

@@ -5,11 +5,9 @@
 // list the sessions for review and mark them reviewed (/api/v2/break-glass). ADR-0008.
 
 import { Type } from 'typebox'
-import { AppError } from '../../platform/http/errors.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
-import type { BreakGlassRecord, CareRepository } from './repository.ts'
-import { BREAK_GLASS_MINUTES, type BreakGlassService } from './service.ts'
+import { BREAK_GLASS_MINUTES, type BreakGlassRecord, type BreakGlassService } from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
@@ -62,11 +60,8 @@ const present = (s: BreakGlassRecord) => ({
   reviewedBy: s.reviewedBy,
 })
 
-export function breakGlassRoutes(
-  ctx: ModuleContext,
-  deps: { repo: CareRepository; breakGlass: BreakGlassService },
-): RoutePlugin {
-  const { repo, breakGlass } = deps
+export function breakGlassRoutes(ctx: ModuleContext, deps: { breakGlass: BreakGlassService }): RoutePlugin {
+  const { breakGlass } = deps
   return async function breakGlassPlugin(app) {
     const tags = ['Break-glass']
 
@@ -117,7 +112,7 @@ export function breakGlassRoutes(
         },
       },
       async (request) => ({
-        sessions: (await repo.listBreakGlass({ reviewed: request.query.reviewed })).map(present),
+        sessions: (await breakGlass.list({ reviewed: request.query.reviewed })).map(present),
       }),
     )
 
@@ -132,15 +127,8 @@ export function breakGlassRoutes(
           response: { 200: SessionView, 404: problem('No such session') },
         },
       },
-      async (request) => {
-        const reviewed = await repo.reviewBreakGlass(
-          request.params.id,
-          (request.principal as Principal).id,
-          ctx.clock(),
-        )
-        if (!reviewed) throw new AppError('NOT_FOUND', 'No such break-glass session')
-        return present(reviewed)
-      },
+      async (request) =>
+        present(await breakGlass.review(request.params.id, (request.principal as Principal).id)),
     )
   }
 }

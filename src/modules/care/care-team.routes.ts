@@ -5,9 +5,8 @@
 // decision point on every decision, so adding or removing takes effect on the next request.
 
 import { Type } from 'typebox'
-import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
-import type { CareRepository, CareTeamMember } from './repository.ts'
+import type { CareTeamMember, CareTeamService } from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
 import { noContent, type RoutePlugin } from '../../platform/http/typed-routes.ts'
 
@@ -27,8 +26,8 @@ const present = (m: CareTeamMember) => ({
   addedAt: iso(m.addedAt),
 })
 
-export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository }): RoutePlugin {
-  const { repo } = deps
+export function careTeamRoutes(ctx: ModuleContext, deps: { team: CareTeamService }): RoutePlugin {
+  const { team } = deps
   return async function careTeams(app) {
     const config = { policy: 'care-team.manage' } as const
     const tags = ['Care teams']
@@ -48,7 +47,7 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
       async (request) => {
         const id = request.params.id
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
-        return { patientId: id, members: (await repo.careTeam(id)).map(present) }
+        return { patientId: id, members: (await team.members(id)).map(present) }
       },
     )
 
@@ -74,33 +73,17 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
       async (request, reply) => {
         const { id, userId } = request.params
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
-        const patient = await ctx.patients.get(id)
-        if (!patient) throw new AppError('NOT_FOUND')
-        // Segregation of duties (ADR-0012): nobody puts themselves in a care team, and an account
-        // that holds an administrative role never joins one.
-        await request.authorize('access.grant', {
-          type: 'care-team',
-          id: userId,
-          organisationId: patient.organisationId,
-          grant: { userId, kind: 'care-team' },
-        })
-        if (
-          patient.organisationId === null ||
-          !(await repo.holdsRole(userId, 'clinician', patient.organisationId))
-        ) {
-          throw new AppError(
-            'UNPROCESSABLE',
-            "Only a clinician of the patient's organisation joins the care team",
-          )
-        }
-        const added = await repo.addToCareTeam({
-          patientId: id,
-          userId,
-          organisationId: patient.organisationId,
-          addedBy: request.principal?.kind === 'user' ? request.principal.id : null,
-          now: ctx.clock(),
-        })
-        const member = (await repo.careTeam(id)).find((m) => m.userId === userId) as CareTeamMember
+        const addedBy = request.principal?.kind === 'user' ? request.principal.id : null
+        const { member, added } = await team.add(id, userId, addedBy, (organisationId) =>
+          // Segregation of duties (ADR-0012): nobody puts themselves in a care team, and an account
+          // that holds an administrative role never joins one.
+          request.authorize('access.grant', {
+            type: 'care-team',
+            id: userId,
+            organisationId,
+            grant: { userId, kind: 'care-team' },
+          }),
+        )
         return reply.code(added ? 201 : 200).send(present(member))
       },
     )
@@ -119,8 +102,7 @@ export function careTeamRoutes(ctx: ModuleContext, deps: { repo: CareRepository 
       async (request, reply) => {
         const { id, userId } = request.params
         await request.authorize('care-team.manage', { type: 'care-team', id, patientId: id })
-        if (!(await repo.removeFromCareTeam(id, userId)))
-          throw new AppError('NOT_FOUND', 'The user is not in this care team')
+        await team.remove(id, userId)
         return noContent(reply)
       },
     )

@@ -5,11 +5,10 @@
 
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AppError } from '../../platform/http/errors.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
 import type { UserService } from '../users/index.ts'
-import type { CareRepository, OrganisationRecord } from './repository.ts'
+import type { OrganisationDirectory, OrganisationRecord } from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
@@ -32,21 +31,19 @@ const present = (o: OrganisationRecord) => ({ id: o.id, name: o.name, createdAt:
 /** 404 for an organisation the caller may not manage users of, or that does not exist. */
 export async function authorizeOrganisation(
   request: FastifyRequest,
-  repo: CareRepository,
+  directory: OrganisationDirectory,
   organisationId: string,
   action = 'users.manage',
 ): Promise<OrganisationRecord> {
   await request.authorize(action, { type: 'organisations', id: organisationId, organisationId })
-  const organisation = await repo.findOrganisation(organisationId)
-  if (!organisation) throw new AppError('NOT_FOUND', 'No such organisation')
-  return organisation
+  return directory.get(organisationId)
 }
 
 export function organisationRoutes(
   ctx: ModuleContext,
-  deps: { users: UserService; repo: CareRepository },
+  deps: { users: UserService; directory: OrganisationDirectory },
 ): RoutePlugin {
-  const { users, repo } = deps
+  const { users, directory } = deps
   return async function organisations(app) {
     const tags = ['Organisations']
 
@@ -82,7 +79,7 @@ export function organisationRoutes(
         const now = ctx.clock()
         const visible: OrganisationRecord[] = []
         // Decided one by one by the policy decision point (pure for organisation resources: no facts to load).
-        for (const o of await repo.listOrganisations()) {
+        for (const o of await directory.list()) {
           const d = await ctx.pdp.decide(
             principal,
             'users.manage',
@@ -109,7 +106,7 @@ export function organisationRoutes(
           },
         },
       },
-      async (request) => present(await authorizeOrganisation(request, repo, request.params.id)),
+      async (request) => present(await authorizeOrganisation(request, directory, request.params.id)),
     )
   }
 }

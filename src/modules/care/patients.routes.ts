@@ -9,8 +9,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import type { ModuleContext } from '../context.ts'
 import type { Patient } from '../patients/index.ts'
 import { authorizeOrganisation } from './organisations.routes.ts'
-import type { CareRepository } from './repository.ts'
-import type { PatientRecordService } from './service.ts'
+import type { OrganisationDirectory, PatientRecordService } from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
@@ -92,9 +91,9 @@ const present = (p: Patient): Static<typeof PatientView> => ({
 
 export function patientRoutes(
   ctx: ModuleContext,
-  deps: { repo: CareRepository; records: PatientRecordService },
+  deps: { directory: OrganisationDirectory; records: PatientRecordService },
 ): RoutePlugin {
-  const { repo, records } = deps
+  const { directory, records } = deps
   return async function patients(app) {
     const tags = ['Patients']
 
@@ -117,7 +116,12 @@ export function patientRoutes(
         },
       },
       async (request, reply) => {
-        const organisation = await authorizeOrganisation(request, repo, request.params.id, 'patients.manage')
+        const organisation = await authorizeOrganisation(
+          request,
+          directory,
+          request.params.id,
+          'patients.manage',
+        )
         const created = await records.create(organisation.id, request.body, (tx, entry) =>
           request.auditInTransaction(tx, entry),
         )

@@ -112,14 +112,14 @@ export function createCareRepository(db: Database) {
   return {
     async listOrganisations(): Promise<OrganisationRecord[]> {
       const { rows } = await db.query<{ id: string; name: string; created_at: Date | string }>(
-        'SELECT id, name, created_at FROM organisations ORDER BY name',
+        'SELECT id, name, created_at FROM published_organisations ORDER BY name',
       )
       return rows.map((r) => ({ id: r.id, name: r.name, createdAt: d(r.created_at) }))
     },
 
     async findOrganisation(id: string): Promise<OrganisationRecord | undefined> {
       const { rows } = await db.query<{ id: string; name: string; created_at: Date | string }>(
-        'SELECT id, name, created_at FROM organisations WHERE id = $1',
+        'SELECT id, name, created_at FROM published_organisations WHERE id = $1',
         [id],
       )
       const r = rows[0]
@@ -136,7 +136,7 @@ export function createCareRepository(db: Database) {
         roles: string[]
       }>(
         `SELECT u.id, u.email, u.display_name, u.status, array_agg(r.role ORDER BY r.role) AS roles
-           FROM users u JOIN user_roles r ON r.user_id = u.id
+           FROM published_users u JOIN published_user_roles r ON r.user_id = u.id
           WHERE r.organisation_id = $1
           GROUP BY u.id, u.email, u.display_name, u.status
           ORDER BY u.email`,
@@ -160,8 +160,8 @@ export function createCareRepository(db: Database) {
         roles: string[] | null
       }>(
         `SELECT u.id, u.email, u.display_name, u.status,
-                (SELECT array_agg(r.role ORDER BY r.role) FROM user_roles r WHERE r.user_id = u.id AND r.organisation_id = $1) AS roles
-           FROM users u WHERE u.id = $2`,
+                (SELECT array_agg(r.role ORDER BY r.role) FROM published_user_roles r WHERE r.user_id = u.id AND r.organisation_id = $1) AS roles
+           FROM published_users u WHERE u.id = $2`,
         [organisationId, userId],
       )
       const r = rows[0]
@@ -173,7 +173,7 @@ export function createCareRepository(db: Database) {
     /** The organisations a user's roles are held in, and whether they hold a platform-wide role. */
     async scopesOfUser(userId: string): Promise<{ organisations: string[]; global: boolean } | undefined> {
       const { rows } = await db.query<{ organisation_id: string | null; role: string | null }>(
-        'SELECT r.organisation_id, r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id WHERE u.id = $1',
+        'SELECT r.organisation_id, r.role FROM published_users u LEFT JOIN published_user_roles r ON r.user_id = u.id WHERE u.id = $1',
         [userId],
       )
       if (rows.length === 0) return undefined
@@ -187,7 +187,7 @@ export function createCareRepository(db: Database) {
     /** What an account receiving a grant holds now (the policy's segregation-of-duties facts, ADR-0012). */
     async granteeFacts(userId: string): Promise<{ exists: boolean; roles: string[] }> {
       const { rows } = await db.query<{ role: string | null }>(
-        'SELECT r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id WHERE u.id = $1',
+        'SELECT r.role FROM published_users u LEFT JOIN published_user_roles r ON r.user_id = u.id WHERE u.id = $1',
         [userId],
       )
       return {
@@ -198,7 +198,7 @@ export function createCareRepository(db: Database) {
 
     async holdsRole(userId: string, role: string, organisationId: string): Promise<boolean> {
       const { rows } = await db.query(
-        'SELECT 1 FROM user_roles WHERE user_id = $1 AND role = $2 AND organisation_id = $3',
+        'SELECT 1 FROM published_user_roles WHERE user_id = $1 AND role = $2 AND organisation_id = $3',
         [userId, role, organisationId],
       )
       return rows.length > 0
@@ -212,7 +212,7 @@ export function createCareRepository(db: Database) {
         created_at: Date | string
       }>(
         `SELECT c.user_id, u.display_name, c.organisation_id, c.created_at
-           FROM care_team_members c JOIN users u ON u.id = c.user_id
+           FROM care_team_members c JOIN published_users u ON u.id = c.user_id
           WHERE c.patient_id = $1 ORDER BY c.created_at, c.user_id`,
         [patientId],
       )
@@ -251,8 +251,8 @@ export function createCareRepository(db: Database) {
     async isConsentGrantee(kind: 'user' | 'organisation', id: string): Promise<boolean> {
       const sql =
         kind === 'organisation'
-          ? 'SELECT 1 FROM organisations WHERE id = $1'
-          : "SELECT 1 FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.id = $1 AND u.status = 'active' AND r.role IN ('clinician', 'caregiver')"
+          ? 'SELECT 1 FROM published_organisations WHERE id = $1'
+          : "SELECT 1 FROM published_users u JOIN published_user_roles r ON r.user_id = u.id WHERE u.id = $1 AND u.status = 'active' AND r.role IN ('clinician', 'caregiver')"
       const { rows } = await db.query(sql, [id])
       return rows.length > 0
     },

@@ -1,8 +1,9 @@
 // The care module's use cases (issue 14: handlers translate HTTP, services hold the use cases).
 // Consents: a patient grants, lists and revokes; each grant and revocation is one transaction with
 // its audit entry and its outbox event (ADR-0006, ADR-0008, ADR-0020). Break-glass: opening a
-// session is one transaction with its audit entry. Patient records: creating one is one transaction
-// with its audit entry.
+// session is one transaction with its audit entry; administrators list and review sessions.
+// Patient records: creating one is one transaction with its audit entry. Care teams: only a
+// clinician of the patient's organisation joins. Organisations: their records, members and roles.
 
 import { randomUUID } from 'node:crypto'
 import type { AuditEntryInput } from '../../audit/index.ts'
@@ -10,7 +11,18 @@ import type { Database, Queryable } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { recordEvent } from '../events/index.ts'
 import type { Demographics, Patient, PatientService } from '../patients/index.ts'
-import type { BreakGlassRecord, CareRepository, ConsentRecord } from './repository.ts'
+import type { Role, UserService } from '../users/index.ts'
+import type {
+  BreakGlassRecord,
+  CareRepository,
+  CareTeamMember,
+  ConsentRecord,
+  MemberRecord,
+  OrganisationRecord,
+} from './repository.ts'
+
+// The records the use cases return: the routes present them without reaching the repository.
+export type { BreakGlassRecord, CareTeamMember, ConsentRecord, MemberRecord, OrganisationRecord }
 
 /** How long a break-glass session lasts (the database refuses a longer one). */
 export const BREAK_GLASS_MINUTES = 60
@@ -157,6 +169,18 @@ export function createBreakGlassService(deps: { db: Database; repo: CareReposito
         return created
       })
     },
+
+    /** The sessions for review, newest first; optionally only the reviewed or the unreviewed ones. */
+    list(filter: { reviewed?: boolean | undefined }): Promise<BreakGlassRecord[]> {
+      return repo.listBreakGlass(filter)
+    },
+
+    /** Marks a session reviewed; the first review stands (a second keeps the first reviewer). */
+    async review(sessionId: string, reviewedBy: string): Promise<BreakGlassRecord> {
+      const reviewed = await repo.reviewBreakGlass(sessionId, reviewedBy, clock())
+      if (!reviewed) throw new AppError('NOT_FOUND', 'No such break-glass session')
+      return reviewed
+    },
   }
 }
 
@@ -198,3 +222,112 @@ export function createPatientRecordService(deps: {
 }
 
 export type PatientRecordService = ReturnType<typeof createPatientRecordService>
+
+export function createCareTeamService(deps: {
+  repo: CareRepository
+  patients: Pick<PatientService, 'get'>
+  clock: () => Date
+}) {
+  const { repo, patients, clock } = deps
+  return {
+    /** The clinicians in a patient's care team, in the order they joined. */
+    members(patientId: string): Promise<CareTeamMember[]> {
+      return repo.careTeam(patientId)
+    },
+
+    /**
+     * Puts a clinician of the patient's organisation in the team (idempotent; added: false when
+     * already there). authorizeGrant is the caller's segregation-of-duties check, run once the
+     * patient's organisation is known and before the clinician rule.
+     */
+    async add(
+      patientId: string,
+      userId: string,
+      addedBy: string | null,
+      authorizeGrant: (organisationId: string | null) => Promise<unknown>,
+    ): Promise<{ member: CareTeamMember; added: boolean }> {
+      const patient = await patients.get(patientId)
+      if (!patient) throw new AppError('NOT_FOUND')
+      await authorizeGrant(patient.organisationId)
+      if (
+        patient.organisationId === null ||
+        !(await repo.holdsRole(userId, 'clinician', patient.organisationId))
+      ) {
+        throw new AppError(
+          'UNPROCESSABLE',
+          "Only a clinician of the patient's organisation joins the care team",
+        )
+      }
+      const added = await repo.addToCareTeam({
+        patientId,
+        userId,
+        organisationId: patient.organisationId,
+        addedBy,
+        now: clock(),
+      })
+      const member = (await repo.careTeam(patientId)).find((m) => m.userId === userId) as CareTeamMember
+      return { member, added }
+    },
+
+    /** Takes a member out of the team; one who is not in it answers 404. */
+    async remove(patientId: string, userId: string): Promise<void> {
+      if (!(await repo.removeFromCareTeam(patientId, userId)))
+        throw new AppError('NOT_FOUND', 'The user is not in this care team')
+    },
+  }
+}
+
+export type CareTeamService = ReturnType<typeof createCareTeamService>
+
+export function createOrganisationDirectory(deps: {
+  repo: CareRepository
+  users: Pick<UserService, 'addRole' | 'removeRole'>
+}) {
+  const { repo, users } = deps
+  return {
+    /** Every organisation, by name (the caller filters what it may see). */
+    list(): Promise<OrganisationRecord[]> {
+      return repo.listOrganisations()
+    },
+
+    /** One organisation; 404 when there is none. */
+    async get(organisationId: string): Promise<OrganisationRecord> {
+      const organisation = await repo.findOrganisation(organisationId)
+      if (!organisation) throw new AppError('NOT_FOUND', 'No such organisation')
+      return organisation
+    },
+
+    /** The organisations a user's roles are held in, and whether one is platform-wide; 404 for no such user. */
+    async scopesOfUser(userId: string): Promise<{ organisations: string[]; global: boolean }> {
+      const scopes = await repo.scopesOfUser(userId)
+      if (!scopes) throw new AppError('NOT_FOUND', 'No such user')
+      return scopes
+    },
+
+    /** The users holding a role in the organisation, with the roles they hold there. */
+    members(organisationId: string): Promise<MemberRecord[]> {
+      return repo.listMembers(organisationId)
+    },
+
+    /** A user with the roles they hold in the organisation (none when not in it); 404 for no such user. */
+    async member(organisationId: string, userId: string): Promise<MemberRecord> {
+      const member = await repo.member(organisationId, userId)
+      if (!member) throw new AppError('NOT_FOUND', 'No such user')
+      return member
+    },
+
+    /** Gives a user a role in the organisation (idempotent) and answers the member as they are now. */
+    async addRole(organisationId: string, userId: string, role: Role): Promise<MemberRecord> {
+      await users.addRole(userId, { role, organisationId })
+      return (await repo.member(organisationId, userId)) as MemberRecord
+    },
+
+    /** Takes a role in the organisation away; 404 when the user does not hold it there. */
+    async removeRole(organisationId: string, userId: string, role: Role): Promise<void> {
+      if (!(await users.removeRole(userId, { role, organisationId })))
+        throw new AppError('NOT_FOUND', 'The user does not hold this role here')
+    },
+  }
+}
+
+export type OrganisationDirectory = ReturnType<typeof createOrganisationDirectory>

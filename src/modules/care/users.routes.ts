@@ -8,16 +8,11 @@ import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import { revokeAllForAccount } from '../../security/oauth-server/index.ts'
 import type { ModuleContext } from '../context.ts'
-import {
-  resetSecondFactor,
-  secondFactorRequired,
-  type UserRepository,
-  type UserService,
-} from '../users/index.ts'
+import { resetSecondFactor, secondFactorRequired, type UserService } from '../users/index.ts'
 import { inviteUser } from './invite-user.ts'
 import { authorizeOrganisation } from './organisations.routes.ts'
-import type { CareRepository, MemberRecord } from './repository.ts'
-import { IdParam, OrganisationRoleSchema, problem, Uuid, type OrganisationRole } from './schemas.ts'
+import type { MemberRecord, OrganisationDirectory } from './service.ts'
+import { IdParam, OrganisationRoleSchema, problem, Uuid } from './schemas.ts'
 import { noContent, type RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const InviteBody = Type.Object(
@@ -77,11 +72,10 @@ const present = (m: MemberRecord) => ({
  */
 export async function authorizeUser(
   request: FastifyRequest,
-  repo: CareRepository,
+  directory: OrganisationDirectory,
   userId: string,
 ): Promise<void> {
-  const scopes = await repo.scopesOfUser(userId)
-  if (!scopes) throw new AppError('NOT_FOUND', 'No such user')
+  const scopes = await directory.scopesOfUser(userId)
   const targets: Array<string | null> = [...scopes.organisations]
   if (scopes.global || targets.length === 0) targets.push(null)
   for (const organisationId of targets)
@@ -90,9 +84,9 @@ export async function authorizeUser(
 
 export function userRoutes(
   ctx: ModuleContext,
-  deps: { users: UserService; userRepo: UserRepository; repo: CareRepository },
+  deps: { users: UserService; directory: OrganisationDirectory },
 ): RoutePlugin {
-  const { users, userRepo, repo } = deps
+  const { users, directory } = deps
   return async function organisationUsers(app) {
     const config = { policy: 'users.manage' } as const
     const tags = ['Organisations']
@@ -115,7 +109,7 @@ export function userRoutes(
         },
       },
       async (request, reply) => {
-        const organisation = await authorizeOrganisation(request, repo, request.params.id)
+        const organisation = await authorizeOrganisation(request, directory, request.params.id)
         const body = request.body
         const invitation = await inviteUser(
           { users, mailer: ctx.mailer, publicUrl: ctx.config.publicUrl, logger: ctx.logger },
@@ -127,7 +121,7 @@ export function userRoutes(
             requestId: request.id,
           },
         )
-        const member = (await repo.member(organisation.id, invitation.user.id)) as MemberRecord
+        const member = await directory.member(organisation.id, invitation.user.id)
         return reply.code(201).send({ ...present(member), invitationMailed: invitation.mailed })
       },
     )
@@ -147,8 +141,8 @@ export function userRoutes(
         },
       },
       async (request) => {
-        const organisation = await authorizeOrganisation(request, repo, request.params.id)
-        return { users: (await repo.listMembers(organisation.id)).map(present) }
+        const organisation = await authorizeOrganisation(request, directory, request.params.id)
+        return { users: (await directory.members(organisation.id)).map(present) }
       },
     )
 
@@ -171,11 +165,10 @@ export function userRoutes(
       },
       async (request) => {
         const { id, userId, role } = request.params
-        const organisation = await authorizeOrganisation(request, repo, id)
-        const member = await repo.member(organisation.id, userId)
-        if (!member) throw new AppError('NOT_FOUND', 'No such user')
+        const organisation = await authorizeOrganisation(request, directory, id)
+        const member = await directory.member(organisation.id, userId)
         // Someone not yet in this organisation: only who may manage that account everywhere it is may bring it in.
-        if (member.roles.length === 0) await authorizeUser(request, repo, userId)
+        if (member.roles.length === 0) await authorizeUser(request, directory, userId)
         // Segregation of duties (ADR-0012): never to oneself; never health-data access to an
         // administrator's account, nor administration to an account that reaches health data.
         await request.authorize('access.grant', {
@@ -184,8 +177,7 @@ export function userRoutes(
           organisationId: organisation.id,
           grant: { userId, kind: 'role', role },
         })
-        await users.addRole(userId, { role, organisationId: organisation.id })
-        return present((await repo.member(organisation.id, userId)) as MemberRecord)
+        return present(await directory.addRole(organisation.id, userId, role))
       },
     )
 
@@ -207,14 +199,8 @@ export function userRoutes(
       },
       async (request, reply) => {
         const { id, userId, role } = request.params
-        const organisation = await authorizeOrganisation(request, repo, id)
-        if (
-          !(await userRepo.removeRole(userId, {
-            role: role as OrganisationRole,
-            organisationId: organisation.id,
-          }))
-        )
-          throw new AppError('NOT_FOUND', 'The user does not hold this role here')
+        const organisation = await authorizeOrganisation(request, directory, id)
+        await directory.removeRole(organisation.id, userId, role)
         return noContent(reply)
       },
     )
@@ -246,7 +232,7 @@ export function userRoutes(
       },
       async (request, reply) => {
         const userId = request.params.id
-        await authorizeUser(request, repo, userId)
+        await authorizeUser(request, directory, userId)
         if (request.principal?.kind === 'user' && request.principal.id === userId) {
           throw new AppError(
             'SEGREGATION_OF_DUTIES',
@@ -303,7 +289,7 @@ export function userRoutes(
         },
         async (request) => {
           const userId = request.params.id
-          await authorizeUser(request, repo, userId)
+          await authorizeUser(request, directory, userId)
           if (status === 'disabled' && request.principal?.kind === 'user' && request.principal.id === userId)
             throw new AppError('CANNOT_DISABLE_SELF')
           await users.setStatus(userId, status)

@@ -16,7 +16,9 @@ export async function addCareTeamMember(
 }
 
 export async function patientRecordOfUser(q: Queryable, userId: string): Promise<string | undefined> {
-  const { rows } = await q.query<{ id: string }>('SELECT id FROM patients WHERE user_id = $1', [userId])
+  const { rows } = await q.query<{ id: string }>('SELECT id FROM published_patients WHERE user_id = $1', [
+    userId,
+  ])
   return rows[0]?.id
 }
 

@@ -6,8 +6,7 @@
 import type { Static } from 'typebox'
 import type { Keyring } from '../../platform/crypto/keyring.ts'
 import type { Database } from '../../platform/db/index.ts'
-import { isInstantInRange } from '../../platform/http/calendar.ts'
-import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
+import { cursorSeal, openPosition, sealPosition, type CursorSeal } from '../../platform/http/cursor.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { PatientCipher } from '../patients/index.ts'
 import { openReading } from './reading-content.ts'
@@ -15,26 +14,22 @@ import { queryReadings, type ReadingRow } from './repository.ts'
 import type { ReadingOut } from './schema.v2.ts'
 import { formatDeviceTime, parseDeviceTime } from './validate-reading.ts'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 /** The keyed seal of reading-list cursors: a forged or altered cursor is a 400, never a query (ADR-0015). */
 export const readingCursorSeal = (keyring: Pick<Keyring, 'blindIndex'>): CursorSeal =>
   cursorSeal(keyring, 'device data')
 
 export function encodeCursor(row: Pick<ReadingRow, 'effectiveAt' | 'id'>, seal: CursorSeal): string {
-  return seal.seal(Buffer.from(`${row.effectiveAt.toISOString()}|${row.id}`).toString('base64url'))
+  return sealPosition(seal, row.effectiveAt, row.id)
 }
 
 export function decodeCursor(cursor: string, seal: CursorSeal): { effectiveAt: Date; id: string } {
-  const content = seal.open(cursor)
-  const [at, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
-  const effectiveAt = new Date(at ?? '')
-  if (!id || !UUID.test(id) || !isInstantInRange(effectiveAt)) {
+  const position = openPosition(seal, cursor)
+  if (!position) {
     throw new AppError('VALIDATION_FAILED', 'The cursor is not one this API gave', {
       errors: [{ pointer: '/querystring/cursor', detail: 'invalid cursor' }],
     })
   }
-  return { effectiveAt, id }
+  return { effectiveAt: position.at, id: position.id }
 }
 
 export async function presentReading(

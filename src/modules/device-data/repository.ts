@@ -2,7 +2,7 @@
 // parameters always bound, rows turned into plain values; bigint normalised with Number() (PGlite
 // gives numbers, pg strings).
 
-import type { Queryable } from '../../platform/db/index.ts'
+import { arrayParam, type Queryable } from '../../platform/db/index.ts'
 
 export interface ReadingRow {
   readonly id: string
@@ -29,69 +29,35 @@ export interface StoredKey {
   readonly contentIndex: string
 }
 
-const COLUMNS = [
-  'id',
-  'patient_id',
-  'device_id',
-  'code',
-  'category',
-  'effective_at',
-  'effective_offset_minutes',
-  'received_at',
-  'client_reading_id',
-  'sequence',
-  'value_sealed',
-  'content_index',
-  'source',
-] as const
+/** Each column of a stored reading: its name, its SQL type and its value, in one place. */
+const READING_COLUMNS: readonly (readonly [string, string, (r: ReadingRow) => string | number | null])[] = [
+  ['id', 'uuid', (r) => r.id],
+  ['patient_id', 'uuid', (r) => r.patientId],
+  ['device_id', 'uuid', (r) => r.deviceId],
+  ['code', 'text', (r) => r.code],
+  ['category', 'text', (r) => r.category],
+  ['effective_at', 'timestamptz', (r) => r.effectiveAt.toISOString()],
+  ['effective_offset_minutes', 'smallint', (r) => r.offsetMinutes],
+  ['received_at', 'timestamptz', (r) => r.receivedAt.toISOString()],
+  ['client_reading_id', 'text', (r) => r.clientReadingId],
+  ['sequence', 'bigint', (r) => r.sequence],
+  ['value_sealed', 'text', (r) => r.valueSealed],
+  ['content_index', 'text', (r) => r.contentIndex],
+  ['source', 'text', (r) => r.source],
+]
 
-/** Each column's SQL array type, in COLUMNS order. */
-const COLUMN_TYPES = [
-  'uuid',
-  'uuid',
-  'uuid',
-  'text',
-  'text',
-  'timestamptz',
-  'smallint',
-  'timestamptz',
-  'text',
-  'bigint',
-  'text',
-  'text',
-  'text',
-] as const
-
-/** A row's values in COLUMNS order. */
-function rowValues(r: ReadingRow): unknown[] {
-  return [
-    r.id,
-    r.patientId,
-    r.deviceId,
-    r.code,
-    r.category,
-    r.effectiveAt.toISOString(),
-    r.offsetMinutes,
-    r.receivedAt.toISOString(),
-    r.clientReadingId,
-    r.sequence,
-    r.valueSealed,
-    r.contentIndex,
-    r.source,
-  ]
-}
+/** "id, patient_id, …": the column list of every insert and select of readings here. */
+const COLUMN_LIST = READING_COLUMNS.map(([name]) => name).join(', ')
 
 /**
- * The rows as one array per column, appended to `params` after any already there, and the
- * `SELECT * FROM unnest(…)` that turns them back into rows in the same order: 13 parameters for
+ * The rows as one array parameter per column, appended to `params` after any already there, and
+ * the `SELECT * FROM unnest(…)` that turns them back into rows in the same order: 13 parameters for
  * any number of rows, instead of 13 per row (issue 17).
  */
 function readingArrays(rows: readonly ReadingRow[], params: unknown[]): string {
-  const columns: unknown[][] = COLUMNS.map(() => [])
-  for (const r of rows) rowValues(r).forEach((value, c) => (columns[c] as unknown[]).push(value))
   const start = params.length
-  params.push(...columns)
-  return `SELECT * FROM unnest(${COLUMN_TYPES.map((t, i) => `$${start + i + 1}::${t}[]`).join(', ')})`
+  for (const [, , value] of READING_COLUMNS) params.push(arrayParam(rows, value))
+  return `SELECT * FROM unnest(${READING_COLUMNS.map(([, type], i) => `$${start + i + 1}::${type}[]`).join(', ')})`
 }
 
 /** Inserts the rows, skipping any whose dedup key is taken (either unique index); returns the ids stored. */
@@ -102,7 +68,7 @@ export async function insertReadings(q: Queryable, rows: readonly ReadingRow[]):
   // ON CONFLICT DO NOTHING without a target covers both partial unique indexes (dedup keys);
   // a concurrent insert of the same key waits for the other transaction, then is skipped.
   const { rows: inserted } = await q.query<{ id: string }>(
-    `INSERT INTO readings (${COLUMNS.join(', ')}) ${select} ON CONFLICT DO NOTHING RETURNING id`,
+    `INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING id`,
     params,
   )
   return new Set(inserted.map((r) => r.id))
@@ -146,11 +112,11 @@ export async function insertReadingsCounted(
     quota: number | string | null
   }>(
     `WITH r AS (
-       INSERT INTO readings (${COLUMNS.join(', ')}) ${select} ON CONFLICT DO NOTHING RETURNING id
+       INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING id
      ), u AS (
        INSERT INTO device_daily_usage (device_id, day, readings) SELECT $1::uuid, $2::date, count(*) FROM r HAVING count(*) > 0
        ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings
-       RETURNING readings, (SELECT daily_quota FROM devices WHERE id = $1::uuid) AS quota
+       RETURNING readings, (SELECT daily_quota FROM published_devices WHERE id = $1::uuid) AS quota
      ), o AS (
        INSERT INTO outbox (topic, payload, created_at) SELECT $4::text, $5::jsonb, $6::timestamptz WHERE (SELECT count(*) FROM r) = $3::bigint RETURNING 1
      )
@@ -300,7 +266,7 @@ export async function addDailyUsage(
   const { rows } = await q.query<{ readings: number | string; quota: number | string | null }>(
     `INSERT INTO device_daily_usage (device_id, day, readings) VALUES ($1, $2, $3)
      ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings
-     RETURNING readings, (SELECT daily_quota FROM devices WHERE id = $1) AS quota`,
+     RETURNING readings, (SELECT daily_quota FROM published_devices WHERE id = $1) AS quota`,
     [deviceId, day, readings],
   )
   const row = rows[0] as { readings: number | string; quota: number | string | null }
@@ -333,7 +299,7 @@ export async function queryReadings(q: Queryable, query: ReadingQuery): Promise<
   }
   params.push(query.limit)
   const { rows } = await q.query<Record<string, unknown>>(
-    `SELECT ${COLUMNS.join(', ')} FROM readings WHERE ${where.join(' AND ')} ORDER BY effective_at, id LIMIT $${params.length}`,
+    `SELECT ${COLUMN_LIST} FROM readings WHERE ${where.join(' AND ')} ORDER BY effective_at, id LIMIT $${params.length}`,
     params,
   )
   return rows.map((r) => ({

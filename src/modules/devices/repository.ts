@@ -64,7 +64,7 @@ function toDevice(r: Record<string, unknown>): Device {
 
 /** Whether the organisation exists: a device may be registered only to one that does. */
 export async function organisationExists(q: Queryable, id: string): Promise<boolean> {
-  const { rows } = await q.query('SELECT 1 FROM organisations WHERE id = $1', [id])
+  const { rows } = await q.query('SELECT 1 FROM published_organisations WHERE id = $1', [id])
   return rows.length > 0
 }
 

@@ -10,8 +10,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import { problemResponse as problem } from '../../platform/http/problem.ts'
 import type { Principal } from '../../security/authn/index.ts'
 import { BindingView, DeviceView, presentBinding, presentDevice } from './device.presenter.ts'
-import { DEVICE_TYPES, type Device } from './repository.ts'
-import type { DeviceService } from './service.ts'
+import { DEVICE_TYPES, type Device, type DeviceService } from './service.ts'
 import { noContent, type RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const Label = (what: string) =>

@@ -13,6 +13,9 @@ import { publicJwkProblem } from '../clients/index.ts'
 import { recordEvent } from '../events/index.ts'
 import * as repo from './repository.ts'
 
+/** The registry's device types and record, for the routes' schemas and presenters. */
+export { DEVICE_TYPES, type Device } from './repository.ts'
+
 export interface Registration {
   readonly manufacturer: string
   readonly model: string

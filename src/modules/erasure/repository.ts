@@ -23,7 +23,7 @@ export interface SealedValue {
 /** One page (keyset on id) of the ids of patients not erased. */
 export async function activePatientIdsAfter(q: Queryable, after: string, limit: number): Promise<string[]> {
   const { rows } = await q.query<{ id: string }>(
-    'SELECT id FROM patients WHERE erased_at IS NULL AND id > $1 ORDER BY id LIMIT $2',
+    'SELECT id FROM published_patients WHERE erased_at IS NULL AND id > $1 ORDER BY id LIMIT $2',
     [after, limit],
   )
   return rows.map((r) => r.id)
@@ -33,7 +33,7 @@ export async function activePatientIdsAfter(q: Queryable, after: string, limit: 
 // maximum per patient is the current data key.
 const underOldVersion = (c: SealedColumn, alias: string) =>
   `${alias}.${c.column} IS NOT NULL AND split_part(${alias}.${c.column}, '.', 2)::int <
-     (SELECT max(k.version) FROM patient_data_keys k WHERE k.patient_id = ${alias}.${c.patient} AND k.wrapped_key IS NOT NULL)`
+     (SELECT max(k.version) FROM published_patient_data_keys k WHERE k.patient_id = ${alias}.${c.patient} AND k.live)`
 
 /** Up to `limit` values of the column still under an older data-key version of a patient not erased, locked (SKIP LOCKED), skipping `skip`. */
 export async function lockValuesUnderOldVersions(
@@ -44,7 +44,7 @@ export async function lockValuesUnderOldVersions(
 ): Promise<SealedValue[]> {
   const { rows } = await q.query<{ id: string; patient_id: string; value: string }>(
     `SELECT r.id, r.${c.patient} AS patient_id, r.${c.column} AS value FROM ${c.table} r
-       JOIN patients p ON p.id = r.${c.patient} AND p.erased_at IS NULL
+       JOIN published_patients p ON p.id = r.${c.patient} AND p.erased_at IS NULL
       WHERE ${underOldVersion(c, 'r')} AND NOT (r.id = ANY($2::uuid[]))
       ORDER BY r.id LIMIT $1 FOR UPDATE OF r SKIP LOCKED`,
     [limit, skip],
@@ -90,10 +90,10 @@ export async function olderLiveDataKeyVersions(
 ): Promise<{ patientId: string; version: number; supersededMsAgo: number }[]> {
   const { rows } = await q.query<{ patient_id: string; version: number; superseded_ms_ago: number | string }>(
     `SELECT k.patient_id, k.version,
-            floor(extract(epoch FROM (now() - (SELECT min(n.created_at) FROM patient_data_keys n
+            floor(extract(epoch FROM (now() - (SELECT min(n.created_at) FROM published_patient_data_keys n
               WHERE n.patient_id = k.patient_id AND n.version > k.version))) * 1000) AS superseded_ms_ago
-       FROM patient_data_keys k JOIN patients p ON p.id = k.patient_id AND p.erased_at IS NULL
-      WHERE k.wrapped_key IS NOT NULL AND k.version < (SELECT max(m.version) FROM patient_data_keys m WHERE m.patient_id = k.patient_id)
+       FROM published_patient_data_keys k JOIN published_patients p ON p.id = k.patient_id AND p.erased_at IS NULL
+      WHERE k.live AND k.version < (SELECT max(m.version) FROM published_patient_data_keys m WHERE m.patient_id = k.patient_id)
       ORDER BY k.patient_id, k.version`,
   )
   return rows.map((r) => ({
@@ -119,9 +119,4 @@ export async function deleteRows(
   cutoff: string,
 ): Promise<number> {
   return (await q.query(`DELETE FROM ${table} WHERE ${where}`, [cutoff])).rowCount
-}
-
-/** Audit entries older than the cutoff: counted, never deleted (ADR-0006 addendum). */
-export async function countAuditEntriesBefore(q: Queryable, cutoff: string): Promise<number> {
-  return countRows(q, 'audit_entries', 'occurred_at < $1', cutoff)
 }

@@ -4,7 +4,7 @@
 // RETENTION_AUDIT_DAYS (at least six years). Each run that is not a dry run records one audit
 // entry (`retention.run`, counts only — in the decision_rule column, no PHI).
 
-import type { AuditTrail } from '../../audit/index.ts'
+import { countAuditEntriesBefore, type AuditTrail } from '../../audit/index.ts'
 import type { Config } from '../../config/index.ts'
 import type { Database, Queryable } from '../../platform/db/index.ts'
 import * as repo from './repository.ts'
@@ -63,7 +63,7 @@ export async function runRetention(
         ? await repo.countRows(q, table, where, cutoff)
         : await repo.deleteRows(q, table, where, cutoff)
     }
-    const auditPastRetention = await repo.countAuditEntriesBefore(q, auditCutoff.toISOString())
+    const auditPastRetention = await countAuditEntriesBefore(q, auditCutoff.toISOString())
     const report: RetentionReport = {
       dryRun,
       cutoffs: {

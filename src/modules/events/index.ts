@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client'
 import { VERSION } from '../../version.ts'
 import type { ModuleContext } from '../context.ts'
-import { loadFhirResources } from '../fhir/index.ts'
+import { fhirResourceLoader } from '../fhir/index.ts'
 import { fhirBaseUrl } from '../../fhir-format/base-url.ts'
 import { createDispatch } from './dispatch.ts'
 import { createFhirSubscriptionService } from './fhir-subscription.service.ts'
@@ -91,6 +91,7 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
     ? createNatsPublisher({ url: cfg.natsUrl, stream: cfg.natsStream, logger: ctx.logger })
     : undefined
   const loadSubscriber = createSubscriberLoader(ctx.db)
+  const loadResources = fhirResourceLoader(ctx)
   const base = fhirBaseUrl(ctx.config.publicUrl)
   const dispatch = createDispatch({
     fhirNotification: async (subscription, delivery, event, resources) => {
@@ -105,7 +106,7 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
     pdp: ctx.pdp,
     audit: ctx.audit,
     loadSubscriber,
-    loadResources: (type, ids, patientId) => loadFhirResources(ctx, type, ids, patientId),
+    loadResources,
     send,
     publish: nats ? (e) => nats.publish(e) : undefined,
     clock: ctx.clock,
@@ -162,7 +163,7 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
     db: ctx.db,
     pdp: ctx.pdp,
     loadSubscriber,
-    loadResources: (type, ids, patientId) => loadFhirResources(ctx, type, ids, patientId),
+    loadResources,
     send,
     destinations,
     base,

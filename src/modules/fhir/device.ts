@@ -15,14 +15,9 @@ import {
   unknownSearchParams,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
-import * as repo from './repository.ts'
-import type { DeviceRow } from './repository.ts'
+import type { DeviceRow, FhirService } from './service.ts'
 
 export const SERIAL_SYSTEM = 'urn:vigil:device-serial'
-
-/** The devices with these ids, with the patient each is bound to now. */
-export const loadDevices = (ctx: ModuleContext, ids: readonly string[]): Promise<DeviceRow[]> =>
-  repo.devicesByIds(ctx.db, ids)
 
 export function presentDevice(d: DeviceRow): Record<string, unknown> {
   return {
@@ -40,7 +35,7 @@ export function presentDevice(d: DeviceRow): Record<string, unknown> {
   }
 }
 
-export function deviceRoutes(ctx: ModuleContext) {
+export function deviceRoutes(ctx: ModuleContext, fhir: FhirService) {
   return async function devices(app: TypedApp): Promise<void> {
     app.get(
       '/Device/:id',
@@ -56,7 +51,7 @@ export function deviceRoutes(ctx: ModuleContext) {
       async (request, reply) => {
         const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const device = (await loadDevices(ctx, [id.toLowerCase()]))[0]
+        const device = (await fhir.devicesByIds([id.toLowerCase()]))[0]
         if (!device || !device.patient_id) throw new AppError('NOT_FOUND')
         await request.authorize('devices.read', {
           type: 'Device',
@@ -86,8 +81,7 @@ export function deviceRoutes(ctx: ModuleContext) {
         if (one(q, '_sort') !== undefined || q._include)
           throw new FhirError(400, 'not-supported', '_sort and _include are not supported on Device')
         const patients = await scopeIds(request, 'devices.read', referencesOf(q, 'patient', 'Patient'))
-        const page = await repo.searchBoundDevices(
-          ctx.db,
+        const page = await fhir.searchBoundDevices(
           {
             patients,
             ids: idsOf(q),

@@ -32,9 +32,7 @@ import {
   unknownSearchParams,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
-import * as repo from './repository.ts'
-import { conclusionAad, type FhirService } from './service.ts'
-import type { ReportRow } from './repository.ts'
+import { conclusionAad, type FhirService, type ReportRow } from './service.ts'
 
 /** pg returns uuid[] as an array; some drivers as '{a,b}'. */
 function uuidArray(v: string[] | string): string[] {
@@ -95,7 +93,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext, fhir: FhirService) {
       async (request, reply) => {
         const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const row = await repo.reportById(ctx.db, id.toLowerCase())
+        const row = await fhir.reportById(id.toLowerCase())
         if (!row) throw new AppError('NOT_FOUND')
         await request.authorize('reports.read', {
           type: 'DiagnosticReport',
@@ -129,8 +127,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext, fhir: FhirService) {
             '_sort and _include are not supported on DiagnosticReport',
           )
         const patients = await scopeIds(request, 'reports.read', referencesOf(q, 'patient', 'Patient'))
-        const page = await repo.searchReports(
-          ctx.db,
+        const page = await fhir.searchReports(
           {
             patients,
             ids: idsOf(q),
@@ -240,7 +237,7 @@ export function diagnosticReportRoutes(ctx: ModuleContext, fhir: FhirService) {
         await request.authorize('reports.write', { type: 'DiagnosticReport', patientId })
         // Every result: an Observation of this same patient that the author may read.
         const unique = [...new Set(results)]
-        const found = unique.length ? await repo.readingIdsOfPatient(ctx.db, unique, patientId) : []
+        const found = unique.length ? await fhir.readingIdsOfPatient(unique, patientId) : []
         if (found.length !== unique.length)
           throw new FhirError(
             422,

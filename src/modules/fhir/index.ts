@@ -18,11 +18,19 @@ import { deviceRoutes } from './device.ts'
 import { diagnosticReportRoutes } from './diagnostic-report.ts'
 import { observationRoutes } from './observation.ts'
 import { patientRoutes } from './patient.ts'
+import { loadFhirResources as loadResources } from './load-resources.ts'
 import { createFhirService } from './service.ts'
 import { practitionerRoutes } from './practitioner.ts'
 import { AnyResource, fhirBase } from './shared.ts'
 
-export { loadFhirResources } from './load-resources.ts'
+/** The current FHIR form of resources named by an event, for the events module (ADR-0020): a
+ *  loader over one FHIR service, built once by whoever delivers events. */
+export function fhirResourceLoader(
+  ctx: ModuleContext,
+): (resourceType: string, ids: readonly string[], patientId: string) => Promise<Record<string, unknown>[]> {
+  const fhir = createFhirService(ctx)
+  return (resourceType, ids, patientId) => loadResources(ctx, fhir, resourceType, ids, patientId)
+}
 
 function oauthUrls(ctx: ModuleContext) {
   const issuer = ctx.config.publicUrl
@@ -111,12 +119,12 @@ export function fhirRoutes(
       },
     )
 
-    // One service for the module's writes, shared by its resource routes (ADR-0030).
+    // One service for the module's reads and writes, shared by its resource routes (ADR-0030).
     const fhir = createFhirService(ctx)
     await app.register(patientRoutes(ctx, fhir))
-    await app.register(practitionerRoutes(ctx))
-    await app.register(deviceRoutes(ctx))
-    await app.register(observationRoutes(ctx))
+    await app.register(practitionerRoutes(fhir))
+    await app.register(deviceRoutes(ctx, fhir))
+    await app.register(observationRoutes(ctx, fhir))
     await app.register(diagnosticReportRoutes(ctx, fhir))
     await app.register(auditEventFhirRoutes(ctx))
     for (const routes of extra.routes ?? []) await app.register(routes)

@@ -3,29 +3,30 @@
 // given patient are returned: an id from elsewhere is dropped, never presented.
 
 import type { ModuleContext } from '../context.ts'
-import { loadDevices, presentDevice } from './device.ts'
+import { presentDevice } from './device.ts'
 import { presentReport } from './diagnostic-report.ts'
 import { presentObservation } from './observation.ts'
-import * as repo from './repository.ts'
+import type { FhirService } from './service.ts'
 
 export async function loadFhirResources(
   ctx: ModuleContext,
+  fhir: FhirService,
   resourceType: string,
   ids: readonly string[],
   patientId: string,
 ): Promise<Record<string, unknown>[]> {
   if (ids.length === 0) return []
   if (resourceType === 'Observation') {
-    const rows = await repo.readingsOfPatient(ctx.db, ids, patientId)
+    const rows = await fhir.readingsOfPatient(ids, patientId)
     return Promise.all(rows.map((r) => presentObservation(ctx, r)))
   }
   if (resourceType === 'DiagnosticReport') {
-    const rows = await repo.reportsOfPatient(ctx.db, ids, patientId)
+    const rows = await fhir.reportsOfPatient(ids, patientId)
     return Promise.all(rows.map((r) => presentReport(ctx, r)))
   }
   if (resourceType === 'Device') {
     // A device event names its patient in the event; the device may since be bound elsewhere.
-    return (await loadDevices(ctx, ids)).map((d) =>
+    return (await fhir.devicesByIds(ids)).map((d) =>
       presentDevice({ ...d, patient_id: d.patient_id === patientId ? d.patient_id : null }),
     )
   }

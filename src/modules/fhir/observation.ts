@@ -19,7 +19,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import { granularConstraints, type GranularConstraint } from '../../security/policy/scopes.ts'
 import { openReading } from '../device-data/index.ts'
 import type { ModuleContext } from '../context.ts'
-import { presentDevice, loadDevices } from './device.ts'
+import { presentDevice } from './device.ts'
 import { presentPatient } from './patient.ts'
 import {
   AnyResource,
@@ -32,8 +32,7 @@ import {
   unknownSearchParams,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
-import * as repo from './repository.ts'
-import type { ReadingRow } from './repository.ts'
+import type { FhirService, GranularTerm, ReadingRow } from './service.ts'
 
 export const LOINC = 'http://loinc.org'
 export const UCUM = 'http://unitsofmeasure.org'
@@ -163,7 +162,7 @@ function meetsGranular(
 }
 
 /** The constraints as terms for the search: a column and its value, or null for a parameter no column answers. */
-function granularTerms(constraints: readonly GranularConstraint[]): repo.GranularTerm[][] {
+function granularTerms(constraints: readonly GranularConstraint[]): GranularTerm[][] {
   return constraints.map((c) =>
     c.map(([name, value]) => {
       const v =
@@ -177,7 +176,7 @@ function granularTerms(constraints: readonly GranularConstraint[]): repo.Granula
   )
 }
 
-export function observationRoutes(ctx: ModuleContext) {
+export function observationRoutes(ctx: ModuleContext, fhir: FhirService) {
   return async function observations(app: TypedApp): Promise<void> {
     app.get(
       '/Observation/:id',
@@ -193,7 +192,7 @@ export function observationRoutes(ctx: ModuleContext) {
       async (request, reply) => {
         const { id } = request.params
         if (!isUuid(id)) throw new AppError('NOT_FOUND')
-        const row = await repo.readingById(ctx.db, id.toLowerCase())
+        const row = await fhir.readingById(id.toLowerCase())
         if (!row) throw new AppError('NOT_FOUND')
         await request.authorize('device-data.read', {
           type: 'Observation',
@@ -248,8 +247,7 @@ export function observationRoutes(ctx: ModuleContext) {
         const granular = request.principal
           ? granularConstraints(request.principal, 'device-data.read', 's')
           : undefined
-        const page = await repo.searchReadings(
-          ctx.db,
+        const page = await fhir.searchReadings(
           {
             patients,
             ids: idsOf(q),
@@ -277,7 +275,7 @@ export function observationRoutes(ctx: ModuleContext) {
         }
         if (includes.includes('Observation:device')) {
           const ids = [...new Set(page.rows.map((r) => r.device_id).filter((d): d is string => d !== null))]
-          for (const device of await loadDevices(ctx, ids)) {
+          for (const device of await fhir.devicesByIds(ids)) {
             if (
               !device.patient_id ||
               !(await maySee(ctx, request, 'devices.read', {

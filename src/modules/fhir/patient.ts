@@ -32,7 +32,6 @@ import {
   unknownSearchParams,
 } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
-import * as repo from './repository.ts'
 import type { FhirService } from './service.ts'
 
 export function presentPatient(p: Patient): Record<string, unknown> {
@@ -324,9 +323,7 @@ export function patientRoutes(ctx: ModuleContext, fhir: FhirService) {
             value: value.slice(bar + 1),
           })
           // Only this organisation's records count: another organisation's patient is not revealed.
-          const rows = found.length
-            ? await repo.patientVersionsInOrganisation(ctx.db, found, organisationId)
-            : []
+          const rows = found.length ? await fhir.patientVersionsInOrganisation(found, organisationId) : []
           if (rows.length > 1)
             throw new FhirError(412, 'duplicate', 'If-None-Exist matches more than one patient')
           const existing = rows[0]

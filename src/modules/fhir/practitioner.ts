@@ -5,10 +5,9 @@
 
 import { isUuid } from '../../fhir-format/search.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import type { ModuleContext } from '../context.ts'
 import { AnyResource, IdParams } from './shared.ts'
 import type { TypedApp } from '../../platform/http/typed-routes.ts'
-import * as repo from './repository.ts'
+import type { FhirService } from './service.ts'
 
 export function presentPractitioner(row: {
   id: string
@@ -24,7 +23,7 @@ export function presentPractitioner(row: {
   }
 }
 
-export function practitionerRoutes(ctx: ModuleContext) {
+export function practitionerRoutes(fhir: FhirService) {
   return async function practitioners(app: TypedApp) {
     app.get(
       '/Practitioner/:id',
@@ -43,8 +42,7 @@ export function practitionerRoutes(ctx: ModuleContext) {
         const principal = request.principal
         if (!principal || !isUuid(id)) throw new AppError('NOT_FOUND')
         const practitioner = id.toLowerCase()
-        const row = await repo.visiblePractitioner(
-          ctx.db,
+        const row = await fhir.visiblePractitioner(
           practitioner,
           principal.kind === 'user' ? principal.id : null,
           principal.launchPatientId ?? null,

@@ -88,7 +88,7 @@ const READING_COLUMNS =
 
 export async function readingById(q: Queryable, id: string): Promise<ReadingRow | undefined> {
   const { rows } = await q.query<ReadingRow>(
-    `SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = $1`,
+    `SELECT ${READING_COLUMNS}, '' AS sort_key FROM published_readings r WHERE r.id = $1`,
     [id],
   )
   return rows[0]
@@ -101,7 +101,7 @@ export async function readingsOfPatient(
   patientId: string,
 ): Promise<ReadingRow[]> {
   const { rows } = await q.query<ReadingRow>(
-    `SELECT ${READING_COLUMNS}, '' AS sort_key FROM readings r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2 ORDER BY r.effective_at, r.id`,
+    `SELECT ${READING_COLUMNS}, '' AS sort_key FROM published_readings r WHERE r.id = ANY($1::uuid[]) AND r.patient_id = $2 ORDER BY r.effective_at, r.id`,
     [ids, patientId],
   )
   return rows
@@ -114,7 +114,7 @@ export async function readingIdsOfPatient(
   patientId: string,
 ): Promise<string[]> {
   const { rows } = await q.query<{ id: string }>(
-    'SELECT id FROM readings WHERE id = ANY($1::uuid[]) AND patient_id = $2',
+    'SELECT id FROM published_readings WHERE id = ANY($1::uuid[]) AND patient_id = $2',
     [ids, patientId],
   )
   return rows.map((r) => r.id)
@@ -208,7 +208,8 @@ export interface DeviceRow extends KeysetRow {
 const DEVICE_COLUMNS =
   'd.id, d.manufacturer, d.model, d.serial, d.type, d.firmware_version, d.status, d.version, d.updated_at, b.patient_id'
 /** Devices with their current binding, if any. */
-const DEVICES = 'devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL'
+const DEVICES =
+  'published_devices d LEFT JOIN published_device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL'
 /** Only devices bound to a patient now (the search's FROM). */
 const BOUND_DEVICES = DEVICES.replace('LEFT JOIN', 'JOIN')
 
@@ -228,7 +229,7 @@ export async function patientVersionsInOrganisation(
   organisationId: string,
 ): Promise<{ id: string; version: number }[]> {
   const { rows } = await q.query<{ id: string; version: number }>(
-    'SELECT id, version FROM patients WHERE id = ANY($1::uuid[]) AND organisation_id = $2',
+    'SELECT id, version FROM published_patients WHERE id = ANY($1::uuid[]) AND organisation_id = $2',
     [ids, organisationId],
   )
   return rows
@@ -252,13 +253,13 @@ export async function visiblePractitioner(
   launchPatientId: string | null,
 ): Promise<PractitionerRow | undefined> {
   const { rows } = await q.query<PractitionerRow>(
-    `SELECT u.id, u.display_name, u.updated_at FROM users u
+    `SELECT u.id, u.display_name, u.updated_at FROM published_users u
       WHERE u.id = $1 AND u.status = 'active'
-        AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'clinician')
+        AND EXISTS (SELECT 1 FROM published_user_roles r WHERE r.user_id = u.id AND r.role = 'clinician')
         AND (u.id = $2
-          OR EXISTS (SELECT 1 FROM care_team_members c JOIN patients p ON p.id = c.patient_id
+          OR EXISTS (SELECT 1 FROM published_care_team_members c JOIN published_patients p ON p.id = c.patient_id
                       WHERE c.user_id = u.id AND (p.user_id = $2 OR p.id = $3))
-          OR EXISTS (SELECT 1 FROM user_roles mine JOIN user_roles theirs ON theirs.organisation_id = mine.organisation_id
+          OR EXISTS (SELECT 1 FROM published_user_roles mine JOIN published_user_roles theirs ON theirs.organisation_id = mine.organisation_id
                       WHERE mine.user_id = $2 AND theirs.user_id = u.id AND mine.role IN ('clinician', 'org-admin') AND theirs.role = 'clinician'))`,
     [practitionerId, callerUserId, launchPatientId],
   )
@@ -328,7 +329,7 @@ export async function searchReadings(
   }
   return keysetPage<ReadingRow>(q, {
     select: READING_COLUMNS,
-    from: 'readings r',
+    from: 'published_readings r',
     where,
     params,
     timeColumn: 'r.effective_at',

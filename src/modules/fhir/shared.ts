@@ -17,7 +17,7 @@ import { cursorSeal, type CursorSeal } from '../../platform/http/cursor.ts'
 import { FhirError } from '../../fhir-format/outcome.ts'
 import { countOf, knownParams, one, type Query } from '../../fhir-format/search.ts'
 import type { ModuleContext } from '../context.ts'
-import type { KeysetRow } from './repository.ts'
+import type { KeysetRow } from './service.ts'
 
 export const fhirBase = (ctx: ModuleContext): string => fhirBaseUrl(ctx.config.publicUrl)
 

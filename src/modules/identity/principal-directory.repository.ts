@@ -21,12 +21,15 @@ export function createPrincipalDirectory(db: Database): IdentityDirectory {
   return {
     async userIsActive(userId) {
       if (!UUID.test(userId)) return false
-      const { rows } = await db.query<{ status: string }>('SELECT status FROM users WHERE id = $1', [userId])
+      const { rows } = await db.query<{ status: string }>(
+        'SELECT status FROM published_users WHERE id = $1',
+        [userId],
+      )
       return rows[0]?.status === 'active'
     },
     async registeredClient(clientId) {
       const { rows } = await db.query<{ organisation_id: string | null }>(
-        'SELECT organisation_id FROM oauth_clients WHERE client_id = $1',
+        'SELECT organisation_id FROM published_oauth_clients WHERE client_id = $1',
         [clientId],
       )
       const row = rows[0]
@@ -40,7 +43,7 @@ export function createPrincipalDirectory(db: Database): IdentityDirectory {
         patient_id: string | null
       }>(
         `SELECT r.role, r.organisation_id, p.id AS patient_id
-           FROM users u LEFT JOIN user_roles r ON r.user_id = u.id LEFT JOIN patients p ON p.user_id = u.id
+           FROM published_users u LEFT JOIN published_user_roles r ON r.user_id = u.id LEFT JOIN published_patients p ON p.user_id = u.id
           WHERE u.id = $1`,
         [userId],
       )
@@ -63,8 +66,8 @@ export function createPrincipalDirectory(db: Database): IdentityDirectory {
       }>(
         `SELECT d.id, d.status, d.organisation_id, b.patient_id,
                 p.organisation_id AS patient_organisation_id, p.erased_at IS NOT NULL AS patient_erased
-           FROM devices d LEFT JOIN device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL
-           LEFT JOIN patients p ON p.id = b.patient_id
+           FROM published_devices d LEFT JOIN published_device_bindings b ON b.device_id = d.id AND b.unbound_at IS NULL
+           LEFT JOIN published_patients p ON p.id = b.patient_id
           WHERE d.client_id = $1`,
         [clientId],
       )
@@ -84,7 +87,7 @@ export function createPrincipalDirectory(db: Database): IdentityDirectory {
     },
     async clientOrganisation(clientId) {
       const { rows } = await db.query<{ organisation_id: string | null }>(
-        'SELECT organisation_id FROM oauth_clients WHERE client_id = $1',
+        'SELECT organisation_id FROM published_oauth_clients WHERE client_id = $1',
         [clientId],
       )
       return rows[0]?.organisation_id ?? null

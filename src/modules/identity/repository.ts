@@ -9,8 +9,8 @@ export async function fhirIdentity(
   userId: string,
 ): Promise<{ patientId: string | null; clinician: boolean }> {
   const { rows } = await q.query<{ patient_id: string | null; clinician: boolean }>(
-    `SELECT (SELECT id FROM patients WHERE user_id = $1 AND erased_at IS NULL LIMIT 1) AS patient_id,
-            EXISTS (SELECT 1 FROM user_roles WHERE user_id = $1 AND role = 'clinician') AS clinician`,
+    `SELECT (SELECT id FROM published_patients WHERE user_id = $1 AND erased_at IS NULL LIMIT 1) AS patient_id,
+            EXISTS (SELECT 1 FROM published_user_roles WHERE user_id = $1 AND role = 'clinician') AS clinician`,
     [userId],
   )
   const row = rows[0]

@@ -51,15 +51,15 @@ export function createAccessFactSource(db: Database): AccessFactSource {
       const orgs = organisationsOf(principal)
       const { rows } = await db.query<FactRow>(
         `SELECT p.organisation_id, p.erased_at,
-                EXISTS (SELECT 1 FROM care_team_members c WHERE c.patient_id = p.id AND c.user_id = $2) AS care_team,
+                EXISTS (SELECT 1 FROM published_care_team_members c WHERE c.patient_id = p.id AND c.user_id = $2) AS care_team,
                 (SELECT json_agg(json_build_object('id', k.id, 'grantee_kind', k.grantee_kind, 'grantee_id', k.grantee_id, 'categories', k.categories,
                                                    'access', k.access, 'purpose', k.purpose, 'expires_at', k.expires_at))
-                   FROM consents k
+                   FROM published_consents k
                   WHERE k.patient_id = p.id AND k.revoked_at IS NULL AND k.expires_at > $3
                     AND ((k.grantee_kind = 'user' AND k.grantee_id = $2) OR (k.grantee_kind = 'organisation' AND k.grantee_id = ANY($4::uuid[])))) AS consents,
                 b.id AS break_glass_id, b.expires_at AS break_glass_expires_at
            FROM patients p
-           LEFT JOIN LATERAL (SELECT id, expires_at FROM break_glass_sessions s
+           LEFT JOIN LATERAL (SELECT id, expires_at FROM published_break_glass_sessions s
                                WHERE s.patient_id = p.id AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3
                                ORDER BY s.expires_at DESC LIMIT 1) b ON true
           WHERE p.id = $1`,
@@ -93,10 +93,10 @@ export function createAccessFactSource(db: Database): AccessFactSource {
       const userId = principal.kind === 'user' && UUID.test(principal.id) ? principal.id : null
       const orgs = organisationsOf(principal)
       const { rows } = await db.query<{ id: string }>(
-        `SELECT patient_id AS id FROM care_team_members WHERE user_id = $1
-         UNION SELECT patient_id FROM consents WHERE revoked_at IS NULL AND expires_at > $2
+        `SELECT patient_id AS id FROM published_care_team_members WHERE user_id = $1
+         UNION SELECT patient_id FROM published_consents WHERE revoked_at IS NULL AND expires_at > $2
                  AND ((grantee_kind = 'user' AND grantee_id = $1) OR (grantee_kind = 'organisation' AND grantee_id = ANY($3::uuid[])))
-         UNION SELECT patient_id FROM break_glass_sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2
+         UNION SELECT patient_id FROM published_break_glass_sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2
          UNION SELECT id FROM patients WHERE $4::boolean AND organisation_id = ANY($3::uuid[]) AND erased_at IS NULL`,
         [userId, now, orgs, principal.kind === 'client'],
       )

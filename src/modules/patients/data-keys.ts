@@ -17,6 +17,7 @@ import {
   DATA_KEY_BYTES,
   envelopeKeyVersion,
   openWithDataKey,
+  sealManyWithDataKey,
   sealWithDataKey,
 } from '../../platform/crypto/envelope.ts'
 import type { Sealer } from '../../platform/crypto/keyring.ts'
@@ -269,7 +270,11 @@ export function createPatientCipher(keys: DataKeyStore): PatientCipher {
     async sealMany(patientId, values, q) {
       if (values.length === 0) return []
       const key = await keys.current(patientId, q)
-      return values.map((v) => sealWithDataKey(key.key, key.version, v.plaintext, `${patientId}:${v.aad}`))
+      return sealManyWithDataKey(
+        key.key,
+        key.version,
+        values.map((v) => ({ plaintext: v.plaintext, aad: `${patientId}:${v.aad}` })),
+      )
     },
     async open(patientId, sealed, aad, q) {
       const key = await keys.version(patientId, envelopeKeyVersion(sealed), q)

@@ -28,7 +28,7 @@ export async function readingsInRange(
     effective_at: string | Date
     value_sealed: string
   }>(
-    `SELECT id, patient_id, device_id, code, effective_at, value_sealed FROM readings
+    `SELECT id, patient_id, device_id, code, effective_at, value_sealed FROM published_readings
       WHERE patient_id = $1 AND effective_at >= $2 AND effective_at < $3${codeFilter}
       ORDER BY effective_at, id LIMIT $4`,
     params,

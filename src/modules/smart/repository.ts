@@ -6,15 +6,12 @@ export function createSmartRepository(db: Queryable) {
   return {
     /** The client's registered scope, when the client exists. */
     async clientScope(clientId: string): Promise<string | undefined> {
-      const { rows } = await db.query<{ metadata: { scope?: string } | string }>(
-        'SELECT metadata FROM oauth_clients WHERE client_id = $1',
+      const { rows } = await db.query<{ scope: string | null }>(
+        'SELECT scope FROM published_oauth_clients WHERE client_id = $1',
         [clientId],
       )
       const row = rows[0]
-      if (!row) return undefined
-      const m =
-        typeof row.metadata === 'string' ? (JSON.parse(row.metadata) as { scope?: string }) : row.metadata
-      return m.scope ?? ''
+      return row && (row.scope ?? '')
     },
   }
 }

@@ -3,9 +3,7 @@
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
 import { problemResponse } from '../../platform/http/problem.ts'
-import type { ModuleContext } from '../context.ts'
-import { createSmartRepository } from './repository.ts'
-import { createSmartLaunchService } from './service.ts'
+import type { SmartLaunchService } from './service.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const LaunchBody = Type.Object(
@@ -45,8 +43,7 @@ const LaunchCreated = Type.Object(
   },
 )
 
-export function smartRoutesV2(ctx: ModuleContext): RoutePlugin {
-  const service = createSmartLaunchService(ctx, createSmartRepository(ctx.db))
+export function smartLaunchRoutes(service: SmartLaunchService): RoutePlugin {
   return async function smartRoutes(app) {
     app.post(
       '/smart/launch',

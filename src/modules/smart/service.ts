@@ -8,6 +8,8 @@ import { createLaunch } from '../../security/oauth-server/index.ts'
 import type { ModuleContext } from '../context.ts'
 import type { SmartRepository } from './repository.ts'
 
+export type SmartLaunchService = ReturnType<typeof createSmartLaunchService>
+
 export function createSmartLaunchService(ctx: ModuleContext, repo: SmartRepository) {
   return {
     async launch(input: {

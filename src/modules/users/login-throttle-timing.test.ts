@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { testConfig } from '../../../test/support/config.ts'
-import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import { openTestDatabase } from '../../../test/support/app.ts'
+import type { Database } from '../../platform/db/index.ts'
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.ts'
 import { createUserService, type UserService } from './service.ts'
 
@@ -14,8 +15,7 @@ describe('login timing', () => {
   let users: UserService
   let verifications = 0
   before(async () => {
-    db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 2 })
-    await migrate(db)
+    db = await openTestDatabase(testConfig(), { poolMax: 2 })
     const real = createPasswordHasher()
     const hasher: PasswordHasher = {
       ...real,

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { testConfig } from '../../../test/support/config.ts'
-import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import { openTestDatabase } from '../../../test/support/app.ts'
+import type { Database } from '../../platform/db/index.ts'
 import {
   accountKey,
   createLoginThrottle,
@@ -33,8 +34,7 @@ describe('login throttle', () => {
     now = new Date(now.getTime() + ms)
   }
   before(async () => {
-    db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 4 })
-    await migrate(db)
+    db = await openTestDatabase(testConfig())
     throttle = createLoginThrottle({ db, clock: () => now })
   })
   after(() => db.close())

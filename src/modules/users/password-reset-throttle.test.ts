@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { testConfig } from '../../../test/support/config.ts'
-import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import { openTestDatabase } from '../../../test/support/app.ts'
+import type { Database } from '../../platform/db/index.ts'
 import { accountKey, createLoginThrottle } from './login-throttle.ts'
 import {
   createPasswordResetThrottle,
@@ -24,8 +25,7 @@ describe('password reset throttle', () => {
   let now: Date
   let throttle: PasswordResetThrottle
   before(async () => {
-    db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 4 })
-    await migrate(db)
+    db = await openTestDatabase(testConfig())
     throttle = createPasswordResetThrottle({ db, clock: () => now })
   })
   after(() => db.close())

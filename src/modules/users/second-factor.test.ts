@@ -4,8 +4,9 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { TEST_KEYRING, testConfig } from '../../../test/support/config.ts'
+import { openTestDatabase } from '../../../test/support/app.ts'
 import { createKeyring } from '../../platform/crypto/index.ts'
-import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import type { Database } from '../../platform/db/index.ts'
 import { createUserRepository } from './repository.ts'
 import { hashRecoveryCode } from './recovery-codes.ts'
 import { createSecondFactorService, sealerFromKeyring, type SecondFactorService } from './second-factor.ts'
@@ -19,8 +20,7 @@ describe('second factor: TOTP and recovery codes', () => {
   let now: Date
   let factors: SecondFactorService
   before(async () => {
-    db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 4 })
-    await migrate(db)
+    db = await openTestDatabase(testConfig())
     factors = createSecondFactorService({
       db,
       sealer: sealerFromKeyring(createKeyring(TEST_KEYRING)),

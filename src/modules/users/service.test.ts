@@ -4,8 +4,9 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { TEST_KEYRING, testConfig } from '../../../test/support/config.ts'
+import { openTestDatabase } from '../../../test/support/app.ts'
 import { createKeyring } from '../../platform/crypto/index.ts'
-import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import type { Database } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.ts'
 import { createSecondFactorService, sealerFromKeyring } from './second-factor.ts'
@@ -45,8 +46,7 @@ describe('user service', () => {
   let hasher: ReturnType<typeof countingHasher>
   let users: UserService
   before(async () => {
-    db = await openDatabase({ databaseUrl: testConfig().databaseUrl, poolMax: 4 })
-    await migrate(db)
+    db = await openTestDatabase(testConfig())
     hasher = countingHasher()
     users = createUserService({ db, hasher, clock: () => now })
     now = T0

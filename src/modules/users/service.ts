@@ -101,6 +101,8 @@ export interface UserService {
   setStatus(userId: string, status: UserStatus): Promise<void>
   /** False when already held. VALIDATION_FAILED for a scope that does not fit the role. */
   addRole(userId: string, grant: RoleGrant): Promise<boolean>
+  /** False when the user does not hold the role in that scope. */
+  removeRole(userId: string, grant: RoleGrant): Promise<boolean>
   /** ORGANISATION_NAME_TAKEN when the name is taken. */
   createOrganisation(name: string): Promise<Organisation>
   findOrganisationByName(name: string): Promise<Organisation | undefined>
@@ -320,6 +322,8 @@ export function createUserService(deps: UserServiceDeps): UserService {
       await assertGrants([grant])
       return repo.addRole(userId, grant)
     },
+
+    removeRole: (userId, grant) => repo.removeRole(userId, grant),
 
     async createOrganisation(name) {
       const organisation = await repo.createOrganisation(name.trim())

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { envelopeKeyVersion, openWithDataKey, sealWithDataKey } from './envelope.ts'
+import { envelopeKeyVersion, openWithDataKey, sealManyWithDataKey, sealWithDataKey } from './envelope.ts'
 import { KeyringError } from './keyring.ts'
 
 const key = randomBytes(32)
@@ -54,4 +54,28 @@ test('[SRS-CRYPTO-020] the key version has one spelling: "01", "1e0", "0x1" or "
   }
   assert.throws(() => sealWithDataKey(key, 0, 'x', 'a'), TypeError)
   assert.throws(() => openWithDataKey(Buffer.alloc(16), sealed, 'here'), TypeError)
+})
+
+test('[SRS-CRYPTO-020][SRS-PERF-595] sealing many values at once gives each its own IV, and each opens only with its own associated data', () => {
+  const key = randomBytes(32)
+  const values = Array.from({ length: 2_000 }, (_, i) => ({
+    plaintext: `value ${i % 7}`,
+    aad: `row-${i}:value`,
+  }))
+  const sealed = sealManyWithDataKey(key, 3, values)
+  assert.equal(sealed.length, values.length)
+  const ivs = sealed.map((s) => s.split('.')[2])
+  assert.equal(new Set(ivs).size, values.length, 'no IV is used twice under the key')
+  assert.ok(ivs.every((iv) => Buffer.from(iv ?? '', 'base64url').length === 12))
+  // Equal plaintexts give unrelated ciphertexts.
+  assert.notEqual(sealed[0]?.split('.')[3], sealed[7]?.split('.')[3])
+  sealed.forEach((s, i) => {
+    assert.equal(envelopeKeyVersion(s), 3)
+    assert.equal(openWithDataKey(key, s, values[i]!.aad), values[i]!.plaintext)
+  })
+  assert.throws(() => openWithDataKey(key, sealed[1]!, values[2]!.aad), KeyringError)
+  // Two batches never share an IV either.
+  const again = sealManyWithDataKey(key, 3, values).map((s) => s.split('.')[2])
+  assert.equal(new Set([...ivs, ...again]).size, 2 * values.length)
+  assert.deepEqual(sealManyWithDataKey(key, 3, []), [])
 })

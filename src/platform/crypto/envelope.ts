@@ -44,20 +44,36 @@ export function envelopeKeyVersion(sealed: string): number {
 }
 
 export function sealWithDataKey(key: Buffer, version: number, plaintext: string, aad: string): string {
+  return sealManyWithDataKey(key, version, [{ plaintext, aad }])[0] as string
+}
+
+/**
+ * sealWithDataKey for several values under one key (a batch of readings): each value still gets
+ * its own fresh 96-bit IV, all drawn from the CSPRNG in one call rather than one call per value
+ * (issue 17: a call per reading was ≈5 % of a 1,000-reading batch's CPU).
+ */
+export function sealManyWithDataKey(
+  key: Buffer,
+  version: number,
+  values: readonly { readonly plaintext: string; readonly aad: string }[],
+): string[] {
   if (key.length !== DATA_KEY_BYTES) throw new TypeError('sealWithDataKey: the key must be 32 bytes')
   if (!VERSION_TEXT.test(String(version)))
     throw new TypeError('sealWithDataKey: the version must be a positive integer')
-  const iv = randomBytes(IV_BYTES)
-  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
-  cipher.setAAD(aadFor(version, aad))
-  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-  return [
-    FORMAT,
-    String(version),
-    iv.toString('base64url'),
-    ciphertext.toString('base64url'),
-    cipher.getAuthTag().toString('base64url'),
-  ].join('.')
+  const ivs = randomBytes(IV_BYTES * values.length)
+  return values.map((value, i) => {
+    const iv = ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
+    cipher.setAAD(aadFor(version, value.aad))
+    const ciphertext = Buffer.concat([cipher.update(value.plaintext, 'utf8'), cipher.final()])
+    return [
+      FORMAT,
+      String(version),
+      iv.toString('base64url'),
+      ciphertext.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.')
+  })
 }
 
 /** Throws KeyringError on a malformed value, tampering, or the wrong associated data or key. */

@@ -7,4 +7,10 @@ export {
   type Sealer,
 } from './keyring.ts'
 export { resolveSecrets, type ResolvedSecrets } from './dev-secrets.ts'
-export { sealWithDataKey, openWithDataKey, envelopeKeyVersion, DATA_KEY_BYTES } from './envelope.ts'
+export {
+  sealWithDataKey,
+  sealManyWithDataKey,
+  openWithDataKey,
+  envelopeKeyVersion,
+  DATA_KEY_BYTES,
+} from './envelope.ts'

@@ -1,10 +1,12 @@
 export type { Database, ListenHandlers, Listening, Queryable, QueryResult, PoolStats } from './database.ts'
 export { watchWrites } from './write-watch.ts'
+export { arrayParam } from './array-param.ts'
 export { lockForTransaction } from './advisory-lock.ts'
 export { DatabaseLockedError } from './database.ts'
 export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
 import type { Database, Queryable } from './database.ts'
 import { openPglite } from './pglite.ts'
+export { pgliteImage } from './pglite.ts'
 import { openPostgres, type DatabaseEvent } from './postgres.ts'
 export type { DatabaseEvent } from './postgres.ts'
 export { DatabaseUnavailableError, findDatabaseUnavailable } from './unavailable.ts'
@@ -13,6 +15,8 @@ export interface DatabaseOptions {
   readonly databaseUrl?: string | undefined
   /** PGlite data directory; undefined → in memory. Ignored when databaseUrl is set. */
   readonly pgliteDir?: string | undefined
+  /** In memory only: start from this PGlite data-directory image (pgliteImage) instead of initdb. */
+  readonly pgliteImage?: Blob | undefined
   readonly poolMax?: number
   /** PostgreSQL session timeouts in ms (0 or unset = none; the server's own defaults apply). */
   readonly statementTimeoutMs?: number
@@ -27,7 +31,7 @@ export interface DatabaseOptions {
 }
 
 export function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (!options.databaseUrl) return openPglite(options.pgliteDir)
+  if (!options.databaseUrl) return openPglite(options.pgliteDir, options.pgliteImage)
   return openPostgres(options.databaseUrl, {
     max: options.poolMax ?? 10,
     ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createKeyring } from '../crypto/keyring.ts'
-import { cursorSeal } from './cursor.ts'
+import { cursorSeal, openPosition, sealPosition } from './cursor.ts'
 import { jsonDefect, jsonTextDepthExceeds } from './untrusted-text.ts'
 
 const ring = createKeyring(`k1:${Buffer.alloc(32, 7).toString('base64')}`)
@@ -47,4 +47,19 @@ test('[SRS-HTTP-204] untrusted text: NUL, lone surrogates, depth, length and non
     !jsonTextDepthExceeds(`{"a":"\\"${'['.repeat(100)}"}`),
     'an escaped quote does not end the string',
   )
+})
+
+test('[SRS-HTTP-203] a sealed keyset position opens to the same instant and id; an out-of-range instant or a non-UUID id does not open', () => {
+  const seal = cursorSeal(ring, 'security events')
+  const at = new Date('2026-12-05T09:30:00.123Z')
+  const id = '0d4c2f5e-3f7a-4a39-9a51-6bf2d0f5e1a2'
+  assert.deepEqual(openPosition(seal, sealPosition(seal, at, id)), { at, id })
+  assert.equal(openPosition(cursorSeal(ring, 'device data'), sealPosition(seal, at, id)), undefined)
+  // Sealed by this server, but not a position: each is refused rather than queried.
+  const sealed = (text: string) => seal.seal(Buffer.from(text).toString('base64url'))
+  assert.equal(openPosition(seal, sealed(`0000-01-01T00:00:00.000Z|${id}`)), undefined, 'year 0')
+  assert.equal(openPosition(seal, sealed(`not a time|${id}`)), undefined)
+  assert.equal(openPosition(seal, sealed(`${at.toISOString()}|${id.toUpperCase()}`)), undefined)
+  assert.equal(openPosition(seal, sealed(`${at.toISOString()}|`)), undefined, 'no id')
+  assert.equal(openPosition(seal, sealed(at.toISOString())), undefined, 'no separator')
 })

@@ -7,6 +7,7 @@
 
 import { timingSafeEqual } from 'node:crypto'
 import type { Keyring } from '../crypto/keyring.ts'
+import { isInstantInRange } from './calendar.ts'
 
 const TAG_LENGTH = 43 // base64url of 32 bytes, unpadded
 const BASE64URL = /^[A-Za-z0-9_-]+$/
@@ -41,4 +42,20 @@ export function cursorSeal(keyring: Pick<Keyring, 'blindIndex'>, purpose: string
       return given.length === expected.length && timingSafeEqual(given, expected) ? content : undefined
     },
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** A keyset position (a row's instant and its id) as a sealed cursor: base64url of "<ISO instant>|<id>". */
+export function sealPosition(seal: CursorSeal, at: Date, id: string): string {
+  return seal.seal(Buffer.from(`${at.toISOString()}|${id}`, 'utf8').toString('base64url'))
+}
+
+/** The position in a cursor sealPosition issued under this seal; undefined for anything else,
+ *  including an instant out of range or an id that is not a lowercase UUID. */
+export function openPosition(seal: CursorSeal, cursor: string): { at: Date; id: string } | undefined {
+  const content = seal.open(cursor)
+  const [iso, id] = content === undefined ? [] : Buffer.from(content, 'base64url').toString('utf8').split('|')
+  const at = new Date(iso ?? '')
+  return id && UUID.test(id) && isInstantInRange(at) ? { at, id } : undefined
 }
