@@ -136,4 +136,41 @@ describe('data keys', () => {
     )
     assert.equal(Number(rows[0]?.n), 0)
   })
+
+  test('[SRS-PERF-596] values of one patient opened at once fetch the expired key once; a fetch under way when the patient is erased is not kept', async () => {
+    const id = await patient()
+    const writer = createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) }))
+    const sealed = await Promise.all(Array.from({ length: 50 }, (_, i) => writer.seal(id, `v${i}`, `r${i}`)))
+    // A reader whose cache is cold (another instance, or the key's time in the cache ran out).
+    const fetches: string[] = []
+    const counted: Database = {
+      ...db,
+      query(sql, params) {
+        if (sql.includes('FROM patient_data_keys')) fetches.push(sql)
+        return db.query(sql, params)
+      },
+    }
+    const keys = createDataKeyStore({ db: counted, root: keyringSealer(createKeyring(ring2)) })
+    const reader = createPatientCipher(keys)
+    const opened = await Promise.all(sealed.map((v, i) => reader.open(id, v, `r${i}`)))
+    assert.deepEqual(
+      opened,
+      sealed.map((_, i) => `v${i}`),
+    )
+    assert.equal(fetches.length, 1, 'fifty values waiting for one key: one fetch')
+    // A failed fetch is not shared with later callers: the next one fetches again.
+    const stranger = randomUUID()
+    await assert.rejects(reader.open(stranger, sealed[0] as string, 'r0'), PatientErasedError)
+    await assert.rejects(reader.open(stranger, sealed[0] as string, 'r0'), PatientErasedError)
+    assert.equal(fetches.length, 3)
+    // Erased while a fetch is under way: those already waiting get the key they asked for before
+    // the erasure, but it is not kept, so the next open goes to the database and finds it gone.
+    const other = await patient()
+    const value = await writer.seal(other, 'kept?', 'x')
+    const fresh = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })
+    const inFlight = createPatientCipher(fresh).open(other, value, 'x')
+    await db.transaction((tx) => fresh.erase(other, tx))
+    assert.equal(await inFlight, 'kept?')
+    await assert.rejects(createPatientCipher(fresh).open(other, value, 'x'), PatientErasedError)
+  })
 })

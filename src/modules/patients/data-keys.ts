@@ -96,6 +96,8 @@ export function createDataKeyStore(deps: {
   let latestKek: Kek | undefined
   let keksLoadedAt = 0
   const cache = new Map<string, { key: DataKey; at: number }>()
+  /** Fetches under way outside any transaction, shared by every caller waiting for the same key. */
+  const loading = new Map<string, Promise<DataKey>>()
 
   async function loadKeks(q: Queryable = db): Promise<void> {
     const next = new Map<number, Kek>()
@@ -177,16 +179,42 @@ export function createDataKeyStore(deps: {
     return remember(cacheKey(patientId, 'current'), key)
   }
 
-  async function loadVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
-    const hit = cached(cacheKey(patientId, version))
-    if (hit) return hit
+  async function fetchVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
     const row = await repo.dataKeyVersion(q, patientId, version)
     if (!row) throw new PatientErasedError(patientId)
-    return remember(cacheKey(patientId, version), await unwrap(patientId, row, q))
+    return unwrap(patientId, row, q)
+  }
+
+  async function loadVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
+    const name = cacheKey(patientId, version)
+    const hit = cached(name)
+    if (hit) return hit
+    // Inside a caller's transaction: its own read (it may see a version not yet committed).
+    if (q !== db) return remember(name, await fetchVersion(patientId, version, q))
+    // Outside one, one fetch per key however many values wait for it: a FHIR page opens its 50
+    // readings at once, and each of them fetching the expired key would be 50 statements.
+    const waiting = loading.get(name)
+    if (waiting) return waiting
+    const load = fetchVersion(patientId, version, q).then(
+      (key) => {
+        // Forgotten meanwhile (erasure, retirement): the key is handed to those already
+        // waiting, as before, but not kept for anyone after.
+        if (loading.get(name) !== load) return key
+        loading.delete(name)
+        return remember(name, key)
+      },
+      (err: unknown) => {
+        if (loading.get(name) === load) loading.delete(name)
+        throw err
+      },
+    )
+    loading.set(name, load)
+    return load
   }
 
   function forget(patientId: string): void {
     for (const name of [...cache.keys()]) if (name.startsWith(`${patientId}/`)) cache.delete(name)
+    for (const name of [...loading.keys()]) if (name.startsWith(`${patientId}/`)) loading.delete(name)
   }
 
   async function rewrapAll(batchSize = 500): Promise<number> {
