@@ -29,7 +29,7 @@ import type { AuditEntryInput, Outcome } from './entry.ts'
 import type { Database, Queryable } from '../platform/db/index.ts'
 import { AppError } from '../platform/http/errors.ts'
 import type { Principal } from '../security/authn/index.ts'
-import type { PolicyDecisionPoint } from '../security/policy/index.ts'
+import { scopeDecisionOf, type PolicyDecisionPoint } from '../security/policy/index.ts'
 import { categoryOf } from '../security/policy/rules.ts'
 
 /** The request decorations this hook reads (set by security/policy's route access). */
@@ -205,20 +205,22 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
     const entries: AuditEntryInput[] = []
     for (const patientId of [...carried].sort()) {
       // The object-level decision already names its patient's grounds; any other patient carried
-      // (a list or search) gets its own decision, so the entry says why this patient's data left.
+      // (a list or search) has the permit that let them into the search's scope, or else its own
+      // decision, so the entry says why this patient's data left.
       if (patientId === decided) {
         entries.push(base)
         continue
       }
       const decision =
-        principal && options.pdp
+        scopeDecisionOf(request, policy, patientId) ??
+        (principal && options.pdp
           ? await options.pdp.decide(
               principal,
               policy,
               { type: policy.split('.')[0] ?? policy, patientId },
               { requestId: request.id, ip: request.ip, now: new Date() },
             )
-          : null
+          : null)
       entries.push({
         ...base,
         patientId,

@@ -146,7 +146,7 @@ describe('one token look-up per request (issue 17)', () => {
 })
 
 describe('a FHIR search that names its patient (issue 17, goal 5)', () => {
-  test('[SRS-PERF-590] Observation?patient= is decided for the named patient alone, however many patients the caller reaches; a search naming none decides each of them', async () => {
+  test('[SRS-PERF-590][SRS-PERF-597] Observation?patient= is decided for the named patient alone and once, however many patients the caller reaches; a search naming none decides each of them once', async () => {
     const { db: raw, drop } = await openIsolatedDatabase()
     const counted = countingDatabase(raw)
     const t = await createTestApp({ deps: { db: counted.db } })
@@ -192,18 +192,26 @@ describe('a FHIR search that names its patient (issue 17, goal 5)', () => {
         }
       }
       const named = await search(`patient=${w.patients.patient}&code=http://loinc.org|2339-0&_count=50`)
-      // One decision for the search, one for the grounds of the audit entry of the patient the
-      // answer carried (SRS-AUDIT-400) — not one per patient in reach.
+      // One decision, for the search: not one per patient in reach, and not a second one for the
+      // grounds of the audit entry of the patient the answer carried (SRS-AUDIT-400), which are
+      // the search's own permit (SRS-PERF-597).
       assert.equal(named.listed, 0)
       assert.ok(named.entries > 0, 'the named patient has readings')
-      assert.ok(named.facts <= 2, `the named patient alone decided (${named.facts})`)
+      assert.equal(named.facts, 1, 'the named patient alone decided, once')
       // Naming a patient outside the reach finds nothing (decided, refused, not listed).
       const outside = await search(`patient=${w.patients.otherPatient}&_count=50`)
       assert.deepEqual(outside, { facts: 1, listed: 0, entries: 0 })
       // No patient named: the reach is listed and each patient in it decided.
       const unnamed = await search('code=http://loinc.org|2339-0&_count=50')
       assert.equal(unnamed.listed, 1)
-      assert.ok(unnamed.facts >= 9, `every patient in reach decided (${unnamed.facts})`)
+      const reach = await raw.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM care_team_members WHERE user_id = $1',
+        [w.users.clinicianTeam.id],
+      )
+      assert.ok(Number(reach.rows[0]?.n) >= 9)
+      // Each patient in reach decided once; the audit's grounds for those the answer carried are
+      // the search's permits, not a decision each again.
+      assert.equal(unnamed.facts, Number(reach.rows[0]?.n), 'every patient in reach decided, once')
     } finally {
       await t.close()
       await drop()

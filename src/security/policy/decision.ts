@@ -64,7 +64,13 @@ export interface Decision {
 
 /** The patients a principal may reach for an action, for lists and searches (filtered in SQL). */
 export type PatientScope =
-  { readonly kind: 'none' } | { readonly kind: 'patients'; readonly ids: readonly string[] }
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'patients'
+      readonly ids: readonly string[]
+      /** The permit that let each patient in (by id as given): the grounds of the read's audit entries. */
+      readonly decisions?: ReadonlyMap<string, Decision>
+    }
 
 export interface PolicyDecisionPoint {
   decide(

@@ -2,6 +2,7 @@ export {
   assertRouteAccess,
   registerRouteAccess,
   RouteAccessError,
+  scopeDecisionOf,
   type PolicySecurityEvent,
   type RouteAccessDeps,
 } from './route-access.ts'

@@ -197,11 +197,14 @@ export function createPdp(deps: PdpDeps): Required<PolicyDecisionPoint> {
         if (within !== undefined) candidates = new Set(within.filter((id) => candidates.has(id)))
       }
       const ids: string[] = []
+      const decisions = new Map<string, Decision>()
       for (const id of candidates) {
         const d = await decide(principal, action, { type: action, patientId: id, interaction }, { now })
-        if (d.effect === 'permit') ids.push(id)
+        if (d.effect !== 'permit') continue
+        ids.push(id)
+        decisions.set(id, d)
       }
-      return ids.length === 0 ? { kind: 'none' } : { kind: 'patients', ids }
+      return ids.length === 0 ? { kind: 'none' } : { kind: 'patients', ids, decisions }
     },
   }
 }

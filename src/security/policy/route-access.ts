@@ -68,6 +68,8 @@ declare module 'fastify' {
     authorize(action: string, resource: Resource): Promise<Decision>
     /** The patients this request may reach with `action`, for lists and searches (filter in SQL). */
     patientScope(action: string, within?: readonly string[]): Promise<PatientScope>
+    /** The permits patientScope gave this request, by action and patient: its audit entries' grounds. */
+    scopeDecisions: Map<string, Decision> | null
     /** Set while a patient-data route has not yet checked an object; a 2xx with it set is a bug and answers 500. */
     objectCheckPending: boolean
   }
@@ -143,6 +145,21 @@ export interface RouteAccessDeps {
   readonly securityEvent?: (event: PolicySecurityEvent) => Promise<unknown>
 }
 
+const scopeDecisionKey = (action: string, patientId: string) => `${action} ${patientId.toLowerCase()}`
+
+/**
+ * The permit that let `patientId` into this request's scope for `action` (a list or search), if
+ * it was decided there: the audit entry for that patient records these grounds, the ones the
+ * answer was actually given on, instead of deciding again (issue 17, goal 5).
+ */
+export function scopeDecisionOf(
+  request: Pick<FastifyRequest, 'scopeDecisions'>,
+  action: string,
+  patientId: string,
+): Decision | undefined {
+  return request.scopeDecisions?.get(scopeDecisionKey(action, patientId))
+}
+
 export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps): void {
   /** Answers a denial: 404 when concealed, the decision's own problem (segregation of duties) or 403; a security event first when it is one. */
   async function refuse(
@@ -215,9 +232,21 @@ export function registerRouteAccess(app: FastifyInstance, deps: RouteAccessDeps)
       if (principal === null) throw new AppError('UNAUTHENTICATED')
       this.objectCheckPending = false
       if (!deps.pdp.patientScope) return { kind: 'none' }
-      return deps.pdp.patientScope(principal, action, new Date(), within, interactionOf(this, action))
+      const scope = await deps.pdp.patientScope(
+        principal,
+        action,
+        new Date(),
+        within,
+        interactionOf(this, action),
+      )
+      if (scope.kind === 'patients' && scope.decisions) {
+        this.scopeDecisions ??= new Map()
+        for (const [id, d] of scope.decisions) this.scopeDecisions.set(scopeDecisionKey(action, id), d)
+      }
+      return scope
     },
   )
+  app.decorateRequest('scopeDecisions', null)
 
   app.addHook('onRoute', (route) => {
     if (isCorsPreflight(route)) return
