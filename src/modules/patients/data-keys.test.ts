@@ -173,4 +173,42 @@ describe('data keys', () => {
     assert.equal(await inFlight, 'kept?')
     await assert.rejects(createPatientCipher(fresh).open(other, value, 'x'), PatientErasedError)
   })
+
+  test('[SRS-CRYPTO-032] a data key made inside a transaction that rolls back is never used afterwards: what is sealed next is stored under a key that exists, and opens on a fresh instance', async () => {
+    const keys = createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) })
+    const cipher = createPatientCipher(keys)
+    const fresh = () =>
+      createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) }))
+    const rollback = async (
+      fn: (tx: Parameters<Parameters<Database['transaction']>[0]>[0]) => Promise<unknown>,
+    ) =>
+      assert.rejects(
+        db.transaction(async (tx) => {
+          await fn(tx)
+          throw new Error('rolled back on purpose')
+        }),
+        /rolled back on purpose/,
+      )
+
+    // The patient's first key, made in a transaction that rolls back (a failed registration).
+    const id = await patient()
+    await rollback(async (tx) => {
+      const inside = await cipher.seal(id, 'in the rolled-back transaction', 'a', tx)
+      assert.equal(await cipher.open(id, inside, 'a', tx), 'in the rolled-back transaction')
+    })
+    const after = await cipher.seal(id, 'sealed after the rollback', 'b')
+    assert.equal(await fresh().open(id, after, 'b'), 'sealed after the rollback')
+
+    // A new version made in a transaction that rolls back: the committed version stays current.
+    await rollback((tx) => keys.addVersion(id, tx))
+    const later = await cipher.seal(id, 'sealed after the second rollback', 'c')
+    assert.equal(await fresh().open(id, later, 'c'), 'sealed after the second rollback')
+    assert.deepEqual(await keys.olderVersions(id), [])
+
+    // Committed, the same transaction's key serves everyone: values sealed inside open outside.
+    const other = await patient()
+    const committed = await db.transaction((tx) => cipher.seal(other, 'committed', 'd', tx))
+    assert.equal(await cipher.open(other, committed, 'd'), 'committed')
+    assert.equal(await fresh().open(other, committed, 'd'), 'committed')
+  })
 })

@@ -96,6 +96,13 @@ export function createDataKeyStore(deps: {
   let latestKek: Kek | undefined
   let keksLoadedAt = 0
   const cache = new Map<string, { key: DataKey; at: number }>()
+  /**
+   * Keys this store created inside a caller's transaction, by transaction: until it commits they
+   * may never exist (a rollback), so they are kept for that transaction alone, never in `cache`.
+   * Before, a first key made in a transaction that rolled back stayed cached for DATA_KEY_CACHE_MS,
+   * and values sealed under it meanwhile could never be opened.
+   */
+  const createdIn = new WeakMap<Queryable, Map<string, DataKey>>()
   /** Fetches under way outside any transaction, shared by every caller waiting for the same key. */
   const loading = new Map<string, Promise<DataKey>>()
 
@@ -158,19 +165,36 @@ export function createDataKeyStore(deps: {
     return { patientId, version, key }
   }
 
-  async function insertVersion(patientId: string, version: number, q: Queryable): Promise<void> {
+  /** A key this store created inside the caller's transaction q, for q alone (see `createdIn`). */
+  const ownKey = (q: Queryable, name: string): DataKey | undefined =>
+    q === db ? undefined : createdIn.get(q)?.get(name)
+
+  async function insertVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
     const k = await currentKek(q)
     const key = randomBytes(DATA_KEY_BYTES)
     const wrapped = sealWithDataKey(k.key, k.version, key.toString('base64'), dekAad(patientId, version))
     await repo.insertDataKey(q, patientId, version, k.version, wrapped)
+    const made: DataKey = { patientId, version, key }
+    if (q !== db) {
+      const own = createdIn.get(q) ?? new Map<string, DataKey>()
+      createdIn.set(q, own)
+      own.set(cacheKey(patientId, version), made)
+      own.set(cacheKey(patientId, 'current'), made)
+    }
+    return made
   }
 
   async function loadCurrent(patientId: string, q: Queryable): Promise<DataKey> {
+    const own = ownKey(q, cacheKey(patientId, 'current'))
+    if (own) return own
     const hit = cached(cacheKey(patientId, 'current'))
     if (hit) return hit
     let row = await repo.newestDataKey(q, patientId)
     if (!row) {
-      await insertVersion(patientId, 1, q)
+      const made = await insertVersion(patientId, 1, q)
+      // Made in the caller's transaction: not in the shared cache, which would otherwise seal
+      // others' values under a key that a rollback leaves stored nowhere.
+      if (q !== db) return made
       row = await repo.newestDataKey(q, patientId)
     }
     if (!row) throw new Error('the first data key was not stored')
@@ -187,6 +211,8 @@ export function createDataKeyStore(deps: {
 
   async function loadVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
     const name = cacheKey(patientId, version)
+    const own = ownKey(q, name)
+    if (own) return own
     const hit = cached(name)
     if (hit) return hit
     // Inside a caller's transaction: its own read (it may see a version not yet committed).
@@ -275,6 +301,8 @@ export function createDataKeyStore(deps: {
     },
     async erase(patientId, q) {
       forget(patientId)
+      const own = createdIn.get(q)
+      if (own) for (const name of [...own.keys()]) if (name.startsWith(`${patientId}/`)) own.delete(name)
       await repo.destroyAllDataKeys(q, patientId, clock())
     },
     async olderVersions(patientId) {
