@@ -34,6 +34,15 @@ describe('break-glass', () => {
 
     const url = `/patients/${w.patients.otherPatient}/break-glass`
     assert.equal((await api(clinician, 'POST', url, { reason: 'too short' })).status, 400)
+    // Ten characters only with the spaces around them: the stored (trimmed) reason would be three.
+    const padded = await api(clinician, 'POST', url, { reason: '   abc    ' })
+    assert.equal(padded.status, 400, padded.raw)
+    assert.equal(padded.body.errors?.[0]?.pointer, '/body/reason')
+    const stored = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM break_glass_sessions WHERE patient_id = $1 AND user_id = $2',
+      [w.patients.otherPatient, clinician.id],
+    )
+    assert.equal(Number(stored.rows[0]?.n), 0, 'nothing stored')
     assert.equal(
       (
         await api(clinician, 'POST', `/patients/${randomUUID()}/break-glass`, {

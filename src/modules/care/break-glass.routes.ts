@@ -7,14 +7,19 @@
 import { Type } from 'typebox'
 import type { Principal } from '../../security/authn/index.ts'
 import type { ModuleContext } from '../context.ts'
-import { BREAK_GLASS_MINUTES, type BreakGlassRecord, type BreakGlassService } from './service.ts'
+import {
+  BREAK_GLASS_MINUTES,
+  BREAK_GLASS_REASON_MIN,
+  type BreakGlassRecord,
+  type BreakGlassService,
+} from './service.ts'
 import { IdParam, iso, problem, Time, Uuid } from './schemas.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 const OpenBody = Type.Object(
   {
     reason: Type.String({
-      minLength: 10,
+      minLength: BREAK_GLASS_REASON_MIN,
       maxLength: 1000,
       pattern: '\\S',
       description: 'Why emergency access is needed; read by the reviewing administrator',

@@ -26,6 +26,8 @@ export type { BreakGlassRecord, CareTeamMember, ConsentRecord, MemberRecord, Org
 
 /** How long a break-glass session lasts (the database refuses a longer one). */
 export const BREAK_GLASS_MINUTES = 60
+/** A break-glass reason's least length, after trimming (the schema's minLength; the table checks it too). */
+export const BREAK_GLASS_REASON_MIN = 10
 
 /** The longest a grant may run; the patient renews it after (a forgotten grant does not last forever). */
 export const CONSENT_MAX_DAYS = 730
@@ -146,6 +148,19 @@ export function createBreakGlassService(deps: { db: Database; repo: CareReposito
       reason: string,
       audit: AuditInTransaction,
     ): Promise<BreakGlassRecord> {
+      // The reason is stored trimmed, so it is its trimmed length that must reach the ten
+      // characters the schema asks for (and the table checks): "   abc    " is 400, not a 500
+      // from the check constraint (found by the OpenAPI fuzzer).
+      const trimmed = reason.trim()
+      if ([...trimmed].length < BREAK_GLASS_REASON_MIN)
+        throw new AppError('VALIDATION_FAILED', undefined, {
+          errors: [
+            {
+              pointer: '/body/reason',
+              detail: `must have at least ${BREAK_GLASS_REASON_MIN} characters besides leading and trailing spaces`,
+            },
+          ],
+        })
       const startedAt = clock()
       return db.transaction(async (tx) => {
         const id = randomUUID()
@@ -153,7 +168,7 @@ export function createBreakGlassService(deps: { db: Database; repo: CareReposito
           id,
           userId,
           patientId,
-          reason: reason.trim(),
+          reason: trimmed,
           startedAt,
           expiresAt: new Date(startedAt.getTime() + BREAK_GLASS_MINUTES * 60_000),
         })
