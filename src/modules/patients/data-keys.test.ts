@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { migrate, openDatabase, type Database } from '../../platform/db/index.ts'
+import { migrate, openDatabase, type Database, type Queryable } from '../../platform/db/index.ts'
 import { createKeyring, keyringSealer } from '../../platform/crypto/keyring.ts'
 import { createDataKeyStore, createPatientCipher, PatientErasedError } from './data-keys.ts'
 
@@ -179,9 +179,7 @@ describe('data keys', () => {
     const cipher = createPatientCipher(keys)
     const fresh = () =>
       createPatientCipher(createDataKeyStore({ db, root: keyringSealer(createKeyring(ring2)) }))
-    const rollback = async (
-      fn: (tx: Parameters<Parameters<Database['transaction']>[0]>[0]) => Promise<unknown>,
-    ) =>
+    const rollback = async (fn: (tx: Queryable) => Promise<unknown>) =>
       assert.rejects(
         db.transaction(async (tx) => {
           await fn(tx)

@@ -215,7 +215,9 @@ export function createDataKeyStore(deps: {
     if (own) return own
     const hit = cached(name)
     if (hit) return hit
-    // Inside a caller's transaction: its own read (it may see a version not yet committed).
+    // Inside a caller's transaction: its own read, on its connection (a shared fetch would tie
+    // other callers to this transaction's fate). A version this store made in the transaction was
+    // its `own` above, so what is read here is committed and may be cached.
     if (q !== db) return remember(name, await fetchVersion(patientId, version, q))
     // Outside one, one fetch per key however many values wait for it: a FHIR page opens its 50
     // readings at once, and each of them fetching the expired key would be 50 statements.
@@ -238,9 +240,14 @@ export function createDataKeyStore(deps: {
     return load
   }
 
+  /** Drops every entry of the patient from a map keyed by `cacheKey`. */
+  function dropPatient(names: Map<string, unknown> | undefined, patientId: string): void {
+    if (names) for (const name of [...names.keys()]) if (name.startsWith(`${patientId}/`)) names.delete(name)
+  }
+
   function forget(patientId: string): void {
-    for (const name of [...cache.keys()]) if (name.startsWith(`${patientId}/`)) cache.delete(name)
-    for (const name of [...loading.keys()]) if (name.startsWith(`${patientId}/`)) loading.delete(name)
+    dropPatient(cache, patientId)
+    dropPatient(loading, patientId)
   }
 
   async function rewrapAll(batchSize = 500): Promise<number> {
@@ -301,8 +308,7 @@ export function createDataKeyStore(deps: {
     },
     async erase(patientId, q) {
       forget(patientId)
-      const own = createdIn.get(q)
-      if (own) for (const name of [...own.keys()]) if (name.startsWith(`${patientId}/`)) own.delete(name)
+      dropPatient(createdIn.get(q), patientId)
       await repo.destroyAllDataKeys(q, patientId, clock())
     },
     async olderVersions(patientId) {
