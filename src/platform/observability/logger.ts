@@ -6,7 +6,7 @@
 
 import { trace } from '@opentelemetry/api'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import pino, { type DestinationStream, type Logger } from 'pino'
+import pino, { type DestinationStream, type Logger, type SerializerFn } from 'pino'
 import type { LogLevel } from '../../config/index.ts'
 import { urlDefect } from '../http/input-boundary.ts'
 
@@ -31,32 +31,72 @@ export function loggablePath(request: Pick<FastifyRequest, 'url' | 'routeOptions
   return path
 }
 
-const SECRET_KEYS = [
-  'authorization',
-  'cookie',
-  'password',
-  'newPassword',
-  'currentPassword',
-  'token',
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'code_verifier',
-  'client_secret',
-  'client_assertion',
-  'secret',
-  'totp',
-  'otp',
-]
+// Keys whose values are secrets, compared without case, `-` or `_` (so `Authorization`,
+// `access-token` and `accessToken` are all caught). `headers` is dropped whole: no header is worth
+// the risk of a bearer token in a log.
+const SECRET_KEYS = new Set(
+  [
+    'authorization',
+    'cookie',
+    'set-cookie',
+    'password',
+    'newPassword',
+    'currentPassword',
+    'token',
+    'access_token',
+    'refresh_token',
+    'id_token',
+    'code_verifier',
+    'client_secret',
+    'client_assertion',
+    'secret',
+    'totp',
+    'otp',
+    'api_key',
+    'headers',
+  ].map(normalizedKey),
+)
 
-// pino's redact takes explicit paths: each key at the top level and one and two levels down.
-// Whole header objects are dropped: no header is worth the risk of a bearer token in a log.
-export const REDACT_PATHS = [
-  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
-  'req.headers',
-  'res.headers',
-  'headers',
-]
+/** Objects nested deeper than this are not walked: the whole subtree is censored (ADR-0035). */
+export const REDACT_MAX_DEPTH = 8
+
+function normalizedKey(key: string): string {
+  return key.replace(/[-_]/g, '').toLowerCase()
+}
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(normalizedKey(key))
+}
+
+/**
+ * A copy of `value` in which every secret key's value, at any depth, is `[REDACTED]`, and any
+ * object deeper than REDACT_MAX_DEPTH is `[REDACTED]` whole (which also ends a cycle). The input is
+ * never changed; a subtree with nothing to censor is returned as it is, uncopied. Objects with
+ * `toJSON` (Date, Buffer) are serialised by what they choose and left alone (ADR-0035).
+ */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (depth >= REDACT_MAX_DEPTH) return REDACTED
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      const redacted = redactSecrets(item, depth + 1)
+      if (redacted !== item) (out ??= value.slice())[i] = redacted
+    }
+    return out ?? value
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value
+  const o = value as Record<string, unknown>
+  let out: Record<string, unknown> | undefined
+  for (const key of Object.keys(o)) {
+    const item = o[key]
+    if (item === undefined) continue
+    const redacted = isSecretKey(key) ? REDACTED : redactSecrets(item, depth + 1)
+    if (redacted !== item) (out ??= { ...o })[key] = redacted
+  }
+  return out ?? value
+}
 
 /** Error serializer: keeps what debugging needs, drops fields in which drivers echo data values. */
 function serializeError(err: unknown): Record<string, unknown> {
@@ -85,25 +125,48 @@ function serializeError(err: unknown): Record<string, unknown> {
   }
 }
 
+const serializers: Record<string, SerializerFn> = {
+  err: serializeError,
+  error: serializeError,
+  req: (req: FastifyRequest) => ({
+    method: req.method,
+    path: loggablePath(req),
+    route: req.routeOptions?.url,
+    remoteAddress: req.ip,
+  }),
+  res: (res: FastifyReply) => ({ statusCode: res.statusCode }),
+}
+
+// pino runs formatters.log before the serializers: a key with a serializer is left for it (its raw
+// value is a request or an error, not a log object to walk) and its output is redacted instead.
+const redactingSerializers: Record<string, SerializerFn> = Object.fromEntries(
+  Object.entries(serializers).map(([key, serialize]) => [
+    key,
+    (value: unknown) => redactSecrets(serialize(value), 1),
+  ]),
+)
+
+function redactLogObject(obj: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined
+  for (const key of Object.keys(obj)) {
+    const item = obj[key]
+    if (item === undefined || Object.hasOwn(serializers, key)) continue
+    const redacted = isSecretKey(key) ? REDACTED : redactSecrets(item, 1)
+    if (redacted !== item) (out ??= { ...obj })[key] = redacted
+  }
+  return out ?? obj
+}
+
 export function createLogger(options: { level: LogLevel; destination?: DestinationStream }): Logger {
-  return pino(
+  const logger = pino(
     {
       level: options.level,
       base: { service: 'vigil' },
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: 'msg',
-      redact: { paths: REDACT_PATHS, censor: REDACTED },
-      serializers: {
-        err: serializeError,
-        error: serializeError,
-        req: (req: FastifyRequest) => ({
-          method: req.method,
-          path: loggablePath(req),
-          route: req.routeOptions?.url,
-          remoteAddress: req.ip,
-        }),
-        res: (res: FastifyReply) => ({ statusCode: res.statusCode }),
-      },
+      // Redaction by key at any depth (ADR-0035), on every log object and on the base bindings.
+      formatters: { log: redactLogObject, bindings: redactLogObject },
+      serializers: redactingSerializers,
       mixin() {
         const span = trace.getActiveSpan()
         if (!span) return {}
@@ -113,4 +176,18 @@ export function createLogger(options: { level: LogLevel; destination?: Destinati
     },
     options.destination,
   )
+  // pino gives a child no bindings formatter of its parent's, so a child's bindings (Fastify's
+  // request logger is one) are redacted here, before pino sees them. Every descendant inherits
+  // this `child` through its prototype, and `this` stays the logger it is called on.
+  const child = logger.child
+  Object.defineProperty(logger, 'child', {
+    value: function redactedChild(
+      this: Logger,
+      bindings: pino.Bindings,
+      childOptions?: pino.ChildLoggerOptions,
+    ): Logger {
+      return Reflect.apply(child, this, [redactLogObject(bindings), childOptions]) as Logger
+    },
+  })
+  return logger
 }
