@@ -16,6 +16,21 @@ import { DatabaseUnavailableError, isConnectionFailure, isTimeout } from './unav
 import { notify, PendingWrites, watchesFor } from './write-watch.ts'
 
 const INT8_OID = 20
+const TIMESTAMPTZ_OID = 1184
+const parseTimestamptzSlowly = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text')
+// PostgreSQL's text form of a timestamptz in a UTC session: 2026-12-06 05:41:20.123456+00.
+const UTC_TIMESTAMPTZ = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?\+00$/
+
+/**
+ * A timestamptz as a Date. The common form (four-digit year, UTC offset) goes to the engine's ISO
+ * parser as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which reads it as pg's own parser does (fraction
+ * truncated to the millisecond) at about half the cost; anything else — another offset, a BC date,
+ * infinity — goes to pg's parser. Every Observation a FHIR page returns carries three.
+ */
+export function parseTimestamptz(value: string): unknown {
+  if (UTC_TIMESTAMPTZ.test(value)) return new Date(`${value.slice(0, 10)}T${value.slice(11, -3)}Z`)
+  return parseTimestamptzSlowly(value)
+}
 
 function parseInt8(value: string): number {
   const n = Number(value)
@@ -74,7 +89,9 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID
           ? parseInt8
-          : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+          : oid === TIMESTAMPTZ_OID && format !== 'binary'
+            ? parseTimestamptz
+            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   }
   const pool = new pg.Pool(poolConfig)
