@@ -108,7 +108,14 @@ declare module 'fastify' {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const PATIENT_REFERENCE = /^Patient\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i
 
-/** The patients a response body names: `patientId` fields, FHIR `Patient/<id>` references and Patient resources. */
+const UUID_LENGTH = 36
+const PATIENT_REFERENCE_LENGTH = 'Patient/'.length + UUID_LENGTH
+
+/**
+ * The patients a response body names: `patientId` fields, FHIR `Patient/<id>` references and
+ * Patient resources. Every response is walked, so the walk allocates nothing per object and
+ * tests a string's length before its pattern (a `Device/…` reference never reaches the regex).
+ */
 export function patientsNamedIn(body: unknown, into: Set<string> = new Set()): Set<string> {
   const stack: unknown[] = [body]
   let visited = 0
@@ -116,19 +123,29 @@ export function patientsNamedIn(body: unknown, into: Set<string> = new Set()): S
     const node = stack.pop()
     visited++
     if (Array.isArray(node)) {
-      for (const item of node) if (item !== null && typeof item === 'object') stack.push(item)
+      for (let i = 0; i < node.length; i++) {
+        const item: unknown = node[i]
+        if (item !== null && typeof item === 'object') stack.push(item)
+      }
       continue
     }
     if (node === null || typeof node !== 'object') continue
     const o = node as Record<string, unknown>
-    if (typeof o.patientId === 'string' && UUID.test(o.patientId)) into.add(o.patientId.toLowerCase())
-    if (typeof o.reference === 'string') {
-      const m = PATIENT_REFERENCE.exec(o.reference)
+    const patientId = o.patientId
+    if (typeof patientId === 'string' && patientId.length === UUID_LENGTH && UUID.test(patientId))
+      into.add(patientId.toLowerCase())
+    const reference = o.reference
+    if (typeof reference === 'string' && reference.length === PATIENT_REFERENCE_LENGTH) {
+      const m = PATIENT_REFERENCE.exec(reference)
       if (m?.[1]) into.add(m[1].toLowerCase())
     }
-    if (o.resourceType === 'Patient' && typeof o.id === 'string' && UUID.test(o.id))
-      into.add(o.id.toLowerCase())
-    for (const value of Object.values(o)) if (value !== null && typeof value === 'object') stack.push(value)
+    const id = o.id
+    if (o.resourceType === 'Patient' && typeof id === 'string' && id.length === UUID_LENGTH && UUID.test(id))
+      into.add(id.toLowerCase())
+    for (const key in o) {
+      const value = o[key]
+      if (value !== null && typeof value === 'object' && Object.hasOwn(o, key)) stack.push(value)
+    }
   }
   return into
 }
