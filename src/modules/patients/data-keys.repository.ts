@@ -45,18 +45,19 @@ export async function resealKek(
   return updated.rowCount
 }
 
-/** Adds a data-key version unless another process added the same version first. */
+/** Adds a data-key version unless another process added the same version first: false then, nothing written. */
 export async function insertDataKey(
   q: Queryable,
   patientId: string,
   version: number,
   kekVersion: number,
   wrappedKey: string,
-): Promise<void> {
-  await q.query(
+): Promise<boolean> {
+  const { rowCount } = await q.query(
     'INSERT INTO patient_data_keys (patient_id, version, kek_version, wrapped_key) VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id, version) DO NOTHING',
     [patientId, version, kekVersion, wrappedKey],
   )
+  return rowCount === 1
 }
 
 /** The patient's newest data-key version (destroyed or not), if they have any. */

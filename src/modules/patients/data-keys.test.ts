@@ -209,4 +209,57 @@ describe('data keys', () => {
     assert.equal(await cipher.open(other, committed, 'd'), 'committed')
     assert.equal(await fresh().open(other, committed, 'd'), 'committed')
   })
+
+  test('[SRS-CRYPTO-033] when another instance stores a patient’s key version first, inside a transaction, what is sealed uses the stored key, never one stored nowhere', async () => {
+    const root = () => keyringSealer(createKeyring(ring2))
+    const ours = createDataKeyStore({ db, root: root() })
+    const theirs = createDataKeyStore({ db, root: root() })
+    const fresh = () => createPatientCipher(createDataKeyStore({ db, root: root() }))
+
+    // Two instances write a new patient's first values at once. Ours reads "no key yet"; theirs
+    // stores version 1 before ours inserts it. On PostgreSQL the second insert waits for the first
+    // transaction and finds the version taken; here the other instance writes on the same
+    // transaction just before our insert, which meets the same taken version.
+    const id = await patient()
+    const sealed = await db.transaction(async (tx) => {
+      let raced = false
+      const racing: Queryable = {
+        query: async (text: string, params?: unknown[]) => {
+          if (!raced && text.startsWith('INSERT INTO patient_data_keys')) {
+            raced = true
+            await theirs.current(id, tx)
+          }
+          return tx.query(text, params)
+        },
+      } as Queryable
+      const value = await createPatientCipher(ours).seal(id, 'first reading', 'r', racing)
+      assert.ok(raced, 'the other instance stored its key first')
+      return value
+    })
+    assert.equal(await fresh().open(id, sealed, 'r'), 'first reading')
+    assert.equal(await createPatientCipher(ours).open(id, sealed, 'r'), 'first reading')
+
+    // The same for a new version: a rotation that meets the version already added by another.
+    const other = await patient()
+    await createPatientCipher(ours).seal(other, 'v1', 'r')
+    const rotated = await db.transaction(async (tx) => {
+      let raced = false
+      const racing: Queryable = {
+        query: async (text: string, params?: unknown[]) => {
+          if (!raced && text.startsWith('INSERT INTO patient_data_keys')) {
+            raced = true
+            await theirs.addVersion(other, tx)
+          }
+          return tx.query(text, params)
+        },
+      } as Queryable
+      const key = await ours.addVersion(other, racing)
+      assert.ok(raced)
+      return createPatientCipher(ours)
+        .seal(other, 'after rotation', 'r', tx)
+        .then((v) => ({ v, key }))
+    })
+    assert.equal(rotated.key.version, 2)
+    assert.equal(await fresh().open(other, rotated.v, 'r'), 'after rotation')
+  })
 })
