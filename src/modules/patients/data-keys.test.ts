@@ -216,24 +216,31 @@ describe('data keys', () => {
     const theirs = createDataKeyStore({ db, root: root() })
     const fresh = () => createPatientCipher(createDataKeyStore({ db, root: root() }))
 
+    // The transaction as our store sees it: just before our store's first insert of a key, the
+    // other instance does its part on the same transaction.
+    const racingOn = (tx: Queryable, theirPart: () => Promise<unknown>) => {
+      const racing = {
+        raced: false,
+        query: async (text: string, params?: unknown[]) => {
+          if (!racing.raced && text.startsWith('INSERT INTO patient_data_keys')) {
+            racing.raced = true
+            await theirPart()
+          }
+          return tx.query(text, params)
+        },
+      }
+      return racing as Queryable & { raced: boolean }
+    }
+
     // Two instances write a new patient's first values at once. Ours reads "no key yet"; theirs
     // stores version 1 before ours inserts it. On PostgreSQL the second insert waits for the first
     // transaction and finds the version taken; here the other instance writes on the same
     // transaction just before our insert, which meets the same taken version.
     const id = await patient()
     const sealed = await db.transaction(async (tx) => {
-      let raced = false
-      const racing: Queryable = {
-        query: async (text: string, params?: unknown[]) => {
-          if (!raced && text.startsWith('INSERT INTO patient_data_keys')) {
-            raced = true
-            await theirs.current(id, tx)
-          }
-          return tx.query(text, params)
-        },
-      } as Queryable
+      const racing = racingOn(tx, () => theirs.current(id, tx))
       const value = await createPatientCipher(ours).seal(id, 'first reading', 'r', racing)
-      assert.ok(raced, 'the other instance stored its key first')
+      assert.ok(racing.raced, 'the other instance stored its key first')
       return value
     })
     assert.equal(await fresh().open(id, sealed, 'r'), 'first reading')
@@ -243,21 +250,11 @@ describe('data keys', () => {
     const other = await patient()
     await createPatientCipher(ours).seal(other, 'v1', 'r')
     const rotated = await db.transaction(async (tx) => {
-      let raced = false
-      const racing: Queryable = {
-        query: async (text: string, params?: unknown[]) => {
-          if (!raced && text.startsWith('INSERT INTO patient_data_keys')) {
-            raced = true
-            await theirs.addVersion(other, tx)
-          }
-          return tx.query(text, params)
-        },
-      } as Queryable
+      const racing = racingOn(tx, () => theirs.addVersion(other, tx))
       const key = await ours.addVersion(other, racing)
-      assert.ok(raced)
-      return createPatientCipher(ours)
-        .seal(other, 'after rotation', 'r', tx)
-        .then((v) => ({ v, key }))
+      assert.ok(racing.raced, 'the other instance added the version first')
+      const v = await createPatientCipher(ours).seal(other, 'after rotation', 'r', racing)
+      return { v, key }
     })
     assert.equal(rotated.key.version, 2)
     assert.equal(await fresh().open(other, rotated.v, 'r'), 'after rotation')
