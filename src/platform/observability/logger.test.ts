@@ -108,6 +108,22 @@ test('[SRS-OBS-001] logger: a child logger’s bindings are redacted like a log 
   assert.ok(!lines.join('').includes('bound-t') && !lines.join('').includes('grand-c'))
 })
 
+test('[SRS-OBS-001] logger: an object with toJSON is redacted by what it writes, not by its own keys', () => {
+  const { lines, logger } = capture()
+  class Session {
+    readonly #token = 'private-t'
+    toJSON() {
+      return { user: 'u-1', token: this.#token }
+    }
+  }
+  logger.info({ session: new Session(), at: new Date(0), bytes: Buffer.from('ab') }, 'x')
+  const entry = JSON.parse(lines[0] ?? '{}')
+  assert.deepEqual(entry.session, { user: 'u-1', token: REDACTED })
+  assert.equal(entry.at, '1970-01-01T00:00:00.000Z')
+  assert.deepEqual(entry.bytes, { type: 'Buffer', data: [97, 98] })
+  assert.ok(!lines[0]?.includes('private-t'))
+})
+
 test('[SRS-OBS-001][SRS-PERF-598] redactSecrets returns an object with nothing to censor as it is, uncopied', () => {
   const clean = { a: [{ b: 1 }, 'c'], d: new Date(0) }
   assert.equal(redactSecrets(clean), clean)

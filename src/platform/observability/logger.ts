@@ -71,8 +71,9 @@ export function isSecretKey(key: string): boolean {
 /**
  * A copy of `value` in which every secret key's value, at any depth, is `[REDACTED]`, and any
  * object deeper than REDACT_MAX_DEPTH is `[REDACTED]` whole (which also ends a cycle). The input is
- * never changed; a subtree with nothing to censor is returned as it is, uncopied. Objects with
- * `toJSON` (Date, Buffer) are serialised by what they choose and left alone (ADR-0035).
+ * never changed; a subtree with nothing to censor is returned as it is, uncopied. An object with
+ * `toJSON` is judged by what its `toJSON` returns, as JSON.stringify would write it; a Date or a
+ * Buffer is left alone (ADR-0035).
  */
 export function redactSecrets(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value
@@ -86,7 +87,14 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
     }
     return out ?? value
   }
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value
+  const toJSON = (value as { toJSON?: unknown }).toJSON
+  if (typeof toJSON === 'function') {
+    // A Date or a Buffer writes no keys of its own; anything else is judged by what it writes.
+    if (value instanceof Date || Buffer.isBuffer(value)) return value
+    const written: unknown = toJSON.call(value)
+    const redacted = redactSecrets(written, depth)
+    return redacted === written ? value : redacted
+  }
   const o = value as Record<string, unknown>
   let out: Record<string, unknown> | undefined
   for (const key of Object.keys(o)) {
