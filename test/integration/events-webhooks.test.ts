@@ -91,9 +91,9 @@ describe('webhooks from the outbox', () => {
         EVENTS_RETRY_BASE_MS: '50',
         EVENTS_RETRY_MAX_DELAY_MS: '200',
         // Long enough that a loaded machine's slow attempt (3 s timeout) is retried, not dead-lettered.
-        // The window runs from the event's creation: on PGlite the relay, the receiver and the
-        // database share this process, so a busy stretch can delay an event's first attempt and
-        // make it time out as well (12 s once left a first attempt with no retry: SRS-EVT-357).
+        // On PGlite the relay, the receiver and the database share this process, so a busy
+        // stretch can delay an attempt and make it time out as well (12 s, when the window ran
+        // from the event's creation, once left a first attempt with no retry: SRS-EVT-357).
         EVENTS_RETRY_FOR_SECONDS: '30',
         EVENTS_WEBHOOK_TIMEOUT_MS: '3000',
         EVENTS_WEBHOOK_CA_FILE: rx.caFile,
@@ -388,6 +388,40 @@ describe('webhooks from the outbox', () => {
       (await deliveries(sub.id)).every((d) => d.status === 'delivered'),
     )
     assert.equal((await api('GET', `/subscriptions/${sub.id}`, orgAdminA)).body.status, 'active')
+  })
+
+  test('[SRS-EVT-356] an event queued long after it was created (the relay was down) still gets its retries: the period runs from the queueing', async () => {
+    const sub = await subscribe(orgAdminA, { eventTypes: ['device-data.accepted'] })
+    rx.mode = 'down'
+    try {
+      const [id] = await postReadings(171)
+      // The event is made older than the whole retry period (30 s here), as if the relay had been
+      // down for a minute: in the outbox, for a fan-out still to come, and on its delivery row if
+      // the fan-out has happened already.
+      await t.db.query(
+        "UPDATE outbox SET created_at = created_at - interval '60 seconds' WHERE topic = 'device-data.accepted' AND payload->>'readingIds' LIKE $1",
+        [`%${id}%`],
+      )
+      await waitUntil('the delivery queued', async () => (await deliveries(sub.id)).length === 1)
+      await t.db.query(
+        "UPDATE event_deliveries SET event_created_at = event_created_at - interval '60 seconds' WHERE subscription_id = $1 AND event_created_at > now() - interval '30 seconds'",
+        [sub.id],
+      )
+      await waitUntil(
+        'three failed attempts, each followed by a retry',
+        async () => {
+          const [row] = await deliveries(sub.id)
+          assert.notEqual(row?.status, 'dead', `dead-lettered after ${row?.attempts} attempt(s)`)
+          return (row?.attempts ?? 0) >= 3
+        },
+        20_000,
+      )
+    } finally {
+      rx.mode = 'up'
+    }
+    await waitUntil('delivered once the receiver is back', async () =>
+      (await deliveries(sub.id)).every((d) => d.status === 'delivered'),
+    )
   })
 
   test('[SRS-EVT-356] a delivery that keeps failing is dead-lettered after the retry period (EVENTS_RETRY_FOR_SECONDS)', async () => {

@@ -5,7 +5,7 @@
 export interface BackoffPolicy {
   readonly baseMs: number
   readonly maxDelayMs: number
-  /** Give up (dead-letter) once the event is this old. */
+  /** Give up (dead-letter) once the delivery has been retried this long (see retryPeriodStart). */
   readonly retryForMs: number
 }
 
@@ -19,14 +19,27 @@ export function retryDelayMs(
   return Math.round(ceiling / 2 + random() * (ceiling / 2))
 }
 
-/** The next attempt's time, or undefined when the event has been retried long enough (dead-letter). */
+/**
+ * When a delivery's retry period starts: when it was queued for its destination (the fan-out), or
+ * re-driven or replayed since (those reset `eventCreatedAt` to their own time), whichever is later.
+ * Not the event's creation: an event fanned out late (the relay was down, every instance was
+ * stopped) would otherwise get one attempt and no retry.
+ */
+export function retryPeriodStart(delivery: {
+  readonly eventCreatedAt: Date
+  readonly createdAt: Date
+}): Date {
+  return delivery.eventCreatedAt > delivery.createdAt ? delivery.eventCreatedAt : delivery.createdAt
+}
+
+/** The next attempt's time, or undefined when the delivery has been retried long enough (dead-letter). */
 export function nextAttemptAt(
   policy: BackoffPolicy,
   attempts: number,
-  eventCreatedAt: Date,
+  retryingSince: Date,
   now: Date,
   random?: () => number,
 ): Date | undefined {
-  if (now.getTime() - eventCreatedAt.getTime() >= policy.retryForMs) return undefined
+  if (now.getTime() - retryingSince.getTime() >= policy.retryForMs) return undefined
   return new Date(now.getTime() + retryDelayMs(policy, attempts, random))
 }

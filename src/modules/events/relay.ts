@@ -12,7 +12,7 @@
 
 import type { Logger } from 'pino'
 import type { Database } from '../../platform/db/index.ts'
-import { nextAttemptAt, type BackoffPolicy } from './backoff.ts'
+import { nextAttemptAt, retryPeriodStart, type BackoffPolicy } from './backoff.ts'
 import type { Dispatch, DispatchOutcome } from './dispatch.ts'
 import type { OutboxEvent } from './event-types.ts'
 import type { LeaderLock } from './leader-lock.ts'
@@ -153,7 +153,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions): Relay {
         return
       }
       case 'retry': {
-        const next = nextAttemptAt(options.backoff, d.attempts + 1, d.eventCreatedAt, now)
+        const next = nextAttemptAt(options.backoff, d.attempts + 1, retryPeriodStart(d), now)
         if (next === undefined) {
           await repo.finishDelivery(
             db,
