@@ -165,12 +165,6 @@ export function createDataKeyStore(deps: {
     return { patientId, version, key }
   }
 
-  async function storedVersion(patientId: string, version: number, q: Queryable): Promise<DataKey> {
-    const row = await repo.dataKeyVersion(q, patientId, version)
-    if (!row) throw new Error('a data key version was taken but is not stored')
-    return unwrap(patientId, row, q)
-  }
-
   /** A key this store created inside the caller's transaction q, for q alone (see `createdIn`). */
   const ownKey = (q: Queryable, name: string): DataKey | undefined =>
     q === db ? undefined : createdIn.get(q)?.get(name)
@@ -184,7 +178,7 @@ export function createDataKeyStore(deps: {
     // could open. Its row is visible now (the insert waited for that transaction to commit).
     const made: DataKey = (await repo.insertDataKey(q, patientId, version, k.version, wrapped))
       ? { patientId, version, key }
-      : await storedVersion(patientId, version, q)
+      : await fetchVersion(patientId, version, q)
     if (q !== db) {
       const own = createdIn.get(q) ?? new Map<string, DataKey>()
       createdIn.set(q, own)

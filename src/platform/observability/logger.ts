@@ -95,15 +95,19 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
     const redacted = redactSecrets(written, depth)
     return redacted === written ? value : redacted
   }
-  const o = value as Record<string, unknown>
+  return redactKeys(value as Record<string, unknown>, depth)
+}
+
+/** `o` with every secret key's value censored and every other value redacted a level down; keys `leave` has are left as they are. */
+function redactKeys(o: Record<string, unknown>, depth: number, leave?: object): Record<string, unknown> {
   let out: Record<string, unknown> | undefined
   for (const key of Object.keys(o)) {
     const item = o[key]
-    if (item === undefined) continue
+    if (item === undefined || (leave !== undefined && Object.hasOwn(leave, key))) continue
     const redacted = isSecretKey(key) ? REDACTED : redactSecrets(item, depth + 1)
     if (redacted !== item) (out ??= { ...o })[key] = redacted
   }
-  return out ?? value
+  return out ?? o
 }
 
 /** Error serializer: keeps what debugging needs, drops fields in which drivers echo data values. */
@@ -154,16 +158,8 @@ const redactingSerializers: Record<string, SerializerFn> = Object.fromEntries(
   ]),
 )
 
-function redactLogObject(obj: Record<string, unknown>): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined
-  for (const key of Object.keys(obj)) {
-    const item = obj[key]
-    if (item === undefined || Object.hasOwn(serializers, key)) continue
-    const redacted = isSecretKey(key) ? REDACTED : redactSecrets(item, 1)
-    if (redacted !== item) (out ??= { ...obj })[key] = redacted
-  }
-  return out ?? obj
-}
+const redactLogObject = (obj: Record<string, unknown>): Record<string, unknown> =>
+  redactKeys(obj, 0, serializers)
 
 export function createLogger(options: { level: LogLevel; destination?: DestinationStream }): Logger {
   const logger = pino(
