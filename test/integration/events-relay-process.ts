@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before } from 'node:test'
+import { CLAIM_MARGIN_MS } from '../../src/modules/events/relay.ts'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { createTestApp, type TestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING } from '../support/config.ts'
@@ -31,6 +32,8 @@ const RELAY_ENV = {
   EVENTS_RETRY_MAX_DELAY_MS: '300',
   EVENTS_WEBHOOK_TIMEOUT_MS: '3000',
 }
+/** A delivery's claim, as the server computes it from RELAY_ENV. */
+const CLAIM_MS = Number(RELAY_ENV.EVENTS_WEBHOOK_TIMEOUT_MS) + CLAIM_MARGIN_MS
 
 /** On PostgreSQL a schema of this test's own (one relay per outbox), with a URL processes can use. */
 async function scopedDatabase(): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
@@ -163,7 +166,14 @@ export function relayProcessContext(): { crash: () => Promise<void>; instances: 
     rx.mode = 'up'
     const second = await startServer(env)
     running.push(second)
-    await until('delivered after the restart', () => (receivedReading(id) ? true : undefined), 30_000)
+    // The kill can land inside an attempt (the receiver saw the request before the server recorded
+    // its 503), while the delivery is still claimed by the dead instance. The claim is honoured to
+    // its end, so no send is ever doubled: the wait allows the whole lease, then 30 s to deliver.
+    await until(
+      'delivered after the restart',
+      () => (receivedReading(id) ? true : undefined),
+      CLAIM_MS + 30_000,
+    )
     const got = rx.accepted.filter(
       (r) => r.path === subscriptionPath && (r.json.data.readingIds as string[]).includes(id),
     )

@@ -18,7 +18,7 @@ import * as repo from './repository.ts'
 import { createLeaderLock } from './leader-lock.ts'
 import { createEventMetrics } from './metrics.ts'
 import { createNatsPublisher, type NatsPublisher } from './nats-publisher.ts'
-import { createRelay, type Relay } from './relay.ts'
+import { CLAIM_MARGIN_MS, createRelay, type Relay } from './relay.ts'
 import { createSubscriberLoader } from './subscriber.ts'
 import { createSubscriptionService } from './subscription.service.ts'
 import { subscriptionRoutesV2 } from './subscriptions.routes.ts'
@@ -155,7 +155,7 @@ export function createEvents(ctx: ModuleContext, options: EventsOptions = {}): E
         retryForMs: cfg.retryForSeconds * 1000,
       },
       retentionMs: cfg.retentionHours * 3_600_000,
-      claimMs: cfg.webhookTimeoutMs + 30_000,
+      claimMs: cfg.webhookTimeoutMs + CLAIM_MARGIN_MS,
       stream: nats !== undefined,
     },
   )

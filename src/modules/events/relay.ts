@@ -19,6 +19,14 @@ import type { LeaderLock } from './leader-lock.ts'
 import type { EventMetrics } from './metrics.ts'
 import * as repo from './repository.ts'
 
+/**
+ * How long a claimed delivery stays reserved beyond the sender's HTTP timeout. A sender that died
+ * mid-send, or that lost the leader lock but still runs, is never overlapped by a second send; the
+ * margin absorbs clock skew between instances. The cost: a delivery claimed by a killed instance
+ * waits out this lease before another instance sends it (ADR-0020).
+ */
+export const CLAIM_MARGIN_MS = 30_000
+
 export interface RelayOptions {
   readonly intervalMs: number
   readonly backoff: BackoffPolicy
