@@ -435,6 +435,8 @@ async function runPhase(
       ACCESS_TOKEN_TTL_SECONDS: '3600',
       BENCH_DEVICES: String(options.devices),
       ...(process.env.BENCH_COUNT_QUERIES === '1' ? { BENCH_COUNT_QUERIES: '1' } : {}),
+      // Group commit (ADR-0036) is on by default; INGEST_GROUP_COMMIT=false measures the code without it.
+      ...(process.env.INGEST_GROUP_COMMIT ? { INGEST_GROUP_COMMIT: process.env.INGEST_GROUP_COMMIT } : {}),
       ...(runDb ? { DATABASE_URL: runDb.url } : {}),
     }
     log(

@@ -17,6 +17,7 @@ import type { CheckpointSigner } from './checkpoint-key.ts'
 import { entryHash, truncateUserAgent, type AuditEntry, type AuditEntryInput } from './entry.ts'
 import { uuidv7 } from './entry-id.ts'
 import {
+  appendEntriesIfHead,
   appendEntry,
   appendEntryIfHead,
   insertCheckpoint,
@@ -31,7 +32,9 @@ export const MAX_CHAINS = 64 // migration 0004 creates head rows 0-63
 export interface AuditTrail {
   readonly chains: number
   /** Appends one entry. With tx, inside the caller's transaction: the change and its entry commit
-   * (or roll back) together; the chain's head stays locked until that transaction ends. */
+   * (or roll back) together; the chain's head stays locked until that transaction ends. Entries
+   * recorded on one transaction in the same tick (concurrent calls, as a group commit makes them)
+   * are appended together in one statement, in call order (ADR-0036). */
   record(entry: AuditEntryInput, tx?: Queryable): Promise<AuditEntry>
   /** Signs every chain's head, stores the checkpoint and exports it (file and/or log). */
   checkpoint(signer: CheckpointSigner): Promise<ExportedCheckpoint>
@@ -121,6 +124,70 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     return (await appendOnGuess(q, input, chain)) ?? appendLocked(q, input, chain)
   }
 
+  /** Consecutive entries built on `head`, each on the one before. */
+  function buildAll(inputs: readonly AuditEntryInput[], chain: number, head: ChainHead): AuditEntry[] {
+    const entries: AuditEntry[] = []
+    let at = head
+    for (const input of inputs) {
+      const entry = build(input, chain, at)
+      entries.push(entry)
+      at = { chain, seq: entry.seq, hash: entry.hash }
+    }
+    return entries
+  }
+
+  /** Several entries on one chain in one statement: on the guess, else on the head read under lock. */
+  async function appendAll(
+    q: Queryable,
+    inputs: readonly AuditEntryInput[],
+    chain: number,
+  ): Promise<AuditEntry[]> {
+    if (inputs.length === 1) return [await append(q, inputs[0] as AuditEntryInput, chain)]
+    const guess = heads.get(chain)
+    if (guess) {
+      const entries = buildAll(inputs, chain, guess)
+      const last = entries.at(-1) as AuditEntry
+      heads.set(chain, { chain, seq: last.seq, hash: last.hash })
+      if (await appendEntriesIfHead(q, entries)) return entries
+    }
+    const entries = buildAll(inputs, chain, await lockHead(q, chain))
+    if (!(await appendEntriesIfHead(q, entries)))
+      throw new Error(`audit chain ${chain}: the locked head moved`)
+    const last = entries.at(-1) as AuditEntry
+    heads.set(chain, { chain, seq: last.seq, hash: last.hash })
+    return entries
+  }
+
+  // The entries recorded on a transaction in the current tick, appended together once it ends.
+  type Pending = Array<{
+    input: AuditEntryInput
+    resolve: (e: AuditEntry) => void
+    reject: (err: unknown) => void
+  }>
+  const pending = new WeakMap<Queryable, Pending>()
+  function appendInTick(tx: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
+    return new Promise((resolve, reject) => {
+      let batch = pending.get(tx)
+      if (!batch) {
+        const started: Pending = []
+        batch = started
+        pending.set(tx, started)
+        queueMicrotask(() => {
+          pending.delete(tx)
+          appendAll(
+            tx,
+            started.map((p) => p.input),
+            chain,
+          ).then(
+            (entries) => started.forEach((p, i) => p.resolve(entries[i] as AuditEntry)),
+            (err: unknown) => started.forEach((p) => p.reject(err)),
+          )
+        })
+      }
+      batch.push({ input, resolve, reject })
+    })
+  }
+
   function build(input: AuditEntryInput, chain: number, head: ChainHead): AuditEntry {
     const now = clock()
     const body = {
@@ -159,7 +226,7 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
           chain = soundChain(preferred)
           txChain.set(tx, chain)
         }
-        return append(tx, input, chain)
+        return appendInTick(tx, input, chain)
       }
       for (;;) {
         const chain = soundChain(preferred)

@@ -1,7 +1,7 @@
 // SQL of the audit trail, and nothing else (conventions C8). The append takes the chain's head row
 // lock, so appends to one chain are serialised and appends to different chains are not.
 
-import type { Queryable } from '../platform/db/index.ts'
+import { arrayParam, type Queryable } from '../platform/db/index.ts'
 import { entryValues, type AuditEntry } from './entry.ts'
 
 export interface EntryRow {
@@ -222,4 +222,38 @@ export async function countEntriesBefore(q: Queryable, cutoff: string): Promise<
     [cutoff],
   )
   return Number(rows[0]?.n ?? 0)
+}
+
+/** The SQL type of each column of ENTRY_COLUMNS, in order (the hash last). */
+const ENTRY_TYPES = TYPED_VALUES.split(', ').map((v) => v.slice(v.indexOf('::') + 2))
+
+/**
+ * Several consecutive entries of one chain in one round trip (group commit, ADR-0036): the same
+ * compare-and-set on the head as appendEntryIfHead, from the first entry's predecessor to the last
+ * entry, and the entries inserted from one array per column. False when the head had moved:
+ * nothing was written.
+ */
+export async function appendEntriesIfHead(tx: Queryable, entries: readonly AuditEntry[]): Promise<boolean> {
+  const first = entries[0]
+  const last = entries.at(-1)
+  if (!first || !last) return true
+  const rows = entries.map((e) => [...entryValues(e), e.hash])
+  const params: unknown[] = [first.chain, first.seq - 1, first.prevHash, last.seq, last.hash]
+  const arrays = ENTRY_TYPES.map((type, k) => {
+    params.push(
+      arrayParam(rows, (row) => {
+        const v = row[k]
+        return typeof v === 'boolean' ? String(v) : (v as string | number | null)
+      }),
+    )
+    return `$${params.length}::${type}[]`
+  })
+  const { rowCount } = await tx.query(
+    `WITH head AS (
+       UPDATE audit_chain_heads SET seq = $4::bigint, hash = $5::text WHERE chain = $1::smallint AND seq = $2::bigint AND hash = $3::text RETURNING chain
+     )
+     INSERT INTO audit_entries (${ENTRY_COLUMNS}) SELECT u.* FROM head, unnest(${arrays.join(', ')}) AS u`,
+    params,
+  )
+  return rowCount === entries.length
 }

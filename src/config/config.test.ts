@@ -83,7 +83,12 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
       checkpointIntervalSeconds: 300,
       checkpointCommand: undefined,
     },
-    deviceData: { v1Sunset: '2027-12-31', dailyQuota: 100_000, deviceRequestsPerMinute: 600 },
+    deviceData: {
+      v1Sunset: '2027-12-31',
+      dailyQuota: 100_000,
+      deviceRequestsPerMinute: 600,
+      groupCommit: true,
+    },
     retention: { readingsDays: 3650, tokensDays: 30, auditDays: 2190, intervalSeconds: 86_400 },
     anomalies: {
       intervalSeconds: 60,

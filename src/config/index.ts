@@ -63,6 +63,8 @@ export interface Config {
     readonly dailyQuota: number
     /** Requests per minute per device to the device-data routes (0 = no limit). */
     readonly deviceRequestsPerMinute: number
+    /** Concurrent small device writes share one transaction (ADR-0036). */
+    readonly groupCommit: boolean
   }
   readonly mail: {
     /** smtp:// or smtps:// URL of the mail relay; unset → mail is written under DATA_DIR/mail (development only). */
@@ -312,6 +314,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       v1Sunset: read('API_V1_SUNSET', isoDate, '2027-12-31'),
       dailyQuota: read('DEVICE_DAILY_QUOTA', integer(1, 100_000_000), 100_000),
       deviceRequestsPerMinute: read('DEVICE_RATE_LIMIT_PER_MINUTE', integer(0, 1_000_000), 600),
+      groupCommit: read('INGEST_GROUP_COMMIT', boolean, true),
     },
     migrateOnStart: read('MIGRATE_ON_START', boolean, true),
     logLevel: read(

@@ -22,6 +22,7 @@ function partsFor(ctx: ModuleContext): { ingest: Ingest; limiter: DeviceRateLimi
         keyring: ctx.keyring,
         clock: ctx.clock,
         defaultDailyQuota: ctx.config.deviceData.dailyQuota,
+        groupCommit: ctx.config.deviceData.groupCommit,
       }),
       limiter: createDeviceRateLimiter({
         perMinute: ctx.config.deviceData.deviceRequestsPerMinute,

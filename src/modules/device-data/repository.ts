@@ -140,6 +140,71 @@ export async function insertReadingsCounted(
   }
 }
 
+export interface GroupedInsert {
+  /** How many rows were stored; fewer than given means a dedup key was taken (nothing else written). */
+  readonly inserted: number
+  /** Each device's count for the day after this insert, with its own quota. */
+  readonly usage: ReadonlyMap<string, { used: number; quota: number | null }>
+}
+
+/**
+ * Several devices' readings, their daily counts and one outbox row per request in one statement
+ * (group commit, ADR-0036). Written for the common outcome: the outbox rows, whose payloads name
+ * every row, are written only when every row was stored. The counts are upserted one row per
+ * device in device order, and the caller sorts the readings by device: transactions take these
+ * row locks in one order, so two groups on two instances cannot deadlock on them.
+ */
+export async function insertReadingsGrouped(
+  q: Queryable,
+  rows: readonly ReadingRow[],
+  day: string,
+  outbox: { readonly topic: string; readonly payloads: readonly unknown[]; readonly createdAt: Date },
+): Promise<GroupedInsert> {
+  const params: unknown[] = [
+    day,
+    rows.length,
+    outbox.topic,
+    arrayParam(outbox.payloads, (p) => JSON.stringify(p)),
+    outbox.createdAt.toISOString(),
+  ]
+  const select = readingArrays(rows, params)
+  const { rows: out } = await q.query<{
+    inserted: number | string
+    usage: Array<{ d: string; used: number | string; quota: number | string | null }> | string | null
+  }>(
+    `WITH r AS (
+       INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING device_id
+     ), u AS (
+       INSERT INTO device_daily_usage (device_id, day, readings)
+       SELECT device_id, $1::date, count(*) FROM r GROUP BY device_id ORDER BY device_id
+       ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings
+       RETURNING device_id, readings
+     ), o AS (
+       INSERT INTO outbox (topic, payload, created_at)
+       SELECT $3::text, x.p, $5::timestamptz FROM unnest($4::jsonb[]) WITH ORDINALITY AS x(p, n)
+        WHERE (SELECT count(*) FROM r) = $2::bigint ORDER BY x.n
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM r) AS inserted,
+            (SELECT json_agg(json_build_object('d', u.device_id, 'used', u.readings, 'quota', pd.daily_quota))
+               FROM u JOIN published_devices pd ON pd.id = u.device_id) AS usage,
+            (SELECT count(*) FROM o) AS outbox`,
+    params,
+  )
+  const row = out[0] as { inserted: number | string; usage: unknown }
+  const list = (typeof row.usage === 'string' ? JSON.parse(row.usage) : (row.usage ?? [])) as Array<{
+    d: string
+    used: number | string
+    quota: number | string | null
+  }>
+  return {
+    inserted: Number(row.inserted),
+    usage: new Map(
+      list.map((u) => [u.d, { used: Number(u.used), quota: u.quota === null ? null : Number(u.quota) }]),
+    ),
+  }
+}
+
 function toKey(r: {
   id: string
   client_reading_id: string | null
