@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
+import { createAuditTrail } from '../../src/audit/audit-trail.ts'
 import { migrate, openDatabase } from '../../src/platform/db/index.ts'
 import { createTestApp } from '../support/app.ts'
 import { TEST_COOKIE_SECRET, TEST_KEYRING, usingPostgres } from '../support/config.ts'
@@ -103,5 +104,82 @@ describe('device data survive a crash after the answer', () => {
     assert.ok(found, 'the acknowledged reading survived')
     assert.equal(found.value, 142)
     assert.equal(found.note, note)
+  })
+
+  test('[SRS-DATA-012][SRS-PERF-600] killed with SIGKILL in the middle of concurrent single readings (group commit), every reading answered 200 is stored with its audit entry', async () => {
+    for (const s of running.splice(0)) await s.proc.kill() // the port and the data are this test's now
+    const server = await startServer({ ...env, LOG_LEVEL: 'info' })
+    running.push(server)
+    const tokenFor = async (device: World['devices']['bound']) => {
+      const config = await client.discovery(
+        new URL(issuer),
+        device.clientId,
+        undefined,
+        client.ClientSecretBasic(device.clientSecret),
+        { execute: [client.allowInsecureRequests] },
+      )
+      return (
+        await client.clientCredentialsGrant(config, { scope: 'device-data:write', resource: `${issuer}/api` })
+      ).access_token
+    }
+    const tokens = [await tokenFor(w.devices.bound), await tokenFor(w.devices.other)]
+    const acknowledged: Array<{ id: string; requestId: string }> = []
+    let sent = 0
+    let killed = false
+    const worker = async (lane: number) => {
+      while (!killed) {
+        const n = sent++
+        try {
+          const res = await get(`${issuer}/api/v2/device-data`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${tokens[lane % 2]}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              readings: [
+                {
+                  code: '2339-0',
+                  value: 80 + (n % 100),
+                  unit: 'mg/dL',
+                  effectiveDateTime: new Date(Date.now() - 7_200_000 - n * 1000).toISOString(),
+                },
+              ],
+            }),
+          })
+          if (res.status === 200) {
+            const id = ((await res.json()) as { results: Array<{ id: string }> }).results[0]?.id as string
+            acknowledged.push({ id, requestId: res.headers.get('x-request-id') as string })
+          }
+        } catch {
+          // The connection died with the server: not acknowledged, so nothing is owed.
+        }
+        if (!killed && acknowledged.length >= 150) {
+          killed = true
+          server.proc.signal('SIGKILL')
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, (_, lane) => worker(lane)))
+    await server.proc.waitForExit()
+    assert.equal(server.proc.exit?.signal, 'SIGKILL')
+    assert.ok(acknowledged.length >= 150)
+
+    const db = usingPostgres()
+      ? await openDatabase({ databaseUrl: process.env.DATABASE_URL as string, poolMax: 1 })
+      : await openDatabase({ pgliteDir: dir })
+    try {
+      const stored = await db.query<{ id: string }>('SELECT id FROM readings WHERE id = ANY($1::uuid[])', [
+        acknowledged.map((a) => a.id),
+      ])
+      assert.equal(stored.rows.length, acknowledged.length, 'every acknowledged reading is stored')
+      const audited = await db.query<{ request_id: string; status: number }>(
+        'SELECT request_id, status FROM audit_entries WHERE request_id = ANY($1::text[])',
+        [acknowledged.map((a) => a.requestId)],
+      )
+      assert.equal(audited.rows.length, acknowledged.length, 'every acknowledged reading has its one entry')
+      for (const e of audited.rows) assert.equal(e.status, 200)
+      // Its own data directory: nothing else appends, so the whole trail is verified.
+      if (!usingPostgres()) assert.equal((await createAuditTrail({ db }).verify()).ok, true)
+    } finally {
+      await db.close()
+    }
   })
 })
