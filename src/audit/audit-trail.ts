@@ -36,6 +36,15 @@ export interface AuditTrail {
    * recorded on one transaction in the same tick (concurrent calls, as a group commit makes them)
    * are appended together in one statement, in call order (ADR-0036). */
   record(entry: AuditEntryInput, tx?: Queryable): Promise<AuditEntry>
+  /**
+   * Entries built on this process's guess of a chain's head, for a statement of the caller's that
+   * appends them with its own writes (appendEntriesCtes; ADR-0036); undefined when there is no
+   * guess yet. The caller then calls settle: true once the statement committed (the guess moves
+   * on), false if it did not (the guess is dropped; the next append reads the head under lock).
+   */
+  prepareAppend(
+    inputs: readonly AuditEntryInput[],
+  ): { entries: AuditEntry[]; settle(committed: boolean): void } | undefined
   /** Signs every chain's head, stores the checkpoint and exports it (file and/or log). */
   checkpoint(signer: CheckpointSigner): Promise<ExportedCheckpoint>
   /** Recomputes every chain; `external` adds checkpoints kept outside the database. */
@@ -86,6 +95,8 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
   // by the database. Right, the append is one statement; wrong (another instance appended, or our
   // append rolled back), nothing is written and the append locks and reads the head as before.
   const heads = new Map<number, ChainHead>()
+  // Chains with an append prepared for another statement (prepareAppend) not yet settled.
+  const preparing = new Set<number>()
   // Chains holding an entry their head does not know — a row slipped in behind the trail's back,
   // or a partial restore. Every append to such a chain fails on the taken slot; standalone
   // appends go to the next sound chain instead, so the trail stays writable (and an auditor can
@@ -244,6 +255,35 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
           broken.add(chain)
           deps.onBrokenChain?.(chain)
         }
+      }
+    },
+
+    prepareAppend(inputs) {
+      const first = inputs[0]
+      if (!first) return undefined
+      // A chain no other prepared append of this process is on: two statements built one on the
+      // other could reach the database in either order, and the second would find the head stale.
+      const preferred = first.requestId ? chainFor(first.requestId, chains) : randomInt(chains)
+      let chain: number | undefined
+      for (let i = 0; i < chains && chain === undefined; i++) {
+        const c = (preferred + i) % chains
+        if (!broken.has(c) && !preparing.has(c)) chain = c
+      }
+      if (chain === undefined) return undefined
+      const guess = heads.get(chain)
+      if (!guess) return undefined
+      const entries = buildAll(inputs, chain, guess)
+      const last = entries.at(-1) as AuditEntry
+      // Moved now, so an append in a transaction on this chain builds on it (the database orders them).
+      heads.set(chain, { chain, seq: last.seq, hash: last.hash })
+      preparing.add(chain)
+      const on = chain
+      return {
+        entries,
+        settle(committed) {
+          preparing.delete(on)
+          if (!committed) heads.delete(on)
+        },
       }
     },
 

@@ -98,6 +98,18 @@ declare module 'fastify' {
         >
       >,
     ): Promise<void>
+    /**
+     * This request's one entry, built but not written, for a use case that appends it in a
+     * statement of its own (group commit, ADR-0036); it sets `auditWritten` once that committed.
+     */
+    auditEntry(
+      entry: { status: number } & Partial<
+        Pick<
+          AuditEntryInput,
+          'action' | 'resourceType' | 'resourceId' | 'patientId' | 'consentId' | 'breakGlass'
+        >
+      >,
+    ): AuditEntryInput
     auditWritten: boolean
     /** Names patients whose data this response carries, for its audit entries (lists and searches). */
     carriesPatients(ids: Iterable<string>): void
@@ -174,18 +186,18 @@ export function registerHttpAudit(app: FastifyInstance, options: AuditHttpOption
   const pending = new Set<Promise<unknown>>()
 
   app.decorateRequest('auditWritten', false)
-  app.decorateRequest('auditInTransaction', async function (this: FastifyRequest, tx: Queryable, entry) {
+  app.decorateRequest('auditEntry', function (this: FastifyRequest, entry) {
     const base = requestEntry(this, { statusCode: entry.status } as FastifyReply)
     const { status, ...overrides } = entry
-    await options.audit.record(
-      {
-        ...base,
-        ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-        status,
-        outcome: outcomeFor(status, false),
-      },
-      tx,
-    )
+    return {
+      ...base,
+      ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+      status,
+      outcome: outcomeFor(status, false),
+    }
+  })
+  app.decorateRequest('auditInTransaction', async function (this: FastifyRequest, tx: Queryable, entry) {
+    await options.audit.record(this.auditEntry(entry), tx)
     this.auditWritten = true
   })
   // A handler that failed after writing its entry rolled its transaction back: the entry went with it.

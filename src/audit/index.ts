@@ -23,7 +23,7 @@ export {
   isOperationalProbe,
   type AuditHttpOptions,
 } from './http-audit.ts'
-export { countEntriesBefore as countAuditEntriesBefore } from './repository.ts'
+export { countEntriesBefore as countAuditEntriesBefore, appendEntriesCtes } from './repository.ts'
 export { formatVerifyResult } from './format-verify-result.ts'
 export { securityEventEntry, type SecurityEvent } from './security-event.ts'
 export type { VerifyResult, FirstBad, VerifyFailureReason } from './verify-trail.ts'

@@ -228,32 +228,46 @@ export async function countEntriesBefore(q: Queryable, cutoff: string): Promise<
 const ENTRY_TYPES = TYPED_VALUES.split(', ').map((v) => v.slice(v.indexOf('::') + 2))
 
 /**
- * Several consecutive entries of one chain in one round trip (group commit, ADR-0036): the same
- * compare-and-set on the head as appendEntryIfHead, from the first entry's predecessor to the last
- * entry, and the entries inserted from one array per column. False when the head had moved:
- * nothing was written.
+ * The append of consecutive entries of one chain as two CTEs for a statement of the caller's
+ * (ADR-0036), parameters appended to `params`: `audit_head` moves the head by compare-and-set from
+ * the first entry's predecessor to the last entry, `audit_appended` inserts the entries only if it
+ * did. `appended` is the SQL condition that holds when every entry was written.
+ */
+export function appendEntriesCtes(
+  entries: readonly AuditEntry[],
+  params: unknown[],
+): { ctes: string; appended: string } {
+  const first = entries[0] as AuditEntry
+  const last = entries.at(-1) as AuditEntry
+  const p = (value: unknown) => `$${params.push(value)}`
+  const head = `UPDATE audit_chain_heads SET seq = ${p(last.seq)}::bigint, hash = ${p(last.hash)}::text WHERE chain = ${p(first.chain)}::smallint AND seq = ${p(first.seq - 1)}::bigint AND hash = ${p(first.prevHash)}::text RETURNING chain`
+  const rows = entries.map((e) => [...entryValues(e), e.hash])
+  const arrays = ENTRY_TYPES.map(
+    (type, k) =>
+      `${p(
+        arrayParam(rows, (row) => {
+          const v = row[k]
+          return typeof v === 'boolean' ? String(v) : (v as string | number | null)
+        }),
+      )}::${type}[]`,
+  )
+  return {
+    ctes: `audit_head AS (${head}), audit_appended AS (INSERT INTO audit_entries (${ENTRY_COLUMNS}) SELECT u.* FROM audit_head, unnest(${arrays.join(', ')}) AS u RETURNING 1)`,
+    appended: `(SELECT count(*) FROM audit_appended) = ${entries.length}`,
+  }
+}
+
+/**
+ * Several consecutive entries of one chain in one round trip (ADR-0036): appendEntriesCtes alone.
+ * False when the head had moved: nothing was written.
  */
 export async function appendEntriesIfHead(tx: Queryable, entries: readonly AuditEntry[]): Promise<boolean> {
-  const first = entries[0]
-  const last = entries.at(-1)
-  if (!first || !last) return true
-  const rows = entries.map((e) => [...entryValues(e), e.hash])
-  const params: unknown[] = [first.chain, first.seq - 1, first.prevHash, last.seq, last.hash]
-  const arrays = ENTRY_TYPES.map((type, k) => {
-    params.push(
-      arrayParam(rows, (row) => {
-        const v = row[k]
-        return typeof v === 'boolean' ? String(v) : (v as string | number | null)
-      }),
-    )
-    return `$${params.length}::${type}[]`
-  })
-  const { rowCount } = await tx.query(
-    `WITH head AS (
-       UPDATE audit_chain_heads SET seq = $4::bigint, hash = $5::text WHERE chain = $1::smallint AND seq = $2::bigint AND hash = $3::text RETURNING chain
-     )
-     INSERT INTO audit_entries (${ENTRY_COLUMNS}) SELECT u.* FROM head, unnest(${arrays.join(', ')}) AS u`,
+  if (entries.length === 0) return true
+  const params: unknown[] = []
+  const { ctes, appended } = appendEntriesCtes(entries, params)
+  const { rows } = await tx.query<{ appended: boolean }>(
+    `WITH ${ctes} SELECT ${appended} AS appended`,
     params,
   )
-  return rowCount === entries.length
+  return rows[0]?.appended === true
 }

@@ -5,12 +5,12 @@
 // reached rolls back and each request runs alone, so a neighbour's outcome is never another's.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createAuditTrail } from '../../src/audit/audit-trail.ts'
+import { chainFor, createAuditTrail } from '../../src/audit/audit-trail.ts'
 import type { AuditEntryInput } from '../../src/audit/entry.ts'
 import { createTestApp, openIsolatedDatabase, type TestApp } from '../support/app.ts'
 import { countingDatabase, type StatementLog } from '../support/counting-db.ts'
 import { buildWorld, mintToken, type World } from '../support/world.ts'
-import type { Database } from '../../src/platform/db/index.ts'
+import type { Database, Queryable } from '../../src/platform/db/index.ts'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -23,7 +23,6 @@ describe('group commit of device writes', () => {
   let log: StatementLog
   const tokens: Record<'bound' | 'other', string> = { bound: '', other: '' }
   let serial = 0
-  let begun = 0
   let ingests = 0
   let held: Promise<void> | undefined
 
@@ -43,7 +42,6 @@ describe('group commit of device writes', () => {
     })
   /** A statement that appends audit entries (it moves a chain's head, or inserts and then moves it). */
   const isAppend = (statement: string) => /audit_chain_heads SET|INSERT INTO audit_entries/.test(statement)
-  const transactions = () => log.statements.filter((s) => s === 'BEGIN').length
   const auditFor = async (requestIds: string[]) =>
     (
       await raw.query<{ request_id: string; status: number; patient_id: string | null }>(
@@ -70,31 +68,25 @@ describe('group commit of device writes', () => {
     ;({ db: raw, drop } = await openIsolatedDatabase())
     const counted = countingDatabase(raw)
     log = counted.log
-    // Every transaction takes 15 ms more, as on a disk that makes commits wait: requests overlap on
-    // any database. (PGlite runs in this thread, so a transaction would otherwise finish before the
-    // next request reaches the ingest, and no group could form.)
-    // A test can also hold the transactions that start while `held` is set, until it lets them go.
-    // Transactions that write readings are counted here, whichever request's context runs them.
+    // Every statement that writes readings takes 15 ms more, as on a disk that makes commits wait:
+    // requests overlap on any database. (PGlite runs in this thread, so a request's write would
+    // otherwise finish before the next request reaches the ingest, and no group could form.) While
+    // `held` is set, such statements wait until the test lets them go. They are counted here,
+    // whichever request's context runs them, in a transaction or alone.
+    const slowIngest = (q: Queryable): Queryable => ({
+      query: async (sql, params) => {
+        if (sql.includes('INSERT INTO readings')) {
+          ingests++
+          await (held ?? new Promise((resolve) => setTimeout(resolve, 15)))
+        }
+        return q.query(sql, params)
+      },
+      exec: (sql) => q.exec(sql),
+    })
     const db: Database = {
       ...counted.db,
-      transaction: (fn) => {
-        begun++
-        const wait = held
-        return counted.db.transaction(async (tx) => {
-          await (wait ?? new Promise((resolve) => setTimeout(resolve, 15)))
-          let writes = false
-          return fn({
-            query: (sql, params) => {
-              if (!writes && sql.includes('INSERT INTO readings')) {
-                writes = true
-                ingests++
-              }
-              return tx.query(sql, params)
-            },
-            exec: (sql) => tx.exec(sql),
-          })
-        })
-      },
+      ...slowIngest(counted.db),
+      transaction: (fn) => counted.db.transaction((tx) => fn(slowIngest(tx))),
     }
     grouped = await createTestApp({ deps: { db } })
     alone = await createTestApp({ env: { INGEST_GROUP_COMMIT: 'false' }, deps: { db } })
@@ -118,22 +110,19 @@ describe('group commit of device writes', () => {
 
   test('[SRS-PERF-600] concurrent single readings share transactions, and each request keeps its own answer, audit entry and outbox row', async () => {
     const n = 24
+    const start = ingests
     const responses = await log.within(() =>
       Promise.all(Array.from({ length: n }, (_, i) => post(grouped, i % 2 ? 'bound' : 'other', [reading()]))),
     )
-    const shared = transactions()
+    const writes = ingests - start
     for (const res of responses) {
       assert.equal(res.statusCode, 200, res.body)
       assert.equal(res.json().results[0].outcome, 'created')
     }
-    assert.ok(shared < n / 2, `${n} concurrent requests in ${shared} transactions`)
-    // One per transaction, or two where the process's guess of the head was stale (the other app
-    // appends to the same chains): a wrong guess writes nothing and the append is done under lock.
-    const appends = log.statements.filter(isAppend).length
-    assert.ok(
-      appends > 0 && appends <= 2 * shared,
-      `${n} audit entries in ${appends} statements over ${shared} transactions`,
-    )
+    assert.ok(writes < n / 2, `${n} concurrent requests in ${writes} statements writing readings`)
+    // Everything the burst sent the database, transactions and audit appends included: fewer
+    // statements than requests (alone, each request costs one to four).
+    assert.ok(log.statements.length < n, `${n} requests in ${log.statements.length} statements`)
     const ids = responses.map((r) => r.json().results[0].id as string)
     assert.equal((await storedIds(ids)).size, n, 'every acknowledged reading is stored')
     const entries = await auditFor(responses.map((r) => r.headers['x-request-id'] as string))
@@ -148,10 +137,12 @@ describe('group commit of device writes', () => {
     }
 
     // The control: the same burst with INGEST_GROUP_COMMIT=false is one transaction per request.
+    const controlStart = ingests
     await log.within(() =>
       Promise.all(Array.from({ length: n }, (_, i) => post(alone, i % 2 ? 'bound' : 'other', [reading()]))),
     )
-    assert.equal(transactions(), n)
+    assert.equal(ingests - controlStart, n)
+    assert.equal(log.statements.filter((s) => s === 'BEGIN').length, n)
   })
 
   test('[SRS-PERF-601] a duplicate, a conflict or a quota reached in a group is answered as if alone, and its neighbours are stored', async () => {
@@ -166,15 +157,15 @@ describe('group commit of device writes', () => {
       // Both ingest slots held by two requests, so the whole burst waits and forms one group.
       let release = () => {}
       held = new Promise<void>((resolve) => (release = resolve))
-      const start = begun
+      const start = ingests
       const blockers = Promise.all([post(grouped, 'other', [reading()]), post(grouped, 'other', [reading()])])
       const deadline = Date.now() + 10_000
-      while (begun < start + 2) {
+      while (ingests < start + 2) {
         if (Date.now() > deadline) throw new Error('the two blocking requests did not start')
         await new Promise((resolve) => setTimeout(resolve, 5))
       }
       held = undefined
-      const before = ingests + 2 // the blockers' own
+      const before = ingests
       const pending = Promise.all([
         ...Array.from({ length: 6 }, () => post(grouped, 'other', [reading()])),
         odd(),
@@ -184,7 +175,7 @@ describe('group commit of device writes', () => {
       release()
       const burst = await pending
       for (const res of await blockers) assert.equal(res.statusCode, 200, res.body)
-      // A group was tried and rolled back: one transaction writing readings more than the requests.
+      // A group was tried and wrote nothing: one statement writing readings more than the requests.
       const written = ingests - before
       assert.ok(
         written > burst.length,
@@ -282,6 +273,45 @@ describe('group commit of device writes', () => {
       ['c-0', 'c-1', 'c-2', 'c-3', 'c-4'],
     )
     const verdict = await one.verify()
+    assert.equal(verdict.ok, true, JSON.stringify(verdict))
+  })
+
+  test('[SRS-PERF-602] a single reading is one statement; on a stale guess of the head it writes nothing and falls back to a transaction, answered and audited the same', async () => {
+    const one = async () => {
+      const res = await log.within(() => post(grouped, 'other', [reading()]))
+      assert.equal(res.statusCode, 200, res.body)
+      const entries = await auditFor([res.headers['x-request-id'] as string])
+      assert.deepEqual(
+        entries.map((e) => e.status),
+        [200],
+      )
+      assert.equal((await storedIds([res.json().results[0].id])).size, 1)
+      return [...log.statements]
+    }
+    // Warm, a single reading is one statement: readings, count, outbox row and entry together.
+    let statements: string[] = []
+    for (let i = 0; i < 10 && statements.length !== 1; i++) statements = await one()
+    assert.deepEqual(statements.length, 1, statements.join('\n'))
+    // Another writer appends to every chain behind the app's back: every guess the app holds is stale.
+    const other = createAuditTrail({ db: raw })
+    for (let chain = 0, n = 0; chain < other.chains; n++) {
+      if (chainFor(`stale-${n}`, other.chains) !== chain) continue
+      await other.record({
+        actorKind: 'system',
+        action: 'group-commit.test',
+        outcome: 'success',
+        requestId: `stale-${n}`,
+      })
+      chain++
+    }
+    statements = await one()
+    assert.match(
+      statements[0] ?? '',
+      /^WITH r AS \( INSERT INTO readings/,
+      'the one statement was tried first',
+    )
+    assert.ok(statements.includes('BEGIN'), `then a transaction: ${statements.join(' | ')}`)
+    const verdict = await createAuditTrail({ db: raw }).verify()
     assert.equal(verdict.ok, true, JSON.stringify(verdict))
   })
 })

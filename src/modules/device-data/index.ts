@@ -23,6 +23,7 @@ function partsFor(ctx: ModuleContext): { ingest: Ingest; limiter: DeviceRateLimi
         clock: ctx.clock,
         defaultDailyQuota: ctx.config.deviceData.dailyQuota,
         groupCommit: ctx.config.deviceData.groupCommit,
+        audit: ctx.audit,
       }),
       limiter: createDeviceRateLimiter({
         perMinute: ctx.config.deviceData.deviceRequestsPerMinute,

@@ -8,8 +8,9 @@
 // and a conflict — reported, never stored, never silently dropped — when it differs.
 
 import { createHash, randomUUID } from 'node:crypto'
+import { appendEntriesCtes, type AuditEntryInput, type AuditTrail } from '../../audit/index.ts'
 import type { Keyring } from '../../platform/crypto/keyring.ts'
-import type { Database, Queryable } from '../../platform/db/index.ts'
+import { findDatabaseUnavailable, type Database, type Queryable } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { PatientCipher } from '../patients/index.ts'
 import { contentIndexText, sealReadings } from './reading-content.ts'
@@ -48,6 +49,13 @@ export interface IngestRequest {
   readonly present: (result: IngestResult) => { status: number; body: unknown }
   /** Writes the request's audit entry inside the batch's transaction (ADR-0006): no reading exists without its entry. */
   readonly audit?: (tx: Queryable, status: number) => Promise<void>
+  /**
+   * The same entry, built but not written, for the one-statement group commit (ADR-0036), and
+   * what to call once the statement that wrote it committed. Without them the request is grouped
+   * in a transaction only.
+   */
+  readonly auditEntry?: (status: number) => AuditEntryInput
+  readonly audited?: () => void
 }
 
 export interface IngestAnswer {
@@ -113,6 +121,28 @@ function outboxPayload(request: IngestRequest, readingIds: readonly string[]) {
   }
 }
 
+/** Every request's rows in device order: the count rows' locks are taken in one order by every transaction (ADR-0036). */
+function byDevice(perRequest: readonly (readonly repo.ReadingRow[])[]): repo.ReadingRow[] {
+  return perRequest
+    .flat()
+    .sort((a, b) =>
+      (a.deviceId as string) < (b.deviceId as string) ? -1 : a.deviceId === b.deviceId ? 0 : 1,
+    )
+}
+
+/** One `device-data.accepted` payload per request, naming that request's readings only. */
+function outboxPayloads(
+  group: readonly IngestRequest[],
+  perRequest: readonly (readonly repo.ReadingRow[])[],
+): unknown[] {
+  return group.map((request, i) =>
+    outboxPayload(
+      request,
+      (perRequest[i] as repo.ReadingRow[]).map((r) => r.id),
+    ),
+  )
+}
+
 export interface IngestDeps {
   readonly db: Database
   readonly cipher: PatientCipher
@@ -121,6 +151,8 @@ export interface IngestDeps {
   readonly defaultDailyQuota: number
   /** Group concurrent small device writes into shared transactions (INGEST_GROUP_COMMIT; ADR-0036). */
   readonly groupCommit?: boolean
+  /** The audit trail, for the entries a one-statement group writes itself (ADR-0036). */
+  readonly audit?: Pick<AuditTrail, 'prepareAppend'>
 }
 
 export function createIngest(deps: IngestDeps) {
@@ -294,39 +326,76 @@ export function createIngest(deps: IngestDeps) {
     return db.transaction(async (tx) => {
       const perRequest: repo.ReadingRow[][] = []
       for (const request of group) perRequest.push(await sealedRows(tx, request, now))
-      // Device order: the count rows' locks are taken in one order by every transaction.
-      const rows = perRequest
-        .flat()
-        .sort((a, b) =>
-          (a.deviceId as string) < (b.deviceId as string) ? -1 : a.deviceId === b.deviceId ? 0 : 1,
-        )
+      const rows = byDevice(perRequest)
       const stored = await repo.insertReadingsGrouped(tx, rows, now.toISOString().slice(0, 10), {
         topic: OUTBOX_TOPIC,
-        payloads: group.map((request, i) =>
-          outboxPayload(
-            request,
-            (perRequest[i] as repo.ReadingRow[]).map((r) => r.id),
-          ),
-        ),
+        payloads: outboxPayloads(group, perRequest),
         createdAt: now,
       })
       if (stored.inserted !== rows.length) throw new NotTheCommonOutcome()
       for (const usage of stored.usage.values())
         if (usage.used > (usage.quota ?? deps.defaultDailyQuota)) throw new NotTheCommonOutcome()
-      const answers = group.map((request, i): IngestAnswer => {
-        const results: Outcome[] = (perRequest[i] as repo.ReadingRow[]).map((r, index) => ({
-          index,
-          outcome: 'created',
-          id: r.id,
-          ...(r.clientReadingId !== null ? { clientId: r.clientReadingId } : {}),
-        }))
-        const answer = request.present({ created: results.length, duplicates: 0, rejected: 0, results })
-        return { ...answer, replayed: false }
-      })
+      const answers = allCreated(group, perRequest)
       // Recorded in one tick, the entries go to the audit trail in one statement, in request order.
       await Promise.all(group.map((request, i) => request.audit?.(tx, (answers[i] as IngestAnswer).status)))
       return answers
     })
+  }
+
+  /** Each request's readings answered as all created: the answer the common outcome gives. */
+  function allCreated(
+    group: readonly IngestRequest[],
+    perRequest: readonly repo.ReadingRow[][],
+  ): IngestAnswer[] {
+    return group.map((request, i): IngestAnswer => {
+      const results: Outcome[] = (perRequest[i] as repo.ReadingRow[]).map((r, index) => ({
+        index,
+        outcome: 'created',
+        id: r.id,
+        ...(r.clientReadingId !== null ? { clientId: r.clientReadingId } : {}),
+      }))
+      return {
+        ...request.present({ created: results.length, duplicates: 0, rejected: 0, results }),
+        replayed: false,
+      }
+    })
+  }
+
+  /**
+   * The group (one request or several) in one autocommit statement, audit entries included, on
+   * the audit trail's guess of a chain's head (ADR-0036): no BEGIN, no COMMIT. Undefined with no
+   * guess yet; otherwise the answers, or why the statement wrote nothing.
+   */
+  async function ingestInOneStatement(
+    group: readonly IngestRequest[],
+  ): Promise<IngestAnswer[] | 'not-common' | 'stale-head' | undefined> {
+    if (!deps.audit || group.some((r) => !r.auditEntry || !r.audited)) return undefined
+    const now = clock()
+    const perRequest: repo.ReadingRow[][] = []
+    for (const request of group) perRequest.push(await sealedRows(db, request, now))
+    const answers = allCreated(group, perRequest)
+    const prepared = deps.audit.prepareAppend(
+      group.map((request, i) =>
+        (request.auditEntry as (status: number) => AuditEntryInput)((answers[i] as IngestAnswer).status),
+      ),
+    )
+    if (!prepared) return undefined
+    let outcome: repo.AuditedInsert = 'not-common'
+    try {
+      outcome = await repo.insertReadingsAudited(
+        db,
+        byDevice(perRequest),
+        now.toISOString().slice(0, 10),
+        { topic: OUTBOX_TOPIC, payloads: outboxPayloads(group, perRequest), createdAt: now },
+        deps.defaultDailyQuota,
+        (params) => appendEntriesCtes(prepared.entries, params),
+      )
+    } finally {
+      prepared.settle(outcome === 'written')
+    }
+    if (outcome !== 'written') return outcome
+    for (const request of group) request.audited?.()
+    return answers
   }
 
   // Group commit (ADR-0036): while GROUP_IN_FLIGHT transactions are under way, the requests that
@@ -348,14 +417,38 @@ export function createIngest(deps: IngestDeps) {
       })
     }
   }
+  // The ladder (ADR-0036): one statement on the guessed head; else, when the head was not known
+  // or not the one guessed, one transaction that reads it under lock; else — a duplicate, a
+  // conflict, a quota reached, a failure — each request alone, with the answer it would have had.
+  // The database unavailable (down, frozen, timed out, circuit open) is the answer of every request
+  // of the group, and of every request that waited behind it, at once: trying the next rung, or the
+  // next group, would only wait out the same deadline again (a request waits at most one deadline).
   async function runGroup(group: typeof waiting): Promise<void> {
-    if (group.length > 1) {
+    const requests = group.map((w) => w.request)
+    const unavailable = (err: unknown) => {
+      if (!findDatabaseUnavailable(err)) return false
+      for (const w of [...group, ...waiting.splice(0)]) w.reject(err)
+      return true
+    }
+    let tried: Awaited<ReturnType<typeof ingestInOneStatement>> = 'not-common'
+    try {
+      tried = await ingestInOneStatement(requests)
+    } catch (err) {
+      if (unavailable(err)) return
+      // Another failure of the statement: each request alone, below.
+    }
+    if (Array.isArray(tried)) {
+      group.forEach((w, i) => w.resolve(tried[i] as IngestAnswer))
+      return
+    }
+    if (tried !== 'not-common' && group.length > 1) {
       try {
-        const answers = await ingestGroup(group.map((w) => w.request))
+        const answers = await ingestGroup(requests)
         group.forEach((w, i) => w.resolve(answers[i] as IngestAnswer))
         return
-      } catch {
-        // Not the common outcome, or a failure: each request again, alone, with its own answer.
+      } catch (err) {
+        if (unavailable(err)) return
+        // Not the common outcome, or another failure: each request alone, below.
       }
     }
     await Promise.all(group.map((w) => ingestAlone(w.request).then(w.resolve, w.reject)))

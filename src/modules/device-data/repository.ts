@@ -147,32 +147,30 @@ export interface GroupedInsert {
   readonly usage: ReadonlyMap<string, { used: number; quota: number | null }>
 }
 
+/** A group's outbox rows: one `device-data.accepted` payload per request, in request order. */
+export interface GroupOutbox {
+  readonly topic: string
+  readonly payloads: readonly unknown[]
+  readonly createdAt: Date
+}
+
 /**
- * Several devices' readings, their daily counts and one outbox row per request in one statement
- * (group commit, ADR-0036). Written for the common outcome: the outbox rows, whose payloads name
- * every row, are written only when every row was stored. The counts are upserted one row per
- * device in device order, and the caller sorts the readings by device: transactions take these
- * row locks in one order, so two groups on two instances cannot deadlock on them.
+ * The CTEs `r` (the readings, taken dedup keys skipped), `u` (each device's daily count, one row
+ * per device in device order) and `o` (the outbox rows, written only when every reading was
+ * stored, for their payloads name them all), with their parameters appended to `params`. `$1` is
+ * the day and `$2` the number of readings. The caller sorts the readings by device: transactions
+ * take these row locks in one order, so two groups on two instances cannot deadlock on them.
  */
-export async function insertReadingsGrouped(
-  q: Queryable,
-  rows: readonly ReadingRow[],
-  day: string,
-  outbox: { readonly topic: string; readonly payloads: readonly unknown[]; readonly createdAt: Date },
-): Promise<GroupedInsert> {
-  const params: unknown[] = [
+function groupCtes(rows: readonly ReadingRow[], day: string, outbox: GroupOutbox, params: unknown[]): string {
+  params.push(
     day,
     rows.length,
     outbox.topic,
     arrayParam(outbox.payloads, (p) => JSON.stringify(p)),
     outbox.createdAt.toISOString(),
-  ]
+  )
   const select = readingArrays(rows, params)
-  const { rows: out } = await q.query<{
-    inserted: number | string
-    usage: Array<{ d: string; used: number | string; quota: number | string | null }> | string | null
-  }>(
-    `WITH r AS (
+  return `r AS (
        INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING device_id
      ), u AS (
        INSERT INTO device_daily_usage (device_id, day, readings)
@@ -184,11 +182,25 @@ export async function insertReadingsGrouped(
        SELECT $3::text, x.p, $5::timestamptz FROM unnest($4::jsonb[]) WITH ORDINALITY AS x(p, n)
         WHERE (SELECT count(*) FROM r) = $2::bigint ORDER BY x.n
        RETURNING 1
-     )
+     )`
+}
+
+/**
+ * Several devices' readings, their daily counts and one outbox row per request in one statement,
+ * inside the caller's transaction (group commit, ADR-0036); the caller checks the outcome.
+ */
+export async function insertReadingsGrouped(
+  q: Queryable,
+  rows: readonly ReadingRow[],
+  day: string,
+  outbox: GroupOutbox,
+): Promise<GroupedInsert> {
+  const params: unknown[] = []
+  const { rows: out } = await q.query<{ inserted: number | string; usage: unknown }>(
+    `WITH ${groupCtes(rows, day, outbox, params)}
      SELECT (SELECT count(*) FROM r) AS inserted,
             (SELECT json_agg(json_build_object('d', u.device_id, 'used', u.readings, 'quota', pd.daily_quota))
-               FROM u JOIN published_devices pd ON pd.id = u.device_id) AS usage,
-            (SELECT count(*) FROM o) AS outbox`,
+               FROM u JOIN published_devices pd ON pd.id = u.device_id) AS usage`,
     params,
   )
   const row = out[0] as { inserted: number | string; usage: unknown }
@@ -202,6 +214,49 @@ export async function insertReadingsGrouped(
     usage: new Map(
       list.map((u) => [u.d, { used: Number(u.used), quota: u.quota === null ? null : Number(u.quota) }]),
     ),
+  }
+}
+
+/** How a statement written for the common outcome ended: written, or not (nothing written) and why. */
+export type AuditedInsert = 'written' | 'not-common' | 'stale-head'
+
+/**
+ * Group commit in one autocommit statement (ADR-0036): groupCtes' readings, counts and outbox rows,
+ * and the requests' audit entries through the audit module's CTEs, written for the common
+ * outcome. If a reading's key was taken or a device went over its quota ('not-common'), or the
+ * audit chain's head was not the one guessed ('stale-head'), vigil_expect raises and the statement
+ * writes nothing.
+ */
+export async function insertReadingsAudited(
+  q: Queryable,
+  rows: readonly ReadingRow[],
+  day: string,
+  outbox: GroupOutbox,
+  defaultQuota: number,
+  audit: (params: unknown[]) => { ctes: string; appended: string },
+): Promise<AuditedInsert> {
+  const params: unknown[] = []
+  const ctes = groupCtes(rows, day, outbox, params)
+  const quota = `$${params.push(defaultQuota)}::bigint`
+  const entries = audit(params)
+  try {
+    await q.query(
+      `WITH ${ctes}, ${entries.ctes}
+       SELECT vigil_expect(
+                (SELECT count(*) FROM r) = $2::bigint
+                AND NOT EXISTS (SELECT 1 FROM u JOIN published_devices pd ON pd.id = u.device_id
+                                 WHERE u.readings > COALESCE(pd.daily_quota, ${quota})),
+                'not-common')
+          AND vigil_expect(${entries.appended}, 'stale-head') AS written`,
+      params,
+    )
+    return 'written'
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } }
+    if ((e.code ?? e.cause?.code) !== 'VG001') throw err
+    return `${String(e.message ?? '')} ${String(e.cause?.message ?? '')}`.includes('stale-head')
+      ? 'stale-head'
+      : 'not-common'
   }
 }
 

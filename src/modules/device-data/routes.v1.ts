@@ -195,6 +195,11 @@ export function deviceDataV1Plugin(
               resourceType: 'device-data',
               patientId: writer.patientId,
             }),
+          auditEntry: (status) =>
+            request.auditEntry({ status, resourceType: 'device-data', patientId: writer.patientId }),
+          audited: () => {
+            request.auditWritten = true
+          },
         })
         if (answer.replayed) {
           reply.header('idempotent-replayed', 'true')

@@ -149,11 +149,31 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     params?: readonly unknown[],
   ): Promise<pg.QueryResult> {
     try {
-      const res = await q.query(sql, params as unknown[] | undefined)
+      const res = q === pool ? await onPool(sql, params) : await q.query(sql, params as unknown[] | undefined)
       breaker.success()
       return res as pg.QueryResult<R & pg.QueryResultRow>
     } catch (err) {
       throw classify(err)
+    }
+  }
+
+  /**
+   * pool.query, except that an error the server reported (a unique violation, a check raised on
+   * purpose: ADR-0036) returns the connection to the pool: pool.query destroys it on any error, and
+   * a new connection costs a backend's start. A connection failure, or an error from the client
+   * itself (a client-side timeout), still destroys it.
+   */
+  async function onPool(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
+    const client = await pool.connect()
+    let broken: Error | undefined
+    try {
+      return await client.query(sql, params as unknown[] | undefined)
+    } catch (err) {
+      if (!(err instanceof pg.DatabaseError) || isConnectionFailure(err))
+        broken = err instanceof Error ? err : new Error('query failed')
+      throw err
+    } finally {
+      client.release(broken)
     }
   }
 
