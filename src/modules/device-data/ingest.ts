@@ -107,7 +107,7 @@ class NotTheCommonOutcome extends Error {}
 export const GROUP_MAX_READINGS = 10
 /** At most this many requests in one group. */
 export const GROUP_MAX_REQUESTS = 64
-/** Ingest transactions under way at once on one instance while requests wait to be grouped. */
+/** Ingest writes (a group's statement or transaction) under way at once on one instance while requests wait to be grouped. */
 export const GROUP_IN_FLIGHT = 2
 
 /** The `device-data.accepted` event: identifiers only, never values. */
@@ -398,9 +398,9 @@ export function createIngest(deps: IngestDeps) {
     return answers
   }
 
-  // Group commit (ADR-0036): while GROUP_IN_FLIGHT transactions are under way, the requests that
-  // arrive wait and go together in the next one. A request that finds a free slot starts at once
-  // and alone, exactly as without grouping, so an idle server adds no latency.
+  // Group commit (ADR-0036): while GROUP_IN_FLIGHT writes are under way, the requests that arrive
+  // wait and go together in the next one. A request that finds a free slot starts at once, as a
+  // group of one, so an idle server adds no latency.
   const waiting: Array<{
     request: IngestRequest
     resolve: (answer: IngestAnswer) => void
