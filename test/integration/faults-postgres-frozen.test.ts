@@ -113,7 +113,7 @@ describe('PostgreSQL frozen (SIGSTOP) under load', () => {
     removeDir(base)
   })
 
-  test('[SRS-OPS-500] [SRS-OPS-501] [SRS-OAUTH-500] with PostgreSQL frozen the server stays up and answers 503 within the deadlines, readiness says 503, service returns within 2 s of SIGCONT, nothing acknowledged lost; the configured database circuit threshold holds', async () => {
+  test('[SRS-OPS-500] [SRS-OPS-501] [SRS-OAUTH-500] [SRS-PERF-601] with PostgreSQL frozen the server stays up and answers 503 within the deadlines, readiness says 503, service returns within 2 s of SIGCONT, nothing acknowledged lost; the configured database circuit threshold holds', async () => {
     assert.ok(serving)
     const config = await client.discovery(
       new URL(issuer),
