@@ -102,13 +102,17 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
   // appends go to the next sound chain instead, so the trail stays writable (and an auditor can
   // still run the verification that names the bad entry). The chain itself is left as found.
   const broken = new Set<number>()
-  const soundChain = (preferred: number): number => {
+  /** The first chain from `preferred` on that is sound and not in `busy`; undefined if none is. */
+  const usableChain = (preferred: number, busy?: ReadonlySet<number>): number | undefined => {
     for (let i = 0; i < chains; i++) {
       const c = (preferred + i) % chains
-      if (!broken.has(c)) return c
+      if (!broken.has(c) && !busy?.has(c)) return c
     }
-    return preferred
+    return undefined
   }
+  const soundChain = (preferred: number): number => usableChain(preferred) ?? preferred
+  /** The head an entry leaves its chain at. */
+  const headAfter = (e: AuditEntry): ChainHead => ({ chain: e.chain, seq: e.seq, hash: e.hash })
 
   /** The append on this process's guess of the head: one statement, or undefined when the guess was wrong (nothing written). */
   async function appendOnGuess(
@@ -119,7 +123,7 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     const guess = heads.get(chain)
     if (!guess) return undefined
     const entry = build(input, chain, guess)
-    heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
+    heads.set(chain, headAfter(entry))
     return (await appendEntryIfHead(q, entry)) ? entry : undefined
   }
 
@@ -127,7 +131,7 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
   async function appendLocked(q: Queryable, input: AuditEntryInput, chain: number): Promise<AuditEntry> {
     const entry = build(input, chain, await lockHead(q, chain))
     await appendEntry(q, entry)
-    heads.set(chain, { chain, seq: entry.seq, hash: entry.hash })
+    heads.set(chain, headAfter(entry))
     return entry
   }
 
@@ -142,7 +146,7 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     for (const input of inputs) {
       const entry = build(input, chain, at)
       entries.push(entry)
-      at = { chain, seq: entry.seq, hash: entry.hash }
+      at = headAfter(entry)
     }
     return entries
   }
@@ -157,15 +161,13 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     const guess = heads.get(chain)
     if (guess) {
       const entries = buildAll(inputs, chain, guess)
-      const last = entries.at(-1) as AuditEntry
-      heads.set(chain, { chain, seq: last.seq, hash: last.hash })
+      heads.set(chain, headAfter(entries.at(-1) as AuditEntry))
       if (await appendEntriesIfHead(q, entries)) return entries
     }
     const entries = buildAll(inputs, chain, await lockHead(q, chain))
     if (!(await appendEntriesIfHead(q, entries)))
       throw new Error(`audit chain ${chain}: the locked head moved`)
-    const last = entries.at(-1) as AuditEntry
-    heads.set(chain, { chain, seq: last.seq, hash: last.hash })
+    heads.set(chain, headAfter(entries.at(-1) as AuditEntry))
     return entries
   }
 
@@ -263,26 +265,21 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       if (!first) return undefined
       // A chain no other prepared append of this process is on: two statements built one on the
       // other could reach the database in either order, and the second would find the head stale.
-      const preferred = first.requestId ? chainFor(first.requestId, chains) : randomInt(chains)
-      let chain: number | undefined
-      for (let i = 0; i < chains && chain === undefined; i++) {
-        const c = (preferred + i) % chains
-        if (!broken.has(c) && !preparing.has(c)) chain = c
-      }
-      if (chain === undefined) return undefined
-      const guess = heads.get(chain)
-      if (!guess) return undefined
+      const chain = usableChain(
+        first.requestId ? chainFor(first.requestId, chains) : randomInt(chains),
+        preparing,
+      )
+      const guess = chain === undefined ? undefined : heads.get(chain)
+      if (chain === undefined || !guess) return undefined
       const entries = buildAll(inputs, chain, guess)
-      const last = entries.at(-1) as AuditEntry
       // Moved now, so an append in a transaction on this chain builds on it (the database orders them).
-      heads.set(chain, { chain, seq: last.seq, hash: last.hash })
+      heads.set(chain, headAfter(entries.at(-1) as AuditEntry))
       preparing.add(chain)
-      const on = chain
       return {
         entries,
         settle(committed) {
-          preparing.delete(on)
-          if (!committed) heads.delete(on)
+          preparing.delete(chain)
+          if (!committed) heads.delete(chain)
         },
       }
     },
