@@ -47,15 +47,13 @@ export interface IngestRequest {
   readonly idempotency?: { readonly key: string; readonly requestHash: string } | undefined
   /** Shapes the HTTP answer stored under the Idempotency-Key. */
   readonly present: (result: IngestResult) => { status: number; body: unknown }
-  /** Writes the request's audit entry inside the batch's transaction (ADR-0006): no reading exists without its entry. */
-  readonly audit?: (tx: Queryable, status: number) => Promise<void>
   /**
-   * The same entry, built but not written, for the one-statement group commit (ADR-0036), and
-   * what to call once the statement that wrote it committed. Without them the request is grouped
-   * in a transaction only.
+   * The request's audit entry for the status it will answer, built but not written: the ingest
+   * writes it with the readings, in their transaction or their statement (ADR-0006, ADR-0036), so no
+   * reading exists without its entry; then it calls `audited`.
    */
-  readonly auditEntry?: (status: number) => AuditEntryInput
-  readonly audited?: () => void
+  readonly auditEntry: (status: number) => AuditEntryInput
+  readonly audited: () => void
 }
 
 export interface IngestAnswer {
@@ -151,8 +149,8 @@ export interface IngestDeps {
   readonly defaultDailyQuota: number
   /** Group concurrent small device writes into shared transactions (INGEST_GROUP_COMMIT; ADR-0036). */
   readonly groupCommit?: boolean
-  /** The audit trail, for the entries a one-statement group writes itself (ADR-0036). */
-  readonly audit?: Pick<AuditTrail, 'prepareAppend'>
+  /** The audit trail: each request's entry is written with its readings (ADR-0006, ADR-0036). */
+  readonly audit: Pick<AuditTrail, 'record' | 'prepareAppend'>
 }
 
 export function createIngest(deps: IngestDeps) {
@@ -204,6 +202,23 @@ export function createIngest(deps: IngestDeps) {
     })
   }
 
+  /** Each request's rows, sealed in request order. */
+  async function sealedGroup(
+    q: Queryable,
+    group: readonly IngestRequest[],
+    now: Date,
+  ): Promise<repo.ReadingRow[][]> {
+    const perRequest: repo.ReadingRow[][] = []
+    for (const request of group) perRequest.push(await sealedRows(q, request, now))
+    return perRequest
+  }
+
+  /** The request's entry, written in the transaction of its readings. */
+  async function recordAudit(tx: Queryable, request: IngestRequest, status: number): Promise<void> {
+    await deps.audit.record(request.auditEntry(status), tx)
+    request.audited()
+  }
+
   async function store(tx: Queryable, request: IngestRequest, now: Date): Promise<IngestResult> {
     const { deviceId } = request
     const rows = await sealedRows(tx, request, now)
@@ -211,19 +226,11 @@ export function createIngest(deps: IngestDeps) {
     // A device's batch: the readings, its daily count and the outbox row in one statement (ADR-0029).
     const counted =
       deviceId !== null
-        ? await repo.insertReadingsCounted(
-            tx,
-            rows,
-            { deviceId, day },
-            {
-              topic: OUTBOX_TOPIC,
-              payload: outboxPayload(
-                request,
-                rows.map((r) => r.id),
-              ),
-              createdAt: now,
-            },
-          )
+        ? await repo.insertReadingsCounted(tx, rows, day, {
+            topic: OUTBOX_TOPIC,
+            payloads: outboxPayloads([request], [rows]),
+            createdAt: now,
+          })
         : undefined
     const inserted = counted ? counted.inserted : await repo.insertReadings(tx, rows)
     const skipped = rows.filter((r) => !inserted.has(r.id))
@@ -254,7 +261,8 @@ export function createIngest(deps: IngestDeps) {
     const created = results.filter((r) => r.outcome === 'created').map((r) => (r as { id: string }).id)
 
     if (deviceId !== null && created.length > 0) {
-      const usage = counted?.usage ?? (await repo.addDailyUsage(tx, deviceId, day, created.length))
+      const usage =
+        counted?.usage.get(deviceId) ?? (await repo.addDailyUsage(tx, deviceId, day, created.length))
       if (usage.used > (usage.quota ?? deps.defaultDailyQuota)) {
         throw new AppError(
           'RATE_LIMITED',
@@ -288,7 +296,7 @@ export function createIngest(deps: IngestDeps) {
         }
         const result = await store(tx, request, now)
         const answer = request.present(result)
-        await request.audit?.(tx, answer.status)
+        await recordAudit(tx, request, answer.status)
         if (idem) {
           const saved = await repo.saveIdempotency(
             tx,
@@ -324,20 +332,21 @@ export function createIngest(deps: IngestDeps) {
   async function ingestGroup(group: readonly IngestRequest[]): Promise<IngestAnswer[]> {
     const now = clock()
     return db.transaction(async (tx) => {
-      const perRequest: repo.ReadingRow[][] = []
-      for (const request of group) perRequest.push(await sealedRows(tx, request, now))
+      const perRequest = await sealedGroup(tx, group, now)
       const rows = byDevice(perRequest)
-      const stored = await repo.insertReadingsGrouped(tx, rows, now.toISOString().slice(0, 10), {
+      const stored = await repo.insertReadingsCounted(tx, rows, now.toISOString().slice(0, 10), {
         topic: OUTBOX_TOPIC,
         payloads: outboxPayloads(group, perRequest),
         createdAt: now,
       })
-      if (stored.inserted !== rows.length) throw new NotTheCommonOutcome()
+      if (stored.inserted.size !== rows.length) throw new NotTheCommonOutcome()
       for (const usage of stored.usage.values())
         if (usage.used > (usage.quota ?? deps.defaultDailyQuota)) throw new NotTheCommonOutcome()
       const answers = allCreated(group, perRequest)
       // Recorded in one tick, the entries go to the audit trail in one statement, in request order.
-      await Promise.all(group.map((request, i) => request.audit?.(tx, (answers[i] as IngestAnswer).status)))
+      await Promise.all(
+        group.map((request, i) => recordAudit(tx, request, (answers[i] as IngestAnswer).status)),
+      )
       return answers
     })
   }
@@ -369,15 +378,11 @@ export function createIngest(deps: IngestDeps) {
   async function ingestInOneStatement(
     group: readonly IngestRequest[],
   ): Promise<IngestAnswer[] | 'not-common' | 'stale-head' | undefined> {
-    if (!deps.audit || group.some((r) => !r.auditEntry || !r.audited)) return undefined
     const now = clock()
-    const perRequest: repo.ReadingRow[][] = []
-    for (const request of group) perRequest.push(await sealedRows(db, request, now))
+    const perRequest = await sealedGroup(db, group, now)
     const answers = allCreated(group, perRequest)
     const prepared = deps.audit.prepareAppend(
-      group.map((request, i) =>
-        (request.auditEntry as (status: number) => AuditEntryInput)((answers[i] as IngestAnswer).status),
-      ),
+      group.map((request, i) => request.auditEntry((answers[i] as IngestAnswer).status)),
     )
     if (!prepared) return undefined
     let outcome: repo.AuditedInsert = 'not-common'
@@ -394,7 +399,7 @@ export function createIngest(deps: IngestDeps) {
       prepared.settle(outcome === 'written')
     }
     if (outcome !== 'written') return outcome
-    for (const request of group) request.audited?.()
+    for (const request of group) request.audited()
     return answers
   }
 

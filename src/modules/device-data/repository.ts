@@ -74,79 +74,6 @@ export async function insertReadings(q: Queryable, rows: readonly ReadingRow[]):
   return new Set(inserted.map((r) => r.id))
 }
 
-export interface CountedInsert {
-  /** The ids stored (the others' dedup keys were taken). */
-  readonly inserted: Set<string>
-  /** The device's count for the day after this insert, and its own quota; undefined when nothing was stored. */
-  readonly usage: { used: number; quota: number | null } | undefined
-  /** Whether the outbox row was written: only when every row was stored (its payload names them all). */
-  readonly outboxWritten: boolean
-}
-
-/**
- * A device's readings, its daily count and the outbox row in one statement (issue 17; ADR-0029):
- * the insert skips taken dedup keys like insertReadings, the count grows by the rows stored, and
- * the outbox row — whose payload the caller wrote for every row — is written only when every row
- * was stored (otherwise the caller writes the right one). The caller checks the quota and rolls
- * the transaction back when it is exceeded.
- */
-export async function insertReadingsCounted(
-  q: Queryable,
-  rows: readonly ReadingRow[],
-  device: { readonly deviceId: string; readonly day: string },
-  outbox: { readonly topic: string; readonly payload: unknown; readonly createdAt: Date },
-): Promise<CountedInsert> {
-  if (rows.length === 0) return { inserted: new Set(), usage: undefined, outboxWritten: false }
-  const params: unknown[] = [
-    device.deviceId,
-    device.day,
-    rows.length,
-    outbox.topic,
-    JSON.stringify(outbox.payload),
-    outbox.createdAt.toISOString(),
-  ]
-  const select = readingArrays(rows, params)
-  const { rows: out } = await q.query<{
-    ids: string[] | null
-    used: number | string | null
-    quota: number | string | null
-  }>(
-    `WITH r AS (
-       INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING id
-     ), u AS (
-       INSERT INTO device_daily_usage (device_id, day, readings) SELECT $1::uuid, $2::date, count(*) FROM r HAVING count(*) > 0
-       ON CONFLICT (device_id, day) DO UPDATE SET readings = device_daily_usage.readings + EXCLUDED.readings
-       RETURNING readings, (SELECT daily_quota FROM published_devices WHERE id = $1::uuid) AS quota
-     ), o AS (
-       INSERT INTO outbox (topic, payload, created_at) SELECT $4::text, $5::jsonb, $6::timestamptz WHERE (SELECT count(*) FROM r) = $3::bigint RETURNING 1
-     )
-     SELECT (SELECT array_agg(id::text) FROM r) AS ids, (SELECT readings FROM u) AS used, (SELECT quota FROM u) AS quota, (SELECT count(*) FROM o) AS outbox`,
-    params,
-  )
-  const row = out[0] as {
-    ids: string[] | null
-    used: number | string | null
-    quota: number | string | null
-    outbox: number | string
-  }
-  const inserted = new Set(row.ids ?? [])
-  return {
-    inserted,
-    usage:
-      row.used === null
-        ? undefined
-        : { used: Number(row.used), quota: row.quota === null ? null : Number(row.quota) },
-    outboxWritten: Number(row.outbox) === 1,
-  }
-}
-
-export interface GroupedInsert {
-  /** How many rows were stored; fewer than given means a dedup key was taken (nothing else written). */
-  readonly inserted: number
-  /** Each device's count for the day after this insert, with its own quota. */
-  readonly usage: ReadonlyMap<string, { used: number; quota: number | null }>
-}
-
 /** A group's outbox rows: one `device-data.accepted` payload per request, in request order. */
 export interface GroupOutbox {
   readonly topic: string
@@ -171,7 +98,7 @@ function groupCtes(rows: readonly ReadingRow[], day: string, outbox: GroupOutbox
   )
   const select = readingArrays(rows, params)
   return `r AS (
-       INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING device_id
+       INSERT INTO readings (${COLUMN_LIST}) ${select} ON CONFLICT DO NOTHING RETURNING id, device_id
      ), u AS (
        INSERT INTO device_daily_usage (device_id, day, readings)
        SELECT device_id, $1::date, count(*) FROM r GROUP BY device_id ORDER BY device_id
@@ -185,35 +112,51 @@ function groupCtes(rows: readonly ReadingRow[], day: string, outbox: GroupOutbox
      )`
 }
 
+export interface CountedInsert {
+  /** The ids stored (the others' dedup keys were taken). */
+  readonly inserted: ReadonlySet<string>
+  /** Each device's count for the day after this insert, with its own quota; a device with nothing stored is absent. */
+  readonly usage: ReadonlyMap<string, { used: number; quota: number | null }>
+  /** Whether the outbox rows were written: only when every row was stored (their payloads name them all). */
+  readonly outboxWritten: boolean
+}
+
 /**
- * Several devices' readings, their daily counts and one outbox row per request in one statement,
- * inside the caller's transaction (group commit, ADR-0036); the caller checks the outcome.
+ * Devices' readings, their daily counts and one outbox row per request in one statement (issue 17;
+ * ADR-0029, ADR-0036), inside the caller's transaction: a request alone, or a group. The insert
+ * skips taken dedup keys like insertReadings, each count grows by the rows stored, and the outbox
+ * rows are written only when every row was stored (otherwise a request alone writes the right one,
+ * and a group runs each request alone). The caller checks the quota and rolls back when it is
+ * exceeded.
  */
-export async function insertReadingsGrouped(
+export async function insertReadingsCounted(
   q: Queryable,
   rows: readonly ReadingRow[],
   day: string,
   outbox: GroupOutbox,
-): Promise<GroupedInsert> {
+): Promise<CountedInsert> {
+  if (rows.length === 0) return { inserted: new Set(), usage: new Map(), outboxWritten: false }
   const params: unknown[] = []
-  const { rows: out } = await q.query<{ inserted: number | string; usage: unknown }>(
+  const { rows: out } = await q.query<{ ids: string[] | null; usage: unknown; outbox: number | string }>(
     `WITH ${groupCtes(rows, day, outbox, params)}
-     SELECT (SELECT count(*) FROM r) AS inserted,
+     SELECT (SELECT array_agg(id::text) FROM r) AS ids,
             (SELECT json_agg(json_build_object('d', u.device_id, 'used', u.readings, 'quota', pd.daily_quota))
-               FROM u JOIN published_devices pd ON pd.id = u.device_id) AS usage`,
+               FROM u JOIN published_devices pd ON pd.id = u.device_id) AS usage,
+            (SELECT count(*) FROM o) AS outbox`,
     params,
   )
-  const row = out[0] as { inserted: number | string; usage: unknown }
+  const row = out[0] as { ids: string[] | null; usage: unknown; outbox: number | string }
   const list = (typeof row.usage === 'string' ? JSON.parse(row.usage) : (row.usage ?? [])) as Array<{
     d: string
     used: number | string
     quota: number | string | null
   }>
   return {
-    inserted: Number(row.inserted),
+    inserted: new Set(row.ids ?? []),
     usage: new Map(
       list.map((u) => [u.d, { used: Number(u.used), quota: u.quota === null ? null : Number(u.quota) }]),
     ),
+    outboxWritten: Number(row.outbox) > 0,
   }
 }
 
@@ -221,7 +164,7 @@ export async function insertReadingsGrouped(
 export type AuditedInsert = 'written' | 'not-common' | 'stale-head'
 
 /**
- * Group commit in one autocommit statement (ADR-0036): groupCtes' readings, counts and outbox rows,
+ * Group commit in one autocommit statement (ADR-0036): insertReadingsCounted's readings, counts and outbox rows,
  * and the requests' audit entries through the audit module's CTEs, written for the common
  * outcome. If a reading's key was taken or a device went over its quota ('not-common'), or the
  * audit chain's head was not the one guessed ('stale-head'), vigil_expect raises and the statement

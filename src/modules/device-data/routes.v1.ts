@@ -189,12 +189,6 @@ export function deviceDataV1Plugin(
               ? { key, requestHash: requestHash('POST /api/v1/device-data', writer.patientId, body) }
               : undefined,
           present: presentV1,
-          audit: (tx, status) =>
-            request.auditInTransaction(tx, {
-              status,
-              resourceType: 'device-data',
-              patientId: writer.patientId,
-            }),
           auditEntry: (status) =>
             request.auditEntry({ status, resourceType: 'device-data', patientId: writer.patientId }),
           audited: () => {

@@ -79,12 +79,6 @@ export function deviceDataV2Plugin(
               ? { key, requestHash: requestHash('POST /api/v2/device-data', writer.patientId, body) }
               : undefined,
           present: presentBatch,
-          audit: (tx, status) =>
-            request.auditInTransaction(tx, {
-              status,
-              resourceType: 'device-data',
-              patientId: writer.patientId,
-            }),
           auditEntry: (status) =>
             request.auditEntry({ status, resourceType: 'device-data', patientId: writer.patientId }),
           audited: () => {
