@@ -17,9 +17,12 @@
 //    And `token`: client-credentials grants at the token endpoint, against /health/live.
 // 2. Reads — `fhir-search` (Observation?patient=&code=&date=&_count=50 over the small set) and
 //    `reads-at-scale` (GET /api/v2/device-data for one patient over 90 days, and the same FHIR
-//    search, at the small scale and then at BENCH_READINGS), over readings loaded through the
+//    search, at the small scale and at BENCH_READINGS), over readings loaded through the
 //    repository by bench/loader.ts in the server process, read as a clinician whose care team
-//    holds the first BENCH_CARE_TEAM patients loaded; each against /health/live.
+//    holds the first BENCH_CARE_TEAM patients loaded; each against /health/live. Reads at scale
+//    puts the small set on a second server with a database of its own and measures the two scales
+//    in BENCH_READ_ROUNDS rounds that alternate between them (small, large, then large, small, …),
+//    so that the ratio large ÷ small compares figures from the same minutes.
 // Then one `goal` line per goal of issue 17: its checks (target, figure, met) and whether the run's
 // conditions are the goal's (`applies`).
 //
@@ -28,7 +31,7 @@
 //   BENCH_DEVICES 16  BENCH_POOL 10 (DATABASE_POOL_MAX of the server and of baseline b)
 //   BENCH_CASES v2-single,v2-batch-100,v2-batch-1000,v1-single,token,fhir-search (`all` adds reads-at-scale)
 //   BENCH_READINGS 10000000  BENCH_READINGS_SMALL min(100000, BENCH_READINGS / 10)
-//   BENCH_PATIENTS BENCH_READINGS / 1000  BENCH_READINGS_DAYS 365  BENCH_CARE_TEAM 10
+//   BENCH_PATIENTS BENCH_READINGS / 1000  BENCH_READINGS_DAYS 365  BENCH_CARE_TEAM 10  BENCH_READ_ROUNDS 3
 //   BENCH_LOG_LEVEL info  BENCH_COUNT_QUERIES=1 (the server counts its statements; reported in each phase's `stored` line)
 //   BENCH_SERVER_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")  BENCH_OUT (also append the JSON lines to this file)
 
@@ -38,23 +41,27 @@ import os from 'node:os'
 import path from 'node:path'
 import { insertReadings, type ReadingRow } from '../src/modules/device-data/repository.ts'
 import { migrate, openDatabase, type Database } from '../src/platform/db/index.ts'
-import { Client, closedLoop, paced, type LoadResult, type Request } from './load.ts'
+import { Client, closedLoop, combine, paced, type LoadResult, type Request } from './load.ts'
 import type { LoadedReply, LoadFailed, LoadProgress, LoadRequest } from './loader.ts'
 import type { BenchDevice } from './server.ts'
 import {
+  addCpu,
   check,
   cpuPerRequest,
   cpuSnapshot,
+  cpuUsed,
   createRunDatabase,
   deviceToken,
   emitter,
   envNumbers,
   goalLine,
   logger,
+  perRequestCpu,
   round,
   startServer,
   summary,
   type Check,
+  type CpuUsed,
   type Engine,
   type Emit,
   type RunningServer,
@@ -78,6 +85,8 @@ export interface DeviceDataBenchOptions {
   readonly patients: number
   readonly readingsDays: number
   readonly careTeam: number
+  /** Reads at scale: rounds of the maximum and of the half load, alternating between the two scales. */
+  readonly readRounds: number
 }
 
 const INGEST_CASES = ['v2-single', 'v2-batch-100', 'v2-batch-1000', 'v1-single'] as const
@@ -130,6 +139,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): DeviceData
     patients,
     readingsDays: int('BENCH_READINGS_DAYS', 365),
     careTeam: int('BENCH_CARE_TEAM', 10),
+    readRounds: int('BENCH_READ_ROUNDS', 3),
   }
 }
 
@@ -406,6 +416,57 @@ export async function runDeviceDataBench(
   return { ok }
 }
 
+/** A server the load goes to: its process, a client at the maximum and one for paced load, its database's name. */
+interface Target {
+  readonly server: RunningServer
+  readonly client: Client
+  readonly paced: Client
+  readonly database: string | undefined
+}
+
+/** One side of a measurement: a request on a server. */
+interface Side {
+  readonly target: Target
+  readonly name: string
+  readonly make: (i: number) => Request
+}
+
+interface ExtraServer {
+  readonly server: RunningServer
+  readonly database: { readonly name: string; readonly url: string }
+  /** Stops the server, drops its database and removes its DATA_DIR. */
+  stop(): Promise<void>
+}
+
+/** A second server (the reads' small set): the phase's environment with a database and a DATA_DIR of its own. */
+async function startExtraServer(
+  env: Record<string, string>,
+  options: DeviceDataBenchOptions,
+): Promise<ExtraServer> {
+  if (!options.databaseUrl) throw new Error(PGLITE_REFUSED)
+  log('reads at scale: starting a second server, on a database of its own, for the small set')
+  const database = await createRunDatabase(options.databaseUrl)
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-'))
+  const cleanUp = async () => {
+    await database.drop().catch((err: unknown) => log(`dropping the small set's database: ${String(err)}`))
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  try {
+    const server = await startServer(options, { ...env, DATA_DIR: dataDir, DATABASE_URL: database.url })
+    return {
+      server,
+      database,
+      async stop() {
+        await server.stop()
+        await cleanUp()
+      },
+    }
+  } catch (err) {
+    await cleanUp()
+    throw err
+  }
+}
+
 async function runPhase(
   options: DeviceDataBenchOptions,
   phase: 'ingest' | 'reads',
@@ -418,6 +479,8 @@ async function runPhase(
   const runDb = options.databaseUrl ? await createRunDatabase(options.databaseUrl) : undefined
   let server: RunningServer | undefined
   let driver: Awaited<ReturnType<typeof openDriverDatabase>> | undefined
+  let extra: ExtraServer | undefined
+  const extraClients: Client[] = []
   let ok = true
   try {
     const env: Record<string, string> = {
@@ -580,43 +643,90 @@ async function runPhase(
     }
 
     // --- reads and the token endpoint, each against /health/live in the same run ---------------
-    const serverPid = server.child.pid as number
     const live: Request = { method: 'GET', path: '/health/live', body: '' }
-    /** Closed loop at the maximum (CPU per request), then paced at half of it; /health/live right before. */
-    const measure = async (name: string, okStatus: readonly number[], make: (i: number) => Request) => {
+    const main: Target = { server, client: secured, paced: pacedClient, database: runDb?.name }
+    /**
+     * Each side: /health/live, then its request in a closed loop at the maximum (CPU per request),
+     * then paced at half of that. With several sides and rounds, the maximum and the half load run
+     * in rounds that alternate between the sides (a, b, then b, a, …), so that a machine whose speed
+     * drifts over minutes moves every side alike; a side's figures are its rounds combined.
+     */
+    const measureSides = async (sides: readonly Side[], okStatus: readonly number[], rounds = 1) => {
       const load = { concurrency: options.concurrency, seconds: options.seconds }
-      log(`${name}: /health/live`)
-      await closedLoop(secured, { ...load, seconds: options.warmupSeconds, ok: [200], make: () => live })
-      const health = await closedLoop(secured, { ...load, ok: [200], make: () => live })
-      log(`${name}: maximum`)
-      await closedLoop(secured, { ...load, seconds: options.warmupSeconds, ok: okStatus, make })
-      const cpu0 = cpuSnapshot(serverPid, runDb?.name)
-      const max = await closedLoop(secured, { ...load, ok: okStatus, make })
-      const cpu = cpuPerRequest(cpu0, cpuSnapshot(serverPid, runDb?.name), max.requests)
-      const rate = max.requestsPerSecond / 2
-      log(`${name}: paced at half load (${rate.toFixed(0)} requests/s)`)
-      const half = await paced(pacedClient, { rate, seconds: options.halfSeconds, ok: okStatus, make })
-      if (health.errors + max.errors + half.errors > 0) ok = false
-      const ratioToHealthLive = max.requestsPerSecond / health.requestsPerSecond
-      // What one core would serve: the inverse of the server's (and PostgreSQL's) CPU per request.
-      const cpuMs = (cpu.serverMs ?? NaN) + ('postgresMs' in cpu ? (cpu.postgresMs ?? NaN) : 0)
-      const requestsPerCoreSecond = cpuMs > 0 ? 1000 / cpuMs : NaN
-      return {
-        max,
-        half,
-        ratioToHealthLive,
-        requestsPerCoreSecond,
-        line: {
-          secured: {
-            ...summary(max),
-            cpuPerRequest: cpu,
-            requestsPerCoreSecond: round(requestsPerCoreSecond),
-          },
-          halfLoad: { targetRequestsPerSecond: round(rate), ...summary(half) },
-          healthLive: summary(health),
-          ratioToHealthLive: round(ratioToHealthLive, 3),
-        },
+      const state = sides.map((side) => ({
+        side,
+        health: [] as LoadResult[],
+        max: [] as LoadResult[],
+        cpu: [] as CpuUsed[],
+        half: [] as LoadResult[],
+      }))
+      const order = (r: number) => (r % 2 === 0 ? state : [...state].reverse())
+      const rounded = (r: number) => (rounds > 1 ? ` (round ${r + 1} of ${rounds})` : '')
+      for (const st of state) {
+        const { client } = st.side.target
+        log(`${st.side.name}: /health/live`)
+        await closedLoop(client, { ...load, seconds: options.warmupSeconds, ok: [200], make: () => live })
+        st.health.push(await closedLoop(client, { ...load, ok: [200], make: () => live }))
+        await closedLoop(client, {
+          ...load,
+          seconds: options.warmupSeconds,
+          ok: okStatus,
+          make: st.side.make,
+        })
       }
+      for (let r = 0; r < rounds; r++)
+        for (const st of order(r)) {
+          const { server: s, client, database } = st.side.target
+          const pid = s.child.pid as number
+          log(`${st.side.name}: maximum${rounded(r)}`)
+          const cpu0 = cpuSnapshot(pid, database)
+          st.max.push(await closedLoop(client, { ...load, ok: okStatus, make: st.side.make }))
+          st.cpu.push(cpuUsed(cpu0, cpuSnapshot(pid, database)))
+        }
+      for (let r = 0; r < rounds; r++)
+        for (const st of order(r)) {
+          const rate = combine(st.max).requestsPerSecond / 2
+          log(`${st.side.name}: paced at half load (${rate.toFixed(0)} requests/s)${rounded(r)}`)
+          st.half.push(
+            await paced(st.side.target.paced, {
+              rate,
+              seconds: options.halfSeconds,
+              ok: okStatus,
+              make: st.side.make,
+            }),
+          )
+        }
+      return state.map((st) => {
+        const [health, max, half] = [combine(st.health), combine(st.max), combine(st.half)]
+        if (health.errors + max.errors + half.errors > 0) ok = false
+        const cpu = perRequestCpu(addCpu(st.cpu), max.requests)
+        const ratioToHealthLive = max.requestsPerSecond / health.requestsPerSecond
+        // What one core would serve: the inverse of the server's (and PostgreSQL's) CPU per request.
+        const cpuMs = (cpu.serverMs ?? NaN) + ('postgresMs' in cpu ? (cpu.postgresMs ?? NaN) : 0)
+        const requestsPerCoreSecond = cpuMs > 0 ? 1000 / cpuMs : NaN
+        return {
+          max,
+          half,
+          ratioToHealthLive,
+          requestsPerCoreSecond,
+          line: {
+            secured: {
+              ...summary(max),
+              cpuPerRequest: cpu,
+              requestsPerCoreSecond: round(requestsPerCoreSecond),
+            },
+            halfLoad: { targetRequestsPerSecond: round(max.requestsPerSecond / 2), ...summary(half) },
+            healthLive: summary(health),
+            ratioToHealthLive: round(ratioToHealthLive, 3),
+          },
+        }
+      })
+    }
+    /** One side, one round: on this phase's server. */
+    const measure = async (name: string, okStatus: readonly number[], make: (i: number) => Request) => {
+      const [m] = await measureSides([{ target: main, name, make }], okStatus)
+      if (!m) throw new Error(`${name}: not measured`)
+      return m
     }
 
     if (cases.includes('token')) {
@@ -650,7 +760,11 @@ async function runPhase(
     // Reads: the loader (in the server process) loads whole patients through the repository.
     const perPatient = Math.max(1, Math.floor(options.readings / options.patients))
     let loaded: LoadedReply | undefined
-    const loadTo = async (readings: number, scale: 'small' | 'large'): Promise<LoadedReply> => {
+    const loadTo = async (
+      target: Target,
+      readings: number,
+      scale: 'small' | 'large',
+    ): Promise<LoadedReply> => {
       log(
         `loading readings through the repository up to ${readings.toLocaleString('en')} (${perPatient} a patient)`,
       )
@@ -662,18 +776,19 @@ async function runPhase(
         careTeam: options.careTeam,
         scale,
       }
+      const { child } = target.server
       const reply = await new Promise<LoadedReply>((resolve, reject) => {
         const onMessage = (m: LoadedReply | LoadFailed | LoadProgress) => {
           if (m?.type === 'load-progress') return log(`  ${m.readings.toLocaleString('en')} readings loaded`)
           if (m?.type === 'loaded') resolve(m)
           else if (m?.type === 'load-failed') reject(new Error(`the loader failed: ${m.message}`))
           else return
-          server?.child.off('message', onMessage)
+          child.off('message', onMessage)
         }
-        server?.child.on('message', onMessage)
-        server?.child.send(request)
+        child.on('message', onMessage)
+        child.send(request)
       })
-      loaded = reply
+      if (target === main) loaded = reply
       emit({
         kind: 'load',
         engine: ready.engine,
@@ -710,8 +825,8 @@ async function runPhase(
       }
     }
     /** One request checked before measuring: the query answers 200 with a full page (an empty answer would measure nothing). */
-    const resultSize = async (name: ReadQuery, req: Request): Promise<number> => {
-      const res = await secured.send(req)
+    const resultSize = async (name: ReadQuery, target: Target, req: Request): Promise<number> => {
+      const res = await target.client.send(req)
       if (res.status !== 200) throw new Error(`${name}: answered ${res.status}: ${res.body.slice(0, 300)}`)
       const body = JSON.parse(res.body) as { readings?: unknown[]; entry?: unknown[] }
       const n = (name === 'fhir-search' ? body.entry : body.readings)?.length ?? 0
@@ -719,17 +834,27 @@ async function runPhase(
         throw new Error(`${name}: the query found no readings; the loaded set does not cover the window`)
       return n
     }
-    const measureRead = async (name: ReadQuery, set: LoadedReply, scale: string) => {
-      const make = queries(set)[name]
-      const size = await resultSize(name, make(0))
-      const m = await measure(
-        `${name} (${scale}, ${set.readings.toLocaleString('en')} readings)`,
-        [200],
-        make,
-      )
-      return { ...m, size }
+    /** A read query on each loaded set (on its own server), in alternating rounds when more than one. */
+    const measureRead = async (
+      name: ReadQuery,
+      sets: ReadonlyArray<{ set: LoadedReply; target: Target; scale: string }>,
+      rounds = 1,
+    ) => {
+      const sides: Side[] = []
+      const sizes: number[] = []
+      for (const { set, target, scale } of sets) {
+        const make = queries(set)[name]
+        sizes.push(await resultSize(name, target, make(0)))
+        sides.push({
+          target,
+          name: `${name} (${scale}, ${set.readings.toLocaleString('en')} readings)`,
+          make,
+        })
+      }
+      const measured = await measureSides(sides, [200], rounds)
+      return measured.map((m, i) => ({ ...m, size: sizes[i] as number }))
     }
-    const scaleLine = (set: LoadedReply, m: Awaited<ReturnType<typeof measureRead>>) => ({
+    const scaleLine = (set: LoadedReply, m: Awaited<ReturnType<typeof measureRead>>[number]) => ({
       readingsLoaded: set.readings,
       patients: set.patients,
       tableRows: set.tableRows,
@@ -738,8 +863,9 @@ async function runPhase(
     })
 
     if (cases.includes('fhir-search')) {
-      const set = loaded ?? (await loadTo(options.readingsSmall, 'small'))
-      const m = await measureRead('fhir-search', set, 'fhir-search')
+      const set = loaded ?? (await loadTo(main, options.readingsSmall, 'small'))
+      const [m] = await measureRead('fhir-search', [{ set, target: main, scale: 'fhir-search' }])
+      if (!m) throw new Error('fhir-search: not measured')
       figures.fhirSearch = {
         readings: set.readings,
         patients: set.patients,
@@ -759,23 +885,30 @@ async function runPhase(
     }
 
     if (cases.includes('reads-at-scale')) {
-      const small =
-        loaded && loaded.readings >= options.readingsSmall && loaded.readings < options.readings
-          ? loaded
-          : await loadTo(options.readingsSmall, 'small')
-      const atSmall = {
-        'device-data-90d': await measureRead('device-data-90d', small, 'small'),
-        'fhir-search': await measureRead('fhir-search', small, 'small'),
+      // The small set on a second server with a database of its own, the large set on this one: both
+      // scales are then measured in the same minutes, in alternating rounds (measureSides), instead
+      // of ten minutes and a load apart on a machine whose speed drifts (docs/performance.md, run 15).
+      extra = await startExtraServer(env, options)
+      const other: Target = {
+        server: extra.server,
+        client: new Client(extra.server.ready.port, options.concurrency),
+        paced: new Client(extra.server.ready.port, 256),
+        database: extra.database.name,
       }
-      const large = await loadTo(options.readings, 'large')
-      const atLarge = {
-        'device-data-90d': await measureRead('device-data-90d', large, 'large'),
-        'fhir-search': await measureRead('fhir-search', large, 'large'),
-      }
+      extraClients.push(other.client, other.paced)
+      const small = await loadTo(other, options.readingsSmall, 'small')
+      const large = await loadTo(main, options.readings, 'large')
       figures.reads = { readings: large.readings, patients: large.patients, queries: {} }
       for (const q of READ_QUERIES) {
-        const s = atSmall[q]
-        const l = atLarge[q]
+        const [s, l] = await measureRead(
+          q,
+          [
+            { set: small, target: other, scale: 'small' },
+            { set: large, target: main, scale: 'large' },
+          ],
+          options.readRounds,
+        )
+        if (!s || !l) throw new Error(`${q}: not measured`)
         const ratio = l.max.requestsPerSecond / s.max.requestsPerSecond
         figures.reads.queries[q] = {
           throughputRatioLargeToSmall: ratio,
@@ -789,19 +922,20 @@ async function runPhase(
           query: q,
           careTeam: large.careTeam.length,
           windowDays: READ_WINDOW_DAYS,
+          rounds: options.readRounds,
           small: scaleLine(small, s),
           large: scaleLine(large, l),
           throughputRatioLargeToSmall: round(ratio, 3),
         })
-      }
-      const f = atLarge['fhir-search']
-      figures.fhirSearch = {
-        readings: large.readings,
-        patients: large.patients,
-        requestsPerCoreSecond: f.requestsPerCoreSecond,
-        p99AtHalfLoadMs: f.half.p99Ms,
-        ratioToHealthLive: f.ratioToHealthLive,
-        requestsPerSecond: f.max.requestsPerSecond,
+        if (q === 'fhir-search')
+          figures.fhirSearch = {
+            readings: large.readings,
+            patients: large.patients,
+            requestsPerCoreSecond: l.requestsPerCoreSecond,
+            p99AtHalfLoadMs: l.half.p99Ms,
+            ratioToHealthLive: l.ratioToHealthLive,
+            requestsPerSecond: l.max.requestsPerSecond,
+          }
       }
     }
 
@@ -833,6 +967,8 @@ async function runPhase(
     bare.close()
   } finally {
     await driver?.close().catch((err: unknown) => log(`closing baseline (b)'s database: ${String(err)}`))
+    for (const c of extraClients) c.close()
+    await extra?.stop()
     await server?.stop()
     if (runDb) await runDb.drop().catch((err: unknown) => log(`dropping the run's database: ${String(err)}`))
     rmSync(dataDir, { recursive: true, force: true })

@@ -30,6 +30,8 @@ export interface LoadResult {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly maxMs: number
+  /** Every latency, ascending (for `combine`; not printed). */
+  readonly latencies: readonly number[]
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -107,19 +109,47 @@ class Recorder {
     this.sampleError ??= err instanceof Error ? err.message : String(err)
   }
   result(seconds: number): LoadResult {
-    const sorted = [...this.latencies].sort((a, b) => a - b)
-    return {
-      requests: sorted.length,
-      errors: this.errors,
-      unexpected: this.unexpected,
-      ...(this.sampleError !== undefined ? { sampleError: this.sampleError } : {}),
-      seconds,
-      requestsPerSecond: sorted.length / seconds,
-      p50Ms: percentile(sorted, 50),
-      p99Ms: percentile(sorted, 99),
-      maxMs: sorted[sorted.length - 1] ?? NaN,
-    }
+    return loadResult(this.latencies, this.errors, this.unexpected, this.sampleError, seconds)
   }
+}
+
+function loadResult(
+  latencies: readonly number[],
+  errors: number,
+  unexpected: Record<string, number>,
+  sampleError: string | undefined,
+  seconds: number,
+): LoadResult {
+  const sorted = [...latencies].sort((a, b) => a - b)
+  return {
+    requests: sorted.length,
+    errors,
+    unexpected,
+    ...(sampleError !== undefined ? { sampleError } : {}),
+    seconds,
+    requestsPerSecond: sorted.length / seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1] ?? NaN,
+    latencies: sorted,
+  }
+}
+
+/**
+ * Several runs of one load as one: requests and seconds summed (so requests per second is over
+ * the time actually measured), percentiles over every latency, errors added up.
+ */
+export function combine(results: readonly LoadResult[]): LoadResult {
+  const unexpected: Record<string, number> = {}
+  for (const r of results)
+    for (const [status, n] of Object.entries(r.unexpected)) unexpected[status] = (unexpected[status] ?? 0) + n
+  return loadResult(
+    results.flatMap((r) => r.latencies),
+    results.reduce((n, r) => n + r.errors, 0),
+    unexpected,
+    results.find((r) => r.sampleError !== undefined)?.sampleError,
+    results.reduce((n, r) => n + r.seconds, 0),
+  )
 }
 
 /** `concurrency` workers back to back for `seconds`; make(i) builds the i-th request; `answered` (optional) sees each answer. */

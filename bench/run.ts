@@ -8,7 +8,8 @@
 //     prints JSON lines on stdout, progress on stderr. Figures: docs/performance.md.
 //   reads: reads at scale alone (issue 17, goals 3 and 5), PostgreSQL only: BENCH_READINGS (10 M)
 //     readings across BENCH_PATIENTS (10,000) loaded through the repository, then the 90-day
-//     device-data page and the FHIR Observation search at 100 k and at BENCH_READINGS.
+//     device-data page and the FHIR Observation search at 100 k and at BENCH_READINGS, each scale on a
+//     server and database of its own, in BENCH_READ_ROUNDS (3) rounds alternating between the scales.
 //   events: see bench/events.ts (issue 16): webhook end-to-end latency at half the maximum ingest
 //     rate, and the relay's delivered events/s against the raw outbox insert rate, with goal lines.
 

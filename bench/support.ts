@@ -198,17 +198,47 @@ export function cpuSnapshot(serverPid: number, database: string | undefined): Cp
   return { server: procCpuMs(serverPid), postgres, runner: (own.user + own.system) / 1000 }
 }
 
-/** CPU milliseconds per request between two snapshots, by process. */
-export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number) {
+/** CPU milliseconds used between two snapshots, by process (PostgreSQL's absent when not measured). */
+export type CpuUsed = {
+  readonly server: number
+  readonly postgres: number | undefined
+  readonly runner: number
+}
+
+export function cpuUsed(before: CpuSnapshot, after: CpuSnapshot): CpuUsed {
   let pgMs = 0
   for (const [pid, ms] of after.postgres) pgMs += ms - (before.postgres.get(pid) ?? 0)
+  return {
+    server: after.server - before.server,
+    postgres: after.postgres.size > 0 ? pgMs : undefined,
+    runner: after.runner - before.runner,
+  }
+}
+
+/** The CPU of several measured stretches, added up. */
+export function addCpu(parts: readonly CpuUsed[]): CpuUsed {
+  const sum = (f: (u: CpuUsed) => number) => parts.reduce((n, u) => n + f(u), 0)
+  return {
+    server: sum((u) => u.server),
+    postgres: parts.every((u) => u.postgres !== undefined) ? sum((u) => u.postgres ?? 0) : undefined,
+    runner: sum((u) => u.runner),
+  }
+}
+
+/** CPU milliseconds per request, by process. */
+export function perRequestCpu(used: CpuUsed, requests: number) {
   const per = (ms: number) =>
     Number.isFinite(ms) && requests > 0 ? Number((ms / requests).toFixed(3)) : null
   return {
-    serverMs: per(after.server - before.server),
-    ...(after.postgres.size > 0 ? { postgresMs: per(pgMs) } : {}),
-    runnerMs: per(after.runner - before.runner),
+    serverMs: per(used.server),
+    ...(used.postgres !== undefined ? { postgresMs: per(used.postgres) } : {}),
+    runnerMs: per(used.runner),
   }
+}
+
+/** CPU milliseconds per request between two snapshots, by process. */
+export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number) {
+  return perRequestCpu(cpuUsed(before, after), requests)
 }
 
 // --- the server process --------------------------------------------------------------------------

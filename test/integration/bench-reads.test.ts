@@ -11,16 +11,22 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { PGLITE_REFUSED, readsOptionsFromEnv, runReadsBench } from '../../bench/device-data.ts'
+import { Client, combine, paced, type Request } from '../../bench/load.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
+const get = (p: string): Request => ({ method: 'GET', path: p, body: '' })
+
 const tiny = {
   BENCH_CONCURRENCY: '4',
-  BENCH_SECONDS: '1',
+  BENCH_SECONDS: '0.5',
   BENCH_WARMUP_SECONDS: '0.5',
-  BENCH_HALF_SECONDS: '1',
+  BENCH_HALF_SECONDS: '0.5',
+  BENCH_READ_ROUNDS: '2',
   BENCH_DEVICES: '2',
   BENCH_POOL: '4',
   BENCH_LOG_LEVEL: 'warn',
@@ -37,11 +43,42 @@ test('[SRS-PERF-585] BENCH=reads takes BENCH_READINGS and BENCH_PATIENTS from th
   assert.equal(defaults.patients, 10_000)
   assert.equal(defaults.readingsSmall, 100_000)
   assert.equal(defaults.readingsDays, 365)
+  assert.equal(defaults.readRounds, 3)
   const set = readsOptionsFromEnv({ BENCH_READINGS: '1000000', BENCH_PATIENTS: '1000' })
   assert.equal(set.readings, 1_000_000)
   assert.equal(set.patients, 1000)
   assert.equal(readsOptionsFromEnv(tiny).readingsSmall, 200)
   assert.throws(() => readsOptionsFromEnv({ BENCH_READINGS: '-5' }), /BENCH_READINGS/)
+  assert.throws(() => readsOptionsFromEnv({ BENCH_READ_ROUNDS: '1.5' }), /BENCH_READ_ROUNDS/)
+})
+
+test('[SRS-PERF-588] rounds of a load combine into one figure: requests and seconds summed, percentiles over every latency, errors added up', async () => {
+  const server = http.createServer((req, res) => {
+    const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms'))
+    setTimeout(() => res.writeHead(ms > 30 ? 503 : 200).end(), ms)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const client = new Client((server.address() as AddressInfo).port, 4)
+  try {
+    const fast = await paced(client, { rate: 50, seconds: 0.4, ok: [200], make: () => get('/?ms=1') })
+    const slow = await paced(client, { rate: 50, seconds: 0.2, ok: [200], make: () => get('/?ms=40') })
+    const both = combine([fast, slow])
+    assert.equal(both.requests, fast.requests + slow.requests)
+    assert.equal(both.requests, 30)
+    assert.equal(both.seconds, fast.seconds + slow.seconds)
+    assert.equal(both.requestsPerSecond, both.requests / both.seconds)
+    assert.equal(both.errors, slow.requests)
+    assert.deepEqual(both.unexpected, { '503': slow.requests })
+    assert.ok(both.p50Ms < 30, `the median is a fast request's (${both.p50Ms} ms)`)
+    assert.ok(both.p99Ms >= 40 && both.maxMs === Math.max(fast.maxMs, slow.maxMs))
+    assert.deepEqual(
+      both.latencies,
+      [...fast.latencies, ...slow.latencies].sort((a, b) => a - b),
+    )
+  } finally {
+    client.close()
+    await new Promise((resolve) => server.close(resolve))
+  }
 })
 
 test('[SRS-PERF-586] BENCH=reads refuses PGlite before it starts anything, saying it runs on PostgreSQL only and to set DATABASE_URL', async () => {
@@ -67,7 +104,19 @@ test('[SRS-PERF-587] [SRS-PERF-588] [SRS-PERF-589] the reads bench case runs end
       databaseUrl = cluster.url()
     }
     const options = readsOptionsFromEnv({ ...tiny, DATABASE_URL: databaseUrl, BENCH_OUT: out })
-    const result = await runReadsBench(options)
+    // The bench's progress lines (stderr) say which scale is measured when.
+    const progress: string[] = []
+    const write = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      progress.push(String(chunk))
+      return write(chunk, ...rest)
+    }) as typeof process.stderr.write
+    let result: { ok: boolean }
+    try {
+      result = await runReadsBench(options)
+    } finally {
+      process.stderr.write = write
+    }
     const lines = readFileSync(out, 'utf8')
       .trim()
       .split('\n')
@@ -88,6 +137,17 @@ test('[SRS-PERF-587] [SRS-PERF-588] [SRS-PERF-589] the reads bench case runs end
       assert.ok(l.tableRows >= l.readings && l.tableBytes > 0 && l.readingsPerSecond > 0)
     }
 
+    // Each scale on a server and a database of its own (the small set's table holds only its
+    // readings), measured in rounds that alternate: small, large, then large, small.
+    for (const query of ['device-data-90d', 'fhir-search']) {
+      for (const phase of ['maximum', 'paced at half load']) {
+        const order = progress
+          .filter((p) => p.includes(`] ${query} (`) && p.includes(`: ${phase}`))
+          .map((p) => `${/\((small|large),/.exec(p)?.[1]} ${/round (\d) of 2/.exec(p)?.[1]}`)
+        assert.deepEqual(order, ['small 1', 'large 1', 'large 2', 'small 2'], `${query}, ${phase}`)
+      }
+    }
+
     // One case line per query, each with both scales' figures and the ratios.
     const cases = lines.filter((l) => l.kind === 'case')
     assert.deepEqual(cases.map((c) => [c.case, c.query]).sort(), [
@@ -97,6 +157,8 @@ test('[SRS-PERF-587] [SRS-PERF-588] [SRS-PERF-589] the reads bench case runs end
     for (const c of cases) {
       assert.equal(c.windowDays, 90)
       assert.equal(typeof c.throughputRatioLargeToSmall, 'number')
+      assert.equal(c.rounds, 2)
+      assert.ok(c.small.tableRows < 1000 && c.large.tableRows >= 2000, 'a table for each scale')
       for (const scale of ['small', 'large'] as const) {
         const s = c[scale] as Json
         assert.equal(s.readingsLoaded, scale === 'small' ? 200 : 2000)
