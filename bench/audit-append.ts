@@ -2,6 +2,7 @@
 //   (a) a baseline single-row INSERT into a plain table with audit_entries' columns,
 //   (b) audit.record with K = 1 chain (one serialised head),
 //   (c) audit.record with K = 8 chains,
+//   (d) the same as (c) with DATABASE_PREPARED_STATEMENTS=false (PostgreSQL only; ADR-0037),
 // each with the same number of concurrent writers and a fixed count, in one process, so the
 // ratios b/a and c/a are what to compare (this machine is noisy). On PostgreSQL when
 // DATABASE_URL is set (in a scratch schema, dropped afterwards); otherwise on in-memory PGlite,
@@ -9,6 +10,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { createAuditTrail, type AuditEntryInput } from '../src/audit/index.ts'
+import { openDatabase } from '../src/platform/db/index.ts'
 import { openIsolatedDatabase } from '../test/support/app.ts'
 
 export interface AppendBenchOptions {
@@ -24,6 +26,8 @@ export interface AppendBenchResult {
   readonly baselinePerSecond: number
   readonly oneChainPerSecond: number
   readonly eightChainsPerSecond: number
+  /** (d): K = 8 with every statement unnamed (PostgreSQL only). */
+  readonly eightChainsUnpreparedPerSecond: number | undefined
 }
 
 const ENTRY: AuditEntryInput = {
@@ -52,10 +56,14 @@ async function rate(writers: number, total: number, op: (i: number) => Promise<u
 }
 
 export async function runAuditAppendBench(options: AppendBenchOptions): Promise<AppendBenchResult> {
-  const { db, drop } = await openIsolatedDatabase({
+  const { db, drop, url } = await openIsolatedDatabase({
     databaseUrl: options.databaseUrl,
     poolMax: options.writers,
   })
+  // (d): the same schema through a pool that sends every statement unnamed.
+  const unprepared = url
+    ? await openDatabase({ databaseUrl: url, poolMax: options.writers, preparedStatements: false })
+    : undefined
   try {
     await db.exec('CREATE TABLE audit_bench_baseline (LIKE audit_entries INCLUDING DEFAULTS)')
     const hash = 'a'.repeat(64)
@@ -97,6 +105,16 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
     const eightChainsPerSecond = await rate(options.writers, options.entries, (i) =>
       eight.record({ ...ENTRY, requestId: `k8-${i}` }),
     )
+    let eightChainsUnpreparedPerSecond: number | undefined
+    if (unprepared) {
+      const plain = createAuditTrail({ db: unprepared, chains: 8 })
+      await rate(options.writers, options.writers * 10, (i) =>
+        plain.record({ ...ENTRY, requestId: `warm-d-${i}` }),
+      )
+      eightChainsUnpreparedPerSecond = await rate(options.writers, options.entries, (i) =>
+        plain.record({ ...ENTRY, requestId: `k8d-${i}` }),
+      )
+    }
     const verified = await eight.verify()
     if (!verified.ok)
       throw new Error(`the benchmark's trail does not verify: ${JSON.stringify(verified.firstBad)}`)
@@ -107,8 +125,10 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
       baselinePerSecond,
       oneChainPerSecond,
       eightChainsPerSecond,
+      eightChainsUnpreparedPerSecond,
     }
   } finally {
+    await unprepared?.close()
     await drop()
   }
 }

@@ -500,6 +500,10 @@ async function runPhase(
       ...(process.env.BENCH_COUNT_QUERIES === '1' ? { BENCH_COUNT_QUERIES: '1' } : {}),
       // Group commit (ADR-0036) is on by default; INGEST_GROUP_COMMIT=false measures the code without it.
       ...(process.env.INGEST_GROUP_COMMIT ? { INGEST_GROUP_COMMIT: process.env.INGEST_GROUP_COMMIT } : {}),
+      // Prepared statements (ADR-0037) are on by default; DATABASE_PREPARED_STATEMENTS=false measures the code without them.
+      ...(process.env.DATABASE_PREPARED_STATEMENTS
+        ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS }
+        : {}),
       ...(runDb ? { DATABASE_URL: runDb.url } : {}),
     }
     log(

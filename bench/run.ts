@@ -2,7 +2,8 @@
 // the same process or the same run. PostgreSQL when DATABASE_URL is set (benchmark there: PGlite
 // is 3-7x slower and single-connection), otherwise PGlite. Not part of `npm test`.
 //   BENCH=all (default) | device-data | audit | events | reads
-//   audit append: BENCH_WRITERS (default 16), BENCH_ENTRIES (default 4000 on PostgreSQL, 1000 on PGlite)
+//   audit append: BENCH_WRITERS (default 16), BENCH_ENTRIES (default 4000 on PostgreSQL, 1000 on PGlite);
+//     on PostgreSQL also (d), K = 8 with prepared statements off (ADR-0037)
 //   device data: see bench/device-data.ts (BENCH_CONCURRENCY, BENCH_SECONDS, BENCH_CASES, BENCH_READINGS, …):
 //     ingestion, the token endpoint, FHIR search and reads at scale, and one line per goal of issue 17;
 //     prints JSON lines on stdout, progress on stderr. Figures: docs/performance.md.
@@ -57,6 +58,10 @@ if (which === 'all' || which === 'audit') {
   console.log(
     `  (c) audit.record, K = 8 chains   ${fmt(r.eightChainsPerSecond)}   c/a = ${(r.eightChainsPerSecond / r.baselinePerSecond).toFixed(2)}   c/b = ${(r.eightChainsPerSecond / r.oneChainPerSecond).toFixed(2)}`,
   )
+  if (r.eightChainsUnpreparedPerSecond !== undefined)
+    console.log(
+      `  (d) as (c), statements unnamed   ${fmt(r.eightChainsUnpreparedPerSecond)}   c/d = ${(r.eightChainsPerSecond / r.eightChainsUnpreparedPerSecond).toFixed(2)}   (prepared statements, ADR-0037)`,
+    )
 }
 
 if (which === 'all' || which === 'device-data') {

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
       databaseUrl: config.databaseUrl,
       pgliteDir: config.dataDir,
       poolMax: config.databasePoolMax,
+      preparedStatements: config.databasePreparedStatements,
       statementTimeoutMs: r.statementTimeoutMs,
       lockTimeoutMs: r.lockTimeoutMs,
       idleInTransactionTimeoutMs: r.idleInTransactionTimeoutMs,

@@ -54,6 +54,7 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     dataDir: path.join(CWD, 'var'),
     databaseUrl: undefined,
     databasePoolMax: 10,
+    databasePreparedStatements: true,
     redisUrl: undefined,
     resilience: {
       statementTimeoutMs: 15_000,
@@ -174,6 +175,7 @@ test('[SRS-CONF-001] booleans accept true/false and 1/0', () => {
   assert.equal(loadConfig({ MIGRATE_ON_START: 'true' }, CWD).migrateOnStart, true)
   assert.equal(loadConfig({ MIGRATE_ON_START: '1' }, CWD).migrateOnStart, true)
   assert.equal(loadConfig({ MIGRATE_ON_START: 'false' }, CWD).migrateOnStart, false)
+  assert.equal(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }, CWD).databasePreparedStatements, false)
 })
 
 test('[SRS-CONF-001] PUBLIC_URL loses its trailing slash; the default follows HOST, PORT and TLS', () => {
@@ -221,6 +223,7 @@ const BAD_VALUES: readonly (readonly [name: string, how: string, value: string, 
   ['DATABASE_URL', 'for MySQL', `mysql://vigil:${SECRET}@db:3306/vigil`, /scheme postgres: or postgresql:/],
   ['DATABASE_URL', 'not a URL', SECRET, /scheme postgres: or postgresql:/],
   ['DATABASE_POOL_MAX', 'not a number', SECRET, /an integer from 1 to 1000/],
+  ['DATABASE_PREPARED_STATEMENTS', 'not a boolean', SECRET, /true or false/],
   ['REDIS_URL', 'with an http scheme', `http://:${SECRET}@cache:6379`, /scheme redis: or rediss:/],
   ['MIGRATE_ON_START', 'not a boolean', SECRET, /true or false/],
   ['LOG_LEVEL', 'not a level', SECRET, /one of fatal, error, warn, info, debug, trace, silent/],

@@ -29,6 +29,8 @@ export interface Config {
   readonly dataDir: string
   readonly databaseUrl: string | undefined
   readonly databasePoolMax: number
+  /** Send common statements as named (prepared) statements (ADR-0037); off behind a pooler that cannot keep them. */
+  readonly databasePreparedStatements: boolean
   readonly redisUrl: string | undefined
   /** Resilience when PostgreSQL or Redis goes away (ADR-0017). Timeouts in ms; 0 = none. */
   readonly resilience: {
@@ -288,6 +290,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     dataDir,
     databaseUrl: read('DATABASE_URL', url(['postgres:', 'postgresql:'])),
     databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
+    databasePreparedStatements: read('DATABASE_PREPARED_STATEMENTS', boolean, true),
     redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
     resilience: {
       statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', integer(0, 3_600_000), 15_000),

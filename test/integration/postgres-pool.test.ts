@@ -1,8 +1,9 @@
 // The PostgreSQL pool keeps a connection after an error the server reported (ADR-0036): a unique
 // violation, or a statement written for the common outcome that raises on purpose, leaves the
 // session as good as before, and a new connection would cost a backend's start (pg's pool.query
-// destroys the connection on any error). A connection the server ended is still dropped. On a
-// cluster of the test's own, so both halves of the suite run it.
+// destroys the connection on any error). A connection the server ended is still dropped. Common
+// statements are prepared on each connection (ADR-0037). On a cluster of the test's own, so both
+// halves of the suite run it.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
@@ -41,5 +42,71 @@ describe('the PostgreSQL pool and errors', () => {
     await assert.rejects(db.query('SELECT pg_terminate_backend(pg_backend_pid())'))
     const next = await backend()
     assert.notEqual(next, first, 'a session the server ended is not reused')
+  })
+
+  const prepared = async (q: Pick<Database, 'query'> = db) =>
+    (
+      await q.query<{ name: string; statement: string }>(
+        'SELECT name, statement FROM pg_prepared_statements ORDER BY prepare_time',
+      )
+    ).rows
+
+  test('[SRS-PERF-604] a statement with parameters is prepared on the connection from its second sending on; one without parameters is not', async () => {
+    const text = 'SELECT $1::int + 1 AS n'
+    assert.equal((await db.query<{ n: number }>(text, [1])).rows[0]?.n, 2)
+    const of = async (t: string, q: Pick<Database, 'query'> = db) =>
+      (await prepared(q)).filter((s) => s.statement === t)
+    assert.deepEqual(await of(text), [], 'sent once: not prepared')
+    assert.equal((await db.query<{ n: number }>(text, [2])).rows[0]?.n, 3)
+    const [p] = await of(text)
+    assert.match(p?.name ?? '', /^vigil_[0-9a-f]{32}$/)
+    assert.equal(p?.statement, text)
+    assert.equal(
+      (await db.query<{ n: number }>(text, [41])).rows[0]?.n,
+      42,
+      'the prepared statement, run again',
+    )
+    await db.query('SELECT 1 AS one')
+    await db.query('SELECT 1 AS one')
+    assert.deepEqual(await of('SELECT 1 AS one'), [], 'a statement without parameters stays unnamed')
+    // Inside a transaction too, on the transaction's connection.
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT $1::text AS t', ['a'])
+      await tx.query('SELECT $1::text AS t', ['b'])
+      assert.equal((await of('SELECT $1::text AS t', tx)).length, 1)
+    })
+  })
+
+  test('[SRS-PERF-604] a prepared statement survives a column added to its table, its own errors and a failed preparation', async () => {
+    await db.exec('CREATE TABLE prep_t (a int)')
+    const insert = 'INSERT INTO prep_t (a) VALUES ($1) RETURNING a'
+    for (const a of [1, 2, 3]) assert.equal((await db.query<{ a: number }>(insert, [a])).rows[0]?.a, a)
+    await db.exec('ALTER TABLE prep_t ADD COLUMN b int DEFAULT 7')
+    assert.equal((await db.query<{ a: number }>(insert, [4])).rows[0]?.a, 4, 'replanned after the change')
+    const read = 'SELECT a, b FROM prep_t WHERE a = $1'
+    for (let i = 0; i < 3; i++) assert.deepEqual((await db.query(read, [4])).rows, [{ a: 4, b: 7 }])
+    // An error while it runs leaves it prepared and usable.
+    const divide = 'SELECT 10 / $1::int AS q'
+    await db.query(divide, [5])
+    await assert.rejects(db.query(divide, [0]), { code: '22012' })
+    assert.deepEqual((await db.query(divide, [2])).rows, [{ q: 5 }])
+    // A statement that does not parse fails as itself every time, never as a missing prepared statement.
+    const broken = 'SELECT no_such_column FROM prep_t WHERE a = $1'
+    for (let i = 0; i < 3; i++) await assert.rejects(db.query(broken, [1]), { code: '42703' })
+    assert.ok(!(await prepared()).some((s) => s.statement === broken))
+  })
+
+  test('[SRS-PERF-604] with DATABASE_PREPARED_STATEMENTS off, nothing is prepared', async () => {
+    const off = await openDatabase({
+      databaseUrl: await cluster.createDatabase('vigil_pool_unprepared'),
+      poolMax: 1,
+      preparedStatements: false,
+    })
+    try {
+      for (let i = 0; i < 3; i++) await off.query('SELECT $1::int AS n', [i])
+      assert.deepEqual(await prepared(off), [])
+    } finally {
+      await off.close()
+    }
   })
 })

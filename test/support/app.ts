@@ -85,7 +85,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
  * Migrated unless `migrated: false`. */
 export async function openIsolatedDatabase(
   options: { migrated?: boolean; poolMax?: number; databaseUrl?: string | undefined } = {},
-): Promise<{ db: Database; drop: () => Promise<void> }> {
+): Promise<{ db: Database; drop: () => Promise<void>; url?: string }> {
   const url = 'databaseUrl' in options ? options.databaseUrl : process.env.DATABASE_URL
   if (!url) {
     const migrated = options.migrated !== false
@@ -102,6 +102,7 @@ export async function openIsolatedDatabase(
   if (options.migrated !== false) await migrate(db)
   return {
     db,
+    url: scoped.toString(),
     drop: async () => {
       await db.close()
       await admin.exec(`DROP SCHEMA ${schema} CASCADE`)

@@ -18,6 +18,8 @@ export interface DatabaseOptions {
   /** In memory only: start from this PGlite data-directory image (pgliteImage) instead of initdb. */
   readonly pgliteImage?: Blob | undefined
   readonly poolMax?: number
+  /** PostgreSQL: send common statements named, so each connection parses them once (default true; ADR-0037). */
+  readonly preparedStatements?: boolean
   /** PostgreSQL session timeouts in ms (0 or unset = none; the server's own defaults apply). */
   readonly statementTimeoutMs?: number
   readonly lockTimeoutMs?: number
@@ -34,6 +36,7 @@ export function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (!options.databaseUrl) return openPglite(options.pgliteDir, options.pgliteImage)
   return openPostgres(options.databaseUrl, {
     max: options.poolMax ?? 10,
+    ...(options.preparedStatements !== undefined ? { preparedStatements: options.preparedStatements } : {}),
     ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.idleInTransactionTimeoutMs !== undefined

@@ -6,8 +6,10 @@
 //   deadline catches a database that stopped answering altogether;
 // - errors that mean "cannot serve now" become DatabaseUnavailableError (503 with Retry-After);
 // - a circuit breaker makes calls fail in milliseconds while the database is unreachable;
-// - opening waits for the database with back-off instead of failing the start.
+// - opening waits for the database with back-off instead of failing the start;
+// - a statement with parameters sent before goes named, prepared once per connection (ADR-0037).
 
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { CircuitBreaker, CircuitOpenError, type CircuitState } from '../resilience/circuit-breaker.ts'
@@ -38,8 +40,45 @@ function parseInt8(value: string): number {
   return n
 }
 
+/**
+ * Which statements go named, so that each connection parses them once and PostgreSQL may keep
+ * their plan (ADR-0037): a statement with parameters whose text this process has sent `after`
+ * times; at most `max` texts are ever named, so every backend holds a bounded set of them.
+ */
+export class StatementNames {
+  private readonly counts = new Map<string, number>()
+  private readonly names = new Map<string, string>()
+  constructor(
+    private readonly max = 256,
+    private readonly after = 2,
+    /** Texts counted before the count starts afresh (texts built per call never add up). */
+    private readonly tracked = 4096,
+  ) {}
+
+  nameFor(text: string): string | undefined {
+    const known = this.names.get(text)
+    if (known !== undefined || this.names.size >= this.max) return known
+    const seen = (this.counts.get(text) ?? 0) + 1
+    if (seen < this.after) {
+      if (this.counts.size >= this.tracked) this.counts.clear()
+      this.counts.set(text, seen)
+      return undefined
+    }
+    this.counts.delete(text)
+    const name = `vigil_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`
+    this.names.set(text, name)
+    return name
+  }
+
+  get size(): number {
+    return this.names.size
+  }
+}
+
 export interface PostgresOptions {
   readonly max: number
+  /** Send common statements named (StatementNames; default true). */
+  readonly preparedStatements?: boolean
   /** Server-side statement_timeout in ms (0 = none). */
   readonly statementTimeoutMs?: number
   /** Server-side lock_timeout in ms (0 = none). */
@@ -143,13 +182,22 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     }
   }
 
+  const names = options.preparedStatements === false ? undefined : new StatementNames()
+  /** One statement on a client: named once it is a common one with parameters (ADR-0037), otherwise as it is. */
+  function query(client: pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
+    const name = params && params.length > 0 ? names?.nameFor(sql) : undefined
+    return name === undefined
+      ? client.query(sql, params as unknown[] | undefined)
+      : client.query({ name, text: sql, values: params as unknown[] })
+  }
+
   async function run<R>(
     q: pg.Pool | pg.PoolClient,
     sql: string,
     params?: readonly unknown[],
   ): Promise<pg.QueryResult> {
     try {
-      const res = q === pool ? await onPool(sql, params) : await q.query(sql, params as unknown[] | undefined)
+      const res = q === pool ? await onPool(sql, params) : await query(q as pg.PoolClient, sql, params)
       breaker.success()
       return res as pg.QueryResult<R & pg.QueryResultRow>
     } catch (err) {
@@ -167,7 +215,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     const client = await pool.connect()
     let broken: Error | undefined
     try {
-      return await client.query(sql, params as unknown[] | undefined)
+      return await query(client, sql, params)
     } catch (err) {
       if (!(err instanceof pg.DatabaseError) || isConnectionFailure(err))
         broken = err instanceof Error ? err : new Error('query failed')
