@@ -10,7 +10,7 @@ import type { AuditEntryInput } from '../../src/audit/entry.ts'
 import { createTestApp, openIsolatedDatabase, type TestApp } from '../support/app.ts'
 import { countingDatabase, type StatementLog } from '../support/counting-db.ts'
 import { buildWorld, mintToken, type World } from '../support/world.ts'
-import type { Database, Queryable } from '../../src/platform/db/index.ts'
+import { DatabaseUnavailableError, type Database, type Queryable } from '../../src/platform/db/index.ts'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -25,6 +25,7 @@ describe('group commit of device writes', () => {
   let serial = 0
   let ingests = 0
   let held: Promise<void> | undefined
+  let unavailableInTransactions = false
 
   const reading = (extra: Record<string, unknown> = {}) => ({
     code: '2339-0',
@@ -73,11 +74,15 @@ describe('group commit of device writes', () => {
     // otherwise finish before the next request reaches the ingest, and no group could form.) While
     // `held` is set, such statements wait until the test lets them go. They are counted here,
     // whichever request's context runs them, in a transaction or alone.
-    const slowIngest = (q: Queryable): Queryable => ({
+    // With `unavailableInTransactions` set, such a statement in a transaction fails as a database
+    // that stopped answering does (the rung that runs each request alone uses transactions).
+    const slowIngest = (q: Queryable, inTransaction: boolean): Queryable => ({
       query: async (sql, params) => {
         if (sql.includes('INSERT INTO readings')) {
           ingests++
           await (held ?? new Promise((resolve) => setTimeout(resolve, 15)))
+          if (inTransaction && unavailableInTransactions)
+            throw new DatabaseUnavailableError('the database did not answer in time (test)')
         }
         return q.query(sql, params)
       },
@@ -85,8 +90,8 @@ describe('group commit of device writes', () => {
     })
     const db: Database = {
       ...counted.db,
-      ...slowIngest(counted.db),
-      transaction: (fn) => counted.db.transaction((tx) => fn(slowIngest(tx))),
+      ...slowIngest(counted.db, false),
+      transaction: (fn) => counted.db.transaction((tx) => fn(slowIngest(tx, true))),
     }
     grouped = await createTestApp({ deps: { db } })
     alone = await createTestApp({ env: { INGEST_GROUP_COMMIT: 'false' }, deps: { db } })
@@ -229,6 +234,51 @@ describe('group commit of device writes', () => {
       assert.equal(Number(after.rows[0]?.n), Number(before.rows[0]?.n), 'nothing of the refused request')
     } finally {
       await raw.query('UPDATE devices SET daily_quota = NULL WHERE id = $1', [w.devices.bound.id])
+    }
+  })
+
+  test('[SRS-PERF-601] the database unavailable to requests that went on alone is the answer of the requests waiting behind them at once, not another deadline', async () => {
+    const dupBound = reading({ id: 'gc-unavailable-bound' })
+    const dupOther = reading({ id: 'gc-unavailable-other' })
+    assert.equal((await post(grouped, 'bound', [dupBound])).statusCode, 200)
+    assert.equal((await post(grouped, 'other', [dupOther])).statusCode, 200)
+    // Both ingest slots taken by a duplicate each: its one statement writes nothing, and it goes on
+    // alone, in a transaction, which finds the database unavailable.
+    let release = () => {}
+    held = new Promise<void>((resolve) => (release = resolve))
+    const start = ingests
+    const duplicates = Promise.all([post(grouped, 'bound', [dupBound]), post(grouped, 'other', [dupOther])])
+    const deadline = Date.now() + 10_000
+    while (ingests < start + 2) {
+      if (Date.now() > deadline) throw new Error('the two duplicates did not reach the ingest')
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    held = undefined
+    const count = async () =>
+      Number(
+        (
+          await raw.query<{ n: number | string }>('SELECT count(*) AS n FROM readings WHERE device_id = $1', [
+            w.devices.other.id,
+          ])
+        ).rows[0]?.n,
+      )
+    const before = await count()
+    const waiting = Promise.all([0, 1].map(() => post(grouped, 'other', [reading()])))
+    await new Promise((resolve) => setTimeout(resolve, 300)) // they reach the ingest and wait
+    unavailableInTransactions = true
+    try {
+      release()
+      for (const res of await duplicates) assert.equal(res.statusCode, 503, res.body)
+      // Without the rule they would start once a slot is free, and (the one statement not being a
+      // transaction) be stored: a second deadline on a database that is really down.
+      for (const res of await waiting) {
+        assert.equal(res.statusCode, 503, res.body)
+        assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+        assert.ok(Number(res.headers['retry-after']) >= 1)
+      }
+      assert.equal(await count(), before, 'nothing of theirs written')
+    } finally {
+      unavailableInTransactions = false
     }
   })
 

@@ -456,7 +456,15 @@ export function createIngest(deps: IngestDeps) {
         // Not the common outcome, or another failure: each request alone, below.
       }
     }
-    await Promise.all(group.map((w) => ingestAlone(w.request).then(w.resolve, w.reject)))
+    // Alone too, the database unavailable is also the answer of every request waiting behind.
+    await Promise.all(
+      group.map((w) =>
+        ingestAlone(w.request).then(w.resolve, (err: unknown) => {
+          w.reject(err)
+          if (findDatabaseUnavailable(err)) for (const behind of waiting.splice(0)) behind.reject(err)
+        }),
+      ),
+    )
   }
 
   return async function ingest(request: IngestRequest): Promise<IngestAnswer> {
