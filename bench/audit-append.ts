@@ -3,8 +3,10 @@
 //   (b) audit.record with K = 1 chain (one serialised head),
 //   (c) audit.record with K = 8 chains,
 //   (d) the same as (c) with DATABASE_PREPARED_STATEMENTS=false (PostgreSQL only; ADR-0037),
+//   (e) audit.record with the server's default K (ADR-0038),
 // each with the same number of concurrent writers and a fixed count, in one process, so the
-// ratios b/a and c/a are what to compare (this machine is noisy). On PostgreSQL when
+// ratios b/a, c/a and e/a are what to compare (this machine is noisy), and the 99th percentile of
+// one append's time, which grows when appends queue on a chain's head. On PostgreSQL when
 // DATABASE_URL is set (in a scratch schema, dropped afterwards); otherwise on in-memory PGlite,
 // which is single-connection and says little about contention.
 
@@ -23,11 +25,14 @@ export interface AppendBenchResult {
   readonly engine: 'postgres' | 'pglite'
   readonly writers: number
   readonly entries: number
-  readonly baselinePerSecond: number
-  readonly oneChainPerSecond: number
-  readonly eightChainsPerSecond: number
+  readonly baseline: Rate
+  readonly oneChain: Rate
+  readonly eightChains: Rate
   /** (d): K = 8 with every statement unnamed (PostgreSQL only). */
-  readonly eightChainsUnpreparedPerSecond: number | undefined
+  readonly eightChainsUnprepared: Rate | undefined
+  /** (e): K = the server's default (DEFAULT_CHAINS). */
+  readonly defaultChains: Rate
+  readonly defaultChainCount: number
 }
 
 const ENTRY: AuditEntryInput = {
@@ -43,16 +48,29 @@ const ENTRY: AuditEntryInput = {
   decisionRule: 'patient-own-data',
 }
 
-/** Runs `total` operations over `writers` concurrent loops; returns operations per second. */
-async function rate(writers: number, total: number, op: (i: number) => Promise<unknown>): Promise<number> {
+export interface Rate {
+  readonly perSecond: number
+  /** The 99th percentile of one operation's time, from its call to its answer. */
+  readonly p99Ms: number
+}
+
+/** Runs `total` operations over `writers` concurrent loops. */
+async function rate(writers: number, total: number, op: (i: number) => Promise<unknown>): Promise<Rate> {
   let next = 0
+  const times: number[] = []
   const started = performance.now()
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      while (next < total) await op(next++)
+      while (next < total) {
+        const at = performance.now()
+        await op(next++)
+        times.push(performance.now() - at)
+      }
     }),
   )
-  return total / ((performance.now() - started) / 1000)
+  const perSecond = total / ((performance.now() - started) / 1000)
+  times.sort((x, y) => x - y)
+  return { perSecond, p99Ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] ?? 0 }
 }
 
 export async function runAuditAppendBench(options: AppendBenchOptions): Promise<AppendBenchResult> {
@@ -67,7 +85,7 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
   try {
     await db.exec('CREATE TABLE audit_bench_baseline (LIKE audit_entries INCLUDING DEFAULTS)')
     const hash = 'a'.repeat(64)
-    const baseline = (i: number) =>
+    const baselineInsert = (i: number) =>
       db.query(
         `INSERT INTO audit_bench_baseline (id, chain, seq, occurred_at, actor_kind, actor_id, client_id, ip, user_agent, action, resource_type, outcome, status, decision_rule, request_id, prev_hash, hash)
          VALUES ($1, 0, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
@@ -92,29 +110,36 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
       )
     const one = createAuditTrail({ db, chains: 1 })
     const eight = createAuditTrail({ db, chains: 8 })
+    const byDefault = createAuditTrail({ db, chains: Number(process.env.XCHAINS) || undefined })
     // Warm-up: connections, plans, caches.
-    await rate(options.writers, options.writers * 10, baseline)
+    await rate(options.writers, options.writers * 10, baselineInsert)
     await rate(options.writers, options.writers * 10, (i) =>
       eight.record({ ...ENTRY, requestId: `warm-${i}` }),
     )
 
-    const baselinePerSecond = await rate(options.writers, options.entries, baseline)
-    const oneChainPerSecond = await rate(options.writers, options.entries, (i) =>
+    const baseline = await rate(options.writers, options.entries, baselineInsert)
+    const oneChain = await rate(options.writers, options.entries, (i) =>
       one.record({ ...ENTRY, requestId: `k1-${i}` }),
     )
-    const eightChainsPerSecond = await rate(options.writers, options.entries, (i) =>
+    const eightChains = await rate(options.writers, options.entries, (i) =>
       eight.record({ ...ENTRY, requestId: `k8-${i}` }),
     )
-    let eightChainsUnpreparedPerSecond: number | undefined
+    let eightChainsUnprepared: Rate | undefined
     if (unprepared) {
       const plain = createAuditTrail({ db: unprepared, chains: 8 })
       await rate(options.writers, options.writers * 10, (i) =>
         plain.record({ ...ENTRY, requestId: `warm-d-${i}` }),
       )
-      eightChainsUnpreparedPerSecond = await rate(options.writers, options.entries, (i) =>
+      eightChainsUnprepared = await rate(options.writers, options.entries, (i) =>
         plain.record({ ...ENTRY, requestId: `k8d-${i}` }),
       )
     }
+    await rate(options.writers, options.writers * 10, (i) =>
+      byDefault.record({ ...ENTRY, requestId: `warm-e-${i}` }),
+    )
+    const defaultChains = await rate(options.writers, options.entries, (i) =>
+      byDefault.record({ ...ENTRY, requestId: `ke-${i}` }),
+    )
     const verified = await eight.verify()
     if (!verified.ok)
       throw new Error(`the benchmark's trail does not verify: ${JSON.stringify(verified.firstBad)}`)
@@ -122,10 +147,12 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
       engine: db.kind,
       writers: options.writers,
       entries: options.entries,
-      baselinePerSecond,
-      oneChainPerSecond,
-      eightChainsPerSecond,
-      eightChainsUnpreparedPerSecond,
+      baseline,
+      oneChain,
+      eightChains,
+      eightChainsUnprepared,
+      defaultChains,
+      defaultChainCount: byDefault.chains,
     }
   } finally {
     await unprepared?.close()

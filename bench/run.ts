@@ -14,7 +14,7 @@
 //   events: see bench/events.ts (issue 16): webhook end-to-end latency at half the maximum ingest
 //     rate, and the relay's delivered events/s against the raw outbox insert rate, with goal lines.
 
-import { runAuditAppendBench } from './audit-append.ts'
+import { runAuditAppendBench, type Rate } from './audit-append.ts'
 import {
   optionsFromEnv,
   PGLITE_REFUSED,
@@ -49,19 +49,24 @@ if (which === 'all' || which === 'audit') {
       : 'audit append on in-memory PGlite (DATABASE_URL not set: figures say little about contention; benchmark on PostgreSQL)',
   )
   const r = await runAuditAppendBench({ databaseUrl, writers, entries })
-  const fmt = (n: number) => `${Math.round(n).toLocaleString('en')}/s`
+  const fmt = (x: Rate) =>
+    `${Math.round(x.perSecond).toLocaleString('en')}/s, p99 ${x.p99Ms.toFixed(1)} ms`.padEnd(22)
+  const ratio = (x: Rate, y: Rate) => (x.perSecond / y.perSecond).toFixed(2)
   console.log(`  ${r.entries} entries each, ${r.writers} concurrent writers, engine ${r.engine}`)
-  console.log(`  (a) baseline single-row INSERT   ${fmt(r.baselinePerSecond)}`)
+  console.log(`  (a) baseline single-row INSERT   ${fmt(r.baseline)}`)
   console.log(
-    `  (b) audit.record, K = 1 chain    ${fmt(r.oneChainPerSecond)}   b/a = ${(r.oneChainPerSecond / r.baselinePerSecond).toFixed(2)}`,
+    `  (b) audit.record, K = 1 chain    ${fmt(r.oneChain)}   b/a = ${ratio(r.oneChain, r.baseline)}`,
   )
   console.log(
-    `  (c) audit.record, K = 8 chains   ${fmt(r.eightChainsPerSecond)}   c/a = ${(r.eightChainsPerSecond / r.baselinePerSecond).toFixed(2)}   c/b = ${(r.eightChainsPerSecond / r.oneChainPerSecond).toFixed(2)}`,
+    `  (c) audit.record, K = 8 chains   ${fmt(r.eightChains)}   c/a = ${ratio(r.eightChains, r.baseline)}   c/b = ${ratio(r.eightChains, r.oneChain)}`,
   )
-  if (r.eightChainsUnpreparedPerSecond !== undefined)
+  if (r.eightChainsUnprepared !== undefined)
     console.log(
-      `  (d) as (c), statements unnamed   ${fmt(r.eightChainsUnpreparedPerSecond)}   c/d = ${(r.eightChainsPerSecond / r.eightChainsUnpreparedPerSecond).toFixed(2)}   (prepared statements, ADR-0037)`,
+      `  (d) as (c), statements unnamed   ${fmt(r.eightChainsUnprepared)}   c/d = ${ratio(r.eightChains, r.eightChainsUnprepared)}   (prepared statements, ADR-0037)`,
     )
+  console.log(
+    `  (e) audit.record, K = ${String(r.defaultChainCount).padEnd(2)} (default) ${fmt(r.defaultChains)}   e/a = ${ratio(r.defaultChains, r.baseline)}   e/c = ${ratio(r.defaultChains, r.eightChains)}   (ADR-0038)`,
+  )
 }
 
 if (which === 'all' || which === 'device-data') {

@@ -28,6 +28,8 @@ import {
 import { verifyTrail, type VerifyResult } from './verify-trail.ts'
 
 export const MAX_CHAINS = 64 // migration 0004 creates head rows 0-63
+/** K when the caller does not say: enough that a process's appends rarely share a head (ADR-0038). */
+export const DEFAULT_CHAINS = 32
 
 export interface AuditTrail {
   readonly chains: number
@@ -54,7 +56,7 @@ export interface AuditTrail {
 export interface AuditTrailDeps {
   readonly db: Database
   readonly clock?: () => Date
-  /** K: how many independent chains entries spread over (1-64). */
+  /** K: how many independent chains entries spread over (1-64; DEFAULT_CHAINS when absent). */
   readonly chains?: number
   /** Each checkpoint is appended to this file as one JSON line. */
   readonly checkpointFile?: string | undefined
@@ -84,7 +86,7 @@ export function chainFor(requestId: string, chains: number): number {
 export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
   const { db } = deps
   const clock = deps.clock ?? (() => new Date())
-  const chains = deps.chains ?? 8
+  const chains = deps.chains ?? DEFAULT_CHAINS
   if (!Number.isInteger(chains) || chains < 1 || chains > MAX_CHAINS)
     throw new RangeError(`audit chains must be an integer from 1 to ${MAX_CHAINS}`)
   // Several entries in one caller transaction go to one chain: taking two head locks in varying
@@ -95,22 +97,35 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
   // by the database. Right, the append is one statement; wrong (another instance appended, or our
   // append rolled back), nothing is written and the append locks and reads the head as before.
   const heads = new Map<number, ChainHead>()
-  // Chains with an append prepared for another statement (prepareAppend) not yet settled.
-  const preparing = new Set<number>()
+  // Chains with an append of this process in flight, and how many: a standalone append from its
+  // statement's sending to its answer, a prepared one (prepareAppend) until it is settled, an append
+  // in a transaction while its statement runs. A new append takes a chain none is on, so appends of
+  // one process do not queue on one head's row lock, each waiting for the other's commit (ADR-0038).
+  const inFlight = new Map<number, number>()
+  const occupy = (chain: number): void => {
+    inFlight.set(chain, (inFlight.get(chain) ?? 0) + 1)
+  }
+  const release = (chain: number): void => {
+    const n = (inFlight.get(chain) ?? 1) - 1
+    if (n > 0) inFlight.set(chain, n)
+    else inFlight.delete(chain)
+  }
   // Chains holding an entry their head does not know — a row slipped in behind the trail's back,
   // or a partial restore. Every append to such a chain fails on the taken slot; standalone
   // appends go to the next sound chain instead, so the trail stays writable (and an auditor can
   // still run the verification that names the bad entry). The chain itself is left as found.
   const broken = new Set<number>()
   /** The first chain from `preferred` on that is sound and not in `busy`; undefined if none is. */
-  const usableChain = (preferred: number, busy?: ReadonlySet<number>): number | undefined => {
+  const usableChain = (preferred: number, busy?: { has(chain: number): boolean }): number | undefined => {
     for (let i = 0; i < chains; i++) {
       const c = (preferred + i) % chains
       if (!broken.has(c) && !busy?.has(c)) return c
     }
     return undefined
   }
-  const soundChain = (preferred: number): number => usableChain(preferred) ?? preferred
+  /** The first sound chain from `preferred` on with no append of this process in flight; else the first sound one. */
+  const freeChain = (preferred: number): number =>
+    usableChain(preferred, inFlight) ?? usableChain(preferred) ?? preferred
   /** The head an entry leaves its chain at. */
   const headAfter = (e: AuditEntry): ChainHead => ({ chain: e.chain, seq: e.seq, hash: e.hash })
 
@@ -187,14 +202,17 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
         pending.set(tx, started)
         queueMicrotask(() => {
           pending.delete(tx)
+          occupy(chain)
           appendAll(
             tx,
             started.map((p) => p.input),
             chain,
-          ).then(
-            (entries) => started.forEach((p, i) => p.resolve(entries[i] as AuditEntry)),
-            (err: unknown) => started.forEach((p) => p.reject(err)),
           )
+            .finally(() => release(chain))
+            .then(
+              (entries) => started.forEach((p, i) => p.resolve(entries[i] as AuditEntry)),
+              (err: unknown) => started.forEach((p) => p.reject(err)),
+            )
         })
       }
       batch.push({ input, resolve, reject })
@@ -236,13 +254,14 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       if (tx) {
         let chain = txChain.get(tx)
         if (chain === undefined) {
-          chain = soundChain(preferred)
+          chain = freeChain(preferred)
           txChain.set(tx, chain)
         }
         return appendInTick(tx, input, chain)
       }
       for (;;) {
-        const chain = soundChain(preferred)
+        const chain = freeChain(preferred)
+        occupy(chain)
         try {
           // Standalone, a right guess is one autocommit statement (the head's move and the entry
           // commit together: one statement is atomic), with no BEGIN and COMMIT around it; a wrong
@@ -256,6 +275,8 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
           if (!slotTaken(err) || broken.has(chain) || broken.size >= chains - 1) throw err
           broken.add(chain)
           deps.onBrokenChain?.(chain)
+        } finally {
+          release(chain)
         }
       }
     },
@@ -267,18 +288,21 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
       // other could reach the database in either order, and the second would find the head stale.
       const chain = usableChain(
         first.requestId ? chainFor(first.requestId, chains) : randomInt(chains),
-        preparing,
+        inFlight,
       )
       const guess = chain === undefined ? undefined : heads.get(chain)
       if (chain === undefined || !guess) return undefined
       const entries = buildAll(inputs, chain, guess)
       // Moved now, so an append in a transaction on this chain builds on it (the database orders them).
       heads.set(chain, headAfter(entries.at(-1) as AuditEntry))
-      preparing.add(chain)
+      occupy(chain)
+      let settled = false
       return {
         entries,
         settle(committed) {
-          preparing.delete(chain)
+          if (settled) return
+          settled = true
+          release(chain)
           if (!committed) heads.delete(chain)
         },
       }

@@ -2,6 +2,7 @@
 export {
   createAuditTrail,
   chainFor,
+  DEFAULT_CHAINS,
   MAX_CHAINS,
   type AuditTrail,
   type AuditTrailDeps,

@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, openIsolatedDatabase, type TestApp } from '../support/app.ts'
+import { learnEveryHead } from '../support/audit-heads.ts'
 import { countingDatabase, type StatementLog } from '../support/counting-db.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 import type { Database } from '../../src/platform/db/index.ts'
+import { createAuditTrail, type AuditTrail } from '../../src/audit/audit-trail.ts'
 
 describe('statements per single reading (issue 17)', () => {
   let raw: Database
@@ -15,6 +17,7 @@ describe('statements per single reading (issue 17)', () => {
   let w: World
   let log: StatementLog
   let token: string
+  let audit: AuditTrail
 
   const reading = (i: number) => ({
     readings: [
@@ -40,7 +43,8 @@ describe('statements per single reading (issue 17)', () => {
     ;({ db: raw, drop } = await openIsolatedDatabase())
     const counted = countingDatabase(raw)
     log = counted.log
-    t = await createTestApp({ deps: { db: counted.db } })
+    audit = createAuditTrail({ db: counted.db })
+    t = await createTestApp({ deps: { db: counted.db, audit } })
     w = await buildWorld(t.app)
     token = await mintToken(t.app, t.config.publicUrl, {
       clientId: w.devices.bound.clientId,
@@ -53,7 +57,8 @@ describe('statements per single reading (issue 17)', () => {
   })
 
   test('[SRS-PERF-580][SRS-PERF-584][SRS-PERF-602] a single v2 reading from a device costs the statements listed in docs/performance.md (one: the reading, its count, its outbox row and its audit entry together)', async () => {
-    // Warm: the first request loads the patient's data key; the first append to each audit chain reads its head.
+    // Warm: the first append to each audit chain reads its head; the first request loads the patient's data key.
+    await learnEveryHead(audit)
     for (let i = 0; i < 40; i++) assert.equal((await post(i)).statusCode, 200)
     const counts: number[] = []
     for (let i = 41; i <= 45; i++) {
