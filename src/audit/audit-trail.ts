@@ -73,7 +73,7 @@ function slotTaken(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '23505'
 }
 
-/** FNV-1a over the request id: the entries of one request land on one chain, in order. */
+/** FNV-1a over the request id: the chain a request's entries take when no other append of the process is on it (ADR-0038). */
 export function chainFor(requestId: string, chains: number): number {
   let h = 0x811c9dc5
   for (let i = 0; i < requestId.length; i++) {
