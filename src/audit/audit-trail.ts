@@ -284,7 +284,7 @@ export function createAuditTrail(deps: AuditTrailDeps): AuditTrail {
     prepareAppend(inputs) {
       const first = inputs[0]
       if (!first) return undefined
-      // A chain no other prepared append of this process is on: two statements built one on the
+      // A chain no other append of this process is in flight on: two statements built one on the
       // other could reach the database in either order, and the second would find the head stale.
       const chain = usableChain(
         first.requestId ? chainFor(first.requestId, chains) : randomInt(chains),

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { openIsolatedDatabase } from '../support/app.ts'
-import { learnEveryHead } from '../support/audit-heads.ts'
+import { appendOnEveryChain } from '../support/audit-heads.ts'
 import type { Database } from '../../src/platform/db/index.ts'
 import { chainFor, createAuditTrail, DEFAULT_CHAINS, MAX_CHAINS } from '../../src/audit/audit-trail.ts'
 import type { AuditEntryInput } from '../../src/audit/entry.ts'
@@ -56,7 +56,7 @@ describe('audit appends spread over free chains', () => {
     const trail = createAuditTrail({ db, chains: 4 })
     const requestId = 'prepared-request'
     const preferred = chainFor(requestId, 4)
-    await learnEveryHead(trail) // so prepareAppend can build on any chain
+    await appendOnEveryChain(trail) // its head known on every chain, so prepareAppend can build on any
     const prepared = trail.prepareAppend([{ ...ENTRY, requestId }])
     assert.ok(prepared)
     assert.equal(prepared.entries[0]?.chain, preferred)
@@ -79,12 +79,7 @@ describe('audit appends spread over free chains', () => {
     const trail = createAuditTrail({ db })
     assert.equal(trail.chains, DEFAULT_CHAINS)
     assert.ok(DEFAULT_CHAINS <= MAX_CHAINS)
-    const used = new Set<number>()
-    for (let n = 0; used.size < DEFAULT_CHAINS; n++) {
-      const requestId = `every-${n}`
-      if (used.has(chainFor(requestId, DEFAULT_CHAINS))) continue
-      used.add((await trail.record({ ...ENTRY, requestId })).chain)
-    }
+    await appendOnEveryChain(trail, 'every')
     const heads = await db.query<{ chain: number }>(
       'SELECT chain FROM audit_chain_heads WHERE seq > 0 ORDER BY chain',
     )

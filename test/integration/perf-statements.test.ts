@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createTestApp, openIsolatedDatabase, type TestApp } from '../support/app.ts'
-import { learnEveryHead } from '../support/audit-heads.ts'
+import { appendOnEveryChain } from '../support/audit-heads.ts'
 import { countingDatabase, type StatementLog } from '../support/counting-db.ts'
 import { buildWorld, mintToken, userToken, type World } from '../support/world.ts'
 import type { Database } from '../../src/platform/db/index.ts'
@@ -58,7 +58,7 @@ describe('statements per single reading (issue 17)', () => {
 
   test('[SRS-PERF-580][SRS-PERF-584][SRS-PERF-602] a single v2 reading from a device costs the statements listed in docs/performance.md (one: the reading, its count, its outbox row and its audit entry together)', async () => {
     // Warm: the first append to each audit chain reads its head; the first request loads the patient's data key.
-    await learnEveryHead(audit)
+    await appendOnEveryChain(audit)
     for (let i = 0; i < 40; i++) assert.equal((await post(i)).statusCode, 200)
     const counts: number[] = []
     for (let i = 41; i <= 45; i++) {

@@ -430,9 +430,10 @@ export function createIngest(deps: IngestDeps) {
   // next group, would only wait out the same deadline again (a request waits at most one deadline).
   async function runGroup(group: typeof waiting): Promise<void> {
     const requests = group.map((w) => w.request)
-    const unavailable = (err: unknown) => {
+    /** The database unavailable: `answered` (the group, unless said) and everyone waiting get it. */
+    const unavailable = (err: unknown, answered: readonly (typeof waiting)[number][] = group) => {
       if (!findDatabaseUnavailable(err)) return false
-      for (const w of [...group, ...waiting.splice(0)]) w.reject(err)
+      for (const w of [...answered, ...waiting.splice(0)]) w.reject(err)
       return true
     }
     let tried: Awaited<ReturnType<typeof ingestInOneStatement>> = 'not-common'
@@ -460,8 +461,7 @@ export function createIngest(deps: IngestDeps) {
     await Promise.all(
       group.map((w) =>
         ingestAlone(w.request).then(w.resolve, (err: unknown) => {
-          w.reject(err)
-          if (findDatabaseUnavailable(err)) for (const behind of waiting.splice(0)) behind.reject(err)
+          if (!unavailable(err, [w])) w.reject(err)
         }),
       ),
     )
