@@ -504,6 +504,8 @@ async function runPhase(
       ...(process.env.DATABASE_PREPARED_STATEMENTS
         ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS }
         : {}),
+      // The pool keeps what it opened (ADR-0039); DATABASE_POOL_MIN=0 measures a pool that closes idle connections.
+      ...(process.env.DATABASE_POOL_MIN ? { DATABASE_POOL_MIN: process.env.DATABASE_POOL_MIN } : {}),
       ...(runDb ? { DATABASE_URL: runDb.url } : {}),
     }
     log(

@@ -71,6 +71,8 @@ async function main(): Promise<void> {
       databaseUrl: config.databaseUrl,
       pgliteDir: config.dataDir,
       poolMax: config.databasePoolMax,
+      poolMin: config.databasePoolMin,
+      poolIdleMs: config.databasePoolIdleSeconds * 1000,
       preparedStatements: config.databasePreparedStatements,
       statementTimeoutMs: r.statementTimeoutMs,
       lockTimeoutMs: r.lockTimeoutMs,

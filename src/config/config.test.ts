@@ -54,6 +54,8 @@ test('[SRS-CONF-001] an empty environment gives the documented development defau
     dataDir: path.join(CWD, 'var'),
     databaseUrl: undefined,
     databasePoolMax: 10,
+    databasePoolMin: 10,
+    databasePoolIdleSeconds: 60,
     databasePreparedStatements: true,
     redisUrl: undefined,
     resilience: {
@@ -158,6 +160,7 @@ test('[SRS-CONF-001] valid values are parsed into typed fields', () => {
   assert.equal(config.dataDir, path.join(CWD, 'state', 'db'))
   assert.equal(config.databaseUrl, 'postgresql://vigil@db.internal:5432/vigil')
   assert.equal(config.databasePoolMax, 25)
+  assert.equal(config.databasePoolMin, 25, 'the pool keeps what it opened, up to its maximum')
   assert.equal(config.redisUrl, 'rediss://cache.internal:6380')
   assert.equal(config.migrateOnStart, false)
   assert.equal(config.logLevel, 'debug')
@@ -223,6 +226,8 @@ const BAD_VALUES: readonly (readonly [name: string, how: string, value: string, 
   ['DATABASE_URL', 'for MySQL', `mysql://vigil:${SECRET}@db:3306/vigil`, /scheme postgres: or postgresql:/],
   ['DATABASE_URL', 'not a URL', SECRET, /scheme postgres: or postgresql:/],
   ['DATABASE_POOL_MAX', 'not a number', SECRET, /an integer from 1 to 1000/],
+  ['DATABASE_POOL_MIN', 'not a number', SECRET, /an integer from 0 to 1000/],
+  ['DATABASE_POOL_IDLE_SECONDS', 'not a number', SECRET, /an integer from 1 to 86400/],
   ['DATABASE_PREPARED_STATEMENTS', 'not a boolean', SECRET, /true or false/],
   ['REDIS_URL', 'with an http scheme', `http://:${SECRET}@cache:6379`, /scheme redis: or rediss:/],
   ['MIGRATE_ON_START', 'not a boolean', SECRET, /true or false/],
@@ -252,6 +257,19 @@ for (const [name, how, value, expected] of BAD_VALUES) {
   })
 }
 
+test('[SRS-PERF-606] DATABASE_POOL_MIN may lower the connections kept, never above DATABASE_POOL_MAX', () => {
+  const lowered = loadConfig(
+    { DATABASE_POOL_MAX: '20', DATABASE_POOL_MIN: '2', DATABASE_POOL_IDLE_SECONDS: '30' },
+    CWD,
+  )
+  assert.equal(lowered.databasePoolMin, 2)
+  assert.equal(lowered.databasePoolIdleSeconds, 30)
+  assert.equal(loadConfig({ DATABASE_POOL_MIN: '0' }, CWD).databasePoolMin, 0)
+  assert.deepEqual(refusal({ DATABASE_POOL_MAX: '4', DATABASE_POOL_MIN: '5' }).problems, [
+    'DATABASE_POOL_MIN: expected at most DATABASE_POOL_MAX (4)',
+  ])
+})
+
 test('[SRS-CONF-001] a bad CORS_ORIGINS is refused without echoing the value', () => {
   const err = refusal({ CORS_ORIGINS: SECRET })
   assert.equal(problemsFor(err, 'CORS_ORIGINS').length, 1)
@@ -266,6 +284,8 @@ test('[SRS-CONF-001] numbers out of range, signed, fractional or padded with tex
     ['PORT', '8080abc'],
     ['PORT', ' 8080'],
     ['DATABASE_POOL_MAX', '0'],
+    ['DATABASE_POOL_MIN', '-1'],
+    ['DATABASE_POOL_IDLE_SECONDS', '0'],
     ['BODY_LIMIT_BYTES', '1023'],
     ['BODY_LIMIT_BYTES', String(64 * 1024 * 1024 + 1)],
     ['SHUTDOWN_TIMEOUT_MS', '600001'],

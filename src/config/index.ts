@@ -29,6 +29,10 @@ export interface Config {
   readonly dataDir: string
   readonly databaseUrl: string | undefined
   readonly databasePoolMax: number
+  /** Connections each instance keeps open once opened (default DATABASE_POOL_MAX: a pool that never shrinks; ADR-0039). */
+  readonly databasePoolMin: number
+  /** Seconds a connection above databasePoolMin stays idle before it is closed. */
+  readonly databasePoolIdleSeconds: number
   /** Send common statements as named (prepared) statements (ADR-0037); off behind a pooler that cannot keep them. */
   readonly databasePreparedStatements: boolean
   readonly redisUrl: string | undefined
@@ -282,6 +286,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
 
   const dataDir = path.resolve(cwd, read('DATA_DIR', text(1, 'a directory path'), './var'))
 
+  // A pool that shrinks opens its connections again under the next burst, each a backend's start
+  // and its prepared statements: by default it keeps every connection it opened (ADR-0039).
+  const databasePoolMax = read('DATABASE_POOL_MAX', integer(1, 1000), 10)
+  const databasePoolMin = read('DATABASE_POOL_MIN', integer(0, 1000), databasePoolMax)
+  if (databasePoolMin > databasePoolMax && !invalid.has('DATABASE_POOL_MAX'))
+    problems.push(`DATABASE_POOL_MIN: expected at most DATABASE_POOL_MAX (${databasePoolMax})`)
+
   const config: Config = {
     nodeEnv,
     host: host_,
@@ -289,7 +300,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     publicUrl: read('PUBLIC_URL', publicUrl, defaultPublicUrl),
     dataDir,
     databaseUrl: read('DATABASE_URL', url(['postgres:', 'postgresql:'])),
-    databasePoolMax: read('DATABASE_POOL_MAX', integer(1, 1000), 10),
+    databasePoolMax,
+    databasePoolMin,
+    databasePoolIdleSeconds: read('DATABASE_POOL_IDLE_SECONDS', integer(1, 86_400), 60),
     databasePreparedStatements: read('DATABASE_PREPARED_STATEMENTS', boolean, true),
     redisUrl: read('REDIS_URL', url(['redis:', 'rediss:'])),
     resilience: {

@@ -2,13 +2,14 @@
 // violation, or a statement written for the common outcome that raises on purpose, leaves the
 // session as good as before, and a new connection would cost a backend's start (pg's pool.query
 // destroys the connection on any error). A connection the server ended is still dropped. Common
-// statements are prepared on each connection (ADR-0037). On a cluster of the test's own, so both
-// halves of the suite run it.
+// statements are prepared on each connection (ADR-0037). The server's pool keeps the connections it
+// opened, so the next burst does not pay for them again (ADR-0039). On a cluster of the test's own,
+// so both halves of the suite run it.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { migrate, openDatabase, type Database } from '../../src/platform/db/index.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
-import { removeDir, tempDir } from './server-process.ts'
+import { childEnv, get, removeDir, startServer, stopServer, tempDir } from './server-process.ts'
 
 describe('the PostgreSQL pool and errors', () => {
   let base: string
@@ -107,6 +108,96 @@ describe('the PostgreSQL pool and errors', () => {
       assert.deepEqual(await prepared(off), [])
     } finally {
       await off.close()
+    }
+  })
+
+  /** Pool connections on `database`: not this test's own, a server's LISTEN session or its leader lock's. */
+  const backendsOn = async (database: string) =>
+    Number(
+      (
+        await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = $1 AND pid <> pg_backend_pid() AND query NOT ILIKE 'LISTEN %'
+              AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')`,
+          [database],
+        )
+      ).rows[0]?.n,
+    )
+
+  test('[SRS-PERF-606] idle connections above the pool minimum close; the minimum stays open with the same sessions', async () => {
+    const opened = async (poolMin: number) => {
+      const name = `vigil_pool_min_${poolMin}`
+      const pool = await openDatabase({
+        databaseUrl: await cluster.createDatabase(name),
+        poolMax: 4,
+        poolMin,
+        poolIdleMs: 200,
+      })
+      // Four statements at once: the pool opens its four connections.
+      const pids = await Promise.all(
+        [0, 1, 2, 3].map(async () =>
+          Number(
+            (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.2)')).rows[0]?.pid,
+          ),
+        ),
+      )
+      assert.equal(new Set(pids).size, 4, 'four connections opened')
+      assert.equal(await backendsOn(name), 4)
+      await new Promise((r) => setTimeout(r, 1_000))
+      const left = await backendsOn(name)
+      const kept = await Promise.all(
+        [0, 1].map(async () =>
+          Number(
+            (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.05)')).rows[0]
+              ?.pid,
+          ),
+        ),
+      )
+      await pool.close()
+      return { left, kept: kept.filter((pid) => pids.includes(pid)).length }
+    }
+    assert.deepEqual(await opened(2), { left: 2, kept: 2 }, 'two kept, and they are sessions opened before')
+    assert.deepEqual(await opened(0), { left: 0, kept: 0 }, 'without a minimum, every idle one closes')
+  })
+
+  test('[SRS-PERF-606] the server keeps every connection a burst opened, unless DATABASE_POOL_MIN lowers it', async () => {
+    const name = 'vigil_pool_server'
+    const url = await cluster.createDatabase(name)
+    // One data directory for both servers: the development keys sealing the database's secrets.
+    const dir = tempDir('pg-pool-server')
+    const burst = async (overrides: Record<string, string>) => {
+      const serving = await startServer(
+        childEnv(dir, {
+          DATABASE_URL: url,
+          DATABASE_POOL_MAX: '4',
+          DATABASE_POOL_IDLE_SECONDS: '1',
+          AUDIT_CHECKPOINT_INTERVAL_SECONDS: '0',
+          ANOMALY_INTERVAL_SECONDS: '0',
+          ...overrides,
+        }),
+      )
+      try {
+        // Readiness asks the database each time: forty at once open the pool to its maximum.
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, () => get(`${serving.address}/health/ready`)),
+        )
+        assert.ok(answers.every((r) => r.status === 200))
+        const opened = await backendsOn(name)
+        await new Promise((r) => setTimeout(r, 2_500))
+        return { opened, after: await backendsOn(name) }
+      } finally {
+        await stopServer(serving.proc)
+      }
+    }
+    try {
+      const kept = await burst({})
+      assert.equal(kept.opened, 4, 'the burst opened the whole pool')
+      assert.equal(kept.after, 4, 'and the pool kept it, idle past DATABASE_POOL_IDLE_SECONDS')
+      const lowered = await burst({ DATABASE_POOL_MIN: '1' })
+      assert.equal(lowered.opened, 4)
+      assert.ok(lowered.after < 4, `with DATABASE_POOL_MIN=1 idle ones close (${lowered.after} left)`)
+    } finally {
+      removeDir(dir)
     }
   })
 })

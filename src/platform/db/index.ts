@@ -18,6 +18,10 @@ export interface DatabaseOptions {
   /** In memory only: start from this PGlite data-directory image (pgliteImage) instead of initdb. */
   readonly pgliteImage?: Blob | undefined
   readonly poolMax?: number
+  /** PostgreSQL: connections kept open once opened (default 0; the server keeps poolMax, ADR-0039). */
+  readonly poolMin?: number
+  /** PostgreSQL: idle time after which a connection above poolMin closes, in ms (default 10,000). */
+  readonly poolIdleMs?: number
   /** PostgreSQL: send common statements named, so each connection parses them once (default true; ADR-0037). */
   readonly preparedStatements?: boolean
   /** PostgreSQL session timeouts in ms (0 or unset = none; the server's own defaults apply). */
@@ -36,6 +40,8 @@ export function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (!options.databaseUrl) return openPglite(options.pgliteDir, options.pgliteImage)
   return openPostgres(options.databaseUrl, {
     max: options.poolMax ?? 10,
+    ...(options.poolMin !== undefined ? { min: options.poolMin } : {}),
+    ...(options.poolIdleMs !== undefined ? { idleMs: options.poolIdleMs } : {}),
     ...(options.preparedStatements !== undefined ? { preparedStatements: options.preparedStatements } : {}),
     ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),

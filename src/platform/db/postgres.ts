@@ -77,6 +77,14 @@ export class StatementNames {
 
 export interface PostgresOptions {
   readonly max: number
+  /**
+   * Connections the pool keeps once it has opened them (default 0): idle ones above this many are
+   * closed after `idleMs`. A connection opened again costs a backend's start and its prepared
+   * statements (ADR-0039).
+   */
+  readonly min?: number
+  /** How long a connection above `min` stays idle before the pool closes it, in ms (default 10,000). */
+  readonly idleMs?: number
   /** Send common statements named (StatementNames; default true). */
   readonly preparedStatements?: boolean
   /** Server-side statement_timeout in ms (0 = none). */
@@ -116,6 +124,8 @@ export async function openPostgres(connectionString: string, options: PostgresOp
   const poolConfig: pg.PoolConfig = {
     connectionString,
     max: options.max,
+    min: Math.min(options.min ?? 0, options.max),
+    idleTimeoutMillis: options.idleMs ?? 10_000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     ...(statementTimeout > 0
       ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 2_000 }
