@@ -33,7 +33,13 @@ import { PostReadings } from '../src/modules/device-data/schema.v2.ts'
 import { parseDeviceTime, RFC3339_WITH_OFFSET } from '../src/modules/device-data/validate-reading.ts'
 import { keyringSealer } from '../src/platform/crypto/keyring.ts'
 import { resolveSecrets } from '../src/platform/crypto/dev-secrets.ts'
-import { migrate, openDatabase, type Database, type Queryable } from '../src/platform/db/index.ts'
+import {
+  databaseOptions,
+  migrate,
+  openDatabase,
+  type Database,
+  type Queryable,
+} from '../src/platform/db/index.ts'
 import { createLogger } from '../src/platform/observability/logger.ts'
 import { startTracing } from '../src/platform/observability/tracing.ts'
 import { createClientStore } from '../src/security/oauth-server/index.ts'
@@ -245,10 +251,12 @@ async function main(): Promise<void> {
     serviceName: config.otel.serviceName,
     version: VERSION,
   })
+  // The server's own options (pool, prepared statements, timeouts), except the statement timeouts:
+  // the reads' loader vacuums and checkpoints 10 M readings, for longer than a request may take.
   const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    pgliteDir: config.dataDir,
-    poolMax: config.databasePoolMax,
+    ...databaseOptions(config),
+    statementTimeoutMs: 0,
+    idleInTransactionTimeoutMs: 0,
   })
   await migrate(db)
   const counts: QueryCounts | undefined =

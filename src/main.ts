@@ -7,6 +7,7 @@ import {
   DatabaseLockedError,
   DatabaseUnavailableError,
   migrate,
+  databaseOptions,
   openDatabase,
   pendingMigrations,
 } from './platform/db/index.ts'
@@ -66,20 +67,8 @@ async function main(): Promise<void> {
 
   let db
   try {
-    const r = config.resilience
     db = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      pgliteDir: config.dataDir,
-      poolMax: config.databasePoolMax,
-      poolMin: config.databasePoolMin,
-      poolIdleMs: config.databasePoolIdleSeconds * 1000,
-      preparedStatements: config.databasePreparedStatements,
-      statementTimeoutMs: r.statementTimeoutMs,
-      lockTimeoutMs: r.lockTimeoutMs,
-      idleInTransactionTimeoutMs: r.idleInTransactionTimeoutMs,
-      connectTimeoutMs: r.connectTimeoutMs,
-      startupWaitMs: r.databaseStartupWaitSeconds * 1000,
-      circuit: r.databaseCircuit,
+      ...databaseOptions(config),
       // Never the error object itself: a driver message can carry a connection string.
       onEvent: (event) => {
         if (event.type === 'waiting')

@@ -1,6 +1,7 @@
 export type { Database, ListenHandlers, Listening, Queryable, QueryResult, PoolStats } from './database.ts'
 export { watchWrites } from './write-watch.ts'
 export { arrayParam } from './array-param.ts'
+export { databaseOptions } from './from-config.ts'
 export { lockForTransaction } from './advisory-lock.ts'
 export { DatabaseLockedError } from './database.ts'
 export { migrate, pendingMigrations, type MigrationReport } from './migrate.ts'
