@@ -6,8 +6,8 @@ import { resolveSecrets } from './platform/crypto/dev-secrets.ts'
 import {
   DatabaseLockedError,
   DatabaseUnavailableError,
-  migrate,
   databaseOptions,
+  migrate,
   openDatabase,
   pendingMigrations,
 } from './platform/db/index.ts'
