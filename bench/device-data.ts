@@ -96,6 +96,19 @@ export type CaseName = (typeof CASES)[number]
 /** reads-at-scale loads BENCH_READINGS readings (10 M by default): named, or BENCH_CASES=all, not by default. */
 export const DEFAULT_CASES: readonly CaseName[] = [...INGEST_CASES, 'token', 'fhir-search']
 
+/**
+ * Server settings the bench passes on when set, to measure the code without a default:
+ * INGEST_GROUP_COMMIT=false (ADR-0036), DATABASE_PREPARED_STATEMENTS=false (ADR-0037),
+ * DATABASE_POOL_MIN=0, a pool that closes idle connections (ADR-0039), ANOMALY_INTERVAL_SECONDS=0,
+ * no anomaly scan (every 60 s by default).
+ */
+const PASSED_TO_SERVER = [
+  'INGEST_GROUP_COMMIT',
+  'DATABASE_PREPARED_STATEMENTS',
+  'DATABASE_POOL_MIN',
+  'ANOMALY_INTERVAL_SECONDS',
+] as const
+
 /** The scale goal 3 and goal 5 are defined at (issue 17). */
 const GOAL_READINGS = 10_000_000
 const GOAL_PATIENTS = 10_000
@@ -499,18 +512,9 @@ async function runPhase(
       ACCESS_TOKEN_TTL_SECONDS: '3600',
       BENCH_DEVICES: String(options.devices),
       ...(process.env.BENCH_COUNT_QUERIES === '1' ? { BENCH_COUNT_QUERIES: '1' } : {}),
-      // Group commit (ADR-0036) is on by default; INGEST_GROUP_COMMIT=false measures the code without it.
-      ...(process.env.INGEST_GROUP_COMMIT ? { INGEST_GROUP_COMMIT: process.env.INGEST_GROUP_COMMIT } : {}),
-      // Prepared statements (ADR-0037) are on by default; DATABASE_PREPARED_STATEMENTS=false measures the code without them.
-      ...(process.env.DATABASE_PREPARED_STATEMENTS
-        ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS }
-        : {}),
-      // The pool keeps what it opened (ADR-0039); DATABASE_POOL_MIN=0 measures a pool that closes idle connections.
-      ...(process.env.DATABASE_POOL_MIN ? { DATABASE_POOL_MIN: process.env.DATABASE_POOL_MIN } : {}),
-      // The anomaly scan runs every 60 s by default; ANOMALY_INTERVAL_SECONDS=0 measures without it.
-      ...(process.env.ANOMALY_INTERVAL_SECONDS
-        ? { ANOMALY_INTERVAL_SECONDS: process.env.ANOMALY_INTERVAL_SECONDS }
-        : {}),
+      ...Object.fromEntries(
+        PASSED_TO_SERVER.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+      ),
       ...(runDb ? { DATABASE_URL: runDb.url } : {}),
     }
     log(
