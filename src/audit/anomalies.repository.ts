@@ -14,62 +14,79 @@ export interface RuleRow {
 
 const asDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
 
-async function rowsSince(q: Queryable, sql: string, from: Date): Promise<RuleRow[]> {
-  const { rows } = await q.query<{ id: string; at: Date | string; grp: string; value: string | null }>(sql, [
-    from.toISOString(),
-  ])
+/**
+ * The rows of `sql` (entries since $1, with columns id, at, grp, value), but only of the groups
+ * that reach `minimum` over the whole range: entries, or distinct values when `distinct`. A group
+ * under it over the whole range cannot reach it in any window inside the range, so what it
+ * leaves out changes no crossing, and a quiet trail sends nothing to the server.
+ */
+async function rowsSince(
+  q: Queryable,
+  sql: string,
+  from: Date,
+  minimum: number,
+  distinct = false,
+): Promise<RuleRow[]> {
+  const { rows } = await q.query<{ id: string; at: Date | string; grp: string; value: string | null }>(
+    `WITH r AS (${sql}),
+       reaching AS (SELECT grp FROM r GROUP BY grp HAVING ${distinct ? 'count(DISTINCT value)' : 'count(*)'} >= $2)
+     SELECT r.id, r.at, r.grp, r.value FROM r JOIN reaching USING (grp)
+     ORDER BY r.at, r.id`,
+    [from.toISOString(), Math.max(1, Math.ceil(minimum))],
+  )
   return rows.map((r) => ({ id: r.id, at: asDate(r.at), group: r.grp, value: r.value }))
 }
 
 /** Failed or blocked sign-ins per account. */
-export const failedLoginEntries = (q: Queryable, from: Date): Promise<RuleRow[]> =>
+export const failedLoginEntries = (q: Queryable, from: Date, minimum: number): Promise<RuleRow[]> =>
   rowsSince(
     q,
     `SELECT id, occurred_at AS at, resource_id AS grp, NULL AS value FROM audit_entries
-      WHERE action IN ('login.failed', 'login.blocked') AND resource_type = 'account' AND resource_id IS NOT NULL AND occurred_at >= $1::timestamptz
-      ORDER BY occurred_at, id`,
+      WHERE action IN ('login.failed', 'login.blocked') AND resource_type = 'account' AND resource_id IS NOT NULL AND occurred_at >= $1::timestamptz`,
     from,
+    minimum,
   )
 
 /** Failed or blocked sign-in requests per address: one attempt leaves an entry per counter it touched (address and account), so entries are grouped by request. */
-export const failedLoginRequestsByIp = (q: Queryable, from: Date): Promise<RuleRow[]> =>
+export const failedLoginRequestsByIp = (q: Queryable, from: Date, minimum: number): Promise<RuleRow[]> =>
   rowsSince(
     q,
     `SELECT min(id::text) AS id, min(occurred_at) AS at, ip AS grp, NULL AS value FROM audit_entries
       WHERE action IN ('login.failed', 'login.blocked') AND ip IS NOT NULL AND occurred_at >= $1::timestamptz
-      GROUP BY ip, coalesce(request_id, id::text)
-      ORDER BY at, id`,
+      GROUP BY ip, coalesce(request_id, id::text)`,
     from,
+    minimum,
   )
 
-/** Successful user accesses that carried a patient (the value is the patient). */
-export const patientAccessEntries = (q: Queryable, from: Date): Promise<RuleRow[]> =>
+/** Successful user accesses that carried a patient (the value is the patient; distinct patients count). */
+export const patientAccessEntries = (q: Queryable, from: Date, minimum: number): Promise<RuleRow[]> =>
   rowsSince(
     q,
     `SELECT id, occurred_at AS at, actor_id AS grp, patient_id AS value FROM audit_entries
-      WHERE actor_kind = 'user' AND actor_id IS NOT NULL AND patient_id IS NOT NULL AND outcome = 'success' AND occurred_at >= $1::timestamptz
-      ORDER BY occurred_at, id`,
+      WHERE actor_kind = 'user' AND actor_id IS NOT NULL AND patient_id IS NOT NULL AND outcome = 'success' AND occurred_at >= $1::timestamptz`,
     from,
+    minimum,
+    true,
   )
 
 /** Refusals per actor: 403, and 404 that concealed a denial. */
-export const forbiddenEntries = (q: Queryable, from: Date): Promise<RuleRow[]> =>
+export const forbiddenEntries = (q: Queryable, from: Date, minimum: number): Promise<RuleRow[]> =>
   rowsSince(
     q,
     `SELECT id, occurred_at AS at, actor_id AS grp, NULL AS value FROM audit_entries
-      WHERE actor_id IS NOT NULL AND (status = 403 OR (status = 404 AND outcome = 'denied')) AND occurred_at >= $1::timestamptz
-      ORDER BY occurred_at, id`,
+      WHERE actor_id IS NOT NULL AND (status = 403 OR (status = 404 AND outcome = 'denied')) AND occurred_at >= $1::timestamptz`,
     from,
+    minimum,
   )
 
 /** Break-glass openings and accesses, grouped per user and patient (user|patient). */
-export const breakGlassEntries = (q: Queryable, from: Date): Promise<RuleRow[]> =>
+export const breakGlassEntries = (q: Queryable, from: Date, minimum: number): Promise<RuleRow[]> =>
   rowsSince(
     q,
     `SELECT id, occurred_at AS at, actor_id || '|' || coalesce(patient_id, '') AS grp, NULL AS value FROM audit_entries
-        WHERE actor_id IS NOT NULL AND outcome = 'success' AND (break_glass OR action = 'break-glass.open') AND occurred_at >= $1::timestamptz
-        ORDER BY occurred_at, id`,
+        WHERE actor_id IS NOT NULL AND outcome = 'success' AND (break_glass OR action = 'break-glass.open') AND occurred_at >= $1::timestamptz`,
     from,
+    minimum,
   )
 
 /** Successful sign-ins from an address the account never signed in from before (when it has signed in before). */

@@ -152,11 +152,10 @@ async function countRule(
   kind: SecurityEventKind,
   threshold: Threshold,
   evaluateFrom: Date,
-  load: (q: Queryable, from: Date) => Promise<RuleRow[]>,
-  details: (c: Crossing) => Record<string, unknown> = () => ({}),
+  load: (q: Queryable, from: Date, minimum: number) => Promise<RuleRow[]>,
   distinct = false,
 ): Promise<Candidate[]> {
-  const rows = await load(q, before(evaluateFrom, threshold.windowSeconds))
+  const rows = await load(q, before(evaluateFrom, threshold.windowSeconds), threshold.count)
   return findCrossings(rows, threshold, { distinct, evaluateFrom }).map((c) => ({
     kind,
     subject: c.group,
@@ -167,72 +166,52 @@ async function countRule(
       windowSeconds: threshold.windowSeconds,
       firstEntryId: c.firstEntryId,
       crossingEntryId: c.entryId,
-      ...details(c),
     },
   }))
 }
 
-/** Every rule over the entries from `evaluateFrom` (with the look-back each needs). */
+/**
+ * Every rule over the entries from `evaluateFrom` (with the look-back each needs), one rule after
+ * another: `q` may be the pool, and a run must not take a connection per rule from the requests.
+ */
 export async function evaluateRules(
   q: Queryable,
   evaluateFrom: Date,
   t: AnomalyThresholds,
 ): Promise<Candidate[]> {
-  const failedLogins = countRule(
-    q,
-    'failed-logins',
-    t.failedLoginsPerAccount,
-    evaluateFrom,
-    repo.failedLoginEntries,
-  )
-  // One attempt leaves an entry per counter it touched (address and account): count requests.
-  const failedLoginsIp = countRule(
-    q,
-    'failed-logins-ip',
-    t.failedLoginsPerIp,
-    evaluateFrom,
-    repo.failedLoginRequestsByIp,
-  )
-  const manyPatients = countRule(
-    q,
-    'many-patients',
-    t.distinctPatients,
-    evaluateFrom,
-    repo.patientAccessEntries,
-    () => ({}),
-    true,
-  )
-  const forbidden = countRule(q, 'forbidden-burst', t.forbiddenBurst, evaluateFrom, repo.forbiddenEntries)
-  // Break-glass: a threshold of one, per user and patient; one event per episode.
-  const breakGlass = (async (): Promise<Candidate[]> => {
-    const threshold = { count: 1, windowSeconds: t.breakGlassEpisodeSeconds }
-    const rows = await repo.breakGlassEntries(q, before(evaluateFrom, threshold.windowSeconds))
-    return findCrossings(rows, threshold, { evaluateFrom }).map((c) => {
-      const [actor = '', patient = ''] = c.group.split('|')
-      return {
-        kind: 'break-glass',
-        subject: actor,
-        windowStart: c.at,
-        windowKey: c.entryId,
-        details: { patientId: patient || null, entryId: c.entryId },
-      }
-    })
-  })()
-  // A successful login from an address this account never logged in from before (and it has logged in before).
-  const newIp = (async (): Promise<Candidate[]> => {
-    const rows = await repo.newIpLogins(q, evaluateFrom)
-    return rows.map((r) => ({
-      kind: 'new-login-ip',
-      subject: r.actorId,
-      windowStart: r.at,
-      windowKey: r.id,
-      details: { ip: r.ip, entryId: r.id },
-    }))
-  })()
-  // One connection may serve a transaction: run the rules one after another.
+  const rules: (() => Promise<Candidate[]>)[] = [
+    () => countRule(q, 'failed-logins', t.failedLoginsPerAccount, evaluateFrom, repo.failedLoginEntries),
+    // One attempt leaves an entry per counter it touched (address and account): count requests.
+    () => countRule(q, 'failed-logins-ip', t.failedLoginsPerIp, evaluateFrom, repo.failedLoginRequestsByIp),
+    () => countRule(q, 'many-patients', t.distinctPatients, evaluateFrom, repo.patientAccessEntries, true),
+    () => countRule(q, 'forbidden-burst', t.forbiddenBurst, evaluateFrom, repo.forbiddenEntries),
+    // Break-glass: a threshold of one, per user and patient; one event per episode.
+    async () => {
+      const threshold = { count: 1, windowSeconds: t.breakGlassEpisodeSeconds }
+      const rows = await repo.breakGlassEntries(q, before(evaluateFrom, threshold.windowSeconds), 1)
+      return findCrossings(rows, threshold, { evaluateFrom }).map((c) => {
+        const [actor = '', patient = ''] = c.group.split('|')
+        return {
+          kind: 'break-glass',
+          subject: actor,
+          windowStart: c.at,
+          windowKey: c.entryId,
+          details: { patientId: patient || null, entryId: c.entryId },
+        }
+      })
+    },
+    // A successful login from an address this account never logged in from before (and it has logged in before).
+    async () =>
+      (await repo.newIpLogins(q, evaluateFrom)).map((r) => ({
+        kind: 'new-login-ip',
+        subject: r.actorId,
+        windowStart: r.at,
+        windowKey: r.id,
+        details: { ip: r.ip, entryId: r.id },
+      })),
+  ]
   const out: Candidate[] = []
-  for (const rule of [failedLogins, failedLoginsIp, manyPatients, forbidden, breakGlass, newIp])
-    out.push(...(await rule))
+  for (const rule of rules) out.push(...(await rule()))
   return out
 }
 

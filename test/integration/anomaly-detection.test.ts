@@ -7,12 +7,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
+import { evaluateRules } from '../../src/audit/anomalies.ts'
 import type { AuditEntryInput } from '../../src/audit/index.ts'
 import {
   anomalyMonitorFor,
   createAnomalyMonitor,
   thresholdsFromConfig,
 } from '../../src/modules/auditor/index.ts'
+import type { Queryable } from '../../src/platform/db/index.ts'
 import { createTestApp, openIsolatedDatabase } from '../support/app.ts'
 import {
   CookieJar,
@@ -229,6 +231,58 @@ describe('anomaly detection and security events', () => {
       'ANOMALY_PATIENTS_THRESHOLD',
     )
     assert.equal((await eventsOf('many-patients', diligent)).length, 0)
+  })
+
+  test('[SRS-AUDIT-019] a detector run asks one query at a time and reads only the subjects that could cross', async () => {
+    const snoop = randomUUID()
+    const quiet = randomUUID()
+    const patients = Array.from({ length: 6 }, () => randomUUID())
+    for (const patientId of patients)
+      await record({
+        actorKind: 'user',
+        actorId: snoop,
+        action: 'patients.read',
+        resourceType: 'patients',
+        patientId,
+        status: 200,
+      })
+    // Forty reads of four patients: many entries, never five distinct patients.
+    for (let i = 0; i < 40; i++)
+      await record({
+        actorKind: 'user',
+        actorId: quiet,
+        action: 'patients.read',
+        resourceType: 'patients',
+        patientId: patients[i % 4],
+        status: 200,
+      })
+    let inFlight = 0
+    let most = 0
+    const rowsOf = new Map<string, number>()
+    const watched: Queryable = {
+      async query<R>(sql: string, params?: readonly unknown[]) {
+        most = Math.max(most, ++inFlight)
+        try {
+          const result = await s.db.query<R>(sql, params)
+          for (const row of result.rows as { grp?: string }[])
+            if (row.grp) rowsOf.set(row.grp, (rowsOf.get(row.grp) ?? 0) + 1)
+          return result
+        } finally {
+          inFlight--
+        }
+      },
+      exec: (sql) => s.db.exec(sql),
+    }
+    const found = await evaluateRules(
+      watched,
+      new Date(Date.now() - 60_000),
+      thresholdsFromConfig(s.app.vigil.modules),
+    )
+    assert.equal(most, 1, 'the rules ran one after another')
+    assert.ok(found.some((c) => c.kind === 'many-patients' && c.subject === snoop))
+    assert.equal(rowsOf.get(snoop), 6, 'every entry of a subject that reaches the threshold')
+    assert.equal(rowsOf.get(quiet), undefined, 'none of a subject that cannot')
+    assert.ok(!found.some((c) => c.subject === quiet))
   })
 
   test('[SRS-AUDIT-012] a login from an address never seen for the account raises new-login-ip; the first login ever does not', async () => {
