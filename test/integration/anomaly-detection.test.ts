@@ -259,8 +259,10 @@ describe('anomaly detection and security events', () => {
     let inFlight = 0
     let most = 0
     const rowsOf = new Map<string, number>()
+    const ruleQueries: { sql: string; params: readonly unknown[] }[] = []
     const watched: Queryable = {
       async query<R>(sql: string, params?: readonly unknown[]) {
+        if (/\bAS grp\b/.test(sql)) ruleQueries.push({ sql, params: params ?? [] })
         most = Math.max(most, ++inFlight)
         try {
           const result = await s.db.query<R>(sql, params)
@@ -283,6 +285,29 @@ describe('anomaly detection and security events', () => {
     assert.equal(rowsOf.get(snoop), 6, 'every entry of a subject that reaches the threshold')
     assert.equal(rowsOf.get(quiet), undefined, 'none of a subject that cannot')
     assert.ok(!found.some((c) => c.subject === quiet))
+    // Each counting rule is one pass over its rows: no join, whose plan would rest on statistics
+    // (a nested loop recounting every group for every row ran for more than 30 s on a young table).
+    assert.equal(ruleQueries.length, 5)
+    const nodesOf = (plan: Json): string[] => [
+      plan['Node Type'] as string,
+      ...((plan.Plans as Json[] | undefined) ?? []).flatMap(nodesOf),
+    ]
+    for (const { sql, params } of ruleQueries) {
+      const { rows } = await s.db.query<{ 'QUERY PLAN': Json[] | string }>(
+        `EXPLAIN (FORMAT JSON) ${sql}`,
+        params,
+      )
+      const plan = rows[0]?.['QUERY PLAN']
+      const nodes = nodesOf(
+        (typeof plan === 'string' ? (JSON.parse(plan) as Json[]) : (plan ?? []))[0]?.Plan as Json,
+      )
+      assert.ok(nodes.includes('Seq Scan') || nodes.some((n) => n.includes('Index')), nodes.join(', '))
+      assert.deepEqual(
+        nodes.filter((n) => /Join|Nested Loop/.test(n)),
+        [],
+        `${sql.slice(0, 80)}: ${nodes.join(', ')}`,
+      )
+    }
   })
 
   test('[SRS-AUDIT-012] a login from an address never seen for the account raises new-login-ip; the first login ever does not', async () => {
