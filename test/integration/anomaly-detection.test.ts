@@ -60,6 +60,16 @@ describe('anomaly detection and security events', () => {
       requestId: `anomaly-${randomUUID()}`,
       ...input,
     })
+  /** A user's successful read of `resource` that carried a patient: what "many patients" counts. */
+  const patientRead = (actorId: string, patientId: string | undefined, resource = 'patients') =>
+    record({
+      actorKind: 'user',
+      actorId,
+      action: `${resource}.read`,
+      resourceType: resource,
+      patientId,
+      status: 200,
+    })
   const monitor = () => anomalyMonitorFor(s.app.vigil.modules)
 
   /** One password attempt through the sign-in pages, as a browser makes it. */
@@ -205,24 +215,8 @@ describe('anomaly detection and security events', () => {
   test('[SRS-AUDIT-011] one user touching many distinct patients in the window raises many-patients; many reads of one patient do not', async () => {
     const snoop = randomUUID()
     const diligent = randomUUID()
-    for (let i = 0; i < 6; i++)
-      await record({
-        actorKind: 'user',
-        actorId: snoop,
-        action: 'patients.read',
-        resourceType: 'patients',
-        patientId: randomUUID(),
-        status: 200,
-      })
-    for (let i = 0; i < 10; i++)
-      await record({
-        actorKind: 'user',
-        actorId: diligent,
-        action: 'device-data.read',
-        resourceType: 'device-data',
-        patientId: world.patients.patient,
-        status: 200,
-      })
+    for (let i = 0; i < 6; i++) await patientRead(snoop, randomUUID())
+    for (let i = 0; i < 10; i++) await patientRead(diligent, world.patients.patient, 'device-data')
     await monitor().run()
     const events = await eventsOf('many-patients', snoop)
     assert.equal(events.length, 1)
@@ -239,25 +233,9 @@ describe('anomaly detection and security events', () => {
     const snoop = randomUUID()
     const quiet = randomUUID()
     const patients = Array.from({ length: 6 }, () => randomUUID())
-    for (const patientId of patients)
-      await record({
-        actorKind: 'user',
-        actorId: snoop,
-        action: 'patients.read',
-        resourceType: 'patients',
-        patientId,
-        status: 200,
-      })
+    for (const patientId of patients) await patientRead(snoop, patientId)
     // Forty reads of four patients: many entries, never five distinct patients.
-    for (let i = 0; i < 40; i++)
-      await record({
-        actorKind: 'user',
-        actorId: quiet,
-        action: 'patients.read',
-        resourceType: 'patients',
-        patientId: patients[i % 4],
-        status: 200,
-      })
+    for (let i = 0; i < 40; i++) await patientRead(quiet, patients[i % 4])
     let inFlight = 0
     let most = 0
     const rowsOf = new Map<string, number>()
