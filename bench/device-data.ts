@@ -35,6 +35,7 @@
 //   BENCH_PATIENTS BENCH_READINGS / 1000  BENCH_READINGS_DAYS 365  BENCH_CARE_TEAM 10  BENCH_READ_ROUNDS 3
 //   BENCH_LOG_LEVEL info  BENCH_COUNT_QUERIES=1 (the server counts its statements; reported in each phase's `stored` line)
 //   BENCH_SERVER_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")  BENCH_OUT (also append the JSON lines to this file)
+//   BENCH_TRACE_DIR (the runner's and the servers' stall traces: bench/trace.ts)  BENCH_TRACE_SLOW_MS 40
 
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -107,6 +108,7 @@ const PASSED_TO_SERVER = [
   'DATABASE_PREPARED_STATEMENTS',
   'DATABASE_POOL_MIN',
   'ANOMALY_INTERVAL_SECONDS',
+  'BENCH_TRACE_DIR',
 ] as const
 
 /** The scale goal 3 and goal 5 are defined at (issue 17). */

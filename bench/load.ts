@@ -8,6 +8,7 @@
 //     a second's requests in a burst and inflates p99; this does not.
 
 import http from 'node:http'
+import { pacedTrace, watchOtherProcesses } from './trace.ts'
 
 export interface Request {
   /** POST (default) with `body` as JSON, or GET without a body. */
@@ -32,6 +33,20 @@ export interface LoadResult {
   readonly maxMs: number
   /** Every latency, ascending (for `combine`; not printed). */
   readonly latencies: readonly number[]
+  /** Paced runs: what the machine's other processes took meanwhile (bench/trace.ts). */
+  readonly otherProcesses?: OtherProcesses
+}
+
+/**
+ * The CPU the machine's other processes (not the runner, a server, PostgreSQL) used during a paced
+ * run: in all, and in its busiest window of MACHINE_WINDOW_MS (200 ms), with the process that used
+ * most in that window. A p99 measured while something else took a core is the machine's, not the
+ * server's (docs/performance.md, run 19).
+ */
+export interface OtherProcesses {
+  readonly cpuMs: number
+  readonly peakWindowMs: number
+  readonly peakBy: string
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -143,13 +158,20 @@ export function combine(results: readonly LoadResult[]): LoadResult {
   const unexpected: Record<string, number> = {}
   for (const r of results)
     for (const [status, n] of Object.entries(r.unexpected)) unexpected[status] = (unexpected[status] ?? 0) + n
-  return loadResult(
+  const combined = loadResult(
     results.flatMap((r) => r.latencies),
     results.reduce((n, r) => n + r.errors, 0),
     unexpected,
     results.find((r) => r.sampleError !== undefined)?.sampleError,
     results.reduce((n, r) => n + r.seconds, 0),
   )
+  const watched = results.flatMap((r) => (r.otherProcesses ? [r.otherProcesses] : []))
+  if (watched.length === 0) return combined
+  const peak = watched.reduce((a, b) => (b.peakWindowMs > a.peakWindowMs ? b : a))
+  return {
+    ...combined,
+    otherProcesses: { ...peak, cpuMs: watched.reduce((n, w) => n + w.cpuMs, 0) },
+  }
 }
 
 /** `concurrency` workers back to back for `seconds`; make(i) builds the i-th request; `answered` (optional) sees each answer. */
@@ -204,6 +226,13 @@ export async function paced(
   const total = Math.max(1, Math.round(options.rate * options.seconds))
   const interval = 1000 / options.rate
   const inflight = new Set<Promise<void>>()
+  const trace = pacedTrace()
+  const watch: { others?: OtherProcesses } = {}
+  const stopWatch = watchOtherProcesses((w) => {
+    const was = watch.others ?? { cpuMs: 0, peakWindowMs: 0, peakBy: '' }
+    const peak = w.ms > was.peakWindowMs ? { peakWindowMs: w.ms, peakBy: w.top[0]?.name ?? '' } : was
+    watch.others = { cpuMs: was.cpuMs + w.ms, peakWindowMs: peak.peakWindowMs, peakBy: peak.peakBy }
+  })
   const started = performance.now()
   let sent = 0
   await new Promise<void>((resolve) => {
@@ -212,12 +241,17 @@ export async function paced(
       while (sent < total && started + sent * interval <= now) {
         const scheduled = started + sent * interval
         const i = sent++
-        const req = options.make(i)
+        const made = options.make(i)
+        const req = trace
+          ? { ...made, headers: { ...made.headers, 'x-request-id': trace.requestId(i) } }
+          : made
         const p: Promise<void> = client
           .send(req)
           .then(
             (res) => {
-              rec.record(res.status, res.body, performance.now() - scheduled)
+              const latency = performance.now() - scheduled
+              rec.record(res.status, res.body, latency)
+              trace?.answered(i, scheduled, latency)
               options.answered?.(i, res.status, res.body, scheduled)
             },
             (err: unknown) => rec.failed(err, performance.now() - scheduled),
@@ -232,5 +266,7 @@ export async function paced(
     tick()
   })
   await Promise.all([...inflight])
-  return rec.result((performance.now() - started) / 1000)
+  stopWatch()
+  const result = rec.result((performance.now() - started) / 1000)
+  return watch.others ? { ...result, otherProcesses: watch.others } : result
 }

@@ -13,6 +13,8 @@
 //     server and database of its own, in BENCH_READ_ROUNDS (3) rounds alternating between the scales.
 //   events: see bench/events.ts (issue 16): webhook end-to-end latency at half the maximum ingest
 //     rate, and the relay's delivered events/s against the raw outbox insert rate, with goal lines.
+//   BENCH_TRACE_DIR: where the runner and the servers write their stall traces (bench/trace.ts);
+//     `node --import tsx bench/trace-report.ts DIR` sets them side by side.
 
 import { runAuditAppendBench, type Rate } from './audit-append.ts'
 import {
@@ -23,12 +25,14 @@ import {
   runReadsBench,
 } from './device-data.ts'
 import { eventsOptionsFromEnv, runEventsBench } from './events.ts'
+import { traceLoop } from './trace.ts'
 
 const which = process.env.BENCH ?? 'all'
 if (!['all', 'device-data', 'audit', 'events', 'reads'].includes(which)) {
   process.stderr.write('BENCH: expected all, device-data, audit, events or reads\n')
   process.exit(78)
 }
+traceLoop('runner')
 const databaseUrl = process.env.DATABASE_URL || undefined
 const readsAtScale =
   which === 'reads' ||

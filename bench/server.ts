@@ -49,6 +49,7 @@ import { Registry } from 'prom-client'
 import { VERSION } from '../src/version.ts'
 import { reservePort } from '../test/support/ports.ts'
 import { createReadLoader, type LoadFailed, type LoadProgress, type LoadRequest } from './loader.ts'
+import { traceLoop } from './trace.ts'
 
 export interface BenchDevice {
   readonly deviceId: string
@@ -240,6 +241,7 @@ function upsertServiceClient(
 }
 
 async function main(): Promise<void> {
+  traceLoop('server')
   // Its own port, held from start-up to listen (the parent does not pick one: see reservePort).
   const reservation = await reservePort(process.env.HOST ?? '127.0.0.1')
   process.env.PORT = String(reservation.port)

@@ -6,12 +6,13 @@
 
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, closeSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import type { LoadResult } from './load.ts'
 import type { BenchDevice, ServerReady } from './server.ts'
+import { countAsOwn, procStat, serverStdout } from './trace.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
@@ -69,6 +70,7 @@ export const summary = (r: LoadResult, perRequest?: number) => ({
   requests: r.requests,
   errors: r.errors,
   ...(r.errors > 0 ? { unexpected: r.unexpected, sampleError: r.sampleError } : {}),
+  ...(r.otherProcesses ? { otherProcesses: r.otherProcesses } : {}),
 })
 
 // --- goals -------------------------------------------------------------------------------------
@@ -161,16 +163,8 @@ export async function createRunDatabase(
 
 // --- CPU accounting (Linux /proc; absent elsewhere) ----------------------------------------------
 
-const TICK_MS = 10 // USER_HZ is 100 on Linux
-
 function procCpuMs(pid: number | string): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS // utime, stime
-  } catch {
-    return NaN
-  }
+  return procStat(pid)?.ms ?? NaN
 }
 
 export type CpuSnapshot = { server: number; postgres: Map<string, number>; runner: number }
@@ -254,13 +248,17 @@ export async function startServer(
   options: { readonly serverNodeOptions: string },
   env: Record<string, string>,
 ): Promise<RunningServer> {
+  const stdout = serverStdout()
   const child = fork(path.join(ROOT, 'bench/server.ts'), [], {
     cwd: ROOT,
     env,
     execArgv: ['--import', 'tsx', ...options.serverNodeOptions.split(/\s+/).filter(Boolean)],
-    // The server's JSON log goes nowhere (it is written all the same, as in production).
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    // The server's JSON log goes nowhere (it is written all the same, as in production), or to the
+    // trace directory (bench/trace.ts).
+    stdio: ['ignore', stdout, 'pipe', 'ipc'],
   })
+  if (typeof stdout === 'number') closeSync(stdout) // the child has its own
+  countAsOwn(child.pid)
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)))
   const ready = await new Promise<ServerReady>((resolve, reject) => {
