@@ -20,7 +20,8 @@
 //     than at listen so the parent can measure it draining a backlog (the run sets EVENTS_RELAY=false
 //     so the app's relay never runs beside it). Answers `relay-started`.
 // It chooses its own port (reservePort), reports its ports and the devices' credentials to the
-// parent over the IPC channel, and stops on SIGTERM (so `--cpu-prof` writes its profile).
+// parent over the IPC channel, and stops on SIGTERM (so `--cpu-prof` writes its profile), or when
+// the parent is gone (its IPC channel closed: an interrupted run leaves no server behind).
 
 import { randomBytes, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
@@ -363,6 +364,8 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => void stop())
   process.on('SIGINT', () => void stop())
+  process.on('disconnect', () => void stop())
+  if (!process.connected) return void stop() // the parent went while this one was starting
 
   const load = createReadLoader(app, demo.organisation.id)
   process.on('message', (m: RelayStart) => {

@@ -235,3 +235,57 @@ test('[SRS-PERF-608] a traced process writes the turns its event loop ran late, 
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+test('[SRS-PERF-609] a bench server whose runner is killed stops itself: an interrupted run leaves no server behind', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-orphan-'))
+  // A runner of its own that starts one bench server (PGlite) and says its pid, then waits.
+  const runner = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { startServer } from ${JSON.stringify(path.resolve('bench/support.ts'))}
+       const s = await startServer({ serverNodeOptions: '' }, {
+         PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development',
+         DATA_DIR: ${JSON.stringify(dir)}, HOST: '127.0.0.1', LOG_LEVEL: 'warn', BENCH_DEVICES: '1',
+       })
+       process.stdout.write(String(s.child.pid) + '\\n')
+       setInterval(() => {}, 1000)`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let serverPid: number | undefined
+  try {
+    serverPid = await new Promise<number>((resolve, reject) => {
+      let out = ''
+      runner.stdout?.on('data', (c: Buffer) => {
+        out += c.toString()
+        const line = /^(\d+)\n/.exec(out)
+        if (line) resolve(Number(line[1]))
+      })
+      runner.once('exit', (code) =>
+        reject(new Error(`the runner exited (${code}) before its server was ready`)),
+      )
+    })
+    assert.ok(alive(serverPid), 'the server runs')
+    runner.kill('SIGKILL')
+    const deadline = Date.now() + 30_000
+    while (alive(serverPid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(alive(serverPid), false, 'the server stopped once its runner was gone')
+  } finally {
+    runner.kill('SIGKILL')
+    if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL') // the test failed
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
