@@ -108,7 +108,6 @@ const PASSED_TO_SERVER = [
   'DATABASE_PREPARED_STATEMENTS',
   'DATABASE_POOL_MIN',
   'ANOMALY_INTERVAL_SECONDS',
-  'BENCH_TRACE_DIR',
 ] as const
 
 /** The scale goal 3 and goal 5 are defined at (issue 17). */

@@ -230,7 +230,7 @@ export async function paced(
   const watch: { others?: OtherProcesses } = {}
   const stopWatch = watchOtherProcesses((w) => {
     const was = watch.others ?? { cpuMs: 0, peakWindowMs: 0, peakBy: '' }
-    const peak = w.ms > was.peakWindowMs ? { peakWindowMs: w.ms, peakBy: w.top[0]?.name ?? '' } : was
+    const peak = w.ms > was.peakWindowMs ? { peakWindowMs: w.ms, peakBy: w.processes[0]?.name ?? '' } : was
     watch.others = { cpuMs: was.cpuMs + w.ms, peakWindowMs: peak.peakWindowMs, peakBy: peak.peakBy }
   })
   const started = performance.now()

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import type { LoadResult } from './load.ts'
 import type { BenchDevice, ServerReady } from './server.ts'
-import { countAsOwn, procStat, serverStdout } from './trace.ts'
+import { countAsOwn, procStat, serverStdout, traceEnv } from './trace.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
@@ -243,7 +243,8 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-/** bench/server.ts in a child process of its own, with `env` as its whole environment; resolves once it is ready. */
+/** bench/server.ts in a child process of its own, with `env` as its whole environment (and the
+ *  trace directory, when tracing); resolves once it is ready. */
 export async function startServer(
   options: { readonly serverNodeOptions: string },
   env: Record<string, string>,
@@ -251,7 +252,7 @@ export async function startServer(
   const stdout = serverStdout()
   const child = fork(path.join(ROOT, 'bench/server.ts'), [], {
     cwd: ROOT,
-    env,
+    env: { ...env, ...traceEnv() },
     execArgv: ['--import', 'tsx', ...options.serverNodeOptions.split(/\s+/).filter(Boolean)],
     // The server's JSON log goes nowhere (it is written all the same, as in production), or to the
     // trace directory (bench/trace.ts).

@@ -89,11 +89,12 @@ function processesCpu(): Map<number, { name: string; ms: number }> {
   return all
 }
 
-/** One window of the machine watch: the CPU the other processes used in it, the three that used most. */
+/** One window of the machine watch: the CPU the other processes used in it, and by whom. */
 export interface OtherWindow {
   readonly end: number
   readonly ms: number
-  readonly top: readonly { readonly name: string; readonly pid: number; readonly ms: number }[]
+  /** Every process that used CPU in it, the most first. */
+  readonly processes: readonly { readonly name: string; readonly pid: number; readonly ms: number }[]
 }
 
 /**
@@ -114,7 +115,7 @@ export function watchOtherProcesses(each: (w: OtherWindow) => void): () => void 
     }
     before = now
     used.sort((a, b) => b.ms - a.ms)
-    each({ end: Date.now(), ms: used.reduce((n, u) => n + u.ms, 0), top: used.slice(0, 3) })
+    each({ end: Date.now(), ms: used.reduce((n, u) => n + u.ms, 0), processes: used })
   }, MACHINE_WINDOW_MS)
   timer.unref()
   return () => clearInterval(timer)
@@ -146,7 +147,12 @@ export function traceLoop(role: 'runner' | 'server'): void {
     const machine = appender(dir, `machine-${process.pid}.log`)
     watchOtherProcesses((w) => {
       if (w.ms > MACHINE_WINDOW_MS / 2)
-        machine(`${w.end} foreign ${w.ms} ${w.top.map((u) => `${u.name}:${u.pid}:${u.ms}`).join(' ')}`)
+        machine(
+          `${w.end} foreign ${w.ms} ${w.processes
+            .slice(0, 3)
+            .map((u) => `${u.name}:${u.pid}:${u.ms}`)
+            .join(' ')}`,
+        )
     })
   }
 }
@@ -191,6 +197,12 @@ export function pacedTrace():
 }
 
 let serverLogs = 0
+
+/** What a server child's environment needs to trace too (every runner's servers, through startServer). */
+export function traceEnv(): Record<string, string> {
+  const dir = traceDir()
+  return dir ? { BENCH_TRACE_DIR: dir } : {}
+}
 
 /** Where a server child's standard output goes: a new log file in the trace directory (its
  *  descriptor, for the caller to close once the child has it), or nowhere. */
