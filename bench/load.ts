@@ -165,13 +165,15 @@ export function combine(results: readonly LoadResult[]): LoadResult {
     results.find((r) => r.sampleError !== undefined)?.sampleError,
     results.reduce((n, r) => n + r.seconds, 0),
   )
-  const watched = results.flatMap((r) => (r.otherProcesses ? [r.otherProcesses] : []))
-  if (watched.length === 0) return combined
-  const peak = watched.reduce((a, b) => (b.peakWindowMs > a.peakWindowMs ? b : a))
-  return {
-    ...combined,
-    otherProcesses: { ...peak, cpuMs: watched.reduce((n, w) => n + w.cpuMs, 0) },
-  }
+  const otherProcesses = mergeOtherProcesses(results.flatMap((r) => r.otherProcesses ?? []))
+  return otherProcesses ? { ...combined, otherProcesses } : combined
+}
+
+/** Several stretches' figures as one: CPU added up, the busiest window kept; undefined for none. */
+function mergeOtherProcesses(parts: readonly OtherProcesses[]): OtherProcesses | undefined {
+  if (parts.length === 0) return undefined
+  const peak = parts.reduce((a, b) => (b.peakWindowMs > a.peakWindowMs ? b : a))
+  return { ...peak, cpuMs: parts.reduce((n, w) => n + w.cpuMs, 0) }
 }
 
 /** `concurrency` workers back to back for `seconds`; make(i) builds the i-th request; `answered` (optional) sees each answer. */
@@ -227,12 +229,11 @@ export async function paced(
   const interval = 1000 / options.rate
   const inflight = new Set<Promise<void>>()
   const trace = pacedTrace()
-  const watch: { others?: OtherProcesses } = {}
-  const stopWatch = watchOtherProcesses((w) => {
-    const was = watch.others ?? { cpuMs: 0, peakWindowMs: 0, peakBy: '' }
-    const peak = w.ms > was.peakWindowMs ? { peakWindowMs: w.ms, peakBy: w.processes[0]?.name ?? '' } : was
-    watch.others = { cpuMs: was.cpuMs + w.ms, peakWindowMs: peak.peakWindowMs, peakBy: peak.peakBy }
-  })
+  // Each window of the machine watch as a stretch of its own, merged at the end like rounds.
+  const windows: OtherProcesses[] = []
+  const stopWatch = watchOtherProcesses((w) =>
+    windows.push({ cpuMs: w.ms, peakWindowMs: w.ms, peakBy: w.processes[0]?.name ?? '' }),
+  )
   const started = performance.now()
   let sent = 0
   await new Promise<void>((resolve) => {
@@ -268,5 +269,6 @@ export async function paced(
   await Promise.all([...inflight])
   stopWatch()
   const result = rec.result((performance.now() - started) / 1000)
-  return watch.others ? { ...result, otherProcesses: watch.others } : result
+  const otherProcesses = mergeOtherProcesses(windows)
+  return otherProcesses ? { ...result, otherProcesses } : result
 }
