@@ -27,6 +27,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
+import { envNumbers } from './support.ts'
 
 /** The machine watch's window. */
 export const MACHINE_WINDOW_MS = 200
@@ -36,7 +37,8 @@ const GC_LONG_MS = 10
 const TICK_MS = 10 // USER_HZ is 100 on Linux
 
 const traceDir = (): string | undefined => process.env.BENCH_TRACE_DIR || undefined
-const slowMs = (): number => Number(process.env.BENCH_TRACE_SLOW_MS || 40)
+// Checked like every BENCH_* number: a value that is not one would otherwise write no slow request.
+const slowMs = (): number => envNumbers(process.env).num('BENCH_TRACE_SLOW_MS', 40)
 
 const files = new Map<string, number>()
 
@@ -127,6 +129,7 @@ export function watchOtherProcesses(each: (w: OtherWindow) => void): () => void 
 export function traceLoop(role: 'runner' | 'server'): void {
   const dir = traceDir()
   if (!dir) return
+  if (role === 'runner') slowMs() // refused at the start, not after a load of minutes
   const write = appender(dir, `loop-${role}-${process.pid}.log`)
   write(`${Date.now()} clock ${Number(process.hrtime.bigint() / 1000n)}`)
   let due = performance.now() + LOOP_TICK_MS
@@ -183,8 +186,8 @@ export function pacedTrace():
   | undefined {
   const dir = traceDir()
   if (!dir) return undefined
-  const write = appender(dir, `slow-${process.pid}.log`)
   const slow = slowMs()
+  const write = appender(dir, `slow-${process.pid}.log`)
   const run = ++pacedRuns
   const requestId = (i: number) => `bench-${process.pid}-${run}-${i}`
   return {

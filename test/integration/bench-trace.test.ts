@@ -17,6 +17,7 @@ import { splitStalls, stallReport } from '../../bench/trace-report.ts'
 import {
   countAsOwn,
   MACHINE_WINDOW_MS,
+  pacedTrace,
   traceLoop,
   watchOtherProcesses,
   type OtherWindow,
@@ -213,6 +214,26 @@ test('[SRS-PERF-608] with BENCH_TRACE_DIR, each paced request carries an id the 
     if (saved.slow === undefined) delete process.env.BENCH_TRACE_SLOW_MS
     else process.env.BENCH_TRACE_SLOW_MS = saved.slow
     await t.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('[SRS-PERF-608] a BENCH_TRACE_SLOW_MS that is not a positive number is refused when the runner starts tracing, not taken as "nothing is slow"', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-slow-'))
+  const saved = { dir: process.env.BENCH_TRACE_DIR, slow: process.env.BENCH_TRACE_SLOW_MS }
+  try {
+    process.env.BENCH_TRACE_DIR = dir
+    for (const bad of ['forty', '-5', '0']) {
+      process.env.BENCH_TRACE_SLOW_MS = bad
+      assert.throws(() => traceLoop('runner'), /BENCH_TRACE_SLOW_MS: expected a positive number/)
+      assert.throws(() => pacedTrace(), /BENCH_TRACE_SLOW_MS/)
+    }
+    assert.deepEqual(readdirSync(dir), [], 'nothing traced')
+  } finally {
+    if (saved.dir === undefined) delete process.env.BENCH_TRACE_DIR
+    else process.env.BENCH_TRACE_DIR = saved.dir
+    if (saved.slow === undefined) delete process.env.BENCH_TRACE_SLOW_MS
+    else process.env.BENCH_TRACE_SLOW_MS = saved.slow
     rmSync(dir, { recursive: true, force: true })
   }
 })
