@@ -4,13 +4,15 @@
 //   (c) audit.record with K = 8 chains,
 //   (d) the same as (c) with DATABASE_PREPARED_STATEMENTS=false (PostgreSQL only; ADR-0037),
 //   (e) audit.record with the server's default K (ADR-0038),
+//   (f) the cost of one entry id (uuidv7) against the randomBytes(16) draw per id it used to make,
 // each with the same number of concurrent writers and a fixed count, in one process, so the
 // ratios b/a, c/a and e/a are what to compare (this machine is noisy), and the 99th percentile of
 // one append's time, which grows when appends queue on a chain's head. On PostgreSQL when
 // DATABASE_URL is set (in a scratch schema, dropped afterwards); otherwise on in-memory PGlite,
 // which is single-connection and says little about contention.
 
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { uuidv7 } from '../src/audit/entry-id.ts'
 import { createAuditTrail, type AuditEntryInput } from '../src/audit/index.ts'
 import { openDatabase } from '../src/platform/db/index.ts'
 import { openIsolatedDatabase } from '../test/support/app.ts'
@@ -34,6 +36,20 @@ export interface AppendBenchResult {
   /** (e): K = the server's default (DEFAULT_CHAINS). */
   readonly defaultChains: Rate
   readonly defaultChainCount: number
+  /** (f): microseconds per entry id, and per randomBytes(16) call (the id's former source of randomness). */
+  readonly entryId: { readonly uuidv7Us: number; readonly randomBytesUs: number }
+}
+
+/** Microseconds per call of `op`: the median of five rounds of `calls`, alternating with the other measure. */
+function microsPerCall(ops: readonly (() => unknown)[], calls = 50_000): number[] {
+  const rounds: number[][] = ops.map(() => [])
+  for (let round = 0; round < 5; round++)
+    ops.forEach((op, k) => {
+      const started = process.hrtime.bigint()
+      for (let i = 0; i < calls; i++) op()
+      rounds[k]?.push(Number(process.hrtime.bigint() - started) / 1_000 / calls)
+    })
+  return rounds.map((r) => [...r].sort((a, b) => a - b)[2] as number)
 }
 
 const ENTRY: AuditEntryInput = {
@@ -141,6 +157,11 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
     const defaultChains = await rate(options.writers, options.entries, (i) =>
       byDefault.record({ ...ENTRY, requestId: `ke-${i}` }),
     )
+    const at = new Date()
+    const [uuidv7Us, randomBytesUs] = microsPerCall([() => uuidv7(at), () => randomBytes(16)]) as [
+      number,
+      number,
+    ]
     const verified = await eight.verify()
     if (!verified.ok)
       throw new Error(`the benchmark's trail does not verify: ${JSON.stringify(verified.firstBad)}`)
@@ -154,6 +175,7 @@ export async function runAuditAppendBench(options: AppendBenchOptions): Promise<
       eightChainsUnprepared,
       defaultChains,
       defaultChainCount: byDefault.chains,
+      entryId: { uuidv7Us, randomBytesUs },
     }
   } finally {
     await unprepared?.close()

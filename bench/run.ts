@@ -71,6 +71,9 @@ if (which === 'all' || which === 'audit') {
   console.log(
     `  (e) audit.record, K = ${String(r.defaultChainCount).padEnd(2)} (default) ${fmt(r.defaultChains)}   e/a = ${ratio(r.defaultChains, r.baseline)}   e/c = ${ratio(r.defaultChains, r.eightChains)}   (ADR-0038)`,
   )
+  console.log(
+    `  (f) one entry id (uuidv7)        ${r.entryId.uuidv7Us.toFixed(2)} µs, against ${r.entryId.randomBytesUs.toFixed(2)} µs for the randomBytes(16) draw it used to make   f = ${(r.entryId.uuidv7Us / r.entryId.randomBytesUs).toFixed(2)}`,
+  )
 }
 
 if (which === 'all' || which === 'device-data') {

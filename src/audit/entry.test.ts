@@ -78,6 +78,39 @@ test('[SRS-AUDIT-001] entry ids are UUIDv7: time-ordered and unique', () => {
   assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   assert.ok(a < b, 'later ids sort after earlier ones')
   assert.notEqual(uuidv7(new Date(0)), uuidv7(new Date(0)))
+  // The first 48 bits are the milliseconds, big-endian (RFC 9562 §5.7).
+  const at = new Date('2026-12-07T05:10:11.123Z')
+  assert.equal(uuidv7(at).replace('-', '').slice(0, 12), at.getTime().toString(16).padStart(12, '0'))
+  assert.throws(() => uuidv7(new Date(Number.NaN)), RangeError)
+  assert.throws(() => uuidv7(new Date(-1)), RangeError)
+})
+
+test('[SRS-AUDIT-001] [SRS-PERF-610] entry ids carry 74 random bits: no two of 20,000 in one millisecond alike, and every random bit varies', () => {
+  const at = new Date('2026-12-07T00:00:00Z')
+  const ids = Array.from({ length: 20_000 }, () => uuidv7(at))
+  assert.equal(new Set(ids).size, ids.length)
+  // rand_a: hex digits 15-17; rand_b: the low two bits of digit 20, then digits 21-23 and 25-36.
+  const hex = ids.map((id) => id.replaceAll('-', ''))
+  const ones = new Array<number>(128).fill(0)
+  for (const h of hex)
+    for (let bit = 0; bit < 128; bit++)
+      if ((parseInt(h[bit >> 2] as string, 16) >> (3 - (bit & 3))) & 1) ones[bit]!++
+  const randomBits = [...Array(128).keys()].filter((bit) => (bit >= 52 && bit < 64) || bit >= 66)
+  assert.equal(randomBits.length, 74)
+  for (const bit of randomBits) {
+    const share = (ones[bit] as number) / ids.length
+    assert.ok(share > 0.45 && share < 0.55, `bit ${bit} set in ${(share * 100).toFixed(1)} % of ids`)
+  }
+  // Fixed bits: version 0111 at bits 48-51, variant 10 at bits 64-65.
+  for (const [bit, value] of [
+    [48, 0],
+    [49, 1],
+    [50, 1],
+    [51, 1],
+    [64, 1],
+    [65, 0],
+  ] as const)
+    assert.equal(ones[bit], value * ids.length, `bit ${bit}`)
 })
 
 test('[SRS-AUDIT-001] the user agent is truncated to 256 code points; empty is null', () => {
