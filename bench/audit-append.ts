@@ -40,6 +40,8 @@ export interface AppendBenchResult {
   readonly entryId: { readonly uuidv7Us: number; readonly randomBytesUs: number }
 }
 
+const ascending = (a: number, b: number): number => a - b
+
 /** Microseconds per call of `op`: the median of five rounds of `calls`, alternating with the other measure. */
 function microsPerCall(ops: readonly (() => unknown)[], calls = 50_000): number[] {
   const rounds: number[][] = ops.map(() => [])
@@ -49,7 +51,8 @@ function microsPerCall(ops: readonly (() => unknown)[], calls = 50_000): number[
       for (let i = 0; i < calls; i++) op()
       rounds[k]?.push(Number(process.hrtime.bigint() - started) / 1_000 / calls)
     })
-  return rounds.map((r) => [...r].sort((a, b) => a - b)[2] as number)
+  const median = (r: number[]) => percentile(r.sort(ascending), 50)
+  return rounds.map(median)
 }
 
 const ENTRY: AuditEntryInput = {
@@ -86,7 +89,7 @@ async function rate(writers: number, total: number, op: (i: number) => Promise<u
     }),
   )
   const perSecond = total / ((performance.now() - started) / 1000)
-  times.sort((x, y) => x - y)
+  times.sort(ascending)
   return { perSecond, p99Ms: percentile(times, 99) }
 }
 
