@@ -152,7 +152,8 @@ export async function composeServices(
     accounts,
     keyring,
     signingKeys: await loadSigningKeys(deps.db, sealer),
-    // A refused authorization or token request (bad scope, aud or launch) leaves an entry (ADR-0018).
+    // A refused authorization or token request (bad scope, aud or launch) leaves an entry (ADR-0018);
+    // so does one the server failed to answer (500), as an error rather than a refusal.
     onRefusal: (r) =>
       void audit
         .record({
@@ -161,8 +162,8 @@ export async function composeServices(
           clientId: r.clientId,
           ip: r.ip,
           action: `oauth.${r.endpoint}`,
-          outcome: 'denied',
-          status: 400,
+          outcome: r.status >= 500 ? 'error' : 'denied',
+          status: r.status,
           decisionRule: r.error,
           requestId: r.requestId,
         })

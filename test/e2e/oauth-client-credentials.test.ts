@@ -7,7 +7,9 @@ import http from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { exportJWK, generateKeyPair } from 'jose'
 import * as client from 'openid-client'
+import { openIsolatedDatabase } from '../support/app.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { until } from '../integration/server-process.ts'
 
 describe('client credentials for devices and services', () => {
   let s: OAuthTestServer
@@ -194,5 +196,141 @@ describe('client credentials for devices and services', () => {
       headers: { authorization: `Bearer ${tokens.access_token}` },
     })
     assert.equal(me.status, 401)
+  })
+})
+
+// What an auditor reads about a failed OAuth request says whose failure it was: a refusal of the
+// caller (4xx, denied) or the server's own failure (500, error), never one for the other.
+describe('OAuth requests in the audit trail: refused by us, or failed on our side', () => {
+  let s: OAuthTestServer
+  let drop: () => Promise<void>
+  const clientId = `audit-svc-${randomUUID()}`
+  const appId = `audit-app-${randomUUID()}`
+  const secret = 'a-long-random-client-secret-0123456789abcdef'
+
+  before(async () => {
+    // A database of its own: the test takes away a table the OAuth endpoints store their payloads in.
+    const isolated = await openIsolatedDatabase()
+    drop = isolated.drop
+    s = await startOAuthTestServer({ deps: { db: isolated.db } })
+    await s.clients.upsert({
+      clientId,
+      secret,
+      metadata: {
+        client_id: clientId,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'account:read',
+      },
+    })
+    await s.clients.upsert({
+      clientId: appId,
+      metadata: {
+        client_id: appId,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: ['http://127.0.0.1/callback'],
+        scope: 'openid',
+      },
+    })
+  })
+  after(async () => {
+    await s?.close()
+    await drop?.()
+  })
+
+  /** The OAuth endpoint's own audit entries of one request (beside the HTTP request's entry), once written. */
+  async function entriesOf(requestId: string | null) {
+    assert.ok(requestId, 'every answer carries its request id')
+    return until(
+      "the request's audit entry",
+      async () => {
+        const { rows } = await s.db.query<{
+          action: string
+          client_id: string | null
+          outcome: string
+          status: number
+          decision_rule: string
+        }>(
+          "SELECT action, client_id, outcome, status, decision_rule FROM audit_entries WHERE request_id = $1 AND action LIKE 'oauth.%'",
+          [requestId],
+        )
+        return rows.length > 0 ? rows : undefined
+      },
+      10_000,
+    )
+  }
+
+  const tokenRequest = (password: string) =>
+    fetch(`${s.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${clientId}:${password}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials&scope=account%3Aread',
+    })
+
+  test('[SRS-AUDIT-029] a refused token request is denied with the status it was answered with; a server failure on the token and authorization endpoints is an error with 500', async () => {
+    // A refusal of the caller: a wrong secret is 401 invalid_client, and the trail says so.
+    const refused = await tokenRequest(`${secret}x`)
+    assert.equal(refused.status, 401)
+    assert.deepEqual(await entriesOf(refused.headers.get('x-request-id')), [
+      {
+        action: 'oauth.token',
+        client_id: clientId,
+        outcome: 'denied',
+        status: 401,
+        decision_rule: 'invalid_client',
+      },
+    ])
+    assert.equal((await tokenRequest(secret)).status, 200, 'the grant works before the failure')
+
+    // The server's own failure: the table the OAuth payloads live in is gone (not an outage, a fault).
+    await s.db.exec('ALTER TABLE oidc_payloads RENAME TO oidc_payloads_away')
+    try {
+      const failed = await tokenRequest(secret)
+      assert.equal(failed.status, 500)
+      assert.equal(((await failed.json()) as { error: string }).error, 'server_error')
+      assert.deepEqual(await entriesOf(failed.headers.get('x-request-id')), [
+        {
+          action: 'oauth.token',
+          client_id: clientId,
+          outcome: 'error',
+          status: 500,
+          decision_rule: 'server_error',
+        },
+      ])
+
+      const authorize = new URL(`${s.issuer}/oauth/authorize`)
+      for (const [k, v] of Object.entries({
+        client_id: appId,
+        response_type: 'code',
+        redirect_uri: 'http://127.0.0.1/callback',
+        scope: 'openid',
+        state: 'a-state-value',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }))
+        authorize.searchParams.set(k, v)
+      const page = await fetch(authorize, { headers: { accept: 'text/html' }, redirect: 'manual' })
+      assert.equal(page.status, 500)
+      assert.match(String(page.headers.get('content-type')), /^text\/html/)
+      assert.deepEqual(await entriesOf(page.headers.get('x-request-id')), [
+        {
+          action: 'oauth.authorization',
+          client_id: appId,
+          outcome: 'error',
+          status: 500,
+          decision_rule: 'server_error',
+        },
+      ])
+    } finally {
+      await s.db.exec('ALTER TABLE oidc_payloads_away RENAME TO oidc_payloads')
+    }
   })
 })

@@ -4,7 +4,7 @@
 import type { JWK } from 'jose'
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/index.ts'
-import type { Queryable } from '../../platform/db/index.ts'
+import { findDatabaseUnavailable, type Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
 import type { ClientStore } from './client-store.ts'
@@ -23,7 +23,7 @@ import {
 import { renderOAuthError } from './error-page.ts'
 import { consumeLaunch, fhirUserOf, grantPatient, recordGrantContext, SMART_ERRORS } from './smart.ts'
 import { registerTokenExchange } from './token-exchange.ts'
-import { answerDatabaseOutagesWith503 } from './unavailable.ts'
+import { answerDatabaseOutagesWith503, OAUTH_UNAVAILABLE_ERROR } from './unavailable.ts'
 
 /**
  * Algorithms a client may sign its private_key_jwt assertion with (advertised by discovery, each
@@ -80,6 +80,8 @@ export interface ProviderDeps {
 export interface OAuthRefusal {
   readonly endpoint: 'authorization' | 'token'
   readonly error: string
+  /** The HTTP status the request was answered with: 4xx for a refusal, 500 for a server error. */
+  readonly status: number
   readonly clientId: string | null
   readonly requestId: string | null
   readonly ip: string | null
@@ -367,11 +369,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   if (deps.onRefusal) {
     const report = deps.onRefusal
     const refusal =
-      (endpoint: OAuthRefusal['endpoint']) => (ctx: KoaContextWithOIDC, err: { error?: string }) => {
+      (endpoint: OAuthRefusal['endpoint']) =>
+      (ctx: KoaContextWithOIDC, err: { error?: string; statusCode?: number }) => {
         const requestId = ctx.res.getHeader('x-request-id') // set by the Fastify mount: the request's id
         report({
           endpoint,
           error: String(err.error ?? 'server_error'),
+          status: typeof err.statusCode === 'number' ? err.statusCode : 400,
           clientId: ctx.oidc?.client?.clientId ?? null,
           requestId: typeof requestId === 'string' ? requestId : null,
           ip: ctx.ip ?? null,
@@ -379,11 +383,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       }
     provider.on('authorization.error', refusal('authorization'))
     provider.on('grant.error', refusal('token'))
-    // An unexpected failure on either endpoint (oidc-provider's server_error) is audited too.
-    provider.on('server_error', (ctx: KoaContextWithOIDC) => {
+    // An unexpected failure on either endpoint (oidc-provider's server_error) is audited too, as
+    // the server's failure (500, or the 503 a database outage is answered with), not as a refusal.
+    provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
+      const failure = findDatabaseUnavailable(err)
+        ? { error: OAUTH_UNAVAILABLE_ERROR, statusCode: 503 }
+        : { error: 'server_error', statusCode: 500 }
       const route = ctx.oidc?.route
-      if (route === 'authorization' || route === 'resume') refusal('authorization')(ctx, {})
-      else if (route === 'token') refusal('token')(ctx, {})
+      if (route === 'authorization' || route === 'resume') refusal('authorization')(ctx, failure)
+      else if (route === 'token') refusal('token')(ctx, failure)
     })
   }
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
