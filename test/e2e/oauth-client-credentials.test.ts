@@ -8,7 +8,12 @@ import { after, before, describe, test } from 'node:test'
 import { exportJWK, generateKeyPair } from 'jose'
 import * as client from 'openid-client'
 import { openIsolatedDatabase } from '../support/app.ts'
-import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import {
+  oauthError,
+  registerSecretClient,
+  startOAuthTestServer,
+  type OAuthTestServer,
+} from '../support/oauth.ts'
 import { until } from '../integration/server-process.ts'
 
 describe('client credentials for devices and services', () => {
@@ -213,18 +218,7 @@ describe('OAuth requests in the audit trail: refused by us, or failed on our sid
     const isolated = await openIsolatedDatabase()
     drop = isolated.drop
     s = await startOAuthTestServer({ deps: { db: isolated.db } })
-    await s.clients.upsert({
-      clientId,
-      secret,
-      metadata: {
-        client_id: clientId,
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope: 'account:read',
-      },
-    })
+    await registerSecretClient(s, clientId, secret, 'account:read')
     await s.clients.upsert({
       clientId: appId,
       metadata: {

@@ -8,7 +8,12 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
 import { nativeAppMetadata } from '../support/identity.ts'
-import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import {
+  oauthError,
+  registerSecretClient,
+  startOAuthTestServer,
+  type OAuthTestServer,
+} from '../support/oauth.ts'
 
 describe('OAuth defaults and scope errors', () => {
   let s: OAuthTestServer
@@ -20,19 +25,7 @@ describe('OAuth defaults and scope errors', () => {
   const redirectUri = 'http://127.0.0.1:49161/callback'
 
   const ccClient = (clientId: string, scope: string, extra: Record<string, unknown> = {}) =>
-    s.clients.upsert({
-      clientId,
-      secret,
-      metadata: {
-        client_id: clientId,
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope,
-        ...extra,
-      },
-    })
+    registerSecretClient(s, clientId, secret, scope, extra)
 
   before(async () => {
     s = await startOAuthTestServer()

@@ -41,6 +41,29 @@ export async function startOAuthTestServer(options: TestAppOptions = {}): Promis
   }
 }
 
+/** Registers a confidential client for the client-credentials grant (client_secret_basic). */
+export function registerSecretClient(
+  s: Pick<OAuthTestServer, 'clients'>,
+  clientId: string,
+  secret: string,
+  scope: string,
+  extra: Record<string, unknown> = {},
+) {
+  return s.clients.upsert({
+    clientId,
+    secret,
+    metadata: {
+      client_id: clientId,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope,
+      ...extra,
+    },
+  })
+}
+
 /** The OAuth error code of a failed openid-client call, from the body or the WWW-Authenticate challenge. */
 export function oauthError(err: unknown): string | undefined {
   const e = err as { error?: string; cause?: unknown }
