@@ -80,7 +80,7 @@ export interface ProviderDeps {
 export interface OAuthRefusal {
   readonly endpoint: 'authorization' | 'token'
   readonly error: string
-  /** The HTTP status the request was answered with: 4xx for a refusal, 500 for a server error. */
+  /** The error's HTTP status: 4xx for a refusal (also one sent back in a redirect), 500 or 503 for a server error. */
   readonly status: number
   readonly clientId: string | null
   readonly requestId: string | null
