@@ -5,7 +5,7 @@
 
 import type { FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
-import { createAuditTrail, securityEventEntry, type AuditTrail } from './audit/index.ts'
+import { createAuditTrail, outcomeFor, securityEventEntry, type AuditTrail } from './audit/index.ts'
 import type { Config } from './config/index.ts'
 import { createEmailVerification, type EmailVerification } from './modules/account/index.ts'
 import { createClientService, type ClientService } from './modules/clients/index.ts'
@@ -162,7 +162,7 @@ export async function composeServices(
           clientId: r.clientId,
           ip: r.ip,
           action: `oauth.${r.endpoint}`,
-          outcome: r.status >= 500 ? 'error' : 'denied',
+          outcome: outcomeFor(r.status, true),
           status: r.status,
           decisionRule: r.error,
           requestId: r.requestId,

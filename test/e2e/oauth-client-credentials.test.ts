@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { exportJWK, generateKeyPair } from 'jose'
 import * as client from 'openid-client'
 import { openIsolatedDatabase } from '../support/app.ts'
+import { nativeAppMetadata } from '../support/identity.ts'
 import {
   oauthError,
   registerSecretClient,
@@ -219,18 +220,7 @@ describe('OAuth requests in the audit trail: refused by us, or failed on our sid
     drop = isolated.drop
     s = await startOAuthTestServer({ deps: { db: isolated.db } })
     await registerSecretClient(s, clientId, secret, 'account:read')
-    await s.clients.upsert({
-      clientId: appId,
-      metadata: {
-        client_id: appId,
-        application_type: 'native',
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        redirect_uris: ['http://127.0.0.1/callback'],
-        scope: 'openid',
-      },
-    })
+    await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
   })
   after(async () => {
     await s?.close()
