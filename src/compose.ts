@@ -152,7 +152,8 @@ export async function composeServices(
     accounts,
     keyring,
     signingKeys: await loadSigningKeys(deps.db, sealer),
-    // A refused authorization or token request (bad scope, aud or launch) leaves an entry (ADR-0018);
+    // A request an OAuth endpoint refuses (a bad scope, aud or launch, a wrong client secret or user
+    // code, an invalid token) leaves an `oauth.<endpoint>` entry with the OAuth error code (ADR-0018);
     // so does one the server failed to answer (500), as an error rather than a refusal.
     onRefusal: (r) =>
       void audit

@@ -317,4 +317,98 @@ describe('OAuth requests in the audit trail: refused by us, or failed on our sid
       await s.db.exec('ALTER TABLE oidc_payloads_away RENAME TO oidc_payloads')
     }
   })
+
+  test('[SRS-AUDIT-030] every other OAuth endpoint audits its refusals with the OAuth error code, and its server failures as errors', async () => {
+    const basic = (password: string) => `Basic ${Buffer.from(`${clientId}:${password}`).toString('base64')}`
+    const post = (path: string, body: Record<string, string>, authorization?: string) =>
+      fetch(`${s.issuer}${path}`, {
+        method: 'POST',
+        headers: {
+          ...(authorization ? { authorization } : {}),
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams(body).toString(),
+      })
+    const granted = (await (await tokenRequest(secret)).json()) as { access_token: string }
+    const entry = (action: string, status: number, rule: string, client: string | null = clientId) => ({
+      action,
+      client_id: client,
+      outcome: status >= 500 ? 'error' : 'denied',
+      status,
+      decision_rule: rule,
+    })
+    // Each refusal: the request, the status it is answered with, the entry that says why.
+    const refusals: Array<[string, () => Promise<Response>, ReturnType<typeof entry>]> = [
+      [
+        'introspection with a wrong client secret',
+        () => post('/oauth/introspect', { token: granted.access_token }, basic(`${secret}x`)),
+        entry('oauth.introspection', 401, 'invalid_client'),
+      ],
+      [
+        'revocation with a wrong client secret',
+        () => post('/oauth/revoke', { token: granted.access_token }, basic(`${secret}x`)),
+        entry('oauth.revocation', 401, 'invalid_client'),
+      ],
+      [
+        'userinfo with a bearer token that is not one',
+        () =>
+          fetch(`${s.issuer}/oauth/userinfo`, {
+            headers: { authorization: 'Bearer not-a-token-of-ours', accept: 'application/json' },
+          }),
+        entry('oauth.userinfo', 401, 'invalid_token', null),
+      ],
+      [
+        'device authorization by a client not registered for the device flow',
+        () => post('/oauth/device/auth', { scope: 'account:read' }, basic(secret)),
+        entry('oauth.device_authorization', 400, 'invalid_request'),
+      ],
+      [
+        'a pushed authorization request without a response_type',
+        () =>
+          post('/oauth/par', {
+            client_id: appId,
+            redirect_uri: 'http://127.0.0.1/callback',
+            scope: 'openid',
+            code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+            code_challenge_method: 'S256',
+          }),
+        entry('oauth.pushed_authorization_request', 400, 'invalid_request', appId),
+      ],
+      [
+        'end-session with an id_token_hint that is not an ID token',
+        () =>
+          fetch(`${s.issuer}/oauth/logout?id_token_hint=not-an-id-token`, {
+            headers: { accept: 'text/html' },
+          }),
+        entry('oauth.end_session', 400, 'invalid_request', null),
+      ],
+    ]
+    for (const [what, call, expected] of refusals) {
+      const res = await call()
+      await res.body?.cancel()
+      assert.equal(res.status, expected.status, what)
+      assert.deepEqual(await entriesOf(res.headers.get('x-request-id')), [expected], what)
+    }
+
+    // The server's own failure at introspection and revocation: an error, never a refusal.
+    await s.db.exec('ALTER TABLE oidc_payloads RENAME TO oidc_payloads_away')
+    try {
+      for (const [path, action] of [
+        ['/oauth/introspect', 'oauth.introspection'],
+        ['/oauth/revoke', 'oauth.revocation'],
+      ] as const) {
+        const failed = await post(path, { token: granted.access_token }, basic(secret))
+        assert.equal(failed.status, 500, path)
+        assert.equal(((await failed.json()) as { error: string }).error, 'server_error', path)
+        assert.deepEqual(
+          await entriesOf(failed.headers.get('x-request-id')),
+          [entry(action, 500, 'server_error')],
+          path,
+        )
+      }
+    } finally {
+      await s.db.exec('ALTER TABLE oidc_payloads_away RENAME TO oidc_payloads')
+    }
+  })
 })

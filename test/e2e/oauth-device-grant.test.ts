@@ -15,6 +15,7 @@ import {
   postForm,
   TEST_PASSWORD,
 } from '../support/identity.ts'
+import { until } from '../integration/server-process.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
@@ -159,6 +160,48 @@ describe('device authorization grant', () => {
       postForm({ xsrf, user_code: 'BCDF-GHJK' }),
     )
     assert.match(res.page ?? '', /That code is not right/)
+  })
+
+  test('[SRS-AUDIT-030] an unknown or missing user code is answered 400 with the form again, and audited as a refusal', async () => {
+    for (const [typed, rule] of [
+      ['BCDF-GHJK', 'user_code_not_found'],
+      ['', 'user_code_missing'],
+    ] as const) {
+      const jar = new CookieJar()
+      const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+      const res = await fetch(`${s.issuer}/oauth/device`, {
+        ...postForm({ xsrf, user_code: typed }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+        redirect: 'manual',
+      })
+      assert.equal(res.status, 400, rule)
+      const page = await res.text()
+      assert.match(page, /That code is not right/, rule)
+      assert.match(page, /autocomplete="one-time-code"/, 'the form is shown again')
+      const requestId = res.headers.get('x-request-id')
+      const entries = await until(
+        `the ${rule} entry`,
+        async () => {
+          const { rows } = await s.db.query<{
+            action: string
+            outcome: string
+            status: number
+            rule: string
+          }>(
+            'SELECT action, outcome, status, decision_rule AS rule FROM audit_entries WHERE request_id = $1 ORDER BY action',
+            [requestId],
+          )
+          return rows.length === 2 ? rows : undefined
+        },
+        10_000,
+      )
+      // The request's own entry (a failed form post) and the one that says why.
+      assert.deepEqual(entries, [
+        { action: 'POST /oauth/device', outcome: 'failure', status: 400, rule: null },
+        { action: 'oauth.code_verification', outcome: 'denied', status: 400, rule },
+      ])
+    }
   })
 
   test('[SRS-DATA-013] a registered device paired through the device grant is bound to the approving patient and writes for them; nobody else can take it over', async () => {

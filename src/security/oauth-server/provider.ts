@@ -1,6 +1,7 @@
 // The authorization server: oidc-provider (OpenID Certified), configured, never re-implemented
 // (see ADR-0005). Each setting below is a security decision; the RFC it implements is cited.
 
+import type { EventEmitter } from 'node:events'
 import type { JWK } from 'jose'
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/index.ts'
@@ -70,15 +71,72 @@ export interface ProviderDeps {
   /** Keys the stored codes and tokens by a keyed hash, never by their value (ADR-0013). */
   readonly keyring: StorageKeyring
   /**
-   * Told of every request the authorization or token endpoint refuses (invalid_scope,
-   * invalid_request, access_denied, …), for the audit trail: the OAuth error code and the client,
-   * never the request's parameters.
+   * Told of every request an OAuth endpoint refuses (invalid_scope, invalid_client,
+   * invalid_token, a wrong user code, …) or fails to answer (server_error), for the audit trail:
+   * the endpoint, the OAuth error code, the status and the client, never the request's parameters.
    */
   readonly onRefusal?: (refusal: OAuthRefusal) => void
 }
 
+/** The OAuth endpoints whose refusals and failures are audited, each as `oauth.<endpoint>` (ADR-0018). */
+export type OAuthEndpoint =
+  | 'authorization'
+  | 'token'
+  | 'pushed_authorization_request'
+  | 'device_authorization'
+  | 'code_verification'
+  | 'introspection'
+  | 'revocation'
+  | 'userinfo'
+  | 'end_session'
+
+/** oidc-provider's route names, each to the endpoint it belongs to (a resumed authorization is the authorization's). */
+const ENDPOINT_OF_ROUTE: Readonly<Record<string, OAuthEndpoint>> = {
+  authorization: 'authorization',
+  resume: 'authorization',
+  token: 'token',
+  pushed_authorization_request: 'pushed_authorization_request',
+  device_authorization: 'device_authorization',
+  code_verification: 'code_verification',
+  device_resume: 'code_verification',
+  introspection: 'introspection',
+  revocation: 'revocation',
+  userinfo: 'userinfo',
+  end_session: 'end_session',
+  end_session_confirm: 'end_session',
+  end_session_success: 'end_session',
+}
+
+/** oidc-provider's refusal event of each endpoint's routes (the token endpoint's is `grant.error`). */
+const REFUSAL_EVENTS = [
+  ['authorization.error', 'authorization'],
+  ['grant.error', 'token'],
+  ['pushed_authorization_request.error', 'pushed_authorization_request'],
+  ['device_authorization.error', 'device_authorization'],
+  ['code_verification.error', 'code_verification'],
+  ['device_resume.error', 'code_verification'],
+  ['introspection.error', 'introspection'],
+  ['revocation.error', 'revocation'],
+  ['userinfo.error', 'userinfo'],
+  ['end_session.error', 'end_session'],
+  ['end_session_confirm.error', 'end_session'],
+  ['end_session_success.error', 'end_session'],
+] as const satisfies ReadonlyArray<readonly [string, OAuthEndpoint]>
+
+/**
+ * A device's user code the person typed and the provider refused by showing its form again (200
+ * in oidc-provider, and no event): not found, expired, already used, or none typed. Answered 400
+ * and audited as a refusal, so guessing codes shows in the trail as guessing passwords does.
+ */
+const USER_CODE_REFUSALS: Readonly<Record<string, string>> = {
+  NotFoundError: 'user_code_not_found',
+  ExpiredError: 'user_code_expired',
+  AlreadyUsedError: 'user_code_used',
+  NoCodeError: 'user_code_missing',
+}
+
 export interface OAuthRefusal {
-  readonly endpoint: 'authorization' | 'token'
+  readonly endpoint: OAuthEndpoint
   readonly error: string
   /** The error's HTTP status: 4xx for a refusal (also one sent back in a redirect), 500 or 503 for a server error. */
   readonly status: number
@@ -94,6 +152,22 @@ export function createProvider(deps: ProviderDeps): Provider {
   const secureCookies = config.publicUrl.startsWith('https://')
   const cookieSecret = config.secrets.cookieSecret
   if (!cookieSecret) throw new Error('COOKIE_SECRET is required to sign OAuth cookies')
+
+  const report = deps.onRefusal
+  const refusal =
+    (endpoint: OAuthEndpoint) =>
+    (ctx: KoaContextWithOIDC, err: { error?: string; statusCode?: number }): void => {
+      if (!report) return
+      const requestId = ctx.res.getHeader('x-request-id') // set by the Fastify mount: the request's id
+      report({
+        endpoint,
+        error: String(err.error ?? 'server_error'),
+        status: typeof err.statusCode === 'number' ? err.statusCode : 400,
+        clientId: ctx.oidc?.client?.clientId ?? null,
+        requestId: typeof requestId === 'string' ? requestId : null,
+        ip: ctx.ip ?? null,
+      })
+    }
 
   const configuration: Configuration = {
     // Which scopes a client may get is decided here, not by oidc-provider's literal allow-list: a
@@ -191,7 +265,14 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         charset: 'base-20',
         mask: '****-****',
-        userCodeInputSource,
+        userCodeInputSource: async (ctx, form, out, err) => {
+          const refused = err ? USER_CODE_REFUSALS[err.name] : undefined
+          if (refused) {
+            ctx.status = 400
+            refusal('code_verification')(ctx, { error: refused, statusCode: 400 })
+          }
+          await userCodeInputSource(ctx, form, out, err)
+        },
         userCodeConfirmSource,
         successSource,
       },
@@ -366,32 +447,21 @@ export function createProvider(deps: ProviderDeps): Provider {
     audiences: INTERNAL_AUDIENCES,
     accounts: deps.accounts,
   })
-  if (deps.onRefusal) {
-    const report = deps.onRefusal
-    const refusal =
-      (endpoint: OAuthRefusal['endpoint']) =>
-      (ctx: KoaContextWithOIDC, err: { error?: string; statusCode?: number }) => {
-        const requestId = ctx.res.getHeader('x-request-id') // set by the Fastify mount: the request's id
-        report({
-          endpoint,
-          error: String(err.error ?? 'server_error'),
-          status: typeof err.statusCode === 'number' ? err.statusCode : 400,
-          clientId: ctx.oidc?.client?.clientId ?? null,
-          requestId: typeof requestId === 'string' ? requestId : null,
-          ip: ctx.ip ?? null,
-        })
-      }
-    provider.on('authorization.error', refusal('authorization'))
-    provider.on('grant.error', refusal('token'))
-    // An unexpected failure on either endpoint (oidc-provider's server_error) is audited too, as
-    // the server's failure (500, or the 503 a database outage is answered with), not as a refusal.
+  if (report) {
+    // The events as an emitter's: @types/oidc-provider types one overload per event, and lacks PAR's.
+    const events = provider as unknown as EventEmitter
+    for (const [event, endpoint] of REFUSAL_EVENTS) events.on(event, refusal(endpoint))
+    // An unexpected failure on any of them (oidc-provider's server_error) is audited too, as the
+    // server's failure (500, or the 503 a database outage is answered with), not as a refusal.
     provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
-      const failure = findDatabaseUnavailable(err)
-        ? { error: OAUTH_UNAVAILABLE_ERROR, statusCode: 503 }
-        : { error: 'server_error', statusCode: 500 }
-      const route = ctx.oidc?.route
-      if (route === 'authorization' || route === 'resume') refusal('authorization')(ctx, failure)
-      else if (route === 'token') refusal('token')(ctx, failure)
+      const endpoint = ENDPOINT_OF_ROUTE[ctx.oidc?.route ?? '']
+      if (!endpoint) return
+      refusal(endpoint)(
+        ctx,
+        findDatabaseUnavailable(err)
+          ? { error: OAUTH_UNAVAILABLE_ERROR, statusCode: 503 }
+          : { error: 'server_error', statusCode: 500 },
+      )
     })
   }
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
