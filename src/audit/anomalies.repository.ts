@@ -55,12 +55,21 @@ export const failedLoginEntries = (q: Queryable, from: Date, minimum: number): P
     minimum,
   )
 
-/** Failed or blocked sign-in requests per address: one attempt leaves an entry per counter it touched (address and account), so entries are grouped by request. */
+/**
+ * Failed or blocked sign-in requests per address: a person's password, and the OAuth refusals
+ * that are a wrong credential (ADR-0018 items 10 and 11): a client's secret or assertion where
+ * clients authenticate (`invalid_client`), a device's user code that matches none. A person's
+ * attempt leaves an entry per counter it touched (address and account), so entries are grouped
+ * by request.
+ */
 export const failedLoginRequestsByIp = (q: Queryable, from: Date, minimum: number): Promise<RuleRow[]> =>
   rowsSince(
     q,
     `SELECT min(id::text) AS id, min(occurred_at) AS at, ip AS grp, NULL AS value FROM audit_entries
-      WHERE action IN ('login.failed', 'login.blocked') AND ip IS NOT NULL AND occurred_at >= $1::timestamptz
+      WHERE action IN ('login.failed', 'login.blocked', 'oauth.token', 'oauth.introspection', 'oauth.revocation',
+                       'oauth.device_authorization', 'oauth.pushed_authorization_request', 'oauth.code_verification')
+        AND (action LIKE 'login.%' OR decision_rule IN ('invalid_client', 'user_code_not_found'))
+        AND ip IS NOT NULL AND occurred_at >= $1::timestamptz
       GROUP BY ip, coalesce(request_id, id::text)`,
     from,
     minimum,

@@ -23,7 +23,7 @@ import {
   followUntilOutside,
   nativeAppMetadata,
 } from '../support/identity.ts'
-import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { registerSecretClient, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -113,7 +113,9 @@ describe('anomaly detection and security events', () => {
 
   before(async () => {
     s = await startOAuthTestServer({
-      env: { ANOMALY_INTERVAL_SECONDS: '0', ANOMALY_PATIENTS_THRESHOLD: '5' },
+      // TRUST_PROXY: a test's attempts come from an address of its own (X-Forwarded-For), so the
+      // per-address rule counts them alone even when the suite's files share one trail.
+      env: { ANOMALY_INTERVAL_SECONDS: '0', ANOMALY_PATIENTS_THRESHOLD: '5', TRUST_PROXY: '127.0.0.1,::1' },
     })
     await s.clients.upsert({ clientId: appId, metadata: nativeAppMetadata(appId) })
     oidc = await s.discover(appId, client.None())
@@ -206,6 +208,62 @@ describe('anomaly detection and security events', () => {
       outcome: 'denied',
       ip,
     })
+    await monitor().run()
+    const events = await eventsOf('failed-logins-ip', ip)
+    assert.equal(events.length, 1)
+    assert.equal(events[0]?.details.count, 20)
+  })
+
+  test('[SRS-AUDIT-010] wrong client secrets and user codes that match nothing count as failed attempts from their address (real requests); other OAuth refusals do not', async () => {
+    const ip = `2001:db8:a2:${randomUUID().slice(0, 4)}::${randomUUID().slice(0, 4)}`
+    // Each attempt names another address first, as a caller behind the proxy may: the proxy
+    // appends the address it saw, and that one alone is the caller's (TRUST_PROXY).
+    const spoofed = () => `198.51.100.${1 + Math.floor(Math.random() * 254)}`
+    const from = () => ({ 'x-forwarded-for': `${spoofed()}, ${ip}` })
+    const svc = `anomaly-svc-${randomUUID()}`
+    const secret = 'a-long-random-client-secret-0123456789abcdef'
+    await registerSecretClient(s, svc, secret, 'account:read')
+    const token = async (password: string, scope: string) => {
+      const res = await fetch(`${s.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: {
+          ...from(),
+          authorization: `Basic ${Buffer.from(`${svc}:${password}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+      })
+      await res.arrayBuffer()
+      return res.status
+    }
+    const userCode = async (typed: string) => {
+      const jar = new CookieJar()
+      const form = await fetch(`${s.issuer}/oauth/device`, { headers: from() })
+      jar.store(form)
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? ''
+      const res = await fetch(`${s.issuer}/oauth/device`, {
+        method: 'POST',
+        headers: { ...from(), cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ xsrf, user_code: typed }).toString(),
+      })
+      await res.arrayBuffer()
+      return res.status
+    }
+    const entriesFrom = "ip = $1 AND action LIKE 'oauth.%'"
+
+    // Refusals from the address that are not a wrong credential: a scope the client may not have,
+    // an empty user code. They are audited, and counted by no rule.
+    assert.equal(await token(secret, 'device-data:write'), 400)
+    assert.equal(await userCode(''), 400)
+    // 19 wrong credentials: ten client secrets, nine user codes.
+    for (let i = 0; i < 10; i++) assert.equal(await token(`${secret}-${i}`, 'account:read'), 401)
+    for (let i = 0; i < 9; i++) assert.equal(await userCode('BCDF-GHJK'), 400)
+    await waitForEntries(entriesFrom, [ip], 21)
+    await monitor().run()
+    assert.equal((await eventsOf('failed-logins-ip', ip)).length, 0, '19 wrong credentials are not 20')
+
+    assert.equal(await userCode('KLMN-PQRS'), 400)
+    await waitForEntries(entriesFrom, [ip], 22)
     await monitor().run()
     const events = await eventsOf('failed-logins-ip', ip)
     assert.equal(events.length, 1)

@@ -4,6 +4,7 @@
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
+import { setClientAddress } from './client-address.ts'
 import { OAUTH_ROUTES } from './provider.ts'
 import { identifyPublicRefreshClient } from './public-refresh.ts'
 
@@ -19,6 +20,8 @@ export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: strin
     // The security headers (CSP, HSTS under TLS, …) are already on the raw response: the app's
     // first onRequest hook puts them there for every request (platform/http/security-headers.ts).
     const res = reply.raw
+    // The address the audit entries of a refusal name: the one Fastify resolved, never Koa's.
+    setClientAddress(request.raw, request.ip)
     // oidc-provider builds endpoint URLs from the request's Host: pin it to PUBLIC_URL's, so the
     // metadata always names the issuer's own host, whatever Host header a caller sends.
     request.raw.headers.host = publicHost

@@ -7,6 +7,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../../config/index.ts'
 import { findDatabaseUnavailable, type Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
+import { clientAddressOf } from './client-address.ts'
 import { successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
@@ -165,7 +166,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         status: typeof err.statusCode === 'number' ? err.statusCode : 400,
         clientId: ctx.oidc?.client?.clientId ?? null,
         requestId: typeof requestId === 'string' ? requestId : null,
-        ip: ctx.ip ?? null,
+        ip: clientAddressOf(ctx.req),
       })
     }
 
