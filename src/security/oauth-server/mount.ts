@@ -14,6 +14,7 @@ const PUBLIC_REASON =
 export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: string }): FastifyPluginAsync {
   const callback = deps.provider.callback()
   const publicHost = new URL(deps.publicUrl).host
+  const publicProtocol = new URL(deps.publicUrl).protocol.slice(0, -1) // 'https' or 'http'
 
   const handOff = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack()
@@ -23,8 +24,13 @@ export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: strin
     // The address the audit entries of a refusal name: the one Fastify resolved, never Koa's.
     setClientAddress(request.raw, request.ip)
     // oidc-provider builds endpoint URLs from the request's Host: pin it to PUBLIC_URL's, so the
-    // metadata always names the issuer's own host, whatever Host header a caller sends.
+    // metadata always names the issuer's own host, whatever Host header a caller sends. Behind a
+    // trusted proxy (TRUST_PROXY) Koa reads X-Forwarded-Host and X-Forwarded-Proto first, and
+    // takes their leftmost value, which the caller writes: pin those too, or a caller could make
+    // the discovery document, a form's action or a redirect name another host or scheme.
     request.raw.headers.host = publicHost
+    request.raw.headers['x-forwarded-host'] = publicHost
+    request.raw.headers['x-forwarded-proto'] = publicProtocol
     // RFC 8414 metadata is the same document as OpenID discovery; serve one source of truth.
     if (request.raw.url?.startsWith('/.well-known/oauth-authorization-server')) {
       request.raw.url = request.raw.url.replace(
