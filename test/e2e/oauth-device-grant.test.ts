@@ -204,6 +204,41 @@ describe('device authorization grant', () => {
     }
   })
 
+  test('[SRS-OAUTH-535] a code form posted without its session (no cookie) is answered 400 with a way to start again, not a server error', async () => {
+    const jar = new CookieJar()
+    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    // The same form, posted by a browser that did not keep the cookie (blocked, or the session gone).
+    const res = await fetch(`${s.issuer}/oauth/device`, {
+      ...postForm({ xsrf, user_code: 'BCDF-GHJK' }),
+      redirect: 'manual',
+    })
+    assert.equal(res.status, 400)
+    assert.match(String(res.headers.get('content-type')), /^text\/html/)
+    const page = await res.text()
+    assert.match(page, /This page has expired/)
+    const again = /<a href="([^"]+)">/.exec(page)?.[1] ?? ''
+    assert.equal(again, `${s.issuer}/oauth/device`, 'the page links to the code form')
+    const requestId = res.headers.get('x-request-id')
+    const entry = await until(
+      'the refusal entry',
+      async () =>
+        (
+          await s.db.query<{ outcome: string; status: number; rule: string }>(
+            "SELECT outcome, status, decision_rule AS rule FROM audit_entries WHERE request_id = $1 AND action = 'oauth.code_verification'",
+            [requestId],
+          )
+        ).rows[0],
+      10_000,
+    )
+    assert.deepEqual({ ...entry }, { outcome: 'denied', status: 400, rule: 'invalid_request' })
+    // Following the link gives a form that works: a new session, a new secret.
+    const jar2 = new CookieJar()
+    const fresh = await followUntilOutside(s.issuer, again, jar2)
+    assert.equal(fresh.status, 200)
+    assert.match(fresh.page ?? '', /autocomplete="one-time-code"/)
+  })
+
   test('[SRS-DATA-013] a registered device paired through the device grant is bound to the approving patient and writes for them; nobody else can take it over', async () => {
     const regId = `registered-meter-${randomUUID()}`
     const regSecret = 'registered-device-secret-0123456789abcdef'

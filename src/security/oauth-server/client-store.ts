@@ -41,6 +41,9 @@ export function createClientStore(deps: { db: Queryable; sealer: Sealer }) {
   }
   return {
     async find(clientId: string): Promise<AdapterPayload | undefined> {
+      // PostgreSQL's text cannot hold NUL, so no client has one in its id; asked for such an id,
+      // the database would fail the statement (a 500 for a caller's typo or probe), not find nothing.
+      if (clientId.includes('\u0000')) return undefined
       const stored = await repo.clientById(db, clientId)
       if (!stored) return undefined
       return {

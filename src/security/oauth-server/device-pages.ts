@@ -41,6 +41,19 @@ export async function userCodeInputSource(
   )
 }
 
+/**
+ * A code form posted without the browser session it was made in (cookies blocked, or the session
+ * gone): there is no session to hold a new form's secret, so the person starts again from the link.
+ */
+export function sessionLostPage(ctx: KoaContextWithOIDC): void {
+  send(
+    ctx,
+    'Connect a device',
+    html`<p class="error" role="alert">This page has expired, or your browser did not send its cookie.</p>
+<p><a href="${ctx.oidc.urlFor('code_verification')}">Enter the code shown on your device again</a></p>`,
+  )
+}
+
 export async function userCodeConfirmSource(
   ctx: KoaContextWithOIDC,
   form: string,

@@ -8,7 +8,7 @@ import type { Config } from '../../config/index.ts'
 import { findDatabaseUnavailable, type Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { clientAddressOf } from './client-address.ts'
-import { successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
+import { sessionLostPage, successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
 import { createPostgresAdapterFactory, type StorageKeyring } from './postgres-adapter.ts'
@@ -267,6 +267,15 @@ export function createProvider(deps: ProviderDeps): Provider {
         charset: 'base-20',
         mask: '****-****',
         userCodeInputSource: async (ctx, form, out, err) => {
+          // A form posted without its session (no cookie, or an expired one) fails oidc-provider's
+          // xsrf check on a session it never saved; showing the form again would touch that session
+          // and make oidc-provider persist a session it cannot (a 500). Start again instead (400).
+          const session = ctx.oidc.session as { exp?: unknown; touched?: boolean } | undefined
+          if (err && session && typeof session.exp !== 'number') {
+            session.touched = false
+            sessionLostPage(ctx)
+            return
+          }
           const refused = err ? USER_CODE_REFUSALS[err.name] : undefined
           if (refused) {
             ctx.status = 400
