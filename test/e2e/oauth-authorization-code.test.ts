@@ -307,6 +307,55 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     )
   })
 
+  test('[SRS-OAUTH-536] a code, then a refresh token, redeemed by several requests at once gives tokens to one of them at most, and the replay revokes the grant', async () => {
+    const form = (fields: Record<string, string>) =>
+      fetch(`${s.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: appId, ...fields }).toString(),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, string> }))
+    const atOnce = <T>(n: number, f: () => Promise<T>) => Promise.all(Array.from({ length: n }, f))
+
+    // Eight redemptions of one code at once: one gets tokens at most, the rest are replays.
+    const raced = await signIn(patient)
+    const code = raced.callback.searchParams.get('code') ?? ''
+    const redeemed = await atOnce(8, () =>
+      form({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: raced.verifier,
+      }),
+    )
+    const won = redeemed.filter((r) => r.status === 200)
+    assert.ok(won.length <= 1, `${won.length} of 8 got tokens for one code`)
+    for (const r of redeemed.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant')
+    // The replays revoked the grant: a refresh token one of them got no longer works.
+    for (const r of won)
+      assert.equal(
+        (await form({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token ?? '' })).status,
+        400,
+      )
+
+    // Eight refreshes with one refresh token at once: one rotation at most.
+    const { callback, verifier, state } = await signIn(patient)
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
+    const refreshed = await atOnce(8, () =>
+      form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' }),
+    )
+    const rotated = refreshed.filter((r) => r.status === 200)
+    assert.ok(rotated.length <= 1, `${rotated.length} of 8 got tokens for one refresh token`)
+    for (const r of refreshed.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant')
+    for (const r of rotated)
+      assert.equal(
+        (await form({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token ?? '' })).status,
+        400,
+      )
+  })
+
   test('[SRS-OAUTH-002] an unregistered or near-miss redirect URI is refused without any redirect', async () => {
     for (const bad of [
       'http://127.0.0.1:49152/callback/',

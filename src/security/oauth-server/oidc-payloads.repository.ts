@@ -72,9 +72,19 @@ export async function liveBearerRows(q: Queryable, hash: string): Promise<Payloa
   return rows.map(toPayloadRow)
 }
 
-export async function markConsumed(q: Queryable, model: string, id: string): Promise<void> {
-  await q.query(
+/** Marks the row consumed, once: true for the one call that consumed it, false when it was consumed already or is gone. */
+export async function markConsumed(q: Queryable, model: string, id: string): Promise<boolean> {
+  const { rowCount } = await q.query(
     'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+    [model, id],
+  )
+  return rowCount === 1
+}
+
+/** Every row of the grant this row belongs to (nothing when it has none or is gone). */
+export async function deleteGrantPayloadsOf(q: Queryable, model: string, id: string): Promise<void> {
+  await q.query(
+    'DELETE FROM oidc_payloads WHERE grant_id = (SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2)',
     [model, id],
   )
 }

@@ -16,9 +16,17 @@
 // to the database without their tag, so no presentable value is ever stored.
 
 import { timingSafeEqual } from 'node:crypto'
-import type { Adapter, AdapterPayload } from 'oidc-provider'
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
 import * as repo from './oidc-payloads.repository.ts'
+
+/** What oidc-provider calls each consumable model in its refusal of a replay. */
+const CONSUMED_NAMES: Readonly<Record<string, string>> = {
+  AuthorizationCode: 'authorization code',
+  RefreshToken: 'refresh token',
+  DeviceCode: 'device code',
+  BackchannelAuthenticationRequest: 'backchannel authentication request',
+}
 
 const GRANTABLE = new Set([
   'AccessToken',
@@ -142,7 +150,15 @@ export function createPostgresAdapterFactory(deps: {
     }
 
     async consume(id: string): Promise<void> {
-      await repo.markConsumed(db, this.model, key(id))
+      // oidc-provider reads the row, checks that it is not consumed, then consumes it: two requests
+      // redeeming one code or refresh token at once both passed the check and both got tokens
+      // (ADR-0013). The update consumes it once; the request that finds it consumed already is a
+      // replay, refused as oidc-provider refuses one that comes later, and the grant is revoked.
+      if (await repo.markConsumed(db, this.model, key(id))) return
+      if (this.model === 'PushedAuthorizationRequest')
+        throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used')
+      await repo.deleteGrantPayloadsOf(db, this.model, key(id))
+      throw new errors.InvalidGrant(`${CONSUMED_NAMES[this.model] ?? 'grant'} already consumed`)
     }
 
     async destroy(id: string): Promise<void> {
