@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import {
   CookieJar,
@@ -109,6 +110,12 @@ describe('device authorization grant', () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
     assert.match(auth.user_code, /^[A-Z]{4}-[A-Z]{4}$/)
     assert.equal(auth.verification_uri, `${s.issuer}/oauth/device`)
+    // The device's address and user agent are not kept with its code (ADR-0040).
+    const { rows: stored } = await s.db.query<{ info: unknown }>(
+      "SELECT payload->'deviceInfo' AS info FROM oidc_payloads WHERE model = 'DeviceCode' AND id = $1",
+      [oidcStorageId(createKeyring(TEST_KEYRING), auth.device_code)],
+    )
+    assert.deepEqual(stored, [{ info: {} }], 'the device code keeps no device information')
     // Before approval, polling says to wait.
     await assert.rejects(
       client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),

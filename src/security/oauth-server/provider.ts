@@ -285,6 +285,10 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
         userCodeConfirmSource,
         successSource,
+        // oidc-provider stores the requesting device's address and user agent with its code, from
+        // Koa's ctx.ip (X-Forwarded-For's leftmost value behind a proxy). Vigil never shows or reads
+        // them: store nothing (ADR-0040).
+        deviceInfo: () => ({}),
       },
       // RFC 7662 / RFC 7009: only authenticated (confidential) clients may introspect or revoke.
       introspection: {
