@@ -20,12 +20,12 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
 import * as repo from './oidc-payloads.repository.ts'
 
-/** What oidc-provider calls each consumable model in its refusal of a replay. */
-const CONSUMED_NAMES: Readonly<Record<string, string>> = {
-  AuthorizationCode: 'authorization code',
-  RefreshToken: 'refresh token',
-  DeviceCode: 'device code',
-  BackchannelAuthenticationRequest: 'backchannel authentication request',
+/** oidc-provider's own refusal of a later replay of each consumable model. */
+const REPLAY_REFUSALS: Readonly<Record<string, string>> = {
+  AuthorizationCode: 'authorization code already consumed',
+  RefreshToken: 'refresh token already used',
+  DeviceCode: 'device code already consumed',
+  BackchannelAuthenticationRequest: 'backchannel authentication request already consumed',
 }
 
 const GRANTABLE = new Set([
@@ -158,7 +158,7 @@ export function createPostgresAdapterFactory(deps: {
       if (this.model === 'PushedAuthorizationRequest')
         throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used')
       await repo.deleteGrantPayloadsOf(db, this.model, key(id))
-      throw new errors.InvalidGrant(`${CONSUMED_NAMES[this.model] ?? 'grant'} already consumed`)
+      throw new errors.InvalidGrant(REPLAY_REFUSALS[this.model] ?? 'grant already consumed')
     }
 
     async destroy(id: string): Promise<void> {
