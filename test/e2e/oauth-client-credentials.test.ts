@@ -10,6 +10,8 @@ import * as client from 'openid-client'
 import { openIsolatedDatabase } from '../support/app.ts'
 import { nativeAppMetadata } from '../support/identity.ts'
 import {
+  authorizationParams,
+  authorizationUrl,
   oauthError,
   registerSecretClient,
   startOAuthTestServer,
@@ -290,17 +292,7 @@ describe('OAuth requests in the audit trail: refused by us, or failed on our sid
         },
       ])
 
-      const authorize = new URL(`${s.issuer}/oauth/authorize`)
-      for (const [k, v] of Object.entries({
-        client_id: appId,
-        response_type: 'code',
-        redirect_uri: 'http://127.0.0.1/callback',
-        scope: 'openid',
-        state: 'a-state-value',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-        code_challenge_method: 'S256',
-      }))
-        authorize.searchParams.set(k, v)
+      const authorize = authorizationUrl(s.issuer, appId)
       const page = await fetch(authorize, { headers: { accept: 'text/html' }, redirect: 'manual' })
       assert.equal(page.status, 500)
       assert.match(String(page.headers.get('content-type')), /^text\/html/)
@@ -366,13 +358,12 @@ describe('OAuth requests in the audit trail: refused by us, or failed on our sid
       [
         'a pushed authorization request without a response_type',
         () =>
-          post('/oauth/par', {
-            client_id: appId,
-            redirect_uri: 'http://127.0.0.1/callback',
-            scope: 'openid',
-            code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-            code_challenge_method: 'S256',
-          }),
+          post(
+            '/oauth/par',
+            Object.fromEntries(
+              Object.entries(authorizationParams(appId)).filter(([k]) => k !== 'response_type'),
+            ),
+          ),
         entry('oauth.pushed_authorization_request', 400, 'invalid_request', appId),
       ],
       [

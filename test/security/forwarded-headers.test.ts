@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { nativeAppMetadata } from '../support/identity.ts'
-import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { authorizationUrl, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 
 interface Answer {
   readonly status: number
@@ -61,17 +61,7 @@ describe('forwarded headers cannot move the authorization server', () => {
   test("[SRS-OAUTH-534] behind a trusted proxy, no Host or forwarded header changes the scheme or host of the authorization server's metadata, forms or redirects", async () => {
     const own = (url: string, what: string) =>
       assert.equal(new URL(url, s.issuer).origin, s.issuer, `${what}: ${url}`)
-    const authorize = new URL(`${s.issuer}/oauth/authorize`)
-    for (const [k, v] of Object.entries({
-      client_id: appId,
-      response_type: 'code',
-      redirect_uri: 'http://127.0.0.1/callback',
-      scope: 'openid',
-      state: 'a-state-value',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }))
-      authorize.searchParams.set(k, v)
+    const authorize = authorizationUrl(s.issuer, appId)
 
     for (const headers of [{}, ...forgeries]) {
       const label = JSON.stringify(headers)

@@ -471,10 +471,7 @@ describe('the OpenAPI fuzzer', () => {
             `${(result.errorInstance as Error | undefined)?.message ?? 'failed'} [seed ${seed}, path ${result.counterexamplePath ?? ''}]`,
           )
       }
-      const lines = t.logs.lines
-      const marked = lines.filter((l) => l.includes(marker))
-      const errors = lines.filter((l) => /"level":(50|60)/.test(l))
-      const long = lines.filter((l) => l.length > 64 * 1024)
+      const long = t.logs.lines.filter((l) => l.length > 64 * 1024)
       console.log(
         `fuzz: ${cases} requests over ${ops.length} operations in ${Math.round((Date.now() - started) / 1000)} s (${[...statuses].map(([k, n]) => `${k}: ${n}`).join(', ')}); ${failures.length} failing operations`,
       )
@@ -484,16 +481,7 @@ describe('the OpenAPI fuzzer', () => {
         [],
         `seed ${SEED}: ${failures.length} operations failed:\n${failures.join('\n')}`,
       )
-      assert.deepEqual(
-        marked.map((l) => l.slice(0, 300)),
-        [],
-        'a hostile value reached the log',
-      )
-      assert.deepEqual(
-        errors.map((l) => l.slice(0, 300)),
-        [],
-        'error-level log lines',
-      )
+      t.logs.assertNothingHostile(marker)
       assert.deepEqual(
         long.map((l) => l.slice(0, 300)),
         [],

@@ -12,7 +12,12 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { nativeAppMetadata } from '../support/identity.ts'
-import { registerSecretClient, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import {
+  authorizationParams,
+  registerSecretClient,
+  startOAuthTestServer,
+  type OAuthTestServer,
+} from '../support/oauth.ts'
 
 const MARKER = `OAFUZZ${randomUUID().slice(0, 8)}X`
 const SCRIPT = `${MARKER}<script>alert(1)</script>`
@@ -63,28 +68,22 @@ describe('hostile input on the OAuth endpoints', () => {
   })
   after(() => s?.close())
 
-  const authorization = {
-    client_id: '',
-    response_type: 'code',
-    redirect_uri: 'http://127.0.0.1/callback',
-    scope: 'openid',
-    state: 'a-state-value',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-    aud: '',
+  const authorization = (): Record<string, string> => ({
+    ...authorizationParams(app),
+    aud: `${s.issuer}/fhir/R4`,
     launch: 'x',
     prompt: 'login',
     max_age: '60',
     resource: '',
-  }
+  })
   const endpoints = (): Endpoint[] => [
     {
       name: 'authorize',
       method: 'GET',
       path: '/oauth/authorize',
-      params: { ...authorization, client_id: app, aud: `${s.issuer}/fhir/R4` },
+      params: authorization(),
     },
-    { name: 'PAR', method: 'POST', path: '/oauth/par', params: { ...authorization, client_id: app } },
+    { name: 'PAR', method: 'POST', path: '/oauth/par', params: { ...authorization(), aud: '' } },
     {
       name: 'client credentials',
       method: 'POST',
@@ -290,24 +289,12 @@ describe('hostile input on the OAuth endpoints', () => {
         for (const [hostile, header] of hostileBasics)
           await request(`${e.name} with ${hostile}`, form(e.params), { authorization: header })
       }
-      const lines = s.logs.lines
-      const marked = lines.filter((l) => l.includes(MARKER))
-      const errors = lines.filter((l) => /"level":(50|60)/.test(l))
       console.log(
         `oauth-hostile: ${requests} requests over ${endpoints().length} endpoints; ${failures.length} failures`,
       )
       assert.ok(requests > 500, 'every endpoint and parameter was tried')
       assert.deepEqual(failures, [], `${failures.length} failures:\n${failures.slice(0, 40).join('\n')}`)
-      assert.deepEqual(
-        marked.map((l) => l.slice(0, 300)),
-        [],
-        'a hostile value reached the log',
-      )
-      assert.deepEqual(
-        errors.map((l) => l.slice(0, 300)),
-        [],
-        'error-level log lines',
-      )
+      s.logs.assertNothingHostile(MARKER)
     },
   )
 })

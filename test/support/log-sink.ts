@@ -1,4 +1,5 @@
 // A writable stream that keeps the JSON log lines a test's logger writes.
+import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 
 export class LogSink extends Writable {
@@ -12,5 +13,11 @@ export class LogSink extends Writable {
   }
   entries(): Record<string, unknown>[] {
     return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  }
+  /** What a hostile-input run must leave in the log: no line carrying `marker`, no error-level line. */
+  assertNothingHostile(marker: string): void {
+    const cut = (lines: string[]) => lines.map((l) => l.slice(0, 300))
+    assert.deepEqual(cut(this.lines.filter((l) => l.includes(marker))), [], 'a hostile value reached the log')
+    assert.deepEqual(cut(this.lines.filter((l) => /"level":(50|60)/.test(l))), [], 'error-level log lines')
   }
 }

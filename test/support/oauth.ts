@@ -90,3 +90,27 @@ export async function pkceAuthorizationRequest(
   })
   return { url, verifier, state }
 }
+
+/**
+ * A plain authorization request URL for a registered native app (nativeAppMetadata): code with
+ * PKCE S256 (a fixed challenge), `openid`, its loopback redirect URI; `extra` overrides or adds.
+ */
+export function authorizationUrl(issuer: string, clientId: string, extra: Record<string, string> = {}): URL {
+  const url = new URL(`${issuer}/oauth/authorize`)
+  for (const [k, v] of Object.entries({ ...authorizationParams(clientId), ...extra }))
+    url.searchParams.set(k, v)
+  return url
+}
+
+/** The parameters of authorizationUrl, for a request sent another way (PAR, a form). */
+export function authorizationParams(clientId: string): Record<string, string> {
+  return {
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: 'http://127.0.0.1/callback',
+    scope: 'openid',
+    state: 'a-state-value',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }
+}
