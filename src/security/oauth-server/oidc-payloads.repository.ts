@@ -81,10 +81,15 @@ export async function markConsumed(q: Queryable, model: string, id: string): Pro
   return rowCount === 1
 }
 
-/** Every row of the grant this row belongs to (nothing when it has none or is gone). */
+/**
+ * The grant this row belongs to, and every row of it (nothing when it has none or is gone): a code
+ * or token saved afterwards under the same grant then finds no grant, and is refused.
+ */
 export async function deleteGrantPayloadsOf(q: Queryable, model: string, id: string): Promise<void> {
   await q.query(
-    'DELETE FROM oidc_payloads WHERE grant_id = (SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2)',
+    `WITH of AS (SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2)
+     DELETE FROM oidc_payloads
+      WHERE grant_id = (SELECT grant_id FROM of) OR (model = 'Grant' AND id = (SELECT grant_id FROM of))`,
     [model, id],
   )
 }

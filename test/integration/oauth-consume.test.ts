@@ -1,0 +1,82 @@
+// The storage adapter's consume (ADR-0013): a code or refresh token is consumed once, atomically.
+// oidc-provider checks `consumed` on the row it read and then consumes it, so of two requests that
+// read the row at once, the adapter is what tells the second it is a replay: it is refused, and the
+// whole grant goes, the grant itself included, so tokens the first saves afterwards find no grant.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import type { AdapterPayload } from 'oidc-provider'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import type { Database } from '../../src/platform/db/index.ts'
+import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
+import { openTestDatabase } from '../support/app.ts'
+import { TEST_KEYRING, testConfig } from '../support/config.ts'
+
+describe('consuming a code or refresh token', () => {
+  let db: Database
+  let Adapter: ReturnType<typeof createPostgresAdapterFactory>
+  before(async () => {
+    db = await openTestDatabase(testConfig())
+    Adapter = createPostgresAdapterFactory({
+      db,
+      clients: { find: async () => undefined },
+      keyring: createKeyring(TEST_KEYRING),
+    })
+  })
+  after(() => db.close())
+
+  const id = (label: string) => `${label}-${randomUUID()}`
+  const put = (model: string, rowId: string, payload: AdapterPayload) =>
+    new Adapter(model).upsert(rowId, payload, 3600)
+  const exists = async (model: string, rowId: string) => (await new Adapter(model).find(rowId)) !== undefined
+  const errorOf = (r: PromiseSettledResult<void>) =>
+    r.status === 'rejected' ? (r.reason as { error?: string }).error : 'consumed'
+
+  for (const [model, refusal] of [
+    ['RefreshToken', 'invalid_grant'],
+    ['AuthorizationCode', 'invalid_grant'],
+    ['DeviceCode', 'invalid_grant'],
+  ] as const) {
+    test(`[SRS-OAUTH-536] a ${model} consumed twice at once: one consumes it, the other is refused ${refusal} and its grant is revoked, the grant itself included`, async () => {
+      const grant = id('grant')
+      const source = id('src')
+      const access = id('at')
+      const otherGrant = id('grant')
+      const otherToken = id('at')
+      await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+      await put(model, source, { grantId: grant, accountId: 'acct', clientId: 'app' } as AdapterPayload)
+      await put('AccessToken', access, { grantId: grant, accountId: 'acct' } as AdapterPayload)
+      await put('Grant', otherGrant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+      await put('AccessToken', otherToken, { grantId: otherGrant, accountId: 'acct' } as AdapterPayload)
+
+      const results = await Promise.allSettled([
+        new Adapter(model).consume(source),
+        new Adapter(model).consume(source),
+      ])
+      assert.deepEqual(results.map(errorOf).sort(), ['consumed', refusal])
+      assert.equal(await exists('Grant', grant), false, 'the grant is revoked')
+      assert.equal(await exists('AccessToken', access), false, "the grant's tokens are revoked")
+      assert.equal(await exists(model, source), false)
+      assert.equal(await exists('Grant', otherGrant), true, 'another grant is untouched')
+      assert.equal(await exists('AccessToken', otherToken), true)
+      // Consumed again later (a replay after the race): still refused.
+      await assert.rejects(
+        new Adapter(model).consume(source),
+        (err: { error?: string }) => err.error === refusal,
+      )
+    })
+  }
+
+  test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {
+    const par = id('par')
+    const grant = id('grant')
+    await put('PushedAuthorizationRequest', par, { clientId: 'app' } as AdapterPayload)
+    await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+    const results = await Promise.allSettled([
+      new Adapter('PushedAuthorizationRequest').consume(par),
+      new Adapter('PushedAuthorizationRequest').consume(par),
+    ])
+    assert.deepEqual(results.map(errorOf).sort(), ['consumed', 'invalid_request_uri'])
+    assert.equal(await exists('Grant', grant), true)
+  })
+})
