@@ -13,8 +13,9 @@ const PUBLIC_REASON =
 
 export function oauthProtocolRoutes(deps: { provider: Provider; publicUrl: string }): FastifyPluginAsync {
   const callback = deps.provider.callback()
-  const publicHost = new URL(deps.publicUrl).host
-  const publicProtocol = new URL(deps.publicUrl).protocol.slice(0, -1) // 'https' or 'http'
+  const publicUrl = new URL(deps.publicUrl)
+  const publicHost = publicUrl.host
+  const publicProtocol = publicUrl.protocol.slice(0, -1) // 'https' or 'http'
 
   const handOff = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack()

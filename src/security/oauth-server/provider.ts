@@ -108,21 +108,13 @@ const ENDPOINT_OF_ROUTE: Readonly<Record<string, OAuthEndpoint>> = {
   end_session_success: 'end_session',
 }
 
-/** oidc-provider's refusal event of each endpoint's routes (the token endpoint's is `grant.error`). */
-const REFUSAL_EVENTS = [
-  ['authorization.error', 'authorization'],
-  ['grant.error', 'token'],
-  ['pushed_authorization_request.error', 'pushed_authorization_request'],
-  ['device_authorization.error', 'device_authorization'],
-  ['code_verification.error', 'code_verification'],
-  ['device_resume.error', 'code_verification'],
-  ['introspection.error', 'introspection'],
-  ['revocation.error', 'revocation'],
-  ['userinfo.error', 'userinfo'],
-  ['end_session.error', 'end_session'],
-  ['end_session_confirm.error', 'end_session'],
-  ['end_session_success.error', 'end_session'],
-] as const satisfies ReadonlyArray<readonly [string, OAuthEndpoint]>
+/**
+ * oidc-provider's refusal event of each route above: `<route>.error`, but `grant.error` at the token
+ * endpoint; a resumed authorization reports `authorization.error`, so `resume` has none of its own.
+ */
+const REFUSAL_EVENTS = Object.entries(ENDPOINT_OF_ROUTE)
+  .filter(([route]) => route !== 'resume')
+  .map(([route, endpoint]) => [route === 'token' ? 'grant.error' : `${route}.error`, endpoint] as const)
 
 /**
  * A device's user code the person typed and the provider refused by showing its form again (200
