@@ -15,6 +15,7 @@ import {
   followUntilOutside,
   postForm,
   TEST_PASSWORD,
+  xsrfOf,
 } from '../support/identity.ts'
 import { until } from '../integration/server-process.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
@@ -63,7 +64,7 @@ describe('device authorization grant', () => {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     assert.match(input.page ?? '', /autocomplete="one-time-code"/)
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    const xsrf = xsrfOf(input.page ?? '')
     const confirmPage = await followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,
@@ -71,7 +72,7 @@ describe('device authorization grant', () => {
       postForm({ xsrf, user_code: userCode }),
     )
     assert.match(confirmPage.page ?? '', /Is this your device\?/)
-    const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirmPage.page ?? '')?.[1] ?? ''
+    const xsrf2 = xsrfOf(confirmPage.page ?? '')
     const after = await followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,
@@ -159,7 +160,7 @@ describe('device authorization grant', () => {
   test('[SRS-OAUTH-006] a wrong user code is refused on the page', async () => {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    const xsrf = xsrfOf(input.page ?? '')
     const res = await followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,
@@ -176,7 +177,7 @@ describe('device authorization grant', () => {
     ] as const) {
       const jar = new CookieJar()
       const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-      const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+      const xsrf = xsrfOf(input.page ?? '')
       const res = await fetch(`${s.issuer}/oauth/device`, {
         ...postForm({ xsrf, user_code: typed }),
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
@@ -214,7 +215,7 @@ describe('device authorization grant', () => {
   test('[SRS-OAUTH-535] a code form posted without its session (no cookie) is answered 400 with a way to start again, not a server error', async () => {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    const xsrf = xsrfOf(input.page ?? '')
     // The same form, posted by a browser that did not keep the cookie (blocked, or the session gone).
     const res = await fetch(`${s.issuer}/oauth/device`, {
       ...postForm({ xsrf, user_code: 'BCDF-GHJK' }),

@@ -22,6 +22,7 @@ import {
   csrfOf,
   followUntilOutside,
   nativeAppMetadata,
+  xsrfOf,
 } from '../support/identity.ts'
 import { registerSecretClient, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
@@ -240,7 +241,7 @@ describe('anomaly detection and security events', () => {
       const jar = new CookieJar()
       const form = await fetch(`${s.issuer}/oauth/device`, { headers: from() })
       jar.store(form)
-      const xsrf = /name="xsrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? ''
+      const xsrf = xsrfOf(await form.text())
       const res = await fetch(`${s.issuer}/oauth/device`, {
         method: 'POST',
         headers: { ...from(), cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },

@@ -3,32 +3,15 @@
 // read the row at once, the adapter is what tells the second it is a replay: it is refused, and the
 // whole grant goes, the grant itself included, so tokens the first saves afterwards find no grant.
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
-import { createKeyring } from '../../src/platform/crypto/keyring.ts'
-import type { Database } from '../../src/platform/db/index.ts'
-import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
-import { openTestDatabase } from '../support/app.ts'
-import { TEST_KEYRING, testConfig } from '../support/config.ts'
+import { oidcStorage } from '../support/oidc-storage.ts'
 
 describe('consuming a code or refresh token', () => {
-  let db: Database
-  let Adapter: ReturnType<typeof createPostgresAdapterFactory>
-  before(async () => {
-    db = await openTestDatabase(testConfig())
-    Adapter = createPostgresAdapterFactory({
-      db,
-      clients: { find: async () => undefined },
-      keyring: createKeyring(TEST_KEYRING),
-    })
-  })
-  after(() => db.close())
-
-  const id = (label: string) => `${label}-${randomUUID()}`
-  const put = (model: string, rowId: string, payload: AdapterPayload) =>
-    new Adapter(model).upsert(rowId, payload, 3600)
-  const exists = async (model: string, rowId: string) => (await new Adapter(model).find(rowId)) !== undefined
+  const storage = oidcStorage()
+  const { id, put, exists, adapter } = storage
+  before(() => storage.open())
+  after(() => storage.close())
   const errorOf = (r: PromiseSettledResult<void>) =>
     r.status === 'rejected' ? (r.reason as { error?: string }).error : 'consumed'
 
@@ -50,8 +33,8 @@ describe('consuming a code or refresh token', () => {
       await put('AccessToken', otherToken, { grantId: otherGrant, accountId: 'acct' } as AdapterPayload)
 
       const results = await Promise.allSettled([
-        new Adapter(model).consume(source),
-        new Adapter(model).consume(source),
+        adapter(model).consume(source),
+        adapter(model).consume(source),
       ])
       assert.deepEqual(results.map(errorOf).sort(), ['consumed', refusal])
       assert.equal(await exists('Grant', grant), false, 'the grant is revoked')
@@ -60,10 +43,7 @@ describe('consuming a code or refresh token', () => {
       assert.equal(await exists('Grant', otherGrant), true, 'another grant is untouched')
       assert.equal(await exists('AccessToken', otherToken), true)
       // Consumed again later (a replay after the race): still refused.
-      await assert.rejects(
-        new Adapter(model).consume(source),
-        (err: { error?: string }) => err.error === refusal,
-      )
+      await assert.rejects(adapter(model).consume(source), (err: { error?: string }) => err.error === refusal)
     })
   }
 
@@ -73,8 +53,8 @@ describe('consuming a code or refresh token', () => {
     await put('PushedAuthorizationRequest', par, { clientId: 'app' } as AdapterPayload)
     await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
     const results = await Promise.allSettled([
-      new Adapter('PushedAuthorizationRequest').consume(par),
-      new Adapter('PushedAuthorizationRequest').consume(par),
+      adapter('PushedAuthorizationRequest').consume(par),
+      adapter('PushedAuthorizationRequest').consume(par),
     ])
     assert.deepEqual(results.map(errorOf).sort(), ['consumed', 'invalid_request_uri'])
     assert.equal(await exists('Grant', grant), true)

@@ -4,31 +4,14 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import type { AdapterPayload } from 'oidc-provider'
-import type { Database } from '../../src/platform/db/index.ts'
-import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { revokeAllForAccount } from '../../src/security/oauth-server/revoke-account.ts'
-import { openTestDatabase } from '../support/app.ts'
-import { TEST_KEYRING, testConfig } from '../support/config.ts'
-import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { oidcStorage } from '../support/oidc-storage.ts'
 
 describe('revoking everything the authorization server holds for an account', () => {
-  let db: Database
-  let Adapter: ReturnType<typeof createPostgresAdapterFactory>
-  before(async () => {
-    db = await openTestDatabase(testConfig())
-    Adapter = createPostgresAdapterFactory({
-      db,
-      clients: { find: async () => undefined },
-      keyring: createKeyring(TEST_KEYRING),
-    })
-  })
-  after(() => db.close())
-
-  const id = (label: string) => `${label}-${randomUUID()}`
-  const put = (model: string, rowId: string, payload: AdapterPayload) =>
-    new Adapter(model).upsert(rowId, payload, 3600)
-  const exists = async (model: string, rowId: string) => (await new Adapter(model).find(rowId)) !== undefined
+  const storage = oidcStorage()
+  const { id, put, exists } = storage
+  before(() => storage.open())
+  after(() => storage.close())
 
   /** One account's state: two sessions, a grant with its tokens, a device code, interactions in flight, a pending login. */
   async function seed(accountId: string) {
@@ -63,7 +46,7 @@ describe('revoking everything the authorization server holds for an account', ()
       uid: rows.interactionResult,
       result: { login: { accountId } },
     })
-    await db.query(
+    await storage.db.query(
       "INSERT INTO pending_logins (interaction_uid, account_id, next_step, expires_at) VALUES ($1, $2, 'verify-totp', now() + interval '10 minutes')",
       [rows.pendingLogin, accountId],
     )
@@ -78,7 +61,7 @@ describe('revoking everything the authorization server holds for an account', ()
     const machineToken = id('cc')
     await put('ClientCredentials', machineToken, { clientId: 'device-1' })
 
-    const removed = await revokeAllForAccount(db, alice)
+    const removed = await revokeAllForAccount(storage.db, alice)
     assert.equal(removed, 10)
     for (const [model, rowId] of [
       ['Session', a.session],
@@ -94,7 +77,7 @@ describe('revoking everything the authorization server holds for an account', ()
     ] as const) {
       assert.equal(await exists(model, rowId), false, `${model} ${rowId} is gone`)
     }
-    const pending = await db.query('SELECT 1 FROM pending_logins WHERE account_id = $1', [alice])
+    const pending = await storage.db.query('SELECT 1 FROM pending_logins WHERE account_id = $1', [alice])
     assert.equal(pending.rows.length, 0)
 
     assert.equal(await exists('Session', b.session), true)
@@ -102,20 +85,23 @@ describe('revoking everything the authorization server holds for an account', ()
     assert.equal(await exists('RefreshToken', b.refresh), true)
     assert.equal(await exists('AccessToken', b.grantOnly), true)
     assert.equal(await exists('Interaction', b.interactionResult), true)
-    assert.equal((await db.query('SELECT 1 FROM pending_logins WHERE account_id = $1', [bob])).rows.length, 1)
+    assert.equal(
+      (await storage.db.query('SELECT 1 FROM pending_logins WHERE account_id = $1', [bob])).rows.length,
+      1,
+    )
     assert.equal(await exists('ClientCredentials', machineToken), true)
   })
 
   test('[SRS-AUTH-007] revokeAllForAccount keeps the one session it is told to keep, and still ends its grants', async () => {
     const carol = randomUUID()
     const c = await seed(carol)
-    await revokeAllForAccount(db, carol, { keepSessionUid: c.sessionUid })
+    await revokeAllForAccount(storage.db, carol, { keepSessionUid: c.sessionUid })
     assert.equal(await exists('Session', c.session), true, 'the kept session')
     assert.equal(await exists('Session', c.otherSession), false)
     assert.equal(await exists('Grant', c.grant), false)
     assert.equal(await exists('RefreshToken', c.refresh), false)
     assert.equal(
-      await revokeAllForAccount(db, carol, { keepSessionUid: c.sessionUid }),
+      await revokeAllForAccount(storage.db, carol, { keepSessionUid: c.sessionUid }),
       0,
       'nothing left but the kept session',
     )

@@ -18,6 +18,7 @@ import {
   postForm,
   signInThroughForms,
   TEST_PASSWORD,
+  xsrfOf,
 } from '../support/identity.ts'
 import {
   oauthError,
@@ -92,14 +93,14 @@ describe('tokens are stored only as keyed hashes', () => {
   async function approveDevice(userCode: string): Promise<void> {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.page ?? '')?.[1] ?? ''
+    const xsrf = xsrfOf(input.page ?? '')
     const confirmPage = await followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,
       jar,
       postForm({ xsrf, user_code: userCode }),
     )
-    const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirmPage.page ?? '')?.[1] ?? ''
+    const xsrf2 = xsrfOf(confirmPage.page ?? '')
     const signInPage = await followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,

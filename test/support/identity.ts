@@ -74,6 +74,13 @@ export function csrfOf(page: string): string {
   return m[1]
 }
 
+/** The xsrf token oidc-provider puts in its device code forms (the code, the confirmation). */
+export function xsrfOf(page: string): string {
+  const m = /name="xsrf" value="([^"]+)"/.exec(page)
+  if (!m?.[1]) throw new Error('no xsrf token on the page')
+  return m[1]
+}
+
 /** Follows redirects by hand (keeping cookies) until one leaves the issuer; returns that URL. */
 export async function followUntilOutside(
   issuer: string,
