@@ -307,7 +307,7 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     )
   })
 
-  test('[SRS-OAUTH-536] a code, then a refresh token, redeemed by several requests at once gives tokens to one of them at most, and the replay revokes the grant', async () => {
+  test('[SRS-OAUTH-536] [SRS-OAUTH-537] a code, then a refresh token, redeemed by several requests at once gives tokens to one of them at most, and the replay revokes the grant, so no token any of them got works', async () => {
     const form = (fields: Record<string, string>) =>
       fetch(`${s.issuer}/oauth/token`, {
         method: 'POST',
@@ -330,12 +330,15 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     const won = redeemed.filter((r) => r.status === 200)
     assert.ok(won.length <= 1, `${won.length} of 8 got tokens for one code`)
     for (const r of redeemed.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant')
-    // The replays revoked the grant: a refresh token one of them got no longer works.
-    for (const r of won)
+    // The replays revoked the grant: neither token one of them got works, the access token included
+    // (saved after the revocation, it would outlive its grant).
+    for (const r of won) {
+      assert.equal((await me(r.body.access_token ?? '')).status, 401)
       assert.equal(
         (await form({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token ?? '' })).status,
         400,
       )
+    }
 
     // Eight refreshes with one refresh token at once: one rotation at most.
     const { callback, verifier, state } = await signIn(patient)
@@ -349,11 +352,18 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     const rotated = refreshed.filter((r) => r.status === 200)
     assert.ok(rotated.length <= 1, `${rotated.length} of 8 got tokens for one refresh token`)
     for (const r of refreshed.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant')
-    for (const r of rotated)
+    for (const r of rotated) {
+      assert.equal((await me(r.body.access_token ?? '')).status, 401)
       assert.equal(
         (await form({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token ?? '' })).status,
         400,
       )
+    }
+    assert.equal(
+      (await me(tokens.access_token)).status,
+      401,
+      'the access token before the race is revoked too',
+    )
   })
 
   test('[SRS-OAUTH-002] an unregistered or near-miss redirect URI is refused without any redirect', async () => {

@@ -47,6 +47,64 @@ describe('consuming a code or refresh token', () => {
     })
   }
 
+  test('[SRS-OAUTH-537] a code or token saved under a grant that is gone or expired is refused invalid_grant and not stored', async () => {
+    // The race's winner saves its new tokens after the loser revoked the grant.
+    const grant = id('grant')
+    const refresh = id('rt')
+    await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+    await put('RefreshToken', refresh, {
+      grantId: grant,
+      accountId: 'acct',
+      clientId: 'app',
+    } as AdapterPayload)
+    const raced = await Promise.allSettled([
+      adapter('RefreshToken').consume(refresh),
+      adapter('RefreshToken').consume(refresh),
+    ])
+    assert.deepEqual(raced.map(errorOf).sort(), ['consumed', 'invalid_grant'])
+    for (const model of ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode']) {
+      const token = id(model)
+      await assert.rejects(
+        put(model, token, { grantId: grant, accountId: 'acct', clientId: 'app' } as AdapterPayload),
+        (err: { error?: string }) => err.error === 'invalid_grant',
+        model,
+      )
+      assert.equal(await exists(model, token), false, `no ${model} outlives its grant`)
+    }
+
+    // A grant that expired is gone as well; one that lives takes the same token.
+    const expired = id('grant')
+    await adapter('Grant').upsert(expired, { accountId: 'acct', clientId: 'app' } as AdapterPayload, -1)
+    const late = id('at')
+    await assert.rejects(put('AccessToken', late, { grantId: expired, accountId: 'acct' } as AdapterPayload))
+    const live = id('grant')
+    await put('Grant', live, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+    await put('AccessToken', late, { grantId: live, accountId: 'acct' } as AdapterPayload)
+    assert.equal(await exists('AccessToken', late), true)
+  })
+
+  test('[SRS-OAUTH-537] a grant destroyed while its tokens are being saved leaves none of them', async () => {
+    // On PostgreSQL the two run at once on two connections, in every order the scheduler picks.
+    for (let round = 0; round < 40; round++) {
+      const grant = id('grant')
+      await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+      const tokens = [id('at'), id('at'), id('rt')]
+      await Promise.allSettled([
+        put('AccessToken', tokens[0] ?? '', { grantId: grant, accountId: 'acct' } as AdapterPayload),
+        adapter('Grant').destroy(grant),
+        put('AccessToken', tokens[1] ?? '', { grantId: grant, accountId: 'acct' } as AdapterPayload),
+        put('RefreshToken', tokens[2] ?? '', { grantId: grant, accountId: 'acct' } as AdapterPayload),
+      ])
+      assert.equal(await exists('Grant', grant), false)
+      for (const [i, token] of tokens.entries())
+        assert.equal(
+          await exists(i === 2 ? 'RefreshToken' : 'AccessToken', token),
+          false,
+          `round ${round}: ${token} survived its grant`,
+        )
+    }
+  })
+
   test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {
     const par = id('par')
     const grant = id('grant')

@@ -26,25 +26,58 @@ const toPayloadRow = (r: Row): PayloadRow => ({
   consumedAt: r.consumed_at === null ? null : new Date(r.consumed_at),
 })
 
-export async function upsertPayload(
-  q: Queryable,
-  row: {
-    model: string
-    id: string
-    payload: AdapterPayload
-    grantId: string | null
-    userCode: string | null
-    uid: string | null
-    expiresAt: Date | null
-  },
-): Promise<void> {
+/** A row as written (its hashes computed by the adapter). */
+type PayloadWrite = {
+  model: string
+  id: string
+  payload: AdapterPayload
+  grantId: string | null
+  userCode: string | null
+  uid: string | null
+  expiresAt: Date | null
+}
+
+const UPSERT_CONFLICT = `ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
+       user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`
+
+const paramsOf = (row: PayloadWrite) => [
+  row.model,
+  row.id,
+  JSON.stringify(row.payload),
+  row.grantId,
+  row.userCode,
+  row.uid,
+  row.expiresAt,
+]
+
+export async function upsertPayload(q: Queryable, row: PayloadWrite): Promise<void> {
   await q.query(
     `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-       user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-    [row.model, row.id, JSON.stringify(row.payload), row.grantId, row.userCode, row.uid, row.expiresAt],
+     ${UPSERT_CONFLICT}`,
+    paramsOf(row),
   )
+}
+
+/**
+ * A code or token of a grant, written only while its grant is stored and unexpired; false when the
+ * grant is gone (ADR-0013). The grant's row is locked (FOR KEY SHARE) until the write commits, so a
+ * revocation deleting the grant at that moment waits for it, and then finds what it wrote.
+ */
+export async function upsertGrantPayload(
+  q: Queryable,
+  row: PayloadWrite & { grantId: string },
+): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+     SELECT $1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::timestamptz
+       FROM oidc_payloads g
+      WHERE g.model = 'Grant' AND g.id = $4::text AND (g.expires_at IS NULL OR g.expires_at > now())
+        FOR KEY SHARE OF g
+     ${UPSERT_CONFLICT}`,
+    paramsOf(row),
+  )
+  return rowCount === 1
 }
 
 /** The unexpired row of this model whose id, user code or uid (each a keyed hash) is `hash`. */
@@ -81,17 +114,24 @@ export async function markConsumed(q: Queryable, model: string, id: string): Pro
   return rowCount === 1
 }
 
-/**
- * The grant this row belongs to, and every row of it (nothing when it has none or is gone): a code
- * or token saved afterwards under the same grant then finds no grant, and is refused.
- */
-export async function deleteGrantPayloadsOf(q: Queryable, model: string, id: string): Promise<void> {
-  await q.query(
-    `WITH of AS (SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2)
-     DELETE FROM oidc_payloads
-      WHERE grant_id = (SELECT grant_id FROM of) OR (model = 'Grant' AND id = (SELECT grant_id FROM of))`,
+/** The grant a row belongs to (its keyed hash), if it has one and is still stored. */
+export async function grantIdOf(q: Queryable, model: string, id: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ grant_id: string | null }>(
+    'SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2',
     [model, id],
   )
+  return rows[0]?.grant_id ?? undefined
+}
+
+/**
+ * A grant revoked whole: its own row first, then every code and token saved under it. Two
+ * statements in this order (ADR-0013): deleting the grant's row waits for any write holding it
+ * (upsertGrantPayload) to commit, and refuses every later one, so the second statement finds all
+ * that was written under the grant, the tokens a concurrent redemption saved included.
+ */
+export async function deleteGrant(q: Queryable, grantId: string): Promise<void> {
+  await q.query("DELETE FROM oidc_payloads WHERE model = 'Grant' AND id = $1", [grantId])
+  await q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId])
 }
 
 export async function deletePayload(q: Queryable, model: string, id: string): Promise<void> {

@@ -113,15 +113,20 @@ export function createPostgresAdapterFactory(deps: {
         GRANTABLE.has(this.model) && typeof payload.grantId === 'string' ? key(payload.grantId) : null
       const userCode = typeof payload.userCode === 'string' ? key(payload.userCode) : null
       const uid = typeof payload.uid === 'string' ? key(payload.uid) : null
-      await repo.upsertPayload(db, {
+      const row = {
         model: this.model,
         id: key(id),
         payload: toStored(this.model, payload),
-        grantId,
         userCode,
         uid,
         expiresAt,
-      })
+      }
+      if (grantId === null) return repo.upsertPayload(db, { ...row, grantId })
+      // A code or token is written only while its grant is stored (ADR-0013): a redemption raced by
+      // a replay that revoked the grant meanwhile saves nothing, and is refused as oidc-provider
+      // refuses a grant it cannot find, instead of handing out a token that outlives its grant.
+      if (!(await repo.upsertGrantPayload(db, { ...row, grantId })))
+        throw new errors.InvalidGrant('grant not found')
     }
 
     private async findWhere(
@@ -157,12 +162,16 @@ export function createPostgresAdapterFactory(deps: {
       if (await repo.markConsumed(db, this.model, key(id))) return
       if (this.model === 'PushedAuthorizationRequest')
         throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used')
-      await repo.deleteGrantPayloadsOf(db, this.model, key(id))
+      const grantId = await repo.grantIdOf(db, this.model, key(id))
+      if (grantId) await repo.deleteGrant(db, grantId)
       throw new errors.InvalidGrant(REPLAY_REFUSALS[this.model] ?? 'grant already consumed')
     }
 
     async destroy(id: string): Promise<void> {
-      await repo.deletePayload(db, this.model, key(id))
+      // A grant destroyed takes its codes and tokens with it, those being saved right now included:
+      // oidc-provider refuses a token whose grant is gone, but our bearer look-up reads only the token.
+      if (this.model === 'Grant') await repo.deleteGrant(db, key(id))
+      else await repo.deletePayload(db, this.model, key(id))
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
