@@ -315,6 +315,15 @@ describe('authorization code with PKCE through the sign-in pages', () => {
         body: new URLSearchParams({ client_id: appId, ...fields }).toString(),
       }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, string> }))
     const atOnce = <T>(n: number, f: () => Promise<T>) => Promise.all(Array.from({ length: n }, f))
+    // Once the replay has revoked the grant, neither token a redemption got works, the access token
+    // included (saved after the revocation, it would outlive its grant).
+    const assertRevoked = async (tokens: Record<string, string>) => {
+      assert.equal((await me(tokens.access_token ?? '')).status, 401)
+      assert.equal(
+        (await form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' })).status,
+        400,
+      )
+    }
 
     // Eight redemptions of one code at once: one gets tokens at most, the rest are replays.
     const raced = await signIn(patient)
@@ -330,15 +339,7 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     const won = redeemed.filter((r) => r.status === 200)
     assert.ok(won.length <= 1, `${won.length} of 8 got tokens for one code`)
     for (const r of redeemed.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant')
-    // The replays revoked the grant: neither token one of them got works, the access token included
-    // (saved after the revocation, it would outlive its grant).
-    for (const r of won) {
-      assert.equal((await me(r.body.access_token ?? '')).status, 401)
-      assert.equal(
-        (await form({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token ?? '' })).status,
-        400,
-      )
-    }
+    for (const r of won) await assertRevoked(r.body)
 
     // Eight refreshes with one refresh token at once: one rotation at most.
     const { callback, verifier, state } = await signIn(patient)
@@ -352,13 +353,7 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     const rotated = refreshed.filter((r) => r.status === 200)
     assert.ok(rotated.length <= 1, `${rotated.length} of 8 got tokens for one refresh token`)
     for (const r of refreshed.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant')
-    for (const r of rotated) {
-      assert.equal((await me(r.body.access_token ?? '')).status, 401)
-      assert.equal(
-        (await form({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token ?? '' })).status,
-        400,
-      )
-    }
+    for (const r of rotated) await assertRevoked(r.body)
     assert.equal(
       (await me(tokens.access_token)).status,
       401,
