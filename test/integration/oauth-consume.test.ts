@@ -5,6 +5,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import type { Queryable } from '../../src/platform/db/index.ts'
+import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
+import { TEST_KEYRING } from '../support/config.ts'
 import { oidcStorage } from '../support/oidc-storage.ts'
 
 describe('consuming a code or refresh token', () => {
@@ -103,6 +107,55 @@ describe('consuming a code or refresh token', () => {
           `round ${round}: ${token} survived its grant`,
         )
     }
+  })
+
+  test("[SRS-OAUTH-537] a grant's codes and tokens revoked by every model at once go with one statement; a later revocation runs its own", async () => {
+    // oidc-provider revokes a grant by asking each model's adapter at once (lib/helpers/revoke.js).
+    const revocations: string[] = []
+    const counting: Queryable = {
+      query: (sql, params) => {
+        if (sql.startsWith('DELETE FROM oidc_payloads WHERE grant_id')) revocations.push(sql)
+        return storage.db.query(sql, params)
+      },
+      exec: (sql) => storage.db.exec(sql),
+    }
+    const Adapter = createPostgresAdapterFactory({
+      db: counting,
+      clients: { find: async () => undefined },
+      keyring: createKeyring(TEST_KEYRING),
+    })
+    const grant = id('grant')
+    const other = id('grant')
+    await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+    await put('Grant', other, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+    const tokens = [
+      ['AccessToken', id('at')],
+      ['RefreshToken', id('rt')],
+      ['AuthorizationCode', id('code')],
+    ] as const
+    for (const [model, token] of tokens)
+      await put(model, token, { grantId: grant, accountId: 'acct' } as AdapterPayload)
+    const untouched = id('at')
+    await put('AccessToken', untouched, { grantId: other, accountId: 'acct' } as AdapterPayload)
+
+    const models = [
+      'AccessToken',
+      'RefreshToken',
+      'AuthorizationCode',
+      'DeviceCode',
+      'BackchannelAuthenticationRequest',
+    ]
+    await Promise.all(models.map((model) => new Adapter(model).revokeByGrantId(grant)))
+    assert.equal(revocations.length, 1, 'one DELETE for the five models')
+    for (const [model, token] of tokens) assert.equal(await exists(model, token), false, model)
+    assert.equal(await exists('AccessToken', untouched), true, "another grant's token is untouched")
+
+    // A token saved under the grant afterwards is revoked by the next revocation, not skipped as a repeat.
+    const later = id('at')
+    await put('AccessToken', later, { grantId: grant, accountId: 'acct' } as AdapterPayload)
+    await new Adapter('AccessToken').revokeByGrantId(grant)
+    assert.equal(revocations.length, 2)
+    assert.equal(await exists('AccessToken', later), false)
   })
 
   test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {

@@ -72,6 +72,8 @@ export function createPostgresAdapterFactory(deps: {
 }) {
   const { db, keyring } = deps
   const key = (value: string) => oidcStorageId(keyring, value)
+  /** The grant revocations started in this turn, by stored grant id (revokeByGrantId). */
+  const revokingNow = new Map<string, Promise<void>>()
 
   /** The payload as stored: no jti (the row's key is its hash), no user code (its hash is a column), no session cookie in an interaction, a device code referenced by hash. */
   function toStored(model: string, payload: AdapterPayload): AdapterPayload {
@@ -174,9 +176,22 @@ export function createPostgresAdapterFactory(deps: {
       else await repo.deletePayload(db, this.model, key(id))
     }
 
-    async revokeByGrantId(grantId: string): Promise<void> {
-      // Every code and token of the grant at once (a replayed code or a reused refresh token).
-      await repo.deleteGrantPayloads(db, key(grantId))
+    revokeByGrantId(grantId: string): Promise<void> {
+      // Every code and token of the grant at once (a replayed code, a reused refresh token, a
+      // revocation or a logout). oidc-provider asks once per model, all in one synchronous call
+      // (lib/helpers/revoke.js); one statement deletes the grant's rows of every model, so those
+      // calls share it instead of running the same DELETE up to six times at once over the same row
+      // locks. Only calls made before the microtask queued by the first one share it: nothing they
+      // can know of was written after the first call, so the statement, which runs later, sees it
+      // all. Any later call runs its own statement.
+      const stored = key(grantId)
+      let revoking = revokingNow.get(stored)
+      if (!revoking) {
+        revoking = repo.deleteGrantPayloads(db, stored)
+        revokingNow.set(stored, revoking)
+        queueMicrotask(() => revokingNow.delete(stored))
+      }
+      return revoking
     }
   }
 }
