@@ -6,9 +6,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
-import type { Queryable } from '../../src/platform/db/index.ts'
 import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from '../support/config.ts'
+import { countingDatabase } from '../support/counting-db.ts'
 import { oidcStorage } from '../support/oidc-storage.ts'
 
 describe('consuming a code or refresh token', () => {
@@ -111,16 +111,11 @@ describe('consuming a code or refresh token', () => {
 
   test("[SRS-OAUTH-537] a grant's codes and tokens revoked by every model at once go with one statement; a later revocation runs its own", async () => {
     // oidc-provider revokes a grant by asking each model's adapter at once (lib/helpers/revoke.js).
-    const revocations: string[] = []
-    const counting: Queryable = {
-      query: (sql, params) => {
-        if (sql.startsWith('DELETE FROM oidc_payloads WHERE grant_id')) revocations.push(sql)
-        return storage.db.query(sql, params)
-      },
-      exec: (sql) => storage.db.exec(sql),
-    }
+    const { db: counted, log } = countingDatabase(storage.db)
+    const revocations = () =>
+      log.statements.filter((sql) => sql.startsWith('DELETE FROM oidc_payloads WHERE grant_id')).length
     const Adapter = createPostgresAdapterFactory({
-      db: counting,
+      db: counted,
       clients: { find: async () => undefined },
       keyring: createKeyring(TEST_KEYRING),
     })
@@ -146,7 +141,7 @@ describe('consuming a code or refresh token', () => {
       'BackchannelAuthenticationRequest',
     ]
     await Promise.all(models.map((model) => new Adapter(model).revokeByGrantId(grant)))
-    assert.equal(revocations.length, 1, 'one DELETE for the five models')
+    assert.equal(revocations(), 1, 'one DELETE for the five models')
     for (const [model, token] of tokens) assert.equal(await exists(model, token), false, model)
     assert.equal(await exists('AccessToken', untouched), true, "another grant's token is untouched")
 
@@ -154,7 +149,7 @@ describe('consuming a code or refresh token', () => {
     const later = id('at')
     await put('AccessToken', later, { grantId: grant, accountId: 'acct' } as AdapterPayload)
     await new Adapter('AccessToken').revokeByGrantId(grant)
-    assert.equal(revocations.length, 2)
+    assert.equal(revocations(), 2)
     assert.equal(await exists('AccessToken', later), false)
   })
 
