@@ -307,6 +307,55 @@ describe('authorization code with PKCE through the sign-in pages', () => {
     )
   })
 
+  test('[SRS-OAUTH-538] each resume of a sign-in sent twice at once goes on once: the other is refused, and one code reaches the app', async () => {
+    const { url, verifier, state } = await authorize()
+    const jar = new CookieJar()
+    const first = await followUntilOutside(s.issuer, url.href, jar)
+    const login = new URL(/action="([^"]*\/login)"/.exec(first.page ?? '')?.[1] ?? '', s.issuer)
+    const hop = (at: string, init: RequestInit = {}) =>
+      fetch(at, {
+        ...init,
+        redirect: 'manual',
+        headers: { ...(init.headers as Record<string, string> | undefined), cookie: jar.header() },
+      })
+    let res = await hop(
+      login.href,
+      postForm({ email: patient.email, password: TEST_PASSWORD, csrf: csrfOf(first.page ?? '') }),
+    )
+    let at = login.href
+    let resumes = 0
+    for (let step = 0; step < 15; step++) {
+      jar.store(res)
+      const location = res.headers.get('location')
+      assert.ok(res.status >= 300 && res.status < 400 && location, `${at} answered ${res.status}`)
+      at = new URL(location, at).href
+      if (!at.startsWith(s.issuer)) break
+      if (!/^\/oauth\/authorize\/[^/]+$/.test(new URL(at).pathname)) {
+        res = await hop(at)
+        continue
+      }
+      // The resume of an interaction: sent twice at once, as a double click does. On PostgreSQL the
+      // two overlap; on PGlite, one connection, they may run one after the other (the adapter's
+      // test makes them overlap on both).
+      resumes++
+      const both = await Promise.all([hop(at), hop(at)])
+      const went = both.filter((r) => r.status >= 300 && r.status < 400)
+      const refused = both.filter((r) => r.status === 400)
+      assert.equal(went.length, 1, `resume ${resumes}: one goes on (${both.map((r) => r.status).join(', ')})`)
+      assert.equal(refused.length, 1, `resume ${resumes}: the other is refused`)
+      assert.doesNotMatch(refused[0]?.headers.get('location') ?? '', /code=/)
+      res = went[0] as Response
+    }
+    assert.ok(resumes >= 1, 'the sign-in was resumed')
+    const callback = new URL(at)
+    assert.ok(at.startsWith(redirectUri) && callback.searchParams.get('code'), `landed on ${at}`)
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
+    assert.equal((await me(tokens.access_token)).status, 200, "the one code is the app's")
+  })
+
   test('[SRS-OAUTH-536] [SRS-OAUTH-537] a code, then a refresh token, redeemed by several requests at once gives tokens to one of them at most, and the replay revokes the grant, so no token any of them got works', async () => {
     const form = (fields: Record<string, string>) =>
       fetch(`${s.issuer}/oauth/token`, {

@@ -153,6 +153,29 @@ describe('consuming a code or refresh token', () => {
     assert.equal(await exists('AccessToken', later), false)
   })
 
+  test('[SRS-OAUTH-538] an interaction destroyed twice at once (its authorization resumed twice): one call goes on, the other is refused as the session not found', async () => {
+    // oidc-provider resumes an authorization by finding its interaction, then destroying it.
+    const uid = id('interaction')
+    await put('Interaction', uid, {
+      uid,
+      kind: 'Interaction',
+      params: { client_id: 'app' },
+    } as AdapterPayload)
+    const results = await Promise.allSettled([
+      adapter('Interaction').destroy(uid),
+      adapter('Interaction').destroy(uid),
+    ])
+    const outcome = (r: PromiseSettledResult<void>) =>
+      r.status === 'fulfilled' ? 'resumed' : (r.reason as Error).name
+    assert.deepEqual(results.map(outcome).sort(), ['SessionNotFound', 'resumed'])
+    assert.equal(await exists('Interaction', uid), false)
+    // Destroying any other model twice is not an error (a token revoked twice, a session logged out twice).
+    const token = id('at')
+    await put('AccessToken', token, { accountId: 'acct' } as AdapterPayload)
+    await adapter('AccessToken').destroy(token)
+    await adapter('AccessToken').destroy(token)
+  })
+
   test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {
     const par = id('par')
     const grant = id('grant')

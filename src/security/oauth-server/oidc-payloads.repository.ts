@@ -134,8 +134,10 @@ export async function deleteGrant(q: Queryable, grantId: string): Promise<void> 
   await q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId])
 }
 
-export async function deletePayload(q: Queryable, model: string, id: string): Promise<void> {
-  await q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id])
+/** Deletes the row; true when this call deleted it, false when it was gone already. */
+export async function deletePayload(q: Queryable, model: string, id: string): Promise<boolean> {
+  const { rowCount } = await q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id])
+  return rowCount === 1
 }
 
 /** Every code and token of a grant at once (a replayed code or a reused refresh token). */

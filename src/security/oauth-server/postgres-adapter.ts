@@ -172,8 +172,14 @@ export function createPostgresAdapterFactory(deps: {
     async destroy(id: string): Promise<void> {
       // A grant destroyed takes its codes and tokens with it, those being saved right now included:
       // oidc-provider refuses a token whose grant is gone, but our bearer look-up reads only the token.
-      if (this.model === 'Grant') await repo.deleteGrant(db, key(id))
-      else await repo.deletePayload(db, this.model, key(id))
+      if (this.model === 'Grant') return repo.deleteGrant(db, key(id))
+      const deleted = await repo.deletePayload(db, this.model, key(id))
+      // oidc-provider resumes an authorization by reading its interaction, then destroying it, and
+      // destroys it nowhere else: two resumes at once (a double click, a replayed request) both read
+      // it and both went on to issue a code. Only the request that deletes it goes on; the other is
+      // refused as a resume that comes later is.
+      if (!deleted && this.model === 'Interaction')
+        throw new errors.SessionNotFound('interaction session not found')
     }
 
     revokeByGrantId(grantId: string): Promise<void> {
