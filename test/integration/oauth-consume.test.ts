@@ -5,9 +5,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
-import { createKeyring } from '../../src/platform/crypto/keyring.ts'
-import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
-import { TEST_KEYRING } from '../support/config.ts'
 import { countingDatabase } from '../support/counting-db.ts'
 import { oidcStorage } from '../support/oidc-storage.ts'
 
@@ -114,11 +111,7 @@ describe('consuming a code or refresh token', () => {
     const { db: counted, log } = countingDatabase(storage.db)
     const revocations = () =>
       log.statements.filter((sql) => sql.startsWith('DELETE FROM oidc_payloads WHERE grant_id')).length
-    const Adapter = createPostgresAdapterFactory({
-      db: counted,
-      clients: { find: async () => undefined },
-      keyring: createKeyring(TEST_KEYRING),
-    })
+    const Adapter = storage.adapterOver(counted)
     const grant = id('grant')
     const other = id('grant')
     await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)

@@ -3,10 +3,18 @@
 import { randomUUID } from 'node:crypto'
 import type { AdapterPayload } from 'oidc-provider'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
-import type { Database } from '../../src/platform/db/index.ts'
+import type { Database, Queryable } from '../../src/platform/db/index.ts'
 import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { openTestDatabase } from './app.ts'
 import { TEST_KEYRING, testConfig } from './config.ts'
+
+/** The adapter class over `db`, as the server builds it (no clients; the test keyring). */
+const factoryOver = (db: Queryable) =>
+  createPostgresAdapterFactory({
+    db,
+    clients: { find: async () => undefined },
+    keyring: createKeyring(TEST_KEYRING),
+  })
 
 export function oidcStorage() {
   let database: Database | undefined
@@ -18,11 +26,7 @@ export function oidcStorage() {
   return {
     async open(): Promise<void> {
       database = await openTestDatabase(testConfig())
-      Adapter = createPostgresAdapterFactory({
-        db: database,
-        clients: { find: async () => undefined },
-        keyring: createKeyring(TEST_KEYRING),
-      })
+      Adapter = factoryOver(database)
     },
     close: () => database?.close(),
     get db(): Database {
@@ -30,6 +34,8 @@ export function oidcStorage() {
       return database
     },
     adapter,
+    /** An adapter class of its own over `db` (the storage's database wrapped, say, to count statements). */
+    adapterOver: (db: Queryable) => factoryOver(db),
     /** A value no other test uses, named for what it stands for. */
     id: (label: string) => `${label}-${randomUUID()}`,
     put: (model: string, rowId: string, payload: AdapterPayload) =>
