@@ -109,6 +109,58 @@ export async function followUntilOutside(
   throw new Error('too many redirects')
 }
 
+/** One request of a pair sent at once: its status, where it redirects, and its page if it did not. */
+export interface RacedResponse {
+  readonly status: number
+  readonly location: string | null
+  readonly page?: string
+}
+
+/**
+ * Follows redirects as followUntilOutside does, but sends each request to a URL `doubled` matches
+ * twice at once, as a double click does. Goes on with the first of each pair answered below 400 (the
+ * other is the one refused, if any), and returns where it ended, with every pair in the order sent.
+ */
+export async function followDoubleClicking(
+  issuer: string,
+  start: string,
+  jar: CookieJar,
+  init: RequestInit | undefined,
+  doubled: (url: URL) => boolean,
+): Promise<{ url: string; page?: string; status: number; pairs: RacedResponse[][] }> {
+  const pairs: RacedResponse[][] = []
+  // The cookies kept are those of the response the walk goes on with.
+  const send = async (url: string, req?: RequestInit) => {
+    const res = await fetch(url, {
+      ...req,
+      redirect: 'manual',
+      headers: { ...(req?.headers as Record<string, string> | undefined), cookie: jar.header() },
+    })
+    const location = res.headers.get('location')
+    const raced: RacedResponse =
+      res.status >= 300 && res.status < 400 && location
+        ? { status: res.status, location }
+        : { status: res.status, location: null, page: await res.text() }
+    return { raced, keep: () => jar.store(res) }
+  }
+  let url = start
+  let req: RequestInit | undefined = init
+  for (let hop = 0; hop < 15; hop++) {
+    if (!url.startsWith(issuer)) return { url, status: 302, pairs }
+    const sent = doubled(new URL(url))
+      ? await Promise.all([send(url, req), send(url, req)])
+      : [await send(url, req)]
+    if (sent.length === 2) pairs.push(sent.map((s) => s.raced))
+    const next = sent.find((s) => s.raced.status < 400) ?? (sent[0] as (typeof sent)[0])
+    next.keep()
+    const res = next.raced
+    if (!res.location) return { url, page: res.page, status: res.status, pairs }
+    url = new URL(res.location, url).toString()
+    req = undefined
+  }
+  throw new Error('too many redirects')
+}
+
 export function postForm(fields: Record<string, string>): RequestInit {
   return {
     method: 'POST',
