@@ -12,6 +12,7 @@ import {
   CookieJar,
   createTestUser,
   csrfOf,
+  followDoubleClicking,
   followUntilOutside,
   postForm,
   TEST_PASSWORD,
@@ -55,12 +56,11 @@ describe('device authorization grant', () => {
   })
   after(() => s.close())
 
-  /** The patient's side on the phone: enter the code, confirm (or abort), sign in, approve (or deny). */
-  async function patientVisits(
-    userCode: string,
-    choice: { confirm: boolean; consent: 'allow' | 'deny' },
-    who: { email: string } = patient,
-  ) {
+  /** The device's resume of a person's sign-in or consent (oidc-provider's device_resume route). */
+  const isDeviceResume = (at: URL) => /^\/oauth\/device\/(?!auth$)[^/]+$/.test(at.pathname)
+
+  /** Up to the confirmation page of a user code, in a browser of its own. */
+  async function codeConfirmation(userCode: string) {
     const jar = new CookieJar()
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     assert.match(input.page ?? '', /autocomplete="one-time-code"/)
@@ -72,39 +72,54 @@ describe('device authorization grant', () => {
       postForm({ xsrf, user_code: userCode }),
     )
     assert.match(confirmPage.page ?? '', /Is this your device\?/)
-    const xsrf2 = xsrfOf(confirmPage.page ?? '')
+    return { jar, form: { xsrf: xsrfOf(confirmPage.page ?? ''), user_code: userCode } }
+  }
+
+  /**
+   * After the code is confirmed: sign in and approve (or deny). With `doubleClick`, every resume of
+   * the device's authorization is sent twice at once; the pairs are returned.
+   */
+  async function signInAndDecide(
+    jar: CookieJar,
+    loginPage: string,
+    consent: 'allow' | 'deny',
+    who: { email: string } = patient,
+    doubleClick = false,
+  ) {
+    const walk = (start: string, init: RequestInit) =>
+      followDoubleClicking(s.issuer, start, jar, init, (at) => doubleClick && isDeviceResume(at))
+    const loginAction = new URL(/action="([^"]*\/login)"/.exec(loginPage)?.[1] ?? '', s.issuer).toString()
+    const consentPage = await walk(
+      loginAction,
+      postForm({ email: who.email, password: TEST_PASSWORD, csrf: csrfOf(loginPage) }),
+    )
+    assert.match(consentPage.page ?? '', /Allow access\?/, consentPage.page?.slice(0, 400))
+    const consentAction = new URL(
+      /action="([^"]*\/consent)"/.exec(consentPage.page ?? '')?.[1] ?? '',
+      s.issuer,
+    ).toString()
+    const done = await walk(
+      consentAction,
+      postForm({ decision: consent, csrf: csrfOf(consentPage.page ?? '') }),
+    )
+    return { ...done, pairs: [...consentPage.pairs, ...done.pairs] }
+  }
+
+  /** The patient's side on the phone: enter the code, confirm (or abort), sign in, approve (or deny). */
+  async function patientVisits(
+    userCode: string,
+    choice: { confirm: boolean; consent: 'allow' | 'deny' },
+    who: { email: string } = patient,
+  ) {
+    const { jar, form } = await codeConfirmation(userCode)
     const after = await followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,
       jar,
-      postForm(
-        choice.confirm
-          ? { xsrf: xsrf2, user_code: userCode, confirm: 'yes' }
-          : { xsrf: xsrf2, user_code: userCode, abort: 'yes' },
-      ),
+      postForm(choice.confirm ? { ...form, confirm: 'yes' } : { ...form, abort: 'yes' }),
     )
     if (!choice.confirm) return after
-    const loginAction = new URL(
-      /action="([^"]*\/login)"/.exec(after.page ?? '')?.[1] ?? '',
-      s.issuer,
-    ).toString()
-    const consent = await followUntilOutside(
-      s.issuer,
-      loginAction,
-      jar,
-      postForm({ email: who.email, password: TEST_PASSWORD, csrf: csrfOf(after.page ?? '') }),
-    )
-    assert.match(consent.page ?? '', /Allow access\?/, consent.page?.slice(0, 400))
-    const consentAction = new URL(
-      /action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '',
-      s.issuer,
-    ).toString()
-    return followUntilOutside(
-      s.issuer,
-      consentAction,
-      jar,
-      postForm({ decision: choice.consent, csrf: csrfOf(consent.page ?? '') }),
-    )
+    return signInAndDecide(jar, after.page ?? '', choice.consent, who)
   }
 
   test('[SRS-OAUTH-006] the device gets tokens after the patient approves the user code', async () => {
@@ -155,6 +170,73 @@ describe('device authorization grant', () => {
       client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
       (err) => oauthError(err) === 'access_denied',
     )
+  })
+
+  /** Whom a device's tokens act for. */
+  async function actingFor(deviceCode: string): Promise<string> {
+    const tokens = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: deviceCode })
+    const me = await fetch(`${s.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
+    assert.equal(me.status, 200)
+    return ((await me.json()) as { id: string }).id
+  }
+
+  test('[SRS-OAUTH-539] a user code confirmed by two people at once goes on for one of them: the other is refused, and the device acts for the one who approved', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
+    const other = await createTestUser(s.db, {
+      email: `other-${randomUUID()}@demo.test`,
+      roles: [{ role: 'patient', organisationId: null }],
+    })
+    const people = [patient, other]
+    const confirmations = await Promise.all(people.map(() => codeConfirmation(auth.user_code)))
+    // Both press Continue at once (two people at a shared device, or one form submitted twice).
+    const after = await Promise.all(
+      confirmations.map(({ jar, form }) =>
+        followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ ...form, confirm: 'yes' })),
+      ),
+    )
+    const statuses = after.map((a) => a.status).join(', ')
+    const went = after.flatMap((a, i) => (/action="[^"]*\/login"/.test(a.page ?? '') ? [i] : []))
+    assert.equal(went.length, 1, `one goes on to sign in (${statuses})`)
+    const i = went[0] as number
+    const refused = after[1 - i]
+    assert.equal(refused?.status, 400, `the other is refused (${statuses})`)
+    assert.match(refused?.page ?? '', /autocomplete="one-time-code"/, 'and shown the code form again')
+    const done = await signInAndDecide(
+      confirmations[i]?.jar as CookieJar,
+      after[i]?.page ?? '',
+      'allow',
+      people[i],
+    )
+    assert.match(done.page ?? '', /Device connected/)
+    assert.equal(await actingFor(auth.device_code), people[i]?.id, 'the device acts for the one who went on')
+  })
+
+  test("[SRS-OAUTH-538] each resume of the patient's sign-in and approval sent twice at once goes on once, and the device is connected for the patient", async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
+    const { jar, form } = await codeConfirmation(auth.user_code)
+    const after = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm({ ...form, confirm: 'yes' }),
+    )
+    // On PostgreSQL the two of a pair overlap; on PGlite, one connection, they may run one after
+    // the other (the adapter's test makes them overlap on both).
+    const done = await signInAndDecide(jar, after.page ?? '', 'allow', patient, true)
+    assert.equal(done.pairs.length, 2, 'the sign-in and the approval were each resumed')
+    for (const [n, pair] of done.pairs.entries()) {
+      const statuses = pair.map((r) => r.status).join(', ')
+      assert.equal(pair.filter((r) => r.status < 400).length, 1, `resume ${n + 1}: one goes on (${statuses})`)
+      assert.equal(
+        pair.filter((r) => r.status === 400).length,
+        1,
+        `resume ${n + 1}: the other is refused (${statuses})`,
+      )
+    }
+    assert.match(done.page ?? '', /Device connected/)
+    assert.equal(await actingFor(auth.device_code), patient.id)
   })
 
   test('[SRS-OAUTH-006] a wrong user code is refused on the page', async () => {

@@ -2,6 +2,8 @@
 // oidc-provider checks `consumed` on the row it read and then consumes it, so of two requests that
 // read the row at once, the adapter is what tells the second it is a replay: it is refused, and the
 // whole grant goes, the grant itself included, so tokens the first saves afterwards find no grant.
+// The same holds for what oidc-provider checks then saves: an interaction resumed, a device code
+// confirmed or decided.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
@@ -167,6 +169,62 @@ describe('consuming a code or refresh token', () => {
     await put('AccessToken', token, { accountId: 'acct' } as AdapterPayload)
     await adapter('AccessToken').destroy(token)
     await adapter('AccessToken').destroy(token)
+  })
+
+  test('[SRS-OAUTH-539] a device code moves forward once: of two confirmations, or two decisions, saved at once one is kept and the other refused, and nothing takes a decision back', async () => {
+    // oidc-provider reads a device code, checks its stage, then saves it whole (RFC 8628's user code
+    // form, then the device's authorization); two requests that read it at once both pass the check.
+    const refused = (err: { error?: string }) => err.error === 'invalid_request'
+    const outcome = (r: PromiseSettledResult<void>) =>
+      r.status === 'fulfilled' ? 'saved' : (r.reason as { error?: string }).error
+    const stored = async (code: string) => (await adapter('DeviceCode').find(code)) as AdapterPayload
+    const created = { clientId: 'device', params: { scope: 'device-data:write' } } as AdapterPayload
+    const confirmed = { ...created, inFlight: true } as AdapterPayload
+    const grants = [id('grant'), id('grant')] as const
+    for (const grant of grants)
+      await put('Grant', grant, { accountId: 'acct', clientId: 'device' } as AdapterPayload)
+
+    const code = id('dc')
+    await put('DeviceCode', code, created)
+    const confirmations = await Promise.allSettled([
+      put('DeviceCode', code, confirmed),
+      put('DeviceCode', code, confirmed),
+    ])
+    assert.deepEqual(confirmations.map(outcome).sort(), ['invalid_request', 'saved'])
+    // An abort read while the code was pending, saved after the confirmation: refused.
+    await assert.rejects(put('DeviceCode', code, { ...created, error: 'access_denied' }), refused)
+    assert.equal((await stored(code)).error, undefined)
+
+    // Two people approve at once, each under their own grant: one decision is kept, and it is the one stored.
+    const decisions = await Promise.allSettled([
+      put('DeviceCode', code, { ...confirmed, accountId: 'alice', grantId: grants[0] }),
+      put('DeviceCode', code, { ...confirmed, accountId: 'bob', grantId: grants[1] }),
+    ])
+    assert.deepEqual(decisions.map(outcome).sort(), ['invalid_request', 'saved'])
+    const kept = decisions[0].status === 'fulfilled' ? 'alice' : 'bob'
+    assert.equal((await stored(code)).accountId, kept)
+    // A failure recorded afterwards (oidc-provider's handler of a failed authorization): refused, the approval stands.
+    await assert.rejects(put('DeviceCode', code, { ...confirmed, error: 'invalid_request' }), refused)
+    assert.deepEqual([(await stored(code)).accountId, (await stored(code)).error], [kept, undefined])
+
+    // An approval after a failure was recorded is refused too; an approval whose grant is gone is refused as before.
+    const failed = id('dc')
+    await put('DeviceCode', failed, confirmed)
+    await put('DeviceCode', failed, { ...confirmed, error: 'access_denied' })
+    await assert.rejects(
+      put('DeviceCode', failed, { ...confirmed, accountId: 'alice', grantId: grants[0] }),
+      refused,
+    )
+    assert.deepEqual(
+      [(await stored(failed)).accountId, (await stored(failed)).error],
+      [undefined, 'access_denied'],
+    )
+    const orphan = id('dc')
+    await put('DeviceCode', orphan, confirmed)
+    await assert.rejects(
+      put('DeviceCode', orphan, { ...confirmed, accountId: 'alice', grantId: id('grant') }),
+      (err: { error?: string }) => err.error === 'invalid_grant',
+    )
   })
 
   test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {

@@ -37,10 +37,24 @@ type PayloadWrite = {
   expiresAt: Date | null
 }
 
-const UPSERT_CONFLICT = `ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-       user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`
+/**
+ * Where a device code stands, as oidc-provider keeps it in the payload: `pending` until someone
+ * confirms its user code, `confirmed` (inFlight) while they sign in and decide, `decided` once an
+ * account approved it (accountId) or an error ended it (error). It only moves forward.
+ */
+export type DeviceCodeStage = 'pending' | 'confirmed' | 'decided'
 
-const paramsOf = (row: PayloadWrite) => [
+const STORED_DEVICE_CODE_STAGE = `CASE
+       WHEN COALESCE(oidc_payloads.payload->>'error', '') <> '' OR COALESCE(oidc_payloads.payload->>'accountId', '') <> '' THEN 'decided'
+       WHEN oidc_payloads.payload->>'inFlight' = 'true' THEN 'confirmed'
+       ELSE 'pending' END`
+
+/** The update of a stored row; with a stage ($8), only while the stored device code is still at it. */
+const UPSERT_CONFLICT = `ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
+       user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at
+     WHERE $8::text IS NULL OR ${STORED_DEVICE_CODE_STAGE} = $8::text`
+
+const paramsOf = (row: PayloadWrite, onlyAt: DeviceCodeStage | null) => [
   row.model,
   row.id,
   JSON.stringify(row.payload),
@@ -48,25 +62,37 @@ const paramsOf = (row: PayloadWrite) => [
   row.userCode,
   row.uid,
   row.expiresAt,
+  onlyAt,
 ]
 
-export async function upsertPayload(q: Queryable, row: PayloadWrite): Promise<void> {
-  await q.query(
+/**
+ * Writes the row; with `onlyAt`, a row already stored is updated only while its device code is at
+ * that stage (a compare-and-set, ADR-0013). False when that refused the write.
+ */
+export async function upsertPayload(
+  q: Queryable,
+  row: PayloadWrite,
+  onlyAt: DeviceCodeStage | null = null,
+): Promise<boolean> {
+  const { rowCount } = await q.query(
     `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ${UPSERT_CONFLICT}`,
-    paramsOf(row),
+    paramsOf(row, onlyAt),
   )
+  return rowCount === 1
 }
 
 /**
- * A code or token of a grant, written only while its grant is stored and unexpired; false when the
- * grant is gone (ADR-0013). The grant's row is locked (FOR KEY SHARE) until the write commits, so a
- * revocation deleting the grant at that moment waits for it, and then finds what it wrote.
+ * A code or token of a grant, written only while its grant is stored and unexpired (ADR-0013), and
+ * with `onlyAt` as upsertPayload; false when either refused the write. The grant's row is locked
+ * (FOR KEY SHARE) until the write commits, so a revocation deleting the grant at that moment waits
+ * for it, and then finds what it wrote.
  */
 export async function upsertGrantPayload(
   q: Queryable,
   row: PayloadWrite & { grantId: string },
+  onlyAt: DeviceCodeStage | null = null,
 ): Promise<boolean> {
   const { rowCount } = await q.query(
     `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
@@ -75,9 +101,18 @@ export async function upsertGrantPayload(
       WHERE g.model = 'Grant' AND g.id = $4::text AND (g.expires_at IS NULL OR g.expires_at > now())
         FOR KEY SHARE OF g
      ${UPSERT_CONFLICT}`,
-    paramsOf(row),
+    paramsOf(row, onlyAt),
   )
   return rowCount === 1
+}
+
+/** Whether the grant (its keyed hash) is stored and unexpired. */
+export async function grantIsLive(q: Queryable, grantId: string): Promise<boolean> {
+  const { rows } = await q.query(
+    "SELECT 1 FROM oidc_payloads WHERE model = 'Grant' AND id = $1 AND (expires_at IS NULL OR expires_at > now())",
+    [grantId],
+  )
+  return rows.length === 1
 }
 
 /** The unexpired row of this model whose id, user code or uid (each a keyed hash) is `hash`. */

@@ -16,9 +16,10 @@
 // to the database without their tag, so no presentable value is ever stored.
 
 import { timingSafeEqual } from 'node:crypto'
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
 import * as repo from './oidc-payloads.repository.ts'
+import type { DeviceCodeStage } from './oidc-payloads.repository.ts'
 
 /** oidc-provider's own refusal of a later replay of each consumable model. */
 const REPLAY_REFUSALS: Readonly<Record<string, string>> = {
@@ -61,6 +62,23 @@ function handleFor(keyring: StorageKeyring, stored: string): string {
   return `stored.${stored}.${keyring.blindIndex(stored, HANDLE_TAG_PURPOSE)}`
 }
 
+/**
+ * The stage a device code was read at by whoever saves it now (see DeviceCodeStage). oidc-provider
+ * reads a device code, checks its stage, and saves it, in three places: the user code's
+ * confirmation sets inFlight on a pending code, and its abort sets an error on one; the device's
+ * authorization, completed or failed, sets an account or an error on a confirmed code. It never
+ * removes inFlight, and saves nothing else after creating the code. So a decision that carries
+ * inFlight was read confirmed, and anything else was read pending.
+ */
+function deviceCodeStageRead(payload: AdapterPayload): DeviceCodeStage {
+  const decided = Boolean(payload.error) || Boolean(payload.accountId)
+  return decided && payload.inFlight === true ? 'confirmed' : 'pending'
+}
+
+/** A device code saved after another request moved it on: two confirmations or decisions at once. */
+const deviceCodeMovedOn = () => new errors.InvalidRequest('device code already used')
+const resumeLost = () => new errors.SessionNotFound('interaction session not found')
+
 export interface ClientLookup {
   find(clientId: string): Promise<AdapterPayload | undefined>
 }
@@ -74,6 +92,8 @@ export function createPostgresAdapterFactory(deps: {
   const key = (value: string) => oidcStorageId(keyring, value)
   /** The grant revocations started in this turn, by stored grant id (revokeByGrantId). */
   const revokingNow = new Map<string, Promise<void>>()
+  /** The requests (oidc-provider's contexts) that found their interaction destroyed by another (destroy). */
+  const resumesLost = new WeakSet<object>()
 
   /** The payload as stored: no jti (the row's key is its hash), no user code (its hash is a column), no session cookie in an interaction, a device code referenced by hash. */
   function toStored(model: string, payload: AdapterPayload): AdapterPayload {
@@ -123,12 +143,22 @@ export function createPostgresAdapterFactory(deps: {
         uid,
         expiresAt,
       }
-      if (grantId === null) return repo.upsertPayload(db, { ...row, grantId })
+      // A device code is saved only while it is still where its writer read it (ADR-0013): of two
+      // confirmations or two decisions at once, one is kept, and no decision is overwritten.
+      const onlyAt = this.model === 'DeviceCode' ? deviceCodeStageRead(payload) : null
+      const ctx = Provider.ctx
+      if (onlyAt && ctx && resumesLost.has(ctx)) throw resumeLost()
+      if (grantId === null) {
+        const written = await repo.upsertPayload(db, { ...row, grantId }, onlyAt)
+        if (!written && onlyAt) throw deviceCodeMovedOn()
+        return
+      }
       // A code or token is written only while its grant is stored (ADR-0013): a redemption raced by
       // a replay that revoked the grant meanwhile saves nothing, and is refused as oidc-provider
       // refuses a grant it cannot find, instead of handing out a token that outlives its grant.
-      if (!(await repo.upsertGrantPayload(db, { ...row, grantId })))
-        throw new errors.InvalidGrant('grant not found')
+      if (await repo.upsertGrantPayload(db, { ...row, grantId }, onlyAt)) return
+      if (onlyAt && (await repo.grantIsLive(db, grantId))) throw deviceCodeMovedOn()
+      throw new errors.InvalidGrant('grant not found')
     }
 
     private async findWhere(
@@ -178,8 +208,14 @@ export function createPostgresAdapterFactory(deps: {
       // destroys it nowhere else: two resumes at once (a double click, a replayed request) both read
       // it and both went on to issue a code. Only the request that deletes it goes on; the other is
       // refused as a resume that comes later is.
-      if (!deleted && this.model === 'Interaction')
-        throw new errors.SessionNotFound('interaction session not found')
+      if (!deleted && this.model === 'Interaction') {
+        // oidc-provider then records the refusal on the interaction's device code, if it has one
+        // (deviceUserFlowErrors), which would end the device's authorization that the request that
+        // deleted the interaction is completing. The request is marked, and saves no device code.
+        const ctx = Provider.ctx
+        if (ctx) resumesLost.add(ctx)
+        throw resumeLost()
+      }
     }
 
     revokeByGrantId(grantId: string): Promise<void> {
