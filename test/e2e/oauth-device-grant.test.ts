@@ -59,9 +59,8 @@ describe('device authorization grant', () => {
   /** The device's resume of a person's sign-in or consent (oidc-provider's device_resume route). */
   const isDeviceResume = (at: URL) => /^\/oauth\/device\/(?!auth$)[^/]+$/.test(at.pathname)
 
-  /** Up to the confirmation page of a user code, in a browser of its own. */
-  async function codeConfirmation(userCode: string) {
-    const jar = new CookieJar()
+  /** Up to the confirmation page of a user code, in a browser of its own unless one is given. */
+  async function codeConfirmation(userCode: string, jar = new CookieJar()) {
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     assert.match(input.page ?? '', /autocomplete="one-time-code"/)
     const xsrf = xsrfOf(input.page ?? '')
@@ -211,6 +210,54 @@ describe('device authorization grant', () => {
     )
     assert.match(done.page ?? '', /Device connected/)
     assert.equal(await actingFor(auth.device_code), people[i]?.id, 'the device acts for the one who went on')
+  })
+
+  test('[SRS-OAUTH-539] the browser that confirmed a user code may enter and confirm it again (after a double click, or a sign-in left), and connects the device; another browser may not', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
+    const { jar, form } = await codeConfirmation(auth.user_code)
+    const click = () =>
+      fetch(`${s.issuer}/oauth/device`, {
+        ...postForm({ ...form, confirm: 'yes' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+        redirect: 'manual',
+      })
+    // A double click: the browser drops the first response and shows the second's. The second is
+    // refused when the first has used the form's xsrf token already (oidc-provider's), and may go on
+    // when the two overlap; either way the code is left confirmed by this browser.
+    const clicks = await Promise.all([click(), click()])
+    assert.ok(
+      clicks.some((r) => r.status === 303),
+      `one goes on (${clicks.map((r) => r.status).join(', ')})`,
+    )
+    for (const refused of clicks.filter((r) => r.status === 400)) {
+      const page = await refused.text()
+      assert.match(page, /Enter the code again/, 'the refused click offers the code form again')
+      assert.match(page, /autocomplete="one-time-code"/)
+    }
+    jar.store(clicks[1] as Response)
+    // Another browser entering the code now is refused, as before (user_code_used).
+    const strangerJar = new CookieJar()
+    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, strangerJar)
+    const stranger = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      strangerJar,
+      postForm({ xsrf: xsrfOf(input.page ?? ''), user_code: auth.user_code }),
+    )
+    assert.equal(stranger.status, 400)
+    assert.match(stranger.page ?? '', /That code is not right/)
+    // The person enters the code again in the same browser (oidc-provider refused a code in flight,
+    // so they were stuck until the device started over), confirms, signs in and approves.
+    const again = await codeConfirmation(auth.user_code, jar)
+    const login = await followUntilOutside(
+      s.issuer,
+      `${s.issuer}/oauth/device`,
+      jar,
+      postForm({ ...again.form, confirm: 'yes' }),
+    )
+    const done = await signInAndDecide(jar, login.page ?? '', 'allow')
+    assert.match(done.page ?? '', /Device connected/)
+    assert.equal(await actingFor(auth.device_code), patient.id)
   })
 
   test("[SRS-OAUTH-538] each resume of the patient's sign-in and approval sent twice at once goes on once, and the device is connected for the patient", async () => {

@@ -5,9 +5,11 @@
 // The same holds for what oidc-provider checks then saves: an interaction resumed, a device code
 // confirmed or decided.
 import assert from 'node:assert/strict'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
 import { countingDatabase } from '../support/counting-db.ts'
+import type { ProviderRequest } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { oidcStorage } from '../support/oidc-storage.ts'
 
 describe('consuming a code or refresh token', () => {
@@ -171,15 +173,18 @@ describe('consuming a code or refresh token', () => {
     await adapter('AccessToken').destroy(token)
   })
 
+  // A device code as oidc-provider saves it: created, then confirmed (inFlight), then decided.
+  const created = { clientId: 'device', params: { scope: 'device-data:write' } } as AdapterPayload
+  const confirmed = { ...created, inFlight: true } as AdapterPayload
+  const refused = (err: { error?: string }) => err.error === 'invalid_request'
+  const outcome = (r: PromiseSettledResult<void>) =>
+    r.status === 'fulfilled' ? 'saved' : (r.reason as { error?: string }).error
+  const stored = async (code: string) => (await adapter('DeviceCode').find(code)) as AdapterPayload
+
   test('[SRS-OAUTH-539] a device code moves forward once: of two confirmations, or two decisions, saved at once one is kept and the other refused, and nothing takes a decision back', async () => {
     // oidc-provider reads a device code, checks its stage, then saves it whole (RFC 8628's user code
     // form, then the device's authorization); two requests that read it at once both pass the check.
-    const refused = (err: { error?: string }) => err.error === 'invalid_request'
-    const outcome = (r: PromiseSettledResult<void>) =>
-      r.status === 'fulfilled' ? 'saved' : (r.reason as { error?: string }).error
-    const stored = async (code: string) => (await adapter('DeviceCode').find(code)) as AdapterPayload
-    const created = { clientId: 'device', params: { scope: 'device-data:write' } } as AdapterPayload
-    const confirmed = { ...created, inFlight: true } as AdapterPayload
+    // These saves are made outside any request (no browser session), as a confirmation by another browser.
     const grants = [id('grant'), id('grant')] as const
     for (const grant of grants)
       await put('Grant', grant, { accountId: 'acct', clientId: 'device' } as AdapterPayload)
@@ -225,6 +230,74 @@ describe('consuming a code or refresh token', () => {
       put('DeviceCode', orphan, { ...confirmed, accountId: 'alice', grantId: id('grant') }),
       (err: { error?: string }) => err.error === 'invalid_grant',
     )
+  })
+
+  test('[SRS-OAUTH-539] [SRS-OAUTH-538] the browser a device code is saved from counts: the one that confirmed it may confirm again, at once or later, and abort; another is refused; a request whose interaction another resumed saves none', async () => {
+    // oidc-provider's request context, as the adapter reads it (Provider.ctx): here, a store of our own.
+    const requests = new AsyncLocalStorage<ProviderRequest>()
+    const Adapter = storage.adapterOver(storage.db, () => requests.getStore())
+    const inBrowser = (session: string): ProviderRequest => ({ oidc: { session: { uid: session } } })
+    const saveIn = (request: ProviderRequest, code: string, payload: AdapterPayload) =>
+      requests.run(request, () => new Adapter('DeviceCode').upsert(code, payload, 3600))
+    const lookUpIn = (request: ProviderRequest, userCode: string) =>
+      requests.run(request, () => new Adapter('DeviceCode').findByUserCode(userCode))
+    const [phone, other] = [id('session'), id('session')]
+    const userCode = id('user-code')
+    const code = id('dc')
+    await put('DeviceCode', code, { ...created, userCode })
+
+    // A double click: the browser drops the first response and shows the second's, so both go on.
+    const clicks = await Promise.allSettled([
+      saveIn(inBrowser(phone), code, { ...confirmed, userCode }),
+      saveIn(inBrowser(phone), code, { ...confirmed, userCode }),
+    ])
+    assert.deepEqual(clicks.map(outcome), ['saved', 'saved'])
+    // oidc-provider refuses a code in flight: the browser that confirmed it sees it not yet
+    // confirmed, and may confirm it again (a sign-in abandoned and started over); no other browser may.
+    assert.equal((await lookUpIn(inBrowser(phone), userCode))?.inFlight, undefined)
+    assert.equal((await lookUpIn(inBrowser(other), userCode))?.inFlight, true)
+    await saveIn(inBrowser(phone), code, { ...confirmed, userCode })
+    await assert.rejects(
+      saveIn(inBrowser(other), code, { ...confirmed, userCode }),
+      refused,
+      'another browser',
+    )
+    await assert.rejects(put('DeviceCode', code, confirmed), refused, 'no browser session')
+    await assert.rejects(saveIn(inBrowser(other), code, { ...created, error: 'access_denied' }), refused)
+    // The confirming browser may abort it; then it is decided, for that browser too.
+    const aborted = id('dc')
+    await put('DeviceCode', aborted, { ...created, userCode: `${userCode}-2` })
+    await saveIn(inBrowser(phone), aborted, { ...confirmed, userCode: `${userCode}-2` })
+    await saveIn(inBrowser(phone), aborted, { ...created, error: 'access_denied' })
+    assert.equal((await lookUpIn(inBrowser(phone), `${userCode}-2`))?.error, 'access_denied')
+    await assert.rejects(
+      saveIn(inBrowser(phone), aborted, { ...confirmed, userCode: `${userCode}-2` }),
+      refused,
+    )
+
+    // The sign-in's resume sent twice at once: the request that lost the interaction saves no device
+    // code (oidc-provider would record its refusal as the code's error), and the other approves.
+    const uid = id('interaction')
+    await put('Interaction', uid, {
+      uid,
+      kind: 'Interaction',
+      deviceCode: code,
+      params: { client_id: 'device' },
+    } as AdapterPayload)
+    const resumes = [inBrowser(phone), inBrowser(phone)] as const
+    const [first, second] = await Promise.allSettled(
+      resumes.map((r) => requests.run(r, () => new Adapter('Interaction').destroy(uid))),
+    )
+    assert.deepEqual([first?.status, second?.status].sort(), ['fulfilled', 'rejected'])
+    const [won, lost] = first?.status === 'fulfilled' ? resumes : [resumes[1], resumes[0]]
+    await assert.rejects(
+      saveIn(lost, code, { ...confirmed, error: 'invalid_request' }),
+      (err: Error) => err.name === 'SessionNotFound',
+    )
+    const grant = id('grant')
+    await put('Grant', grant, { accountId: 'alice', clientId: 'device' } as AdapterPayload)
+    await saveIn(won, code, { ...confirmed, accountId: 'alice', grantId: grant })
+    assert.deepEqual([(await stored(code)).accountId, (await stored(code)).error], ['alice', undefined])
   })
 
   test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {

@@ -4,16 +4,20 @@ import { randomUUID } from 'node:crypto'
 import type { AdapterPayload } from 'oidc-provider'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import type { Database, Queryable } from '../../src/platform/db/index.ts'
-import { createPostgresAdapterFactory } from '../../src/security/oauth-server/postgres-adapter.ts'
+import {
+  createPostgresAdapterFactory,
+  type ProviderRequest,
+} from '../../src/security/oauth-server/postgres-adapter.ts'
 import { openTestDatabase } from './app.ts'
 import { TEST_KEYRING, testConfig } from './config.ts'
 
 /** The adapter class over `db`, as the server builds it (no clients; the test keyring). */
-const factoryOver = (db: Queryable) =>
+const factoryOver = (db: Queryable, currentRequest?: () => ProviderRequest | undefined) =>
   createPostgresAdapterFactory({
     db,
     clients: { find: async () => undefined },
     keyring: createKeyring(TEST_KEYRING),
+    ...(currentRequest ? { currentRequest } : {}),
   })
 
 export function oidcStorage() {
@@ -34,8 +38,12 @@ export function oidcStorage() {
       return database
     },
     adapter,
-    /** An adapter class of its own over `db` (the storage's database wrapped, say, to count statements). */
-    adapterOver: (db: Queryable) => factoryOver(db),
+    /**
+     * An adapter class of its own over `db` (the storage's database wrapped, say, to count
+     * statements), and serving the requests `currentRequest` names, as oidc-provider's context would.
+     */
+    adapterOver: (db: Queryable, currentRequest?: () => ProviderRequest | undefined) =>
+      factoryOver(db, currentRequest),
     /** A value no other test uses, named for what it stands for. */
     id: (label: string) => `${label}-${randomUUID()}`,
     put: (model: string, rowId: string, payload: AdapterPayload) =>

@@ -26,7 +26,7 @@ export async function userCodeInputSource(
   const message = err
     ? err.userCode || err.name === 'NoCodeError'
       ? 'That code is not right or has expired. Try again.'
-      : 'The request could not continue. Start again on your device.'
+      : 'The request could not continue. Enter the code again, or start again on your device.'
     : undefined
   send(
     ctx,

@@ -49,12 +49,24 @@ const STORED_DEVICE_CODE_STAGE = `CASE
        WHEN oidc_payloads.payload->>'inFlight' = 'true' THEN 'confirmed'
        ELSE 'pending' END`
 
-/** The update of a stored row; with a stage ($8), only while the stored device code is still at it. */
+/**
+ * A device code's save checked against the stored row (a compare-and-set, ADR-0013): written only
+ * while the row is still at `readAt`, the stage its writer read. A save read `pending` by the
+ * browser session whose keyed hash is `by` is also written over a confirmation that session made
+ * (the payload's `confirmedIn`): that browser may confirm again, or abort, until the code is decided.
+ */
+export interface DeviceCodeCheck {
+  readonly readAt: DeviceCodeStage
+  readonly by: string | null
+}
+
+/** The update of a stored row; with a device code's check ($8, $9), only while it holds. */
 const UPSERT_CONFLICT = `ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
        user_code = COALESCE(EXCLUDED.user_code, oidc_payloads.user_code), uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at
-     WHERE $8::text IS NULL OR ${STORED_DEVICE_CODE_STAGE} = $8::text`
+     WHERE $8::text IS NULL OR ${STORED_DEVICE_CODE_STAGE} = $8::text
+        OR ($9::text IS NOT NULL AND ${STORED_DEVICE_CODE_STAGE} = 'confirmed' AND oidc_payloads.payload->>'confirmedIn' = $9::text)`
 
-const paramsOf = (row: PayloadWrite, onlyAt: DeviceCodeStage | null) => [
+const paramsOf = (row: PayloadWrite, check: DeviceCodeCheck | null) => [
   row.model,
   row.id,
   JSON.stringify(row.payload),
@@ -62,37 +74,35 @@ const paramsOf = (row: PayloadWrite, onlyAt: DeviceCodeStage | null) => [
   row.userCode,
   row.uid,
   row.expiresAt,
-  onlyAt,
+  check?.readAt ?? null,
+  check?.by ?? null,
 ]
 
-/**
- * Writes the row; with `onlyAt`, a row already stored is updated only while its device code is at
- * that stage (a compare-and-set, ADR-0013). False when that refused the write.
- */
+/** Writes the row; with a device code's `check`, a stored row is updated only while it holds. False when it refused the write. */
 export async function upsertPayload(
   q: Queryable,
   row: PayloadWrite,
-  onlyAt: DeviceCodeStage | null = null,
+  check: DeviceCodeCheck | null = null,
 ): Promise<boolean> {
   const { rowCount } = await q.query(
     `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ${UPSERT_CONFLICT}`,
-    paramsOf(row, onlyAt),
+    paramsOf(row, check),
   )
   return rowCount === 1
 }
 
 /**
  * A code or token of a grant, written only while its grant is stored and unexpired (ADR-0013), and
- * with `onlyAt` as upsertPayload; false when either refused the write. The grant's row is locked
+ * with a device code's `check` as upsertPayload; false when either refused the write. The grant's row is locked
  * (FOR KEY SHARE) until the write commits, so a revocation deleting the grant at that moment waits
  * for it, and then finds what it wrote.
  */
 export async function upsertGrantPayload(
   q: Queryable,
   row: PayloadWrite & { grantId: string },
-  onlyAt: DeviceCodeStage | null = null,
+  check: DeviceCodeCheck | null = null,
 ): Promise<boolean> {
   const { rowCount } = await q.query(
     `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
@@ -101,7 +111,7 @@ export async function upsertGrantPayload(
       WHERE g.model = 'Grant' AND g.id = $4::text AND (g.expires_at IS NULL OR g.expires_at > now())
         FOR KEY SHARE OF g
      ${UPSERT_CONFLICT}`,
-    paramsOf(row, onlyAt),
+    paramsOf(row, check),
   )
   return rowCount === 1
 }

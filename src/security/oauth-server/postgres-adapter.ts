@@ -19,7 +19,7 @@ import { timingSafeEqual } from 'node:crypto'
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Queryable } from '../../platform/db/index.ts'
 import * as repo from './oidc-payloads.repository.ts'
-import type { DeviceCodeStage } from './oidc-payloads.repository.ts'
+import type { DeviceCodeCheck, DeviceCodeStage } from './oidc-payloads.repository.ts'
 
 /** oidc-provider's own refusal of a later replay of each consumable model. */
 const REPLAY_REFUSALS: Readonly<Record<string, string>> = {
@@ -71,8 +71,14 @@ function handleFor(keyring: StorageKeyring, stored: string): string {
  * inFlight was read confirmed, and anything else was read pending.
  */
 function deviceCodeStageRead(payload: AdapterPayload): DeviceCodeStage {
-  const decided = Boolean(payload.error) || Boolean(payload.accountId)
-  return decided && payload.inFlight === true ? 'confirmed' : 'pending'
+  return isDecided(payload) && payload.inFlight === true ? 'confirmed' : 'pending'
+}
+
+const isDecided = (payload: AdapterPayload) => Boolean(payload.error) || Boolean(payload.accountId)
+
+/** The request oidc-provider is serving (its Koa context), as far as the adapter reads it. */
+export interface ProviderRequest {
+  readonly oidc?: { readonly session?: { readonly uid?: string } | undefined } | undefined
 }
 
 /** A device code saved after another request moved it on: two confirmations or decisions at once. */
@@ -87,13 +93,21 @@ export function createPostgresAdapterFactory(deps: {
   db: Queryable
   clients: ClientLookup
   keyring: StorageKeyring
+  /** The request being served; oidc-provider's own (Provider.ctx) unless a test gives one. */
+  currentRequest?: () => ProviderRequest | undefined
 }) {
   const { db, keyring } = deps
+  const currentRequest = deps.currentRequest ?? (() => Provider.ctx)
   const key = (value: string) => oidcStorageId(keyring, value)
   /** The grant revocations started in this turn, by stored grant id (revokeByGrantId). */
   const revokingNow = new Map<string, Promise<void>>()
   /** The requests (oidc-provider's contexts) that found their interaction destroyed by another (destroy). */
-  const resumesLost = new WeakSet<object>()
+  const resumesLost = new WeakSet<ProviderRequest>()
+  /** The browser a request comes from: the keyed hash of its oidc-provider session's uid. */
+  const browserOf = (request: ProviderRequest | undefined): string | null => {
+    const session = request?.oidc?.session?.uid
+    return session ? key(session) : null
+  }
 
   /** The payload as stored: no jti (the row's key is its hash), no user code (its hash is a column), no session cookie in an interaction, a device code referenced by hash. */
   function toStored(model: string, payload: AdapterPayload): AdapterPayload {
@@ -135,29 +149,31 @@ export function createPostgresAdapterFactory(deps: {
         GRANTABLE.has(this.model) && typeof payload.grantId === 'string' ? key(payload.grantId) : null
       const userCode = typeof payload.userCode === 'string' ? key(payload.userCode) : null
       const uid = typeof payload.uid === 'string' ? key(payload.uid) : null
-      const row = {
-        model: this.model,
-        id: key(id),
-        payload: toStored(this.model, payload),
-        userCode,
-        uid,
-        expiresAt,
-      }
+      const stored = toStored(this.model, payload)
       // A device code is saved only while it is still where its writer read it (ADR-0013): of two
-      // confirmations or two decisions at once, one is kept, and no decision is overwritten.
-      const onlyAt = this.model === 'DeviceCode' ? deviceCodeStageRead(payload) : null
-      const ctx = Provider.ctx
-      if (onlyAt && ctx && resumesLost.has(ctx)) throw resumeLost()
+      // confirmations or two decisions at once, one is kept, and no decision is overwritten. The
+      // browser that confirmed it may confirm it again, or abort, until it is decided (see
+      // findByUserCode); anybody else is refused.
+      let check: DeviceCodeCheck | null = null
+      if (this.model === 'DeviceCode') {
+        const request = currentRequest()
+        if (request && resumesLost.has(request)) throw resumeLost()
+        const readAt = deviceCodeStageRead(payload)
+        const by = readAt === 'pending' ? browserOf(request) : null
+        if (by && payload.inFlight === true && !isDecided(payload)) stored.confirmedIn = by
+        check = { readAt, by }
+      }
+      const row = { model: this.model, id: key(id), payload: stored, userCode, uid, expiresAt }
       if (grantId === null) {
-        const written = await repo.upsertPayload(db, { ...row, grantId }, onlyAt)
-        if (!written && onlyAt) throw deviceCodeMovedOn()
+        const written = await repo.upsertPayload(db, { ...row, grantId }, check)
+        if (!written && check) throw deviceCodeMovedOn()
         return
       }
       // A code or token is written only while its grant is stored (ADR-0013): a redemption raced by
       // a replay that revoked the grant meanwhile saves nothing, and is refused as oidc-provider
       // refuses a grant it cannot find, instead of handing out a token that outlives its grant.
-      if (await repo.upsertGrantPayload(db, { ...row, grantId }, onlyAt)) return
-      if (onlyAt && (await repo.grantIsLive(db, grantId))) throw deviceCodeMovedOn()
+      if (await repo.upsertGrantPayload(db, { ...row, grantId }, check)) return
+      if (check && (await repo.grantIsLive(db, grantId))) throw deviceCodeMovedOn()
       throw new errors.InvalidGrant('grant not found')
     }
 
@@ -178,8 +194,22 @@ export function createPostgresAdapterFactory(deps: {
       return this.findWhere('id', id, id)
     }
 
-    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return this.findWhere('user_code', userCode, undefined, { userCode })
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const found = await this.findWhere('user_code', userCode, undefined, { userCode })
+      // oidc-provider refuses a user code in flight, the browser that confirmed it included: a
+      // double click, or a sign-in abandoned and started again, left the person with a code they
+      // could not use. To that browser, until the code is decided, it is shown as not yet confirmed;
+      // confirming it again starts a new sign-in, and the save is checked as upsert says.
+      if (
+        found?.inFlight === true &&
+        !isDecided(found) &&
+        typeof found.confirmedIn === 'string' &&
+        found.confirmedIn === browserOf(currentRequest())
+      ) {
+        const { inFlight: _inFlight, ...unconfirmed } = found
+        return unconfirmed
+      }
+      return found
     }
 
     findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -212,8 +242,8 @@ export function createPostgresAdapterFactory(deps: {
         // oidc-provider then records the refusal on the interaction's device code, if it has one
         // (deviceUserFlowErrors), which would end the device's authorization that the request that
         // deleted the interaction is completing. The request is marked, and saves no device code.
-        const ctx = Provider.ctx
-        if (ctx) resumesLost.add(ctx)
+        const request = currentRequest()
+        if (request) resumesLost.add(request)
         throw resumeLost()
       }
     }
