@@ -116,15 +116,6 @@ export async function upsertGrantPayload(
   return rowCount === 1
 }
 
-/** Whether the grant (its keyed hash) is stored and unexpired. */
-export async function grantIsLive(q: Queryable, grantId: string): Promise<boolean> {
-  const { rows } = await q.query(
-    "SELECT 1 FROM oidc_payloads WHERE model = 'Grant' AND id = $1 AND (expires_at IS NULL OR expires_at > now())",
-    [grantId],
-  )
-  return rows.length === 1
-}
-
 /** The unexpired row of this model whose id, user code or uid (each a keyed hash) is `hash`. */
 export async function livePayloadWhere(
   q: Queryable,

@@ -173,7 +173,7 @@ export function createPostgresAdapterFactory(deps: {
       // a replay that revoked the grant meanwhile saves nothing, and is refused as oidc-provider
       // refuses a grant it cannot find, instead of handing out a token that outlives its grant.
       if (await repo.upsertGrantPayload(db, { ...row, grantId }, check)) return
-      if (check && (await repo.grantIsLive(db, grantId))) throw deviceCodeMovedOn()
+      if (check && (await repo.livePayloadWhere(db, 'Grant', 'id', grantId))) throw deviceCodeMovedOn()
       throw new errors.InvalidGrant('grant not found')
     }
 
