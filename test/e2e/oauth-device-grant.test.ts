@@ -59,20 +59,32 @@ describe('device authorization grant', () => {
   /** The device's resume of a person's sign-in or consent (oidc-provider's device_resume route). */
   const isDeviceResume = (at: URL) => /^\/oauth\/device\/(?!auth$)[^/]+$/.test(at.pathname)
 
-  /** Up to the confirmation page of a user code, in a browser of its own unless one is given. */
-  async function codeConfirmation(userCode: string, jar = new CookieJar()) {
+  /** Opens the code form and types `userCode` into it, in a browser of its own unless one is given; the page answered. */
+  async function enterCode(userCode: string, jar = new CookieJar()) {
     const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
     assert.match(input.page ?? '', /autocomplete="one-time-code"/)
     const xsrf = xsrfOf(input.page ?? '')
-    const confirmPage = await followUntilOutside(
+    return followUntilOutside(
       s.issuer,
       `${s.issuer}/oauth/device`,
       jar,
       postForm({ xsrf, user_code: userCode }),
     )
+  }
+
+  /** Up to the confirmation page of a user code, in a browser of its own unless one is given. */
+  async function codeConfirmation(userCode: string, jar = new CookieJar()) {
+    const confirmPage = await enterCode(userCode, jar)
     assert.match(confirmPage.page ?? '', /Is this your device\?/)
     return { jar, form: { xsrf: xsrfOf(confirmPage.page ?? ''), user_code: userCode } }
   }
+
+  /** Presses Continue (or Abort) on the confirmation page; the page answered. */
+  const answerConfirmation = (
+    jar: CookieJar,
+    form: { xsrf: string; user_code: string },
+    choice: 'confirm' | 'abort' = 'confirm',
+  ) => followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ ...form, [choice]: 'yes' }))
 
   /**
    * After the code is confirmed: sign in and approve (or deny). With `doubleClick`, every resume of
@@ -111,12 +123,7 @@ describe('device authorization grant', () => {
     who: { email: string } = patient,
   ) {
     const { jar, form } = await codeConfirmation(userCode)
-    const after = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm(choice.confirm ? { ...form, confirm: 'yes' } : { ...form, abort: 'yes' }),
-    )
+    const after = await answerConfirmation(jar, form, choice.confirm ? 'confirm' : 'abort')
     if (!choice.confirm) return after
     return signInAndDecide(jar, after.page ?? '', choice.consent, who)
   }
@@ -190,11 +197,7 @@ describe('device authorization grant', () => {
     const people = [patient, other]
     const confirmations = await Promise.all(people.map(() => codeConfirmation(auth.user_code)))
     // Both press Continue at once (two people at a shared device, or one form submitted twice).
-    const after = await Promise.all(
-      confirmations.map(({ jar, form }) =>
-        followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ ...form, confirm: 'yes' })),
-      ),
-    )
+    const after = await Promise.all(confirmations.map(({ jar, form }) => answerConfirmation(jar, form)))
     const statuses = after.map((a) => a.status).join(', ')
     const went = after.flatMap((a, i) => (/action="[^"]*\/login"/.test(a.page ?? '') ? [i] : []))
     assert.equal(went.length, 1, `one goes on to sign in (${statuses})`)
@@ -236,25 +239,13 @@ describe('device authorization grant', () => {
     }
     jar.store(clicks[1] as Response)
     // Another browser entering the code now is refused, as before (user_code_used).
-    const strangerJar = new CookieJar()
-    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, strangerJar)
-    const stranger = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      strangerJar,
-      postForm({ xsrf: xsrfOf(input.page ?? ''), user_code: auth.user_code }),
-    )
+    const stranger = await enterCode(auth.user_code)
     assert.equal(stranger.status, 400)
     assert.match(stranger.page ?? '', /That code is not right/)
     // The person enters the code again in the same browser (oidc-provider refused a code in flight,
     // so they were stuck until the device started over), confirms, signs in and approves.
     const again = await codeConfirmation(auth.user_code, jar)
-    const login = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm({ ...again.form, confirm: 'yes' }),
-    )
+    const login = await answerConfirmation(jar, again.form)
     const done = await signInAndDecide(jar, login.page ?? '', 'allow')
     assert.match(done.page ?? '', /Device connected/)
     assert.equal(await actingFor(auth.device_code), patient.id)
@@ -263,12 +254,7 @@ describe('device authorization grant', () => {
   test("[SRS-OAUTH-538] each resume of the patient's sign-in and approval sent twice at once goes on once, and the device is connected for the patient", async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
     const { jar, form } = await codeConfirmation(auth.user_code)
-    const after = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm({ ...form, confirm: 'yes' }),
-    )
+    const after = await answerConfirmation(jar, form)
     // On PostgreSQL the two of a pair overlap; on PGlite, one connection, they may run one after
     // the other (the adapter's test makes them overlap on both).
     const done = await signInAndDecide(jar, after.page ?? '', 'allow', patient, true)
@@ -287,15 +273,7 @@ describe('device authorization grant', () => {
   })
 
   test('[SRS-OAUTH-006] a wrong user code is refused on the page', async () => {
-    const jar = new CookieJar()
-    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-    const xsrf = xsrfOf(input.page ?? '')
-    const res = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm({ xsrf, user_code: 'BCDF-GHJK' }),
-    )
+    const res = await enterCode('BCDF-GHJK')
     assert.match(res.page ?? '', /That code is not right/)
   })
 

@@ -88,25 +88,8 @@ export async function followUntilOutside(
   jar: CookieJar,
   init?: RequestInit,
 ): Promise<{ url: string; page?: string; status: number }> {
-  let url = start
-  let req: RequestInit | undefined = init
-  for (let hop = 0; hop < 15; hop++) {
-    if (!url.startsWith(issuer)) return { url, status: 302 }
-    const res = await fetch(url, {
-      ...req,
-      redirect: 'manual',
-      headers: { ...(req?.headers as Record<string, string> | undefined), cookie: jar.header() },
-    })
-    jar.store(res)
-    const location = res.headers.get('location')
-    if (res.status >= 300 && res.status < 400 && location) {
-      url = new URL(location, url).toString()
-      req = undefined
-      continue
-    }
-    return { url, page: await res.text(), status: res.status }
-  }
-  throw new Error('too many redirects')
+  const { pairs: _none, ...end } = await followDoubleClicking(issuer, start, jar, init, () => false)
+  return end
 }
 
 /** One request of a pair sent at once: its status, where it redirects, and its page if it did not. */
