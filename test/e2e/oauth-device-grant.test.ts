@@ -160,18 +160,65 @@ describe('device authorization grant', () => {
     )
   })
 
-  test('[SRS-OAUTH-006] denied at consent → the device gets access_denied and no tokens', async () => {
+  /** The page a person sees once they refused the device: it says so, and offers no form for the code. */
+  function assertNotConnected(shown: { status: number; page?: string }, what: string) {
+    assert.match(shown.page ?? '', /<h1>Device not connected<\/h1>/, `${what}: ${shown.page?.slice(0, 400)}`)
+    assert.match(shown.page ?? '', /role="status">The device was not connected/, what)
+    assert.doesNotMatch(shown.page ?? '', /could not continue|autocomplete="one-time-code"/, what)
+    assert.match(
+      shown.page ?? '',
+      new RegExp(`<a href="${s.issuer}/oauth/device">`),
+      `${what}: a link to start again`,
+    )
+  }
+
+  test('[SRS-OAUTH-006] [SRS-OAUTH-540] denied at consent → the device gets access_denied and no tokens, and the page says it was not connected', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
-    await patientVisits(auth.user_code, { confirm: true, consent: 'deny' })
+    const shown = await patientVisits(auth.user_code, { confirm: true, consent: 'deny' })
+    assert.equal(shown.status, 200)
+    assertNotConnected(shown, 'denied at consent')
     await assert.rejects(
       client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
       (err) => oauthError(err) === 'access_denied',
     )
   })
 
-  test('[SRS-OAUTH-006] aborted at the code confirmation → access_denied', async () => {
+  test('[SRS-OAUTH-006] [SRS-OAUTH-540] aborted at the code confirmation → access_denied, and the page says it was not connected', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
-    await patientVisits(auth.user_code, { confirm: false, consent: 'deny' })
+    const shown = await patientVisits(auth.user_code, { confirm: false, consent: 'deny' })
+    assert.equal(shown.status, 200)
+    assertNotConnected(shown, 'aborted')
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'access_denied',
+    )
+  })
+
+  test('[SRS-OAUTH-540] Abort pressed twice at once (a double click), or again on the page left open, says the device was not connected each time', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
+    const { jar, form } = await codeConfirmation(auth.user_code)
+    const click = () =>
+      fetch(`${s.issuer}/oauth/device`, {
+        ...postForm({ ...form, abort: 'yes' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+        redirect: 'manual',
+      })
+    // The browser shows the second response of a double click; the first may be either.
+    const clicks = await Promise.all([click(), click()])
+    for (const [i, res] of clicks.entries()) {
+      assertNotConnected(
+        { status: res.status, page: await res.text() },
+        `click ${i + 1} of 2 (${res.status})`,
+      )
+    }
+    jar.store(clicks[1] as Response)
+    // Abort again, later, on the confirmation page still open in another tab (its form as it was).
+    const again = await answerConfirmation(jar, form, 'abort')
+    assertNotConnected(again, 'Abort on the page left open')
+    // Continue on that page now is refused: the refusal does not become a connection.
+    const late = await answerConfirmation(jar, form, 'confirm')
+    assert.match(late.page ?? '', /already been used|could not continue/, late.page?.slice(0, 400))
+    // The device's first poll after the refusal is told so (oidc-provider then forgets the code).
     await assert.rejects(
       client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
       (err) => oauthError(err) === 'access_denied',
@@ -278,9 +325,9 @@ describe('device authorization grant', () => {
   })
 
   test('[SRS-AUDIT-030] an unknown or missing user code is answered 400 with the form again, and audited as a refusal', async () => {
-    for (const [typed, rule] of [
-      ['BCDF-GHJK', 'user_code_not_found'],
-      ['', 'user_code_missing'],
+    for (const [typed, rule, says] of [
+      ['BCDF-GHJK', 'user_code_not_found', /That code is not right, has expired, or has already been used/],
+      ['', 'user_code_missing', /Enter the code your device shows/],
     ] as const) {
       const jar = new CookieJar()
       const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
@@ -292,7 +339,7 @@ describe('device authorization grant', () => {
       })
       assert.equal(res.status, 400, rule)
       const page = await res.text()
-      assert.match(page, /That code is not right/, rule)
+      assert.match(page, says, rule)
       assert.match(page, /autocomplete="one-time-code"/, 'the form is shown again')
       const requestId = res.headers.get('x-request-id')
       const entries = await until(

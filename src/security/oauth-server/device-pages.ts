@@ -17,17 +17,23 @@ function send(ctx: KoaContextWithOIDC, title: string, body: ReturnType<typeof ht
   ctx.body = page(title, body)
 }
 
+/** What the code form says above itself when it is shown again after a refusal. */
+function refusalMessageOf(err: Error & { userCode?: string }): string {
+  if (err.name === 'NoCodeError') return 'Enter the code your device shows.'
+  // Not found, expired, or used (decided, or in another browser's hands): one message, so a person
+  // typing codes learns nothing about a code they do not have.
+  if (err.userCode)
+    return 'That code is not right, has expired, or has already been used. Check the code your device shows, or start again on the device for a new one.'
+  return 'The request could not continue. Enter the code again, or start again on your device.'
+}
+
 export async function userCodeInputSource(
   ctx: KoaContextWithOIDC,
   form: string,
   _out?: unknown,
   err?: Error & { userCode?: string },
 ): Promise<void> {
-  const message = err
-    ? err.userCode || err.name === 'NoCodeError'
-      ? 'That code is not right or has expired. Try again.'
-      : 'The request could not continue. Enter the code again, or start again on your device.'
-    : undefined
+  const message = err ? refusalMessageOf(err) : undefined
   send(
     ctx,
     'Connect a device',
@@ -51,6 +57,20 @@ export function sessionLostPage(ctx: KoaContextWithOIDC): void {
     'Connect a device',
     html`<p class="error" role="alert">This page has expired, or your browser did not send its cookie.</p>
 <p><a href="${ctx.oidc.urlFor('code_verification')}">Enter the code shown on your device again</a></p>`,
+  )
+}
+
+/**
+ * The person refused the device (Abort at the confirmation, or Deny at consent), or pressed Abort
+ * again on a code already refused: the device gets access_denied, and the page says what happened
+ * instead of offering the refused code's form again.
+ */
+export function notConnectedPage(ctx: KoaContextWithOIDC): void {
+  send(
+    ctx,
+    'Device not connected',
+    html`<p role="status">The device was not connected, and it cannot use this code. You can close this page.</p>
+<p><a href="${ctx.oidc.urlFor('code_verification')}">Connect a device with another code</a></p>`,
   )
 }
 

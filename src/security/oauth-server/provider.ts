@@ -8,7 +8,13 @@ import type { Config } from '../../config/index.ts'
 import { findDatabaseUnavailable, type Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { clientAddressOf } from './client-address.ts'
-import { sessionLostPage, successSource, userCodeConfirmSource, userCodeInputSource } from './device-pages.ts'
+import {
+  notConnectedPage,
+  sessionLostPage,
+  successSource,
+  userCodeConfirmSource,
+  userCodeInputSource,
+} from './device-pages.ts'
 import type { ClientStore } from './client-store.ts'
 import { INTERNAL_AUDIENCES } from './internal-audiences.ts'
 import { createPostgresAdapterFactory, type StorageKeyring } from './postgres-adapter.ts'
@@ -126,6 +132,23 @@ const USER_CODE_REFUSALS: Readonly<Record<string, string>> = {
   ExpiredError: 'user_code_expired',
   AlreadyUsedError: 'user_code_used',
   NoCodeError: 'user_code_missing',
+}
+
+/**
+ * An Abort refused for a code that is refused already: the second of a double click, whose form
+ * token the first used (or which found the code decided), or Abort pressed again on a page left
+ * open. The person asked for the outcome the code has; the page says so rather than "could not
+ * continue". A failed look-up (the database away) leaves the refusal's own page.
+ */
+async function abortedAgain(ctx: KoaContextWithOIDC): Promise<boolean> {
+  const { abort, user_code: typed } = (ctx.oidc.params ?? {}) as { abort?: unknown; user_code?: unknown }
+  if (!abort || typeof typed !== 'string' || typed === '') return false
+  // oidc-provider's own normalisation of a typed user code (lib/helpers/user_codes.js): upper case, no separators.
+  const userCode = typed.replace(/[a-z]/g, (c) => c.toUpperCase()).replace(/\W/g, '')
+  const code = await ctx.oidc.provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true }).catch(
+    () => undefined,
+  )
+  return code?.error === 'access_denied'
 }
 
 export interface OAuthRefusal {
@@ -272,6 +295,10 @@ export function createProvider(deps: ProviderDeps): Provider {
           if (refused) {
             ctx.status = 400
             refusal('code_verification')(ctx, { error: refused, statusCode: 400 })
+          }
+          if (err && (err.name === 'AbortedError' || (await abortedAgain(ctx)))) {
+            notConnectedPage(ctx)
+            return
           }
           await userCodeInputSource(ctx, form, out, err)
         },
