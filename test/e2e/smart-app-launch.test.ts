@@ -336,6 +336,60 @@ describe('SMART App Launch 2.0 conformance (Inferno smart_stu2 groups) with open
     assert.equal((await newLaunch(app, otherPatientId)).status, 404)
   })
 
+  /** The authorization response as the app receives it in each response mode, as the URL openid-client takes. */
+  function responseAt(mode: 'query' | 'fragment' | 'form_post', landed: { url: string; page?: string }) {
+    if (mode === 'query') return new URL(landed.url)
+    if (mode === 'fragment') {
+      const at = new URL(landed.url)
+      return new URL(`${at.origin}${at.pathname}?${at.hash.slice(1)}`)
+    }
+    // form_post: the page's form, which a browser's script posts to the redirect URI.
+    const action = /<form method="post" action="([^"]+)"/.exec(landed.page ?? '')?.[1]
+    assert.equal(action, redirectUri, `a form posting to the redirect URI: ${landed.page?.slice(0, 300)}`)
+    const fields = [...(landed.page ?? '').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)]
+    const at = new URL(redirectUri)
+    for (const [, name, value] of fields) at.searchParams.set(name as string, value as string)
+    return at
+  }
+
+  test('[SRS-OAUTH-541] an EHR launch answered in each response mode (query, fragment, form_post) carries its patient, and the launch is used once in each', async () => {
+    const config = await s.discover(app, client.None())
+    for (const mode of ['query', 'fragment', 'form_post'] as const) {
+      const launch = (await newLaunch()).body.launch as string
+      const attempt = async () => {
+        const req = await pkceAuthorizationRequest(config, {
+          redirectUri,
+          scope: 'openid fhirUser launch patient/*.rs',
+          aud: fhirBase,
+          launch,
+          response_mode: mode,
+        })
+        const landed = await authorize(
+          req.url.href,
+          { email: clinician.email, totpSecret: clinician.totpSecret },
+          clinicianJar,
+        )
+        return { req, response: responseAt(mode, landed) }
+      }
+      const { req, response } = await attempt()
+      const tokens = await client.authorizationCodeGrant(config, response, {
+        pkceCodeVerifier: req.verifier,
+        expectedState: req.state,
+      })
+      assert.equal(tokens.patient, patientId, `${mode}: the token response names the launch's patient`)
+      const obs = await fhirGet(`Observation?patient=${patientId}`, tokens.access_token)
+      assert.equal(obs.status, 200, mode)
+      // The launch was used by that authorization: a second one with it is refused.
+      const second = await attempt()
+      assert.equal(
+        second.response.searchParams.get('error'),
+        'invalid_request',
+        `${mode}: the launch is used`,
+      )
+      assert.equal(second.response.searchParams.get('code'), null, mode)
+    }
+  })
+
   test('[SRS-FHIR-308] Inferno ehr_launch_stu2, invalid launch (SMART 2.0 app-launch.html, Launch app: EHR launch; RFC 6749 §4.1.2.1): a launch that is unknown, used, expired or for another client, or sent without the launch scope, is refused with the OAuth error, audited, and issues nothing', async () => {
     const config = await s.discover(app, client.None())
     const attempt = async (launch: string, scope = 'openid launch patient/*.rs') => {

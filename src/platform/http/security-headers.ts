@@ -22,6 +22,18 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'no
 export const PROTOCOL_CSP =
   "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+/** The same policy with one more target its forms may post to (form-action); a policy without form-action is returned as it is. */
+export function withFormActionTarget(csp: string, target: string): string {
+  return csp
+    .split(';')
+    .map((directive) => {
+      const [name, ...values] = directive.trim().split(/\s+/)
+      if (name !== 'form-action' || values.includes(target)) return directive.trim()
+      return [name, ...values.filter((v) => v !== "'none'"), target].join(' ')
+    })
+    .join('; ')
+}
+
 /** HSTS: two years, subdomains included; sent only on responses the client received over TLS. */
 export const HSTS = 'max-age=63072000; includeSubDomains'
 

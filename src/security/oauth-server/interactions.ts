@@ -9,7 +9,7 @@ import { Type } from 'typebox'
 import type { Queryable } from '../../platform/db/index.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { cookieValue, DEVICE_COOKIE, type DeviceCookies } from './device-cookies.ts'
-import { html, page, pageCsp } from '../../platform/http/pages/html.ts'
+import { formActionTargetOf, html, page, pageCsp } from '../../platform/http/pages/html.ts'
 import { fhirUserOf, SMART_ERRORS } from './smart.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 import * as pendingLogins from './pending-logins.repository.ts'
@@ -96,13 +96,8 @@ export function interactionRoutes(deps: InteractionDeps): RoutePlugin {
   function formTargets(details: InteractionDetails): string[] {
     const redirectUri =
       typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined
-    if (!redirectUri) return []
-    try {
-      const u = new URL(redirectUri)
-      return [u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : u.protocol]
-    } catch {
-      return []
-    }
+    const target = redirectUri ? formActionTargetOf(redirectUri) : undefined
+    return target ? [target] : []
   }
 
   function render(

@@ -6,6 +6,8 @@ import type { JWK } from 'jose'
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/index.ts'
 import { findDatabaseUnavailable, type Queryable } from '../../platform/db/index.ts'
+import { formActionTargetOf } from '../../platform/http/pages/html.ts'
+import { withFormActionTarget } from '../../platform/http/security-headers.ts'
 import type { AccountDirectory } from './account-directory.ts'
 import { clientAddressOf } from './client-address.ts'
 import {
@@ -149,6 +151,28 @@ async function abortedAgain(ctx: KoaContextWithOIDC): Promise<boolean> {
     () => undefined,
   )
   return code?.error === 'access_denied'
+}
+
+/**
+ * OAuth 2.0 Form Post Response Mode: oidc-provider answers the authorization (a code, or an error
+ * it may send back) with a page whose script posts it to the client's redirect URI. The protocol
+ * pages' CSP lets forms post to this origin only, so a browser refused that post and the app never
+ * got its response. For that one response, the redirect URI's origin joins form-action, once the
+ * client is known to have registered it (an error may be answered before oidc-provider checked).
+ */
+function allowFormPostTarget(ctx: KoaContextWithOIDC): void {
+  // The parameters oidc-provider's authorization error handler answers with: the request's once
+  // parsed (from a pushed request or a request object too), its raw query or body before that.
+  const params = (ctx.oidc?.params ?? (ctx.method === 'POST' ? ctx.oidc?.body : ctx.query) ?? {}) as Record<
+    string,
+    unknown
+  >
+  const redirectUri = params.redirect_uri
+  if (params.response_mode !== 'form_post' || typeof redirectUri !== 'string') return
+  if (!ctx.oidc?.client?.redirectUriAllowed(redirectUri)) return
+  const target = formActionTargetOf(redirectUri)
+  const csp = ctx.response.get('content-security-policy')
+  if (target && csp) ctx.set('content-security-policy', withFormActionTarget(csp, target))
 }
 
 export interface OAuthRefusal {
@@ -497,23 +521,38 @@ export function createProvider(deps: ProviderDeps): Provider {
       )
     })
   }
+  // The authorization response, as oidc-provider is about to send it (its handler for the response
+  // mode runs right after these events): the code it carries, whatever the mode, and the form post's
+  // target. The events run synchronously, before the handler reads the response's CSP.
+  const codesIssued = new WeakMap<object, string>()
+  const authorizationEvents = provider as unknown as EventEmitter
+  // (The device flow's approval reports it too, with no response.)
+  authorizationEvents.on('authorization.success', (ctx: KoaContextWithOIDC, out?: { code?: unknown }) => {
+    if (typeof out?.code === 'string') codesIssued.set(ctx, out.code)
+    allowFormPostTarget(ctx)
+  })
+  authorizationEvents.on('authorization.error', allowFormPostTarget)
+  authorizationEvents.on('server_error', (ctx: KoaContextWithOIDC) => {
+    if (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') allowFormPostTarget(ctx)
+  })
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
   // hook for extra token-response members, so this middleware adds it from the stored token.
   provider.use(async (ctx, next) => {
     await next()
-    // EHR launch: the code this authorization issued carries its launch's patient, through the grant.
+    // EHR launch: the code this authorization issued carries its launch's patient, through the
+    // grant, in whichever response mode the app asked for (query, fragment or form_post).
+    const code = codesIssued.get(ctx)
     if (
       (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') &&
       ctx.oidc.params?.launch &&
-      ctx.status >= 300 &&
-      ctx.status < 400
+      code
     ) {
       await recordGrantContext(
         provider,
         deps.db,
         String(ctx.oidc.params.launch),
         String(ctx.oidc.params.client_id ?? ''),
-        ctx.response.get('location'),
+        code,
       )
       return
     }

@@ -72,19 +72,18 @@ export function grantPatient(db: Queryable, grantId: string): Promise<string | u
 }
 
 /**
- * After the authorization endpoint redirected with a code: bind the launch's patient to the
- * code's grant (single use). A launch that is no longer usable, or that another user created,
- * destroys the code, so the app's token request fails with invalid_grant and nothing is issued.
+ * After the authorization endpoint issued a code (in a redirect's query or fragment, or a form
+ * post): bind the launch's patient to the code's grant (single use). A launch that is no longer
+ * usable, or that another user created, destroys the code, so the app's token request fails with
+ * invalid_grant and nothing is issued.
  */
 export async function recordGrantContext(
   provider: Provider,
   db: Queryable,
   launch: string,
   clientId: string,
-  location: string,
+  code: string,
 ): Promise<void> {
-  const code = URL.canParse(location) ? new URL(location).searchParams.get('code') : null
-  if (!code) return
   const stored = await provider.AuthorizationCode.find(code)
   if (!stored?.grantId) return
   const used = await repo.useLaunch(db, launch, clientId)

@@ -53,6 +53,16 @@ ${body}
 
 /** CSP for our pages: nothing but our own stylesheet; forms may post here and (through the
  * redirects that follow) reach the client's redirect URI, which must therefore be allowed. */
+/**
+ * What CSP's form-action must allow for a browser to reach this redirect URI: its origin (http and
+ * https), or its scheme (a native app's); nothing for a value that is not a URL.
+ */
+export function formActionTargetOf(redirectUri: string): string | undefined {
+  const u = URL.parse(redirectUri)
+  if (!u) return undefined
+  return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : u.protocol
+}
+
 export function pageCsp(formTargets: readonly string[] = []): string {
   return [
     "default-src 'none'",
