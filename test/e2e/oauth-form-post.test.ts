@@ -6,84 +6,41 @@
 // Debian Chromium through playwright-core.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
-import { launchChromium } from '../support/browser.ts'
-import { createTestUser, TEST_PASSWORD } from '../support/identity.ts'
-import { pkceAuthorizationRequest, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
-
-/** What an app's redirect URI received: the method, the path and the body, as the app saw them. */
-interface Arrival {
-  readonly method: string
-  readonly url: string
-  readonly body: string
-}
-
-/** A web app's callback: answers every request with a page of its own and remembers it. */
-async function startApp(): Promise<{ server: Server; origin: string; arrivals: Arrival[] }> {
-  const arrivals: Arrival[] = []
-  const server = createServer((req, res) => {
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => (body += chunk))
-    req.on('end', () => {
-      if (req.url !== '/favicon.ico') arrivals.push({ method: req.method ?? '', url: req.url ?? '', body })
-      res.setHeader('content-type', 'text/html')
-      res.end('<!doctype html><title>App</title><h1>Back in the app</h1>')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrivals }
-}
+import {
+  startBrowserAppWorld,
+  type AppListener,
+  type Arrival,
+  type BrowserAppWorld,
+} from '../support/browser-app.ts'
+import { TEST_PASSWORD } from '../support/identity.ts'
+import { pkceAuthorizationRequest, type OAuthTestServer } from '../support/oauth.ts'
 
 describe('response_mode=form_post in Chromium', () => {
+  let w: BrowserAppWorld
   let s: OAuthTestServer
   let browser: Browser
   let config: client.Configuration
-  let app: Awaited<ReturnType<typeof startApp>>
-  let stranger: Awaited<ReturnType<typeof startApp>>
+  let app: AppListener
+  let stranger: AppListener
   let redirectUri = ''
   const appId = `form-post-app-${randomUUID()}`
-  let patient: Awaited<ReturnType<typeof createTestUser>>
+  let patient: BrowserAppWorld['patient']
 
   before(async () => {
-    s = await startOAuthTestServer()
-    app = await startApp()
-    stranger = await startApp()
+    w = await startBrowserAppWorld(appId, (origin) => ({
+      client_name: 'Form post app',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [`${origin}/callback`],
+      scope: 'openid account:read',
+    }))
+    ;({ s, browser, app, stranger, patient, config } = w)
     redirectUri = `${app.origin}/callback`
-    await s.clients.upsert({
-      clientId: appId,
-      metadata: {
-        client_id: appId,
-        client_name: 'Form post app',
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        redirect_uris: [redirectUri],
-        scope: 'openid account:read',
-      },
-    })
-    const org = (
-      await s.db.query<{ id: string }>('INSERT INTO organisations (name) VALUES ($1) RETURNING id', [
-        `Form post clinic ${randomUUID()}`,
-      ])
-    ).rows[0]?.id as string
-    patient = await createTestUser(s.db, {
-      email: `form-post-patient-${randomUUID()}@demo.test`,
-      roles: [{ role: 'patient', organisationId: org }],
-    })
-    config = await s.discover(appId, client.None())
-    browser = await launchChromium()
   })
-  after(async () => {
-    await browser?.close()
-    app?.server.close()
-    stranger?.server.close()
-    await s?.close()
-  })
+  after(() => w?.close())
 
   /** The app's authorization request on its settings: the code posted back, the consent asked each time. */
   const formPostRequest = () =>

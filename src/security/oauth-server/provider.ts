@@ -31,6 +31,7 @@ import {
   STATIC_SCOPES,
 } from './scopes.ts'
 import { renderOAuthError } from './error-page.ts'
+import { logoutSource, postLogoutSuccessSource } from './logout-pages.ts'
 import { consumeLaunch, fhirUserOf, grantPatient, recordGrantContext, SMART_ERRORS } from './smart.ts'
 import { registerTokenExchange } from './token-exchange.ts'
 import { answerDatabaseOutagesWith503, OAUTH_UNAVAILABLE_ERROR } from './unavailable.ts'
@@ -333,13 +334,16 @@ export function createProvider(deps: ProviderDeps): Provider {
         // them: store nothing (ADR-0040).
         deviceInfo: () => ({}),
       },
-      // RFC 7662 / RFC 7009: only authenticated (confidential) clients may introspect or revoke.
+      // RFC 7662: only authenticated (confidential) clients may introspect. RFC 7009: a client may
+      // revoke its own tokens, a public one included (the console revokes its refresh token when it
+      // signs out); oidc-provider's default policy refuses a token issued to another client.
       introspection: {
         enabled: true,
         allowedPolicy: async (_ctx: KoaContextWithOIDC, client) => client.clientAuthMethod !== 'none',
       },
       revocation: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      // OpenID Connect RP-Initiated Logout: our pages, not oidc-provider's (see logout-pages.ts).
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       userinfo: { enabled: true },
       // RFC 8707: tokens are issued for one resource server; no `resource` → the Vigil API.
       resourceIndicators: {
@@ -534,6 +538,20 @@ export function createProvider(deps: ProviderDeps): Provider {
   authorizationEvents.on('authorization.error', allowFormPostTarget)
   authorizationEvents.on('server_error', (ctx: KoaContextWithOIDC) => {
     if (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') allowFormPostTarget(ctx)
+  })
+  // RP-initiated logout: the confirmation page (or, with no session, the page that posts it by
+  // itself) sends the browser on to the app's post-logout redirect URI, and a browser holds that
+  // redirect to the page's form-action too. Once oidc-provider has checked the URI against the
+  // client's registration (the page is answered 200; a URI not registered is refused before),
+  // its origin joins form-action for that page.
+  provider.use(async (ctx, next) => {
+    await next()
+    if (ctx.oidc?.route !== 'end_session' || ctx.status !== 200) return
+    const uri = ctx.oidc.params?.post_logout_redirect_uri
+    if (typeof uri !== 'string' || !ctx.oidc.client?.postLogoutRedirectUriAllowed(uri)) return
+    const target = formActionTargetOf(uri)
+    const csp = ctx.response.get('content-security-policy')
+    if (target && csp) ctx.set('content-security-policy', withFormActionTarget(csp, target))
   })
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
   // hook for extra token-response members, so this middleware adds it from the stored token.
