@@ -298,7 +298,7 @@ describe('device authorization grant', () => {
     assert.equal(await actingFor(auth.device_code), patient.id)
   })
 
-  test("[SRS-OAUTH-538] each resume of the patient's sign-in and approval sent twice at once goes on once, and the device is connected for the patient", async () => {
+  test("[SRS-OAUTH-538] [SRS-OAUTH-543] each resume of the patient's sign-in and approval sent twice at once goes on once, and the device is connected for the patient", async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
     const { jar, form } = await codeConfirmation(auth.user_code)
     const after = await answerConfirmation(jar, form)

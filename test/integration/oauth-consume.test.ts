@@ -300,6 +300,54 @@ describe('consuming a code or refresh token', () => {
     assert.deepEqual([(await stored(code)).accountId, (await stored(code)).error], ['alice', undefined])
   })
 
+  test('[SRS-OAUTH-543] a browser session a request read is written back only while it is stored: a sign-out, or a new identifier, made meanwhile by another request stands', async () => {
+    const requests = new AsyncLocalStorage<ProviderRequest>()
+    const Adapter = storage.adapterOver(storage.db, () => requests.getStore())
+    const inRequest = <T>(
+      request: ProviderRequest,
+      work: (sessions: InstanceType<typeof Adapter>) => Promise<T>,
+    ) => requests.run(request, () => work(new Adapter('Session')))
+    const session = (grantId: string) =>
+      ({
+        uid: 'browser-1',
+        accountId: 'alice',
+        authorizations: { app: { grantId } },
+      }) as unknown as AdapterPayload
+    const oldId = id('session')
+    await put('Session', oldId, session('grant-before'))
+    // Two requests of one browser read its session at their start.
+    const [winner, loser] = [{}, {}] as ProviderRequest[]
+    for (const request of [winner, loser] as ProviderRequest[])
+      assert.ok(await inRequest(request, (a) => a.find(oldId)), 'the session is read')
+    // One signs in again: the session gets a new identifier, with the new grant; the old row goes.
+    const newId = id('session')
+    await inRequest(winner as ProviderRequest, async (a) => {
+      await a.upsert(newId, session('grant-after'), 3600)
+      await a.destroy(oldId)
+    })
+    // The other ends (refused, say) and saves the session as it read it: nothing comes back.
+    await inRequest(loser as ProviderRequest, (a) => a.upsert(oldId, session('grant-before'), 3600))
+    assert.equal(await exists('Session', oldId), false, 'the old identifier stays gone')
+    const byUid = await new (storage.adapterOver(storage.db))('Session').findByUid('browser-1')
+    assert.deepEqual(byUid?.authorizations, { app: { grantId: 'grant-after' } }, 'found by uid: the new one')
+    // Signed out (the row deleted) while a request that read it was under way: it stays signed out.
+    const tab = {} as ProviderRequest
+    assert.ok(await inRequest(tab, (a) => a.find(newId)))
+    await adapter('Session').destroy(newId)
+    await inRequest(tab, (a) => a.upsert(newId, session('grant-after'), 3600))
+    assert.equal(await exists('Session', newId), false, 'the sign-out stands')
+    // A session the request did not read (a new one) is written as before, and so is one still stored.
+    const fresh = id('session')
+    await inRequest(tab, (a) => a.upsert(fresh, session('grant-new'), 3600))
+    assert.equal(await exists('Session', fresh), true)
+    const kept = {} as ProviderRequest
+    assert.ok(await inRequest(kept, (a) => a.find(fresh)))
+    await inRequest(kept, (a) =>
+      a.upsert(fresh, { ...session('grant-new'), accountId: 'alice-2' } as AdapterPayload, 3600),
+    )
+    assert.equal((await adapter('Session').find(fresh))?.accountId, 'alice-2')
+  })
+
   test('[SRS-OAUTH-536] a pushed authorization request used twice at once: the second is invalid_request_uri, and nothing else is touched', async () => {
     const par = id('par')
     const grant = id('grant')

@@ -94,6 +94,19 @@ export async function upsertPayload(
 }
 
 /**
+ * Writes over a row only while it is still stored (a browser session the request read): false, and
+ * nothing written, when it was deleted meanwhile (signed out, or replaced by a new identifier).
+ */
+export async function updatePayload(q: Queryable, row: PayloadWrite): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `UPDATE oidc_payloads SET payload = $3, grant_id = $4, user_code = COALESCE($5, user_code), uid = $6, expires_at = $7
+      WHERE model = $1 AND id = $2`,
+    paramsOf(row, null).slice(0, 7),
+  )
+  return rowCount === 1
+}
+
+/**
  * A code or token of a grant, written only while its grant is stored and unexpired (ADR-0013), and
  * with a device code's `check` as upsertPayload; false when either refused the write. The grant's row is locked
  * (FOR KEY SHARE) until the write commits, so a revocation deleting the grant at that moment waits

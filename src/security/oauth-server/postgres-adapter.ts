@@ -103,6 +103,8 @@ export function createPostgresAdapterFactory(deps: {
   const revokingNow = new Map<string, Promise<void>>()
   /** The requests (oidc-provider's contexts) that found their interaction destroyed by another (destroy). */
   const resumesLost = new WeakSet<ProviderRequest>()
+  /** The browser sessions each request found stored (their stored ids), read at its start. */
+  const sessionsRead = new WeakMap<ProviderRequest, Set<string>>()
   /** The browser a request comes from: the keyed hash of its oidc-provider session's uid. */
   const browserOf = (request: ProviderRequest | undefined): string | null => {
     const session = request?.oidc?.session?.uid
@@ -164,6 +166,19 @@ export function createPostgresAdapterFactory(deps: {
         check = { readAt, by }
       }
       const row = { model: this.model, id: key(id), payload: stored, userCode, uid, expiresAt }
+      // oidc-provider saves a request's browser session when the request ends, as the request read it
+      // at its start, failed requests included. A session deleted meanwhile by another request (a
+      // sign-out, or a sign-in that gave the session a new identifier) came back from that save,
+      // with what it held before: a sign-out undone, or a resume's loser putting back the session
+      // without the grant the winner had just recorded, so the code or device code bound to the
+      // session was no longer found. A session this request read is written only while it is stored.
+      if (this.model === 'Session') {
+        const request = currentRequest()
+        if (request && sessionsRead.get(request)?.has(row.id)) {
+          await repo.updatePayload(db, { ...row, grantId })
+          return
+        }
+      }
       if (grantId === null) {
         const written = await repo.upsertPayload(db, { ...row, grantId }, check)
         if (!written && check) throw deviceCodeMovedOn()
@@ -191,7 +206,12 @@ export function createPostgresAdapterFactory(deps: {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return deps.clients.find(id)
-      return this.findWhere('id', id, id)
+      const found = await this.findWhere('id', id, id)
+      if (found && this.model === 'Session') {
+        const request = currentRequest()
+        if (request) sessionsRead.set(request, (sessionsRead.get(request) ?? new Set()).add(key(id)))
+      }
+      return found
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
