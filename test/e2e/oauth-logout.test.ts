@@ -40,14 +40,15 @@ describe('RP-initiated logout in Chromium', () => {
   })
   after(() => w?.close())
 
-  /** A page that records what the browser refused (CSP) and every request it made. */
+  /** A page that records what the browser refused (CSP) or failed to load, and every request it made. */
   async function openPage() {
     const context = await browser.newContext()
     const page = await context.newPage()
     const refused: string[] = []
     const requests: string[] = []
     page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/.test(m.text())) refused.push(m.text())
+      // A refusal by the CSP, or a load that failed (a page's icon, say, answered 404 and audited).
+      if (/Content Security Policy|Refused to|Failed to load resource/.test(m.text())) refused.push(m.text())
     })
     page.on('request', (r) => requests.push(r.url()))
     return { context, page, refused, requests }

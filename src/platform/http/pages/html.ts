@@ -40,6 +40,7 @@ export function page(title: string, body: SafeHtml): string {
 <meta name="referrer" content="no-referrer">
 <title>${title} · Vigil</title>
 <link rel="stylesheet" href="/assets/vigil.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <main>
