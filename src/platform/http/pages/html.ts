@@ -52,8 +52,6 @@ ${body}
 `.html
 }
 
-/** CSP for our pages: nothing but our own stylesheet; forms may post here and (through the
- * redirects that follow) reach the client's redirect URI, which must therefore be allowed. */
 /**
  * What CSP's form-action must allow for a browser to reach this redirect URI: its origin (http and
  * https), or its scheme (a native app's); nothing for a value that is not a URL.
@@ -64,6 +62,8 @@ export function formActionTargetOf(redirectUri: string): string | undefined {
   return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : u.protocol
 }
 
+/** CSP for our pages: nothing but our own stylesheet; forms may post here and (through the
+ * redirects that follow) reach the client's redirect URI, which must therefore be allowed. */
 export function pageCsp(formTargets: readonly string[] = []): string {
   return [
     "default-src 'none'",
