@@ -4,18 +4,8 @@
 // provider's own xsrf token.
 
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import { html, page, pageCsp } from '../../platform/http/pages/html.ts'
-
-function xsrfOf(form: string): string {
-  return /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? ''
-}
-
-function send(ctx: KoaContextWithOIDC, title: string, body: ReturnType<typeof html>): void {
-  ctx.type = 'html'
-  ctx.set('content-security-policy', pageCsp())
-  ctx.set('cache-control', 'no-store')
-  ctx.body = page(title, body)
-}
+import { html } from '../../platform/http/pages/html.ts'
+import { sendProviderPage, xsrfOf } from './provider-pages.ts'
 
 /** What the code form says above itself when it is shown again after a refusal. */
 function refusalMessageOf(err: Error & { userCode?: string }): string {
@@ -34,7 +24,7 @@ export async function userCodeInputSource(
   err?: Error & { userCode?: string },
 ): Promise<void> {
   const message = err ? refusalMessageOf(err) : undefined
-  send(
+  sendProviderPage(
     ctx,
     'Connect a device',
     html`${message ? html`<p class="error" role="alert">${message}</p>` : ''}
@@ -52,7 +42,7 @@ export async function userCodeInputSource(
  * gone): there is no session to hold a new form's secret, so the person starts again from the link.
  */
 export function sessionLostPage(ctx: KoaContextWithOIDC): void {
-  send(
+  sendProviderPage(
     ctx,
     'Connect a device',
     html`<p class="error" role="alert">This page has expired, or your browser did not send its cookie.</p>
@@ -66,7 +56,7 @@ export function sessionLostPage(ctx: KoaContextWithOIDC): void {
  * instead of offering the refused code's form again.
  */
 export function notConnectedPage(ctx: KoaContextWithOIDC): void {
-  send(
+  sendProviderPage(
     ctx,
     'Device not connected',
     html`<p role="status">The device was not connected, and it cannot use this code. You can close this page.</p>
@@ -83,7 +73,7 @@ export async function userCodeConfirmSource(
 ): Promise<void> {
   const action = ctx.oidc.urlFor('code_verification')
   const xsrf = xsrfOf(form)
-  send(
+  sendProviderPage(
     ctx,
     'Is this your device?',
     html`<p><strong>${client.clientName ?? client.clientId}</strong> asks to connect to your account.</p>
@@ -99,5 +89,5 @@ export async function userCodeConfirmSource(
 }
 
 export async function successSource(ctx: KoaContextWithOIDC): Promise<void> {
-  send(ctx, 'Device connected', html`<p>Your device is connected. You can close this page.</p>`)
+  sendProviderPage(ctx, 'Device connected', html`<p>Your device is connected. You can close this page.</p>`)
 }

@@ -4,16 +4,8 @@
 // unstyled; the confirmation form carries the provider's own xsrf token.
 
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import { html, page, pageCsp } from '../../platform/http/pages/html.ts'
-
-function send(ctx: KoaContextWithOIDC, title: string, body: ReturnType<typeof html>): void {
-  ctx.type = 'html'
-  // The page's own policy; where the confirmation then sends the browser (an app's registered
-  // post-logout redirect URI) is added by the provider once it is known to be registered.
-  ctx.set('content-security-policy', pageCsp())
-  ctx.set('cache-control', 'no-store')
-  ctx.body = page(title, body)
-}
+import { html } from '../../platform/http/pages/html.ts'
+import { sendProviderPage, xsrfOf } from './provider-pages.ts'
 
 /** The name of the app that asked, if one did (by its `id_token_hint` or `client_id`). */
 function appName(ctx: KoaContextWithOIDC): string | undefined {
@@ -22,9 +14,9 @@ function appName(ctx: KoaContextWithOIDC): string | undefined {
 }
 
 export async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
-  const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? ''
+  const xsrf = xsrfOf(form)
   const app = appName(ctx)
-  send(
+  sendProviderPage(
     ctx,
     'Sign out?',
     html`${app ? html`<p><strong>${app}</strong> asks you to sign out.</p>` : ''}
@@ -39,7 +31,7 @@ export async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promi
 
 export async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
   const app = appName(ctx)
-  send(
+  sendProviderPage(
     ctx,
     'Signed out',
     html`<p>${app ? html`You are signed out of <strong>${app}</strong>.` : 'You are signed out.'} You can close this page.</p>

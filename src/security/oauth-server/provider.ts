@@ -170,8 +170,12 @@ function allowFormPostTarget(ctx: KoaContextWithOIDC): void {
   >
   const redirectUri = params.redirect_uri
   if (params.response_mode !== 'form_post' || typeof redirectUri !== 'string') return
-  if (!ctx.oidc?.client?.redirectUriAllowed(redirectUri)) return
-  const target = formActionTargetOf(redirectUri)
+  if (ctx.oidc?.client?.redirectUriAllowed(redirectUri)) allowFormTarget(ctx, redirectUri)
+}
+
+/** This response's CSP lets its forms (and the redirects after them) reach `uri`, a registered one. */
+function allowFormTarget(ctx: Pick<KoaContextWithOIDC, 'response' | 'set'>, uri: string): void {
+  const target = formActionTargetOf(uri)
   const csp = ctx.response.get('content-security-policy')
   if (target && csp) ctx.set('content-security-policy', withFormActionTarget(csp, target))
 }
@@ -548,10 +552,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     await next()
     if (ctx.oidc?.route !== 'end_session' || ctx.status !== 200) return
     const uri = ctx.oidc.params?.post_logout_redirect_uri
-    if (typeof uri !== 'string' || !ctx.oidc.client?.postLogoutRedirectUriAllowed(uri)) return
-    const target = formActionTargetOf(uri)
-    const csp = ctx.response.get('content-security-policy')
-    if (target && csp) ctx.set('content-security-policy', withFormActionTarget(csp, target))
+    if (typeof uri === 'string' && ctx.oidc.client?.postLogoutRedirectUriAllowed(uri))
+      allowFormTarget(ctx, uri)
   })
   // SMART App Launch §2.0.10: the token response names the launch's patient. oidc-provider has no
   // hook for extra token-response members, so this middleware adds it from the stored token.
