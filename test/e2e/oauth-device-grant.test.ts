@@ -79,6 +79,14 @@ describe('device authorization grant', () => {
     return { jar, form: { xsrf: xsrfOf(confirmPage.page ?? ''), user_code: userCode } }
   }
 
+  /** One press of Continue (or Abort) as the browser sends it, not followed: the raw answer. */
+  const press = (jar: CookieJar, form: { xsrf: string; user_code: string }, choice: 'confirm' | 'abort') =>
+    fetch(`${s.issuer}/oauth/device`, {
+      ...postForm({ ...form, [choice]: 'yes' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+      redirect: 'manual',
+    })
+
   /** Presses Continue (or Abort) on the confirmation page; the page answered. */
   const answerConfirmation = (
     jar: CookieJar,
@@ -172,39 +180,29 @@ describe('device authorization grant', () => {
     )
   }
 
-  test('[SRS-OAUTH-006] [SRS-OAUTH-540] denied at consent → the device gets access_denied and no tokens, and the page says it was not connected', async () => {
+  /** The patient refuses the device (at the confirmation, or at consent): the page says so, the device gets access_denied. */
+  async function refuse(choice: { confirm: boolean; consent: 'deny' }, what: string) {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
-    const shown = await patientVisits(auth.user_code, { confirm: true, consent: 'deny' })
+    const shown = await patientVisits(auth.user_code, choice)
     assert.equal(shown.status, 200)
-    assertNotConnected(shown, 'denied at consent')
+    assertNotConnected(shown, what)
     await assert.rejects(
       client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
       (err) => oauthError(err) === 'access_denied',
     )
-  })
+  }
 
-  test('[SRS-OAUTH-006] [SRS-OAUTH-540] aborted at the code confirmation → access_denied, and the page says it was not connected', async () => {
-    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
-    const shown = await patientVisits(auth.user_code, { confirm: false, consent: 'deny' })
-    assert.equal(shown.status, 200)
-    assertNotConnected(shown, 'aborted')
-    await assert.rejects(
-      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
-      (err) => oauthError(err) === 'access_denied',
-    )
-  })
+  test('[SRS-OAUTH-006] [SRS-OAUTH-540] denied at consent → the device gets access_denied and no tokens, and the page says it was not connected', () =>
+    refuse({ confirm: true, consent: 'deny' }, 'denied at consent'))
+
+  test('[SRS-OAUTH-006] [SRS-OAUTH-540] aborted at the code confirmation → access_denied, and the page says it was not connected', () =>
+    refuse({ confirm: false, consent: 'deny' }, 'aborted'))
 
   test('[SRS-OAUTH-540] Abort pressed twice at once (a double click), or again on the page left open, says the device was not connected each time', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
     const { jar, form } = await codeConfirmation(auth.user_code)
-    const click = () =>
-      fetch(`${s.issuer}/oauth/device`, {
-        ...postForm({ ...form, abort: 'yes' }),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-        redirect: 'manual',
-      })
     // The browser shows the second response of a double click; the first may be either.
-    const clicks = await Promise.all([click(), click()])
+    const clicks = await Promise.all([press(jar, form, 'abort'), press(jar, form, 'abort')])
     for (const [i, res] of clicks.entries()) {
       assertNotConnected(
         { status: res.status, page: await res.text() },
@@ -265,16 +263,10 @@ describe('device authorization grant', () => {
   test('[SRS-OAUTH-539] the browser that confirmed a user code may enter and confirm it again (after a double click, or a sign-in left), and connects the device; another browser may not', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
     const { jar, form } = await codeConfirmation(auth.user_code)
-    const click = () =>
-      fetch(`${s.issuer}/oauth/device`, {
-        ...postForm({ ...form, confirm: 'yes' }),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-        redirect: 'manual',
-      })
     // A double click: the browser drops the first response and shows the second's. The second is
     // refused when the first has used the form's xsrf token already (oidc-provider's), and may go on
     // when the two overlap; either way the code is left confirmed by this browser.
-    const clicks = await Promise.all([click(), click()])
+    const clicks = await Promise.all([press(jar, form, 'confirm'), press(jar, form, 'confirm')])
     assert.ok(
       clicks.some((r) => r.status === 303),
       `one goes on (${clicks.map((r) => r.status).join(', ')})`,

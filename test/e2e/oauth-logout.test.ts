@@ -7,22 +7,16 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
-import type { Browser, Page } from 'playwright-core'
-import { startBrowserAppWorld, type AppListener, type BrowserAppWorld } from '../support/browser-app.ts'
+import type { Page } from 'playwright-core'
+import { startBrowserAppWorld, type BrowserAppWorld } from '../support/browser-app.ts'
 import { TEST_PASSWORD } from '../support/identity.ts'
-import { pkceAuthorizationRequest, type OAuthTestServer } from '../support/oauth.ts'
+import { pkceAuthorizationRequest } from '../support/oauth.ts'
 
 describe('RP-initiated logout in Chromium', () => {
   let w: BrowserAppWorld
-  let s: OAuthTestServer
-  let browser: Browser
-  let config: client.Configuration
-  let app: AppListener
-  let stranger: AppListener
   let redirectUri = ''
   let afterLogout = ''
   const appId = `logout-app-${randomUUID()}`
-  let patient: BrowserAppWorld['patient']
 
   before(async () => {
     w = await startBrowserAppWorld(appId, (origin) => ({
@@ -34,15 +28,14 @@ describe('RP-initiated logout in Chromium', () => {
       scope: 'openid account:read',
       first_party: true,
     }))
-    ;({ s, browser, app, stranger, patient, config } = w)
-    redirectUri = `${app.origin}/callback`
-    afterLogout = `${app.origin}/signed-out`
+    redirectUri = `${w.app.origin}/callback`
+    afterLogout = `${w.app.origin}/signed-out`
   })
   after(() => w?.close())
 
   /** A page that records what the browser refused (CSP) or failed to load, and every request it made. */
   async function openPage() {
-    const context = await browser.newContext()
+    const context = await w.browser.newContext()
     const page = await context.newPage()
     const refused: string[] = []
     const requests: string[] = []
@@ -56,23 +49,23 @@ describe('RP-initiated logout in Chromium', () => {
 
   /** The app's sign-in: the person signs in on Vigil's page if asked, the app redeems its code. */
   async function appSignIn(page: Page, signIn = true) {
-    const req = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid account:read' })
+    const req = await pkceAuthorizationRequest(w.config, { redirectUri, scope: 'openid account:read' })
     await page.goto(req.url.href)
     if (signIn) {
-      await page.getByLabel('Email').fill(patient.email)
+      await page.getByLabel('Email').fill(w.patient.email)
       await page.getByLabel('Password').fill(TEST_PASSWORD)
       await page.getByRole('button', { name: 'Sign in' }).click()
     }
     await page.waitForURL((u) => u.href.startsWith(redirectUri), { timeout: 15_000 })
-    app.arrivals.splice(0)
-    return client.authorizationCodeGrant(config, new URL(page.url()), {
+    w.app.arrivals.splice(0)
+    return client.authorizationCodeGrant(w.config, new URL(page.url()), {
       pkceCodeVerifier: req.verifier,
       expectedState: req.state,
     })
   }
 
   const me = (token: string) =>
-    fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
+    fetch(`${w.s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
 
   /** Waits for the browser to reach the app's post-logout redirect URI; what the app received. */
   async function backInTheApp(page: Page) {
@@ -86,7 +79,7 @@ describe('RP-initiated logout in Chromium', () => {
     try {
       const tokens = await appSignIn(page)
       assert.equal((await me(tokens.access_token)).status, 200)
-      const end = client.buildEndSessionUrl(config, {
+      const end = client.buildEndSessionUrl(w.config, {
         id_token_hint: tokens.id_token as string,
         post_logout_redirect_uri: afterLogout,
         state: 'app-state-1',
@@ -99,11 +92,15 @@ describe('RP-initiated logout in Chromium', () => {
       assert.equal(back.searchParams.get('state'), 'app-state-1', 'the app gets its state back')
       assert.deepEqual(refused, [], 'the browser refused nothing on the way')
       const origins = new Set(requests.map((u) => new URL(u).origin))
-      assert.deepEqual([...origins].sort(), [app.origin, s.issuer].sort(), 'nothing loaded from elsewhere')
+      assert.deepEqual(
+        [...origins].sort(),
+        [w.app.origin, w.s.issuer].sort(),
+        'nothing loaded from elsewhere',
+      )
       // The app's grant is revoked with the session: its access token stops working.
       assert.equal((await me(tokens.access_token)).status, 401)
       // The session is gone: the next sign-in asks for the password again.
-      const req = await pkceAuthorizationRequest(config, { redirectUri, scope: 'openid account:read' })
+      const req = await pkceAuthorizationRequest(w.config, { redirectUri, scope: 'openid account:read' })
       await page.goto(req.url.href)
       await page.getByLabel('Password').waitFor({ timeout: 15_000 })
       // Sent to sign out again with no session left, the browser goes straight back to the app.
@@ -120,7 +117,7 @@ describe('RP-initiated logout in Chromium', () => {
     const { context, page, refused } = await openPage()
     try {
       const tokens = await appSignIn(page)
-      const end = client.buildEndSessionUrl(config, {
+      const end = client.buildEndSessionUrl(w.config, {
         id_token_hint: tokens.id_token as string,
         post_logout_redirect_uri: afterLogout,
         state: 'app-state-2',
@@ -142,16 +139,16 @@ describe('RP-initiated logout in Chromium', () => {
     const { context, page } = await openPage()
     try {
       const tokens = await appSignIn(page)
-      const end = client.buildEndSessionUrl(config, {
+      const end = client.buildEndSessionUrl(w.config, {
         id_token_hint: tokens.id_token as string,
-        post_logout_redirect_uri: `${stranger.origin}/signed-out`,
+        post_logout_redirect_uri: `${w.stranger.origin}/signed-out`,
       })
       const res = await page.goto(end.href)
       assert.equal(res?.status(), 400)
-      assert.ok(page.url().startsWith(s.issuer), page.url())
-      assert.doesNotMatch(res?.headers()['content-security-policy'] ?? '', new RegExp(stranger.origin))
+      assert.ok(page.url().startsWith(w.s.issuer), page.url())
+      assert.doesNotMatch(res?.headers()['content-security-policy'] ?? '', new RegExp(w.stranger.origin))
       await page.waitForTimeout(300)
-      assert.deepEqual(stranger.arrivals, [])
+      assert.deepEqual(w.stranger.arrivals, [])
       // The session was not ended by the refused request.
       const next = await appSignIn(page, false)
       assert.equal((await me(next.access_token)).status, 200)
