@@ -4,137 +4,26 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
-import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from '../support/config.ts'
-import {
-  CookieJar,
-  createTestUser,
-  csrfOf,
-  followDoubleClicking,
-  followUntilOutside,
-  postForm,
-  TEST_PASSWORD,
-  xsrfOf,
-} from '../support/identity.ts'
+import { CookieJar, createTestUser, followUntilOutside, postForm, xsrfOf } from '../support/identity.ts'
 import { until } from '../integration/server-process.ts'
+import { DEVICE_GRANT, deviceGrantWorld, type devicePages } from '../support/device-flow.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
-
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 
 describe('device authorization grant', () => {
   let s: OAuthTestServer
   let config: client.Configuration
-  const deviceId = `glucometer-${randomUUID()}`
-  const secret = 'device-secret-0123456789abcdef0123456789'
+  let deviceId: string
   let patient: Awaited<ReturnType<typeof createTestUser>>
+  let d: ReturnType<typeof devicePages>
 
   before(async () => {
     s = await startOAuthTestServer()
-    await s.clients.upsert({
-      clientId: deviceId,
-      secret,
-      metadata: {
-        client_id: deviceId,
-        client_name: 'Glucometer',
-        grant_types: [DEVICE_GRANT, 'refresh_token'],
-        response_types: [],
-        redirect_uris: [],
-        scope: 'device-data:write account:read offline_access',
-      },
-    })
-    const org = await createAccountDirectory({
-      db: s.db,
-      keyring: createKeyring(TEST_KEYRING),
-    }).users.createOrganisation(`Clinic ${randomUUID()}`)
-    patient = await createTestUser(s.db, {
-      email: `patient-${randomUUID()}@demo.test`,
-      roles: [{ role: 'patient', organisationId: org.id }],
-    })
-    config = await s.discover(deviceId, client.ClientSecretBasic(secret))
+    ;({ config, deviceId, patient, pages: d } = await deviceGrantWorld(s))
   })
   after(() => s.close())
-
-  /** The device's resume of a person's sign-in or consent (oidc-provider's device_resume route). */
-  const isDeviceResume = (at: URL) => /^\/oauth\/device\/(?!auth$)[^/]+$/.test(at.pathname)
-
-  /** Opens the code form and types `userCode` into it, in a browser of its own unless one is given; the page answered. */
-  async function enterCode(userCode: string, jar = new CookieJar()) {
-    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-    assert.match(input.page ?? '', /autocomplete="one-time-code"/)
-    const xsrf = xsrfOf(input.page ?? '')
-    return followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm({ xsrf, user_code: userCode }),
-    )
-  }
-
-  /** Up to the confirmation page of a user code, in a browser of its own unless one is given. */
-  async function codeConfirmation(userCode: string, jar = new CookieJar()) {
-    const confirmPage = await enterCode(userCode, jar)
-    assert.match(confirmPage.page ?? '', /Is this your device\?/)
-    return { jar, form: { xsrf: xsrfOf(confirmPage.page ?? ''), user_code: userCode } }
-  }
-
-  /** One press of Continue (or Abort) as the browser sends it, not followed: the raw answer. */
-  const press = (jar: CookieJar, form: { xsrf: string; user_code: string }, choice: 'confirm' | 'abort') =>
-    fetch(`${s.issuer}/oauth/device`, {
-      ...postForm({ ...form, [choice]: 'yes' }),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-      redirect: 'manual',
-    })
-
-  /** Presses Continue (or Abort) on the confirmation page; the page answered. */
-  const answerConfirmation = (
-    jar: CookieJar,
-    form: { xsrf: string; user_code: string },
-    choice: 'confirm' | 'abort' = 'confirm',
-  ) => followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar, postForm({ ...form, [choice]: 'yes' }))
-
-  /**
-   * After the code is confirmed: sign in and approve (or deny). With `doubleClick`, every resume of
-   * the device's authorization is sent twice at once; the pairs are returned.
-   */
-  async function signInAndDecide(
-    jar: CookieJar,
-    loginPage: string,
-    consent: 'allow' | 'deny',
-    who: { email: string } = patient,
-    doubleClick = false,
-  ) {
-    const walk = (start: string, init: RequestInit) =>
-      followDoubleClicking(s.issuer, start, jar, init, (at) => doubleClick && isDeviceResume(at))
-    const loginAction = new URL(/action="([^"]*\/login)"/.exec(loginPage)?.[1] ?? '', s.issuer).toString()
-    const consentPage = await walk(
-      loginAction,
-      postForm({ email: who.email, password: TEST_PASSWORD, csrf: csrfOf(loginPage) }),
-    )
-    assert.match(consentPage.page ?? '', /Allow access\?/, consentPage.page?.slice(0, 400))
-    const consentAction = new URL(
-      /action="([^"]*\/consent)"/.exec(consentPage.page ?? '')?.[1] ?? '',
-      s.issuer,
-    ).toString()
-    const done = await walk(
-      consentAction,
-      postForm({ decision: consent, csrf: csrfOf(consentPage.page ?? '') }),
-    )
-    return { ...done, pairs: [...consentPage.pairs, ...done.pairs] }
-  }
-
-  /** The patient's side on the phone: enter the code, confirm (or abort), sign in, approve (or deny). */
-  async function patientVisits(
-    userCode: string,
-    choice: { confirm: boolean; consent: 'allow' | 'deny' },
-    who: { email: string } = patient,
-  ) {
-    const { jar, form } = await codeConfirmation(userCode)
-    const after = await answerConfirmation(jar, form, choice.confirm ? 'confirm' : 'abort')
-    if (!choice.confirm) return after
-    return signInAndDecide(jar, after.page ?? '', choice.consent, who)
-  }
 
   test('[SRS-OAUTH-006] the device gets tokens after the patient approves the user code', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
@@ -151,7 +40,7 @@ describe('device authorization grant', () => {
       client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
       (err) => oauthError(err) === 'authorization_pending',
     )
-    const done = await patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
+    const done = await d.patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
     assert.match(done.page ?? '', /Device connected/)
     const tokens = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })
     const me = await fetch(`${s.issuer}/api/v2/me`, {
@@ -183,7 +72,7 @@ describe('device authorization grant', () => {
   /** The patient refuses the device (at the confirmation, or at consent): the page says so, the device gets access_denied. */
   async function refuse(choice: { confirm: boolean; consent: 'deny' }, what: string) {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
-    const shown = await patientVisits(auth.user_code, choice)
+    const shown = await d.patientVisits(auth.user_code, choice)
     assert.equal(shown.status, 200)
     assertNotConnected(shown, what)
     await assert.rejects(
@@ -200,9 +89,9 @@ describe('device authorization grant', () => {
 
   test('[SRS-OAUTH-540] Abort pressed twice at once (a double click), or again on the page left open, says the device was not connected each time', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write' })
-    const { jar, form } = await codeConfirmation(auth.user_code)
+    const { jar, form } = await d.codeConfirmation(auth.user_code)
     // The browser shows the second response of a double click; the first may be either.
-    const clicks = await Promise.all([press(jar, form, 'abort'), press(jar, form, 'abort')])
+    const clicks = await Promise.all([d.press(jar, form, 'abort'), d.press(jar, form, 'abort')])
     for (const [i, res] of clicks.entries()) {
       assertNotConnected(
         { status: res.status, page: await res.text() },
@@ -211,10 +100,10 @@ describe('device authorization grant', () => {
     }
     jar.store(clicks[1] as Response)
     // Abort again, later, on the confirmation page still open in another tab (its form as it was).
-    const again = await answerConfirmation(jar, form, 'abort')
+    const again = await d.answerConfirmation(jar, form, 'abort')
     assertNotConnected(again, 'Abort on the page left open')
     // Continue on that page now is refused: the refusal does not become a connection.
-    const late = await answerConfirmation(jar, form, 'confirm')
+    const late = await d.answerConfirmation(jar, form, 'confirm')
     assert.match(late.page ?? '', /already been used|could not continue/, late.page?.slice(0, 400))
     // The device's first poll after the refusal is told so (oidc-provider then forgets the code).
     await assert.rejects(
@@ -240,9 +129,9 @@ describe('device authorization grant', () => {
       roles: [{ role: 'patient', organisationId: null }],
     })
     const people = [patient, other]
-    const confirmations = await Promise.all(people.map(() => codeConfirmation(auth.user_code)))
+    const confirmations = await Promise.all(people.map(() => d.codeConfirmation(auth.user_code)))
     // Both press Continue at once (two people at a shared device, or one form submitted twice).
-    const after = await Promise.all(confirmations.map(({ jar, form }) => answerConfirmation(jar, form)))
+    const after = await Promise.all(confirmations.map(({ jar, form }) => d.answerConfirmation(jar, form)))
     const statuses = after.map((a) => a.status).join(', ')
     const went = after.flatMap((a, i) => (/action="[^"]*\/login"/.test(a.page ?? '') ? [i] : []))
     assert.equal(went.length, 1, `one goes on to sign in (${statuses})`)
@@ -250,7 +139,7 @@ describe('device authorization grant', () => {
     const refused = after[1 - i]
     assert.equal(refused?.status, 400, `the other is refused (${statuses})`)
     assert.match(refused?.page ?? '', /autocomplete="one-time-code"/, 'and shown the code form again')
-    const done = await signInAndDecide(
+    const done = await d.signInAndDecide(
       confirmations[i]?.jar as CookieJar,
       after[i]?.page ?? '',
       'allow',
@@ -262,11 +151,11 @@ describe('device authorization grant', () => {
 
   test('[SRS-OAUTH-539] the browser that confirmed a user code may enter and confirm it again (after a double click, or a sign-in left), and connects the device; another browser may not', async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
-    const { jar, form } = await codeConfirmation(auth.user_code)
+    const { jar, form } = await d.codeConfirmation(auth.user_code)
     // A double click: the browser drops the first response and shows the second's. The second is
     // refused when the first has used the form's xsrf token already (oidc-provider's), and may go on
     // when the two overlap; either way the code is left confirmed by this browser.
-    const clicks = await Promise.all([press(jar, form, 'confirm'), press(jar, form, 'confirm')])
+    const clicks = await Promise.all([d.press(jar, form, 'confirm'), d.press(jar, form, 'confirm')])
     assert.ok(
       clicks.some((r) => r.status === 303),
       `one goes on (${clicks.map((r) => r.status).join(', ')})`,
@@ -278,25 +167,25 @@ describe('device authorization grant', () => {
     }
     jar.store(clicks[1] as Response)
     // Another browser entering the code now is refused, as before (user_code_used).
-    const stranger = await enterCode(auth.user_code)
+    const stranger = await d.enterCode(auth.user_code)
     assert.equal(stranger.status, 400)
     assert.match(stranger.page ?? '', /That code is not right/)
     // The person enters the code again in the same browser (oidc-provider refused a code in flight,
     // so they were stuck until the device started over), confirms, signs in and approves.
-    const again = await codeConfirmation(auth.user_code, jar)
-    const login = await answerConfirmation(jar, again.form)
-    const done = await signInAndDecide(jar, login.page ?? '', 'allow')
+    const again = await d.codeConfirmation(auth.user_code, jar)
+    const login = await d.answerConfirmation(jar, again.form)
+    const done = await d.signInAndDecide(jar, login.page ?? '', 'allow')
     assert.match(done.page ?? '', /Device connected/)
     assert.equal(await actingFor(auth.device_code), patient.id)
   })
 
   test("[SRS-OAUTH-538] [SRS-OAUTH-543] each resume of the patient's sign-in and approval sent twice at once goes on once, and the device is connected for the patient", async () => {
     const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
-    const { jar, form } = await codeConfirmation(auth.user_code)
-    const after = await answerConfirmation(jar, form)
+    const { jar, form } = await d.codeConfirmation(auth.user_code)
+    const after = await d.answerConfirmation(jar, form)
     // On PostgreSQL the two of a pair overlap; on PGlite, one connection, they may run one after
     // the other (the adapter's test makes them overlap on both).
-    const done = await signInAndDecide(jar, after.page ?? '', 'allow', patient, true)
+    const done = await d.signInAndDecide(jar, after.page ?? '', 'allow', patient, true)
     assert.equal(done.pairs.length, 2, 'the sign-in and the approval were each resumed')
     for (const [n, pair] of done.pairs.entries()) {
       const statuses = pair.map((r) => r.status).join(', ')
@@ -312,7 +201,7 @@ describe('device authorization grant', () => {
   })
 
   test('[SRS-OAUTH-006] a wrong user code is refused on the page', async () => {
-    const res = await enterCode('BCDF-GHJK')
+    const res = await d.enterCode('BCDF-GHJK')
     assert.match(res.page ?? '', /That code is not right/)
   })
 
@@ -425,7 +314,7 @@ describe('device authorization grant', () => {
     const regConfig = await s.discover(regId, client.ClientSecretBasic(regSecret))
 
     const auth = await client.initiateDeviceAuthorization(regConfig, { scope: 'device-data:write' })
-    await patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
+    await d.patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
     const tokens = await client.genericGrantRequest(regConfig, DEVICE_GRANT, {
       device_code: auth.device_code,
     })
@@ -468,7 +357,7 @@ describe('device authorization grant', () => {
 
     // Another patient approving the same device is refused: it stays paired with its patient.
     const second = await client.initiateDeviceAuthorization(regConfig, { scope: 'device-data:write' })
-    await patientVisits(second.user_code, { confirm: true, consent: 'allow' }, intruder)
+    await d.patientVisits(second.user_code, { confirm: true, consent: 'allow' }, intruder)
     await assert.rejects(
       client.genericGrantRequest(regConfig, DEVICE_GRANT, { device_code: second.device_code }),
       (err) => oauthError(err) === 'access_denied',

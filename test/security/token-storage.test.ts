@@ -6,19 +6,15 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
-import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import { databaseText, secretsFoundIn } from '../support/db-text.ts'
+import { DEVICE_GRANT, deviceGrantWorld, type devicePages } from '../support/device-flow.ts'
 import {
-  CookieJar,
-  createTestUser,
-  csrfOf,
-  followUntilOutside,
-  postForm,
   signInThroughForms,
   TEST_PASSWORD,
-  xsrfOf,
+  type CookieJar,
+  type createTestUser,
 } from '../support/identity.ts'
 import {
   oauthError,
@@ -26,8 +22,6 @@ import {
   startOAuthTestServer,
   type OAuthTestServer,
 } from '../support/oauth.ts'
-
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 
 function cookie(jar: CookieJar, name: string): string {
   const pair = jar
@@ -41,12 +35,12 @@ describe('tokens are stored only as keyed hashes', () => {
   let s: OAuthTestServer
   const webId = `web-${randomUUID()}`
   const webSecret = `web-secret-${randomUUID()}-${randomUUID()}`
-  const deviceId = `meter-${randomUUID()}`
-  const deviceSecret = `device-secret-${randomUUID()}-${randomUUID()}`
   const redirectUri = 'https://app.example/callback'
   let patient: Awaited<ReturnType<typeof createTestUser>>
   let web: client.Configuration
   let device: client.Configuration
+  let deviceSecret: string
+  let pages: ReturnType<typeof devicePages>
   const me = (token: string) =>
     fetch(`${s.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${token}` } })
 
@@ -65,70 +59,10 @@ describe('tokens are stored only as keyed hashes', () => {
         first_party: true,
       },
     })
-    await s.clients.upsert({
-      clientId: deviceId,
-      secret: deviceSecret,
-      metadata: {
-        client_id: deviceId,
-        grant_types: [DEVICE_GRANT, 'refresh_token'],
-        response_types: [],
-        redirect_uris: [],
-        scope: 'device-data:write account:read offline_access',
-      },
-    })
-    const org = await createAccountDirectory({
-      db: s.db,
-      keyring: createKeyring(TEST_KEYRING),
-    }).users.createOrganisation(`Clinic ${randomUUID()}`)
-    patient = await createTestUser(s.db, {
-      email: `patient-${randomUUID()}@demo.test`,
-      roles: [{ role: 'patient', organisationId: org.id }],
-    })
     web = await s.discover(webId, client.ClientSecretBasic(webSecret))
-    device = await s.discover(deviceId, client.ClientSecretBasic(deviceSecret))
+    ;({ config: device, secret: deviceSecret, patient, pages } = await deviceGrantWorld(s))
   })
   after(() => s.close())
-
-  /** The patient pairs a device on the phone: enter the user code, confirm, sign in, allow. */
-  async function approveDevice(userCode: string): Promise<void> {
-    const jar = new CookieJar()
-    const input = await followUntilOutside(s.issuer, `${s.issuer}/oauth/device`, jar)
-    const xsrf = xsrfOf(input.page ?? '')
-    const confirmPage = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm({ xsrf, user_code: userCode }),
-    )
-    const xsrf2 = xsrfOf(confirmPage.page ?? '')
-    const signInPage = await followUntilOutside(
-      s.issuer,
-      `${s.issuer}/oauth/device`,
-      jar,
-      postForm({ xsrf: xsrf2, user_code: userCode, confirm: 'yes' }),
-    )
-    const loginAction = new URL(
-      /action="([^"]*\/login)"/.exec(signInPage.page ?? '')?.[1] ?? '',
-      s.issuer,
-    ).toString()
-    const consent = await followUntilOutside(
-      s.issuer,
-      loginAction,
-      jar,
-      postForm({ email: patient.email, password: TEST_PASSWORD, csrf: csrfOf(signInPage.page ?? '') }),
-    )
-    const consentAction = new URL(
-      /action="([^"]*\/consent)"/.exec(consent.page ?? '')?.[1] ?? '',
-      s.issuer,
-    ).toString()
-    const done = await followUntilOutside(
-      s.issuer,
-      consentAction,
-      jar,
-      postForm({ decision: 'allow', csrf: csrfOf(consent.page ?? '') }),
-    )
-    assert.match(done.page ?? '', /Device connected/)
-  }
 
   test('[SRS-OAUTH-150] after real flows no token, code, session cookie or user code is anywhere in the database; the tokens still work, introspect, refresh and revoke', async () => {
     // Authorization code + PKCE with a refresh token, through the sign-in pages.
@@ -157,7 +91,8 @@ describe('tokens are stored only as keyed hashes', () => {
     const auth = await client.initiateDeviceAuthorization(device, {
       scope: 'device-data:write account:read offline_access',
     })
-    await approveDevice(auth.user_code)
+    const paired = await pages.patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
+    assert.match(paired.page ?? '', /Device connected/)
     const deviceTokens = await client.genericGrantRequest(device, DEVICE_GRANT, {
       device_code: auth.device_code,
     })

@@ -158,6 +158,13 @@ export function createPostgresAdapterFactory(deps: {
       // findByUserCode); anybody else is refused.
       let check: DeviceCodeCheck | null = null
       if (this.model === 'DeviceCode') {
+        // oidc-provider records any failure of the person's side of the device flow on the device
+        // code (deviceUserFlowErrors), a server error included: a database blip while the person
+        // approved (a backend ended, a statement timed out) ended the device's pairing with
+        // `server_error`, and the code entered again was refused as used. A server error is no
+        // decision of the person's: it is not recorded; the device keeps waiting, and the person
+        // can enter the code again.
+        if (payload.error === 'server_error') return
         const request = currentRequest()
         if (request && resumesLost.has(request)) throw resumeLost()
         const readAt = deviceCodeStageRead(payload)
