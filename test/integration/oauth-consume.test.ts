@@ -9,7 +9,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { after, before, describe, test } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
 import { countingDatabase } from '../support/counting-db.ts'
-import type { ProviderRequest } from '../../src/security/oauth-server/postgres-adapter.ts'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { oidcStorageId, type ProviderRequest } from '../../src/security/oauth-server/postgres-adapter.ts'
+import { TEST_KEYRING } from '../support/config.ts'
 import { oidcStorage } from '../support/oidc-storage.ts'
 
 describe('consuming a code or refresh token', () => {
@@ -359,5 +361,73 @@ describe('consuming a code or refresh token', () => {
     ])
     assert.deepEqual(results.map(errorOf).sort(), ['consumed', 'invalid_request_uri'])
     assert.equal(await exists('Grant', grant), true)
+  })
+
+  test('[SRS-OAUTH-545] at the token endpoint a consumption is written with the tokens issued for it, when the request completes: a failed request writes neither; a replay found then is refused and revokes the grant', async () => {
+    const requests = new AsyncLocalStorage<ProviderRequest>()
+    const Adapter = storage.adapterOver(storage.db, () => requests.getStore())
+    const consumed = async (model: string, value: string) =>
+      (await new Adapter(model).find(value))?.consumed !== undefined
+    /** One token request's grant: it consumes `source` and issues an access and a refresh token. */
+    const redeem = (source: string, grant: string) => {
+      const request: ProviderRequest = { oidc: { route: 'token' } }
+      const [access, refresh] = [id('at'), id('rt')]
+      const issued = requests.run(request, async () => {
+        await new Adapter('RefreshToken').consume(source)
+        await new Adapter('AccessToken').upsert(access, { grantId: grant, accountId: 'acct' }, 3600)
+        await new Adapter('RefreshToken').upsert(refresh, { grantId: grant, accountId: 'acct' }, 3600)
+      })
+      return { request, issued, access, refresh }
+    }
+    /** A grant and a refresh token of it, stored. */
+    const grantWithRefreshToken = async () => {
+      const [grant, source] = [id('grant'), id('rt')]
+      await put('Grant', grant, { accountId: 'acct', clientId: 'app' } as AdapterPayload)
+      await put('RefreshToken', source, { grantId: grant, accountId: 'acct' } as AdapterPayload)
+      return { grant, source }
+    }
+    const { grant, source } = await grantWithRefreshToken()
+
+    // Until the request completes, nothing of it is written.
+    const failed = redeem(source, grant)
+    await failed.issued
+    assert.equal(await consumed('RefreshToken', source), false, 'not consumed before the request completes')
+    assert.equal(await exists('AccessToken', failed.access), false)
+    // A request that failed (its response is not a token response) writes nothing.
+    await Adapter.completeTokenRequest(failed.request, false)
+    assert.equal(await consumed('RefreshToken', source), false, 'a failed request consumes nothing')
+    assert.equal(await exists('AccessToken', failed.access), false)
+    assert.equal(await exists('RefreshToken', failed.refresh), false)
+
+    // Two requests redeeming the refresh token at once: one writes its consumption and its tokens;
+    // the other is a replay, refused when it completes, and the grant goes with every token of it.
+    const [one, two] = [redeem(source, grant), redeem(source, grant)]
+    await Promise.all([one.issued, two.issued])
+    const completed = await Promise.allSettled([
+      Adapter.completeTokenRequest(one.request, true),
+      Adapter.completeTokenRequest(two.request, true),
+    ])
+    assert.deepEqual(completed.map(errorOf).sort(), ['consumed', 'invalid_grant'])
+    const loser = completed[0]?.status === 'rejected' ? one : two
+    assert.equal(await exists('AccessToken', loser.access), false, "the replay's tokens are not written")
+    assert.equal(await exists('Grant', grant), false, 'the replay revoked the grant')
+    const winner = loser === one ? two : one
+    assert.equal(await exists('AccessToken', winner.access), false, "and the first request's tokens with it")
+
+    // A grant that expires before the request completes: refused, and nothing of the request written.
+    const { grant: other, source: otherSource } = await grantWithRefreshToken()
+    const late = redeem(otherSource, other)
+    await late.issued
+    await storage.db.query(
+      "UPDATE oidc_payloads SET expires_at = now() - interval '1 second' WHERE model = 'Grant' AND id = $1",
+      [oidcStorageId(createKeyring(TEST_KEYRING), other)],
+    )
+    await assert.rejects(
+      Adapter.completeTokenRequest(late.request, true),
+      (err: { error?: string; error_detail?: string }) =>
+        err.error === 'invalid_grant' && err.error_detail === 'grant not found',
+    )
+    assert.equal(await exists('AccessToken', late.access), false)
+    assert.equal(await consumed('RefreshToken', otherSource), false, 'its refresh token is not consumed')
   })
 })

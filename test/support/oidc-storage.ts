@@ -12,7 +12,10 @@ import { openTestDatabase } from './app.ts'
 import { TEST_KEYRING, testConfig } from './config.ts'
 
 /** The adapter class over `db`, as the server builds it (no clients; the test keyring). */
-const factoryOver = (db: Queryable, currentRequest?: () => ProviderRequest | undefined) =>
+const factoryOver = (
+  db: Queryable & Pick<Database, 'transaction'>,
+  currentRequest?: () => ProviderRequest | undefined,
+) =>
   createPostgresAdapterFactory({
     db,
     clients: { find: async () => undefined },
@@ -42,8 +45,10 @@ export function oidcStorage() {
      * An adapter class of its own over `db` (the storage's database wrapped, say, to count
      * statements), and serving the requests `currentRequest` names, as oidc-provider's context would.
      */
-    adapterOver: (db: Queryable, currentRequest?: () => ProviderRequest | undefined) =>
-      factoryOver(db, currentRequest),
+    adapterOver: (
+      db: Queryable & Pick<Database, 'transaction'>,
+      currentRequest?: () => ProviderRequest | undefined,
+    ) => factoryOver(db, currentRequest),
     /** A value no other test uses, named for what it stands for. */
     id: (label: string) => `${label}-${randomUUID()}`,
     put: (model: string, rowId: string, payload: AdapterPayload) =>

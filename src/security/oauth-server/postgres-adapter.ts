@@ -17,7 +17,7 @@
 
 import { timingSafeEqual } from 'node:crypto'
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
-import type { Queryable } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import * as repo from './oidc-payloads.repository.ts'
 import type { DeviceCodeCheck, DeviceCodeStage } from './oidc-payloads.repository.ts'
 
@@ -78,7 +78,24 @@ const isDecided = (payload: AdapterPayload) => Boolean(payload.error) || Boolean
 
 /** The request oidc-provider is serving (its Koa context), as far as the adapter reads it. */
 export interface ProviderRequest {
-  readonly oidc?: { readonly session?: { readonly uid?: string } | undefined } | undefined
+  readonly oidc?:
+    | { readonly route?: string | undefined; readonly session?: { readonly uid?: string } | undefined }
+    | undefined
+}
+
+/** What a token request consumes to issue its tokens: a code, a refresh token, a device code. */
+const GRANT_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode'])
+
+/** A write of a token request held until its tokens are issued (completeTokenRequest). */
+type HeldWrite =
+  | { readonly kind: 'consume'; readonly model: string; readonly id: string }
+  | { readonly kind: 'upsert'; readonly row: Parameters<typeof repo.upsertGrantPayload>[1] }
+
+/** Thrown inside the transaction of a token request's writes to roll it back. */
+class TokenWritesRefused extends Error {
+  constructor(readonly refusal: () => Promise<never>) {
+    super('token request refused')
+  }
 }
 
 /** A device code saved after another request moved it on: two confirmations or decisions at once. */
@@ -90,7 +107,7 @@ export interface ClientLookup {
 }
 
 export function createPostgresAdapterFactory(deps: {
-  db: Queryable
+  db: Queryable & Pick<Database, 'transaction'>
   clients: ClientLookup
   keyring: StorageKeyring
   /** The request being served; oidc-provider's own (Provider.ctx) unless a test gives one. */
@@ -105,6 +122,8 @@ export function createPostgresAdapterFactory(deps: {
   const resumesLost = new WeakSet<ProviderRequest>()
   /** The browser sessions each request found stored (their stored ids), read at its start. */
   const sessionsRead = new WeakMap<ProviderRequest, Set<string>>()
+  /** Each token request's consumption and the tokens it issues, written together at its end. */
+  const heldWrites = new WeakMap<ProviderRequest, HeldWrite[]>()
   /** The browser a request comes from: the keyed hash of its oidc-provider session's uid. */
   const browserOf = (request: ProviderRequest | undefined): string | null => {
     const session = request?.oidc?.session?.uid
@@ -141,6 +160,13 @@ export function createPostgresAdapterFactory(deps: {
     return out
   }
 
+  /** A code or token presented again once consumed: refused as oidc-provider refuses it, and its grant revoked. */
+  async function refuseReplay(model: string, stored: string): Promise<never> {
+    const grantId = await repo.grantIdOf(db, model, stored)
+    if (grantId) await repo.deleteGrant(db, grantId)
+    throw new errors.InvalidGrant(REPLAY_REFUSALS[model] ?? 'grant already consumed')
+  }
+
   return class PostgresAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
@@ -152,6 +178,7 @@ export function createPostgresAdapterFactory(deps: {
       const userCode = typeof payload.userCode === 'string' ? key(payload.userCode) : null
       const uid = typeof payload.uid === 'string' ? key(payload.uid) : null
       const stored = toStored(this.model, payload)
+      const request = currentRequest()
       // A device code is saved only while it is still where its writer read it (ADR-0013): of two
       // confirmations or two decisions at once, one is kept, and no decision is overwritten. The
       // browser that confirmed it may confirm it again, or abort, until it is decided (see
@@ -165,7 +192,6 @@ export function createPostgresAdapterFactory(deps: {
         // decision of the person's: it is not recorded; the device keeps waiting, and the person
         // can enter the code again.
         if (payload.error === 'server_error') return
-        const request = currentRequest()
         if (request && resumesLost.has(request)) throw resumeLost()
         const readAt = deviceCodeStageRead(payload)
         const by = readAt === 'pending' ? browserOf(request) : null
@@ -173,6 +199,12 @@ export function createPostgresAdapterFactory(deps: {
         check = { readAt, by }
       }
       const row = { model: this.model, id: key(id), payload: stored, userCode, uid, expiresAt }
+      // The tokens a token request issues are written with what it consumed (consume below).
+      const held = request && heldWrites.get(request)
+      if (held && grantId !== null && check === null) {
+        held.push({ kind: 'upsert', row: { ...row, grantId } })
+        return
+      }
       // oidc-provider saves a request's browser session when the request ends, as the request read it
       // at its start, failed requests included. A session deleted meanwhile by another request (a
       // sign-out, or a sign-in that gave the session a new identifier) came back from that save,
@@ -180,7 +212,6 @@ export function createPostgresAdapterFactory(deps: {
       // without the grant the winner had just recorded, so the code or device code bound to the
       // session was no longer found. A session this request read is written only while it is stored.
       if (this.model === 'Session') {
-        const request = currentRequest()
         if (request && sessionsRead.get(request)?.has(row.id)) {
           await repo.updatePayload(db, { ...row, grantId })
           return
@@ -244,6 +275,20 @@ export function createPostgresAdapterFactory(deps: {
     }
 
     async consume(id: string): Promise<void> {
+      // oidc-provider consumes a code, refresh token or device code, then saves the tokens it
+      // issues for it, each a statement of its own: a database failure in between (a connection
+      // ended, a statement timed out) left it consumed with no tokens issued, and the client's retry
+      // was refused as a replay, which revokes the grant: the app signed out, the device unpaired.
+      // At the token endpoint the consumption and the tokens are written together when the grant
+      // is complete, in one transaction (completeTokenRequest); a request that fails writes neither.
+      const request = currentRequest()
+      if (request?.oidc?.route === 'token' && GRANT_SOURCES.has(this.model)) {
+        heldWrites.set(request, [
+          ...(heldWrites.get(request) ?? []),
+          { kind: 'consume', model: this.model, id: key(id) },
+        ])
+        return
+      }
       // oidc-provider reads the row, checks that it is not consumed, then consumes it: two requests
       // redeeming one code or refresh token at once both passed the check and both got tokens
       // (ADR-0013). The update consumes it once; the request that finds it consumed already is a
@@ -251,9 +296,35 @@ export function createPostgresAdapterFactory(deps: {
       if (await repo.markConsumed(db, this.model, key(id))) return
       if (this.model === 'PushedAuthorizationRequest')
         throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used')
-      const grantId = await repo.grantIdOf(db, this.model, key(id))
-      if (grantId) await repo.deleteGrant(db, grantId)
-      throw new errors.InvalidGrant(REPLAY_REFUSALS[this.model] ?? 'grant already consumed')
+      return refuseReplay(this.model, key(id))
+    }
+
+    /**
+     * Writes what the token request being completed held back (consume above): its consumption and
+     * the tokens it issued, in one transaction. A code or token consumed meanwhile by another
+     * request is a replay (refused, and the grant revoked); a grant gone meanwhile is refused as
+     * oidc-provider refuses one it cannot find; either way nothing of the request is written. A
+     * request that failed (`issued` false) writes nothing.
+     */
+    static async completeTokenRequest(request: ProviderRequest, issued: boolean): Promise<void> {
+      const held = heldWrites.get(request)
+      heldWrites.delete(request)
+      if (!held || !issued) return
+      try {
+        await db.transaction(async (tx) => {
+          for (const write of held) {
+            if (write.kind === 'consume') {
+              if (!(await repo.markConsumed(tx, write.model, write.id)))
+                throw new TokenWritesRefused(() => refuseReplay(write.model, write.id))
+            } else if (!(await repo.upsertGrantPayload(tx, write.row))) {
+              throw new TokenWritesRefused(() => Promise.reject(new errors.InvalidGrant('grant not found')))
+            }
+          }
+        })
+      } catch (err) {
+        if (err instanceof TokenWritesRefused) await err.refusal()
+        throw err
+      }
     }
 
     async destroy(id: string): Promise<void> {

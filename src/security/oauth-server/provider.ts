@@ -5,7 +5,7 @@ import type { EventEmitter } from 'node:events'
 import type { JWK } from 'jose'
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/index.ts'
-import { findDatabaseUnavailable, type Queryable } from '../../platform/db/index.ts'
+import { findDatabaseUnavailable, type Database, type Queryable } from '../../platform/db/index.ts'
 import { formActionTargetOf } from '../../platform/http/pages/html.ts'
 import { withFormActionTarget } from '../../platform/http/security-headers.ts'
 import type { AccountDirectory } from './account-directory.ts'
@@ -73,7 +73,7 @@ export function fhirResource(publicUrl: string): string {
 
 export interface ProviderDeps {
   readonly config: Config
-  readonly db: Queryable
+  readonly db: Queryable & Pick<Database, 'transaction'>
   readonly clients: ClientStore
   readonly accounts: AccountDirectory
   /** Private signing JWKs, the current key first (loadSigningKeys). */
@@ -198,6 +198,12 @@ export function createProvider(deps: ProviderDeps): Provider {
   const cookieSecret = config.secrets.cookieSecret
   if (!cookieSecret) throw new Error('COOKIE_SECRET is required to sign OAuth cookies')
 
+  const Adapter = createPostgresAdapterFactory({
+    db: deps.db,
+    keyring: deps.keyring,
+    clients: { find: async (id) => withScopeRegistration(await deps.clients.find(id)) },
+  })
+
   const report = deps.onRefusal
   const refusal =
     (endpoint: OAuthEndpoint) =>
@@ -221,11 +227,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // must name the scope. So oidc-provider sees every registered scope as allowed, and the
     // `scope` check below (authorization, PAR, device flow) and prepareClientCredentialsScope
     // (client credentials) hold the client to `registered_scope`, its registration.
-    adapter: createPostgresAdapterFactory({
-      db: deps.db,
-      keyring: deps.keyring,
-      clients: { find: async (id) => withScopeRegistration(await deps.clients.find(id)) },
-    }),
+    adapter: Adapter,
     jwks: { keys: deps.signingKeys as never },
     cookies: {
       keys: [cookieSecret],
@@ -601,6 +603,27 @@ export function createProvider(deps: ProviderDeps): Provider {
     // in an EHR launch the EHR already does.
     if (typeof extra.patient === 'string')
       ctx.body = { ...body, patient: extra.patient, need_patient_banner: extra.need_patient_banner !== false }
+  })
+  // The innermost: a token request's consumption (of a code, refresh token or device code) and the
+  // tokens it issued are written together once the grant is complete, before anything above reads
+  // them (the adapter's completeTokenRequest, ADR-0013). A refusal then (a replay, a grant revoked
+  // meanwhile) or a failure is answered as oidc-provider answers one inside the grant.
+  provider.use(async (ctx, next) => {
+    await next()
+    if (ctx.oidc?.route !== 'token') return
+    try {
+      await Adapter.completeTokenRequest(ctx as KoaContextWithOIDC, ctx.status === 200)
+    } catch (err) {
+      if (err instanceof errors.OIDCProviderError) {
+        ctx.status = err.statusCode
+        ctx.body = { error: err.message, error_description: err.error_description }
+        provider.emit('grant.error', ctx, err)
+      } else {
+        ctx.status = 500
+        ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' }
+        provider.emit('server_error', ctx, err)
+      }
+    }
   })
   return provider
 }

@@ -1,0 +1,170 @@
+// Fault tests (SRS-OAUTH-544, SRS-OAUTH-545, ADR-0013): a database connection ended in the middle
+// of an OAuth write, with a real PostgreSQL of the test's own. A row the server is about to write
+// (or to lock) is held by the test's own transaction; the server statement waiting on it is ended
+// (pg_terminate_backend, as a failover, an operator or an idle-session killer ends a backend), and
+// the lock released, so the very next statement, on a fresh connection, succeeds. The request that
+// failed must leave nothing half-done: the patient approving a device can enter the code again; a
+// device exchanging its code, or an app refreshing its token, can retry and get its tokens.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import * as client from 'openid-client'
+import pg from 'pg'
+import { createKeyring } from '../../src/platform/crypto/keyring.ts'
+import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
+import { TEST_KEYRING } from '../support/config.ts'
+import { DEVICE_GRANT, deviceGrantWorld, type devicePages } from '../support/device-flow.ts'
+import type { createTestUser } from '../support/identity.ts'
+import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
+import { PgCluster } from '../support/pg-cluster.ts'
+import { removeDir, tempDir, until } from './server-process.ts'
+
+describe('a database connection ended in the middle of an OAuth write', () => {
+  let base: string
+  let cluster: PgCluster
+  let url: string
+  let s: OAuthTestServer | undefined
+  let config: client.Configuration
+  let patient: Awaited<ReturnType<typeof createTestUser>>
+  let d: ReturnType<typeof devicePages>
+
+  before(async () => {
+    base = tempDir('faults-oauth')
+    cluster = await PgCluster.create(base)
+    cluster.start()
+    url = await cluster.createDatabase('vigil_oauth_faults')
+    s = await startOAuthTestServer({ env: { DATABASE_URL: url } })
+    ;({ config, patient, pages: d } = await deviceGrantWorld(s))
+  })
+  after(async () => {
+    await s?.close()
+    await cluster?.destroy()
+    removeDir(base)
+  })
+
+  /** The device code's row, locked by the test. */
+  const deviceCodeRow = (deviceCode: string) => ({
+    sql: "SELECT 1 FROM oidc_payloads WHERE model = 'DeviceCode' AND id = $1 FOR UPDATE",
+    params: [oidcStorageId(createKeyring(TEST_KEYRING), deviceCode)],
+  })
+  /** Every grant's row (a code or token is written only while its grant is stored, under a key-share lock). */
+  const grantRows = { sql: "SELECT 1 FROM oidc_payloads WHERE model = 'Grant' FOR UPDATE", params: [] }
+
+  /** Runs `during` while `rows` are locked; ends the server statement that waits on the lock, then releases it. */
+  async function endingTheStatementThatWrites<T>(
+    rows: { sql: string; params: unknown[] },
+    during: () => Promise<T>,
+  ): Promise<T> {
+    const locker = new pg.Client({ connectionString: url })
+    await locker.connect()
+    try {
+      await locker.query('BEGIN')
+      const locked = await locker.query(rows.sql, rows.params)
+      assert.ok(locked.rowCount, 'the rows are stored')
+      const running = during()
+      const waiting = await until(
+        'a server statement waiting on the device code',
+        async () => {
+          const { rows } = await locker.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+          )
+          return rows[0]
+        },
+        10_000,
+      )
+      await locker.query('SELECT pg_terminate_backend($1)', [waiting.pid])
+      await locker.query('COMMIT')
+      return await running
+    } finally {
+      await locker.end()
+    }
+  }
+
+  test('[SRS-OAUTH-544] a server statement ended during the approval leaves the device waiting, and the code entered again in the same browser connects it', async () => {
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'device-data:write account:read' })
+    const { jar, form } = await d.codeConfirmation(auth.user_code)
+    const login = await d.answerConfirmation(jar, form)
+    const consent = await d.signIn(jar, login.page ?? '')
+    const failed = await endingTheStatementThatWrites(deviceCodeRow(auth.device_code), () =>
+      d.decide(jar, consent.page ?? '', 'allow'),
+    )
+    assert.equal(failed.status, 503, 'the approval failed, as a database outage (retry later)')
+    // The device, polling, is told to wait (it was told server_error, which ends its pairing).
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'authorization_pending',
+    )
+    // The patient enters the code again in the same browser (it was refused as used) and confirms:
+    // the approval they gave is kept with their grant, so the device is connected.
+    const again = await d.codeConfirmation(auth.user_code, jar)
+    const done = await d.answerConfirmation(jar, again.form)
+    assert.match(done.page ?? '', /Device connected/, done.page?.slice(0, 400))
+    const tokens = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })
+    const me = await fetch(`${s?.issuer}/api/v2/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    })
+    assert.equal(me.status, 200)
+    assert.equal(((await me.json()) as { id: string }).id, patient.id, 'the device acts for the patient')
+  })
+
+  /** The device's tokens once the patient approved its code (with a refresh token: offline_access). */
+  async function pairedDevice() {
+    const auth = await client.initiateDeviceAuthorization(config, {
+      scope: 'device-data:write account:read offline_access',
+    })
+    const shown = await d.patientVisits(auth.user_code, { confirm: true, consent: 'allow' })
+    assert.match(shown.page ?? '', /Device connected/)
+    return auth
+  }
+
+  /** Who a token acts for (GET /api/v2/me), or the status it was refused with. */
+  const actingFor = async (accessToken: string) => {
+    const me = await fetch(`${s?.issuer}/api/v2/me`, { headers: { authorization: `Bearer ${accessToken}` } })
+    return me.status === 200 ? ((await me.json()) as { id: string }).id : me.status
+  }
+
+  /** The status a token request was answered with, when openid-client refused it (a 503 is no OAuth error response). */
+  const statusOf = (request: Promise<unknown>) =>
+    request.then(
+      () => 200,
+      (err: { cause?: unknown }) => (err.cause instanceof Response ? err.cause.status : String(err)),
+    )
+
+  test("[SRS-OAUTH-545] a server statement ended while the device exchanges its approved code leaves the code unused: the device's next poll gets its tokens", async () => {
+    const auth = await pairedDevice()
+    const failed = await endingTheStatementThatWrites(grantRows, () =>
+      statusOf(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })),
+    )
+    assert.equal(failed, 503, 'the exchange failed, as a database outage (retry later)')
+    // The device polls again: its code was not used up by the exchange that failed (it was, and the
+    // device was told invalid_grant: unpaired, the patient had to pair it again).
+    const tokens = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })
+    assert.equal(await actingFor(tokens.access_token), patient.id)
+    await assert.rejects(
+      client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code }),
+      (err) => oauthError(err) === 'invalid_grant',
+      'the code is used once it has given tokens',
+    )
+  })
+
+  test('[SRS-OAUTH-545] a server statement ended during a refresh leaves the refresh token usable and the grant standing: the retry rotates it, and reuse detection still holds', async () => {
+    const auth = await pairedDevice()
+    const first = await client.genericGrantRequest(config, DEVICE_GRANT, { device_code: auth.device_code })
+    const refreshToken = String(first.refresh_token)
+    const failed = await endingTheStatementThatWrites(grantRows, () =>
+      statusOf(client.refreshTokenGrant(config, refreshToken)),
+    )
+    assert.equal(failed, 503, 'the refresh failed, as a database outage (retry later)')
+    // The retry was taken for a replay of a rotated refresh token, and the whole grant revoked.
+    assert.equal(await actingFor(first.access_token), patient.id, 'the grant stands: its access token works')
+    const rotated = await client.refreshTokenGrant(config, refreshToken)
+    assert.equal(await actingFor(rotated.access_token), patient.id, 'the retry gets new tokens')
+    assert.notEqual(rotated.refresh_token, refreshToken, 'and a new refresh token')
+    // Rotation and reuse detection are unchanged: the refresh token used is refused now, and its
+    // reuse revokes the grant (RFC 9700 §4.14.2).
+    await assert.rejects(
+      client.refreshTokenGrant(config, refreshToken),
+      (err) => oauthError(err) === 'invalid_grant',
+    )
+    assert.equal(await actingFor(rotated.access_token), 401, 'the reuse revoked the grant')
+  })
+})
