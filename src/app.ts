@@ -299,12 +299,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     }),
   )
   await app.register(unlock.routes)
-  await app.register(
-    passwordResetRoutes({ accounts, db: deps.db, mailer, cookieSecret, publicUrl: config.publicUrl }),
-  )
-  await app.register(
-    passwordChangeRoutes({ provider, accounts, db: deps.db, cookieSecret, publicUrl: config.publicUrl }),
-  )
+  await app.register(passwordResetRoutes({ accounts, mailer, cookieSecret, publicUrl: config.publicUrl }))
+  await app.register(passwordChangeRoutes({ provider, accounts, cookieSecret, publicUrl: config.publicUrl }))
 
   // Events out of the outbox: the relay, webhooks, FHIR Subscriptions, NATS JetStream (ADR-0020).
   const events = createEvents(modules, { registry: metrics.registry })

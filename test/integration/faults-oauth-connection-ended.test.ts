@@ -9,11 +9,19 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
 import pg from 'pg'
+import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from '../support/config.ts'
 import { DEVICE_GRANT, deviceGrantWorld, type devicePages } from '../support/device-flow.ts'
-import type { createTestUser } from '../support/identity.ts'
+import {
+  CookieJar,
+  csrfOf,
+  followUntilOutside,
+  postForm,
+  TEST_PASSWORD,
+  type createTestUser,
+} from '../support/identity.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
 import { removeDir, tempDir, until } from './server-process.ts'
@@ -166,5 +174,82 @@ describe('a database connection ended in the middle of an OAuth write', () => {
       (err) => oauthError(err) === 'invalid_grant',
     )
     assert.equal(await actingFor(rotated.access_token), 401, 'the reuse revoked the grant')
+  })
+
+  /** A patient of their own (the password tests change it), signed in through the device pages: their browser and the device's tokens. */
+  async function signedInWithDevice() {
+    const w = await deviceGrantWorld(s as OAuthTestServer)
+    const auth = await client.initiateDeviceAuthorization(w.config, {
+      scope: 'device-data:write account:read offline_access',
+    })
+    const { jar, form } = await w.pages.codeConfirmation(auth.user_code)
+    const login = await w.pages.answerConfirmation(jar, form)
+    const shown = await w.pages.signInAndDecide(jar, login.page ?? '', 'allow')
+    assert.match(shown.page ?? '', /Device connected/)
+    const tokens = await client.genericGrantRequest(w.config, DEVICE_GRANT, { device_code: auth.device_code })
+    /** The tokens from before are dead: the access token 401, the refresh token invalid_grant. */
+    const assertRevoked = async () => {
+      assert.equal(await actingFor(tokens.access_token), 401, 'the access token from before is revoked')
+      await assert.rejects(
+        client.refreshTokenGrant(w.config, String(tokens.refresh_token)),
+        (err) => oauthError(err) === 'invalid_grant',
+        'the refresh token from before is revoked',
+      )
+    }
+    return { patient: w.patient, jar, tokens, assertRevoked }
+  }
+
+  const NEW_PASSWORD = 'a brand new passphrase 42'
+  /** Opens the page at `path` in `jar` and posts its form with `fields` (and its csrf). */
+  async function postPage(path: string, fields: Record<string, string>, jar = new CookieJar()) {
+    const page = await followUntilOutside(s?.issuer ?? '', `${s?.issuer}${path}`, jar)
+    assert.equal(page.status, 200, page.page?.slice(0, 300))
+    return () =>
+      followUntilOutside(
+        s?.issuer ?? '',
+        `${s?.issuer}${path}`,
+        jar,
+        postForm({ ...fields, csrf: csrfOf(page.page ?? '') }),
+      )
+  }
+
+  test('[SRS-AUTH-009] a server statement ended while a reset link sets the password leaves the password and the sessions as they were and the link usable; used again, it changes both', async () => {
+    const { patient, tokens, assertRevoked } = await signedInWithDevice()
+    const link = await createAccountDirectory({
+      db: (s as OAuthTestServer).db,
+      keyring: createKeyring(TEST_KEYRING),
+    }).requestPasswordReset({ email: patient.email, ip: '127.0.0.1' })
+    const path = `/account/password-reset/${link?.token}`
+    const fields = { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD }
+    const failed = await endingTheStatementThatWrites(grantRows, await postPage(path, fields))
+    assert.equal(failed.status, 503, 'the reset failed, as a database outage (retry later)')
+    // Nothing changed: the link still shows its form (it was used up, the password changed, and
+    // the tokens issued before, which the reset exists to end, went on working).
+    assert.equal(await actingFor(tokens.access_token), patient.id)
+    const done = await (await postPage(path, fields))()
+    assert.equal(done.status, 200)
+    assert.match(done.page ?? '', /Your password is changed/)
+    await assertRevoked()
+  })
+
+  test('[SRS-AUTH-009] a server statement ended while a signed-in person changes their password leaves it unchanged and every session as it was; changed again, the other sessions and tokens end', async () => {
+    const { patient, jar, tokens, assertRevoked } = await signedInWithDevice()
+    const fields = {
+      currentPassword: TEST_PASSWORD,
+      newPassword: NEW_PASSWORD,
+      confirmPassword: NEW_PASSWORD,
+    }
+    const failed = await endingTheStatementThatWrites(
+      grantRows,
+      await postPage('/account/password', fields, jar),
+    )
+    assert.equal(failed.status, 503, 'the change failed, as a database outage (retry later)')
+    assert.equal(await actingFor(tokens.access_token), patient.id)
+    // The password is unchanged: the same change, with the same current password, now goes through
+    // (it had changed, with the other sessions and tokens left alive).
+    const done = await (await postPage('/account/password', fields, jar))()
+    assert.equal(done.status, 200, done.page?.slice(0, 300))
+    assert.match(done.page ?? '', /Your password is changed/)
+    await assertRevoked()
   })
 })

@@ -151,9 +151,9 @@ export function createAccountDirectory(
       return user && user.status === 'active' ? toDirectoryAccount(user) : undefined
     },
 
-    async completePasswordReset({ token, newPassword }) {
+    async completePasswordReset({ token, newPassword, alsoInTransaction }) {
       try {
-        const user = await users.consumePasswordResetToken(token, newPassword)
+        const user = await users.consumePasswordResetToken(token, newPassword, alsoInTransaction)
         emit([{ type: 'password.reset', userId: user.id, at: clock() }])
         return { ok: true, accountId: user.id }
       } catch (err) {
@@ -161,9 +161,9 @@ export function createAccountDirectory(
       }
     },
 
-    async changePassword({ accountId, currentPassword, newPassword, ip }) {
+    async changePassword({ accountId, currentPassword, newPassword, ip, alsoInTransaction }) {
       try {
-        await users.changePassword({ userId: accountId, currentPassword, newPassword, ip })
+        await users.changePassword({ userId: accountId, currentPassword, newPassword, ip, alsoInTransaction })
         emit([{ type: 'password.changed', userId: accountId, at: clock() }])
         return { ok: true, accountId }
       } catch (err) {

@@ -83,7 +83,8 @@ export interface UserRepository {
   findPasswordHash(userId: string): Promise<string | null | undefined>
   /** The user and their roles in one transaction; undefined when the (normalised) email is taken. */
   create(input: NewUser): Promise<User | undefined>
-  setPassword(userId: string, passwordHash: string, now: Date): Promise<void>
+  /** On `q` when given (a transaction of the caller's), else on the repository's database. */
+  setPassword(userId: string, passwordHash: string, now: Date, q?: Queryable): Promise<void>
   /** Replaces the hash of the same password (new parameters): password_changed_at is untouched. */
   replacePasswordHash(userId: string, passwordHash: string, now: Date): Promise<void>
   setStatus(userId: string, status: UserStatus, now: Date): Promise<void>
@@ -104,8 +105,13 @@ export interface UserRepository {
   /** Marks an email verification token used and the email verified, in one statement. */
   consumeEmailVerificationToken(tokenHash: string, now: Date): Promise<string | undefined>
   /** Uses a reset token, voids the user's other reset tokens and sets the password, in one
-   *  statement: of two concurrent uses exactly one gets the user id. */
-  consumePasswordResetToken(tokenHash: string, passwordHash: string, now: Date): Promise<string | undefined>
+   *  statement: of two concurrent uses exactly one gets the user id. On `q` when given. */
+  consumePasswordResetToken(
+    tokenHash: string,
+    passwordHash: string,
+    now: Date,
+    q?: Queryable,
+  ): Promise<string | undefined>
 }
 
 async function rolesOf(q: Queryable, userId: string): Promise<RoleGrant[]> {
@@ -196,8 +202,8 @@ export function createUserRepository(db: Database): UserRepository {
       })
     },
 
-    async setPassword(userId, passwordHash, now) {
-      await db.query(
+    async setPassword(userId, passwordHash, now, q = db) {
+      await q.query(
         'UPDATE users SET password_hash = $2, password_changed_at = $3::timestamptz, updated_at = $3::timestamptz WHERE id = $1',
         [userId, passwordHash, now.toISOString()],
       )
@@ -288,9 +294,9 @@ export function createUserRepository(db: Database): UserRepository {
       return rows[0]?.id
     },
 
-    async consumePasswordResetToken(tokenHash, passwordHash, now) {
+    async consumePasswordResetToken(tokenHash, passwordHash, now, q = db) {
       // A reset link proves control of the mailbox, so it also verifies the email.
-      const { rows } = await db.query<{ id: string }>(
+      const { rows } = await q.query<{ id: string }>(
         `WITH consumed AS (
            UPDATE password_reset_tokens SET used_at = $3::timestamptz
            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $3::timestamptz

@@ -1,7 +1,7 @@
 // Account use cases: creating users, logging in with a password, changing and resetting it,
 // verifying the email. The OAuth server's login and 2FA pages call these; HTTP stays there.
 
-import type { Database } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { generateAccountToken, hashAccountToken } from './account-token.ts'
 import { emailAddressProblem } from './email-address.ts'
@@ -64,6 +64,12 @@ export interface IssuedToken {
   readonly expiresAt: Date
 }
 
+/**
+ * The caller's work in the transaction that sets a password (ending the account's sessions and
+ * tokens): the password changes only with it, and it only with the password.
+ */
+export type AlsoInTransaction = (tx: Queryable, userId: string) => Promise<void>
+
 export interface UserService {
   /** Self-registration: a patient without an organisation; the email is verified by mail. */
   register(input: { email: string; password: string; displayName?: string | undefined }): Promise<User>
@@ -83,6 +89,7 @@ export interface UserService {
     currentPassword: string
     newPassword: string
     ip?: string | undefined
+    alsoInTransaction?: AlsoInTransaction | undefined
   }): Promise<void>
   /** undefined for an unknown or disabled email: the caller answers the same either way. */
   createPasswordResetToken(email: string): Promise<IssuedToken | undefined>
@@ -93,7 +100,11 @@ export interface UserService {
   peekEmailVerificationToken(token: string): Promise<User | undefined>
   /** Single use; LINK_NOT_USABLE for an unknown, used or expired token, VALIDATION_FAILED for the policy
    *  (the token then stays usable). Also verifies the email and clears the login counter. */
-  consumePasswordResetToken(token: string, newPassword: string): Promise<User>
+  consumePasswordResetToken(
+    token: string,
+    newPassword: string,
+    alsoInTransaction?: AlsoInTransaction,
+  ): Promise<User>
   createEmailVerificationToken(userId: string): Promise<IssuedToken>
   consumeEmailVerificationToken(token: string): Promise<User>
   findById(id: string): Promise<User | undefined>
@@ -197,6 +208,19 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return { token, userId, expiresAt }
   }
 
+  /** Sets a password by `write` (the user's id when it did), with the caller's work in the same transaction. */
+  function settingPassword(
+    write: (q: Queryable) => Promise<string | undefined>,
+    alsoInTransaction: AlsoInTransaction | undefined,
+  ): Promise<string | undefined> {
+    if (!alsoInTransaction) return write(db)
+    return db.transaction(async (tx) => {
+      const userId = await write(tx)
+      if (userId !== undefined) await alsoInTransaction(tx, userId)
+      return userId
+    })
+  }
+
   async function mustFind(userId: string): Promise<User> {
     const user = await repo.findById(userId)
     if (!user) throw new AppError('NOT_FOUND', 'The account was not found')
@@ -257,7 +281,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     secondFactorRequired,
 
-    async changePassword({ userId, currentPassword, newPassword, ip }) {
+    async changePassword({ userId, currentPassword, newPassword, ip, alsoInTransaction }) {
       const user = await mustFind(userId)
       const attempt = { accountKey: accountKey(userId), ip }
       const check = await throttle.check(attempt)
@@ -272,7 +296,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
         await throttle.recordFailure(attempt)
         throw new AppError('FORBIDDEN', 'The current password is not correct')
       }
-      await repo.setPassword(userId, await hashAccepted(newPassword, user.email), clock())
+      const passwordHash = await hashAccepted(newPassword, user.email)
+      await settingPassword(async (q) => {
+        await repo.setPassword(userId, passwordHash, clock(), q)
+        return userId
+      }, alsoInTransaction)
     },
 
     async createPasswordResetToken(email) {
@@ -291,14 +319,18 @@ export function createUserService(deps: UserServiceDeps): UserService {
       return userId === undefined ? undefined : repo.findById(userId)
     },
 
-    async consumePasswordResetToken(token, newPassword) {
+    async consumePasswordResetToken(token, newPassword, alsoInTransaction) {
       const tokenHash = hashAccountToken(token)
       const userId = await repo.peekToken('password_reset', tokenHash, clock())
       const user = userId && (await repo.findById(userId))
       if (!user) throw invalidToken()
       // Policy first: a refused password leaves the link usable for another try.
       const passwordHash = await hashAccepted(newPassword, user.email)
-      if (!(await repo.consumePasswordResetToken(tokenHash, passwordHash, clock()))) throw invalidToken()
+      const changed = await settingPassword(
+        (q) => repo.consumePasswordResetToken(tokenHash, passwordHash, clock(), q),
+        alsoInTransaction,
+      )
+      if (!changed) throw invalidToken()
       await throttle.recordSuccess({ accountKey: accountKey(user.id) })
       return mustFind(user.id)
     },

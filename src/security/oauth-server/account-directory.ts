@@ -1,6 +1,8 @@
 // What the authorization server needs from the accounts module (the users module implements it;
 // app.ts wires the two). Kept as a port so the protocol layer holds no account logic.
 
+import type { Queryable } from '../../platform/db/index.ts'
+
 export type Role = 'patient' | 'caregiver' | 'clinician' | 'org-admin' | 'admin' | 'auditor'
 
 export interface DirectoryAccount {
@@ -26,6 +28,12 @@ export type PasswordUpdate =
   | { readonly ok: true; readonly accountId: string }
   | { readonly ok: false; readonly reason: 'invalid-link' | 'wrong-password' | 'locked' }
   | { readonly ok: false; readonly reason: 'policy'; readonly problems: readonly string[] }
+
+/**
+ * The authorization server's work in the transaction that sets a password: ending the account's
+ * sessions and tokens (revoke-account.ts), so the password never changes without them ending.
+ */
+export type PasswordTransactionWork = (tx: Queryable, accountId: string) => Promise<void>
 
 export interface PasswordResetLink {
   /** Goes into the mailed link only; never logged or stored. */
@@ -69,12 +77,17 @@ export interface AccountDirectory {
   /** The account a live (unused, unexpired) reset link belongs to, without using the link. */
   findPasswordResetAccount(token: string): Promise<DirectoryAccount | undefined>
   /** Uses the link once and sets the password; a policy refusal leaves the link usable. */
-  completePasswordReset(input: { token: string; newPassword: string }): Promise<PasswordUpdate>
+  completePasswordReset(input: {
+    token: string
+    newPassword: string
+    alsoInTransaction?: PasswordTransactionWork
+  }): Promise<PasswordUpdate>
   /** Checks the current password (throttled like a login) and sets the new one. */
   changePassword(input: {
     accountId: string
     currentPassword: string
     newPassword: string
     ip: string
+    alsoInTransaction?: PasswordTransactionWork
   }): Promise<PasswordUpdate>
 }

@@ -7,7 +7,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import { Type } from 'typebox'
-import type { Database } from '../../platform/db/index.ts'
 import type { AccountDirectory, DirectoryAccount } from './account-directory.ts'
 import { createFormCsrf } from '../../platform/http/pages/form-csrf.ts'
 import { html } from '../../platform/http/pages/html.ts'
@@ -19,13 +18,12 @@ import {
   usernameHint,
 } from '../../platform/http/pages/password-fields.ts'
 import { htmlResponse, sendPage } from '../../platform/http/pages/send-page.ts'
-import { revokeAllForAccount } from './revoke-account.ts'
+import { revokeAllForAccountIn } from './revoke-account.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 export interface PasswordChangeDeps {
   readonly provider: Provider
   readonly accounts: Pick<AccountDirectory, 'findAccount' | 'changePassword'>
-  readonly db: Database
   readonly cookieSecret: string
   readonly publicUrl: string
 }
@@ -147,17 +145,20 @@ ${newPasswordFields()}
         if (!csrf.valid('password-change', who.sessionUid, body.csrf)) return again(FORM_EXPIRED, 403)
         if (body.newPassword !== body.confirmPassword) return again(PASSWORDS_DIFFER, 422)
 
+        // Every other session and every token ends with the change, in its transaction.
         const result = await accounts.changePassword({
           accountId: who.account.id,
           currentPassword: body.currentPassword,
           newPassword: body.newPassword,
           ip: request.ip,
+          alsoInTransaction: async (tx, accountId) => {
+            await revokeAllForAccountIn(tx, accountId, { keepSessionUid: who.sessionUid })
+          },
         })
         if (!result.ok)
           return result.reason === 'policy'
             ? again(policyProblems(result.problems), 422)
             : again(WRONG_PASSWORD, 403)
-        await revokeAllForAccount(deps.db, who.account.id, { keepSessionUid: who.sessionUid })
         return sendPage(
           reply,
           'Your password is changed',

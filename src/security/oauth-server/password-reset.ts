@@ -18,7 +18,6 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { Database } from '../../platform/db/index.ts'
 import type { Mailer } from '../../platform/mail/index.ts'
 import { emailAddressProblem } from '../../platform/mail/email-address.ts'
 import type { AccountDirectory } from './account-directory.ts'
@@ -32,7 +31,7 @@ import {
   usernameHint,
 } from '../../platform/http/pages/password-fields.ts'
 import { htmlResponse, sendPage } from '../../platform/http/pages/send-page.ts'
-import { revokeAllForAccount } from './revoke-account.ts'
+import { revokeAllForAccountIn } from './revoke-account.ts'
 import type { RoutePlugin } from '../../platform/http/typed-routes.ts'
 
 export interface PasswordResetDeps {
@@ -40,7 +39,6 @@ export interface PasswordResetDeps {
     AccountDirectory,
     'requestPasswordReset' | 'findPasswordResetAccount' | 'completePasswordReset'
   >
-  readonly db: Database
   readonly mailer: Mailer
   readonly cookieSecret: string
   /** The origin the mailed link points to (PUBLIC_URL). */
@@ -270,11 +268,17 @@ ${newPasswordFields()}
         if (body.newPassword !== body.confirmPassword) return again(PASSWORDS_DIFFER, 422)
 
         // Single use, atomically (users module: one UPDATE … WHERE used_at IS NULL).
-        const result = await accounts.completePasswordReset({ token, newPassword: body.newPassword })
+        // Whoever knew the old password — or held a session or a token — loses access with the
+        // change, in its transaction: a failure leaves both undone and the link usable.
+        const result = await accounts.completePasswordReset({
+          token,
+          newPassword: body.newPassword,
+          alsoInTransaction: async (tx, accountId) => {
+            await revokeAllForAccountIn(tx, accountId)
+          },
+        })
         if (!result.ok)
           return result.reason === 'policy' ? again(policyProblems(result.problems), 422) : unusable(reply)
-        // Whoever knew the old password — or held a session or a token — loses access now.
-        await revokeAllForAccount(deps.db, result.accountId)
         return sendPage(
           reply,
           'Your password is changed',

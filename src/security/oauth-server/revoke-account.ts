@@ -4,7 +4,7 @@
 // Tokens are opaque and looked up on every use (ADR-0005), so a deleted row fails at once:
 // a refresh gets invalid_grant, an API call 401.
 
-import type { Database } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import { deleteAccountPayloads } from './oidc-payloads.repository.ts'
 import { deleteAccountPendingLogins } from './pending-logins.repository.ts'
 
@@ -34,9 +34,16 @@ export async function revokeAllForAccount(
   accountId: string,
   options: RevokeOptions = {},
 ): Promise<number> {
-  return db.transaction(async (tx) => {
-    const removed = await deleteAccountPayloads(tx, accountId, ACCOUNT_MODELS, options.keepSessionUid ?? null)
-    await deleteAccountPendingLogins(tx, accountId)
-    return removed
-  })
+  return db.transaction((tx) => revokeAllForAccountIn(tx, accountId, options))
+}
+
+/** The same, in the caller's transaction `tx` (the one that sets the account's password). */
+export async function revokeAllForAccountIn(
+  tx: Queryable,
+  accountId: string,
+  options: RevokeOptions = {},
+): Promise<number> {
+  const removed = await deleteAccountPayloads(tx, accountId, ACCOUNT_MODELS, options.keepSessionUid ?? null)
+  await deleteAccountPendingLogins(tx, accountId)
+  return removed
 }
