@@ -6,6 +6,7 @@
 // failed must leave nothing half-done: the patient approving a device can enter the code again; a
 // device exchanging its code, or an app refreshing its token, can retry and get its tokens.
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
 import pg from 'pg'
@@ -19,11 +20,12 @@ import {
   csrfOf,
   followUntilOutside,
   postForm,
+  createTestUser,
   TEST_PASSWORD,
-  type createTestUser,
 } from '../support/identity.ts'
 import { oauthError, startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { PgCluster } from '../support/pg-cluster.ts'
+import { mintToken } from '../support/world.ts'
 import { removeDir, tempDir, until } from './server-process.ts'
 
 describe('a database connection ended in the middle of an OAuth write', () => {
@@ -34,6 +36,7 @@ describe('a database connection ended in the middle of an OAuth write', () => {
   let config: client.Configuration
   let patient: Awaited<ReturnType<typeof createTestUser>>
   let d: ReturnType<typeof devicePages>
+  let deviceId: string
 
   before(async () => {
     base = tempDir('faults-oauth')
@@ -41,7 +44,7 @@ describe('a database connection ended in the middle of an OAuth write', () => {
     cluster.start()
     url = await cluster.createDatabase('vigil_oauth_faults')
     s = await startOAuthTestServer({ env: { DATABASE_URL: url } })
-    ;({ config, patient, pages: d } = await deviceGrantWorld(s))
+    ;({ config, deviceId, patient, pages: d } = await deviceGrantWorld(s))
   })
   after(async () => {
     await s?.close()
@@ -250,6 +253,31 @@ describe('a database connection ended in the middle of an OAuth write', () => {
     const done = await (await postPage('/account/password', fields, jar))()
     assert.equal(done.status, 200, done.page?.slice(0, 300))
     assert.match(done.page ?? '', /Your password is changed/)
+    await assertRevoked()
+  })
+
+  test('[SRS-AUTH-010] a server statement ended while an administrator disables an account leaves it enabled with its tokens; disabled again, its tokens end and enabling it does not revive them', async () => {
+    const { patient, tokens, assertRevoked } = await signedInWithDevice()
+    const admin = await createTestUser((s as OAuthTestServer).db, {
+      email: `admin-${randomUUID()}@demo.test`,
+      roles: [{ role: 'admin', organisationId: null }],
+    })
+    const bearer = await mintToken((s as OAuthTestServer).app, s?.issuer ?? '', {
+      clientId: deviceId,
+      accountId: admin.id,
+      scope: 'admin:users',
+    })
+    const set = (to: 'disable' | 'enable') =>
+      fetch(`${s?.issuer}/api/v2/users/${patient.id}/${to}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}` },
+      }).then((res) => res.status)
+    assert.equal(await endingTheStatementThatWrites(grantRows, () => set('disable')), 503)
+    // Neither half happened: the account is enabled and its token works (it was disabled with its
+    // tokens left, which enabling it later would have revived).
+    assert.equal(await actingFor(tokens.access_token), patient.id)
+    assert.equal(await set('disable'), 200)
+    assert.equal(await set('enable'), 200)
     await assertRevoked()
   })
 })

@@ -6,7 +6,7 @@
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../../platform/http/errors.ts'
-import { revokeAllForAccount } from '../../security/oauth-server/index.ts'
+import { revokeAllForAccount, revokeAllForAccountIn } from '../../security/oauth-server/index.ts'
 import type { ModuleContext } from '../context.ts'
 import { resetSecondFactor, secondFactorRequired, type UserService } from '../users/index.ts'
 import { inviteUser } from './invite-user.ts'
@@ -292,8 +292,17 @@ export function userRoutes(
           await authorizeUser(request, directory, userId)
           if (status === 'disabled' && request.principal?.kind === 'user' && request.principal.id === userId)
             throw new AppError('CANNOT_DISABLE_SELF')
-          await users.setStatus(userId, status)
-          if (status === 'disabled') await revokeAllForAccount(ctx.db, userId)
+          // The status and the revocation in one transaction: a failure leaves neither, never a
+          // disabled account whose tokens a later enable would revive.
+          await users.setStatus(
+            userId,
+            status,
+            status === 'disabled'
+              ? async (tx) => {
+                  await revokeAllForAccountIn(tx, userId)
+                }
+              : undefined,
+          )
           return { id: userId, status }
         },
       )

@@ -87,7 +87,8 @@ export interface UserRepository {
   setPassword(userId: string, passwordHash: string, now: Date, q?: Queryable): Promise<void>
   /** Replaces the hash of the same password (new parameters): password_changed_at is untouched. */
   replacePasswordHash(userId: string, passwordHash: string, now: Date): Promise<void>
-  setStatus(userId: string, status: UserStatus, now: Date): Promise<void>
+  /** On `q` when given (a transaction of the caller's). */
+  setStatus(userId: string, status: UserStatus, now: Date, q?: Queryable): Promise<void>
   /** False when the user already held that role there. */
   addRole(userId: string, grant: RoleGrant): Promise<boolean>
   removeRole(userId: string, grant: RoleGrant): Promise<boolean>
@@ -217,8 +218,8 @@ export function createUserRepository(db: Database): UserRepository {
       ])
     },
 
-    async setStatus(userId, status, now) {
-      await db.query('UPDATE users SET status = $2, updated_at = $3::timestamptz WHERE id = $1', [
+    async setStatus(userId, status, now, q = db) {
+      await q.query('UPDATE users SET status = $2, updated_at = $3::timestamptz WHERE id = $1', [
         userId,
         status,
         now.toISOString(),

@@ -65,8 +65,9 @@ export interface IssuedToken {
 }
 
 /**
- * The caller's work in the transaction that sets a password (ending the account's sessions and
- * tokens): the password changes only with it, and it only with the password.
+ * The caller's work in the transaction that changes an account (sets its password, disables it):
+ * ending the account's sessions and tokens. The change is made only with it, and it only with the
+ * change.
  */
 export type AlsoInTransaction = (tx: Queryable, userId: string) => Promise<void>
 
@@ -109,7 +110,7 @@ export interface UserService {
   consumeEmailVerificationToken(token: string): Promise<User>
   findById(id: string): Promise<User | undefined>
   findByEmail(email: string): Promise<User | undefined>
-  setStatus(userId: string, status: UserStatus): Promise<void>
+  setStatus(userId: string, status: UserStatus, alsoInTransaction?: AlsoInTransaction): Promise<void>
   /** False when already held. VALIDATION_FAILED for a scope that does not fit the role. */
   addRole(userId: string, grant: RoleGrant): Promise<boolean>
   /** False when the user does not hold the role in that scope. */
@@ -208,8 +209,8 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return { token, userId, expiresAt }
   }
 
-  /** Sets a password by `write` (the user's id when it did), with the caller's work in the same transaction. */
-  function settingPassword(
+  /** Changes an account by `write` (the user's id when it did), with the caller's work in the same transaction. */
+  function changingAccount(
     write: (q: Queryable) => Promise<string | undefined>,
     alsoInTransaction: AlsoInTransaction | undefined,
   ): Promise<string | undefined> {
@@ -297,7 +298,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
         throw new AppError('FORBIDDEN', 'The current password is not correct')
       }
       const passwordHash = await hashAccepted(newPassword, user.email)
-      await settingPassword(async (q) => {
+      await changingAccount(async (q) => {
         await repo.setPassword(userId, passwordHash, clock(), q)
         return userId
       }, alsoInTransaction)
@@ -326,7 +327,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       if (!user) throw invalidToken()
       // Policy first: a refused password leaves the link usable for another try.
       const passwordHash = await hashAccepted(newPassword, user.email)
-      const changed = await settingPassword(
+      const changed = await changingAccount(
         (q) => repo.consumePasswordResetToken(tokenHash, passwordHash, clock(), q),
         alsoInTransaction,
       )
@@ -348,7 +349,12 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     findById: (id) => repo.findById(id),
     findByEmail: (email) => repo.findByEmail(email),
-    setStatus: (userId, status) => repo.setStatus(userId, status, clock()),
+    async setStatus(userId, status, alsoInTransaction) {
+      await changingAccount(async (q) => {
+        await repo.setStatus(userId, status, clock(), q)
+        return userId
+      }, alsoInTransaction)
+    },
 
     async addRole(userId, grant) {
       await assertGrants([grant])

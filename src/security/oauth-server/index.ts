@@ -34,6 +34,6 @@ export {
 export { createLaunch, isSmartAppOrigin, isSmartCorsPath, LAUNCH_TTL_SECONDS } from './smart.ts'
 export { loadSigningKeys, rotateSigningKey } from './signing-keys.ts'
 export { EXCHANGED_TOKEN_MAX_TTL_SECONDS, TOKEN_EXCHANGE_GRANT_TYPE } from './token-exchange.ts'
-export { revokeAllForAccount, type RevokeOptions } from './revoke-account.ts'
+export { revokeAllForAccount, revokeAllForAccountIn, type RevokeOptions } from './revoke-account.ts'
 export { passwordChangeRoutes } from './password-change.ts'
 export { passwordResetRoutes } from './password-reset.ts'
