@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
 import pg from 'pg'
 import { createAccountDirectory } from '../../src/modules/identity/account-directory.ts'
+import { totpCode } from '../../src/modules/users/index.ts'
 import { createKeyring } from '../../src/platform/crypto/keyring.ts'
 import { oidcStorageId } from '../../src/security/oauth-server/postgres-adapter.ts'
 import { TEST_KEYRING } from '../support/config.ts'
@@ -70,7 +71,7 @@ describe('a database connection ended in the middle of an OAuth write', () => {
     try {
       await locker.query('BEGIN')
       const locked = await locker.query(rows.sql, rows.params)
-      assert.ok(locked.rowCount, 'the rows are stored')
+      assert.notEqual(locked.rowCount, 0, 'the rows to lock are stored')
       const running = during()
       const waiting = await until(
         'a server statement waiting on the device code',
@@ -279,5 +280,53 @@ describe('a database connection ended in the middle of an OAuth write', () => {
     assert.equal(await set('disable'), 200)
     assert.equal(await set('enable'), 200)
     await assertRevoked()
+  })
+
+  test('[SRS-AUTH-011] a server statement ended while a person confirms their second factor leaves it unenrolled; the same code then enrols it, shows the recovery codes and signs them in', async () => {
+    // An administrator: a role that signs in with a second factor, enrolled at the first sign-in.
+    const person = await createTestUser((s as OAuthTestServer).db, {
+      email: `admin-${randomUUID()}@demo.test`,
+      roles: [{ role: 'admin', organisationId: null }],
+    })
+    const auth = await client.initiateDeviceAuthorization(config, { scope: 'account:read' })
+    const { jar, form } = await d.codeConfirmation(auth.user_code)
+    const login = await d.answerConfirmation(jar, form)
+    const enrolPage = await followUntilOutside(
+      s?.issuer ?? '',
+      new URL(/action="([^"]*\/login)"/.exec(login.page ?? '')?.[1] ?? '', s?.issuer).toString(),
+      jar,
+      postForm({ email: person.email, password: TEST_PASSWORD, csrf: csrfOf(login.page ?? '') }),
+    )
+    const secret = /enter this key by hand: <code>([A-Z2-7]+)<\/code>/.exec(enrolPage.page ?? '')?.[1]
+    assert.ok(secret, `the enrolment page shows its key: ${enrolPage.page?.slice(0, 400)}`)
+    const confirm = () =>
+      followUntilOutside(
+        s?.issuer ?? '',
+        new URL(/action="([^"]*\/enrol)"/.exec(enrolPage.page ?? '')?.[1] ?? '', s?.issuer).toString(),
+        jar,
+        postForm({ code: totpCode(secret, new Date()), csrf: csrfOf(enrolPage.page ?? '') }),
+      )
+    // The recovery codes' table held, so their write waits and is ended.
+    const recoveryCodes = { sql: 'LOCK TABLE recovery_codes IN SHARE MODE', params: [] }
+    const failed = await endingTheStatementThatWrites(recoveryCodes, confirm)
+    assert.equal(failed.status, 503, 'the confirmation failed, as a database outage (retry later)')
+    // The factor was confirmed without recovery codes, and the same form refused ("not enrolled"):
+    // the person could not see a recovery code, ever. Now nothing was written; the retry enrols.
+    const shown = await confirm()
+    assert.equal(shown.status, 200, shown.page?.slice(0, 400))
+    assert.match(shown.page ?? '', /Save your recovery codes/)
+    assert.equal(shown.page?.match(/<li><code>/g)?.length, 10, 'ten recovery codes, shown once')
+    const { rows } = await (s as OAuthTestServer).db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL',
+      [person.id],
+    )
+    assert.deepEqual(rows, [{ n: 10 }])
+    const consent = await followUntilOutside(
+      s?.issuer ?? '',
+      new URL(/action="([^"]*\/continue)"/.exec(shown.page ?? '')?.[1] ?? '', s?.issuer).toString(),
+      jar,
+      postForm({ csrf: csrfOf(shown.page ?? '') }),
+    )
+    assert.match(consent.page ?? '', /Allow access\?/, 'the sign-in goes on')
   })
 })

@@ -128,8 +128,8 @@ export function createAccountDirectory(
       }
     },
 
-    async confirmTotpEnrolment({ accountId, code }) {
-      const result = await secondFactor.confirmTotpEnrolment(accountId, code)
+    async confirmTotpEnrolment({ accountId, code, alsoInTransaction }) {
+      const result = await secondFactor.confirmTotpEnrolment(accountId, code, undefined, alsoInTransaction)
       emit(result.events)
       return result.ok ? { ok: true, recoveryCodes: result.recoveryCodes } : { ok: false }
     },

@@ -31,6 +31,7 @@ export interface SecondFactorRepository {
     step: number,
     now: Date,
     confirming: boolean,
+    q?: Queryable,
   ): Promise<boolean>
   /** Counts one failure; the `maxFailures`-th locks the factor for `lockSeconds`. A lock that has
    *  expired starts a new count. */
@@ -42,7 +43,8 @@ export interface SecondFactorRepository {
   ): Promise<SecondFactorFailure | undefined>
   resetFailures(userId: string): Promise<void>
   deleteTotp(userId: string): Promise<void>
-  replaceRecoveryCodes(userId: string, codeHashes: readonly string[], now: Date): Promise<void>
+  /** In its own transaction, or on `q` (a transaction of the caller's). */
+  replaceRecoveryCodes(userId: string, codeHashes: readonly string[], now: Date, q?: Queryable): Promise<void>
   /** Marks the code used unless it was used already or the factor is locked; true when this call used it. */
   useRecoveryCode(userId: string, codeHash: string, now: Date): Promise<boolean>
   countUnusedRecoveryCodes(userId: string): Promise<number>
@@ -86,8 +88,8 @@ export function createSecondFactorRepository(db: Database): SecondFactorReposito
       return rows.length > 0
     },
 
-    async acceptTotpStep(userId, secretSealed, step, now, confirming) {
-      const { rows } = await db.query(
+    async acceptTotpStep(userId, secretSealed, step, now, confirming, q = db) {
+      const { rows } = await q.query(
         `UPDATE totp_credentials
          SET last_used_step = $3, failed_count = 0, locked_until = NULL, confirmed_at = COALESCE(confirmed_at, $4::timestamptz)
          WHERE user_id = $1 AND secret_sealed = $2
@@ -132,8 +134,8 @@ export function createSecondFactorRepository(db: Database): SecondFactorReposito
       })
     },
 
-    async replaceRecoveryCodes(userId, codeHashes, now) {
-      await db.transaction(async (tx) => {
+    async replaceRecoveryCodes(userId, codeHashes, now, q) {
+      const replace = async (tx: Queryable) => {
         await tx.query('DELETE FROM recovery_codes WHERE user_id = $1', [userId])
         for (const codeHash of codeHashes) {
           await tx.query(
@@ -141,7 +143,8 @@ export function createSecondFactorRepository(db: Database): SecondFactorReposito
             [userId, codeHash, now.toISOString()],
           )
         }
-      })
+      }
+      await (q ? replace(q) : db.transaction(replace))
     },
 
     async useRecoveryCode(userId, codeHash, now) {

@@ -10,6 +10,7 @@ import { AppError } from '../../platform/http/errors.ts'
 import { keyringSealer, type Keyring } from '../../platform/crypto/index.ts'
 import type { Database, Queryable } from '../../platform/db/index.ts'
 import { generateRecoveryCodes, hashRecoveryCode } from './recovery-codes.ts'
+import type { AlsoInTransaction } from './service.ts'
 import {
   createSecondFactorRepository,
   deleteSecondFactors,
@@ -108,8 +109,14 @@ export interface SecondFactorStatus {
 export interface SecondFactorService {
   /** Stores a new pending secret (replacing a pending one); SECOND_FACTOR_ALREADY_ENROLLED when one is confirmed. */
   startTotpEnrolment(input: { userId: string; email: string; secret?: string }): Promise<TotpEnrolment>
-  /** The first right code confirms the enrolment and returns ten recovery codes, shown once. */
-  confirmTotpEnrolment(userId: string, code: string, now?: Date): Promise<TotpConfirmation>
+  /** The first right code confirms the enrolment and returns ten recovery codes, shown once; the
+   *  confirmation, the codes and the caller's work are written in one transaction. */
+  confirmTotpEnrolment(
+    userId: string,
+    code: string,
+    now?: Date,
+    alsoInTransaction?: AlsoInTransaction,
+  ): Promise<TotpConfirmation>
   verify(userId: string, code: string, now?: Date): Promise<SecondFactorResult>
   useRecoveryCode(userId: string, code: string, now?: Date): Promise<SecondFactorResult>
   /** Replaces all recovery codes (the old ones stop working). */
@@ -174,11 +181,13 @@ export function createSecondFactorService({
   const isLocked = (cred: TotpCredential, at: Date): cred is TotpCredential & { lockedUntil: Date } =>
     cred.lockedUntil !== null && cred.lockedUntil > at
 
+  /** A TOTP code checked against the credential, and its step accepted by `accept` (a write that says whether it took it). */
   async function checkTotp(
     userId: string,
     code: string,
     at: Date,
     confirming: boolean,
+    accept: (secretSealed: string, step: number) => Promise<boolean>,
   ): Promise<SecondFactorResult> {
     const cred = await repo.findTotp(userId)
     if (!cred || (cred.confirmedAt === null) !== confirming)
@@ -187,10 +196,7 @@ export function createSecondFactorService({
     const secret = await sealer.unseal(cred.secretSealed, aadFor(userId))
     const steps = matchingSteps(secret, normalizeTotpCode(code), at)
     const fresh = steps.find((step) => cred.lastUsedStep === null || step > cred.lastUsedStep)
-    if (
-      fresh !== undefined &&
-      (await repo.acceptTotpStep(userId, cred.secretSealed, fresh, at, confirming))
-    ) {
+    if (fresh !== undefined && (await accept(cred.secretSealed, fresh))) {
       return { ok: true, events: [{ type: 'second_factor.succeeded', userId, method: 'totp', at }] }
     }
     // A right code for a step already used, or one a concurrent request took first: a replay.
@@ -216,13 +222,31 @@ export function createSecondFactorService({
       return { secret, provisioningUri: uri, qrCodeDataUrl: await qrCodeDataUrl(uri) }
     },
 
-    async confirmTotpEnrolment(userId, code, now = clock()) {
-      const result = await checkTotp(userId, code, now, true)
-      if (!result.ok) return result
-      return { ok: true, recoveryCodes: await issueRecoveryCodes(userId, now), events: result.events }
+    async confirmTotpEnrolment(userId, code, now = clock(), alsoInTransaction) {
+      // The factor confirmed, its recovery codes and the caller's work (the sign-in's next step)
+      // in one transaction: a failure between them left the factor confirmed with no recovery
+      // code, and the person's retry refused as not enrolled, so no code was ever shown.
+      const recoveryCodes = generateRecoveryCodes()
+      const result = await checkTotp(userId, code, now, true, (secretSealed, step) =>
+        db.transaction(async (tx) => {
+          if (!(await repo.acceptTotpStep(userId, secretSealed, step, now, true, tx))) return false
+          await repo.replaceRecoveryCodes(
+            userId,
+            recoveryCodes.map((c) => hashRecoveryCode(userId, c)),
+            now,
+            tx,
+          )
+          await alsoInTransaction?.(tx, userId)
+          return true
+        }),
+      )
+      return result.ok ? { ok: true, recoveryCodes, events: result.events } : result
     },
 
-    verify: (userId, code, now = clock()) => checkTotp(userId, code, now, false),
+    verify: (userId, code, now = clock()) =>
+      checkTotp(userId, code, now, false, (secretSealed, step) =>
+        repo.acceptTotpStep(userId, secretSealed, step, now, false),
+      ),
 
     async useRecoveryCode(userId, code, now = clock()) {
       const cred = await repo.findTotp(userId)

@@ -30,10 +30,11 @@ export type PasswordUpdate =
   | { readonly ok: false; readonly reason: 'policy'; readonly problems: readonly string[] }
 
 /**
- * The authorization server's work in the transaction that sets a password: ending the account's
- * sessions and tokens (revoke-account.ts), so the password never changes without them ending.
+ * The authorization server's work in the transaction that changes an account: ending its sessions
+ * and tokens when a password is set (revoke-account.ts), so the password never changes without
+ * them ending; the sign-in's next step when a second factor is confirmed.
  */
-export type PasswordTransactionWork = (tx: Queryable, accountId: string) => Promise<void>
+export type AccountTransactionWork = (tx: Queryable, accountId: string) => Promise<void>
 
 export interface PasswordResetLink {
   /** Goes into the mailed link only; never logged or stored. */
@@ -70,6 +71,8 @@ export interface AccountDirectory {
   confirmTotpEnrolment(input: {
     accountId: string
     code: string
+    /** The sign-in's next step, recorded in the transaction that confirms the factor. */
+    alsoInTransaction?: AccountTransactionWork
   }): Promise<{ ok: true; recoveryCodes: readonly string[] } | { ok: false }>
   /** A reset link for an active account, within the per-address and per-IP request limits;
    *  undefined otherwise (unknown, disabled, throttled) — the caller answers the same either way. */
@@ -80,7 +83,7 @@ export interface AccountDirectory {
   completePasswordReset(input: {
     token: string
     newPassword: string
-    alsoInTransaction?: PasswordTransactionWork
+    alsoInTransaction?: AccountTransactionWork
   }): Promise<PasswordUpdate>
   /** Checks the current password (throttled like a login) and sets the new one. */
   changePassword(input: {
@@ -88,6 +91,6 @@ export interface AccountDirectory {
     currentPassword: string
     newPassword: string
     ip: string
-    alsoInTransaction?: PasswordTransactionWork
+    alsoInTransaction?: AccountTransactionWork
   }): Promise<PasswordUpdate>
 }

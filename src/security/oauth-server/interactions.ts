@@ -368,13 +368,14 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         ) {
           return render(reply, d, 'Sign in', loginPage(d.uid, 'The form expired. Sign in again.'), 403)
         }
+        // The factor is enrolled and the sign-in moves on in one transaction; the recovery codes
+        // are shown once, then "Continue" finishes the login.
         const confirmed = await accounts.confirmTotpEnrolment({
           accountId: pending.account_id,
           code: body.code.replaceAll(' ', ''),
+          alsoInTransaction: (tx) => pendingLogins.markEnrolled(tx, d.uid),
         })
         if (!confirmed.ok) return render(reply, d, 'Sign in', loginPage(d.uid, CODE_FAILED), 401)
-        // The factor is enrolled; the recovery codes are shown once, then "Continue" finishes the login.
-        await pendingLogins.markEnrolled(db, d.uid)
         return render(
           reply,
           d,
