@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { randomUUID, type webcrypto } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import * as client from 'openid-client'
+import { createTestApp, openIsolatedDatabase } from '../support/app.ts'
+import { countingDatabase } from '../support/counting-db.ts'
 import { startOAuthTestServer, type OAuthTestServer } from '../support/oauth.ts'
 import { buildWorld, userToken, type World } from '../support/world.ts'
 
@@ -437,5 +439,47 @@ describe('device registry', () => {
       `the unpaired device's next post is refused (got ${refused.status})`,
     )
     assert.equal((await api('DELETE', `/me/devices/${device.id}`, patient)).status, 404, 'already unpaired')
+  })
+})
+
+describe('registering a device writes it whole', () => {
+  test('[SRS-DATA-014] a device, its OAuth client (with the secret shown once) and its pairing code are written in one transaction, so a failure leaves none of them to refuse the retry', async () => {
+    const { db: raw, drop } = await openIsolatedDatabase()
+    const counted = countingDatabase(raw)
+    const t = await createTestApp({ deps: { db: counted.db } })
+    try {
+      const w = await buildWorld(t.app)
+      const admin = await userToken(t.app, t.config.publicUrl, w, w.users.admin)
+      const res = await counted.log.within(() =>
+        t.app.inject({
+          method: 'POST',
+          url: '/api/v2/devices',
+          headers: { authorization: `Bearer ${admin}` },
+          payload: {
+            manufacturer: 'Acme Medical',
+            model: 'PulseOx 3',
+            serial: `PO-${randomUUID()}`,
+            type: 'pulse-oximeter',
+          },
+        }),
+      )
+      assert.equal(res.statusCode, 201, res.body)
+      const writes = counted.log.statements.filter((sql) => /^(?:\[tx\] )?(?:INSERT|UPDATE)\b/.test(sql))
+      const written = (pattern: RegExp) => writes.find((sql) => pattern.test(sql))
+      for (const [what, pattern] of [
+        ['the client', /INSERT INTO oauth_clients/],
+        ['the device', /INSERT INTO devices/],
+        ['the pairing code', /UPDATE devices SET pairing_code_hash/],
+      ] as const) {
+        assert.match(
+          written(pattern) ?? `${what}: not written`,
+          /^\[tx\] /,
+          `${what} is written in the transaction`,
+        )
+      }
+    } finally {
+      await t.close()
+      await drop()
+    }
   })
 })

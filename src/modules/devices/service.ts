@@ -189,6 +189,7 @@ export function createDeviceService(deps: {
           : { token_endpoint_auth_method: 'client_secret_basic' }),
       } as unknown as ClientMetadata
       const now = clock()
+      const pairingCode = newPairingCode()
       await db.transaction(async (tx) => {
         // An administrator may name any organisation: one that does not exist is a 404, never a
         // foreign-key failure half-way through the registration.
@@ -218,9 +219,10 @@ export function createDeviceService(deps: {
           now,
         )
         if (!inserted) throw new AppError('DEVICE_ALREADY_REGISTERED')
+        // With the device and its client: written apart, a failure between them lost the client
+        // secret (shown once) while the retry was refused as already registered.
+        await repo.setPairingCodeHash(tx, id, pairingHash(id, pairingCode))
       })
-      const pairingCode = newPairingCode()
-      await repo.setPairingCodeHash(db, id, pairingHash(id, pairingCode))
       return { device: await get(id), clientSecret, pairingCode }
     },
 
