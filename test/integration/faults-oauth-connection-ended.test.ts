@@ -217,24 +217,49 @@ describe('a database connection ended in the middle of an OAuth write', () => {
       )
   }
 
-  test('[SRS-AUTH-009] a server statement ended while a reset link sets the password leaves the password and the sessions as they were and the link usable; used again, it changes both', async () => {
-    const { patient, tokens, assertRevoked } = await signedInWithDevice()
-    const link = await createAccountDirectory({
-      db: (s as OAuthTestServer).db,
-      keyring: createKeyring(TEST_KEYRING),
-    }).requestPasswordReset({ email: patient.email, ip: '127.0.0.1' })
-    const path = `/account/password-reset/${link?.token}`
-    const fields = { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD }
-    const failed = await endingTheStatementThatWrites(grantRows, await postPage(path, fields))
-    assert.equal(failed.status, 503, 'the reset failed, as a database outage (retry later)')
-    // Nothing changed: the link still shows its form (it was used up, the password changed, and
-    // the tokens issued before, which the reset exists to end, went on working).
-    assert.equal(await actingFor(tokens.access_token), patient.id)
-    const done = await (await postPage(path, fields))()
-    assert.equal(done.status, 200)
-    assert.match(done.page ?? '', /Your password is changed/)
-    await assertRevoked()
-  })
+  // The reset's statements that can be ended: the revocation (waiting on the account's grants), and
+  // the clearing of the sign-in delay the old password had earned (waiting on its counter's row).
+  const resetHolds: readonly [string, (accountId: string) => Promise<{ sql: string; params: unknown[] }>][] =
+    [
+      ['the revocation of its sessions', async () => grantRows],
+      [
+        'the clearing of its sign-in delay',
+        async (accountId) => {
+          await (s as OAuthTestServer).db.query(
+            'INSERT INTO login_throttle (key, failures, window_started_at, last_failure_at) VALUES ($1, 3, now(), now())',
+            [`account:${accountId}`],
+          )
+          return {
+            sql: 'SELECT 1 FROM login_throttle WHERE key = $1 FOR UPDATE',
+            params: [`account:${accountId}`],
+          }
+        },
+      ],
+    ]
+  for (const [what, hold] of resetHolds) {
+    test(`[SRS-AUTH-009] a server statement ended while a reset link sets the password (${what}) leaves the password and the sessions as they were and the link usable; used again, it changes both`, async () => {
+      const { patient, tokens, assertRevoked } = await signedInWithDevice()
+      const link = await createAccountDirectory({
+        db: (s as OAuthTestServer).db,
+        keyring: createKeyring(TEST_KEYRING),
+      }).requestPasswordReset({ email: patient.email, ip: '127.0.0.1' })
+      const path = `/account/password-reset/${link?.token}`
+      const fields = { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD }
+      const failed = await endingTheStatementThatWrites(await hold(patient.id), await postPage(path, fields))
+      assert.equal(failed.status, 503, 'the reset failed, as a database outage (retry later)')
+      // Nothing changed: the link still shows its form (it was used up, the password changed, and
+      // the tokens issued before, which the reset exists to end, went on working).
+      assert.equal(await actingFor(tokens.access_token), patient.id)
+      const done = await (await postPage(path, fields))()
+      assert.equal(done.status, 200)
+      assert.match(done.page ?? '', /Your password is changed/)
+      await assertRevoked()
+      const { rows } = await (s as OAuthTestServer).db.query('SELECT 1 FROM login_throttle WHERE key = $1', [
+        `account:${patient.id}`,
+      ])
+      assert.deepEqual(rows, [], 'the sign-in delay is cleared with the reset')
+    })
+  }
 
   test('[SRS-AUTH-009] a server statement ended while a signed-in person changes their password leaves it unchanged and every session as it was; changed again, the other sessions and tokens end', async () => {
     const { patient, jar, tokens, assertRevoked } = await signedInWithDevice()

@@ -2,7 +2,7 @@
 // upsert (INSERT … ON CONFLICT … DO UPDATE … RETURNING): concurrent failures on two instances
 // both count, and the lock is computed from the row as it is at that moment.
 
-import type { Database } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 
 export interface ThrottleState {
   readonly failures: number
@@ -30,7 +30,8 @@ export interface LoginThrottleRepository {
   recordAccountFailure(key: string, now: Date, policy: AccountBackoff): Promise<ThrottleState>
   /** Fixed window and lock (password-reset requests; sign-in uses recordAccountFailure for every key). */
   recordIpFailure(key: string, now: Date, policy: FixedLock): Promise<ThrottleState>
-  clear(key: string): Promise<void>
+  /** On `q` when given (a transaction of the caller's). */
+  clear(key: string, q?: Queryable): Promise<void>
   /** Deletes rows whose last failure and lock both ended before `before`; returns how many. */
   purge(before: Date): Promise<number>
 }
@@ -121,8 +122,8 @@ export function createLoginThrottleRepository(db: Database): LoginThrottleReposi
       return toState(rows[0])
     },
 
-    async clear(key) {
-      await db.query('DELETE FROM login_throttle WHERE key = $1', [key])
+    async clear(key, q = db) {
+      await q.query('DELETE FROM login_throttle WHERE key = $1', [key])
     },
 
     async purge(before) {

@@ -16,7 +16,7 @@
 
 import { createHash } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
-import type { Database } from '../../platform/db/index.ts'
+import type { Database, Queryable } from '../../platform/db/index.ts'
 import { normalizeEmail } from './email-address.ts'
 import { createLoginThrottleRepository, type AccountBackoff } from './login-throttle.repository.ts'
 
@@ -66,7 +66,8 @@ export interface LoginThrottle {
   recordFailure(
     attempt: LoginAttempt,
   ): Promise<{ readonly lockedUntil: Date | undefined; readonly events: readonly LoginEvent[] }>
-  recordSuccess(attempt: LoginAttempt): Promise<{ readonly events: readonly LoginEvent[] }>
+  /** Clears the delay; on `q` when given (the transaction that set a new password). */
+  recordSuccess(attempt: LoginAttempt, q?: Queryable): Promise<{ readonly events: readonly LoginEvent[] }>
   /** Removes counters idle for longer than their window (housekeeping; safe to run anywhere). */
   purge(): Promise<number>
 }
@@ -174,11 +175,11 @@ export function createLoginThrottle({
       return { lockedUntil, events }
     },
 
-    async recordSuccess(attempt) {
+    async recordSuccess(attempt, q) {
       // The owner signing in through a device cookie clears that device's count only: the
       // account's delay for strangers stays, so an owner's sign-ins give a guesser no fresh tries.
-      if (attempt.trustedDevice !== undefined) await repo.clear(deviceKey(attempt.trustedDevice))
-      else await repo.clear(attempt.accountKey)
+      if (attempt.trustedDevice !== undefined) await repo.clear(deviceKey(attempt.trustedDevice), q)
+      else await repo.clear(attempt.accountKey, q)
       return { events: [{ type: 'login.succeeded', key: attempt.accountKey, at: clock() }] }
     },
 

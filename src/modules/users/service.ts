@@ -327,12 +327,14 @@ export function createUserService(deps: UserServiceDeps): UserService {
       if (!user) throw invalidToken()
       // Policy first: a refused password leaves the link usable for another try.
       const passwordHash = await hashAccepted(newPassword, user.email)
-      const changed = await changingAccount(
-        (q) => repo.consumePasswordResetToken(tokenHash, passwordHash, clock(), q),
-        alsoInTransaction,
-      )
+      // The sign-in delay goes with the password it counted against, in the same transaction: a
+      // failure clearing it after the reset had committed answered 500 with the link used up.
+      const changed = await changingAccount(async (q) => {
+        const id = await repo.consumePasswordResetToken(tokenHash, passwordHash, clock(), q)
+        if (id !== undefined) await throttle.recordSuccess({ accountKey: accountKey(id) }, q)
+        return id
+      }, alsoInTransaction)
       if (!changed) throw invalidToken()
-      await throttle.recordSuccess({ accountKey: accountKey(user.id) })
       return mustFind(user.id)
     },
 
