@@ -297,11 +297,7 @@ export function userRoutes(
           await users.setStatus(
             userId,
             status,
-            status === 'disabled'
-              ? async (tx) => {
-                  await revokeAllForAccountIn(tx, userId)
-                }
-              : undefined,
+            status === 'disabled' ? (tx) => revokeAllForAccountIn(tx, userId) : undefined,
           )
           return { id: userId, status }
         },

@@ -203,14 +203,14 @@ export function createSecondFactorService({
     return fail(userId, 'totp', steps.length > 0 ? 'replayed' : 'invalid', at)
   }
 
-  async function issueRecoveryCodes(userId: string, at: Date): Promise<string[]> {
-    const codes = generateRecoveryCodes()
-    await repo.replaceRecoveryCodes(
+  /** Replaces the user's recovery codes with `codes` (their hashes); on `q` when given. */
+  function storeRecoveryCodes(userId: string, codes: readonly string[], at: Date, q?: Queryable) {
+    return repo.replaceRecoveryCodes(
       userId,
       codes.map((c) => hashRecoveryCode(userId, c)),
       at,
+      q,
     )
-    return codes
   }
 
   return {
@@ -230,12 +230,7 @@ export function createSecondFactorService({
       const result = await checkTotp(userId, code, now, true, (secretSealed, step) =>
         db.transaction(async (tx) => {
           if (!(await repo.acceptTotpStep(userId, secretSealed, step, now, true, tx))) return false
-          await repo.replaceRecoveryCodes(
-            userId,
-            recoveryCodes.map((c) => hashRecoveryCode(userId, c)),
-            now,
-            tx,
-          )
+          await storeRecoveryCodes(userId, recoveryCodes, now, tx)
           await alsoInTransaction?.(tx, userId)
           return true
         }),
@@ -266,7 +261,9 @@ export function createSecondFactorService({
       const cred = await repo.findTotp(userId)
       if (!cred || cred.confirmedAt === null)
         throw new AppError('SECOND_FACTOR_NOT_ENROLLED', 'Recovery codes need an enrolled second factor')
-      return issueRecoveryCodes(userId, now)
+      const codes = generateRecoveryCodes()
+      await storeRecoveryCodes(userId, codes, now)
+      return codes
     },
 
     async status(userId, now = clock()) {

@@ -69,7 +69,7 @@ export interface IssuedToken {
  * ending the account's sessions and tokens. The change is made only with it, and it only with the
  * change.
  */
-export type AlsoInTransaction = (tx: Queryable, userId: string) => Promise<void>
+export type AlsoInTransaction = (tx: Queryable, userId: string) => Promise<unknown>
 
 export interface UserService {
   /** Self-registration: a patient without an organisation; the email is verified by mail. */
@@ -209,15 +209,14 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return { token, userId, expiresAt }
   }
 
-  /** Changes an account by `write` (the user's id when it did), with the caller's work in the same transaction. */
+  /** Changes an account by `write` (the user's id when it did), and the caller's work, in one transaction. */
   function changingAccount(
     write: (q: Queryable) => Promise<string | undefined>,
     alsoInTransaction: AlsoInTransaction | undefined,
   ): Promise<string | undefined> {
-    if (!alsoInTransaction) return write(db)
     return db.transaction(async (tx) => {
       const userId = await write(tx)
-      if (userId !== undefined) await alsoInTransaction(tx, userId)
+      if (userId !== undefined) await alsoInTransaction?.(tx, userId)
       return userId
     })
   }

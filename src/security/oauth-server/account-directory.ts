@@ -34,7 +34,7 @@ export type PasswordUpdate =
  * and tokens when a password is set (revoke-account.ts), so the password never changes without
  * them ending; the sign-in's next step when a second factor is confirmed.
  */
-export type AccountTransactionWork = (tx: Queryable, accountId: string) => Promise<void>
+export type AccountTransactionWork = (tx: Queryable, accountId: string) => Promise<unknown>
 
 export interface PasswordResetLink {
   /** Goes into the mailed link only; never logged or stored. */

@@ -151,9 +151,8 @@ ${newPasswordFields()}
           currentPassword: body.currentPassword,
           newPassword: body.newPassword,
           ip: request.ip,
-          alsoInTransaction: async (tx, accountId) => {
-            await revokeAllForAccountIn(tx, accountId, { keepSessionUid: who.sessionUid })
-          },
+          alsoInTransaction: (tx, accountId) =>
+            revokeAllForAccountIn(tx, accountId, { keepSessionUid: who.sessionUid }),
         })
         if (!result.ok)
           return result.reason === 'policy'

@@ -273,9 +273,7 @@ ${newPasswordFields()}
         const result = await accounts.completePasswordReset({
           token,
           newPassword: body.newPassword,
-          alsoInTransaction: async (tx, accountId) => {
-            await revokeAllForAccountIn(tx, accountId)
-          },
+          alsoInTransaction: (tx, accountId) => revokeAllForAccountIn(tx, accountId),
         })
         if (!result.ok)
           return result.reason === 'policy' ? again(policyProblems(result.problems), 422) : unusable(reply)
